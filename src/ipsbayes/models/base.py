@@ -1,0 +1,169 @@
+"""What every model family provides, and the registry the runner looks kinds up in.
+
+A family is a plain declaration (NumPyro habit): a spec schema, the prior names
+it needs, ``prepare`` (validate data, build arrays and coords), ``build``
+(a ``pm.Model``, never sampled here) and ``estimands`` (posterior draws turned
+into quantities on the users' scale). Sampling, diagnostics and reporting live
+elsewhere and work for every family.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ipsbayes.config import RunConfig, pydantic_problems
+from ipsbayes.data import DataBundle
+from ipsbayes.errors import ConfigError, did_you_mean
+from ipsbayes.priors import PriorSet
+
+
+class ModelSpec(BaseModel):
+    """Base of every family's ``[model]`` schema (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: str
+
+
+@dataclass
+class ModelData:
+    """Arrays and coordinates a family's ``build`` needs, plus what its estimands need.
+
+    Attributes
+    ----------
+    coords : dict
+        PyMC/ArviZ coordinates (named dims).
+    arrays : dict
+        Numeric arrays passed to the graph.
+    info : dict
+        Everything else estimands and reports need (labels, scalings, raw rates).
+    n_rows : int
+        Number of participants after cleaning.
+    notes : list of str
+        Things the report should mention (rows dropped, collapsing applied).
+    """
+
+    coords: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    info: dict[str, Any] = field(default_factory=dict)
+    n_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class ModelFamily(ABC):
+    """A model family: spec schema, prior names, data preparation, graph and estimands."""
+
+    kind: ClassVar[str]
+    title: ClassVar[str]
+    spec_schema: ClassVar[type[ModelSpec]]
+    #: prior name -> meaning (and scale); prior sets must provide each
+    prior_names: ClassVar[dict[str, str]]
+    #: parameters whose recovery the tests and the validate command check
+    key_parameters: ClassVar[tuple[str, ...]] = ()
+
+    def parse_spec(self, raw: Mapping[str, Any], where: str) -> tuple[ModelSpec | None, list[str]]:
+        """Validate the ``[model]`` table, returning every problem found."""
+        try:
+            spec = self.spec_schema.model_validate(dict(raw))
+        except ValidationError as exc:
+            problems = pydantic_problems(exc, self.spec_schema, f"{where} [model]")
+            return None, [p.replace("key '", "key 'model.", 1) for p in problems]
+        return spec, self.check_spec(spec, where)
+
+    def check_spec(self, spec: ModelSpec, where: str) -> list[str]:
+        """Family-specific checks that need no data (override when needed)."""
+        return []
+
+    def prior_names_for(self, spec: ModelSpec) -> dict[str, str]:
+        """Prior names this spec needs (a spec may switch parts of the model off)."""
+        return dict(self.prior_names)
+
+    def threshold_names(self, spec: ModelSpec) -> dict[str, str]:
+        """Estimands that accept a ``report.thresholds`` entry, with their unit."""
+        return {}
+
+    def describe(self, spec: ModelSpec, data: ModelData) -> str:
+        """Markdown paragraph describing the fitted model for the report."""
+        return f"{self.title}."
+
+    @abstractmethod
+    def prepare(self, bundle: DataBundle, spec: ModelSpec, config: RunConfig) -> ModelData:
+        """Validate the data against the spec and build arrays; raise DataError listing every problem."""
+
+    @abstractmethod
+    def build(self, data: ModelData, spec: ModelSpec, priors: PriorSet) -> pm.Model:
+        """Return the PyMC model (non-centred where groups are small). Never samples."""
+
+    @abstractmethod
+    def estimands(self, posterior: xr.Dataset, data: ModelData, spec: ModelSpec, config: RunConfig) -> xr.Dataset:
+        """Turn posterior draws into estimands on the users' scale.
+
+        Every variable carries attrs ``label``, ``unit`` and ``null`` (the value of
+        "no effect", used for P(effect > null)); variables without ``chain``/``draw``
+        dims hold reference data (raw rates, group sizes) for the report.
+        """
+
+
+REGISTRY: dict[str, ModelFamily] = {}
+
+
+def register(family: ModelFamily) -> ModelFamily:
+    """Add a family to the registry (import time, no side effects beyond this dict)."""
+    REGISTRY[family.kind] = family
+    return family
+
+
+def get_family(kind: str) -> ModelFamily:
+    """Return the family registered under ``kind``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the valid kinds when ``kind`` is unknown.
+    """
+    if kind not in REGISTRY:
+        raise ConfigError(
+            f"Unknown model kind '{kind}'{did_you_mean(kind, REGISTRY)}; valid kinds: {', '.join(sorted(REGISTRY))}"
+        )
+    return REGISTRY[kind]
+
+
+def estimand(values: xr.DataArray, label: str, unit: str, null: float | None = 0.0, **attrs: Any) -> xr.DataArray:
+    """Attach the attrs every estimand carries (label, unit, null value)."""
+    values = values.copy()
+    values.attrs.update({"label": label, "unit": unit, **attrs})
+    if null is not None:
+        values.attrs["null"] = float(null)
+    return values
+
+
+def draws_array(posterior: xr.Dataset, name: str) -> np.ndarray:
+    """Posterior draws of ``name`` with chain and draw flattened into the first axis."""
+    values = posterior[name]
+    return values.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
+
+
+def unstack_draws(values: np.ndarray, posterior: xr.Dataset, dims: tuple[str, ...] = (), coords: Mapping[str, Any] | None = None) -> xr.DataArray:
+    """Inverse of :func:`draws_array`: reshape (sample, ...) back to (chain, draw, ...)."""
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    shaped = values.reshape((n_chain, n_draw, *values.shape[1:]))
+    all_coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values, **(coords or {})}
+    return xr.DataArray(shaped, dims=("chain", "draw", *dims), coords={k: v for k, v in all_coords.items() if k in ("chain", "draw", *dims)})
+
+
+def check_thresholds(config: RunConfig, family: ModelFamily, spec: ModelSpec) -> list[str]:
+    """Problems for ``report.thresholds`` keys that name no estimand of this model."""
+    valid = family.threshold_names(spec)
+    return [
+        f"report.thresholds: unknown estimand '{key}'{did_you_mean(key, valid)}; "
+        f"valid: {', '.join(f'{k} ({u})' for k, u in valid.items()) or '(none for this model)'}"
+        for key in config.report.thresholds
+        if key not in valid
+    ]

@@ -1,0 +1,304 @@
+"""Participants in services: hierarchical logistic regression of a binary outcome.
+
+For participant *i* in service *s* (and, optionally, job specialist *k* within *s*)::
+
+    logit P(y_i = 1) = a + X_i b + g (f_s - c) / per + sigma_s z_s + sigma_k u_k
+    z_s, u_k ~ Normal(0, 1)                      (non-centred partial pooling)
+
+``X`` holds the formula's participant- and service-level predictors (numeric
+ones standardised), ``f_s`` is the service's fidelity score (IPS-25 by default)
+and ``g`` the fidelity slope per ``per`` points. Participants with identical
+predictors in the same service/specialist are collapsed into binomial counts
+when that shrinks the likelihood (same posterior, fewer terms).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+from pydantic import Field
+
+from ipsbayes.config import RunConfig
+from ipsbayes.data import (
+    DataBundle,
+    constant_columns,
+    handle_missing,
+    merge_service_columns,
+    missing_columns,
+    non_binary,
+    not_nested,
+    out_of_range,
+    raise_if,
+    unmatched_keys,
+    varying_within,
+)
+from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, register
+from ipsbayes.models.design import Design, parse_formula, split_terms
+from ipsbayes.models.predict import LinearPredictor, logistic_estimands
+from ipsbayes.priors import PriorSet
+from ipsbayes.scales import FidelitySpec
+
+
+class HierarchicalLogisticSpec(ModelSpec):
+    """``[model]`` table of ``kind = "hierarchical_logistic"``."""
+
+    kind: Literal["hierarchical_logistic"] = "hierarchical_logistic"
+    formula: str = Field(description="outcome ~ predictors + (1 | service) [+ (1 | service:specialist)]")
+    service: str = Field("service", description="column identifying the service")
+    service_predictors: list[str] = Field(default_factory=list, description="columns constant within a service")
+    fidelity: FidelitySpec | None = None
+    standardize: bool = True
+    collapse: Literal["auto", "always", "never"] = "auto"
+    outcome_label: str | None = Field(None, description="plain-language name of the outcome for the report")
+
+
+def group_structure(spec: HierarchicalLogisticSpec, groups: list[tuple[str, ...]]) -> tuple[str | None, list[str]]:
+    """Return the nested (specialist) column implied by the group terms, and problems."""
+    problems = []
+    if not groups or groups[0] != (spec.service,):
+        problems.append(
+            f"model.formula: the first group term must be '(1 | {spec.service})' (participants in services); "
+            f"got {' + '.join('(1 | ' + ':'.join(g) + ')' for g in groups) or 'no group term'}"
+        )
+    nested = None
+    if len(groups) > 2:
+        problems.append("model.formula: at most two group terms: services and job specialists within services")
+    if len(groups) >= 2:
+        second = groups[1]
+        if len(second) == 2 and second[0] == spec.service:
+            nested = second[1]
+        elif len(second) == 1 and second[0] != spec.service:
+            nested = second[0]
+        else:
+            problems.append(
+                f"model.formula: the second group term must be '(1 | {spec.service}:specialist)' or '(1 | specialist)'"
+            )
+    return nested, problems
+
+
+class HierarchicalLogistic(ModelFamily):
+    """Hierarchical logistic regression with a service-level fidelity slope."""
+
+    kind = "hierarchical_logistic"
+    title = "Participants in services: hierarchical logistic model"
+    spec_schema = HierarchicalLogisticSpec
+    prior_names = {
+        "intercept": "log-odds of the outcome for reference levels, average predictors and centred fidelity",
+        "beta": "log-odds change per SD of a numeric predictor or for a category vs its reference",
+        "fidelity_slope": "log-odds change per `per` (10) fidelity points",
+        "sd_service": "SD of service intercepts (log-odds)",
+        "sd_specialist": "SD of job-specialist intercepts within services (log-odds)",
+    }
+    key_parameters = ("sd_service", "fidelity_slope", "beta")
+
+    def check_spec(self, spec: HierarchicalLogisticSpec, where: str) -> list[str]:
+        parts, problems = parse_formula(spec.formula)
+        if parts is None:
+            return problems
+        problems += group_structure(spec, parts.groups)[1]
+        if spec.fidelity is not None:
+            terms = split_terms(parts.rhs)
+            column = spec.fidelity.column
+            if column not in terms:
+                problems.append(f"model.formula: add the fidelity column '{column}' as a term of its own")
+            elif any(column in t and t != column for t in terms):
+                problems.append(f"model.formula: the fidelity column '{column}' may only enter as a main effect")
+        return problems
+
+    def prior_names_for(self, spec: HierarchicalLogisticSpec) -> dict[str, str]:
+        parts, _ = parse_formula(spec.formula)
+        nested = group_structure(spec, parts.groups)[0] if parts else None
+        names = dict(self.prior_names)
+        if spec.fidelity is None:
+            names.pop("fidelity_slope")
+        if nested is None:
+            names.pop("sd_specialist")
+        return names
+
+    def threshold_names(self, spec: HierarchicalLogisticSpec) -> dict[str, str]:
+        names = {"outcome_rate": "%", "ame": "pp", "odds_ratio": "OR"}
+        if spec.fidelity is not None:
+            names |= {"fidelity_contrast": "pp", "fidelity_odds_ratio": "OR per fidelity step"}
+        return names
+
+    # ------------------------------------------------------------------ data
+    def prepare(self, bundle: DataBundle, spec: HierarchicalLogisticSpec, config: RunConfig) -> ModelData:
+        parts, _ = parse_formula(spec.formula)
+        nested, _ = group_structure(spec, parts.groups)
+        participants, services = bundle.participants, bundle.services
+        service_cols = set(services.frame.columns) if services is not None else set()
+        service_level = [v for v in dict.fromkeys([*spec.service_predictors, *(
+            [spec.fidelity.column] if spec.fidelity else [])])]
+        from_services = [v for v in dict.fromkeys([*parts.variables, *service_level])
+                         if v in service_cols and v not in participants.frame.columns]
+        participant_needs = [parts.response, spec.service, *([nested] if nested else []),
+                             *[v for v in parts.variables if v not in from_services]]
+        problems = missing_columns(participants, dict.fromkeys(participant_needs), "used by the model")
+        if services is not None:
+            problems += missing_columns(services, [spec.service], "service id")
+        raise_if(problems, f"Data do not match models/{config.name}: columns")
+        policy = config.data.missing
+        problems += handle_missing(participants, [c for c in participant_needs if c in participants.frame], policy, bundle)
+        if services is not None:
+            problems += handle_missing(services, [spec.service, *from_services], "error", bundle)
+            problems += unmatched_keys(participants, services, spec.service)
+        problems += non_binary(participants, parts.response)
+        raise_if(problems, "The data cannot be used as they are")
+        frame = merge_service_columns(bundle, spec.service, from_services)
+        merged = type(participants)(frame, participants.path, participants.label)
+        problems += constant_columns(merged, parts.variables)
+        problems += varying_within(merged, spec.service, service_level)
+        if nested:
+            problems += not_nested(merged, nested, spec.service)
+        if spec.fidelity is not None:
+            scale = spec.fidelity.resolved_scale
+            target = services if spec.fidelity.column in from_services else participants
+            problems += out_of_range(target, spec.fidelity.column, scale.minimum, scale.maximum, scale.name)
+        raise_if(problems, "The data cannot be used as they are")
+        return self._arrays(frame, spec, parts, nested, bundle)
+
+    def _arrays(self, frame: pd.DataFrame, spec: HierarchicalLogisticSpec, parts: Any, nested: str | None,
+                bundle: DataBundle) -> ModelData:
+        fid = spec.fidelity
+        rhs_terms = [t for t in split_terms(parts.rhs) if fid is None or t != fid.column]
+        design = Design(" + ".join(rhs_terms) or "1", frame, standardize=spec.standardize)
+        service_ids = frame[spec.service].astype(str)
+        services = sorted(service_ids.unique(), key=_natural_key)
+        service_idx = pd.Categorical(service_ids, categories=services).codes.astype(np.int64)
+        arrays: dict[str, np.ndarray] = {"X": design.matrix(), "service_idx": service_idx}
+        coords: dict[str, Any] = {"term": design.labels, "service": services}
+        info: dict[str, Any] = {"design": design, "frame": frame, "response": parts.response, "nested": nested,
+                                "outcome_label": spec.outcome_label or parts.response.replace("_", " ")}
+        if nested:
+            keys = service_ids + ":" + frame[nested].astype(str)
+            specialists = sorted(keys.unique(), key=_natural_key)
+            arrays["specialist_idx"] = pd.Categorical(keys, categories=specialists).codes.astype(np.int64)
+            coords["specialist"] = specialists
+        if fid is not None:
+            per_service = frame.groupby(service_ids)[fid.column].first().reindex(services).to_numpy(float)
+            centre = fid.centre if fid.centre is not None else float(per_service.mean())
+            arrays["fidelity"] = (per_service - centre) / fid.per
+            info |= {"fidelity_raw": per_service, "fidelity_centre": centre}
+        y = frame[parts.response].astype(int).to_numpy()
+        arrays["y"] = y
+        info["service_n"] = np.bincount(service_idx, minlength=len(services))
+        info["service_raw_rate"] = np.bincount(service_idx, weights=y, minlength=len(services)) / info["service_n"]
+        data = ModelData(coords=coords, arrays=arrays, info=info, n_rows=len(frame))
+        if sum(bundle.dropped_rows.values()):
+            data.notes.append(f"Rows dropped for missing values: {bundle.dropped_rows}.")
+        return collapse_if_useful(data, spec.collapse)
+
+    # ----------------------------------------------------------------- model
+    def build(self, data: ModelData, spec: HierarchicalLogisticSpec, priors: PriorSet) -> pm.Model:
+        arrays = data.arrays
+        coords = {**data.coords, "obs": np.arange(len(arrays["service_idx"]))}
+        with pm.Model(coords=coords) as model:
+            intercept = priors["intercept"].create("intercept")
+            eta = intercept + service_part(priors, arrays, "service_idx")
+            if len(data.coords["term"]):
+                beta = priors["beta"].create("beta", dims="term")
+                eta = eta + pm.math.dot(arrays["X"], beta)
+            if "specialist_idx" in arrays:
+                sd_specialist = priors["sd_specialist"].create("sd_specialist")
+                z_specialist = pm.Normal("z_specialist", 0.0, 1.0, dims="specialist")
+                specialist_effect = pm.Deterministic("specialist_effect", sd_specialist * z_specialist, dims="specialist")
+                eta = eta + specialist_effect[arrays["specialist_idx"]]
+            if "trials" in arrays:
+                pm.Binomial("y", n=arrays["trials"], logit_p=eta, observed=arrays["y"], dims="obs")
+            else:
+                pm.Bernoulli("y", logit_p=eta, observed=arrays["y"], dims="obs")
+        return model
+
+    def describe(self, spec: HierarchicalLogisticSpec, data: ModelData) -> str:
+        info, coords = data.info, data.coords
+        nested = info["nested"]
+        lines = [
+            f"Hierarchical logistic regression of *{info['response']}* for {data.n_rows} participants in "
+            f"{len(coords['service'])} services" + (f" and {len(coords['specialist'])} job specialists" if nested else "")
+            + f". Formula: `{spec.formula}`.",
+            "",
+            "    logit P(y = 1) = intercept + X beta + fidelity_slope * (fidelity - centre) / per"
+            " + sd_service * z_service" + (" + sd_specialist * z_specialist" if nested else ""),
+            "",
+            "Service" + (" and specialist" if nested else "") + " intercepts are partially pooled and non-centred "
+            "(z ~ Normal(0, 1)), which samples well when many services are small. Numeric predictors are standardised "
+            "(coefficients per SD; `log_odds_per_unit` gives them per original unit). Effects on the probability scale "
+            "are average marginal effects: the mean over the study's participants of the change in predicted "
+            "probability, computed for every posterior draw.",
+        ]
+        if spec.fidelity is not None:
+            scale = spec.fidelity.resolved_scale
+            lines.append(f"\nFidelity: `{spec.fidelity.column}` on the {scale.name} scale ({scale.minimum}-{scale.maximum}), "
+                         f"centred at {info['fidelity_centre']:.1f} and scaled per {spec.fidelity.per:g} points; it is "
+                         "treated as measured without error in this model.")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------- estimands
+    def estimands(self, posterior: xr.Dataset, data: ModelData, spec: HierarchicalLogisticSpec,
+                  config: RunConfig) -> xr.Dataset:
+        predictor = LinearPredictor.from_posterior(posterior, data)
+        out = logistic_estimands(predictor, posterior, data, spec.fidelity, data.info["outcome_label"])
+        out["sd_service"] = estimand(posterior["sd_service"], "SD of service effects", "SD (log-odds)", null=None)
+        mor = np.exp(np.sqrt(2.0) * 0.6744897501960817 * posterior["sd_service"])
+        out["median_odds_ratio"] = estimand(
+            mor, "Median odds ratio between two random services", "MOR", null=None,
+            note="odds ratio between the services of two similar participants, median over random pairs",
+        )
+        if "sd_specialist" in posterior:
+            out["sd_specialist"] = estimand(posterior["sd_specialist"], "SD of job-specialist effects", "SD (log-odds)", null=None)
+        return out
+
+
+def service_part(priors: PriorSet, arrays: dict[str, np.ndarray], index: str) -> Any:
+    """Non-centred service intercepts plus the fidelity slope, indexed to rows."""
+    sd_service = priors["sd_service"].create("sd_service")
+    z_service = pm.Normal("z_service", 0.0, 1.0, dims="service")
+    service_effect = pm.Deterministic("service_effect", sd_service * z_service, dims="service")
+    service_eta = service_effect
+    if "fidelity" in arrays:
+        slope = priors["fidelity_slope"].create("fidelity_slope")
+        service_eta = service_eta + slope * arrays["fidelity"]
+    return service_eta[arrays[index]]
+
+
+def collapse_if_useful(data: ModelData, mode: str) -> ModelData:
+    """Collapse identical rows (same predictors, service, specialist) into binomial counts.
+
+    The binomial likelihood of the counts equals the product of the Bernoulli
+    likelihoods up to a constant, so the posterior is unchanged. ``auto``
+    collapses when that at least halves the number of likelihood terms.
+    """
+    if mode == "never":
+        return data
+    arrays = data.arrays
+    row_keys = [k for k in ("X", "service_idx", "specialist_idx") if k in arrays]
+    stacked = np.column_stack([arrays[k].astype(float) for k in row_keys])
+    _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if mode == "auto" and len(first) > 0.5 * len(stacked):
+        return data
+    collapsed = dict(arrays)
+    for key in row_keys:
+        collapsed[key] = arrays[key][first]
+    collapsed["trials"] = np.bincount(inverse).astype(np.int64)
+    collapsed["y"] = np.bincount(inverse, weights=arrays["y"]).astype(np.int64)
+    data.info["frame"] = data.info["frame"].iloc[first].reset_index(drop=True)
+    data.notes.append(
+        f"{data.n_rows} participants were collapsed into {len(first)} binomial rows with identical "
+        "predictors and service (same posterior, fewer likelihood terms)."
+    )
+    return ModelData(coords=data.coords, arrays=collapsed, info=data.info, n_rows=data.n_rows, notes=data.notes)
+
+
+def _natural_key(label: str) -> tuple:
+    """Sort 'S2' before 'S10'."""
+    import re
+
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(label)))
+
+
+register(HierarchicalLogistic())

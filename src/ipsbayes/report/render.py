@@ -1,0 +1,117 @@
+"""Render ``report.html`` (self-contained) and ``report.md`` (figures by path) from a run's contents.
+
+The renderer takes only what a run folder holds (DataTree with an ``estimands``
+group, diagnostics, report settings, priors table, provenance), so
+``ipsbayes report RUN_DIR`` re-renders without refitting or rebuilding a model.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import markdown
+import numpy as np
+import pandas as pd
+import xarray as xr
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ipsbayes.diagnostics import Diagnostics
+from ipsbayes.report.figures import Style, draw_figures
+from ipsbayes.report.sections import build_sections
+from ipsbayes.report.tables import csv_with_header, format_number, interval_name, sentence, summarise
+
+FIGURE_TITLES = {
+    "service_caterpillar": "Services: observed and partially pooled outcome rates",
+    "fidelity_curve": "Outcome rate across the fidelity scale",
+    "effects_forest": "Average marginal effects",
+    "ppc_calibration": "Posterior predictive calibration",
+    "rank_plot": "Chain mixing (rank plots)",
+}
+
+
+@dataclass
+class ReportSettings:
+    """Everything about presentation that is not in the DataTree."""
+
+    title: str
+    interval_kind: str = "eti"
+    interval_prob: float = 0.9
+    thresholds: dict[str, float] = field(default_factory=dict)
+    formats: list[str] = field(default_factory=lambda: ["png", "svg"])
+    prior_set: str = ""
+    priors: list[dict[str, str]] = field(default_factory=list)
+    reproducibility: dict[str, Any] = field(default_factory=dict)
+    subtitle: str = ""
+
+
+def write_report(folder: Path, datatree: xr.DataTree, diagnostics: Diagnostics, settings: ReportSettings) -> dict[str, Any]:
+    """Write figures, ``summary.csv``, ``report.html`` and ``report.md`` into ``folder``.
+
+    Returns
+    -------
+    dict
+        ``summary`` (DataFrame) and ``figures`` (name -> {"paths", "caption"}).
+    """
+    estimands = datatree["estimands"].to_dataset()
+    style = Style(settings.interval_kind, settings.interval_prob)
+    summary = summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds)
+    (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
+    figures = draw_figures(estimands, datatree, style, folder / "figures", settings.formats)
+    sections = build_sections(estimands, datatree, summary, style)
+    context = _context(estimands, diagnostics, settings, summary, figures, sections)
+    env = Environment(loader=PackageLoader("ipsbayes.report", "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+    (folder / "report.md").write_text(env.get_template("report.md.j2").render(**context))
+    (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context))
+    return {"summary": summary, "figures": figures}
+
+
+def _context(estimands: xr.Dataset, diagnostics: Diagnostics, settings: ReportSettings, summary: pd.DataFrame,
+             figures: dict[str, dict], sections: list[dict]) -> dict[str, Any]:
+    headline = summary[summary["headline"]]
+    key_results = [sentence(row, settings.interval_prob, settings.interval_kind) for row in headline.to_dict("records")]
+    rows = []
+    for row in summary.to_dict("records"):
+        unit = row["unit"]
+        rows.append({
+            "label": row["label"], "element": row["element"], "unit": unit,
+            "median": format_number(row["median"], unit), "lower": format_number(row["lower"], unit),
+            "upper": format_number(row["upper"], unit),
+            "p_null": "-" if np.isnan(row["p_above_null"]) else f"{row['p_above_null']:.2f}",
+            "p_threshold": "-" if np.isnan(row["p_above_threshold"]) else
+            f"{row['p_above_threshold']:.2f} (> {row['threshold']:g})",
+        })
+    figure_context = {}
+    for name, info in figures.items():
+        fmt = "png" if "png" in info["paths"] else "svg"
+        mime = "image/png" if fmt == "png" else "image/svg+xml"
+        encoded = base64.b64encode(info["paths"][fmt].read_bytes()).decode()
+        figure_context[name] = {
+            "title": FIGURE_TITLES.get(name, name.replace("_", " ").capitalize()),
+            "caption": info["caption"],
+            "img_src": f"data:{mime};base64,{encoded}",
+        }
+    model_text = str(estimands.attrs.get("model_description", ""))
+    notes = json.loads(estimands.attrs.get("notes", "[]"))
+    md_format = "png" if "png" in settings.formats else settings.formats[0]
+    return {
+        "title": settings.title,
+        "subtitle": settings.subtitle,
+        "gate": {"status": diagnostics.status, "messages": diagnostics.messages, "checks": diagnostics.checks},
+        "interval_text": interval_name(settings.interval_kind, settings.interval_prob),
+        "key_results": key_results,
+        "sections": sections,
+        "figures": figure_context,
+        "md_format": md_format,
+        "summary_rows": rows,
+        "model_text": model_text,
+        "model_html": markdown.markdown(model_text, extensions=["tables"]),
+        "notes": notes,
+        "prior_set": settings.prior_set,
+        "priors": settings.priors,
+        "reproducibility": settings.reproducibility,
+    }

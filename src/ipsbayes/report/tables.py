@@ -1,0 +1,127 @@
+"""Estimand summaries: one row per estimand (and element), interval kind stated.
+
+Intervals come from ArviZ (``eti`` or ``hdi``) at the configured probability;
+``P(> null)`` is the posterior probability that an effect is above its "no
+effect" value (0 for differences, 1 for ratios) and ``P(> threshold)`` the
+probability that it exceeds the threshold set in ``report.thresholds``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+SAMPLE_DIMS = ("chain", "draw")
+
+
+def sampled_variables(estimands: xr.Dataset) -> list[str]:
+    """Names of estimands that carry posterior draws (not reference data)."""
+    return [name for name, var in estimands.data_vars.items() if set(SAMPLE_DIMS) <= set(var.dims)]
+
+
+def interval_name(kind: str, prob: float) -> str:
+    """Human name, e.g. ``90% equal-tailed interval``."""
+    return f"{prob:.0%} {'highest-density' if kind == 'hdi' else 'equal-tailed'} interval ({kind.upper()})"
+
+
+def summarise(estimands: xr.Dataset, interval_kind: str, interval_prob: float,
+              thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Summarise every sampled estimand on its reporting scale.
+
+    Parameters
+    ----------
+    estimands : Dataset
+        Output of a family's ``estimands`` (variables with ``chain``/``draw`` dims are summarised).
+    interval_kind : {"eti", "hdi"}
+        Equal-tailed or highest-density interval.
+    interval_prob : float
+        Interval probability, e.g. 0.9.
+    thresholds : mapping, optional
+        Estimand name -> threshold; adds ``P(> threshold)``.
+
+    Returns
+    -------
+    DataFrame
+        Columns: estimand, element, label, unit, mean, median, sd, lower, upper,
+        interval, p_above_null, null, threshold, p_above_threshold, headline.
+    """
+    thresholds = dict(thresholds or {})
+    names = sampled_variables(estimands)
+    data = estimands[names]
+    func = az.hdi if interval_kind == "hdi" else az.eti
+    bounds = func(data, prob=interval_prob, dim=list(SAMPLE_DIMS))
+    means, medians, sds = data.mean(SAMPLE_DIMS), data.median(SAMPLE_DIMS), data.std(SAMPLE_DIMS)
+    interval = interval_name(interval_kind, interval_prob)
+    rows = []
+    for name in names:
+        var = estimands[name]
+        extra_dims = [d for d in var.dims if d not in SAMPLE_DIMS]
+        null = var.attrs.get("null")
+        threshold = thresholds.get(name)
+        for element in _elements(var, extra_dims):
+            draws = var.sel(element).values.ravel() if element else var.values.ravel()
+            rows.append({
+                "estimand": name,
+                "element": ", ".join(str(v) for v in element.values()) if element else "",
+                "label": var.attrs.get("label", name),
+                "unit": var.attrs.get("unit", ""),
+                "mean": float(means[name].sel(element)) if element else float(means[name]),
+                "median": float(medians[name].sel(element)) if element else float(medians[name]),
+                "sd": float(sds[name].sel(element)) if element else float(sds[name]),
+                "lower": float(bounds[name].sel(element).sel(ci_bound="lower")),
+                "upper": float(bounds[name].sel(element).sel(ci_bound="upper")),
+                "interval": interval,
+                "null": null,
+                "p_above_null": float(np.mean(draws > null)) if null is not None else np.nan,
+                "threshold": threshold,
+                "p_above_threshold": float(np.mean(draws > threshold)) if threshold is not None else np.nan,
+                "headline": bool(var.attrs.get("headline", False)),
+            })
+    return pd.DataFrame(rows)
+
+
+def _elements(var: xr.DataArray, dims: list[str]) -> list[dict]:
+    """Every coordinate combination of the non-sample dims (``[{}]`` for scalars)."""
+    if not dims:
+        return [{}]
+    stacked = var.isel(chain=0, draw=0).stack(__element__=dims)
+    return [{d: stacked[d].values[i] for d in dims} for i in range(stacked.sizes["__element__"])]
+
+
+def format_number(value: float, unit: str) -> str:
+    """Round for reading: one decimal for %/pp, two significant decimals otherwise."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if unit in ("%", "pp", "months"):
+        return f"{value:.1f}"
+    return f"{value:.3g}" if abs(value) >= 0.01 else f"{value:.2g}"
+
+
+def sentence(row: Mapping, interval_prob: float, interval_kind: str) -> str:
+    """One plain-language line for a headline estimand."""
+    unit = row["unit"]
+    suffix = {"%": "%", "pp": " percentage points"}.get(unit, f" ({unit})" if unit else "")
+    label = row["label"] + (f" [{row['element']}]" if row["element"] else "")
+    text = (f"{label}: {format_number(row['median'], unit)}{suffix} "
+            f"({interval_prob:.0%} {interval_kind.upper()} {format_number(row['lower'], unit)} to "
+            f"{format_number(row['upper'], unit)})")
+    probabilities = []
+    if row["null"] is not None and not np.isnan(row["p_above_null"]):
+        probabilities.append(f"P(> {row['null']:g}) = {row['p_above_null']:.2f}")
+    if row["threshold"] is not None and not np.isnan(row["p_above_threshold"]):
+        probabilities.append(f"P(> {row['threshold']:g}) = {row['p_above_threshold']:.2f}")
+    return text + (f"; {'; '.join(probabilities)}" if probabilities else "") + "."
+
+
+def csv_with_header(table: pd.DataFrame, interval_kind: str, interval_prob: float) -> str:
+    """CSV text whose first comment lines state the interval kind and probability."""
+    header = (
+        f"# ipsbayes estimand summary; intervals: {interval_name(interval_kind, interval_prob)}\n"
+        "# p_above_null: posterior probability that the estimand exceeds its no-effect value;"
+        " p_above_threshold: that it exceeds report.thresholds\n"
+    )
+    return header + table.to_csv(index=False, lineterminator="\n", float_format="%.6g")

@@ -1,0 +1,232 @@
+"""The runner: the only module that knows every stage.
+
+``check`` validates everything that can be validated without sampling (config
+schema, model spec, prior set, thresholds, data, graph) and raises one error
+listing every problem. ``run`` then samples, diagnoses, computes estimands and
+writes the run folder atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pymc as pm
+import xarray as xr
+
+from ipsbayes.config import RunConfig, parse_config
+from ipsbayes.data import DataBundle, read_bundle
+from ipsbayes.diagnostics import Diagnostics, diagnose
+from ipsbayes.errors import ConfigError, DiagnosticsGateError, ModelError
+from ipsbayes.models import REGISTRY, ModelData, ModelFamily, ModelSpec
+from ipsbayes.models.base import check_thresholds
+from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
+from ipsbayes.report import ReportSettings, write_report
+from ipsbayes.rundir import Run, atomic_folder, load_run, provenance, write_json, write_posterior, write_toml
+from ipsbayes.sampling import sample
+
+
+@dataclass
+class Plan:
+    """Everything validated and built, ready to sample."""
+
+    config: RunConfig
+    family: ModelFamily
+    spec: ModelSpec
+    priors: PriorSet
+    bundle: DataBundle
+    data: ModelData
+    model: pm.Model
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def validate_config(source: Path | str | dict[str, Any] | RunConfig) -> tuple[RunConfig, ModelFamily, ModelSpec, PriorSet]:
+    """Validate config, model spec, prior set and thresholds together; raise one ConfigError listing all problems."""
+    if isinstance(source, RunConfig):
+        config, problems = source, []
+    else:
+        config, problems = parse_config(Path(source) if isinstance(source, str) else source)
+    where = str(config.source) if config is not None and config.source else "config"
+    family = spec = priors = None
+    if config is not None:
+        kind = config.model.get("kind")
+        if kind is not None and kind not in REGISTRY:
+            from ipsbayes.errors import did_you_mean
+
+            problems.append(f"{where}: key 'model.kind': unknown kind '{kind}'{did_you_mean(str(kind), REGISTRY)}; "
+                            f"valid kinds: {', '.join(sorted(REGISTRY))}")
+        elif kind is not None:
+            family = REGISTRY[kind]
+            spec, spec_problems = family.parse_spec(config.model, where)
+            problems += spec_problems
+        if spec is not None and not problems:
+            search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
+            priors, prior_problems = resolve_prior_set(config.priors.set, family.prior_names_for(spec),
+                                                       config.priors.overrides, search)
+            problems += [f"{where}: {p}" for p in prior_problems]
+            problems += [f"{where}: {p}" for p in check_thresholds(config, family, spec)]
+    if problems or config is None or family is None or spec is None or priors is None:
+        raise ConfigError(f"Invalid config {where}", problems)
+    return config, family, spec, priors
+
+
+def check(source: Path | str | dict[str, Any] | RunConfig) -> Plan:
+    """Validate config, priors and data and build the model graph, without sampling.
+
+    Raises
+    ------
+    ConfigError, DataError
+        With every problem found (exit code 2).
+    ModelError
+        If the graph cannot be built or has a non-finite log-probability at its initial point.
+    """
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    config, family, spec, priors = validate_config(source)
+    bundle = read_bundle(config)
+    timings["read_data"] = time.perf_counter() - started
+    started = time.perf_counter()
+    data = family.prepare(bundle, spec, config)
+    timings["prepare_data"] = time.perf_counter() - started
+    started = time.perf_counter()
+    try:
+        model = family.build(data, spec, priors)
+        logps = model.point_logps()
+    except Exception as exc:  # a bug or an impossible spec: say which model failed
+        raise ModelError(f"Could not build the {family.kind} model: {exc}") from exc
+    bad = [name for name, value in logps.items() if not abs(float(value)) < float("inf")]
+    if bad:
+        raise ModelError(f"The {family.kind} model has a non-finite log-probability at its initial point for: "
+                         f"{', '.join(bad)}; check priors and data")
+    timings["build_model"] = time.perf_counter() - started
+    return Plan(config, family, spec, priors, bundle, data, model, timings)
+
+
+def run(source: Path | str | dict[str, Any] | RunConfig, *, out: Path | str | None = None, profile: str | None = None,
+        seed: int | None = None, strict: bool = False, progress: bool | None = None) -> Run:
+    """Fit the model a config describes and write its run folder.
+
+    Parameters
+    ----------
+    source : path, dict or RunConfig
+        The run config.
+    out : path, optional
+        Run folder (default ``runs/<name>``); replaced atomically if it exists.
+    profile : {"ci", "default", "final"}, optional
+        Override the config's sampler profile.
+    seed : int, optional
+        Override the config's seed.
+    strict : bool
+        Raise :class:`~ipsbayes.errors.DiagnosticsGateError` (exit code 3) after writing the
+        run folder when the diagnostics gate fails.
+    progress : bool, optional
+        Show progress bars (default: on an interactive terminal, off in CI).
+
+    Returns
+    -------
+    Run
+    """
+    started = time.perf_counter()
+    plan = check(source)
+    config = plan.config.with_overrides(profile=profile, seed=seed)
+    fit = sample(plan.model, config.sampler, config.seed, progress=progress)
+    timings = {**plan.timings, **fit.timings}
+    step = time.perf_counter()
+    estimands = plan.family.estimands(fit.datatree["posterior"].to_dataset(), plan.data, plan.spec, config)
+    estimands.attrs.update({
+        "model_kind": plan.family.kind,
+        "model_title": plan.family.title,
+        "model_description": plan.family.describe(plan.spec, plan.data),
+        "notes": json.dumps(plan.data.notes),
+    })
+    datatree = fit.datatree
+    datatree["estimands"] = xr.DataTree(estimands)
+    timings["estimands"] = time.perf_counter() - step
+    step = time.perf_counter()
+    diagnostics = diagnose(datatree, config.diagnostics)
+    timings["diagnostics"] = time.perf_counter() - step
+    target = Path(out) if out is not None else Path("runs") / config.name
+    resolved = resolved_config(config, plan.priors)
+    with atomic_folder(target) as staging:
+        step = time.perf_counter()
+        write_toml(staging / "config.toml", resolved)
+        write_json(staging / "diagnostics.json", diagnostics.to_dict())
+        write_posterior(datatree, staging / "posterior.nc")
+        timings["write_posterior"] = time.perf_counter() - step
+        step = time.perf_counter()
+        settings = report_settings(config, resolved, plan.priors, fit.settings,
+                                   {"config": str(config.source) if config.source else "(in memory)",
+                                    "data rows": plan.data.n_rows})
+        write_report(staging, datatree, diagnostics, settings)
+        timings["report"] = time.perf_counter() - step
+        data_files = {label: {"path": str(t.path.resolve()), "sha256": plan.bundle.hashes[label], "rows": len(t.frame)}
+                      for label, t in ((t.label, t) for t in plan.bundle.tables())}
+        write_json(staging / "provenance.json", provenance(
+            config=resolved, seed=config.seed, sampler=fit.settings, data_files=data_files, timings=timings,
+            started=started, model={"kind": plan.family.kind, "title": plan.family.title,
+                                    "n_rows": plan.data.n_rows, "dims": {k: len(v) for k, v in plan.data.coords.items()}},
+        ))
+    result = load_run(target)
+    result.datatree = datatree
+    if strict and not diagnostics.passed:
+        raise DiagnosticsGateError(f"Diagnostics gate failed for {target} (report written)", diagnostics.messages)
+    return result
+
+
+def resolved_config(config: RunConfig, priors: PriorSet) -> dict[str, Any]:
+    """The config as run: defaults filled in, paths absolute, the prior set expanded into overrides."""
+    raw = config.model_dump(mode="json", exclude={"source"})
+    for key in ("participants", "services", "reviews"):
+        path = config.resolve(getattr(config.data, key))
+        raw["data"][key] = str(path.resolve()) if path is not None else None
+    raw["priors"] = {"set": priors.name, "overrides": {name: prior.as_dict() for name, prior in priors.priors.items()}}
+    return raw
+
+
+def report_settings(config: RunConfig, resolved: dict[str, Any], priors: PriorSet, sampler: dict[str, Any],
+                    extra: dict[str, Any]) -> ReportSettings:
+    """Presentation settings for :func:`~ipsbayes.report.write_report`."""
+    subtitle = (f"Run '{config.name}' - model {resolved['model']['kind']} - prior set '{priors.name}' - "
+                f"sampler {sampler.get('backend', '?')} ({sampler.get('profile', '?')} profile: "
+                f"{sampler.get('chains', '?')} chains x {sampler.get('draws', '?')} draws after "
+                f"{sampler.get('tune', '?')} tuning) - seed {config.seed}")
+    return ReportSettings(
+        title=config.report.title or config.description or config.name,
+        subtitle=subtitle,
+        interval_kind=config.report.interval_kind,
+        interval_prob=config.report.interval_prob,
+        thresholds=dict(config.report.thresholds),
+        formats=list(config.report.figure_formats),
+        prior_set=priors.name,
+        priors=priors.table(),
+        reproducibility={**extra, "seed": config.seed, "sampler": sampler.get("backend", "?"),
+                         "prior set file": str(priors.path) if priors.path else "(expanded in config.toml)"},
+    )
+
+
+def rerender(run_dir: Path | str) -> Run:
+    """Re-render figures, ``summary.csv`` and the reports of an existing run folder (no refit)."""
+    from ipsbayes.priors import Prior
+
+    existing = load_run(run_dir)
+    config = RunConfig.model_validate({**existing.config, "source": None})
+    priors = PriorSet(
+        name=existing.config["priors"]["set"], description="",
+        priors={k: Prior(v["dist"], {p: x for p, x in v.items() if p not in ("dist", "source")}, v.get("source", ""))
+                for k, v in existing.config["priors"]["overrides"].items()},
+    )
+    settings = report_settings(config, existing.config, priors, existing.provenance.get("sampler", {}),
+                               {"run folder": str(existing.path), "data sha256": existing.provenance.get("data_sha256"),
+                                "re-rendered": "yes (figures and report redrawn from posterior.nc)"})
+    folder = Path(run_dir)
+    with atomic_folder(folder) as staging:
+        for name in ("config.toml", "posterior.nc", "diagnostics.json", "provenance.json"):
+            (staging / name).write_bytes((folder / name).read_bytes())
+        write_report(staging, existing.datatree, existing.diagnostics, settings)
+    return load_run(folder)
+
+
+__all__ = ["Diagnostics", "Plan", "check", "rerender", "run", "validate_config"]

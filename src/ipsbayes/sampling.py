@@ -1,0 +1,187 @@
+"""The sampling seam: every fit in ipsbayes goes through :func:`sample`.
+
+Profiles set chains/draws/tuning (``ci`` for seconds-long test fits, ``default``,
+``final`` for publication); nutpie is the default NUTS implementation and PyMC's
+own sampler is available as ``backend = "pymc"``. The returned DataTree always
+has the same groups and sample-stat names whatever the backend (posterior,
+sample_stats, log_likelihood, posterior_predictive, observed_data,
+constant_data), so diagnostics and reports need not know who sampled.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from ipsbayes.config import SamplerConfig
+from ipsbayes.errors import SamplingError
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "ci": {"chains": 2, "tune": 400, "draws": 400, "target_accept": 0.9},
+    "default": {"chains": 4, "tune": 1000, "draws": 1000, "target_accept": 0.9},
+    "final": {"chains": 4, "tune": 2000, "draws": 2500, "target_accept": 0.95},
+}
+
+
+@dataclass
+class Fit:
+    """A finished fit: the DataTree plus what provenance needs."""
+
+    datatree: xr.DataTree
+    settings: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_settings(sampler: SamplerConfig) -> dict[str, Any]:
+    """Profile values with explicit settings from the config taking precedence."""
+    settings = dict(PROFILES[sampler.profile])
+    for key in ("chains", "tune", "draws", "target_accept"):
+        value = getattr(sampler, key)
+        if value is not None:
+            settings[key] = value
+    settings["cores"] = sampler.cores or min(settings["chains"], os.cpu_count() or 1)
+    settings["backend"] = sampler.backend
+    settings["profile"] = sampler.profile
+    return settings
+
+
+def show_progress() -> bool:
+    """Progress bars on an interactive terminal, silent in CI and when output is piped."""
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        return False
+    return sys.stderr.isatty()
+
+
+def sample(model: pm.Model, sampler: SamplerConfig, seed: int, *, predictive: bool = True,
+           log_likelihood: bool = True, progress: bool | None = None) -> Fit:
+    """Sample ``model`` and attach log-likelihood and posterior predictive draws.
+
+    Parameters
+    ----------
+    model : pm.Model
+        The model to fit.
+    sampler : SamplerConfig
+        Profile, backend and explicit settings.
+    seed : int
+        Seed for the sampler and for predictive draws.
+    predictive : bool
+        Add the ``posterior_predictive`` group.
+    log_likelihood : bool
+        Add the ``log_likelihood`` group (needed for LOO and power-scaling sensitivity).
+    progress : bool, optional
+        Show progress bars; default :func:`show_progress`.
+
+    Returns
+    -------
+    Fit
+    """
+    settings = resolve_settings(sampler)
+    progress = show_progress() if progress is None else progress
+    timings: dict[str, float] = {}
+    try:
+        if settings["backend"] == "nutpie":
+            datatree = _sample_nutpie(model, settings, seed, progress, timings)
+        else:
+            datatree = _sample_pymc(model, settings, seed, progress, timings)
+    except (RuntimeError, ValueError, FloatingPointError) as exc:
+        raise SamplingError(f"Sampling failed ({settings['backend']}): {exc}") from exc
+    normalise_sample_stats(datatree)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+        if log_likelihood:
+            pm.compute_log_likelihood(datatree, model=model, progressbar=False)
+        timings["log_likelihood"] = time.perf_counter() - started
+        if predictive:
+            started = time.perf_counter()
+            pm.sample_posterior_predictive(datatree, model=model, random_seed=seed, progressbar=False,
+                                           extend_inferencedata=True)
+            timings["posterior_predictive"] = time.perf_counter() - started
+    return Fit(datatree=datatree, settings=settings, timings=timings)
+
+
+def _sample_nutpie(model: pm.Model, settings: dict[str, Any], seed: int, progress: bool,
+                   timings: dict[str, float]) -> xr.DataTree:
+    import nutpie
+    from pymc.backends.arviz import patch_nutpie_idata
+
+    started = time.perf_counter()
+    compiled = compile_nutpie(model)
+    timings["compile"] = time.perf_counter() - started
+    started = time.perf_counter()
+    datatree = nutpie.sample(
+        compiled,
+        draws=settings["draws"],
+        tune=settings["tune"],
+        chains=settings["chains"],
+        cores=settings["cores"],
+        seed=seed,
+        save_warmup=False,
+        progress_bar=progress,
+        target_accept=settings["target_accept"],
+    )
+    timings["sampling"] = time.perf_counter() - started
+    patch_nutpie_idata(datatree, model, sampling_time=timings["sampling"])
+    return datatree
+
+
+def compile_nutpie(model: pm.Model) -> Any:
+    """Compile ``model`` for nutpie (numba backend)."""
+    import nutpie
+
+    return nutpie.compile_pymc_model(model, backend="numba")
+
+
+def _sample_pymc(model: pm.Model, settings: dict[str, Any], seed: int, progress: bool,
+                 timings: dict[str, float]) -> xr.DataTree:
+    started = time.perf_counter()
+    with model:
+        datatree = pm.sample(
+            draws=settings["draws"],
+            tune=settings["tune"],
+            chains=settings["chains"],
+            cores=settings["cores"],
+            random_seed=seed,
+            nuts_sampler="pymc",
+            target_accept=settings["target_accept"],
+            progressbar=progress,
+            compute_convergence_checks=False,
+        )
+    timings["compile_and_sampling"] = time.perf_counter() - started
+    return datatree
+
+
+def normalise_sample_stats(datatree: xr.DataTree) -> None:
+    """Give sample stats the names ArviZ's ``diagnose`` reads, whatever the backend.
+
+    nutpie reports ``maxdepth_reached``; ArviZ and PyMC use ``reached_max_treedepth``.
+    Free-text divergence messages (object dtype) are dropped so the tree can be
+    written to netCDF.
+    """
+    stats = datatree["sample_stats"].to_dataset()
+    if "maxdepth_reached" in stats and "reached_max_treedepth" not in stats:
+        stats["reached_max_treedepth"] = stats["maxdepth_reached"].astype(bool)
+    drop = [name for name, var in stats.data_vars.items() if var.dtype == object]
+    datatree["sample_stats"] = xr.DataTree(stats.drop_vars(drop), name="sample_stats")
+
+
+def sample_prior_predictive(model: pm.Model, draws: int, seed: int) -> xr.DataTree:
+    """Prior and prior-predictive draws (no MCMC)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+        return pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed)
+
+
+def thin_to(datatree: xr.DataTree, max_draws: int) -> xr.DataTree:
+    """Every k-th draw so at most ``max_draws`` per chain remain (for heavy post-processing)."""
+    n_draw = datatree["posterior"].sizes["draw"]
+    step = int(np.ceil(n_draw / max_draws))
+    return datatree if step <= 1 else datatree.isel(draw=slice(None, None, step))

@@ -1,0 +1,99 @@
+"""Fidelity scales: items, score range and named bands (IPS-25 by default).
+
+The scale is configurable because IPS services are reviewed with more than one
+instrument (IPS-25 for adult services, IPS-Y for youth services, with its own
+cut-offs); the model only needs the score range, the bands for reporting and a
+reference contrast.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class FidelityScale(BaseModel):
+    """A fidelity scale: ``items`` items scored ``item_min``-``item_max``, with lower band bounds.
+
+    The default is IPS-25: 25 items scored 1-5 (total 25-125); 100 and above
+    "good", 74-99 "fair", 73 and below "not IPS"; 115-125 is commonly cited as
+    "exemplary".
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "IPS-25"
+    items: int = Field(25, ge=1)
+    item_min: int = 1
+    item_max: int = 5
+    bands: dict[str, float] = Field(default_factory=lambda: {"exemplary": 115, "good": 100, "fair": 74})
+    below_bands: str = "not IPS"
+
+    @model_validator(mode="after")
+    def _check(self) -> FidelityScale:
+        if self.item_max <= self.item_min:
+            raise ValueError("item_max must be greater than item_min")
+        for band, bound in self.bands.items():
+            if not self.minimum <= bound <= self.maximum:
+                raise ValueError(f"band '{band}' starts at {bound}, outside {self.minimum}-{self.maximum}")
+        return self
+
+    @property
+    def minimum(self) -> int:
+        """Lowest possible total score."""
+        return self.items * self.item_min
+
+    @property
+    def maximum(self) -> int:
+        """Highest possible total score."""
+        return self.items * self.item_max
+
+    def band(self, score: float) -> str:
+        """Name of the band a total score falls in."""
+        for name, bound in sorted(self.bands.items(), key=lambda kv: -kv[1]):
+            if score >= bound:
+                return name
+        return self.below_bands
+
+
+BUILTIN_SCALES: dict[str, FidelityScale] = {"ips25": FidelityScale()}
+
+
+class FidelitySpec(BaseModel):
+    """How a model uses a service's fidelity score.
+
+    Attributes
+    ----------
+    column : str
+        Column holding the total score (services table or constant within service).
+    scale : str or FidelityScale
+        A built-in scale name (``ips25``) or a full scale definition.
+    per : float
+        Slopes are reported per this many scale points.
+    centre : float or None
+        Score the slope is centred at (default: the mean over services).
+    contrast : tuple of float
+        Two scores whose difference in outcome rate the report gives (default fair 74 vs good 100).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str
+    scale: str | FidelityScale = "ips25"
+    per: float = Field(10.0, gt=0)
+    centre: float | None = None
+    contrast: tuple[float, float] = (74.0, 100.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> FidelitySpec:
+        if isinstance(self.scale, str) and self.scale not in BUILTIN_SCALES:
+            raise ValueError(f"unknown scale '{self.scale}'; built-in: {', '.join(BUILTIN_SCALES)} (or give a table)")
+        low, high = self.resolved_scale.minimum, self.resolved_scale.maximum
+        for value in self.contrast:
+            if not low <= value <= high:
+                raise ValueError(f"contrast score {value} is outside the scale's range {low}-{high}")
+        return self
+
+    @property
+    def resolved_scale(self) -> FidelityScale:
+        """The scale object (built-in looked up by name)."""
+        return BUILTIN_SCALES[self.scale] if isinstance(self.scale, str) else self.scale

@@ -1,0 +1,92 @@
+"""Simulators with known truth, one per study design (numpy/pandas only, no model code).
+
+``simulate(design, seed, out)`` writes the design's tables as CSV plus
+``truth.json``; the command line is ``ipsbayes simulate DESIGN --seed N --out DIR``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ipsbayes.errors import ConfigError, did_you_mean
+from ipsbayes.simulate.ipsung import IpsUngDesign, simulate_ipsung
+
+#: design name -> (design dataclass, simulator)
+DESIGNS: dict[str, tuple[type, Callable[..., tuple[dict[str, pd.DataFrame], dict]]]] = {
+    "ipsung": (IpsUngDesign, simulate_ipsung),
+}
+
+
+def make_design(name: str, options: Mapping[str, Any] | None = None) -> Any:
+    """Build the design dataclass of ``name`` with ``options`` overriding its defaults.
+
+    Raises
+    ------
+    ConfigError
+        Listing every unknown option (with the valid ones) or unknown design.
+    """
+    if name not in DESIGNS:
+        raise ConfigError(f"Unknown design '{name}'{did_you_mean(name, DESIGNS)}; valid: {', '.join(DESIGNS)}")
+    cls = DESIGNS[name][0]
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "extra"}
+    problems, values = [], {}
+    for key, value in (options or {}).items():
+        if key not in fields:
+            problems.append(f"unknown option '{key}'{did_you_mean(key, fields)}; valid: {', '.join(fields)}")
+            continue
+        default = getattr(cls(), key)
+        try:
+            values[key] = _coerce(value, default)
+        except (TypeError, ValueError):
+            problems.append(f"option '{key}': cannot read {value!r} as {type(default).__name__}")
+    if problems:
+        raise ConfigError(f"Invalid options for design '{name}'", problems)
+    return cls(**values)
+
+
+def _coerce(value: Any, default: Any) -> Any:
+    """Convert command-line text to the type of the default value."""
+    if not isinstance(value, str):
+        return value
+    if isinstance(default, bool):
+        return value.lower() in {"1", "true", "yes"}
+    if isinstance(default, tuple):
+        return tuple(type(default[0])(v) for v in value.split(","))
+    return type(default)(value)
+
+
+def simulate(design: str, seed: int, out: Path | str | None = None,
+             options: Mapping[str, Any] | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Simulate a data set of ``design``; write CSV tables and ``truth.json`` when ``out`` is given.
+
+    Parameters
+    ----------
+    design : str
+        Study design, e.g. ``"ipsung"`` or ``"rij"``.
+    seed : int
+        Random seed (same seed, same data).
+    out : path, optional
+        Folder to write ``<table>.csv`` files and ``truth.json`` into.
+    options : mapping, optional
+        Overrides of the design's defaults (sizes and true parameters).
+
+    Returns
+    -------
+    tables : dict of DataFrame
+    truth : dict
+    """
+    design_obj = make_design(design, options)
+    tables, truth = DESIGNS[design][1](seed, design_obj)
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, frame in tables.items():
+            frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+        (folder / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=False) + "\n")
+    return tables, truth

@@ -28,8 +28,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Run", "__version__", "load_run", "run", "simulate"]
 
-_LAZY = {"run": "ipsbayes.runner", "load_run": "ipsbayes.rundir", "Run": "ipsbayes.rundir",
-         "simulate": "ipsbayes.simulate"}
+_LAZY = {
+    "run": "ipsbayes.runner",
+    "load_run": "ipsbayes.rundir",
+    "Run": "ipsbayes.rundir",
+    "simulate": "ipsbayes.simulate",
+}
 
 
 def __getattr__(name: str) -> Any:

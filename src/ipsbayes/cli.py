@@ -23,8 +23,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("design", help="study design: ipsung or rij")
     sim.add_argument("--seed", type=int, default=20261122)
     sim.add_argument("--out", type=Path, required=True, help="folder for the tables and truth.json")
-    sim.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a design setting, e.g. --option n_participants=3000 (repeatable)")
+    sim.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a design setting, e.g. --option n_participants=3000 (repeatable)",
+    )
 
     chk = commands.add_parser("check", help="validate a config and its data without fitting")
     chk.add_argument("config", type=Path)
@@ -95,16 +100,24 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         plan = check(args.config)
         dims = ", ".join(f"{k}={len(v)}" for k, v in plan.data.coords.items())
-        print(f"ok: {args.config} is valid ({plan.family.kind}; {plan.data.n_rows} rows; {dims}; "
-              f"prior set '{plan.priors.name}')")
+        print(
+            f"ok: {args.config} is valid ({plan.family.kind}; {plan.data.n_rows} rows; {dims}; "
+            f"prior set '{plan.priors.name}')"
+        )
         return 0
     if args.command == "run":
         from ipsbayes.errors import DiagnosticsGateError
         from ipsbayes.runner import run
 
         try:
-            result = run(args.config, out=args.out, profile=args.profile, seed=args.seed, strict=args.strict,
-                         progress=False if args.quiet else None)
+            result = run(
+                args.config,
+                out=args.out,
+                profile=args.profile,
+                seed=args.seed,
+                strict=args.strict,
+                progress=False if args.quiet else None,
+            )
         except DiagnosticsGateError as exc:
             print(f"error: {exc}", file=sys.stderr)
             target = args.out or Path("runs") / _config_name(args.config)
@@ -124,8 +137,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
         from ipsbayes.validation import validate
 
-        result = validate(args.config, datasets=args.datasets, scheduler=args.scheduler, workers=args.workers,
-                          profile=args.profile, seed=args.seed, out=args.out)
+        result = validate(
+            args.config,
+            datasets=args.datasets,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            profile=args.profile,
+            seed=args.seed,
+            out=args.out,
+        )
         print(f"report: {(result / 'report.html').resolve()}")
         return 0
     raise IpsBayesError(f"unknown command {args.command}")

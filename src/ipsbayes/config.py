@@ -222,7 +222,7 @@ def parse_config(source: Path | dict[str, Any]) -> tuple[RunConfig | None, list[
     except ValidationError as exc:
         problems = pydantic_problems(exc, RunConfig, where)
         if isinstance(raw.get("model"), dict) and "kind" not in raw["model"]:
-            problems.append(f"{where}: key 'model.kind' is missing")
+            problems.append(f"{where}: key 'model.kind' is missing; valid kinds are listed by `ipsbayes check`")
         return None, problems
     problems = []
     if "kind" not in config.model:

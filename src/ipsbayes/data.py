@@ -128,7 +128,7 @@ def missing_values(table: Table, columns: Sequence[str]) -> tuple[pd.Series, lis
         if isna[column].any():
             problems.append(
                 f"{table.where}: column '{column}' has {int(isna[column].sum())} missing value(s) at "
-                f"{example_rows(isna[column])}; fill them, or set data.missing = \"drop\" to drop those rows"
+                f'{example_rows(isna[column])}; fill them, or set data.missing = "drop" to drop those rows'
             )
     return isna.any(axis=1), problems
 
@@ -144,16 +144,19 @@ def handle_missing(table: Table, columns: Sequence[str], policy: str, bundle: Da
 
 
 def non_binary(table: Table, column: str) -> list[str]:
-    """Problems when ``column`` holds anything other than 0/1 (or True/False)."""
+    """Problems when ``column`` holds anything other than 0/1 (or True/False); converts valid text to 0/1."""
     values = table.frame[column]
-    valid = values.isin([0, 1, True, False]) | values.isna()
+    if pd.api.types.is_bool_dtype(values):
+        table.frame[column] = values.astype(int)
+        return []
+    numeric = pd.to_numeric(values, errors="coerce")
+    valid = numeric.isin([0, 1]) | values.isna()
     if valid.all():
+        if values.notna().all():
+            table.frame[column] = numeric.astype(int)
         return []
     bad = sorted({str(v) for v in values[~valid]})[:5]
-    return [
-        f"{table.where}: column '{column}' must be binary (0/1); found {', '.join(bad)} at "
-        f"{example_rows(~valid)}"
-    ]
+    return [f"{table.where}: column '{column}' must be binary (0/1); found {', '.join(bad)} at {example_rows(~valid)}"]
 
 
 def out_of_range(table: Table, column: str, low: float, high: float, what: str = "") -> list[str]:
@@ -265,6 +268,6 @@ def merge_service_columns(bundle: DataBundle, group: str, columns: Sequence[str]
     key_dtype = left[group].dtype
     left[group] = left[group].astype(str)
     merged = left.merge(services, on=group, how="left", validate="many_to_one")
-    if key_dtype != object:
+    if not pd.api.types.is_object_dtype(key_dtype):
         merged[group] = frame[group].to_numpy()
     return merged

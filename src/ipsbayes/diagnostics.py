@@ -112,26 +112,45 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
         checks.append(Check("divergences", "skipped", None, "", "the sampler reported no divergence statistics"))
     else:
         status: Status = "pass" if divergent <= thresholds.max_divergences else "fail"
-        checks.append(Check(
-            "divergences", status, int(divergent), f"fail if > {thresholds.max_divergences}",
-            f"{divergent} of {total} transitions diverged" + (
-                "; the posterior may be biased where divergences cluster: reparameterise or raise target_accept"
-                if divergent else ""),
-        ))
+        checks.append(
+            Check(
+                "divergences",
+                status,
+                int(divergent),
+                f"fail if > {thresholds.max_divergences}",
+                f"{divergent} of {total} transitions diverged"
+                + (
+                    "; the posterior may be biased where divergences cluster: reparameterise or raise target_accept"
+                    if divergent
+                    else ""
+                ),
+            )
+        )
     depth = sampler.get("treedepth", {}).get("n_max")
     if depth is not None:
-        checks.append(Check(
-            "tree_depth", "pass" if depth == 0 else "warn", int(depth), "warn if > 0",
-            f"{depth} of {total} transitions hit the maximum tree depth" + (" (slow exploration, not bias)" if depth else ""),
-        ))
+        checks.append(
+            Check(
+                "tree_depth",
+                "pass" if depth == 0 else "warn",
+                int(depth),
+                "warn if > 0",
+                f"{depth} of {total} transitions hit the maximum tree depth"
+                + (" (slow exploration, not bias)" if depth else ""),
+            )
+        )
     if "bfmi" in sampler:
         values = np.asarray(sampler["bfmi"]["bfmi_values"], dtype=float)
         low = float(values.min())
-        checks.append(Check(
-            "e_bfmi", "pass" if low >= thresholds.bfmi_min else "warn", round(low, 3),
-            f"warn if any chain < {thresholds.bfmi_min}",
-            f"lowest E-BFMI over chains {low:.2f}" + (" (heavy tails or poor momentum resampling)" if low < thresholds.bfmi_min else ""),
-        ))
+        checks.append(
+            Check(
+                "e_bfmi",
+                "pass" if low >= thresholds.bfmi_min else "warn",
+                round(low, 3),
+                f"warn if any chain < {thresholds.bfmi_min}",
+                f"lowest E-BFMI over chains {low:.2f}"
+                + (" (heavy tails or poor momentum resampling)" if low < thresholds.bfmi_min else ""),
+            )
+        )
     checks.append(_pareto_check(datatree, thresholds))
     return result
 
@@ -147,20 +166,27 @@ def _rhat_check(summary: pd.DataFrame, thresholds: DiagnosticsConfig, result: Di
     else:
         status = "pass"
     return Check(
-        "r_hat", status, round(worst, 4), f"warn > {thresholds.rhat_warn}, fail > {thresholds.rhat_fail}",
+        "r_hat",
+        status,
+        round(worst, 4),
+        f"warn > {thresholds.rhat_warn}, fail > {thresholds.rhat_fail}",
         f"largest R-hat {worst:.3f} ({rhat.idxmax()})",
     )
 
 
-def _ess_check(summary: pd.DataFrame, kind: str, n_chains: int, thresholds: DiagnosticsConfig,
-               result: Diagnostics) -> Check:
+def _ess_check(
+    summary: pd.DataFrame, kind: str, n_chains: int, thresholds: DiagnosticsConfig, result: Diagnostics
+) -> Check:
     ess = summary[f"ess_{kind}"].astype(float)
     lowest = float(ess.min())
     warn_at, fail_at = thresholds.ess_per_chain * n_chains, thresholds.ess_fail_per_chain * n_chains
     result.worst_parameters[f"ess_{kind}"] = ess.sort_values().index[:5].tolist()
     status: Status = "fail" if lowest < fail_at else "warn" if lowest < warn_at else "pass"
     return Check(
-        f"ess_{kind}", status, round(lowest, 1), f"warn < {warn_at:g}, fail < {fail_at:g} ({n_chains} chains)",
+        f"ess_{kind}",
+        status,
+        round(lowest, 1),
+        f"warn < {warn_at:g}, fail < {fail_at:g} ({n_chains} chains)",
         f"lowest {kind} ESS {lowest:.0f} ({ess.idxmin()})",
     )
 
@@ -175,7 +201,10 @@ def _pareto_check(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> Check
     k = np.asarray(loo.pareto_k).ravel()
     n_bad = int((k > limit).sum())
     return Check(
-        "pareto_k", "pass" if n_bad == 0 else "warn", n_bad, f"warn if any k > {limit:.2f}",
+        "pareto_k",
+        "pass" if n_bad == 0 else "warn",
+        n_bad,
+        f"warn if any k > {limit:.2f}",
         f"{n_bad} of {k.size} observations have Pareto k > {limit:.2f} (max {k.max():.2f}); "
         f"elpd_loo {float(loo.elpd):.1f} (SE {float(loo.se):.1f}), p_loo {float(loo.p):.1f}",
     )

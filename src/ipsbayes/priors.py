@@ -93,8 +93,7 @@ class PriorSet:
     def table(self) -> list[dict[str, str]]:
         """Rows (parameter, prior, source) for reports."""
         return [
-            {"parameter": key, "prior": prior.describe(), "source": prior.source}
-            for key, prior in self.priors.items()
+            {"parameter": key, "prior": prior.describe(), "source": prior.source} for key, prior in self.priors.items()
         ]
 
 

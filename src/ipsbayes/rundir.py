@@ -32,10 +32,34 @@ import xarray as xr
 
 from ipsbayes.diagnostics import Diagnostics
 
-PACKAGES = ("ipsbayes", "pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats", "arviz-plots",
-            "bambi", "formulae", "numpy", "scipy", "pandas", "xarray", "matplotlib", "numba", "dask")
-FILES = ("config.toml", "posterior.nc", "diagnostics.json", "summary.csv", "report.html", "report.md",
-         "provenance.json")
+PACKAGES = (
+    "ipsbayes",
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "arviz",
+    "arviz-base",
+    "arviz-stats",
+    "arviz-plots",
+    "bambi",
+    "formulae",
+    "numpy",
+    "scipy",
+    "pandas",
+    "xarray",
+    "matplotlib",
+    "numba",
+    "dask",
+)
+FILES = (
+    "config.toml",
+    "posterior.nc",
+    "diagnostics.json",
+    "summary.csv",
+    "report.html",
+    "report.md",
+    "provenance.json",
+)
 
 
 @dataclass
@@ -128,7 +152,9 @@ def write_posterior(datatree: xr.DataTree, path: Path) -> None:
                     del holder.attrs[key]
     encoding = {}
     for node in tree.subtree:
-        variables = {v: {"zlib": True, "complevel": 4} for v, arr in node.dataset.data_vars.items() if arr.dtype != object}
+        variables = {
+            v: {"zlib": True, "complevel": 4} for v, arr in node.dataset.data_vars.items() if arr.dtype != object
+        }
         if variables:
             encoding[node.path] = variables
     tree.to_netcdf(path, engine="h5netcdf", encoding=encoding)
@@ -176,17 +202,30 @@ def package_versions() -> dict[str, str]:
 def git_commit(start: Path) -> str | None:
     """Commit of the repository holding ``start`` (None outside git); '+dirty' marks uncommitted changes."""
     try:
-        commit = subprocess.run(["git", "-C", str(start), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(start), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(start), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(start), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "")
 
 
-def provenance(*, config: dict[str, Any], seed: int, sampler: dict[str, Any], data_files: dict[str, dict[str, Any]],
-               timings: dict[str, float], started: float, model: dict[str, Any]) -> dict[str, Any]:
+def provenance(
+    *,
+    config: dict[str, Any],
+    seed: int,
+    sampler: dict[str, Any],
+    data_files: dict[str, dict[str, Any]],
+    timings: dict[str, float],
+    started: float,
+    model: dict[str, Any],
+) -> dict[str, Any]:
     """Everything needed to say where a result came from and to reproduce it."""
     combined = hashlib.sha256("".join(f"{k}:{v['sha256']}" for k, v in sorted(data_files.items())).encode())
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
@@ -198,11 +237,16 @@ def provenance(*, config: dict[str, Any], seed: int, sampler: dict[str, Any], da
         "data": data_files,
         "data_sha256": combined.hexdigest(),
         "config_sha256": config_hash,
-        "timings_seconds": {k: round(v, 3) for k, v in timings.items()} | {"total": round(time.perf_counter() - started, 3)},
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()}
+        | {"total": round(time.perf_counter() - started, 3)},
         "versions": package_versions(),
         "git_commit": git_commit(Path(__file__).parent),
-        "host": {"node": platform.node(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
-                 "processor": platform.processor() or platform.machine()},
+        "host": {
+            "node": platform.node(),
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+        },
         "command": " ".join(sys.argv),
     }
 

@@ -17,10 +17,10 @@ from typing import Any
 import pymc as pm
 import xarray as xr
 
-from ipsbayes.config import RunConfig, parse_config
+from ipsbayes.config import RunConfig, parse_config, read_toml
 from ipsbayes.data import DataBundle, read_bundle
 from ipsbayes.diagnostics import Diagnostics, diagnose
-from ipsbayes.errors import ConfigError, DiagnosticsGateError, ModelError
+from ipsbayes.errors import ConfigError, DiagnosticsGateError, ModelError, did_you_mean
 from ipsbayes.models import REGISTRY, ModelData, ModelFamily, ModelSpec
 from ipsbayes.models.base import check_thresholds
 from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
@@ -43,31 +43,36 @@ class Plan:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def validate_config(source: Path | str | dict[str, Any] | RunConfig) -> tuple[RunConfig, ModelFamily, ModelSpec, PriorSet]:
+def validate_config(
+    source: Path | str | dict[str, Any] | RunConfig,
+) -> tuple[RunConfig, ModelFamily, ModelSpec, PriorSet]:
     """Validate config, model spec, prior set and thresholds together; raise one ConfigError listing all problems."""
     if isinstance(source, RunConfig):
-        config, problems = source, []
+        config, problems, raw = source, [], {"model": source.model}
     else:
-        config, problems = parse_config(Path(source) if isinstance(source, str) else source)
-    where = str(config.source) if config is not None and config.source else "config"
+        path_or_dict = Path(source) if isinstance(source, str) else source
+        raw = dict(path_or_dict) if isinstance(path_or_dict, dict) else read_toml(path_or_dict)
+        config, problems = parse_config(path_or_dict)
+    where = str(source) if isinstance(source, str | Path) else "config"
     family = spec = priors = None
-    if config is not None:
-        kind = config.model.get("kind")
-        if kind is not None and kind not in REGISTRY:
-            from ipsbayes.errors import did_you_mean
-
-            problems.append(f"{where}: key 'model.kind': unknown kind '{kind}'{did_you_mean(str(kind), REGISTRY)}; "
-                            f"valid kinds: {', '.join(sorted(REGISTRY))}")
-        elif kind is not None:
-            family = REGISTRY[kind]
-            spec, spec_problems = family.parse_spec(config.model, where)
-            problems += spec_problems
-        if spec is not None and not problems:
-            search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
-            priors, prior_problems = resolve_prior_set(config.priors.set, family.prior_names_for(spec),
-                                                       config.priors.overrides, search)
-            problems += [f"{where}: {p}" for p in prior_problems]
-            problems += [f"{where}: {p}" for p in check_thresholds(config, family, spec)]
+    model_raw = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+    kind = model_raw.get("kind")
+    if kind is not None and kind not in REGISTRY:
+        problems.append(
+            f"{where}: key 'model.kind': unknown kind '{kind}'{did_you_mean(str(kind), REGISTRY)}; "
+            f"valid kinds: {', '.join(sorted(REGISTRY))}"
+        )
+    elif kind is not None:
+        family = REGISTRY[kind]
+        spec, spec_problems = family.parse_spec(model_raw, where)
+        problems += spec_problems
+    if config is not None and spec is not None:
+        search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
+        priors, prior_problems = resolve_prior_set(
+            config.priors.set, family.prior_names_for(spec), config.priors.overrides, search
+        )
+        problems += [f"{where}: {p}" for p in prior_problems]
+        problems += [f"{where}: {p}" for p in check_thresholds(config, family, spec)]
     if problems or config is None or family is None or spec is None or priors is None:
         raise ConfigError(f"Invalid config {where}", problems)
     return config, family, spec, priors
@@ -99,14 +104,23 @@ def check(source: Path | str | dict[str, Any] | RunConfig) -> Plan:
         raise ModelError(f"Could not build the {family.kind} model: {exc}") from exc
     bad = [name for name, value in logps.items() if not abs(float(value)) < float("inf")]
     if bad:
-        raise ModelError(f"The {family.kind} model has a non-finite log-probability at its initial point for: "
-                         f"{', '.join(bad)}; check priors and data")
+        raise ModelError(
+            f"The {family.kind} model has a non-finite log-probability at its initial point for: "
+            f"{', '.join(bad)}; check priors and data"
+        )
     timings["build_model"] = time.perf_counter() - started
     return Plan(config, family, spec, priors, bundle, data, model, timings)
 
 
-def run(source: Path | str | dict[str, Any] | RunConfig, *, out: Path | str | None = None, profile: str | None = None,
-        seed: int | None = None, strict: bool = False, progress: bool | None = None) -> Run:
+def run(
+    source: Path | str | dict[str, Any] | RunConfig,
+    *,
+    out: Path | str | None = None,
+    profile: str | None = None,
+    seed: int | None = None,
+    strict: bool = False,
+    progress: bool | None = None,
+) -> Run:
     """Fit the model a config describes and write its run folder.
 
     Parameters
@@ -136,12 +150,14 @@ def run(source: Path | str | dict[str, Any] | RunConfig, *, out: Path | str | No
     timings = {**plan.timings, **fit.timings}
     step = time.perf_counter()
     estimands = plan.family.estimands(fit.datatree["posterior"].to_dataset(), plan.data, plan.spec, config)
-    estimands.attrs.update({
-        "model_kind": plan.family.kind,
-        "model_title": plan.family.title,
-        "model_description": plan.family.describe(plan.spec, plan.data),
-        "notes": json.dumps(plan.data.notes),
-    })
+    estimands.attrs.update(
+        {
+            "model_kind": plan.family.kind,
+            "model_title": plan.family.title,
+            "model_description": plan.family.describe(plan.spec, plan.data),
+            "notes": json.dumps(plan.data.notes),
+        }
+    )
     datatree = fit.datatree
     datatree["estimands"] = xr.DataTree(estimands)
     timings["estimands"] = time.perf_counter() - step
@@ -157,18 +173,36 @@ def run(source: Path | str | dict[str, Any] | RunConfig, *, out: Path | str | No
         write_posterior(datatree, staging / "posterior.nc")
         timings["write_posterior"] = time.perf_counter() - step
         step = time.perf_counter()
-        settings = report_settings(config, resolved, plan.priors, fit.settings,
-                                   {"config": str(config.source) if config.source else "(in memory)",
-                                    "data rows": plan.data.n_rows})
+        settings = report_settings(
+            config,
+            resolved,
+            plan.priors,
+            fit.settings,
+            {"config": str(config.source) if config.source else "(in memory)", "data rows": plan.data.n_rows},
+        )
         write_report(staging, datatree, diagnostics, settings)
         timings["report"] = time.perf_counter() - step
-        data_files = {label: {"path": str(t.path.resolve()), "sha256": plan.bundle.hashes[label], "rows": len(t.frame)}
-                      for label, t in ((t.label, t) for t in plan.bundle.tables())}
-        write_json(staging / "provenance.json", provenance(
-            config=resolved, seed=config.seed, sampler=fit.settings, data_files=data_files, timings=timings,
-            started=started, model={"kind": plan.family.kind, "title": plan.family.title,
-                                    "n_rows": plan.data.n_rows, "dims": {k: len(v) for k, v in plan.data.coords.items()}},
-        ))
+        data_files = {
+            label: {"path": str(t.path.resolve()), "sha256": plan.bundle.hashes[label], "rows": len(t.frame)}
+            for label, t in ((t.label, t) for t in plan.bundle.tables())
+        }
+        write_json(
+            staging / "provenance.json",
+            provenance(
+                config=resolved,
+                seed=config.seed,
+                sampler=fit.settings,
+                data_files=data_files,
+                timings=timings,
+                started=started,
+                model={
+                    "kind": plan.family.kind,
+                    "title": plan.family.title,
+                    "n_rows": plan.data.n_rows,
+                    "dims": {k: len(v) for k, v in plan.data.coords.items()},
+                },
+            ),
+        )
     result = load_run(target)
     result.datatree = datatree
     if strict and not diagnostics.passed:
@@ -186,13 +220,16 @@ def resolved_config(config: RunConfig, priors: PriorSet) -> dict[str, Any]:
     return raw
 
 
-def report_settings(config: RunConfig, resolved: dict[str, Any], priors: PriorSet, sampler: dict[str, Any],
-                    extra: dict[str, Any]) -> ReportSettings:
+def report_settings(
+    config: RunConfig, resolved: dict[str, Any], priors: PriorSet, sampler: dict[str, Any], extra: dict[str, Any]
+) -> ReportSettings:
     """Presentation settings for :func:`~ipsbayes.report.write_report`."""
-    subtitle = (f"Run '{config.name}' - model {resolved['model']['kind']} - prior set '{priors.name}' - "
-                f"sampler {sampler.get('backend', '?')} ({sampler.get('profile', '?')} profile: "
-                f"{sampler.get('chains', '?')} chains x {sampler.get('draws', '?')} draws after "
-                f"{sampler.get('tune', '?')} tuning) - seed {config.seed}")
+    subtitle = (
+        f"Run '{config.name}' - model {resolved['model']['kind']} - prior set '{priors.name}' - "
+        f"sampler {sampler.get('backend', '?')} ({sampler.get('profile', '?')} profile: "
+        f"{sampler.get('chains', '?')} chains x {sampler.get('draws', '?')} draws after "
+        f"{sampler.get('tune', '?')} tuning) - seed {config.seed}"
+    )
     return ReportSettings(
         title=config.report.title or config.description or config.name,
         subtitle=subtitle,
@@ -202,8 +239,12 @@ def report_settings(config: RunConfig, resolved: dict[str, Any], priors: PriorSe
         formats=list(config.report.figure_formats),
         prior_set=priors.name,
         priors=priors.table(),
-        reproducibility={**extra, "seed": config.seed, "sampler": sampler.get("backend", "?"),
-                         "prior set file": str(priors.path) if priors.path else "(expanded in config.toml)"},
+        reproducibility={
+            **extra,
+            "seed": config.seed,
+            "sampler": sampler.get("backend", "?"),
+            "prior set file": str(priors.path) if priors.path else "(expanded in config.toml)",
+        },
     )
 
 
@@ -214,13 +255,24 @@ def rerender(run_dir: Path | str) -> Run:
     existing = load_run(run_dir)
     config = RunConfig.model_validate({**existing.config, "source": None})
     priors = PriorSet(
-        name=existing.config["priors"]["set"], description="",
-        priors={k: Prior(v["dist"], {p: x for p, x in v.items() if p not in ("dist", "source")}, v.get("source", ""))
-                for k, v in existing.config["priors"]["overrides"].items()},
+        name=existing.config["priors"]["set"],
+        description="",
+        priors={
+            k: Prior(v["dist"], {p: x for p, x in v.items() if p not in ("dist", "source")}, v.get("source", ""))
+            for k, v in existing.config["priors"]["overrides"].items()
+        },
     )
-    settings = report_settings(config, existing.config, priors, existing.provenance.get("sampler", {}),
-                               {"run folder": str(existing.path), "data sha256": existing.provenance.get("data_sha256"),
-                                "re-rendered": "yes (figures and report redrawn from posterior.nc)"})
+    settings = report_settings(
+        config,
+        existing.config,
+        priors,
+        existing.provenance.get("sampler", {}),
+        {
+            "run folder": str(existing.path),
+            "data sha256": existing.provenance.get("data_sha256"),
+            "re-rendered": "yes (figures and report redrawn from posterior.nc)",
+        },
+    )
     folder = Path(run_dir)
     with atomic_folder(folder) as staging:
         for name in ("config.toml", "posterior.nc", "diagnostics.json", "provenance.json"):

@@ -60,8 +60,15 @@ def show_progress() -> bool:
     return sys.stderr.isatty()
 
 
-def sample(model: pm.Model, sampler: SamplerConfig, seed: int, *, predictive: bool = True,
-           log_likelihood: bool = True, progress: bool | None = None) -> Fit:
+def sample(
+    model: pm.Model,
+    sampler: SamplerConfig,
+    seed: int,
+    *,
+    predictive: bool = True,
+    log_likelihood: bool = True,
+    progress: bool | None = None,
+) -> Fit:
     """Sample ``model`` and attach log-likelihood and posterior predictive draws.
 
     Parameters
@@ -102,14 +109,16 @@ def sample(model: pm.Model, sampler: SamplerConfig, seed: int, *, predictive: bo
         timings["log_likelihood"] = time.perf_counter() - started
         if predictive:
             started = time.perf_counter()
-            pm.sample_posterior_predictive(datatree, model=model, random_seed=seed, progressbar=False,
-                                           extend_inferencedata=True)
+            pm.sample_posterior_predictive(
+                datatree, model=model, random_seed=seed, progressbar=False, extend_inferencedata=True
+            )
             timings["posterior_predictive"] = time.perf_counter() - started
     return Fit(datatree=datatree, settings=settings, timings=timings)
 
 
-def _sample_nutpie(model: pm.Model, settings: dict[str, Any], seed: int, progress: bool,
-                   timings: dict[str, float]) -> xr.DataTree:
+def _sample_nutpie(
+    model: pm.Model, settings: dict[str, Any], seed: int, progress: bool, timings: dict[str, float]
+) -> xr.DataTree:
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
@@ -140,8 +149,9 @@ def compile_nutpie(model: pm.Model) -> Any:
     return nutpie.compile_pymc_model(model, backend="numba")
 
 
-def _sample_pymc(model: pm.Model, settings: dict[str, Any], seed: int, progress: bool,
-                 timings: dict[str, float]) -> xr.DataTree:
+def _sample_pymc(
+    model: pm.Model, settings: dict[str, Any], seed: int, progress: bool, timings: dict[str, float]
+) -> xr.DataTree:
     started = time.perf_counter()
     with model:
         datatree = pm.sample(

@@ -150,12 +150,18 @@ def draws_array(posterior: xr.Dataset, name: str) -> np.ndarray:
     return values.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
 
 
-def unstack_draws(values: np.ndarray, posterior: xr.Dataset, dims: tuple[str, ...] = (), coords: Mapping[str, Any] | None = None) -> xr.DataArray:
+def unstack_draws(
+    values: np.ndarray, posterior: xr.Dataset, dims: tuple[str, ...] = (), coords: Mapping[str, Any] | None = None
+) -> xr.DataArray:
     """Inverse of :func:`draws_array`: reshape (sample, ...) back to (chain, draw, ...)."""
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     shaped = values.reshape((n_chain, n_draw, *values.shape[1:]))
     all_coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values, **(coords or {})}
-    return xr.DataArray(shaped, dims=("chain", "draw", *dims), coords={k: v for k, v in all_coords.items() if k in ("chain", "draw", *dims)})
+    return xr.DataArray(
+        shaped,
+        dims=("chain", "draw", *dims),
+        coords={k: v for k, v in all_coords.items() if k in ("chain", "draw", *dims)},
+    )
 
 
 def check_thresholds(config: RunConfig, family: ModelFamily, spec: ModelSpec) -> list[str]:

@@ -181,7 +181,13 @@ class Design:
                 for level in levels:
                     if level != reference:
                         out.append(
-                            Contrast(f"{variable}[{level}]", f"{variable}: {level} vs {reference}", variable, reference, level)
+                            Contrast(
+                                f"{variable}[{level}]",
+                                f"{variable}: {level} vs {reference}",
+                                variable,
+                                reference,
+                                level,
+                            )
                         )
         return out
 

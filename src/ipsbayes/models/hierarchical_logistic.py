@@ -14,7 +14,7 @@ when that shrinks the likelihood (same posterior, fewer terms).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, override
 
 import numpy as np
 import pandas as pd
@@ -86,7 +86,7 @@ class HierarchicalLogistic(ModelFamily):
     kind = "hierarchical_logistic"
     title = "Participants in services: hierarchical logistic model"
     spec_schema = HierarchicalLogisticSpec
-    prior_names = {
+    prior_names: ClassVar[dict[str, str]] = {
         "intercept": "log-odds of the outcome for reference levels, average predictors and centred fidelity",
         "beta": "log-odds change per SD of a numeric predictor or for a category vs its reference",
         "fidelity_slope": "log-odds change per `per` (10) fidelity points",
@@ -95,6 +95,7 @@ class HierarchicalLogistic(ModelFamily):
     }
     key_parameters = ("sd_service", "fidelity_slope", "beta")
 
+    @override
     def check_spec(self, spec: HierarchicalLogisticSpec, where: str) -> list[str]:
         parts, problems = parse_formula(spec.formula)
         if parts is None:
@@ -109,6 +110,7 @@ class HierarchicalLogistic(ModelFamily):
                 problems.append(f"model.formula: the fidelity column '{column}' may only enter as a main effect")
         return problems
 
+    @override
     def prior_names_for(self, spec: HierarchicalLogisticSpec) -> dict[str, str]:
         parts, _ = parse_formula(spec.formula)
         nested = group_structure(spec, parts.groups)[0] if parts else None
@@ -119,6 +121,7 @@ class HierarchicalLogistic(ModelFamily):
             names.pop("sd_specialist")
         return names
 
+    @override
     def threshold_names(self, spec: HierarchicalLogisticSpec) -> dict[str, str]:
         names = {"outcome_rate": "%", "ame": "pp", "odds_ratio": "OR"}
         if spec.fidelity is not None:
@@ -126,23 +129,34 @@ class HierarchicalLogistic(ModelFamily):
         return names
 
     # ------------------------------------------------------------------ data
+    @override
     def prepare(self, bundle: DataBundle, spec: HierarchicalLogisticSpec, config: RunConfig) -> ModelData:
         parts, _ = parse_formula(spec.formula)
         nested, _ = group_structure(spec, parts.groups)
         participants, services = bundle.participants, bundle.services
         service_cols = set(services.frame.columns) if services is not None else set()
-        service_level = [v for v in dict.fromkeys([*spec.service_predictors, *(
-            [spec.fidelity.column] if spec.fidelity else [])])]
-        from_services = [v for v in dict.fromkeys([*parts.variables, *service_level])
-                         if v in service_cols and v not in participants.frame.columns]
-        participant_needs = [parts.response, spec.service, *([nested] if nested else []),
-                             *[v for v in parts.variables if v not in from_services]]
+        service_level = [
+            v for v in dict.fromkeys([*spec.service_predictors, *([spec.fidelity.column] if spec.fidelity else [])])
+        ]
+        from_services = [
+            v
+            for v in dict.fromkeys([*parts.variables, *service_level])
+            if v in service_cols and v not in participants.frame.columns
+        ]
+        participant_needs = [
+            parts.response,
+            spec.service,
+            *([nested] if nested else []),
+            *[v for v in parts.variables if v not in from_services],
+        ]
         problems = missing_columns(participants, dict.fromkeys(participant_needs), "used by the model")
         if services is not None:
             problems += missing_columns(services, [spec.service], "service id")
         raise_if(problems, f"Data do not match models/{config.name}: columns")
         policy = config.data.missing
-        problems += handle_missing(participants, [c for c in participant_needs if c in participants.frame], policy, bundle)
+        problems += handle_missing(
+            participants, [c for c in participant_needs if c in participants.frame], policy, bundle
+        )
         if services is not None:
             problems += handle_missing(services, [spec.service, *from_services], "error", bundle)
             problems += unmatched_keys(participants, services, spec.service)
@@ -161,8 +175,9 @@ class HierarchicalLogistic(ModelFamily):
         raise_if(problems, "The data cannot be used as they are")
         return self._arrays(frame, spec, parts, nested, bundle)
 
-    def _arrays(self, frame: pd.DataFrame, spec: HierarchicalLogisticSpec, parts: Any, nested: str | None,
-                bundle: DataBundle) -> ModelData:
+    def _arrays(
+        self, frame: pd.DataFrame, spec: HierarchicalLogisticSpec, parts: Any, nested: str | None, bundle: DataBundle
+    ) -> ModelData:
         fid = spec.fidelity
         rhs_terms = [t for t in split_terms(parts.rhs) if fid is None or t != fid.column]
         design = Design(" + ".join(rhs_terms) or "1", frame, standardize=spec.standardize)
@@ -171,8 +186,13 @@ class HierarchicalLogistic(ModelFamily):
         service_idx = pd.Categorical(service_ids, categories=services).codes.astype(np.int64)
         arrays: dict[str, np.ndarray] = {"X": design.matrix(), "service_idx": service_idx}
         coords: dict[str, Any] = {"term": design.labels, "service": services}
-        info: dict[str, Any] = {"design": design, "frame": frame, "response": parts.response, "nested": nested,
-                                "outcome_label": spec.outcome_label or parts.response.replace("_", " ")}
+        info: dict[str, Any] = {
+            "design": design,
+            "frame": frame,
+            "response": parts.response,
+            "nested": nested,
+            "outcome_label": spec.outcome_label or parts.response.replace("_", " "),
+        }
         if nested:
             keys = service_ids + ":" + frame[nested].astype(str)
             specialists = sorted(keys.unique(), key=_natural_key)
@@ -193,6 +213,7 @@ class HierarchicalLogistic(ModelFamily):
         return collapse_if_useful(data, spec.collapse)
 
     # ----------------------------------------------------------------- model
+    @override
     def build(self, data: ModelData, spec: HierarchicalLogisticSpec, priors: PriorSet) -> pm.Model:
         arrays = data.arrays
         coords = {**data.coords, "obs": np.arange(len(arrays["service_idx"]))}
@@ -205,7 +226,9 @@ class HierarchicalLogistic(ModelFamily):
             if "specialist_idx" in arrays:
                 sd_specialist = priors["sd_specialist"].create("sd_specialist")
                 z_specialist = pm.Normal("z_specialist", 0.0, 1.0, dims="specialist")
-                specialist_effect = pm.Deterministic("specialist_effect", sd_specialist * z_specialist, dims="specialist")
+                specialist_effect = pm.Deterministic(
+                    "specialist_effect", sd_specialist * z_specialist, dims="specialist"
+                )
                 eta = eta + specialist_effect[arrays["specialist_idx"]]
             if "trials" in arrays:
                 pm.Binomial("y", n=arrays["trials"], logit_p=eta, observed=arrays["y"], dims="obs")
@@ -213,12 +236,14 @@ class HierarchicalLogistic(ModelFamily):
                 pm.Bernoulli("y", logit_p=eta, observed=arrays["y"], dims="obs")
         return model
 
+    @override
     def describe(self, spec: HierarchicalLogisticSpec, data: ModelData) -> str:
         info, coords = data.info, data.coords
         nested = info["nested"]
         lines = [
             f"Hierarchical logistic regression of *{info['response']}* for {data.n_rows} participants in "
-            f"{len(coords['service'])} services" + (f" and {len(coords['specialist'])} job specialists" if nested else "")
+            f"{len(coords['service'])} services"
+            + (f" and {len(coords['specialist'])} job specialists" if nested else "")
             + f". Formula: `{spec.formula}`.",
             "",
             "    logit P(y = 1) = intercept + X beta + fidelity_slope * (fidelity - centre) / per"
@@ -232,24 +257,33 @@ class HierarchicalLogistic(ModelFamily):
         ]
         if spec.fidelity is not None:
             scale = spec.fidelity.resolved_scale
-            lines.append(f"\nFidelity: `{spec.fidelity.column}` on the {scale.name} scale ({scale.minimum}-{scale.maximum}), "
-                         f"centred at {info['fidelity_centre']:.1f} and scaled per {spec.fidelity.per:g} points; it is "
-                         "treated as measured without error in this model.")
+            lines.append(
+                f"\nFidelity: `{spec.fidelity.column}` on the {scale.name} scale ({scale.minimum}-{scale.maximum}), "
+                f"centred at {info['fidelity_centre']:.1f} and scaled per {spec.fidelity.per:g} points; it is "
+                "treated as measured without error in this model."
+            )
         return "\n".join(lines)
 
     # ------------------------------------------------------------- estimands
-    def estimands(self, posterior: xr.Dataset, data: ModelData, spec: HierarchicalLogisticSpec,
-                  config: RunConfig) -> xr.Dataset:
+    @override
+    def estimands(
+        self, posterior: xr.Dataset, data: ModelData, spec: HierarchicalLogisticSpec, config: RunConfig
+    ) -> xr.Dataset:
         predictor = LinearPredictor.from_posterior(posterior, data)
         out = logistic_estimands(predictor, posterior, data, spec.fidelity, data.info["outcome_label"])
         out["sd_service"] = estimand(posterior["sd_service"], "SD of service effects", "SD (log-odds)", null=None)
         mor = np.exp(np.sqrt(2.0) * 0.6744897501960817 * posterior["sd_service"])
         out["median_odds_ratio"] = estimand(
-            mor, "Median odds ratio between two random services", "MOR", null=None,
+            mor,
+            "Median odds ratio between two random services",
+            "MOR",
+            null=None,
             note="odds ratio between the services of two similar participants, median over random pairs",
         )
         if "sd_specialist" in posterior:
-            out["sd_specialist"] = estimand(posterior["sd_specialist"], "SD of job-specialist effects", "SD (log-odds)", null=None)
+            out["sd_specialist"] = estimand(
+                posterior["sd_specialist"], "SD of job-specialist effects", "SD (log-odds)", null=None
+            )
         return out
 
 

@@ -79,8 +79,9 @@ class LinearPredictor:
             eta += self.specialist_effect[draws][:, self.specialist_idx]
         return eta
 
-    def mean_probability(self, X: np.ndarray | None = None, fidelity_value: float | None = None,
-                         groups: sparse.csr_matrix | None = None) -> np.ndarray:
+    def mean_probability(
+        self, X: np.ndarray | None = None, fidelity_value: float | None = None, groups: sparse.csr_matrix | None = None
+    ) -> np.ndarray:
         """Weighted mean predicted probability per draw (or per draw and group).
 
         Parameters
@@ -111,8 +112,14 @@ def group_weights(index: np.ndarray, weights: np.ndarray, n_groups: int) -> spar
     return sparse.csr_matrix((values, (np.arange(len(index)), index)), shape=(len(index), n_groups))
 
 
-def logistic_estimands(predictor: LinearPredictor, posterior: xr.Dataset, data: ModelData,
-                       fidelity: FidelitySpec | None, outcome_label: str, per_service: bool = True) -> xr.Dataset:
+def logistic_estimands(
+    predictor: LinearPredictor,
+    posterior: xr.Dataset,
+    data: ModelData,
+    fidelity: FidelitySpec | None,
+    outcome_label: str,
+    per_service: bool = True,
+) -> xr.Dataset:
     """Probability-scale estimands shared by the logistic families.
 
     Returns the overall outcome rate, average marginal effects (pp), odds ratios,
@@ -124,22 +131,41 @@ def logistic_estimands(predictor: LinearPredictor, posterior: xr.Dataset, data: 
     design = info["design"]
     frame = info["frame"]
     out = xr.Dataset()
-    out["outcome_rate"] = estimand(post.wrap(100 * predictor.mean_probability()),
-                                   f"Expected share with {outcome_label}", "%", null=None, headline=True)
+    out["outcome_rate"] = estimand(
+        post.wrap(100 * predictor.mean_probability()),
+        f"Expected share with {outcome_label}",
+        "%",
+        null=None,
+        headline=True,
+    )
     contrasts = design.contrasts()
     if contrasts:
-        ames = np.column_stack([
-            100 * (predictor.mean_probability(X=high) - predictor.mean_probability(X=low))
-            for low, high in (design.counterfactual(frame, c) for c in contrasts)
-        ])
-        out["ame"] = estimand(post.wrap(ames, ("contrast",), {"contrast": [c.label for c in contrasts]}),
-                              "Average marginal effect on the outcome rate", "pp", headline=True)
+        ames = np.column_stack(
+            [
+                100 * (predictor.mean_probability(X=high) - predictor.mean_probability(X=low))
+                for low, high in (design.counterfactual(frame, c) for c in contrasts)
+            ]
+        )
+        out["ame"] = estimand(
+            post.wrap(ames, ("contrast",), {"contrast": [c.label for c in contrasts]}),
+            "Average marginal effect on the outcome rate",
+            "pp",
+            headline=True,
+        )
     if predictor.beta.shape[1]:
         terms = {"term": data.coords["term"]}
-        out["odds_ratio"] = estimand(post.wrap(np.exp(predictor.beta), ("term",), terms),
-                                     "Odds ratio (per SD for numeric predictors)", "OR", null=1.0)
-        out["log_odds_per_unit"] = estimand(post.wrap(predictor.beta / design.unit_scale(), ("term",), terms),
-                                            "Log-odds coefficient per unit of the predictor", "log-odds", null=0.0)
+        out["odds_ratio"] = estimand(
+            post.wrap(np.exp(predictor.beta), ("term",), terms),
+            "Odds ratio (per SD for numeric predictors)",
+            "OR",
+            null=1.0,
+        )
+        out["log_odds_per_unit"] = estimand(
+            post.wrap(predictor.beta / design.unit_scale(), ("term",), terms),
+            "Log-odds coefficient per unit of the predictor",
+            "log-odds",
+            null=0.0,
+        )
     if fidelity is not None and predictor.fidelity_slope is not None:
         out.update(_fidelity_estimands(predictor, data, fidelity, post))
     if per_service:
@@ -147,17 +173,28 @@ def logistic_estimands(predictor: LinearPredictor, posterior: xr.Dataset, data: 
         weights = group_weights(predictor.service_idx, predictor.weights, len(services))
         out["service_rate"] = estimand(
             post.wrap(100 * predictor.mean_probability(groups=weights), ("service",), {"service": services}),
-            "Predicted outcome rate per service (partially pooled)", "%", null=None,
+            "Predicted outcome rate per service (partially pooled)",
+            "%",
+            null=None,
         )
-        out["service_raw_rate"] = xr.DataArray(100 * info["service_raw_rate"], dims="service", coords={"service": services},
-                                               attrs={"label": "Observed outcome rate per service", "unit": "%"})
-        out["service_n"] = xr.DataArray(info["service_n"], dims="service", coords={"service": services},
-                                        attrs={"label": "Participants per service", "unit": "participants"})
+        out["service_raw_rate"] = xr.DataArray(
+            100 * info["service_raw_rate"],
+            dims="service",
+            coords={"service": services},
+            attrs={"label": "Observed outcome rate per service", "unit": "%"},
+        )
+        out["service_n"] = xr.DataArray(
+            info["service_n"],
+            dims="service",
+            coords={"service": services},
+            attrs={"label": "Participants per service", "unit": "participants"},
+        )
     return out
 
 
-def _fidelity_estimands(predictor: LinearPredictor, data: ModelData, fidelity: FidelitySpec,
-                        post: _Wrapper) -> dict[str, xr.DataArray]:
+def _fidelity_estimands(
+    predictor: LinearPredictor, data: ModelData, fidelity: FidelitySpec, post: _Wrapper
+) -> dict[str, xr.DataArray]:
     scale = fidelity.resolved_scale
     centre, per = data.info["fidelity_centre"], fidelity.per
     low, high = fidelity.contrast
@@ -173,21 +210,41 @@ def _fidelity_estimands(predictor: LinearPredictor, data: ModelData, fidelity: F
     services = data.coords["service"]
     unit = f"log-odds per {per:g} {scale.name} points"
     return {
-        "fidelity_slope": estimand(post.wrap(predictor.fidelity_slope), f"Fidelity slope ({scale.name})", unit, headline=True),
-        "fidelity_odds_ratio": estimand(post.wrap(np.exp(predictor.fidelity_slope)),
-                                        f"Odds ratio per {per:g} {scale.name} points", "OR", null=1.0, headline=True),
+        "fidelity_slope": estimand(
+            post.wrap(predictor.fidelity_slope), f"Fidelity slope ({scale.name})", unit, headline=True
+        ),
+        "fidelity_odds_ratio": estimand(
+            post.wrap(np.exp(predictor.fidelity_slope)),
+            f"Odds ratio per {per:g} {scale.name} points",
+            "OR",
+            null=1.0,
+            headline=True,
+        ),
         "fidelity_contrast": estimand(
             post.wrap(rate_at(high) - rate_at(low)),
             f"Outcome rate at {scale.name} = {high:g} ({scale.band(high)}) minus at {low:g} ({scale.band(low)})",
-            "pp", headline=True,
+            "pp",
+            headline=True,
             note="average over the study's participants with each service's own effect kept; only fidelity changes",
         ),
-        "fidelity_curve": estimand(post.wrap(curve, ("fidelity_score",), {"fidelity_score": grid}),
-                                   f"Expected outcome rate by {scale.name} score", "%", null=None),
-        "service_fidelity": xr.DataArray(raw, dims="service", coords={"service": services},
-                                         attrs={"label": f"{scale.name} score per service", "unit": "points",
-                                                "bands": str(scale.bands), "scale_min": scale.minimum,
-                                                "scale_max": scale.maximum}),
+        "fidelity_curve": estimand(
+            post.wrap(curve, ("fidelity_score",), {"fidelity_score": grid}),
+            f"Expected outcome rate by {scale.name} score",
+            "%",
+            null=None,
+        ),
+        "service_fidelity": xr.DataArray(
+            raw,
+            dims="service",
+            coords={"service": services},
+            attrs={
+                "label": f"{scale.name} score per service",
+                "unit": "points",
+                "bands": str(scale.bands),
+                "scale_min": scale.minimum,
+                "scale_max": scale.maximum,
+            },
+        ),
     }
 
 

@@ -66,8 +66,14 @@ def service_caterpillar(estimands: xr.Dataset, datatree: xr.DataTree, style: Sty
     ax.plot(median[order], y, "o", color="#1f77b4", ms=4, label="predicted (posterior median)")
     for yi, r, m in zip(y, raw[order], median[order], strict=True):
         ax.plot([r, m], [yi, yi], color="#999999", lw=0.6, zorder=0)
-    ax.scatter(raw[order], y, s=8 + 60 * n[order] / n.max(), facecolors="none", edgecolors="#d62728",
-               label="observed rate (size: participants)")
+    ax.scatter(
+        raw[order],
+        y,
+        s=8 + 60 * n[order] / n.max(),
+        facecolors="none",
+        edgecolors="#d62728",
+        label="observed rate (size: participants)",
+    )
     overall = float(estimands["outcome_rate"].median()) if "outcome_rate" in estimands else np.nan
     ax.axvline(overall, color="black", ls="--", lw=0.8, label="overall expected rate")
     ax.set_yticks(y, [f"{s} (n={int(k)})" for s, k in zip(services, n[order], strict=True)], fontsize=7)
@@ -76,9 +82,11 @@ def service_caterpillar(estimands: xr.Dataset, datatree: xr.DataTree, style: Sty
     ax.set_title("Outcome rate by service: observed vs partially pooled")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    caption = (f"Predicted outcome rate per service (dots, with {style.text}) beside the observed rate (open circles, "
-               "sized by participants; grey lines show how far partial pooling moves each service). Small services "
-               "are pulled towards the overall rate.")
+    caption = (
+        f"Predicted outcome rate per service (dots, with {style.text}) beside the observed rate (open circles, "
+        "sized by participants; grey lines show how far partial pooling moves each service). Small services "
+        "are pulled towards the overall rate."
+    )
     return fig, caption
 
 
@@ -100,15 +108,23 @@ def fidelity_curve(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -
     ax.plot(grid, _median(curve), color="#1f77b4", lw=2, label="posterior median")
     if "service_fidelity" in estimands and "service_raw_rate" in estimands:
         n = estimands["service_n"].values
-        ax.scatter(estimands["service_fidelity"].values, estimands["service_raw_rate"].values,
-                   s=8 + 60 * n / n.max(), facecolors="none", edgecolors="#555555", label="services (observed)")
+        ax.scatter(
+            estimands["service_fidelity"].values,
+            estimands["service_raw_rate"].values,
+            s=8 + 60 * n / n.max(),
+            facecolors="none",
+            edgecolors="#555555",
+            label="services (observed)",
+        )
     ax.set_xlabel(f"Fidelity score ({curve.attrs.get('label', '').split(' by ')[-1] or 'scale'})")
     ax.set_ylabel("Expected outcome rate (%)")
     ax.set_title("Outcome rate by fidelity")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, 0.92))
     fig.tight_layout()
-    caption = (f"Expected outcome rate over the fidelity scale (line: posterior median; band: {style.text}); "
-               "shaded backgrounds mark the scale's bands; circles are services' observed rates, sized by participants.")
+    caption = (
+        f"Expected outcome rate over the fidelity scale (line: posterior median; band: {style.text}); "
+        "shaded backgrounds mark the scale's bands; circles are services' observed rates, sized by participants."
+    )
     return fig, caption
 
 
@@ -126,15 +142,23 @@ def effects_forest(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -
     """Average marginal effects (percentage points) with 50% and configured intervals."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pc = az.plot_forest(estimands, var_names=["ame"], combined=True, ci_kind=style.kind,
-                            ci_probs=[0.5, style.prob], backend="matplotlib")
+        pc = az.plot_forest(
+            estimands,
+            var_names=["ame"],
+            combined=True,
+            ci_kind=style.kind,
+            ci_probs=[0.5, style.prob],
+            backend="matplotlib",
+        )
     fig = pc.viz["figure"].item()
     axes = fig.axes
     axes[-1].axvline(0.0, color="black", lw=0.8, ls="--")
     axes[-1].set_xlabel("Average marginal effect on the outcome rate (percentage points)")
     fig.suptitle("Effects of participant and service characteristics")
-    caption = (f"Average marginal effects in percentage points: thick line 50%, thin line {style.text}; "
-               "dot: posterior median. Numeric predictors: +1 SD; categories: vs the reference level.")
+    caption = (
+        f"Average marginal effects in percentage points: thick line 50%, thin line {style.text}; "
+        "dot: posterior median. Numeric predictors: +1 SD; categories: vs the reference level."
+    )
     return fig, caption
 
 
@@ -148,9 +172,11 @@ def ppc_calibration(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) 
         ax.set_xlabel("Predicted probability")
         ax.set_ylabel("Conditional event probability (PAVA)")
     fig.suptitle("Posterior predictive calibration")
-    caption = (f"Calibration of predicted probabilities (PAVA-calibrated conditional event probabilities); "
-               f"the band is a {style.prob:.0%} consistency interval under the model. A line inside the band "
-               "means predicted and observed rates agree.")
+    caption = (
+        f"Calibration of predicted probabilities (PAVA-calibrated conditional event probabilities); "
+        f"the band is a {style.prob:.0%} consistency interval under the model. A line inside the band "
+        "means predicted and observed rates agree."
+    )
     return fig, caption
 
 
@@ -161,8 +187,10 @@ def rank_plot(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tup
         warnings.simplefilter("ignore")
         pc = az.plot_rank(datatree, var_names=names, backend="matplotlib")
     fig = pc.viz["figure"].item()
-    caption = ("Rank ECDF difference plots per chain for the scalar parameters: lines inside the envelope mean "
-               "the chains mix well.")
+    caption = (
+        "Rank ECDF difference plots per chain for the scalar parameters: lines inside the envelope mean "
+        "the chains mix well."
+    )
     return fig, caption
 
 
@@ -170,8 +198,7 @@ def _is_binary_ppc(datatree: xr.DataTree) -> bool:
     if "posterior_predictive" not in datatree.children or "observed_data" not in datatree.children:
         return False
     observed = datatree["observed_data"].to_dataset()
-    return len(observed.data_vars) == 1 and all(
-        set(np.unique(v.values)) <= {0, 1} for v in observed.data_vars.values())
+    return len(observed.data_vars) == 1 and all(set(np.unique(v.values)) <= {0, 1} for v in observed.data_vars.values())
 
 
 #: name -> (applies to this run?, draw function)
@@ -189,8 +216,9 @@ def register_figure(name: str, applies: Callable[[xr.Dataset, xr.DataTree], bool
     FIGURES[name] = (applies, draw)
 
 
-def draw_figures(estimands: xr.Dataset, datatree: xr.DataTree, style: Style, folder: Path,
-                 formats: list[str]) -> dict[str, dict]:
+def draw_figures(
+    estimands: xr.Dataset, datatree: xr.DataTree, style: Style, folder: Path, formats: list[str]
+) -> dict[str, dict]:
     """Draw every applicable figure; save ``<name>.<fmt>`` in ``folder``; return name -> paths and caption."""
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
@@ -201,8 +229,12 @@ def draw_figures(estimands: xr.Dataset, datatree: xr.DataTree, style: Style, fol
         paths = {}
         for fmt in formats:
             path = folder / f"{name}.{fmt}"
-            fig.savefig(path, dpi=150 if fmt == "png" else None, bbox_inches="tight",
-                        metadata={"Software": None} if fmt == "png" else {"Date": None})
+            fig.savefig(
+                path,
+                dpi=150 if fmt == "png" else None,
+                bbox_inches="tight",
+                metadata={"Software": None} if fmt == "png" else {"Date": None},
+            )
             paths[fmt] = path
         plt.close(fig)
         out[name] = {"paths": paths, "caption": caption}

@@ -48,7 +48,9 @@ class ReportSettings:
     subtitle: str = ""
 
 
-def write_report(folder: Path, datatree: xr.DataTree, diagnostics: Diagnostics, settings: ReportSettings) -> dict[str, Any]:
+def write_report(
+    folder: Path, datatree: xr.DataTree, diagnostics: Diagnostics, settings: ReportSettings
+) -> dict[str, Any]:
     """Write figures, ``summary.csv``, ``report.html`` and ``report.md`` into ``folder``.
 
     Returns
@@ -63,28 +65,45 @@ def write_report(folder: Path, datatree: xr.DataTree, diagnostics: Diagnostics, 
     figures = draw_figures(estimands, datatree, style, folder / "figures", settings.formats)
     sections = build_sections(estimands, datatree, summary, style)
     context = _context(estimands, diagnostics, settings, summary, figures, sections)
-    env = Environment(loader=PackageLoader("ipsbayes.report", "templates"), autoescape=select_autoescape(["html"]),
-                      trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+    env = Environment(
+        loader=PackageLoader("ipsbayes.report", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+    )
     (folder / "report.md").write_text(env.get_template("report.md.j2").render(**context))
     (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context))
     return {"summary": summary, "figures": figures}
 
 
-def _context(estimands: xr.Dataset, diagnostics: Diagnostics, settings: ReportSettings, summary: pd.DataFrame,
-             figures: dict[str, dict], sections: list[dict]) -> dict[str, Any]:
+def _context(
+    estimands: xr.Dataset,
+    diagnostics: Diagnostics,
+    settings: ReportSettings,
+    summary: pd.DataFrame,
+    figures: dict[str, dict],
+    sections: list[dict],
+) -> dict[str, Any]:
     headline = summary[summary["headline"]]
     key_results = [sentence(row, settings.interval_prob, settings.interval_kind) for row in headline.to_dict("records")]
     rows = []
     for row in summary.to_dict("records"):
         unit = row["unit"]
-        rows.append({
-            "label": row["label"], "element": row["element"], "unit": unit,
-            "median": format_number(row["median"], unit), "lower": format_number(row["lower"], unit),
-            "upper": format_number(row["upper"], unit),
-            "p_null": "-" if np.isnan(row["p_above_null"]) else f"{row['p_above_null']:.2f}",
-            "p_threshold": "-" if np.isnan(row["p_above_threshold"]) else
-            f"{row['p_above_threshold']:.2f} (> {row['threshold']:g})",
-        })
+        rows.append(
+            {
+                "label": row["label"],
+                "element": row["element"],
+                "unit": unit,
+                "median": format_number(row["median"], unit),
+                "lower": format_number(row["lower"], unit),
+                "upper": format_number(row["upper"], unit),
+                "p_null": "-" if np.isnan(row["p_above_null"]) else f"{row['p_above_null']:.2f}",
+                "p_threshold": "-"
+                if np.isnan(row["p_above_threshold"])
+                else f"{row['p_above_threshold']:.2f} (> {row['threshold']:g})",
+            }
+        )
     figure_context = {}
     for name, info in figures.items():
         fmt = "png" if "png" in info["paths"] else "svg"

@@ -28,7 +28,8 @@ def _row(summary: pd.DataFrame, name: str, element: str = "") -> dict:
 
 def _interval(row: dict, style: Style) -> str:
     unit = row["unit"]
-    return f"{format_number(row['lower'], unit)} to {format_number(row['upper'], unit)} ({style.prob:.0%} {style.kind.upper()})"
+    bounds = f"{format_number(row['lower'], unit)} to {format_number(row['upper'], unit)}"
+    return f"{bounds} ({style.prob:.0%} {style.kind.upper()})"
 
 
 def fidelity_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.DataFrame, style: Style) -> str:
@@ -44,11 +45,15 @@ def fidelity_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.D
         f"({_interval(odds, style)}).",
     ]
     if contrast.get("threshold") is not None and not np.isnan(contrast["p_above_threshold"]):
-        lines.append(f"The probability that the difference exceeds {contrast['threshold']:g} percentage points is "
-                     f"**{contrast['p_above_threshold']:.2f}**.")
-    lines.append("This is an association across services, not a randomised comparison of fidelity levels: services "
-                 "with higher fidelity may differ in other ways. Fidelity measured with error pulls the slope towards "
-                 "zero; the measurement-error model (IPS ung question 3) propagates that uncertainty.")
+        lines.append(
+            f"The probability that the difference exceeds {contrast['threshold']:g} percentage points is "
+            f"**{contrast['p_above_threshold']:.2f}**."
+        )
+    lines.append(
+        "This is an association across services, not a randomised comparison of fidelity levels: services "
+        "with higher fidelity may differ in other ways. Fidelity measured with error pulls the slope towards "
+        "zero; the measurement-error model (IPS ung question 3) propagates that uncertainty."
+    )
     return "\n\n".join(lines)
 
 
@@ -57,17 +62,23 @@ def services_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.D
     rates = estimands["service_rate"].median(["chain", "draw"]).values
     raw = estimands["service_raw_rate"].values
     n = estimands["service_n"].values
-    text = [f"Observed service rates range from {raw.min():.0f}% to {raw.max():.0f}% (services with "
-            f"{int(n.min())} to {int(n.max())} participants). After partial pooling, predicted rates range from "
-            f"{rates.min():.0f}% to {rates.max():.0f}%: much of the spread in small services is chance."]
+    text = [
+        f"Observed service rates range from {raw.min():.0f}% to {raw.max():.0f}% (services with "
+        f"{int(n.min())} to {int(n.max())} participants). After partial pooling, predicted rates range from "
+        f"{rates.min():.0f}% to {rates.max():.0f}%: much of the spread in small services is chance."
+    ]
     if "sd_service" in estimands:
         sd = _row(summary, "sd_service")
-        text.append(f"The SD of service effects is {format_number(sd['median'], '')} on the log-odds scale "
-                    f"({_interval(sd, style)}).")
+        text.append(
+            f"The SD of service effects is {format_number(sd['median'], '')} on the log-odds scale "
+            f"({_interval(sd, style)})."
+        )
     if "median_odds_ratio" in estimands:
         mor = _row(summary, "median_odds_ratio")
-        text.append(f"Median odds ratio {format_number(mor['median'], '')}: moving a participant to a random other "
-                    "service changes the odds of the outcome by this factor or more half of the time.")
+        text.append(
+            f"Median odds ratio {format_number(mor['median'], '')}: moving a participant to a random other "
+            "service changes the odds of the outcome by this factor or more half of the time."
+        )
     return " ".join(text)
 
 

@@ -28,8 +28,9 @@ def interval_name(kind: str, prob: float) -> str:
     return f"{prob:.0%} {'highest-density' if kind == 'hdi' else 'equal-tailed'} interval ({kind.upper()})"
 
 
-def summarise(estimands: xr.Dataset, interval_kind: str, interval_prob: float,
-              thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
+def summarise(
+    estimands: xr.Dataset, interval_kind: str, interval_prob: float, thresholds: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """Summarise every sampled estimand on its reporting scale.
 
     Parameters
@@ -64,23 +65,25 @@ def summarise(estimands: xr.Dataset, interval_kind: str, interval_prob: float,
         threshold = thresholds.get(name)
         for element in _elements(var, extra_dims):
             draws = var.sel(element).values.ravel() if element else var.values.ravel()
-            rows.append({
-                "estimand": name,
-                "element": ", ".join(str(v) for v in element.values()) if element else "",
-                "label": var.attrs.get("label", name),
-                "unit": var.attrs.get("unit", ""),
-                "mean": float(means[name].sel(element)) if element else float(means[name]),
-                "median": float(medians[name].sel(element)) if element else float(medians[name]),
-                "sd": float(sds[name].sel(element)) if element else float(sds[name]),
-                "lower": float(bounds[name].sel(element).sel(ci_bound="lower")),
-                "upper": float(bounds[name].sel(element).sel(ci_bound="upper")),
-                "interval": interval,
-                "null": null,
-                "p_above_null": float(np.mean(draws > null)) if null is not None else np.nan,
-                "threshold": threshold,
-                "p_above_threshold": float(np.mean(draws > threshold)) if threshold is not None else np.nan,
-                "headline": bool(var.attrs.get("headline", False)),
-            })
+            rows.append(
+                {
+                    "estimand": name,
+                    "element": ", ".join(str(v) for v in element.values()) if element else "",
+                    "label": var.attrs.get("label", name),
+                    "unit": var.attrs.get("unit", ""),
+                    "mean": float(means[name].sel(element)) if element else float(means[name]),
+                    "median": float(medians[name].sel(element)) if element else float(medians[name]),
+                    "sd": float(sds[name].sel(element)) if element else float(sds[name]),
+                    "lower": float(bounds[name].sel(element).sel(ci_bound="lower")),
+                    "upper": float(bounds[name].sel(element).sel(ci_bound="upper")),
+                    "interval": interval,
+                    "null": null,
+                    "p_above_null": float(np.mean(draws > null)) if null is not None else np.nan,
+                    "threshold": threshold,
+                    "p_above_threshold": float(np.mean(draws > threshold)) if threshold is not None else np.nan,
+                    "headline": bool(var.attrs.get("headline", False)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -106,9 +109,11 @@ def sentence(row: Mapping, interval_prob: float, interval_kind: str) -> str:
     unit = row["unit"]
     suffix = {"%": "%", "pp": " percentage points"}.get(unit, f" ({unit})" if unit else "")
     label = row["label"] + (f" [{row['element']}]" if row["element"] else "")
-    text = (f"{label}: {format_number(row['median'], unit)}{suffix} "
-            f"({interval_prob:.0%} {interval_kind.upper()} {format_number(row['lower'], unit)} to "
-            f"{format_number(row['upper'], unit)})")
+    text = (
+        f"{label}: {format_number(row['median'], unit)}{suffix} "
+        f"({interval_prob:.0%} {interval_kind.upper()} {format_number(row['lower'], unit)} to "
+        f"{format_number(row['upper'], unit)})"
+    )
     probabilities = []
     if row["null"] is not None and not np.isnan(row["p_above_null"]):
         probabilities.append(f"P(> {row['null']:g}) = {row['p_above_null']:.2f}")

@@ -61,8 +61,9 @@ def _coerce(value: Any, default: Any) -> Any:
     return type(default)(value)
 
 
-def simulate(design: str, seed: int, out: Path | str | None = None,
-             options: Mapping[str, Any] | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+def simulate(
+    design: str, seed: int, out: Path | str | None = None, options: Mapping[str, Any] | None = None
+) -> tuple[dict[str, pd.DataFrame], dict]:
     """Simulate a data set of ``design``; write CSV tables and ``truth.json`` when ``out`` is given.
 
     Parameters

@@ -130,7 +130,9 @@ def simulate_ipsung(seed: int, design: IpsUngDesign | None = None) -> tuple[dict
     spec_in_service = np.concatenate([rng.integers(0, n_spec[j], sizes[j]) for j in range(n_s)])
     specialist_labels = np.array([f"{service_ids[s]}-J{k + 1}" for s, k in zip(service, spec_in_service, strict=True)])
     specialist_keys = sorted(set(specialist_labels))
-    specialist_effect = dict(zip(specialist_keys, rng.normal(0.0, design.sd_specialist, len(specialist_keys)), strict=True))
+    specialist_effect = dict(
+        zip(specialist_keys, rng.normal(0.0, design.sd_specialist, len(specialist_keys)), strict=True)
+    )
 
     age = rng.integers(16, 31, n)
     male = rng.binomial(1, 0.5, n)
@@ -171,32 +173,37 @@ def simulate_ipsung(seed: int, design: IpsUngDesign | None = None) -> tuple[dict
 
     reviews = _reviews(design, service_ids, true_fidelity, rng)
     plug_in = reviews.groupby("service")["ips25_total"].mean().reindex(service_ids).round(1)
-    participants = pd.DataFrame({
-        "participant_id": [f"P{i + 1:05d}" for i in range(n)],
-        "service": service_ids[service],
-        "specialist": specialist_labels,
-        "age": age,
-        "gender": np.where(male == 1, "male", "female"),
-        "months_outside": months_outside,
-        "diagnosis": np.array(DIAGNOSES)[diagnosis],
-        "outcome_12m": np.array(CATEGORIES)[category],
-        "work_12m": (category == 1).astype(int),
-        "apprenticeship_12m": (category == 2).astype(int),
-        "education_12m": (category == 3).astype(int),
-        "work_or_education_12m": reached,
-    })
-    services = pd.DataFrame({
-        "service": service_ids,
-        "ips25": plug_in.to_numpy(),
-        "n_reviews": reviews.groupby("service").size().reindex(service_ids).to_numpy(),
-        "education_collaboration": collaboration,
-    })
+    participants = pd.DataFrame(
+        {
+            "participant_id": [f"P{i + 1:05d}" for i in range(n)],
+            "service": service_ids[service],
+            "specialist": specialist_labels,
+            "age": age,
+            "gender": np.where(male == 1, "male", "female"),
+            "months_outside": months_outside,
+            "diagnosis": np.array(DIAGNOSES)[diagnosis],
+            "outcome_12m": np.array(CATEGORIES)[category],
+            "work_12m": (category == 1).astype(int),
+            "apprenticeship_12m": (category == 2).astype(int),
+            "education_12m": (category == 3).astype(int),
+            "work_or_education_12m": reached,
+        }
+    )
+    services = pd.DataFrame(
+        {
+            "service": service_ids,
+            "ips25": plug_in.to_numpy(),
+            "n_reviews": reviews.groupby("service").size().reindex(service_ids).to_numpy(),
+            "education_collaboration": collaboration,
+        }
+    )
     truth = _truth(design, seed, service_ids, true_fidelity, effects, participants, expit(eta_reach))
     return {"participants": participants, "services": services, "reviews": reviews}, truth
 
 
-def _reviews(design: IpsUngDesign, service_ids: np.ndarray, true_fidelity: np.ndarray,
-             rng: np.random.Generator) -> pd.DataFrame:
+def _reviews(
+    design: IpsUngDesign, service_ids: np.ndarray, true_fidelity: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
     """One to ``max_reviews`` fidelity reviews per service, each the true score plus error."""
     rows = []
     for sid, truth in zip(service_ids, true_fidelity, strict=True):
@@ -206,8 +213,15 @@ def _reviews(design: IpsUngDesign, service_ids: np.ndarray, true_fidelity: np.nd
     return pd.DataFrame(rows)
 
 
-def _truth(design: IpsUngDesign, seed: int, service_ids: np.ndarray, true_fidelity: np.ndarray,
-           effects: np.ndarray, participants: pd.DataFrame, reach_probability: np.ndarray) -> dict:
+def _truth(
+    design: IpsUngDesign,
+    seed: int,
+    service_ids: np.ndarray,
+    true_fidelity: np.ndarray,
+    effects: np.ndarray,
+    participants: pd.DataFrame,
+    reach_probability: np.ndarray,
+) -> dict:
     """Everything a recovery test needs, on the model's natural units."""
     reach = {
         "age": design.reach_age_per_year,
@@ -226,23 +240,33 @@ def _truth(design: IpsUngDesign, seed: int, service_ids: np.ndarray, true_fideli
             "sd_service": design.sd_service,
             "sd_specialist": design.sd_specialist,
             "expected_rate_percent": float(100 * reach_probability.mean()),
-            "note": "coefficients are log-odds per year / month / vs reference level; fidelity is the latent true score",
+            "note": "log-odds per year / month / vs reference level; fidelity is the latent true score",
         },
         "categorical_12m": {
             "categories": list(CATEGORIES),
-            "apprenticeship_vs_work": {"age": design.apprenticeship_age_per_year, "gender[male]": design.apprenticeship_male,
-                                       "diagnosis[neurodevelopmental]": design.apprenticeship_neurodevelopmental},
-            "education_vs_work": {"age": design.education_age_per_year, "gender[male]": design.education_male,
-                                  "months_outside": design.education_months_outside_per_month,
-                                  "education_collaboration": design.education_collaboration},
+            "apprenticeship_vs_work": {
+                "age": design.apprenticeship_age_per_year,
+                "gender[male]": design.apprenticeship_male,
+                "diagnosis[neurodevelopmental]": design.apprenticeship_neurodevelopmental,
+            },
+            "education_vs_work": {
+                "age": design.education_age_per_year,
+                "gender[male]": design.education_male,
+                "months_outside": design.education_months_outside_per_month,
+                "education_collaboration": design.education_collaboration,
+            },
             "sd_service": [design.sd_service, design.sd_service_apprenticeship, design.sd_service_education],
-            "service_correlation": {"reach_apprenticeship": design.service_correlation[0],
-                                    "reach_education": design.service_correlation[1],
-                                    "apprenticeship_education": design.service_correlation[2]},
+            "service_correlation": {
+                "reach_apprenticeship": design.service_correlation[0],
+                "reach_education": design.service_correlation[1],
+                "apprenticeship_education": design.service_correlation[2],
+            },
             "observed_shares": {k: float(v) for k, v in shares.items()},
         },
-        "fidelity": {"review_error_sd": design.review_error_sd,
-                     "true_score": dict(zip(service_ids.tolist(), np.round(true_fidelity, 2).tolist(), strict=True))},
+        "fidelity": {
+            "review_error_sd": design.review_error_sd,
+            "true_score": dict(zip(service_ids.tolist(), np.round(true_fidelity, 2).tolist(), strict=True)),
+        },
         "service_effects": {
             sid: [round(float(x), 4) for x in row] for sid, row in zip(service_ids, effects, strict=True)
         },

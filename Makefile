@@ -1,0 +1,29 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   simulate the bundled IPS ung data, fit models/ipsung_employment.toml, print the report path
+#   make test   lint and run the test suite (what CI runs)
+PYTHON ?= $(shell sh .ci/find-python)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install validate benchmark clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ipsbayes simulate ipsung --seed 20261122 --out data/ipsung
+	$(BIN)/ipsbayes run models/ipsung_employment.toml
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

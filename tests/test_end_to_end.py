@@ -1,0 +1,148 @@
+"""End to end through the command line at the ci profile: run folder, report, re-render, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import ipsbayes
+from ipsbayes.cli import main
+from ipsbayes.rundir import FILES
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.sampling
+FIGURES = ("service_caterpillar", "fidelity_curve", "effects_forest", "ppc_calibration", "rank_plot")
+
+
+def cli() -> list[str]:
+    entry = Path(sys.executable).parent / "ipsbayes"
+    return [str(entry)] if entry.exists() else [sys.executable, "-m", "ipsbayes.cli"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("e2e") / "ipsung"
+    result = subprocess.run(
+        [*cli(), "run", str(REPO / "models" / "ipsung_employment.toml"), "--profile", "ci", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**__import__("os").environ, "CI": "true"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert last == f"report: {(out / 'report.html').resolve()}"
+    return out
+
+
+def test_run_folder_has_every_file(run_dir: Path) -> None:
+    for name in FILES:
+        assert (run_dir / name).is_file(), name
+    for figure in FIGURES:
+        for fmt in ("png", "svg"):
+            assert (run_dir / "figures" / f"{figure}.{fmt}").stat().st_size > 1000
+    assert not list(run_dir.parent.glob(".*staging*"))
+
+
+def test_summary_states_interval_and_answers_the_questions(run_dir: Path) -> None:
+    header = (run_dir / "summary.csv").read_text().splitlines()[0]
+    assert "90% equal-tailed interval (ETI)" in header
+    summary = pd.read_csv(run_dir / "summary.csv", comment="#")
+    estimands = set(summary["estimand"])
+    for name in (
+        "outcome_rate",
+        "ame",
+        "odds_ratio",
+        "fidelity_slope",
+        "fidelity_contrast",
+        "fidelity_curve",
+        "service_rate",
+        "sd_service",
+        "sd_specialist",
+    ):
+        assert name in estimands, name
+    contrast = summary[summary["estimand"] == "fidelity_contrast"].iloc[0]
+    assert contrast["unit"] == "pp" and contrast["threshold"] == 5.0
+    assert 0 <= contrast["p_above_threshold"] <= contrast["p_above_null"] <= 1
+    slope = summary[summary["estimand"] == "fidelity_slope"].iloc[0]
+    assert 0 <= slope["p_above_null"] <= 1
+
+
+def test_reports_are_self_contained_and_state_intervals(run_dir: Path) -> None:
+    html = (run_dir / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(FIGURES)
+    assert 'src="figures/' not in html
+    assert "90% equal-tailed interval (ETI)" in html and "Diagnostics gate" in html
+    md = (run_dir / "report.md").read_text()
+    for figure in FIGURES:
+        assert f"(figures/{figure}.png)" in md
+    assert "percentage points" in md and "IPS-25 = 100 (good) minus at 74 (fair)" in md
+
+
+def test_provenance_and_diagnostics(run_dir: Path) -> None:
+    provenance = json.loads((run_dir / "provenance.json").read_text())
+    for key in ("seed", "data", "data_sha256", "versions", "timings_seconds", "sampler", "host", "config_sha256"):
+        assert key in provenance, key
+    assert provenance["sampler"]["backend"] == "nutpie" and provenance["sampler"]["profile"] == "ci"
+    assert provenance["versions"]["pymc"] >= "6.4"
+    diagnostics = json.loads((run_dir / "diagnostics.json").read_text())
+    names = {c["name"] for c in diagnostics["checks"]}
+    assert {"r_hat", "ess_bulk", "ess_tail", "divergences", "tree_depth", "e_bfmi", "pareto_k"} <= names
+    assert diagnostics["status"] in {"pass", "warn", "fail"}
+
+
+def test_load_run_and_rerender(run_dir: Path, capsys) -> None:
+    run = ipsbayes.load_run(run_dir)
+    assert {"posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data", "estimands"} <= set(
+        run.datatree.children
+    )
+    assert set(FIGURES) <= set(run.figures) and run.figures["fidelity_curve"]["svg"].exists()
+    before = run.summary
+    assert main(["report", str(run_dir)]) == 0
+    assert capsys.readouterr().out.strip().endswith("report.html")
+    after = ipsbayes.load_run(run_dir).summary
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_same_seed_same_numbers(make_config, tmp_path: Path) -> None:
+    config = make_config(
+        **{
+            "sampler.profile": "ci",
+            "sampler.draws": 60,
+            "sampler.tune": 60,
+            "model.formula": "work_or_education_12m ~ age + ips25 + (1 | service)",
+        }
+    )
+    first = ipsbayes.run(config, out=tmp_path / "a", progress=False)
+    second = ipsbayes.run(config, out=tmp_path / "b", progress=False)
+    xr.testing.assert_equal(first.datatree["posterior"].to_dataset(), second.datatree["posterior"].to_dataset())
+    pd.testing.assert_frame_equal(first.summary, second.summary)
+    assert first.provenance["data_sha256"] == second.provenance["data_sha256"]
+    third = ipsbayes.run(config, out=tmp_path / "c", seed=99, progress=False)
+    assert not np.allclose(third.summary["mean"], first.summary["mean"])
+
+
+def test_strict_gate_exits_3_and_report_shows_failure(make_config, tmp_path: Path, capsys) -> None:
+    config = make_config(
+        **{
+            "sampler.profile": "ci",
+            "sampler.draws": 40,
+            "sampler.tune": 40,
+            "model.formula": "work_or_education_12m ~ age + ips25 + (1 | service)",
+            "diagnostics.ess_per_chain": 1e6,
+            "diagnostics.ess_fail_per_chain": 1e5,
+        }
+    )
+    out = tmp_path / "strict"
+    assert main(["run", str(config), "--out", str(out), "--strict", "--quiet"]) == 3
+    assert "Diagnostics gate failed" in capsys.readouterr().err
+    assert "Diagnostics gate: FAIL" in (out / "report.md").read_text()
+    assert main(["run", str(config), "--out", str(tmp_path / "lenient"), "--quiet"]) == 0

@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/ipsbayes run models/ipsung_employment.toml
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 clean:

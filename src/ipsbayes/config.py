@@ -97,6 +97,21 @@ class DiagnosticsConfig(_Strict):
     )
 
 
+class SensitivityConfig(_Strict):
+    """Extra fits that show how much the answer depends on priors and model assumptions.
+
+    Each prior set and each model variant is fitted to the same data with the
+    same sampler settings; the report compares the chosen estimands side by side.
+    """
+
+    prior_sets: list[str] = Field(default_factory=list, description="prior sets to refit with")
+    variants: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="variant name -> [model] keys to change (e.g. exclusion_restriction)"
+    )
+    estimands: list[str] = Field(default_factory=list, description="estimands to compare (default: headline ones)")
+    power_scaling: bool = Field(True, description="ArviZ power-scaling prior/likelihood sensitivity (psense)")
+
+
 class RunConfig(_Strict):
     """A validated run config.
 
@@ -121,6 +136,7 @@ class RunConfig(_Strict):
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
+    sensitivity: SensitivityConfig = Field(default_factory=SensitivityConfig)
     source: Path | None = Field(None, exclude=True)
 
     @property

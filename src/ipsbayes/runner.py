@@ -22,11 +22,12 @@ from ipsbayes.data import DataBundle, read_bundle
 from ipsbayes.diagnostics import Diagnostics, diagnose
 from ipsbayes.errors import ConfigError, DiagnosticsGateError, ModelError, did_you_mean
 from ipsbayes.models import REGISTRY, ModelData, ModelFamily, ModelSpec
-from ipsbayes.models.base import check_thresholds
+from ipsbayes.models.base import check_estimand_keys
 from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
 from ipsbayes.report import ReportSettings, write_report
 from ipsbayes.rundir import Run, atomic_folder, load_run, provenance, write_json, write_posterior, write_toml
 from ipsbayes.sampling import sample
+from ipsbayes.sensitivity import check_sensitivity, headline_scalars, power_scaling, prior_estimands, sensitivity_fits
 
 
 @dataclass
@@ -72,7 +73,8 @@ def validate_config(
             config.priors.set, family.prior_names_for(spec), config.priors.overrides, search
         )
         problems += [f"{where}: {p}" for p in prior_problems]
-        problems += [f"{where}: {p}" for p in check_thresholds(config, family, spec)]
+        problems += [f"{where}: {p}" for p in check_estimand_keys(config, family, spec)]
+        problems += [f"{where}: {p}" for p in check_sensitivity(config, family, spec, search)]
     if problems or config is None or family is None or spec is None or priors is None:
         raise ConfigError(f"Invalid config {where}", problems)
     return config, family, spec, priors
@@ -146,10 +148,12 @@ def run(
     started = time.perf_counter()
     plan = check(source)
     config = plan.config.with_overrides(profile=profile, seed=seed)
-    fit = sample(plan.model, config.sampler, config.seed, progress=progress)
+    power = config.sensitivity.power_scaling
+    fit = sample(plan.model, config.sampler, config.seed, progress=progress, log_prior=power)
     timings = {**plan.timings, **fit.timings}
     step = time.perf_counter()
-    estimands = plan.family.estimands(fit.datatree["posterior"].to_dataset(), plan.data, plan.spec, config)
+    datatree = fit.datatree
+    estimands = plan.family.estimands(datatree["posterior"].to_dataset(), plan.data, plan.spec, config)
     estimands.attrs.update(
         {
             "model_kind": plan.family.kind,
@@ -158,9 +162,19 @@ def run(
             "notes": json.dumps(plan.data.notes),
         }
     )
-    datatree = fit.datatree
     datatree["estimands"] = xr.DataTree(estimands)
+    datatree["prior_estimands"] = xr.DataTree(prior_estimands(plan.family, plan.model, plan.data, plan.spec, config))
     timings["estimands"] = time.perf_counter() - step
+    step = time.perf_counter()
+    compared = headline_scalars(estimands, config.sensitivity.estimands)
+    scaled = power_scaling(datatree, estimands, compared) if power else None
+    if scaled is not None:
+        datatree["power_scaling"] = xr.DataTree(scaled)
+    search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
+    refits = sensitivity_fits(plan.family, plan.bundle, config, plan.spec, plan.priors, estimands, search, progress)
+    if refits is not None:
+        datatree["sensitivity"] = xr.DataTree(refits)
+    timings["sensitivity"] = time.perf_counter() - step
     step = time.perf_counter()
     diagnostics = diagnose(datatree, config.diagnostics)
     timings["diagnostics"] = time.perf_counter() - step

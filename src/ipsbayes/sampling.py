@@ -10,16 +10,20 @@ constant_data), so diagnostics and reports need not know who sampled.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pymc as pm
 import xarray as xr
+from pymc.stats.log_density import compute_log_prior
 
 from ipsbayes.config import SamplerConfig
 from ipsbayes.errors import SamplingError
@@ -67,6 +71,7 @@ def sample(
     *,
     predictive: bool = True,
     log_likelihood: bool = True,
+    log_prior: bool = False,
     progress: bool | None = None,
 ) -> Fit:
     """Sample ``model`` and attach log-likelihood and posterior predictive draws.
@@ -83,6 +88,10 @@ def sample(
         Add the ``posterior_predictive`` group.
     log_likelihood : bool
         Add the ``log_likelihood`` group (needed for LOO and power-scaling sensitivity).
+    log_prior : bool
+        Add the ``log_prior`` group (needed for power-scaling sensitivity).
+    log_prior : bool
+        Add the ``log_prior`` group (needed for power-scaling sensitivity).
     progress : bool, optional
         Show progress bars; default :func:`show_progress`.
 
@@ -102,11 +111,14 @@ def sample(
         raise SamplingError(f"Sampling failed ({settings['backend']}): {exc}") from exc
     normalise_sample_stats(datatree)
     started = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet_pymc():
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+        warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         if log_likelihood:
             pm.compute_log_likelihood(datatree, model=model, progressbar=False)
-        timings["log_likelihood"] = time.perf_counter() - started
+        if log_prior:
+            compute_log_prior(datatree, model=model, progressbar=False)
+        timings["log_density"] = time.perf_counter() - started
         if predictive:
             started = time.perf_counter()
             pm.sample_posterior_predictive(
@@ -185,9 +197,22 @@ def normalise_sample_stats(datatree: xr.DataTree) -> None:
 
 def sample_prior_predictive(model: pm.Model, draws: int, seed: int) -> xr.DataTree:
     """Prior and prior-predictive draws (no MCMC)."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet_pymc():
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+        warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         return pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed)
+
+
+@contextlib.contextmanager
+def quiet_pymc() -> Iterator[None]:
+    """Silence PyMC's INFO lines ("Sampling: [y]") around predictive draws; keep its warnings."""
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def thin_to(datatree: xr.DataTree, max_draws: int) -> xr.DataTree:

@@ -85,9 +85,12 @@ class ModelFamily(ABC):
         """Prior names this spec needs (a spec may switch parts of the model off)."""
         return dict(self.prior_names)
 
-    def threshold_names(self, spec: ModelSpec) -> dict[str, str]:
-        """Estimands that accept a ``report.thresholds`` entry, with their unit."""
-        return {}
+    @abstractmethod
+    def estimand_names(self, spec: ModelSpec) -> dict[str, str]:
+        """Names of the sampled estimands this spec produces, with their unit.
+
+        Used to validate ``report.thresholds`` and ``sensitivity.estimands`` before sampling.
+        """
 
     def describe(self, spec: ModelSpec, data: ModelData) -> str:
         """Markdown paragraph describing the fitted model for the report."""
@@ -164,12 +167,14 @@ def unstack_draws(
     )
 
 
-def check_thresholds(config: RunConfig, family: ModelFamily, spec: ModelSpec) -> list[str]:
-    """Problems for ``report.thresholds`` keys that name no estimand of this model."""
-    valid = family.threshold_names(spec)
+def check_estimand_keys(config: RunConfig, family: ModelFamily, spec: ModelSpec) -> list[str]:
+    """Problems for ``report.thresholds`` and ``sensitivity.estimands`` entries that name no estimand."""
+    valid = family.estimand_names(spec)
+    listing = ", ".join(f"{k} ({u})" for k, u in valid.items())
+    keys = [("report.thresholds", k) for k in config.report.thresholds]
+    keys += [("sensitivity.estimands", k) for k in config.sensitivity.estimands]
     return [
-        f"report.thresholds: unknown estimand '{key}'{did_you_mean(key, valid)}; "
-        f"valid: {', '.join(f'{k} ({u})' for k, u in valid.items()) or '(none for this model)'}"
-        for key in config.report.thresholds
+        f"{where}: unknown estimand '{key}'{did_you_mean(key, valid)}; valid: {listing}"
+        for where, key in keys
         if key not in valid
     ]

@@ -122,10 +122,26 @@ class HierarchicalLogistic(ModelFamily):
         return names
 
     @override
-    def threshold_names(self, spec: HierarchicalLogisticSpec) -> dict[str, str]:
-        names = {"outcome_rate": "%", "ame": "pp", "odds_ratio": "OR"}
+    def estimand_names(self, spec: HierarchicalLogisticSpec) -> dict[str, str]:
+        parts, _ = parse_formula(spec.formula)
+        names = {
+            "outcome_rate": "%",
+            "ame": "pp",
+            "odds_ratio": "OR",
+            "log_odds_per_unit": "log-odds",
+            "service_rate": "%",
+            "sd_service": "SD (log-odds)",
+            "median_odds_ratio": "MOR",
+        }
         if spec.fidelity is not None:
-            names |= {"fidelity_contrast": "pp", "fidelity_odds_ratio": "OR per fidelity step"}
+            names |= {
+                "fidelity_slope": "log-odds per step",
+                "fidelity_odds_ratio": "OR per step",
+                "fidelity_contrast": "pp",
+                "fidelity_curve": "%",
+            }
+        if parts is not None and group_structure(spec, parts.groups)[0]:
+            names["sd_specialist"] = "SD (log-odds)"
         return names
 
     # ------------------------------------------------------------------ data

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -24,47 +23,26 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ipsbayes.report.tables import interval_name  # noqa: E402
+from ipsbayes.report.figures_cace import ppc_counts, strata_rates  # noqa: E402
+from ipsbayes.report.figures_sensitivity import power_scaling_plot, prior_posterior, sensitivity_forest  # noqa: E402
+from ipsbayes.report.style import Style, figure_of, median  # noqa: E402
 
 BAND_COLOURS = ["#f4e4e4", "#fbf3dc", "#e3f1e3", "#d2e9f7"]
-
-
-@dataclass(frozen=True)
-class Style:
-    """Interval settings every figure states in its caption."""
-
-    kind: str
-    prob: float
-
-    @property
-    def text(self) -> str:
-        """e.g. '90% equal-tailed interval (ETI)'."""
-        return interval_name(self.kind, self.prob)
-
-    def bounds(self, values: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper interval bounds over chain and draw."""
-        func = az.hdi if self.kind == "hdi" else az.eti
-        ci = func(values, prob=self.prob, dim=["chain", "draw"])
-        return ci.sel(ci_bound="lower").values, ci.sel(ci_bound="upper").values
-
-
-def _median(values: xr.DataArray) -> np.ndarray:
-    return values.median(["chain", "draw"]).values
 
 
 def service_caterpillar(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
     """Predicted (partially pooled) outcome rate per service beside the observed rate."""
     rate = estimands["service_rate"]
     raw, n = estimands["service_raw_rate"].values, estimands["service_n"].values
-    median = _median(rate)
+    mid = median(rate)
     lower, upper = style.bounds(rate)
-    order = np.argsort(median)
+    order = np.argsort(mid)
     services = rate["service"].values[order]
     y = np.arange(len(order))
     fig, ax = plt.subplots(figsize=(7.5, max(4.0, 0.2 * len(order) + 1.5)))
     ax.hlines(y, lower[order], upper[order], color="#1f77b4", lw=1.6, label=f"predicted, {style.text}")
-    ax.plot(median[order], y, "o", color="#1f77b4", ms=4, label="predicted (posterior median)")
-    for yi, r, m in zip(y, raw[order], median[order], strict=True):
+    ax.plot(mid[order], y, "o", color="#1f77b4", ms=4, label="predicted (posterior median)")
+    for yi, r, m in zip(y, raw[order], mid[order], strict=True):
         ax.plot([r, m], [yi, yi], color="#999999", lw=0.6, zorder=0)
     ax.scatter(
         raw[order],
@@ -105,7 +83,7 @@ def fidelity_curve(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -
         if grid.min() < bound < grid.max():
             ax.text(bound + 0.5, 0.98, name, transform=ax.get_xaxis_transform(), va="top", fontsize=8)
     ax.fill_between(grid, lower, upper, color="#1f77b4", alpha=0.3, label=style.text)
-    ax.plot(grid, _median(curve), color="#1f77b4", lw=2, label="posterior median")
+    ax.plot(grid, median(curve), color="#1f77b4", lw=2, label="posterior median")
     if "service_fidelity" in estimands and "service_raw_rate" in estimands:
         n = estimands["service_n"].values
         ax.scatter(
@@ -150,7 +128,7 @@ def effects_forest(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -
             ci_probs=[0.5, style.prob],
             backend="matplotlib",
         )
-    fig = pc.viz["figure"].item()
+    fig = figure_of(pc)
     axes = fig.axes
     axes[-1].axvline(0.0, color="black", lw=0.8, ls="--")
     axes[-1].set_xlabel("Average marginal effect on the outcome rate (percentage points)")
@@ -167,7 +145,7 @@ def ppc_calibration(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pc = az.plot_ppc_pava(datatree, ci_prob=style.prob, backend="matplotlib")
-    fig = pc.viz["figure"].item()
+    fig = figure_of(pc)
     for ax in fig.axes:
         ax.set_xlabel("Predicted probability")
         ax.set_ylabel("Conditional event probability (PAVA)")
@@ -186,7 +164,7 @@ def rank_plot(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tup
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pc = az.plot_rank(datatree, var_names=names, backend="matplotlib")
-    fig = pc.viz["figure"].item()
+    fig = figure_of(pc)
     caption = (
         "Rank ECDF difference plots per chain for the scalar parameters: lines inside the envelope mean "
         "the chains mix well."
@@ -194,11 +172,17 @@ def rank_plot(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tup
     return fig, caption
 
 
-def _is_binary_ppc(datatree: xr.DataTree) -> bool:
+def _observed_kind(datatree: xr.DataTree) -> str:
+    """'binary', 'count' or 'other' for a single observed variable with posterior predictive draws."""
     if "posterior_predictive" not in datatree.children or "observed_data" not in datatree.children:
-        return False
+        return "other"
     observed = datatree["observed_data"].to_dataset()
-    return len(observed.data_vars) == 1 and all(set(np.unique(v.values)) <= {0, 1} for v in observed.data_vars.values())
+    if len(observed.data_vars) != 1:
+        return "other"
+    values = next(iter(observed.data_vars.values())).values
+    if set(np.unique(values)) <= {0, 1}:
+        return "binary"
+    return "count" if np.issubdtype(values.dtype, np.integer) else "other"
 
 
 #: name -> (applies to this run?, draw function)
@@ -206,7 +190,12 @@ FIGURES: dict[str, tuple[Callable[[xr.Dataset, xr.DataTree], bool], Callable]] =
     "service_caterpillar": (lambda e, d: "service_rate" in e and "service_raw_rate" in e, service_caterpillar),
     "fidelity_curve": (lambda e, d: "fidelity_curve" in e, fidelity_curve),
     "effects_forest": (lambda e, d: "ame" in e, effects_forest),
-    "ppc_calibration": (lambda e, d: _is_binary_ppc(d), ppc_calibration),
+    "strata_rates": (lambda e, d: "complier_rate_ips" in e, strata_rates),
+    "ppc_calibration": (lambda e, d: _observed_kind(d) == "binary", ppc_calibration),
+    "ppc_counts": (lambda e, d: _observed_kind(d) == "count", ppc_counts),
+    "prior_posterior": (lambda e, d: "prior_estimands" in d.children, prior_posterior),
+    "sensitivity_forest": (lambda e, d: "sensitivity" in d.children, sensitivity_forest),
+    "power_scaling": (lambda e, d: "power_scaling" in d.children, power_scaling_plot),
     "rank_plot": (lambda e, d: "posterior" in d.children, rank_plot),
 }
 

@@ -22,7 +22,15 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.report.figures import Style, draw_figures
 from ipsbayes.report.sections import build_sections
-from ipsbayes.report.tables import csv_with_header, format_number, interval_name, sentence, summarise
+from ipsbayes.report.tables import (
+    csv_with_header,
+    format_number,
+    interval_name,
+    power_scaling_table,
+    sensitivity_table,
+    sentence,
+    summarise,
+)
 
 FIGURE_TITLES = {
     "service_caterpillar": "Services: observed and partially pooled outcome rates",
@@ -30,6 +38,11 @@ FIGURE_TITLES = {
     "effects_forest": "Average marginal effects",
     "ppc_calibration": "Posterior predictive calibration",
     "rank_plot": "Chain mixing (rank plots)",
+    "strata_rates": "Outcome by principal stratum and arm",
+    "ppc_counts": "Posterior predictive check of the counts",
+    "prior_posterior": "Prior and posterior of the key estimands",
+    "sensitivity_forest": "Sensitivity to priors and model assumptions",
+    "power_scaling": "Power-scaling sensitivity",
 }
 
 
@@ -62,6 +75,7 @@ def write_report(
     style = Style(settings.interval_kind, settings.interval_prob)
     summary = summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds)
     (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
+    write_tables(folder / "tables", datatree, settings)
     figures = draw_figures(estimands, datatree, style, folder / "figures", settings.formats)
     sections = build_sections(estimands, datatree, summary, style)
     context = _context(estimands, diagnostics, settings, summary, figures, sections)
@@ -75,6 +89,32 @@ def write_report(
     (folder / "report.md").write_text(env.get_template("report.md.j2").render(**context))
     (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context))
     return {"summary": summary, "figures": figures}
+
+
+def write_tables(folder: Path, datatree: xr.DataTree, settings: ReportSettings) -> None:
+    """Extra CSV tables: sensitivity refits and power-scaling sensitivity, when the run has them."""
+    tables = {}
+    if "sensitivity" in datatree.children:
+        tables["sensitivity.csv"] = csv_with_header(
+            sensitivity_table(
+                datatree["sensitivity"].to_dataset(),
+                settings.interval_kind,
+                settings.interval_prob,
+                settings.thresholds,
+            ),
+            settings.interval_kind,
+            settings.interval_prob,
+        )
+    if "power_scaling" in datatree.children:
+        power = power_scaling_table(datatree["power_scaling"].to_dataset())
+        tables["power_scaling.csv"] = (
+            "# power-scaling sensitivity (Kallioinen et al. 2023, arviz psense_summary); "
+            ">= 0.05 flags sensitivity\n" + power.to_csv(index=False, lineterminator="\n")
+        )
+    if tables:
+        folder.mkdir(exist_ok=True)
+        for name, text in tables.items():
+            (folder / name).write_text(text)
 
 
 def _context(

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ipsbayes.report.figures import Style
+from ipsbayes.report.sections_causal import cace_section, sensitivity_section
+from ipsbayes.report.style import Style
 from ipsbayes.report.tables import format_number
 
 SectionBuilder = Callable[[xr.Dataset, xr.DataTree, pd.DataFrame, Style], str]
@@ -82,14 +83,20 @@ def services_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.D
     return " ".join(text)
 
 
-#: (title, applies, builder)
-SECTIONS: list[tuple[str, Callable[[xr.Dataset], bool], SectionBuilder]] = [
-    ("Fidelity and outcomes", lambda e: "fidelity_contrast" in e, fidelity_section),
-    ("Differences between services", lambda e: "service_rate" in e and "service_raw_rate" in e, services_section),
+#: (title, applies to (estimands, datatree), builder)
+SECTIONS: list[tuple[str, Callable[[xr.Dataset, xr.DataTree], bool], SectionBuilder]] = [
+    ("Effect of IPS: CACE, ITT and per-protocol", lambda e, d: "cace" in e, cace_section),
+    ("Fidelity and outcomes", lambda e, d: "fidelity_contrast" in e, fidelity_section),
+    ("Differences between services", lambda e, d: "service_rate" in e and "service_raw_rate" in e, services_section),
+    (
+        "Sensitivity to priors and assumptions",
+        lambda e, d: "sensitivity" in d.children or "power_scaling" in d.children,
+        sensitivity_section,
+    ),
 ]
 
 
-def register_section(title: str, applies: Callable[[xr.Dataset], bool], builder: SectionBuilder) -> None:
+def register_section(title: str, applies: Callable[[xr.Dataset, xr.DataTree], bool], builder: SectionBuilder) -> None:
     """Add a section (used by model-specific report modules)."""
     SECTIONS.append((title, applies, builder))
 
@@ -98,7 +105,7 @@ def build_sections(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.Dat
     """Title, Markdown text and HTML of every applicable section."""
     out = []
     for title, applies, builder in SECTIONS:
-        if applies(estimands):
+        if applies(estimands, datatree):
             text = builder(estimands, datatree, summary, style)
             out.append({"title": title, "text": text, "html": markdown.markdown(text, extensions=["tables"])})
     return out

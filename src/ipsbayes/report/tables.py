@@ -130,3 +130,20 @@ def csv_with_header(table: pd.DataFrame, interval_kind: str, interval_prob: floa
         " p_above_threshold: that it exceeds report.thresholds\n"
     )
     return header + table.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+
+
+def sensitivity_table(
+    sensitivity: xr.Dataset, interval_kind: str, interval_prob: float, thresholds: Mapping[str, float] | None = None
+) -> pd.DataFrame:
+    """Summaries of the compared estimands, one block of rows per analysis (main fit, prior sets, variants)."""
+    frames = []
+    for analysis in sensitivity["analysis"].values:
+        block = summarise(sensitivity.sel(analysis=analysis), interval_kind, interval_prob, thresholds)
+        frames.append(block.assign(analysis=str(analysis)))
+    table = pd.concat(frames, ignore_index=True)
+    return table[["analysis", *[c for c in table.columns if c != "analysis"]]]
+
+
+def power_scaling_table(power: xr.Dataset) -> pd.DataFrame:
+    """Power-scaling sensitivity per estimand (prior, likelihood, ArviZ's diagnosis)."""
+    return power.to_dataframe().reset_index()

@@ -16,10 +16,12 @@ import pandas as pd
 
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.simulate.ipsung import IpsUngDesign, simulate_ipsung
+from ipsbayes.simulate.rij import RijDesign, simulate_rij
 
 #: design name -> (design dataclass, simulator)
 DESIGNS: dict[str, tuple[type, Callable[..., tuple[dict[str, pd.DataFrame], dict]]]] = {
     "ipsung": (IpsUngDesign, simulate_ipsung),
+    "rij": (RijDesign, simulate_rij),
 }
 
 

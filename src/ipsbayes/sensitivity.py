@@ -1,0 +1,172 @@
+"""How much the answers depend on the priors and on model assumptions.
+
+Three tools, all reported side by side with the main fit:
+
+- **prior estimands**: the model's estimands computed from prior draws (a prior
+  predictive check on the users' scale: what the priors alone say about the CACE,
+  the outcome rate, ...);
+- **refits**: the same data refitted under other prior sets and model variants
+  (e.g. without the exclusion restriction), each with the same sampler settings;
+- **power-scaling sensitivity** (Kallioinen et al. 2023, ArviZ ``psense_summary``):
+  how much the posterior of each estimand moves when the prior or the likelihood
+  is raised to a power near one, without refitting.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ipsbayes.config import RunConfig
+from ipsbayes.data import DataBundle
+from ipsbayes.errors import did_you_mean
+from ipsbayes.models import ModelData, ModelFamily, ModelSpec
+from ipsbayes.priors import PriorSet, resolve_prior_set
+from ipsbayes.sampling import sample, sample_prior_predictive
+
+MAIN = "main"
+
+
+def variant_spec(
+    family: ModelFamily, spec: ModelSpec, changes: Mapping[str, Any], where: str
+) -> tuple[ModelSpec | None, list[str]]:
+    """The main spec with ``changes`` applied, validated by the family."""
+    raw = {**spec.model_dump(mode="json"), **dict(changes)}
+    return family.parse_spec(raw, where)
+
+
+def check_sensitivity(config: RunConfig, family: ModelFamily, spec: ModelSpec, search_dirs: list[Path]) -> list[str]:
+    """Problems with ``[sensitivity]``: unknown prior sets, invalid variants, priors a variant lacks."""
+    problems = []
+    for name in config.sensitivity.prior_sets:
+        _, found = resolve_prior_set(name, family.prior_names_for(spec), config.priors.overrides, search_dirs)
+        problems += [f"sensitivity.prior_sets '{name}': {p}" for p in found]
+    for name, changes in config.sensitivity.variants.items():
+        valid_keys = set(family.spec_schema.model_fields) - {"kind"}
+        unknown = [k for k in changes if k not in valid_keys]
+        for key in unknown:
+            problems.append(f"sensitivity.variants.{name}: unknown model key '{key}'{did_you_mean(key, valid_keys)}")
+        if unknown:
+            continue
+        new_spec, found = variant_spec(family, spec, changes, f"sensitivity.variants.{name}")
+        problems += found
+        if new_spec is not None:
+            _, found = resolve_prior_set(
+                config.priors.set, family.prior_names_for(new_spec), config.priors.overrides, search_dirs
+            )
+            problems += [f"sensitivity.variants.{name}: {p}" for p in found]
+    return problems
+
+
+def headline_scalars(estimands: xr.Dataset, chosen: list[str] | None = None) -> list[str]:
+    """Estimands to compare: those chosen in the config, else the scalar headline ones."""
+    if chosen:
+        return [name for name in chosen if name in estimands]
+    return [
+        name
+        for name, var in estimands.data_vars.items()
+        if set(var.dims) == {"chain", "draw"} and var.attrs.get("headline")
+    ]
+
+
+def prior_estimands(
+    family: ModelFamily, model: Any, data: ModelData, spec: ModelSpec, config: RunConfig, draws: int = 1000
+) -> xr.Dataset:
+    """Estimands implied by the priors alone (prior predictive check on the users' scale)."""
+    prior = sample_prior_predictive(model, draws=draws, seed=config.seed)["prior"].to_dataset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return family.estimands(prior, data, spec, config)
+
+
+def refit(
+    family: ModelFamily,
+    bundle: DataBundle,
+    config: RunConfig,
+    spec: ModelSpec,
+    priors: PriorSet,
+    progress: bool | None = None,
+) -> xr.Dataset:
+    """Fit ``spec`` with ``priors`` to the same data and return its estimands (no predictive groups)."""
+    data = family.prepare(bundle, spec, config)
+    model = family.build(data, spec, priors)
+    fit = sample(model, config.sampler, config.seed, predictive=False, log_likelihood=False, progress=progress)
+    return family.estimands(fit.datatree["posterior"].to_dataset(), data, spec, config)
+
+
+def sensitivity_fits(
+    family: ModelFamily,
+    bundle: DataBundle,
+    config: RunConfig,
+    spec: ModelSpec,
+    priors: PriorSet,
+    main: xr.Dataset,
+    search_dirs: list[Path],
+    progress: bool | None = None,
+) -> xr.Dataset | None:
+    """Refit under each prior set and model variant; stack the chosen estimands along ``analysis``."""
+    settings = config.sensitivity
+    if not settings.prior_sets and not settings.variants:
+        return None
+    names = headline_scalars(main, settings.estimands)
+    results = {f"{MAIN} ({priors.name})": main[names]}
+    for set_name in settings.prior_sets:
+        if set_name == priors.name:
+            continue
+        other, _ = resolve_prior_set(set_name, family.prior_names_for(spec), config.priors.overrides, search_dirs)
+        results[f"prior set: {set_name}"] = refit(family, bundle, config, spec, other, progress)[names]
+    for variant, changes in settings.variants.items():
+        new_spec, _ = variant_spec(family, spec, changes, variant)
+        new_priors, _ = resolve_prior_set(
+            priors.name, family.prior_names_for(new_spec), config.priors.overrides, search_dirs
+        )
+        described = ", ".join(f"{k} = {v}" for k, v in changes.items())
+        results[f"variant: {variant} ({described})"] = refit(family, bundle, config, new_spec, new_priors, progress)[
+            names
+        ]
+    stacked = xr.concat(list(results.values()), dim=pd.Index(list(results), name="analysis"), combine_attrs="override")
+    for name in names:
+        stacked[name].attrs = dict(main[name].attrs)
+    return stacked
+
+
+def power_scaling(datatree: xr.DataTree, estimands: xr.Dataset, names: list[str]) -> xr.Dataset | None:
+    """ArviZ power-scaling sensitivity of ``names`` to prior and likelihood (None when not computable)."""
+    if "log_prior" not in datatree.children or "log_likelihood" not in datatree.children or not names:
+        return None
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": estimands[names],
+            "log_prior": datatree["log_prior"].to_dataset(),
+            "log_likelihood": datatree["log_likelihood"].to_dataset(),
+        }
+    )
+    logger = logging.getLogger("arviz_stats.psense")  # its "potential issues" notice: we report them ourselves
+    level, logger.level = logger.level, logging.ERROR
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = az.psense_summary(tree, round_to=6)
+    finally:
+        logger.setLevel(level)
+    frame = pd.DataFrame(table) if not isinstance(table, pd.DataFrame) else table
+    frame.index.name = "estimand"
+    columns = {str(c): np.asarray(frame[c].to_numpy()) for c in frame.columns}
+    index = [str(i) for i in frame.index]
+    return xr.Dataset(
+        {
+            name: xr.DataArray(
+                values if values.dtype != object else values.astype(str), dims="estimand", coords={"estimand": index}
+            )
+            for name, values in columns.items()
+        },
+        attrs={"method": "power-scaling sensitivity (Kallioinen et al. 2023), arviz psense_summary", "threshold": 0.05},
+    )

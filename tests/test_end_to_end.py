@@ -19,7 +19,15 @@ from ipsbayes.rundir import FILES
 from .conftest import REPO
 
 pytestmark = pytest.mark.sampling
-FIGURES = ("service_caterpillar", "fidelity_curve", "effects_forest", "ppc_calibration", "rank_plot")
+FIGURES = (
+    "service_caterpillar",
+    "fidelity_curve",
+    "effects_forest",
+    "ppc_calibration",
+    "prior_posterior",
+    "power_scaling",
+    "rank_plot",
+)
 
 
 def cli() -> list[str]:
@@ -119,6 +127,7 @@ def test_same_seed_same_numbers(make_config, tmp_path: Path) -> None:
             "sampler.draws": 60,
             "sampler.tune": 60,
             "model.formula": "work_or_education_12m ~ age + ips25 + (1 | service)",
+            "sensitivity.power_scaling": False,
         }
     )
     first = ipsbayes.run(config, out=tmp_path / "a", progress=False)

@@ -112,6 +112,23 @@ class SensitivityConfig(_Strict):
     power_scaling: bool = Field(True, description="ArviZ power-scaling prior/likelihood sensitivity (psense)")
 
 
+class ValidationConfig(_Strict):
+    """How ``ipsbayes validate`` checks calibration: simulation-based calibration and interval coverage.
+
+    Coverage uses the design's own simulator (independent of the model code) with its
+    fixed true values; SBC draws parameters from the prior and data from the model.
+    """
+
+    design: str | None = Field(None, description="simulator for the coverage study (ipsung, rij)")
+    options: dict[str, Any] = Field(default_factory=dict, description="simulator options (sizes, true values)")
+    truth: dict[str, str] = Field(
+        default_factory=dict, description="estimand or estimand[element] -> dotted key in the simulator's truth.json"
+    )
+    datasets: int = Field(100, ge=1)
+    sbc: bool = True
+    probs: list[float] = Field(default_factory=lambda: [0.5, 0.8, 0.9, 0.95])
+
+
 class RunConfig(_Strict):
     """A validated run config.
 
@@ -137,6 +154,7 @@ class RunConfig(_Strict):
     report: ReportConfig = Field(default_factory=ReportConfig)
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     sensitivity: SensitivityConfig = Field(default_factory=SensitivityConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
     source: Path | None = Field(None, exclude=True)
 
     @property

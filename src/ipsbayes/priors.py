@@ -54,12 +54,24 @@ class Prior:
     source: str
 
     def create(self, name: str, **kwargs: Any) -> Any:
-        """Create the PyMC random variable ``name`` inside the current model context."""
+        """Create the PyMC random variable ``name`` inside the current model context.
+
+        The prior's numbers enter the graph as data (``<name>_prior_<param>``), not as
+        constants, so a model compiled once can be refitted under another prior set of
+        the same distributions without compiling again (nutpie ``with_data``).
+        """
         import pymc as pm
 
         if self.dist == "LKJ":
             raise TypeError(f"prior '{name}' is an LKJ prior: use its eta in an LKJCholeskyCov")
-        return getattr(pm, self.dist)(name, **self.params, **kwargs)
+        params = {key: pm.Data(f"{name}_prior_{key}", value) for key, value in self.params.items()}
+        return getattr(pm, self.dist)(name, **params, **kwargs)
+
+    def hyperparameter(self, name: str, key: str) -> Any:
+        """One number of this prior as model data (e.g. the LKJ ``eta``), named like :meth:`create`'s."""
+        import pymc as pm
+
+        return pm.Data(f"{name}_prior_{key}", self.params[key])
 
     def describe(self) -> str:
         """Short text such as ``Normal(mu=0, sigma=1)``."""

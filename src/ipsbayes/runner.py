@@ -167,7 +167,7 @@ def run(
     timings["estimands"] = time.perf_counter() - step
     step = time.perf_counter()
     compared = headline_scalars(estimands, config.sensitivity.estimands)
-    scaled = power_scaling(datatree, estimands, compared) if power else None
+    scaled = power_scaling(datatree, estimands, compared, list(plan.priors.priors)) if power else None
     if scaled is not None:
         datatree["power_scaling"] = xr.DataTree(scaled)
     search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)

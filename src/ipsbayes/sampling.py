@@ -11,11 +11,14 @@ constant_data), so diagnostics and reports need not know who sampled.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import os
 import sys
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +27,16 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 from pymc.stats.log_density import compute_log_prior
+from pytensor.printing import debugprint
 
 from ipsbayes.config import SamplerConfig
 from ipsbayes.errors import SamplingError
+
+#: Compiled models by fingerprint (per process; least recently used dropped first).
+_COMPILED: OrderedDict[str, Any] = OrderedDict()
+MAX_COMPILED = 16
+#: PyTensor's C backend for log-densities and predictive draws: compiled once, cached on disk.
+C_MODE = {"mode": "FAST_RUN"}
 
 PROFILES: dict[str, dict[str, Any]] = {
     "ci": {"chains": 2, "tune": 400, "draws": 400, "target_accept": 0.9},
@@ -72,6 +82,7 @@ def sample(
     predictive: bool = True,
     log_likelihood: bool = True,
     log_prior: bool = False,
+    reuse_compiled: bool = False,
     progress: bool | None = None,
 ) -> Fit:
     """Sample ``model`` and attach log-likelihood and posterior predictive draws.
@@ -90,8 +101,14 @@ def sample(
         Add the ``log_likelihood`` group (needed for LOO and power-scaling sensitivity).
     log_prior : bool
         Add the ``log_prior`` group (needed for power-scaling sensitivity).
+    reuse_compiled : bool
+        Keep the compiled model for, and take it from, later fits of the same structure
+        (see :func:`compile_nutpie`).
     log_prior : bool
         Add the ``log_prior`` group (needed for power-scaling sensitivity).
+    reuse_compiled : bool
+        Keep the compiled model for, and take it from, later fits of the same structure
+        (see :func:`compile_nutpie`).
     progress : bool, optional
         Show progress bars; default :func:`show_progress`.
 
@@ -104,7 +121,7 @@ def sample(
     timings: dict[str, float] = {}
     try:
         if settings["backend"] == "nutpie":
-            datatree = _sample_nutpie(model, settings, seed, progress, timings)
+            datatree = _sample_nutpie(model, settings, seed, progress, timings, reuse_compiled)
         else:
             datatree = _sample_pymc(model, settings, seed, progress, timings)
     except (RuntimeError, ValueError, FloatingPointError) as exc:
@@ -115,28 +132,34 @@ def sample(
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         if log_likelihood:
-            pm.compute_log_likelihood(datatree, model=model, progressbar=False)
+            pm.compute_log_likelihood(datatree, model=model, progressbar=False, compile_kwargs=C_MODE)
         if log_prior:
-            compute_log_prior(datatree, model=model, progressbar=False)
+            compute_log_prior(datatree, model=model, progressbar=False, compile_kwargs=C_MODE)
         timings["log_density"] = time.perf_counter() - started
         if predictive:
             started = time.perf_counter()
             pm.sample_posterior_predictive(
-                datatree, model=model, random_seed=seed, progressbar=False, extend_inferencedata=True
+                datatree,
+                model=model,
+                random_seed=seed,
+                progressbar=False,
+                extend_inferencedata=True,
+                compile_kwargs=C_MODE,
             )
             timings["posterior_predictive"] = time.perf_counter() - started
     return Fit(datatree=datatree, settings=settings, timings=timings)
 
 
 def _sample_nutpie(
-    model: pm.Model, settings: dict[str, Any], seed: int, progress: bool, timings: dict[str, float]
+    model: pm.Model, settings: dict[str, Any], seed: int, progress: bool, timings: dict[str, float], reuse: bool
 ) -> xr.DataTree:
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
     started = time.perf_counter()
-    compiled = compile_nutpie(model)
+    compiled, reused = compile_nutpie(model, reuse)
     timings["compile"] = time.perf_counter() - started
+    settings["compiled_model_reused"] = reused
     started = time.perf_counter()
     datatree = nutpie.sample(
         compiled,
@@ -151,14 +174,60 @@ def _sample_nutpie(
     )
     timings["sampling"] = time.perf_counter() - started
     patch_nutpie_idata(datatree, model, sampling_time=timings["sampling"])
+    if reused:  # a reused compiled model carries the coordinate labels of the model it was compiled for
+        posterior = datatree["posterior"].to_dataset()
+        labels = {dim: list(model.coords[dim]) for dim in posterior.dims if dim in model.coords}
+        datatree["posterior"] = xr.DataTree(posterior.assign_coords(labels))
     return datatree
 
 
-def compile_nutpie(model: pm.Model) -> Any:
-    """Compile ``model`` for nutpie (numba backend)."""
+def model_fingerprint(model: pm.Model) -> str:
+    """Structure of a model's log-density and deterministics, independent of its data values.
+
+    Models built by ipsbayes keep data and prior numbers in ``pm.Data`` containers,
+    so two models with the same fingerprint differ only in those values (and the
+    lengths of their dims, which are part of the fingerprint).
+    """
+    graphs = [model.logp(), *model.deterministics]
+    text = debugprint(graphs, file="str", print_type=True)
+    names = [v.name for v in model.free_RVs + model.deterministics + model.observed_RVs]
+    dims = sorted((str(k), len(v)) for k, v in model.coords.items() if v is not None)
+    return hashlib.sha256(json.dumps([text, names, dims]).encode()).hexdigest()
+
+
+def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool]:
+    """Compile ``model`` for nutpie, optionally reusing a model compiled earlier in this process.
+
+    Compiling (numba) costs seconds even for tiny models, while sampling small models
+    takes a fraction of a second. Two strategies, measured in ``benchmarks/``:
+
+    - ``reuse=False`` (a single fit): data and prior numbers are frozen into the graph,
+      which numba can cache on disk, so fitting the same data again compiles quickly;
+    - ``reuse=True`` (refits under other prior sets, many simulated data sets in
+      ``ipsbayes validate``): data stay shared, the compiled model is kept in memory
+      by structure fingerprint and later fits only swap their data (nutpie ``with_data``).
+
+    Returns
+    -------
+    compiled : nutpie CompiledModel
+    reused : bool
+        True when a cached compiled model was reused.
+    """
     import nutpie
 
-    return nutpie.compile_pymc_model(model, backend="numba")
+    if not reuse:
+        return nutpie.compile_pymc_model(model, backend="numba", freeze_model=True), False
+    key = model_fingerprint(model)
+    data = {var.name: var.get_value() for var in model.data_vars}
+    cached = _COMPILED.get(key)
+    if cached is not None:
+        _COMPILED.move_to_end(key)
+        return cached.with_data(**data), True
+    compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=False)
+    _COMPILED[key] = compiled
+    while len(_COMPILED) > MAX_COMPILED:
+        _COMPILED.popitem(last=False)
+    return compiled, False
 
 
 def _sample_pymc(
@@ -200,7 +269,7 @@ def sample_prior_predictive(model: pm.Model, draws: int, seed: int) -> xr.DataTr
     with warnings.catch_warnings(), quiet_pymc():
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
-        return pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed)
+        return pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed, compile_kwargs=C_MODE)
 
 
 @contextlib.contextmanager

@@ -96,6 +96,23 @@ class ModelFamily(ABC):
         """Markdown paragraph describing the fitted model for the report."""
         return f"{self.title}."
 
+    def replicate_data(
+        self,
+        spec: ModelSpec,
+        prior: xr.Dataset,
+        prior_predictive: xr.Dataset,
+        data: ModelData,
+        rng: np.random.Generator,
+    ) -> dict[str, np.ndarray]:
+        """Data arrays simulated from one prior draw, for simulation-based calibration.
+
+        The default takes the prior predictive draw of the (single) observed variable as
+        the new ``y``; families whose generative process also produces other data (the
+        CACE model's treatment receipt) override this.
+        """
+        observed = next(iter(prior_predictive.data_vars.values()))
+        return {"y": np.asarray(observed.values).reshape(data.arrays["y"].shape)}
+
     @abstractmethod
     def prepare(self, bundle: DataBundle, spec: ModelSpec, config: RunConfig) -> ModelData:
         """Validate the data against the spec and build arrays; raise DataError listing every problem."""
@@ -112,6 +129,15 @@ class ModelFamily(ABC):
         "no effect", used for P(effect > null)); variables without ``chain``/``draw``
         dims hold reference data (raw rates, group sizes) for the report.
         """
+
+
+def model_data(arrays: dict[str, np.ndarray], dims: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """Register the arrays a graph uses as ``pm.Data`` (inside a model context).
+
+    Data enter the graph as shared variables rather than constants, so a compiled
+    model can be reused for new data of the same structure (refits, validation).
+    """
+    return {name: pm.Data(name, arrays[name], dims=dims.get(name)) for name in dims if name in arrays}
 
 
 REGISTRY: dict[str, ModelFamily] = {}

@@ -39,7 +39,16 @@ from ipsbayes.data import (
     non_binary,
     raise_if,
 )
-from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, draws_array, estimand, register, unstack_draws
+from ipsbayes.models.base import (
+    ModelData,
+    ModelFamily,
+    ModelSpec,
+    draws_array,
+    estimand,
+    model_data,
+    register,
+    unstack_draws,
+)
 from ipsbayes.models.design import Design
 from ipsbayes.priors import PriorSet
 
@@ -263,13 +272,23 @@ class Cace(ModelFamily):
     def build(self, data: ModelData, spec: CaceSpec, priors: PriorSet) -> pm.Model:
         arrays = data.arrays
         with pm.Model(coords=data.coords) as model:
+            d = model_data(
+                arrays,
+                {
+                    "W": ("participant", "compliance_term"),
+                    "X": ("participant", "outcome_term"),
+                    "y": ("participant",),
+                    "z": ("participant",),
+                    "d": ("participant",),
+                },
+            )
             logit_pi = priors["compliance_intercept"].create("compliance_intercept")
             if arrays["W"].shape[1]:
                 gamma = priors["compliance_beta"].create("compliance_beta", dims="compliance_term")
-                logit_pi = logit_pi + pm.math.dot(arrays["W"], gamma)
+                logit_pi = logit_pi + pm.math.dot(d["W"], gamma)
             linear = 0.0
             if arrays["X"].shape[1]:
-                linear = pm.math.dot(arrays["X"], priors["outcome_beta"].create("outcome_beta", dims="outcome_term"))
+                linear = pm.math.dot(d["X"], priors["outcome_beta"].create("outcome_beta", dims="outcome_term"))
             a_c = priors["complier_control_intercept"].create("complier_control_intercept")
             tau = priors["treatment_effect"].create("treatment_effect")
             a_n = priors["never_taker_intercept"].create("never_taker_intercept")
@@ -277,23 +296,22 @@ class Cace(ModelFamily):
             if not spec.exclusion_restriction:
                 delta = priors["never_taker_arm_effect"].create("never_taker_arm_effect")
             kappa = priors["concentration"].create("concentration") if spec.outcome_family == "beta_binomial" else 1.0
-            n = len(arrays["y"])
-            ones = np.ones(n)
+            ones = pt.ones_like(d["z"], dtype="float64")
             eta_c0, eta_n0 = (a_c + linear) * ones, (a_n + linear) * ones
             trials = spec.trials or 1
             pm.CustomDist(
-                "y",
+                spec.outcome,
                 logit_pi * ones,
                 eta_c0,
                 eta_c0 + tau,
                 eta_n0,
                 eta_n0 + delta,
                 kappa * ones,
-                arrays["z"],
-                arrays["d"],
+                d["z"],
+                d["d"],
                 logp=_principal_strata_logp(spec.outcome_family, trials),
                 random=_principal_strata_random(spec.outcome_family, trials),
-                observed=arrays["y"],
+                observed=d["y"],
                 dims="participant",
                 dtype="int64",
             )
@@ -323,6 +341,18 @@ class Cace(ModelFamily):
             f"samples it. {er} Estimands average over the study's participants, weighting each by their "
             "probability of being a complier."
         )
+
+    @override
+    def replicate_data(
+        self,
+        spec: CaceSpec,
+        prior: xr.Dataset,
+        prior_predictive: xr.Dataset,
+        data: ModelData,
+        rng: np.random.Generator,
+    ) -> dict[str, np.ndarray]:
+        # treatment receipt is part of the generative process: simulate strata, receipt and outcome together
+        return _replicate_cace(spec, prior, data, rng)
 
     @override
     def estimands(self, posterior: xr.Dataset, data: ModelData, spec: CaceSpec, config: RunConfig) -> xr.Dataset:
@@ -408,6 +438,26 @@ class Cace(ModelFamily):
         ):
             out[name] = xr.DataArray(scale * obs[key], attrs={"label": f"Observed outcome, {text}", "unit": rate_unit})
         return out
+
+
+def _replicate_cace(
+    spec: CaceSpec, prior: xr.Dataset, data: ModelData, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Simulate strata, receipt and outcomes from one prior draw (the model's full generative process)."""
+    draws = _StrataDraws(prior, data, spec)
+    z = data.arrays["z"]
+    complier = rng.random(z.shape) < draws.pi[0]
+    mu = np.where(
+        complier, np.where(z == 1, draws.mu_c1[0], draws.mu_c0[0]), np.where(z == 1, draws.mu_n1[0], draws.mu_n0[0])
+    )
+    if spec.outcome_family == "bernoulli":
+        y = rng.binomial(1, mu)
+    elif spec.outcome_family == "binomial":
+        y = rng.binomial(spec.trials, mu)
+    else:
+        kappa = float(prior["concentration"].values.ravel()[0])
+        y = rng.binomial(spec.trials, rng.beta(mu * kappa, (1 - mu) * kappa))
+    return {"y": y.astype(np.int64), "d": (z * complier).astype(np.int64)}
 
 
 class _StrataDraws:

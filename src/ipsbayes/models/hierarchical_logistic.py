@@ -36,7 +36,7 @@ from ipsbayes.data import (
     unmatched_keys,
     varying_within,
 )
-from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, register
+from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, model_data, register
 from ipsbayes.models.design import Design, parse_formula, split_terms
 from ipsbayes.models.predict import LinearPredictor, logistic_estimands
 from ipsbayes.priors import PriorSet
@@ -234,22 +234,33 @@ class HierarchicalLogistic(ModelFamily):
         arrays = data.arrays
         coords = {**data.coords, "obs": np.arange(len(arrays["service_idx"]))}
         with pm.Model(coords=coords) as model:
+            d = model_data(
+                arrays,
+                {
+                    "X": ("obs", "term"),
+                    "service_idx": ("obs",),
+                    "specialist_idx": ("obs",),
+                    "fidelity": ("service",),
+                    "trials": ("obs",),
+                    "y": ("obs",),
+                },
+            )
             intercept = priors["intercept"].create("intercept")
-            eta = intercept + service_part(priors, arrays, "service_idx")
+            eta = intercept + service_part(priors, d)
             if len(data.coords["term"]):
                 beta = priors["beta"].create("beta", dims="term")
-                eta = eta + pm.math.dot(arrays["X"], beta)
-            if "specialist_idx" in arrays:
+                eta = eta + pm.math.dot(d["X"], beta)
+            if "specialist_idx" in d:
                 sd_specialist = priors["sd_specialist"].create("sd_specialist")
                 z_specialist = pm.Normal("z_specialist", 0.0, 1.0, dims="specialist")
                 specialist_effect = pm.Deterministic(
                     "specialist_effect", sd_specialist * z_specialist, dims="specialist"
                 )
-                eta = eta + specialist_effect[arrays["specialist_idx"]]
-            if "trials" in arrays:
-                pm.Binomial("y", n=arrays["trials"], logit_p=eta, observed=arrays["y"], dims="obs")
+                eta = eta + specialist_effect[d["specialist_idx"]]
+            if "trials" in d:
+                pm.Binomial(data.info["response"], n=d["trials"], logit_p=eta, observed=d["y"], dims="obs")
             else:
-                pm.Bernoulli("y", logit_p=eta, observed=arrays["y"], dims="obs")
+                pm.Bernoulli(data.info["response"], logit_p=eta, observed=d["y"], dims="obs")
         return model
 
     @override
@@ -303,16 +314,16 @@ class HierarchicalLogistic(ModelFamily):
         return out
 
 
-def service_part(priors: PriorSet, arrays: dict[str, np.ndarray], index: str) -> Any:
+def service_part(priors: PriorSet, d: dict[str, Any]) -> Any:
     """Non-centred service intercepts plus the fidelity slope, indexed to rows."""
     sd_service = priors["sd_service"].create("sd_service")
     z_service = pm.Normal("z_service", 0.0, 1.0, dims="service")
     service_effect = pm.Deterministic("service_effect", sd_service * z_service, dims="service")
     service_eta = service_effect
-    if "fidelity" in arrays:
+    if "fidelity" in d:
         slope = priors["fidelity_slope"].create("fidelity_slope")
-        service_eta = service_eta + slope * arrays["fidelity"]
-    return service_eta[arrays[index]]
+        service_eta = service_eta + slope * d["fidelity"]
+    return service_eta[d["service_idx"]]
 
 
 def collapse_if_useful(data: ModelData, mode: str) -> ModelData:

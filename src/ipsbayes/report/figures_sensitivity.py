@@ -81,10 +81,14 @@ def sensitivity_forest(estimands: xr.Dataset, datatree: xr.DataTree, style: Styl
 
 def power_scaling_plot(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
     """Power-scaling sensitivity of the compared estimands to prior and likelihood (ArviZ)."""
+    log_prior = datatree["log_prior"].to_dataset()
+    scaled = str(datatree["power_scaling"].attrs.get("prior_names", ""))
+    if scaled:  # the same priors the sensitivity table power-scaled
+        log_prior = log_prior[[n for n in scaled.split(",") if n in log_prior]]
     tree = xr.DataTree.from_dict(
         {
             "posterior": estimands[list(datatree["power_scaling"]["estimand"].values)],
-            "log_prior": datatree["log_prior"].to_dataset(),
+            "log_prior": log_prior,
             "log_likelihood": datatree["log_likelihood"].to_dataset(),
         }
     )

@@ -1,0 +1,332 @@
+"""``ipsbayes validate``: is the model calibrated? Many fits, run in parallel on Dask.
+
+Two studies, each over ``K`` simulated data sets:
+
+- **interval coverage**: data from the design's own simulator (which shares no
+  code with the model) with fixed true values; for each estimand named in
+  ``[validation.truth]``, how often its posterior interval contains the truth
+  (nominal 50/80/90/95%), with Monte Carlo standard errors;
+- **simulation-based calibration** (Talts et al. 2018; Modrák et al. 2023):
+  parameters drawn from the prior, data from the model's generative process, the
+  model refitted; the PIT of each true value among its posterior draws must be
+  uniform, checked with ArviZ's ECDF-PIT plots.
+
+Fits run as Dask tasks on a local cluster (default) or an existing scheduler.
+Each worker keeps compiled models in memory, so after its first fit a worker
+only swaps data (see :func:`ipsbayes.sampling.compile_nutpie`). Failed fits are
+counted and reported, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ipsbayes.config import RunConfig
+from ipsbayes.data import DataBundle, Table
+from ipsbayes.errors import ConfigError
+from ipsbayes.models import ModelData, ModelFamily, ModelSpec
+from ipsbayes.priors import PriorSet
+from ipsbayes.rundir import atomic_folder, package_versions, write_json
+from ipsbayes.runner import validate_config
+from ipsbayes.sampling import sample, sample_prior_predictive
+
+SAMPLE_DIMS = ("chain", "draw")
+MAX_RANK_DRAWS = 400
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """Everything a worker needs for one fit (picklable; no files needed on the worker)."""
+
+    study: str  # "coverage" or "sbc"
+    index: int
+    seed: int
+    config: RunConfig
+    spec: ModelSpec
+    priors: PriorSet
+    bundle: DataBundle | None = None
+
+
+def lookup(truth: dict[str, Any], dotted: str) -> float:
+    """Value at a dotted path such as ``work_or_education_12m.coefficients_per_unit.age``."""
+    node: Any = truth
+    for part in _split_dotted(dotted):
+        node = node[part]
+    return float(node)
+
+
+def _split_dotted(dotted: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in dotted:
+        depth += char == "["
+        depth -= char == "]"
+        if char == "." and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [*parts, current]
+
+
+def select(estimands: xr.Dataset, key: str) -> xr.DataArray:
+    """Estimand ``name`` or element ``name[element]`` (e.g. ``log_odds_per_unit[age]``)."""
+    name, _, element = key.partition("[")
+    values = estimands[name]
+    if element:
+        dim = next(d for d in values.dims if d not in SAMPLE_DIMS)
+        values = values.sel({dim: element[:-1]})
+    return values
+
+
+def _thin(values: np.ndarray) -> np.ndarray:
+    step = max(1, int(np.ceil(values.size / MAX_RANK_DRAWS)))
+    return values[::step]
+
+
+def score(draws: xr.DataArray, truth: float, probs: list[float], rng: np.random.Generator) -> dict[str, float]:
+    """PIT of the truth among (thinned) draws, ties broken at random, and interval coverage per probability."""
+    values = np.asarray(draws.transpose(*SAMPLE_DIMS).values).ravel()
+    thinned = _thin(values)
+    below, ties = np.sum(thinned < truth), np.sum(thinned == truth)
+    pit = (below + rng.uniform() * (ties + 1)) / (thinned.size + 1)
+    out = {"truth": truth, "mean": float(values.mean()), "sd": float(values.std()), "pit": float(pit)}
+    for prob in probs:
+        low, high = np.quantile(values, [(1 - prob) / 2, (1 + prob) / 2])
+        out[f"covered_{prob:g}"] = float(low <= truth <= high)
+    return out
+
+
+def bundle_from_tables(tables: dict[str, pd.DataFrame], label: str) -> DataBundle:
+    """A DataBundle from in-memory tables (simulated data never touch the disk)."""
+    made = {name: Table(frame, Path(f"<{label}: {name}>"), name) for name, frame in tables.items()}
+    return DataBundle(participants=made["participants"], services=made.get("services"), reviews=made.get("reviews"))
+
+
+def _fit(family: ModelFamily, job: Job, data: ModelData) -> tuple[xr.Dataset, dict[str, Any]]:
+    model = family.build(data, job.spec, job.priors)
+    fit = sample(
+        model, job.config.sampler, job.seed, predictive=False, log_likelihood=False, progress=False, reuse_compiled=True
+    )
+    posterior = fit.datatree["posterior"].to_dataset()
+    stats = fit.datatree["sample_stats"].to_dataset()
+    quality = {
+        "divergences": int(stats["diverging"].sum()),
+        "compile_reused": fit.settings.get("compiled_model_reused"),
+    }
+    return posterior, quality
+
+
+def run_job(job: Job) -> list[dict[str, Any]]:
+    """One fit of one simulated data set; returns one row per scored quantity (or one failure row)."""
+    from ipsbayes.models import get_family
+    from ipsbayes.simulate import simulate
+
+    family = get_family(job.spec.kind)
+    rng = np.random.default_rng(job.seed + 7919)
+    started = time.perf_counter()
+    base = {"study": job.study, "dataset": job.index, "seed": job.seed}
+    try:
+        if job.study == "coverage":
+            validation = job.config.validation
+            tables, truth = simulate(validation.design, job.seed, options=validation.options)
+            bundle = bundle_from_tables(tables, f"simulated {validation.design} seed {job.seed}")
+            data = family.prepare(bundle, job.spec, job.config)
+            posterior, quality = _fit(family, job, data)
+            estimands = family.estimands(posterior, data, job.spec, job.config)
+            truths = {key: lookup(truth, dotted) for key, dotted in validation.truth.items()}
+            draws = {key: select(estimands, key) for key in truths}
+        else:
+            data = family.prepare(job.bundle, job.spec, job.config)
+            model = family.build(data, job.spec, job.priors)
+            prior_tree = sample_prior_predictive(model, draws=1, seed=job.seed)
+            prior = prior_tree["prior"].to_dataset()
+            replaced = family.replicate_data(job.spec, prior, prior_tree["prior_predictive"].to_dataset(), data, rng)
+            data = dataclasses.replace(data, arrays={**data.arrays, **replaced})
+            posterior, quality = _fit(family, job, data)
+            names = [n for n in posterior.data_vars if set(posterior[n].dims) == set(SAMPLE_DIMS) and n in prior]
+            truths = {n: float(prior[n].values.ravel()[0]) for n in names}
+            draws = {n: posterior[n] for n in names}
+            true_estimands = family.estimands(prior, data, job.spec, job.config)
+            estimands = family.estimands(posterior, data, job.spec, job.config)
+            for name, var in estimands.data_vars.items():
+                if set(var.dims) == set(SAMPLE_DIMS) and var.attrs.get("headline"):
+                    truths[name] = float(true_estimands[name].values.ravel()[0])
+                    draws[name] = var
+        seconds = time.perf_counter() - started
+        return [
+            {
+                **base,
+                "quantity": key,
+                "ok": True,
+                "seconds": seconds,
+                **quality,
+                **score(draws[key], value, job.config.validation.probs, rng),
+            }
+            for key, value in truths.items()
+        ]
+    except Exception as exc:  # a failed fit is a result: counted and reported
+        return [
+            {
+                **base,
+                "quantity": "",
+                "ok": False,
+                "seconds": time.perf_counter() - started,
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=3),
+            }
+        ]
+
+
+def coverage_table(rows: pd.DataFrame, probs: list[float]) -> pd.DataFrame:
+    """Empirical coverage per quantity and nominal probability, with binomial Monte Carlo SE."""
+    ok = rows[rows["ok"]]
+    out = []
+    for (study, quantity), group in ok.groupby(["study", "quantity"], sort=False):
+        for prob in probs:
+            covered = group[f"covered_{prob:g}"]
+            k = len(covered)
+            rate = float(covered.mean())
+            out.append(
+                {
+                    "study": study,
+                    "quantity": quantity,
+                    "nominal": prob,
+                    "coverage": rate,
+                    "mcse": float(np.sqrt(max(rate * (1 - rate), 1e-12) / k)),
+                    "datasets": k,
+                    "mean_truth": float(group["truth"].mean()),
+                    "mean_posterior_mean": float(group["mean"].mean()),
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def _client(scheduler: str | None, workers: int | None) -> Any:
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler)
+    n = workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
+    return Client(cluster)
+
+
+def _progress(done: int, total: int, failed: int, started: float, interactive: bool) -> None:
+    if interactive:
+        elapsed = time.perf_counter() - started
+        sys.stderr.write(f"\rvalidate: {done}/{total} fits ({failed} failed) {elapsed:.0f}s")
+        sys.stderr.flush()
+    elif done == total or done % max(1, total // 10) == 0:
+        print(f"validate: {done}/{total} fits ({failed} failed)", file=sys.stderr)
+
+
+def validate(
+    config_path: Path | str,
+    *,
+    datasets: int | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    profile: str = "ci",
+    seed: int = 1,
+    out: Path | str | None = None,
+    sbc: bool | None = None,
+) -> Path:
+    """Run the coverage and SBC studies for a config and write a validation folder.
+
+    Parameters
+    ----------
+    config_path : path
+        A run config with a ``[validation]`` table.
+    datasets : int, optional
+        Simulated data sets per study (default ``validation.datasets``).
+    scheduler : str, optional
+        Address of an existing Dask scheduler; default a local cluster.
+    workers : int, optional
+        Workers of the local cluster (default: CPU count).
+    profile : {"ci", "default", "final"}
+        Sampler profile of every fit.
+    seed : int
+        Base seed; data set ``k`` uses ``seed * 100_003 + k``.
+    out : path, optional
+        Output folder (default ``runs/<name>-validation``).
+    sbc : bool, optional
+        Run simulation-based calibration too (default ``validation.sbc``).
+
+    Returns
+    -------
+    Path
+        The validation folder (``report.html``, ``report.md``, ``coverage.csv``, ``fits.csv``, figures).
+    """
+    from ipsbayes.data import read_bundle
+    from ipsbayes.report.validation_report import write_validation_report
+
+    config, family, spec, priors = validate_config(config_path)
+    settings = config.validation
+    if settings.design is None or not settings.truth:
+        raise ConfigError(f"{config_path}: [validation] needs 'design' and 'truth' to run ipsbayes validate")
+    k = datasets or settings.datasets
+    run_sbc = settings.sbc if sbc is None else sbc
+    fit_config = config.with_overrides(profile=profile, cores=1)
+    bundle = read_bundle(config) if run_sbc else None
+    jobs = [Job("coverage", i, seed * 100_003 + i, fit_config, spec, priors) for i in range(k)]
+    if run_sbc:
+        jobs += [Job("sbc", i, seed * 100_003 + 50_000 + i, fit_config, spec, priors, bundle) for i in range(k)]
+    started = time.perf_counter()
+    client = _client(scheduler, workers)
+    rows: list[dict[str, Any]] = []
+    try:
+        from distributed import as_completed
+
+        futures = client.map(run_job, jobs, pure=False)
+        interactive = sys.stderr.isatty() and os.environ.get("CI", "").lower() not in {"1", "true"}
+        failed = 0
+        for done, future in enumerate(as_completed(futures), start=1):
+            result = future.result()
+            failed += not result[0]["ok"]
+            rows += result
+            _progress(done, len(jobs), failed, started, interactive)
+        if interactive:
+            sys.stderr.write("\n")
+        workers_used = len(client.scheduler_info().get("workers", {}))
+    finally:
+        client.close()
+    table = pd.DataFrame(rows)
+    coverage = coverage_table(table, settings.probs)
+    target = Path(out) if out is not None else Path("runs") / f"{config.name}-validation"
+    meta = {
+        "config": str(config_path),
+        "datasets_per_study": k,
+        "profile": profile,
+        "seed": seed,
+        "scheduler": scheduler or f"local cluster ({workers_used} workers)",
+        "sbc": run_sbc,
+        "design": settings.design,
+        "options": settings.options,
+        "seconds": round(time.perf_counter() - started, 1),
+        "fits": len(jobs),
+        "failed_fits": int((~table.drop_duplicates(["study", "dataset"])["ok"]).sum()),
+        "versions": package_versions(),
+        "model": family.kind,
+        "prior_set": priors.name,
+    }
+    with atomic_folder(target) as staging:
+        table.drop(columns=[c for c in ("traceback",) if c in table], errors="ignore").to_csv(
+            staging / "fits.csv", index=False, lineterminator="\n"
+        )
+        coverage.to_csv(staging / "coverage.csv", index=False, lineterminator="\n", float_format="%.4g")
+        write_json(staging / "provenance.json", meta)
+        write_validation_report(staging, table, coverage, meta, config)
+    return target.resolve()
+
+
+__all__ = ["Job", "coverage_table", "run_job", "score", "validate"]

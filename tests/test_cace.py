@@ -148,7 +148,7 @@ def test_rij_report_shows_cace_itt_per_protocol_and_sensitivity(make_config, tmp
     assert [str(a) for a in sensitivity["analysis"].values] == [
         "main (weakly_informative)",
         "prior set: sceptical",
-        "variant: no_exclusion_restriction (exclusion_restriction = False)",
+        "variant: no_exclusion_restriction",
     ]
     sceptical = float(sensitivity["cace"].sel(analysis="prior set: sceptical").median())
     main = float(sensitivity["cace"].sel(analysis="main (weakly_informative)").median())

@@ -151,7 +151,7 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
                 + (" (heavy tails or poor momentum resampling)" if low < thresholds.bfmi_min else ""),
             )
         )
-    checks.append(_pareto_check(datatree, thresholds))
+    checks.extend(_pareto_checks(datatree, thresholds))
     return result
 
 
@@ -191,20 +191,27 @@ def _ess_check(
     )
 
 
-def _pareto_check(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> Check:
+def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list[Check]:
+    """PSIS-LOO Pareto k for each observed variable (outcome, and e.g. fidelity reviews)."""
     if "log_likelihood" not in datatree.children:
-        return Check("pareto_k", "skipped", None, "", "no log-likelihood stored, LOO not computed")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        loo = az.loo(datatree)
-    limit = thresholds.pareto_k_max if thresholds.pareto_k_max is not None else float(loo.good_k)
-    k = np.asarray(loo.pareto_k).ravel()
-    n_bad = int((k > limit).sum())
-    return Check(
-        "pareto_k",
-        "pass" if n_bad == 0 else "warn",
-        n_bad,
-        f"warn if any k > {limit:.2f}",
-        f"{n_bad} of {k.size} observations have Pareto k > {limit:.2f} (max {k.max():.2f}); "
-        f"elpd_loo {float(loo.elpd):.1f} (SE {float(loo.se):.1f}), p_loo {float(loo.p):.1f}",
-    )
+        return [Check("pareto_k", "skipped", None, "", "no log-likelihood stored, LOO not computed")]
+    names = list(datatree["log_likelihood"].data_vars)
+    checks = []
+    for name in names:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loo = az.loo(datatree, var_name=name)
+        limit = thresholds.pareto_k_max if thresholds.pareto_k_max is not None else float(loo.good_k)
+        k = np.asarray(loo.pareto_k).ravel()
+        n_bad = int((k > limit).sum())
+        checks.append(
+            Check(
+                "pareto_k" if len(names) == 1 else f"pareto_k ({name})",
+                "pass" if n_bad == 0 else "warn",
+                n_bad,
+                f"warn if any k > {limit:.2f}",
+                f"{n_bad} of {k.size} observations have Pareto k > {limit:.2f} (max {k.max():.2f}); "
+                f"elpd_loo {float(loo.elpd):.1f} (SE {float(loo.se):.1f}), p_loo {float(loo.p):.1f}",
+            )
+        )
+    return checks

@@ -67,6 +67,13 @@ class Prior:
         params = {key: pm.Data(f"{name}_prior_{key}", value) for key, value in self.params.items()}
         return getattr(pm, self.dist)(name, **params, **kwargs)
 
+    def distribution(self, name: str) -> Any:
+        """An unnamed distribution (``pm.X.dist``), e.g. the SD distribution of an LKJ covariance."""
+        import pymc as pm
+
+        params = {key: pm.Data(f"{name}_prior_{key}", value) for key, value in self.params.items()}
+        return getattr(pm, self.dist).dist(**params)
+
     def hyperparameter(self, name: str, key: str) -> Any:
         """One number of this prior as model data (e.g. the LKJ ``eta``), named like :meth:`create`'s."""
         import pymc as pm

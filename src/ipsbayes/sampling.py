@@ -131,6 +131,7 @@ def sample(
     with warnings.catch_warnings(), quiet_pymc():
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
         if log_likelihood:
             pm.compute_log_likelihood(datatree, model=model, progressbar=False, compile_kwargs=C_MODE)
         if log_prior:
@@ -269,6 +270,7 @@ def sample_prior_predictive(model: pm.Model, draws: int, seed: int) -> xr.DataTr
     with warnings.catch_warnings(), quiet_pymc():
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
         return pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed, compile_kwargs=C_MODE)
 
 

@@ -8,6 +8,8 @@ reference contrast.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -73,6 +75,15 @@ class FidelitySpec(BaseModel):
         Score the slope is centred at (default: the mean over services).
     contrast : tuple of float
         Two scores whose difference in outcome rate the report gives (default fair 74 vs good 100).
+    source : {"column", "reviews"}
+        ``column``: one score per service in ``column``. ``reviews``: scores of repeated
+        reviews in the config's reviews table (``review_column``), one row per review.
+    review_column : str
+        Column of the reviews table holding each review's total score.
+    measurement_error : bool
+        With reviews: model each service's true fidelity as latent, measured with error by
+        its reviews, so fidelity uncertainty propagates into the slope (``True``), or plug in
+        the mean review score (``False``, the naive analysis).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -82,6 +93,14 @@ class FidelitySpec(BaseModel):
     per: float = Field(10.0, gt=0)
     centre: float | None = None
     contrast: tuple[float, float] = (74.0, 100.0)
+    source: Literal["column", "reviews"] = "column"
+    review_column: str = "ips25_total"
+    measurement_error: bool = True
+
+    @property
+    def latent(self) -> bool:
+        """True when the model treats fidelity as latent and measured with error by reviews."""
+        return self.source == "reviews" and self.measurement_error
 
     @model_validator(mode="after")
     def _check(self) -> FidelitySpec:

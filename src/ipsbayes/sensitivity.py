@@ -14,6 +14,7 @@ Three tools, all reported side by side with the main fit:
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Mapping
@@ -39,8 +40,18 @@ def variant_spec(
     family: ModelFamily, spec: ModelSpec, changes: Mapping[str, Any], where: str
 ) -> tuple[ModelSpec | None, list[str]]:
     """The main spec with ``changes`` applied, validated by the family."""
-    raw = {**spec.model_dump(mode="json"), **dict(changes)}
-    return family.parse_spec(raw, where)
+    return family.parse_spec(deep_merge(spec.model_dump(mode="json", exclude_none=True), changes), where)
+
+
+def deep_merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` applied; nested tables are merged key by key, not replaced."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def check_sensitivity(config: RunConfig, family: ModelFamily, spec: ModelSpec, search_dirs: list[Path]) -> list[str]:
@@ -78,7 +89,7 @@ def headline_scalars(estimands: xr.Dataset, chosen: list[str] | None = None) -> 
 
 
 def prior_estimands(
-    family: ModelFamily, model: Any, data: ModelData, spec: ModelSpec, config: RunConfig, draws: int = 1000
+    family: ModelFamily, model: Any, data: ModelData, spec: ModelSpec, config: RunConfig, draws: int = 500
 ) -> xr.Dataset:
     """Estimands implied by the priors alone (prior predictive check on the users' scale)."""
     prior = sample_prior_predictive(model, draws=draws, seed=config.seed)["prior"].to_dataset()
@@ -136,13 +147,14 @@ def sensitivity_fits(
         new_priors, _ = resolve_prior_set(
             priors.name, family.prior_names_for(new_spec), config.priors.overrides, search_dirs
         )
-        described = ", ".join(f"{k} = {v}" for k, v in changes.items())
-        results[f"variant: {variant} ({described})"] = refit(family, bundle, config, new_spec, new_priors, progress)[
-            names
-        ]
+        results[f"variant: {variant}"] = refit(family, bundle, config, new_spec, new_priors, progress)[names]
     stacked = xr.concat(list(results.values()), dim=pd.Index(list(results), name="analysis"), combine_attrs="override")
     for name in names:
         stacked[name].attrs = dict(main[name].attrs)
+    stacked.attrs = {
+        "variants": json.dumps(settings.variants, default=str),
+        "prior_sets": ",".join(settings.prior_sets),
+    }
     return stacked
 
 

@@ -79,3 +79,14 @@ def expect_error(func: Any, *args: Any, **kwargs: Any) -> IpsBayesError:
     except IpsBayesError as exc:
         return exc
     raise AssertionError(f"{getattr(func, '__name__', func)} raised no IpsBayesError")
+
+
+def quick_fit(source: Any, *, profile: str = "ci", seed: int | None = None) -> xr.Dataset:
+    """Validate, build, sample and compute estimands only (no predictive draws, no report): for recovery tests."""
+    from ipsbayes.runner import check
+    from ipsbayes.sampling import sample
+
+    plan = check(source)
+    config = plan.config.with_overrides(profile=profile, seed=seed)
+    fit = sample(plan.model, config.sampler, config.seed, predictive=False, log_likelihood=False, progress=False)
+    return plan.family.estimands(fit.datatree["posterior"].to_dataset(), plan.data, plan.spec, config)

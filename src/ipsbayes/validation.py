@@ -61,7 +61,7 @@ def lookup(truth: dict[str, Any], dotted: str) -> float:
     """Value at a dotted path such as ``work_or_education_12m.coefficients_per_unit.age``."""
     node: Any = truth
     for part in _split_dotted(dotted):
-        node = node[part]
+        node = node[int(part)] if isinstance(node, list) else node[part]
     return float(node)
 
 
@@ -83,8 +83,9 @@ def select(estimands: xr.Dataset, key: str) -> xr.DataArray:
     name, _, element = key.partition("[")
     values = estimands[name]
     if element:
-        dim = next(d for d in values.dims if d not in SAMPLE_DIMS)
-        values = values.sel({dim: element[:-1]})
+        dims = [d for d in values.dims if d not in SAMPLE_DIMS]
+        labels = [part.strip() for part in element[:-1].split(", ")] if len(dims) > 1 else [element[:-1]]
+        values = values.sel(dict(zip(dims, labels, strict=True)))
     return values
 
 

@@ -140,6 +140,13 @@ def model_data(arrays: dict[str, np.ndarray], dims: dict[str, tuple[str, ...]]) 
     return {name: pm.Data(name, arrays[name], dims=dims.get(name)) for name in dims if name in arrays}
 
 
+def natural_key(label: object) -> tuple:
+    """Sort key putting 'S2' before 'S10'."""
+    import re
+
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(label)))
+
+
 REGISTRY: dict[str, ModelFamily] = {}
 
 

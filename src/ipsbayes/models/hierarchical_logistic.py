@@ -36,8 +36,18 @@ from ipsbayes.data import (
     unmatched_keys,
     varying_within,
 )
-from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, model_data, register
+from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, model_data, natural_key, register
 from ipsbayes.models.design import Design, parse_formula, split_terms
+from ipsbayes.models.fidelity_reviews import (
+    PRIOR_NAMES as REVIEW_PRIOR_NAMES,
+)
+from ipsbayes.models.fidelity_reviews import (
+    latent_fidelity,
+    plug_in_scores,
+    review_arrays,
+    review_table,
+    unknown_review_services,
+)
 from ipsbayes.models.predict import LinearPredictor, logistic_estimands
 from ipsbayes.priors import PriorSet
 from ipsbayes.scales import FidelitySpec
@@ -119,6 +129,8 @@ class HierarchicalLogistic(ModelFamily):
             names.pop("fidelity_slope")
         if nested is None:
             names.pop("sd_specialist")
+        if spec.fidelity is not None and spec.fidelity.latent:
+            names |= REVIEW_PRIOR_NAMES
         return names
 
     @override
@@ -142,6 +154,8 @@ class HierarchicalLogistic(ModelFamily):
             }
         if parts is not None and group_structure(spec, parts.groups)[0]:
             names["sd_specialist"] = "SD (log-odds)"
+        if spec.fidelity is not None and spec.fidelity.latent:
+            names |= {"review_error_sd": "points", "fidelity_sd": "points", "fidelity_reliability": "share"}
         return names
 
     # ------------------------------------------------------------------ data
@@ -150,20 +164,22 @@ class HierarchicalLogistic(ModelFamily):
         parts, _ = parse_formula(spec.formula)
         nested, _ = group_structure(spec, parts.groups)
         participants, services = bundle.participants, bundle.services
+        fid = spec.fidelity
+        from_reviews = fid is not None and fid.source == "reviews"
+        variables = [v for v in parts.variables if not (from_reviews and v == fid.column)]
         service_cols = set(services.frame.columns) if services is not None else set()
-        service_level = [
-            v for v in dict.fromkeys([*spec.service_predictors, *([spec.fidelity.column] if spec.fidelity else [])])
-        ]
+        fidelity_column = [fid.column] if fid is not None and not from_reviews else []
+        service_level = list(dict.fromkeys([*spec.service_predictors, *fidelity_column]))
         from_services = [
             v
-            for v in dict.fromkeys([*parts.variables, *service_level])
+            for v in dict.fromkeys([*variables, *service_level])
             if v in service_cols and v not in participants.frame.columns
         ]
         participant_needs = [
             parts.response,
             spec.service,
             *([nested] if nested else []),
-            *[v for v in parts.variables if v not in from_services],
+            *[v for v in variables if v not in from_services],
         ]
         problems = missing_columns(participants, dict.fromkeys(participant_needs), "used by the model")
         if services is not None:
@@ -177,19 +193,37 @@ class HierarchicalLogistic(ModelFamily):
             problems += handle_missing(services, [spec.service, *from_services], "error", bundle)
             problems += unmatched_keys(participants, services, spec.service)
         problems += non_binary(participants, parts.response)
+        reviews = None
+        if from_reviews:
+            reviews, review_problems = review_table(bundle, spec.service, fid)
+            problems += review_problems
         raise_if(problems, "The data cannot be used as they are")
         frame = merge_service_columns(bundle, spec.service, from_services)
         merged = type(participants)(frame, participants.path, participants.label)
-        problems += constant_columns(merged, parts.variables)
+        problems += constant_columns(merged, variables)
         problems += varying_within(merged, spec.service, service_level)
         if nested:
             problems += not_nested(merged, nested, spec.service)
-        if spec.fidelity is not None:
-            scale = spec.fidelity.resolved_scale
-            target = services if spec.fidelity.column in from_services else participants
-            problems += out_of_range(target, spec.fidelity.column, scale.minimum, scale.maximum, scale.name)
+        if fid is not None and not from_reviews:
+            scale = fid.resolved_scale
+            target = services if fid.column in from_services else participants
+            problems += out_of_range(target, fid.column, scale.minimum, scale.maximum, scale.name)
+        if reviews is not None:
+            known = set(frame[spec.service].astype(str))
+            problems += unknown_review_services(reviews, spec.service, known)
+            plug_in = plug_in_scores(reviews, spec.service, fid)
+            unreviewed = sorted(known - set(plug_in.index), key=natural_key)
+            if unreviewed and not fid.measurement_error:
+                problems.append(
+                    f"{reviews.where}: service(s) {', '.join(unreviewed[:5])} have no review; the plug-in analysis "
+                    "needs a score for every service (the measurement-error model does not)"
+                )
+            frame[fid.column] = frame[spec.service].astype(str).map(plug_in)
         raise_if(problems, "The data cannot be used as they are")
-        return self._arrays(frame, spec, parts, nested, bundle)
+        data = self._arrays(frame, spec, parts, nested, bundle)
+        if reviews is not None:
+            _add_reviews(data, reviews, spec, plug_in)
+        return data
 
     def _arrays(
         self, frame: pd.DataFrame, spec: HierarchicalLogisticSpec, parts: Any, nested: str | None, bundle: DataBundle
@@ -198,7 +232,7 @@ class HierarchicalLogistic(ModelFamily):
         rhs_terms = [t for t in split_terms(parts.rhs) if fid is None or t != fid.column]
         design = Design(" + ".join(rhs_terms) or "1", frame, standardize=spec.standardize)
         service_ids = frame[spec.service].astype(str)
-        services = sorted(service_ids.unique(), key=_natural_key)
+        services = sorted(service_ids.unique(), key=natural_key)
         service_idx = pd.Categorical(service_ids, categories=services).codes.astype(np.int64)
         arrays: dict[str, np.ndarray] = {"X": design.matrix(), "service_idx": service_idx}
         coords: dict[str, Any] = {"term": design.labels, "service": services}
@@ -211,10 +245,10 @@ class HierarchicalLogistic(ModelFamily):
         }
         if nested:
             keys = service_ids + ":" + frame[nested].astype(str)
-            specialists = sorted(keys.unique(), key=_natural_key)
+            specialists = sorted(keys.unique(), key=natural_key)
             arrays["specialist_idx"] = pd.Categorical(keys, categories=specialists).codes.astype(np.int64)
             coords["specialist"] = specialists
-        if fid is not None:
+        if fid is not None and fid.source == "column":
             per_service = frame.groupby(service_ids)[fid.column].first().reindex(services).to_numpy(float)
             centre = fid.centre if fid.centre is not None else float(per_service.mean())
             arrays["fidelity"] = (per_service - centre) / fid.per
@@ -243,6 +277,8 @@ class HierarchicalLogistic(ModelFamily):
                     "fidelity": ("service",),
                     "trials": ("obs",),
                     "y": ("obs",),
+                    "review_score": ("review",),
+                    "review_service_idx": ("review",),
                 },
             )
             intercept = priors["intercept"].create("intercept")
@@ -311,19 +347,71 @@ class HierarchicalLogistic(ModelFamily):
             out["sd_specialist"] = estimand(
                 posterior["sd_specialist"], "SD of job-specialist effects", "SD (log-odds)", null=None
             )
+        if "review_error_sd" in posterior:
+            out.update(_measurement_estimands(posterior, data, spec))
         return out
 
 
+def _measurement_estimands(
+    posterior: xr.Dataset, data: ModelData, spec: HierarchicalLogisticSpec
+) -> dict[str, xr.DataArray]:
+    """Review error, spread of true fidelity and the reliability of one review, in scale points."""
+    per, name = spec.fidelity.per, spec.fidelity.resolved_scale.name
+    error, spread = posterior["review_error_sd"] * per, posterior["fidelity_sd"] * per
+    latent = posterior["fidelity_latent"] * per + data.info["fidelity_centre"]
+    return {
+        "review_error_sd": estimand(error, f"SD of a review around the true {name} score", "points", null=None),
+        "fidelity_sd": estimand(spread, f"SD of true {name} scores across services", "points", null=None),
+        "fidelity_reliability": estimand(
+            spread**2 / (spread**2 + error**2),
+            "Reliability of a single review",
+            "share",
+            null=None,
+            note="share of the variance of one review's score that is true differences between services",
+        ),
+        "service_fidelity_latent": estimand(latent, f"True {name} score per service", "points", null=None),
+    }
+
+
 def service_part(priors: PriorSet, d: dict[str, Any]) -> Any:
-    """Non-centred service intercepts plus the fidelity slope, indexed to rows."""
+    """Non-centred service intercepts plus the fidelity slope (observed or latent fidelity), indexed to rows."""
     sd_service = priors["sd_service"].create("sd_service")
     z_service = pm.Normal("z_service", 0.0, 1.0, dims="service")
     service_effect = pm.Deterministic("service_effect", sd_service * z_service, dims="service")
     service_eta = service_effect
-    if "fidelity" in d:
+    fidelity = latent_fidelity(priors, d) if "review_score" in d else d.get("fidelity")
+    if fidelity is not None:
         slope = priors["fidelity_slope"].create("fidelity_slope")
-        service_eta = service_eta + slope * d["fidelity"]
+        service_eta = service_eta + slope * fidelity
     return service_eta[d["service_idx"]]
+
+
+def _add_reviews(data: ModelData, reviews: Any, spec: HierarchicalLogisticSpec, plug_in: pd.Series) -> None:
+    """Fidelity arrays from reviews: plug-in means, or review scores for the latent model."""
+    fid = spec.fidelity
+    services = data.coords["service"]
+    scores = reviews.frame[fid.review_column].to_numpy(float)
+    centre = fid.centre if fid.centre is not None else float(scores.mean())
+    per_service = plug_in.reindex(services).to_numpy(float)
+    data.info |= {"fidelity_raw": per_service, "fidelity_centre": centre, "n_reviews": len(scores)}
+    if fid.measurement_error:
+        data.arrays |= review_arrays(reviews, spec.service, fid, services, centre)
+        data.coords["review"] = np.arange(len(scores))
+        unreviewed = int(np.isnan(per_service).sum())
+        data.notes.append(
+            f"Fidelity: {len(scores)} reviews of {len(services) - unreviewed} services; true fidelity is latent "
+            f"and measured with error by the reviews"
+            + (
+                f" ({unreviewed} services without a review take it from the population distribution)."
+                if unreviewed
+                else "."
+            )
+        )
+    else:
+        data.arrays["fidelity"] = (per_service - centre) / fid.per
+        data.notes.append(
+            f"Fidelity: mean of {len(scores)} review scores per service plugged in (no measurement error)."
+        )
 
 
 def collapse_if_useful(data: ModelData, mode: str) -> ModelData:
@@ -353,13 +441,6 @@ def collapse_if_useful(data: ModelData, mode: str) -> ModelData:
         "predictors and service (same posterior, fewer likelihood terms)."
     )
     return ModelData(coords=data.coords, arrays=collapsed, info=data.info, n_rows=data.n_rows, notes=data.notes)
-
-
-def _natural_key(label: str) -> tuple:
-    """Sort 'S2' before 'S10'."""
-    import re
-
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(label)))
 
 
 register(HierarchicalLogistic())

@@ -36,28 +36,34 @@ class LinearPredictor:
     service_idx: np.ndarray  # (n,)
     weights: np.ndarray  # (n,) participants per row
     fidelity_slope: np.ndarray | None = None  # (S,)
-    fidelity: np.ndarray | None = None  # (J,) centred and scaled
+    fidelity: np.ndarray | None = None  # (J,) centred and scaled, or (S, J) latent draws
     specialist_effect: np.ndarray | None = None  # (S, K)
     specialist_idx: np.ndarray | None = None  # (n,)
 
     @classmethod
-    def from_posterior(cls, posterior: xr.Dataset, data: ModelData, prefix: str = "") -> LinearPredictor:
-        """Collect draws and arrays of the hierarchical logistic family (variables may carry a prefix)."""
+    def from_posterior(cls, posterior: xr.Dataset, data: ModelData) -> LinearPredictor:
+        """Collect draws and arrays of the hierarchical logistic family.
+
+        Fidelity is the observed (centred, scaled) score per service, or, in the
+        measurement-error model, the posterior draws of the latent true score.
+        """
         arrays = data.arrays
         n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
         p = arrays["X"].shape[1]
-        beta = draws_array(posterior, f"{prefix}beta") if f"{prefix}beta" in posterior else np.zeros((n_draws, p))
-        has_specialist = f"{prefix}specialist_effect" in posterior
+        beta = draws_array(posterior, "beta") if "beta" in posterior else np.zeros((n_draws, p))
+        has_specialist = "specialist_effect" in posterior
+        has_slope = "fidelity_slope" in posterior
+        latent = "fidelity_latent" in posterior
         return cls(
-            intercept=draws_array(posterior, f"{prefix}intercept"),
+            intercept=draws_array(posterior, "intercept"),
             beta=beta,
-            service_effect=draws_array(posterior, f"{prefix}service_effect"),
+            service_effect=draws_array(posterior, "service_effect"),
             X=arrays["X"],
             service_idx=arrays["service_idx"],
             weights=arrays.get("trials", np.ones(len(arrays["service_idx"]))).astype(float),
-            fidelity_slope=draws_array(posterior, f"{prefix}fidelity_slope") if "fidelity" in arrays else None,
-            fidelity=arrays.get("fidelity"),
-            specialist_effect=draws_array(posterior, f"{prefix}specialist_effect") if has_specialist else None,
+            fidelity_slope=draws_array(posterior, "fidelity_slope") if has_slope else None,
+            fidelity=draws_array(posterior, "fidelity_latent") if latent else arrays.get("fidelity"),
+            specialist_effect=draws_array(posterior, "specialist_effect") if has_specialist else None,
             specialist_idx=arrays.get("specialist_idx") if has_specialist else None,
         )
 
@@ -72,8 +78,13 @@ class LinearPredictor:
         eta = self.intercept[draws, None] + self.beta[draws] @ X.T
         service = self.service_effect[draws]
         if self.fidelity_slope is not None:
-            level = self.fidelity if fidelity_value is None else np.full_like(self.fidelity, fidelity_value)
-            service = service + self.fidelity_slope[draws, None] * level[None, :]
+            if fidelity_value is not None:
+                level = np.full(service.shape[1], fidelity_value)[None, :]
+            elif self.fidelity.ndim == 2:  # latent fidelity: one value per draw and service
+                level = self.fidelity[draws]
+            else:
+                level = self.fidelity[None, :]
+            service = service + self.fidelity_slope[draws, None] * level
         eta += service[:, self.service_idx]
         if self.specialist_effect is not None:
             eta += self.specialist_effect[draws][:, self.specialist_idx]
@@ -203,8 +214,8 @@ def _fidelity_estimands(
     def rate_at(score: float) -> np.ndarray:
         return 100 * predictor.mean_probability(fidelity_value=(score - centre) / per)
 
-    grid_low = min(float(np.min(raw)), low) - 2
-    grid_high = max(float(np.max(raw)), high) + 2
+    grid_low = min(float(np.nanmin(raw)), low) - 2
+    grid_high = max(float(np.nanmax(raw)), high) + 2
     grid = np.linspace(max(grid_low, scale.minimum), min(grid_high, scale.maximum), 31)
     curve = np.column_stack([rate_at(score) for score in grid])
     services = data.coords["service"]

@@ -24,7 +24,13 @@ import xarray as xr  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from ipsbayes.report.figures_cace import ppc_counts, strata_rates  # noqa: E402
-from ipsbayes.report.figures_sensitivity import power_scaling_plot, prior_posterior, sensitivity_forest  # noqa: E402
+from ipsbayes.report.figures_outcomes import focus_drivers, outcome_shares, service_correlations  # noqa: E402
+from ipsbayes.report.figures_sensitivity import (  # noqa: E402
+    compared_estimands,
+    power_scaling_plot,
+    prior_posterior,
+    sensitivity_forest,
+)
 from ipsbayes.report.style import Style, figure_of, median  # noqa: E402
 
 BAND_COLOURS = ["#f4e4e4", "#fbf3dc", "#e3f1e3", "#d2e9f7"]
@@ -144,7 +150,9 @@ def ppc_calibration(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) 
     """PAVA calibration of posterior predictive probabilities for a binary outcome (ArviZ)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pc = az.plot_ppc_pava(datatree, ci_prob=style.prob, backend="matplotlib")
+        pc = az.plot_ppc_pava(
+            datatree, var_names=[observed_outcome(datatree)[0]], ci_prob=style.prob, backend="matplotlib"
+        )
     fig = figure_of(pc)
     for ax in fig.axes:
         ax.set_xlabel("Predicted probability")
@@ -158,9 +166,16 @@ def ppc_calibration(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) 
     return fig, caption
 
 
+def hyperparameters(datatree: xr.DataTree, limit: int = 6) -> list[str]:
+    """Posterior variables with at most four elements (intercepts, SDs, slopes), not the standardised z's."""
+    posterior = datatree["posterior"]
+    small = [n for n, v in posterior.data_vars.items() if v.size // (v.sizes["chain"] * v.sizes["draw"]) <= 4]
+    return [n for n in small if not n.startswith("z_") and "_prior_" not in n][:limit]
+
+
 def rank_plot(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
-    """Rank ECDF plots of the scalar hyperparameters (mixing check)."""
-    names = [n for n in datatree["posterior"].data_vars if datatree["posterior"][n].ndim == 2][:6]
+    """Rank ECDF plots of the hyperparameters (mixing check)."""
+    names = hyperparameters(datatree)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pc = az.plot_rank(datatree, var_names=names, backend="matplotlib")
@@ -172,17 +187,21 @@ def rank_plot(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tup
     return fig, caption
 
 
-def _observed_kind(datatree: xr.DataTree) -> str:
-    """'binary', 'count' or 'other' for a single observed variable with posterior predictive draws."""
+def observed_outcome(datatree: xr.DataTree) -> tuple[str | None, str]:
+    """The observed outcome with predictive draws and its kind ('binary', 'count' or 'other').
+
+    Models may observe more than the outcome (fidelity reviews); integer-valued
+    variables are the outcome candidates, the first one is taken.
+    """
     if "posterior_predictive" not in datatree.children or "observed_data" not in datatree.children:
-        return "other"
+        return None, "other"
     observed = datatree["observed_data"].to_dataset()
-    if len(observed.data_vars) != 1:
-        return "other"
-    values = next(iter(observed.data_vars.values())).values
-    if set(np.unique(values)) <= {0, 1}:
-        return "binary"
-    return "count" if np.issubdtype(values.dtype, np.integer) else "other"
+    predicted = datatree["posterior_predictive"].to_dataset()
+    for name, var in observed.data_vars.items():
+        values = var.values
+        if name in predicted and np.issubdtype(values.dtype, np.integer):
+            return name, "binary" if set(np.unique(values)) <= {0, 1} else "count"
+    return None, "other"
 
 
 #: name -> (applies to this run?, draw function)
@@ -191,12 +210,18 @@ FIGURES: dict[str, tuple[Callable[[xr.Dataset, xr.DataTree], bool], Callable]] =
     "fidelity_curve": (lambda e, d: "fidelity_curve" in e, fidelity_curve),
     "effects_forest": (lambda e, d: "ame" in e, effects_forest),
     "strata_rates": (lambda e, d: "complier_rate_ips" in e, strata_rates),
-    "ppc_calibration": (lambda e, d: _observed_kind(d) == "binary", ppc_calibration),
-    "ppc_counts": (lambda e, d: _observed_kind(d) == "count", ppc_counts),
-    "prior_posterior": (lambda e, d: "prior_estimands" in d.children, prior_posterior),
+    "outcome_shares": (lambda e, d: "service_share" in e, outcome_shares),
+    "focus_drivers": (lambda e, d: "focus_ame" in e, focus_drivers),
+    "service_correlations": (lambda e, d: "service_correlation" in e, service_correlations),
+    "ppc_calibration": (lambda e, d: observed_outcome(d)[1] == "binary", ppc_calibration),
+    "ppc_counts": (lambda e, d: observed_outcome(d)[1] == "count", ppc_counts),
+    "prior_posterior": (
+        lambda e, d: "prior_estimands" in d.children and bool(compared_estimands(e, d)),
+        prior_posterior,
+    ),
     "sensitivity_forest": (lambda e, d: "sensitivity" in d.children, sensitivity_forest),
     "power_scaling": (lambda e, d: "power_scaling" in d.children, power_scaling_plot),
-    "rank_plot": (lambda e, d: "posterior" in d.children, rank_plot),
+    "rank_plot": (lambda e, d: "posterior" in d.children and bool(hyperparameters(d)), rank_plot),
 }
 
 

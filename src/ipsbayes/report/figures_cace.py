@@ -55,7 +55,7 @@ def ppc_counts(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tu
     """Rootogram of a count outcome (e.g. months employed) against posterior predictive draws (ArviZ)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pc = az.plot_ppc_rootogram(datatree, ci_prob=style.prob, backend="matplotlib")
+        pc = az.plot_ppc_rootogram(datatree, ci_prob=style.prob, backend="matplotlib")  # the CACE model observes one
     fig = figure_of(pc)
     caption = (
         f"Posterior predictive rootogram: observed counts of each value (points) against the model's "

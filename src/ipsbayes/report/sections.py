@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes.report.sections_causal import cace_section, sensitivity_section
+from ipsbayes.report.sections_outcomes import drivers_section, shares_section
 from ipsbayes.report.style import Style
 from ipsbayes.report.tables import format_number
 
@@ -50,10 +51,15 @@ def fidelity_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.D
             f"The probability that the difference exceeds {contrast['threshold']:g} percentage points is "
             f"**{contrast['p_above_threshold']:.2f}**."
         )
+    measured = (
+        "Here true fidelity is latent and the reviews measure it with error, so that uncertainty is in the interval."
+        if "review_error_sd" in estimands
+        else "The score is treated as exact; fidelity measured with error pulls the slope towards zero, which the "
+        "measurement-error model (models/ipsung_fidelity.toml) corrects."
+    )
     lines.append(
         "This is an association across services, not a randomised comparison of fidelity levels: services "
-        "with higher fidelity may differ in other ways. Fidelity measured with error pulls the slope towards "
-        "zero; the measurement-error model (IPS ung question 3) propagates that uncertainty."
+        f"with higher fidelity may differ in other ways. {measured}"
     )
     return "\n\n".join(lines)
 
@@ -83,10 +89,50 @@ def services_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.D
     return " ".join(text)
 
 
+def measurement_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.DataFrame, style: Style) -> str:
+    """Fidelity measured with error: the latent-fidelity slope beside the plug-in and aggregated slopes."""
+    error, reliability = _row(summary, "review_error_sd"), _row(summary, "fidelity_reliability")
+    spread = _row(summary, "fidelity_sd")
+    slope = _row(summary, "fidelity_slope")
+    lines = [
+        f"Reviews scatter around each service's true score with an SD of **{format_number(error['median'], '')} "
+        f"points** ({_interval(error, style)}), against a spread of true scores across services of "
+        f"{format_number(spread['median'], '')} points, so a single review's reliability is "
+        f"**{format_number(reliability['median'], '')}** ({_interval(reliability, style)}).",
+        f"With true fidelity latent, the slope is {format_number(slope['median'], '')} {slope['unit']} "
+        f"({_interval(slope, style)}).",
+    ]
+    if "sensitivity" in datatree.children and "fidelity_slope" in datatree["sensitivity"].data_vars:
+        values = datatree["sensitivity"]["fidelity_slope"]
+        rows = ["| Analysis | Fidelity slope (median) | Interval | P(slope > 0) |", "| --- | ---: | --- | ---: |"]
+        for analysis in values["analysis"].values:
+            draws = values.sel(analysis=analysis)
+            low, high = style.bounds(draws)
+            rows.append(
+                f"| {analysis} | {float(draws.median()):.3f} | {float(low):.3f} to {float(high):.3f} | "
+                f"{float((draws > 0).mean()):.2f} |"
+            )
+        lines.append("\n".join(rows))
+        lines.append(
+            "**How they differ.** The plug-in analysis treats each service's mean review score as exact. Scores "
+            "measured with error spread services out along the fidelity axis more than their true differences, so "
+            "the plug-in slope is pulled towards zero (regression dilution, by roughly the reliability of the mean "
+            "score) and its interval is too narrow, because it ignores that uncertainty. The latent model corrects "
+            "both: its slope refers to true fidelity and its interval carries the measurement uncertainty. The "
+            "aggregated analysis uses only service outcome counts, as in the quality reports; without participant "
+            "characteristics it estimates the service-level association rather than the slope for similar "
+            "participants."
+        )
+    return "\n\n".join(lines)
+
+
 #: (title, applies to (estimands, datatree), builder)
 SECTIONS: list[tuple[str, Callable[[xr.Dataset, xr.DataTree], bool], SectionBuilder]] = [
     ("Effect of IPS: CACE, ITT and per-protocol", lambda e, d: "cace" in e, cace_section),
+    ("Who reaches work, an apprenticeship or education", lambda e, d: "category_share" in e, shares_section),
+    ("What drives transitions to education", lambda e, d: "focus_ame" in e, drivers_section),
     ("Fidelity and outcomes", lambda e, d: "fidelity_contrast" in e, fidelity_section),
+    ("Fidelity measured with error", lambda e, d: "review_error_sd" in e, measurement_section),
     ("Differences between services", lambda e, d: "service_rate" in e and "service_raw_rate" in e, services_section),
     (
         "Sensitivity to priors and assumptions",

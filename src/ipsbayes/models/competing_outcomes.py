@@ -1,0 +1,259 @@
+"""Competing outcomes at 12 months: none, work, apprenticeship or education, participants in services.
+
+A sequential (hurdle) categorical model. For participant *i* in service *s*::
+
+    logit P(any outcome)                  = a_0 + X_i b_0 + u_s0
+    log P(k) / P(reference) | any outcome = a_k + X_i b_k + u_sk       (k = apprenticeship, education)
+    u_s = L z_s,  z_s ~ Normal(0, I),  L L' = diag(sd) R diag(sd),  R ~ LKJ(eta)
+
+so ``P(none) = 1 - P(any)`` and ``P(k) = P(any) * softmax_k``. The first equation
+is exactly the binary model of ``ipsung_employment``, so the two analyses agree;
+the service effects of the three equations are correlated (a service good at
+getting people into work may or may not be good at education). Optionally the
+coefficients of each equation share a scale with its own prior (hierarchical
+shrinkage), which regularises when predictors are many.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, override
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+from pydantic import Field, model_validator
+
+from ipsbayes.config import RunConfig
+from ipsbayes.data import (
+    DataBundle,
+    constant_columns,
+    example_rows,
+    handle_missing,
+    merge_service_columns,
+    missing_columns,
+    raise_if,
+    unmatched_keys,
+    varying_within,
+)
+from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, model_data, natural_key, register
+from ipsbayes.models.categorical_predict import CategoricalPredictor, categorical_estimands
+from ipsbayes.models.design import Design, parse_formula
+from ipsbayes.priors import PriorSet
+
+
+class CompetingOutcomesSpec(ModelSpec):
+    """``[model]`` table of ``kind = "competing_outcomes"``."""
+
+    kind: Literal["competing_outcomes"] = "competing_outcomes"
+    formula: str = Field(description="outcome ~ predictors + (1 | service)")
+    service: str = "service"
+    categories: list[str] = Field(
+        default_factory=lambda: ["none", "work", "apprenticeship", "education"],
+        description="outcome labels: the first is 'no outcome', the second the reference among outcomes",
+    )
+    service_predictors: list[str] = Field(default_factory=list)
+    standardize: bool = True
+    shrinkage: bool = Field(True, description="hierarchical scale per equation for the coefficients")
+    focus: str | None = Field("education", description="category whose drivers the report ranks")
+    outcome_label: str | None = None
+
+    @model_validator(mode="after")
+    def _categories(self) -> CompetingOutcomesSpec:
+        if len(self.categories) < 3 or len(set(self.categories)) != len(self.categories):
+            raise ValueError("categories: give at least three distinct labels (no outcome, reference, others)")
+        if self.focus is not None and self.focus not in self.categories:
+            raise ValueError(f"focus '{self.focus}' is not one of the categories {self.categories}")
+        return self
+
+    @property
+    def equations(self) -> list[str]:
+        """Reach equation, then one per non-reference outcome."""
+        reference = self.categories[1]
+        return ["reach", *[f"{k}_vs_{reference}" for k in self.categories[2:]]]
+
+
+class CompetingOutcomes(ModelFamily):
+    """Sequential categorical model with correlated service effects (LKJ)."""
+
+    kind = "competing_outcomes"
+    title = "Competing outcomes: none, work, apprenticeship or education (sequential categorical model)"
+    spec_schema = CompetingOutcomesSpec
+    prior_names: ClassVar[dict[str, str]] = {
+        "category_intercept": "log-odds intercept of each equation (reach; each outcome vs the reference)",
+        "beta": "log-odds coefficient per SD or category (used when shrinkage = false)",
+        "coef_scale": "scale of the coefficients within an equation (shrinkage = true)",
+        "sd_service": "SD of service effects in each equation (log-odds); a positive distribution",
+        "corr_service": "LKJ prior on the correlation of service effects across equations (eta)",
+    }
+    key_parameters = ("service_sd", "service_correlation")
+
+    @override
+    def check_spec(self, spec: CompetingOutcomesSpec, where: str) -> list[str]:
+        parts, problems = parse_formula(spec.formula)
+        if parts is not None and parts.groups != [(spec.service,)]:
+            problems.append(f"model.formula: the only group term must be '(1 | {spec.service})'")
+        return problems
+
+    @override
+    def prior_names_for(self, spec: CompetingOutcomesSpec) -> dict[str, str]:
+        names = dict(self.prior_names)
+        names.pop("beta" if spec.shrinkage else "coef_scale")
+        return names
+
+    @override
+    def estimand_names(self, spec: CompetingOutcomesSpec) -> dict[str, str]:
+        return {
+            "category_share": "%",
+            "service_share": "%",
+            "ame": "pp",
+            "log_odds_per_unit": "log-odds",
+            "service_sd": "SD (log-odds)",
+            "service_correlation": "correlation",
+            "focus_ame": "pp",
+        }
+
+    @override
+    def prepare(self, bundle: DataBundle, spec: CompetingOutcomesSpec, config: RunConfig) -> ModelData:
+        parts, _ = parse_formula(spec.formula)
+        participants, services = bundle.participants, bundle.services
+        service_cols = set(services.frame.columns) if services is not None else set()
+        from_services = [v for v in parts.variables if v in service_cols and v not in participants.frame.columns]
+        needs = [parts.response, spec.service, *[v for v in parts.variables if v not in from_services]]
+        problems = missing_columns(participants, dict.fromkeys(needs), "used by the model")
+        raise_if(problems, "Data do not match the competing-outcomes model")
+        problems = handle_missing(participants, needs, config.data.missing, bundle)
+        if services is not None:
+            problems += handle_missing(services, [spec.service, *from_services], "error", bundle)
+            problems += unmatched_keys(participants, services, spec.service)
+        labels = participants.frame[parts.response].astype(str)
+        unknown = ~labels.isin(spec.categories)
+        if unknown.any():
+            problems.append(
+                f"{participants.where}: column '{parts.response}' has label(s) "
+                f"{', '.join(sorted(set(labels[unknown]))[:5])} not in the declared outcome set "
+                f"{spec.categories} at {example_rows(unknown)}; add them to model.categories or recode"
+            )
+        empty = [c for c in spec.categories if not (labels == c).any()]
+        if empty and not unknown.any():
+            problems.append(
+                f"{participants.where}: no participant has outcome {', '.join(empty)}; "
+                "drop the category from model.categories"
+            )
+        raise_if(problems, "The data cannot be used as they are")
+        frame = merge_service_columns(bundle, spec.service, from_services)
+        merged = type(participants)(frame, participants.path, participants.label)
+        problems += constant_columns(merged, parts.variables)
+        problems += varying_within(merged, spec.service, spec.service_predictors)
+        raise_if(problems, "The data cannot be used as they are")
+        design = Design(parts.rhs, frame, standardize=spec.standardize)
+        service_ids = frame[spec.service].astype(str)
+        services_list = sorted(service_ids.unique(), key=natural_key)
+        service_idx = pd.Categorical(service_ids, categories=services_list).codes.astype(np.int64)
+        category = pd.Categorical(frame[parts.response].astype(str), categories=spec.categories).codes.astype(np.int64)
+        n_services, n_categories = len(services_list), len(spec.categories)
+        counts = np.zeros((n_services, n_categories))
+        np.add.at(counts, (service_idx, category), 1.0)
+        info = {
+            "design": design,
+            "frame": frame,
+            "response": parts.response,
+            "spec_categories": spec.categories,
+            "service_n": counts.sum(axis=1),
+            "service_observed_share": counts / counts.sum(axis=1, keepdims=True),
+            "outcome_label": spec.outcome_label or parts.response.replace("_", " "),
+        }
+        coords = {
+            "term": design.labels,
+            "service": services_list,
+            "equation": spec.equations,
+            "equation_bis": spec.equations,
+            "category": spec.categories,
+        }
+        arrays = {"X": design.matrix(), "service_idx": service_idx, "y": category}
+        notes = (
+            [f"Rows dropped for missing values: {bundle.dropped_rows}."] if sum(bundle.dropped_rows.values()) else []
+        )
+        return ModelData(coords=coords, arrays=arrays, info=info, n_rows=len(frame), notes=notes)
+
+    @override
+    def build(self, data: ModelData, spec: CompetingOutcomesSpec, priors: PriorSet) -> pm.Model:
+        n_eq = len(spec.equations)
+        coords = {**data.coords, "obs": np.arange(len(data.arrays["y"]))}
+        with pm.Model(coords=coords) as model:
+            d = model_data(data.arrays, {"X": ("obs", "term"), "service_idx": ("obs",), "y": ("obs",)})
+            alpha = priors["category_intercept"].create("category_intercept", dims="equation")
+            eta = alpha[None, :]
+            if len(data.coords["term"]):
+                if spec.shrinkage:
+                    scale = priors["coef_scale"].create("coef_scale", dims="equation")
+                    z_beta = pm.Normal("z_beta", 0.0, 1.0, dims=("equation", "term"))
+                    beta = pm.Deterministic("beta", scale[:, None] * z_beta, dims=("equation", "term"))
+                else:
+                    beta = priors["beta"].create("beta", dims=("equation", "term"))
+                eta = eta + pt.dot(d["X"], beta.T)
+            packed = pm.LKJCholeskyCov(
+                "service_chol",
+                n=n_eq,
+                eta=priors["corr_service"].hyperparameter("corr_service", "eta"),
+                sd_dist=priors["sd_service"].distribution("sd_service"),
+                compute_corr=False,
+            )
+            chol = pm.expand_packed_triangular(n_eq, packed, lower=True)
+            covariance = pt.dot(chol, chol.T)
+            sds = pt.sqrt(pt.diag(covariance))
+            pm.Deterministic("service_sd", sds, dims="equation")
+            pm.Deterministic("service_corr", covariance / pt.outer(sds, sds), dims=("equation", "equation_bis"))
+            z_service = pm.Normal("z_service", 0.0, 1.0, dims=("service", "equation"))
+            effect = pm.Deterministic("service_effect", pt.dot(z_service, chol.T), dims=("service", "equation"))
+            eta = eta + effect[d["service_idx"]]
+            log_none = pt.log(pt.sigmoid(-eta[:, 0]))
+            log_any = pt.log(pt.sigmoid(eta[:, 0]))
+            stage_two = pt.concatenate([pt.zeros_like(eta[:, :1]), eta[:, 1:]], axis=1)
+            log_which = stage_two - pt.logsumexp(stage_two, axis=1, keepdims=True)
+            log_p = pt.concatenate([log_none[:, None], log_any[:, None] + log_which], axis=1)
+            pm.Categorical(data.info["response"], logit_p=log_p, observed=d["y"], dims="obs")
+        return model
+
+    @override
+    def describe(self, spec: CompetingOutcomesSpec, data: ModelData) -> str:
+        none, reference = spec.categories[0], spec.categories[1]
+        others = ", ".join(spec.categories[2:])
+        return (
+            f"Sequential categorical model of *{data.info['response']}* for {data.n_rows} participants in "
+            f"{len(data.coords['service'])} services. First, whether a participant reaches any outcome (vs "
+            f"'{none}'), logistic; then, among those who do, which one ({others} vs '{reference}'), "
+            f"multinomial-logistic. Formula: `{spec.formula}` (the same predictors in every equation). Service "
+            "effects of the equations are correlated, with an LKJ prior on their correlation, and non-centred. "
+            + (
+                "Coefficients within an equation share a scale with its own prior (hierarchical shrinkage). "
+                if spec.shrinkage
+                else ""
+            )
+            + "Shares and effects on the probability scale average the model's predicted probabilities over the "
+            "study's participants, for every posterior draw; the first equation is the binary model of "
+            "`ipsung_employment`."
+        )
+
+    @override
+    def estimands(
+        self, posterior: xr.Dataset, data: ModelData, spec: CompetingOutcomesSpec, config: RunConfig
+    ) -> xr.Dataset:
+        predictor = CategoricalPredictor.from_posterior(posterior, data)
+        out = categorical_estimands(predictor, posterior, data, spec.focus)
+        out["service_sd"] = estimand(
+            posterior["service_sd"], "SD of service effects per equation", "SD (log-odds)", null=None
+        )
+        pairs = [(a, b) for i, a in enumerate(spec.equations) for b in spec.equations[i + 1 :]]
+        corr = posterior["service_corr"]
+        values = xr.concat([corr.sel(equation=a, equation_bis=b) for a, b in pairs], dim="pair")
+        values = values.drop_vars(["equation", "equation_bis"], errors="ignore")
+        values = values.assign_coords(pair=[f"{a} ~ {b}" for a, b in pairs]).transpose("chain", "draw", "pair")
+        out["service_correlation"] = estimand(
+            values, "Correlation of service effects between equations", "correlation", headline=True
+        )
+        return out
+
+
+register(CompetingOutcomes())

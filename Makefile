@@ -26,5 +26,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check src tests
 	$(BIN)/python -m pytest -q
 
+validate: $(STAMP)
+	for config in rij_cace rij_cace_months ipsung_employment; do \
+		$(BIN)/ipsbayes validate models/$$config.toml --out runs/validation/$$config || exit 1; \
+	done
+
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

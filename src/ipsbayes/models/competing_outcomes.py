@@ -164,7 +164,9 @@ class CompetingOutcomes(ModelFamily):
             "service_observed_share": counts / counts.sum(axis=1, keepdims=True),
             "outcome_label": spec.outcome_label or parts.response.replace("_", " "),
         }
+        n_eq = len(spec.equations)
         coords = {
+            "cholesky_element": [f"L[{i},{j}]" for i in range(n_eq) for j in range(i + 1)],
             "term": design.labels,
             "service": services_list,
             "equation": spec.equations,
@@ -199,6 +201,7 @@ class CompetingOutcomes(ModelFamily):
                 eta=priors["corr_service"].hyperparameter("corr_service", "eta"),
                 sd_dist=priors["sd_service"].distribution("sd_service"),
                 compute_corr=False,
+                dims="cholesky_element",
             )
             chol = pm.expand_packed_triangular(n_eq, packed, lower=True)
             covariance = pt.dot(chol, chol.T)

@@ -153,7 +153,7 @@ def write_posterior(datatree: xr.DataTree, path: Path) -> None:
     encoding = {}
     for node in tree.subtree:
         variables = {
-            v: {"zlib": True, "complevel": 4} for v, arr in node.dataset.data_vars.items() if arr.dtype != object
+            v: {"zlib": True, "complevel": 1} for v, arr in node.dataset.data_vars.items() if arr.dtype != object
         }
         if variables:
             encoding[node.path] = variables

@@ -29,6 +29,9 @@ from ipsbayes.rundir import Run, atomic_folder, load_run, provenance, write_json
 from ipsbayes.sampling import sample
 from ipsbayes.sensitivity import check_sensitivity, headline_scalars, power_scaling, prior_estimands, sensitivity_fits
 
+#: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
+MAX_POINTWISE_ROWS = 50_000
+
 
 @dataclass
 class Plan:
@@ -148,8 +151,24 @@ def run(
     started = time.perf_counter()
     plan = check(source)
     config = plan.config.with_overrides(profile=profile, seed=seed)
-    power = config.sensitivity.power_scaling
-    fit = sample(plan.model, config.sampler, config.seed, progress=progress, log_prior=power)
+    rows = int(plan.data.arrays["y"].size)
+    pointwise = rows <= MAX_POINTWISE_ROWS
+    if not pointwise:
+        plan.data.notes.append(
+            f"{rows:,} likelihood rows: pointwise log-likelihood, LOO, power-scaling and posterior predictive draws "
+            f"were skipped (more than {MAX_POINTWISE_ROWS:,} rows; with discrete covariates, collapse = 'auto' "
+            "turns participants into far fewer binomial rows)."
+        )
+    power = config.sensitivity.power_scaling and pointwise
+    fit = sample(
+        plan.model,
+        config.sampler,
+        config.seed,
+        progress=progress,
+        log_prior=power,
+        log_likelihood=pointwise,
+        predictive=pointwise,
+    )
     timings = {**plan.timings, **fit.timings}
     step = time.perf_counter()
     datatree = fit.datatree

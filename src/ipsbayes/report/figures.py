@@ -31,7 +31,7 @@ from ipsbayes.report.figures_sensitivity import (  # noqa: E402
     prior_posterior,
     sensitivity_forest,
 )
-from ipsbayes.report.style import Style, figure_of, median  # noqa: E402
+from ipsbayes.report.style import Style, figure_of, median, pointrange  # noqa: E402
 
 BAND_COLOURS = ["#f4e4e4", "#fbf3dc", "#e3f1e3", "#d2e9f7"]
 
@@ -41,13 +41,11 @@ def service_caterpillar(estimands: xr.Dataset, datatree: xr.DataTree, style: Sty
     rate = estimands["service_rate"]
     raw, n = estimands["service_raw_rate"].values, estimands["service_n"].values
     mid = median(rate)
-    lower, upper = style.bounds(rate)
     order = np.argsort(mid)
     services = rate["service"].values[order]
     y = np.arange(len(order))
     fig, ax = plt.subplots(figsize=(7.5, max(4.0, 0.2 * len(order) + 1.5)))
-    ax.hlines(y, lower[order], upper[order], color="#1f77b4", lw=1.6, label=f"predicted, {style.text}")
-    ax.plot(mid[order], y, "o", color="#1f77b4", ms=4, label="predicted (posterior median)")
+    pointrange(ax, rate, y, style, "#1f77b4", order=order, lw=1.6, ms=4, label=f"predicted: median and {style.text}")
     for yi, r, m in zip(y, raw[order], mid[order], strict=True):
         ax.plot([r, m], [yi, yi], color="#999999", lw=0.6, zorder=0)
     ax.scatter(

@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ipsbayes.report.style import Style, figure_of, median
+from ipsbayes.report.style import Style, figure_of, pointrange
 
 STRATA = (
     ("never_taker_rate", "Never-takers", "#999999"),
@@ -26,9 +26,7 @@ def strata_rates(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> 
     fig, ax = plt.subplots(figsize=(8.5, 3.4))
     y = np.arange(len(STRATA))[::-1]
     for yi, (name, _label, colour) in zip(y, STRATA, strict=True):
-        lower, upper = style.bounds(estimands[name])
-        ax.hlines(yi, lower, upper, color=colour, lw=2.5)
-        ax.plot(median(estimands[name]), yi, "o", color=colour)
+        pointrange(ax, estimands[name], np.array([yi]), style, colour, lw=2.5)
     for name, label, marker in (
         ("observed_rate_control_arm", "observed: usual follow-up arm", "x"),
         ("observed_rate_received", "observed: received IPS", "+"),

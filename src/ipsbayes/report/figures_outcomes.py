@@ -7,7 +7,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ipsbayes.report.style import Style, median
+from ipsbayes.report.style import Style, median, pointrange
 
 
 def outcome_shares(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
@@ -20,12 +20,9 @@ def outcome_shares(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -
     )
     for ax, category in zip(np.atleast_1d(axes), categories, strict=True):
         values = shares.sel(category=category)
-        mid = median(values)
-        lower, upper = style.bounds(values)
-        order = np.argsort(mid)
+        order = np.argsort(median(values))
         y = np.arange(len(order))
-        ax.hlines(y, lower[order], upper[order], color="#1f77b4", lw=1.2)
-        ax.plot(mid[order], y, "o", ms=3, color="#1f77b4")
+        pointrange(ax, values, y, style, "#1f77b4", order=order, lw=1.2, ms=3)
         ax.scatter(
             observed.sel(category=category).values[order],
             y,
@@ -51,14 +48,11 @@ def outcome_shares(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -
 def focus_drivers(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
     """Average marginal effects on the focus outcome (e.g. education), ranked, with intervals."""
     effects = estimands["focus_ame"]
-    mid = median(effects)
-    lower, upper = style.bounds(effects)
-    order = np.argsort(mid)
+    order = np.argsort(median(effects))
     labels = [str(c) for c in effects["contrast"].values]
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(labels) + 1.2))
     y = np.arange(len(order))
-    ax.hlines(y, lower[order], upper[order], color="#2ca02c", lw=2)
-    ax.plot(mid[order], y, "o", color="#2ca02c")
+    pointrange(ax, effects, y, style, "#2ca02c", order=order)
     ax.axvline(0, color="black", ls="--", lw=0.8)
     ax.set_yticks(y, [labels[i] for i in order], fontsize=8)
     focus = effects.attrs.get("focus", "the focus outcome")
@@ -76,13 +70,10 @@ def focus_drivers(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) ->
 def service_correlations(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
     """Correlations of service effects between equations."""
     corr = estimands["service_correlation"]
-    mid = median(corr)
-    lower, upper = style.bounds(corr)
     labels = [str(p) for p in corr["pair"].values]
     fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(labels) + 1.2))
     y = np.arange(len(labels))[::-1]
-    ax.hlines(y, lower, upper, color="#9467bd", lw=2)
-    ax.plot(mid, y, "o", color="#9467bd")
+    pointrange(ax, corr, y, style, "#9467bd")
     ax.axvline(0, color="black", ls="--", lw=0.8)
     ax.set_xlim(-1, 1)
     ax.set_yticks(y, labels, fontsize=8)

@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ipsbayes.report.style import Style, figure_of, median
+from ipsbayes.report.style import Style, figure_of, pointrange
 
 
 def compared_estimands(estimands: xr.Dataset, datatree: xr.DataTree) -> list[str]:
@@ -59,10 +59,7 @@ def sensitivity_forest(estimands: xr.Dataset, datatree: xr.DataTree, style: Styl
     y = np.arange(len(analyses))[::-1]
     for ax, name in zip(axes[0], names, strict=True):
         values = sensitivity[name]
-        lower, upper = style.bounds(values)
-        mid = median(values)
-        ax.hlines(y, lower, upper, color="#1f77b4", lw=2)
-        ax.plot(mid, y, "o", color="#1f77b4")
+        pointrange(ax, values, y, style, "#1f77b4")
         null = values.attrs.get("null")
         if null is not None:
             ax.axvline(float(null), color="black", ls="--", lw=0.8)

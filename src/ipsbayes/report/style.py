@@ -40,6 +40,29 @@ def _median(values: xr.DataArray) -> np.ndarray:
     return values.median(["chain", "draw"]).values
 
 
+def pointrange(
+    ax,
+    values: xr.DataArray,
+    y: np.ndarray,
+    style: Style,
+    colour: str,
+    order: np.ndarray | None = None,
+    lw: float = 2.0,
+    ms: float = 5.0,
+    label: str | None = None,
+) -> None:
+    """Draw posterior medians (dots) with ``style``'s intervals (lines) at heights ``y``.
+
+    ``order`` reorders the elements (e.g. sorted by median) before drawing.
+    """
+    lower, upper = style.bounds(values)
+    mid = median(values)
+    if order is not None:
+        lower, upper, mid = lower[order], upper[order], mid[order]
+    ax.hlines(y, lower, upper, color=colour, lw=lw, label=label)
+    ax.plot(mid, y, "o", color=colour, ms=ms)
+
+
 def median(values: xr.DataArray) -> np.ndarray:
     """Posterior median over chain and draw."""
     return values.median(["chain", "draw"]).values

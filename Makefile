@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ipsbayes simulate ipsung --seed 20261122 --out data/ipsung
+	$(BIN)/ipsbayes simulate ipsung --seed 2 --out data/ipsung
 	$(BIN)/ipsbayes run models/ipsung_employment.toml
 
 test: $(STAMP)

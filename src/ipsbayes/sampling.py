@@ -184,7 +184,7 @@ def _sample_nutpie(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
             posterior = pm.compute_deterministics(
-                posterior, model=model, merge_dataset=True, progressbar=False, compile_kwargs=C_MODE
+                posterior, model=model, extend_dataset=True, progressbar=False, compile_kwargs=C_MODE
             )
     timings["deterministics"] = time.perf_counter() - started
     datatree["posterior"] = xr.DataTree(posterior, name="posterior")

@@ -164,3 +164,25 @@ def test_rij_report_shows_cace_itt_per_protocol_and_sensitivity(make_config, tmp
     assert summary.loc["cace", "unit"] == "pp" and summary.loc["cace", "threshold"] == 10.0
     prior = run.datatree["prior_estimands"].to_dataset()
     assert float(prior["cace"].std()) > float(run.estimands["cace"].std())  # data narrow the prior
+
+
+@pytest.mark.sampling
+def test_pymc_sampler_gives_the_same_run_contract_and_answer(make_config, rij_data: Path, tmp_path: Path) -> None:
+    changes = {"sampler.profile": "ci", **NO_SENSITIVITY}
+    runs = {
+        backend: ipsbayes.run(
+            make_config("rij_cace", data=rij_data, **{**changes, "sampler.backend": backend}),
+            out=tmp_path / backend,
+            progress=False,
+        )
+        for backend in ("nutpie", "pymc")
+    }
+    nutpie, pymc = runs["nutpie"], runs["pymc"]
+    assert pymc.provenance["sampler"]["backend"] == "pymc"
+    assert set(pymc.datatree.children) == set(nutpie.datatree.children)
+    assert pymc.diagnostics.status in {"pass", "warn"}
+    assert {check["name"] for check in pymc.diagnostics.to_dict()["checks"]} == {
+        check["name"] for check in nutpie.diagnostics.to_dict()["checks"]
+    }
+    difference = float(pymc.estimands["cace"].mean()) - float(nutpie.estimands["cace"].mean())
+    assert abs(difference) < 3.0, difference  # pp; Monte Carlo error of each mean is about 0.5 pp

@@ -7,14 +7,17 @@ named dims, and its estimands carry labels and units.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 
 import numpy as np
 import pymc as pm
 import pytest
+from pytensor.graph.traversal import ancestors
 
 from ipsbayes.models import REGISTRY
 from ipsbayes.runner import check
+from ipsbayes.sampling import sample_prior_predictive
 
 from .conftest import REPO
 
@@ -51,3 +54,29 @@ def test_family_contract(name: str) -> None:
         assert attrs.get("label") and attrs.get("unit"), f"{name}: estimand {var_name} lacks label/unit"
         assert np.isfinite(estimands[var_name].values).all(), f"{name}: estimand {var_name} not finite"
     assert plan.family.describe(plan.spec, plan.data)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_sbc_replicates_every_observed_variable(name: str) -> None:
+    """`ipsbayes validate` refits data drawn from the model: every observed variable's data must be replaced."""
+    plan = check(REPO / "models" / f"{name}.toml")
+    model = plan.model
+    data_names = {var.name for var in model.data_vars}
+    observed = {
+        rv.name: [v.name for v in ancestors([model.rvs_to_values[rv]]) if v.name in data_names]
+        for rv in model.observed_RVs
+    }
+    tree = sample_prior_predictive(model, draws=1, seed=3)
+    rng = np.random.default_rng(3)
+    prior, predictive = tree["prior"].to_dataset(), tree["prior_predictive"].to_dataset()
+    replaced = plan.family.replicate_data(plan.spec, prior, predictive, plan.data, rng)
+    for rv_name, sources in observed.items():
+        assert len(sources) == 1, f"{name}: {rv_name} observes {sources}"
+        key = sources[0]
+        assert key in replaced, f"{name}: SBC does not replace the data of {rv_name} ('{key}')"
+        assert replaced[key].shape == plan.data.arrays[key].shape
+        assert not np.array_equal(replaced[key], plan.data.arrays[key]), f"{name}: '{key}' was not redrawn"
+    refit = plan.family.build(
+        dataclasses.replace(plan.data, arrays={**plan.data.arrays, **replaced}), plan.spec, plan.priors
+    )
+    assert all(np.isfinite(v) for v in refit.point_logps().values())

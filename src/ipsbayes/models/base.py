@@ -106,11 +106,17 @@ class ModelFamily(ABC):
     ) -> dict[str, np.ndarray]:
         """Data arrays simulated from one prior draw, for simulation-based calibration.
 
-        The default takes the prior predictive draw of the (single) observed variable as
-        the new ``y``; families whose generative process also produces other data (the
-        CACE model's treatment receipt) override this.
+        The default takes the prior predictive draw of the response (the observed
+        variable named ``data.info["response"]``) as the new ``y``; families whose
+        generative process also produces other data (the CACE model's treatment
+        receipt, fidelity reviews) extend this.
         """
-        observed = next(iter(prior_predictive.data_vars.values()))
+        response = data.info.get("response")
+        observed = (
+            prior_predictive[response]
+            if response in prior_predictive
+            else next(iter(prior_predictive.data_vars.values()))
+        )
         return {"y": np.asarray(observed.values).reshape(data.arrays["y"].shape)}
 
     @abstractmethod

@@ -203,7 +203,7 @@ class CompetingOutcomes(ModelFamily):
                 compute_corr=False,
                 dims="cholesky_element",
             )
-            chol = pm.expand_packed_triangular(n_eq, packed, lower=True)
+            chol = pm.math.expand_packed_triangular(n_eq, packed, lower=True)
             covariance = pt.dot(chol, chol.T)
             sds = pt.sqrt(pt.diag(covariance))
             pm.Deterministic("service_sd", sds, dims="equation")

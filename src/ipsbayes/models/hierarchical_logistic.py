@@ -300,6 +300,22 @@ class HierarchicalLogistic(ModelFamily):
         return model
 
     @override
+    def replicate_data(
+        self,
+        spec: HierarchicalLogisticSpec,
+        prior: xr.Dataset,
+        prior_predictive: xr.Dataset,
+        data: ModelData,
+        rng: np.random.Generator,
+    ) -> dict[str, np.ndarray]:
+        """The response and, where fidelity is measured with error, the review scores of one prior draw."""
+        arrays = super().replicate_data(spec, prior, prior_predictive, data, rng)
+        if "review_score_obs" in prior_predictive:
+            scores = prior_predictive["review_score_obs"].values
+            arrays["review_score"] = np.asarray(scores).reshape(data.arrays["review_score"].shape)
+        return arrays
+
+    @override
     def describe(self, spec: HierarchicalLogisticSpec, data: ModelData) -> str:
         info, coords = data.info, data.coords
         nested = info["nested"]

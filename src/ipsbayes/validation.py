@@ -42,6 +42,9 @@ from ipsbayes.sampling import sample, sample_prior_predictive
 
 SAMPLE_DIMS = ("chain", "draw")
 MAX_RANK_DRAWS = 400
+#: SBC scores parameters and headline estimands with at most this many elements each
+#: (scalars, per-equation SDs, correlations), not group effects (one per service).
+SBC_MAX_ELEMENTS = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,15 +157,18 @@ def run_job(job: Job) -> list[dict[str, Any]]:
             replaced = family.replicate_data(job.spec, prior, prior_tree["prior_predictive"].to_dataset(), data, rng)
             data = dataclasses.replace(data, arrays={**data.arrays, **replaced})
             posterior, quality = _fit(family, job, data)
-            names = [n for n in posterior.data_vars if set(posterior[n].dims) == set(SAMPLE_DIMS) and n in prior]
-            truths = {n: float(prior[n].values.ravel()[0]) for n in names}
-            draws = {n: posterior[n] for n in names}
+            parameters = [n for n in posterior.data_vars if n in prior]
+            truths, draws = sbc_quantities(prior, posterior, parameters)
             true_estimands = family.estimands(prior, data, job.spec, job.config)
             estimands = family.estimands(posterior, data, job.spec, job.config)
-            for name, var in estimands.data_vars.items():
-                if set(var.dims) == set(SAMPLE_DIMS) and var.attrs.get("headline"):
-                    truths[name] = float(true_estimands[name].values.ravel()[0])
-                    draws[name] = var
+            headline = [
+                n for n, var in estimands.data_vars.items() if var.attrs.get("headline") and n in true_estimands
+            ]
+            more_truths, more_draws = sbc_quantities(true_estimands, estimands, headline)
+            truths |= more_truths
+            draws |= more_draws
+        if not truths:
+            raise ValueError("nothing to score: no quantity of this fit matches a true value")
         seconds = time.perf_counter() - started
         return [
             {
@@ -186,6 +192,36 @@ def run_job(job: Job) -> list[dict[str, Any]]:
                 "traceback": traceback.format_exc(limit=3),
             }
         ]
+
+
+def sbc_quantities(
+    truth: xr.Dataset, posterior: xr.Dataset, names: list[str]
+) -> tuple[dict[str, float], dict[str, xr.DataArray]]:
+    """True values (one prior draw) and posterior draws of every element of small variables, keyed as ``select`` reads.
+
+    Variables with more than :data:`SBC_MAX_ELEMENTS` elements (group effects) are left
+    out, and so are elements that do not vary over the posterior (a correlation
+    matrix's unit diagonal): their rank says nothing about calibration.
+    """
+    truths: dict[str, float] = {}
+    draws: dict[str, xr.DataArray] = {}
+    for name in names:
+        var = posterior[name]
+        if not set(SAMPLE_DIMS) <= set(var.dims):
+            continue
+        dims = [d for d in var.dims if d not in SAMPLE_DIMS]
+        if int(np.prod([var.sizes[d] for d in dims])) > SBC_MAX_ELEMENTS:
+            continue
+        for index in np.ndindex(*[var.sizes[d] for d in dims]):
+            where = {d: i for d, i in zip(dims, index, strict=True)}
+            values = var.isel(where)
+            if float(values.std()) == 0.0:
+                continue
+            labels = [str(var[d].values[i]) if d in var.coords else str(i) for d, i in where.items()]
+            key = f"{name}[{', '.join(labels)}]" if labels else name
+            truths[key] = float(truth[name].isel(where).values.ravel()[0])
+            draws[key] = values
+    return truths, draws
 
 
 def coverage_table(rows: pd.DataFrame, probs: list[float]) -> pd.DataFrame:
@@ -293,7 +329,7 @@ def validate(
         failed = 0
         for done, future in enumerate(as_completed(futures), start=1):
             result = future.result()
-            failed += not result[0]["ok"]
+            failed += not all(row["ok"] for row in result)
             rows += result
             _progress(done, len(jobs), failed, started, interactive)
         if interactive:

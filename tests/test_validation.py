@@ -12,7 +12,7 @@ import xarray as xr
 
 from ipsbayes.cli import main
 from ipsbayes.runner import validate_config
-from ipsbayes.validation import Job, coverage_table, lookup, run_job, score
+from ipsbayes.validation import Job, coverage_table, lookup, run_job, sbc_quantities, score
 
 from .conftest import REPO
 
@@ -30,6 +30,30 @@ def test_score_pit_and_coverage() -> None:
     assert 0.4 < inside["pit"] < 0.6 and inside["covered_0.5"] == 1.0 and inside["covered_0.9"] == 1.0
     outside = score(draws, 3.0, [0.5, 0.9], rng)
     assert outside["pit"] > 0.99 and outside["covered_0.9"] == 0.0
+
+
+def test_sbc_scores_elements_of_small_variables_only() -> None:
+    rng = np.random.default_rng(1)
+
+    def draws(*shape: int) -> np.ndarray:
+        return rng.normal(size=(1, 50, *shape))
+
+    corr = draws(2, 2)
+    corr[..., 0, 0] = corr[..., 1, 1] = 1.0
+    posterior = xr.Dataset(
+        {
+            "slope": (("chain", "draw"), draws()),
+            "sd": (("chain", "draw", "equation"), draws(3)),
+            "corr": (("chain", "draw", "eq", "eq_bis"), corr),
+            "service_effect": (("chain", "draw", "service"), draws(43)),
+        },
+        coords={"equation": ["reach", "work", "education"]},
+    )
+    truth = posterior.isel(draw=[0])
+    truths, chosen = sbc_quantities(truth, posterior, list(posterior.data_vars))
+    assert list(truths) == ["slope", "sd[reach]", "sd[work]", "sd[education]", "corr[0, 1]", "corr[1, 0]"]
+    assert truths["sd[work]"] == float(posterior["sd"].values[0, 0, 1])
+    assert chosen["sd[education]"].dims == ("chain", "draw")
 
 
 def test_failed_fit_is_a_row_not_an_exception() -> None:

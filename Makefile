@@ -27,9 +27,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 validate: $(STAMP)
-	for config in rij_cace rij_cace_months ipsung_employment; do \
+	for config in rij_cace rij_cace_months ipsung_employment ipsung_fidelity ipsung_outcomes; do \
 		$(BIN)/ipsbayes validate models/$$config.toml --out runs/validation/$$config || exit 1; \
 	done
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/run_benchmarks.py
+	$(BIN)/python benchmarks/compile_cost.py
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

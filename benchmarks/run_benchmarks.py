@@ -267,10 +267,10 @@ def markdown(results: list[dict], machine: str) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
-        if "error" in r:
-            lines.append(f"| {r.get('n')} | {label(r)} | | | | | | | | {r['error'][:60]} |")
-            continue
         name = "CACE, 66" if r["contender"] == "cace" else f"services, {r['n']:,}"
+        if "error" in r:
+            lines.append(f"| {name} | {label(r)} | | | | | | | | {r['error'][:80]} |")
+            continue
         e2e = f"{r['end_to_end_s']:.1f}" if "end_to_end_s" in r else "-"
         lines.append(
             f"| {name} | {label(r)} | {r['likelihood_rows']:,} | {r['build_s']:.1f} | {r['compile_s']:.1f} | "

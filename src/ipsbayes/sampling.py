@@ -104,11 +104,6 @@ def sample(
     reuse_compiled : bool
         Keep the compiled model for, and take it from, later fits of the same structure
         (see :func:`compile_nutpie`).
-    log_prior : bool
-        Add the ``log_prior`` group (needed for power-scaling sensitivity).
-    reuse_compiled : bool
-        Keep the compiled model for, and take it from, later fits of the same structure
-        (see :func:`compile_nutpie`).
     progress : bool, optional
         Show progress bars; default :func:`show_progress`.
 

@@ -61,3 +61,22 @@ def test_bad_options_are_named() -> None:
         simulate("ipsung", seed=1, options={"n_service": 3})
     with pytest.raises(ConfigError, match="valid: ipsung"):
         simulate("ipsungg", seed=1)
+
+
+def test_impossible_design_values_are_one_error_and_write_nothing(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "rij"
+    code = main(
+        ["simulate", "rij", "--out", str(out), "--option", "n_participants=3", "--option", "treatment_share=1.5"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert "2 problems" in err and "treatment_share = 1.5" in err and "each arm needs at least 2" in err
+    with pytest.raises(ConfigError) as caught:
+        simulate(
+            "ipsung",
+            seed=1,
+            options={"n_participants": 10, "n_specialists": 5, "service_correlation": (0.9, 0.9, -0.9)},
+        )
+    problems = "\n".join(caught.value.problems)
+    assert "min_service_size x n_services = 86" in problems
+    assert "at least n_services = 43" in problems and "positive semi-definite" in problems

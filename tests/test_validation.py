@@ -95,6 +95,14 @@ def test_validate_needs_a_validation_table(make_config, capsys) -> None:
     assert "[validation] needs 'design' and 'truth'" in capsys.readouterr().err
 
 
+def test_validate_checks_simulator_options_before_any_fit(make_config, tmp_path: Path, capsys) -> None:
+    config = make_config("rij_cace", **{"validation.options": {"n_participants": 2}})
+    out = tmp_path / "validation"
+    assert main(["validate", str(config), "--datasets", "1", "--out", str(out)]) == 2
+    assert "[validation] Invalid options for design 'rij'" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_job_is_picklable() -> None:
     import pickle
 

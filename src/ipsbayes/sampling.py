@@ -256,6 +256,8 @@ def _sample_pymc(
             cores=settings["cores"],
             random_seed=seed,
             nuts_sampler="pymc",
+            # nutpie and numba leave threads behind; fork()ing a threaded process can deadlock
+            mp_ctx="forkserver",
             target_accept=settings["target_accept"],
             progressbar=progress,
             compute_convergence_checks=False,

@@ -306,11 +306,16 @@ def validate(
     """
     from ipsbayes.data import read_bundle
     from ipsbayes.report.validation_report import write_validation_report
+    from ipsbayes.simulate import make_design
 
     config, family, spec, priors = validate_config(config_path)
     settings = config.validation
     if settings.design is None or not settings.truth:
         raise ConfigError(f"{config_path}: [validation] needs 'design' and 'truth' to run ipsbayes validate")
+    try:  # every simulator option is checked before any worker starts
+        make_design(settings.design, settings.options)
+    except ConfigError as exc:
+        raise ConfigError(f"{config_path}: [validation] {exc.headline}", exc.problems) from None
     k = datasets or settings.datasets
     run_sbc = settings.sbc if sbc is None else sbc
     fit_config = config.with_overrides(profile=profile, cores=1)

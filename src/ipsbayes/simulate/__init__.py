@@ -31,7 +31,8 @@ def make_design(name: str, options: Mapping[str, Any] | None = None) -> Any:
     Raises
     ------
     ConfigError
-        Listing every unknown option (with the valid ones) or unknown design.
+        Listing every unknown option (with the valid ones), every value that cannot make
+        a data set (with what would be valid) or an unknown design.
     """
     if name not in DESIGNS:
         raise ConfigError(f"Unknown design '{name}'{did_you_mean(name, DESIGNS)}; valid: {', '.join(DESIGNS)}")
@@ -49,7 +50,10 @@ def make_design(name: str, options: Mapping[str, Any] | None = None) -> Any:
             problems.append(f"option '{key}': cannot read {value!r} as {type(default).__name__}")
     if problems:
         raise ConfigError(f"Invalid options for design '{name}'", problems)
-    return cls(**values)
+    design = cls(**values)
+    if impossible := design.problems():
+        raise ConfigError(f"Invalid options for design '{name}'", impossible)
+    return design
 
 
 def _coerce(value: Any, default: Any) -> Any:

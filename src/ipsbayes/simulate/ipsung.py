@@ -71,6 +71,49 @@ class IpsUngDesign:
     service_correlation: tuple[float, float, float] = (0.2, 0.4, 0.1)  # reach-appr, reach-edu, appr-edu
     extra: dict = field(default_factory=dict)
 
+    def problems(self) -> list[str]:
+        """Settings that cannot make a data set, each with what would be valid (empty when all are valid)."""
+        found = []
+        if self.n_services < 2:
+            found.append(f"n_services = {self.n_services}: at least 2 services are needed for partial pooling")
+        if self.min_service_size < 1:
+            found.append(f"min_service_size = {self.min_service_size}: must be at least 1")
+        if self.n_participants < self.min_service_size * self.n_services:
+            found.append(
+                f"n_participants = {self.n_participants}: must be at least min_service_size x n_services "
+                f"= {self.min_service_size * self.n_services}"
+            )
+        if self.n_specialists < self.n_services:
+            found.append(
+                f"n_specialists = {self.n_specialists}: every service needs one, so at least "
+                f"n_services = {self.n_services}"
+            )
+        if self.max_reviews < 1:
+            found.append(f"max_reviews = {self.max_reviews}: every service needs at least 1 review")
+        if not 0 <= self.collaboration_share <= 1:
+            found.append(f"collaboration_share = {self.collaboration_share}: must be between 0 and 1")
+        if not 25 <= self.fidelity_mean <= 125:
+            found.append(f"fidelity_mean = {self.fidelity_mean}: IPS-25 totals lie in 25-125")
+        for name in (
+            "service_size_sdlog", "fidelity_sd", "review_error_sd", "sd_service", "sd_specialist",
+            "sd_service_apprenticeship", "sd_service_education",
+        ):  # fmt: skip
+            if getattr(self, name) < 0:
+                found.append(f"{name} = {getattr(self, name)}: a standard deviation cannot be negative")
+        for name in ("diagnosis_probs", "reach_diagnosis"):
+            if len(getattr(self, name)) != len(DIAGNOSES):
+                found.append(f"{name}: needs {len(DIAGNOSES)} values, one per diagnosis ({', '.join(DIAGNOSES)})")
+        if any(p < 0 for p in self.diagnosis_probs) or sum(self.diagnosis_probs) <= 0:
+            found.append(f"diagnosis_probs = {self.diagnosis_probs}: must be non-negative with a positive sum")
+        r12, r13, r23 = (*self.service_correlation, 0.0, 0.0, 0.0)[:3]
+        corr = np.array([[1.0, r12, r13], [r12, 1.0, r23], [r13, r23, 1.0]])
+        if len(self.service_correlation) != 3 or np.linalg.eigvalsh(corr).min() < -1e-10:
+            found.append(
+                f"service_correlation = {self.service_correlation}: needs 3 correlations (reach-appr, "
+                "reach-edu, appr-edu) forming a positive semi-definite matrix"
+            )
+        return found
+
 
 def _service_sizes(design: IpsUngDesign, rng: np.random.Generator) -> np.ndarray:
     """Uneven service sizes summing to n_participants, each at least min_service_size."""

@@ -46,6 +46,23 @@ class RijDesign:
     trials: int = 12
     extra: dict = field(default_factory=dict)
 
+    def problems(self) -> list[str]:
+        """Settings that cannot make a trial, each with what would be valid (empty when all are valid)."""
+        found = []
+        if not 0 < self.treatment_share < 1:
+            found.append(f"treatment_share = {self.treatment_share}: must be strictly between 0 and 1")
+        n_treated = round(self.treatment_share * self.n_participants)
+        if self.n_participants < 4 or not 2 <= n_treated <= self.n_participants - 2:
+            found.append(
+                f"n_participants = {self.n_participants} with treatment_share = {self.treatment_share} "
+                f"puts {n_treated} in the IPS arm: each arm needs at least 2 participants"
+            )
+        if self.trials < 1:
+            found.append(f"trials = {self.trials}: must be at least 1 (months observed)")
+        if not self.months_concentration > 0:
+            found.append(f"months_concentration = {self.months_concentration}: must be positive")
+        return found
+
 
 def _mu(design: RijDesign, complier: np.ndarray, arm: np.ndarray, schooling: np.ndarray) -> np.ndarray:
     """Monthly employment probability for each participant's type and arm."""

@@ -5,6 +5,11 @@ For participant *i* in service *s* (and, optionally, job specialist *k* within *
     logit P(y_i = 1) = a + X_i b + g (f_s - c) / per + sigma_s z_s + sigma_k u_k
     z_s, u_k ~ Normal(0, 1)                      (non-centred partial pooling)
 
+Services whose data pin their intercept down are sampled in the centred form
+instead (same posterior, better geometry; see :mod:`ipsbayes.models.pooling`), so
+large services do not slow NUTS down; models with nested job specialists stay
+non-centred unless the config asks for ``parameterisation = "centred"``.
+
 ``X`` holds the formula's participant- and service-level predictors (numeric
 ones standardised), ``f_s`` is the service's fidelity score (IPS-25 by default)
 and ``g`` the fidelity slope per ``per`` points. Participants with identical
@@ -48,9 +53,21 @@ from ipsbayes.models.fidelity_reviews import (
     review_table,
     unknown_review_services,
 )
+from ipsbayes.models.pooling import (
+    Parameterisation,
+    choose_centred,
+    group_information,
+    is_split,
+    partially_centred,
+    split_arrays,
+    split_dims,
+)
 from ipsbayes.models.predict import LinearPredictor, logistic_estimands
 from ipsbayes.priors import PriorSet
 from ipsbayes.scales import FidelitySpec
+
+#: information n p (1 - p) above which ``auto`` centres a group (measured in benchmarks/parameterisation.py)
+CENTRE_ABOVE = 25.0
 
 
 class HierarchicalLogisticSpec(ModelSpec):
@@ -63,6 +80,18 @@ class HierarchicalLogisticSpec(ModelSpec):
     fidelity: FidelitySpec | None = None
     standardize: bool = True
     collapse: Literal["auto", "always", "never"] = "auto"
+    parameterisation: Parameterisation = Field(
+        "auto",
+        description="partial pooling of service and specialist intercepts: 'auto' centres the services whose data "
+        "carry more information than centre_above and keeps the rest non-centred (all non-centred when job "
+        "specialists are nested in services)",
+    )
+    centre_above: float = Field(
+        CENTRE_ABOVE,
+        gt=0,
+        description="'auto': centre a service when n p (1 - p), its participants times the pooled rate times "
+        "one minus it, exceeds this",
+    )
     outcome_label: str | None = Field(None, description="plain-language name of the outcome for the report")
 
 
@@ -255,6 +284,7 @@ class HierarchicalLogistic(ModelFamily):
             info |= {"fidelity_raw": per_service, "fidelity_centre": centre}
         y = frame[parts.response].astype(int).to_numpy()
         arrays["y"] = y
+        _choose_parameterisation(arrays, coords, info, spec)
         info["service_n"] = np.bincount(service_idx, minlength=len(services))
         info["service_raw_rate"] = np.bincount(service_idx, weights=y, minlength=len(services)) / info["service_n"]
         data = ModelData(coords=coords, arrays=arrays, info=info, n_rows=len(frame))
@@ -279,20 +309,19 @@ class HierarchicalLogistic(ModelFamily):
                     "y": ("obs",),
                     "review_score": ("review",),
                     "review_service_idx": ("review",),
+                    "specialist_service_idx": ("specialist",),
+                    **split_dims("service"),
+                    **split_dims("specialist"),
                 },
             )
             intercept = priors["intercept"].create("intercept")
-            eta = intercept + service_part(priors, d)
+            service_rows, service_theta = service_part(priors, d, intercept)
+            eta = service_rows
             if len(data.coords["term"]):
                 beta = priors["beta"].create("beta", dims="term")
                 eta = eta + pm.math.dot(d["X"], beta)
             if "specialist_idx" in d:
-                sd_specialist = priors["sd_specialist"].create("sd_specialist")
-                z_specialist = pm.Normal("z_specialist", 0.0, 1.0, dims="specialist")
-                specialist_effect = pm.Deterministic(
-                    "specialist_effect", sd_specialist * z_specialist, dims="specialist"
-                )
-                eta = eta + specialist_effect[d["specialist_idx"]]
+                eta = eta + specialist_part(priors, d, service_theta)[d["specialist_idx"]]
             if "trials" in d:
                 pm.Binomial(data.info["response"], n=d["trials"], logit_p=eta, observed=d["y"], dims="obs")
             else:
@@ -328,8 +357,11 @@ class HierarchicalLogistic(ModelFamily):
             "    logit P(y = 1) = intercept + X beta + fidelity_slope * (fidelity - centre) / per"
             " + sd_service * z_service" + (" + sd_specialist * z_specialist" if nested else ""),
             "",
-            "Service" + (" and specialist" if nested else "") + " intercepts are partially pooled and non-centred "
-            "(z ~ Normal(0, 1)), which samples well when many services are small. Numeric predictors are standardised "
+            "Service"
+            + (" and specialist" if nested else "")
+            + " intercepts are partially pooled. "
+            + _parameterisation_text(info.get("centred_groups", {}), spec, bool(nested))
+            + " Numeric predictors are standardised "
             "(coefficients per SD; `log_odds_per_unit` gives them per original unit). Effects on the probability scale "
             "are average marginal effects: the mean over the study's participants of the change in predicted "
             "probability, computed for every posterior draw.",
@@ -368,6 +400,27 @@ class HierarchicalLogistic(ModelFamily):
         return out
 
 
+def _parameterisation_text(centred: dict[str, int], spec: HierarchicalLogisticSpec, nested: bool) -> str:
+    """How the group intercepts were parameterised, in one or two sentences."""
+    if not any(centred.values()):
+        why = "."
+        if spec.parameterisation == "auto":
+            why = (
+                " (with job specialists nested in services, 'auto' keeps every group non-centred)."
+                if nested
+                else f" (no service's data carried information n p (1 - p) above {spec.centre_above:g})."
+            )
+        return "They are non-centred (z ~ Normal(0, 1)), which samples well when services are small" + why
+    counts = ", ".join(f"{n} {dim}{'s' * (n != 1)}" for dim, n in centred.items() if n)
+    if spec.parameterisation == "auto":
+        return (
+            f"Services whose data pin their intercept down are sampled in the centred form ({counts}; information "
+            f"n p (1 - p) above {spec.centre_above:g}), the rest non-centred: the same posterior, with geometry "
+            "NUTS samples faster."
+        )
+    return f"All groups are sampled in the centred form ({counts}), as the config asks."
+
+
 def _measurement_estimands(
     posterior: xr.Dataset, data: ModelData, spec: HierarchicalLogisticSpec
 ) -> dict[str, xr.DataArray]:
@@ -389,17 +442,72 @@ def _measurement_estimands(
     }
 
 
-def service_part(priors: PriorSet, d: dict[str, Any]) -> Any:
-    """Non-centred service intercepts plus the fidelity slope (observed or latent fidelity), indexed to rows."""
+def service_part(priors: PriorSet, d: dict[str, Any], intercept: Any) -> tuple[Any, Any]:
+    """Service intercepts with the fidelity slope (observed or latent fidelity).
+
+    Returns the rows' linear predictor so far and each service's intercept
+    ``theta_s = intercept + slope * fidelity_s + service_effect_s``. Services are
+    non-centred unless :func:`_choose_parameterisation` centred some of them.
+    """
     sd_service = priors["sd_service"].create("sd_service")
-    z_service = pm.Normal("z_service", 0.0, 1.0, dims="service")
-    service_effect = pm.Deterministic("service_effect", sd_service * z_service, dims="service")
-    service_eta = service_effect
+    split = is_split("service", d)
+    if not split:
+        z_service = pm.Normal("z_service", 0.0, 1.0, dims="service")
+        service_effect = pm.Deterministic("service_effect", sd_service * z_service, dims="service")
     fidelity = latent_fidelity(priors, d) if "review_score" in d else d.get("fidelity")
-    if fidelity is not None:
-        slope = priors["fidelity_slope"].create("fidelity_slope")
-        service_eta = service_eta + slope * fidelity
-    return service_eta[d["service_idx"]]
+    slope = priors["fidelity_slope"].create("fidelity_slope") if fidelity is not None else None
+    if not split:
+        service_eta = service_effect if slope is None else service_effect + slope * fidelity
+        return intercept + service_eta[d["service_idx"]], intercept + service_eta
+    mean = intercept if slope is None else intercept + slope * fidelity
+    theta = partially_centred("service", mean, sd_service, d, _size("service"))
+    pm.Deterministic("service_effect", theta - mean, dims="service")
+    return theta[d["service_idx"]], theta
+
+
+def specialist_part(priors: PriorSet, d: dict[str, Any], service_theta: Any) -> Any:
+    """Job-specialist effects within services (non-centred unless some specialists are centred)."""
+    sd_specialist = priors["sd_specialist"].create("sd_specialist")
+    if not is_split("specialist", d):
+        z_specialist = pm.Normal("z_specialist", 0.0, 1.0, dims="specialist")
+        return pm.Deterministic("specialist_effect", sd_specialist * z_specialist, dims="specialist")
+    parent = service_theta[d["specialist_service_idx"]]
+    phi = partially_centred("specialist", parent, sd_specialist, d, _size("specialist"))
+    return pm.Deterministic("specialist_effect", phi - parent, dims="specialist")
+
+
+def _size(dim: str) -> int:
+    """Length of ``dim`` in the model being built."""
+    return len(pm.modelcontext(None).coords[dim])
+
+
+def _choose_parameterisation(
+    arrays: dict[str, np.ndarray], coords: dict[str, Any], info: dict[str, Any], spec: HierarchicalLogisticSpec
+) -> None:
+    """Pick centred or non-centred per service and specialist from the information in their data."""
+    y = arrays["y"]
+    mode = spec.parameterisation
+    if mode == "auto" and "specialist_idx" in arrays:
+        # With job specialists nested in services, centring the large services gave divergences and a lower ESS
+        # of sd_service (8,000 participants in 12 services, benchmarks/results/parameterisation.md): the data pin
+        # a service's level down only through its few specialists. 'auto' keeps such models non-centred.
+        mode = "noncentred"
+    chosen: dict[str, int] = {}
+    for dim in ("service", "specialist"):
+        if f"{dim}_idx" not in arrays:
+            continue
+        names = list(coords[dim])
+        information = group_information(arrays[f"{dim}_idx"], np.ones(len(y)), y, len(names))
+        centred = choose_centred(information, mode, spec.centre_above)
+        split, split_coords = split_arrays(dim, names, centred)
+        arrays |= split
+        coords |= split_coords
+        chosen[dim] = int(centred.sum())
+    if "specialist_centred_idx" in arrays:  # centred specialists are centred on their service's intercept
+        service_of = np.zeros(len(coords["specialist"]), np.int64)
+        service_of[arrays["specialist_idx"]] = arrays["service_idx"]
+        arrays["specialist_service_idx"] = service_of
+    info["centred_groups"] = chosen
 
 
 def _add_reviews(data: ModelData, reviews: Any, spec: HierarchicalLogisticSpec, plug_in: pd.Series) -> None:

@@ -42,6 +42,7 @@ from ipsbayes.data import (
     varying_within,
 )
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, model_data, natural_key, register
+from ipsbayes.models.collapse import collapse_if_useful
 from ipsbayes.models.design import Design, parse_formula, split_terms
 from ipsbayes.models.fidelity_reviews import (
     PRIOR_NAMES as REVIEW_PRIOR_NAMES,
@@ -55,11 +56,10 @@ from ipsbayes.models.fidelity_reviews import (
 )
 from ipsbayes.models.pooling import (
     Parameterisation,
-    choose_centred,
-    group_information,
+    choose_parameterisation,
+    describe_parameterisation,
     is_split,
     partially_centred,
-    split_arrays,
     split_dims,
 )
 from ipsbayes.models.predict import LinearPredictor, logistic_estimands
@@ -284,7 +284,7 @@ class HierarchicalLogistic(ModelFamily):
             info |= {"fidelity_raw": per_service, "fidelity_centre": centre}
         y = frame[parts.response].astype(int).to_numpy()
         arrays["y"] = y
-        _choose_parameterisation(arrays, coords, info, spec)
+        info["centred_groups"] = choose_parameterisation(arrays, coords, spec.parameterisation, spec.centre_above)
         info["service_n"] = np.bincount(service_idx, minlength=len(services))
         info["service_raw_rate"] = np.bincount(service_idx, weights=y, minlength=len(services)) / info["service_n"]
         data = ModelData(coords=coords, arrays=arrays, info=info, n_rows=len(frame))
@@ -360,7 +360,9 @@ class HierarchicalLogistic(ModelFamily):
             "Service"
             + (" and specialist" if nested else "")
             + " intercepts are partially pooled. "
-            + _parameterisation_text(info.get("centred_groups", {}), spec, bool(nested))
+            + describe_parameterisation(
+                info.get("centred_groups", {}), spec.parameterisation, spec.centre_above, bool(nested)
+            )
             + " Numeric predictors are standardised "
             "(coefficients per SD; `log_odds_per_unit` gives them per original unit). Effects on the probability scale "
             "are average marginal effects: the mean over the study's participants of the change in predicted "
@@ -400,27 +402,6 @@ class HierarchicalLogistic(ModelFamily):
         return out
 
 
-def _parameterisation_text(centred: dict[str, int], spec: HierarchicalLogisticSpec, nested: bool) -> str:
-    """How the group intercepts were parameterised, in one or two sentences."""
-    if not any(centred.values()):
-        why = "."
-        if spec.parameterisation == "auto":
-            why = (
-                " (with job specialists nested in services, 'auto' keeps every group non-centred)."
-                if nested
-                else f" (no service's data carried information n p (1 - p) above {spec.centre_above:g})."
-            )
-        return "They are non-centred (z ~ Normal(0, 1)), which samples well when services are small" + why
-    counts = ", ".join(f"{n} {dim}{'s' * (n != 1)}" for dim, n in centred.items() if n)
-    if spec.parameterisation == "auto":
-        return (
-            f"Services whose data pin their intercept down are sampled in the centred form ({counts}; information "
-            f"n p (1 - p) above {spec.centre_above:g}), the rest non-centred: the same posterior, with geometry "
-            "NUTS samples faster."
-        )
-    return f"All groups are sampled in the centred form ({counts}), as the config asks."
-
-
 def _measurement_estimands(
     posterior: xr.Dataset, data: ModelData, spec: HierarchicalLogisticSpec
 ) -> dict[str, xr.DataArray]:
@@ -447,7 +428,7 @@ def service_part(priors: PriorSet, d: dict[str, Any], intercept: Any) -> tuple[A
 
     Returns the rows' linear predictor so far and each service's intercept
     ``theta_s = intercept + slope * fidelity_s + service_effect_s``. Services are
-    non-centred unless :func:`_choose_parameterisation` centred some of them.
+    non-centred unless :func:`~ipsbayes.models.pooling.choose_parameterisation` centred some of them.
     """
     sd_service = priors["sd_service"].create("sd_service")
     split = is_split("service", d)
@@ -460,7 +441,7 @@ def service_part(priors: PriorSet, d: dict[str, Any], intercept: Any) -> tuple[A
         service_eta = service_effect if slope is None else service_effect + slope * fidelity
         return intercept + service_eta[d["service_idx"]], intercept + service_eta
     mean = intercept if slope is None else intercept + slope * fidelity
-    theta = partially_centred("service", mean, sd_service, d, _size("service"))
+    theta = partially_centred("service", mean, sd_service, d)
     pm.Deterministic("service_effect", theta - mean, dims="service")
     return theta[d["service_idx"]], theta
 
@@ -472,42 +453,8 @@ def specialist_part(priors: PriorSet, d: dict[str, Any], service_theta: Any) -> 
         z_specialist = pm.Normal("z_specialist", 0.0, 1.0, dims="specialist")
         return pm.Deterministic("specialist_effect", sd_specialist * z_specialist, dims="specialist")
     parent = service_theta[d["specialist_service_idx"]]
-    phi = partially_centred("specialist", parent, sd_specialist, d, _size("specialist"))
+    phi = partially_centred("specialist", parent, sd_specialist, d)
     return pm.Deterministic("specialist_effect", phi - parent, dims="specialist")
-
-
-def _size(dim: str) -> int:
-    """Length of ``dim`` in the model being built."""
-    return len(pm.modelcontext(None).coords[dim])
-
-
-def _choose_parameterisation(
-    arrays: dict[str, np.ndarray], coords: dict[str, Any], info: dict[str, Any], spec: HierarchicalLogisticSpec
-) -> None:
-    """Pick centred or non-centred per service and specialist from the information in their data."""
-    y = arrays["y"]
-    mode = spec.parameterisation
-    if mode == "auto" and "specialist_idx" in arrays:
-        # With job specialists nested in services, centring the large services gave divergences and a lower ESS
-        # of sd_service (8,000 participants in 12 services, benchmarks/results/parameterisation.md): the data pin
-        # a service's level down only through its few specialists. 'auto' keeps such models non-centred.
-        mode = "noncentred"
-    chosen: dict[str, int] = {}
-    for dim in ("service", "specialist"):
-        if f"{dim}_idx" not in arrays:
-            continue
-        names = list(coords[dim])
-        information = group_information(arrays[f"{dim}_idx"], np.ones(len(y)), y, len(names))
-        centred = choose_centred(information, mode, spec.centre_above)
-        split, split_coords = split_arrays(dim, names, centred)
-        arrays |= split
-        coords |= split_coords
-        chosen[dim] = int(centred.sum())
-    if "specialist_centred_idx" in arrays:  # centred specialists are centred on their service's intercept
-        service_of = np.zeros(len(coords["specialist"]), np.int64)
-        service_of[arrays["specialist_idx"]] = arrays["service_idx"]
-        arrays["specialist_service_idx"] = service_of
-    info["centred_groups"] = chosen
 
 
 def _add_reviews(data: ModelData, reviews: Any, spec: HierarchicalLogisticSpec, plug_in: pd.Series) -> None:
@@ -536,35 +483,6 @@ def _add_reviews(data: ModelData, reviews: Any, spec: HierarchicalLogisticSpec, 
         data.notes.append(
             f"Fidelity: mean of {len(scores)} review scores per service plugged in (no measurement error)."
         )
-
-
-def collapse_if_useful(data: ModelData, mode: str) -> ModelData:
-    """Collapse identical rows (same predictors, service, specialist) into binomial counts.
-
-    The binomial likelihood of the counts equals the product of the Bernoulli
-    likelihoods up to a constant, so the posterior is unchanged. ``auto``
-    collapses when that at least halves the number of likelihood terms.
-    """
-    if mode == "never":
-        return data
-    arrays = data.arrays
-    row_keys = [k for k in ("X", "service_idx", "specialist_idx") if k in arrays]
-    stacked = np.column_stack([arrays[k].astype(float) for k in row_keys])
-    _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
-    if mode == "auto" and len(first) > 0.5 * len(stacked):
-        return data
-    collapsed = dict(arrays)
-    for key in row_keys:
-        collapsed[key] = arrays[key][first]
-    collapsed["trials"] = np.bincount(inverse).astype(np.int64)
-    collapsed["y"] = np.bincount(inverse, weights=arrays["y"]).astype(np.int64)
-    data.info["frame"] = data.info["frame"].iloc[first].reset_index(drop=True)
-    data.notes.append(
-        f"{data.n_rows} participants were collapsed into {len(first)} binomial rows with identical "
-        "predictors and service (same posterior, fewer likelihood terms)."
-    )
-    return ModelData(coords=data.coords, arrays=collapsed, info=data.info, n_rows=data.n_rows, notes=data.notes)
 
 
 register(HierarchicalLogistic())

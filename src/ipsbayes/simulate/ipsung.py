@@ -71,6 +71,11 @@ class IpsUngDesign:
     service_correlation: tuple[float, float, float] = (0.2, 0.4, 0.1)  # reach-appr, reach-edu, appr-edu
     extra: dict = field(default_factory=dict)
 
+    def correlation_matrix(self) -> np.ndarray:
+        """3 x 3 correlation of the service effects (reach, apprenticeship, education)."""
+        r12, r13, r23 = (*self.service_correlation, 0.0, 0.0, 0.0)[:3]
+        return np.array([[1.0, r12, r13], [r12, 1.0, r23], [r13, r23, 1.0]])
+
     def problems(self) -> list[str]:
         """Settings that cannot make a data set, each with what would be valid (empty when all are valid)."""
         found = []
@@ -105,9 +110,7 @@ class IpsUngDesign:
                 found.append(f"{name}: needs {len(DIAGNOSES)} values, one per diagnosis ({', '.join(DIAGNOSES)})")
         if any(p < 0 for p in self.diagnosis_probs) or sum(self.diagnosis_probs) <= 0:
             found.append(f"diagnosis_probs = {self.diagnosis_probs}: must be non-negative with a positive sum")
-        r12, r13, r23 = (*self.service_correlation, 0.0, 0.0, 0.0)[:3]
-        corr = np.array([[1.0, r12, r13], [r12, 1.0, r23], [r13, r23, 1.0]])
-        if len(self.service_correlation) != 3 or np.linalg.eigvalsh(corr).min() < -1e-10:
+        if len(self.service_correlation) != 3 or np.linalg.eigvalsh(self.correlation_matrix()).min() < -1e-10:
             found.append(
                 f"service_correlation = {self.service_correlation}: needs 3 correlations (reach-appr, "
                 "reach-edu, appr-edu) forming a positive semi-definite matrix"
@@ -118,16 +121,12 @@ class IpsUngDesign:
 def _service_sizes(design: IpsUngDesign, rng: np.random.Generator) -> np.ndarray:
     """Uneven service sizes summing to n_participants, each at least min_service_size."""
     spare = design.n_participants - design.min_service_size * design.n_services
-    if spare < 0:
-        raise ValueError("n_participants must be at least min_service_size x n_services")
     weights = rng.lognormal(0.0, design.service_size_sdlog, design.n_services)
     return design.min_service_size + rng.multinomial(spare, weights / weights.sum())
 
 
 def _specialists_per_service(design: IpsUngDesign, sizes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """At least one specialist per service; the rest allocated in proportion to size."""
-    if design.n_specialists < design.n_services:
-        raise ValueError("n_specialists must be at least n_services")
     spare = design.n_specialists - design.n_services
     extra = rng.multinomial(spare, sizes / sizes.sum())
     return 1 + np.minimum(extra, np.maximum(sizes - 1, 0))
@@ -136,8 +135,7 @@ def _specialists_per_service(design: IpsUngDesign, sizes: np.ndarray, rng: np.ra
 def _service_effects(design: IpsUngDesign, rng: np.random.Generator) -> np.ndarray:
     """Correlated service effects (reach, apprenticeship, education): shape (services, 3)."""
     sds = np.array([design.sd_service, design.sd_service_apprenticeship, design.sd_service_education])
-    r12, r13, r23 = design.service_correlation
-    corr = np.array([[1.0, r12, r13], [r12, 1.0, r23], [r13, r23, 1.0]])
+    corr = design.correlation_matrix()
     return rng.multivariate_normal(np.zeros(3), corr * np.outer(sds, sds), size=design.n_services)
 
 
@@ -159,6 +157,8 @@ def simulate_ipsung(seed: int, design: IpsUngDesign | None = None) -> tuple[dict
         The true parameters, service effects and population rates.
     """
     design = design or IpsUngDesign()
+    if problems := design.problems():
+        raise ValueError("; ".join(problems))
     rng = np.random.default_rng(seed)
     n_s = design.n_services
     service_ids = np.array([f"S{j + 1:02d}" for j in range(n_s)])

@@ -46,12 +46,17 @@ class RijDesign:
     trials: int = 12
     extra: dict = field(default_factory=dict)
 
+    @property
+    def n_treated(self) -> int:
+        """Participants randomised to IPS."""
+        return round(self.treatment_share * self.n_participants)
+
     def problems(self) -> list[str]:
         """Settings that cannot make a trial, each with what would be valid (empty when all are valid)."""
         found = []
         if not 0 < self.treatment_share < 1:
             found.append(f"treatment_share = {self.treatment_share}: must be strictly between 0 and 1")
-        n_treated = round(self.treatment_share * self.n_participants)
+        n_treated = self.n_treated
         if self.n_participants < 4 or not 2 <= n_treated <= self.n_participants - 2:
             found.append(
                 f"n_participants = {self.n_participants} with treatment_share = {self.treatment_share} "
@@ -114,10 +119,12 @@ def simulate_rij(seed: int, design: RijDesign | None = None) -> tuple[dict[str, 
         True CACE (risk difference, risk ratio, extra months), ITT, complier share and parameters.
     """
     design = design or RijDesign()
+    if problems := design.problems():
+        raise ValueError("; ".join(problems))
     rng = np.random.default_rng(seed)
     n = design.n_participants
     covariates = _covariates(n, rng)
-    n_treated = round(design.treatment_share * n)
+    n_treated = design.n_treated
     arm = rng.permutation(np.r_[np.ones(n_treated, int), np.zeros(n - n_treated, int)])
     p_complier = _complier_probability(design, covariates)
     complier = rng.binomial(1, p_complier)

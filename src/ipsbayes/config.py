@@ -38,6 +38,12 @@ class DataConfig(_Strict):
     participants: Path = Field(description="participant table (CSV or Parquet)")
     services: Path | None = Field(None, description="service table (CSV or Parquet)")
     reviews: Path | None = Field(None, description="fidelity reviews, several per service")
+    monthly_status: Path | None = Field(
+        None, description="register status per participant and month since start (time_to_event models)"
+    )
+    monthly_format: Literal["long", "wide"] = Field(
+        "long", description="monthly_status layout: one row per participant-month, or one column per month"
+    )
     missing: Literal["error", "drop"] = Field(
         "error", description="missing values: fail with counts per column, or drop those rows"
     )
@@ -261,7 +267,7 @@ def parse_config(source: Path | dict[str, Any]) -> tuple[RunConfig | None, list[
     problems = []
     if "kind" not in config.model:
         problems.append(f"{where}: key 'model.kind' is missing")
-    for key in ("participants", "services", "reviews"):
+    for key in ("participants", "services", "reviews", "monthly_status"):
         given = getattr(config.data, key)
         resolved = config.resolve(given)
         if resolved is not None and not resolved.is_file():

@@ -43,12 +43,13 @@ class DataBundle:
     participants: Table
     services: Table | None = None
     reviews: Table | None = None
+    monthly_status: Table | None = None
     hashes: dict[str, str] = field(default_factory=dict)
     dropped_rows: dict[str, int] = field(default_factory=dict)
 
     def tables(self) -> list[Table]:
         """The tables that are present."""
-        return [t for t in (self.participants, self.services, self.reviews) if t is not None]
+        return [t for t in (self.participants, self.services, self.reviews, self.monthly_status) if t is not None]
 
 
 def file_sha256(path: Path) -> str:
@@ -93,6 +94,8 @@ def read_bundle(config: RunConfig) -> DataBundle:
         bundle.services = read_table(config.resolve(data.services), "services")
     if data.reviews is not None:
         bundle.reviews = read_table(config.resolve(data.reviews), "reviews")
+    if data.monthly_status is not None:
+        bundle.monthly_status = read_table(config.resolve(data.monthly_status), "monthly status")
     bundle.hashes = {t.label: file_sha256(t.path) for t in bundle.tables()}
     return bundle
 

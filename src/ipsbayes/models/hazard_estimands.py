@@ -37,24 +37,27 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
     horizons = [h for h in spec.horizons if h in set(months)]
     at = [int(np.flatnonzero(months == h)[0]) for h in horizons]
     hz = {"horizon": [horizon_label(h) for h in horizons]}
-    column = int(np.flatnonzero(months == spec.service_horizon)[0])
-    overall, per_service = predictor.incidence(groups=info["service_groups"], month=column)  # (S, T, K), (S, J, K)
-    overall, per_service = 100 * overall, 100 * per_service
+    has_services = "service" in coords
+    column = int(np.flatnonzero(months == min(spec.service_horizon, months[-1]))[0])
+    groups = info["service_groups"] if has_services else None
+    overall, per_service = predictor.incidence(groups=groups, month=column)  # (S, T, K), (S, J, K)
+    overall = 100 * overall
     any_curve = overall.sum(axis=-1)
     by_month = {"month": months}
     target_month = {"target": targets, "month": months}
     out = xr.Dataset()
     out["incidence_any"] = estimand(
         _wrap(posterior, any_curve[:, at], ("horizon",), hz),
-        f"Expected share with a {label} by the month",
+        f"Share with a {label} within",
         "%",
         null=None,
         headline=True,
         note="cumulative incidence averaged over the study's participants",
+        outcome_label=label,
     )
     out["incidence"] = estimand(
         _wrap(posterior, np.swapaxes(overall[:, at, :], 1, 2), ("target", "horizon"), {"target": targets, **hz}),
-        "Expected share whose first transition is into the target, by the month",
+        "Share whose first transition is into the target, within",
         "%",
         null=None,
         note="cumulative incidence with the other targets competing",
@@ -94,25 +97,30 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
         "months",
         null=None,
     )
-    services = {"service": coords["service"]}
-    out["service_incidence_any"] = estimand(
-        _wrap(posterior, per_service.sum(axis=-1), ("service",), services),
-        f"Expected share with a {label} by month {spec.service_horizon}, per service (partially pooled)",
-        "%",
-        null=None,
-    )
-    out["service_observed_incidence_any"] = xr.DataArray(
-        100 * info["service_observed_incidence"],
-        dims="service",
-        coords=services,
-        attrs={"label": f"Observed share with a {label} by month {spec.service_horizon} (Kaplan-Meier)", "unit": "%"},
-    )
-    out["service_n"] = xr.DataArray(
-        info["service_n"],
-        dims="service",
-        coords=services,
-        attrs={"label": "Participants per service", "unit": "participants"},
-    )
+    if has_services:
+        services = {"service": coords["service"]}
+        out["service_incidence_any"] = estimand(
+            _wrap(posterior, 100 * per_service.sum(axis=-1), ("service",), services),
+            f"Expected share with a {label} by month {spec.service_horizon}, per service (partially pooled)",
+            "%",
+            null=None,
+            month=int(spec.service_horizon),
+        )
+        out["service_observed_incidence_any"] = xr.DataArray(
+            100 * info["service_observed_incidence"],
+            dims="service",
+            coords=services,
+            attrs={
+                "label": f"Observed share with a {label} by month {spec.service_horizon} (Kaplan-Meier)",
+                "unit": "%",
+            },
+        )
+        out["service_n"] = xr.DataArray(
+            info["service_n"],
+            dims="service",
+            coords=services,
+            attrs={"label": "Participants per service", "unit": "participants"},
+        )
     out["observed_incidence_curve"] = xr.DataArray(
         100 * info["observed_incidence"].T,
         dims=("target", "month"),
@@ -144,9 +152,10 @@ def _coefficients(posterior: xr.Dataset, data: ModelData, targets: list[str]) ->
             "Hazard log-odds coefficient per unit of the predictor",
             "log-odds",
         )
-    out["sd_service"] = estimand(
-        posterior["sd_service"], "SD of service effects on the hazard", "SD (log-odds)", null=None
-    )
+    if "sd_service" in posterior:
+        out["sd_service"] = estimand(
+            posterior["sd_service"], "SD of service effects on the hazard", "SD (log-odds)", null=None
+        )
     if "sd_specialist" in posterior:
         out["sd_specialist"] = estimand(
             posterior["sd_specialist"], "SD of job-specialist effects on the hazard", "SD (log-odds)", null=None
@@ -185,14 +194,19 @@ def _fidelity(
         ),
         "fidelity_incidence_contrast_any": estimand(
             _wrap(posterior, difference_any[:, at], ("horizon",), hz),
-            f"Share with a {label} by the month: {title}",
+            f"Share with a {label}: {title}, within",
             "pp",
             headline=True,
             note="every service set to each score; participants, services' own effects and follow-up as observed",
+            outcome_label=label,
+            scale=scale.name,
+            low=float(low),
+            high=float(high),
+            per=float(per),
         ),
         "fidelity_incidence_contrast": estimand(
             _wrap(posterior, np.swapaxes(difference[:, at, :], 1, 2), ("target", "horizon"), {**element, **hz}),
-            f"Share whose first transition is into the target by the month: {title}",
+            f"Share whose first transition is into the target: {title}, within",
             "pp",
         ),
         "fidelity_contrast_curve_any": estimand(

@@ -37,7 +37,7 @@ class HazardPredictor:
 
     baseline: np.ndarray  # (S, T, K) baseline log-odds
     beta: np.ndarray  # (S, p, K)
-    service_effect: np.ndarray  # (S, J, K)
+    service_effect: np.ndarray | None  # (S, J, K), None without services
     X: np.ndarray  # (P, p)
     service_idx: np.ndarray  # (P,)
     weights: np.ndarray  # (P,) participants per pattern
@@ -56,9 +56,9 @@ class HazardPredictor:
         return cls(
             baseline=draws_array(posterior, "baseline_logit"),
             beta=draws_array(posterior, "beta") if "beta" in posterior else np.zeros((n_draws, p, k)),
-            service_effect=draws_array(posterior, "service_effect"),
+            service_effect=draws_array(posterior, "service_effect") if "service_effect" in posterior else None,
             X=arrays["X"],
-            service_idx=arrays["service_idx"],
+            service_idx=arrays.get("service_idx", np.zeros(len(arrays["X"]), np.int64)),
             weights=data.info["pattern_weights"],
             fidelity_slope=draws_array(posterior, "fidelity_slope") if "fidelity_slope" in posterior else None,
             fidelity=arrays.get("fidelity"),
@@ -77,11 +77,12 @@ class HazardPredictor:
         ``fidelity_value`` (centred and scaled) gives every service that score.
         """
         eta = np.swapaxes(np.tensordot(self.beta[draws], self.X, axes=([1], [1])), 1, 2)  # (s, P, K)
-        service = self.service_effect[draws]
-        if self.fidelity_slope is not None:
-            level = self.fidelity if fidelity_value is None else np.full(service.shape[1], fidelity_value)
-            service = service + self.fidelity_slope[draws][:, None, :] * level[None, :, None]
-        eta += service[:, self.service_idx]
+        if self.service_effect is not None:
+            service = self.service_effect[draws]
+            if self.fidelity_slope is not None:
+                level = self.fidelity if fidelity_value is None else np.full(service.shape[1], fidelity_value)
+                service = service + self.fidelity_slope[draws][:, None, :] * level[None, :, None]
+            eta += service[:, self.service_idx]
         if self.specialist_effect is not None:
             eta += self.specialist_effect[draws][:, self.specialist_idx]
         return eta

@@ -72,7 +72,11 @@ class TimeToEventSpec(ModelSpec):
     horizon: int | None = Field(None, gt=0, description="last month modelled (default: the last month followed)")
     horizons: list[int] = Field(default_factory=lambda: [6, 12, 24], description="months reported in tables")
     service_horizon: int = Field(12, gt=0, description="month of the per-service cumulative incidence")
-    baseline: Literal["rw2", "rw1"] = Field("rw2", description="random walk of order 2 (smooth) or 1 over months")
+    baseline: Literal["rw2", "rw1", "free"] = Field(
+        "rw2",
+        description="baseline log-odds over months: random walk of order 2 (smooth) or 1, or 'free' (one "
+        "independent intercept per month, the classic discrete-time model; for few periods)",
+    )
     service_predictors: list[str] = Field(default_factory=list, description="columns constant within a service")
     fidelity: FidelitySpec | None = None
     standardize: bool = True
@@ -150,6 +154,31 @@ def event_random(
     return draws[..., 1:].astype(float)
 
 
+def group_terms(spec: TimeToEventSpec) -> tuple[bool, str | None, list[str]]:
+    """Whether the formula has the service term, the nested specialist column, and problems with its group terms."""
+    parts, _ = parse_formula(f"time_to_event {spec.formula}")
+    if parts is None or not parts.groups:
+        return False, None, []
+    nested, problems = group_structure(spec, parts.groups)
+    return True, nested, problems
+
+
+def baseline_graph(spec: TimeToEventSpec, priors: PriorSet, d: dict[str, Any]) -> Any:
+    """Baseline log-odds (month, target): a scaled random walk around a straight line or constant, or free."""
+    if spec.baseline == "free":
+        values = priors["hazard_intercept"].create("hazard_intercept", dims=("month", "target"))
+        return pm.Deterministic("baseline_logit", values, dims=("month", "target"))
+    baseline = priors["hazard_intercept"].create("hazard_intercept", dims="target")[None, :]
+    if spec.baseline == "rw2":
+        slope = priors["hazard_trend"].create("hazard_trend", dims="target")
+        baseline = baseline + d["trend"][:, None] * slope[None, :]
+    smooth = priors["baseline_sd"].create("baseline_sd", dims="target")
+    z_baseline = pm.Normal("z_baseline", 0.0, 1.0, dims=("basis", "target"))
+    return pm.Deterministic(
+        "baseline_logit", baseline + pt.dot(d["rw_basis"], z_baseline) * smooth[None, :], dims=("month", "target")
+    )
+
+
 class TimeToEvent(ModelFamily):
     """Discrete-time competing-risks hazard model of the first transition into target states."""
 
@@ -175,7 +204,12 @@ class TimeToEvent(ModelFamily):
         parts, problems = parse_formula(f"time_to_event {spec.formula}")
         if parts is None:
             return problems
-        problems += group_structure(spec, parts.groups)[1]
+        has_services, _, found = group_terms(spec)
+        problems += found
+        if spec.fidelity is not None and not has_services:
+            problems.append(
+                f"model.fidelity: a service-level fidelity slope needs the group term '(1 | {spec.service})'"
+            )
         if spec.fidelity is not None:
             terms = split_terms(parts.rhs)
             if spec.fidelity.source != "column":
@@ -188,15 +222,19 @@ class TimeToEvent(ModelFamily):
 
     @override
     def prior_names_for(self, spec: TimeToEventSpec) -> dict[str, str]:
-        parts, _ = parse_formula(f"time_to_event {spec.formula}")
-        nested = group_structure(spec, parts.groups)[0] if parts else None
+        has_services, nested, _ = group_terms(spec)
         names = dict(self.prior_names)
         if spec.fidelity is None:
             names.pop("fidelity_slope")
         if nested is None:
             names.pop("sd_specialist")
-        if spec.baseline == "rw1":
+        if not has_services:
+            names.pop("sd_service")
+        if spec.baseline != "rw2":
             names.pop("hazard_trend")
+        if spec.baseline == "free":
+            names.pop("baseline_sd")
+            names["hazard_intercept"] = "log-odds of a transition into each target in each month (one per month)"
         return names
 
     @override
@@ -209,11 +247,11 @@ class TimeToEvent(ModelFamily):
             "hazard_curve_any": "% per month",
             "median_time": "months",
             "median_time_any": "months",
-            "service_incidence_any": "%",
             "hazard_odds_ratio": "OR",
             "hazard_log_odds_per_unit": "log-odds",
-            "sd_service": "SD (log-odds)",
         }
+        if "sd_service" in self.prior_names_for(spec):
+            names |= {"service_incidence_any": "%", "sd_service": "SD (log-odds)"}
         if spec.fidelity is not None:
             names |= {
                 "hazard_fidelity_slope": "log-odds per step",
@@ -231,13 +269,13 @@ class TimeToEvent(ModelFamily):
     @override
     def prepare(self, bundle: DataBundle, spec: TimeToEventSpec, config: RunConfig) -> ModelData:
         parts, _ = parse_formula(f"time_to_event {spec.formula}")
-        nested, _ = group_structure(spec, parts.groups)
+        has_services, nested, _ = group_terms(spec)
         if bundle.monthly_status is None:
             raise DataError(
                 f"models/{config.name}: the time_to_event model needs the monthly status table",
                 ["config key 'data.monthly_status' is missing: give the file (long or wide form, data.monthly_format)"],
             )
-        frame, problems = participant_table(bundle, spec, parts, nested, config)
+        frame, problems = participant_table(bundle, spec, parts, has_services, nested, config)
         panel, found, unfollowed, entry = read_panel(
             bundle.monthly_status, config.data.monthly_format, spec.columns, spec.statuses, bundle.participants
         )
@@ -264,14 +302,14 @@ class TimeToEvent(ModelFamily):
         problems += [
             f"model.{key}: month {value} is after the last month modelled ({horizon}; model.horizon or the last "
             "month in the data)"
-            for key, values in (("horizons", spec.horizons), ("service_horizon", [spec.service_horizon]))
+            for key, values in (("horizons", spec.horizons), ("service_horizon", [spec.service_horizon] * has_services))
             for value in values
             if value > horizon
         ]
         if horizon - spec.first_month + 1 < 3:
             problems.append(f"model.horizon: at least 3 months are needed for a baseline over months (got {horizon})")
         raise_if(problems, "The data cannot be used as they are")
-        data = person_month_data(frame, panel, spec, parts, nested, horizon, bundle)
+        data = person_month_data(frame, panel, spec, parts, has_services, nested, horizon, bundle)
         data.notes = notes + data.notes
         if entry is not None and len(entry.dropna()):
             data.info["entry_months"] = (str(entry.min().strftime("%Y-%m")), str(entry.max().strftime("%Y-%m")))
@@ -295,25 +333,19 @@ class TimeToEvent(ModelFamily):
                     "y": ("pattern", "month", "target"),
                 },
             )
-            intercept = priors["hazard_intercept"].create("hazard_intercept", dims="target")
-            baseline = intercept[None, :]
-            if spec.baseline == "rw2":
-                slope = priors["hazard_trend"].create("hazard_trend", dims="target")
-                baseline = baseline + d["trend"][:, None] * slope[None, :]
-            smooth = priors["baseline_sd"].create("baseline_sd", dims="target")
-            z_baseline = pm.Normal("z_baseline", 0.0, 1.0, dims=("basis", "target"))
-            baseline = pm.Deterministic(
-                "baseline_logit",
-                baseline + pt.dot(d["rw_basis"], z_baseline) * smooth[None, :],
-                dims=("month", "target"),
-            )
-            sd_service = priors["sd_service"].create("sd_service", dims="target")
-            z_service = pm.Normal("z_service", 0.0, 1.0, dims=("service", "target"))
-            service = pm.Deterministic("service_effect", z_service * sd_service[None, :], dims=("service", "target"))
-            if "fidelity" in d:
-                fidelity_slope = priors["fidelity_slope"].create("fidelity_slope", dims="target")
-                service = service + d["fidelity"][:, None] * fidelity_slope[None, :]
-            linear = service[d["service_idx"]]
+            baseline = baseline_graph(spec, priors, d)
+            n_patterns, n_targets = len(data.coords["pattern"]), len(data.coords["target"])
+            linear = pt.zeros((n_patterns, n_targets))
+            if "service" in data.coords:
+                sd_service = priors["sd_service"].create("sd_service", dims="target")
+                z_service = pm.Normal("z_service", 0.0, 1.0, dims=("service", "target"))
+                service = pm.Deterministic(
+                    "service_effect", z_service * sd_service[None, :], dims=("service", "target")
+                )
+                if "fidelity" in d:
+                    fidelity_slope = priors["fidelity_slope"].create("fidelity_slope", dims="target")
+                    service = service + d["fidelity"][:, None] * fidelity_slope[None, :]
+                linear = service[d["service_idx"]]
             if len(data.coords["term"]):
                 beta = priors["beta"].create("beta", dims=("term", "target"))
                 linear = linear + pt.dot(d["X"], beta)
@@ -370,25 +402,26 @@ class TimeToEvent(ModelFamily):
     def describe(self, spec: TimeToEventSpec, data: ModelData) -> str:
         info, coords = data.info, data.coords
         targets = ", ".join(f"*{k}* ({', '.join(v)})" for k, v in spec.targets.items())
-        order = "second" if spec.baseline == "rw2" else "first"
         lines = [
-            f"Discrete-time hazard model of the first month in a target state for {data.n_rows} participants in "
-            f"{len(coords['service'])} services"
+            f"Discrete-time hazard model of the first month in a target state for {data.n_rows} participants"
+            + (f" in {len(coords['service'])} services" if "service" in coords else "")
             + (f" and {len(coords['specialist'])} job specialists" if "specialist" in coords else "")
             + f", followed for up to {info['horizon']} months (months {info['months'][0]}-{info['months'][-1]}). "
             f"Targets: {targets}; they compete: the first one reached ends a participant's time at risk. Formula: "
             f"`{spec.formula}`.",
             "",
-            "    log h_k(t) / h_none(t) = baseline_k(t) + X beta_k + fidelity_slope_k * (fidelity - centre) / per"
-            " + sd_service_k * z_service" + (" + sd_specialist_k * z_specialist" if "specialist" in coords else ""),
+            "    log h_k(t) / h_none(t) = baseline_k(t) + X beta_k"
+            + (" + fidelity_slope_k * (fidelity - centre) / per" if spec.fidelity is not None else "")
+            + (" + sd_service_k * z_service" if "service" in coords else "")
+            + (" + sd_specialist_k * z_specialist" if "specialist" in coords else ""),
             "",
-            f"Each target's baseline log-odds over months is a random walk of {order} order (smoothness "
-            "`baseline_sd`, the typical deviation from its "
-            + ("straight line" if spec.baseline == "rw2" else "mean")
-            + ", has its own prior). Service effects are partially pooled (non-centred). Numeric predictors are "
-            "standardised. Cumulative incidence averages the model's predictions over every participant, with "
-            "their own predictors and service, for each posterior draw; participants whose follow-up ended early "
-            "(right-censoring, assumed unrelated to their prospects) count through the months they were followed.",
+            _describe_baseline(spec)
+            + (" Service effects are partially pooled (non-centred)." if "service" in coords else "")
+            + (" Numeric predictors are standardised." if spec.standardize else "")
+            + " Cumulative incidence averages the model's predictions over every participant, with their own "
+            "predictors" + (" and service" if "service" in coords else "") + ", for each posterior draw; "
+            "participants whose follow-up ended early (right-censoring, assumed unrelated to their prospects) "
+            "count through the months they were followed.",
             "",
             f"Person-months at risk: {info['person_months']:,} (the likelihood rows before collapsing); "
             f"pattern-months with someone at risk: {info['cells']:,} (after collapsing "
@@ -407,6 +440,16 @@ class TimeToEvent(ModelFamily):
     @override
     def estimands(self, posterior: xr.Dataset, data: ModelData, spec: TimeToEventSpec, config: RunConfig) -> xr.Dataset:
         return hazard_estimands(posterior, data, spec)
+
+
+def _describe_baseline(spec: TimeToEventSpec) -> str:
+    if spec.baseline == "free":
+        return "Each target's baseline has one log-odds per month, each with its own prior (no smoothing)."
+    order, line = ("second", "straight line") if spec.baseline == "rw2" else ("first", "mean")
+    return (
+        f"Each target's baseline log-odds over months is a random walk of {order} order; its smoothness "
+        f"`baseline_sd`, the typical deviation from its {line}, has its own prior."
+    )
 
 
 def person_month_frame(data: ModelData) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from ipsbayes.panel import first_events
 
 
 def participant_table(
-    bundle: DataBundle, spec: Any, parts: Any, nested: str | None, config: RunConfig
+    bundle: DataBundle, spec: Any, parts: Any, has_services: bool, nested: str | None, config: RunConfig
 ) -> tuple[pd.DataFrame, list[str]]:
     """Participants with service-level columns joined, checked like the other families' tables."""
     participants, services = bundle.participants, bundle.services
@@ -43,23 +43,24 @@ def participant_table(
     ]
     needs = [
         spec.participant,
-        spec.service,
+        *([spec.service] if has_services else []),
         *([nested] if nested else []),
         *[v for v in parts.variables if v not in from_services],
     ]
     problems = missing_columns(participants, dict.fromkeys(needs), "used by the model")
-    if services is not None:
+    if services is not None and has_services:
         problems += missing_columns(services, [spec.service], "service id")
     raise_if(problems, f"Data do not match models/{config.name}: columns")
     problems += handle_missing(participants, needs, config.data.missing, bundle)
-    if services is not None:
+    if services is not None and has_services:
         problems += handle_missing(services, [spec.service, *from_services], "error", bundle)
         problems += unmatched_keys(participants, services, spec.service)
     raise_if(problems, "The data cannot be used as they are")
-    frame = merge_service_columns(bundle, spec.service, from_services)
+    frame = merge_service_columns(bundle, spec.service, from_services) if has_services else participants.frame.copy()
     merged = Table(frame, participants.path, participants.label)
     problems += constant_columns(merged, parts.variables)
-    problems += varying_within(merged, spec.service, service_level)
+    if has_services:
+        problems += varying_within(merged, spec.service, service_level)
     if nested:
         problems += not_nested(merged, nested, spec.service)
     if fid is not None:
@@ -74,6 +75,7 @@ def person_month_data(
     panel: pd.DataFrame,
     spec: Any,
     parts: Any,
+    has_services: bool,
     nested: str | None,
     horizon: int,
     bundle: DataBundle,
@@ -93,11 +95,13 @@ def person_month_data(
     rhs_terms = [t for t in split_terms(parts.rhs) if fid is None or t != fid.column]
     design = Design(" + ".join(rhs_terms) or "1", frame, standardize=spec.standardize)
     X = design.matrix()
-    service_ids = frame[spec.service].astype(str)
+    service_ids = frame[spec.service].astype(str) if has_services else pd.Series("all", index=frame.index)
     services = sorted(service_ids.unique(), key=natural_key)
     service_idx = pd.Categorical(service_ids, categories=services).codes.astype(np.int64)
     keys = [X, service_idx[:, None].astype(float)]
-    coords: dict[str, Any] = {"term": design.labels, "service": services, "target": targets, "month": months}
+    coords: dict[str, Any] = {"term": design.labels, "target": targets, "month": months}
+    if has_services:
+        coords["service"] = services
     specialist_idx = None
     if nested:
         specialist_keys = service_ids + ":" + frame[nested].astype(str)
@@ -107,16 +111,15 @@ def person_month_data(
         keys.append(specialist_idx[:, None].astype(float))
     pooled = collapse(np.column_stack(keys), exit_index, exit_target, n_months, len(targets), spec.collapse != "never")
     order = 2 if spec.baseline == "rw2" else 1
-    basis = rw_basis(n_months, order)
-    coords |= {"pattern": np.arange(len(pooled.first)), "basis": np.arange(basis.shape[1])}
-    arrays: dict[str, np.ndarray] = {
-        "X": X[pooled.first],
-        "service_idx": service_idx[pooled.first],
-        "rw_basis": basis,
-        "trend": month_trend(n_months),
-        "trials": pooled.trials,
-        "y": pooled.events,
-    }
+    basis = rw_basis(n_months, order) if spec.baseline != "free" else np.zeros((n_months, 0))
+    coords["pattern"] = np.arange(len(pooled.first))
+    if spec.baseline != "free":
+        coords["basis"] = np.arange(basis.shape[1])
+    arrays: dict[str, np.ndarray] = {"X": X[pooled.first], "trials": pooled.trials, "y": pooled.events}
+    if spec.baseline != "free":
+        arrays |= {"rw_basis": basis, "trend": month_trend(n_months)}
+    if has_services:
+        arrays["service_idx"] = service_idx[pooled.first]
     if specialist_idx is not None:
         arrays["specialist_idx"] = specialist_idx[pooled.first]
     info: dict[str, Any] = {
@@ -139,7 +142,7 @@ def person_month_data(
         centre = fid.centre if fid.centre is not None else float(per_service.mean())
         arrays["fidelity"] = (per_service - centre) / fid.per
         info |= {"fidelity_raw": per_service, "fidelity_centre": centre}
-    _observed(info, pooled.trials, pooled.events, arrays["service_idx"], len(services), months, spec)
+    _observed(info, pooled.trials, pooled.events, service_idx[pooled.first], len(services), months, spec)
     data = ModelData(coords=coords, arrays=arrays, info=info, n_rows=len(frame))
     if sum(bundle.dropped_rows.values()):
         data.notes.append(f"Rows dropped for missing values: {bundle.dropped_rows}.")
@@ -167,7 +170,7 @@ def _observed(
 ) -> None:
     """Nonparametric (Aalen-Johansen) cumulative incidence overall and per service, for comparison."""
     info["observed_incidence"] = observed_incidence(trials.sum(axis=0), events.sum(axis=0))
-    column = months.index(spec.service_horizon)
+    column = months.index(min(spec.service_horizon, months[-1]))
     per_service = np.zeros(n_services)
     for s in range(n_services):
         mine = pattern_service == s

@@ -27,13 +27,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 validate: $(STAMP)
-	for config in rij_cace rij_cace_months ipsung_employment ipsung_fidelity ipsung_outcomes; do \
+	for config in rij_cace rij_cace_months ipsung_employment ipsung_fidelity ipsung_outcomes ipsung_time_to_job; do \
 		$(BIN)/ipsbayes validate models/$$config.toml --out runs/validation/$$config || exit 1; \
 	done
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 	$(BIN)/python benchmarks/compile_cost.py
+	$(BIN)/python benchmarks/time_to_event.py
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

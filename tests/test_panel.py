@@ -163,3 +163,12 @@ def test_cli_exit_2_and_nothing_written(data_copy: Path, tmp_path: Path, capsys,
     assert main(args) == 2
     assert "without gaps" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_participants_dropped_for_missing_values_leave_their_months_behind(data_copy: Path, tmp_path: Path) -> None:
+    people = pd.read_csv(data_copy / "participants.csv")
+    people.loc[[0, 5], "age"] = np.nan
+    people.to_csv(data_copy / "participants.csv", index=False)
+    assert "column 'age' has 2 missing value(s)" in problems(data_copy, tmp_path)
+    plan = check(tte_config(data_copy, tmp_path, **{"data.missing": "drop"}))
+    assert plan.data.n_rows == 398 and plan.data.arrays["trials"][:, 0].sum() == 398

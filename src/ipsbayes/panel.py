@@ -146,11 +146,15 @@ def check_panel(
     statuses: Sequence[str],
     participants: Table,
     wide: bool = False,
+    as_read: set[str] | None = None,
 ) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Check the long frame; return the clean frame, every problem and participants without any month.
 
     The clean frame has columns ``participant`` (str), ``month`` (int) and ``status``
-    (str), sorted by participant and month.
+    (str), sorted by participant and month. ``as_read`` are the ids the participant table
+    had as read (before rows with missing values were dropped): months of those are no
+    error; ids that were never there are. Participants without a month are counted
+    among the participants the table holds now.
     """
     c = columns
     problems: list[str] = []
@@ -200,13 +204,14 @@ def check_panel(
     problems += _gaps(long[usable], ids[usable], month[usable], table, c, wide)
     problems += _calendar(long[usable], ids[usable], month[usable], table, c, wide)
     known_ids = set(participants.frame[c.participant].astype(str)) if c.participant in participants.frame else set()
+    read_ids = known_ids if as_read is None else as_read
     if c.participant not in participants.frame:
         problems.append(
             f"{participants.where}: missing column '{c.participant}' (the participant id linking the monthly "
             f"status table){did_you_mean(c.participant, participants.frame.columns)}"
         )
     else:
-        orphan = long[c.participant].notna() & ~ids.isin(known_ids)
+        orphan = long[c.participant].notna() & ~ids.isin(read_ids)
         if orphan.any():
             names = ", ".join(sorted(set(ids[orphan]))[:5])
             problems.append(
@@ -322,13 +327,14 @@ def read_panel(
     columns: PanelColumns,
     statuses: Sequence[str],
     participants: Table,
+    as_read: set[str] | None = None,
 ) -> tuple[pd.DataFrame, list[str], list[str], pd.Series | None]:
     """Read either layout and check it; return the clean long frame, problems, unfollowed ids and entry months."""
     wide = layout == "wide"
     long, problems = wide_to_long(table, columns) if wide else long_rows(table, columns)
     if problems and long.empty:
         return pd.DataFrame(columns=["participant", "month", "status"]), problems, [], None
-    clean, found, unfollowed = check_panel(long, table, columns, statuses, participants, wide)
+    clean, found, unfollowed = check_panel(long, table, columns, statuses, participants, wide, as_read)
     return clean, problems + found, unfollowed, entry_months(long, columns)
 
 

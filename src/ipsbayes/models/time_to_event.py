@@ -275,9 +275,11 @@ class TimeToEvent(ModelFamily):
                 f"models/{config.name}: the time_to_event model needs the monthly status table",
                 ["config key 'data.monthly_status' is missing: give the file (long or wide form, data.monthly_format)"],
             )
+        people = bundle.participants.frame
+        as_read = set(people[spec.participant].astype(str)) if spec.participant in people else None
         frame, problems = participant_table(bundle, spec, parts, has_services, nested, config)
         panel, found, unfollowed, entry = read_panel(
-            bundle.monthly_status, config.data.monthly_format, spec.columns, spec.statuses, bundle.participants
+            bundle.monthly_status, config.data.monthly_format, spec.columns, spec.statuses, bundle.participants, as_read
         )
         problems += found
         duplicated = frame[spec.participant].astype(str).duplicated() if spec.participant in frame else None

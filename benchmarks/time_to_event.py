@@ -82,7 +82,7 @@ def case_fit(folder: Path, formula: str) -> dict:
         "participants": plan.data.n_rows,
         "person_months": info["person_months"],
         "cells": info["cells"],
-        "patterns": len(info["pattern_weights"]),
+        "patterns": info["patterns"],
         "build_s": round(build, 1),
         "compile_s": round(fit.timings["compile"], 1),
         "sampling_s": round(fit.timings["sampling"], 1),
@@ -133,7 +133,7 @@ def gradient_ms(folder: Path) -> list[dict]:
             rows.append(
                 {
                     "form": label,
-                    "patterns": len(plan.data.info["pattern_weights"]),
+                    "patterns": plan.data.info["patterns"],
                     "cells_computed": int(plan.data.arrays["trials"].size),
                     "ms_per_gradient": round(1000 * (time.process_time() - cpu) / repeats, 3),
                 }

@@ -65,7 +65,8 @@ def test_collapsed_log_likelihood_equals_person_month_rows(small_ipsung: Path, t
         # and the whole posterior density (priors are the same free variables)
         assert collapsed.model.compile_logp()(point) == pytest.approx(rows.model.compile_logp()(point), rel=1e-10)
     assert rows.data.info["person_months"] == collapsed.data.info["person_months"]
-    assert len(collapsed.data.info["pattern_weights"]) <= len(rows.data.info["pattern_weights"]) == 400
+    assert collapsed.data.info["patterns"] <= rows.data.info["patterns"] == 400
+    assert len(rows.data.info["pattern_weights"]) == 512 and rows.data.arrays["trials"][400:].sum() == 0  # padding
 
 
 def test_rw_basis_is_the_scaled_random_walk() -> None:

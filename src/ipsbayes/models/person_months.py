@@ -32,6 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: the pattern axis is padded to a multiple of this (see :func:`collapse`)
+PAD_PATTERNS = 128
+
 
 @dataclass
 class PersonMonths:
@@ -48,7 +51,9 @@ class PersonMonths:
     first : ndarray (P,)
         A participant (row) of each pattern, to read the pattern's predictors from.
     weights : ndarray (P,)
-        Participants per pattern.
+        Participants per pattern (0 for padding).
+    patterns : int
+        Covariate patterns (``P`` less the padding).
     person_months : int
         Person-months at risk: the likelihood rows before collapsing.
     cells : int
@@ -60,6 +65,7 @@ class PersonMonths:
     pattern_of: np.ndarray
     first: np.ndarray
     weights: np.ndarray
+    patterns: int
     person_months: int
     cells: int
 
@@ -95,17 +101,33 @@ def counts(
 
 
 def collapse(
-    keys: np.ndarray, exit_index: np.ndarray, target: np.ndarray, n_months: int, n_targets: int, collapse: bool = True
+    keys: np.ndarray,
+    exit_index: np.ndarray,
+    target: np.ndarray,
+    n_months: int,
+    n_targets: int,
+    collapse: bool = True,
+    pad_to: int = PAD_PATTERNS,
 ) -> PersonMonths:
-    """Pool participants with identical ``keys`` (predictors, service, specialist) into pattern x month counts."""
+    """Pool participants with identical ``keys`` (predictors, service, specialist) into pattern x month counts.
+
+    The pattern axis is padded with empty patterns (no participant, nobody at risk) to a
+    multiple of ``pad_to``: they add nothing to the likelihood or the estimands, and data
+    sets of the same design then share one compiled model (``ipsbayes validate`` fits
+    dozens of simulated data sets whose pattern counts differ by a few).
+    """
     pattern_of, first = patterns(keys, collapse)
-    trials, events = counts(pattern_of, exit_index, target, len(first), n_months, n_targets)
+    n_patterns = len(first)
+    padded = -(-n_patterns // pad_to) * pad_to if n_patterns else 0
+    first = np.concatenate([first, np.full(padded - n_patterns, first[0] if n_patterns else 0, np.int64)])
+    trials, events = counts(pattern_of, exit_index, target, padded, n_months, n_targets)
     return PersonMonths(
         trials=trials,
         events=events,
         pattern_of=pattern_of,
         first=first,
-        weights=np.bincount(pattern_of, minlength=len(first)).astype(float),
+        weights=np.bincount(pattern_of, minlength=padded).astype(float),
+        patterns=n_patterns,
         person_months=int(exit_index.sum()),
         cells=int((trials > 0).sum()),
     )

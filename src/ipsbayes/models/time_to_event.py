@@ -427,7 +427,7 @@ class TimeToEvent(ModelFamily):
             "",
             f"Person-months at risk: {info['person_months']:,} (the likelihood rows before collapsing); "
             f"pattern-months with someone at risk: {info['cells']:,} (after collapsing "
-            f"{len(info['pattern_weights']):,} covariate patterns x {len(info['months'])} months).",
+            f"{info['patterns']:,} covariate patterns x {len(info['months'])} months).",
         ]
         if spec.fidelity is not None:
             scale = spec.fidelity.resolved_scale

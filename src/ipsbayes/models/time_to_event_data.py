@@ -130,6 +130,7 @@ def person_month_data(
         "targets": targets,
         "pattern_of": pooled.pattern_of,
         "pattern_weights": pooled.weights,
+        "patterns": pooled.patterns,
         "exit_index": exit_index,
         "exit_target": exit_target,
         "followed": followed,
@@ -148,7 +149,7 @@ def person_month_data(
         data.notes.append(f"Rows dropped for missing values: {bundle.dropped_rows}.")
     data.notes.append(
         f"{pooled.person_months:,} person-months at risk were collapsed into {pooled.cells:,} pattern-months with "
-        f"someone at risk ({len(pooled.first):,} covariate patterns x {n_months} months; same likelihood)."
+        f"someone at risk ({pooled.patterns:,} covariate patterns x {n_months} months; same likelihood)."
     )
     censored = int(np.sum((exit_target < 0) & (followed < n_months)))
     if censored:

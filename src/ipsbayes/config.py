@@ -74,6 +74,13 @@ class ReportConfig(_Strict):
         description="estimand name -> threshold on its reporting scale; the report gives P(> threshold)",
     )
     figure_formats: list[Literal["png", "svg"]] = Field(default_factory=lambda: ["png", "svg"])
+    language: Literal["en", "nb"] = Field("en", description="report language: English or Norwegian bokmål")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="readable labels for columns, levels, units and group names"
+    )
+    min_cell: int = Field(
+        5, ge=1, description="observed counts or rates based on fewer participants than this are never published"
+    )
 
     @field_validator("figure_formats")
     @classmethod

@@ -50,6 +50,20 @@ class DataBundle:
         """The tables that are present."""
         return [t for t in (self.participants, self.services, self.reviews) if t is not None]
 
+    def copy(self) -> DataBundle:
+        """A copy whose tables can be cleaned and recoded without changing this bundle's frames."""
+
+        def _copy(table: Table | None) -> Table | None:
+            return None if table is None else Table(table.frame.copy(), table.path, table.label)
+
+        return DataBundle(
+            participants=_copy(self.participants),
+            services=_copy(self.services),
+            reviews=_copy(self.reviews),
+            hashes=dict(self.hashes),
+            dropped_rows=dict(self.dropped_rows),
+        )
+
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes (recorded in provenance)."""

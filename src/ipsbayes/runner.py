@@ -8,7 +8,6 @@ writes the run folder atomically.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +18,14 @@ import xarray as xr
 
 from ipsbayes.config import RunConfig, parse_config, read_toml
 from ipsbayes.data import DataBundle, read_bundle
-from ipsbayes.diagnostics import Diagnostics, diagnose
-from ipsbayes.errors import ConfigError, DiagnosticsGateError, ModelError, did_you_mean
+from ipsbayes.diagnostics import Diagnostics
+from ipsbayes.errors import ConfigError, DiagnosticsGateError, did_you_mean
 from ipsbayes.models import REGISTRY, ModelData, ModelFamily, ModelSpec
 from ipsbayes.models.base import check_estimand_keys
+from ipsbayes.pipeline import Outputs, build, fit, prepare
 from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
 from ipsbayes.report import ReportSettings, write_report
 from ipsbayes.rundir import Run, atomic_folder, load_run, provenance, write_json, write_posterior, write_toml
-from ipsbayes.sampling import sample
 from ipsbayes.sensitivity import check_sensitivity, headline_scalars, power_scaling, prior_estimands, sensitivity_fits
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
@@ -99,20 +98,10 @@ def check(source: Path | str | dict[str, Any] | RunConfig) -> Plan:
     bundle = read_bundle(config)
     timings["read_data"] = time.perf_counter() - started
     started = time.perf_counter()
-    data = family.prepare(bundle, spec, config)
+    data = prepare(family, bundle, spec, config)
     timings["prepare_data"] = time.perf_counter() - started
     started = time.perf_counter()
-    try:
-        model = family.build(data, spec, priors)
-        logps = model.point_logps()
-    except Exception as exc:  # a bug or an impossible spec: say which model failed
-        raise ModelError(f"Could not build the {family.kind} model: {exc}") from exc
-    bad = [name for name, value in logps.items() if not abs(float(value)) < float("inf")]
-    if bad:
-        raise ModelError(
-            f"The {family.kind} model has a non-finite log-probability at its initial point for: "
-            f"{', '.join(bad)}; check priors and data"
-        )
+    model = build(family, data, spec, priors)
     timings["build_model"] = time.perf_counter() - started
     return Plan(config, family, spec, priors, bundle, data, model, timings)
 
@@ -160,43 +149,33 @@ def run(
             "turns participants into far fewer binomial rows)."
         )
     power = config.sensitivity.power_scaling and pointwise
-    fit = sample(
-        plan.model,
-        config.sampler,
-        config.seed,
+    main_fit = fit(
+        plan.family,
+        plan.spec,
+        plan.priors,
+        config,
+        data=plan.data,
+        model=plan.model,
+        outputs=Outputs(log_likelihood=pointwise, predictive=pointwise, log_prior=power),
         progress=progress,
-        log_prior=power,
-        log_likelihood=pointwise,
-        predictive=pointwise,
     )
-    timings = {**plan.timings, **fit.timings}
+    timings = {**plan.timings, **main_fit.timings}
+    datatree, estimands, diagnostics = main_fit.datatree, main_fit.estimands, main_fit.diagnostics
     step = time.perf_counter()
-    datatree = fit.datatree
-    estimands = plan.family.estimands(datatree["posterior"].to_dataset(), plan.data, plan.spec, config)
-    estimands.attrs.update(
-        {
-            "model_kind": plan.family.kind,
-            "model_title": plan.family.title,
-            "model_description": plan.family.describe(plan.spec, plan.data),
-            "notes": json.dumps(plan.data.notes),
-        }
-    )
     datatree["estimands"] = xr.DataTree(estimands)
     datatree["prior_estimands"] = xr.DataTree(prior_estimands(plan.family, plan.model, plan.data, plan.spec, config))
-    timings["estimands"] = time.perf_counter() - step
+    timings["prior_estimands"] = time.perf_counter() - step
     step = time.perf_counter()
     compared = headline_scalars(estimands, config.sensitivity.estimands)
     scaled = power_scaling(datatree, estimands, compared, list(plan.priors.priors)) if power else None
     if scaled is not None:
         datatree["power_scaling"] = xr.DataTree(scaled)
     search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
-    refits = sensitivity_fits(plan.family, plan.bundle, config, plan.spec, plan.priors, estimands, search, progress)
+    refits = sensitivity_fits(main_fit, plan.bundle, search, progress)
     if refits is not None:
         datatree["sensitivity"] = xr.DataTree(refits)
     timings["sensitivity"] = time.perf_counter() - step
-    step = time.perf_counter()
-    diagnostics = diagnose(datatree, config.diagnostics)
-    timings["diagnostics"] = time.perf_counter() - step
+    fit_settings = main_fit.settings
     target = Path(out) if out is not None else Path("runs") / config.name
     resolved = resolved_config(config, plan.priors)
     with atomic_folder(target) as staging:
@@ -210,7 +189,7 @@ def run(
             config,
             resolved,
             plan.priors,
-            fit.settings,
+            fit_settings,
             {"config": str(config.source) if config.source else "(in memory)", "data rows": plan.data.n_rows},
         )
         write_report(staging, datatree, diagnostics, settings)
@@ -224,7 +203,7 @@ def run(
             provenance(
                 config=resolved,
                 seed=config.seed,
-                sampler=fit.settings,
+                sampler=fit_settings,
                 data_files=data_files,
                 timings=timings,
                 started=started,
@@ -270,6 +249,9 @@ def report_settings(
         interval_prob=config.report.interval_prob,
         thresholds=dict(config.report.thresholds),
         formats=list(config.report.figure_formats),
+        language=config.report.language,
+        labels=dict(config.report.labels),
+        min_cell=config.report.min_cell,
         prior_set=priors.name,
         priors=priors.table(),
         reproducibility={

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ipsbayes.config import RunConfig, pydantic_problems
 from ipsbayes.data import DataBundle
 from ipsbayes.errors import ConfigError, did_you_mean
+from ipsbayes.present.context import Presentation
 from ipsbayes.priors import PriorSet
 
 
@@ -95,6 +96,14 @@ class ModelFamily(ABC):
     def describe(self, spec: ModelSpec, data: ModelData) -> str:
         """Markdown paragraph describing the fitted model for the report."""
         return f"{self.title}."
+
+    def presentation(self) -> Presentation:
+        """The family's report parts: answer block, sections and figures (none by default).
+
+        Families import their presentation module lazily here, so building and
+        sampling a model never imports plotting code.
+        """
+        return Presentation()
 
     def replicate_data(
         self,

@@ -50,6 +50,7 @@ from ipsbayes.models.base import (
     unstack_draws,
 )
 from ipsbayes.models.design import Design
+from ipsbayes.present import Presentation
 from ipsbayes.priors import PriorSet
 
 
@@ -353,6 +354,12 @@ class Cace(ModelFamily):
     ) -> dict[str, np.ndarray]:
         # treatment receipt is part of the generative process: simulate strata, receipt and outcome together
         return _replicate_cace(spec, prior, data, rng)
+
+    @override
+    def presentation(self) -> Presentation:
+        from ipsbayes.models.cace_report import PRESENTATION
+
+        return PRESENTATION
 
     @override
     def estimands(self, posterior: xr.Dataset, data: ModelData, spec: CaceSpec, config: RunConfig) -> xr.Dataset:

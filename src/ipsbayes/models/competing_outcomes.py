@@ -40,6 +40,7 @@ from ipsbayes.data import (
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, model_data, natural_key, register
 from ipsbayes.models.categorical_predict import CategoricalPredictor, categorical_estimands
 from ipsbayes.models.design import Design, parse_formula
+from ipsbayes.present import Presentation
 from ipsbayes.priors import PriorSet
 
 
@@ -238,6 +239,12 @@ class CompetingOutcomes(ModelFamily):
             "study's participants, for every posterior draw; the first equation is the binary model of "
             "`ipsung_employment`."
         )
+
+    @override
+    def presentation(self) -> Presentation:
+        from ipsbayes.models.competing_outcomes_report import PRESENTATION
+
+        return PRESENTATION
 
     @override
     def estimands(

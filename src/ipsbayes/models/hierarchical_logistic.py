@@ -63,6 +63,7 @@ from ipsbayes.models.pooling import (
     split_dims,
 )
 from ipsbayes.models.predict import LinearPredictor, logistic_estimands
+from ipsbayes.present import Presentation
 from ipsbayes.priors import PriorSet
 from ipsbayes.scales import FidelitySpec
 
@@ -376,6 +377,12 @@ class HierarchicalLogistic(ModelFamily):
                 "treated as measured without error in this model."
             )
         return "\n".join(lines)
+
+    @override
+    def presentation(self) -> Presentation:
+        from ipsbayes.models.hierarchical_logistic_report import PRESENTATION
+
+        return PRESENTATION
 
     # ------------------------------------------------------------- estimands
     @override

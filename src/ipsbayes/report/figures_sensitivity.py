@@ -11,20 +11,23 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ipsbayes.report.style import Style, figure_of, pointrange
+from ipsbayes.present import ReportContext
+from ipsbayes.present.style import figure_of, pointrange
 
 
-def compared_estimands(estimands: xr.Dataset, datatree: xr.DataTree) -> list[str]:
+def compared_estimands(ctx: ReportContext) -> list[str]:
     """Scalar estimands shown in sensitivity figures: those refitted, else the scalar headline ones."""
+    estimands, datatree = ctx.estimands, ctx.datatree
     if "sensitivity" in datatree.children:
         return list(datatree["sensitivity"].to_dataset().data_vars)
     return [n for n, v in estimands.data_vars.items() if set(v.dims) == {"chain", "draw"} and v.attrs.get("headline")]
 
 
-def prior_posterior(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
+def prior_posterior(ctx: ReportContext) -> tuple[Figure, str]:
     """Prior (from prior draws through the same estimand code) against posterior, per estimand."""
+    estimands, datatree = ctx.estimands, ctx.datatree
     prior = datatree["prior_estimands"].to_dataset()
-    names = [n for n in compared_estimands(estimands, datatree) if n in prior][:6]
+    names = [n for n in compared_estimands(ctx) if n in prior][:6]
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.0), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         post = estimands[name].values.ravel()
@@ -48,8 +51,9 @@ def prior_posterior(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) 
     return fig, caption
 
 
-def sensitivity_forest(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
+def sensitivity_forest(ctx: ReportContext) -> tuple[Figure, str]:
     """Each compared estimand under the main fit, other prior sets and model variants."""
+    datatree, style = ctx.datatree, ctx.style
     sensitivity = datatree["sensitivity"].to_dataset()
     names = list(sensitivity.data_vars)
     analyses = [str(a) for a in sensitivity["analysis"].values]
@@ -76,8 +80,9 @@ def sensitivity_forest(estimands: xr.Dataset, datatree: xr.DataTree, style: Styl
     return fig, caption
 
 
-def power_scaling_plot(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
+def power_scaling_plot(ctx: ReportContext) -> tuple[Figure, str]:
     """Power-scaling sensitivity of the compared estimands to prior and likelihood (ArviZ)."""
+    estimands, datatree = ctx.estimands, ctx.datatree
     log_prior = datatree["log_prior"].to_dataset()
     scaled = str(datatree["power_scaling"].attrs.get("prior_names", ""))
     if scaled:  # the same priors the sensitivity table power-scaled

@@ -20,33 +20,17 @@ import xarray as xr
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ipsbayes.diagnostics import Diagnostics
-from ipsbayes.report.figures import Style, draw_figures
+from ipsbayes.present import Presentation, ReportContext, Style
+from ipsbayes.present.text import format_number, interval_name
+from ipsbayes.report.figures import draw_figures
 from ipsbayes.report.sections import build_sections
 from ipsbayes.report.tables import (
     csv_with_header,
-    format_number,
-    interval_name,
     power_scaling_table,
     sensitivity_table,
     sentence,
     summarise,
 )
-
-FIGURE_TITLES = {
-    "service_caterpillar": "Services: observed and partially pooled outcome rates",
-    "fidelity_curve": "Outcome rate across the fidelity scale",
-    "effects_forest": "Average marginal effects",
-    "ppc_calibration": "Posterior predictive calibration",
-    "rank_plot": "Chain mixing (rank plots)",
-    "strata_rates": "Outcome by principal stratum and arm",
-    "outcome_shares": "Share reaching each outcome, by service",
-    "focus_drivers": "Drivers of the focus outcome",
-    "service_correlations": "Correlation of service effects between outcomes",
-    "ppc_counts": "Posterior predictive check of the counts",
-    "prior_posterior": "Prior and posterior of the key estimands",
-    "sensitivity_forest": "Sensitivity to priors and model assumptions",
-    "power_scaling": "Power-scaling sensitivity",
-}
 
 
 @dataclass
@@ -62,6 +46,9 @@ class ReportSettings:
     priors: list[dict[str, str]] = field(default_factory=list)
     reproducibility: dict[str, Any] = field(default_factory=dict)
     subtitle: str = ""
+    language: str = "en"
+    labels: dict[str, str] = field(default_factory=dict)
+    min_cell: int = 5
 
 
 def write_report(
@@ -75,13 +62,25 @@ def write_report(
         ``summary`` (DataFrame) and ``figures`` (name -> {"paths", "caption"}).
     """
     estimands = datatree["estimands"].to_dataset()
-    style = Style(settings.interval_kind, settings.interval_prob)
+    style = Style(settings.interval_kind, settings.interval_prob, settings.language)
     summary = summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds)
     (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
     write_tables(folder / "tables", datatree, settings)
-    figures = draw_figures(estimands, datatree, style, folder / "figures", settings.formats)
-    sections = build_sections(estimands, datatree, summary, style)
+    ctx = ReportContext(
+        estimands=estimands,
+        datatree=datatree,
+        summary=summary,
+        style=style,
+        labels=settings.labels,
+        thresholds=settings.thresholds,
+        min_cell=settings.min_cell,
+    )
+    presentation = presentation_of(estimands)
+    figures = draw_figures(ctx, presentation, folder / "figures", settings.formats)
+    sections = build_sections(ctx, presentation)
+    answer = presentation.answer(ctx) if presentation.answer is not None else []
     context = _context(estimands, diagnostics, settings, summary, figures, sections)
+    context["answer"] = answer
     env = Environment(
         loader=PackageLoader("ipsbayes.report", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -92,6 +91,14 @@ def write_report(
     (folder / "report.md").write_text(env.get_template("report.md.j2").render(**context))
     (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context))
     return {"summary": summary, "figures": figures}
+
+
+def presentation_of(estimands: xr.Dataset) -> Presentation:
+    """The presentation registered by the family that produced ``estimands`` (empty for unknown kinds)."""
+    from ipsbayes.models import REGISTRY
+
+    family = REGISTRY.get(str(estimands.attrs.get("model_kind", "")))
+    return family.presentation() if family is not None else Presentation()
 
 
 def write_tables(folder: Path, datatree: xr.DataTree, settings: ReportSettings) -> None:
@@ -153,7 +160,7 @@ def _context(
         mime = "image/png" if fmt == "png" else "image/svg+xml"
         encoded = base64.b64encode(info["paths"][fmt].read_bytes()).decode()
         figure_context[name] = {
-            "title": FIGURE_TITLES.get(name, name.replace("_", " ").capitalize()),
+            "title": info["title"],
             "caption": info["caption"],
             "img_src": f"data:{mime};base64,{encoded}",
         }

@@ -15,17 +15,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ipsbayes.present.text import format_number, interval_name
+
 SAMPLE_DIMS = ("chain", "draw")
 
 
 def sampled_variables(estimands: xr.Dataset) -> list[str]:
     """Names of estimands that carry posterior draws (not reference data)."""
     return [name for name, var in estimands.data_vars.items() if set(SAMPLE_DIMS) <= set(var.dims)]
-
-
-def interval_name(kind: str, prob: float) -> str:
-    """Human name, e.g. ``90% equal-tailed interval``."""
-    return f"{prob:.0%} {'highest-density' if kind == 'hdi' else 'equal-tailed'} interval ({kind.upper()})"
 
 
 def summarise(
@@ -93,15 +90,6 @@ def _elements(var: xr.DataArray, dims: list[str]) -> list[dict]:
         return [{}]
     stacked = var.isel(chain=0, draw=0).stack(__element__=dims)
     return [{d: stacked[d].values[i] for d in dims} for i in range(stacked.sizes["__element__"])]
-
-
-def format_number(value: float, unit: str) -> str:
-    """Round for reading: one decimal for %/pp, two significant decimals otherwise."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    if unit in ("%", "pp", "months"):
-        return f"{value:.1f}"
-    return f"{value:.3g}" if abs(value) >= 0.01 else f"{value:.2g}"
 
 
 def sentence(row: Mapping, interval_prob: float, interval_kind: str) -> str:

@@ -1,13 +1,24 @@
-"""Report sections for causal estimands and for sensitivity to priors and assumptions."""
+"""How the CACE family presents itself: the effect on compliers beside ITT and per-protocol, and the strata."""
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import xarray as xr
+from matplotlib.figure import Figure
 
-from ipsbayes.report.style import Style
-from ipsbayes.report.tables import format_number, power_scaling_table, sensitivity_table
+from ipsbayes.present import Figure as FigureSpec
+from ipsbayes.present import Presentation, ReportContext, Section, fixed
+from ipsbayes.present.style import Style, pointrange
+from ipsbayes.present.text import format_number
+
+STRATA = (
+    ("never_taker_rate", "Never-takers", "#999999"),
+    ("complier_rate_usual", "Compliers, usual follow-up", "#ff7f0e"),
+    ("complier_rate_ips", "Compliers, IPS", "#1f77b4"),
+    ("control_rate", "Everyone assigned usual follow-up", "#d62728"),
+    ("treatment_rate", "Everyone assigned IPS", "#2ca02c"),
+)
 
 
 def _row(summary: pd.DataFrame, name: str) -> dict:
@@ -23,8 +34,9 @@ def _value(row: dict, style: Style) -> str:
     )
 
 
-def cace_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.DataFrame, style: Style) -> str:
+def cace_section(ctx: ReportContext) -> str:
     """The effect of IPS on compliers, beside ITT and the naive per-protocol contrast, and why they differ."""
+    estimands, summary, style = ctx.estimands, ctx.summary, ctx.style
     cace, itt, pp = _row(summary, "cace"), _row(summary, "itt"), _row(summary, "per_protocol")
     share, bias = _row(summary, "complier_share"), _row(summary, "per_protocol_bias")
     usual, never = _row(summary, "complier_rate_usual"), _row(summary, "never_taker_rate")
@@ -72,35 +84,50 @@ def cace_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.DataF
     return "\n\n".join(lines)
 
 
-def sensitivity_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.DataFrame, style: Style) -> str:
-    """Estimates under other prior sets and model variants, and power-scaling sensitivity."""
-    parts = []
-    if "sensitivity" in datatree.children:
-        table = sensitivity_table(datatree["sensitivity"].to_dataset(), style.kind, style.prob)
-        rows = ["| Analysis | Estimand | Median | Interval | P(> null) |", "| --- | --- | ---: | --- | ---: |"]
-        for row in table.to_dict("records"):
-            unit = row["unit"]
-            p_null = "-" if np.isnan(row["p_above_null"]) else f"{row['p_above_null']:.2f}"
-            rows.append(
-                f"| {row['analysis']} | {row['label']} ({unit}) | {format_number(row['median'], unit)} | "
-                f"{format_number(row['lower'], unit)} to {format_number(row['upper'], unit)} | {p_null} |"
-            )
-        parts.append(
-            f"Each row refits the same data (same sampler settings) under another prior set or model "
-            f"assumption; intervals are {style.text}. Priors are listed in `priors/`; the main analysis's "
-            "priors are tabled under *Model*."
-        )
-        parts.append("\n".join(rows))
-    if "power_scaling" in datatree.children:
-        power = power_scaling_table(datatree["power_scaling"].to_dataset())
-        rows = ["| Estimand | Prior sensitivity | Likelihood sensitivity | Diagnosis |", "| --- | ---: | ---: | --- |"]
-        for row in power.to_dict("records"):
-            rows.append(f"| {row['estimand']} | {row['prior']:.3f} | {row['likelihood']:.3f} | {row['diagnosis']} |")
-        parts.append(
-            "**Power-scaling sensitivity** (Kallioinen et al. 2023; ArviZ `psense_summary`): how far the posterior "
-            "moves when the prior or the likelihood is raised to a power near 1, without refitting. Values of 0.05 or "
-            "more flag sensitivity; a prior-sensitive estimand with a weak likelihood means the data alone cannot "
-            "pin it down, and sensitivity to both suggests prior-data conflict."
-        )
-        parts.append("\n".join(rows))
-    return "\n\n".join(parts)
+def strata_rates(ctx: ReportContext) -> tuple[Figure, str]:
+    """Expected outcome by principal stratum and arm: why per-protocol differs from the CACE."""
+    estimands, style = ctx.estimands, ctx.style
+    fig, ax = plt.subplots(figsize=(8.5, 3.4))
+    y = np.arange(len(STRATA))[::-1]
+    for yi, (name, _label, colour) in zip(y, STRATA, strict=True):
+        pointrange(ax, estimands[name], np.array([yi]), style, colour, lw=2.5)
+    for name, label, marker in (
+        ("observed_rate_control_arm", "observed: usual follow-up arm", "x"),
+        ("observed_rate_received", "observed: received IPS", "+"),
+    ):
+        if name in estimands:
+            target = 1 if "control" in name else 2
+            ax.plot(float(estimands[name]), y[target], marker, color="black", ms=9, label=label)
+    ax.set_yticks(y, [label for _, label, _ in STRATA], fontsize=8)
+    unit = estimands["complier_rate_ips"].attrs.get("unit", "")
+    ax.set_xlabel(f"Expected outcome ({unit})")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title("Outcome by principal stratum and arm")
+    fig.tight_layout()
+    caption = (
+        f"Posterior medians and {style.text}. The CACE compares the two complier rows. The per-protocol "
+        "contrast compares compliers under IPS with everyone under usual follow-up, a group that includes "
+        "never-takers: when never-takers do worse, per-protocol overstates the effect. Crosses: the observed "
+        "rates those contrasts use."
+    )
+    return fig, caption
+
+
+PRESENTATION = Presentation(
+    sections=(
+        Section(
+            "cace",
+            fixed("Effect of IPS: CACE, ITT and per-protocol", "Effekt av IPS: CACE, ITT og per protokoll"),
+            cace_section,
+            lambda ctx: ctx.has("cace"),
+        ),
+    ),
+    figures=(
+        FigureSpec(
+            "strata_rates",
+            fixed("Outcome by principal stratum and arm", "Utfall etter stratum og arm"),
+            strata_rates,
+            lambda ctx: ctx.has("complier_rate_ips"),
+        ),
+    ),
+)

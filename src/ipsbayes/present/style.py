@@ -1,47 +1,44 @@
-"""Shared figure settings: the interval every figure states, and small helpers."""
+"""Shared figure settings: the interval every figure states, and small drawing helpers.
+
+No import-time side effects: nothing here selects a matplotlib backend or
+changes global rcParams (the report layer draws inside its own rc context).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-import arviz as az
-import matplotlib
+import numpy as np
+import xarray as xr
 
-matplotlib.use("Agg")
-matplotlib.rcParams["svg.hashsalt"] = "ipsbayes"  # stable SVG ids: same run, same file
-
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from ipsbayes.report.tables import interval_name  # noqa: E402
+from ipsbayes.present.text import interval_name
 
 
 @dataclass(frozen=True)
 class Style:
-    """Interval settings every figure states in its caption."""
+    """Interval settings every figure states, and the report's language."""
 
     kind: str
     prob: float
+    language: str = "en"
 
     @property
     def text(self) -> str:
         """e.g. '90% equal-tailed interval (ETI)'."""
-        return interval_name(self.kind, self.prob)
+        return interval_name(self.kind, self.prob, self.language)
 
     def bounds(self, values: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper interval bounds over chain and draw."""
+        import arviz as az
+
         func = az.hdi if self.kind == "hdi" else az.eti
         ci = func(values, prob=self.prob, dim=["chain", "draw"])
         return ci.sel(ci_bound="lower").values, ci.sel(ci_bound="upper").values
 
 
-def _median(values: xr.DataArray) -> np.ndarray:
-    return values.median(["chain", "draw"]).values
-
-
 def pointrange(
-    ax,
+    ax: Any,
     values: xr.DataArray,
     y: np.ndarray,
     style: Style,
@@ -68,6 +65,6 @@ def median(values: xr.DataArray) -> np.ndarray:
     return values.median(["chain", "draw"]).values
 
 
-def figure_of(plot_collection: az.PlotCollection) -> Figure:
+def figure_of(plot_collection: Any) -> Any:
     """The matplotlib Figure behind an ArviZ PlotCollection."""
     return plot_collection.viz["figure"].item()

@@ -95,5 +95,19 @@ def simulate(
         folder.mkdir(parents=True, exist_ok=True)
         for name, frame in tables.items():
             frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
-        (folder / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=False) + "\n")
+        (folder / "truth.json").write_text(json.dumps(_rounded(truth), indent=2, sort_keys=False) + "\n")
     return tables, truth
+
+
+def _rounded(value: Any) -> Any:
+    """Floats rounded to 12 significant digits.
+
+    Derived truths (means over participants) can differ in the last bit between CPUs; the file should not.
+    """
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value

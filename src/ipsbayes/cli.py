@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 import warnings
@@ -128,7 +129,21 @@ def _say(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ipsbayes`` command; returns the exit code."""
+    """Entry point of the ``ipsbayes`` command; returns the exit code.
+
+    Run as the ``ipsbayes`` command (``argv`` None), an interrupted command exits at once
+    after its staging folders are removed, instead of waiting seconds for the interpreter
+    to tear down compiled models and sampler threads.
+    """
+    code = _main(argv)
+    if argv is None and code == EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse printed usage and the problem (exit code 2) or --help (0)

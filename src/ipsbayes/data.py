@@ -194,6 +194,31 @@ def duplicate_keys(table: Table, columns: Sequence[str]) -> list[str]:
     ]
 
 
+def single_group(bundle: DataBundle, group: str) -> list[str]:
+    """Problems when every participant is in one group (a multilevel model compares at least two).
+
+    Parameters
+    ----------
+    bundle : DataBundle
+        The tables read.
+    group : str
+        The grouping column (the model's ``service`` key, ``service`` by default).
+    """
+    if bundle.services is not None and len(bundle.services.frame) == 1:
+        return [
+            f"{bundle.services.where} has only one row (one {group}); a multilevel model compares {group}s "
+            f"and needs at least two. With one {group}, fit a model without the {group} level"
+        ]
+    frame = bundle.participants.frame
+    if group in frame.columns and frame[group].nunique(dropna=True) == 1:
+        value = plain(frame[group].dropna().iloc[0])
+        return [
+            f"{bundle.participants.where}: all {len(frame):,} rows are in one {group} ({value}); a multilevel "
+            f"model compares {group}s and needs at least two. With one {group}, fit a model without the {group} level"
+        ]
+    return []
+
+
 def key_columns(config: RunConfig, table: Table) -> tuple[list[str], list[str]]:
     """The key columns of ``table`` and problems for a key the config names that the table lacks."""
     if table.label == "participants" and config.data.participant_id is not None:
@@ -228,7 +253,10 @@ def read_bundle(config: RunConfig) -> DataBundle:
     for table in bundle.tables():
         columns, missing = key_columns(config, table)
         problems += missing + duplicate_keys(table, columns)
-    raise_if(problems, "Repeated or missing ids in the data")
+    group = config.model.get("service", "service")
+    if isinstance(group, str):
+        problems += single_group(bundle, group)
+    raise_if(problems, "The data cannot be used as they are")
     bundle.hashes = {t.label: file_sha256(t.path) for t in bundle.tables()}
     return bundle
 

@@ -465,8 +465,12 @@ def check_output(
         existing = existing.parent
     if not existing.is_dir():
         raise OutputError(f"Cannot write the {label} to {requested}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputError(f"Cannot write the {label} to {requested}: permission denied in {existing}")
+    probe = existing / f".ipsbayes-probe-{uuid.uuid4().hex[:8]}"
+    try:  # os.access says yes to root on read-only or virtual file systems: try it
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise OutputError(f"Cannot write the {label} to {requested}: {_describe_os_error(exc)} in {existing}") from exc
     return final, replaceable
 
 

@@ -393,7 +393,8 @@ def check_run_folder(path: Path | str) -> Run:
             raise TypeError("provenance.json does not hold a table")
     except ValidationError as exc:
         raise OutputError(
-            f"{folder / 'config.toml'} is not a valid run config any more", pydantic_problems(exc, RunConfig, "")
+            f"{folder / 'config.toml'} is not a valid run config any more",
+            pydantic_problems(exc, RunConfig, "config.toml"),
         ) from exc
     except (KeyError, TypeError, AttributeError) as exc:
         raise OutputError(

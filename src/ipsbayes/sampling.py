@@ -163,6 +163,7 @@ def _sample_nutpie(
     from pymc.backends.arviz import patch_nutpie_idata
 
     started = time.perf_counter()
+    logger.info("compiling the model (numba)")
     compiled, reused = compile_nutpie(model, reuse)
     timings["compile"] = time.perf_counter() - started
     settings["compiled_model_reused"] = reused
@@ -204,7 +205,7 @@ def _sample_nutpie(
     return datatree
 
 
-def wait_for(background: Any, poll: float = 0.05) -> xr.DataTree:
+def wait_for(background: Any, poll: float = 0.1) -> xr.DataTree:
     """Wait for nutpie's background sampler; on Ctrl-C (or any error) stop it and raise.
 
     ``nutpie.sample(blocking=True)`` catches ``KeyboardInterrupt`` and returns the draws
@@ -212,9 +213,11 @@ def wait_for(background: Any, poll: float = 0.05) -> xr.DataTree:
     reach Python: the sampler is cancelled (its draws discarded) and the interrupt raised.
     """
     try:
-        while not background.is_finished:
-            time.sleep(poll)
-        return background.wait()
+        while True:
+            try:  # nutpie raises TimeoutError while the sampler is still running
+                return background.wait(timeout=poll)
+            except TimeoutError:
+                continue
     except BaseException:
         with contextlib.suppress(Exception):
             background.cancel()

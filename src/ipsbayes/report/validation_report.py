@@ -31,7 +31,7 @@ def pit_tree(rows: pd.DataFrame, study: str) -> xr.DataTree:
     ok = rows[(rows["ok"]) & (rows["study"] == study)]
     variables = {}
     for quantity, group in ok.groupby("quantity", sort=False):
-        safe = quantity.replace("[", "(").replace("]", ")")
+        safe = quantity.replace("[", "(").replace("]", ")").replace("/", "∕")  # xarray names cannot hold "/"
         variables[safe] = (("chain", "draw"), group.sort_values("dataset")["pit"].to_numpy()[None, :])
     return xr.DataTree.from_dict({"prior_sbc": xr.Dataset(variables)})
 

@@ -219,6 +219,38 @@ def single_group(bundle: DataBundle, group: str) -> list[str]:
     return []
 
 
+#: numbers beyond this size cannot be standardised or summed without overflow
+MAX_ABS_VALUE = 1e100
+
+
+def non_finite(table: Table) -> list[str]:
+    """Problems for numeric columns holding infinite or absurdly large values (no model can use them)."""
+    problems = []
+    for column in table.frame.columns:
+        values = table.frame[column]
+        if pd.api.types.is_object_dtype(values) and values.notna().any():
+            numeric = pd.to_numeric(values, errors="coerce")
+            whole = values.map(lambda v: isinstance(v, int) or (isinstance(v, str) and v.strip().lstrip("-").isdigit()))
+            if numeric.notna().sum() == values.notna().sum() and whole[values.notna()].all():
+                big = numeric.abs() >= 2**63
+                problems.append(
+                    f"{table.where}: column '{column}' holds whole numbers too large to read, e.g. "
+                    f"{plain(values[big].iloc[0]) if big.any() else '?'} at {example_rows(big)}; "
+                    "numbers must be smaller than 2**63 in size"
+                )
+            continue
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > MAX_ABS_VALUE)
+        if bad.any():
+            problems.append(
+                f"{table.where}: column '{column}' holds {plain(values[bad].iloc[0])} at {example_rows(bad)}; "
+                f"numbers must be finite and smaller than {MAX_ABS_VALUE:g} in size"
+            )
+    return problems
+
+
 def key_columns(config: RunConfig, table: Table) -> tuple[list[str], list[str]]:
     """The key columns of ``table`` and problems for a key the config names that the table lacks."""
     if table.label == "participants" and config.data.participant_id is not None:
@@ -253,6 +285,8 @@ def read_bundle(config: RunConfig) -> DataBundle:
     for table in bundle.tables():
         columns, missing = key_columns(config, table)
         problems += missing + duplicate_keys(table, columns)
+    for table in bundle.tables():
+        problems += non_finite(table)
     group = config.model.get("service", "service")
     if isinstance(group, str):
         problems += single_group(bundle, group)

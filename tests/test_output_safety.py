@@ -102,6 +102,26 @@ def test_folder_of_user_files_is_refused_and_untouched(config: Path, tmp_path: P
     assert files_of(mywork) == before and leftovers(tmp_path) == []
 
 
+def test_validate_checks_its_output_folder_before_any_work(config: Path, tmp_path: Path, capsys) -> None:
+    mywork = tmp_path / "mywork"
+    mywork.mkdir()
+    (mywork / "notes.txt").write_text("notes")
+    started = time.perf_counter()
+    assert main(["validate", str(config), "--out", str(mywork), "--datasets", "1"]) == 2
+    assert time.perf_counter() - started < 2.0
+    assert "Refusing to write the validation folder" in capsys.readouterr().err
+    assert (mywork / "notes.txt").read_text() == "notes" and leftovers(tmp_path) == []
+
+
+def test_run_folder_of_an_older_ipsbayes_is_named_as_such(tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("config.toml", "posterior.nc", "provenance.json"):
+        (old / name).write_text("")
+    with pytest.raises(OutputError, match="older ipsbayes, which wrote no manifest"):
+        claim_output(old, kind="run")
+
+
 @pytest.mark.parametrize("where", [".", "..", "/", "~", "config_folder", "data_folder", "repo"])
 def test_places_that_are_never_output_folders(where: str, config: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     work = tmp_path / "work"

@@ -125,9 +125,15 @@ def _what_is_there(target: Path, kind: str) -> tuple[bool, str | None]:
     count = sum(len(e) for e in entries)
     if count == 0:
         return False, None
+    legacy = all((target / name).is_file() for name in ("config.toml", "posterior.nc", "provenance.json"))
+    hint = (
+        " (it looks like a run folder from an older ipsbayes, which wrote no manifest: move it away to replace it)"
+        if legacy
+        else ""
+    )
     return False, (
         f"it is a folder ipsbayes did not write (no {MANIFEST_NAME}) and holds {count} "
-        f"item{'s' * (count != 1)}; ipsbayes never replaces files it did not write"
+        f"item{'s' * (count != 1)}{hint}; ipsbayes never replaces files it did not write"
     )
 
 

@@ -157,6 +157,9 @@ def _main(argv: list[str] | None) -> int:
     if args.command is None:
         _parser().print_help()
         return 2
+    from ipsbayes.output import placed_count
+
+    placed_before = placed_count()
     interrupt.install_cli_handler()
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
@@ -164,24 +167,24 @@ def _main(argv: list[str] | None) -> int:
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
-        return _interrupted()
+        return _interrupted(placed_before)
     except IpsBayesError as exc:
         if interrupt.requested():
-            return _interrupted()
+            return _interrupted(placed_before)
         _say(str(exc))
         if debug:
             traceback.print_exc()
         return exc.exit_code
     except (OSError, MemoryError) as exc:
         if interrupt.requested():
-            return _interrupted()
+            return _interrupted(placed_before)
         _say(_one_line(exc))
         if debug:
             traceback.print_exc()
         return 2
     except Exception as exc:
         if interrupt.requested():
-            return _interrupted()
+            return _interrupted(placed_before)
         _say(f"unexpected failure: {_one_line(exc)} ({DEBUG_HINT})")
         if debug:
             traceback.print_exc()
@@ -194,8 +197,13 @@ def _main(argv: list[str] | None) -> int:
         logging.getLogger("ipsbayes").removeHandler(handler)
 
 
-def _interrupted() -> int:
-    print("interrupted: stopped before writing anything; earlier results are unchanged", file=sys.stderr)
+def _interrupted(placed_before: int) -> int:
+    from ipsbayes.output import last_placed, placed_count
+
+    if placed_count() > placed_before:
+        print(f"interrupted: {last_placed()} had been written completely and is in place", file=sys.stderr)
+    else:
+        print("interrupted: stopped before writing anything; earlier results are unchanged", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 

@@ -267,6 +267,11 @@ _ACTIVE: set[OutputClaim] = set()
 _PLACED: list[Path] = []
 
 
+def placed_count() -> int:
+    """How many folders were moved into place in this process."""
+    return len(_PLACED)
+
+
 def last_placed() -> Path | None:
     """The folder most recently moved into place in this process (None before any)."""
     return _PLACED[-1] if _PLACED else None
@@ -476,6 +481,7 @@ __all__ = [
     "folder_files",
     "last_placed",
     "never_output",
+    "placed_count",
     "read_manifest",
     "refresh_folder",
     "release_all",

@@ -249,6 +249,15 @@ def test_claims_of_a_command_are_released_whatever_stops_it(tmp_path: Path) -> N
         command()
     assert list(tmp_path.iterdir()) == []
 
+    @output.releasing_claims
+    def nested() -> None:
+        claim_output(tmp_path / "runs" / "deep" / "out", kind="run")
+        raise ValueError("failed before placing")
+
+    with pytest.raises(ValueError):
+        nested()
+    assert list(tmp_path.iterdir()) == []  # the empty parents it created are gone too
+
 
 def test_failed_final_rename_leaves_no_staging_folder(tmp_path: Path, monkeypatch) -> None:
     run = fake_run(tmp_path / "a")

@@ -186,14 +186,18 @@ class OutputClaim:
     replaces: bool = False
     placed: bool = False
     notes: list[str] = field(default_factory=list)
+    created_parents: list[Path] = field(default_factory=list)
 
     def release(self) -> None:
-        """Remove the staging folder (it holds only what ipsbayes wrote); safe to call twice."""
+        """Remove the staging folder and the empty parents the claim created; safe to call twice."""
         _ACTIVE.discard(self)
         if self.placed:
             return
         with interrupt.deferred():
             shutil.rmtree(self.staging, ignore_errors=True)
+            for parent in self.created_parents:  # innermost first; only if still empty
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
 
     def place(self, *, timestamp: bool = True) -> Path:
         """Write the manifest and move the staging folder into place; return the final folder.
@@ -361,6 +365,7 @@ def claim_output(
     """
     label = what or KINDS.get(kind, kind)
     final, replaceable = check_output(target, kind=kind, force=force, inputs=inputs, what=what)
+    created = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -374,8 +379,11 @@ def claim_output(
         probe.unlink()
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        for parent in created:
+            with contextlib.suppress(OSError):
+                parent.rmdir()
         raise OutputError(f"Cannot write the {label} into {final.parent}: {_describe_os_error(exc)}") from exc
-    claim = OutputClaim(Path(target), final, staging, kind, replaces=replaceable)
+    claim = OutputClaim(Path(target), final, staging, kind, replaces=replaceable, created_parents=created)
     _ACTIVE.add(claim)
     return claim
 

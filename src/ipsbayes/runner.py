@@ -25,7 +25,18 @@ from ipsbayes.models.base import check_estimand_keys
 from ipsbayes.pipeline import Outputs, build, fit, prepare
 from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
 from ipsbayes.report import ReportSettings, write_report
-from ipsbayes.rundir import Run, atomic_folder, load_run, provenance, write_json, write_posterior, write_toml
+from ipsbayes.rundir import (
+    Run,
+    atomic_folder,
+    claim_run_output,
+    load_run,
+    provenance,
+    refresh_folder,
+    releasing_claims,
+    write_json,
+    write_posterior,
+    write_toml,
+)
 from ipsbayes.sensitivity import check_sensitivity, headline_scalars, power_scaling, prior_estimands, sensitivity_fits
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
@@ -59,7 +70,7 @@ def validate_config(
     where = str(source) if isinstance(source, str | Path) else "config"
     family = spec = priors = None
     model_raw = raw.get("model") if isinstance(raw.get("model"), dict) else {}
-    kind = model_raw.get("kind")
+    kind = model_raw.get("kind") if isinstance(model_raw.get("kind"), str) else None  # else config.py says why
     if kind is not None and kind not in REGISTRY:
         problems.append(
             f"{where}: key 'model.kind': unknown kind '{kind}'{did_you_mean(str(kind), REGISTRY)}; "
@@ -106,6 +117,7 @@ def check(source: Path | str | dict[str, Any] | RunConfig) -> Plan:
     return Plan(config, family, spec, priors, bundle, data, model, timings)
 
 
+@releasing_claims  # a failure or interrupt at any stage removes the claimed staging folder
 def run(
     source: Path | str | dict[str, Any] | RunConfig,
     *,
@@ -114,6 +126,7 @@ def run(
     seed: int | None = None,
     strict: bool = False,
     progress: bool | None = None,
+    force: bool = False,
 ) -> Run:
     """Fit the model a config describes and write its run folder.
 
@@ -122,7 +135,8 @@ def run(
     source : path, dict or RunConfig
         The run config.
     out : path, optional
-        Run folder (default ``runs/<name>``); replaced atomically if it exists.
+        Run folder (default ``runs/<name>``). An earlier run folder there is replaced atomically
+        (files ipsbayes did not write are kept); anything else there is refused.
     profile : {"ci", "default", "final"}, optional
         Override the config's sampler profile.
     seed : int, optional
@@ -132,12 +146,16 @@ def run(
         run folder when the diagnostics gate fails.
     progress : bool, optional
         Show progress bars (default: on an interactive terminal, off in CI).
+    force : bool
+        When ``out`` holds something ipsbayes may not replace, write into a versioned sibling
+        (``runs/name-2``) instead of refusing; nothing is deleted.
 
     Returns
     -------
     Run
     """
     started = time.perf_counter()
+    claim = claim_run_output(source, out, force=force)  # output checked and claimed before any work
     plan = check(source)
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)
@@ -176,9 +194,9 @@ def run(
         datatree["sensitivity"] = xr.DataTree(refits)
     timings["sensitivity"] = time.perf_counter() - step
     fit_settings = main_fit.settings
-    target = Path(out) if out is not None else Path("runs") / config.name
+    target = claim.target if claim is not None else Path(out) if out is not None else Path("runs") / config.name
     resolved = resolved_config(config, plan.priors)
-    with atomic_folder(target) as staging:
+    with atomic_folder(claim if claim is not None else target) as staging:
         step = time.perf_counter()
         write_toml(staging / "config.toml", resolved)
         write_json(staging / "diagnostics.json", diagnostics.to_dict())
@@ -263,6 +281,7 @@ def report_settings(
     )
 
 
+@releasing_claims
 def rerender(run_dir: Path | str) -> Run:
     """Re-render figures, ``summary.csv`` and the reports of an existing run folder (no refit)."""
     from ipsbayes.priors import Prior
@@ -289,7 +308,7 @@ def rerender(run_dir: Path | str) -> Run:
         },
     )
     folder = Path(run_dir)
-    with atomic_folder(folder) as staging:
+    with refresh_folder(folder) as staging:  # rewrites only the files the run's manifest lists
         for name in ("config.toml", "posterior.nc", "diagnostics.json", "provenance.json"):
             (staging / name).write_bytes((folder / name).read_bytes())
         write_report(staging, existing.datatree, existing.diagnostics, settings)

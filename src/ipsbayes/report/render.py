@@ -3,6 +3,14 @@
 The renderer takes only what a run folder holds (DataTree with an ``estimands``
 group, diagnostics, report settings, priors table, provenance), so
 ``ipsbayes report RUN_DIR`` re-renders without refitting or rebuilding a model.
+
+Nothing from the data or the config is ever rendered as code. In ``report.html``
+Jinja autoescaping is on, and the only values marked safe are the HTML made from
+section and model Markdown, which first passes :func:`~ipsbayes.textutil.neutralize_markdown`
+and then an allowlist sanitiser (nh3: a few formatting tags, no scripts, no event
+handlers, no images, links to http(s) only). In ``report.md`` every value is escaped
+with :func:`~ipsbayes.textutil.escape_md` (the Markdown counterpart of autoescaping),
+except section and model Markdown, which is neutralised.
 """
 
 from __future__ import annotations
@@ -14,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import markdown
+import nh3
 import numpy as np
 import pandas as pd
 import xarray as xr
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.present import Presentation, ReportContext, Style
@@ -31,6 +41,15 @@ from ipsbayes.report.tables import (
     sentence,
     summarise,
 )
+from ipsbayes.textutil import escape_md, neutralize_markdown
+
+#: what HTML made from section and model Markdown may contain (no scripts, images, forms or event handlers)
+ALLOWED_TAGS = {
+    "p", "br", "hr", "strong", "em", "b", "i", "code", "pre", "blockquote", "sup", "sub",
+    "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "h3", "h4", "h5", "h6", "a", "span",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"style", "align"}, "td": {"style", "align"}}
+ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 
 @dataclass
@@ -81,16 +100,76 @@ def write_report(
     answer = presentation.answer(ctx) if presentation.answer is not None else []
     context = _context(estimands, diagnostics, settings, summary, figures, sections)
     context["answer"] = answer
-    env = Environment(
+    (folder / "report.md").write_text(markdown_environment().get_template("report.md.j2").render(**context))
+    (folder / "report.html").write_text(html_environment().get_template("report.html.j2").render(**context))
+    return {"summary": summary, "figures": figures}
+
+
+def html_environment() -> Environment:
+    """Jinja environment for ``*.html.j2`` templates: every value HTML-escaped unless marked safe."""
+    return Environment(
         loader=PackageLoader("ipsbayes.report", "templates"),
-        autoescape=select_autoescape(["html"]),
+        autoescape=True,
         trim_blocks=False,
         lstrip_blocks=False,
         keep_trailing_newline=True,
     )
-    (folder / "report.md").write_text(env.get_template("report.md.j2").render(**context))
-    (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context))
-    return {"summary": summary, "figures": figures}
+
+
+def _escape_md_output(value: Any) -> Any:
+    return value if value is None else escape_md(value)
+
+
+def markdown_environment() -> Environment:
+    """Jinja environment for ``*.md.j2`` templates: every value Markdown-escaped unless it is MarkdownText."""
+    return Environment(
+        loader=PackageLoader("ipsbayes.report", "templates"),
+        autoescape=False,
+        finalize=_escape_md_output,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+    )
+
+
+def safe_html(markdown_text: str) -> Markup:
+    """HTML from Markdown written by code around user values: neutralised, rendered, then sanitised.
+
+    Parameters
+    ----------
+    markdown_text : str
+        Section or model Markdown.
+
+    Returns
+    -------
+    Markup
+        HTML with only :data:`ALLOWED_TAGS` and :data:`ALLOWED_ATTRIBUTES`, links to
+        :data:`ALLOWED_URL_SCHEMES` only; safe to insert into an autoescaped template.
+    """
+    return sanitize_html(markdown.markdown(neutralize_markdown(markdown_text), extensions=["tables"]))
+
+
+def sanitize_html(html: str, *, images: bool = False) -> Markup:
+    """Keep only allowlisted tags and attributes of ``html`` (no scripts, event handlers or javascript: URLs).
+
+    Parameters
+    ----------
+    html : str
+        HTML rendered from Markdown.
+    images : bool
+        Also keep ``<img src alt>`` with relative sources (figures the caller wrote, to be embedded afterwards).
+    """
+    tags = ALLOWED_TAGS | ({"img", "h1", "h2"} if images else set())
+    attributes = {**ALLOWED_ATTRIBUTES, **({"img": {"src", "alt"}} if images else {})}
+    cleaned = nh3.clean(
+        html,
+        tags=tags,
+        attributes=attributes,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        filter_style_properties={"text-align"},
+        link_rel="noopener noreferrer",
+    )
+    return Markup(cleaned)  # sanitised by nh3 with the allowlists above
 
 
 def presentation_of(estimands: xr.Dataset) -> Presentation:
@@ -164,9 +243,13 @@ def _context(
             "caption": info["caption"],
             "img_src": f"data:{mime};base64,{encoded}",
         }
-    model_text = str(estimands.attrs.get("model_description", ""))
+    model_text = neutralize_markdown(str(estimands.attrs.get("model_description", "")))
     notes = json.loads(estimands.attrs.get("notes", "[]"))
-    md_format = "png" if "png" in settings.formats else settings.formats[0]
+    sections = [
+        {**section, "text": neutralize_markdown(section["text"]), "html": safe_html(section["text"])}
+        for section in sections
+    ]
+    md_format = md_format_of(settings)
     return {
         "title": settings.title,
         "subtitle": settings.subtitle,
@@ -178,9 +261,14 @@ def _context(
         "md_format": md_format,
         "summary_rows": rows,
         "model_text": model_text,
-        "model_html": markdown.markdown(model_text, extensions=["tables"]),
+        "model_html": safe_html(model_text),
         "notes": notes,
         "prior_set": settings.prior_set,
         "priors": settings.priors,
         "reproducibility": settings.reproducibility,
     }
+
+
+def md_format_of(settings: ReportSettings) -> str:
+    """Figure format report.md links to (png when written, else the first format)."""
+    return "png" if "png" in settings.formats else settings.formats[0]

@@ -252,6 +252,9 @@ def report_settings(
         language=config.report.language,
         labels=dict(config.report.labels),
         min_cell=config.report.min_cell,
+        figure_width_cm=config.report.figures.width_cm,
+        figure_font_size=config.report.figures.font_size,
+        figure_dpi=config.report.figures.dpi,
         prior_set=priors.name,
         priors=priors.table(),
         reproducibility={

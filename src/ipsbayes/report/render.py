@@ -49,6 +49,9 @@ class ReportSettings:
     language: str = "en"
     labels: dict[str, str] = field(default_factory=dict)
     min_cell: int = 5
+    figure_width_cm: float = 16.0
+    figure_font_size: float = 9.0
+    figure_dpi: int = 300
 
 
 def write_report(
@@ -61,20 +64,10 @@ def write_report(
     dict
         ``summary`` (DataFrame) and ``figures`` (name -> {"paths", "caption"}).
     """
-    estimands = datatree["estimands"].to_dataset()
-    style = Style(settings.interval_kind, settings.interval_prob, settings.language)
-    summary = summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds)
+    ctx = report_context(datatree, settings)
+    estimands, summary = ctx.estimands, ctx.summary
     (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
     write_tables(folder / "tables", datatree, settings)
-    ctx = ReportContext(
-        estimands=estimands,
-        datatree=datatree,
-        summary=summary,
-        style=style,
-        labels=settings.labels,
-        thresholds=settings.thresholds,
-        min_cell=settings.min_cell,
-    )
     presentation = presentation_of(estimands)
     figures = draw_figures(ctx, presentation, folder / "figures", settings.formats)
     sections = build_sections(ctx, presentation)
@@ -91,6 +84,29 @@ def write_report(
     (folder / "report.md").write_text(env.get_template("report.md.j2").render(**context))
     (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context))
     return {"summary": summary, "figures": figures}
+
+
+def report_context(datatree: xr.DataTree, settings: ReportSettings) -> ReportContext:
+    """What every section, figure and answer of this run is drawn from (estimands, summary, style, labels)."""
+    estimands = datatree["estimands"].to_dataset()
+    style = Style(
+        settings.interval_kind,
+        settings.interval_prob,
+        settings.language,
+        width_cm=settings.figure_width_cm,
+        font_size=settings.figure_font_size,
+        dpi=settings.figure_dpi,
+    )
+    summary = summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds)
+    return ReportContext(
+        estimands=estimands,
+        datatree=datatree,
+        summary=summary,
+        style=style,
+        labels=settings.labels,
+        thresholds=settings.thresholds,
+        min_cell=settings.min_cell,
+    )
 
 
 def presentation_of(estimands: xr.Dataset) -> Presentation:

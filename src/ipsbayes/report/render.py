@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,19 @@ from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.present import Presentation, ReportContext, Style
 from ipsbayes.present.text import format_number, interval_name
 from ipsbayes.report.figures import draw_figures
+from ipsbayes.report.html import collapse_tables
 from ipsbayes.report.sections import build_sections
 from ipsbayes.report.tables import (
+    columns_table,
+    csv_nb,
+    csv_text,
     csv_with_header,
+    norwegian,
     power_scaling_table,
     sensitivity_table,
     sentence,
     summarise,
+    write_xlsx,
 )
 
 
@@ -66,8 +73,7 @@ def write_report(
     """
     ctx = report_context(datatree, settings)
     estimands, summary = ctx.estimands, ctx.summary
-    (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
-    write_tables(folder / "tables", datatree, settings)
+    write_tables(folder, datatree, summary, settings)
     presentation = presentation_of(estimands)
     figures = draw_figures(ctx, presentation, folder / "figures", settings.formats)
     sections = build_sections(ctx, presentation)
@@ -81,6 +87,8 @@ def write_report(
         lstrip_blocks=False,
         keep_trailing_newline=True,
     )
+    env.filters["collapse_tables"] = collapse_tables
+    env.filters["yaml"] = yaml_string
     (folder / "report.md").write_text(env.get_template("report.md.j2").render(**context))
     (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context))
     return {"summary": summary, "figures": figures}
@@ -117,30 +125,44 @@ def presentation_of(estimands: xr.Dataset) -> Presentation:
     return family.presentation() if family is not None else Presentation()
 
 
-def write_tables(folder: Path, datatree: xr.DataTree, settings: ReportSettings) -> None:
-    """Extra CSV tables: sensitivity refits and power-scaling sensitivity, when the run has them."""
-    tables = {}
+def write_tables(folder: Path, datatree: xr.DataTree, summary: pd.DataFrame, settings: ReportSettings) -> None:
+    """Every table as files that open correctly anywhere.
+
+    ``summary.csv`` (comma, decimal point: code and English-locale spreadsheets),
+    ``summary_nb.csv`` (semicolon, decimal comma, Norwegian headers, UTF-8 with BOM: Excel in a
+    Norwegian locale), ``summary_columns.csv`` (what each column means, in both languages) and
+    ``summary.xlsx`` (every table as a sheet, headers in both languages); the sensitivity refits and
+    power-scaling sensitivity also as ``tables/<name>.csv`` and ``tables/<name>_nb.csv``. No file starts
+    with comment lines: the interval kind and probability are in the ``interval`` column. These tables
+    hold model-based estimates only; observed cells (counts, raw rates) are never written to them.
+    """
+    (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
+    (folder / "summary_nb.csv").write_bytes(csv_nb(summary))
+    (folder / "summary_columns.csv").write_text(csv_text(columns_table(summary)))
+    tables: dict[str, pd.DataFrame] = {}
     if "sensitivity" in datatree.children:
-        tables["sensitivity.csv"] = csv_with_header(
-            sensitivity_table(
-                datatree["sensitivity"].to_dataset(),
-                settings.interval_kind,
-                settings.interval_prob,
-                settings.thresholds,
-            ),
-            settings.interval_kind,
-            settings.interval_prob,
+        tables["sensitivity"] = sensitivity_table(
+            datatree["sensitivity"].to_dataset(), settings.interval_kind, settings.interval_prob, settings.thresholds
         )
     if "power_scaling" in datatree.children:
-        power = power_scaling_table(datatree["power_scaling"].to_dataset())
-        tables["power_scaling.csv"] = (
-            "# power-scaling sensitivity (Kallioinen et al. 2023, arviz psense_summary); "
-            ">= 0.05 flags sensitivity\n" + power.to_csv(index=False, lineterminator="\n")
-        )
+        tables["power_scaling"] = power_scaling_table(datatree["power_scaling"].to_dataset())
     if tables:
-        folder.mkdir(exist_ok=True)
-        for name, text in tables.items():
-            (folder / name).write_text(text)
+        (folder / "tables").mkdir(exist_ok=True)
+        for name, table in tables.items():
+            (folder / "tables" / f"{name}.csv").write_text(csv_text(table))
+            (folder / "tables" / f"{name}_nb.csv").write_bytes(csv_nb(table))
+    columns = pd.concat([columns_table(t) for t in (summary, *tables.values())]).drop_duplicates("column")
+    write_xlsx(
+        folder / "summary.xlsx",
+        {"summary": summary, "sammendrag": norwegian(summary)}
+        | {name: table for name, table in tables.items()}
+        | {"columns": columns},
+    )
+
+
+def yaml_string(value: Any) -> str:
+    """A YAML double-quoted scalar (JSON string syntax, which YAML reads as is)."""
+    return json.dumps(str(value), ensure_ascii=False)
 
 
 def _context(
@@ -186,8 +208,10 @@ def _context(
     return {
         "title": settings.title,
         "subtitle": settings.subtitle,
+        "lang": settings.language,
+        "date": datetime.now(UTC).date().isoformat(),
         "gate": {"status": diagnostics.status, "messages": diagnostics.messages, "checks": diagnostics.checks},
-        "interval_text": interval_name(settings.interval_kind, settings.interval_prob),
+        "interval_text": interval_name(settings.interval_kind, settings.interval_prob, settings.language),
         "key_results": key_results,
         "sections": sections,
         "figures": figure_context,

@@ -118,35 +118,44 @@ def size_label(n: float, min_cell: int) -> str:
 
 
 def effects_forest(ctx: ReportContext) -> tuple[Figure, str]:
-    """Average marginal effects (percentage points) with 50% and configured intervals, largest first."""
+    """Average marginal effects (percentage points) with 50% and configured intervals, largest first.
+
+    Effects on several outcomes (a second dimension, e.g. ``category``) get one panel per outcome.
+    """
     estimands, style = ctx.estimands, ctx.style
     effects = estimands["ame"]
     extra = [d for d in effects.dims if d not in ("chain", "draw")]
-    stacked = effects.stack(__row__=extra) if len(extra) > 1 else effects.rename({extra[0]: "__row__"})
-    labels = [
-        " / ".join(contrast_label(ctx, str(v)) for v in (key if isinstance(key, tuple) else (key,)))
-        for key in stacked["__row__"].values
-    ]
-    mid = stacked.median(["chain", "draw"]).values
-    order = np.argsort(np.abs(mid))  # largest effect at the top
+    rows, panels = extra[0], (extra[1] if len(extra) > 1 else None)
+    keys = [str(k) for k in effects[panels].values] if panels else [None]
+    labels = [contrast_label(ctx, str(v)) for v in effects[rows].values]
+    size = np.abs(effects.median(["chain", "draw"])).values
+    order = np.argsort(size.max(axis=1) if size.ndim > 1 else size)  # largest effect at the top
     y = np.arange(len(order))
-    fig, ax = style.subplots(0.26 * len(order) + 1.3)
+    cols = 1 if len(keys) == 1 else 2
+    nrows = int(np.ceil(len(keys) / cols))
+    fig, axes = style.subplots(
+        (0.26 * len(order) + 0.9) * nrows + 0.5, nrows, cols, squeeze=False, sharey=True, sharex=True
+    )
     inner = Style(style.kind, 0.5, style.language)
-    pointrange(ax, stacked, y, inner, "#1f77b4", order=order, lw=3.2, ms=0)
-    pointrange(ax, stacked, y, style, "#1f77b4", order=order, lw=1.0, ms=4.5)
-    ax.axvline(0.0, color="black", lw=0.8, ls="--")
-    ax.set_yticks(y, [labels[i] for i in order])
-    ax.set_xlabel(
-        style.t(
-            "Average marginal effect (percentage points)",
-            "Gjennomsnittlig marginal effekt (prosentpoeng)",
-        )
+    for ax, key in zip(axes.ravel(), keys, strict=False):
+        values = effects.sel({panels: key}) if panels else effects
+        pointrange(ax, values, y, inner, "#1f77b4", order=order, lw=3.2, ms=0)
+        pointrange(ax, values, y, style, "#1f77b4", order=order, lw=1.0, ms=4.5)
+        ax.axvline(0.0, color="black", lw=0.8, ls="--")
+        if key is not None:
+            ax.set_title(ctx.label(key), fontsize=style.small_font)
+    for ax in axes.ravel()[len(keys) :]:
+        ax.set_axis_off()
+    for row in axes:
+        row[0].set_yticks(y, [labels[i] for i in order])
+    fig.supxlabel(
+        style.t("Average marginal effect (percentage points)", "Gjennomsnittlig marginal effekt (prosentpoeng)")
     )
     handles = [
         Line2D([], [], color="#1f77b4", lw=3.2, label=style.t("50% interval", "50 % intervall")),
         Line2D([], [], color="#1f77b4", lw=1.0, marker="o", ms=4.5, label=style.median_and_interval),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncols=2)
+    fig.legend(handles=handles, loc="outside upper center", ncols=2)
     caption = ctx.text(
         f"Average marginal effects in percentage points, largest first: thick line 50%, thin line {style.text}; "
         "dot: posterior median. Numeric predictors: +1 SD; categories: vs the reference level.",

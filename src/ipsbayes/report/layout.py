@@ -9,6 +9,7 @@ the minimum, text outside the canvas, and any two text elements that overlap.
 
 from __future__ import annotations
 
+import textwrap
 from itertools import combinations
 
 from matplotlib.figure import Figure
@@ -39,7 +40,22 @@ def fit_to_profile(fig: Figure, style: Style, height: float | None = None) -> Fi
             text.set_fontsize(style.small_font)
     if fig.get_layout_engine() is None or type(fig.get_layout_engine()).__name__ != "ConstrainedLayoutEngine":
         fig.set_layout_engine("constrained")
+    wrap_axis_labels(fig)
     return fig
+
+
+def wrap_axis_labels(fig: Figure) -> None:
+    """Wrap x-axis labels longer than their axes is wide (long tick labels on the left leave little room)."""
+    fig.canvas.draw()
+    width = fig.get_size_inches()[0] * 72.0
+    for ax in fig.axes:
+        label = ax.xaxis.label
+        text = label.get_text()
+        if not text or "\n" in text:
+            continue
+        chars = int(ax.get_position().width * width / (0.58 * label.get_fontsize()))
+        if len(text) > chars:
+            label.set_text(textwrap.fill(text, max(12, chars)))
 
 
 def visible_texts(fig: Figure) -> list[Text]:

@@ -37,6 +37,20 @@ def run_dir(shipped_runs: dict) -> Path:
     return out
 
 
+def test_cli_prints_one_line_per_stage(shipped_runs: dict) -> None:
+    lines = shipped_runs["rij_cace"]["stderr"].splitlines()
+    for stage in (
+        "read data, build model",
+        "compile",
+        "sampling",
+        "estimands and diagnostics",
+        "refit, prior set: sceptical",
+        "refit, variant: no_exclusion_restriction",
+        "report",
+    ):
+        assert any(line.startswith(stage) and line.rstrip().endswith("s)") for line in lines), (stage, lines)
+
+
 def test_run_folder_has_every_file(run_dir: Path) -> None:
     for name in FILES:
         assert (run_dir / name).is_file(), name
@@ -139,6 +153,8 @@ def test_strict_gate_exits_3_and_report_shows_failure(make_config, tmp_path: Pat
     )
     out = tmp_path / "strict"
     assert main(["run", str(config), "--out", str(out), "--strict", "--quiet"]) == 3
-    assert "Diagnostics gate failed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Diagnostics gate failed" in err
+    assert not any(line.startswith(("sampling", "compile")) for line in err.splitlines())  # --quiet: silent
     assert "Diagnostics gate: FAIL" in (out / "report.md").read_text()
     assert main(["run", str(config), "--out", str(tmp_path / "lenient"), "--quiet"]) == 0

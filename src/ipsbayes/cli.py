@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=["ci", "default", "final"], help="override the sampler profile")
     run.add_argument("--seed", type=int, help="override the config's seed")
     run.add_argument("--strict", action="store_true", help="exit with code 3 if the diagnostics gate fails")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--quiet", action="store_true", help="no progress lines or bars on stderr")
 
     rep = commands.add_parser("report", help="re-render the report of a run folder")
     rep.add_argument("run_dir", type=Path)
@@ -106,18 +106,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "run":
+        from ipsbayes import progress as progress_stage
         from ipsbayes.errors import DiagnosticsGateError
         from ipsbayes.runner import run
 
         try:
-            result = run(
-                args.config,
-                out=args.out,
-                profile=args.profile,
-                seed=args.seed,
-                strict=args.strict,
-                progress=False if args.quiet else None,
-            )
+            with progress_stage.reporting(None if args.quiet else _stderr_line):
+                result = run(
+                    args.config,
+                    out=args.out,
+                    profile=args.profile,
+                    seed=args.seed,
+                    strict=args.strict,
+                    progress=False if args.quiet else None,
+                )
         except DiagnosticsGateError as exc:
             print(f"error: {exc}", file=sys.stderr)
             target = args.out or Path("runs") / _config_name(args.config)
@@ -149,6 +151,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"report: {(result / 'report.html').resolve()}")
         return 0
     raise IpsBayesError(f"unknown command {args.command}")
+
+
+def _stderr_line(line: str) -> None:
+    """One progress line per finished stage, on stderr (stdout stays for results)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _config_name(path: Path) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 import pytest
+import tomli_w
 import xarray as xr
 from matplotlib.image import imread
 
@@ -22,8 +23,9 @@ from ipsbayes.report.figures_sensitivity import power_scaling_plot, prior_poster
 from ipsbayes.report.layout import all_text, layout_problems
 from ipsbayes.report.render import presentation_of, report_context
 from ipsbayes.runner import report_settings
+from ipsbayes.testing import edit_config, load_raw_config
 
-from .conftest import SHIPPED
+from .conftest import REPO, SHIPPED
 
 pytestmark = pytest.mark.sampling
 #: figures that state an interval need not give one (nothing in them has an interval)
@@ -88,3 +90,29 @@ def test_sensitivity_figures_work_with_one_two_and_many_estimands(shipped: dict[
                 assert not layout_problems(fig), (draw.__name__, len(keep), layout_problems(fig))
                 assert caption
                 plt.close(fig)
+
+
+def test_report_without_fidelity_or_covariates(small_ipsung: Path, tmp_path: Path) -> None:
+    """Intercept and services only: one compared estimand, no effects or fidelity figures, every figure clean."""
+    raw = load_raw_config(REPO / "models" / "ipsung_employment.toml")
+    raw["data"] = {key: str(small_ipsung / f"{key}.csv") for key in ("participants", "services")}
+    del raw["model"]["fidelity"], raw["report"]["thresholds"], raw["validation"]
+    raw = edit_config(
+        raw,
+        **{
+            "model.formula": "work_or_education_12m ~ 1 + (1 | service)",
+            "sampler.profile": "ci",
+            "sampler.draws": 150,
+            "sampler.tune": 150,
+        },
+    )
+    config = tmp_path / "intercept_only.toml"
+    config.write_text(tomli_w.dumps(raw))
+    run = ipsbayes.run(config, out=tmp_path / "run", progress=False)
+    assert "power_scaling" in run.figures and "effects_forest" not in run.figures
+    assert run.datatree["power_scaling"]["estimand"].size == 1
+    ctx, _ = context_of(run.path)
+    with matplotlib.rc_context(ctx.style.rc()):
+        for spec, fig, _caption in iter_figures(ctx, presentation_of(ctx.estimands)):
+            assert not layout_problems(fig), (spec.name, layout_problems(fig))
+            plt.close(fig)

@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=["ci", "default", "final"], help="override the sampler profile")
     run.add_argument("--seed", type=SEED, help="override the config's seed (0 <= seed < 2**32)")
     run.add_argument("--strict", action="store_true", help="exit with code 3 if the diagnostics gate fails")
-    run.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
+    run.add_argument("--quiet", action="store_true", help="no progress lines or bars on stderr")
 
     rep = commands.add_parser("report", help="re-render the report of a run folder", parents=[debug])
     rep.add_argument("run_dir", type=Path)
@@ -282,6 +282,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise IpsBayesError(f"unknown command {args.command}")
 
 
+def _stderr_line(line: str) -> None:
+    """One progress line per finished stage, on stderr (stdout stays for results)."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def _check(config: Path) -> int:
     from ipsbayes.resources import check_memory, estimate_memory, human_bytes
     from ipsbayes.runner import MAX_POINTWISE_ROWS, check
@@ -304,20 +309,22 @@ def _check(config: Path) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     _precheck_output(args.config, args.out, args.force, "run")
+    from ipsbayes import progress as progress_stage
     from ipsbayes.errors import DiagnosticsGateError
     from ipsbayes.output import last_placed
     from ipsbayes.runner import run
 
     try:
-        result = run(
-            args.config,
-            out=args.out,
-            profile=args.profile,
-            seed=args.seed,
-            strict=args.strict,
-            progress=False if args.quiet else None,
-            force=args.force,
-        )
+        with progress_stage.reporting(None if args.quiet else _stderr_line):
+            result = run(
+                args.config,
+                out=args.out,
+                profile=args.profile,
+                seed=args.seed,
+                strict=args.strict,
+                progress=False if args.quiet else None,
+                force=args.force,
+            )
     except DiagnosticsGateError as exc:
         _say(str(exc))
         placed = last_placed()

@@ -84,6 +84,19 @@ class SamplerConfig(_Strict):
     cores: int | None = Field(None, ge=1, le=MAX_CORES)
 
 
+class FigureConfig(_Strict):
+    """The figure profile: figures are drawn at the width they will be printed at.
+
+    Each figure is exactly ``width_cm`` wide; placed at that width, every text element is at
+    least 8 pt (labels at ``font_size``, tick labels one point smaller, titles one larger).
+    PNGs are written at ``dpi``; SVGs keep their text as text (editable, searchable).
+    """
+
+    width_cm: float = Field(16.0, ge=8.0, le=40.0, description="printed width of every figure (cm), e.g. a text width")
+    dpi: int = Field(300, ge=72, le=1200, description="PNG resolution (dots per inch at width_cm)")
+    font_size: float = Field(9.0, ge=9.0, le=16.0, description="base font size in points (tick labels: one less)")
+
+
 class ReportConfig(_Strict):
     """How estimates are summarised and which figures are written."""
 
@@ -95,6 +108,7 @@ class ReportConfig(_Strict):
         description="estimand name -> threshold on its reporting scale; the report gives P(> threshold)",
     )
     figure_formats: list[Literal["png", "svg"]] = Field(default_factory=lambda: ["png", "svg"])
+    figures: FigureConfig = Field(default_factory=FigureConfig, description="figure profile: width, DPI, font size")
     language: Literal["en", "nb"] = Field("en", description="report language: English or Norwegian bokmål")
     labels: dict[str, str] = Field(
         default_factory=dict, description="readable labels for columns, levels, units and group names"

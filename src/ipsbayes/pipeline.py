@@ -21,6 +21,7 @@ from typing import Any
 import pymc as pm
 import xarray as xr
 
+from ipsbayes import progress as progress_stage
 from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle
 from ipsbayes.diagnostics import Diagnostics, diagnose
@@ -182,6 +183,7 @@ def fit(
     started = time.perf_counter()
     diagnostics = diagnose(sampled.datatree, config.diagnostics)
     timings["diagnostics"] = time.perf_counter() - started
+    progress_stage.done("estimands and diagnostics")
     return Fitted(
         family=family,
         spec=spec,

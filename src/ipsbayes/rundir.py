@@ -303,6 +303,17 @@ def provenance(
     }
 
 
+def _read_summary(path: Path) -> pd.DataFrame:
+    """``summary.csv``; runs from before 0.2 started it with ``#`` lines, which are skipped (never ``#`` in labels)."""
+    with path.open(encoding="utf-8") as handle:
+        leading = 0
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            leading += 1
+    return pd.read_csv(path, skiprows=leading)
+
+
 def load_run(path: Path | str) -> Run:
     """Read a run folder back.
 
@@ -325,7 +336,7 @@ def load_run(path: Path | str) -> Run:
     if missing:
         raise FileNotFoundError(f"{folder} is not a complete ipsbayes run folder; missing: {', '.join(missing)}")
     datatree = _read(folder / "posterior.nc", lambda p: xr.open_datatree(p, engine="h5netcdf").load())
-    summary = _read(folder / "summary.csv", lambda p: pd.read_csv(p, comment="#"))
+    summary = _read(folder / "summary.csv", _read_summary)
     diagnostics = _read(folder / "diagnostics.json", lambda p: Diagnostics.from_dict(json.loads(p.read_text())))
     config = _read(folder / "config.toml", _read_toml_file)
     figures: dict[str, dict[str, Path]] = {}

@@ -16,6 +16,7 @@ from typing import Any
 import pymc as pm
 import xarray as xr
 
+from ipsbayes import progress as progress_stage
 from ipsbayes.config import RunConfig, parse_config, read_toml
 from ipsbayes.data import DataBundle, read_bundle
 from ipsbayes.diagnostics import Diagnostics
@@ -157,6 +158,7 @@ def run(
     started = time.perf_counter()
     claim = claim_run_output(source, out, force=force)  # output checked and claimed before any work
     plan = check(source)
+    progress_stage.done("read data, build model")
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)
     pointwise = rows <= MAX_POINTWISE_ROWS
@@ -183,9 +185,12 @@ def run(
     datatree["estimands"] = xr.DataTree(estimands)
     datatree["prior_estimands"] = xr.DataTree(prior_estimands(plan.family, plan.model, plan.data, plan.spec, config))
     timings["prior_estimands"] = time.perf_counter() - step
+    progress_stage.done("prior estimands")
     step = time.perf_counter()
     compared = headline_scalars(estimands, config.sensitivity.estimands)
     scaled = power_scaling(datatree, estimands, compared, list(plan.priors.priors)) if power else None
+    if scaled is not None:
+        progress_stage.done("power-scaling sensitivity")
     if scaled is not None:
         datatree["power_scaling"] = xr.DataTree(scaled)
     search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
@@ -202,6 +207,7 @@ def run(
         write_json(staging / "diagnostics.json", diagnostics.to_dict())
         write_posterior(datatree, staging / "posterior.nc")
         timings["write_posterior"] = time.perf_counter() - step
+        progress_stage.done("write posterior")
         step = time.perf_counter()
         settings = report_settings(
             config,
@@ -212,6 +218,7 @@ def run(
         )
         write_report(staging, datatree, diagnostics, settings)
         timings["report"] = time.perf_counter() - step
+        progress_stage.done("report (figures, tables, html, md)")
         data_files = {
             label: {"path": str(t.path.resolve()), "sha256": plan.bundle.hashes[label], "rows": len(t.frame)}
             for label, t in ((t.label, t) for t in plan.bundle.tables())
@@ -270,6 +277,9 @@ def report_settings(
         language=config.report.language,
         labels=dict(config.report.labels),
         min_cell=config.report.min_cell,
+        figure_width_cm=config.report.figures.width_cm,
+        figure_font_size=config.report.figures.font_size,
+        figure_dpi=config.report.figures.dpi,
         prior_set=priors.name,
         priors=priors.table(),
         reproducibility={

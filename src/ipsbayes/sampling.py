@@ -30,6 +30,7 @@ from pymc.stats.log_density import compute_log_prior
 from pytensor.printing import debugprint
 
 from ipsbayes import interrupt
+from ipsbayes import progress as progress_stage
 from ipsbayes.config import SamplerConfig
 from ipsbayes.errors import SamplingError
 from ipsbayes.resources import check_memory, estimate_memory
@@ -153,6 +154,7 @@ def sample(
                 compile_kwargs=C_MODE,
             )
             timings["posterior_predictive"] = time.perf_counter() - started
+    progress_stage.done("log-likelihood and predictive draws")
     return Fit(datatree=datatree, settings=settings, timings=timings)
 
 
@@ -167,6 +169,7 @@ def _sample_nutpie(
     compiled, reused = compile_nutpie(model, reuse)
     timings["compile"] = time.perf_counter() - started
     settings["compiled_model_reused"] = reused
+    progress_stage.done("compile" + (" (reused)" if reused else ""))
     started = time.perf_counter()
     logger.info(
         "sampling %d chains x %d draws after %d tuning steps (nutpie)",
@@ -188,6 +191,7 @@ def _sample_nutpie(
     )
     datatree = wait_for(background)
     timings["sampling"] = time.perf_counter() - started
+    progress_stage.done("sampling")
     patch_nutpie_idata(datatree, model, sampling_time=timings["sampling"])
     posterior = datatree["posterior"].to_dataset()
     if reused:  # a reused compiled model carries the coordinate labels of the model it was compiled for
@@ -336,6 +340,7 @@ def _sample_pymc(
             compute_convergence_checks=False,
         )
     timings["compile_and_sampling"] = time.perf_counter() - started
+    progress_stage.done("compile and sampling")
     return datatree
 
 

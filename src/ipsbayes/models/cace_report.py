@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -84,31 +83,46 @@ def cace_section(ctx: ReportContext) -> str:
     return "\n\n".join(lines)
 
 
+def strata_labels(ctx: ReportContext) -> list[str]:
+    """Row labels of the strata figure in the report's language, with the study's words for the arms."""
+    ips, usual = ctx.label("treatment", "IPS"), ctx.label("control", ctx.text("usual follow-up", "vanlig oppfølging"))
+    return [
+        ctx.text("Never-takers", "Aldri-takere"),
+        ctx.text(f"Compliers, {usual}", f"Etterlevere, {usual}"),
+        ctx.text(f"Compliers, {ips}", f"Etterlevere, {ips}"),
+        ctx.text(f"Everyone assigned {usual}", f"Alle tildelt {usual}"),
+        ctx.text(f"Everyone assigned {ips}", f"Alle tildelt {ips}"),
+    ]
+
+
 def strata_rates(ctx: ReportContext) -> tuple[Figure, str]:
     """Expected outcome by principal stratum and arm: why per-protocol differs from the CACE."""
     estimands, style = ctx.estimands, ctx.style
-    fig, ax = plt.subplots(figsize=(8.5, 3.4))
+    fig, ax = style.subplots(3.0)
     y = np.arange(len(STRATA))[::-1]
     for yi, (name, _label, colour) in zip(y, STRATA, strict=True):
         pointrange(ax, estimands[name], np.array([yi]), style, colour, lw=2.5)
+    ax.plot([], [], "o-", color="0.3", lw=2.5, label=style.median_and_interval)
     for name, label, marker in (
-        ("observed_rate_control_arm", "observed: usual follow-up arm", "x"),
-        ("observed_rate_received", "observed: received IPS", "+"),
+        ("observed_rate_control_arm", style.t("observed: control arm", "observert: kontrollarm"), "x"),
+        ("observed_rate_received", style.t("observed: received IPS", "observert: fikk IPS"), "+"),
     ):
         if name in estimands:
             target = 1 if "control" in name else 2
-            ax.plot(float(estimands[name]), y[target], marker, color="black", ms=9, label=label)
-    ax.set_yticks(y, [label for _, label, _ in STRATA], fontsize=8)
+            ax.plot(float(estimands[name]), y[target], marker, color="black", ms=9, ls="none", label=label)
+    ax.set_yticks(y, strata_labels(ctx))
     unit = estimands["complier_rate_ips"].attrs.get("unit", "")
-    ax.set_xlabel(f"Expected outcome ({unit})")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title("Outcome by principal stratum and arm")
-    fig.tight_layout()
-    caption = (
+    shown = {"%": "%", "months": ctx.text("months", "måneder")}.get(unit, unit)
+    ax.set_xlabel(style.t(f"Expected outcome ({shown})", f"Forventet utfall ({shown})"))
+    fig.legend(loc="outside lower center", ncols=3)
+    caption = ctx.text(
         f"Posterior medians and {style.text}. The CACE compares the two complier rows. The per-protocol "
         "contrast compares compliers under IPS with everyone under usual follow-up, a group that includes "
-        "never-takers: when never-takers do worse, per-protocol overstates the effect. Crosses: the observed "
-        "rates those contrasts use."
+        "never-takers, so it mixes the effect with who takes IPS up. Crosses: the observed rates those "
+        "contrasts use.",
+        f"Posterior medianer og {style.text}. CACE sammenligner de to etterlever-radene. Per protokoll "
+        "sammenligner etterlevere med IPS med alle i vanlig oppfølging, en gruppe som også rommer aldri-takere, "
+        "og blander derfor effekten med hvem som tar imot IPS. Kryss: de observerte andelene disse bruker.",
     )
     return fig, caption
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section, fixed
+from ipsbayes.present.cells import suppress
 from ipsbayes.present.common import effects_forest
-from ipsbayes.present.style import median, pointrange
+from ipsbayes.present.style import contrast_label, median, pointrange
 from ipsbayes.present.text import format_number
 
 
@@ -76,60 +77,84 @@ def drivers_section(ctx: ReportContext) -> str:
 
 
 def outcome_shares(ctx: ReportContext) -> tuple[Figure, str]:
-    """Per outcome: overall share, and each service's partially pooled share beside its observed share."""
+    """Per outcome: each service's partially pooled share beside its observed share, services in one order.
+
+    Observed shares of services with fewer than ``report.min_cell`` participants are not drawn.
+    """
     estimands, style = ctx.estimands, ctx.style
     shares = estimands["service_share"]
     categories = [str(c) for c in shares["category"].values]
     observed, n = estimands["service_observed_share"], estimands["service_n"].values
-    fig, axes = plt.subplots(
-        1, len(categories), figsize=(3.2 * len(categories), 0.16 * shares.sizes["service"] + 2), sharey=False
-    )
-    for ax, category in zip(np.atleast_1d(axes), categories, strict=True):
+    services = [str(s) for s in shares["service"].values]
+    y = np.arange(len(services))[::-1]
+    fig, axes = style.subplots(0.15 * len(services) + 1.5, 1, len(categories), sharey=True, squeeze=False)
+    for ax, category in zip(axes[0], categories, strict=True):
         values = shares.sel(category=category)
-        order = np.argsort(median(values))
-        y = np.arange(len(order))
-        pointrange(ax, values, y, style, "#1f77b4", order=order, lw=1.2, ms=3)
-        ax.scatter(
-            observed.sel(category=category).values[order],
-            y,
-            s=6 + 40 * n[order] / n.max(),
-            facecolors="none",
-            edgecolors="#d62728",
-        )
+        pointrange(ax, values, y, style, "#1f77b4", lw=1.2, ms=3)
+        seen = suppress(observed.sel(category=category).values, n, ctx.min_cell)
+        ax.scatter(seen, y, s=6 + 40 * n / n.max(), facecolors="none", edgecolors="#d62728")
         overall = float(estimands["category_share"].sel(category=category).median())
         ax.axvline(overall, color="black", ls="--", lw=0.8)
-        ax.set_yticks(y, [str(s) for s in shares["service"].values[order]], fontsize=5)
-        ax.set_title(f"{category} (overall {overall:.0f}%)", fontsize=9)
+        ax.set_title(
+            f"{ctx.label(category)}\n({style.t('overall', 'totalt')} {ctx.number(overall, '%')}%)",
+            fontsize=style.small_font,
+        )
         ax.set_xlabel("%")
-    fig.suptitle("Share reaching each outcome by service", fontsize=10)
-    fig.tight_layout()
-    caption = (
+        ax.xaxis.set_major_locator(_few_ticks())
+    axes[0][0].set_yticks(y, services)
+    axes[0][0].set_ylim(-1, len(services))
+    handles = [
+        Line2D([], [], color="#1f77b4", lw=1.2, marker="o", ms=3, label=style.median_and_interval),
+        Line2D([], [], color="#d62728", ls="none", marker="o", mfc="none", label=style.t("observed", "observert")),
+        Line2D([], [], color="black", ls="--", lw=0.8, label=style.t("overall", "totalt")),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3)
+    hidden = int(np.sum(n < ctx.min_cell))
+    caption = ctx.text(
         f"Per service and outcome: partially pooled share (dot, {style.text}) and observed share (open "
-        "circle, sized by participants); dashed line: overall expected share. Services are sorted separately "
-        "in each panel."
+        "circle, sized by participants); dashed line: overall expected share.",
+        f"Per tjeneste og utfall: delvis sammenslått andel (punkt, {style.text}) og observert andel (åpen sirkel, "
+        "størrelse etter antall deltakere); stiplet linje: forventet andel totalt.",
     )
+    if hidden:
+        caption += ctx.text(
+            f" Observed shares of {hidden} services with fewer than {ctx.min_cell} participants are not shown.",
+            f" Observerte andeler for {hidden} tjenester med færre enn {ctx.min_cell} deltakere vises ikke.",
+        )
     return fig, caption
 
 
+def _few_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=3)
+
+
 def focus_drivers(ctx: ReportContext) -> tuple[Figure, str]:
-    """Average marginal effects on the focus outcome (e.g. education), ranked, with intervals."""
+    """Average marginal effects on the focus outcome (e.g. education), largest first, with intervals."""
     estimands, style = ctx.estimands, ctx.style
     effects = estimands["focus_ame"]
-    order = np.argsort(median(effects))
-    labels = [str(c) for c in effects["contrast"].values]
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(labels) + 1.2))
+    order = np.argsort(np.abs(median(effects)))  # largest at the top
+    labels = [contrast_label(ctx, str(c)) for c in effects["contrast"].values]
+    fig, ax = style.subplots(0.3 * len(labels) + 1.3)
     y = np.arange(len(order))
-    pointrange(ax, effects, y, style, "#2ca02c", order=order)
+    pointrange(ax, effects, y, style, "#2ca02c", order=order, label=style.median_and_interval)
     ax.axvline(0, color="black", ls="--", lw=0.8)
-    ax.set_yticks(y, [labels[i] for i in order], fontsize=8)
-    focus = effects.attrs.get("focus", "the focus outcome")
-    ax.set_xlabel(f"Change in the probability of {focus} (percentage points)")
-    ax.set_title(f"What drives transitions to {focus}")
-    fig.tight_layout()
-    caption = (
+    ax.set_yticks(y, [labels[i] for i in order])
+    focus = ctx.label(str(effects.attrs.get("focus", style.t("the focus outcome", "fokusutfallet"))))
+    ax.set_xlabel(
+        style.t(
+            f"Change in the probability of {focus} (percentage points)",
+            f"Endring i sannsynligheten for {focus} (prosentpoeng)",
+        )
+    )
+    fig.legend(loc="outside lower center")
+    caption = ctx.text(
         f"Average marginal effect of each characteristic on the probability of {focus} at 12 months, "
-        f"ranked by posterior median, with {style.text}. Numeric predictors: +1 SD; categories and service "
-        "indicators: vs the reference."
+        f"largest first, with {style.text}. Numeric predictors: +1 SD; categories and service "
+        "indicators: vs the reference.",
+        f"Gjennomsnittlig marginal effekt av hver egenskap på sannsynligheten for {focus} etter 12 måneder, "
+        f"største først, med {style.text}. Numeriske variabler: +1 SD; kategorier: mot referansen.",
     )
     return fig, caption
 
@@ -138,19 +163,22 @@ def service_correlations(ctx: ReportContext) -> tuple[Figure, str]:
     """Correlations of service effects between equations."""
     estimands, style = ctx.estimands, ctx.style
     corr = estimands["service_correlation"]
-    labels = [str(p) for p in corr["pair"].values]
-    fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(labels) + 1.2))
+    labels = [" ~ ".join(ctx.label(part) for part in str(p).split(" ~ ")) for p in corr["pair"].values]
+    fig, ax = style.subplots(0.32 * len(labels) + 1.3)
     y = np.arange(len(labels))[::-1]
-    pointrange(ax, corr, y, style, "#9467bd")
+    pointrange(ax, corr, y, style, "#9467bd", label=style.median_and_interval)
     ax.axvline(0, color="black", ls="--", lw=0.8)
     ax.set_xlim(-1, 1)
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("Correlation of service effects")
-    fig.tight_layout()
-    caption = (
+    ax.set_yticks(y, labels)
+    ax.set_xlabel(style.t("Correlation of service effects", "Korrelasjon mellom tjenesteeffekter"))
+    fig.legend(loc="outside lower center")
+    caption = ctx.text(
         f"Posterior median and {style.text} of the correlation between services' effects on reaching any "
         "outcome and on each outcome vs the reference: positive means services that do well on one also "
-        "tend to do well on the other."
+        "tend to do well on the other.",
+        f"Posterior median og {style.text} for korrelasjonen mellom tjenestenes effekter på å nå et utfall og "
+        "på hvert utfall mot referansen: positiv betyr at tjenester som gjør det godt på det ene, også ofte gjør "
+        "det godt på det andre.",
     )
     return fig, caption
 

@@ -6,13 +6,13 @@ layer renders what this module hands it.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section, fixed
+from ipsbayes.present.cells import suppress
 from ipsbayes.present.common import effects_forest, service_caterpillar, services_section
 from ipsbayes.present.style import Style, median
 from ipsbayes.present.text import format_number
@@ -101,41 +101,50 @@ def measurement_section(ctx: ReportContext) -> str:
 
 
 def fidelity_curve(ctx: ReportContext) -> tuple[Figure, str]:
-    """Expected outcome rate across the fidelity scale with a credible band and scale bands."""
+    """Expected outcome rate across the fidelity scale with a credible band and scale bands.
+
+    Services' observed rates are drawn only for services with at least ``report.min_cell`` participants.
+    """
     estimands, style = ctx.estimands, ctx.style
     curve = estimands["fidelity_curve"]
     grid = curve["fidelity_score"].values
     lower, upper = style.bounds(curve)
     attrs = estimands["service_fidelity"].attrs if "service_fidelity" in estimands else {}
-    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    fig, ax = style.subplots(style.width * 0.62)
     bands = _bands(attrs)
     edges = [grid.min()] + [b for _, b in bands if grid.min() < b < grid.max()] + [grid.max()]
     for i in range(len(edges) - 1):
         ax.axvspan(edges[i], edges[i + 1], color=BAND_COLOURS[i % len(BAND_COLOURS)], zorder=0)
     for name, bound in bands:
         if grid.min() < bound < grid.max():
-            ax.text(bound + 0.5, 0.98, name, transform=ax.get_xaxis_transform(), va="top", fontsize=8)
-    ax.fill_between(grid, lower, upper, color="#1f77b4", alpha=0.3, label=style.text)
-    ax.plot(grid, median(curve), color="#1f77b4", lw=2, label="posterior median")
+            ax.text(bound + 0.5, 0.98, ctx.label(name), transform=ax.get_xaxis_transform(), va="top")
+    ax.fill_between(grid, lower, upper, color="#1f77b4", alpha=0.3, label=style.short)
+    ax.plot(grid, median(curve), color="#1f77b4", lw=2, label=style.t("posterior median", "posterior median"))
     if "service_fidelity" in estimands and "service_raw_rate" in estimands:
         n = estimands["service_n"].values
         ax.scatter(
             estimands["service_fidelity"].values,
-            estimands["service_raw_rate"].values,
+            suppress(estimands["service_raw_rate"].values, n, ctx.min_cell),
             s=8 + 60 * n / n.max(),
             facecolors="none",
             edgecolors="#555555",
-            label="services (observed)",
+            label=style.t("services (observed)", "tjenester (observert)"),
         )
-    ax.set_xlabel(f"Fidelity score ({curve.attrs.get('label', '').split(' by ')[-1] or 'scale'})")
-    ax.set_ylabel("Expected outcome rate (%)")
-    ax.set_title("Outcome rate by fidelity")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, 0.92))
-    fig.tight_layout()
-    caption = (
+    scale = curve.attrs.get("label", "").split(" by ")[-1].replace(" score", "") or style.t("scale", "skala")
+    ax.set_xlabel(style.t(f"Fidelity ({scale} score)", f"Modelltrofasthet ({scale}-skår)"))
+    ax.set_ylabel(style.t("Expected outcome rate (%)", "Forventet andel med utfallet (%)"))
+    fig.legend(loc="outside lower center", ncols=3)
+    caption = ctx.text(
         f"Expected outcome rate over the fidelity scale (line: posterior median; band: {style.text}); "
-        "shaded backgrounds mark the scale's bands; circles are services' observed rates, sized by participants."
+        "shaded backgrounds mark the scale's bands; circles are services' observed rates, sized by participants.",
+        f"Forventet andel over trofasthetsskalaen (linje: posterior median; bånd: {style.text}); bakgrunnsfargene "
+        "markerer skalaens nivåer; sirkler er tjenestenes observerte andeler, størrelse etter antall deltakere.",
     )
+    if "service_n" in estimands and int(np.sum(estimands["service_n"].values < ctx.min_cell)):
+        caption += ctx.text(
+            f" Services with fewer than {ctx.min_cell} participants are not drawn.",
+            f" Tjenester med færre enn {ctx.min_cell} deltakere er ikke tegnet.",
+        )
     return fig, caption
 
 

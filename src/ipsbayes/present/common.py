@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
-
-import arviz as az
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
+from ipsbayes.present.cells import suppress
 from ipsbayes.present.context import ReportContext
-from ipsbayes.present.style import Style, figure_of, median, pointrange
+from ipsbayes.present.style import Style, contrast_label, median, pointrange
 from ipsbayes.present.text import format_number
 
 
@@ -53,62 +51,115 @@ def services_section(ctx: ReportContext) -> str:
 
 
 def service_caterpillar(ctx: ReportContext) -> tuple[Figure, str]:
-    """Predicted (partially pooled) outcome rate per service beside the observed rate."""
+    """Predicted (partially pooled) outcome rate per service beside the observed rate.
+
+    Observed rates of services with fewer than ``report.min_cell`` participants are not drawn
+    (and their size is shown as "n < min_cell"); their predicted rates stay.
+    """
     estimands, style = ctx.estimands, ctx.style
     rate = estimands["service_rate"]
-    raw, n = estimands["service_raw_rate"].values, estimands["service_n"].values
+    n = estimands["service_n"].values
+    raw = suppress(estimands["service_raw_rate"].values, n, ctx.min_cell)
     mid = median(rate)
     order = np.argsort(mid)
     services = rate["service"].values[order]
     y = np.arange(len(order))
-    fig, ax = plt.subplots(figsize=(7.5, max(4.0, 0.2 * len(order) + 1.5)))
-    pointrange(ax, rate, y, style, "#1f77b4", order=order, lw=1.6, ms=4, label=f"predicted: median and {style.text}")
+    fig, ax = style.subplots(max(3.0, 0.16 * len(order) + 1.4))
+    predicted = style.t("predicted", "predikert")
+    pointrange(
+        ax, rate, y, style, "#1f77b4", order=order, lw=1.6, ms=4, label=f"{predicted}: {style.median_and_interval}"
+    )
     for yi, r, m in zip(y, raw[order], mid[order], strict=True):
-        ax.plot([r, m], [yi, yi], color="#999999", lw=0.6, zorder=0)
+        if np.isfinite(r):
+            ax.plot([r, m], [yi, yi], color="#999999", lw=0.6, zorder=0)
     ax.scatter(
         raw[order],
         y,
         s=8 + 60 * n[order] / n.max(),
         facecolors="none",
         edgecolors="#d62728",
-        label="observed rate (size: participants)",
+        label=style.t("observed rate (size: participants)", "observert andel (størrelse: deltakere)"),
     )
     overall = float(estimands["outcome_rate"].median()) if "outcome_rate" in estimands else np.nan
-    ax.axvline(overall, color="black", ls="--", lw=0.8, label="overall expected rate")
-    ax.set_yticks(y, [f"{s} (n={int(k)})" for s, k in zip(services, n[order], strict=True)], fontsize=7)
-    ax.set_xlabel("Outcome rate (%)")
+    ax.axvline(
+        overall, color="black", ls="--", lw=0.8, label=style.t("overall expected rate", "forventet andel totalt")
+    )
+    ax.set_yticks(y, [f"{s} ({size_label(k, ctx.min_cell)})" for s, k in zip(services, n[order], strict=True)])
+    ax.set_xlabel(style.t("Outcome rate (%)", "Andel med utfallet (%)"))
+    ax.set_ylabel(ctx.label("service", style.t("Service", "Tjeneste")))
     ax.set_xlim(-2, 102)
-    ax.set_title("Outcome rate by service: observed vs partially pooled")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    ax.legend(loc="lower right")
+    hidden = int(np.sum(n < ctx.min_cell))
+    note = (
+        ctx.text(
+            f" Observed rates of {hidden} services with fewer than {ctx.min_cell} participants are not shown.",
+            f" Observerte andeler for {hidden} tjenester med færre enn {ctx.min_cell} deltakere vises ikke.",
+        )
+        if hidden
+        else ""
+    )
     caption = (
-        f"Predicted outcome rate per service (dots, with {style.text}) beside the observed rate (open circles, "
-        "sized by participants; grey lines show how far partial pooling moves each service). Small services "
-        "are pulled towards the overall rate."
+        ctx.text(
+            f"Predicted outcome rate per service (dots, with {style.text}) beside the observed rate (open circles, "
+            "sized by participants; grey lines show how far partial pooling moves each service). Small services "
+            "are pulled towards the overall rate.",
+            f"Predikert andel per tjeneste (punkter, med {style.text}) ved siden av observert andel (åpne sirkler, "
+            "størrelse etter antall deltakere; grå linjer viser hvor langt delvis sammenslåing flytter hver tjeneste). "
+            "Små tjenester trekkes mot totalandelen.",
+        )
+        + note
     )
     return fig, caption
 
 
+def size_label(n: float, min_cell: int) -> str:
+    """``n=35``, or ``n<5`` for a cell too small to publish."""
+    return f"n<{min_cell}" if n < min_cell else f"n={int(n)}"
+
+
 def effects_forest(ctx: ReportContext) -> tuple[Figure, str]:
-    """Average marginal effects (percentage points) with 50% and configured intervals."""
+    """Average marginal effects (percentage points) with 50% and configured intervals, largest first.
+
+    Effects on several outcomes (a second dimension, e.g. ``category``) get one panel per outcome.
+    """
     estimands, style = ctx.estimands, ctx.style
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pc = az.plot_forest(
-            estimands,
-            var_names=["ame"],
-            combined=True,
-            ci_kind=style.kind,
-            ci_probs=[0.5, style.prob],
-            backend="matplotlib",
-        )
-    fig = figure_of(pc)
-    axes = fig.axes
-    axes[-1].axvline(0.0, color="black", lw=0.8, ls="--")
-    axes[-1].set_xlabel("Average marginal effect on the outcome rate (percentage points)")
-    fig.suptitle("Effects of participant and service characteristics")
-    caption = (
-        f"Average marginal effects in percentage points: thick line 50%, thin line {style.text}; "
-        "dot: posterior median. Numeric predictors: +1 SD; categories: vs the reference level."
+    effects = estimands["ame"]
+    extra = [d for d in effects.dims if d not in ("chain", "draw")]
+    rows, panels = extra[0], (extra[1] if len(extra) > 1 else None)
+    keys = [str(k) for k in effects[panels].values] if panels else [None]
+    labels = [contrast_label(ctx, str(v)) for v in effects[rows].values]
+    size = np.abs(effects.median(["chain", "draw"])).values
+    order = np.argsort(size.max(axis=1) if size.ndim > 1 else size)  # largest effect at the top
+    y = np.arange(len(order))
+    cols = 1 if len(keys) == 1 else 2
+    nrows = int(np.ceil(len(keys) / cols))
+    fig, axes = style.subplots(
+        (0.26 * len(order) + 0.9) * nrows + 0.5, nrows, cols, squeeze=False, sharey=True, sharex=True
+    )
+    inner = Style(style.kind, 0.5, style.language)
+    for ax, key in zip(axes.ravel(), keys, strict=False):
+        values = effects.sel({panels: key}) if panels else effects
+        pointrange(ax, values, y, inner, "#1f77b4", order=order, lw=3.2, ms=0)
+        pointrange(ax, values, y, style, "#1f77b4", order=order, lw=1.0, ms=4.5)
+        ax.axvline(0.0, color="black", lw=0.8, ls="--")
+        if key is not None:
+            ax.set_title(ctx.label(key), fontsize=style.small_font)
+    for ax in axes.ravel()[len(keys) :]:
+        ax.set_axis_off()
+    for row in axes:
+        row[0].set_yticks(y, [labels[i] for i in order])
+    fig.supxlabel(
+        style.t("Average marginal effect (percentage points)", "Gjennomsnittlig marginal effekt (prosentpoeng)")
+    )
+    handles = [
+        Line2D([], [], color="#1f77b4", lw=3.2, label=style.t("50% interval", "50 % intervall")),
+        Line2D([], [], color="#1f77b4", lw=1.0, marker="o", ms=4.5, label=style.median_and_interval),
+    ]
+    fig.legend(handles=handles, loc="outside upper center", ncols=2)
+    caption = ctx.text(
+        f"Average marginal effects in percentage points, largest first: thick line 50%, thin line {style.text}; "
+        "dot: posterior median. Numeric predictors: +1 SD; categories: vs the reference level.",
+        f"Gjennomsnittlige marginale effekter i prosentpoeng, største først: tykk strek 50 %, tynn strek "
+        f"{style.text}; punkt: posterior median. Numeriske variabler: +1 SD; kategorier: mot referansenivået.",
     )
     return fig, caption

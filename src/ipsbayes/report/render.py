@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +34,21 @@ from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.present import Presentation, ReportContext, Style
 from ipsbayes.present.text import format_number, interval_name
 from ipsbayes.report.figures import draw_figures
+from ipsbayes.report.html import collapse_tables
 from ipsbayes.report.sections import build_sections
 from ipsbayes.report.tables import (
+    columns_table,
+    csv_nb,
+    csv_text,
     csv_with_header,
+    norwegian,
     power_scaling_table,
     sensitivity_table,
     sentence,
     summarise,
+    write_xlsx,
 )
-from ipsbayes.textutil import escape_md, neutralize_markdown
+from ipsbayes.textutil import MarkdownText, escape_md, neutralize_markdown
 
 #: what HTML made from section and model Markdown may contain (no scripts, images, forms or event handlers)
 ALLOWED_TAGS = {
@@ -68,6 +75,9 @@ class ReportSettings:
     language: str = "en"
     labels: dict[str, str] = field(default_factory=dict)
     min_cell: int = 5
+    figure_width_cm: float = 16.0
+    figure_font_size: float = 9.0
+    figure_dpi: int = 300
 
 
 def write_report(
@@ -80,20 +90,9 @@ def write_report(
     dict
         ``summary`` (DataFrame) and ``figures`` (name -> {"paths", "caption"}).
     """
-    estimands = datatree["estimands"].to_dataset()
-    style = Style(settings.interval_kind, settings.interval_prob, settings.language)
-    summary = summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds)
-    (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
-    write_tables(folder / "tables", datatree, settings)
-    ctx = ReportContext(
-        estimands=estimands,
-        datatree=datatree,
-        summary=summary,
-        style=style,
-        labels=settings.labels,
-        thresholds=settings.thresholds,
-        min_cell=settings.min_cell,
-    )
+    ctx = report_context(datatree, settings)
+    estimands, summary = ctx.estimands, ctx.summary
+    write_tables(folder, datatree, summary, settings)
     presentation = presentation_of(estimands)
     figures = draw_figures(ctx, presentation, folder / "figures", settings.formats)
     sections = build_sections(ctx, presentation)
@@ -107,13 +106,16 @@ def write_report(
 
 def html_environment() -> Environment:
     """Jinja environment for ``*.html.j2`` templates: every value HTML-escaped unless marked safe."""
-    return Environment(
+    env = Environment(
         loader=PackageLoader("ipsbayes.report", "templates"),
         autoescape=True,
         trim_blocks=False,
         lstrip_blocks=False,
         keep_trailing_newline=True,
     )
+    env.filters["collapse_tables"] = collapse_tables
+    env.filters["yaml"] = yaml_string
+    return env
 
 
 def _escape_md_output(value: Any) -> Any:
@@ -122,7 +124,7 @@ def _escape_md_output(value: Any) -> Any:
 
 def markdown_environment() -> Environment:
     """Jinja environment for ``*.md.j2`` templates: every value Markdown-escaped unless it is MarkdownText."""
-    return Environment(
+    env = Environment(
         loader=PackageLoader("ipsbayes.report", "templates"),
         autoescape=False,
         finalize=_escape_md_output,
@@ -130,6 +132,9 @@ def markdown_environment() -> Environment:
         lstrip_blocks=False,
         keep_trailing_newline=True,
     )
+    env.filters["collapse_tables"] = collapse_tables
+    env.filters["yaml"] = yaml_string
+    return env
 
 
 def safe_html(markdown_text: str) -> Markup:
@@ -172,6 +177,29 @@ def sanitize_html(html: str, *, images: bool = False) -> Markup:
     return Markup(cleaned)  # sanitised by nh3 with the allowlists above
 
 
+def report_context(datatree: xr.DataTree, settings: ReportSettings) -> ReportContext:
+    """What every section, figure and answer of this run is drawn from (estimands, summary, style, labels)."""
+    estimands = datatree["estimands"].to_dataset()
+    style = Style(
+        settings.interval_kind,
+        settings.interval_prob,
+        settings.language,
+        width_cm=settings.figure_width_cm,
+        font_size=settings.figure_font_size,
+        dpi=settings.figure_dpi,
+    )
+    summary = summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds)
+    return ReportContext(
+        estimands=estimands,
+        datatree=datatree,
+        summary=summary,
+        style=style,
+        labels=settings.labels,
+        thresholds=settings.thresholds,
+        min_cell=settings.min_cell,
+    )
+
+
 def presentation_of(estimands: xr.Dataset) -> Presentation:
     """The presentation registered by the family that produced ``estimands`` (empty for unknown kinds)."""
     from ipsbayes.models import REGISTRY
@@ -180,30 +208,44 @@ def presentation_of(estimands: xr.Dataset) -> Presentation:
     return family.presentation() if family is not None else Presentation()
 
 
-def write_tables(folder: Path, datatree: xr.DataTree, settings: ReportSettings) -> None:
-    """Extra CSV tables: sensitivity refits and power-scaling sensitivity, when the run has them."""
-    tables = {}
+def write_tables(folder: Path, datatree: xr.DataTree, summary: pd.DataFrame, settings: ReportSettings) -> None:
+    """Every table as files that open correctly anywhere.
+
+    ``summary.csv`` (comma, decimal point: code and English-locale spreadsheets),
+    ``summary_nb.csv`` (semicolon, decimal comma, Norwegian headers, UTF-8 with BOM: Excel in a
+    Norwegian locale), ``summary_columns.csv`` (what each column means, in both languages) and
+    ``summary.xlsx`` (every table as a sheet, headers in both languages); the sensitivity refits and
+    power-scaling sensitivity also as ``tables/<name>.csv`` and ``tables/<name>_nb.csv``. No file starts
+    with comment lines: the interval kind and probability are in the ``interval`` column. These tables
+    hold model-based estimates only; observed cells (counts, raw rates) are never written to them.
+    """
+    (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
+    (folder / "summary_nb.csv").write_bytes(csv_nb(summary))
+    (folder / "summary_columns.csv").write_text(csv_text(columns_table(summary)))
+    tables: dict[str, pd.DataFrame] = {}
     if "sensitivity" in datatree.children:
-        tables["sensitivity.csv"] = csv_with_header(
-            sensitivity_table(
-                datatree["sensitivity"].to_dataset(),
-                settings.interval_kind,
-                settings.interval_prob,
-                settings.thresholds,
-            ),
-            settings.interval_kind,
-            settings.interval_prob,
+        tables["sensitivity"] = sensitivity_table(
+            datatree["sensitivity"].to_dataset(), settings.interval_kind, settings.interval_prob, settings.thresholds
         )
     if "power_scaling" in datatree.children:
-        power = power_scaling_table(datatree["power_scaling"].to_dataset())
-        tables["power_scaling.csv"] = (
-            "# power-scaling sensitivity (Kallioinen et al. 2023, arviz psense_summary); "
-            ">= 0.05 flags sensitivity\n" + power.to_csv(index=False, lineterminator="\n")
-        )
+        tables["power_scaling"] = power_scaling_table(datatree["power_scaling"].to_dataset())
     if tables:
-        folder.mkdir(exist_ok=True)
-        for name, text in tables.items():
-            (folder / name).write_text(text)
+        (folder / "tables").mkdir(exist_ok=True)
+        for name, table in tables.items():
+            (folder / "tables" / f"{name}.csv").write_text(csv_text(table))
+            (folder / "tables" / f"{name}_nb.csv").write_bytes(csv_nb(table))
+    columns = pd.concat([columns_table(t) for t in (summary, *tables.values())]).drop_duplicates("column")
+    write_xlsx(
+        folder / "summary.xlsx",
+        {"summary": summary, "sammendrag": norwegian(summary)}
+        | {name: table for name, table in tables.items()}
+        | {"columns": columns},
+    )
+
+
+def yaml_string(value: Any) -> MarkdownText:
+    """A YAML double-quoted scalar (JSON string syntax, which YAML reads as is; safe as front matter)."""
+    return MarkdownText(json.dumps(str(value), ensure_ascii=False))
 
 
 def _context(
@@ -253,8 +295,10 @@ def _context(
     return {
         "title": settings.title,
         "subtitle": settings.subtitle,
+        "lang": settings.language,
+        "date": datetime.now(UTC).date().isoformat(),
         "gate": {"status": diagnostics.status, "messages": diagnostics.messages, "checks": diagnostics.checks},
-        "interval_text": interval_name(settings.interval_kind, settings.interval_prob),
+        "interval_text": interval_name(settings.interval_kind, settings.interval_prob, settings.language),
         "key_results": key_results,
         "sections": sections,
         "figures": figure_context,

@@ -9,6 +9,7 @@ probability that it exceeds the threshold set in ``report.thresholds``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import arviz as az
 import numpy as np
@@ -110,14 +111,106 @@ def sentence(row: Mapping, interval_prob: float, interval_kind: str) -> str:
     return text + (f"; {'; '.join(probabilities)}" if probabilities else "") + "."
 
 
+#: what each column of summary.csv means, in English and Norwegian (sidecar file and XLSX sheet)
+COLUMNS: dict[str, tuple[str, str, str]] = {
+    # column: (Norwegian header, meaning in English, meaning in Norwegian)
+    "analysis": (
+        "analyse",
+        "main fit, other prior set or model variant",
+        "hovedanalyse, annet priorsett eller modellvariant",
+    ),
+    "estimand": ("størrelse", "estimand name (stable, for code)", "navn på størrelsen (stabilt, for kode)"),
+    "element": ("element", "element of a vector estimand (e.g. a service)", "element i en vektor (f.eks. en tjeneste)"),
+    "label": ("beskrivelse", "what the estimand is", "hva størrelsen er"),
+    "unit": (
+        "enhet",
+        "unit: % , pp (percentage points), months, ratio, ...",
+        "enhet: %, pp (prosentpoeng), måneder, ...",
+    ),
+    "mean": ("gjennomsnitt", "posterior mean", "posterior gjennomsnitt"),
+    "median": ("median", "posterior median", "posterior median"),
+    "sd": ("sd", "posterior standard deviation", "posterior standardavvik"),
+    "lower": ("nedre", "lower bound of the interval named in 'interval'", "nedre grense for intervallet i 'intervall'"),
+    "upper": ("øvre", "upper bound of the interval named in 'interval'", "øvre grense for intervallet i 'intervall'"),
+    "interval": ("intervall", "interval kind and probability", "intervalltype og sannsynlighet"),
+    "null": (
+        "nullverdi",
+        "no-effect value (0 for differences, 1 for ratios)",
+        "verdi uten effekt (0 for differanser, 1 for forhold)",
+    ),
+    "p_above_null": (
+        "p_over_null",
+        "posterior probability that the estimand exceeds its no-effect value",
+        "posterior-sannsynlighet for at størrelsen er over nullverdien",
+    ),
+    "threshold": (
+        "terskel",
+        "practically relevant threshold (report.thresholds)",
+        "praktisk relevant terskel (report.thresholds)",
+    ),
+    "p_above_threshold": (
+        "p_over_terskel",
+        "posterior probability that the estimand exceeds the threshold",
+        "posterior-sannsynlighet for at størrelsen er over terskelen",
+    ),
+    "headline": ("hovedresultat", "shown among the key results", "vist blant hovedresultatene"),
+    "prior": (
+        "prior",
+        "power-scaling sensitivity to the prior (>= 0.05 flags it)",
+        "følsomhet for prioren (>= 0,05 markerer)",
+    ),
+    "likelihood": ("likelihood", "power-scaling sensitivity to the likelihood", "følsomhet for likelihooden"),
+    "diagnosis": ("diagnose", "ArviZ's reading of the two sensitivities", "ArviZ' tolkning av de to følsomhetene"),
+}
+
+
+def csv_text(table: pd.DataFrame) -> str:
+    """CSV for code and English-locale spreadsheets: comma separator, decimal point, no comment lines.
+
+    The interval kind and probability are in the ``interval`` column of every row; what each
+    column means is in ``summary_columns.csv`` and the ``columns`` sheet of ``summary.xlsx``.
+    """
+    return table.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+
+
 def csv_with_header(table: pd.DataFrame, interval_kind: str, interval_prob: float) -> str:
-    """CSV text whose first comment lines state the interval kind and probability."""
-    header = (
-        f"# ipsbayes estimand summary; intervals: {interval_name(interval_kind, interval_prob)}\n"
-        "# p_above_null: posterior probability that the estimand exceeds its no-effect value;"
-        " p_above_threshold: that it exceeds report.thresholds\n"
-    )
-    return header + table.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+    """CSV text with the interval kind and probability in an ``interval`` column (no ``#`` comment lines)."""
+    if "interval" not in table.columns:
+        table = table.assign(interval=interval_name(interval_kind, interval_prob))
+    return csv_text(table)
+
+
+def norwegian(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with Norwegian column headers (unknown columns keep their name)."""
+    return table.rename(columns={c: COLUMNS[c][0] for c in table.columns if c in COLUMNS})
+
+
+def csv_nb(table: pd.DataFrame) -> bytes:
+    """CSV that Excel in a Norwegian locale opens correctly: ``;`` separator, decimal comma, UTF-8 with BOM."""
+    text = norwegian(table).to_csv(index=False, sep=";", decimal=",", lineterminator="\r\n", float_format="%.6g")
+    return ("\ufeff" + text).encode("utf-8")
+
+
+def columns_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per column of ``table``: its name, Norwegian header and meaning in both languages."""
+    rows = [
+        {"column": c, "kolonne": COLUMNS[c][0], "meaning": COLUMNS[c][1], "betydning": COLUMNS[c][2]}
+        for c in table.columns
+        if c in COLUMNS
+    ]
+    return pd.DataFrame(rows)
+
+
+def write_xlsx(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
+    """Write ``sheets`` (name -> table) to one XLSX workbook: numbers stay numbers in any locale."""
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            sheet.freeze_panes = "A2"
+            for column in sheet.columns:
+                width = max(len(str(cell.value)) if cell.value is not None else 0 for cell in column[:200])
+                sheet.column_dimensions[column[0].column_letter].width = min(60, max(8, width + 1))
 
 
 def sensitivity_table(

@@ -10,7 +10,8 @@ Model families and the report layer both use it, so it imports nothing above
 from __future__ import annotations
 
 import math
-from typing import Literal
+import re
+from typing import Any, Literal
 
 Language = Literal["en", "nb"]
 LANGUAGES: tuple[str, ...] = ("en", "nb")
@@ -69,13 +70,53 @@ def format_probability(value: float, draws: int | None = None, language: str = "
     return localise(text, language)
 
 
+def percent(prob: float, language: str = "en") -> str:
+    """A probability as a whole percentage: ``90%`` in English, ``90 %`` in Norwegian."""
+    text = f"{prob:.0%}"
+    return text.replace("%", " %") if language == "nb" else text
+
+
 def interval_name(kind: str, prob: float, language: str = "en") -> str:
     """Human name of an interval, e.g. ``90% equal-tailed interval (ETI)``."""
-    percent = f"{prob:.0%}"
+    percent_text = percent(prob, language)
     if language == "nb":
         name = "høyeste-tetthetsintervall" if kind == "hdi" else "likehalet intervall"
-        return f"{percent} {name} ({kind.upper()})"
-    return f"{percent} {'highest-density' if kind == 'hdi' else 'equal-tailed'} interval ({kind.upper()})"
+        return f"{percent_text} {name} ({kind.upper()})"
+    return f"{percent_text} {'highest-density' if kind == 'hdi' else 'equal-tailed'} interval ({kind.upper()})"
 
 
-__all__ = ["LANGUAGES", "Language", "choose", "format_number", "format_probability", "interval_name", "localise"]
+#: characters that start Markdown structure inline (code spans, emphasis, links, tables, escapes)
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
+
+
+def escape_md(value: Any) -> str:
+    """A data- or config-derived value (service id, level, label, title) shown as plain text in Markdown.
+
+    Newlines become spaces, ``<`` becomes ``&lt;`` (no raw HTML), an ``&`` that would start an
+    entity becomes ``&amp;``, and backslashes, backticks, ``*``, ``_``, ``[``, ``]`` and ``|`` are
+    backslash-escaped (no code span, emphasis, link or table-cell break). Use it for every such
+    value placed in section Markdown; plain-text outputs (the answer block, the verdict) are
+    escaped by the renderer instead.
+    """
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+        value = item()
+    text = _NEWLINES.sub(" ", str(value))
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _ENTITY.sub("&amp;", text)
+    return text.replace("<", "&lt;")
+
+
+__all__ = [
+    "LANGUAGES",
+    "Language",
+    "choose",
+    "escape_md",
+    "format_number",
+    "format_probability",
+    "interval_name",
+    "localise",
+    "percent",
+]

@@ -132,6 +132,11 @@ class ValidationConfig(_Strict):
         default_factory=dict, description="estimand or estimand[element] -> dotted key in the simulator's truth.json"
     )
     datasets: int = Field(100, ge=1)
+    results: str | None = Field(
+        None,
+        description="folder of an earlier `ipsbayes validate` run whose coverage and shrinkage the report quotes "
+        "(default: runs/<name>-validation or runs/validation/<name>)",
+    )
     sbc: bool = True
     probs: list[float] = Field(default_factory=lambda: [0.5, 0.8, 0.9, 0.95])
 

@@ -252,6 +252,7 @@ def report_settings(
         language=config.report.language,
         labels=dict(config.report.labels),
         min_cell=config.report.min_cell,
+        calibration=calibration_of(config, resolved["model"]["kind"]),
         prior_set=priors.name,
         priors=priors.table(),
         reproducibility={
@@ -261,6 +262,15 @@ def report_settings(
             "prior set file": str(priors.path) if priors.path else "(expanded in config.toml)",
         },
     )
+
+
+def calibration_of(config: RunConfig, kind: str) -> dict[str, Any] | None:
+    """What ``ipsbayes validate`` measured for this config, when a validation run of it can be found."""
+    from ipsbayes.report.calibration import find_validation, load_calibration
+
+    explicit = config.resolve(Path(config.validation.results)) if config.validation.results else None
+    roots = dict.fromkeys([Path.cwd(), config.base_dir, config.base_dir.parent])
+    return load_calibration(find_validation(config.name, kind, roots, explicit), config.report.interval_prob)
 
 
 def rerender(run_dir: Path | str) -> Run:

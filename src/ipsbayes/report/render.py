@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.present import Presentation, ReportContext, Style
+from ipsbayes.present.notes import translate_note
 from ipsbayes.present.text import format_number, interval_name
 from ipsbayes.report.figures import draw_figures
 from ipsbayes.report.sections import build_sections
@@ -31,6 +32,7 @@ from ipsbayes.report.tables import (
     sentence,
     summarise,
 )
+from ipsbayes.report.verdict import verdict
 
 
 @dataclass
@@ -49,6 +51,7 @@ class ReportSettings:
     language: str = "en"
     labels: dict[str, str] = field(default_factory=dict)
     min_cell: int = 5
+    calibration: dict[str, Any] | None = None
 
 
 def write_report(
@@ -74,6 +77,7 @@ def write_report(
         labels=settings.labels,
         thresholds=settings.thresholds,
         min_cell=settings.min_cell,
+        calibration=settings.calibration,
     )
     presentation = presentation_of(estimands)
     figures = draw_figures(ctx, presentation, folder / "figures", settings.formats)
@@ -81,6 +85,13 @@ def write_report(
     answer = presentation.answer(ctx) if presentation.answer is not None else []
     context = _context(estimands, diagnostics, settings, summary, figures, sections)
     context["answer"] = answer
+    context["verdict"] = verdict(
+        diagnostics.status, diagnostics.messages_in(settings.language), datatree, settings.language, settings.labels
+    )
+    if settings.language != "en" and f"model_description_{settings.language}" in estimands.attrs:
+        context["model_text"] = str(estimands.attrs[f"model_description_{settings.language}"])
+        context["model_html"] = markdown.markdown(context["model_text"], extensions=["tables"])
+    context["notes"] = [translate_note(note, settings.language) for note in context["notes"]]
     env = Environment(
         loader=PackageLoader("ipsbayes.report", "templates"),
         autoescape=select_autoescape(["html"]),

@@ -232,3 +232,23 @@ def test_verdict_is_never_pass_while_anything_warns(gate, gates, diagnosis, stat
     assert "prior-data conflict for CACE" in conflict["reasons"][0]
     refit = verdict("pass", [], _tree({"prior set: sceptical": {"status": "fail", "messages": []}}), "nb")
     assert "priorsettet sceptical" in refit["reasons"][0] and "feilet" in refit["reasons"][0]
+
+
+def test_validation_run_is_found_and_read(tmp_path) -> None:
+    from ipsbayes.report.calibration import find_validation, load_calibration
+
+    folder = tmp_path / "runs" / "rij_cace-validation"
+    folder.mkdir(parents=True)
+    (folder / "coverage.csv").write_text(
+        "study,quantity,nominal,coverage,mcse,datasets,mean_truth,mean_posterior_mean\n"
+        "coverage,cace,0.8,0.78,0.02,500,23.0,14.4\ncoverage,cace,0.9,0.884,0.014,500,23.0,14.4\n"
+        "sbc,cace,0.9,0.9,0.01,500,0.0,0.0\n"
+    )
+    (folder / "provenance.json").write_text(
+        json.dumps({"config": "models/rij_cace.toml", "model": "cace", "design": "rij", "options": {}})
+    )
+    assert find_validation("rij_cace", "cace", [tmp_path]) == folder
+    assert find_validation("rij_cace", "hierarchical_logistic", [tmp_path]) is None
+    assert find_validation("rij_cace_months", "cace", [tmp_path]) is None
+    calibration = load_calibration(folder, 0.9)
+    assert calibration["n_participants"] == 66 and calibration["quantities"]["cace"]["coverage"] == 0.884

@@ -7,6 +7,8 @@ towards zero, narrower) is chosen from the posterior; see :mod:`ipsbayes.present
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
@@ -28,9 +30,20 @@ from ipsbayes.present.text import escape_md
 BAND_COLOURS = ["#f4e4e4", "#fbf3dc", "#e3f1e3", "#d2e9f7"]
 
 
+_CONTRAST_LABEL = re.compile(
+    r"at (?P<scale>.+?) = (?P<high>[-\d.]+) \((?P<band_high>[^)]*)\) minus at (?P<low>[-\d.]+) \((?P<band_low>[^)]*)\)"
+)
+
+
 def _levels(ctx: ReportContext) -> tuple[str, str, str]:
-    """Scale name and the two contrast scores with their bands, e.g. ("IPS-25", "100 (good)", "74 (fair)")."""
-    attrs = ctx.estimands["fidelity_contrast"].attrs
+    """Scale name and the two contrast scores with their bands, e.g. ("IPS-25", "100 (good)", "74 (fair)").
+
+    Read from the estimand's attrs; runs written before those attrs existed are read from its label.
+    """
+    attrs = dict(ctx.estimands["fidelity_contrast"].attrs)
+    if "high" not in attrs:
+        match = _CONTRAST_LABEL.search(str(attrs.get("label", "")))
+        attrs |= match.groupdict() if match else {}
     scale = str(attrs.get("scale", ctx.text("fidelity", "trofasthet")))
 
     def level(value: object, band: object) -> str:
@@ -98,12 +111,11 @@ def answer(ctx: ReportContext) -> list[str]:
             mor = ctx.effect("median_odds_ratio")
             text += " " + ctx.text(
                 f"After partial pooling, services' expected rates range from {amount(rates.min(), '%', 'en')} to "
-                f"{amount(rates.max(), '%', 'en')}; between two random services the odds differ by a factor of "
-                f"{estimate(mor, ctx.style, 'en')} (median odds ratio).",
+                f"{amount(rates.max(), '%', 'en')}; the median odds ratio between two random services is "
+                f"{estimate(mor, ctx.style, 'en')}.",
                 "Etter delvis sammenslåing varierer tjenestenes forventede andeler fra "
-                f"{amount(rates.min(), '%', 'nb')} til {amount(rates.max(), '%', 'nb')}; mellom to tilfeldige "
-                "tjenester er oddsen forskjellig med en "
-                f"faktor {estimate(mor, ctx.style, 'nb')} (median oddsratio).",
+                f"{amount(rates.min(), '%', 'nb')} til {amount(rates.max(), '%', 'nb')}; median oddsratio mellom to "
+                f"tilfeldige tjenester er {estimate(mor, ctx.style, 'nb')}.",
             )
         lines.append(text)
     if ctx.has("fidelity_contrast"):
@@ -123,10 +135,10 @@ def answer(ctx: ReportContext) -> list[str]:
         top = rows[0]
         lines.append(
             ctx.text(
-                f"Of the characteristics in the model, the largest difference in the expected rate goes with "
-                f"{top['label']}: {estimate(top['effect'], ctx.style, 'en', signed_value=True)}.",
+                "Of the characteristics in the model, the largest difference in the expected rate goes with "
+                f"{top['label']} ({estimate(top['effect'], ctx.style, 'en', signed_value=True)}).",
                 f"Av kjennetegnene i modellen henger {top['label']} sammen med den største forskjellen i forventet "
-                f"andel: {estimate(top['effect'], ctx.style, 'nb', signed_value=True)}.",
+                f"andel ({estimate(top['effect'], ctx.style, 'nb', signed_value=True)}).",
             )
         )
     robust = robustness_line(ctx, "fidelity_contrast", ("the fidelity difference", "trofasthetsforskjellen"))

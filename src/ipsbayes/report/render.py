@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.present import Presentation, ReportContext, Style
 from ipsbayes.present.notes import translate_note
-from ipsbayes.present.text import format_number, interval_name
+from ipsbayes.present.text import format_number, format_probability, interval_name
 from ipsbayes.report.figures import draw_figures
 from ipsbayes.report.sections import build_sections
 from ipsbayes.report.tables import (
@@ -64,21 +64,10 @@ def write_report(
     dict
         ``summary`` (DataFrame) and ``figures`` (name -> {"paths", "caption"}).
     """
-    estimands = datatree["estimands"].to_dataset()
-    style = Style(settings.interval_kind, settings.interval_prob, settings.language)
-    summary = summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds)
+    ctx = report_context(datatree, settings)
+    estimands, summary = ctx.estimands, ctx.summary
     (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
     write_tables(folder / "tables", datatree, settings)
-    ctx = ReportContext(
-        estimands=estimands,
-        datatree=datatree,
-        summary=summary,
-        style=style,
-        labels=settings.labels,
-        thresholds=settings.thresholds,
-        min_cell=settings.min_cell,
-        calibration=settings.calibration,
-    )
     presentation = presentation_of(estimands)
     figures = draw_figures(ctx, presentation, folder / "figures", settings.formats)
     sections = build_sections(ctx, presentation)
@@ -102,6 +91,21 @@ def write_report(
     (folder / "report.md").write_text(env.get_template("report.md.j2").render(**context))
     (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context))
     return {"summary": summary, "figures": figures}
+
+
+def report_context(datatree: xr.DataTree, settings: ReportSettings) -> ReportContext:
+    """The context every section, figure and answer of a run is built from."""
+    estimands = datatree["estimands"].to_dataset()
+    return ReportContext(
+        estimands=estimands,
+        datatree=datatree,
+        summary=summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds),
+        style=Style(settings.interval_kind, settings.interval_prob, settings.language),
+        labels=settings.labels,
+        thresholds=settings.thresholds,
+        min_cell=settings.min_cell,
+        calibration=settings.calibration,
+    )
 
 
 def presentation_of(estimands: xr.Dataset) -> Presentation:
@@ -138,6 +142,17 @@ def write_tables(folder: Path, datatree: xr.DataTree, settings: ReportSettings) 
             (folder / name).write_text(text)
 
 
+def _p_threshold(row: dict[str, Any]) -> str:
+    """P of exceeding the threshold in the direction of the median ("0.91 (> 5)", "0.88 (< -5)"), never 0.00/1.00."""
+    beyond = row.get("p_beyond_threshold", np.nan)
+    if row.get("threshold") is None or beyond is None or np.isnan(beyond):
+        return "-"
+    below = row.get("threshold_direction") == "below"
+    null = row.get("null") or 0.0
+    bound = null - abs(row["threshold"] - null) if below else row["threshold"]
+    return f"{format_probability(beyond)} ({'<' if below else '>'} {bound:g})"
+
+
 def _context(
     estimands: xr.Dataset,
     diagnostics: Diagnostics,
@@ -147,7 +162,10 @@ def _context(
     sections: list[dict],
 ) -> dict[str, Any]:
     headline = summary[summary["headline"]]
-    key_results = [sentence(row, settings.interval_prob, settings.interval_kind) for row in headline.to_dict("records")]
+    key_results = [
+        sentence(row, settings.interval_prob, settings.interval_kind, settings.language)
+        for row in headline.to_dict("records")
+    ]
     rows = []
     for row in summary.to_dict("records"):
         unit = row["unit"]
@@ -159,10 +177,8 @@ def _context(
                 "median": format_number(row["median"], unit),
                 "lower": format_number(row["lower"], unit),
                 "upper": format_number(row["upper"], unit),
-                "p_null": "-" if np.isnan(row["p_above_null"]) else f"{row['p_above_null']:.2f}",
-                "p_threshold": "-"
-                if np.isnan(row["p_above_threshold"])
-                else f"{row['p_above_threshold']:.2f} (> {row['threshold']:g})",
+                "p_null": "-" if np.isnan(row["p_above_null"]) else format_probability(row["p_above_null"]),
+                "p_threshold": _p_threshold(row),
             }
         )
     figure_context = {}

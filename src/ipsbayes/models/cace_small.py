@@ -18,14 +18,21 @@ from ipsbayes.present.cells import cell_text
 from ipsbayes.present.phrases import Effect, amount, estimate
 from ipsbayes.present.text import escape_md, format_number, percent
 
-#: estimand -> (observed raw estimate, English name, Norwegian name)
+#: estimand -> observed raw estimate, its name in the table (English, Norwegian) and in a sentence
 RAW = {
     "cace": (
         "observed_wald_cace",
-        "Wald estimate: observed ITT / share receiving the offer",
-        "Wald-anslag: observert ITT / andel som fikk tilbudet",
+        (
+            "Wald estimate: observed ITT / share receiving the offer",
+            "Wald-anslag: observert ITT / andel som fikk tilbudet",
+        ),
+        ("the raw Wald estimate", "det rå Wald-anslaget"),
     ),
-    "itt": ("observed_itt", "observed difference between the arms", "observert forskjell mellom armene"),
+    "itt": (
+        "observed_itt",
+        ("observed difference between the arms", "observert forskjell mellom armene"),
+        ("the raw difference between the arms", "den rå forskjellen mellom armene"),
+    ),
 }
 
 
@@ -37,7 +44,7 @@ def small_sample_section(ctx: ReportContext) -> str:
     rows = [header, "| --- | --- | --- | --- |"]
     for name in names:
         prior = prior_effect(ctx, name)
-        observed, raw_en, raw_nb = RAW[name]
+        observed, (raw_en, raw_nb), _ = RAW[name]
         raw = "-"
         if ctx.has(observed):
             value = ctx.estimands[observed]
@@ -74,7 +81,7 @@ def small_sample_section(ctx: ReportContext) -> str:
                     raw_value,
                     prior,
                     unit,
-                    (f"the raw {RAW[name][1].split(':')[0]}", f"det rå {RAW[name][2].split(':')[0]}"),
+                    RAW[name][2],
                 )
             )
     lines.append(calibration_text(ctx))

@@ -232,7 +232,7 @@ def focus_drivers(ctx: ReportContext) -> tuple[Figure, str]:
     """Average marginal effects on the focus outcome (e.g. education), ranked, with intervals."""
     estimands, style = ctx.estimands, ctx.style
     effects = estimands["focus_ame"]
-    order = np.argsort(median(effects))
+    order = np.argsort(np.abs(median(effects)))  # by size, largest at the top
     labels = [str(c) for c in effects["contrast"].values]
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(labels) + 1.2))
     y = np.arange(len(order))
@@ -243,10 +243,13 @@ def focus_drivers(ctx: ReportContext) -> tuple[Figure, str]:
     ax.set_xlabel(f"Change in the probability of {focus} (percentage points)")
     ax.set_title(f"What drives transitions to {focus}")
     fig.tight_layout()
-    caption = (
-        f"Average marginal effect of each characteristic on the probability of {focus} at 12 months, "
-        f"ranked by posterior median, with {style.text}. Numeric predictors: +1 SD; categories and service "
-        "indicators: vs the reference."
+    caption = ctx.text(
+        f"Average marginal effect of each characteristic on the probability of {focus} at 12 months, ordered by "
+        f"size (absolute posterior median, largest at the top), with {style.text}. Numeric predictors: +1 SD; "
+        "categories and service indicators: vs the reference.",
+        f"Gjennomsnittlig marginal effekt av hvert kjennetegn på sannsynligheten for {focus} etter 12 måneder, "
+        f"ordnet etter størrelse (absolutt posteriormedian, størst øverst), med {style.text}. Numeriske "
+        "prediktorer: +1 SD; kategorier og tjenesteindikatorer: mot referansen.",
     )
     return fig, caption
 

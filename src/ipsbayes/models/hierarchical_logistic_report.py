@@ -28,6 +28,8 @@ from ipsbayes.present.style import median
 from ipsbayes.present.text import escape_md
 
 BAND_COLOURS = ["#f4e4e4", "#fbf3dc", "#e3f1e3", "#d2e9f7"]
+#: Norwegian names of the built-in IPS-25 bands (``[report.labels]`` overrides them)
+BANDS_NB = {"exemplary": "eksemplarisk", "good": "god", "fair": "rimelig", "not IPS": "ikke IPS"}
 
 
 _CONTRAST_LABEL = re.compile(
@@ -48,7 +50,11 @@ def _levels(ctx: ReportContext) -> tuple[str, str, str]:
 
     def level(value: object, band: object) -> str:
         number = f"{float(value):g}" if value is not None else "?"
-        return f"{number} ({ctx.label(str(band))})" if band else number
+        if not band:
+            return number
+        name = str(band)
+        shown = ctx.label(name) if name in ctx.labels else ctx.text(name, BANDS_NB.get(name, name))
+        return f"{number} ({shown})"
 
     return scale, level(attrs.get("high"), attrs.get("band_high")), level(attrs.get("low"), attrs.get("band_low"))
 

@@ -103,6 +103,7 @@ def ipsung_config(folder: Path) -> dict:
     raw = load_raw_config(REPO / "models" / "ipsung_employment.toml")
     for key in ("participants", "services"):
         raw["data"][key] = str(folder / f"{key}.csv")
+    raw["sampler"] = {"profile": "ci"}  # the shipped config pins tune/draws for its default profile
     return edit_config(
         raw,
         **{

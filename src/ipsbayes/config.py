@@ -181,9 +181,16 @@ class RunConfig(_Strict):
         return path if path.is_absolute() else (self.base_dir / path)
 
     def with_overrides(self, **sampler: Any) -> RunConfig:
-        """Return a copy with sampler settings (profile, ...) replaced; ``None`` keeps the value."""
+        """Return a copy with sampler settings (profile, ...) replaced; ``None`` keeps the value.
+
+        Asking for another profile (``--profile ci``) means that profile's settings: the config's
+        own chains, tune, draws and target_accept (tuned for its profile) are dropped unless given here.
+        """
         changes = {k: v for k, v in sampler.items() if v is not None}
         seed = changes.pop("seed", self.seed)
+        if changes.get("profile", self.sampler.profile) != self.sampler.profile:
+            for key in ("chains", "tune", "draws", "target_accept"):
+                changes.setdefault(key, None)
         new_sampler = self.sampler.model_copy(update=changes)
         return self.model_copy(update={"sampler": new_sampler, "seed": seed})
 

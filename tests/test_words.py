@@ -51,7 +51,7 @@ def test_threshold_probability_uses_the_direction_of_the_median() -> None:
     assert effect.sign == -1 and effect.p_beyond(5.0) > 0.9  # P(< -5), not P(> 5) = 0.00
     row = summarise(xr.Dataset({"ame": variable(-8.0, 2.0, "Effect", "pp")}), "eti", 0.9, {"ame": 5.0}).iloc[0]
     text = sentence(row.to_dict(), 0.9, "eti")
-    assert "P(< 0) = > 0.99" in text and "P(< -5) = 0.9" in text and "P(> 5)" not in text
+    assert "P(< 0) > 0.99" in text and "P(< -5) = 0.9" in text and "P(> 5)" not in text
 
 
 def test_labels_are_humanised_and_terms_mapped() -> None:

@@ -39,13 +39,14 @@ _ORDER = {"skipped": 0, "pass": 0, "warn": 1, "fail": 2}
 ADVICE: dict[str, tuple[str, str]] = {
     "r_hat": (
         "run longer (`--profile final`, or more `sampler.tune` and `sampler.draws`); if a group SD mixes slowly, "
-        "try the other `model.parameterisation` (centred for large groups, non-centred for small ones)",
+        "reparameterise its group effects (hierarchical logistic models: the other `model.parameterisation`, "
+        "centred for large groups, non-centred for small ones)",
         "kjør lenger (`--profile final`, eller høyere `sampler.tune` og `sampler.draws`); hvis et gruppe-SD blander "
         "sakte, prøv den andre `model.parameterisation` (sentrert for store grupper, ikke-sentrert for små)",
     ),
     "ess": (
-        "draw more (`--profile final` or a larger `sampler.draws`); if a group SD is the slow parameter, try the "
-        "other `model.parameterisation`",
+        "draw more (`--profile final` or a larger `sampler.draws`, with more `sampler.tune`); if a group SD is the "
+        "slow parameter, reparameterise its group effects (hierarchical logistic models: `model.parameterisation`)",
         "trekk flere (`--profile final` eller høyere `sampler.draws`); hvis et gruppe-SD er den trege parameteren, "
         "prøv den andre `model.parameterisation`",
     ),

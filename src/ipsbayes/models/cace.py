@@ -358,7 +358,7 @@ class Cace(ModelFamily):
         out = xr.Dataset()
         out["cace"] = estimand(
             wrap(scale * (complier_c1 - complier_c0)),
-            f"CACE: effect of receiving IPS on {label} for compliers ({unit})",
+            f"CACE: effect of receiving IPS on {label} for compliers",
             unit,
             headline=True,
         )

@@ -133,13 +133,19 @@ def sentence(row: Mapping, interval_prob: float, interval_kind: str, language: s
     if null is not None and not np.isnan(row["p_above_null"]):
         above = row["median"] >= null
         p = row["p_above_null"] if above else 1 - row["p_above_null"]
-        probabilities.append(f"P({'>' if above else '<'} {null:g}) = {format_probability(p, language=language)}")
+        probabilities.append(f"P({'>' if above else '<'} {null:g}){_equals(p, language)}")
     beyond = row.get("p_beyond_threshold", np.nan)
     if row["threshold"] is not None and beyond is not None and not np.isnan(beyond):
         above = row.get("threshold_direction") != "below"
         bound = row["threshold"] if above else (null or 0.0) - abs(row["threshold"] - (null or 0.0))
-        probabilities.append(f"P({'>' if above else '<'} {bound:g}) = {format_probability(beyond, language=language)}")
+        probabilities.append(f"P({'>' if above else '<'} {bound:g}){_equals(beyond, language)}")
     return text + (f"; {'; '.join(probabilities)}" if probabilities else "") + "."
+
+
+def _equals(p: float, language: str) -> str:
+    """`` = 0.88`` or, at the resolution limit, `` > 0.99`` (never ``= > 0.99``)."""
+    text = format_probability(p, language=language)
+    return f" {text}" if text[0] in "<>" else f" = {text}"
 
 
 def csv_with_header(table: pd.DataFrame, interval_kind: str, interval_prob: float) -> str:

@@ -78,10 +78,8 @@ def verdict(
     reasons: list[str] = []
     if gate_status in ("warn", "fail"):
         word = text("failed", "feilet") if gate_status == "fail" else text("warned", "ga advarsel")
-        reasons.append(
-            text(f"The main fit's diagnostics gate {word}: ", f"Diagnosesjekken for hovedanalysen {word}: ")
-            + "; ".join(gate_messages or [gate_status])
-        )
+        head = text(f"The main fit's diagnostics gate {word}", f"Diagnosesjekken for hovedanalysen {word}")
+        reasons += [f"{head}: {message}" for message in gate_messages] or [head + "."]
     for analysis, gate in refit_gates(datatree).items():
         status = str(gate.get("status", "fail"))
         if analysis.startswith("main") or _RANK.get(status, 2) == 0:

@@ -163,9 +163,10 @@ def short_name(name: str, datatree: xr.DataTree | None, labels: Mapping[str, str
         return str(labels[name])
     if datatree is not None and "estimands" in datatree.children and name in datatree["estimands"].data_vars:
         label = str(datatree["estimands"][name].attrs.get("label", ""))
-        head = label.split(" (", 1)[0].split(":", 1)[0].strip()
+        colon, paren = label.find(":"), label.find("(")
+        head = label[:colon].strip() if colon >= 0 and (paren < 0 or colon < paren) else label.strip()
         if head:
-            return head if head.isupper() or ":" in label else head[0].lower() + head[1:]
+            return head if head.split(" ")[0].isupper() else head[0].lower() + head[1:]
     return name.replace("_", " ")
 
 

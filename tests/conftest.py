@@ -43,6 +43,10 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
             for key in ("participants", "services", "reviews"):
                 if key in raw["data"]:
                     raw["data"][key] = str(data / f"{key}.csv")
+        if "sampler.profile" in changes:  # another profile: the config's own tune/draws were set for its profile
+            for key in ("chains", "tune", "draws", "target_accept"):
+                if f"sampler.{key}" not in changes:
+                    raw.get("sampler", {}).pop(key, None)
         raw = edit_config(raw, **changes)
         path = tmp_path / f"{name}.toml"
         path.write_text(tomli_w.dumps(raw))

@@ -137,6 +137,9 @@ def test_config_from_dict_and_overrides(small_ipsung: Path) -> None:
     assert problems == []
     changed = config.with_overrides(profile="ci", seed=5, draws=None)
     assert changed.sampler.profile == "ci" and changed.seed == 5 and config.sampler.profile == "default"
+    pinned = config.model_copy(update={"sampler": config.sampler.model_copy(update={"tune": 2000, "draws": 2000})})
+    assert pinned.with_overrides(profile="ci").sampler.draws is None  # --profile ci means the ci settings
+    assert pinned.with_overrides(profile="default", seed=1).sampler.draws == 2000  # same profile: kept
 
 
 @pytest.mark.parametrize(

@@ -158,3 +158,22 @@ def test_strict_gate_exits_3_and_report_shows_failure(make_config, tmp_path: Pat
     assert not any(line.startswith(("sampling", "compile")) for line in err.splitlines())  # --quiet: silent
     assert "Diagnostics gate: FAIL" in (out / "report.md").read_text()
     assert main(["run", str(config), "--out", str(tmp_path / "lenient"), "--quiet"]) == 0
+
+
+def test_first_screen_in_norwegian_follows_the_gate(run_dir: Path) -> None:
+    from ipsbayes.report.render import ReportSettings, presentation_of, report_context
+    from ipsbayes.report.sections import build_sections
+    from ipsbayes.report.verdict import verdict
+
+    run = ipsbayes.load_run(run_dir)
+    settings = ReportSettings(title="t", thresholds={"fidelity_contrast": 5.0}, language="nb")
+    ctx = report_context(run.datatree, settings)
+    presentation = presentation_of(ctx.estimands)
+    answer = presentation.answer(ctx)
+    assert 2 <= len(answer) <= 4 and "deltakerne oppnår work, apprenticeship or education" in answer[0]
+    assert "trofasthet" in answer[1] and "prosentpoeng" in answer[1] and "percentage points" not in " ".join(answer)
+    titles = [section["title"] for section in build_sections(ctx, presentation)]
+    assert "Modelltrofasthet og resultater" in titles and "Forskjeller mellom tjenester" in titles
+    result = verdict(run.diagnostics.status, run.diagnostics.messages_in("nb"), run.datatree, "nb")
+    assert result["status"] != "pass" or run.diagnostics.status == "pass"
+    assert (result["status"] == "fail") == (run.diagnostics.status == "fail")

@@ -38,7 +38,7 @@ HOSTILE = f"{SCRIPT}{IMG}{LINK}{IMAGE}"
 ALLOWED = {
     "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "h4", "p", "div", "strong", "em", "code",
     "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "figure", "img", "figcaption", "br", "hr", "pre",
-    "blockquote", "span", "sup", "sub", "b", "i", "a",
+    "blockquote", "span", "sup", "sub", "b", "i", "a", "section", "details", "summary",
 }  # fmt: skip
 
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from jinja2 import Environment, PackageLoader
+from jinja2 import Environment
 from markupsafe import Markup
 
 from ipsbayes.report.html import collapse_tables
-from ipsbayes.report.render import yaml_string
+from ipsbayes.report.render import html_environment, markdown_environment
+from ipsbayes.textutil import MarkdownText
 
 
 def environment(autoescape: bool) -> Environment:
-    env = Environment(loader=PackageLoader("ipsbayes.report", "templates"), autoescape=autoescape)
-    env.filters["collapse_tables"] = collapse_tables
-    env.filters["yaml"] = yaml_string
-    return env
+    """The renderer's own environments: autoescaped HTML, or Markdown with every value escaped."""
+    return html_environment() if autoescape else markdown_environment()
 
 
 def context(rows: int = 3, **extra) -> dict:
@@ -31,7 +29,14 @@ def context(rows: int = 3, **extra) -> dict:
         "interval_text": "90% equal-tailed interval (ETI)",
         "key_results": ["CACE 7.4 pp"],
         "sections": [{"key": "s", "title": "S", "text": "x", "html": Markup("<p>x</p>")}],
-        "figures": {"strata_rates": {"title": "T", "caption": "C", "img_src": "data:image/png;base64,AAAA"}},
+        "figures": {
+            "strata_rates": {
+                "title": "T",
+                "caption": "C",
+                "img_src": "data:image/png;base64,AAAA",
+                "md_path": MarkdownText("figures/strata_rates.png"),
+            }
+        },
         "md_format": "png",
         "summary_rows": [{**row, "p_null": "0.80", "p_threshold": "-"}] * rows,
         "model_text": "m",
@@ -48,8 +53,8 @@ VERDICT = {"status": "warn", "headline": "Check before use", "reasons": ["prior-
 ANSWER = ["IPS probably helps compliers: 7.4 pp (90% ETI -10.2 to 24.3).", "1.7 to 9.0 pp across prior sets."]
 
 
-@pytest.mark.parametrize("autoescape", [True, False])
-def test_html_opens_with_verdict_then_answer(autoescape: bool) -> None:
+def test_html_opens_with_verdict_then_answer() -> None:
+    autoescape = True  # the renderer's HTML environment always escapes
     html = environment(autoescape).get_template("report.html.j2").render(**context(answer=ANSWER, verdict=VERDICT))
     body = html.split("<body>", 1)[1]
     assert body.index('class="verdict warn"') < body.index('id="answer"') < body.index("Key results")
@@ -77,6 +82,6 @@ def test_long_tables_are_collapsed() -> None:
 def test_markdown_front_matter_and_figure_labels() -> None:
     md = environment(False).get_template("report.md.j2").render(**context(answer=ANSWER, verdict=VERDICT, lang="nb"))
     front, rest = md.split("\n---\n", 1)
-    assert front == ('---\ntitle: "Raskt i jobb: \\"CACE\\" <script>"\nsubtitle: "run"\ndate: "2026-11-27"\nlang: "nb"')
+    assert front == "---\ntitle: 'Raskt i jobb: \"CACE\" &lt;script>'\nsubtitle: 'run'\ndate: '2026-11-27'\nlang: 'nb'"
     assert rest.index("Check before use") < rest.index("## Svar") < rest.index("## Hovedresultater")
     assert "](figures/strata_rates.png){#fig-strata-rates}" in rest

@@ -167,6 +167,11 @@ class ValidationConfig(_Strict):
         default_factory=dict, description="estimand or estimand[element] -> dotted key in the simulator's truth.json"
     )
     datasets: int = Field(100, ge=1, le=MAX_DATASETS)
+    results: str | None = Field(
+        None,
+        description="folder of an earlier `ipsbayes validate` run whose coverage and shrinkage the report quotes "
+        "(default: runs/<name>-validation or runs/validation/<name>)",
+    )
     sbc: bool = True
     probs: list[float] = Field(default_factory=lambda: [0.5, 0.8, 0.9, 0.95])
 
@@ -230,9 +235,16 @@ class RunConfig(_Strict):
         return paths
 
     def with_overrides(self, **sampler: Any) -> RunConfig:
-        """Return a copy with sampler settings (profile, ...) replaced; ``None`` keeps the value."""
+        """Return a copy with sampler settings (profile, ...) replaced; ``None`` keeps the value.
+
+        Asking for another profile (``--profile ci``) means that profile's settings: the config's
+        own chains, tune, draws and target_accept (tuned for its profile) are dropped unless given here.
+        """
         changes = {k: v for k, v in sampler.items() if v is not None}
         seed = changes.pop("seed", self.seed)
+        if changes.get("profile", self.sampler.profile) != self.sampler.profile:
+            for key in ("chains", "tune", "draws", "target_accept"):
+                changes.setdefault(key, None)
         new_sampler = self.sampler.model_copy(update=changes)
         return self.model_copy(update={"sampler": new_sampler, "seed": seed})
 

@@ -175,7 +175,7 @@ def fit(
         {
             "model_kind": family.kind,
             "model_title": family.title,
-            "model_description": family.describe(spec, data),
+            **descriptions(family, spec, data),
             "notes": json.dumps(data.notes),
         }
     )
@@ -199,4 +199,17 @@ def fit(
     )
 
 
-__all__ = ["LIGHT", "Fitted", "Outputs", "build", "fit", "prepare"]
+def descriptions(family: ModelFamily, spec: ModelSpec, data: ModelData) -> dict[str, str]:
+    """The fitted model described in English (``model_description``) and Norwegian (``model_description_nb``).
+
+    Families whose ``describe`` takes no ``language`` get the English text only.
+    """
+    import inspect
+
+    out = {"model_description": family.describe(spec, data)}
+    if "language" in inspect.signature(family.describe).parameters:
+        out["model_description_nb"] = family.describe(spec, data, language="nb")
+    return out
+
+
+__all__ = ["LIGHT", "Fitted", "Outputs", "build", "descriptions", "fit", "prepare"]

@@ -280,6 +280,7 @@ def report_settings(
         figure_width_cm=config.report.figures.width_cm,
         figure_font_size=config.report.figures.font_size,
         figure_dpi=config.report.figures.dpi,
+        calibration=calibration_of(config, resolved["model"]["kind"]),
         prior_set=priors.name,
         priors=priors.table(),
         reproducibility={
@@ -289,6 +290,15 @@ def report_settings(
             "prior set file": str(priors.path) if priors.path else "(expanded in config.toml)",
         },
     )
+
+
+def calibration_of(config: RunConfig, kind: str) -> dict[str, Any] | None:
+    """What ``ipsbayes validate`` measured for this config, when a validation run of it can be found."""
+    from ipsbayes.report.calibration import find_validation, load_calibration
+
+    explicit = config.resolve(Path(config.validation.results)) if config.validation.results else None
+    roots = dict.fromkeys([Path.cwd(), config.base_dir, config.base_dir.parent])
+    return load_calibration(find_validation(config.name, kind, roots, explicit), config.report.interval_prob)
 
 
 @releasing_claims

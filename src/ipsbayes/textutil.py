@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 #: characters that start Markdown structure inline (code spans, emphasis, links, tables, escapes)
-_MD_SPECIAL = re.compile(r"([\\`*\[\]|])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
 _ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 _NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
 _REFERENCE_DEFINITION = re.compile(r"^(\s{0,3})\[", re.MULTILINE)
@@ -38,7 +38,7 @@ def escape_md(value: Any) -> MarkdownText:
     Newlines become spaces (a value never starts a new block), ``<`` becomes
     ``&lt;`` (no raw HTML or autolink), an ``&`` that would start an entity
     becomes ``&amp;``, and backslashes, backticks, ``*``, ``[``, ``]`` and ``|``
-    are backslash-escaped (no code span, emphasis, link, image or table cell
+    and ``_`` are backslash-escaped (no code span, emphasis, link, image or table cell
     break). Values that are already :class:`MarkdownText` are returned unchanged.
 
     Parameters

@@ -32,7 +32,8 @@ from markupsafe import Markup
 
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.present import Presentation, ReportContext, Style
-from ipsbayes.present.text import format_number, interval_name
+from ipsbayes.present.notes import translate_note
+from ipsbayes.present.text import format_number, format_probability, interval_name
 from ipsbayes.report.figures import draw_figures
 from ipsbayes.report.html import collapse_tables
 from ipsbayes.report.sections import build_sections
@@ -48,6 +49,7 @@ from ipsbayes.report.tables import (
     summarise,
     write_xlsx,
 )
+from ipsbayes.report.verdict import verdict
 from ipsbayes.textutil import MarkdownText, escape_md, neutralize_markdown
 
 #: what HTML made from section and model Markdown may contain (no scripts, images, forms or event handlers)
@@ -78,6 +80,7 @@ class ReportSettings:
     figure_width_cm: float = 16.0
     figure_font_size: float = 9.0
     figure_dpi: int = 300
+    calibration: dict[str, Any] | None = None
 
 
 def write_report(
@@ -99,6 +102,13 @@ def write_report(
     answer = presentation.answer(ctx) if presentation.answer is not None else []
     context = _context(estimands, diagnostics, settings, summary, figures, sections)
     context["answer"] = answer
+    context["verdict"] = verdict(
+        diagnostics.status, diagnostics.messages_in(settings.language), datatree, settings.language, settings.labels
+    )
+    if settings.language != "en" and f"model_description_{settings.language}" in estimands.attrs:
+        context["model_text"] = neutralize_markdown(str(estimands.attrs[f"model_description_{settings.language}"]))
+        context["model_html"] = safe_html(context["model_text"])
+    context["notes"] = [translate_note(note, settings.language) for note in context["notes"]]
     (folder / "report.md").write_text(markdown_environment().get_template("report.md.j2").render(**context))
     (folder / "report.html").write_text(html_environment().get_template("report.html.j2").render(**context))
     return {"summary": summary, "figures": figures}
@@ -197,6 +207,7 @@ def report_context(datatree: xr.DataTree, settings: ReportSettings) -> ReportCon
         labels=settings.labels,
         thresholds=settings.thresholds,
         min_cell=settings.min_cell,
+        calibration=settings.calibration,
     )
 
 
@@ -244,8 +255,23 @@ def write_tables(folder: Path, datatree: xr.DataTree, summary: pd.DataFrame, set
 
 
 def yaml_string(value: Any) -> MarkdownText:
-    """A YAML double-quoted scalar (JSON string syntax, which YAML reads as is; safe as front matter)."""
-    return MarkdownText(json.dumps(str(value), ensure_ascii=False))
+    """A YAML single-quoted scalar for front matter.
+
+    Pandoc and Quarto read front-matter strings as Markdown, so the value is Markdown-escaped first;
+    single quotes keep those escapes as they are (no second layer of backslashes), and ``'`` is doubled.
+    """
+    return MarkdownText("'" + str(escape_md(value)).replace("'", "''") + "'")
+
+
+def _p_threshold(row: dict[str, Any]) -> str:
+    """P of exceeding the threshold in the direction of the median ("0.91 (> 5)", "0.88 (< -5)"), never 0.00/1.00."""
+    beyond = row.get("p_beyond_threshold", np.nan)
+    if row.get("threshold") is None or beyond is None or np.isnan(beyond):
+        return "-"
+    below = row.get("threshold_direction") == "below"
+    null = row.get("null") or 0.0
+    bound = null - abs(row["threshold"] - null) if below else row["threshold"]
+    return f"{format_probability(beyond)} ({'<' if below else '>'} {bound:g})"
 
 
 def _context(
@@ -257,7 +283,10 @@ def _context(
     sections: list[dict],
 ) -> dict[str, Any]:
     headline = summary[summary["headline"]]
-    key_results = [sentence(row, settings.interval_prob, settings.interval_kind) for row in headline.to_dict("records")]
+    key_results = [
+        sentence(row, settings.interval_prob, settings.interval_kind, settings.language)
+        for row in headline.to_dict("records")
+    ]
     rows = []
     for row in summary.to_dict("records"):
         unit = row["unit"]
@@ -269,10 +298,8 @@ def _context(
                 "median": format_number(row["median"], unit),
                 "lower": format_number(row["lower"], unit),
                 "upper": format_number(row["upper"], unit),
-                "p_null": "-" if np.isnan(row["p_above_null"]) else f"{row['p_above_null']:.2f}",
-                "p_threshold": "-"
-                if np.isnan(row["p_above_threshold"])
-                else f"{row['p_above_threshold']:.2f} (> {row['threshold']:g})",
+                "p_null": "-" if np.isnan(row["p_above_null"]) else format_probability(row["p_above_null"]),
+                "p_threshold": _p_threshold(row),
             }
         )
     figure_context = {}
@@ -284,6 +311,8 @@ def _context(
             "title": info["title"],
             "caption": info["caption"],
             "img_src": f"data:{mime};base64,{encoded}",
+            # a stable name chosen by ipsbayes, never data: written as it is (escaping would break the path)
+            "md_path": MarkdownText(f"figures/{name}.{md_format_of(settings)}"),
         }
     model_text = neutralize_markdown(str(estimands.attrs.get("model_description", "")))
     notes = json.loads(estimands.attrs.get("notes", "[]"))

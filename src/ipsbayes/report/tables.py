@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ipsbayes.present.text import format_number, interval_name
+from ipsbayes.present.phrases import amount
+from ipsbayes.present.text import choose, format_number, format_probability, interval_name, percent
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -66,7 +67,7 @@ def summarise(
             rows.append(
                 {
                     "estimand": name,
-                    "element": ", ".join(str(v) for v in element.values()) if element else "",
+                    "element": ", ".join(_element_text(v) for v in element.values()) if element else "",
                     "label": var.attrs.get("label", name),
                     "unit": var.attrs.get("unit", ""),
                     "mean": float(means[name].sel(element)) if element else float(means[name]),
@@ -79,10 +80,35 @@ def summarise(
                     "p_above_null": float(np.mean(draws > null)) if null is not None else np.nan,
                     "threshold": threshold,
                     "p_above_threshold": float(np.mean(draws > threshold)) if threshold is not None else np.nan,
+                    **_beyond(draws, null, threshold),
                     "headline": bool(var.attrs.get("headline", False)),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _beyond(draws: np.ndarray, null: float | None, threshold: float | None) -> dict[str, object]:
+    """Probability of a change beyond ``threshold`` in the direction of the median (the direction that matters).
+
+    ``p_above_threshold`` alone prints "P(> 5) = 0.00" for a clearly negative effect; here a
+    median below the null gives ``P(< null - threshold)`` with direction "below".
+    """
+    if threshold is None or null is None:
+        return {"threshold_direction": "", "p_beyond_threshold": np.nan}
+    below = float(np.median(draws)) < null
+    if below:
+        return {
+            "threshold_direction": "below",
+            "p_beyond_threshold": float(np.mean(draws < null - abs(threshold - null))),
+        }
+    return {"threshold_direction": "above", "p_beyond_threshold": float(np.mean(draws > threshold))}
+
+
+def _element_text(value: object) -> str:
+    """A coordinate value as people write it: grid values like 62.06666666666667 rounded to 4 significant digits."""
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.4g}"
+    return str(value)
 
 
 def _elements(var: xr.DataArray, dims: list[str]) -> list[dict]:
@@ -93,21 +119,27 @@ def _elements(var: xr.DataArray, dims: list[str]) -> list[dict]:
     return [{d: stacked[d].values[i] for d in dims} for i in range(stacked.sizes["__element__"])]
 
 
-def sentence(row: Mapping, interval_prob: float, interval_kind: str) -> str:
-    """One plain-language line for a headline estimand."""
+def sentence(row: Mapping, interval_prob: float, interval_kind: str, language: str = "en") -> str:
+    """One plain-language line for a headline estimand, probabilities in the direction of its median."""
     unit = row["unit"]
-    suffix = {"%": "%", "pp": " percentage points"}.get(unit, f" ({unit})" if unit else "")
     label = row["label"] + (f" [{row['element']}]" if row["element"] else "")
+    to = choose(language, "to", "til")
     text = (
-        f"{label}: {format_number(row['median'], unit)}{suffix} "
-        f"({interval_prob:.0%} {interval_kind.upper()} {format_number(row['lower'], unit)} to "
-        f"{format_number(row['upper'], unit)})"
+        f"{label}: {amount(row['median'], unit, language)} "
+        f"({percent(interval_prob, language)} {interval_kind.upper()} {format_number(row['lower'], unit, language)} "
+        f"{to} {amount(row['upper'], unit, language)})"
     )
     probabilities = []
-    if row["null"] is not None and not np.isnan(row["p_above_null"]):
-        probabilities.append(f"P(> {row['null']:g}) = {row['p_above_null']:.2f}")
-    if row["threshold"] is not None and not np.isnan(row["p_above_threshold"]):
-        probabilities.append(f"P(> {row['threshold']:g}) = {row['p_above_threshold']:.2f}")
+    null = row["null"]
+    if null is not None and not np.isnan(row["p_above_null"]):
+        above = row["median"] >= null
+        p = row["p_above_null"] if above else 1 - row["p_above_null"]
+        probabilities.append(f"P({'>' if above else '<'} {null:g}){_equals(p, language)}")
+    beyond = row.get("p_beyond_threshold", np.nan)
+    if row["threshold"] is not None and beyond is not None and not np.isnan(beyond):
+        above = row.get("threshold_direction") != "below"
+        bound = row["threshold"] if above else (null or 0.0) - abs(row["threshold"] - (null or 0.0))
+        probabilities.append(f"P({'>' if above else '<'} {bound:g}){_equals(beyond, language)}")
     return text + (f"; {'; '.join(probabilities)}" if probabilities else "") + "."
 
 
@@ -171,6 +203,12 @@ def csv_text(table: pd.DataFrame) -> str:
     column means is in ``summary_columns.csv`` and the ``columns`` sheet of ``summary.xlsx``.
     """
     return table.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+
+
+def _equals(p: float, language: str) -> str:
+    """`` = 0.88`` or, at the resolution limit, `` > 0.99`` (never ``= > 0.99``)."""
+    text = format_probability(p, language=language)
+    return f" {text}" if text[0] in "<>" else f" = {text}"
 
 
 def csv_with_header(table: pd.DataFrame, interval_kind: str, interval_prob: float) -> str:

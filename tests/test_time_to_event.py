@@ -142,33 +142,3 @@ def test_describe_states_rows_before_and_after_collapsing(small_ipsung: Path, tm
     assert f"Person-months at risk: {info['person_months']:,}" in text
     assert info["cells"] < info["person_months"] / 2  # discrete predictors: participants share patterns
     assert any("collapsed into" in note for note in plan.data.notes)
-
-
-def test_sections_are_computed_in_english_and_norwegian(small_ipsung: Path, tmp_path: Path) -> None:
-    """Sentences carry the summary's numbers; direction follows the sign; Norwegian uses decimal commas."""
-    from ipsbayes.report.sections_time import TIME_SECTIONS, fidelity_time_section
-    from ipsbayes.report.style import Style
-    from ipsbayes.report.tables import summarise
-    from ipsbayes.sampling import sample_prior_predictive
-
-    plan = check(tte_config(small_ipsung, tmp_path))
-    prior = sample_prior_predictive(plan.model, draws=40, seed=2)["prior"].to_dataset()
-    estimands = plan.family.estimands(prior, plan.data, plan.spec, plan.config)
-    style = Style("eti", 0.9)
-    summary = summarise(estimands, "eti", 0.9, {"fidelity_incidence_contrast_any": 5.0})
-    row = summary[(summary["estimand"] == "incidence_any") & (summary["element"] == "12 months")].iloc[0]
-    for _title, applies, builder in TIME_SECTIONS:
-        assert applies(estimands, None)
-        english, norwegian = builder(estimands, None, summary, style), builder(estimands, None, summary, style, "nb")
-        assert english and norwegian and english != norwegian
-    text = TIME_SECTIONS[0][2](estimands, None, summary, style)
-    assert f"By month 12, an expected {row['median']:.1f}%" in text and "90% equal-tailed interval" in text
-    norsk = TIME_SECTIONS[0][2](estimands, None, summary, style, "nb")
-    assert f"{row['median']:.1f} %".replace(".", ",") in norsk and "90 % likehalet intervall" in norsk
-    contrast = summary[summary["estimand"] == "fidelity_incidence_contrast_any"]
-    flipped = summary.copy()
-    flipped.loc[contrast.index, "median"] = -contrast["median"].abs() - 1
-    assert "lower with every service" in fidelity_time_section(estimands, None, flipped, style)
-    flipped.loc[contrast.index, "median"] = contrast["median"].abs() + 1
-    assert "høyere når alle tjenester" in fidelity_time_section(estimands, None, flipped, style, "nb")
-    assert "P(difference > 5 percentage points)" in fidelity_time_section(estimands, None, summary, style)

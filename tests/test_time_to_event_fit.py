@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import arviz as az
@@ -22,7 +22,7 @@ from ipsbayes.sampling import sample
 from ipsbayes.simulate import simulate
 from ipsbayes.testing import assert_covers, edit_config, load_raw_config
 
-from .conftest import REPO
+from .conftest import REPO, ipsbayes_command
 from .test_panel import tte_config
 
 pytestmark = pytest.mark.sampling
@@ -135,26 +135,22 @@ def test_agrees_with_the_binary_model_at_12_months(simulated, fitted, tmp_path: 
     )
 
 
-def test_shipped_config_runs_end_to_end_and_writes_a_report(tmp_path: Path) -> None:
-    entry = Path(sys.executable).parent / "ipsbayes"
-    command = [str(entry)] if entry.exists() else [sys.executable, "-m", "ipsbayes.cli"]
+def test_shipped_config_runs_end_to_end_and_writes_a_report(shipped: dict[str, Path], tmp_path: Path) -> None:
+    """The shared CLI run of models/ipsung_time_to_job.toml (conftest ``shipped``), then a re-render of a copy."""
     out = tmp_path / "run"
-    config = REPO / "models" / "ipsung_time_to_job.toml"
-    env = {**os.environ, "CI": "true"}
-    result = subprocess.run(
-        [*command, "run", str(config), "--profile", "ci", "--out", str(out)], capture_output=True, text=True, env=env
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    shutil.copytree(shipped["ipsung_time_to_job"], out)
     for figure in ("incidence_curves", "service_incidence", "fidelity_over_time", "hazard_by_month"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 1000
     report = (out / "report.md").read_text()
     for title in ("How soon participants reach a target", "Fidelity and time to a first transition"):
         assert f"## {title}" in report
-    assert "By month 12, an expected" in report and "90% equal-tailed interval" in report
+    assert "By month 12, an expected" in report and "by month 24, an expected" in report
+    assert "The priors alone allow a share by month 24" in report and "90% equal-tailed interval" in report
     summary = pd.read_csv(out / "summary.csv", comment="#")
     assert {"incidence_any", "fidelity_incidence_contrast_any", "median_time_any"} <= set(summary["estimand"])
     provenance = json.loads((out / "provenance.json").read_text())
     assert "monthly status" in provenance["data"]
-    again = subprocess.run([*command, "report", str(out)], capture_output=True, text=True, env=env)
+    env = {**os.environ, "CI": "true"}
+    again = subprocess.run([*ipsbayes_command(), "report", str(out)], capture_output=True, text=True, env=env)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "## How soon participants reach a target" in (out / "report.md").read_text()

@@ -47,6 +47,7 @@ from ipsbayes.models.hierarchical_logistic import group_structure
 from ipsbayes.models.person_months import counts
 from ipsbayes.models.time_to_event_data import participant_table, person_month_data
 from ipsbayes.panel import PanelColumns, read_panel
+from ipsbayes.present import Presentation
 from ipsbayes.priors import PriorSet
 from ipsbayes.scales import FidelitySpec
 
@@ -399,6 +400,12 @@ class TimeToEvent(ModelFamily):
             open_ &= ~hit
         trials, events = counts(pattern_of, exit_index, target, len(info["pattern_weights"]), n_months, n_targets)
         return {"y": events, "trials": trials}
+
+    @override
+    def presentation(self) -> Presentation:
+        from ipsbayes.models.time_to_event_report import PRESENTATION
+
+        return PRESENTATION
 
     @override
     def describe(self, spec: TimeToEventSpec, data: ModelData) -> str:

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 SYSTEM_PACKAGES := chromium chromium-driver pandoc
 
-.PHONY: demo test install install-system validate benchmark clean
+.PHONY: demo test install install-system validate benchmark reproduce clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
@@ -40,6 +40,10 @@ test: $(STAMP) install-system
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q
+
+# reference reproductions and recovery fits kept out of CI's time budget (pytest -m reproduce)
+reproduce: $(STAMP)
+	$(BIN)/python -m pytest -q -m reproduce
 
 validate: $(STAMP)
 	for config in rij_cace rij_cace_months ipsung_employment ipsung_fidelity ipsung_outcomes ipsung_time_to_job; do \

@@ -21,7 +21,7 @@ from ipsbayes.testing import edit_config
 
 from .conftest import REPO
 
-pytestmark = pytest.mark.sampling
+pytestmark = [pytest.mark.sampling, pytest.mark.reproduce]  # `make reproduce`
 FOLDER = REPO / "examples" / "alda_first_sex"
 #: Table 11.3: estimate and standard error of each grade's log-odds (D7..D12) and of PT and PAS
 MODEL_D = {"pt": (0.6605, 0.2367), "pas": (0.2964, 0.1254)}

@@ -32,11 +32,16 @@ class MarkdownText(str):
     __slots__ = ()
 
 
+#: a ``<`` that CommonMark/pandoc could read as the start of raw HTML or an autolink
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
 def escape_md(value: Any) -> MarkdownText:
     """Escape a user-controlled value so Markdown shows it as plain text.
 
-    Newlines become spaces (a value never starts a new block), ``<`` becomes
-    ``&lt;`` (no raw HTML or autolink), an ``&`` that would start an entity
+    Newlines become spaces (a value never starts a new block), a ``<`` that could
+    open a tag, comment or autolink (followed by a letter, ``/``, ``!`` or ``?``)
+    becomes ``&lt;`` (so ``< 0.01`` stays readable), an ``&`` that would start an entity
     becomes ``&amp;``, and backslashes, backticks, ``*``, ``[``, ``]`` and ``|``
     and ``_`` are backslash-escaped (no code span, emphasis, link, image or table cell
     break). Values that are already :class:`MarkdownText` are returned unchanged.
@@ -56,7 +61,7 @@ def escape_md(value: Any) -> MarkdownText:
     text = _NEWLINES.sub(" ", text)
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = _ENTITY.sub("&amp;", text)
-    return MarkdownText(text.replace("<", "&lt;"))
+    return MarkdownText(_TAG_START.sub("&lt;", text))
 
 
 def neutralize_markdown(text: str) -> MarkdownText:

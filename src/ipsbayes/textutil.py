@@ -70,7 +70,8 @@ def neutralize_markdown(text: str) -> MarkdownText:
     Code that builds Markdown around user values (section text, model
     descriptions) may not have escaped every value. This removes what could
     turn such a value into live content, whatever the surrounding Markdown:
-    every ``<`` becomes ``&lt;`` (no raw HTML tag, comment or autolink), every
+    every ``<`` that could open a tag, comment or autolink becomes ``&lt;`` (no raw
+    HTML or autolink; ``< 0.01`` stays as it is), every
     ``](`` becomes ``]\(`` (no inline link or image) and a ``[`` that starts a
     line is escaped (no link reference definition). Emphasis, code spans,
     tables and lists written by the code are untouched.
@@ -86,7 +87,7 @@ def neutralize_markdown(text: str) -> MarkdownText:
     """
     if isinstance(text, MarkdownText):
         return text
-    text = str(text).replace("<", "&lt;").replace("](", "]\\(")
+    text = _TAG_START.sub("&lt;", str(text)).replace("](", "]\\(")
     return MarkdownText(_REFERENCE_DEFINITION.sub(r"\1\\[", text))
 
 

@@ -13,6 +13,7 @@ happen on that copy).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -86,6 +87,25 @@ def prepare(family: ModelFamily, bundle: DataBundle, spec: ModelSpec, config: Ru
     return family.prepare(bundle.copy(), spec, config)
 
 
+def complete_priors(family: ModelFamily, spec: ModelSpec, data: ModelData, priors: PriorSet) -> PriorSet:
+    """The prior set with the family's data-scaled defaults for every parameter it left out.
+
+    Defaults depend on the data (e.g. group SDs relative to the outcome's SD), so they are
+    filled in after :func:`prepare`; what each parameter gets is then listed by ``ipsbayes check``
+    and in the report's prior table.
+    """
+    needed = family.prior_names_for(spec)
+    missing = [name for name in needed if name not in priors]
+    if not missing:
+        return priors
+    defaults = family.default_priors(spec, data)
+    absent = [name for name in missing if name not in defaults]
+    if absent:
+        raise ModelError(f"The {family.kind} model has no prior for: {', '.join(absent)}")
+    completed = {name: priors[name] if name in priors else defaults[name] for name in needed}
+    return dataclasses.replace(priors, priors=completed)
+
+
 def build(family: ModelFamily, data: ModelData, spec: ModelSpec, priors: PriorSet) -> pm.Model:
     """Build the model graph and check its log-probability is finite at the initial point.
 
@@ -153,6 +173,7 @@ def fit(
         started = time.perf_counter()
         data = prepare(family, bundle, spec, config)
         timings["prepare_data"] = time.perf_counter() - started
+    priors = complete_priors(family, spec, data, priors)
     if model is None:
         started = time.perf_counter()
         model = build(family, data, spec, priors)
@@ -176,6 +197,7 @@ def fit(
             "model_title": family.title,
             "model_description": family.describe(spec, data),
             "notes": json.dumps(data.notes),
+            "vocabulary": json.dumps(family.vocabulary(spec, data)),
         }
     )
     timings["estimands"] = time.perf_counter() - started
@@ -197,4 +219,4 @@ def fit(
     )
 
 
-__all__ = ["LIGHT", "Fitted", "Outputs", "build", "fit", "prepare"]
+__all__ = ["LIGHT", "Fitted", "Outputs", "build", "complete_priors", "fit", "prepare"]

@@ -22,7 +22,7 @@ from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.errors import ConfigError, DiagnosticsGateError, did_you_mean
 from ipsbayes.models import REGISTRY, ModelData, ModelFamily, ModelSpec
 from ipsbayes.models.base import check_estimand_keys
-from ipsbayes.pipeline import Outputs, build, fit, prepare
+from ipsbayes.pipeline import Outputs, build, complete_priors, fit, prepare
 from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
 from ipsbayes.report import ReportSettings, write_report
 from ipsbayes.rundir import Run, atomic_folder, load_run, provenance, write_json, write_posterior, write_toml
@@ -72,7 +72,11 @@ def validate_config(
     if config is not None and spec is not None:
         search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
         priors, prior_problems = resolve_prior_set(
-            config.priors.set, family.prior_names_for(spec), config.priors.overrides, search
+            config.priors.set,
+            family.prior_names_for(spec),
+            config.priors.overrides,
+            search,
+            slots=family.prior_slots(spec),
         )
         problems += [f"{where}: {p}" for p in prior_problems]
         problems += [f"{where}: {p}" for p in check_estimand_keys(config, family, spec)]
@@ -100,6 +104,7 @@ def check(source: Path | str | dict[str, Any] | RunConfig) -> Plan:
     started = time.perf_counter()
     data = prepare(family, bundle, spec, config)
     timings["prepare_data"] = time.perf_counter() - started
+    priors = complete_priors(family, spec, data, priors)
     started = time.perf_counter()
     model = build(family, data, spec, priors)
     timings["build_model"] = time.perf_counter() - started
@@ -167,7 +172,8 @@ def run(
     timings["prior_estimands"] = time.perf_counter() - step
     step = time.perf_counter()
     compared = headline_scalars(estimands, config.sensitivity.estimands)
-    scaled = power_scaling(datatree, estimands, compared, list(plan.priors.priors)) if power else None
+    prior_vars = [f"{name}_{prior.on}" if prior.on else name for name, prior in main_fit.priors.priors.items()]
+    scaled = power_scaling(datatree, estimands, compared, prior_vars) if power else None
     if scaled is not None:
         datatree["power_scaling"] = xr.DataTree(scaled)
     search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
@@ -177,7 +183,7 @@ def run(
     timings["sensitivity"] = time.perf_counter() - step
     fit_settings = main_fit.settings
     target = Path(out) if out is not None else Path("runs") / config.name
-    resolved = resolved_config(config, plan.priors)
+    resolved = resolved_config(config, main_fit.priors)
     with atomic_folder(target) as staging:
         step = time.perf_counter()
         write_toml(staging / "config.toml", resolved)
@@ -188,7 +194,7 @@ def run(
         settings = report_settings(
             config,
             resolved,
-            plan.priors,
+            main_fit.priors,
             fit_settings,
             {"config": str(config.source) if config.source else "(in memory)", "data rows": plan.data.n_rows},
         )
@@ -228,6 +234,8 @@ def resolved_config(config: RunConfig, priors: PriorSet) -> dict[str, Any]:
     for key in ("participants", "services", "reviews"):
         path = config.resolve(getattr(config.data, key))
         raw["data"][key] = str(path.resolve()) if path is not None else None
+    for name, table in config.data.tables.items():
+        raw["data"]["tables"][name]["path"] = str(config.resolve(table.path).resolve())
     raw["priors"] = {"set": priors.name, "overrides": {name: prior.as_dict() for name, prior in priors.priors.items()}}
     return raw
 

@@ -21,9 +21,11 @@ from ipsbayes.sampling import sample_prior_predictive
 
 from .conftest import REPO
 
-CONFIGS = {
-    path.stem: tomllib.loads(path.read_text())["model"]["kind"] for path in sorted((REPO / "models").glob("*.toml"))
+#: every shipped config: the IPS analyses in models/ and the published analyses in examples/
+PATHS = {
+    path.stem: path for path in [*sorted((REPO / "models").glob("*.toml")), *sorted(REPO.glob("examples/*/*.toml"))]
 }
+CONFIGS = {name: tomllib.loads(path.read_text())["model"]["kind"] for name, path in PATHS.items()}
 
 
 def test_every_family_has_a_runnable_config() -> None:
@@ -32,7 +34,7 @@ def test_every_family_has_a_runnable_config() -> None:
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_family_contract(name: str) -> None:
-    plan = check(REPO / "models" / f"{name}.toml")
+    plan = check(PATHS[name])
     model = plan.model
     logps = model.point_logps()
     assert all(np.isfinite(v) for v in logps.values()), logps
@@ -59,7 +61,7 @@ def test_family_contract(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_sbc_replicates_every_observed_variable(name: str) -> None:
     """`ipsbayes validate` refits data drawn from the model: every observed variable's data must be replaced."""
-    plan = check(REPO / "models" / f"{name}.toml")
+    plan = check(PATHS[name])
     model = plan.model
     data_names = {var.name for var in model.data_vars}
     observed = {

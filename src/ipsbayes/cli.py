@@ -96,7 +96,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {args.design} data (seed {args.seed}) to {args.out}")
         return 0
     if args.command == "check":
-        from ipsbayes.runner import check
+        from ipsbayes.runner import check, describe_priors
 
         plan = check(args.config)
         dims = ", ".join(f"{k}={len(v)}" for k, v in plan.data.coords.items())
@@ -104,6 +104,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             f"ok: {args.config} is valid ({plan.family.kind}; {plan.data.n_rows} rows; {dims}; "
             f"prior set '{plan.priors.name}')"
         )
+        print("\n".join(describe_priors(plan)))
         return 0
     if args.command == "run":
         from ipsbayes.errors import DiagnosticsGateError

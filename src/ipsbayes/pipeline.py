@@ -92,7 +92,8 @@ def complete_priors(family: ModelFamily, spec: ModelSpec, data: ModelData, prior
 
     Defaults depend on the data (e.g. group SDs relative to the outcome's SD), so they are
     filled in after :func:`prepare`; what each parameter gets is then listed by ``ipsbayes check``
-    and in the report's prior table.
+    and in the report's prior table. A family returns None for a parameter the data make
+    unnecessary (a correlation prior for a block that turned out to have one column).
     """
     needed = family.prior_names_for(spec)
     missing = [name for name in needed if name not in priors]
@@ -102,8 +103,9 @@ def complete_priors(family: ModelFamily, spec: ModelSpec, data: ModelData, prior
     absent = [name for name in missing if name not in defaults]
     if absent:
         raise ModelError(f"The {family.kind} model has no prior for: {', '.join(absent)}")
+    # a default of None: the parameter is not part of the model with these data (e.g. no correlation to model)
     completed = {name: priors[name] if name in priors else defaults[name] for name in needed}
-    return dataclasses.replace(priors, priors=completed)
+    return dataclasses.replace(priors, priors={k: v for k, v in completed.items() if v is not None})
 
 
 def build(family: ModelFamily, data: ModelData, spec: ModelSpec, priors: PriorSet) -> pm.Model:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pymc as pm
 import xarray as xr
 
@@ -109,6 +110,36 @@ def check(source: Path | str | dict[str, Any] | RunConfig) -> Plan:
     model = build(family, data, spec, priors)
     timings["build_model"] = time.perf_counter() - started
     return Plan(config, family, spec, priors, bundle, data, model, timings)
+
+
+def describe_priors(plan: Plan, prob: float = 0.9, draws: int = 500) -> list[str]:
+    """What ``ipsbayes check`` prints about priors: each parameter's prior, and what they imply on the users' scale.
+
+    The implied priors are the model's headline estimands computed from prior draws (a prior
+    predictive check on the users' scale), e.g. the prior 90% interval of the outcome rate.
+    """
+    lines = [f"priors ({plan.priors.name}):"]
+    for name, prior in plan.priors.priors.items():
+        lines.append(f"  {name}: {prior.describe()}  [{prior.source}]")
+    try:
+        implied = prior_estimands(plan.family, plan.model, plan.data, plan.spec, plan.config, draws=draws)
+    except Exception as exc:  # a prior predictive failure must not hide the rest of the check
+        return [*lines, f"implied priors on the users' scale: not computable ({exc})"]
+    low, high = (1 - prob) / 2, (1 + prob) / 2
+    lines.append(f"implied priors on the users' scale ({prob:.0%} intervals from {draws} prior draws):")
+    for name, var in implied.data_vars.items():
+        if not var.attrs.get("headline") or not {"chain", "draw"} <= set(var.dims):
+            continue
+        other = [d for d in var.dims if d not in ("chain", "draw")]
+        stacked = var.stack(sample=("chain", "draw"))
+        elements = (
+            [((), stacked)] if not other else [((str(k),), stacked.sel({other[0]: k})) for k in var[other[0]].values]
+        )
+        for key, values in elements[:6]:
+            a, b = (float(x) for x in np.nanquantile(values.values.ravel(), [low, high]))
+            label = f"{name}[{key[0]}]" if key else name
+            lines.append(f"  {label} ({var.attrs.get('unit', '')}): {a:.3g} to {b:.3g}  ({var.attrs.get('label', '')})")
+    return lines
 
 
 def run(
@@ -304,4 +335,4 @@ def rerender(run_dir: Path | str) -> Run:
     return load_run(folder)
 
 
-__all__ = ["Diagnostics", "Plan", "check", "rerender", "run", "validate_config"]
+__all__ = ["Diagnostics", "Plan", "check", "describe_priors", "rerender", "run", "validate_config"]

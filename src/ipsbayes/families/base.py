@@ -190,16 +190,20 @@ class OutcomeFamily(ABC):
 
         return pt.sigmoid(eta) if self.link == "logit" else eta
 
-    def information(self, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
-        """Fisher information per row about a group's linear predictor, in units of its default prior scale.
+    def information(self, y: np.ndarray, trials: np.ndarray | None, idx: np.ndarray | None = None) -> np.ndarray:
+        """Information per row about a group's linear predictor, relative to the spread of group effects.
 
-        Logit families: trials times ``p (1 - p)`` at the pooled rate. Continuous families: one per row
-        (the data's precision about a group mean is ``n / sigma^2``, at least ``n / var(y)``, and the default
-        group-SD prior is on the scale of ``sd(y)``). Used to choose centred or non-centred groups.
+        Used to choose centred or non-centred groups: a group is centred when the summed information
+        of its rows exceeds a threshold. Logit families: trials times ``p (1 - p)`` at the pooled rate
+        (the Fisher information about the log-odds; group SDs on the log-odds scale are of order one).
+        Continuous families: ``tau^2 / sigma^2`` per row, the between-group variance of the groups of
+        ``idx`` over the residual variance, from a one-way analysis of variance of ``y`` (clipped to
+        0.01-100), so that ``n_j tau^2 / sigma^2`` compares the data's precision about a group's mean
+        with the prior's. The posterior is the same either way; only sampling speed depends on it.
         """
         n = trials if trials is not None else np.ones(len(y))
         if self.link != "logit":
-            return n.astype(float)
+            return n.astype(float) * (1.0 if idx is None else variance_ratio(np.asarray(y, float), idx))
         p = float(np.sum(y)) / float(np.sum(n))
         return n * p * (1.0 - p)
 
@@ -212,6 +216,18 @@ class OutcomeFamily(ABC):
     def figure(self) -> Any:
         """The family's predictive-check figure (a :class:`ipsbayes.present.Figure`), or None."""
         return None
+
+
+def variance_ratio(y: np.ndarray, idx: np.ndarray) -> float:
+    """Between-group over within-group variance of ``y`` (one-way ANOVA moments), clipped to 0.01-100."""
+    groups = np.unique(idx)
+    if len(groups) < 2 or len(groups) == len(y):
+        return 1.0
+    n = np.bincount(idx).astype(float)
+    means = np.bincount(idx, weights=y) / np.where(n > 0, n, 1.0)
+    within = float(np.sum((y - means[idx]) ** 2) / max(len(y) - len(groups), 1))
+    between = float(np.var(means[n > 0], ddof=1)) - within * float(np.mean(1.0 / n[n > 0]))
+    return float(np.clip(between / within if within > 0 else 100.0, 0.01, 100.0))
 
 
 def unit_share_problems(values: pd.Series, where: str, column: str) -> tuple[pd.Series, list[str]]:

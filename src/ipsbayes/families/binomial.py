@@ -35,9 +35,10 @@ def count_problems(values: pd.Series, trials: np.ndarray | None, where: str, col
     bad = (numeric < 0) | (numeric % 1 != 0) | (numeric.to_numpy() > trials)
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
+        upper = f"{trials[0]}" if np.all(trials == trials[0]) else "its trials"
         return [
-            f"{where}: column '{column}' must be a whole number from 0 to its trials; found "
-            f"{values.iloc[first]!r} of {trials[first]} at {example_rows(bad)}"
+            f"{where}: column '{column}' must be a whole number from 0 to {upper}; found "
+            f"{values.iloc[first]!r} (of {trials[first]}) at {example_rows(bad)}"
         ]
     return []
 

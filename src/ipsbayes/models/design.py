@@ -123,9 +123,14 @@ class Design:
             self.common = list(variables)
         self.variables = [v for v in self.common if v in self.frame.columns]
         self.kinds: dict[str, str] = {}
+        categorical = _categorical_calls(self.rhs)
         for variable in [v for v in variables if v in self.frame.columns]:
             values = self.frame[variable]
-            if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            if (
+                variable in categorical
+                or pd.api.types.is_bool_dtype(values)
+                or not pd.api.types.is_numeric_dtype(values)
+            ):
                 self.kinds[variable] = "categorical"
             elif set(pd.unique(values.dropna())) <= {0, 1}:
                 self.kinds[variable] = "binary"
@@ -219,6 +224,21 @@ class Design:
         return self.matrix(low), self.matrix(high)
 
 
+def _categorical_calls(formula: str) -> set[str]:
+    """Columns used inside ``C(...)``: categorical whatever their dtype (never standardised)."""
+    try:
+        description = formulae.model_description(formula)
+    except Exception:  # the caller's own parse reports formula problems
+        return set()
+    out = set()
+    for term in description.common_terms:
+        for component in getattr(term, "components", []):
+            call = getattr(component, "call", None)
+            if getattr(call, "callee", None) == "C" and call.args:
+                out.add(getattr(call.args[0], "name", None))
+    return out - {None}
+
+
 def _rhs_variables(rhs: str) -> list[str]:
     """Columns used by a right-hand side of population-level terms."""
     if not rhs.strip() or rhs.strip() == "1":
@@ -227,18 +247,3 @@ def _rhs_variables(rhs: str) -> list[str]:
     for term in formulae.model_description(rhs).common_terms:
         out += [v for v in sorted(getattr(term, "var_names", set())) if v and v not in out]
     return out
-
-
-def split_terms(rhs: str) -> list[str]:
-    """Split a right-hand side on top-level ``+`` (not inside parentheses)."""
-    terms, depth, current = [], 0, []
-    for char in rhs:
-        depth += char == "("
-        depth -= char == ")"
-        if char == "+" and depth == 0:
-            terms.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-    terms.append("".join(current).strip())
-    return [t for t in terms if t and t != "1"]

@@ -14,6 +14,7 @@ combination of levels; only combinations that occur in the data become groups.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +100,7 @@ def group_arrays(
         if len(columns) > 1:
             coords[block.coef_dim] = columns
             coords[f"{block.coef_dim}_bis"] = columns
+            coords[f"{block.coef_dim}_chol"] = [str(i) for i in range(len(columns) * (len(columns) + 1) // 2)]
         blocks.append(BlockInfo(block, columns, key))
     return arrays, coords, blocks
 
@@ -117,12 +119,16 @@ def anchor_factor(blocks: list[BlockInfo], preferred: str | None = None) -> str 
 
 
 def choose_centring(
-    data: ModelData, blocks: list[BlockInfo], information: np.ndarray, mode: Parameterisation, threshold: float
+    data: ModelData,
+    blocks: list[BlockInfo],
+    information: Callable[[np.ndarray], np.ndarray],
+    mode: Parameterisation,
+    threshold: float,
 ) -> dict[str, int]:
     """Pick centred or non-centred per group of every plain group-intercept factor; add the split arrays.
 
-    ``information`` is the family's information per row about a group's linear predictor
-    (:meth:`~ipsbayes.families.base.OutcomeFamily.information`). With more than one grouping
+    ``information(idx)`` is the family's information per row about a group's linear predictor
+    for the groups ``idx`` (:meth:`~ipsbayes.families.base.OutcomeFamily.information`). With more than one grouping
     factor ``auto`` keeps every group non-centred: with job specialists nested in services,
     centring large services diverged (``benchmarks/results/parameterisation.md``), and a
     crossed factor's groups are pinned down only together with the other factor's.
@@ -138,7 +144,7 @@ def choose_centring(
         dim = info.dim
         idx = data.arrays[idx_key(info.block.factor)]
         names = list(data.coords[dim])
-        total = np.bincount(idx, weights=information, minlength=len(names))
+        total = np.bincount(idx, weights=information(idx), minlength=len(names))
         centred = choose_centred(total, mode, threshold)
         split, split_coords = split_arrays(dim, names, centred)
         data.arrays |= split

@@ -33,7 +33,14 @@ from ipsbayes.families import FAMILIES, OutcomeFamily
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, register
 from ipsbayes.models.design import Design
 from ipsbayes.models.formula import GroupBlock, ModelFormula, parse_model_formula
-from ipsbayes.models.groups import anchor_factor, choose_centring, collapse_rows, group_arrays, group_summaries
+from ipsbayes.models.groups import (
+    anchor_factor,
+    choose_centring,
+    collapse_rows,
+    group_arrays,
+    group_summaries,
+    idx_key,
+)
 from ipsbayes.models.joins import join_tables
 from ipsbayes.models.multilevel_fidelity import add_fidelity, fidelity_column_problems, fidelity_spec_problems
 from ipsbayes.models.multilevel_graph import build_graph
@@ -331,7 +338,7 @@ class Multilevel(ModelFamily):
             "frame": frame,
             "formula": formula,
             "family": family.name,
-            "response": formula.response,
+            "response": observed_name(formula.response),
             "blocks": blocks,
             "vocabulary": words,
             "outcome_label": words.get("outcome"),
@@ -339,17 +346,25 @@ class Multilevel(ModelFamily):
         data = ModelData(coords=coords, arrays=arrays, info=info, n_rows=len(frame))
         info["group_summaries"] = group_summaries(data, blocks, family.per_trial(y, trials))
         info["anchor"] = anchor_factor(blocks, self.fidelity_group(spec, formula))
-        information = family.information(y, trials)
-        info["centred_groups"] = choose_centring(data, blocks, information, spec.parameterisation, spec.centre_above)
+        # continuous outcomes: between-group spread of what the population-level predictors leave unexplained
+        design_1 = np.column_stack([np.ones(len(y)), arrays["X"]])
+        residual = y - design_1 @ np.linalg.lstsq(design_1, y.astype(float), rcond=None)[0] if not family.integer else y
+        info["centred_groups"] = choose_centring(
+            data,
+            blocks,
+            lambda idx: family.information(residual, trials, idx),
+            spec.parameterisation,
+            spec.centre_above,
+        )
         if sum(bundle.dropped_rows.values()):
             data.notes.append(f"Rows dropped for missing values: {bundle.dropped_rows}.")
         if family.collapsible and trials is None and not any(b.k > 1 or b.x_key for b in blocks):
-            keys = ["X", *(k for k in arrays if k.endswith("_idx"))]
+            keys = ["X", *dict.fromkeys(idx_key(b.block.factor) for b in blocks)]
             data = collapse_rows(data, keys, spec.collapse)
         return data
 
     @override
-    def default_priors(self, spec: MultilevelSpec, data: ModelData) -> dict[str, Prior]:
+    def default_priors(self, spec: MultilevelSpec, data: ModelData) -> dict[str, Prior | None]:
         family = self.outcome_family(spec)
         base = family.default_priors(data.arrays["y"], data.arrays.get("trials"))
         design: Design = data.info["design"]
@@ -367,9 +382,8 @@ class Multilevel(ModelFamily):
         out = {"intercept": base["intercept"], "beta": beta, "fidelity_slope": beta}
         for block in data.info["blocks"]:
             out[block.block.sd_name] = base["group_sd"]
-            out[block.block.corr_name] = Prior(
-                "LKJ", {"eta": 2.0}, "default: LKJ(2), mildly favours small correlations"
-            )
+            lkj = Prior("LKJ", {"eta": 2.0}, "default: LKJ(2), mildly favours small correlations")
+            out[block.block.corr_name] = lkj if block.k > 1 else None
         return out | {name: base[name] for name in family.aux}
 
     # ----------------------------------------------------------------- model
@@ -436,6 +450,15 @@ class Multilevel(ModelFamily):
         out.attrs["outcome_family"] = family.name
         out.attrs["vocabulary"] = json.dumps(words)
         return out
+
+
+#: names of the model's data containers, which an observed variable must not take
+DATA_NAMES = {"X", "y", "trials", "fidelity", "review_score", "review_service_idx"}
+
+
+def observed_name(response: str) -> str:
+    """Name of the observed variable: the outcome column, unless that names a data container."""
+    return response if response not in DATA_NAMES and not response.endswith("_idx") else f"{response}_observed"
 
 
 def constant_within(table: Table, formula: ModelFormula, group: str, column: str) -> list[str]:

@@ -11,7 +11,8 @@ For row *i* with group ``j[f, i]`` of every grouping factor *f*::
 
 The *anchor* factor's group intercepts absorb the intercept and the fidelity slope, so
 its centred groups are ``theta_j ~ Normal(intercept + slope * fidelity_j, sd)``
-(hierarchical centring: the intercept is then not tied to the group effects).
+(hierarchical centring: the intercept is then not tied to the group effects); centred
+groups of other factors are their effects ``u_j ~ Normal(0, sd)`` themselves.
 ``<factor>_effect`` always holds the deviations ``u`` whatever the parameterisation,
 so estimands never read parameterisation-specific names.
 """
@@ -89,9 +90,10 @@ def _block_rows(block: BlockInfo, priors: PriorSet, d: dict[str, Any], mean: Any
         effect = _correlated(block, priors)
         return pt.sum(d[block.x_key] * effect[idx], axis=1)
     sd = priors[block.block.sd_name].create(block.block.sd_name)
-    if mean is not None and is_split(dim, d):
-        theta = partially_centred(dim, mean, sd, d)
-        pm.Deterministic(name, theta - mean, dims=dim)
+    if block.intercept_only and is_split(dim, d):
+        centre = 0.0 if mean is None else mean
+        theta = partially_centred(dim, centre, sd, d)
+        pm.Deterministic(name, theta - centre, dims=dim)
         return theta[idx]
     z = pm.Normal(f"z_{dim}{block.block.suffix}", 0.0, 1.0, dims=dim)
     effect = pm.Deterministic(name, sd * z, dims=dim)
@@ -106,14 +108,18 @@ def _correlated(block: BlockInfo, priors: PriorSet) -> Any:
     """Correlated effects of a block with several columns: non-centred with an LKJ prior on the correlations."""
     dim, coef = block.dim, block.block.coef_dim
     sd_name, corr_name = block.block.sd_name, block.block.corr_name
-    chol, corr, sds = pm.LKJCholeskyCov(
+    packed = pm.LKJCholeskyCov(
         f"chol_{dim}{block.block.suffix}",
         n=block.k,
         eta=priors[corr_name].hyperparameter(corr_name, "eta"),
         sd_dist=priors[sd_name].distribution(sd_name),
-        compute_corr=True,
+        compute_corr=False,
+        dims=f"{coef}_chol",
     )
+    chol = pm.math.expand_packed_triangular(block.k, packed, lower=True)
+    covariance = pt.dot(chol, chol.T)
+    sds = pt.sqrt(pt.diag(covariance))
     pm.Deterministic(sd_name, sds, dims=coef)
-    pm.Deterministic(corr_name, corr, dims=(coef, f"{coef}_bis"))
+    pm.Deterministic(corr_name, covariance / pt.outer(sds, sds), dims=(coef, f"{coef}_bis"))
     z = pm.Normal(f"z_{dim}{block.block.suffix}", 0.0, 1.0, dims=(dim, coef))
     return pm.Deterministic(block.block.effect_name, pt.dot(z, chol.T), dims=(dim, coef))

@@ -65,7 +65,9 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily) -> str:
                 "geometry NUTS samples faster"
             )
         else:
-            text += " (non-centred, z ~ Normal(0, 1), which samples well when groups are small)"
+            text += " (non-centred, z ~ Normal(0, 1), which samples well when groups are small"
+            several = len({b.dim for b in blocks}) > 1 and spec.parameterisation == "auto"
+            text += "; with more than one grouping factor 'auto' keeps every group non-centred)" if several else ")"
         described.insert(0, text)
     if described:
         lines.append("; ".join(described) + ".")

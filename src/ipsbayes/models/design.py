@@ -114,10 +114,8 @@ class Design:
     def __post_init__(self) -> None:
         if "~" in self.rhs:
             parsed = parse_model_formula(self.rhs)[0]
-            variables = [*parsed.common_variables, *parsed.group_variables]
             self.common = list(parsed.common_variables)
-            factor_columns = {c for f in parsed.factors for c in f.columns}
-            variables = [v for v in dict.fromkeys(variables) if v not in factor_columns]
+            variables = list(dict.fromkeys([*parsed.common_variables, *parsed.expression_variables]))
         else:
             variables = _rhs_variables(self.rhs)
             self.common = list(variables)

@@ -140,13 +140,19 @@ class ModelFormula:
     blocks: list[GroupBlock] = field(default_factory=list)
 
     @property
-    def group_variables(self) -> list[str]:
-        """Columns used by group-specific expressions (varying slopes) and grouping factors."""
+    def expression_variables(self) -> list[str]:
+        """Columns used by group-specific expressions (varying slopes)."""
         out: list[str] = []
         for block in self.blocks:
             for name in block.terms:
                 expr = name.split("|", 1)[0]
                 out += [v for v in _term_variables(expr) if v not in out]
+        return out
+
+    @property
+    def group_variables(self) -> list[str]:
+        """Columns used by group-specific expressions (varying slopes) and grouping factors."""
+        out = self.expression_variables
         for factor in self.factors:
             out += [c for c in factor.columns if c not in out]
         return out

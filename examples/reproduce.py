@@ -33,6 +33,7 @@ class Quantity:
     spread: float  # posterior SD (Bayesian sources) or standard error (ML sources)
     get: Callable[[xr.Dataset, xr.Dataset], np.ndarray]
     tolerance: float  # |ipsbayes mean - published| allowed in a ci-profile test, in units of ``spread``
+    spread_published: bool = True  # False: ``spread`` is only the test's scale (ML sources give no SE for SDs)
 
 
 def post(name: str, **sel: str) -> Callable[[xr.Dataset, xr.Dataset], np.ndarray]:
@@ -112,7 +113,7 @@ EXAMPLES = (
             Quantity("period2", -0.9923, 0.3032, post("beta", term="period[2]"), 1.0),
             Quantity("period3", -1.1287, 0.3228, post("beta", term="period[3]"), 1.0),
             Quantity("period4", -1.5803, 0.4220, post("beta", term="period[4]"), 1.0),
-            Quantity("herd SD", 0.6422, 0.2, post("sd_herd"), 1.5),
+            Quantity("herd SD", 0.6422, 0.2, post("sd_herd"), 1.5, spread_published=False),
         ),
     ),
     Example(
@@ -123,9 +124,18 @@ EXAMPLES = (
         (
             Quantity("(Intercept), ms", 251.405, 6.825, post("intercept"), 1.0),
             Quantity("Days, ms/day", 10.467, 1.546, post("beta", term="Days"), 1.0),
-            Quantity("SD subject intercepts", 24.741, 6.0, post("sd_Subject", Subject_coef="Intercept"), 1.5),
-            Quantity("SD subject slopes", 5.922, 1.5, post("sd_Subject", Subject_coef="Days"), 1.5),
-            Quantity("residual SD", 25.592, 1.5, post("sigma"), 1.5),
+            Quantity(
+                "SD subject intercepts",
+                24.741,
+                6.0,
+                post("sd_Subject", Subject_coef="Intercept"),
+                1.5,
+                spread_published=False,
+            ),
+            Quantity(
+                "SD subject slopes", 5.922, 1.5, post("sd_Subject", Subject_coef="Days"), 1.5, spread_published=False
+            ),
+            Quantity("residual SD", 25.592, 1.5, post("sigma"), 1.5, spread_published=False),
         ),
     ),
     Example(
@@ -139,7 +149,7 @@ EXAMPLES = (
             Quantity("age^2", -0.004537, 0.000724, post("beta", term="I(age ** 2)"), 1.0),
             Quantity("ch (any child)", 0.872691, 0.149028, post("beta", term="ch"), 1.0),
             Quantity("urban", 0.764670, 0.169725, post("beta", term="urban[Y]"), 1.0),
-            Quantity("SD district:urban", 0.5645, 0.12, post("sd_urban"), 1.5),
+            Quantity("SD district:urban", 0.5645, 0.12, post("sd_urban"), 1.5, spread_published=False),
         ),
     ),
     Example(
@@ -154,8 +164,8 @@ EXAMPLES = (
             Quantity("btype scold", -1.05880, 0.2568, post("beta", term="btype[scold]"), 1.0),
             Quantity("btype shout", -2.10540, 0.2585, post("beta", term="btype[shout]"), 1.0),
             Quantity("situ self", -1.05547, 0.2103, post("beta", term="situ[self]"), 1.0),
-            Quantity("SD person", 1.3397, 0.08, post("sd_id"), 1.5),
-            Quantity("SD item", 0.4953, 0.1, post("sd_item"), 1.5),
+            Quantity("SD person", 1.3397, 0.08, post("sd_id"), 1.5, spread_published=False),
+            Quantity("SD item", 0.4953, 0.1, post("sd_item"), 1.5, spread_published=False),
         ),
         published_result=False,
     ),
@@ -183,12 +193,44 @@ def fit_example(example: Example, profile: str, seed: int | None = None) -> tupl
     return fitted.posterior, fitted.estimands, status | {"timings": fitted.timings}
 
 
+def write_table(results: dict, profile: str) -> str:
+    """The README table (``examples/results.md``): source numbers beside ipsbayes's."""
+    lines = [
+        f"| analysis | how the source fitted it | quantity | source | ipsbayes ({profile} profile) |",
+        "| --- | --- | --- | ---: | ---: |",
+    ]
+    for example in EXAMPLES:
+        if example.name not in results:
+            continue
+        for i, row in enumerate(results[example.name]["rows"]):
+            mark = "" if example.published_result else " (computed)"
+            name = f"[{example.name}](examples/{example.config}){mark}" if i == 0 else ""
+            how = example.how if i == 0 else ""
+            spread = f" ({row['spread']:.2g})" if row["spread"] is not None else ""
+            lines.append(
+                f"| {name} | {how} | {row['label']} | {row['published']:.4g}{spread} | "
+                f"{row['mean']:.4g} ({row['sd']:.2g}) |"
+            )
+    text = "\n".join(lines) + "\n"
+    (HERE / "results.md").write_text(text)
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Fit the examples and write results.md and results.json."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile", default="final", choices=["ci", "default", "final"])
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--table-only", action="store_true", help="rewrite results.md from results.json")
     args = parser.parse_args(argv)
+    if args.table_only:
+        stored = json.loads((HERE / "results.json").read_text())
+        for example in EXAMPLES:  # which spreads are published is a property of the source, not of the run
+            rows = stored["results"].get(example.name, {}).get("rows", [])
+            for row, quantity in zip(rows, example.quantities, strict=False):
+                row["spread"] = quantity.spread if quantity.spread_published else None
+        print(write_table(stored["results"], stored["profile"]))
+        return 0
     warnings.simplefilter("ignore")
     results = {}
     for example in EXAMPLES:
@@ -203,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "label": q.label,
                     "published": q.published,
-                    "spread": q.spread,
+                    "spread": q.spread if q.spread_published else None,
                     "mean": float(np.mean(draws)),
                     "sd": float(np.std(draws)),
                 }
@@ -215,23 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(example.name, status["status"], f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     (HERE / "results.json").write_text(json.dumps({"profile": args.profile, "results": results}, indent=1))
-    lines = [
-        f"| analysis | how the source fitted it | quantity | source | ipsbayes ({args.profile} profile) |",
-        "| --- | --- | --- | ---: | ---: |",
-    ]
-    for example in EXAMPLES:
-        if example.name not in results:
-            continue
-        for i, row in enumerate(results[example.name]["rows"]):
-            mark = "" if example.published_result else " (computed)"
-            name = f"[{example.name}](examples/{example.config}){mark}" if i == 0 else ""
-            how = example.how if i == 0 else ""
-            lines.append(
-                f"| {name} | {how} | {row['label']} | {row['published']:.4g} ({row['spread']:.2g}) | "
-                f"{row['mean']:.4g} ({row['sd']:.2g}) |"
-            )
-    (HERE / "results.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(write_table(results, args.profile))
     return 0
 
 

@@ -9,6 +9,7 @@ published value, plus a Monte Carlo allowance for the short ci run.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 
 import numpy as np
@@ -20,6 +21,11 @@ _spec = importlib.util.spec_from_file_location("examples_reproduce", REPO / "exa
 reproduce = importlib.util.module_from_spec(_spec)
 sys.modules["examples_reproduce"] = reproduce
 _spec.loader.exec_module(reproduce)
+
+#: too slow for the 10-minute CI budget at the ci profile (7,584 rows, 340 crossed effects: about 1-2 minutes);
+#: run with IPSBAYES_ALL_EXAMPLES=1, and by examples/reproduce.py. Its crossed design is built in CI by the
+#: contract test (tests/test_models_contract.py).
+SLOW = {"verbagg"}
 
 
 def test_every_example_has_data_source_and_published_numbers() -> None:
@@ -33,6 +39,8 @@ def test_every_example_has_data_source_and_published_numbers() -> None:
 @pytest.mark.sampling
 @pytest.mark.parametrize("example", reproduce.EXAMPLES, ids=lambda e: e.name)
 def test_example_reproduces_the_published_numbers(example) -> None:
+    if example.name in SLOW and not os.environ.get("IPSBAYES_ALL_EXAMPLES"):
+        pytest.skip("slow example: set IPSBAYES_ALL_EXAMPLES=1 (numbers in examples/results.md)")
     posterior, estimands, status = reproduce.fit_example(example, profile="ci")
     assert status["status"] in {"pass", "warn"}, status
     failures = []

@@ -6,7 +6,7 @@ effects). Here the same information is kept in the form that is cheaper to
 differentiate: each grouping factor becomes one integer index per row (its group),
 and each block of varying slopes an ``(n, k)`` matrix of the expression's values,
 so the linear predictor gathers ``effect[idx]`` instead of a sparse product (the
-speed study found gathers no slower than any alternative, ``/work/research/speed``).
+speed study found gathers no slower than any alternative, issue 15's speed study).
 
 Interaction factors (``region:school``) are evaluated by formulae over every
 combination of levels; only combinations that occur in the data become groups.

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install validate benchmark clean
+.PHONY: demo test install validate benchmark reproduce clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
@@ -34,6 +34,10 @@ validate: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 	$(BIN)/python benchmarks/compile_cost.py
+	$(BIN)/python benchmarks/bambi_graph.py
+
+reproduce: $(STAMP)
+	$(BIN)/python examples/reproduce.py --profile default
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

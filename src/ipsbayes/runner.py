@@ -312,7 +312,12 @@ def rerender(run_dir: Path | str) -> Run:
         name=existing.config["priors"]["set"],
         description="",
         priors={
-            k: Prior(v["dist"], {p: x for p, x in v.items() if p not in ("dist", "source")}, v.get("source", ""))
+            k: Prior(
+                v["dist"],
+                {p: x for p, x in v.items() if p not in ("dist", "source", "on")},
+                v.get("source", ""),
+                on=v.get("on"),
+            )
             for k, v in existing.config["priors"]["overrides"].items()
         },
     )

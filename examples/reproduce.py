@@ -256,7 +256,13 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": time.perf_counter() - started,
         }
         print(example.name, status["status"], f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
-    (HERE / "results.json").write_text(json.dumps({"profile": args.profile, "results": results}, indent=1))
+    stored = HERE / "results.json"
+    if args.only and stored.is_file():  # refit some: keep the others' stored numbers
+        previous = json.loads(stored.read_text())
+        if previous["profile"] == args.profile:
+            results = previous["results"] | results
+            results = {e.name: results[e.name] for e in EXAMPLES if e.name in results}
+    stored.write_text(json.dumps({"profile": args.profile, "results": results}, indent=1))
     print(write_table(results, args.profile))
     return 0
 

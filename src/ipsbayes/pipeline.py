@@ -96,15 +96,18 @@ def complete_priors(family: ModelFamily, spec: ModelSpec, data: ModelData, prior
     unnecessary (a correlation prior for a block that turned out to have one column).
     """
     needed = family.prior_names_for(spec)
-    missing = [name for name in needed if name not in priors]
-    if not missing:
-        return priors
     defaults = family.default_priors(spec, data)
+    missing = [name for name in needed if name not in priors]
+    extra = [name for name, prior in defaults.items() if name not in needed and name.startswith("corr_") and prior]
+    if not missing and not extra:
+        return priors
     absent = [name for name in missing if name not in defaults]
     if absent:
         raise ModelError(f"The {family.kind} model has no prior for: {', '.join(absent)}")
     # a default of None: the parameter is not part of the model with these data (e.g. no correlation to model)
     completed = {name: priors[name] if name in priors else defaults[name] for name in needed}
+    # parameters only the data reveal (an LKJ prior for a categorical varying effect) take their default
+    completed |= {name: prior for name, prior in defaults.items() if name not in needed and name.startswith("corr_")}
     return dataclasses.replace(priors, priors={k: v for k, v in completed.items() if v is not None})
 
 

@@ -407,6 +407,11 @@ def _create_on_scale(prior: Prior, name: str, logit_offset: Any, **kwargs: Any) 
 
     inner = f"{name}_{prior.on}"
     params = {key: pm.Data(f"{inner}_prior_{key}", value) for key, value in prior.params.items()}
+    if kwargs.get("initval") is not None:  # a starting value for ``name``, moved to the scale sampled
+        start = float(kwargs["initval"])
+        kwargs["initval"] = {"probability": 1.0 / (1.0 + math.exp(-start)), "variance": start**2}.get(
+            prior.on, 1.0 / start**2
+        )
     value = getattr(pm, prior.dist)(inner, **params, **kwargs)
     if prior.on == "probability":
         image = pt.log(value) - pt.log1p(-value)

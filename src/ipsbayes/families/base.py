@@ -158,9 +158,17 @@ class OutcomeFamily(ABC):
         }
 
     # ------------------------------------------------------------- graph
-    def create_aux(self, priors: Any) -> dict[str, Any]:
-        """Create the auxiliary random variables inside the current model."""
-        return {name: priors[name].create(name) for name in self.aux}
+    def create_aux(self, priors: Any, start: dict[str, float] | None = None) -> dict[str, Any]:
+        """Create the auxiliary random variables inside the current model (``start``: starting values)."""
+        start = start or {}
+        return {name: priors[name].create(name, initval=start.get(name)) for name in self.aux}
+
+    def starting_values(self, y: np.ndarray, trials: np.ndarray | None) -> dict[str, float]:
+        """Where the sampler starts the intercept and residual SD (continuous outcomes: the outcome's mean, SD)."""
+        if self.link == "logit":
+            return {}
+        centre, spread = self.location_scale(y, trials)
+        return {"intercept": centre, "sigma": spread}
 
     @abstractmethod
     def logp(self, value: Any, eta: Any, trials: Any, aux: dict[str, Any]) -> Any:

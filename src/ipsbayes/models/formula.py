@@ -72,8 +72,9 @@ class GroupBlock:
     intercept : bool
         The block has a group intercept.
     may_correlate : bool
-        The block can have more than one column (more than one term, or a categorical expression),
-        so it may need an LKJ prior.
+        The block has more than one term, so its effects are correlated and need an LKJ prior. (A
+        single categorical expression, ``(0 + C(x) | g)``, also has several columns: its LKJ prior is
+        then the data-scaled default, see ``Multilevel.default_priors``.)
     """
 
     factor: GroupFactor
@@ -273,7 +274,7 @@ def _blocks(bars: list[Binary], where: str, problems: list[str]) -> tuple[list[G
             seen[key] = count + 1
             exprs = [n.split("|", 1)[0] for n in names if not n.startswith("1|")]
             suffix = "" if count == 0 else "_" + "_".join(_identifier(e) for e in exprs or ["intercept"])
-            blocks.append(GroupBlock(factor, names, suffix, intercept, len(members) > 1 or bool(exprs)))
+            blocks.append(GroupBlock(factor, names, suffix, intercept, len(members) > 1))
     return factors, blocks
 
 

@@ -19,6 +19,7 @@ from pydantic import Field
 from ipsbayes.models.base import register
 from ipsbayes.models.formula import ModelFormula
 from ipsbayes.models.multilevel import Multilevel, MultilevelSpec
+from ipsbayes.present import Presentation
 
 
 class HierarchicalLogisticSpec(MultilevelSpec):
@@ -63,6 +64,12 @@ class HierarchicalLogistic(Multilevel):
 
     def _service_keys(self, spec: HierarchicalLogisticSpec) -> list[str]:
         return [spec.service]
+
+    def presentation(self) -> Presentation:
+        """The IPS report parts (fidelity, measurement error, services), as before the multilevel model."""
+        from ipsbayes.models.hierarchical_logistic_report import PRESENTATION
+
+        return PRESENTATION
 
 
 register(HierarchicalLogistic())

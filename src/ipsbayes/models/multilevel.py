@@ -343,6 +343,7 @@ class Multilevel(ModelFamily):
             "vocabulary": words,
             "outcome_label": words.get("outcome"),
         }
+        info["start"] = family.starting_values(y, trials)
         data = ModelData(coords=coords, arrays=arrays, info=info, n_rows=len(frame))
         info["group_summaries"] = group_summaries(data, blocks, family.per_trial(y, trials))
         info["anchor"] = anchor_factor(blocks, self.fidelity_group(spec, formula))

@@ -50,7 +50,10 @@ def build_graph(data: ModelData, priors: PriorSet, family: OutcomeFamily) -> pm.
         if fidelity_dim:
             dims |= {"fidelity": (fidelity_dim,), "review_score": ("review",), "review_service_idx": ("review",)}
         d = model_data(arrays, dims)
-        intercept = priors["intercept"].create("intercept")
+        # continuous outcomes start the sampler at the outcome's mean and SD: only the starting point changes
+        # (a vague prior centred far from the data, e.g. BUGS's Normal(0, 1000), otherwise costs warm-up)
+        start = info.get("start", {})
+        intercept = priors["intercept"].create("intercept", initval=start.get("intercept"))
         fidelity, slope = None, None
         if fidelity_dim:
             fidelity = latent_fidelity(priors, d, fidelity_dim) if "review_score" in d else d["fidelity"]
@@ -71,7 +74,7 @@ def build_graph(data: ModelData, priors: PriorSet, family: OutcomeFamily) -> pm.
             beta = priors["beta"].create("beta", dims="term")
             eta = eta + pt.dot(d["X"], beta)
         eta = eta + pt.zeros(len(arrays["y"]))
-        aux = family.create_aux(priors)
+        aux = family.create_aux(priors, start)
         family.observe(info["response"], eta, d["y"], d.get("trials"), aux, "obs")
     model.ipsbayes_eta = eta  # the linear predictor, for equivalence tests against numpy estimands
     return model

@@ -57,6 +57,9 @@ def test_family_contract(name: str) -> None:
             assert model.named_vars_to_dims.get(var.name), f"{name}: variable {var.name} has no named dims"
     for prior_name in plan.family.prior_names_for(plan.spec):
         assert prior_name in plan.priors
+    assert plan.family.describe(plan.spec, plan.data)
+    if vague(plan):  # prior draws overflow (e.g. InverseGamma(0.001, 0.001)): examples/ checks their estimands
+        return
     # estimands from prior draws standing in for a posterior: same shapes, no MCMC
     with model:
         prior = pm.sample_prior_predictive(draws=30, random_seed=1)["prior"].to_dataset()

@@ -63,12 +63,16 @@ def split_arrays(dim: str, labels: list[str], centred: np.ndarray) -> tuple[dict
         if mask.any():
             arrays[f"{dim}_{side}_idx"] = np.flatnonzero(mask).astype(np.int64)
             coords[f"{side}_{dim}"] = [labels[j] for j in np.flatnonzero(mask)]
+    # where each group sits in [centred values, non-centred values]: one gather instead of two set_subtensor
+    stacked = np.concatenate([np.flatnonzero(centred), np.flatnonzero(~centred)])
+    arrays[f"{dim}_order"] = np.argsort(stacked).astype(np.int64)
     return arrays, coords
 
 
 def split_dims(dim: str) -> dict[str, tuple[str, ...]]:
     """``model_data`` dims of the index arrays made by :func:`split_arrays`."""
-    return {f"{dim}_{side}_idx": (f"{side}_{dim}",) for side in ("centred", "noncentred")}
+    dims = {f"{dim}_{side}_idx": (f"{side}_{dim}",) for side in ("centred", "noncentred")}
+    return dims | {f"{dim}_order": (dim,)}
 
 
 def is_split(dim: str, d: dict[str, Any]) -> bool:
@@ -85,11 +89,12 @@ def partially_centred(dim: str, mean: Any, sd: Any, d: dict[str, Any]) -> Any:
     """
     size = len(pm.modelcontext(None).coords[dim])
     mean = pt.broadcast_to(pt.as_tensor_variable(mean), (size,))
-    theta = pt.zeros(size)
+    centred = d[f"{dim}_centred_idx"]
+    parts = [pm.Normal(f"{dim}_centred", mu=mean[centred], sigma=sd, dims=f"centred_{dim}")]
     if f"{dim}_noncentred_idx" in d:
         noncentred = d[f"{dim}_noncentred_idx"]
         z = pm.Normal(f"z_{dim}", 0.0, 1.0, dims=f"noncentred_{dim}")
-        theta = pt.set_subtensor(theta[noncentred], mean[noncentred] + sd * z)
-    centred = d[f"{dim}_centred_idx"]
-    values = pm.Normal(f"{dim}_centred", mu=mean[centred], sigma=sd, dims=f"centred_{dim}")
-    return pt.set_subtensor(theta[centred], values)
+        parts.append(mean[noncentred] + sd * z)
+    # joined and put in group order by one gather: the speed study of issue 15 measured the former pair of
+    # set_subtensor at +7% (1,500 rows) to +9% (15,000) per gradient
+    return pt.concatenate(parts)[d[f"{dim}_order"]]

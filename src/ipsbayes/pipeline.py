@@ -22,6 +22,7 @@ from typing import Any
 import pymc as pm
 import xarray as xr
 
+from ipsbayes import progress as progress_stage
 from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle
 from ipsbayes.diagnostics import Diagnostics, diagnose
@@ -200,15 +201,17 @@ def fit(
         {
             "model_kind": family.kind,
             "model_title": family.title,
-            "model_description": family.describe(spec, data),
+            **descriptions(family, spec, data),
             "notes": json.dumps(data.notes),
-            "vocabulary": json.dumps(family.vocabulary(spec, data)),
         }
     )
+    # the family's own words win (a family may store only what the config names, leaving the rest to the report)
+    estimands.attrs.setdefault("vocabulary", json.dumps(family.vocabulary(spec, data)))
     timings["estimands"] = time.perf_counter() - started
     started = time.perf_counter()
     diagnostics = diagnose(sampled.datatree, config.diagnostics)
     timings["diagnostics"] = time.perf_counter() - started
+    progress_stage.done("estimands and diagnostics")
     return Fitted(
         family=family,
         spec=spec,
@@ -224,4 +227,17 @@ def fit(
     )
 
 
-__all__ = ["LIGHT", "Fitted", "Outputs", "build", "complete_priors", "fit", "prepare"]
+def descriptions(family: ModelFamily, spec: ModelSpec, data: ModelData) -> dict[str, str]:
+    """The fitted model described in English (``model_description``) and Norwegian (``model_description_nb``).
+
+    Families whose ``describe`` takes no ``language`` get the English text only.
+    """
+    import inspect
+
+    out = {"model_description": family.describe(spec, data)}
+    if "language" in inspect.signature(family.describe).parameters:
+        out["model_description_nb"] = family.describe(spec, data, language="nb")
+    return out
+
+
+__all__ = ["LIGHT", "Fitted", "Outputs", "build", "complete_priors", "descriptions", "fit", "prepare"]

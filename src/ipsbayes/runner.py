@@ -17,6 +17,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from ipsbayes import progress as progress_stage
 from ipsbayes.config import RunConfig, parse_config, read_toml
 from ipsbayes.data import DataBundle, read_bundle
 from ipsbayes.diagnostics import Diagnostics
@@ -26,7 +27,18 @@ from ipsbayes.models.base import check_estimand_keys
 from ipsbayes.pipeline import Outputs, build, complete_priors, fit, prepare
 from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
 from ipsbayes.report import ReportSettings, write_report
-from ipsbayes.rundir import Run, atomic_folder, load_run, provenance, write_json, write_posterior, write_toml
+from ipsbayes.rundir import (
+    Run,
+    atomic_folder,
+    claim_run_output,
+    load_run,
+    provenance,
+    refresh_folder,
+    releasing_claims,
+    write_json,
+    write_posterior,
+    write_toml,
+)
 from ipsbayes.sensitivity import check_sensitivity, headline_scalars, power_scaling, prior_estimands, sensitivity_fits
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
@@ -60,7 +72,7 @@ def validate_config(
     where = str(source) if isinstance(source, str | Path) else "config"
     family = spec = priors = None
     model_raw = raw.get("model") if isinstance(raw.get("model"), dict) else {}
-    kind = model_raw.get("kind")
+    kind = model_raw.get("kind") if isinstance(model_raw.get("kind"), str) else None  # else config.py says why
     if kind is not None and kind not in REGISTRY:
         problems.append(
             f"{where}: key 'model.kind': unknown kind '{kind}'{did_you_mean(str(kind), REGISTRY)}; "
@@ -142,6 +154,7 @@ def describe_priors(plan: Plan, prob: float = 0.9, draws: int = 500) -> list[str
     return lines
 
 
+@releasing_claims  # a failure or interrupt at any stage removes the claimed staging folder
 def run(
     source: Path | str | dict[str, Any] | RunConfig,
     *,
@@ -150,6 +163,7 @@ def run(
     seed: int | None = None,
     strict: bool = False,
     progress: bool | None = None,
+    force: bool = False,
 ) -> Run:
     """Fit the model a config describes and write its run folder.
 
@@ -158,7 +172,8 @@ def run(
     source : path, dict or RunConfig
         The run config.
     out : path, optional
-        Run folder (default ``runs/<name>``); replaced atomically if it exists.
+        Run folder (default ``runs/<name>``). An earlier run folder there is replaced atomically
+        (files ipsbayes did not write are kept); anything else there is refused.
     profile : {"ci", "default", "final"}, optional
         Override the config's sampler profile.
     seed : int, optional
@@ -168,13 +183,18 @@ def run(
         run folder when the diagnostics gate fails.
     progress : bool, optional
         Show progress bars (default: on an interactive terminal, off in CI).
+    force : bool
+        When ``out`` holds something ipsbayes may not replace, write into a versioned sibling
+        (``runs/name-2``) instead of refusing; nothing is deleted.
 
     Returns
     -------
     Run
     """
     started = time.perf_counter()
+    claim = claim_run_output(source, out, force=force)  # output checked and claimed before any work
     plan = check(source)
+    progress_stage.done("read data, build model")
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)
     pointwise = rows <= MAX_POINTWISE_ROWS
@@ -201,11 +221,13 @@ def run(
     datatree["estimands"] = xr.DataTree(estimands)
     datatree["prior_estimands"] = xr.DataTree(prior_estimands(plan.family, plan.model, plan.data, plan.spec, config))
     timings["prior_estimands"] = time.perf_counter() - step
+    progress_stage.done("prior estimands")
     step = time.perf_counter()
     compared = headline_scalars(estimands, config.sensitivity.estimands)
     prior_vars = [f"{name}_{prior.on}" if prior.on else name for name, prior in main_fit.priors.priors.items()]
     scaled = power_scaling(datatree, estimands, compared, prior_vars) if power else None
     if scaled is not None:
+        progress_stage.done("power-scaling sensitivity")
         datatree["power_scaling"] = xr.DataTree(scaled)
     search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
     refits = sensitivity_fits(main_fit, plan.bundle, search, progress)
@@ -213,14 +235,15 @@ def run(
         datatree["sensitivity"] = xr.DataTree(refits)
     timings["sensitivity"] = time.perf_counter() - step
     fit_settings = main_fit.settings
-    target = Path(out) if out is not None else Path("runs") / config.name
+    target = claim.target if claim is not None else Path(out) if out is not None else Path("runs") / config.name
     resolved = resolved_config(config, main_fit.priors)
-    with atomic_folder(target) as staging:
+    with atomic_folder(claim if claim is not None else target) as staging:
         step = time.perf_counter()
         write_toml(staging / "config.toml", resolved)
         write_json(staging / "diagnostics.json", diagnostics.to_dict())
         write_posterior(datatree, staging / "posterior.nc")
         timings["write_posterior"] = time.perf_counter() - step
+        progress_stage.done("write posterior")
         step = time.perf_counter()
         settings = report_settings(
             config,
@@ -231,6 +254,7 @@ def run(
         )
         write_report(staging, datatree, diagnostics, settings)
         timings["report"] = time.perf_counter() - step
+        progress_stage.done("report (figures, tables, html, md)")
         data_files = {
             label: {"path": str(t.path.resolve()), "sha256": plan.bundle.hashes[label], "rows": len(t.frame)}
             for label, t in ((t.label, t) for t in plan.bundle.tables())
@@ -291,6 +315,10 @@ def report_settings(
         language=config.report.language,
         labels=dict(config.report.labels),
         min_cell=config.report.min_cell,
+        figure_width_cm=config.report.figures.width_cm,
+        figure_font_size=config.report.figures.font_size,
+        figure_dpi=config.report.figures.dpi,
+        calibration=calibration_of(config, resolved["model"]["kind"]),
         prior_set=priors.name,
         priors=priors.table(),
         reproducibility={
@@ -302,6 +330,16 @@ def report_settings(
     )
 
 
+def calibration_of(config: RunConfig, kind: str) -> dict[str, Any] | None:
+    """What ``ipsbayes validate`` measured for this config, when a validation run of it can be found."""
+    from ipsbayes.report.calibration import find_validation, load_calibration
+
+    explicit = config.resolve(Path(config.validation.results)) if config.validation.results else None
+    roots = dict.fromkeys([Path.cwd(), config.base_dir, config.base_dir.parent])
+    return load_calibration(find_validation(config.name, kind, roots, explicit), config.report.interval_prob)
+
+
+@releasing_claims
 def rerender(run_dir: Path | str) -> Run:
     """Re-render figures, ``summary.csv`` and the reports of an existing run folder (no refit)."""
     from ipsbayes.priors import Prior
@@ -333,7 +371,7 @@ def rerender(run_dir: Path | str) -> Run:
         },
     )
     folder = Path(run_dir)
-    with atomic_folder(folder) as staging:
+    with refresh_folder(folder) as staging:  # rewrites only the files the run's manifest lists
         for name in ("config.toml", "posterior.nc", "diagnostics.json", "provenance.json"):
             (staging / name).write_bytes((folder / name).read_bytes())
         write_report(staging, existing.datatree, existing.diagnostics, settings)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ipsbayes import progress as progress_stage
 from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle
 from ipsbayes.errors import did_you_mean
@@ -155,7 +156,8 @@ def sensitivity_fits(
             set_name, family.prior_names_for(spec), config.priors.overrides, search_dirs, slots=family.prior_slots(spec)
         )
         label = f"prior set: {set_name}"
-        refitted = refit(main, bundle, spec, other, progress)
+        with progress_stage.group(f"refit, {label}"):
+            refitted = refit(main, bundle, spec, other, progress)
         results[label], gates[label] = refitted.estimands[names], _gate(refitted)
     for variant, changes in settings.variants.items():
         new_spec, _ = variant_spec(family, spec, changes, variant)
@@ -167,7 +169,8 @@ def sensitivity_fits(
             slots=family.prior_slots(new_spec),
         )
         label = f"variant: {variant}"
-        refitted = refit(main, bundle, new_spec, new_priors, progress)
+        with progress_stage.group(f"refit, {label}"):
+            refitted = refit(main, bundle, new_spec, new_priors, progress)
         results[label], gates[label] = refitted.estimands[names], _gate(refitted)
     stacked = xr.concat(list(results.values()), dim=pd.Index(list(results), name="analysis"), combine_attrs="override")
     for name in names:

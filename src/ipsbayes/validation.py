@@ -37,7 +37,7 @@ from ipsbayes.errors import ConfigError
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.pipeline import fit, prepare
 from ipsbayes.priors import PriorSet
-from ipsbayes.rundir import atomic_folder, package_versions, write_json
+from ipsbayes.rundir import atomic_folder, claim_run_output, package_versions, releasing_claims, write_json
 from ipsbayes.runner import validate_config
 from ipsbayes.sampling import sample_prior_predictive
 
@@ -264,6 +264,7 @@ def _progress(done: int, total: int, failed: int, started: float, interactive: b
         print(f"validate: {done}/{total} fits ({failed} failed)", file=sys.stderr)
 
 
+@releasing_claims  # a failure or interrupt removes the claimed staging folder
 def validate(
     config_path: Path | str,
     *,
@@ -274,6 +275,7 @@ def validate(
     seed: int = 1,
     out: Path | str | None = None,
     sbc: bool | None = None,
+    force: bool = False,
 ) -> Path:
     """Run the coverage and SBC studies for a config and write a validation folder.
 
@@ -295,6 +297,8 @@ def validate(
         Output folder (default ``runs/<name>-validation``).
     sbc : bool, optional
         Run simulation-based calibration too (default ``validation.sbc``).
+    force : bool
+        Write into a versioned sibling (``OUT-2``) when ``out`` holds files ipsbayes did not write.
 
     Returns
     -------
@@ -306,6 +310,9 @@ def validate(
     from ipsbayes.simulate import make_design
 
     config, family, spec, priors = validate_config(config_path)
+    claim = claim_run_output(config, out, force=force, kind="validation", suffix="-validation")
+    if datasets is not None and not 1 <= datasets <= 10_000:
+        raise ConfigError(f"datasets must be between 1 and 10,000, got {datasets}")
     settings = config.validation
     if settings.design is None or not settings.truth:
         raise ConfigError(f"{config_path}: [validation] needs 'design' and 'truth' to run ipsbayes validate")
@@ -313,7 +320,7 @@ def validate(
         make_design(settings.design, settings.options)
     except ConfigError as exc:
         raise ConfigError(f"{config_path}: [validation] {exc.headline}", exc.problems) from None
-    k = datasets or settings.datasets
+    k = settings.datasets if datasets is None else datasets
     run_sbc = settings.sbc if sbc is None else sbc
     fit_config = config.with_overrides(profile=profile, cores=1)
     bundle = read_bundle(config) if run_sbc else None
@@ -341,7 +348,7 @@ def validate(
         client.close()
     table = pd.DataFrame(rows)
     coverage = coverage_table(table, settings.probs)
-    target = Path(out) if out is not None else Path("runs") / f"{config.name}-validation"
+    target = claim.target
     meta = {
         "config": str(config_path),
         "datasets_per_study": k,
@@ -358,7 +365,7 @@ def validate(
         "model": family.kind,
         "prior_set": priors.name,
     }
-    with atomic_folder(target) as staging:
+    with atomic_folder(claim) as staging:
         table.drop(columns=[c for c in ("traceback",) if c in table], errors="ignore").to_csv(
             staging / "fits.csv", index=False, lineterminator="\n"
         )

@@ -110,8 +110,12 @@ class ModelFamily(ABC):
         Used to validate ``report.thresholds`` and ``sensitivity.estimands`` before sampling.
         """
 
-    def describe(self, spec: ModelSpec, data: ModelData) -> str:
-        """Markdown paragraph describing the fitted model for the report."""
+    def describe(self, spec: ModelSpec, data: ModelData, language: str = "en") -> str:
+        """Markdown paragraph describing the fitted model for the report, in ``language`` ("en" or "nb").
+
+        It must describe the model as configured and fitted (the spec actually run, the data
+        actually used), never a fixed text. Column and file names go in backticks.
+        """
         return f"{self.title}."
 
     def presentation(self) -> Presentation:

@@ -50,6 +50,7 @@ from ipsbayes.models.base import (
     register,
 )
 from ipsbayes.models.cace_strata import StrataDraws, replicate, strata_logp, strata_random
+from ipsbayes.models.cace_text import describe_cace
 from ipsbayes.models.design import Design
 from ipsbayes.present import Presentation
 from ipsbayes.priors import Prior, PriorSet, PriorSlot
@@ -369,27 +370,8 @@ class Cace(ModelFamily):
         return model
 
     @override
-    def describe(self, spec: CaceSpec, data: ModelData) -> str:
-        obs = data.info["observed"]
-        words = spec.words
-        family = spec.family
-        likelihood = f"{family.title.split(' (')[0].lower()}" + (f" of {spec.trials}" if spec.is_count else "")
-        er = (
-            "Exclusion restriction assumed: assignment alone does not change never-takers' outcomes."
-            if spec.exclusion_restriction
-            else "Exclusion restriction relaxed: never-takers' outcome may differ by arm (`never_taker_arm_effect`, "
-            "with the prior listed below)."
-        )
-        return (
-            f"Bayesian principal stratification (Imbens & Rubin 1997) for one-sided noncompliance: "
-            f"{obs['n_treatment_arm']} participants assigned to {words['treatment']} ({obs['n_received']} received "
-            f"it) and {obs['n_control_arm']} to {words['control']}. Outcome *{spec.outcome}*, {likelihood} "
-            f"likelihood. Compliance model: logistic in {', '.join(spec.compliance_covariates) or 'no covariates'}; "
-            f"outcome covariates: {', '.join(spec.outcome_covariates) or 'none'}. In the control arm compliers "
-            "cannot be told from never-takers, so the likelihood there is a two-component mixture, marginalised so "
-            f"that NUTS samples it. {er} Estimands average over the study's participants, weighting each by their "
-            "probability of being a complier."
-        )
+    def describe(self, spec: CaceSpec, data: ModelData, language: str = "en") -> str:
+        return describe_cace(spec, data, language)
 
     @override
     def replicate_data(
@@ -419,7 +401,8 @@ class Cace(ModelFamily):
             out["complier_rate_ips"] = out["complier_rate_treated"]
         for name, values in spec.family.estimands(posterior, spec.outcome_unit).items():
             out[name] = values
-        out.attrs["vocabulary"] = json.dumps(self.vocabulary(spec))
+        # the config's own words only: a report falls back to its language's words for the rest
+        out.attrs["vocabulary"] = json.dumps(dict(spec.vocabulary) | {"outcome": self.vocabulary(spec)["outcome"]})
         out.attrs["outcome_family"] = spec.outcome_family
         out.attrs["response"] = _observed_name(spec.outcome)
         return out

@@ -36,11 +36,10 @@ def cace_estimands(
     def wrap(values: np.ndarray) -> xr.DataArray:
         return unstack_draws(np.asarray(values), posterior)
 
-    extra = f"extra {spec.count_unit} of {label}" if spec.is_count else label
     out = xr.Dataset()
     out["cace"] = estimand(
         wrap(scale * (complier_c1 - complier_c0)),
-        f"CACE: effect of receiving {treatment} on {extra} for compliers",
+        f"CACE: effect of receiving {treatment} on {label} for compliers",
         unit,
         headline=True,
     )
@@ -92,12 +91,20 @@ def cace_estimands(
             f"Wald/IV estimate: observed ITT / share receiving {treatment}",
         ),
     }
+    # "participants": the smallest group an observed value rests on (small-cell protection in reports)
+    smallest = {
+        "observed_itt": min(obs["n_treatment_arm"], obs["n_control_arm"]),
+        "observed_per_protocol": min(obs["n_received"], obs["n_control_arm"]),
+        "observed_wald_cace": min(obs["n_received"], obs["n_control_arm"]),
+    }
     for name, (value, text) in observed.items():
-        out[name] = xr.DataArray(scale * value, attrs={"label": text, "unit": unit})
-    for name, key, text in (
-        ("observed_rate_control_arm", "mean_control_arm", f"{control} arm"),
-        ("observed_rate_treatment_arm", "mean_treatment_arm", f"{treatment} arm"),
-        ("observed_rate_received", "mean_received", f"received {treatment}"),
+        out[name] = xr.DataArray(scale * value, attrs={"label": text, "unit": unit, "participants": smallest[name]})
+    for name, key, text, n in (
+        ("observed_rate_control_arm", "mean_control_arm", f"{control} arm", obs["n_control_arm"]),
+        ("observed_rate_treatment_arm", "mean_treatment_arm", f"{treatment} arm", obs["n_treatment_arm"]),
+        ("observed_rate_received", "mean_received", f"received {treatment}", obs["n_received"]),
     ):
-        out[name] = xr.DataArray(scale * obs[key], attrs={"label": f"Observed outcome, {text}", "unit": rate_unit})
+        out[name] = xr.DataArray(
+            scale * obs[key], attrs={"label": f"Observed outcome, {text}", "unit": rate_unit, "participants": n}
+        )
     return out

@@ -16,8 +16,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from ipsbayes.models.base import register
+from ipsbayes.models.base import ModelData, register
 from ipsbayes.models.formula import ModelFormula
+from ipsbayes.models.hierarchical_logistic_text import describe_hierarchical
 from ipsbayes.models.multilevel import Multilevel, MultilevelSpec
 from ipsbayes.present import Presentation
 
@@ -64,6 +65,10 @@ class HierarchicalLogistic(Multilevel):
 
     def _service_keys(self, spec: HierarchicalLogisticSpec) -> list[str]:
         return [spec.service]
+
+    def describe(self, spec: HierarchicalLogisticSpec, data: ModelData, language: str = "en") -> str:
+        """The IPS wording (participants, services, job specialists), in English or Norwegian."""
+        return describe_hierarchical(spec, data, language)
 
     def presentation(self) -> Presentation:
         """The IPS report parts (fidelity, measurement error, services), as before the multilevel model."""

@@ -230,13 +230,15 @@ class Multilevel(ModelFamily):
             names["median_odds_ratio"] = "MOR"
         names |= {name: "" for name in family.aux}
         if spec.fidelity is not None:
+            link = "log-odds" if family.link == "logit" else units.difference
+            per = f"{spec.fidelity.per:g} {spec.fidelity.resolved_scale.name} points"
             names |= {
-                "fidelity_slope": "per step",
+                "fidelity_slope": f"{link} per {per}",
                 "fidelity_contrast": units.difference,
                 "fidelity_curve": units.level,
             }
             if family.link == "logit":
-                names["fidelity_odds_ratio"] = "OR per step"
+                names["fidelity_odds_ratio"] = "OR"
             if spec.fidelity.latent:
                 names |= {"review_error_sd": "points", "fidelity_sd": "points", "fidelity_reliability": "share"}
         return names
@@ -404,8 +406,8 @@ class Multilevel(ModelFamily):
         return arrays
 
     @override
-    def describe(self, spec: MultilevelSpec, data: ModelData) -> str:
-        return describe_model(spec, data, self.outcome_family(spec))
+    def describe(self, spec: MultilevelSpec, data: ModelData, language: str = "en") -> str:
+        return describe_model(spec, data, self.outcome_family(spec), language)
 
     @override
     def presentation(self) -> Presentation:

@@ -291,6 +291,12 @@ def _fidelity_estimands(
             units.difference,
             headline=True,
             note="average over the study's rows with each group's own effect kept; only fidelity changes",
+            scale=scale.name,
+            low=float(low),
+            high=float(high),
+            band_low=str(scale.band(low)),
+            band_high=str(scale.band(high)),
+            per=float(per),
         ),
         "fidelity_curve": estimand(
             post.wrap(curve, ("fidelity_score",), {"fidelity_score": grid}),

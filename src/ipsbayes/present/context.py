@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ipsbayes.present.phrases import Effect, readable
 from ipsbayes.present.style import Style
-from ipsbayes.present.text import choose, format_number, format_probability
+from ipsbayes.present.text import choose, format_number, format_probability, percent
 
 
 @dataclass
@@ -41,6 +42,9 @@ class ReportContext:
         Estimand name -> practically relevant threshold on its reporting scale.
     min_cell : int
         Observed counts or rates based on fewer participants than this are never published.
+    calibration : mapping or None
+        What ``ipsbayes validate`` measured for this config's design (see
+        :func:`ipsbayes.report.calibration.load_calibration`), when a validation run exists.
     """
 
     estimands: xr.Dataset
@@ -50,6 +54,7 @@ class ReportContext:
     labels: Mapping[str, str] = field(default_factory=dict)
     thresholds: Mapping[str, float] = field(default_factory=dict)
     min_cell: int = 5
+    calibration: Mapping[str, Any] | None = None
 
     @property
     def language(self) -> str:
@@ -87,7 +92,7 @@ class ReportContext:
         vocabulary = self.vocabulary
         if key in vocabulary:
             return str(vocabulary[key])
-        return default if default is not None else str(key).replace("_", " ")
+        return readable(key, {**vocabulary, **self.labels}, self.language, default)
 
     @property
     def vocabulary(self) -> dict[str, str]:
@@ -115,8 +120,15 @@ class ReportContext:
         to = self.text("to", "til")
         return (
             f"{self.number(row['lower'], unit)} {to} {self.number(row['upper'], unit)} "
-            f"({self.style.prob:.0%} {self.style.kind.upper()})"
+            f"({percent(self.style.prob, self.language)} {self.style.kind.upper()})"
         )
+
+    def effect(self, name: str, **where: Any) -> Effect:
+        """Posterior summary of estimand ``name`` (one element chosen by ``where``, e.g. ``contrast="age"``)."""
+        values = self.estimands[name]
+        if where:
+            values = values.sel(where)
+        return Effect.from_draws(values.values, self.style, values.attrs.get("unit", ""), values.attrs.get("null", 0.0))
 
     def draws(self, name: str) -> np.ndarray:
         """Flat posterior draws of a scalar estimand."""

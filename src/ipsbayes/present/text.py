@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+from ipsbayes.textutil import escape_md
+
 Language = Literal["en", "nb"]
 LANGUAGES: tuple[str, ...] = ("en", "nb")
 THIN_SPACE = "\u2009"
@@ -69,13 +71,32 @@ def format_probability(value: float, draws: int | None = None, language: str = "
     return localise(text, language)
 
 
+def percent(prob: float, language: str = "en") -> str:
+    """A probability as a whole percentage: ``90%`` in English, ``90 %`` in Norwegian."""
+    text = f"{prob:.0%}"
+    return text.replace("%", " %") if language == "nb" else text
+
+
 def interval_name(kind: str, prob: float, language: str = "en") -> str:
     """Human name of an interval, e.g. ``90% equal-tailed interval (ETI)``."""
-    percent = f"{prob:.0%}"
+    percent_text = percent(prob, language)
     if language == "nb":
         name = "høyeste-tetthetsintervall" if kind == "hdi" else "likehalet intervall"
-        return f"{percent} {name} ({kind.upper()})"
-    return f"{percent} {'highest-density' if kind == 'hdi' else 'equal-tailed'} interval ({kind.upper()})"
+        return f"{percent_text} {name} ({kind.upper()})"
+    return f"{percent_text} {'highest-density' if kind == 'hdi' else 'equal-tailed'} interval ({kind.upper()})"
 
 
-__all__ = ["LANGUAGES", "Language", "choose", "format_number", "format_probability", "interval_name", "localise"]
+#: characters that start Markdown structure inline (code spans, emphasis, links, tables, escapes)
+
+
+__all__ = [
+    "LANGUAGES",
+    "Language",
+    "choose",
+    "escape_md",
+    "format_number",
+    "format_probability",
+    "interval_name",
+    "localise",
+    "percent",
+]

@@ -3,13 +3,17 @@
 A model family hands the report its figures (see :mod:`ipsbayes.present`); this
 module adds the shared ones (predictive checks, priors against posteriors,
 sensitivity, chain mixing) and saves each as ``figures/<name>.png|svg`` so
-documents can embed them. Figures are drawn inside a local rc context with a
-non-interactive backend: nothing here changes matplotlib's global state.
+documents can embed them. Figures are drawn inside a local rc context holding
+the figure profile (``[report.figures]``: width, font size, DPI, SVG text as
+text): nothing here changes matplotlib's global state. Each figure is saved at
+exactly the profile's width, so its fonts are their stated size on paper.
 """
 
 from __future__ import annotations
 
+import textwrap
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import arviz as az
@@ -18,9 +22,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, fixed
+from ipsbayes.present.cells import suppress_counts
 from ipsbayes.present.style import figure_of
 from ipsbayes.report.figures_sensitivity import (
     compared_estimands,
@@ -28,9 +35,10 @@ from ipsbayes.report.figures_sensitivity import (
     prior_posterior,
     sensitivity_forest,
 )
+from ipsbayes.report.layout import fit_to_profile
 
-#: rc settings for every report figure (stable SVG ids: same run, same file)
-RC = {"svg.hashsalt": "ipsbayes"}
+#: probability of the simultaneous envelope in rank plots (stated in the figure)
+RANK_ENVELOPE = 0.99
 
 
 def ppc_calibration(ctx: ReportContext) -> tuple[Figure, str]:
@@ -41,31 +49,93 @@ def ppc_calibration(ctx: ReportContext) -> tuple[Figure, str]:
         pc = az.plot_ppc_pava(
             datatree, var_names=[observed_outcome(datatree)[0]], ci_prob=style.prob, backend="matplotlib"
         )
-    fig = figure_of(pc)
+    fig = fit_to_profile(figure_of(pc), style, height=style.width * 0.55)
+    band = style.t(f"{style.prob:.0%} consistency band", f"{style.prob:.0%} konsistensbånd")
     for ax in fig.axes:
-        ax.set_xlabel("Predicted probability")
-        ax.set_ylabel("Conditional event probability (PAVA)")
-    fig.suptitle("Posterior predictive calibration")
-    caption = (
+        ax.set_title("")
+        ax.set_xlabel(style.t("Predicted probability", "Predikert sannsynlighet"))
+        ax.set_ylabel(style.t("Observed rate (PAVA)", "Observert andel (PAVA)"))
+        ax.plot([], [], color="C0", lw=1.5, label=style.t("observed (calibrated)", "observert (kalibrert)"))
+        ax.fill_between([], [], [], color="C0", alpha=0.3, label=band)
+        ax.plot([], [], color="0.35", ls="--", label=style.t("perfect calibration", "perfekt kalibrering"))
+        ax.legend(loc="upper left")
+    caption = ctx.text(
         f"Calibration of predicted probabilities (PAVA-calibrated conditional event probabilities); "
         f"the band is a {style.prob:.0%} consistency interval under the model. A line inside the band "
-        "means predicted and observed rates agree."
+        "means predicted and observed rates agree.",
+        f"Kalibrering av predikerte sannsynligheter (PAVA); båndet er et {style.prob:.0%} konsistensintervall "
+        "under modellen. En linje innenfor båndet betyr at predikerte og observerte andeler stemmer.",
     )
     return fig, caption
 
 
 def ppc_counts(ctx: ReportContext) -> tuple[Figure, str]:
-    """Rootogram of a count outcome (e.g. months employed) against posterior predictive draws (ArviZ)."""
+    """Observed frequency of each outcome value against the posterior predictive (median and interval).
+
+    Values are category names for a categorical outcome (e.g. none / work / apprenticeship /
+    education) and counts otherwise (months employed). Observed frequencies below
+    ``report.min_cell`` (but above zero) are not drawn.
+    """
     datatree, style = ctx.datatree, ctx.style
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pc = az.plot_ppc_rootogram(datatree, ci_prob=style.prob, backend="matplotlib")  # the CACE model observes one
-    fig = figure_of(pc)
+    name, _ = observed_outcome(datatree)
+    observed = np.asarray(datatree["observed_data"][name].values).ravel().astype(int)
+    predicted = np.asarray(datatree["posterior_predictive"][name].values)
+    predicted = predicted.reshape(-1, observed.size).astype(int)
+    levels = np.arange(min(observed.min(), predicted.min()), max(observed.max(), predicted.max()) + 1)
+    offset = levels[0]
+    counts = np.stack([np.bincount(row - offset, minlength=levels.size) for row in predicted])
+    lower, upper = _bounds(counts, style)
+    mid = np.median(counts, axis=0)
+    seen = np.bincount(observed - offset, minlength=levels.size).astype(float)
+    shown = suppress_counts(seen, ctx.min_cell)
+    names = _level_names(ctx, levels)
+    fig, ax = style.subplots(max(2.6, style.width * 0.45))
+    x = np.arange(levels.size)
+    ax.bar(x, mid, color="#9ecae1", label=style.t("predicted: median", "predikert: median"))
+    ax.errorbar(x, mid, yerr=[mid - lower, upper - mid], fmt="none", ecolor="#08519c", lw=1.2, label=style.short)
+    ax.plot(x, shown, "o", color="black", ms=4, label=style.t("observed", "observert"))
+    ax.set_xticks(x, names)
+    if names != [str(v) for v in levels]:
+        ax.set_xlabel(ctx.label(name, style.t("Outcome", "Utfall")))
+    else:
+        ax.set_xlabel(ctx.label(name, style.t("Value", "Verdi")))
+    ax.set_ylabel(style.t("Participants", "Deltakere"))
+    ax.legend(loc="best")
+    suppressed = int(np.sum(np.isnan(shown) & (seen > 0)))
+    note = (
+        ctx.text(
+            f" Observed frequencies below {ctx.min_cell} participants are not shown ({suppressed} values).",
+            f" Observerte antall under {ctx.min_cell} deltakere vises ikke ({suppressed} verdier).",
+        )
+        if suppressed
+        else ""
+    )
     caption = (
-        f"Posterior predictive rootogram: observed counts of each value (points) against the model's "
-        f"predictions with {style.prob:.0%} intervals, on a square-root scale."
+        ctx.text(
+            f"Posterior predictive check: observed number of participants with each value (points) against the "
+            f"model's prediction (bars: median; lines: {style.text}).",
+            f"Prediktiv kontroll: observert antall deltakere med hver verdi (punkter) mot modellens prediksjon "
+            f"(søyler: median; linjer: {style.text}).",
+        )
+        + note
     )
     return fig, caption
+
+
+def _bounds(draws: np.ndarray, style) -> tuple[np.ndarray, np.ndarray]:
+    """Interval bounds over the first axis of ``draws`` (ETI or HDI, as the report states)."""
+    values = xr.DataArray(draws[np.newaxis], dims=["chain", "draw", "value"])
+    return style.bounds(values.astype(float))
+
+
+def _level_names(ctx: ReportContext, levels: np.ndarray) -> list[str]:
+    """Category names of a categorical outcome's codes (from the estimands' ``category`` coordinate)."""
+    for var in ctx.estimands.data_vars.values():
+        if "category" in var.dims:
+            categories = [str(c) for c in var["category"].values]
+            if levels.min() >= 0 and levels.max() < len(categories):
+                return [ctx.label(categories[int(v)]) for v in levels]
+    return [str(int(v)) for v in levels]
 
 
 def hyperparameters(datatree: xr.DataTree, limit: int = 6) -> list[str]:
@@ -75,19 +145,80 @@ def hyperparameters(datatree: xr.DataTree, limit: int = 6) -> list[str]:
     return [n for n in small if not n.startswith("z_") and "_prior_" not in n][:limit]
 
 
+def rank_panels(ctx: ReportContext, limit: int = 9) -> list[tuple[str, np.ndarray]]:
+    """(readable label, draws as chain x draw) of each scalar parameter and each element of small vectors."""
+    posterior = ctx.datatree["posterior"].to_dataset()
+    panels = []
+    for name in hyperparameters(ctx.datatree):
+        var = posterior[name]
+        extra = [d for d in var.dims if d not in ("chain", "draw")]
+        if not extra:
+            panels.append((ctx.label(name), var.values))
+            continue
+        stacked = var.stack(__element__=extra)
+        for i in range(stacked.sizes["__element__"]):
+            element = ", ".join(ctx.label(str(stacked[d].values[i])) for d in extra)
+            panels.append((f"{ctx.label(name)}: {element}", stacked.isel(__element__=i).values))
+    return panels[:limit]
+
+
 def rank_plot(ctx: ReportContext) -> tuple[Figure, str]:
-    """Rank ECDF plots of the hyperparameters (mixing check)."""
-    datatree = ctx.datatree
-    names = hyperparameters(datatree)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pc = az.plot_rank(datatree, var_names=names, backend="matplotlib")
-    fig = figure_of(pc)
-    caption = (
-        "Rank ECDF difference plots per chain for the scalar parameters: lines inside the envelope mean "
-        "the chains mix well."
+    """Rank ECDF difference per chain of the scalar parameters, with a simultaneous envelope (mixing check).
+
+    Draws are thinned to about their effective sample size before the envelope is computed
+    (as ArviZ does for its envelope method), since the envelope assumes independent draws.
+    """
+    from arviz_stats.ecdf_utils import ecdf_pit
+    from scipy.stats import rankdata
+
+    style = ctx.style
+    panels = rank_panels(ctx)
+    rows, cols = int(np.ceil(len(panels) / 3)), min(3, len(panels))
+    fig, axes = style.subplots(1.45 * rows + 0.9, rows, cols, squeeze=False, sharex=True, sharey=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (label, draws) in zip(axes.ravel(), panels, strict=False):
+        draws = _thinned(draws)
+        chains, n = draws.shape
+        ranks = rankdata(draws.ravel()).reshape(draws.shape) / draws.size
+        x, _, lower, upper = ecdf_pit(np.linspace(0, 1, n), RANK_ENVELOPE, 1000)  # one chain's band
+        ax.fill_between(x, lower - x, upper - x, color="0.85", step="post", lw=0)
+        for c in range(chains):
+            ecdf = np.searchsorted(np.sort(ranks[c]), x, side="right") / n
+            ax.step(x, ecdf - x, where="post", color=colours[c % len(colours)], lw=1.0)
+        ax.axhline(0, color="0.4", lw=0.6)
+        ax.set_title(textwrap.fill(label, style.chars(cols)), fontsize=style.small_font)
+        ax.set_xticks([0, 0.5, 1])
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_axis_off()
+    fig.supxlabel(style.t("Fractional rank", "Relativ rang"))
+    fig.supylabel(style.t("ECDF difference", "ECDF-differanse"))
+    handles = [
+        Patch(
+            color="0.85",
+            label=style.t(f"{RANK_ENVELOPE:.0%} simultaneous envelope", f"{RANK_ENVELOPE:.0%} simultant bånd"),
+        )
+    ]
+    handles += [
+        Line2D([], [], color=colours[c % len(colours)], lw=1.0, label=style.t(f"chain {c + 1}", f"kjede {c + 1}"))
+        for c in range(panels[0][1].shape[0] if panels else 0)
+    ]
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(5, len(handles)))
+    caption = ctx.text(
+        f"Rank ECDF difference per chain for the scalar parameters: lines inside the grey "
+        f"{RANK_ENVELOPE:.0%} simultaneous envelope mean the chains mix well; a line outside it marks a parameter "
+        "whose chains disagree.",
+        f"Rang-ECDF-differanse per kjede for de skalare parameterne: linjer innenfor det grå {RANK_ENVELOPE:.0%} "
+        "simultane båndet betyr at kjedene blander godt; en linje utenfor markerer en parameter der kjedene er "
+        "uenige.",
     )
     return fig, caption
+
+
+def _thinned(draws: np.ndarray) -> np.ndarray:
+    """Draws (chain x draw) thinned to about their bulk effective sample size."""
+    ess = float(az.ess(draws, method="bulk")) if draws.shape[1] > 4 else draws.size
+    step = max(1, int(np.ceil(draws.size / max(ess, 1.0))))
+    return draws[:, ::step]
 
 
 def observed_outcome(datatree: xr.DataTree) -> tuple[str | None, str]:
@@ -117,7 +248,7 @@ SHARED_FIGURES: tuple[FigureSpec, ...] = (
     ),
     FigureSpec(
         "ppc_counts",
-        fixed("Posterior predictive check of the counts", "Prediktiv kontroll av tellingene"),
+        fixed("Posterior predictive check of the outcome values", "Prediktiv kontroll av utfallsverdiene"),
         ppc_counts,
         lambda ctx: observed_outcome(ctx.datatree)[1] == "count",
     ),
@@ -148,31 +279,46 @@ SHARED_FIGURES: tuple[FigureSpec, ...] = (
 )
 
 
-def draw_figures(ctx: ReportContext, presentation: Presentation, folder: Path, formats: list[str]) -> dict[str, dict]:
-    """Draw every applicable figure; save ``<name>.<fmt>`` in ``folder``; return name -> title, paths, caption.
-
-    A family figure with the same name as a shared one replaces it.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
+def figure_specs(presentation: Presentation) -> list[FigureSpec]:
+    """The family's figures, then the shared ones (a family figure replaces a shared one of the same name)."""
     chosen: dict[str, FigureSpec] = {}
     for spec in (*presentation.figures, *SHARED_FIGURES):
         chosen.setdefault(spec.name, spec)
+    return list(chosen.values())
+
+
+def iter_figures(ctx: ReportContext, presentation: Presentation) -> Iterator[tuple[FigureSpec, Figure, str]]:
+    """Draw every applicable figure at the profile's size; yield (spec, figure, caption).
+
+    Drawing happens inside a local rc context (the profile's fonts, constrained layout,
+    SVG text as text, a non-interactive backend); the caller closes each figure.
+    """
+    with matplotlib.rc_context(ctx.style.rc()), plt.ioff():
+        for spec in figure_specs(presentation):
+            if spec.applies(ctx):
+                fig, caption = spec.draw(ctx)
+                fit_to_profile(fig, ctx.style, height=fig.get_size_inches()[1])
+                yield spec, fig, caption
+
+
+def draw_figures(ctx: ReportContext, presentation: Presentation, folder: Path, formats: list[str]) -> dict[str, dict]:
+    """Draw every applicable figure; save ``<name>.<fmt>`` in ``folder``; return name -> title, paths, caption.
+
+    Files are exactly the profile's width (no tight cropping), PNGs at its DPI, SVGs with real text.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
     out = {}
-    with matplotlib.rc_context(RC), plt.ioff():
-        for name, spec in chosen.items():
-            if not spec.applies(ctx):
-                continue
-            fig, caption = spec.draw(ctx)
+    with matplotlib.rc_context(ctx.style.rc()):
+        for spec, fig, caption in iter_figures(ctx, presentation):
             paths = {}
             for fmt in formats:
-                path = folder / f"{name}.{fmt}"
+                path = folder / f"{spec.name}.{fmt}"
                 fig.savefig(
                     path,
-                    dpi=150 if fmt == "png" else None,
-                    bbox_inches="tight",
+                    dpi=ctx.style.dpi if fmt == "png" else None,
                     metadata={"Software": None} if fmt == "png" else {"Date": None},
                 )
                 paths[fmt] = path
             plt.close(fig)
-            out[name] = {"title": spec.title(ctx), "paths": paths, "caption": caption}
+            out[spec.name] = {"title": spec.title(ctx), "paths": paths, "caption": caption}
     return out

@@ -7,14 +7,24 @@ turns each section's Markdown into HTML.
 
 from __future__ import annotations
 
-import json
-
 import markdown
-import numpy as np
 
 from ipsbayes.present import Presentation, ReportContext, Section, fixed
-from ipsbayes.present.text import format_number
-from ipsbayes.report.tables import power_scaling_table, sensitivity_table
+from ipsbayes.present.answers import analysis_name, refit_gates, sensitivity_effects
+from ipsbayes.present.phrases import estimate
+from ipsbayes.present.text import escape_md
+from ipsbayes.report.tables import power_scaling_table
+from ipsbayes.report.verdict import short_name
+
+#: ArviZ psense diagnosis -> (English, Norwegian) words for the report
+DIAGNOSES = {
+    "potential prior-data conflict": ("potential prior-data conflict", "mulig konflikt mellom prior og data"),
+    "potential strong prior / weak likelihood": (
+        "prior-dominated (strong prior or weak likelihood)",
+        "prioren dominerer (sterk prior eller svak likelihood)",
+    ),
+    "✓": ("no sensitivity flagged", "ingen følsomhet påvist"),
+}
 
 
 def sensitivity_section(ctx: ReportContext) -> str:
@@ -22,39 +32,79 @@ def sensitivity_section(ctx: ReportContext) -> str:
     datatree, style = ctx.datatree, ctx.style
     parts = []
     if "sensitivity" in datatree.children:
-        table = sensitivity_table(datatree["sensitivity"].to_dataset(), style.kind, style.prob)
-        gates = json.loads(datatree["sensitivity"].attrs.get("gates", "{}"))
+        sensitivity = datatree["sensitivity"]
+        gates = refit_gates(datatree)
         rows = [
-            "| Analysis | Estimand | Median | Interval | P(> null) | Diagnostics |",
-            "| --- | --- | ---: | --- | ---: | --- |",
+            ctx.text(
+                "| Analysis | Estimand | Median (interval) | P(direction) | Diagnostics |",
+                "| Analyse | Estimand | Median (intervall) | P(retning) | Diagnosesjekk |",
+            ),
+            "| --- | --- | --- | ---: | --- |",
         ]
-        for row in table.to_dict("records"):
-            unit = row["unit"]
-            p_null = "-" if np.isnan(row["p_above_null"]) else f"{row['p_above_null']:.2f}"
-            gate = gates.get(row["analysis"], {}).get("status", "-")
-            rows.append(
-                f"| {row['analysis']} | {row['label']} ({unit}) | {format_number(row['median'], unit)} | "
-                f"{format_number(row['lower'], unit)} to {format_number(row['upper'], unit)} | {p_null} | {gate} |"
-            )
+        for name in sensitivity.data_vars:
+            label = escape_md(short_name(str(name), datatree, ctx.labels))
+            for analysis, effect in sensitivity_effects(ctx, str(name)).items():
+                gate = gates.get(analysis, {}).get("status", "-")
+                has_null = sensitivity[name].attrs.get("null") is not None
+                way = ctx.text("rise" if effect.sign >= 0 else "fall", "økning" if effect.sign >= 0 else "nedgang")
+                direction = f"{ctx.probability(effect.p_direction)} ({way})" if has_null else "-"
+                rows.append(
+                    f"| {escape_md(analysis_name(analysis, ctx.labels, ctx.language))} | {label} | "
+                    f"{estimate(effect, style, ctx.language)} | {direction} | {_gate_word(ctx, gate)} |"
+                )
         parts.append(
-            f"Each row refits the same data (same sampler settings) under another prior set or model "
-            f"assumption; intervals are {style.text}. Priors are listed in `priors/`; the main analysis's "
-            "priors are tabled under *Model*."
+            ctx.text(
+                "Each row refits the same data (same sampler settings) under another prior set or model assumption, "
+                f"through the same diagnostics gate as the main fit; intervals are {style.text}. P(direction) is the "
+                "probability of a change in the direction of the median. Priors are listed in `priors/`; the main "
+                "analysis's priors are tabled under *Model*.",
+                "Hver rad tilpasser de samme dataene på nytt (samme samplerinnstillinger) med et annet priorsett "
+                "eller en annen modellantakelse, gjennom den samme diagnosesjekken som hovedanalysen; intervallene "
+                f"er {style.text}. P(retning) er sannsynligheten for en endring i medianens retning. Priorene står i "
+                "`priors/`; hovedanalysens priorer er vist under *Modell*.",
+            )
         )
         parts.append("\n".join(rows))
     if "power_scaling" in datatree.children:
         power = power_scaling_table(datatree["power_scaling"].to_dataset())
-        rows = ["| Estimand | Prior sensitivity | Likelihood sensitivity | Diagnosis |", "| --- | ---: | ---: | --- |"]
+        rows = [
+            ctx.text(
+                "| Estimand | Prior sensitivity | Likelihood sensitivity | Diagnosis |",
+                "| Estimand | Følsomhet for prior | Følsomhet for likelihood | Vurdering |",
+            ),
+            "| --- | ---: | ---: | --- |",
+        ]
         for row in power.to_dict("records"):
-            rows.append(f"| {row['estimand']} | {row['prior']:.3f} | {row['likelihood']:.3f} | {row['diagnosis']} |")
+            diagnosis = str(row.get("diagnosis", ""))
+            words = DIAGNOSES.get(diagnosis, (diagnosis, diagnosis))
+            rows.append(
+                f"| {escape_md(short_name(str(row['estimand']), datatree, ctx.labels))} | "
+                f"{ctx.number(float(row['prior']), 'x')} | {ctx.number(float(row['likelihood']), 'x')} | "
+                f"{escape_md(ctx.text(*words))} |"
+            )
         parts.append(
-            "**Power-scaling sensitivity** (Kallioinen et al. 2023; ArviZ `psense_summary`): how far the posterior "
-            "moves when the prior or the likelihood is raised to a power near 1, without refitting. Values of 0.05 or "
-            "more flag sensitivity; a prior-sensitive estimand with a weak likelihood means the data alone cannot "
-            "pin it down, and sensitivity to both suggests prior-data conflict."
+            ctx.text(
+                "**Power-scaling sensitivity** (Kallioinen et al. 2023; ArviZ `psense_summary`): how far the posterior "
+                "moves when the prior or the likelihood is raised to a power near 1, without refitting. Values of "
+                "0.05 or more flag sensitivity; a prior-sensitive estimand with a weak likelihood means the data alone "
+                "cannot pin it down, and sensitivity to both suggests prior-data conflict.",
+                "**Power-scaling-følsomhet** (Kallioinen mfl. 2023; ArviZ `psense_summary`): hvor mye posterioren "
+                "flytter seg når prioren eller likelihooden opphøyes i en potens nær 1, uten ny tilpasning. Verdier "
+                "på 0,05 eller mer markerer følsomhet; er et estimand følsomt for prioren mens likelihooden er svak, "
+                "kan ikke dataene alene bestemme det, og følsomhet for begge tyder på konflikt mellom prior og data.",
+            )
         )
         parts.append("\n".join(rows))
     return "\n\n".join(parts)
+
+
+def _gate_word(ctx: ReportContext, status: str) -> str:
+    words = {
+        "pass": ("passed", "bestått"),
+        "warn": ("warned: do not rely on it", "advarsel: ikke stol på den"),
+        "fail": ("failed: do not use", "feilet: ikke bruk"),
+    }
+    return ctx.text(*words[status]) if status in words else status
 
 
 #: sections every run gets when it has what they need

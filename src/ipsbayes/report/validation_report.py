@@ -17,6 +17,7 @@ from scipy import stats
 
 from ipsbayes.config import RunConfig
 from ipsbayes.present.style import figure_of
+from ipsbayes.textutil import escape_md
 
 CSS = (
     "body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
@@ -30,7 +31,7 @@ def pit_tree(rows: pd.DataFrame, study: str) -> xr.DataTree:
     ok = rows[(rows["ok"]) & (rows["study"] == study)]
     variables = {}
     for quantity, group in ok.groupby("quantity", sort=False):
-        safe = quantity.replace("[", "(").replace("]", ")")
+        safe = quantity.replace("[", "(").replace("]", ")").replace("/", "∕")  # xarray names cannot hold "/"
         variables[safe] = (("chain", "draw"), group.sort_values("dataset")["pit"].to_numpy()[None, :])
     return xr.DataTree.from_dict({"prior_sbc": xr.Dataset(variables)})
 
@@ -111,8 +112,8 @@ def write_validation_report(
         f"# Validation of `{config.name}` ({meta['model']})",
         "",
         f"{meta['fits']} fits ({meta['datasets_per_study']} data sets per study), sampler profile "
-        f"`{meta['profile']}`, prior set `{meta['prior_set']}`, design `{meta['design']}` with options "
-        f"`{meta['options']}`, run on {meta['scheduler']} in {meta['seconds']} s.",
+        f"{escape_md(meta['profile'])}, prior set {escape_md(meta['prior_set'])}, design {escape_md(meta['design'])} "
+        f"with options {escape_md(meta['options'])}, run on {escape_md(meta['scheduler'])} in {meta['seconds']} s.",
         "",
         f"**Failed fits: {len(failures)}** of {len(fits)}"
         + (" (listed below; they are excluded from the tables, never silently)." if len(failures) else "."),
@@ -132,7 +133,7 @@ def write_validation_report(
     ]
     for row in coverage.to_dict("records"):
         lines.append(
-            f"| {row['study']} | {row['quantity']} | {row['nominal']:.0%} | {row['coverage']:.3f} | "
+            f"| {row['study']} | {escape_md(row['quantity'])} | {row['nominal']:.0%} | {row['coverage']:.3f} | "
             f"{row['mcse']:.3f} | {row['datasets']} |"
         )
     lines += [
@@ -148,7 +149,7 @@ def write_validation_report(
     ]
     for row in uniformity(rows).to_dict("records"):
         lines.append(
-            f"| {row['study']} | {row['quantity']} | {row['fits']} | {row['mean_pit']:.3f} | "
+            f"| {row['study']} | {escape_md(row['quantity'])} | {row['fits']} | {row['mean_pit']:.3f} | "
             f"{row['ks_p_value']:.3f} | {row['fits_with_divergences']} | {row['fits_failing_gate']} |"
         )
     lines += ["", "## Figures", ""]
@@ -157,10 +158,12 @@ def write_validation_report(
     if len(failures):
         lines += ["## Failed fits", "", "| Study | Data set | Seed | Error |", "| --- | ---: | ---: | --- |"]
         for row in failures.to_dict("records"):
-            lines.append(f"| {row['study']} | {row['dataset']} | {row['seed']} | {row.get('error', '')} |")
+            lines.append(f"| {row['study']} | {row['dataset']} | {row['seed']} | {escape_md(row.get('error', ''))} |")
     text = "\n".join(lines) + "\n"
     (folder / "report.md").write_text(text)
-    html = markdown.markdown(text, extensions=["tables"])
+    from ipsbayes.report.render import sanitize_html
+
+    html = str(sanitize_html(markdown.markdown(text, extensions=["tables"]), images=True))
     for name, _ in drawn:
         encoded = base64.b64encode((figures / name).read_bytes()).decode()
         html = html.replace(f'src="figures/{name}"', f'src="data:image/png;base64,{encoded}"')

@@ -3,8 +3,7 @@
 Two non-IPS configs are fitted and rendered: pupils in schools in regions (a continuous score, nested
 groups, a region table joined by its key) and the vitamin A trial (a generic CACE). Strings produced
 by the model code (estimand names, labels, units, notes, the model description, summary.csv) must be
-free of IPS words; the rendered report's prose comes from the report text (issue 11), so hits there
-are listed and the check is expected to fail until that text is generic.
+free of IPS words, and so must every file of the rendered run folder (report prose, figures, tables).
 """
 
 from __future__ import annotations
@@ -116,11 +115,7 @@ def test_non_ips_reports_use_no_ips_vocabulary(tmp_path: Path) -> None:
         fitted = fit(plan.family, plan.spec, plan.priors, plan.config, data=plan.data, model=plan.model)
         model_text = _model_strings(fitted.estimands) + plan.family.describe(plan.spec, plan.data)
         assert not ips_words(model_text), f"{name}: IPS words from the model code: {ips_words(model_text)}"
-        try:  # the rendered report: its prose is the report text's (issue 11)
-            run = ipsbayes.run(raw, out=tmp_path / f"run_{name}", progress=False)
-        except Exception as exc:  # the CACE report reads the IPS estimand names until issue 11 lands
-            report_hits[name] = [f"report failed: {type(exc).__name__}: {exc}"]
-            continue
+        run = ipsbayes.run(raw, out=tmp_path / f"run_{name}", progress=False)
         summary = (run.path / "summary.csv").read_text()
         assert not ips_words(summary), f"{name}: summary.csv has {ips_words(summary)}"
         for path in sorted(run.path.rglob("*")):
@@ -128,5 +123,4 @@ def test_non_ips_reports_use_no_ips_vocabulary(tmp_path: Path) -> None:
                 found = ips_words(path.read_text(errors="ignore"))
                 if found:
                     report_hits.setdefault(name, []).append(f"{path.relative_to(run.path)}: {found}")
-    if report_hits:
-        pytest.xfail(f"IPS words in report text (issue 11 wording, not model code): {report_hits}")
+    assert not report_hits, f"IPS words in what ipsbayes wrote: {report_hits}"

@@ -293,7 +293,7 @@ def vocabulary_of(ctx: ReportContext) -> dict[str, str]:
     return json.loads(ctx.estimands.attrs.get("vocabulary", "{}"))
 
 
-_FIDELITY_SECTIONS = tuple(s for s in ips.PRESENTATION.sections if s.name in ("fidelity", "measurement"))
+_FIDELITY_SECTIONS = tuple(s for s in ips.PRESENTATION.sections if s.key in ("fidelity", "measurement"))
 _FIDELITY_FIGURES = tuple(f for f in ips.PRESENTATION.figures if f.name == "fidelity_curve")
 
 PRESENTATION = Presentation(

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 SYSTEM_PACKAGES := chromium chromium-driver pandoc
 
-.PHONY: demo test install install-system validate benchmark reproduce clean
+.PHONY: demo test test-slow install install-system validate benchmark reproduce clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
@@ -40,6 +40,11 @@ test: $(STAMP) install-system
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q
+
+# the heavier checks the default run leaves out (pytest.mark.slow): published examples at the ci profile,
+# design variants end to end, Bambi agreement, the examples' contract tests
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 validate: $(STAMP)
 	for config in rij_cace rij_cace_months ipsung_employment ipsung_fidelity ipsung_outcomes; do \

@@ -17,6 +17,9 @@ from ipsbayes.testing import edit_config, load_raw_config
 
 from .conftest import REPO
 
+#: compiles Bambi models (~10 s): run by `make test-slow`
+pytestmark = pytest.mark.slow
+
 bmb = pytest.importorskip("bambi")
 
 

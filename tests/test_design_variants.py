@@ -18,7 +18,8 @@ from ipsbayes.testing import edit_config, load_raw_config
 
 from .conftest import REPO
 
-pytestmark = pytest.mark.sampling
+#: ~60 s of fits on 2 cores: run by `make test-slow`, not by the default `pytest` / `make test`
+pytestmark = [pytest.mark.sampling, pytest.mark.slow]
 
 VARIANTS = {
     "no_fidelity": {"model.formula": "work_or_education_12m ~ age + gender + (1 | service)"},

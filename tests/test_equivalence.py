@@ -75,6 +75,7 @@ def test_collapsed_and_uncollapsed_log_likelihood_sums_match_exactly(make_config
 
 
 @pytest.mark.sampling
+@pytest.mark.slow  # two fits (~10 s): `make test-slow`; the exact log-likelihood sums above stay in CI
 def test_collapsed_and_uncollapsed_posteriors_agree(make_config, small_ipsung: Path) -> None:
     """Same data, two likelihood layouts: posterior means agree within Monte Carlo error (4 combined MCSE)."""
     import arviz as az
@@ -134,6 +135,7 @@ def test_binomial_row_equals_its_repeated_bernoulli_rows(tmp_path: Path) -> None
         assert binomial - coefficients == pytest.approx(bernoulli, rel=1e-12)
 
 
+@pytest.mark.slow  # ~8 s: `make test-slow`
 def test_cace_frequency_weights_equal_repeated_rows(tmp_path: Path) -> None:
     """The vitamin A trial as 6 weighted cells and as 23,682 infants: the same log-likelihood."""
     raw = load_raw_config(REPO / "examples" / "vitamin_a" / "vitamin_a.toml")

@@ -37,6 +37,7 @@ def test_every_example_has_data_source_and_published_numbers() -> None:
 
 
 @pytest.mark.sampling
+@pytest.mark.slow  # ~45 s at the ci profile: `make test-slow`; the default-profile numbers are `make reproduce`
 @pytest.mark.parametrize("example", reproduce.EXAMPLES, ids=lambda e: e.name)
 def test_example_reproduces_the_published_numbers(example) -> None:
     if example.name in SLOW and not os.environ.get("IPSBAYES_ALL_EXAMPLES"):

@@ -26,6 +26,11 @@ PATHS = {
     path.stem: path for path in [*sorted((REPO / "models").glob("*.toml")), *sorted(REPO.glob("examples/*/*.toml"))]
 }
 CONFIGS = {name: tomllib.loads(path.read_text())["model"]["kind"] for name, path in PATHS.items()}
+#: the published examples' configs cost ~55 s more here: checked by `make test-slow`, the IPS configs always
+CASES = [
+    pytest.param(name, marks=pytest.mark.slow) if PATHS[name].parent.parent.name == "examples" else name
+    for name in sorted(CONFIGS)
+]
 
 
 def vague(plan) -> bool:
@@ -46,7 +51,7 @@ def test_every_family_has_a_runnable_config() -> None:
     assert set(REGISTRY) <= set(CONFIGS.values()), f"families without a config: {set(REGISTRY) - set(CONFIGS.values())}"
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("name", CASES)
 def test_family_contract(name: str) -> None:
     plan = check(PATHS[name])
     model = plan.model
@@ -76,7 +81,7 @@ def test_family_contract(name: str) -> None:
     assert plan.family.describe(plan.spec, plan.data)
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("name", CASES)
 def test_sbc_replicates_every_observed_variable(name: str) -> None:
     """`ipsbayes validate` refits data drawn from the model: every observed variable's data must be replaced."""
     plan = check(PATHS[name])

@@ -11,6 +11,7 @@ import pytensor.tensor as pt
 from scipy.special import expit
 
 from ipsbayes.families.base import Link, OutcomeFamily, unit_share_problems
+from ipsbayes.textutil import plain
 
 
 def log_binomial_coefficient(value: Any, trials: Any) -> Any:
@@ -35,10 +36,12 @@ def count_problems(values: pd.Series, trials: np.ndarray | None, where: str, col
     bad = (numeric < 0) | (numeric % 1 != 0) | (numeric.to_numpy() > trials)
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
-        upper = f"{trials[0]}" if np.all(trials == trials[0]) else "its trials"
+        same = bool(np.all(trials == trials[0]))
+        upper = f"{trials[0]}" if same else "its trials"
+        of = "" if same else f" (of {trials[first]})"
         return [
             f"{where}: column '{column}' must be a whole number from 0 to {upper}; found "
-            f"{values.iloc[first]!r} (of {trials[first]}) at {example_rows(bad)}"
+            f"{plain(values.iloc[first])}{of} at {example_rows(bad)}"
         ]
     return []
 

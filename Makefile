@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 SYSTEM_PACKAGES := chromium chromium-driver pandoc
 
-.PHONY: demo test install install-system validate benchmark clean
+.PHONY: demo test test-slow install install-system validate benchmark reproduce clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
@@ -41,6 +41,11 @@ test: $(STAMP) install-system
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
+# the heavier checks the default run leaves out (pytest.mark.slow): published examples at the ci profile,
+# design variants end to end, Bambi agreement, the examples' contract tests
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
 validate: $(STAMP)
 	for config in rij_cace rij_cace_months ipsung_employment ipsung_fidelity ipsung_outcomes; do \
 		$(BIN)/ipsbayes validate models/$$config.toml --out runs/validation/$$config || exit 1; \
@@ -49,6 +54,10 @@ validate: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 	$(BIN)/python benchmarks/compile_cost.py
+	$(BIN)/python benchmarks/bambi_graph.py
+
+reproduce: $(STAMP)
+	$(BIN)/python examples/reproduce.py --profile default
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 SYSTEM_PACKAGES := chromium chromium-driver pandoc
 
-.PHONY: demo test install install-system validate benchmark reproduce clean
+.PHONY: demo test test-slow install install-system validate benchmark reproduce clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
@@ -41,9 +41,11 @@ test: $(STAMP) install-system
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
-# reference reproductions and recovery fits kept out of CI's time budget (pytest -m reproduce)
-reproduce: $(STAMP)
-	$(BIN)/python -m pytest -q -m reproduce
+# the heavier checks the default run leaves out (pytest.mark.slow) and the reference reproductions and
+# recovery fits (pytest.mark.reproduce): published examples at the ci profile, design variants end to end,
+# Bambi agreement, the examples' contract tests, the tte recovery and reference fits
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow or reproduce"
 
 validate: $(STAMP)
 	for config in rij_cace rij_cace_months ipsung_employment ipsung_fidelity ipsung_outcomes ipsung_time_to_job; do \
@@ -53,7 +55,13 @@ validate: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 	$(BIN)/python benchmarks/compile_cost.py
+	$(BIN)/python benchmarks/bambi_graph.py
 	$(BIN)/python benchmarks/time_to_event.py
+
+# published examples at the default profile, then the reference reproductions and recovery fits
+reproduce: $(STAMP)
+	$(BIN)/python examples/reproduce.py --profile default
+	$(BIN)/python -m pytest -q -m reproduce
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

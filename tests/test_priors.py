@@ -83,6 +83,7 @@ def test_every_supported_distribution_builds() -> None:
         "LogNormal": {"mu": 0, "sigma": 1},
         "Beta": {"alpha": 2, "beta": 2},
         "Uniform": {"lower": 0, "upper": 1},
+        "InverseGamma": {"alpha": 2, "beta": 1},
     }
     assert set(examples) | {"LKJ"} == set(DISTRIBUTIONS)
     with pm.Model() as model:

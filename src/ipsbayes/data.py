@@ -55,10 +55,15 @@ class DataBundle:
     monthly_status: Table | None = None
     hashes: dict[str, str] = field(default_factory=dict)
     dropped_rows: dict[str, int] = field(default_factory=dict)
+    #: further tables declared under ``[data.tables]``, by name, with their join keys and row kind
+    extra: dict[str, Table] = field(default_factory=dict)
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    many: set[str] = field(default_factory=set)
 
     def tables(self) -> list[Table]:
         """The tables that are present."""
-        return [t for t in (self.participants, self.services, self.reviews, self.monthly_status) if t is not None]
+        tables = (self.participants, self.services, self.reviews, self.monthly_status, *self.extra.values())
+        return [t for t in tables if t is not None]
 
     def copy(self) -> DataBundle:
         """A copy whose tables can be cleaned and recoded without changing this bundle's frames."""
@@ -73,6 +78,9 @@ class DataBundle:
             monthly_status=_copy(self.monthly_status),
             hashes=dict(self.hashes),
             dropped_rows=dict(self.dropped_rows),
+            extra={name: _copy(table) for name, table in self.extra.items()},
+            keys={name: list(keys) for name, keys in self.keys.items()},
+            many=set(self.many),
         )
 
 
@@ -299,6 +307,11 @@ def read_bundle(config: RunConfig) -> DataBundle:
         bundle.reviews = read_table(config.resolve(data.reviews), "reviews", **options)
     if data.monthly_status is not None:
         bundle.monthly_status = read_table(config.resolve(data.monthly_status), "monthly status", **options)
+    for name, table in data.tables.items():
+        bundle.extra[name] = read_table(config.resolve(table.path), name, **options)
+        bundle.keys[name] = table.keys
+        if table.rows == "many":
+            bundle.many.add(name)
     problems = []
     for table in bundle.tables():
         columns, missing = key_columns(config, table)

@@ -40,10 +40,9 @@ from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle, raise_if
 from ipsbayes.errors import DataError
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, model_data, register
-from ipsbayes.models.design import parse_formula, split_terms
+from ipsbayes.models.design import parse_formula
 from ipsbayes.models.hazard_estimands import hazard_estimands
 from ipsbayes.models.hazard_predict import HazardPredictor
-from ipsbayes.models.hierarchical_logistic import group_structure
 from ipsbayes.models.person_months import counts
 from ipsbayes.models.time_to_event_data import participant_table, person_month_data
 from ipsbayes.panel import PanelColumns, read_panel
@@ -155,6 +154,35 @@ def event_random(
     return draws[..., 1:].astype(float)
 
 
+def group_structure(spec: TimeToEventSpec, groups: list[tuple[str, ...]]) -> tuple[str | None, list[str]]:
+    """The nested (job-specialist) column implied by the group terms, and problems.
+
+    Participants sit in services, optionally in job specialists within services: the
+    first group term is ``(1 | service)``, a second one ``(1 | service:specialist)`` or
+    ``(1 | specialist)`` (nested in services by the data check).
+    """
+    problems = []
+    if not groups or groups[0] != (spec.service,):
+        problems.append(
+            f"model.formula: the first group term must be '(1 | {spec.service})' (participants in services); "
+            f"got {' + '.join('(1 | ' + ':'.join(g) + ')' for g in groups) or 'no group term'}"
+        )
+    nested = None
+    if len(groups) > 2:
+        problems.append("model.formula: at most two group terms: services and job specialists within services")
+    if len(groups) >= 2:
+        second = groups[1]
+        if len(second) == 2 and second[0] == spec.service:
+            nested = second[1]
+        elif len(second) == 1 and second[0] != spec.service:
+            nested = second[0]
+        else:
+            problems.append(
+                f"model.formula: the second group term must be '(1 | {spec.service}:specialist)' or '(1 | specialist)'"
+            )
+    return nested, problems
+
+
 def group_terms(spec: TimeToEventSpec) -> tuple[bool, str | None, list[str]]:
     """Whether the formula has the service term, the nested specialist column, and problems with its group terms."""
     parts, _ = parse_formula(f"time_to_event {spec.formula}")
@@ -212,7 +240,7 @@ class TimeToEvent(ModelFamily):
                 f"model.fidelity: a service-level fidelity slope needs the group term '(1 | {spec.service})'"
             )
         if spec.fidelity is not None:
-            terms = split_terms(parts.rhs)
+            terms = parts.formula.common_terms
             if spec.fidelity.source != "column":
                 problems.append("model.fidelity.source: the time-to-event model takes one score per service ('column')")
             if spec.fidelity.column not in terms:

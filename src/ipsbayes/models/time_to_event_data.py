@@ -22,7 +22,7 @@ from ipsbayes.data import (
     varying_within,
 )
 from ipsbayes.models.base import ModelData, natural_key
-from ipsbayes.models.design import Design, split_terms
+from ipsbayes.models.design import Design
 from ipsbayes.models.hazard_predict import group_matrix, observed_incidence
 from ipsbayes.models.person_months import collapse, month_trend, rw_basis
 from ipsbayes.panel import first_events
@@ -92,7 +92,7 @@ def person_month_data(
     last_followed = panel.groupby("participant")["month"].max().reindex(ids).to_numpy()
     followed = np.minimum(last_followed, horizon) - spec.first_month + 1
 
-    rhs_terms = [t for t in split_terms(parts.rhs) if fid is None or t != fid.column]
+    rhs_terms = [t for t in parts.formula.common_terms if fid is None or t != fid.column]
     design = Design(" + ".join(rhs_terms) or "1", frame, standardize=spec.standardize)
     X = design.matrix()
     service_ids = frame[spec.service].astype(str) if has_services else pd.Series("all", index=frame.index)

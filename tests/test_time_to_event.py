@@ -142,3 +142,25 @@ def test_describe_states_rows_before_and_after_collapsing(small_ipsung: Path, tm
     assert f"Person-months at risk: {info['person_months']:,}" in text
     assert info["cells"] < info["person_months"] / 2  # discrete predictors: participants share patterns
     assert any("collapsed into" in note for note in plan.data.notes)
+
+
+def test_describe_in_norwegian_follows_the_spec(small_ipsung: Path, tmp_path: Path) -> None:
+    from ipsbayes.pipeline import descriptions
+
+    plan = check(tte_config(small_ipsung, tmp_path, **{"model.baseline": "rw1"}))
+    info = plan.data.info
+    text = descriptions(plan.family, plan.spec, plan.data)["model_description_nb"]
+    assert text.startswith(
+        f"Diskret-tids hasardmodell for første måned i en måltilstand for {plan.data.n_rows} deltakere"
+    )
+    assert f"i {len(plan.data.coords['service'])} tjenester" in text
+    assert "tilfeldig gange (random walk) av første orden" in text and "gjennomsnittet" in text
+    assert f"Personmåneder under risiko: {info['person_months']:,}".replace(",", "\N{THIN SPACE}") in text
+    assert (
+        "måneder)." in text
+        and "Modelltrofasthet: `ips25`" in text
+        and "Participants" not in text
+        and "Service effects" not in text
+    )
+    english = plan.family.describe(plan.spec, plan.data)
+    assert "random walk of first order" in english and "Diskret" not in english

@@ -45,6 +45,7 @@ from ipsbayes.models.hazard_estimands import hazard_estimands
 from ipsbayes.models.hazard_predict import HazardPredictor
 from ipsbayes.models.person_months import counts
 from ipsbayes.models.time_to_event_data import participant_table, person_month_data
+from ipsbayes.models.time_to_event_text import describe_time_to_event
 from ipsbayes.panel import PanelColumns, read_panel
 from ipsbayes.present import Presentation
 from ipsbayes.priors import PriorSet
@@ -436,57 +437,14 @@ class TimeToEvent(ModelFamily):
         return PRESENTATION
 
     @override
-    def describe(self, spec: TimeToEventSpec, data: ModelData) -> str:
-        info, coords = data.info, data.coords
-        targets = ", ".join(f"*{k}* ({', '.join(v)})" for k, v in spec.targets.items())
-        lines = [
-            f"Discrete-time hazard model of the first month in a target state for {data.n_rows} participants"
-            + (f" in {len(coords['service'])} services" if "service" in coords else "")
-            + (f" and {len(coords['specialist'])} job specialists" if "specialist" in coords else "")
-            + f", followed for up to {info['horizon']} months (months {info['months'][0]}-{info['months'][-1]}). "
-            f"Targets: {targets}; they compete: the first one reached ends a participant's time at risk. Formula: "
-            f"`{spec.formula}`.",
-            "",
-            "    log h_k(t) / h_none(t) = baseline_k(t) + X beta_k"
-            + (" + fidelity_slope_k * (fidelity - centre) / per" if spec.fidelity is not None else "")
-            + (" + sd_service_k * z_service" if "service" in coords else "")
-            + (" + sd_specialist_k * z_specialist" if "specialist" in coords else ""),
-            "",
-            _describe_baseline(spec)
-            + (" Service effects are partially pooled (non-centred)." if "service" in coords else "")
-            + (" Numeric predictors are standardised." if spec.standardize else "")
-            + " Cumulative incidence averages the model's predictions over every participant, with their own "
-            "predictors" + (" and service" if "service" in coords else "") + ", for each posterior draw; "
-            "participants whose follow-up ended early (right-censoring, assumed unrelated to their prospects) "
-            "count through the months they were followed.",
-            "",
-            f"Person-months at risk: {info['person_months']:,} (the likelihood rows before collapsing); "
-            f"pattern-months with someone at risk: {info['cells']:,} (after collapsing "
-            f"{info['patterns']:,} covariate patterns x {len(info['months'])} months).",
-        ]
-        if spec.fidelity is not None:
-            scale = spec.fidelity.resolved_scale
-            lines.append(
-                f"\nFidelity: `{spec.fidelity.column}` on the {scale.name} scale, centred at "
-                f"{info['fidelity_centre']:.1f} and scaled per {spec.fidelity.per:g} points, treated as measured "
-                "without error."
-            )
-        return "\n".join(lines)
+    def describe(self, spec: TimeToEventSpec, data: ModelData, language: str = "en") -> str:
+        """The model as fitted, in English or Norwegian bokmål (``report.language``)."""
+        return describe_time_to_event(spec, data, language)
 
     # ------------------------------------------------------------- estimands
     @override
     def estimands(self, posterior: xr.Dataset, data: ModelData, spec: TimeToEventSpec, config: RunConfig) -> xr.Dataset:
         return hazard_estimands(posterior, data, spec)
-
-
-def _describe_baseline(spec: TimeToEventSpec) -> str:
-    if spec.baseline == "free":
-        return "Each target's baseline has one log-odds per month, each with its own prior (no smoothing)."
-    order, line = ("second", "straight line") if spec.baseline == "rw2" else ("first", "mean")
-    return (
-        f"Each target's baseline log-odds over months is a random walk of {order} order; its smoothness "
-        f"`baseline_sd`, the typical deviation from its {line}, has its own prior."
-    )
 
 
 def person_month_frame(data: ModelData) -> pd.DataFrame:

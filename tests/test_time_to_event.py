@@ -164,3 +164,18 @@ def test_describe_in_norwegian_follows_the_spec(small_ipsung: Path, tmp_path: Pa
     )
     english = plan.family.describe(plan.spec, plan.data)
     assert "random walk of first order" in english and "Diskret" not in english
+
+
+def test_prior_estimands_skip_the_counts_without_changing_the_draws(
+    small_ipsung: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xarray as xr
+
+    from ipsbayes.sensitivity import prior_estimands
+
+    plan = check(tte_config(small_ipsung, tmp_path))
+    assert plan.family.prior_draws_only
+    fast = prior_estimands(plan.family, plan.model, plan.data, plan.spec, plan.config, draws=20)
+    monkeypatch.setattr(type(plan.family), "prior_draws_only", False)
+    full = prior_estimands(plan.family, plan.model, plan.data, plan.spec, plan.config, draws=20)
+    xr.testing.assert_identical(fast, full)  # same seed, same parameter draws

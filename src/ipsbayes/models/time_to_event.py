@@ -226,6 +226,9 @@ class TimeToEvent(ModelFamily):
         "sd_specialist": "SD of job-specialist effects within services on each target's hazard (log-odds)",
     }
     key_parameters = ("fidelity_slope", "sd_service", "baseline_sd")
+    # drawing the person-month counts from the prior took 6 of the 10 s of prior estimands in a ci run of
+    # models/ipsung_time_to_job.toml (1,536 patterns x 24 months x 500 draws); the parameters' draws are the same
+    prior_draws_only = True
 
     @override
     def check_spec(self, spec: TimeToEventSpec, where: str) -> list[str]:

@@ -41,13 +41,14 @@ test: $(STAMP) install-system
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
-# the heavier checks the default run leaves out (pytest.mark.slow): published examples at the ci profile,
-# design variants end to end, Bambi agreement, the examples' contract tests
+# the heavier checks the default run leaves out (pytest.mark.slow) and the reference reproductions and
+# recovery fits (pytest.mark.reproduce): published examples at the ci profile, design variants end to end,
+# Bambi agreement, the examples' contract tests, the tte recovery and reference fits
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m "slow or reproduce"
 
 validate: $(STAMP)
-	for config in rij_cace rij_cace_months ipsung_employment ipsung_fidelity ipsung_outcomes; do \
+	for config in rij_cace rij_cace_months ipsung_employment ipsung_fidelity ipsung_outcomes ipsung_time_to_job; do \
 		$(BIN)/ipsbayes validate models/$$config.toml --out runs/validation/$$config || exit 1; \
 	done
 
@@ -55,9 +56,12 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 	$(BIN)/python benchmarks/compile_cost.py
 	$(BIN)/python benchmarks/bambi_graph.py
+	$(BIN)/python benchmarks/time_to_event.py
 
+# published examples at the default profile, then the reference reproductions and recovery fits
 reproduce: $(STAMP)
 	$(BIN)/python examples/reproduce.py --profile default
+	$(BIN)/python -m pytest -q -m reproduce
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

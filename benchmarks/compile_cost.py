@@ -27,7 +27,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-CONFIGS = ["ipsung_employment", "ipsung_outcomes", "ipsung_fidelity", "rij_cace", "rij_cace_months"]
+CONFIGS = [
+    "ipsung_employment",
+    "ipsung_outcomes",
+    "ipsung_fidelity",
+    "ipsung_time_to_job",
+    "rij_cace",
+    "rij_cace_months",
+]
 STAGES = [
     "build_model",
     "compile",

@@ -45,7 +45,7 @@ def test_ipsung_defaults_mirror_the_trial() -> None:
 def test_bundled_data_are_the_simulators_output(tmp_path: Path) -> None:
     """data/ipsung is what `ipsbayes simulate ipsung --seed 2` writes, byte for byte."""
     assert main(["simulate", "ipsung", "--seed", "2", "--out", str(tmp_path)]) == 0
-    for name in ("participants.csv", "services.csv", "reviews.csv", "truth.json"):
+    for name in ("participants.csv", "services.csv", "reviews.csv", "monthly_status.csv", "truth.json"):
         assert (tmp_path / name).read_bytes() == (REPO / "data" / "ipsung" / name).read_bytes(), name
 
 

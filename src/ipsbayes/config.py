@@ -71,6 +71,12 @@ class DataConfig(_Strict):
     participants: Path = Field(description="main table, one row per observation (CSV or Parquet); alias: main")
     services: Path | None = Field(None, description="service table (CSV or Parquet)")
     reviews: Path | None = Field(None, description="fidelity reviews, several per service")
+    monthly_status: Path | None = Field(
+        None, description="register status per participant and month since start (time_to_event models)"
+    )
+    monthly_format: Literal["long", "wide"] = Field(
+        "long", description="monthly_status layout: one row per participant-month, or one column per month"
+    )
     tables: dict[str, TableConfig] = Field(
         default_factory=dict, description="further tables by name, each with its path and join key(s)"
     )
@@ -462,7 +468,7 @@ def parse_config(source: Path | dict[str, Any]) -> tuple[RunConfig | None, list[
     if "kind" not in config.model:
         problems.append(f"{where}: key 'model.kind' is missing")
     problems += _kind_problems(raw, where)
-    files = [(key, getattr(config.data, key)) for key in ("participants", "services", "reviews")]
+    files = [(key, getattr(config.data, key)) for key in ("participants", "services", "reviews", "monthly_status")]
     files += [(f"tables.{name}.path", table.path) for name, table in config.data.tables.items()]
     for key, given in files:
         resolved = config.resolve(given)

@@ -52,6 +52,7 @@ class DataBundle:
     participants: Table
     services: Table | None = None
     reviews: Table | None = None
+    monthly_status: Table | None = None
     hashes: dict[str, str] = field(default_factory=dict)
     dropped_rows: dict[str, int] = field(default_factory=dict)
     #: further tables declared under ``[data.tables]``, by name, with their join keys and row kind
@@ -61,7 +62,8 @@ class DataBundle:
 
     def tables(self) -> list[Table]:
         """The tables that are present."""
-        return [t for t in (self.participants, self.services, self.reviews, *self.extra.values()) if t is not None]
+        tables = (self.participants, self.services, self.reviews, self.monthly_status, *self.extra.values())
+        return [t for t in tables if t is not None]
 
     def copy(self) -> DataBundle:
         """A copy whose tables can be cleaned and recoded without changing this bundle's frames."""
@@ -73,6 +75,7 @@ class DataBundle:
             participants=_copy(self.participants),
             services=_copy(self.services),
             reviews=_copy(self.reviews),
+            monthly_status=_copy(self.monthly_status),
             hashes=dict(self.hashes),
             dropped_rows=dict(self.dropped_rows),
             extra={name: _copy(table) for name, table in self.extra.items()},
@@ -302,6 +305,8 @@ def read_bundle(config: RunConfig) -> DataBundle:
         bundle.services = read_table(config.resolve(data.services), "services", **options)
     if data.reviews is not None:
         bundle.reviews = read_table(config.resolve(data.reviews), "reviews", **options)
+    if data.monthly_status is not None:
+        bundle.monthly_status = read_table(config.resolve(data.monthly_status), "monthly status", **options)
     for name, table in data.tables.items():
         bundle.extra[name] = read_table(config.resolve(table.path), name, **options)
         bundle.keys[name] = table.keys

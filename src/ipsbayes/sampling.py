@@ -374,13 +374,15 @@ def normalise_sample_stats(datatree: xr.DataTree) -> None:
     datatree["sample_stats"] = xr.DataTree(stats.drop_vars(drop), name="sample_stats")
 
 
-def sample_prior_predictive(model: pm.Model, draws: int, seed: int) -> xr.DataTree:
-    """Prior and prior-predictive draws (no MCMC)."""
+def sample_prior_predictive(model: pm.Model, draws: int, seed: int, var_names: list[str] | None = None) -> xr.DataTree:
+    """Prior and prior-predictive draws (no MCMC); ``var_names`` limits which variables are drawn."""
     with warnings.catch_warnings(), quiet_pymc(), default_initial_values(model):
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
-        return pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed, compile_kwargs=C_MODE)
+        return pm.sample_prior_predictive(
+            draws=draws, model=model, random_seed=seed, var_names=var_names, compile_kwargs=C_MODE
+        )
 
 
 @contextlib.contextmanager

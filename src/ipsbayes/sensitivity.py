@@ -100,7 +100,8 @@ def prior_estimands(
     family: ModelFamily, model: Any, data: ModelData, spec: ModelSpec, config: RunConfig, draws: int = 500
 ) -> xr.Dataset:
     """Estimands implied by the priors alone (prior predictive check on the users' scale)."""
-    prior = sample_prior_predictive(model, draws=draws, seed=config.seed)["prior"].to_dataset()
+    names = [v.name for v in [*model.free_RVs, *model.deterministics]] if family.prior_draws_only else None
+    prior = sample_prior_predictive(model, draws=draws, seed=config.seed, var_names=names)["prior"].to_dataset()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return family.estimands(prior, data, spec, config)

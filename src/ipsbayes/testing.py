@@ -23,7 +23,7 @@ def load_raw_config(path: Path | str) -> dict[str, Any]:
     with path.open("rb") as handle:
         raw = tomllib.load(handle)
     for key, value in raw.get("data", {}).items():
-        if key in {"participants", "services", "reviews", "main"} and not Path(value).is_absolute():
+        if key in {"participants", "services", "reviews", "main", "monthly_status"} and not Path(value).is_absolute():
             raw["data"][key] = str((path.parent / value).resolve())
     for table in raw.get("data", {}).get("tables", {}).values():
         if not Path(table["path"]).is_absolute():

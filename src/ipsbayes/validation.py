@@ -114,7 +114,12 @@ def score(draws: xr.DataArray, truth: float, probs: list[float], rng: np.random.
 def bundle_from_tables(tables: dict[str, pd.DataFrame], label: str) -> DataBundle:
     """A DataBundle from in-memory tables (simulated data never touch the disk)."""
     made = {name: Table(frame, Path(f"<{label}: {name}>"), name) for name, frame in tables.items()}
-    return DataBundle(participants=made["participants"], services=made.get("services"), reviews=made.get("reviews"))
+    return DataBundle(
+        participants=made["participants"],
+        services=made.get("services"),
+        reviews=made.get("reviews"),
+        monthly_status=made.get("monthly_status"),
+    )
 
 
 def _fit(family: ModelFamily, job: Job, data: ModelData) -> tuple[xr.Dataset, xr.Dataset, dict[str, Any]]:

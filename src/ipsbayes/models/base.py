@@ -68,6 +68,9 @@ class ModelFamily(ABC):
     prior_names: ClassVar[dict[str, str]]
     #: parameters whose recovery the tests and the validate command check
     key_parameters: ClassVar[tuple[str, ...]] = ()
+    #: prior estimands draw only the parameters, not the observed variables (their prior predictive, which
+    #: estimands never read). Off by default: skipping them changes other families' seeded prior draws.
+    prior_draws_only: ClassVar[bool] = False
 
     def parse_spec(self, raw: Mapping[str, Any], where: str) -> tuple[ModelSpec | None, list[str]]:
         """Validate the ``[model]`` table, returning every problem found."""

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from ipsbayes.simulate.monthly_panel import monthly_panel
+
 DIAGNOSES = ("anxiety_depression", "neurodevelopmental", "psychosis", "substance_use")
 CATEGORIES = ("none", "work", "apprenticeship", "education")
 
@@ -69,6 +71,16 @@ class IpsUngDesign:
     sd_service_apprenticeship: float = 0.35
     sd_service_education: float = 0.40
     service_correlation: tuple[float, float, float] = (0.2, 0.4, 0.1)  # reach-appr, reach-edu, appr-edu
+    # monthly register panel (simulate/monthly_panel.py): follow-up, censoring and the hazard's shape over months
+    monthly_months: int = 24
+    recruitment_months: int = 12
+    extract_after_months: int = 28
+    monthly_dropout: float = 0.01
+    study_start: str = "2024-01"
+    hazard_log_month: float = 1.0
+    hazard_per_month: float = -0.2
+    benefits_share: float = 0.5
+    target_persistence: float = 0.85
     extra: dict = field(default_factory=dict)
 
     def correlation_matrix(self) -> np.ndarray:
@@ -110,11 +122,33 @@ class IpsUngDesign:
                 found.append(f"{name}: needs {len(DIAGNOSES)} values, one per diagnosis ({', '.join(DIAGNOSES)})")
         if any(p < 0 for p in self.diagnosis_probs) or sum(self.diagnosis_probs) <= 0:
             found.append(f"diagnosis_probs = {self.diagnosis_probs}: must be non-negative with a positive sum")
+        found += self._panel_problems()
         if len(self.service_correlation) != 3 or np.linalg.eigvalsh(self.correlation_matrix()).min() < -1e-10:
             found.append(
                 f"service_correlation = {self.service_correlation}: needs 3 correlations (reach-appr, "
                 "reach-edu, appr-edu) forming a positive semi-definite matrix"
             )
+        return found
+
+    def _panel_problems(self) -> list[str]:
+        """Settings of the monthly panel that cannot make one."""
+        found = []
+        if self.monthly_months < 12:
+            found.append(f"monthly_months = {self.monthly_months}: the panel must cover the 12-month outcome")
+        if self.recruitment_months < 1:
+            found.append(f"recruitment_months = {self.recruitment_months}: must be at least 1")
+        if self.extract_after_months - self.recruitment_months + 1 < 1:
+            found.append(
+                f"extract_after_months = {self.extract_after_months}: must exceed recruitment_months - 1 = "
+                f"{self.recruitment_months - 1} so the last to enter are followed for a month"
+            )
+        for name in ("monthly_dropout", "benefits_share", "target_persistence"):
+            if not 0 <= getattr(self, name) <= 1 or (name == "monthly_dropout" and self.monthly_dropout >= 1):
+                found.append(f"{name} = {getattr(self, name)}: must be a probability (dropout below 1)")
+        try:
+            pd.Period(self.study_start, freq="M")
+        except ValueError:
+            found.append(f"study_start = {self.study_start!r}: write a calendar month as YYYY-MM")
         return found
 
 
@@ -152,7 +186,7 @@ def simulate_ipsung(seed: int, design: IpsUngDesign | None = None) -> tuple[dict
     Returns
     -------
     tables : dict of DataFrame
-        ``participants``, ``services`` and ``reviews``.
+        ``participants``, ``services``, ``reviews`` and ``monthly_status`` (long form).
     truth : dict
         The true parameters, service effects and population rates.
     """
@@ -241,7 +275,13 @@ def simulate_ipsung(seed: int, design: IpsUngDesign | None = None) -> tuple[dict
         }
     )
     truth = _truth(design, seed, service_ids, true_fidelity, effects, participants, expit(eta_reach))
-    return {"participants": participants, "services": services, "reviews": reviews}, truth
+    # the monthly panel comes last and from its own random stream: the tables above do not depend on it
+    fidelity_term = design.fidelity_slope_per_10 * (true_fidelity[service] - design.fidelity_centre) / 10
+    panel, truth["time_to_event"] = monthly_panel(
+        design, seed, eta_reach, reached, which, probs, fidelity_term, participants["participant_id"].to_numpy()
+    )
+    tables = {"participants": participants, "services": services, "reviews": reviews, "monthly_status": panel}
+    return tables, truth
 
 
 def _reviews(

@@ -1,0 +1,596 @@
+"""How the time-to-event family presents itself: answer, sections and figures.
+
+Registered by :class:`ipsbayes.models.time_to_event.TimeToEvent`; the report layer renders
+what this module hands it. The research question is how soon participants reach a target
+(a first job, apprenticeship or education): the answer gives the cumulative incidence by the
+reporting months with its interval, the median month, how much the priors matter for it,
+and what fidelity goes with. Every comparative word is chosen from the posterior
+(:mod:`ipsbayes.present.phrases`); observed shares of services with fewer than
+``report.min_cell`` participants are never published.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from ipsbayes.present import Figure as FigureSpec
+from ipsbayes.present import Presentation, ReportContext, Section
+from ipsbayes.present.answers import probability_sentence, robustness_line, vocabulary_word
+from ipsbayes.present.cells import suppress, suppression_note
+from ipsbayes.present.common import size_label
+from ipsbayes.present.phrases import Effect, amount, estimate, interval_text
+from ipsbayes.present.style import median, pointrange
+from ipsbayes.present.text import escape_md, percent
+
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+#: months the answer reports when the config asks for them (else every reporting month)
+ANSWER_MONTHS = (12, 24)
+#: posterior interval width / prior interval width below which the data dominate, above which the prior does
+DATA_DOMINATE, PRIOR_MATTERS = 0.25, 0.75
+
+
+def outcome_of(ctx: ReportContext) -> str:
+    """What participants reach, in the study's words (``[report.labels] outcome`` or ``model.outcome_label``)."""
+    own = str(ctx.estimands["incidence_any"].attrs.get("outcome_label", "")) if ctx.has("incidence_any") else ""
+    return vocabulary_word(ctx, "outcome", own or "a target", own or "et mål")
+
+
+def month_of(horizon: object) -> int:
+    """``"12 months"`` -> 12."""
+    return int(str(horizon).split()[0])
+
+
+def answer_horizons(ctx: ReportContext) -> list[str]:
+    """The reporting months the answer states: 12 and 24 where the config has them, else all of them."""
+    horizons = [str(h) for h in ctx.estimands["incidence_any"]["horizon"].values]
+    chosen = [h for h in horizons if month_of(h) in ANSWER_MONTHS]
+    return chosen or horizons
+
+
+def prior_effect(ctx: ReportContext, name: str, **where: object) -> Effect | None:
+    """What the priors alone imply for estimand ``name`` (the ``prior_estimands`` group), or None."""
+    if "prior_estimands" not in ctx.datatree.children or name not in ctx.datatree["prior_estimands"].data_vars:
+        return None
+    values = ctx.datatree["prior_estimands"][name]
+    values = values.sel(where) if where else values
+    return Effect.from_draws(values.values, ctx.style, values.attrs.get("unit", ""), values.attrs.get("null", 0.0))
+
+
+def observed_by(ctx: ReportContext, month: int) -> float | None:
+    """Observed (Aalen-Johansen) share with a first transition by ``month``, all targets together."""
+    observed = ctx.estimands["observed_incidence_curve"].sum("target")
+    months = [int(m) for m in observed["month"].values]
+    return float(observed.sel(month=month)) if month in months else None
+
+
+def incidence_sentence(ctx: ReportContext) -> str:
+    """'By month 12, an expected 41.3% (90% ETI ...) of participants have had a first job ...; by month 24, ...'."""
+    outcome = outcome_of(ctx)
+    horizons = answer_horizons(ctx)
+    effects = [(month_of(h), ctx.effect("incidence_any", horizon=h)) for h in horizons]
+    (month, first), rest = effects[0], effects[1:]
+    rest_en = "".join(f"; by month {m}, an expected {estimate(e, ctx.style, 'en')}" for m, e in rest)
+    rest_nb = "".join(f"; innen måned {m} anslagsvis {estimate(e, ctx.style, 'nb')}" for m, e in rest)
+    return ctx.text(
+        f"By month {month}, an expected {estimate(first, ctx.style, 'en')} of participants have had a "
+        f"{outcome}{rest_en}.",
+        f"Innen måned {month} har anslagsvis {estimate(first, ctx.style, 'nb')} av deltakerne hatt {outcome}{rest_nb}.",
+    )
+
+
+def median_sentence(ctx: ReportContext) -> str:
+    """Median month of the first transition among those who have one by the last month."""
+    effect = ctx.effect("median_time_any")
+    last = int(ctx.estimands["incidence_curve_any"]["month"].values[-1])
+    value = ctx.number(effect.median, "months")
+    interval = interval_text(effect, ctx.style, ctx.language)
+    return ctx.text(
+        f"Among those who have one by month {last}, half have it by month {value} ({interval}; months since start).",
+        f"Blant dem som har en overgang innen måned {last}, har halvparten den innen måned {value} ({interval}; "
+        "måneder siden start).",
+    )
+
+
+def prior_sentence(ctx: ReportContext) -> str | None:
+    """How much the priors matter for the share by the last answered month, computed from the interval widths.
+
+    The priors alone imply an interval for the share (the ``prior_estimands`` group); the posterior's
+    interval is compared with it, and the posterior median with the observed Aalen-Johansen share
+    (the data alone, no model).
+    """
+    horizon = answer_horizons(ctx)[-1]
+    month = month_of(horizon)
+    post = ctx.effect("incidence_any", horizon=horizon)
+    prior = prior_effect(ctx, "incidence_any", horizon=horizon)
+    seen = observed_by(ctx, month)
+    observed = (
+        ctx.text(
+            f" The observed share (Aalen-Johansen, the data without the model) is {amount(seen, '%', 'en')}, "
+            f"{amount(abs(post.median - seen), 'pp', 'en')} {'below' if post.median < seen else 'above'} the "
+            "model's median.",
+            f" Den observerte andelen (Aalen-Johansen, dataene uten modellen) er {amount(seen, '%', 'nb')}, "
+            f"{amount(abs(post.median - seen), 'pp', 'nb')} {'under' if post.median < seen else 'over'} modellens "
+            "median.",
+        )
+        if seen is not None
+        else ""
+    )
+    if prior is None:
+        return (
+            ctx.text(
+                "How much the priors matter was not computed for this run (no prior draws).",
+                "Hvor mye priorene betyr, er ikke beregnet for denne kjøringen (ingen trekk fra priorene).",
+            )
+            + observed
+        )
+    prior_width, width = prior.upper - prior.lower, post.upper - post.lower
+    ratio = width / prior_width if prior_width > 0 else float("nan")
+    share_en, share_nb = f"{100 * ratio:.0f}%", f"{100 * ratio:.0f} %"
+    kind = f"{percent(ctx.style.prob, ctx.language)} {ctx.style.kind.upper()}"
+    span_en = f"{amount(prior.lower, '%', 'en')} to {amount(prior.upper, '%', 'en')}"
+    span_nb = f"{amount(prior.lower, '%', 'nb')} til {amount(prior.upper, '%', 'nb')}"
+    if not np.isfinite(ratio) or ratio >= PRIOR_MATTERS:
+        verdict_en = "so the estimate still rests largely on the priors"
+        verdict_nb = "så anslaget hviler fortsatt i stor grad på priorene"
+    elif ratio >= DATA_DOMINATE:
+        verdict_en = "so the priors still matter"
+        verdict_nb = "så priorene betyr fortsatt noe"
+    else:
+        verdict_en = "so the data, not the priors, decide the estimate"
+        verdict_nb = "så det er dataene, ikke priorene, som avgjør anslaget"
+    return (
+        ctx.text(
+            f"The priors alone allow a share by month {month} anywhere from {span_en} ({kind}); the "
+            f"posterior interval is {share_en} as wide, {verdict_en}.",
+            f"Priorene alene tillater en andel innen måned {month} fra {span_nb} ({kind}); "
+            f"posteriorintervallet er {share_nb} så bredt, {verdict_nb}.",
+        )
+        + observed
+    )
+
+
+def fidelity_sentence(ctx: ReportContext, horizon: str) -> str:
+    """Direction and size of the fidelity contrast by ``horizon``, words chosen by the posterior."""
+    attrs = ctx.estimands["fidelity_incidence_contrast_any"].attrs
+    scale, low, high = str(attrs.get("scale", "")), float(attrs.get("low", 0)), float(attrs.get("high", 0))
+    effect = ctx.effect("fidelity_incidence_contrast_any", horizon=horizon)
+    month, outcome = month_of(horizon), outcome_of(ctx)
+    kind = effect.direction(ctx.style.prob)
+    size_en, size_nb = estimate(effect, ctx.style, "en"), estimate(effect, ctx.style, "nb")
+    if kind == "unclear":
+        return ctx.text(
+            f"The data cannot tell whether the share with a {outcome} by month {month} is higher or lower with every "
+            f"service at {scale} {high:g} than at {low:g}: the difference is {size_en}.",
+            f"Dataene kan ikke avgjøre om andelen med {outcome} innen måned {month} er høyere eller lavere når alle "
+            f"tjenester har {scale} {high:g} enn {low:g}: forskjellen er {size_nb}.",
+        )
+    up = kind in ("up", "probably_up")
+    hedge_en = "probably " if kind in ("probably_up", "probably_down") else ""
+    hedge_nb = "trolig " if kind in ("probably_up", "probably_down") else ""
+    word_en, word_nb = ("higher", "høyere") if up else ("lower", "lavere")
+    return ctx.text(
+        f"With every service at {scale} {high:g} rather than {low:g}, the share with a {outcome} by month {month} is "
+        f"{hedge_en}{word_en}: {size_en}.",
+        f"Med alle tjenester på {scale} {high:g} i stedet for {low:g} er andelen med {outcome} innen måned {month} "
+        f"{hedge_nb}{word_nb}: {size_nb}.",
+    )
+
+
+def fidelity_probability(ctx: ReportContext, horizon: str) -> str:
+    """Probability of the contrast's direction, and of one beyond the configured threshold."""
+    return probability_sentence(
+        ctx,
+        ctx.effect("fidelity_incidence_contrast_any", horizon=horizon),
+        ctx.thresholds.get("fidelity_incidence_contrast_any"),
+        ("higher fidelity goes with a {verb} share", "høyere trofasthet henger sammen med {verb} andel"),
+        ("higher|difference", "høyere|forskjell"),
+        ("lower|difference", "lavere|forskjell"),
+    )
+
+
+def service_horizon(ctx: ReportContext) -> str:
+    """The reporting month of the per-service comparison where it is one of the horizons, else the last."""
+    horizons = [str(h) for h in ctx.estimands["fidelity_incidence_contrast_any"]["horizon"].values]
+    month = ctx.estimands["service_incidence_any"].attrs.get("month") if ctx.has("service_incidence_any") else None
+    chosen = [h for h in horizons if month is not None and month_of(h) == int(month)]
+    return chosen[0] if chosen else horizons[-1]
+
+
+ASSOCIATION = (
+    "This is an association across services, not a randomised comparison of fidelity levels.",
+    "Dette er en sammenheng mellom tjenester, ikke en randomisert sammenligning av trofasthetsnivåer.",
+)
+
+
+def answer(ctx: ReportContext) -> list[str]:
+    """Cumulative incidence by month 12/24 with intervals; the median month; the priors' weight; fidelity."""
+    if not ctx.has("incidence_any"):
+        return []
+    lines = [incidence_sentence(ctx)]
+    if ctx.has("median_time_any"):
+        lines[0] += " " + median_sentence(ctx)
+    lines.append(prior_sentence(ctx) or "")
+    if ctx.has("fidelity_incidence_contrast_any"):
+        horizon = service_horizon(ctx)
+        lines.append(f"{fidelity_sentence(ctx, horizon)} {fidelity_probability(ctx, horizon)} {ctx.text(*ASSOCIATION)}")
+    robust = robustness_line(ctx, "median_time_any", ("the median month", "medianmåneden"))
+    if robust:
+        lines.append(robust)
+    return [line for line in lines if line]
+
+
+def incidence_section(ctx: ReportContext) -> str:
+    """How soon participants reach a target: share by each reporting month, per target, median month."""
+    outcome = escape_md(outcome_of(ctx))
+    rows = [
+        ctx.text(
+            f"| By month | Share with a {outcome} | Observed (Aalen-Johansen) |",
+            f"| Innen måned | Andel med {outcome} | Observert (Aalen-Johansen) |",
+        ),
+        "| ---: | --- | ---: |",
+    ]
+    for horizon in ctx.estimands["incidence_any"]["horizon"].values:
+        effect = ctx.effect("incidence_any", horizon=horizon)
+        seen = observed_by(ctx, month_of(horizon))
+        rows.append(
+            f"| {month_of(horizon)} | {estimate(effect, ctx.style, ctx.language)} | "
+            f"{amount(seen, '%', ctx.language) if seen is not None else '-'} |"
+        )
+    lines = [
+        ctx.text(
+            f"Expected share of participants with a {outcome} by the end of each reporting month, averaged over "
+            f"the study's participants ({ctx.style.text}); participants followed for fewer months count for the "
+            "months they were followed. The observed column counts the same way without the model.",
+            f"Forventet andel deltakere med {outcome} innen utgangen av hver rapporteringsmåned, som gjennomsnitt "
+            f"over studiens deltakere ({ctx.style.text}); deltakere fulgt i færre måneder teller for månedene de ble "
+            "fulgt. Den observerte kolonnen teller på samme måte uten modellen.",
+        ),
+        "\n".join(rows),
+    ]
+    targets = [str(t) for t in ctx.estimands["incidence"]["target"].values] if ctx.has("incidence") else []
+    if len(targets) > 1:
+        horizon = str(ctx.estimands["incidence"]["horizon"].values[-1])
+        parts = [
+            f"{escape_md(ctx.label(t))} {estimate(effect, ctx.style, ctx.language)}"
+            for t, effect in ((t, ctx.effect("incidence", target=t, horizon=horizon)) for t in targets)
+        ]
+        lines.append(
+            ctx.text(
+                f"First transition by month {month_of(horizon)}, by target (the others competing): {'; '.join(parts)}.",
+                f"Første overgang innen måned {month_of(horizon)}, etter mål (de andre konkurrerer): "
+                f"{'; '.join(parts)}.",
+            )
+        )
+    if ctx.has("median_time_any"):
+        lines.append(escape_md(median_sentence(ctx)))
+    return "\n\n".join(lines)
+
+
+def fidelity_section(ctx: ReportContext) -> str:
+    """What fidelity goes with for how soon participants reach a target, at each reporting month."""
+    lines = []
+    for horizon in ctx.estimands["fidelity_incidence_contrast_any"]["horizon"].values:
+        lines.append(escape_md(f"{fidelity_sentence(ctx, str(horizon))} {fidelity_probability(ctx, str(horizon))}"))
+    if ctx.has("hazard_fidelity_odds_ratio"):
+        attrs = ctx.estimands["fidelity_incidence_contrast_any"].attrs
+        per, scale = float(attrs.get("per", 10)), escape_md(str(attrs.get("scale", "")))
+        parts = []
+        for target in ctx.estimands["hazard_fidelity_odds_ratio"]["target"].values:
+            effect = ctx.effect("hazard_fidelity_odds_ratio", target=target)
+            parts.append(
+                f"{escape_md(ctx.label(str(target)))} {estimate(effect, ctx.style, ctx.language)}, "
+                f"P(> 1) = {ctx.probability(effect.p_up)}"
+            )
+        lines.append(
+            ctx.text(
+                f"Hazard odds ratio per {per:g} {scale} points (odds of a first transition in a month among those "
+                f"still at risk): {'; '.join(parts)}.",
+                f"Oddsratio for overgang per {per:g} {scale}-poeng (odds for en første overgang i en måned blant dem "
+                f"som fortsatt er i risiko): {'; '.join(parts)}.",
+            )
+        )
+    lines.append(
+        ctx.text(
+            ASSOCIATION[0] + " Services with higher fidelity may differ in other ways, and the score is treated as "
+            "measured without error.",
+            ASSOCIATION[1] + " Tjenester med høyere trofasthet kan skille seg ut på andre måter, og skåren behandles "
+            "som målt uten feil.",
+        )
+    )
+    return "\n\n".join(lines)
+
+
+def services_section(ctx: ReportContext) -> str:
+    """How much services differ in the share reaching a target by the service month (small cells suppressed)."""
+    pooled = median(ctx.estimands["service_incidence_any"])
+    n = ctx.estimands["service_n"].values
+    raw = suppress(ctx.estimands["service_observed_incidence_any"].values, n, ctx.min_cell)
+    month = ctx.estimands["service_incidence_any"].attrs.get("month", "")
+    shown = np.isfinite(raw)
+    lang = ctx.language
+    lines = []
+    if shown.any():
+        lines.append(
+            ctx.text(
+                f"Observed shares by month {month} range from {amount(np.nanmin(raw), '%', lang)} to "
+                f"{amount(np.nanmax(raw), '%', lang)} across the {int(shown.sum())} services with at least "
+                f"{ctx.min_cell} participants; partially pooled, the expected shares of all {len(n)} services range "
+                f"from {amount(pooled.min(), '%', lang)} to {amount(pooled.max(), '%', lang)}.",
+                f"Observerte andeler innen måned {month} varierer fra {amount(np.nanmin(raw), '%', lang)} til "
+                f"{amount(np.nanmax(raw), '%', lang)} mellom de {int(shown.sum())} tjenestene med minst "
+                f"{ctx.min_cell} deltakere; delvis sammenslått varierer forventet andel for alle {len(n)} tjenester "
+                f"fra {amount(pooled.min(), '%', lang)} til {amount(pooled.max(), '%', lang)}.",
+            )
+        )
+    else:
+        lines.append(
+            ctx.text(
+                f"Partially pooled, the expected shares by month {month} of the {len(n)} services range from "
+                f"{amount(pooled.min(), '%', lang)} to {amount(pooled.max(), '%', lang)}.",
+                f"Delvis sammenslått varierer forventet andel innen måned {month} for de {len(n)} tjenestene fra "
+                f"{amount(pooled.min(), '%', lang)} til {amount(pooled.max(), '%', lang)}.",
+            )
+        )
+    note = suppression_note(int(np.sum(~shown & (n > 0))), ctx.min_cell, lang)
+    if note:
+        lines.append(note)
+    if ctx.has("sd_service"):
+        parts = [
+            f"{escape_md(ctx.label(str(t)))} {estimate(ctx.effect('sd_service', target=t), ctx.style, lang)}"
+            for t in ctx.estimands["sd_service"]["target"].values
+        ]
+        lines.append(
+            ctx.text(
+                f"SD of service effects on the hazard (log-odds): {'; '.join(parts)}.",
+                f"Standardavvik for tjenesteeffektene på overgangsraten (log-odds): {'; '.join(parts)}.",
+            )
+        )
+    return "\n\n".join(lines)
+
+
+def hazard_ratio_section(ctx: ReportContext) -> str:
+    """Table of hazard odds ratios per target and predictor."""
+    from ipsbayes.present.style import contrast_label
+
+    rows = [
+        ctx.text(
+            "| Target | Predictor | Hazard odds ratio | P(> 1) |", "| Mål | Forklaringsvariabel | Oddsratio | P(> 1) |"
+        ),
+        "| --- | --- | --- | ---: |",
+    ]
+    values = ctx.estimands["hazard_odds_ratio"]
+    for target in values["target"].values:
+        for term in values["term"].values:
+            effect = ctx.effect("hazard_odds_ratio", target=target, term=term)
+            rows.append(
+                f"| {escape_md(ctx.label(str(target)))} | {escape_md(contrast_label(ctx, str(term)))} | "
+                f"{estimate(effect, ctx.style, ctx.language)} | {ctx.probability(effect.p_up)} |"
+            )
+    intro = ctx.text(
+        f"Odds of a first transition in a month among those still at risk ({ctx.style.text}); numeric predictors per "
+        "SD unless the model was fitted unstandardised, categories against their reference.",
+        f"Odds for en første overgang i en måned blant dem som fortsatt er i risiko ({ctx.style.text}); numeriske "
+        "variabler per standardavvik med mindre modellen er tilpasset uten standardisering, kategorier mot "
+        "referansen.",
+    )
+    return intro + "\n\n" + "\n".join(rows)
+
+
+# ------------------------------------------------------------------ figures
+def _band_legend(ctx: ReportContext, extra: list[Line2D]) -> list[Line2D]:
+    style = ctx.style
+    return [
+        Line2D([], [], color="#555555", lw=2, label=style.t("posterior median", "posterior median")),
+        Line2D([], [], color="#555555", lw=6, alpha=0.25, label=style.short),
+        *extra,
+    ]
+
+
+def incidence_curves(ctx: ReportContext) -> tuple[Figure, str]:
+    """Cumulative incidence by month (any target and each target) with intervals and the observed steps."""
+    estimands, style = ctx.estimands, ctx.style
+    any_curve, curves = estimands["incidence_curve_any"], estimands["incidence_curve"]
+    observed = estimands["observed_incidence_curve"]
+    months = any_curve["month"].values
+    targets = [str(t) for t in curves["target"].values]
+    series = [(style.t("any target", "et hvilket som helst mål"), any_curve, observed.sum("target"), "black")]
+    if len(targets) > 1:
+        series += [
+            (ctx.label(t), curves.sel(target=t), observed.sel(target=t), COLOURS[i % len(COLOURS)])
+            for i, t in enumerate(targets)
+        ]
+    fig, ax = style.subplots(style.width * 0.6)
+    handles = []
+    for name, values, seen, colour in series:
+        lower, upper = style.bounds(values)
+        ax.fill_between(months, lower, upper, color=colour, alpha=0.15, lw=0)
+        ax.plot(months, median(values), color=colour, lw=2)
+        ax.step(months, seen.values, where="post", color=colour, lw=0.9, ls="--")
+        handles.append(Line2D([], [], color=colour, lw=2, label=name))
+    observed_handle = Line2D([], [], color="#555555", lw=0.9, ls="--", label=style.t("observed", "observert"))
+    ax.set_xlabel(style.t("Months since start", "Måneder siden start"))
+    ax.set_ylabel(style.t("Cumulative incidence (%)", "Kumulativ insidens (%)"))
+    ax.set_xlim(months.min() - 0.5, months.max() + 0.5)
+    ax.set_ylim(0, None)
+    fig.legend(handles=handles + _band_legend(ctx, [observed_handle]), loc="outside lower center", ncols=3)
+    outcome = outcome_of(ctx)
+    caption = ctx.text(
+        f"Expected share of participants with a {outcome} by the end of each month (any target, and each "
+        f"target with the others competing): posterior median (line) and {style.text} (band). Dashed steps: the "
+        "observed Aalen-Johansen estimate, which counts each participant for the months they were followed.",
+        f"Forventet andel deltakere med {outcome} innen utgangen av hver måned (et hvilket som helst mål, og hvert "
+        f"mål med de andre som konkurrerende): posterior median (linje) og {style.text} (bånd). Stiplede trinn: "
+        "observert Aalen-Johansen-anslag, som teller hver deltaker for månedene de ble fulgt.",
+    )
+    return fig, caption
+
+
+def hazard_by_month(ctx: ReportContext) -> tuple[Figure, str]:
+    """Population hazard: share of those still without a target who reach one in each month."""
+    style = ctx.style
+    hazard = ctx.estimands["hazard_curve_any"]
+    months = hazard["month"].values
+    lower, upper = style.bounds(hazard)
+    fig, ax = style.subplots(style.width * 0.42)
+    ax.fill_between(months, lower, upper, color="#1f77b4", alpha=0.25, lw=0, label=style.short)
+    ax.plot(months, median(hazard), color="#1f77b4", lw=2, marker="o", ms=3, label=style.t("median", "median"))
+    ax.set_xlabel(style.t("Months since start", "Måneder siden start"))
+    ax.set_ylabel(style.t("% per month", "% per måned"))
+    ax.set_ylim(0, None)
+    fig.legend(loc="outside lower center", ncols=2)
+    caption = ctx.text(
+        "Share of participants still without a target who reach one in the month, averaged over the study's "
+        f"participants (posterior median and {style.text}).",
+        "Andel av deltakerne som ennå ikke har nådd et mål, som når et i måneden, som gjennomsnitt over studiens "
+        f"deltakere (posterior median og {style.text}).",
+    )
+    return fig, caption
+
+
+def service_incidence(ctx: ReportContext) -> tuple[Figure, str]:
+    """Per-service share with a first transition by the service month; small services' observed shares hidden."""
+    estimands, style = ctx.estimands, ctx.style
+    rate = estimands["service_incidence_any"]
+    n = estimands["service_n"].values
+    raw = suppress(estimands["service_observed_incidence_any"].values, n, ctx.min_cell)
+    month = rate.attrs.get("month", "")
+    mid = median(rate)
+    order = np.argsort(mid)
+    y = np.arange(len(order))
+    fig, ax = style.subplots(max(3.0, 0.16 * len(order) + 1.6))
+    pointrange(
+        ax, rate, y, style, "#1f77b4", order=order, lw=1.6, ms=4,
+        label=f"{style.t('expected', 'forventet')}: {style.median_and_interval}",
+    )  # fmt: skip
+    ax.scatter(
+        raw[order],
+        y,
+        s=8 + 60 * n[order] / n.max(),
+        facecolors="none",
+        edgecolors="#d62728",
+        label=style.t("observed (size: participants)", "observert (størrelse: deltakere)"),
+    )
+    if month != "" and int(month) in [int(m) for m in estimands["incidence_curve_any"]["month"].values]:
+        overall = float(estimands["incidence_curve_any"].sel(month=int(month)).median())
+        ax.axvline(overall, color="black", ls="--", lw=0.8, label=style.t("all services", "alle tjenester"))
+    services = rate["service"].values[order]
+    ax.set_yticks(y, [f"{s} ({size_label(k, ctx.min_cell)})" for s, k in zip(services, n[order], strict=True)])
+    ax.set_xlabel(style.t(f"Share by month {month} (%)", f"Andel innen måned {month} (%)"))
+    ax.set_ylabel(ctx.label("service", style.t("Service", "Tjeneste")))
+    ax.set_xlim(-2, 102)
+    fig.legend(loc="outside lower center", ncols=2)
+    hidden = int(np.sum((n > 0) & (n < ctx.min_cell)))
+    caption = ctx.text(
+        f"Expected share of each service's participants with a {outcome_of(ctx)} by month {month} (dots, "
+        f"{style.text}; partially pooled) beside the observed Kaplan-Meier share (open circles, sized by "
+        "participants).",
+        f"Forventet andel av hver tjenestes deltakere med {outcome_of(ctx)} innen måned {month} (prikker, "
+        f"{style.text}; delvis sammenslått) ved siden av observert Kaplan-Meier-andel (åpne sirkler, størrelse etter "
+        "antall deltakere).",
+    )
+    if hidden:
+        caption += ctx.text(
+            f" Observed shares of {hidden} services with fewer than {ctx.min_cell} participants are not shown.",
+            f" Observerte andeler for {hidden} tjenester med færre enn {ctx.min_cell} deltakere vises ikke.",
+        )
+    return fig, caption
+
+
+def fidelity_over_time(ctx: ReportContext) -> tuple[Figure, str]:
+    """Cumulative incidence with every service at two fidelity scores, and their difference, by month."""
+    estimands, style = ctx.estimands, ctx.style
+    at, difference = estimands["incidence_at_fidelity_any"], estimands["fidelity_contrast_curve_any"]
+    attrs = estimands["fidelity_incidence_contrast_any"].attrs
+    scale = str(attrs.get("scale", style.t("fidelity", "trofasthet")))
+    months = at["month"].values
+    fig, (top, bottom) = style.subplots(style.width * 0.75, 2, 1, sharex=True, height_ratios=[3, 2])
+    handles = []
+    for colour, score in zip(("#d62728", "#1f77b4"), at["fidelity_score"].values, strict=True):
+        values = at.sel(fidelity_score=score)
+        lower, upper = style.bounds(values)
+        top.fill_between(months, lower, upper, color=colour, alpha=0.18, lw=0)
+        top.plot(months, median(values), color=colour, lw=2)
+        handles.append(Line2D([], [], color=colour, lw=2, label=f"{scale} = {float(score):g}"))
+    top.set_ylabel(style.t("Cumulative incidence (%)", "Kumulativ insidens (%)"))
+    top.set_ylim(0, None)
+    lower, upper = style.bounds(difference)
+    bottom.fill_between(months, lower, upper, color="#555555", alpha=0.25, lw=0)
+    bottom.plot(months, median(difference), color="black", lw=2)
+    bottom.axhline(0.0, color="black", lw=0.8, ls="--")
+    bottom.set_ylabel(style.t("Difference (pp)", "Forskjell (prosentpoeng)"))
+    bottom.set_xlabel(style.t("Months since start", "Måneder siden start"))
+    fig.legend(handles=handles + _band_legend(ctx, []), loc="outside lower center", ncols=4)
+    low, high = float(attrs.get("low", 0)), float(attrs.get("high", 0))
+    caption = ctx.text(
+        f"Top: expected share with a {outcome_of(ctx)} by month with every service at {scale} = {low:g} and "
+        f"= {high:g}, everything else as observed. Bottom: their difference in percentage points. Lines: posterior "
+        f"medians; bands: {style.text}. An association across services, not a randomised comparison.",
+        f"Øverst: forventet andel med {outcome_of(ctx)} etter måned med alle tjenester på {scale} = {low:g} og "
+        f"= {high:g}, alt annet som observert. Nederst: forskjellen i prosentpoeng. Linjer: posterior medianer; "
+        f"bånd: {style.text}. En sammenheng mellom tjenester, ikke en randomisert sammenligning.",
+    )
+    return fig, caption
+
+
+PRESENTATION = Presentation(
+    answer=answer,
+    sections=(
+        Section(
+            "incidence",
+            lambda ctx: ctx.text("How soon participants reach a target", "Hvor raskt deltakerne når et mål"),
+            incidence_section,
+            lambda ctx: ctx.has("incidence_any"),
+        ),
+        Section(
+            "fidelity_time",
+            lambda ctx: ctx.text("Fidelity and time to a first transition", "Modelltrofasthet og tid til overgang"),
+            fidelity_section,
+            lambda ctx: ctx.has("fidelity_incidence_contrast_any"),
+        ),
+        Section(
+            "services_time",
+            lambda ctx: ctx.text("Differences between services over time", "Forskjeller mellom tjenester over tid"),
+            services_section,
+            lambda ctx: ctx.has("service_incidence_any"),
+        ),
+        Section(
+            "hazard_odds_ratios",
+            lambda ctx: ctx.text("Hazard odds ratios", "Oddsratioer for overgang"),
+            hazard_ratio_section,
+            lambda ctx: ctx.has("hazard_odds_ratio"),
+        ),
+    ),
+    figures=(
+        FigureSpec(
+            "incidence_curves",
+            lambda ctx: ctx.text("Share with a first transition, by month", "Andel med første overgang, etter måned"),
+            incidence_curves,
+            lambda ctx: ctx.has("incidence_curve_any"),
+        ),
+        FigureSpec(
+            "hazard_by_month",
+            lambda ctx: ctx.text(
+                "Monthly chance of a first transition among those still without one",
+                "Månedlig sjanse for første overgang blant dem som ennå ikke har hatt en",
+            ),
+            hazard_by_month,
+            lambda ctx: ctx.has("hazard_curve_any"),
+        ),
+        FigureSpec(
+            "service_incidence",
+            lambda ctx: ctx.text("Services: first transition by the service month", "Tjenester: første overgang"),
+            service_incidence,
+            lambda ctx: ctx.has("service_incidence_any"),
+        ),
+        FigureSpec(
+            "fidelity_over_time",
+            lambda ctx: ctx.text("Fidelity and time to a first transition", "Modelltrofasthet og tid til overgang"),
+            fidelity_over_time,
+            lambda ctx: ctx.has("fidelity_contrast_curve_any"),
+        ),
+    ),
+)
+
+__all__ = ["PRESENTATION", "answer", "fidelity_sentence", "incidence_sentence", "prior_sentence"]

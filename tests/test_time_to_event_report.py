@@ -1,0 +1,141 @@
+"""The time-to-event family's presentation without sampling: sentences computed from the numbers in English
+and Norwegian, words that flip with the truth, the priors' weight measured, figures that meet the profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import xarray as xr
+
+from ipsbayes.models.time_to_event_report import PRESENTATION, answer, fidelity_sentence, prior_sentence
+from ipsbayes.present.style import MIN_FONT_PT
+from ipsbayes.report.layout import all_text, layout_problems
+from ipsbayes.runner import check
+from ipsbayes.sampling import sample_prior_predictive
+
+from .test_figures import RAW_NAMES, STATES_AN_INTERVAL
+from .test_panel import tte_config
+from .wording import context
+
+THRESHOLD = {"fidelity_incidence_contrast_any": 5.0}
+
+
+@pytest.fixture(scope="module")
+def prior_estimands(small_ipsung: Path, tmp_path_factory: pytest.TempPathFactory) -> xr.Dataset:
+    """Estimands of the shipped model at 200 prior draws on the small data set: the real shapes and attrs."""
+    plan = check(tte_config(small_ipsung, tmp_path_factory.mktemp("tte_report")))
+    prior = sample_prior_predictive(plan.model, draws=200, seed=2)["prior"].to_dataset()
+    estimands = plan.family.estimands(prior, plan.data, plan.spec, plan.config)
+    estimands.attrs["model_kind"] = "time_to_event"
+    return estimands
+
+
+def narrowed(estimands: xr.Dataset, name: str, centre: float, sd: float, seed: int = 0) -> xr.Dataset:
+    """``estimands`` with ``name`` replaced by normal draws around ``centre`` (same dims and attrs)."""
+    out = estimands.copy()
+    values = estimands[name]
+    draws = np.random.default_rng(seed).normal(centre, sd, size=values.shape)
+    out[name] = values.copy(data=draws)
+    return out
+
+
+def posterior_like(estimands: xr.Dataset, incidence: float = 40.0, contrast: float = 8.0) -> xr.Dataset:
+    """A posterior: incidence by every horizon near ``incidence`` (%), fidelity contrast near ``contrast`` (pp)."""
+    out = narrowed(estimands, "incidence_any", incidence, 1.0, seed=1)
+    return narrowed(out, "fidelity_incidence_contrast_any", contrast, 1.5, seed=2)
+
+
+def test_answer_states_incidence_by_12_and_24_months_with_interval(prior_estimands) -> None:
+    estimands = posterior_like(prior_estimands)
+    groups = {"prior_estimands": prior_estimands}
+    en = context(estimands, "en", THRESHOLD, groups)
+    nb = context(estimands, "nb", THRESHOLD, groups)
+    english, norwegian = answer(en), answer(nb)
+    assert 3 <= len(english) <= 4 and len(norwegian) == len(english)
+    for month in ("12 months", "24 months"):
+        row = en.row("incidence_any", month)
+        number = f"{row['median']:.1f}%"
+        assert f"by month {month.split()[0]}, an expected {number}".lower() in english[0].lower(), english[0]
+        assert f"{row['lower']:.1f} to {row['upper']:.1f}%" in english[0]
+        assert number.replace(".", ",").replace("%", " %") in norwegian[0]
+    assert "6 months" not in english[0] and "by month 6" not in english[0]  # 12 and 24 answer the question
+    assert "90% ETI" in english[0] and "90 % ETI" in norwegian[0] and "innen måned 24" in norwegian[0]
+    assert "half have it by month" in english[0] and "halvparten" in norwegian[0]
+
+
+def test_prior_weight_is_measured_not_assumed(prior_estimands) -> None:
+    """Narrow posterior against wide priors: the data decide; a posterior as wide as the prior: the priors do."""
+    groups = {"prior_estimands": prior_estimands}
+    data_decide = posterior_like(prior_estimands)
+    en = prior_sentence(context(data_decide, "en", THRESHOLD, groups))
+    assert "the data, not the priors, decide" in en and "The priors alone allow a share by month 24" in en
+    assert "dataene, ikke priorene" in prior_sentence(context(data_decide, "nb", THRESHOLD, groups))
+    prior_like = prior_estimands.copy()
+    prior_like["incidence_any"] = prior_estimands["incidence_any"].copy(
+        data=prior_estimands["incidence_any"].values[:, ::-1]
+    )
+    assert "rests largely on the priors" in prior_sentence(context(prior_like, "en", THRESHOLD, groups))
+    assert "i stor grad på priorene" in prior_sentence(context(prior_like, "nb", THRESHOLD, groups))
+    observed = float(prior_estimands["observed_incidence_curve"].sum("target").sel(month=24))
+    way = "below" if 40.0 < observed else "above"
+    assert f"{observed:.1f}%" in en and way in en
+    without = prior_sentence(context(data_decide, "en", THRESHOLD))
+    assert "was not computed" in without
+
+
+@pytest.mark.parametrize(
+    ("contrast", "sd", "en", "nb"),
+    [
+        (8.0, 1.5, "is higher:", "måned 12 høyere:"),
+        (-8.0, 1.5, "is lower:", "måned 12 lavere:"),
+        (1.6, 1.5, "is probably higher", "måned 12 trolig høyere"),
+        (0.0, 6.0, "cannot tell whether", "kan ikke avgjøre"),
+    ],
+)
+def test_fidelity_words_flip_with_the_truth(prior_estimands, contrast, sd, en, nb) -> None:
+    estimands = narrowed(prior_estimands, "fidelity_incidence_contrast_any", contrast, sd, seed=3)
+    english = fidelity_sentence(context(estimands, "en", THRESHOLD), "12 months")
+    norwegian = fidelity_sentence(context(estimands, "nb", THRESHOLD), "12 months")
+    assert en in english and nb in norwegian, (english, norwegian)
+    row = context(estimands, "en", THRESHOLD).row("fidelity_incidence_contrast_any", "12 months")
+    assert f"{abs(row['median']):.1f}" in english
+    lines = answer(context(estimands, "en", THRESHOLD))
+    if contrast < 0:
+        assert (
+            "lowers" not in lines[-1]
+            and "lower share" in lines[-1]
+            and "of a difference of more than 5 pp" in lines[-1]
+        )
+    assert "not a randomised comparison" in lines[-1]
+
+
+def test_sections_render_in_both_languages_with_small_services_suppressed(prior_estimands) -> None:
+    for language in ("en", "nb"):
+        ctx = context(prior_estimands, language, THRESHOLD, min_cell=30)
+        texts = {s.key: s.build(ctx) for s in PRESENTATION.sections if s.applies(ctx)}
+        assert set(texts) == {"incidence", "fidelity_time", "services_time", "hazard_odds_ratios"}
+        assert all(texts.values())
+        small = int(np.sum((prior_estimands["service_n"].values > 0) & (prior_estimands["service_n"].values < 30)))
+        assert small and f"({small} " in texts["services_time"]  # the suppression note counts them
+    assert "| 24 | " in texts["incidence"] and "%" in texts["incidence"]
+
+
+def test_figures_meet_the_profile_in_both_languages(prior_estimands) -> None:
+    """Width, fonts >= 8 pt, no overlaps, the interval stated in the figure, no raw variable names."""
+    for language in ("en", "nb"):
+        ctx = context(prior_estimands, language, THRESHOLD)
+        with matplotlib.rc_context(ctx.style.rc()):
+            for spec in PRESENTATION.figures:
+                assert spec.applies(ctx), spec.name
+                fig, caption = spec.draw(ctx)
+                text = all_text(fig)
+                assert not layout_problems(fig, MIN_FONT_PT), (spec.name, layout_problems(fig, MIN_FONT_PT))
+                assert STATES_AN_INTERVAL.search(text), spec.name
+                assert not RAW_NAMES.findall(text), (spec.name, RAW_NAMES.findall(text))
+                assert fig.get_size_inches()[0] == pytest.approx(ctx.style.width)
+                assert caption and "ETI" in caption
+                plt.close(fig)

@@ -18,6 +18,7 @@ import pymc as pm
 import xarray as xr
 
 from ipsbayes.config import RunConfig, parse_config, read_toml
+from ipsbayes.conflict import prior_data_conflict
 from ipsbayes.data import DataBundle, read_bundle
 from ipsbayes.diagnostics import Diagnostics, diagnose
 from ipsbayes.errors import ConfigError, DiagnosticsGateError, ModelError, did_you_mean
@@ -183,6 +184,9 @@ def run(
     )
     datatree["estimands"] = xr.DataTree(estimands)
     datatree["prior_estimands"] = xr.DataTree(prior_estimands(plan.family, plan.model, plan.data, plan.spec, config))
+    conflict = prior_data_conflict(plan.model, plan.data, plan.priors, datatree, config.seed)
+    if conflict is not None:
+        datatree["prior_data_conflict"] = xr.DataTree(conflict)
     timings["estimands"] = time.perf_counter() - step
     step = time.perf_counter()
     compared = headline_scalars(estimands, config.sensitivity.estimands)

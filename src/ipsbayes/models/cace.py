@@ -263,7 +263,12 @@ class Cace(ModelFamily):
             "mean_control_arm": float(y[z == 0].mean() / scale),
             "mean_received": float(y[treated_receivers].mean() / scale),
         }
-        info = {"observed": observed, "outcome_label": spec.outcome_label or spec.outcome.replace("_", " ")}
+        info = {
+            "observed": observed,
+            "outcome_label": spec.outcome_label or spec.outcome.replace("_", " "),
+            "trials": scale,
+            "count_unit": spec.count_unit if spec.is_count else "pp",
+        }
         dropped = sum(bundle.dropped_rows.values())
         notes = [f"Rows dropped for missing values: {bundle.dropped_rows}."] if dropped else []
         return ModelData(coords=coords, arrays=arrays, info=info, n_rows=n, notes=notes)

@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes.report.sections_causal import cace_section, sensitivity_section
+from ipsbayes.report.sections_map import conflict_section
 from ipsbayes.report.sections_outcomes import drivers_section, shares_section
 from ipsbayes.report.style import Style
 from ipsbayes.report.tables import format_number
@@ -129,6 +130,7 @@ def measurement_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: p
 #: (title, applies to (estimands, datatree), builder)
 SECTIONS: list[tuple[str, Callable[[xr.Dataset, xr.DataTree], bool], SectionBuilder]] = [
     ("Effect of IPS: CACE, ITT and per-protocol", lambda e, d: "cace" in e, cace_section),
+    ("Prior-data conflict", lambda e, d: "prior_data_conflict" in d.children, conflict_section),
     ("Who reaches work, an apprenticeship or education", lambda e, d: "category_share" in e, shares_section),
     ("What drives transitions to education", lambda e, d: "focus_ame" in e, drivers_section),
     ("Fidelity and outcomes", lambda e, d: "fidelity_contrast" in e, fidelity_section),

@@ -1,4 +1,4 @@
-"""Command line: ``ipsbayes simulate | check | run | report | validate``.
+"""Command line: ``ipsbayes simulate | check | run | report | validate | map-prior | design``.
 
 Thin by design: parse arguments, call the runner, print where results are.
 Exit codes: 0 success; 2 bad config or data (nothing written); 3 diagnostics
@@ -53,7 +53,30 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--profile", choices=["ci", "default", "final"], default="ci")
     val.add_argument("--seed", type=int, default=1)
     val.add_argument("--out", type=Path, help="output folder (default runs/<name>-validation)")
+
+    mp = commands.add_parser("map-prior", help="robust meta-analytic-predictive prior from earlier trials")
+    mp.add_argument("config", type=Path, help="a map-prior config, e.g. priors/map/ips_map.toml")
+    mp.add_argument("--out", type=Path, help="report folder (default output.folder or runs/<name>)")
+    mp.add_argument("--profile", choices=["ci", "default", "final"], help="override the sampler profile")
+    mp.add_argument("--language", choices=["en", "nb"], default="en", help="report language")
+
+    des = commands.add_parser("design", help="assurance of the next trial by sample size (simulated trials)")
+    des.add_argument("config", type=Path, help="a run config with a [design] table")
+    des.add_argument("--trials", type=int, help="simulated trials per size (default design.trials)")
+    des.add_argument("--sizes", type=_sizes, help="planned sizes, comma-separated, e.g. 66,150,300")
+    des.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
+    des.add_argument("--workers", type=int, help="local cluster workers (default: CPU count; 0: in this process)")
+    des.add_argument("--seed", type=int, default=1)
+    des.add_argument("--out", type=Path, help="output folder (default runs/<name>-design)")
+    des.add_argument("--language", choices=["en", "nb"], default="en", help="report language")
     return parser
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be whole numbers separated by commas, got {text!r}") from None
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
@@ -145,6 +168,29 @@ def _dispatch(args: argparse.Namespace) -> int:
             profile=args.profile,
             seed=args.seed,
             out=args.out,
+        )
+        print(f"report: {(result / 'report.html').resolve()}")
+        return 0
+    if args.command == "map-prior":
+        from ipsbayes.evidence.derive import map_prior
+
+        result = map_prior(args.config, out=args.out, profile=args.profile, language=args.language)
+        for written in sorted(result.glob("*.toml")):
+            print(f"prior set: {written.resolve()}")
+        print(f"report: {(result / 'report.html').resolve()}")
+        return 0
+    if args.command == "design":
+        from ipsbayes.assurance import design
+
+        result = design(
+            args.config,
+            trials=args.trials,
+            sizes=args.sizes,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            seed=args.seed,
+            out=args.out,
+            language=args.language,
         )
         print(f"report: {(result / 'report.html').resolve()}")
         return 0

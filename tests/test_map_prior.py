@@ -92,23 +92,23 @@ def test_map_recovers_known_heterogeneity_and_writes_a_usable_prior_set(tmp_path
 def test_rbest_ankylosing_spondylitis_example_at_small_size() -> None:
     """RBesT's AS example with 2 chains x 400 draws: MAP mean/SD, ESS and the robust trial analysis.
 
-    Tolerances are about three Monte Carlo SEs at this size (12 repeats, benchmarks/rbest_as.py);
-    the full-size comparison is in the README.
+    Tolerances are three Monte Carlo SDs of one run at this size, measured over 12 seeds
+    (benchmarks/results/rbest_as_ci.md); the full-size comparison is in the README.
     """
     config = load_map_config(REPO / "examples" / "rbest_as" / "as_map.toml")
     config = config.model_copy(update={"sampler": config.sampler.model_copy(update={"profile": "ci"})})
     part = derive_map(config).parts["control"]
     gmap = RBEST["gmap"]
     assert part.mixture.family == "beta"
-    assert part.mixture.mean() == pytest.approx(gmap["map_mean"], abs=0.015)
-    assert part.mixture.sd() == pytest.approx(gmap["map_sd"], abs=0.015)
-    assert part.ess["elir"] == pytest.approx(RBEST["ess"]["elir"], abs=9)
-    assert part.ess["elir_robust"] == pytest.approx(RBEST["ess"]["robust_elir"], abs=7)
+    assert part.mixture.mean() == pytest.approx(gmap["map_mean"], abs=0.012)
+    assert part.mixture.sd() == pytest.approx(gmap["map_sd"], abs=0.011)
+    assert part.ess["elir"] == pytest.approx(RBEST["ess"]["elir"], abs=13)
+    assert part.ess["elir_robust"] == pytest.approx(RBEST["ess"]["robust_elir"], abs=10)
     trial = RBEST["trial"]
     placebo = postmix_binomial(part.robust, trial["r_placebo"], trial["n_placebo"])
     w, a, b = trial["treat_prior"]
     treat = postmix_binomial(Mixture("beta", [w], [a], [b]), trial["r_treat"], trial["n_treat"])
-    assert prob_difference_above(treat, placebo) == pytest.approx(trial["prob_difference_above_0"], abs=0.006)
+    assert prob_difference_above(treat, placebo) == pytest.approx(trial["prob_difference_above_0"], abs=0.002)
 
 
 def test_unverified_rows_are_left_out_and_bad_counts_are_all_named(tmp_path: Path) -> None:

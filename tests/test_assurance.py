@@ -1,7 +1,7 @@
 """``ipsbayes design``: config checks, the trial simulator, Monte Carlo summaries, and assurance at the extremes.
 
 The sampling tests use a cheap configuration (one size, 8-30 simulated trials, the ci profile);
-``make design`` runs the full curve of models/rij_cace.toml (README, 'Planning the next trial').
+``ipsbayes design models/rij_cace.toml`` runs the full curve (README, 'Planning the next trial').
 """
 
 from __future__ import annotations

@@ -154,3 +154,16 @@ def test_bundled_evidence_table_default_set() -> None:
         evidence.left_out
     )
     assert (evidence.r_treatment <= evidence.n_treatment).all() and (evidence.r_control <= evidence.n_control).all()
+
+
+def test_map_prior_cli_errors_exit_2_with_the_problem(tmp_path: Path, capsys) -> None:
+    from ipsbayes.cli import main
+
+    path = write_config(tmp_path, simulated_trials(4, seed=3), mixture={"max_components": 0})
+    assert main(["map-prior", str(path)]) == 2
+    assert "mixture.max_components" in capsys.readouterr().err
+    table = simulated_trials(4, seed=3)
+    table.loc[0, "employed_ips"] = -1
+    assert main(["map-prior", str(write_config(tmp_path, table)), "--profile", "ci"]) == 2
+    err = capsys.readouterr().err
+    assert "whole numbers >= 0" in err and "T00" in err and not (tmp_path / "runs").exists()

@@ -40,6 +40,22 @@ def test_summary_ess_and_robust_posterior_match_rbest_for_its_own_mixture() -> N
     assert prob_difference_above(treat, placebo) == pytest.approx(trial["prob_difference_above_0"], abs=1e-6)
 
 
+def test_rbest_1_8_2_mixture_gives_its_printed_ess_and_posterior() -> None:
+    """The 2-component mixture RBesT 1.8-2 printed for the same example (another MCMC run)."""
+    release = REFERENCE["release_1_8_2"]
+    mix = Mixture("beta", release["w"], release["a"], release["b"])
+    assert mix.mean() == pytest.approx(release["mixture_mean"], abs=1e-6)
+    assert mix.sd() == pytest.approx(release["mixture_sd"], abs=1e-6)
+    assert round(ess(mix, "elir")) == release["ess_elir"] and round(ess(mix, "moment")) == release["ess_moment"]
+    robust = mix.robustify(0.2, mean=0.5)
+    assert round(ess(robust, "elir")) == release["robust_elir"]
+    trial = REFERENCE["trial"]
+    placebo = postmix_binomial(robust, trial["r_placebo"], trial["n_placebo"])
+    w, a, b = trial["treat_prior"]
+    treat = postmix_binomial(Mixture("beta", [w], [a], [b]), trial["r_treat"], trial["n_treat"])
+    assert prob_difference_above(treat, placebo) == pytest.approx(release["prob_difference_above_0"], abs=1e-6)
+
+
 def test_ess_of_conjugate_priors_is_their_sample_size() -> None:
     assert ess(Mixture("beta", [1.0], [5.0], [15.0]), "elir") == pytest.approx(20.0, rel=1e-6)
     assert ess(Mixture("beta", [1.0], [5.0], [15.0]), "moment") == pytest.approx(20.0, rel=1e-9)

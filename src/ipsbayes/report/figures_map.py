@@ -13,6 +13,7 @@ from ipsbayes.evidence.model import raw_estimates, trial_estimates
 LABELS = {
     "en": {
         "effect": "Odds ratio of employment, IPS vs control (log scale)",
+        "effect_log": "Log odds ratio of employment, IPS vs control",
         "control": "Employment rate in the control arm (%)",
         "observed": "observed (95% CI)",
         "shrunk": "hierarchical model (95% interval)",
@@ -24,6 +25,7 @@ LABELS = {
     },
     "nb": {
         "effect": "Oddsratio for arbeid, IPS mot kontroll (log-skala)",
+        "effect_log": "Log-oddsratio for arbeid, IPS mot kontroll",
         "control": "Andel i arbeid i kontrollgruppen (%)",
         "observed": "observert (95 % KI)",
         "shrunk": "hierarkisk modell (95 % intervall)",
@@ -42,41 +44,54 @@ def _to_scale(part: str, values: np.ndarray, beta_family: bool) -> np.ndarray:
     return 100 * (values if beta_family else expit(values))
 
 
+def _short(label: str) -> str:
+    """Study label without its parenthesised detail, at most 28 characters."""
+    short = label.split(" (")[0].strip()
+    return short if len(short) <= 28 else short[:27] + "\u2026"
+
+
 def forest_figure(result: MapResult, language: str = "en") -> Figure:
     """Each trial's observed and shrunken estimate, and the MAP prior for a new trial, per quantity."""
     text = LABELS[language]
     parts = [p for p in ("effect", "control") if p in result.parts]
-    studies = result.evidence.studies
-    fig, axes = plt.subplots(1, len(parts), figsize=(5.2 * len(parts), 0.42 * len(studies) + 2.2), squeeze=False)
+    studies = [_short(s) for s in result.evidence.studies]
+    fig, axes = plt.subplots(
+        1, len(parts), figsize=(4.6 * len(parts) + 1.6, 0.38 * len(studies) + 2.4), squeeze=False, sharey=True
+    )
     raw, shrunk = (
         raw_estimates(result.evidence),
         trial_estimates(result.datatree["posterior"].to_dataset(), result.evidence),
     )
+    y = np.arange(len(studies))[::-1] + 2.0
     for ax, part in zip(axes[0], parts, strict=True):
         beta_family = result.parts[part].mixture.family == "beta"
-        y = np.arange(len(studies))[::-1] + 2
         est, se = raw[part]
-        low, high = est - 1.96 * se, est + 1.96 * se
-        ax.hlines(y + 0.15, _to_scale(part, low, False), _to_scale(part, high, False), color="0.6")
+        low, high = _to_scale(part, est - 1.96 * se, False), _to_scale(part, est + 1.96 * se, False)
+        ax.hlines(y + 0.15, low, high, color="0.6")
         ax.plot(_to_scale(part, est, False), y + 0.15, "o", mfc="white", color="0.4", label=text["observed"])
-        draws = shrunk[part]
-        q = np.quantile(draws, [0.025, 0.5, 0.975], axis=0)
+        q = np.quantile(shrunk[part], [0.025, 0.5, 0.975], axis=0)
         ax.hlines(y - 0.15, _to_scale(part, q[0], False), _to_scale(part, q[2], False), color="C0")
         ax.plot(_to_scale(part, q[1], False), y - 0.15, "s", color="C0", label=text["shrunk"])
+        bounds = [low.min(), high.max()]
         for row, (mix, label, colour) in enumerate(
             ((result.parts[part].mixture, text["map"], "C3"), (result.parts[part].robust, text["robust"], "C1"))
         ):
-            bounds = [mix.quantile(p) for p in (0.025, 0.5, 0.975)]
-            values = _to_scale(part, np.asarray(bounds), beta_family)
-            ax.hlines(1 - row * 0.5, values[0], values[2], color=colour, lw=2.5)
-            ax.plot(values[1], 1 - row * 0.5, "D", color=colour, label=label)
-        ax.set_yticks([*list(y), 1, 0.5], [*studies, text["map"], text["robust"]])
-        ax.set_xlabel(text[part])
+            values = _to_scale(part, np.asarray([mix.quantile(p) for p in (0.025, 0.5, 0.975)]), beta_family)
+            ax.hlines(1 - row * 0.6, values[0], values[2], color=colour, lw=2.5)
+            ax.plot(values[1], 1 - row * 0.6, "D", color=colour, label=label)
+            if row == 0:
+                bounds = [min(bounds[0], values[0]), max(bounds[1], values[2])]
         if part == "effect":
             ax.set_xscale("log")
             ax.axvline(1, color="0.3", lw=0.8, ls=":")
-        ax.legend(loc="lower right", fontsize=7, frameon=False)
-    fig.tight_layout()
+            ax.set_xlim(bounds[0] / 1.5, bounds[1] * 1.5)  # the robust prior's tails run off the axis
+        else:
+            ax.set_xlim(0, min(100, bounds[1] * 1.2))
+        ax.set_xlabel(text[part])
+    axes[0][0].set_yticks([*list(y), 1, 0.4], [*studies, text["map"], text["robust"]])
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
@@ -95,7 +110,7 @@ def mixture_figure(result: MapResult, language: str = "en") -> Figure:
         ax.plot(grid, part.robust.pdf(grid), color="C1", ls="--", label=text["robust"])
         beta_family = part.mixture.family == "beta"
         if name == "effect":
-            ax.set_xlabel(text["effect"].replace(" (log scale)", "").replace(" (log-skala)", "") + " (log)")
+            ax.set_xlabel(text["effect_log"])
         else:
             ax.set_xlabel(text["control"] if beta_family else text["control"].replace("(%)", "(log-odds)"))
         ax.set_ylabel(text["density"])

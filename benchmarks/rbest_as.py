@@ -110,9 +110,8 @@ def main() -> None:
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
-        lines.append(
-            f"| {row['quantity']} | {row['rbest']:.4g} | {row['ours_mean']:.4g} | {row['ours_sd']:.3g} | {row['z']:+.2f} |"
-        )
+        cells = f"{row['rbest']:.4g} | {row['ours_mean']:.4g} | {row['ours_sd']:.3g} | {row['z']:+.2f}"
+        lines.append(f"| {row['quantity']} | {cells} |")
     lines += [
         "",
         f"{out['seconds_per_run']} s per run (sampling, mixture fits and ESS); {out['divergences']} divergent "

@@ -137,3 +137,33 @@ def test_huge_effect_has_assurance_near_one_on_a_dask_cluster(make_config, tmp_p
     assert curve["assurance"].iloc[0] >= 0.85
     report = (tmp_path / "huge" / "report.md").read_text()
     assert "Med **100** deltakere" in report and (tmp_path / "huge" / "figures" / "assurance_curve.png").is_file()
+
+
+def test_design_prior_from_the_map_prior_set_and_pinned_parameters(make_config) -> None:
+    """design_prior = 'ips_map' redraws the effect and control rate from the MAP mixtures; fixed pins others."""
+    from ipsbayes.assurance import design_draws
+    from ipsbayes.priors import default_search_dirs, resolve_prior_set
+
+    from .conftest import REPO
+
+    plan = plan_with(make_config)
+    names = plan.family.prior_names_for(plan.spec)
+    rng = np.random.default_rng(4)
+    posterior = xr.Dataset(
+        {
+            name: (("chain", "draw"), rng.normal(size=(2, 2000)))
+            for name in names
+            if name not in ("compliance_beta", "outcome_beta")
+        }
+        | {"compliance_beta": (("chain", "draw", "compliance_term"), rng.normal(size=(2, 2000, 3)))}
+    )
+    spec = DesignSpec.model_validate({"design_prior": "ips_map", "fixed": {"never_taker_intercept": -2.0}})
+    draws = design_draws(posterior, spec, default_search_dirs(REPO / "models"), names, seed=3)
+    mixture = resolve_prior_set("ips_map", names, search_dirs=[REPO / "priors"])[0]["treatment_effect"].mixture()
+    effect = draws["treatment_effect"].values.ravel()
+    assert draws.sizes["draw"] == 4000 and effect.mean() == pytest.approx(mixture.mean(), abs=0.1)
+    assert effect.std() == pytest.approx(mixture.sd(), rel=0.1)
+    assert (draws["never_taker_intercept"] == -2.0).all()
+    assert np.array_equal(
+        draws["compliance_intercept"].values.ravel(), posterior["compliance_intercept"].values.ravel()
+    )

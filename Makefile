@@ -1,27 +1,42 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   simulate the bundled IPS ung data, fit models/ipsung_employment.toml, print the report path
-#   make test   lint and run the test suite (what CI runs)
+#   make test   lint and run the test suite (what CI runs); installs headless Chromium and pandoc
+#               from Debian first when run as root (the browser and pandoc tests need them)
 PYTHON ?= $(shell sh .ci/find-python)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install validate benchmark clean
+SYSTEM_PACKAGES := chromium chromium-driver pandoc
+
+.PHONY: demo test install install-system validate benchmark clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,notebook]"
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian packages for the browser and pandoc tests; skipped when present, idempotent.
+install-system:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v pandoc >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $(SYSTEM_PACKAGES) (Debian)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	else \
+		echo "note: install $(SYSTEM_PACKAGES) for the browser and pandoc tests (skipped without them)" >&2; \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/ipsbayes simulate ipsung --seed 2 --out data/ipsung
 	$(BIN)/ipsbayes run models/ipsung_employment.toml
 
-test: $(STAMP)
+test: $(STAMP) install-system
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q

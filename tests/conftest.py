@@ -43,9 +43,76 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
             for key in ("participants", "services", "reviews"):
                 if key in raw["data"]:
                     raw["data"][key] = str(data / f"{key}.csv")
+        if "sampler.profile" in changes:  # another profile: the config's own tune/draws were set for its profile
+            for key in ("chains", "tune", "draws", "target_accept"):
+                if f"sampler.{key}" not in changes:
+                    raw.get("sampler", {}).pop(key, None)
         raw = edit_config(raw, **changes)
         path = tmp_path / f"{name}.toml"
         path.write_text(tomli_w.dumps(raw))
         return path
 
     return _make
+
+
+#: every analysis config the repository ships (models/*.toml)
+SHIPPED = tuple(sorted(p.stem for p in (REPO / "models").glob("*.toml")))
+#: shorter chains than the ci profile: the shared runs check outputs, not estimates
+SHIPPED_DRAWS = {"sampler.draws": 200, "sampler.tune": 200}
+#: shipped configs fitted at the same time (each compiles on one core, then samples two chains)
+SHIPPED_PARALLEL = 2
+
+
+def ipsbayes_command() -> list[str]:
+    """The installed ``ipsbayes`` entry point of this interpreter (or ``python -m ipsbayes.cli``)."""
+    import sys
+
+    entry = Path(sys.executable).parent / "ipsbayes"
+    return [str(entry)] if entry.exists() else [sys.executable, "-m", "ipsbayes.cli"]
+
+
+@pytest.fixture(scope="session")
+def shipped_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Every shipped config run once per session through the CLI at the ci profile (shorter chains).
+
+    Shared by the end-to-end, figure-layout, browser and notebook tests so each config is fitted
+    once. Returns name -> {"path": run folder, "stdout", "stderr", "returncode"}.
+    """
+    import os
+    import subprocess
+
+    root = tmp_path_factory.mktemp("shipped")
+    environment = {**os.environ, "CI": "true"}
+    commands = {}
+    for name in SHIPPED:
+        raw = load_raw_config(REPO / "models" / f"{name}.toml")
+        config = root / f"{name}.toml"
+        config.write_text(tomli_w.dumps(edit_config(raw, **SHIPPED_DRAWS)))
+        commands[name] = [*ipsbayes_command(), "run", str(config), "--profile", "ci", "--out", str(root / name)]
+    out: dict[str, dict[str, Any]] = {}
+    pending = list(commands)
+    running: dict[str, subprocess.Popen] = {}
+    while pending or running:
+        while pending and len(running) < SHIPPED_PARALLEL:  # compiling is single-threaded: two at a time
+            name = pending.pop(0)
+            with (root / f"{name}.stdout").open("w") as stdout, (root / f"{name}.stderr").open("w") as stderr:
+                running[name] = subprocess.Popen(
+                    commands[name], stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, env=environment
+                )
+        name = next(iter(running))
+        returncode = running.pop(name).wait(timeout=900)
+        out[name] = {
+            "path": root / name,
+            "stdout": (root / f"{name}.stdout").read_text(),
+            "stderr": (root / f"{name}.stderr").read_text(),
+            "returncode": returncode,
+        }
+    return out
+
+
+@pytest.fixture(scope="session")
+def shipped(shipped_runs: dict[str, dict[str, Any]]) -> dict[str, Path]:
+    """Run folders of every shipped config (fails naming the config whose run failed)."""
+    failed = {n: r["stderr"][-2000:] for n, r in shipped_runs.items() if r["returncode"] != 0}
+    assert not failed, failed
+    return {name: run["path"] for name, run in shipped_runs.items()}

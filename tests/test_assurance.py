@@ -45,15 +45,35 @@ def test_design_table_problems_are_named(make_config, design: dict, message: str
     assert message in str(info.value)
 
 
-def test_cli_errors_exit_2(make_config, capsys) -> None:
-    config = make_config("rij_cace", **CHEAP)
-    assert main(["design", str(config), "--workers", "0"]) == 2
+def test_cli_errors_exit_2(make_config, capsys, tmp_path: Path) -> None:
+    config = make_config("rij_cace", **CHEAP, design={})
+    assert main(["design", str(config), "--workers", "0", "--out", str(tmp_path / "design")]) == 2
     assert "no [design] table" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as info:
-        main(["design", str(config), "--sizes", "66,lots"])
-    assert info.value.code == 2
+    assert main(["design", str(config), "--sizes", "66,lots"]) == 2
+    assert "sizes must be whole numbers" in capsys.readouterr().err
+    assert main(["design", str(config), "--trials", "0"]) == 2
+    assert "--trials must be between 1" in capsys.readouterr().err
     assert main(["map-prior", "no/such/config.toml"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_design_and_map_prior_refuse_a_folder_of_other_files_before_any_work(make_config, tmp_path: Path, capsys):
+    """Output safety: a folder ipsbayes did not write is refused (exit 2, no traceback) and left as it was."""
+    from .conftest import REPO
+
+    config = make_config("rij_cace", **CHEAP, design={"sizes": [66], "trials": 2})
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    for argv in (
+        ["design", str(config), "--workers", "0", "--out", str(mine)],
+        ["map-prior", str(REPO / "priors" / "map" / "ips_map.toml"), "--out", str(mine)],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Refusing to write" in err and "--force" in err and "Traceback" not in err
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"
+    assert not [p for p in tmp_path.iterdir() if "staging" in p.name]
 
 
 def test_simulated_trial_has_the_planned_design(make_config) -> None:
@@ -136,7 +156,9 @@ def test_huge_effect_has_assurance_near_one_on_a_dask_cluster(make_config, tmp_p
     curve = pd.read_csv(tmp_path / "huge" / "assurance.csv")
     assert curve["assurance"].iloc[0] >= 0.85
     report = (tmp_path / "huge" / "report.md").read_text()
-    assert "Med **100** deltakere" in report and (tmp_path / "huge" / "figures" / "assurance_curve.png").is_file()
+    assert "| 100 | " in report and "sannsynligheten for suksess" in report
+    assert (tmp_path / "huge" / "figures" / "assurance_curve.png").is_file()
+    assert (tmp_path / "huge" / ".ipsbayes-manifest.json").is_file()
 
 
 def test_design_prior_from_the_map_prior_set_and_pinned_parameters(make_config) -> None:

@@ -150,6 +150,9 @@ def test_rij_report_shows_cace_itt_per_protocol_and_sensitivity(make_config, tmp
         "prior set: sceptical",
         "variant: no_exclusion_restriction",
     ]
+    gates = json.loads(sensitivity.attrs["gates"])  # every refit went through the same diagnostics gate
+    assert set(gates) == {str(a) for a in sensitivity["analysis"].values}
+    assert all(gate["status"] in {"pass", "warn", "fail"} for gate in gates.values())
     sceptical = float(sensitivity["cace"].sel(analysis="prior set: sceptical").median())
     main = float(sensitivity["cace"].sel(analysis="main (weakly_informative)").median())
     assert sceptical < main  # a sceptical prior pulls the effect towards zero

@@ -137,6 +137,9 @@ def test_config_from_dict_and_overrides(small_ipsung: Path) -> None:
     assert problems == []
     changed = config.with_overrides(profile="ci", seed=5, draws=None)
     assert changed.sampler.profile == "ci" and changed.seed == 5 and config.sampler.profile == "default"
+    pinned = config.model_copy(update={"sampler": config.sampler.model_copy(update={"tune": 2000, "draws": 2000})})
+    assert pinned.with_overrides(profile="ci").sampler.draws is None  # --profile ci means the ci settings
+    assert pinned.with_overrides(profile="default", seed=1).sampler.draws == 2000  # same profile: kept
 
 
 @pytest.mark.parametrize(
@@ -152,3 +155,11 @@ def test_config_from_dict_and_overrides(small_ipsung: Path) -> None:
 def test_formula_problems(make_config, formula: str, message: str) -> None:
     text = str(expect_error(validate_config, make_config(**{"model.formula": formula})))
     assert message in text
+
+
+def test_figure_profile_defaults_and_bounds(make_config) -> None:
+    config = load_config(make_config())
+    assert (config.report.figures.width_cm, config.report.figures.dpi, config.report.figures.font_size) == (16, 300, 9)
+    error = expect_error(validate_config, make_config(**{"report.figures.font_size": 7, "report.figures.widht_cm": 9}))
+    text = str(error)
+    assert "report.figures.font_size" in text and "widht_cm" in text and "width_cm" in text

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +13,6 @@ import xarray as xr
 import ipsbayes
 from ipsbayes.cli import main
 from ipsbayes.rundir import FILES
-
-from .conftest import REPO
 
 pytestmark = pytest.mark.sampling
 FIGURES = (
@@ -30,25 +26,29 @@ FIGURES = (
 )
 
 
-def cli() -> list[str]:
-    entry = Path(sys.executable).parent / "ipsbayes"
-    return [str(entry)] if entry.exists() else [sys.executable, "-m", "ipsbayes.cli"]
-
-
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("e2e") / "ipsung"
-    result = subprocess.run(
-        [*cli(), "run", str(REPO / "models" / "ipsung_employment.toml"), "--profile", "ci", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**__import__("os").environ, "CI": "true"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    last = result.stdout.strip().splitlines()[-1]
+def run_dir(shipped_runs: dict) -> Path:
+    """The shipped ipsung_employment config, run through the CLI at the ci profile (shared with other tests)."""
+    result = shipped_runs["ipsung_employment"]
+    out = result["path"]
+    assert result["returncode"] == 0, result["stderr"][-3000:]
+    last = result["stdout"].strip().splitlines()[-1]
     assert last == f"report: {(out / 'report.html').resolve()}"
     return out
+
+
+def test_cli_prints_one_line_per_stage(shipped_runs: dict) -> None:
+    lines = shipped_runs["rij_cace"]["stderr"].splitlines()
+    for stage in (
+        "read data, build model",
+        "compile",
+        "sampling",
+        "estimands and diagnostics",
+        "refit, prior set: sceptical",
+        "refit, variant: no_exclusion_restriction",
+        "report",
+    ):
+        assert any(line.startswith(stage) and line.rstrip().endswith("s)") for line in lines), (stage, lines)
 
 
 def test_run_folder_has_every_file(run_dir: Path) -> None:
@@ -61,9 +61,10 @@ def test_run_folder_has_every_file(run_dir: Path) -> None:
 
 
 def test_summary_states_interval_and_answers_the_questions(run_dir: Path) -> None:
-    header = (run_dir / "summary.csv").read_text().splitlines()[0]
-    assert "90% equal-tailed interval (ETI)" in header
-    summary = pd.read_csv(run_dir / "summary.csv", comment="#")
+    text = (run_dir / "summary.csv").read_text()
+    assert not text.startswith("#") and text.splitlines()[0].startswith("estimand,")
+    summary = pd.read_csv(run_dir / "summary.csv")
+    assert set(summary["interval"]) == {"90% equal-tailed interval (ETI)"}
     estimands = set(summary["estimand"])
     for name in (
         "outcome_rate",
@@ -152,6 +153,27 @@ def test_strict_gate_exits_3_and_report_shows_failure(make_config, tmp_path: Pat
     )
     out = tmp_path / "strict"
     assert main(["run", str(config), "--out", str(out), "--strict", "--quiet"]) == 3
-    assert "Diagnostics gate failed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Diagnostics gate failed" in err
+    assert not any(line.startswith(("sampling", "compile")) for line in err.splitlines())  # --quiet: silent
     assert "Diagnostics gate: FAIL" in (out / "report.md").read_text()
     assert main(["run", str(config), "--out", str(tmp_path / "lenient"), "--quiet"]) == 0
+
+
+def test_first_screen_in_norwegian_follows_the_gate(run_dir: Path) -> None:
+    from ipsbayes.report.render import ReportSettings, presentation_of, report_context
+    from ipsbayes.report.sections import build_sections
+    from ipsbayes.report.verdict import verdict
+
+    run = ipsbayes.load_run(run_dir)
+    settings = ReportSettings(title="t", thresholds={"fidelity_contrast": 5.0}, language="nb")
+    ctx = report_context(run.datatree, settings)
+    presentation = presentation_of(ctx.estimands)
+    answer = presentation.answer(ctx)
+    assert 2 <= len(answer) <= 4 and "deltakerne oppnår work, apprenticeship or education" in answer[0]
+    assert "trofasthet" in answer[1] and "prosentpoeng" in answer[1] and "percentage points" not in " ".join(answer)
+    titles = [section["title"] for section in build_sections(ctx, presentation)]
+    assert "Modelltrofasthet og resultater" in titles and "Forskjeller mellom tjenester" in titles
+    result = verdict(run.diagnostics.status, run.diagnostics.messages_in("nb"), run.datatree, "nb")
+    assert result["status"] != "pass" or run.diagnostics.status == "pass"
+    assert (result["status"] == "fail") == (run.diagnostics.status == "fail")

@@ -107,11 +107,22 @@ def test_outcomes_report_answers_questions_one_and_two(make_config, tmp_path: Pa
     section = md.split("## What drives transitions to education", 1)[1].split("\n## ", 1)[0]
     rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [int(row[0].strip("| ")) for row in rows] == list(range(1, len(rows) + 1))
-    effects = [float(row[2]) for row in rows]
-    assert effects == sorted(effects, reverse=True)  # ranked by the posterior median effect
-    assert "education_collaboration: 1 vs 0" in [row[1] for row in rows]
+    relevant = [_probability(row[4]) for row in rows]  # P(change > 5 pp) in the direction of each median
+    assert relevant == sorted(relevant, reverse=True)  # ranked by practical relevance, never by signed median
+    assert "education collaboration: yes vs no" in [row[1] for row in rows]
+    assert all(row[4].endswith(("(rise)", "(fall)")) for row in rows) and "P(> 5)" not in section
     assert {"outcome_shares", "focus_drivers", "service_correlations"} <= set(run.figures)
     assert "focus_ame" in set(run.summary["estimand"]) and (run.summary["threshold"] == 5.0).any()
+
+
+def _probability(cell: str) -> float:
+    """``0.61 (fall)`` -> 0.61; ``< 0.01 (rise)`` -> 0.005; ``> 0.99 (fall)`` -> 0.995."""
+    text = cell.split(" (")[0].strip()
+    if text.startswith("<"):
+        return 0.005
+    if text.startswith(">"):
+        return 0.995
+    return float(text)
 
 
 @pytest.mark.sampling

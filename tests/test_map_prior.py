@@ -5,6 +5,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +19,12 @@ from ipsbayes.evidence.derive import derive_map, prior_set_text
 from ipsbayes.evidence.table import read_evidence
 from ipsbayes.mixture import Mixture
 from ipsbayes.models import REGISTRY
+from ipsbayes.present.style import MIN_FONT_PT
 from ipsbayes.priors import resolve_prior_set
+from ipsbayes.report.figures import iter_figures
+from ipsbayes.report.layout import layout_problems
+from ipsbayes.report.map_report import MapText, ess_change_sentence, write_map_report
+from ipsbayes.report.standalone import standalone_context
 
 from .conftest import REPO
 
@@ -86,6 +93,30 @@ def test_map_recovers_known_heterogeneity_and_writes_a_usable_prior_set(tmp_path
     assert not problems, problems
     assert prior_set["treatment_effect"].mixture().robust_index == effect.robust.size - 1
     assert "(as in weakly_informative)" in prior_set["never_taker_intercept"].source
+    # the report: the shared renderer, figures at the profile, sentences from the numbers in nb
+    ctx = standalone_context("nb")
+    with matplotlib.rc_context(ctx.style.rc()):
+        for spec, fig, _caption in iter_figures(ctx, MapText(result).presentation(), shared=False):
+            assert not layout_problems(fig, MIN_FONT_PT), (spec.name, layout_problems(fig, MIN_FONT_PT))
+            assert fig.get_size_inches()[0] == pytest.approx(ctx.style.width)
+            plt.close(fig)
+    report = tmp_path / "report"
+    report.mkdir()
+    write_map_report(report, result, language="nb")
+    md = (report / "report.md").read_text()
+    assert "## Effektiv utvalgsstørrelse" in md and f"**{effect.ess['elir']:.0f} deltakere per arm**" in md
+    assert {p.name for p in (report / "figures").iterdir()} >= {"map_forest.png", "map_mixture.svg"}
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_ess_sentence_follows_the_numbers(language: str) -> None:
+    """Flipped truth: a robust component that barely lowers the ESS is 'hardly', one that halves it is named."""
+    ctx = standalone_context(language)
+    hardly, halves = ess_change_sentence(ctx, 40.0, 38.0), ess_change_sentence(ctx, 40.0, 20.0)
+    if language == "en":
+        assert "hardly changes" in hardly and "removes 50%" in halves and "hardly" not in halves
+    else:
+        assert "endrer knapt" in hardly and "fjerner 50 %" in halves and "knapt" not in halves
 
 
 @pytest.mark.sampling

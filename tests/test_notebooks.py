@@ -1,36 +1,28 @@
-"""The report-author notebook runs against a real run folder (code cells executed in order)."""
+"""The report-author notebook runs against every shipped config's run folder in a real IPython kernel."""
 
 from __future__ import annotations
 
-import json
-import sys
-import types
 from pathlib import Path
 
 import pytest
 
-import ipsbayes
-
-from .conftest import REPO
+from .conftest import REPO, SHIPPED
 
 pytestmark = pytest.mark.sampling
+nbformat = pytest.importorskip("nbformat", reason="pip install -e '.[notebook]'")
+nbclient = pytest.importorskip("nbclient", reason="pip install -e '.[notebook]'")
 
 
-def test_embed_run_notebook_executes(make_config, tmp_path: Path, monkeypatch) -> None:
-    config = make_config(**{"sampler.profile": "ci", "sampler.draws": 100, "sampler.tune": 100})
-    run = ipsbayes.run(config, out=tmp_path / "run", progress=False)
-    shown = []
-    display_module = types.ModuleType("IPython.display")
-    display_module.Image = lambda filename: filename  # stand-in: IPython is not a dependency
-    display_module.display = shown.append
-    monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
-    monkeypatch.setitem(sys.modules, "IPython.display", display_module)
-    monkeypatch.setenv("IPSBAYES_RUN", str(run.path))
-    notebook = json.loads((REPO / "notebooks" / "embed_run_in_report.ipynb").read_text())
-    namespace: dict = {}
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
-            exec(compile("".join(cell["source"]), "notebook", "exec"), namespace)
-    assert namespace["run"].path == run.path
-    assert "percentage points" in namespace["text"]
-    assert len(shown) == 2 and all(Path(p).exists() for p in shown)
+@pytest.mark.parametrize("name", SHIPPED)
+def test_embed_run_notebook_executes(shipped: dict[str, Path], name: str, monkeypatch) -> None:
+    monkeypatch.setenv("IPSBAYES_RUN", str(shipped[name]))
+    notebook = nbformat.read(REPO / "notebooks" / "embed_run_in_report.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}
+    )
+    client.execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "diagnostics:" in text and "Intervals:" in text
+    assert sum("image/png" in o.get("data", {}) for o in outputs if o.output_type == "display_data") >= 2

@@ -41,6 +41,7 @@ from scipy.special import expit
 from ipsbayes.config import RunConfig, pydantic_problems
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
+from ipsbayes.output import releasing_claims
 from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
 
 
@@ -315,6 +316,7 @@ def _run_jobs(jobs: list[TrialJob], scheduler: str | None, workers: int | None) 
     return rows, scheduler or f"local cluster ({used} workers)"
 
 
+@releasing_claims  # a failure or interrupt removes the claimed staging folder
 def design(
     config_path: Path | str,
     *,
@@ -325,6 +327,7 @@ def design(
     seed: int = 1,
     out: Path | str | None = None,
     language: str = "en",
+    force: bool = False,
 ) -> Path:
     """Run ``ipsbayes design CONFIG`` and write the design folder.
 
@@ -346,6 +349,8 @@ def design(
         Output folder (default ``runs/<name>-design``).
     language : {"en", "nb"}
         Language of the report.
+    force : bool
+        Write into a versioned sibling (``OUT-2``) when ``out`` holds files ipsbayes did not write.
 
     Returns
     -------
@@ -355,20 +360,26 @@ def design(
     from ipsbayes.data import read_bundle
     from ipsbayes.report.design_report import write_design_report
     from ipsbayes.report.standalone import check_language
-    from ipsbayes.rundir import atomic_folder, package_versions, write_json
+    from ipsbayes.rundir import atomic_folder, claim_run_output, package_versions, write_json
     from ipsbayes.runner import check
     from ipsbayes.sampling import sample
 
     check_language(language)
     started = time.perf_counter()
+    # the output location is checked and claimed before any data are read or any model is compiled
+    claim = claim_run_output(config_path, out, force=force, kind="design", suffix="-design")
     plan = check(config_path)
     config, family, spec = plan.config, plan.family, plan.spec
+    if claim is None:  # only when the config could not be read; check() then raises first
+        claim = claim_run_output(config, out, force=force, kind="design", suffix="-design")
     spec_design = parse_design(config, family, spec, str(config_path))
     changes = {k: v for k, v in {"trials": trials, "sizes": sizes}.items() if v is not None}
     try:
         spec_design = DesignSpec.model_validate({**spec_design.model_dump(), **changes}) if changes else spec_design
     except ValidationError as exc:
-        raise ConfigError("Invalid command-line design settings", pydantic_problems(exc, DesignSpec, "--")) from None
+        raise ConfigError(
+            "Invalid command-line design settings", pydantic_problems(exc, DesignSpec, "command line")
+        ) from None
     read_bundle(config)
     names = family.prior_names_for(spec)
     search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
@@ -376,6 +387,7 @@ def design(
         posterior = xr.open_datatree(config.resolve(spec_design.posterior_run) / "posterior.nc")["posterior"]
         posterior = posterior.to_dataset().load()
         source = f"posterior of run {spec_design.posterior_run}"
+        source_nb = f"posterior fra kjøringen {spec_design.posterior_run}"
     else:
         # reuse_compiled: the trials analysed in this process then need no compilation of their own
         fit = sample(
@@ -383,6 +395,7 @@ def design(
         )
         posterior = fit.datatree["posterior"].to_dataset()
         source = f"posterior of {config.name} fitted now ({config.sampler.profile} profile)"
+        source_nb = f"posterior for {config.name} tilpasset nå (profilen {config.sampler.profile})"
     missing = [n for n in names if n not in posterior and n not in spec_design.fixed]
     width = posterior["compliance_beta"].shape[-1] if "compliance_beta" in posterior else 0
     if missing or width != plan.data.arrays["W"].shape[1]:
@@ -410,13 +423,16 @@ def design(
     curve = summarise(table)
     success = spec_design.success
     true_values = family.estimands(draws, plan.data, spec, config)[success.estimand].values.ravel()
-    prior_source = source
+    prior_source, prior_source_nb = source, source_nb
     if spec_design.design_prior != "posterior":
-        prior_source += f"; {', '.join(spec_design.design_parameters)} from prior set '{spec_design.design_prior}'"
+        redrawn = ", ".join(spec_design.design_parameters)
+        prior_source += f"; {redrawn} from prior set '{spec_design.design_prior}'"
+        prior_source_nb += f"; {redrawn} fra priorsettet '{spec_design.design_prior}'"
     meta = {
         "config": str(config_path),
         "design": spec_design.model_dump(mode="json"),
         "design_prior_source": prior_source,
+        "design_prior_source_nb": prior_source_nb,
         "analysis_prior_set": plan.priors.name,
         "ceiling": float(np.mean(true_values > success.threshold)),
         "seed": seed,
@@ -426,8 +442,8 @@ def design(
         "failed_fits": int((~table["ok"]).sum()),
         "versions": package_versions(),
     }
-    target = Path(out) if out is not None else Path("runs") / f"{config.name}-design"
-    with atomic_folder(target) as staging:
+    target = claim.target
+    with atomic_folder(claim) as staging:
         table.drop(columns=[c for c in ("traceback",) if c in table]).to_csv(
             staging / "trials.csv", index=False, lineterminator="\n", float_format="%.5g"
         )

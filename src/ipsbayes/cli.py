@@ -1,28 +1,70 @@
 """Command line: ``ipsbayes simulate | check | run | report | validate | map-prior | design``.
 
 Thin by design: parse arguments, call the runner, print where results are.
-Exit codes: 0 success; 2 bad config or data (nothing written); 3 diagnostics
-gate failed under ``--strict`` (run folder written); 1 anything else.
+No traceback ever reaches a user; every failure is one message and an exit code:
+
+- 0 success;
+- 2 bad config, data, arguments or output location (nothing written);
+- 3 diagnostics gate failed under ``--strict`` (run folder written);
+- 130 interrupted (Ctrl-C): nothing half-written, an earlier run intact;
+- 1 anything unexpected, with a one-line cause (``--debug`` prints the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+import traceback
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from ipsbayes.errors import IpsBayesError
+from ipsbayes import interrupt
+from ipsbayes.config import MAX_DATASETS, MAX_SEED
+from ipsbayes.errors import ConfigError, IpsBayesError
+from ipsbayes.textutil import clean_message
+
+EXIT_INTERRUPTED = 130
+MAX_WORKERS = 1024
+DEBUG_HINT = "run with --debug for the traceback"
+
+
+def _bounded_int(name: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number with ``low <= value < high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip().replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got '{text[:40]}'") from None
+        if not low <= value < high:
+            upper = "2**32 - 1" if high == MAX_SEED else f"{high - 1:,}"
+            raise argparse.ArgumentTypeError(f"{name} must be between {low} and {upper}, got {text[:40]}")
+        return value
+
+    return parse
+
+
+SEED = _bounded_int("seed", 0, MAX_SEED)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ipsbayes", description="Bayesian multilevel evaluation of IPS services.")
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print tracebacks of failures")
+    parser = argparse.ArgumentParser(
+        prog="ipsbayes", description="Bayesian multilevel evaluation of IPS services.", parents=[debug]
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sim = commands.add_parser("simulate", help="write a synthetic data set with known truth")
+    sim = commands.add_parser("simulate", help="write a synthetic data set with known truth", parents=[debug])
     sim.add_argument("design", help="study design: ipsung or rij")
-    sim.add_argument("--seed", type=int, default=20261122)
+    sim.add_argument("--seed", type=SEED, default=20261122, help="0 <= seed < 2**32")
     sim.add_argument("--out", type=Path, required=True, help="folder for the tables and truth.json")
+    sim.add_argument("--force", action="store_true", help="write into DIR-2 (etc.) if DIR holds other files")
     sim.add_argument(
         "--option",
         action="append",
@@ -31,67 +73,124 @@ def _parser() -> argparse.ArgumentParser:
         help="override a design setting, e.g. --option n_participants=3000 (repeatable)",
     )
 
-    chk = commands.add_parser("check", help="validate a config and its data without fitting")
+    chk = commands.add_parser("check", help="validate a config and its data without fitting", parents=[debug])
     chk.add_argument("config", type=Path)
 
-    run = commands.add_parser("run", help="fit a config and write its run folder and report")
+    run = commands.add_parser("run", help="fit a config and write its run folder and report", parents=[debug])
     run.add_argument("config", type=Path)
     run.add_argument("--out", type=Path, help="run folder (default runs/<name>)")
+    run.add_argument(
+        "--force", action="store_true", help="write into OUT-2 (etc.) if OUT holds files ipsbayes did not write"
+    )
     run.add_argument("--profile", choices=["ci", "default", "final"], help="override the sampler profile")
-    run.add_argument("--seed", type=int, help="override the config's seed")
+    run.add_argument("--seed", type=SEED, help="override the config's seed (0 <= seed < 2**32)")
     run.add_argument("--strict", action="store_true", help="exit with code 3 if the diagnostics gate fails")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--quiet", action="store_true", help="no progress lines or bars on stderr")
 
-    rep = commands.add_parser("report", help="re-render the report of a run folder")
+    rep = commands.add_parser("report", help="re-render the report of a run folder", parents=[debug])
     rep.add_argument("run_dir", type=Path)
 
-    val = commands.add_parser("validate", help="calibration and interval coverage over simulated data sets")
+    val = commands.add_parser(
+        "validate", help="calibration and interval coverage over simulated data sets", parents=[debug]
+    )
     val.add_argument("config", type=Path)
-    val.add_argument("--datasets", type=int, default=100, help="number of simulated data sets (K)")
+    val.add_argument(
+        "--datasets",
+        type=_bounded_int("--datasets", 1, MAX_DATASETS + 1),
+        help=f"number of simulated data sets K, 1 to {MAX_DATASETS:,} (default: the config's validation.datasets)",
+    )
     val.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
-    val.add_argument("--workers", type=int, help="local cluster workers (default: CPU count)")
+    val.add_argument(
+        "--workers", type=_bounded_int("--workers", 1, MAX_WORKERS + 1), help="local cluster workers (default: CPUs)"
+    )
     val.add_argument("--profile", choices=["ci", "default", "final"], default="ci")
-    val.add_argument("--seed", type=int, default=1)
+    val.add_argument("--seed", type=_bounded_int("seed", 0, MAX_SEED // 100_003), default=1)
     val.add_argument("--out", type=Path, help="output folder (default runs/<name>-validation)")
+    val.add_argument("--force", action="store_true", help="write into OUT-2 (etc.) if OUT holds other files")
 
-    mp = commands.add_parser("map-prior", help="robust meta-analytic-predictive prior from earlier trials")
+    mp = commands.add_parser(
+        "map-prior", help="robust meta-analytic-predictive prior from earlier trials", parents=[debug]
+    )
     mp.add_argument("config", type=Path, help="a map-prior config, e.g. priors/map/ips_map.toml")
     mp.add_argument("--out", type=Path, help="report folder (default output.folder or runs/<name>)")
+    mp.add_argument("--force", action="store_true", help="write into OUT-2 (etc.) if OUT holds other files")
     mp.add_argument("--profile", choices=["ci", "default", "final"], help="override the sampler profile")
     mp.add_argument("--language", choices=["en", "nb"], default="en", help="report language")
 
-    des = commands.add_parser("design", help="assurance of the next trial by sample size (simulated trials)")
+    des = commands.add_parser(
+        "design", help="assurance of the next trial by sample size (simulated trials)", parents=[debug]
+    )
     des.add_argument("config", type=Path, help="a run config with a [design] table")
-    des.add_argument("--trials", type=int, help="simulated trials per size (default design.trials)")
+    des.add_argument(
+        "--trials",
+        type=_bounded_int("--trials", 1, MAX_DATASETS + 1),
+        help=f"simulated trials per size, 1 to {MAX_DATASETS:,} (default design.trials)",
+    )
     des.add_argument("--sizes", type=_sizes, help="planned sizes, comma-separated, e.g. 66,150,300")
     des.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
-    des.add_argument("--workers", type=int, help="local cluster workers (default: CPU count; 0: in this process)")
-    des.add_argument("--seed", type=int, default=1)
+    des.add_argument(
+        "--workers",
+        type=_bounded_int("--workers", 0, MAX_WORKERS + 1),
+        help="local cluster workers (default: CPUs; 0: in this process)",
+    )
+    des.add_argument("--seed", type=_bounded_int("seed", 0, MAX_SEED // 1_000_003), default=1)
     des.add_argument("--out", type=Path, help="output folder (default runs/<name>-design)")
+    des.add_argument("--force", action="store_true", help="write into OUT-2 (etc.) if OUT holds other files")
     des.add_argument("--language", choices=["en", "nb"], default="en", help="report language")
     return parser
 
 
 def _sizes(text: str) -> list[int]:
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
+        sizes = [int(part.strip().replace("_", "")) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes must be whole numbers separated by commas, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"sizes must be whole numbers separated by commas, got '{text[:60]}'"
+        ) from None
+    if not sizes:
+        raise argparse.ArgumentTypeError("sizes must name at least one planned sample size, e.g. 66,150,300")
+    return sizes
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
         if "=" not in pair:
-            raise IpsBayesError(f"--option needs KEY=VALUE, got {pair!r}")
+            raise ConfigError(f"--option needs KEY=VALUE, got '{pair[:60]}'")
         key, value = pair.split("=", 1)
         out[key.strip()] = value.strip()
     return out
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    print(f"warning: {clean_message(str(message))}", file=sys.stderr)
+
+
+def _say(message: str) -> None:
+    print(f"error: {clean_message(message)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ipsbayes`` command."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``ipsbayes`` command; returns the exit code.
+
+    Run as the ``ipsbayes`` command (``argv`` None), an interrupted command exits at once
+    after its staging folders are removed, instead of waiting seconds for the interpreter
+    to tear down compiled models and sampler threads.
+    """
+    code = _main(argv)
+    if argv is None and code == EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed usage and the problem (exit code 2) or --help (0)
+        return exc.code if isinstance(exc.code, int) else 2
+    debug = getattr(args, "debug", False)
     if args.version:
         from ipsbayes import __version__
 
@@ -100,64 +199,114 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return 2
+    from ipsbayes.output import placed_count
+
+    placed_before = placed_count()
+    interrupt.install_cli_handler()
+    previous_showwarning = warnings.showwarning
+    warnings.showwarning = _show_warning
+    handler = _log_to_stderr(quiet=getattr(args, "quiet", False) or args.command != "run")
     try:
         return _dispatch(args)
+    except KeyboardInterrupt:
+        return _interrupted(placed_before)
     except IpsBayesError as exc:
-        exc.exit_code = getattr(exc, "exit_code", 1)
-        print(f"error: {exc}", file=sys.stderr)
+        if interrupt.requested():
+            return _interrupted(placed_before)
+        _say(str(exc))
+        if debug:
+            traceback.print_exc()
         return exc.exit_code
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (OSError, MemoryError) as exc:
+        if interrupt.requested():
+            return _interrupted(placed_before)
+        _say(_one_line(exc))
+        if debug:
+            traceback.print_exc()
         return 2
+    except Exception as exc:
+        if interrupt.requested():
+            return _interrupted(placed_before)
+        _say(f"unexpected failure: {_one_line(exc)} ({DEBUG_HINT})")
+        if debug:
+            traceback.print_exc()
+        return 1
+    finally:
+        from ipsbayes.output import release_all
+
+        release_all()
+        warnings.showwarning = previous_showwarning
+        logging.getLogger("ipsbayes").removeHandler(handler)
+
+
+def _interrupted(placed_before: int) -> int:
+    from ipsbayes.output import last_placed, placed_count
+
+    if placed_count() > placed_before:
+        print(f"interrupted: {last_placed()} had been written completely and is in place", file=sys.stderr)
+    else:
+        print("interrupted: stopped before writing anything; earlier results are unchanged", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):
+        return "out of memory; lower sampler.draws or sampler.chains, or use a machine with more memory"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 300 else f"{text[:300]}..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _log_to_stderr(quiet: bool) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("ipsbayes: %(message)s"))
+    logger = logging.getLogger("ipsbayes")
+    if not quiet:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    return handler
+
+
+def _precheck_output(config: Path, out: Path | None, force: bool, kind: str, suffix: str = "") -> None:
+    """Check the output location before the heavy imports, so a bad one fails in well under a second."""
+    from ipsbayes.config import load_config
+    from ipsbayes.output import check_output
+
+    try:
+        parsed = load_config(config)
+    except ConfigError:
+        return  # the runner reports every problem of the config at once
+    target = out if out is not None else Path("runs") / f"{parsed.name}{suffix}"
+    check_output(target, kind=kind, force=force, inputs=parsed.input_files())
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         from ipsbayes.simulate import simulate
 
-        simulate(args.design, args.seed, args.out, _options(args.option))
-        print(f"wrote {args.design} data (seed {args.seed}) to {args.out}")
+        simulate(args.design, args.seed, args.out, _options(args.option), force=args.force)
+        from ipsbayes.output import last_placed
+
+        print(f"wrote {args.design} data (seed {args.seed}) to {last_placed() or args.out}")
         return 0
     if args.command == "check":
-        from ipsbayes.runner import check
-
-        plan = check(args.config)
-        dims = ", ".join(f"{k}={len(v)}" for k, v in plan.data.coords.items())
-        print(
-            f"ok: {args.config} is valid ({plan.family.kind}; {plan.data.n_rows} rows; {dims}; "
-            f"prior set '{plan.priors.name}')"
-        )
-        return 0
+        return _check(args.config)
     if args.command == "run":
-        from ipsbayes.errors import DiagnosticsGateError
-        from ipsbayes.runner import run
-
-        try:
-            result = run(
-                args.config,
-                out=args.out,
-                profile=args.profile,
-                seed=args.seed,
-                strict=args.strict,
-                progress=False if args.quiet else None,
-            )
-        except DiagnosticsGateError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            target = args.out or Path("runs") / _config_name(args.config)
-            print(f"report: {(Path(target) / 'report.html').resolve()}")
-            return exc.exit_code
-        print(f"diagnostics: {result.diagnostics.status}")
-        for message in result.diagnostics.messages:
-            print(f"  - {message}")
-        print(f"report: {result.report_html.resolve()}")
-        return 0
+        return _run(args)
     if args.command == "report":
+        from ipsbayes.rundir import check_run_folder
+
+        check_run_folder(args.run_dir)
         from ipsbayes.runner import rerender
 
         result = rerender(args.run_dir)
         print(f"report: {result.report_html.resolve()}")
         return 0
     if args.command == "validate":
+        _precheck_output(args.config, args.out, args.force, "validation", "-validation")
         from ipsbayes.validation import validate
 
         result = validate(
@@ -168,18 +317,20 @@ def _dispatch(args: argparse.Namespace) -> int:
             profile=args.profile,
             seed=args.seed,
             out=args.out,
+            force=args.force,
         )
         print(f"report: {(result / 'report.html').resolve()}")
         return 0
     if args.command == "map-prior":
         from ipsbayes.evidence.derive import map_prior
 
-        result = map_prior(args.config, out=args.out, profile=args.profile, language=args.language)
+        result = map_prior(args.config, out=args.out, profile=args.profile, language=args.language, force=args.force)
         for written in sorted(result.glob("*.toml")):
             print(f"prior set: {written.resolve()}")
         print(f"report: {(result / 'report.html').resolve()}")
         return 0
     if args.command == "design":
+        _precheck_output(args.config, args.out, args.force, "design", "-design")
         from ipsbayes.assurance import design
 
         result = design(
@@ -191,16 +342,67 @@ def _dispatch(args: argparse.Namespace) -> int:
             seed=args.seed,
             out=args.out,
             language=args.language,
+            force=args.force,
         )
         print(f"report: {(result / 'report.html').resolve()}")
         return 0
     raise IpsBayesError(f"unknown command {args.command}")
 
 
-def _config_name(path: Path) -> str:
-    from ipsbayes.config import load_config
+def _stderr_line(line: str) -> None:
+    """One progress line per finished stage, on stderr (stdout stays for results)."""
+    print(line, file=sys.stderr, flush=True)
 
-    return load_config(path).name
+
+def _check(config: Path) -> int:
+    from ipsbayes.resources import check_memory, estimate_memory, human_bytes
+    from ipsbayes.runner import MAX_POINTWISE_ROWS, check
+    from ipsbayes.sampling import resolve_settings
+
+    plan = check(config)
+    dims = ", ".join(f"{k}={len(v)}" for k, v in plan.data.coords.items())
+    pointwise = int(plan.data.arrays["y"].size) <= MAX_POINTWISE_ROWS
+    memory = estimate_memory(
+        plan.model, resolve_settings(plan.config.sampler), log_likelihood=pointwise, predictive=pointwise
+    )
+    check_memory(memory)
+    room = f" of {human_bytes(memory.available)} available" if memory.available else ""
+    print(
+        f"ok: {config} is valid ({plan.family.kind}; {plan.data.n_rows} rows; {dims}; "
+        f"prior set '{plan.priors.name}'; draws need {human_bytes(memory.total)}{room})"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    _precheck_output(args.config, args.out, args.force, "run")
+    from ipsbayes import progress as progress_stage
+    from ipsbayes.errors import DiagnosticsGateError
+    from ipsbayes.output import last_placed
+    from ipsbayes.runner import run
+
+    try:
+        with progress_stage.reporting(None if args.quiet else _stderr_line):
+            result = run(
+                args.config,
+                out=args.out,
+                profile=args.profile,
+                seed=args.seed,
+                strict=args.strict,
+                progress=False if args.quiet else None,
+                force=args.force,
+            )
+    except DiagnosticsGateError as exc:
+        _say(str(exc))
+        placed = last_placed()
+        if placed is not None:
+            print(f"report: {(placed / 'report.html').resolve()}")
+        return exc.exit_code
+    print(f"diagnostics: {result.diagnostics.status}")
+    for message in result.diagnostics.messages:
+        print(f"  - {clean_message(message)}")
+    print(f"report: {result.report_html.resolve()}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ validates it in a second pass.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -20,9 +21,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ipsbayes.errors import ConfigError, did_you_mean
+from ipsbayes.textutil import plain_repr, shorten
 
 IntervalKind = Literal["eti", "hdi"]
 ProfileName = Literal["ci", "default", "final"]
+
+#: Documented limits, checked by ``ipsbayes check`` before any work (README, "Limits").
+MAX_DRAWS = 100_000
+MAX_TUNE = 100_000
+MAX_CHAINS = 64
+MAX_CORES = 256
+MAX_DATASETS = 10_000
+MAX_SEED = 2**32
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 
 
 class _Strict(BaseModel):
@@ -41,6 +52,16 @@ class DataConfig(_Strict):
     missing: Literal["error", "drop"] = Field(
         "error", description="missing values: fail with counts per column, or drop those rows"
     )
+    separator: Literal[",", ";", "\t", "|"] | None = Field(
+        None, description="CSV field separator (default: detected from the header line)"
+    )
+    decimal: Literal[".", ","] | None = Field(
+        None, description="CSV decimal mark (default: ',' when the separator is ';' and numbers use commas)"
+    )
+    participant_id: str | None = Field(
+        None,
+        description="column identifying participants, which must be unique (default: 'participant_id' when present)",
+    )
 
 
 class PriorsConfig(_Strict):
@@ -56,11 +77,24 @@ class SamplerConfig(_Strict):
 
     profile: ProfileName = "default"
     backend: Literal["nutpie", "pymc"] = "nutpie"
-    chains: int | None = Field(None, ge=1, le=64)
-    draws: int | None = Field(None, ge=10)
-    tune: int | None = Field(None, ge=0)
+    chains: int | None = Field(None, ge=1, le=MAX_CHAINS)
+    draws: int | None = Field(None, ge=10, le=MAX_DRAWS)
+    tune: int | None = Field(None, ge=0, le=MAX_TUNE)
     target_accept: float | None = Field(None, gt=0.5, lt=1.0)
-    cores: int | None = Field(None, ge=1)
+    cores: int | None = Field(None, ge=1, le=MAX_CORES)
+
+
+class FigureConfig(_Strict):
+    """The figure profile: figures are drawn at the width they will be printed at.
+
+    Each figure is exactly ``width_cm`` wide; placed at that width, every text element is at
+    least 8 pt (labels at ``font_size``, tick labels one point smaller, titles one larger).
+    PNGs are written at ``dpi``; SVGs keep their text as text (editable, searchable).
+    """
+
+    width_cm: float = Field(16.0, ge=8.0, le=40.0, description="printed width of every figure (cm), e.g. a text width")
+    dpi: int = Field(300, ge=72, le=1200, description="PNG resolution (dots per inch at width_cm)")
+    font_size: float = Field(9.0, ge=9.0, le=16.0, description="base font size in points (tick labels: one less)")
 
 
 class ReportConfig(_Strict):
@@ -74,6 +108,14 @@ class ReportConfig(_Strict):
         description="estimand name -> threshold on its reporting scale; the report gives P(> threshold)",
     )
     figure_formats: list[Literal["png", "svg"]] = Field(default_factory=lambda: ["png", "svg"])
+    figures: FigureConfig = Field(default_factory=FigureConfig, description="figure profile: width, DPI, font size")
+    language: Literal["en", "nb"] = Field("en", description="report language: English or Norwegian bokmål")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="readable labels for columns, levels, units and group names"
+    )
+    min_cell: int = Field(
+        5, ge=1, description="observed counts or rates based on fewer participants than this are never published"
+    )
 
     @field_validator("figure_formats")
     @classmethod
@@ -124,7 +166,12 @@ class ValidationConfig(_Strict):
     truth: dict[str, str] = Field(
         default_factory=dict, description="estimand or estimand[element] -> dotted key in the simulator's truth.json"
     )
-    datasets: int = Field(100, ge=1)
+    datasets: int = Field(100, ge=1, le=MAX_DATASETS)
+    results: str | None = Field(
+        None,
+        description="folder of an earlier `ipsbayes validate` run whose coverage and shrinkage the report quotes "
+        "(default: runs/<name>-validation or runs/validation/<name>)",
+    )
     sbc: bool = True
     probs: list[float] = Field(default_factory=lambda: [0.5, 0.8, 0.9, 0.95])
 
@@ -144,9 +191,9 @@ class RunConfig(_Strict):
         The file the config was read from (paths inside are relative to its folder).
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str
     description: str = ""
-    seed: int = Field(20261122, ge=0, lt=2**32)
+    seed: int = Field(20261122, ge=0, lt=MAX_SEED)
     data: DataConfig
     model: dict[str, Any]
     priors: PriorsConfig = Field(default_factory=PriorsConfig)
@@ -160,6 +207,16 @@ class RunConfig(_Strict):
     )
     source: Path | None = Field(None, exclude=True)
 
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError(
+                "must be a plain name of at most 100 letters, digits, '-' and '_', starting with a letter or digit "
+                "(it names the run folder runs/<name>)"
+            )
+        return value
+
     @property
     def base_dir(self) -> Path:
         """Folder that relative paths in the config are resolved against."""
@@ -171,10 +228,26 @@ class RunConfig(_Strict):
             return None
         return path if path.is_absolute() else (self.base_dir / path)
 
+    def input_files(self) -> list[Path]:
+        """The config file and every data file it names (no output may be written over a folder holding one)."""
+        paths = [self.source] if self.source is not None else []
+        for key in ("participants", "services", "reviews"):
+            path = self.resolve(getattr(self.data, key))
+            if path is not None:
+                paths.append(path)
+        return paths
+
     def with_overrides(self, **sampler: Any) -> RunConfig:
-        """Return a copy with sampler settings (profile, ...) replaced; ``None`` keeps the value."""
+        """Return a copy with sampler settings (profile, ...) replaced; ``None`` keeps the value.
+
+        Asking for another profile (``--profile ci``) means that profile's settings: the config's
+        own chains, tune, draws and target_accept (tuned for its profile) are dropped unless given here.
+        """
         changes = {k: v for k, v in sampler.items() if v is not None}
         seed = changes.pop("seed", self.seed)
+        if changes.get("profile", self.sampler.profile) != self.sampler.profile:
+            for key in ("chains", "tune", "draws", "target_accept"):
+                changes.setdefault(key, None)
         new_sampler = self.sampler.model_copy(update=changes)
         return self.model_copy(update={"sampler": new_sampler, "seed": seed})
 
@@ -191,21 +264,99 @@ def pydantic_problems(error: ValidationError, schema: type[BaseModel], where: st
     where : str
         Prefix naming the file (and table), e.g. ``"models/x.toml [model]"``.
     """
-    problems = []
-    for item in error.errors():
-        loc = [str(part) for part in item["loc"]]
+    problems: list[str] = []
+    items = _without_other_union_branches(error.errors())
+    for item in items:
+        loc = _key_path(item["loc"])
         key = ".".join(loc) if loc else "(top level)"
         if item["type"] == "extra_forbidden":
             valid = _valid_keys(schema, loc[:-1])
             hint = did_you_mean(loc[-1], valid)
-            problems.append(f"{where}: unknown key '{key}'{hint}; valid keys here: {', '.join(valid)}")
+            listing = f"; valid keys here: {shorten(valid, 20)}" if valid else ""
+            problem = f"{where}: unknown key '{shorten([key], 1)[:100]}'{hint}{listing}"
         elif item["type"] == "missing":
-            problems.append(f"{where}: required key '{key}' is missing")
+            problem = f"{where}: required key '{key}' is missing"
         else:
             given = item.get("input")
-            shown = f" (got {given!r})" if not isinstance(given, dict) else ""
-            problems.append(f"{where}: key '{key}': {item['msg']}{shown}")
+            shown = f" (got {plain_repr(given)})" if not isinstance(given, dict) else " (got a table)"
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] in _TYPE_WORDS and item["type"] != "literal_error":
+                message = f"must be {_TYPE_WORDS[item['type']]}"
+            problem = f"{where}: key '{key}': {message}{shown}"
+        if problem not in problems:
+            problems.append(problem)
     return problems
+
+
+#: pydantic names union members and validators in error locations ("function-after[_check(), FidelityScale]",
+#: "str", "list[str]"); these are not keys a user can write
+_INTERNAL_PART = re.compile(r"^(?:[a-z][a-z0-9_-]*\[.*\]|str|int|float|bool|bytes|dict|list|none|null)$")
+
+
+def _key_path(loc: tuple[Any, ...]) -> list[str]:
+    """The config keys of a pydantic error location, without pydantic's union and validator names."""
+    return [str(part) for part in loc if not (isinstance(part, str) and _INTERNAL_PART.match(part))]
+
+
+def _union_base(loc: tuple[Any, ...]) -> tuple[str, ...] | None:
+    """The key path before the first union-member name in ``loc`` (None when ``loc`` has none)."""
+    out: list[str] = []
+    for part in loc:
+        if isinstance(part, str) and _INTERNAL_PART.match(part):
+            return tuple(out)
+        out.append(str(part))
+    return None
+
+
+def _without_other_union_branches(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One report per value that matched no member of a union, in the user's words.
+
+    A table given where either a name or a table is accepted makes pydantic report
+    "should be a valid string" for the name member and the real problem for the table
+    member; only the latter helps. When every member failed on the type alone, the
+    members' types are merged into one line ("must be text in quotes or a table").
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for item in errors:
+        base = _union_base(item["loc"])
+        if base is not None:
+            groups.setdefault(base, []).append(item)
+    kept: list[dict[str, Any]] = []
+    merged: set[tuple[str, ...]] = set()
+    for item in errors:
+        base = _union_base(item["loc"])
+        if base is None:
+            kept.append(item)
+            continue
+        group = groups[base]
+        real = [other for other in group if other["type"] not in _TYPE_WORDS]
+        if real:
+            if item["type"] not in _TYPE_WORDS:
+                kept.append(item)
+        elif base not in merged:
+            merged.add(base)
+            wanted = " or ".join(dict.fromkeys(_TYPE_WORDS[other["type"]] for other in group))
+            kept.append({**item, "loc": base, "type": "union_type", "msg": f"must be {wanted}"})
+    return kept
+
+
+#: pydantic type errors in the words of a TOML file
+_TYPE_WORDS = {
+    "string_type": "text in quotes",
+    "model_type": "a table",
+    "dict_type": "a table",
+    "model_attributes_type": "a table",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "int_parsing": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "literal_error": "one of the listed values",
+}
 
 
 def _valid_keys(schema: type[BaseModel], path: list[str]) -> list[str]:
@@ -224,11 +375,24 @@ def _valid_keys(schema: type[BaseModel], path: list[str]) -> list[str]:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file, turning I/O and syntax errors into a ConfigError naming the file."""
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give the config file (a .toml file) inside it")
     if not path.is_file():
         raise ConfigError(f"Config file not found: {path}")
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); the file was probably saved "
+            "as Latin-1 or Windows-1252: save it as UTF-8 (in most editors: Save as... > Encoding: UTF-8)"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
 
@@ -260,10 +424,12 @@ def parse_config(source: Path | dict[str, Any]) -> tuple[RunConfig | None, list[
         problems = pydantic_problems(exc, RunConfig, where)
         if isinstance(raw.get("model"), dict) and "kind" not in raw["model"]:
             problems.append(f"{where}: key 'model.kind' is missing; valid kinds are listed by `ipsbayes check`")
+        problems += _kind_problems(raw, where)
         return None, problems
     problems = []
     if "kind" not in config.model:
         problems.append(f"{where}: key 'model.kind' is missing")
+    problems += _kind_problems(raw, where)
     for key in ("participants", "services", "reviews"):
         given = getattr(config.data, key)
         resolved = config.resolve(given)
@@ -277,6 +443,16 @@ def parse_config(source: Path | dict[str, Any]) -> tuple[RunConfig | None, list[
     if config.diagnostics.rhat_fail < config.diagnostics.rhat_warn:
         problems.append(f"{where}: key 'diagnostics.rhat_fail' must be >= 'diagnostics.rhat_warn'")
     return config, problems
+
+
+def _kind_problems(raw: dict[str, Any], where: str) -> list[str]:
+    """A ``model.kind`` that is not text (a table, a list, a number) is a problem of its own."""
+    model = raw.get("model")
+    kind = model.get("kind") if isinstance(model, dict) else None
+    if kind is None or isinstance(kind, str):
+        return []
+    what = {dict: "a table", list: "a list"}.get(type(kind), f"the {type(kind).__name__} {plain_repr(kind)}")
+    return [f"{where}: key 'model.kind' must be the name of a model kind in quotes, e.g. kind = \"cace\"; got {what}"]
 
 
 def load_config(source: Path | str | dict[str, Any]) -> RunConfig:

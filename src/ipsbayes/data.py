@@ -8,7 +8,9 @@ file, the column, example row numbers and what would be valid. Row numbers are
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +20,15 @@ import pandas as pd
 
 from ipsbayes.config import RunConfig
 from ipsbayes.errors import DataError, did_you_mean
+from ipsbayes.textutil import plain, shorten
 
 MAX_EXAMPLE_ROWS = 5
+#: columns listed in a message before "... (N more)"
+MAX_LISTED = 12
+#: key columns checked for duplicates when the table has them (``[data] participant_id`` overrides the first)
+DEFAULT_KEYS = {"participants": ["participant_id"], "services": ["service"], "reviews": ["service", "review"]}
+SEPARATORS = (",", ";", "\t", "|")
+_DECIMAL_COMMA = re.compile(r'^"?-?\d+,\d+"?$')
 
 
 @dataclass
@@ -50,6 +59,20 @@ class DataBundle:
         """The tables that are present."""
         return [t for t in (self.participants, self.services, self.reviews) if t is not None]
 
+    def copy(self) -> DataBundle:
+        """A copy whose tables can be cleaned and recoded without changing this bundle's frames."""
+
+        def _copy(table: Table | None) -> Table | None:
+            return None if table is None else Table(table.frame.copy(), table.path, table.label)
+
+        return DataBundle(
+            participants=_copy(self.participants),
+            services=_copy(self.services),
+            reviews=_copy(self.reviews),
+            hashes=dict(self.hashes),
+            dropped_rows=dict(self.dropped_rows),
+        )
+
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes (recorded in provenance)."""
@@ -60,39 +83,228 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_table(path: Path, label: str) -> Table:
+def sniff_csv(path: Path) -> tuple[str, str]:
+    """Guess the separator and decimal mark of a CSV file from its first lines.
+
+    The separator is the candidate (``,``, ``;``, tab, ``|``) found most often in the
+    header line outside quotes. With ``;`` (what Excel writes where the decimal mark
+    is a comma, as in a Norwegian locale) the decimal mark is ``,`` when some field of
+    the first 200 lines looks like ``1,5``.
+
+    Returns
+    -------
+    separator, decimal : str
+    """
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        lines = [line for _, line in zip(range(200), handle, strict=False)]
+    if not lines:
+        return ",", "."
+    header = re.sub(r'"[^"]*"', "", lines[0])
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    separator = max(SEPARATORS, key=lambda sep: (counts[sep], sep == ","))
+    if counts[separator] == 0:
+        separator = ","
+    decimal = "."
+    if separator != ",":
+        for row in csv.reader(lines[1:], delimiter=separator):
+            if any(_DECIMAL_COMMA.match(field.strip()) for field in row):
+                decimal = ","
+                break
+    return separator, decimal
+
+
+def read_table(path: Path, label: str, separator: str | None = None, decimal: str | None = None) -> Table:
     """Read a CSV or Parquet file into a :class:`Table`.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    label : str
+        Which table it is (``participants``, ``services``, ``reviews``), for messages.
+    separator, decimal : str, optional
+        CSV separator and decimal mark (``[data] separator`` / ``decimal``); detected
+        with :func:`sniff_csv` when not given.
 
     Raises
     ------
     DataError
-        When the file is missing, has an unsupported suffix, or cannot be parsed.
+        When the file is missing, empty, has an unsupported suffix, or cannot be parsed.
     """
     if not path.is_file():
         raise DataError(f"The {label} table does not exist: {path}")
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(path)
+            sniffed = sniff_csv(path)
+            sep, dec = separator or sniffed[0], decimal or (sniffed[1] if separator in (None, sniffed[0]) else ".")
+            frame = pd.read_csv(path, sep=sep, decimal=dec, encoding="utf-8-sig")
         elif suffix in {".parquet", ".pq"}:
             frame = pd.read_parquet(path)
         else:
             raise DataError(f"{path}: unsupported file type '{suffix}'; use .csv or .parquet")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"The {label} table {path} is empty (no header line, 0 rows)") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8 CSV "
+            "(Excel: Save as > CSV UTF-8)"
+        ) from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: could not be read as {suffix[1:]}: {exc}") from exc
+        cause = " ".join(str(exc).split())[:300]
+        raise DataError(f"{path}: could not be read as {suffix[1:]}: {cause}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
-    return Table(frame.reset_index(drop=True), path, label)
+    table = Table(frame.reset_index(drop=True), path, label)
+    if len(frame) == 0:
+        raise DataError(
+            f"The {table.where} has 0 rows (only a header with {len(frame.columns)} column(s)); "
+            "give it one row per record"
+        )
+    if suffix == ".csv" and len(frame.columns) == 1 and separator is None:
+        only = str(frame.columns[0])
+        hint = next((s for s in SEPARATORS if s != sep and s in only), None)
+        if hint is not None:
+            raise DataError(
+                f"The {table.where} was read as a single column '{only[:80]}'; set [data] separator = "
+                f"{hint!r} if its fields are separated by {hint!r}"
+            )
+    return table
+
+
+def duplicate_keys(table: Table, columns: Sequence[str]) -> list[str]:
+    """Problems for rows that repeat a key (one column or a combination) that must be unique.
+
+    Parameters
+    ----------
+    table : Table
+        The table to check.
+    columns : sequence of str
+        The key column(s); missing values count as values.
+
+    Returns
+    -------
+    list of str
+        One problem naming the repeated ids with their rows, or nothing.
+    """
+    columns = list(columns)
+    if not columns or any(c not in table.frame.columns for c in columns):
+        return []
+    keys = table.frame[columns].astype(str)
+    repeated = keys.duplicated(keep=False)
+    if not repeated.any():
+        return []
+    groups = table.frame.loc[repeated].groupby(columns, sort=False, dropna=False).groups
+    shown = []
+    for key, index in list(groups.items())[:MAX_EXAMPLE_ROWS]:
+        name = " / ".join(plain(k) for k in key) if isinstance(key, tuple) else plain(key)
+        rows = ", ".join(str(i + 1) for i in list(index)[:MAX_EXAMPLE_ROWS])
+        more = f", ... ({len(index)} rows)" if len(index) > MAX_EXAMPLE_ROWS else ""
+        shown.append(f"{name} (rows {rows}{more})")
+    what = " + ".join(columns)
+    more = f"; {len(groups):,} repeated ids in all, {int(repeated.sum()):,} rows" if len(groups) > len(shown) else ""
+    return [
+        f"{table.where}: {what} must be unique, but {len(groups):,} value(s) appear more than once: "
+        f"{'; '.join(shown)}{more}. Remove the repeated rows (each {what} once) and run again"
+    ]
+
+
+def single_group(bundle: DataBundle, group: str) -> list[str]:
+    """Problems when every participant is in one group (a multilevel model compares at least two).
+
+    Parameters
+    ----------
+    bundle : DataBundle
+        The tables read.
+    group : str
+        The grouping column (the model's ``service`` key, ``service`` by default).
+    """
+    if bundle.services is not None and len(bundle.services.frame) == 1:
+        return [
+            f"{bundle.services.where} has only one row (one {group}); a multilevel model compares {group}s "
+            f"and needs at least two. With one {group}, fit a model without the {group} level"
+        ]
+    frame = bundle.participants.frame
+    if group in frame.columns and frame[group].nunique(dropna=True) == 1:
+        value = plain(frame[group].dropna().iloc[0])
+        return [
+            f"{bundle.participants.where}: all {len(frame):,} rows are in one {group} ({value}); a multilevel "
+            f"model compares {group}s and needs at least two. With one {group}, fit a model without the {group} level"
+        ]
+    return []
+
+
+#: numbers beyond this size cannot be standardised or summed without overflow
+MAX_ABS_VALUE = 1e100
+
+
+def non_finite(table: Table) -> list[str]:
+    """Problems for numeric columns holding infinite or absurdly large values (no model can use them)."""
+    problems = []
+    for column in table.frame.columns:
+        values = table.frame[column]
+        if pd.api.types.is_object_dtype(values) and values.notna().any():
+            numeric = pd.to_numeric(values, errors="coerce")
+            whole = values.map(lambda v: isinstance(v, int) or (isinstance(v, str) and v.strip().lstrip("-").isdigit()))
+            if numeric.notna().sum() == values.notna().sum() and whole[values.notna()].all():
+                big = numeric.abs() >= 2**63
+                problems.append(
+                    f"{table.where}: column '{column}' holds whole numbers too large to read, e.g. "
+                    f"{plain(values[big].iloc[0]) if big.any() else '?'} at {example_rows(big)}; "
+                    "numbers must be smaller than 2**63 in size"
+                )
+            continue
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > MAX_ABS_VALUE)
+        if bad.any():
+            problems.append(
+                f"{table.where}: column '{column}' holds {plain(values[bad].iloc[0])} at {example_rows(bad)}; "
+                f"numbers must be finite and smaller than {MAX_ABS_VALUE:g} in size"
+            )
+    return problems
+
+
+def key_columns(config: RunConfig, table: Table) -> tuple[list[str], list[str]]:
+    """The key columns of ``table`` and problems for a key the config names that the table lacks."""
+    if table.label == "participants" and config.data.participant_id is not None:
+        column = config.data.participant_id
+        if column not in table.frame.columns:
+            return [], [
+                f"{table.where}: [data] participant_id names column '{column}', which is missing"
+                f"{did_you_mean(column, table.frame.columns)}; columns present: "
+                f"{shorten(table.frame.columns, MAX_LISTED)}"
+            ]
+        return [column], []
+    return list(DEFAULT_KEYS.get(table.label, [])), []
 
 
 def read_bundle(config: RunConfig) -> DataBundle:
-    """Read every table the config names and hash the files."""
+    """Read every table the config names, check that their ids are unique and hash the files.
+
+    Raises
+    ------
+    DataError
+        For a table that cannot be read, has 0 rows, or repeats an id (naming ids and rows).
+    """
     data = config.data
-    participants = read_table(config.resolve(data.participants), "participants")
+    options = {"separator": data.separator, "decimal": data.decimal}
+    participants = read_table(config.resolve(data.participants), "participants", **options)
     bundle = DataBundle(participants=participants)
     if data.services is not None:
-        bundle.services = read_table(config.resolve(data.services), "services")
+        bundle.services = read_table(config.resolve(data.services), "services", **options)
     if data.reviews is not None:
-        bundle.reviews = read_table(config.resolve(data.reviews), "reviews")
+        bundle.reviews = read_table(config.resolve(data.reviews), "reviews", **options)
+    problems = []
+    for table in bundle.tables():
+        columns, missing = key_columns(config, table)
+        problems += missing + duplicate_keys(table, columns)
+    for table in bundle.tables():
+        problems += non_finite(table)
+    group = config.model.get("service", "service")
+    if isinstance(group, str):
+        problems += single_group(bundle, group)
+    raise_if(problems, "The data cannot be used as they are")
     bundle.hashes = {t.label: file_sha256(t.path) for t in bundle.tables()}
     return bundle
 
@@ -114,7 +326,7 @@ def missing_columns(table: Table, columns: Iterable[str], purpose: str = "") -> 
             why = f" ({purpose})" if purpose else ""
             problems.append(
                 f"{table.where}: missing column '{column}'{why}{did_you_mean(column, have)}; "
-                f"columns present: {', '.join(have)}"
+                f"columns present: {shorten(have, MAX_LISTED)}"
             )
     return problems
 
@@ -183,7 +395,7 @@ def unmatched_keys(child: Table, parent: Table, key: str, both_ways: bool = True
     parent_keys = parent.frame[key].astype(str)
     orphan = ~child_keys.isin(set(parent_keys))
     if orphan.any():
-        names = ", ".join(sorted(set(child_keys[orphan]))[:5])
+        names = shorten(sorted(set(child_keys[orphan])), 5)
         problems.append(
             f"{child.where}: {key} value(s) {names} do not appear in the {parent.where} "
             f"({example_rows(orphan)}); every {key} needs a row there"
@@ -191,14 +403,13 @@ def unmatched_keys(child: Table, parent: Table, key: str, both_ways: bool = True
     if both_ways:
         unused = ~parent_keys.isin(set(child_keys))
         if unused.any():
-            names = ", ".join(sorted(set(parent_keys[unused]))[:5])
+            names = shorten(sorted(set(parent_keys[unused])), 5)
             problems.append(
                 f"{parent.where}: {key} value(s) {names} have no rows in the {child.where} "
                 f"({example_rows(unused)}); remove them or add their participants"
             )
-    duplicated = parent_keys.duplicated()
-    if duplicated.any() and parent.label == "services":
-        problems.append(f"{parent.where}: {key} must be unique; repeated at {example_rows(duplicated)}")
+    if parent.label == "services":
+        problems += duplicate_keys(parent, [key])
     return problems
 
 

@@ -9,12 +9,17 @@ Checks (thresholds in :class:`~ipsbayes.config.DiagnosticsConfig`):
 - Pareto k of PSIS-LOO (ArviZ's ``loo``), which says whether leave-one-out
   estimates, and the model's fit to single observations, can be trusted.
 
-Divergences and poor mixing are never hidden: every number lands in
+Every sampled quantity is checked (intercepts, coefficients, group effects,
+group SDs, Cholesky factors, and the deterministics computed from them), and a
+check that does not pass names *every* parameter beyond its threshold with a
+readable label (``SD of specialist effects``, not ``sd_specialist``) and says
+what to do. Divergences and poor mixing are never hidden: every number lands in
 ``diagnostics.json`` and at the top of the report.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -30,15 +35,62 @@ Status = Literal["pass", "warn", "fail", "skipped"]
 _ORDER = {"skipped": 0, "pass": 0, "warn": 1, "fail": 2}
 
 
+#: what to do when a check does not pass, in English and Norwegian
+ADVICE: dict[str, tuple[str, str]] = {
+    "r_hat": (
+        "run longer (`--profile final`, or more `sampler.tune` and `sampler.draws`); if a group SD mixes slowly, "
+        "reparameterise its group effects (hierarchical logistic models: the other `model.parameterisation`, "
+        "centred for large groups, non-centred for small ones)",
+        "kjør lenger (`--profile final`, eller høyere `sampler.tune` og `sampler.draws`); hvis et gruppe-SD blander "
+        "sakte, prøv den andre `model.parameterisation` (sentrert for store grupper, ikke-sentrert for små)",
+    ),
+    "ess": (
+        "draw more (`--profile final` or a larger `sampler.draws`, with more `sampler.tune`); if a group SD is the "
+        "slow parameter, reparameterise its group effects (hierarchical logistic models: `model.parameterisation`)",
+        "trekk flere (`--profile final` eller høyere `sampler.draws`); hvis et gruppe-SD er den trege parameteren, "
+        "prøv den andre `model.parameterisation`",
+    ),
+    "divergences": (
+        "raise `sampler.target_accept` (e.g. 0.95 or 0.99); if divergences remain, reparameterise "
+        "(non-centred group effects for small groups via `model.parameterisation`) or use tighter priors on group SDs",
+        "øk `sampler.target_accept` (f.eks. 0.95 eller 0.99); hvis divergensene blir, reparameteriser "
+        "(ikke-sentrerte gruppeeffekter for små grupper via `model.parameterisation`) eller bruk strammere "
+        "priorer på gruppe-SD",
+    ),
+    "tree_depth": (
+        "slow rather than biased: more tuning (`sampler.tune`) or a reparameterisation usually removes it",
+        "tregt snarere enn skjevt: mer tuning (`sampler.tune`) eller en reparameterisering fjerner det vanligvis",
+    ),
+    "e_bfmi": (
+        "reparameterise group effects (`model.parameterisation`) or tighten the priors on group SDs",
+        "reparameteriser gruppeeffektene (`model.parameterisation`) eller stram inn priorene på gruppe-SD",
+    ),
+    "pareto_k": (
+        "leave-one-out estimates for these observations are unreliable: check them for outliers or misfit, and "
+        "use K-fold cross-validation to compare models",
+        "leave-one-out-estimatene for disse observasjonene er upålitelige: se etter uteliggere eller dårlig "
+        "tilpasning, og bruk K-fold kryssvalidering for å sammenligne modeller",
+    ),
+}
+#: parameters named in a message before "and N more"
+SHOWN = 5
+
+
 @dataclass(frozen=True)
 class Check:
-    """One diagnostic check with its number and the rule it was judged by."""
+    """One diagnostic check with its number and the rule it was judged by.
+
+    ``parameters`` lists the raw names of every parameter beyond the check's threshold
+    (worst first) and ``advice`` says what to do; both are empty when the check passes.
+    """
 
     name: str
     status: Status
     value: float | int | None
     rule: str
     message: str
+    parameters: list[str] = field(default_factory=list)
+    advice: str = ""
 
 
 @dataclass
@@ -61,8 +113,16 @@ class Diagnostics:
 
     @property
     def messages(self) -> list[str]:
-        """Messages of the checks that did not pass."""
-        return [f"{c.name}: {c.message}" for c in self.checks if c.status in ("warn", "fail")]
+        """Messages of the checks that did not pass, each with what to do."""
+        return [
+            f"{c.name}: {c.message}" + (f". What to do: {c.advice}" if c.advice else "")
+            for c in self.checks
+            if c.status in ("warn", "fail")
+        ]
+
+    def messages_in(self, language: str = "en") -> list[str]:
+        """:attr:`messages` in the report's language ("en" or "nb")."""
+        return [check_text(c, language) for c in self.checks if c.status in ("warn", "fail")]
 
     def table(self) -> pd.DataFrame:
         """One row per check (name, status, value, rule, message)."""
@@ -81,6 +141,109 @@ class Diagnostics:
     def from_dict(cls, raw: dict[str, Any]) -> Diagnostics:
         """Rebuild from ``diagnostics.json``."""
         return cls([Check(**c) for c in raw["checks"]], raw.get("worst_parameters", {}))
+
+
+def parameter_label(name: str, language: str = "en") -> str:
+    """A readable label of a posterior parameter element as ArviZ names it.
+
+    ``sd_specialist`` -> "SD of specialist effects"; ``z_service[S3]`` -> "service effect
+    (standardised), S3"; ``service_chol[L[2,1]]`` -> "Cholesky factor of the service covariance,
+    row 3, column 2"; ``beta[age]`` -> "coefficient, age". Names no rule knows get spaces for
+    underscores.
+    """
+    base, _, rest = str(name).partition("[")
+    coords = rest[:-1] if rest.endswith("]") else rest
+    en = language != "nb"
+    words = _EN_GROUPS if en else _NB_GROUPS
+    unknown = "{}" if en else "{}-"  # Norwegian compounds with a foreign first part take a hyphen
+    group_word = lambda g: words.get(g, unknown.format(g.replace("_", " ")))  # noqa: E731
+    label = None
+    for pattern, english, norwegian in _PARAMETER_PATTERNS:
+        match = re.fullmatch(pattern, base)
+        if match:
+            groups = [group_word(g) for g in match.groups()]
+            label = (english if en else norwegian).format(*groups)
+            break
+    if label is None:
+        label = base.replace("_", " ")
+    if not coords:
+        return label
+    cholesky = re.fullmatch(r"L\[(\d+),\s*(\d+)\]", coords)
+    if cholesky:
+        row, column = int(cholesky[1]) + 1, int(cholesky[2]) + 1
+        return f"{label}, " + (f"row {row}, column {column}" if en else f"rad {row}, kolonne {column}")
+    return f"{label}, {coords.replace('_', ' ')}"
+
+
+_EN_GROUPS = {"specialist": "job-specialist"}
+_NB_GROUPS = {
+    "service": "tjeneste",
+    "specialist": "jobbspesialist",
+    "equation": "ligning",
+    "compliance": "etterlevelses",
+    "outcome": "utfalls",
+}
+_PARAMETER_PATTERNS: tuple[tuple[str, str, str], ...] = (
+    (r"intercept", "intercept", "konstantledd"),
+    (r"beta", "coefficient", "koeffisient"),
+    (r"z_beta", "coefficient (standardised)", "koeffisient (standardisert)"),
+    (r"coef_scale", "scale of the coefficients", "skala for koeffisientene"),
+    (r"category_intercept", "intercept of each equation", "konstantledd per ligning"),
+    (r"sd_(\w+)", "SD of {0} effects", "SD for {0}effekter"),
+    (r"(\w+)_sd", "SD of {0} effects", "SD for {0}effekter"),
+    (r"z_(\w+)", "{0} effect (standardised)", "{0}effekt (standardisert)"),
+    (r"(\w+)_centred", "{0} intercept (centred)", "{0}konstantledd (sentrert)"),
+    (r"(\w+)_effect", "{0} effect", "{0}effekt"),
+    (r"(\w+)_chol", "Cholesky factor of the {0} covariance", "Cholesky-faktor for {0}kovariansen"),
+    (r"(\w+)_corr", "correlation of {0} effects", "korrelasjon mellom {0}effekter"),
+    (r"fidelity_slope", "fidelity slope", "stigningstall for modelltrofasthet"),
+    (r"fidelity_latent", "true fidelity score", "sann trofasthetsskåre"),
+    (r"treatment_effect", "treatment effect (log-odds)", "behandlingseffekt (log-odds)"),
+    (r"(\w+)_beta", "{0} coefficient", "{0}koeffisient"),
+    (r"(\w+)_intercept", "{0} intercept", "{0}konstantledd"),
+)
+
+
+def check_text(check: Check, language: str = "en") -> str:
+    """One sentence for a check that did not pass: what was found, for which parameters, and what to do."""
+    if language != "nb":
+        return f"{check.name}: {check.message}" + (f". What to do: {check.advice}" if check.advice else "")
+    names = [parameter_label(p, "nb") for p in check.parameters[:SHOWN]]
+    more = len(check.parameters) - len(names)
+    listed = ", ".join(names) + (f" og {more} til" if more > 0 else "")
+    found = {
+        "r_hat": f"R-hat opptil {check.value} (regel: {check.rule})" + (f" for {listed}" if listed else ""),
+        "ess_bulk": f"laveste bulk-ESS {check.value} (regel: {check.rule})" + (f" for {listed}" if listed else ""),
+        "ess_tail": f"laveste hale-ESS {check.value} (regel: {check.rule})" + (f" for {listed}" if listed else ""),
+        "divergences": f"{check.value} divergente overganger (regel: {check.rule})",
+        "tree_depth": f"{check.value} overganger nådde maksimal tredybde",
+        "e_bfmi": f"laveste E-BFMI {check.value} (regel: {check.rule})",
+    }.get(check.name.split(" ")[0], f"{check.message}")
+    if check.name.startswith("pareto_k"):
+        found = f"{check.value} observasjoner har Pareto k over grensen ({check.rule})"
+    advice = ADVICE.get(_advice_key(check.name), ("", ""))[1]
+    return f"{check.name}: {found}" + (f". Hva du kan gjøre: {advice}" if advice else "")
+
+
+def _advice_key(name: str) -> str:
+    if name.startswith("ess"):
+        return "ess"
+    if name.startswith("pareto_k"):
+        return "pareto_k"
+    return name
+
+
+def _advice(name: str, status: Status) -> str:
+    return ADVICE.get(_advice_key(name), ("", ""))[0] if status in ("warn", "fail") else ""
+
+
+def _listing(values: pd.Series, fmt: str) -> str:
+    """``SD of specialist effects (1.019), intercept (1.012) and 3 more`` for the worst-first ``values``."""
+    shown = [
+        f"{parameter_label(str(name))} ({format(float(value), fmt)})" for name, value in values.iloc[:SHOWN].items()
+    ]
+    more = len(values) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: list[str] | None = None) -> Diagnostics:
@@ -119,11 +282,8 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
                 int(divergent),
                 f"fail if > {thresholds.max_divergences}",
                 f"{divergent} of {total} transitions diverged"
-                + (
-                    "; the posterior may be biased where divergences cluster: reparameterise or raise target_accept"
-                    if divergent
-                    else ""
-                ),
+                + ("; the posterior may be biased where divergences cluster" if divergent else ""),
+                advice=_advice("divergences", "warn" if divergent else "pass"),
             )
         )
     depth = sampler.get("treedepth", {}).get("n_max")
@@ -136,6 +296,7 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
                 "warn if > 0",
                 f"{depth} of {total} transitions hit the maximum tree depth"
                 + (" (slow exploration, not bias)" if depth else ""),
+                advice=_advice("tree_depth", "warn" if depth else "pass"),
             )
         )
     if "bfmi" in sampler:
@@ -149,6 +310,7 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
                 f"warn if any chain < {thresholds.bfmi_min}",
                 f"lowest E-BFMI over chains {low:.2f}"
                 + (" (heavy tails or poor momentum resampling)" if low < thresholds.bfmi_min else ""),
+                advice=_advice("e_bfmi", "warn" if low < thresholds.bfmi_min else "pass"),
             )
         )
     checks.extend(_pareto_checks(datatree, thresholds))
@@ -156,38 +318,61 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
 
 
 def _rhat_check(summary: pd.DataFrame, thresholds: DiagnosticsConfig, result: Diagnostics) -> Check:
-    rhat = summary["r_hat"].astype(float)
-    worst = float(rhat.max())
-    result.worst_parameters["r_hat"] = rhat.sort_values(ascending=False).index[:5].tolist()
+    rhat = summary["r_hat"].astype(float).dropna().sort_values(ascending=False)
+    worst = float(rhat.iloc[0])
+    result.worst_parameters["r_hat"] = rhat.index[:5].tolist()
     if worst > thresholds.rhat_fail:
         status: Status = "fail"
     elif worst > thresholds.rhat_warn:
         status = "warn"
     else:
         status = "pass"
+    beyond = rhat[rhat > thresholds.rhat_warn]
+    if len(beyond):
+        message = (
+            f"R-hat above {thresholds.rhat_warn} for {len(beyond)} of {len(rhat)} parameter elements: "
+            f"{_listing(beyond, '.3f')}"
+        )
+    else:
+        message = (
+            f"largest R-hat {worst:.3f} ({parameter_label(str(rhat.index[0]))}) over {len(rhat)} parameter elements"
+        )
     return Check(
         "r_hat",
         status,
         round(worst, 4),
         f"warn > {thresholds.rhat_warn}, fail > {thresholds.rhat_fail}",
-        f"largest R-hat {worst:.3f} ({rhat.idxmax()})",
+        message,
+        [str(p) for p in beyond.index],
+        _advice("r_hat", status),
     )
 
 
 def _ess_check(
     summary: pd.DataFrame, kind: str, n_chains: int, thresholds: DiagnosticsConfig, result: Diagnostics
 ) -> Check:
-    ess = summary[f"ess_{kind}"].astype(float)
-    lowest = float(ess.min())
+    ess = summary[f"ess_{kind}"].astype(float).dropna().sort_values()
+    lowest = float(ess.iloc[0])
     warn_at, fail_at = thresholds.ess_per_chain * n_chains, thresholds.ess_fail_per_chain * n_chains
-    result.worst_parameters[f"ess_{kind}"] = ess.sort_values().index[:5].tolist()
+    result.worst_parameters[f"ess_{kind}"] = ess.index[:5].tolist()
     status: Status = "fail" if lowest < fail_at else "warn" if lowest < warn_at else "pass"
+    below = ess[ess < warn_at]
+    if len(below):
+        message = (
+            f"{kind} ESS below {warn_at:g} for {len(below)} of {len(ess)} parameter elements: {_listing(below, '.0f')}"
+        )
+    else:
+        message = (
+            f"lowest {kind} ESS {lowest:.0f} ({parameter_label(str(ess.index[0]))}) over {len(ess)} parameter elements"
+        )
     return Check(
         f"ess_{kind}",
         status,
         round(lowest, 1),
         f"warn < {warn_at:g}, fail < {fail_at:g} ({n_chains} chains)",
-        f"lowest {kind} ESS {lowest:.0f} ({ess.idxmin()})",
+        message,
+        [str(p) for p in below.index],
+        _advice(f"ess_{kind}", status),
     )
 
 
@@ -212,6 +397,7 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
                 f"warn if any k > {limit:.2f}",
                 f"{n_bad} of {k.size} observations have Pareto k > {limit:.2f} (max {k.max():.2f}); "
                 f"elpd_loo {float(loo.elpd):.1f} (SE {float(loo.se):.1f}), p_loo {float(loo.p):.1f}",
+                advice=_advice("pareto_k", "warn" if n_bad else "pass"),
             )
         )
     return checks

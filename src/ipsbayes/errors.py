@@ -62,6 +62,18 @@ class SamplingError(IpsBayesError):
     exit_code = 1
 
 
+class OutputError(IpsBayesError):
+    """The output location cannot be used, or a run folder cannot be read back.
+
+    Raised when ipsbayes would have to replace files it did not write, when the place is
+    one it never writes to (the current folder or one above it, a home folder, a repository
+    root, a folder holding the inputs), when it cannot be written at all, and when a run
+    folder given to ``ipsbayes report`` is incomplete or unreadable.
+    """
+
+    exit_code = 2
+
+
 class DiagnosticsGateError(IpsBayesError):
     """The diagnostics gate failed and the caller asked for ``strict`` behaviour."""
 

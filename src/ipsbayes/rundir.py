@@ -1,9 +1,12 @@
 """Run folders: write them atomically, describe where they came from, read them back.
 
-A run folder is written into a hidden staging folder next to its target and
-renamed into place only when every file is complete, so a failed run never
+A run folder is written into a hidden staging folder next to its target,
+claimed before any data are read (:func:`claim_run_output`), and renamed into
+place only when every file is complete, so a failed or interrupted run never
 leaves a half-written folder behind and an earlier run with the same name is
-replaced only by a complete new one.
+replaced only by a complete new one. Every run folder carries a manifest of the
+files ipsbayes wrote; an earlier folder is replaced only if it has one, and
+files it does not list are kept (see :mod:`ipsbayes.output`).
 """
 
 from __future__ import annotations
@@ -13,11 +16,9 @@ import hashlib
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,16 @@ import tomli_w
 import xarray as xr
 
 from ipsbayes.diagnostics import Diagnostics
+from ipsbayes.errors import ConfigError, OutputError
+from ipsbayes.output import (
+    MANIFEST_NAME,
+    OutputClaim,
+    atomic_output,
+    claim_output,
+    read_manifest,
+    refresh_folder,
+    releasing_claims,
+)
 
 PACKAGES = (
     "ipsbayes",
@@ -112,24 +123,65 @@ class Run:
 
 
 @contextlib.contextmanager
-def atomic_folder(target: Path) -> Iterator[Path]:
-    """Yield a staging folder that replaces ``target`` only if the block finishes without error."""
-    target = Path(target).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.staging-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
+def atomic_folder(target: OutputClaim | Path | str, *, kind: str = "run") -> Iterator[Path]:
+    """Yield a staging folder that is moved into place only if the block finishes without error.
+
+    Parameters
+    ----------
+    target : OutputClaim or path
+        A location claimed earlier with :func:`claim_run_output` (preferred: checked before any
+        work) or a folder, which is then checked and claimed now.
+    kind : {"run", "validation", "simulation"}
+        The kind of folder, when ``target`` is a path.
+
+    Raises
+    ------
+    OutputError
+        When ``target`` holds something ipsbayes did not write (nothing is deleted or replaced).
+    """
+    claim = target if isinstance(target, OutputClaim) else claim_output(Path(target), kind=kind)
+    with atomic_output(claim) as staging:
         yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+
+
+def claim_run_output(
+    source: Any, out: Path | str | None = None, *, force: bool = False, kind: str = "run", suffix: str = ""
+) -> OutputClaim | None:
+    """Check and claim the output folder of a config before anything is read or fitted.
+
+    Parameters
+    ----------
+    source : path, dict or RunConfig
+        The run config; its name gives the default folder ``runs/<name><suffix>``.
+    out : path, optional
+        The folder asked for with ``--out``.
+    force : bool
+        Write into a versioned sibling (``runs/name-2``) when the folder holds something
+        ipsbayes may not replace.
+    kind : {"run", "validation"}
+        The kind of folder.
+    suffix : str
+        Appended to the config's name for the default folder (``-validation``).
+
+    Returns
+    -------
+    OutputClaim or None
+        None when the config itself is invalid: the caller's validation then raises one
+        error listing every problem.
+
+    Raises
+    ------
+    OutputError
+        When the location is refused or cannot be written (exit code 2).
+    """
+    from ipsbayes.config import RunConfig, load_config
+
+    try:
+        config = source if isinstance(source, RunConfig) else load_config(source)
+    except ConfigError:
+        return None
+    target = Path(out) if out is not None else Path("runs") / f"{config.name}{suffix}"
+    return claim_output(target, kind=kind, force=force, inputs=config.input_files())
 
 
 def write_posterior(datatree: xr.DataTree, path: Path) -> None:
@@ -251,6 +303,17 @@ def provenance(
     }
 
 
+def _read_summary(path: Path) -> pd.DataFrame:
+    """``summary.csv``; runs from before 0.2 started it with ``#`` lines, which are skipped (never ``#`` in labels)."""
+    with path.open(encoding="utf-8") as handle:
+        leading = 0
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            leading += 1
+    return pd.read_csv(path, skiprows=leading)
+
+
 def load_run(path: Path | str) -> Run:
     """Read a run folder back.
 
@@ -263,20 +326,107 @@ def load_run(path: Path | str) -> Run:
     ------
     FileNotFoundError
         Naming the files a run folder must have that are missing.
+    OutputError
+        Naming a file that is damaged (a truncated ``posterior.nc``, a broken ``config.toml``).
     """
-    import tomllib
-
     folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder; give the folder `ipsbayes run` wrote")
     missing = [name for name in FILES if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(f"{folder} is not a complete ipsbayes run folder; missing: {', '.join(missing)}")
-    datatree = xr.open_datatree(folder / "posterior.nc", engine="h5netcdf").load()
-    summary = pd.read_csv(folder / "summary.csv", comment="#")
-    diagnostics = Diagnostics.from_dict(json.loads((folder / "diagnostics.json").read_text()))
-    with (folder / "config.toml").open("rb") as handle:
-        config = tomllib.load(handle)
+    datatree = _read(folder / "posterior.nc", lambda p: xr.open_datatree(p, engine="h5netcdf").load())
+    summary = _read(folder / "summary.csv", _read_summary)
+    diagnostics = _read(folder / "diagnostics.json", lambda p: Diagnostics.from_dict(json.loads(p.read_text())))
+    config = _read(folder / "config.toml", _read_toml_file)
     figures: dict[str, dict[str, Path]] = {}
     for file in sorted((folder / "figures").glob("*.*")):
         figures.setdefault(file.stem, {})[file.suffix[1:]] = file
-    provenance_data = json.loads((folder / "provenance.json").read_text())
+    provenance_data = _read(folder / "provenance.json", lambda p: json.loads(p.read_text()))
     return Run(folder, datatree, summary, diagnostics, config, provenance_data, figures)
+
+
+def _read_toml_file(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _read(path: Path, reader: Any) -> Any:
+    """Read one file of a run folder; any failure becomes an OutputError naming the file (exit code 2)."""
+    try:
+        return reader(path)
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:  # h5py, TOML, JSON and CSV parsers raise many kinds of errors
+        cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OutputError(
+            f"{path} could not be read ({type(exc).__name__}: {cause[:200]}); the run folder is damaged or "
+            "was edited. Run the config again to write a new one."
+        ) from exc
+
+
+def check_run_folder(path: Path | str) -> Run:
+    """Check that ``ipsbayes report`` can re-render ``path``, before anything is written.
+
+    The folder must carry an ipsbayes manifest (so only the files it lists are rewritten),
+    every file must be readable and ``config.toml`` must still be a valid run config.
+
+    Raises
+    ------
+    OutputError
+        Naming the damaged or missing file, or the config problems (exit code 2).
+    """
+    from pydantic import ValidationError
+
+    from ipsbayes.config import RunConfig, pydantic_problems
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise OutputError(f"{folder} is not a folder; give the run folder `ipsbayes run` wrote")
+    manifest = read_manifest(folder)
+    if manifest is None or manifest.kind != "run":
+        raise OutputError(
+            f"{folder} is not a run folder written by this version of ipsbayes (no {MANIFEST_NAME} naming a run); "
+            "`ipsbayes report` rewrites only files a manifest lists. Run the config again with --out."
+        )
+    try:
+        run = load_run(folder)
+    except FileNotFoundError as exc:
+        raise OutputError(str(exc)) from exc
+    try:
+        RunConfig.model_validate({**run.config, "source": None})
+        str(run.config["priors"]["set"])
+        for prior in run.config["priors"]["overrides"].values():
+            str(prior["dist"])
+        if not isinstance(run.provenance, dict):
+            raise TypeError("provenance.json does not hold a table")
+    except ValidationError as exc:
+        raise OutputError(
+            f"{folder / 'config.toml'} is not a valid run config any more",
+            pydantic_problems(exc, RunConfig, "config.toml"),
+        ) from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise OutputError(
+            f"{folder} lacks what ipsbayes writes into config.toml and provenance.json ({type(exc).__name__}: {exc}); "
+            "run the config again to write a new run folder"
+        ) from exc
+    return run
+
+
+__all__ = [
+    "FILES",
+    "Run",
+    "atomic_folder",
+    "check_run_folder",
+    "claim_run_output",
+    "load_run",
+    "package_versions",
+    "provenance",
+    "refresh_folder",
+    "releasing_claims",
+    "write_json",
+    "write_posterior",
+    "write_toml",
+]

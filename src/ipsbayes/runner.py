@@ -8,7 +8,6 @@ writes the run folder atomically.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,17 +16,29 @@ from typing import Any
 import pymc as pm
 import xarray as xr
 
+from ipsbayes import progress as progress_stage
 from ipsbayes.config import RunConfig, parse_config, read_toml
 from ipsbayes.conflict import prior_data_conflict
 from ipsbayes.data import DataBundle, read_bundle
-from ipsbayes.diagnostics import Diagnostics, diagnose
-from ipsbayes.errors import ConfigError, DiagnosticsGateError, ModelError, did_you_mean
+from ipsbayes.diagnostics import Diagnostics
+from ipsbayes.errors import ConfigError, DiagnosticsGateError, did_you_mean
 from ipsbayes.models import REGISTRY, ModelData, ModelFamily, ModelSpec
 from ipsbayes.models.base import check_estimand_keys
+from ipsbayes.pipeline import Outputs, build, fit, prepare
 from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
 from ipsbayes.report import ReportSettings, write_report
-from ipsbayes.rundir import Run, atomic_folder, load_run, provenance, write_json, write_posterior, write_toml
-from ipsbayes.sampling import sample
+from ipsbayes.rundir import (
+    Run,
+    atomic_folder,
+    claim_run_output,
+    load_run,
+    provenance,
+    refresh_folder,
+    releasing_claims,
+    write_json,
+    write_posterior,
+    write_toml,
+)
 from ipsbayes.sensitivity import check_sensitivity, headline_scalars, power_scaling, prior_estimands, sensitivity_fits
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
@@ -61,7 +72,7 @@ def validate_config(
     where = str(source) if isinstance(source, str | Path) else "config"
     family = spec = priors = None
     model_raw = raw.get("model") if isinstance(raw.get("model"), dict) else {}
-    kind = model_raw.get("kind")
+    kind = model_raw.get("kind") if isinstance(model_raw.get("kind"), str) else None  # else config.py says why
     if kind is not None and kind not in REGISTRY:
         problems.append(
             f"{where}: key 'model.kind': unknown kind '{kind}'{did_you_mean(str(kind), REGISTRY)}; "
@@ -100,24 +111,15 @@ def check(source: Path | str | dict[str, Any] | RunConfig) -> Plan:
     bundle = read_bundle(config)
     timings["read_data"] = time.perf_counter() - started
     started = time.perf_counter()
-    data = family.prepare(bundle, spec, config)
+    data = prepare(family, bundle, spec, config)
     timings["prepare_data"] = time.perf_counter() - started
     started = time.perf_counter()
-    try:
-        model = family.build(data, spec, priors)
-        logps = model.point_logps()
-    except Exception as exc:  # a bug or an impossible spec: say which model failed
-        raise ModelError(f"Could not build the {family.kind} model: {exc}") from exc
-    bad = [name for name, value in logps.items() if not abs(float(value)) < float("inf")]
-    if bad:
-        raise ModelError(
-            f"The {family.kind} model has a non-finite log-probability at its initial point for: "
-            f"{', '.join(bad)}; check priors and data"
-        )
+    model = build(family, data, spec, priors)
     timings["build_model"] = time.perf_counter() - started
     return Plan(config, family, spec, priors, bundle, data, model, timings)
 
 
+@releasing_claims  # a failure or interrupt at any stage removes the claimed staging folder
 def run(
     source: Path | str | dict[str, Any] | RunConfig,
     *,
@@ -126,6 +128,7 @@ def run(
     seed: int | None = None,
     strict: bool = False,
     progress: bool | None = None,
+    force: bool = False,
 ) -> Run:
     """Fit the model a config describes and write its run folder.
 
@@ -134,7 +137,8 @@ def run(
     source : path, dict or RunConfig
         The run config.
     out : path, optional
-        Run folder (default ``runs/<name>``); replaced atomically if it exists.
+        Run folder (default ``runs/<name>``). An earlier run folder there is replaced atomically
+        (files ipsbayes did not write are kept); anything else there is refused.
     profile : {"ci", "default", "final"}, optional
         Override the config's sampler profile.
     seed : int, optional
@@ -144,13 +148,18 @@ def run(
         run folder when the diagnostics gate fails.
     progress : bool, optional
         Show progress bars (default: on an interactive terminal, off in CI).
+    force : bool
+        When ``out`` holds something ipsbayes may not replace, write into a versioned sibling
+        (``runs/name-2``) instead of refusing; nothing is deleted.
 
     Returns
     -------
     Run
     """
     started = time.perf_counter()
+    claim = claim_run_output(source, out, force=force)  # output checked and claimed before any work
     plan = check(source)
+    progress_stage.done("read data, build model")
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)
     pointwise = rows <= MAX_POINTWISE_ROWS
@@ -161,64 +170,61 @@ def run(
             "turns participants into far fewer binomial rows)."
         )
     power = config.sensitivity.power_scaling and pointwise
-    fit = sample(
-        plan.model,
-        config.sampler,
-        config.seed,
+    main_fit = fit(
+        plan.family,
+        plan.spec,
+        plan.priors,
+        config,
+        data=plan.data,
+        model=plan.model,
+        outputs=Outputs(log_likelihood=pointwise, predictive=pointwise, log_prior=power),
         progress=progress,
-        log_prior=power,
-        log_likelihood=pointwise,
-        predictive=pointwise,
     )
-    timings = {**plan.timings, **fit.timings}
+    timings = {**plan.timings, **main_fit.timings}
+    datatree, estimands, diagnostics = main_fit.datatree, main_fit.estimands, main_fit.diagnostics
     step = time.perf_counter()
-    datatree = fit.datatree
-    estimands = plan.family.estimands(datatree["posterior"].to_dataset(), plan.data, plan.spec, config)
-    estimands.attrs.update(
-        {
-            "model_kind": plan.family.kind,
-            "model_title": plan.family.title,
-            "model_description": plan.family.describe(plan.spec, plan.data),
-            "notes": json.dumps(plan.data.notes),
-        }
-    )
     datatree["estimands"] = xr.DataTree(estimands)
     datatree["prior_estimands"] = xr.DataTree(prior_estimands(plan.family, plan.model, plan.data, plan.spec, config))
+    timings["prior_estimands"] = time.perf_counter() - step
+    progress_stage.done("prior estimands")
+    step = time.perf_counter()
     conflict = prior_data_conflict(plan.model, plan.data, plan.priors, datatree, config.seed)
     if conflict is not None:
         datatree["prior_data_conflict"] = xr.DataTree(conflict)
-    timings["estimands"] = time.perf_counter() - step
+        timings["prior_data_conflict"] = time.perf_counter() - step
     step = time.perf_counter()
     compared = headline_scalars(estimands, config.sensitivity.estimands)
     scaled = power_scaling(datatree, estimands, compared, list(plan.priors.priors)) if power else None
     if scaled is not None:
+        progress_stage.done("power-scaling sensitivity")
+    if scaled is not None:
         datatree["power_scaling"] = xr.DataTree(scaled)
     search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
-    refits = sensitivity_fits(plan.family, plan.bundle, config, plan.spec, plan.priors, estimands, search, progress)
+    refits = sensitivity_fits(main_fit, plan.bundle, search, progress)
     if refits is not None:
         datatree["sensitivity"] = xr.DataTree(refits)
     timings["sensitivity"] = time.perf_counter() - step
-    step = time.perf_counter()
-    diagnostics = diagnose(datatree, config.diagnostics)
-    timings["diagnostics"] = time.perf_counter() - step
-    target = Path(out) if out is not None else Path("runs") / config.name
+    fit_settings = main_fit.settings
+    target = claim.target if claim is not None else Path(out) if out is not None else Path("runs") / config.name
     resolved = resolved_config(config, plan.priors)
-    with atomic_folder(target) as staging:
+    with atomic_folder(claim if claim is not None else target) as staging:
         step = time.perf_counter()
         write_toml(staging / "config.toml", resolved)
         write_json(staging / "diagnostics.json", diagnostics.to_dict())
         write_posterior(datatree, staging / "posterior.nc")
         timings["write_posterior"] = time.perf_counter() - step
+        progress_stage.done("write posterior")
         step = time.perf_counter()
         settings = report_settings(
             config,
             resolved,
             plan.priors,
-            fit.settings,
+            fit_settings,
             {"config": str(config.source) if config.source else "(in memory)", "data rows": plan.data.n_rows},
         )
         write_report(staging, datatree, diagnostics, settings)
         timings["report"] = time.perf_counter() - step
+        progress_stage.done("report (figures, tables, html, md)")
         data_files = {
             label: {"path": str(t.path.resolve()), "sha256": plan.bundle.hashes[label], "rows": len(t.frame)}
             for label, t in ((t.label, t) for t in plan.bundle.tables())
@@ -228,7 +234,7 @@ def run(
             provenance(
                 config=resolved,
                 seed=config.seed,
-                sampler=fit.settings,
+                sampler=fit_settings,
                 data_files=data_files,
                 timings=timings,
                 started=started,
@@ -274,6 +280,13 @@ def report_settings(
         interval_prob=config.report.interval_prob,
         thresholds=dict(config.report.thresholds),
         formats=list(config.report.figure_formats),
+        language=config.report.language,
+        labels=dict(config.report.labels),
+        min_cell=config.report.min_cell,
+        figure_width_cm=config.report.figures.width_cm,
+        figure_font_size=config.report.figures.font_size,
+        figure_dpi=config.report.figures.dpi,
+        calibration=calibration_of(config, resolved["model"]["kind"]),
         prior_set=priors.name,
         priors=priors.table(),
         reproducibility={
@@ -285,6 +298,16 @@ def report_settings(
     )
 
 
+def calibration_of(config: RunConfig, kind: str) -> dict[str, Any] | None:
+    """What ``ipsbayes validate`` measured for this config, when a validation run of it can be found."""
+    from ipsbayes.report.calibration import find_validation, load_calibration
+
+    explicit = config.resolve(Path(config.validation.results)) if config.validation.results else None
+    roots = dict.fromkeys([Path.cwd(), config.base_dir, config.base_dir.parent])
+    return load_calibration(find_validation(config.name, kind, roots, explicit), config.report.interval_prob)
+
+
+@releasing_claims
 def rerender(run_dir: Path | str) -> Run:
     """Re-render figures, ``summary.csv`` and the reports of an existing run folder (no refit)."""
     from ipsbayes.priors import Prior
@@ -311,7 +334,7 @@ def rerender(run_dir: Path | str) -> Run:
         },
     )
     folder = Path(run_dir)
-    with atomic_folder(folder) as staging:
+    with refresh_folder(folder) as staging:  # rewrites only the files the run's manifest lists
         for name in ("config.toml", "posterior.nc", "diagnostics.json", "provenance.json"):
             (staging / name).write_bytes((folder / name).read_bytes())
         write_report(staging, existing.datatree, existing.diagnostics, settings)

@@ -29,8 +29,13 @@ import xarray as xr
 from pymc.stats.log_density import compute_log_prior
 from pytensor.printing import debugprint
 
+from ipsbayes import interrupt
+from ipsbayes import progress as progress_stage
 from ipsbayes.config import SamplerConfig
 from ipsbayes.errors import SamplingError
+from ipsbayes.resources import check_memory, estimate_memory
+
+logger = logging.getLogger("ipsbayes")
 
 #: Compiled models by fingerprint (per process; least recently used dropped first).
 _COMPILED: OrderedDict[str, Any] = OrderedDict()
@@ -114,13 +119,19 @@ def sample(
     settings = resolve_settings(sampler)
     progress = show_progress() if progress is None else progress
     timings: dict[str, float] = {}
+    if not reuse_compiled:  # refits reuse the first fit's settings, already checked
+        check_memory(estimate_memory(model, settings, log_likelihood=log_likelihood, predictive=predictive))
     try:
-        if settings["backend"] == "nutpie":
-            datatree = _sample_nutpie(model, settings, seed, progress, timings, reuse_compiled)
-        else:
-            datatree = _sample_pymc(model, settings, seed, progress, timings)
+        with interrupt.watch():  # samplers swallow Ctrl-C and return a partial trace: remember it
+            if settings["backend"] == "nutpie":
+                datatree = _sample_nutpie(model, settings, seed, progress, timings, reuse_compiled)
+            else:
+                datatree = _sample_pymc(model, settings, seed, progress, timings)
     except (RuntimeError, ValueError, FloatingPointError) as exc:
+        interrupt.raise_if_interrupted()
         raise SamplingError(f"Sampling failed ({settings['backend']}): {exc}") from exc
+    interrupt.raise_if_interrupted()
+    check_draws(datatree, settings)
     normalise_sample_stats(datatree)
     started = time.perf_counter()
     with warnings.catch_warnings(), quiet_pymc():
@@ -143,6 +154,7 @@ def sample(
                 compile_kwargs=C_MODE,
             )
             timings["posterior_predictive"] = time.perf_counter() - started
+    progress_stage.done("log-likelihood and predictive draws")
     return Fit(datatree=datatree, settings=settings, timings=timings)
 
 
@@ -153,11 +165,19 @@ def _sample_nutpie(
     from pymc.backends.arviz import patch_nutpie_idata
 
     started = time.perf_counter()
+    logger.info("compiling the model (numba)")
     compiled, reused = compile_nutpie(model, reuse)
     timings["compile"] = time.perf_counter() - started
     settings["compiled_model_reused"] = reused
+    progress_stage.done("compile" + (" (reused)" if reused else ""))
     started = time.perf_counter()
-    datatree = nutpie.sample(
+    logger.info(
+        "sampling %d chains x %d draws after %d tuning steps (nutpie)",
+        settings["chains"],
+        settings["draws"],
+        settings["tune"],
+    )
+    background = nutpie.sample(
         compiled,
         draws=settings["draws"],
         tune=settings["tune"],
@@ -167,8 +187,11 @@ def _sample_nutpie(
         save_warmup=False,
         progress_bar=progress,
         target_accept=settings["target_accept"],
+        blocking=False,
     )
+    datatree = wait_for(background)
     timings["sampling"] = time.perf_counter() - started
+    progress_stage.done("sampling")
     patch_nutpie_idata(datatree, model, sampling_time=timings["sampling"])
     posterior = datatree["posterior"].to_dataset()
     if reused:  # a reused compiled model carries the coordinate labels of the model it was compiled for
@@ -184,6 +207,54 @@ def _sample_nutpie(
     timings["deterministics"] = time.perf_counter() - started
     datatree["posterior"] = xr.DataTree(posterior, name="posterior")
     return datatree
+
+
+def wait_for(background: Any, poll: float = 0.1) -> xr.DataTree:
+    """Wait for nutpie's background sampler; on Ctrl-C (or any error) stop it and raise.
+
+    ``nutpie.sample(blocking=True)`` catches ``KeyboardInterrupt`` and returns the draws
+    made so far, so a run would go on with a partial fit. Polling here lets the interrupt
+    reach Python: the sampler is cancelled (its draws discarded) and the interrupt raised.
+    """
+    try:
+        while True:
+            try:  # nutpie raises TimeoutError while the sampler is still running
+                return background.wait(timeout=poll)
+            except TimeoutError:
+                continue
+    except BaseException:
+        with contextlib.suppress(Exception):
+            background.cancel()
+        raise
+
+
+def check_draws(datatree: xr.DataTree, settings: dict[str, Any]) -> None:
+    """Raise SamplingError unless every chain returned every draw that was asked for.
+
+    A sampler that stopped early (interrupted, crashed in a worker) returns fewer draws,
+    fewer chains, or chains padded with missing values; such a fit is never reported.
+    """
+    if "posterior" not in datatree.children:
+        raise SamplingError("The sampler returned no posterior draws")
+    posterior = datatree["posterior"].to_dataset()
+    chains, draws = posterior.sizes.get("chain", 0), posterior.sizes.get("draw", 0)
+    asked = (settings["chains"], settings["draws"])
+    if (chains, draws) != asked:
+        raise SamplingError(
+            f"The sampler returned {draws:,} draws in {chains} chain(s), but {asked[1]:,} draws in each of {asked[0]} "
+            "chains were asked for; a partial fit is never reported. Run again (if you did not press Ctrl-C, "
+            "this is a sampler failure: run with --debug)."
+        )
+    for name, values in posterior.data_vars.items():
+        if not np.issubdtype(values.dtype, np.floating) or "chain" not in values.dims:
+            continue
+        missing = values.isnull().any([d for d in values.dims if d != "chain"]).values
+        if missing.any():
+            bad = [str(c) for c in np.flatnonzero(missing)]
+            raise SamplingError(
+                f"The sampler returned missing draws of '{name}' in chain(s) {', '.join(bad)}; "
+                "a partial fit is never reported. Run again."
+            )
 
 
 def free_names(model: pm.Model) -> list[str]:
@@ -257,6 +328,12 @@ def _sample_pymc(
     model: pm.Model, settings: dict[str, Any], seed: int, progress: bool, timings: dict[str, float]
 ) -> xr.DataTree:
     started = time.perf_counter()
+    logger.info(
+        "sampling %d chains x %d draws after %d tuning steps (PyMC)",
+        settings["chains"],
+        settings["draws"],
+        settings["tune"],
+    )
     with model:
         datatree = pm.sample(
             draws=settings["draws"],
@@ -272,6 +349,7 @@ def _sample_pymc(
             compute_convergence_checks=False,
         )
     timings["compile_and_sampling"] = time.perf_counter() - started
+    progress_stage.done("compile and sampling")
     return datatree
 
 

@@ -26,12 +26,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ipsbayes import progress as progress_stage
 from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle
 from ipsbayes.errors import did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
+from ipsbayes.pipeline import LIGHT, Fitted, fit
 from ipsbayes.priors import PriorSet, resolve_prior_set
-from ipsbayes.sampling import sample, sample_prior_predictive
+from ipsbayes.sampling import sample_prior_predictive
 
 MAIN = "main"
 
@@ -99,63 +101,78 @@ def prior_estimands(
 
 
 def refit(
-    family: ModelFamily,
+    main: Fitted,
     bundle: DataBundle,
-    config: RunConfig,
     spec: ModelSpec,
     priors: PriorSet,
     progress: bool | None = None,
-) -> xr.Dataset:
-    """Fit ``spec`` with ``priors`` to the same data and return its estimands (no predictive groups)."""
-    data = family.prepare(bundle, spec, config)
-    model = family.build(data, spec, priors)
-    fit = sample(
-        model,
-        config.sampler,
-        config.seed,
-        predictive=False,
-        log_likelihood=False,
-        progress=progress,
+) -> Fitted:
+    """Fit ``spec`` with ``priors`` to the main fit's data through the common pipeline (gate included).
+
+    The compiled model is reused across refits of the same structure (prior numbers are model data).
+    """
+    return fit(
+        main.family,
+        spec,
+        priors,
+        main.config,
+        bundle=bundle,
+        outputs=LIGHT,
         reuse_compiled=True,
+        progress=progress,
     )
-    return family.estimands(fit.datatree["posterior"].to_dataset(), data, spec, config)
 
 
 def sensitivity_fits(
-    family: ModelFamily,
+    main: Fitted,
     bundle: DataBundle,
-    config: RunConfig,
-    spec: ModelSpec,
-    priors: PriorSet,
-    main: xr.Dataset,
     search_dirs: list[Path],
     progress: bool | None = None,
 ) -> xr.Dataset | None:
-    """Refit under each prior set and model variant; stack the chosen estimands along ``analysis``."""
+    """Refit under each prior set and model variant; stack the chosen estimands along ``analysis``.
+
+    Every refit passes through the same diagnostics gate as the main fit; the
+    status and messages of each analysis are kept in the ``gates`` attribute
+    (JSON: analysis -> {"status", "messages"}) so reports can show them beside the numbers.
+    """
+    family, config, spec, priors = main.family, main.config, main.spec, main.priors
     settings = config.sensitivity
     if not settings.prior_sets and not settings.variants:
         return None
-    names = headline_scalars(main, settings.estimands)
-    results = {f"{MAIN} ({priors.name})": main[names]}
+    names = headline_scalars(main.estimands, settings.estimands)
+    label = f"{MAIN} ({priors.name})"
+    results = {label: main.estimands[names]}
+    gates = {label: _gate(main)}
     for set_name in settings.prior_sets:
         if set_name == priors.name:
             continue
         other, _ = resolve_prior_set(set_name, family.prior_names_for(spec), config.priors.overrides, search_dirs)
-        results[f"prior set: {set_name}"] = refit(family, bundle, config, spec, other, progress)[names]
+        label = f"prior set: {set_name}"
+        with progress_stage.group(f"refit, {label}"):
+            refitted = refit(main, bundle, spec, other, progress)
+        results[label], gates[label] = refitted.estimands[names], _gate(refitted)
     for variant, changes in settings.variants.items():
         new_spec, _ = variant_spec(family, spec, changes, variant)
         new_priors, _ = resolve_prior_set(
             priors.name, family.prior_names_for(new_spec), config.priors.overrides, search_dirs
         )
-        results[f"variant: {variant}"] = refit(family, bundle, config, new_spec, new_priors, progress)[names]
+        label = f"variant: {variant}"
+        with progress_stage.group(f"refit, {label}"):
+            refitted = refit(main, bundle, new_spec, new_priors, progress)
+        results[label], gates[label] = refitted.estimands[names], _gate(refitted)
     stacked = xr.concat(list(results.values()), dim=pd.Index(list(results), name="analysis"), combine_attrs="override")
     for name in names:
-        stacked[name].attrs = dict(main[name].attrs)
+        stacked[name].attrs = dict(main.estimands[name].attrs)
     stacked.attrs = {
         "variants": json.dumps(settings.variants, default=str),
         "prior_sets": ",".join(settings.prior_sets),
+        "gates": json.dumps(gates),
     }
     return stacked
+
+
+def _gate(fitted: Fitted) -> dict[str, Any]:
+    return {"status": fitted.diagnostics.status, "messages": fitted.diagnostics.messages}
 
 
 def power_scaling(

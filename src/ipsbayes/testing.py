@@ -82,11 +82,16 @@ def expect_error(func: Any, *args: Any, **kwargs: Any) -> IpsBayesError:
 
 
 def quick_fit(source: Any, *, profile: str = "ci", seed: int | None = None) -> xr.Dataset:
-    """Validate, build, sample and compute estimands only (no predictive draws, no report): for recovery tests."""
+    """Validate, build, sample, gate and compute estimands (no predictive draws, no report): for recovery tests.
+
+    The fit runs through the same pipeline as ``ipsbayes run``; its diagnostics are in ``attrs["diagnostics"]``.
+    """
+    from ipsbayes.pipeline import fit
     from ipsbayes.runner import check
-    from ipsbayes.sampling import sample
 
     plan = check(source)
     config = plan.config.with_overrides(profile=profile, seed=seed)
-    fit = sample(plan.model, config.sampler, config.seed, predictive=False, log_likelihood=False, progress=False)
-    return plan.family.estimands(fit.datatree["posterior"].to_dataset(), plan.data, plan.spec, config)
+    fitted = fit(plan.family, plan.spec, plan.priors, config, data=plan.data, model=plan.model, progress=False)
+    estimands = fitted.estimands
+    estimands.attrs["diagnostics"] = fitted.diagnostics.status
+    return estimands

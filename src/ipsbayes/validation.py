@@ -35,10 +35,11 @@ from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle, Table
 from ipsbayes.errors import ConfigError
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
+from ipsbayes.pipeline import fit, prepare
 from ipsbayes.priors import PriorSet
-from ipsbayes.rundir import atomic_folder, package_versions, write_json
+from ipsbayes.rundir import atomic_folder, claim_run_output, package_versions, releasing_claims, write_json
 from ipsbayes.runner import validate_config
-from ipsbayes.sampling import sample, sample_prior_predictive
+from ipsbayes.sampling import sample_prior_predictive
 
 SAMPLE_DIMS = ("chain", "draw")
 MAX_RANK_DRAWS = 400
@@ -116,18 +117,16 @@ def bundle_from_tables(tables: dict[str, pd.DataFrame], label: str) -> DataBundl
     return DataBundle(participants=made["participants"], services=made.get("services"), reviews=made.get("reviews"))
 
 
-def _fit(family: ModelFamily, job: Job, data: ModelData) -> tuple[xr.Dataset, dict[str, Any]]:
-    model = family.build(data, job.spec, job.priors)
-    fit = sample(
-        model, job.config.sampler, job.seed, predictive=False, log_likelihood=False, progress=False, reuse_compiled=True
-    )
-    posterior = fit.datatree["posterior"].to_dataset()
-    stats = fit.datatree["sample_stats"].to_dataset()
+def _fit(family: ModelFamily, job: Job, data: ModelData) -> tuple[xr.Dataset, xr.Dataset, dict[str, Any]]:
+    """One calibration fit through the common pipeline: posterior, estimands and the gate's verdict."""
+    fitted = fit(family, job.spec, job.priors, job.config, data=data, reuse_compiled=True, progress=False)
+    stats = fitted.datatree["sample_stats"].to_dataset()
     quality = {
         "divergences": int(stats["diverging"].sum()),
-        "compile_reused": fit.settings.get("compiled_model_reused"),
+        "gate": fitted.diagnostics.status,
+        "compile_reused": fitted.settings.get("compiled_model_reused"),
     }
-    return posterior, quality
+    return fitted.posterior, fitted.estimands, quality
 
 
 def run_job(job: Job) -> list[dict[str, Any]]:
@@ -144,23 +143,21 @@ def run_job(job: Job) -> list[dict[str, Any]]:
             validation = job.config.validation
             tables, truth = simulate(validation.design, job.seed, options=validation.options)
             bundle = bundle_from_tables(tables, f"simulated {validation.design} seed {job.seed}")
-            data = family.prepare(bundle, job.spec, job.config)
-            posterior, quality = _fit(family, job, data)
-            estimands = family.estimands(posterior, data, job.spec, job.config)
+            data = prepare(family, bundle, job.spec, job.config)
+            _posterior, estimands, quality = _fit(family, job, data)
             truths = {key: lookup(truth, dotted) for key, dotted in validation.truth.items()}
             draws = {key: select(estimands, key) for key in truths}
         else:
-            data = family.prepare(job.bundle, job.spec, job.config)
+            data = prepare(family, job.bundle, job.spec, job.config)
             model = family.build(data, job.spec, job.priors)
             prior_tree = sample_prior_predictive(model, draws=1, seed=job.seed)
             prior = prior_tree["prior"].to_dataset()
             replaced = family.replicate_data(job.spec, prior, prior_tree["prior_predictive"].to_dataset(), data, rng)
             data = dataclasses.replace(data, arrays={**data.arrays, **replaced})
-            posterior, quality = _fit(family, job, data)
+            posterior, estimands, quality = _fit(family, job, data)
             parameters = [n for n in posterior.data_vars if n in prior]
             truths, draws = sbc_quantities(prior, posterior, parameters)
             true_estimands = family.estimands(prior, data, job.spec, job.config)
-            estimands = family.estimands(posterior, data, job.spec, job.config)
             headline = [
                 n for n, var in estimands.data_vars.items() if var.attrs.get("headline") and n in true_estimands
             ]
@@ -267,6 +264,7 @@ def _progress(done: int, total: int, failed: int, started: float, interactive: b
         print(f"validate: {done}/{total} fits ({failed} failed)", file=sys.stderr)
 
 
+@releasing_claims  # a failure or interrupt removes the claimed staging folder
 def validate(
     config_path: Path | str,
     *,
@@ -277,6 +275,7 @@ def validate(
     seed: int = 1,
     out: Path | str | None = None,
     sbc: bool | None = None,
+    force: bool = False,
 ) -> Path:
     """Run the coverage and SBC studies for a config and write a validation folder.
 
@@ -298,6 +297,8 @@ def validate(
         Output folder (default ``runs/<name>-validation``).
     sbc : bool, optional
         Run simulation-based calibration too (default ``validation.sbc``).
+    force : bool
+        Write into a versioned sibling (``OUT-2``) when ``out`` holds files ipsbayes did not write.
 
     Returns
     -------
@@ -309,6 +310,9 @@ def validate(
     from ipsbayes.simulate import make_design
 
     config, family, spec, priors = validate_config(config_path)
+    claim = claim_run_output(config, out, force=force, kind="validation", suffix="-validation")
+    if datasets is not None and not 1 <= datasets <= 10_000:
+        raise ConfigError(f"datasets must be between 1 and 10,000, got {datasets}")
     settings = config.validation
     if settings.design is None or not settings.truth:
         raise ConfigError(f"{config_path}: [validation] needs 'design' and 'truth' to run ipsbayes validate")
@@ -316,7 +320,7 @@ def validate(
         make_design(settings.design, settings.options)
     except ConfigError as exc:
         raise ConfigError(f"{config_path}: [validation] {exc.headline}", exc.problems) from None
-    k = datasets or settings.datasets
+    k = settings.datasets if datasets is None else datasets
     run_sbc = settings.sbc if sbc is None else sbc
     fit_config = config.with_overrides(profile=profile, cores=1)
     bundle = read_bundle(config) if run_sbc else None
@@ -344,7 +348,7 @@ def validate(
         client.close()
     table = pd.DataFrame(rows)
     coverage = coverage_table(table, settings.probs)
-    target = Path(out) if out is not None else Path("runs") / f"{config.name}-validation"
+    target = claim.target
     meta = {
         "config": str(config_path),
         "datasets_per_study": k,
@@ -361,7 +365,7 @@ def validate(
         "model": family.kind,
         "prior_set": priors.name,
     }
-    with atomic_folder(target) as staging:
+    with atomic_folder(claim) as staging:
         table.drop(columns=[c for c in ("traceback",) if c in table], errors="ignore").to_csv(
             staging / "fits.csv", index=False, lineterminator="\n"
         )

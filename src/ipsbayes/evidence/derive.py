@@ -34,11 +34,13 @@ from scipy.special import expit
 
 from ipsbayes.config import DiagnosticsConfig, read_toml
 from ipsbayes.diagnostics import Diagnostics, diagnose
+from ipsbayes.errors import OutputError
 from ipsbayes.ess import ess, unit_information_sd
 from ipsbayes.evidence.config import GENERATED_MARK, MapConfig, load_map_config
 from ipsbayes.evidence.model import build_map_model, predictive_draws
 from ipsbayes.evidence.table import Evidence, read_evidence
 from ipsbayes.mixture import Mixture, MixtureFit, automixfit
+from ipsbayes.output import claim_output, releasing_claims
 from ipsbayes.priors import default_search_dirs
 from ipsbayes.sampling import sample
 
@@ -235,10 +237,22 @@ def toml_text(entries: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@releasing_claims  # a failure or interrupt removes the claimed staging folder
 def map_prior(
-    config_path: Path | str, *, out: Path | str | None = None, profile: str | None = None, language: str = "en"
+    config_path: Path | str,
+    *,
+    out: Path | str | None = None,
+    profile: str | None = None,
+    language: str = "en",
+    force: bool = False,
 ) -> Path:
     """Run ``ipsbayes map-prior CONFIG``: derive the robust MAP prior, write the prior set and a report.
+
+    The report folder is claimed before any fitting and written like a run folder
+    (:mod:`ipsbayes.output`): an earlier MAP prior folder there is replaced, files
+    ipsbayes did not write are kept, anything else there is refused. The prior set
+    ``output.prior_set`` is (re)written only when it does not exist or carries
+    :data:`~ipsbayes.evidence.config.GENERATED_MARK`, and atomically.
 
     Parameters
     ----------
@@ -250,6 +264,8 @@ def map_prior(
         Override the sampler profile.
     language : {"en", "nb"}
         Language of the report.
+    force : bool
+        Write into a versioned sibling (``OUT-2``) when ``out`` holds files ipsbayes did not write.
 
     Returns
     -------
@@ -261,21 +277,36 @@ def map_prior(
 
     started = time.perf_counter()
     config = load_map_config(config_path)
-    result = derive_map(config, profile=profile)
-    text = prior_set_text(result) if config.design == "two_arm" else None
     target = Path(out) if out else (config.resolve(config.output.folder) if config.output.folder else None)
     target = target or Path("runs") / config.name
+    inputs = [Path(config_path), config.resolve(config.evidence)]
+    claim = claim_output(target, kind="map_prior", force=force, inputs=inputs)
+    result = derive_map(config, profile=profile)
+    text = prior_set_text(result) if config.design == "two_arm" else None
     result.timings["total"] = time.perf_counter() - started
-    with atomic_folder(target) as staging:
+    with atomic_folder(claim) as staging:
         write_posterior(result.datatree, staging / "posterior.nc")
         if text is not None:
             (staging / f"{config.name}.toml").write_text(text)
         write_map_report(staging, result, language=language)
     if text is not None and config.output.prior_set is not None:
-        prior_path = config.resolve(config.output.prior_set)
-        prior_path.parent.mkdir(parents=True, exist_ok=True)
-        prior_path.write_text(text)
-    return target.resolve()
+        write_prior_set(config.resolve(config.output.prior_set), text)
+    return claim.target.resolve()
 
 
-__all__ = ["MapPart", "MapResult", "derive_map", "map_prior", "prior_set_text"]
+def write_prior_set(path: Path, text: str) -> None:
+    """Write a generated prior set atomically, never over a file ``ipsbayes map-prior`` did not write."""
+    if path.exists() and GENERATED_MARK not in path.read_text(errors="replace")[:400]:
+        raise OutputError(
+            f"Refusing to overwrite {path}: it was not written by ipsbayes map-prior (choose another output.prior_set)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+__all__ = ["MapPart", "MapResult", "derive_map", "map_prior", "prior_set_text", "write_prior_set"]

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ipsbayes.config import RunConfig, pydantic_problems
 from ipsbayes.data import DataBundle
 from ipsbayes.errors import ConfigError, did_you_mean
+from ipsbayes.present.context import Presentation
 from ipsbayes.priors import PriorSet
 
 
@@ -92,9 +93,21 @@ class ModelFamily(ABC):
         Used to validate ``report.thresholds`` and ``sensitivity.estimands`` before sampling.
         """
 
-    def describe(self, spec: ModelSpec, data: ModelData) -> str:
-        """Markdown paragraph describing the fitted model for the report."""
+    def describe(self, spec: ModelSpec, data: ModelData, language: str = "en") -> str:
+        """Markdown paragraph describing the fitted model for the report, in ``language`` ("en" or "nb").
+
+        It must describe the model as configured and fitted (the spec actually run, the data
+        actually used), never a fixed text. Column and file names go in backticks.
+        """
         return f"{self.title}."
+
+    def presentation(self) -> Presentation:
+        """The family's report parts: answer block, sections and figures (none by default).
+
+        Families import their presentation module lazily here, so building and
+        sampling a model never imports plotting code.
+        """
+        return Presentation()
 
     def replicate_data(
         self,

@@ -19,6 +19,7 @@ with a binomial or beta-binomial likelihood.
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar, Literal, override
 
 import numpy as np
@@ -49,7 +50,9 @@ from ipsbayes.models.base import (
     register,
     unstack_draws,
 )
+from ipsbayes.models.cace_text import describe_cace
 from ipsbayes.models.design import Design
+from ipsbayes.present import Presentation
 from ipsbayes.priors import PriorSet
 
 
@@ -323,29 +326,8 @@ class Cace(ModelFamily):
         return model
 
     @override
-    def describe(self, spec: CaceSpec, data: ModelData) -> str:
-        obs = data.info["observed"]
-        likelihood = {
-            "bernoulli": "Bernoulli",
-            "binomial": f"binomial of {spec.trials}",
-            "beta_binomial": f"beta-binomial of {spec.trials}",
-        }[spec.outcome_family]
-        er = (
-            "Exclusion restriction assumed: assignment alone does not change never-takers' outcomes."
-            if spec.exclusion_restriction
-            else "Exclusion restriction relaxed: never-takers' outcome may differ by arm (`never_taker_arm_effect`, "
-            "with the prior listed below)."
-        )
-        return (
-            f"Bayesian principal stratification (Imbens & Rubin 1997) for one-sided noncompliance: "
-            f"{obs['n_ips_arm']} participants assigned to IPS ({obs['n_received']} received it) and "
-            f"{obs['n_control_arm']} to usual follow-up. Outcome *{spec.outcome}*, {likelihood} likelihood. "
-            f"Compliance model: logistic in {', '.join(spec.compliance_covariates) or 'no covariates'}; outcome "
-            f"covariates: {', '.join(spec.outcome_covariates) or 'none'}. In the control arm compliers cannot be "
-            "told from never-takers, so the likelihood there is a two-component mixture, marginalised so that NUTS "
-            f"samples it. {er} Estimands average over the study's participants, weighting each by their "
-            "probability of being a complier."
-        )
+    def describe(self, spec: CaceSpec, data: ModelData, language: str = "en") -> str:
+        return describe_cace(spec, data, language)
 
     @override
     def replicate_data(
@@ -360,6 +342,12 @@ class Cace(ModelFamily):
         return _replicate_cace(spec, prior, data, rng)
 
     @override
+    def presentation(self) -> Presentation:
+        from ipsbayes.models.cace_report import PRESENTATION
+
+        return PRESENTATION
+
+    @override
     def estimands(self, posterior: xr.Dataset, data: ModelData, spec: CaceSpec, config: RunConfig) -> xr.Dataset:
         draws = _StrataDraws(posterior, data, spec)
         pi, w = draws.pi, draws.pi.sum(axis=1)
@@ -372,11 +360,10 @@ class Cace(ModelFamily):
         scale, unit, rate_unit = (spec.trials, spec.count_unit, spec.count_unit) if count else (100.0, "pp", "%")
         label = data.info["outcome_label"]
         wrap = lambda values: unstack_draws(np.asarray(values), posterior)  # noqa: E731
-        extra = f"extra {spec.count_unit} of {label}" if count else f"{label}"
         out = xr.Dataset()
         out["cace"] = estimand(
             wrap(scale * (complier_c1 - complier_c0)),
-            f"CACE: effect of receiving IPS on {extra} for compliers",
+            f"CACE: effect of receiving IPS on {label} for compliers",
             unit,
             headline=True,
         )
@@ -434,14 +421,23 @@ class Cace(ModelFamily):
                 "Wald/IV estimate: observed ITT / share receiving IPS",
             ),
         }
+        # "participants": the smallest group an observed value rests on (small-cell protection in reports)
+        smallest = {
+            "observed_itt": min(obs["n_ips_arm"], obs["n_control_arm"]),
+            "observed_per_protocol": min(obs["n_received"], obs["n_control_arm"]),
+            "observed_wald_cace": min(obs["n_received"], obs["n_control_arm"]),
+        }
         for name, (value, text) in observed.items():
-            out[name] = xr.DataArray(value, attrs={"label": text, "unit": unit})
-        for name, key, text in (
-            ("observed_rate_control_arm", "mean_control_arm", "usual follow-up arm"),
-            ("observed_rate_ips_arm", "mean_ips_arm", "IPS arm"),
-            ("observed_rate_received", "mean_received", "received IPS"),
+            out[name] = xr.DataArray(value, attrs={"label": text, "unit": unit, "participants": smallest[name]})
+        for name, key, text, n in (
+            ("observed_rate_control_arm", "mean_control_arm", "usual follow-up arm", obs["n_control_arm"]),
+            ("observed_rate_ips_arm", "mean_ips_arm", "IPS arm", obs["n_ips_arm"]),
+            ("observed_rate_received", "mean_received", "received IPS", obs["n_received"]),
         ):
-            out[name] = xr.DataArray(scale * obs[key], attrs={"label": f"Observed outcome, {text}", "unit": rate_unit})
+            out[name] = xr.DataArray(
+                scale * obs[key], attrs={"label": f"Observed outcome, {text}", "unit": rate_unit, "participants": n}
+            )
+        out.attrs["vocabulary"] = json.dumps({"outcome": label})
         return out
 
 

@@ -7,15 +7,18 @@ A sequential (hurdle) categorical model. For participant *i* in service *s*::
     u_s = L z_s,  z_s ~ Normal(0, I),  L L' = diag(sd) R diag(sd),  R ~ LKJ(eta)
 
 so ``P(none) = 1 - P(any)`` and ``P(k) = P(any) * softmax_k``. The first equation
-is exactly the binary model of ``ipsung_employment``, so the two analyses agree;
-the service effects of the three equations are correlated (a service good at
-getting people into work may or may not be good at education). Optionally the
+is a binary logistic model of reaching any outcome, like the hierarchical logistic
+family's, but with this config's predictors and service effects only (no job
+specialists or fidelity slope unless the formula has them), so the two agree only
+as far as their configs do. The service effects of the equations are correlated
+(a service good at getting people into work may or may not be good at education). Optionally the
 coefficients of each equation share a scale with its own prior (hierarchical
 shrinkage), which regularises when predictors are many.
 """
 
 from __future__ import annotations
 
+import json
 from typing import ClassVar, Literal, override
 
 import numpy as np
@@ -40,6 +43,7 @@ from ipsbayes.data import (
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, model_data, natural_key, register
 from ipsbayes.models.categorical_predict import CategoricalPredictor, categorical_estimands
 from ipsbayes.models.design import Design, parse_formula
+from ipsbayes.present import Presentation
 from ipsbayes.priors import PriorSet
 
 
@@ -220,24 +224,49 @@ class CompetingOutcomes(ModelFamily):
         return model
 
     @override
-    def describe(self, spec: CompetingOutcomesSpec, data: ModelData) -> str:
+    def describe(self, spec: CompetingOutcomesSpec, data: ModelData, language: str = "en") -> str:
         none, reference = spec.categories[0], spec.categories[1]
-        others = ", ".join(spec.categories[2:])
+        others = ", ".join(f"'{c}'" for c in spec.categories[2:])
+        n_services = len(data.coords["service"])
+        response = data.info["response"]
+        if language == "nb":
+            return (
+                f"Sekvensiell kategorisk modell av `{response}` for {data.n_rows} deltakere i {n_services} tjenester. "
+                f"Først om en deltaker oppnår et utfall (mot '{none}'), logistisk; deretter, blant dem som gjør det, "
+                f"hvilket ({others} mot '{reference}'), multinomisk logistisk. Formel: `{spec.formula}` (de samme "
+                "prediktorene i hver ligning). Tjenesteeffektene i ligningene er korrelerte, med en LKJ-prior på "
+                "korrelasjonen, og ikke-sentrerte. "
+                + (
+                    "Koeffisientene i en ligning deler en skala med egen prior (hierarkisk krymping). "
+                    if spec.shrinkage
+                    else "Hver koeffisient har sin egen prior (ingen felles krymping). "
+                )
+                + "Andeler og effekter på sannsynlighetsskalaen er gjennomsnitt av modellens predikerte "
+                "sannsynligheter over studiens deltakere, for hvert posteriortrekk. Den første ligningen er en "
+                "binær logistisk modell for å oppnå et utfall, med denne konfigurasjonens prediktorer og bare "
+                "tjenesteeffekter."
+            )
         return (
-            f"Sequential categorical model of *{data.info['response']}* for {data.n_rows} participants in "
-            f"{len(data.coords['service'])} services. First, whether a participant reaches any outcome (vs "
-            f"'{none}'), logistic; then, among those who do, which one ({others} vs '{reference}'), "
-            f"multinomial-logistic. Formula: `{spec.formula}` (the same predictors in every equation). Service "
-            "effects of the equations are correlated, with an LKJ prior on their correlation, and non-centred. "
+            f"Sequential categorical model of `{response}` for {data.n_rows} participants in {n_services} services. "
+            f"First, whether a participant reaches any outcome (vs '{none}'), logistic; then, among those who do, "
+            f"which one ({others} vs '{reference}'), multinomial-logistic. Formula: `{spec.formula}` (the same "
+            "predictors in every equation). Service effects of the equations are correlated, with an LKJ prior on "
+            "their correlation, and non-centred. "
             + (
                 "Coefficients within an equation share a scale with its own prior (hierarchical shrinkage). "
                 if spec.shrinkage
-                else ""
+                else "Each coefficient has its own prior (no shared shrinkage). "
             )
             + "Shares and effects on the probability scale average the model's predicted probabilities over the "
-            "study's participants, for every posterior draw; the first equation is the binary model of "
-            "`ipsung_employment`."
+            "study's participants, for every posterior draw. The first equation is a binary logistic model of "
+            "reaching any outcome, with this config's predictors and service effects only."
         )
+
+    @override
+    def presentation(self) -> Presentation:
+        from ipsbayes.models.competing_outcomes_report import PRESENTATION
+
+        return PRESENTATION
 
     @override
     def estimands(
@@ -256,6 +285,7 @@ class CompetingOutcomes(ModelFamily):
         out["service_correlation"] = estimand(
             values, "Correlation of service effects between equations", "correlation", headline=True
         )
+        out.attrs["vocabulary"] = json.dumps({"outcome": data.info["outcome_label"]})
         return out
 
 

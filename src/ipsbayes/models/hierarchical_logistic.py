@@ -19,6 +19,7 @@ when that shrinks the likelihood (same posterior, fewer terms).
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar, Literal, override
 
 import numpy as np
@@ -54,15 +55,16 @@ from ipsbayes.models.fidelity_reviews import (
     review_table,
     unknown_review_services,
 )
+from ipsbayes.models.hierarchical_logistic_text import describe_hierarchical
 from ipsbayes.models.pooling import (
     Parameterisation,
     choose_parameterisation,
-    describe_parameterisation,
     is_split,
     partially_centred,
     split_dims,
 )
 from ipsbayes.models.predict import LinearPredictor, logistic_estimands
+from ipsbayes.present import Presentation
 from ipsbayes.priors import PriorSet
 from ipsbayes.scales import FidelitySpec
 
@@ -175,9 +177,10 @@ class HierarchicalLogistic(ModelFamily):
             "median_odds_ratio": "MOR",
         }
         if spec.fidelity is not None:
+            per = f"{spec.fidelity.per:g} {spec.fidelity.resolved_scale.name} points"
             names |= {
-                "fidelity_slope": "log-odds per step",
-                "fidelity_odds_ratio": "OR per step",
+                "fidelity_slope": f"log-odds per {per}",
+                "fidelity_odds_ratio": f"OR per {per}",
                 "fidelity_contrast": "pp",
                 "fidelity_curve": "%",
             }
@@ -345,37 +348,14 @@ class HierarchicalLogistic(ModelFamily):
         return arrays
 
     @override
-    def describe(self, spec: HierarchicalLogisticSpec, data: ModelData) -> str:
-        info, coords = data.info, data.coords
-        nested = info["nested"]
-        lines = [
-            f"Hierarchical logistic regression of *{info['response']}* for {data.n_rows} participants in "
-            f"{len(coords['service'])} services"
-            + (f" and {len(coords['specialist'])} job specialists" if nested else "")
-            + f". Formula: `{spec.formula}`.",
-            "",
-            "    logit P(y = 1) = intercept + X beta + fidelity_slope * (fidelity - centre) / per"
-            " + sd_service * z_service" + (" + sd_specialist * z_specialist" if nested else ""),
-            "",
-            "Service"
-            + (" and specialist" if nested else "")
-            + " intercepts are partially pooled. "
-            + describe_parameterisation(
-                info.get("centred_groups", {}), spec.parameterisation, spec.centre_above, bool(nested)
-            )
-            + " Numeric predictors are standardised "
-            "(coefficients per SD; `log_odds_per_unit` gives them per original unit). Effects on the probability scale "
-            "are average marginal effects: the mean over the study's participants of the change in predicted "
-            "probability, computed for every posterior draw.",
-        ]
-        if spec.fidelity is not None:
-            scale = spec.fidelity.resolved_scale
-            lines.append(
-                f"\nFidelity: `{spec.fidelity.column}` on the {scale.name} scale ({scale.minimum}-{scale.maximum}), "
-                f"centred at {info['fidelity_centre']:.1f} and scaled per {spec.fidelity.per:g} points; it is "
-                "treated as measured without error in this model."
-            )
-        return "\n".join(lines)
+    def describe(self, spec: HierarchicalLogisticSpec, data: ModelData, language: str = "en") -> str:
+        return describe_hierarchical(spec, data, language)
+
+    @override
+    def presentation(self) -> Presentation:
+        from ipsbayes.models.hierarchical_logistic_report import PRESENTATION
+
+        return PRESENTATION
 
     # ------------------------------------------------------------- estimands
     @override
@@ -399,6 +379,7 @@ class HierarchicalLogistic(ModelFamily):
             )
         if "review_error_sd" in posterior:
             out.update(_measurement_estimands(posterior, data, spec))
+        out.attrs["vocabulary"] = json.dumps({"outcome": data.info["outcome_label"]})
         return out
 
 

@@ -252,6 +252,12 @@ def _fidelity_estimands(
             "pp",
             headline=True,
             note="average over the study's participants with each service's own effect kept; only fidelity changes",
+            scale=scale.name,
+            low=float(low),
+            high=float(high),
+            band_low=str(scale.band(low)),
+            band_high=str(scale.band(high)),
+            per=float(per),
         ),
         "fidelity_curve": estimand(
             post.wrap(curve, ("fidelity_score",), {"fidelity_score": grid}),

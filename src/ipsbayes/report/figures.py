@@ -1,167 +1,141 @@
-"""Report figures: ArviZ plots where ArviZ has them, small matplotlib plots where it does not.
+"""Report figures: the family's own, then the ones every run shares, saved under stable names.
 
-Each figure function takes the estimands (and the DataTree) and returns a
-matplotlib Figure; :data:`FIGURES` says which figures a run gets, decided by
-the estimands present, so every model family gets the figures that fit it.
-Names are stable (``figures/<name>.png|svg``) so documents can embed them.
+A model family hands the report its figures (see :mod:`ipsbayes.present`); this
+module adds the shared ones (predictive checks, priors against posteriors,
+sensitivity, chain mixing) and saves each as ``figures/<name>.png|svg`` so
+documents can embed them. Figures are drawn inside a local rc context holding
+the figure profile (``[report.figures]``: width, font size, DPI, SVG text as
+text): nothing here changes matplotlib's global state. Each figure is saved at
+exactly the profile's width, so its fonts are their stated size on paper.
 """
 
 from __future__ import annotations
 
+import textwrap
 import warnings
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
+import arviz as az
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")
-matplotlib.rcParams["svg.hashsalt"] = "ipsbayes"  # stable SVG ids: same run, same file
-
-import arviz as az  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from ipsbayes.report.figures_cace import ppc_counts, strata_rates  # noqa: E402
-from ipsbayes.report.figures_outcomes import focus_drivers, outcome_shares, service_correlations  # noqa: E402
-from ipsbayes.report.figures_sensitivity import (  # noqa: E402
+from ipsbayes.present import Figure as FigureSpec
+from ipsbayes.present import Presentation, ReportContext, fixed
+from ipsbayes.present.cells import suppress_counts
+from ipsbayes.present.style import figure_of
+from ipsbayes.report.figures_sensitivity import (
     compared_estimands,
     power_scaling_plot,
     prior_posterior,
     sensitivity_forest,
 )
-from ipsbayes.report.style import Style, figure_of, median, pointrange  # noqa: E402
+from ipsbayes.report.layout import fit_to_profile
 
-BAND_COLOURS = ["#f4e4e4", "#fbf3dc", "#e3f1e3", "#d2e9f7"]
-
-
-def service_caterpillar(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
-    """Predicted (partially pooled) outcome rate per service beside the observed rate."""
-    rate = estimands["service_rate"]
-    raw, n = estimands["service_raw_rate"].values, estimands["service_n"].values
-    mid = median(rate)
-    order = np.argsort(mid)
-    services = rate["service"].values[order]
-    y = np.arange(len(order))
-    fig, ax = plt.subplots(figsize=(7.5, max(4.0, 0.2 * len(order) + 1.5)))
-    pointrange(ax, rate, y, style, "#1f77b4", order=order, lw=1.6, ms=4, label=f"predicted: median and {style.text}")
-    for yi, r, m in zip(y, raw[order], mid[order], strict=True):
-        ax.plot([r, m], [yi, yi], color="#999999", lw=0.6, zorder=0)
-    ax.scatter(
-        raw[order],
-        y,
-        s=8 + 60 * n[order] / n.max(),
-        facecolors="none",
-        edgecolors="#d62728",
-        label="observed rate (size: participants)",
-    )
-    overall = float(estimands["outcome_rate"].median()) if "outcome_rate" in estimands else np.nan
-    ax.axvline(overall, color="black", ls="--", lw=0.8, label="overall expected rate")
-    ax.set_yticks(y, [f"{s} (n={int(k)})" for s, k in zip(services, n[order], strict=True)], fontsize=7)
-    ax.set_xlabel("Outcome rate (%)")
-    ax.set_xlim(-2, 102)
-    ax.set_title("Outcome rate by service: observed vs partially pooled")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    caption = (
-        f"Predicted outcome rate per service (dots, with {style.text}) beside the observed rate (open circles, "
-        "sized by participants; grey lines show how far partial pooling moves each service). Small services "
-        "are pulled towards the overall rate."
-    )
-    return fig, caption
+#: probability of the simultaneous envelope in rank plots (stated in the figure)
+RANK_ENVELOPE = 0.99
 
 
-def fidelity_curve(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
-    """Expected outcome rate across the fidelity scale with a credible band and scale bands."""
-    curve = estimands["fidelity_curve"]
-    grid = curve["fidelity_score"].values
-    lower, upper = style.bounds(curve)
-    attrs = estimands["service_fidelity"].attrs if "service_fidelity" in estimands else {}
-    fig, ax = plt.subplots(figsize=(7.0, 4.2))
-    bands = _bands(attrs)
-    edges = [grid.min()] + [b for _, b in bands if grid.min() < b < grid.max()] + [grid.max()]
-    for i in range(len(edges) - 1):
-        ax.axvspan(edges[i], edges[i + 1], color=BAND_COLOURS[i % len(BAND_COLOURS)], zorder=0)
-    for name, bound in bands:
-        if grid.min() < bound < grid.max():
-            ax.text(bound + 0.5, 0.98, name, transform=ax.get_xaxis_transform(), va="top", fontsize=8)
-    ax.fill_between(grid, lower, upper, color="#1f77b4", alpha=0.3, label=style.text)
-    ax.plot(grid, median(curve), color="#1f77b4", lw=2, label="posterior median")
-    if "service_fidelity" in estimands and "service_raw_rate" in estimands:
-        n = estimands["service_n"].values
-        ax.scatter(
-            estimands["service_fidelity"].values,
-            estimands["service_raw_rate"].values,
-            s=8 + 60 * n / n.max(),
-            facecolors="none",
-            edgecolors="#555555",
-            label="services (observed)",
-        )
-    ax.set_xlabel(f"Fidelity score ({curve.attrs.get('label', '').split(' by ')[-1] or 'scale'})")
-    ax.set_ylabel("Expected outcome rate (%)")
-    ax.set_title("Outcome rate by fidelity")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, 0.92))
-    fig.tight_layout()
-    caption = (
-        f"Expected outcome rate over the fidelity scale (line: posterior median; band: {style.text}); "
-        "shaded backgrounds mark the scale's bands; circles are services' observed rates, sized by participants."
-    )
-    return fig, caption
-
-
-def _bands(attrs: dict) -> list[tuple[str, float]]:
-    import ast
-
-    try:
-        bands = ast.literal_eval(attrs.get("bands", "{}"))
-    except (ValueError, SyntaxError):
-        return []
-    return sorted(bands.items(), key=lambda kv: kv[1])
-
-
-def effects_forest(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
-    """Average marginal effects (percentage points) with 50% and configured intervals."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pc = az.plot_forest(
-            estimands,
-            var_names=["ame"],
-            combined=True,
-            ci_kind=style.kind,
-            ci_probs=[0.5, style.prob],
-            backend="matplotlib",
-        )
-    fig = figure_of(pc)
-    axes = fig.axes
-    axes[-1].axvline(0.0, color="black", lw=0.8, ls="--")
-    axes[-1].set_xlabel("Average marginal effect on the outcome rate (percentage points)")
-    fig.suptitle("Effects of participant and service characteristics")
-    caption = (
-        f"Average marginal effects in percentage points: thick line 50%, thin line {style.text}; "
-        "dot: posterior median. Numeric predictors: +1 SD; categories: vs the reference level."
-    )
-    return fig, caption
-
-
-def ppc_calibration(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
+def ppc_calibration(ctx: ReportContext) -> tuple[Figure, str]:
     """PAVA calibration of posterior predictive probabilities for a binary outcome (ArviZ)."""
+    datatree, style = ctx.datatree, ctx.style
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pc = az.plot_ppc_pava(
             datatree, var_names=[observed_outcome(datatree)[0]], ci_prob=style.prob, backend="matplotlib"
         )
-    fig = figure_of(pc)
+    fig = fit_to_profile(figure_of(pc), style, height=style.width * 0.55)
+    band = style.t(f"{style.prob:.0%} consistency band", f"{style.prob:.0%} konsistensbånd")
     for ax in fig.axes:
-        ax.set_xlabel("Predicted probability")
-        ax.set_ylabel("Conditional event probability (PAVA)")
-    fig.suptitle("Posterior predictive calibration")
-    caption = (
+        ax.set_title("")
+        ax.set_xlabel(style.t("Predicted probability", "Predikert sannsynlighet"))
+        ax.set_ylabel(style.t("Observed rate (PAVA)", "Observert andel (PAVA)"))
+        ax.plot([], [], color="C0", lw=1.5, label=style.t("observed (calibrated)", "observert (kalibrert)"))
+        ax.fill_between([], [], [], color="C0", alpha=0.3, label=band)
+        ax.plot([], [], color="0.35", ls="--", label=style.t("perfect calibration", "perfekt kalibrering"))
+        ax.legend(loc="upper left")
+    caption = ctx.text(
         f"Calibration of predicted probabilities (PAVA-calibrated conditional event probabilities); "
         f"the band is a {style.prob:.0%} consistency interval under the model. A line inside the band "
-        "means predicted and observed rates agree."
+        "means predicted and observed rates agree.",
+        f"Kalibrering av predikerte sannsynligheter (PAVA); båndet er et {style.prob:.0%} konsistensintervall "
+        "under modellen. En linje innenfor båndet betyr at predikerte og observerte andeler stemmer.",
     )
     return fig, caption
+
+
+def ppc_counts(ctx: ReportContext) -> tuple[Figure, str]:
+    """Observed frequency of each outcome value against the posterior predictive (median and interval).
+
+    Values are category names for a categorical outcome (e.g. none / work / apprenticeship /
+    education) and counts otherwise (months employed). Observed frequencies below
+    ``report.min_cell`` (but above zero) are not drawn.
+    """
+    datatree, style = ctx.datatree, ctx.style
+    name, _ = observed_outcome(datatree)
+    observed = np.asarray(datatree["observed_data"][name].values).ravel().astype(int)
+    predicted = np.asarray(datatree["posterior_predictive"][name].values)
+    predicted = predicted.reshape(-1, observed.size).astype(int)
+    levels = np.arange(min(observed.min(), predicted.min()), max(observed.max(), predicted.max()) + 1)
+    offset = levels[0]
+    counts = np.stack([np.bincount(row - offset, minlength=levels.size) for row in predicted])
+    lower, upper = _bounds(counts, style)
+    mid = np.median(counts, axis=0)
+    seen = np.bincount(observed - offset, minlength=levels.size).astype(float)
+    shown = suppress_counts(seen, ctx.min_cell)
+    names = _level_names(ctx, levels)
+    fig, ax = style.subplots(max(2.6, style.width * 0.45))
+    x = np.arange(levels.size)
+    ax.bar(x, mid, color="#9ecae1", label=style.t("predicted: median", "predikert: median"))
+    ax.errorbar(x, mid, yerr=[mid - lower, upper - mid], fmt="none", ecolor="#08519c", lw=1.2, label=style.short)
+    ax.plot(x, shown, "o", color="black", ms=4, label=style.t("observed", "observert"))
+    ax.set_xticks(x, names)
+    if names != [str(v) for v in levels]:
+        ax.set_xlabel(ctx.label(name, style.t("Outcome", "Utfall")))
+    else:
+        ax.set_xlabel(ctx.label(name, style.t("Value", "Verdi")))
+    ax.set_ylabel(style.t("Participants", "Deltakere"))
+    ax.legend(loc="best")
+    suppressed = int(np.sum(np.isnan(shown) & (seen > 0)))
+    note = (
+        ctx.text(
+            f" Observed frequencies below {ctx.min_cell} participants are not shown ({suppressed} values).",
+            f" Observerte antall under {ctx.min_cell} deltakere vises ikke ({suppressed} verdier).",
+        )
+        if suppressed
+        else ""
+    )
+    caption = (
+        ctx.text(
+            f"Posterior predictive check: observed number of participants with each value (points) against the "
+            f"model's prediction (bars: median; lines: {style.text}).",
+            f"Prediktiv kontroll: observert antall deltakere med hver verdi (punkter) mot modellens prediksjon "
+            f"(søyler: median; linjer: {style.text}).",
+        )
+        + note
+    )
+    return fig, caption
+
+
+def _bounds(draws: np.ndarray, style) -> tuple[np.ndarray, np.ndarray]:
+    """Interval bounds over the first axis of ``draws`` (ETI or HDI, as the report states)."""
+    values = xr.DataArray(draws[np.newaxis], dims=["chain", "draw", "value"])
+    return style.bounds(values.astype(float))
+
+
+def _level_names(ctx: ReportContext, levels: np.ndarray) -> list[str]:
+    """Category names of a categorical outcome's codes (from the estimands' ``category`` coordinate)."""
+    for var in ctx.estimands.data_vars.values():
+        if "category" in var.dims:
+            categories = [str(c) for c in var["category"].values]
+            if levels.min() >= 0 and levels.max() < len(categories):
+                return [ctx.label(categories[int(v)]) for v in levels]
+    return [str(int(v)) for v in levels]
 
 
 def hyperparameters(datatree: xr.DataTree, limit: int = 6) -> list[str]:
@@ -171,18 +145,80 @@ def hyperparameters(datatree: xr.DataTree, limit: int = 6) -> list[str]:
     return [n for n in small if not n.startswith("z_") and "_prior_" not in n][:limit]
 
 
-def rank_plot(estimands: xr.Dataset, datatree: xr.DataTree, style: Style) -> tuple[Figure, str]:
-    """Rank ECDF plots of the hyperparameters (mixing check)."""
-    names = hyperparameters(datatree)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pc = az.plot_rank(datatree, var_names=names, backend="matplotlib")
-    fig = figure_of(pc)
-    caption = (
-        "Rank ECDF difference plots per chain for the scalar parameters: lines inside the envelope mean "
-        "the chains mix well."
+def rank_panels(ctx: ReportContext, limit: int = 9) -> list[tuple[str, np.ndarray]]:
+    """(readable label, draws as chain x draw) of each scalar parameter and each element of small vectors."""
+    posterior = ctx.datatree["posterior"].to_dataset()
+    panels = []
+    for name in hyperparameters(ctx.datatree):
+        var = posterior[name]
+        extra = [d for d in var.dims if d not in ("chain", "draw")]
+        if not extra:
+            panels.append((ctx.label(name), var.values))
+            continue
+        stacked = var.stack(__element__=extra)
+        for i in range(stacked.sizes["__element__"]):
+            element = ", ".join(ctx.label(str(stacked[d].values[i])) for d in extra)
+            panels.append((f"{ctx.label(name)}: {element}", stacked.isel(__element__=i).values))
+    return panels[:limit]
+
+
+def rank_plot(ctx: ReportContext) -> tuple[Figure, str]:
+    """Rank ECDF difference per chain of the scalar parameters, with a simultaneous envelope (mixing check).
+
+    Draws are thinned to about their effective sample size before the envelope is computed
+    (as ArviZ does for its envelope method), since the envelope assumes independent draws.
+    """
+    from arviz_stats.ecdf_utils import ecdf_pit
+    from scipy.stats import rankdata
+
+    style = ctx.style
+    panels = rank_panels(ctx)
+    rows, cols = int(np.ceil(len(panels) / 3)), min(3, len(panels))
+    fig, axes = style.subplots(1.45 * rows + 0.9, rows, cols, squeeze=False, sharex=True, sharey=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (label, draws) in zip(axes.ravel(), panels, strict=False):
+        draws = _thinned(draws)
+        chains, n = draws.shape
+        ranks = rankdata(draws.ravel()).reshape(draws.shape) / draws.size
+        x, _, lower, upper = ecdf_pit(np.linspace(0, 1, n), RANK_ENVELOPE, 1000)  # one chain's band
+        ax.fill_between(x, lower - x, upper - x, color="0.85", step="post", lw=0)
+        for c in range(chains):
+            ecdf = np.searchsorted(np.sort(ranks[c]), x, side="right") / n
+            ax.step(x, ecdf - x, where="post", color=colours[c % len(colours)], lw=1.0)
+        ax.axhline(0, color="0.4", lw=0.6)
+        ax.set_title(textwrap.fill(label, style.chars(cols)), fontsize=style.small_font)
+        ax.set_xticks([0, 0.5, 1])
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_axis_off()
+    fig.supxlabel(style.t("Fractional rank", "Relativ rang"))
+    fig.supylabel(style.t("ECDF difference", "ECDF-differanse"))
+    handles = [
+        Patch(
+            color="0.85",
+            label=style.t(f"{RANK_ENVELOPE:.0%} simultaneous envelope", f"{RANK_ENVELOPE:.0%} simultant bånd"),
+        )
+    ]
+    handles += [
+        Line2D([], [], color=colours[c % len(colours)], lw=1.0, label=style.t(f"chain {c + 1}", f"kjede {c + 1}"))
+        for c in range(panels[0][1].shape[0] if panels else 0)
+    ]
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(5, len(handles)))
+    caption = ctx.text(
+        f"Rank ECDF difference per chain for the scalar parameters: lines inside the grey "
+        f"{RANK_ENVELOPE:.0%} simultaneous envelope mean the chains mix well; a line outside it marks a parameter "
+        "whose chains disagree.",
+        f"Rang-ECDF-differanse per kjede for de skalare parameterne: linjer innenfor det grå {RANK_ENVELOPE:.0%} "
+        "simultane båndet betyr at kjedene blander godt; en linje utenfor markerer en parameter der kjedene er "
+        "uenige.",
     )
     return fig, caption
+
+
+def _thinned(draws: np.ndarray) -> np.ndarray:
+    """Draws (chain x draw) thinned to about their bulk effective sample size."""
+    ess = float(az.ess(draws, method="bulk")) if draws.shape[1] > 4 else draws.size
+    step = max(1, int(np.ceil(draws.size / max(ess, 1.0))))
+    return draws[:, ::step]
 
 
 def observed_outcome(datatree: xr.DataTree) -> tuple[str | None, str]:
@@ -202,52 +238,94 @@ def observed_outcome(datatree: xr.DataTree) -> tuple[str | None, str]:
     return None, "other"
 
 
-#: name -> (applies to this run?, draw function)
-FIGURES: dict[str, tuple[Callable[[xr.Dataset, xr.DataTree], bool], Callable]] = {
-    "service_caterpillar": (lambda e, d: "service_rate" in e and "service_raw_rate" in e, service_caterpillar),
-    "fidelity_curve": (lambda e, d: "fidelity_curve" in e, fidelity_curve),
-    "effects_forest": (lambda e, d: "ame" in e, effects_forest),
-    "strata_rates": (lambda e, d: "complier_rate_ips" in e, strata_rates),
-    "outcome_shares": (lambda e, d: "service_share" in e, outcome_shares),
-    "focus_drivers": (lambda e, d: "focus_ame" in e, focus_drivers),
-    "service_correlations": (lambda e, d: "service_correlation" in e, service_correlations),
-    "ppc_calibration": (lambda e, d: observed_outcome(d)[1] == "binary", ppc_calibration),
-    "ppc_counts": (lambda e, d: observed_outcome(d)[1] == "count", ppc_counts),
-    "prior_posterior": (
-        lambda e, d: "prior_estimands" in d.children and bool(compared_estimands(e, d)),
-        prior_posterior,
+#: figures every run gets when it has what they need
+SHARED_FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "ppc_calibration",
+        fixed("Posterior predictive calibration", "Prediktiv kalibrering"),
+        ppc_calibration,
+        lambda ctx: observed_outcome(ctx.datatree)[1] == "binary",
     ),
-    "sensitivity_forest": (lambda e, d: "sensitivity" in d.children, sensitivity_forest),
-    "power_scaling": (lambda e, d: "power_scaling" in d.children, power_scaling_plot),
-    "rank_plot": (lambda e, d: "posterior" in d.children and bool(hyperparameters(d)), rank_plot),
-}
+    FigureSpec(
+        "ppc_counts",
+        fixed("Posterior predictive check of the outcome values", "Prediktiv kontroll av utfallsverdiene"),
+        ppc_counts,
+        lambda ctx: observed_outcome(ctx.datatree)[1] == "count",
+    ),
+    FigureSpec(
+        "prior_posterior",
+        fixed("Prior and posterior of the key estimands", "Prior og posterior for de viktigste størrelsene"),
+        prior_posterior,
+        lambda ctx: "prior_estimands" in ctx.datatree.children and bool(compared_estimands(ctx)),
+    ),
+    FigureSpec(
+        "sensitivity_forest",
+        fixed("Sensitivity to priors and model assumptions", "Følsomhet for priorer og modellantakelser"),
+        sensitivity_forest,
+        lambda ctx: "sensitivity" in ctx.datatree.children,
+    ),
+    FigureSpec(
+        "power_scaling",
+        fixed("Power-scaling sensitivity", "Følsomhet ved potensskalering"),
+        power_scaling_plot,
+        lambda ctx: "power_scaling" in ctx.datatree.children,
+    ),
+    FigureSpec(
+        "rank_plot",
+        fixed("Chain mixing (rank plots)", "Miksing av kjeder (rangplott)"),
+        rank_plot,
+        lambda ctx: "posterior" in ctx.datatree.children and bool(hyperparameters(ctx.datatree)),
+    ),
+)
 
 
-def register_figure(name: str, applies: Callable[[xr.Dataset, xr.DataTree], bool], draw: Callable) -> None:
-    """Add a figure (used by model-specific report sections)."""
-    FIGURES[name] = (applies, draw)
+def figure_specs(presentation: Presentation, shared: bool = True) -> list[FigureSpec]:
+    """The family's figures, then the shared ones (a family figure replaces a shared one of the same name).
+
+    ``shared=False`` gives the presentation's own figures only (reports that are not model runs).
+    """
+    chosen: dict[str, FigureSpec] = {}
+    for spec in (*presentation.figures, *(SHARED_FIGURES if shared else ())):
+        chosen.setdefault(spec.name, spec)
+    return list(chosen.values())
+
+
+def iter_figures(
+    ctx: ReportContext, presentation: Presentation, shared: bool = True
+) -> Iterator[tuple[FigureSpec, Figure, str]]:
+    """Draw every applicable figure at the profile's size; yield (spec, figure, caption).
+
+    Drawing happens inside a local rc context (the profile's fonts, constrained layout,
+    SVG text as text, a non-interactive backend); the caller closes each figure.
+    """
+    with matplotlib.rc_context(ctx.style.rc()), plt.ioff():
+        for spec in figure_specs(presentation, shared):
+            if spec.applies(ctx):
+                fig, caption = spec.draw(ctx)
+                fit_to_profile(fig, ctx.style, height=fig.get_size_inches()[1])
+                yield spec, fig, caption
 
 
 def draw_figures(
-    estimands: xr.Dataset, datatree: xr.DataTree, style: Style, folder: Path, formats: list[str]
+    ctx: ReportContext, presentation: Presentation, folder: Path, formats: list[str], shared: bool = True
 ) -> dict[str, dict]:
-    """Draw every applicable figure; save ``<name>.<fmt>`` in ``folder``; return name -> paths and caption."""
+    """Draw every applicable figure; save ``<name>.<fmt>`` in ``folder``; return name -> title, paths, caption.
+
+    Files are exactly the profile's width (no tight cropping), PNGs at its DPI, SVGs with real text.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
-    for name, (applies, draw) in FIGURES.items():
-        if not applies(estimands, datatree):
-            continue
-        fig, caption = draw(estimands, datatree, style)
-        paths = {}
-        for fmt in formats:
-            path = folder / f"{name}.{fmt}"
-            fig.savefig(
-                path,
-                dpi=150 if fmt == "png" else None,
-                bbox_inches="tight",
-                metadata={"Software": None} if fmt == "png" else {"Date": None},
-            )
-            paths[fmt] = path
-        plt.close(fig)
-        out[name] = {"paths": paths, "caption": caption}
+    with matplotlib.rc_context(ctx.style.rc()):
+        for spec, fig, caption in iter_figures(ctx, presentation, shared):
+            paths = {}
+            for fmt in formats:
+                path = folder / f"{spec.name}.{fmt}"
+                fig.savefig(
+                    path,
+                    dpi=ctx.style.dpi if fmt == "png" else None,
+                    metadata={"Software": None} if fmt == "png" else {"Date": None},
+                )
+                paths[fmt] = path
+            plt.close(fig)
+            out[spec.name] = {"title": spec.title(ctx), "paths": paths, "caption": caption}
     return out

@@ -2,40 +2,32 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from scipy.special import expit
 
 from ipsbayes.evidence.derive import MapResult
 from ipsbayes.evidence.model import raw_estimates, trial_estimates
+from ipsbayes.present import ReportContext
 
-LABELS = {
-    "en": {
-        "effect": "Odds ratio of employment, IPS vs control (log scale)",
-        "effect_log": "Log odds ratio of employment, IPS vs control",
-        "control": "Employment rate in the control arm (%)",
-        "observed": "observed (95% CI)",
-        "shrunk": "hierarchical model (95% interval)",
-        "map": "MAP prior for a new trial",
-        "robust": "robust MAP prior",
-        "draws": "MCMC predictive draws",
-        "mixture": "fitted mixture",
-        "density": "density",
-    },
-    "nb": {
-        "effect": "Oddsratio for arbeid, IPS mot kontroll (log-skala)",
-        "effect_log": "Log-oddsratio for arbeid, IPS mot kontroll",
-        "control": "Andel i arbeid i kontrollgruppen (%)",
-        "observed": "observert (95 % KI)",
-        "shrunk": "hierarkisk modell (95 % intervall)",
-        "map": "MAP-prior for en ny studie",
-        "robust": "robust MAP-prior",
-        "draws": "MCMC-trekk fra prediktiv fordeling",
-        "mixture": "tilpasset blanding",
-        "density": "tetthet",
-    },
-}
+
+def _labels(ctx: ReportContext) -> dict[str, str]:
+    """Axis and legend texts in the report's language, with the config's words for outcome and treatment."""
+    return {
+        "effect": ctx.text(
+            "Odds ratio, treatment vs control (log scale)", "Oddsratio, tiltak mot kontroll (log-skala)"
+        ),
+        "effect_log": ctx.text("Log odds ratio, treatment vs control", "Log-oddsratio, tiltak mot kontroll"),
+        "control": ctx.text("Rate in the control arm (%)", "Andel i kontrollgruppen (%)"),
+        "control_logit": ctx.text("Control-arm rate (log-odds)", "Andel i kontrollgruppen (log-odds)"),
+        "observed": ctx.text("observed (95% CI)", "observert (95 % KI)"),
+        "shrunk": ctx.text("hierarchical model (95% interval)", "hierarkisk modell (95 % intervall)"),
+        "map": ctx.text("MAP prior, new trial (95% interval)", "MAP-prior, ny studie (95 % intervall)"),
+        "robust": ctx.text("robust MAP prior", "robust MAP-prior"),
+        "draws": ctx.text("MCMC predictive draws", "MCMC-trekk fra prediktiv fordeling"),
+        "mixture": ctx.text("fitted mixture", "tilpasset blanding"),
+        "density": ctx.text("density", "tetthet"),
+    }
 
 
 def _to_scale(part: str, values: np.ndarray, beta_family: bool) -> np.ndarray:
@@ -50,14 +42,12 @@ def _short(label: str) -> str:
     return short if len(short) <= 28 else short[:27] + "\u2026"
 
 
-def forest_figure(result: MapResult, language: str = "en") -> Figure:
+def forest_figure(result: MapResult, ctx: ReportContext) -> Figure:
     """Each trial's observed and shrunken estimate, and the MAP prior for a new trial, per quantity."""
-    text = LABELS[language]
+    text = _labels(ctx)
     parts = [p for p in ("effect", "control") if p in result.parts]
     studies = [_short(s) for s in result.evidence.studies]
-    fig, axes = plt.subplots(
-        1, len(parts), figsize=(4.6 * len(parts) + 1.6, 0.38 * len(studies) + 2.4), squeeze=False, sharey=True
-    )
+    fig, axes = ctx.style.subplots(0.22 * len(studies) + 2.2, ncols=len(parts), squeeze=False, sharey=True)
     raw, shrunk = (
         raw_estimates(result.evidence),
         trial_estimates(result.datatree["posterior"].to_dataset(), result.evidence),
@@ -88,32 +78,31 @@ def forest_figure(result: MapResult, language: str = "en") -> Figure:
         else:
             ax.set_xlim(0, min(100, bounds[1] * 1.2))
         ax.set_xlabel(text[part])
-    axes[0][0].set_yticks([*list(y), 1, 0.4], [*studies, text["map"], text["robust"]])
+    axes[0][0].set_yticks([*list(y), 1, 0.4], [*studies, ctx.text("MAP prior", "MAP-prior"), text["robust"]])
     handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, names, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
 
-def mixture_figure(result: MapResult, language: str = "en") -> Figure:
+def mixture_figure(result: MapResult, ctx: ReportContext) -> Figure:
     """Histogram of the predictive draws with the fitted and the robust mixture densities."""
-    text = LABELS[language]
+    text = _labels(ctx)
     parts = [p for p in ("effect", "control") if p in result.parts]
-    fig, axes = plt.subplots(1, len(parts), figsize=(5.2 * len(parts), 3.6), squeeze=False)
+    fig, axes = ctx.style.subplots(ctx.style.width * 0.42, ncols=len(parts), squeeze=False)
     for ax, name in zip(axes[0], parts, strict=True):
         part = result.parts[name]
         draws = part.draws
         lo, hi = np.quantile(draws, [0.0005, 0.9995])
         grid = np.linspace(lo, hi, 400)
         ax.hist(draws, bins=80, range=(lo, hi), density=True, color="0.85", label=text["draws"])
-        ax.plot(grid, part.mixture.pdf(grid), color="C3", label=f"{text['mixture']} ({part.mixture.size})")
+        ax.plot(grid, part.mixture.pdf(grid), color="C3", label=text["mixture"])
         ax.plot(grid, part.robust.pdf(grid), color="C1", ls="--", label=text["robust"])
         beta_family = part.mixture.family == "beta"
         if name == "effect":
             ax.set_xlabel(text["effect_log"])
         else:
-            ax.set_xlabel(text["control"] if beta_family else text["control"].replace("(%)", "(log-odds)"))
+            ax.set_xlabel(text["control"] if beta_family else text["control_logit"])
         ax.set_ylabel(text["density"])
-        ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=3, frameon=False)
     return fig

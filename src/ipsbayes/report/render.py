@@ -3,6 +3,14 @@
 The renderer takes only what a run folder holds (DataTree with an ``estimands``
 group, diagnostics, report settings, priors table, provenance), so
 ``ipsbayes report RUN_DIR`` re-renders without refitting or rebuilding a model.
+
+Nothing from the data or the config is ever rendered as code. In ``report.html``
+Jinja autoescaping is on, and the only values marked safe are the HTML made from
+section and model Markdown, which first passes :func:`~ipsbayes.textutil.neutralize_markdown`
+and then an allowlist sanitiser (nh3: a few formatting tags, no scripts, no event
+handlers, no images, links to http(s) only). In ``report.md`` every value is escaped
+with :func:`~ipsbayes.textutil.escape_md` (the Markdown counterpart of autoescaping),
+except section and model Markdown, which is neutralised.
 """
 
 from __future__ import annotations
@@ -10,43 +18,47 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import markdown
+import nh3
 import numpy as np
 import pandas as pd
 import xarray as xr
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 
 from ipsbayes.diagnostics import Diagnostics
-from ipsbayes.report.figures import Style, draw_figures
+from ipsbayes.present import Presentation, ReportContext, Style
+from ipsbayes.present.notes import translate_note
+from ipsbayes.present.text import format_number, format_probability, interval_name
+from ipsbayes.report.figures import draw_figures
+from ipsbayes.report.html import collapse_tables
 from ipsbayes.report.sections import build_sections
 from ipsbayes.report.tables import (
+    columns_table,
+    csv_nb,
+    csv_text,
     csv_with_header,
-    format_number,
-    interval_name,
+    norwegian,
     power_scaling_table,
     sensitivity_table,
     sentence,
     summarise,
+    write_xlsx,
 )
+from ipsbayes.report.verdict import verdict
+from ipsbayes.textutil import MarkdownText, escape_md, neutralize_markdown
 
-FIGURE_TITLES = {
-    "service_caterpillar": "Services: observed and partially pooled outcome rates",
-    "fidelity_curve": "Outcome rate across the fidelity scale",
-    "effects_forest": "Average marginal effects",
-    "ppc_calibration": "Posterior predictive calibration",
-    "rank_plot": "Chain mixing (rank plots)",
-    "strata_rates": "Outcome by principal stratum and arm",
-    "outcome_shares": "Share reaching each outcome, by service",
-    "focus_drivers": "Drivers of the focus outcome",
-    "service_correlations": "Correlation of service effects between outcomes",
-    "ppc_counts": "Posterior predictive check of the counts",
-    "prior_posterior": "Prior and posterior of the key estimands",
-    "sensitivity_forest": "Sensitivity to priors and model assumptions",
-    "power_scaling": "Power-scaling sensitivity",
-}
+#: what HTML made from section and model Markdown may contain (no scripts, images, forms or event handlers)
+ALLOWED_TAGS = {
+    "p", "br", "hr", "strong", "em", "b", "i", "code", "pre", "blockquote", "sup", "sub",
+    "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "h3", "h4", "h5", "h6", "a", "span",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"style", "align"}, "td": {"style", "align"}}
+ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 
 @dataclass
@@ -62,6 +74,13 @@ class ReportSettings:
     priors: list[dict[str, str]] = field(default_factory=list)
     reproducibility: dict[str, Any] = field(default_factory=dict)
     subtitle: str = ""
+    language: str = "en"
+    labels: dict[str, str] = field(default_factory=dict)
+    min_cell: int = 5
+    figure_width_cm: float = 16.0
+    figure_font_size: float = 9.0
+    figure_dpi: int = 300
+    calibration: dict[str, Any] | None = None
 
 
 def write_report(
@@ -74,50 +93,185 @@ def write_report(
     dict
         ``summary`` (DataFrame) and ``figures`` (name -> {"paths", "caption"}).
     """
-    estimands = datatree["estimands"].to_dataset()
-    style = Style(settings.interval_kind, settings.interval_prob)
-    summary = summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds)
-    (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
-    write_tables(folder / "tables", datatree, settings)
-    figures = draw_figures(estimands, datatree, style, folder / "figures", settings.formats)
-    sections = build_sections(estimands, datatree, summary, style)
+    ctx = report_context(datatree, settings)
+    estimands, summary = ctx.estimands, ctx.summary
+    write_tables(folder, datatree, summary, settings)
+    presentation = presentation_of(estimands)
+    figures = draw_figures(ctx, presentation, folder / "figures", settings.formats)
+    sections = build_sections(ctx, presentation)
+    answer = presentation.answer(ctx) if presentation.answer is not None else []
     context = _context(estimands, diagnostics, settings, summary, figures, sections)
+    context["answer"] = answer
+    context["verdict"] = verdict(
+        diagnostics.status, diagnostics.messages_in(settings.language), datatree, settings.language, settings.labels
+    )
+    if settings.language != "en" and f"model_description_{settings.language}" in estimands.attrs:
+        context["model_text"] = neutralize_markdown(str(estimands.attrs[f"model_description_{settings.language}"]))
+        context["model_html"] = safe_html(context["model_text"])
+    context["notes"] = [translate_note(note, settings.language) for note in context["notes"]]
+    (folder / "report.md").write_text(markdown_environment().get_template("report.md.j2").render(**context))
+    (folder / "report.html").write_text(html_environment().get_template("report.html.j2").render(**context))
+    return {"summary": summary, "figures": figures}
+
+
+def html_environment() -> Environment:
+    """Jinja environment for ``*.html.j2`` templates: every value HTML-escaped unless marked safe."""
     env = Environment(
         loader=PackageLoader("ipsbayes.report", "templates"),
-        autoescape=select_autoescape(["html"]),
+        autoescape=True,
         trim_blocks=False,
         lstrip_blocks=False,
         keep_trailing_newline=True,
     )
-    (folder / "report.md").write_text(env.get_template("report.md.j2").render(**context))
-    (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context))
-    return {"summary": summary, "figures": figures}
+    env.filters["collapse_tables"] = collapse_tables
+    env.filters["yaml"] = yaml_string
+    return env
 
 
-def write_tables(folder: Path, datatree: xr.DataTree, settings: ReportSettings) -> None:
-    """Extra CSV tables: sensitivity refits and power-scaling sensitivity, when the run has them."""
-    tables = {}
+def _escape_md_output(value: Any) -> Any:
+    return value if value is None else escape_md(value)
+
+
+def markdown_environment() -> Environment:
+    """Jinja environment for ``*.md.j2`` templates: every value Markdown-escaped unless it is MarkdownText."""
+    env = Environment(
+        loader=PackageLoader("ipsbayes.report", "templates"),
+        autoescape=False,
+        finalize=_escape_md_output,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+    )
+    env.filters["collapse_tables"] = collapse_tables
+    env.filters["yaml"] = yaml_string
+    return env
+
+
+def safe_html(markdown_text: str) -> Markup:
+    """HTML from Markdown written by code around user values: neutralised, rendered, then sanitised.
+
+    Parameters
+    ----------
+    markdown_text : str
+        Section or model Markdown.
+
+    Returns
+    -------
+    Markup
+        HTML with only :data:`ALLOWED_TAGS` and :data:`ALLOWED_ATTRIBUTES`, links to
+        :data:`ALLOWED_URL_SCHEMES` only; safe to insert into an autoescaped template.
+    """
+    return sanitize_html(markdown.markdown(neutralize_markdown(markdown_text), extensions=["tables"]))
+
+
+def sanitize_html(html: str, *, images: bool = False) -> Markup:
+    """Keep only allowlisted tags and attributes of ``html`` (no scripts, event handlers or javascript: URLs).
+
+    Parameters
+    ----------
+    html : str
+        HTML rendered from Markdown.
+    images : bool
+        Also keep ``<img src alt>`` with relative sources (figures the caller wrote, to be embedded afterwards).
+    """
+    tags = ALLOWED_TAGS | ({"img", "h1", "h2"} if images else set())
+    attributes = {**ALLOWED_ATTRIBUTES, **({"img": {"src", "alt"}} if images else {})}
+    cleaned = nh3.clean(
+        html,
+        tags=tags,
+        attributes=attributes,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        filter_style_properties={"text-align"},
+        link_rel="noopener noreferrer",
+    )
+    return Markup(cleaned)  # sanitised by nh3 with the allowlists above
+
+
+def report_context(datatree: xr.DataTree, settings: ReportSettings) -> ReportContext:
+    """What every section, figure and answer of this run is drawn from (estimands, summary, style, labels)."""
+    estimands = datatree["estimands"].to_dataset()
+    style = Style(
+        settings.interval_kind,
+        settings.interval_prob,
+        settings.language,
+        width_cm=settings.figure_width_cm,
+        font_size=settings.figure_font_size,
+        dpi=settings.figure_dpi,
+    )
+    summary = summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds)
+    return ReportContext(
+        estimands=estimands,
+        datatree=datatree,
+        summary=summary,
+        style=style,
+        labels=settings.labels,
+        thresholds=settings.thresholds,
+        min_cell=settings.min_cell,
+        calibration=settings.calibration,
+    )
+
+
+def presentation_of(estimands: xr.Dataset) -> Presentation:
+    """The presentation registered by the family that produced ``estimands`` (empty for unknown kinds)."""
+    from ipsbayes.models import REGISTRY
+
+    family = REGISTRY.get(str(estimands.attrs.get("model_kind", "")))
+    return family.presentation() if family is not None else Presentation()
+
+
+def write_tables(folder: Path, datatree: xr.DataTree, summary: pd.DataFrame, settings: ReportSettings) -> None:
+    """Every table as files that open correctly anywhere.
+
+    ``summary.csv`` (comma, decimal point: code and English-locale spreadsheets),
+    ``summary_nb.csv`` (semicolon, decimal comma, Norwegian headers, UTF-8 with BOM: Excel in a
+    Norwegian locale), ``summary_columns.csv`` (what each column means, in both languages) and
+    ``summary.xlsx`` (every table as a sheet, headers in both languages); the sensitivity refits and
+    power-scaling sensitivity also as ``tables/<name>.csv`` and ``tables/<name>_nb.csv``. No file starts
+    with comment lines: the interval kind and probability are in the ``interval`` column. These tables
+    hold model-based estimates only; observed cells (counts, raw rates) are never written to them.
+    """
+    (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
+    (folder / "summary_nb.csv").write_bytes(csv_nb(summary))
+    (folder / "summary_columns.csv").write_text(csv_text(columns_table(summary)))
+    tables: dict[str, pd.DataFrame] = {}
     if "sensitivity" in datatree.children:
-        tables["sensitivity.csv"] = csv_with_header(
-            sensitivity_table(
-                datatree["sensitivity"].to_dataset(),
-                settings.interval_kind,
-                settings.interval_prob,
-                settings.thresholds,
-            ),
-            settings.interval_kind,
-            settings.interval_prob,
+        tables["sensitivity"] = sensitivity_table(
+            datatree["sensitivity"].to_dataset(), settings.interval_kind, settings.interval_prob, settings.thresholds
         )
     if "power_scaling" in datatree.children:
-        power = power_scaling_table(datatree["power_scaling"].to_dataset())
-        tables["power_scaling.csv"] = (
-            "# power-scaling sensitivity (Kallioinen et al. 2023, arviz psense_summary); "
-            ">= 0.05 flags sensitivity\n" + power.to_csv(index=False, lineterminator="\n")
-        )
+        tables["power_scaling"] = power_scaling_table(datatree["power_scaling"].to_dataset())
     if tables:
-        folder.mkdir(exist_ok=True)
-        for name, text in tables.items():
-            (folder / name).write_text(text)
+        (folder / "tables").mkdir(exist_ok=True)
+        for name, table in tables.items():
+            (folder / "tables" / f"{name}.csv").write_text(csv_text(table))
+            (folder / "tables" / f"{name}_nb.csv").write_bytes(csv_nb(table))
+    columns = pd.concat([columns_table(t) for t in (summary, *tables.values())]).drop_duplicates("column")
+    write_xlsx(
+        folder / "summary.xlsx",
+        {"summary": summary, "sammendrag": norwegian(summary)}
+        | {name: table for name, table in tables.items()}
+        | {"columns": columns},
+    )
+
+
+def yaml_string(value: Any) -> MarkdownText:
+    """A YAML single-quoted scalar for front matter.
+
+    Pandoc and Quarto read front-matter strings as Markdown, so the value is Markdown-escaped first;
+    single quotes keep those escapes as they are (no second layer of backslashes), and ``'`` is doubled.
+    """
+    return MarkdownText("'" + str(escape_md(value)).replace("'", "''") + "'")
+
+
+def _p_threshold(row: dict[str, Any]) -> str:
+    """P of exceeding the threshold in the direction of the median ("0.91 (> 5)", "0.88 (< -5)"), never 0.00/1.00."""
+    beyond = row.get("p_beyond_threshold", np.nan)
+    if row.get("threshold") is None or beyond is None or np.isnan(beyond):
+        return "-"
+    below = row.get("threshold_direction") == "below"
+    null = row.get("null") or 0.0
+    bound = null - abs(row["threshold"] - null) if below else row["threshold"]
+    return f"{format_probability(beyond)} ({'<' if below else '>'} {bound:g})"
 
 
 def _context(
@@ -129,7 +283,10 @@ def _context(
     sections: list[dict],
 ) -> dict[str, Any]:
     headline = summary[summary["headline"]]
-    key_results = [sentence(row, settings.interval_prob, settings.interval_kind) for row in headline.to_dict("records")]
+    key_results = [
+        sentence(row, settings.interval_prob, settings.interval_kind, settings.language)
+        for row in headline.to_dict("records")
+    ]
     rows = []
     for row in summary.to_dict("records"):
         unit = row["unit"]
@@ -141,10 +298,8 @@ def _context(
                 "median": format_number(row["median"], unit),
                 "lower": format_number(row["lower"], unit),
                 "upper": format_number(row["upper"], unit),
-                "p_null": "-" if np.isnan(row["p_above_null"]) else f"{row['p_above_null']:.2f}",
-                "p_threshold": "-"
-                if np.isnan(row["p_above_threshold"])
-                else f"{row['p_above_threshold']:.2f} (> {row['threshold']:g})",
+                "p_null": "-" if np.isnan(row["p_above_null"]) else format_probability(row["p_above_null"]),
+                "p_threshold": _p_threshold(row),
             }
         )
     figure_context = {}
@@ -153,27 +308,40 @@ def _context(
         mime = "image/png" if fmt == "png" else "image/svg+xml"
         encoded = base64.b64encode(info["paths"][fmt].read_bytes()).decode()
         figure_context[name] = {
-            "title": FIGURE_TITLES.get(name, name.replace("_", " ").capitalize()),
+            "title": info["title"],
             "caption": info["caption"],
             "img_src": f"data:{mime};base64,{encoded}",
+            # a stable name chosen by ipsbayes, never data: written as it is (escaping would break the path)
+            "md_path": MarkdownText(f"figures/{name}.{md_format_of(settings)}"),
         }
-    model_text = str(estimands.attrs.get("model_description", ""))
+    model_text = neutralize_markdown(str(estimands.attrs.get("model_description", "")))
     notes = json.loads(estimands.attrs.get("notes", "[]"))
-    md_format = "png" if "png" in settings.formats else settings.formats[0]
+    sections = [
+        {**section, "text": neutralize_markdown(section["text"]), "html": safe_html(section["text"])}
+        for section in sections
+    ]
+    md_format = md_format_of(settings)
     return {
         "title": settings.title,
         "subtitle": settings.subtitle,
+        "lang": settings.language,
+        "date": datetime.now(UTC).date().isoformat(),
         "gate": {"status": diagnostics.status, "messages": diagnostics.messages, "checks": diagnostics.checks},
-        "interval_text": interval_name(settings.interval_kind, settings.interval_prob),
+        "interval_text": interval_name(settings.interval_kind, settings.interval_prob, settings.language),
         "key_results": key_results,
         "sections": sections,
         "figures": figure_context,
         "md_format": md_format,
         "summary_rows": rows,
         "model_text": model_text,
-        "model_html": markdown.markdown(model_text, extensions=["tables"]),
+        "model_html": safe_html(model_text),
         "notes": notes,
         "prior_set": settings.prior_set,
         "priors": settings.priors,
         "reproducibility": settings.reproducibility,
     }
+
+
+def md_format_of(settings: ReportSettings) -> str:
+    """Figure format report.md links to (png when written, else the first format)."""
+    return "png" if "png" in settings.formats else settings.formats[0]

@@ -1,159 +1,135 @@
-"""Plain-language report sections, chosen by the estimands a run has.
+"""Report sections: the family's own, then the ones every run shares.
 
-Each section answers one question in words and numbers (probabilities and
-percentage points first, log-odds second). Sections are picked by the
-estimands present, like figures, so a new model family that produces the same
-estimand names gets the same sections.
+A model family hands the report its sections (see :mod:`ipsbayes.present`);
+this module adds the shared ones (sensitivity to priors and assumptions) and
+turns each section's Markdown into HTML.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import markdown
-import numpy as np
-import pandas as pd
-import xarray as xr
 
-from ipsbayes.report.sections_causal import cace_section, sensitivity_section
-from ipsbayes.report.sections_map import conflict_section
-from ipsbayes.report.sections_outcomes import drivers_section, shares_section
-from ipsbayes.report.style import Style
-from ipsbayes.report.tables import format_number
+from ipsbayes.present import Presentation, ReportContext, Section, fixed
+from ipsbayes.present.answers import analysis_name, refit_gates, sensitivity_effects
+from ipsbayes.present.phrases import estimate
+from ipsbayes.present.text import escape_md
+from ipsbayes.report.tables import power_scaling_table
+from ipsbayes.report.verdict import short_name
 
-SectionBuilder = Callable[[xr.Dataset, xr.DataTree, pd.DataFrame, Style], str]
-
-
-def _row(summary: pd.DataFrame, name: str, element: str = "") -> dict:
-    rows = summary[(summary["estimand"] == name) & (summary["element"] == element)]
-    return rows.iloc[0].to_dict()
-
-
-def _interval(row: dict, style: Style) -> str:
-    unit = row["unit"]
-    bounds = f"{format_number(row['lower'], unit)} to {format_number(row['upper'], unit)}"
-    return f"{bounds} ({style.prob:.0%} {style.kind.upper()})"
-
-
-def fidelity_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.DataFrame, style: Style) -> str:
-    """What fidelity means for participants' outcomes."""
-    contrast = _row(summary, "fidelity_contrast")
-    odds = _row(summary, "fidelity_odds_ratio")
-    slope = _row(summary, "fidelity_slope")
-    lines = [
-        f"{contrast['label']}: **{format_number(contrast['median'], 'pp')} percentage points** "
-        f"({_interval(contrast, style)}).",
-        f"The probability that higher fidelity goes with better outcomes (slope > 0) is "
-        f"**{slope['p_above_null']:.2f}**; the odds ratio is {format_number(odds['median'], 'OR')} per step "
-        f"({_interval(odds, style)}).",
-    ]
-    if contrast.get("threshold") is not None and not np.isnan(contrast["p_above_threshold"]):
-        lines.append(
-            f"The probability that the difference exceeds {contrast['threshold']:g} percentage points is "
-            f"**{contrast['p_above_threshold']:.2f}**."
-        )
-    measured = (
-        "Here true fidelity is latent and the reviews measure it with error, so that uncertainty is in the interval."
-        if "review_error_sd" in estimands
-        else "The score is treated as exact; fidelity measured with error pulls the slope towards zero, which the "
-        "measurement-error model (models/ipsung_fidelity.toml) corrects."
-    )
-    lines.append(
-        "This is an association across services, not a randomised comparison of fidelity levels: services "
-        f"with higher fidelity may differ in other ways. {measured}"
-    )
-    return "\n\n".join(lines)
-
-
-def services_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.DataFrame, style: Style) -> str:
-    """How much services differ once chance variation is accounted for."""
-    rates = estimands["service_rate"].median(["chain", "draw"]).values
-    raw = estimands["service_raw_rate"].values
-    n = estimands["service_n"].values
-    text = [
-        f"Observed service rates range from {raw.min():.0f}% to {raw.max():.0f}% (services with "
-        f"{int(n.min())} to {int(n.max())} participants). After partial pooling, predicted rates range from "
-        f"{rates.min():.0f}% to {rates.max():.0f}%: much of the spread in small services is chance."
-    ]
-    if "sd_service" in estimands:
-        sd = _row(summary, "sd_service")
-        text.append(
-            f"The SD of service effects is {format_number(sd['median'], '')} on the log-odds scale "
-            f"({_interval(sd, style)})."
-        )
-    if "median_odds_ratio" in estimands:
-        mor = _row(summary, "median_odds_ratio")
-        text.append(
-            f"Median odds ratio {format_number(mor['median'], '')}: moving a participant to a random other "
-            "service changes the odds of the outcome by this factor or more half of the time."
-        )
-    return " ".join(text)
-
-
-def measurement_section(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.DataFrame, style: Style) -> str:
-    """Fidelity measured with error: the latent-fidelity slope beside the plug-in and aggregated slopes."""
-    error, reliability = _row(summary, "review_error_sd"), _row(summary, "fidelity_reliability")
-    spread = _row(summary, "fidelity_sd")
-    slope = _row(summary, "fidelity_slope")
-    lines = [
-        f"Reviews scatter around each service's true score with an SD of **{format_number(error['median'], '')} "
-        f"points** ({_interval(error, style)}), against a spread of true scores across services of "
-        f"{format_number(spread['median'], '')} points, so a single review's reliability is "
-        f"**{format_number(reliability['median'], '')}** ({_interval(reliability, style)}).",
-        f"With true fidelity latent, the slope is {format_number(slope['median'], '')} {slope['unit']} "
-        f"({_interval(slope, style)}).",
-    ]
-    if "sensitivity" in datatree.children and "fidelity_slope" in datatree["sensitivity"].data_vars:
-        values = datatree["sensitivity"]["fidelity_slope"]
-        rows = ["| Analysis | Fidelity slope (median) | Interval | P(slope > 0) |", "| --- | ---: | --- | ---: |"]
-        for analysis in values["analysis"].values:
-            draws = values.sel(analysis=analysis)
-            low, high = style.bounds(draws)
-            rows.append(
-                f"| {analysis} | {float(draws.median()):.3f} | {float(low):.3f} to {float(high):.3f} | "
-                f"{float((draws > 0).mean()):.2f} |"
-            )
-        lines.append("\n".join(rows))
-        lines.append(
-            "**How they differ.** The plug-in analysis treats each service's mean review score as exact. Scores "
-            "measured with error spread services out along the fidelity axis more than their true differences, so "
-            "the plug-in slope is pulled towards zero (regression dilution, by roughly the reliability of the mean "
-            "score) and its interval is too narrow, because it ignores that uncertainty. The latent model corrects "
-            "both: its slope refers to true fidelity and its interval carries the measurement uncertainty. The "
-            "aggregated analysis uses only service outcome counts, as in the quality reports; without participant "
-            "characteristics it estimates the service-level association rather than the slope for similar "
-            "participants."
-        )
-    return "\n\n".join(lines)
-
-
-#: (title, applies to (estimands, datatree), builder)
-SECTIONS: list[tuple[str, Callable[[xr.Dataset, xr.DataTree], bool], SectionBuilder]] = [
-    ("Effect of IPS: CACE, ITT and per-protocol", lambda e, d: "cace" in e, cace_section),
-    ("Prior-data conflict", lambda e, d: "prior_data_conflict" in d.children, conflict_section),
-    ("Who reaches work, an apprenticeship or education", lambda e, d: "category_share" in e, shares_section),
-    ("What drives transitions to education", lambda e, d: "focus_ame" in e, drivers_section),
-    ("Fidelity and outcomes", lambda e, d: "fidelity_contrast" in e, fidelity_section),
-    ("Fidelity measured with error", lambda e, d: "review_error_sd" in e, measurement_section),
-    ("Differences between services", lambda e, d: "service_rate" in e and "service_raw_rate" in e, services_section),
-    (
-        "Sensitivity to priors and assumptions",
-        lambda e, d: "sensitivity" in d.children or "power_scaling" in d.children,
-        sensitivity_section,
+#: ArviZ psense diagnosis -> (English, Norwegian) words for the report
+DIAGNOSES = {
+    "potential prior-data conflict": ("potential prior-data conflict", "mulig konflikt mellom prior og data"),
+    "potential strong prior / weak likelihood": (
+        "prior-dominated (strong prior or weak likelihood)",
+        "prioren dominerer (sterk prior eller svak likelihood)",
     ),
-]
+    "✓": ("no sensitivity flagged", "ingen følsomhet påvist"),
+}
 
 
-def register_section(title: str, applies: Callable[[xr.Dataset, xr.DataTree], bool], builder: SectionBuilder) -> None:
-    """Add a section (used by model-specific report modules)."""
-    SECTIONS.append((title, applies, builder))
+def sensitivity_section(ctx: ReportContext) -> str:
+    """Estimates under other prior sets and model variants (with each refit's gate), and power-scaling sensitivity."""
+    datatree, style = ctx.datatree, ctx.style
+    parts = []
+    if "sensitivity" in datatree.children:
+        sensitivity = datatree["sensitivity"]
+        gates = refit_gates(datatree)
+        rows = [
+            ctx.text(
+                "| Analysis | Estimand | Median (interval) | P(direction) | Diagnostics |",
+                "| Analyse | Estimand | Median (intervall) | P(retning) | Diagnosesjekk |",
+            ),
+            "| --- | --- | --- | ---: | --- |",
+        ]
+        for name in sensitivity.data_vars:
+            label = escape_md(short_name(str(name), datatree, ctx.labels))
+            for analysis, effect in sensitivity_effects(ctx, str(name)).items():
+                gate = gates.get(analysis, {}).get("status", "-")
+                has_null = sensitivity[name].attrs.get("null") is not None
+                way = ctx.text("rise" if effect.sign >= 0 else "fall", "økning" if effect.sign >= 0 else "nedgang")
+                direction = f"{ctx.probability(effect.p_direction)} ({way})" if has_null else "-"
+                rows.append(
+                    f"| {escape_md(analysis_name(analysis, ctx.labels, ctx.language))} | {label} | "
+                    f"{estimate(effect, style, ctx.language)} | {direction} | {_gate_word(ctx, gate)} |"
+                )
+        parts.append(
+            ctx.text(
+                "Each row refits the same data (same sampler settings) under another prior set or model assumption, "
+                f"through the same diagnostics gate as the main fit; intervals are {style.text}. P(direction) is the "
+                "probability of a change in the direction of the median. Priors are listed in `priors/`; the main "
+                "analysis's priors are tabled under *Model*.",
+                "Hver rad tilpasser de samme dataene på nytt (samme samplerinnstillinger) med et annet priorsett "
+                "eller en annen modellantakelse, gjennom den samme diagnosesjekken som hovedanalysen; intervallene "
+                f"er {style.text}. P(retning) er sannsynligheten for en endring i medianens retning. Priorene står i "
+                "`priors/`; hovedanalysens priorer er vist under *Modell*.",
+            )
+        )
+        parts.append("\n".join(rows))
+    if "power_scaling" in datatree.children:
+        power = power_scaling_table(datatree["power_scaling"].to_dataset())
+        rows = [
+            ctx.text(
+                "| Estimand | Prior sensitivity | Likelihood sensitivity | Diagnosis |",
+                "| Estimand | Følsomhet for prior | Følsomhet for likelihood | Vurdering |",
+            ),
+            "| --- | ---: | ---: | --- |",
+        ]
+        for row in power.to_dict("records"):
+            diagnosis = str(row.get("diagnosis", ""))
+            words = DIAGNOSES.get(diagnosis, (diagnosis, diagnosis))
+            rows.append(
+                f"| {escape_md(short_name(str(row['estimand']), datatree, ctx.labels))} | "
+                f"{ctx.number(float(row['prior']), 'x')} | {ctx.number(float(row['likelihood']), 'x')} | "
+                f"{escape_md(ctx.text(*words))} |"
+            )
+        parts.append(
+            ctx.text(
+                "**Power-scaling sensitivity** (Kallioinen et al. 2023; ArviZ `psense_summary`): how far the posterior "
+                "moves when the prior or the likelihood is raised to a power near 1, without refitting. Values of "
+                "0.05 or more flag sensitivity; a prior-sensitive estimand with a weak likelihood means the data alone "
+                "cannot pin it down, and sensitivity to both suggests prior-data conflict.",
+                "**Power-scaling-følsomhet** (Kallioinen mfl. 2023; ArviZ `psense_summary`): hvor mye posterioren "
+                "flytter seg når prioren eller likelihooden opphøyes i en potens nær 1, uten ny tilpasning. Verdier "
+                "på 0,05 eller mer markerer følsomhet; er et estimand følsomt for prioren mens likelihooden er svak, "
+                "kan ikke dataene alene bestemme det, og følsomhet for begge tyder på konflikt mellom prior og data.",
+            )
+        )
+        parts.append("\n".join(rows))
+    return "\n\n".join(parts)
 
 
-def build_sections(estimands: xr.Dataset, datatree: xr.DataTree, summary: pd.DataFrame, style: Style) -> list[dict]:
-    """Title, Markdown text and HTML of every applicable section."""
+def _gate_word(ctx: ReportContext, status: str) -> str:
+    words = {
+        "pass": ("passed", "bestått"),
+        "warn": ("warned: do not rely on it", "advarsel: ikke stol på den"),
+        "fail": ("failed: do not use", "feilet: ikke bruk"),
+    }
+    return ctx.text(*words[status]) if status in words else status
+
+
+#: sections every run gets when it has what they need
+SHARED_SECTIONS: tuple[Section, ...] = (
+    Section(
+        "sensitivity",
+        fixed("Sensitivity to priors and assumptions", "Følsomhet for priorfordelinger og antakelser"),
+        sensitivity_section,
+        lambda ctx: "sensitivity" in ctx.datatree.children or "power_scaling" in ctx.datatree.children,
+    ),
+)
+
+
+def build_sections(ctx: ReportContext, presentation: Presentation) -> list[dict]:
+    """Key, title, Markdown and HTML of every applicable section: the family's first, then the shared ones."""
     out = []
-    for title, applies, builder in SECTIONS:
-        if applies(estimands, datatree):
-            text = builder(estimands, datatree, summary, style)
-            out.append({"title": title, "text": text, "html": markdown.markdown(text, extensions=["tables"])})
+    for section in (*presentation.sections, *SHARED_SECTIONS):
+        if section.applies(ctx):
+            text = section.build(ctx)
+            out.append(
+                {
+                    "key": section.key,
+                    "title": section.title(ctx),
+                    "text": text,
+                    "html": markdown.markdown(text, extensions=["tables"]),
+                }
+            )
     return out

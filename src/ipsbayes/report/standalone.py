@@ -1,34 +1,30 @@
-"""Self-contained reports of commands that are not model runs (``map-prior``, ``design``).
+"""Reports of commands that are not model runs (``ipsbayes map-prior``, ``ipsbayes design``).
 
-One Markdown text with figures by relative path (``report.md``), and the same text as
-HTML with the figures embedded (``report.html``). Sentences come from the command's
-numbers; this module only assembles and saves.
+They are rendered the way run reports are (:mod:`ipsbayes.report.render`): the command hands a
+:class:`~ipsbayes.present.Presentation` (answer, sections, figures built from a
+:class:`~ipsbayes.present.ReportContext`), figures are drawn at the figure profile and saved
+under stable names by :func:`ipsbayes.report.figures.draw_figures`, and the Jinja templates
+``standalone.html.j2`` / ``standalone.md.j2`` go through the same escaping environments: every
+value escaped, section Markdown neutralised and sanitised, figures embedded as data URIs in
+``report.html`` and referenced by path in ``report.md``.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import markdown
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
+import pandas as pd
+import xarray as xr
 
-from ipsbayes.report.validation_report import CSS
+from ipsbayes.present import Presentation, ReportContext, Style
+from ipsbayes.report.figures import draw_figures
+from ipsbayes.report.render import html_environment, markdown_environment, safe_html
+from ipsbayes.textutil import MarkdownText, neutralize_markdown
 
 LANGUAGES = ("en", "nb")
-
-
-@dataclass(frozen=True)
-class SavedFigure:
-    """A figure written as PNG and SVG, with its caption."""
-
-    name: str
-    title: str
-    caption: str
-    png: Path
 
 
 def check_language(language: str) -> str:
@@ -38,39 +34,98 @@ def check_language(language: str) -> str:
     return language
 
 
-def save_figure(fig: Figure, folder: Path, name: str, title: str, caption: str) -> SavedFigure:
-    """Write ``figures/<name>.png`` and ``.svg`` and close the figure."""
-    target = folder / "figures"
-    target.mkdir(exist_ok=True)
-    png = target / f"{name}.png"
-    fig.savefig(png, dpi=130, bbox_inches="tight")
-    fig.savefig(target / f"{name}.svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    return SavedFigure(name, title, caption, png)
+def standalone_context(
+    language: str = "en",
+    *,
+    interval_prob: float = 0.95,
+    interval_kind: str = "eti",
+    datatree: xr.DataTree | None = None,
+    labels: dict[str, str] | None = None,
+    min_cell: int = 5,
+) -> ReportContext:
+    """A report context without estimands: the language, interval and figure profile of a standalone report."""
+    return ReportContext(
+        estimands=xr.Dataset(),
+        datatree=datatree if datatree is not None else xr.DataTree(),
+        summary=pd.DataFrame(columns=["estimand", "element"]),
+        style=Style(interval_kind, interval_prob, check_language(language)),
+        labels=labels or {},
+        min_cell=min_cell,
+    )
 
 
 def write_standalone(
-    folder: Path, title: str, sections: list[tuple[str, str]], figures: list[SavedFigure], language: str = "en"
-) -> None:
-    """Write ``report.md`` and ``report.html`` from titled Markdown sections and saved figures."""
-    md = [f"# {title}", ""]
-    for heading, text in sections:
-        md += [f"## {heading}", "", text, ""]
-    for fig in figures:
-        md += [f"### {fig.title}", "", f"![{fig.title}](figures/{fig.png.name})", "", fig.caption, ""]
-    (folder / "report.md").write_text("\n".join(md))
-    body = [f"<h1>{html.escape(title)}</h1>"]
-    for heading, text in sections:
-        body += [f"<h2>{html.escape(heading)}</h2>", markdown.markdown(text, extensions=["tables"])]
-    for fig in figures:
-        encoded = base64.b64encode(fig.png.read_bytes()).decode()
-        body += [
-            f"<h3>{html.escape(fig.title)}</h3>",
-            f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(fig.title)}">',
-            markdown.markdown(fig.caption),
-        ]
-    page = (
-        f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
-    )
-    (folder / "report.html").write_text(page)
+    folder: Path,
+    ctx: ReportContext,
+    title: str,
+    presentation: Presentation,
+    *,
+    subtitle: str = "",
+    formats: tuple[str, ...] = ("png", "svg"),
+    details: dict[str, Any] | None = None,
+) -> dict[str, dict]:
+    """Write ``figures/``, ``report.md`` and ``report.html`` of a standalone report into ``folder``.
+
+    Parameters
+    ----------
+    folder : Path
+        The (staging) output folder.
+    ctx : ReportContext
+        Language, interval and figure profile (see :func:`standalone_context`).
+    title, subtitle : str
+        Plain text (escaped by the templates).
+    presentation : Presentation
+        Answer lines, sections and figures; only sections and figures whose ``applies`` is true are written.
+    formats : tuple of str
+        Figure formats.
+    details : dict, optional
+        A "Reproducibility" table (plain keys and values, escaped).
+
+    Returns
+    -------
+    dict
+        Figure name -> {"title", "paths", "caption"}.
+    """
+    figures = draw_figures(ctx, presentation, folder / "figures", list(formats), shared=False)
+    sections = []
+    for section in presentation.sections:
+        if not section.applies(ctx):
+            continue
+        text = section.build(ctx)
+        sections.append(
+            {
+                "key": section.key,
+                "title": section.title(ctx),
+                "text": neutralize_markdown(text),
+                "html": safe_html(text),
+            }
+        )
+    md_format = "png" if "png" in formats else formats[0]
+    figure_context = {}
+    for name, info in figures.items():
+        fmt = "png" if "png" in info["paths"] else "svg"
+        mime = "image/png" if fmt == "png" else "image/svg+xml"
+        encoded = base64.b64encode(info["paths"][fmt].read_bytes()).decode()
+        figure_context[name] = {
+            "title": info["title"],
+            "caption": info["caption"],
+            "img_src": f"data:{mime};base64,{encoded}",
+            # a stable name chosen by ipsbayes, never data: written as it is
+            "md_path": MarkdownText(f"figures/{name}.{md_format}"),
+        }
+    context = {
+        "title": title,
+        "subtitle": subtitle,
+        "lang": ctx.language,
+        "date": datetime.now(UTC).date().isoformat(),
+        "answer": presentation.answer(ctx) if presentation.answer is not None else [],
+        "sections": sections,
+        "figures": figure_context,
+        "details": {str(k): str(v) for k, v in (details or {}).items()},
+    }
+    (folder / "report.md").write_text(markdown_environment().get_template("standalone.md.j2").render(**context))
+    (folder / "report.html").write_text(html_environment().get_template("standalone.html.j2").render(**context))
+    return figures
+
+
+__all__ = ["LANGUAGES", "check_language", "standalone_context", "write_standalone"]

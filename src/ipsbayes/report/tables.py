@@ -9,11 +9,15 @@ probability that it exceeds the threshold set in ``report.thresholds``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from ipsbayes.present.phrases import amount
+from ipsbayes.present.text import choose, format_number, format_probability, interval_name, percent
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -21,11 +25,6 @@ SAMPLE_DIMS = ("chain", "draw")
 def sampled_variables(estimands: xr.Dataset) -> list[str]:
     """Names of estimands that carry posterior draws (not reference data)."""
     return [name for name, var in estimands.data_vars.items() if set(SAMPLE_DIMS) <= set(var.dims)]
-
-
-def interval_name(kind: str, prob: float) -> str:
-    """Human name, e.g. ``90% equal-tailed interval``."""
-    return f"{prob:.0%} {'highest-density' if kind == 'hdi' else 'equal-tailed'} interval ({kind.upper()})"
 
 
 def summarise(
@@ -68,7 +67,7 @@ def summarise(
             rows.append(
                 {
                     "estimand": name,
-                    "element": ", ".join(str(v) for v in element.values()) if element else "",
+                    "element": ", ".join(_element_text(v) for v in element.values()) if element else "",
                     "label": var.attrs.get("label", name),
                     "unit": var.attrs.get("unit", ""),
                     "mean": float(means[name].sel(element)) if element else float(means[name]),
@@ -81,10 +80,35 @@ def summarise(
                     "p_above_null": float(np.mean(draws > null)) if null is not None else np.nan,
                     "threshold": threshold,
                     "p_above_threshold": float(np.mean(draws > threshold)) if threshold is not None else np.nan,
+                    **_beyond(draws, null, threshold),
                     "headline": bool(var.attrs.get("headline", False)),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _beyond(draws: np.ndarray, null: float | None, threshold: float | None) -> dict[str, object]:
+    """Probability of a change beyond ``threshold`` in the direction of the median (the direction that matters).
+
+    ``p_above_threshold`` alone prints "P(> 5) = 0.00" for a clearly negative effect; here a
+    median below the null gives ``P(< null - threshold)`` with direction "below".
+    """
+    if threshold is None or null is None:
+        return {"threshold_direction": "", "p_beyond_threshold": np.nan}
+    below = float(np.median(draws)) < null
+    if below:
+        return {
+            "threshold_direction": "below",
+            "p_beyond_threshold": float(np.mean(draws < null - abs(threshold - null))),
+        }
+    return {"threshold_direction": "above", "p_beyond_threshold": float(np.mean(draws > threshold))}
+
+
+def _element_text(value: object) -> str:
+    """A coordinate value as people write it: grid values like 62.06666666666667 rounded to 4 significant digits."""
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.4g}"
+    return str(value)
 
 
 def _elements(var: xr.DataArray, dims: list[str]) -> list[dict]:
@@ -95,41 +119,136 @@ def _elements(var: xr.DataArray, dims: list[str]) -> list[dict]:
     return [{d: stacked[d].values[i] for d in dims} for i in range(stacked.sizes["__element__"])]
 
 
-def format_number(value: float, unit: str) -> str:
-    """Round for reading: one decimal for %/pp, two significant decimals otherwise."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    if unit in ("%", "pp", "months"):
-        return f"{value:.1f}"
-    return f"{value:.3g}" if abs(value) >= 0.01 else f"{value:.2g}"
-
-
-def sentence(row: Mapping, interval_prob: float, interval_kind: str) -> str:
-    """One plain-language line for a headline estimand."""
+def sentence(row: Mapping, interval_prob: float, interval_kind: str, language: str = "en") -> str:
+    """One plain-language line for a headline estimand, probabilities in the direction of its median."""
     unit = row["unit"]
-    suffix = {"%": "%", "pp": " percentage points"}.get(unit, f" ({unit})" if unit else "")
     label = row["label"] + (f" [{row['element']}]" if row["element"] else "")
+    to = choose(language, "to", "til")
     text = (
-        f"{label}: {format_number(row['median'], unit)}{suffix} "
-        f"({interval_prob:.0%} {interval_kind.upper()} {format_number(row['lower'], unit)} to "
-        f"{format_number(row['upper'], unit)})"
+        f"{label}: {amount(row['median'], unit, language)} "
+        f"({percent(interval_prob, language)} {interval_kind.upper()} {format_number(row['lower'], unit, language)} "
+        f"{to} {amount(row['upper'], unit, language)})"
     )
     probabilities = []
-    if row["null"] is not None and not np.isnan(row["p_above_null"]):
-        probabilities.append(f"P(> {row['null']:g}) = {row['p_above_null']:.2f}")
-    if row["threshold"] is not None and not np.isnan(row["p_above_threshold"]):
-        probabilities.append(f"P(> {row['threshold']:g}) = {row['p_above_threshold']:.2f}")
+    null = row["null"]
+    if null is not None and not np.isnan(row["p_above_null"]):
+        above = row["median"] >= null
+        p = row["p_above_null"] if above else 1 - row["p_above_null"]
+        probabilities.append(f"P({'>' if above else '<'} {null:g}){_equals(p, language)}")
+    beyond = row.get("p_beyond_threshold", np.nan)
+    if row["threshold"] is not None and beyond is not None and not np.isnan(beyond):
+        above = row.get("threshold_direction") != "below"
+        bound = row["threshold"] if above else (null or 0.0) - abs(row["threshold"] - (null or 0.0))
+        probabilities.append(f"P({'>' if above else '<'} {bound:g}){_equals(beyond, language)}")
     return text + (f"; {'; '.join(probabilities)}" if probabilities else "") + "."
 
 
+#: what each column of summary.csv means, in English and Norwegian (sidecar file and XLSX sheet)
+COLUMNS: dict[str, tuple[str, str, str]] = {
+    # column: (Norwegian header, meaning in English, meaning in Norwegian)
+    "analysis": (
+        "analyse",
+        "main fit, other prior set or model variant",
+        "hovedanalyse, annet priorsett eller modellvariant",
+    ),
+    "estimand": ("størrelse", "estimand name (stable, for code)", "navn på størrelsen (stabilt, for kode)"),
+    "element": ("element", "element of a vector estimand (e.g. a service)", "element i en vektor (f.eks. en tjeneste)"),
+    "label": ("beskrivelse", "what the estimand is", "hva størrelsen er"),
+    "unit": (
+        "enhet",
+        "unit: % , pp (percentage points), months, ratio, ...",
+        "enhet: %, pp (prosentpoeng), måneder, ...",
+    ),
+    "mean": ("gjennomsnitt", "posterior mean", "posterior gjennomsnitt"),
+    "median": ("median", "posterior median", "posterior median"),
+    "sd": ("sd", "posterior standard deviation", "posterior standardavvik"),
+    "lower": ("nedre", "lower bound of the interval named in 'interval'", "nedre grense for intervallet i 'intervall'"),
+    "upper": ("øvre", "upper bound of the interval named in 'interval'", "øvre grense for intervallet i 'intervall'"),
+    "interval": ("intervall", "interval kind and probability", "intervalltype og sannsynlighet"),
+    "null": (
+        "nullverdi",
+        "no-effect value (0 for differences, 1 for ratios)",
+        "verdi uten effekt (0 for differanser, 1 for forhold)",
+    ),
+    "p_above_null": (
+        "p_over_null",
+        "posterior probability that the estimand exceeds its no-effect value",
+        "posterior-sannsynlighet for at størrelsen er over nullverdien",
+    ),
+    "threshold": (
+        "terskel",
+        "practically relevant threshold (report.thresholds)",
+        "praktisk relevant terskel (report.thresholds)",
+    ),
+    "p_above_threshold": (
+        "p_over_terskel",
+        "posterior probability that the estimand exceeds the threshold",
+        "posterior-sannsynlighet for at størrelsen er over terskelen",
+    ),
+    "headline": ("hovedresultat", "shown among the key results", "vist blant hovedresultatene"),
+    "prior": (
+        "prior",
+        "power-scaling sensitivity to the prior (>= 0.05 flags it)",
+        "følsomhet for prioren (>= 0,05 markerer)",
+    ),
+    "likelihood": ("likelihood", "power-scaling sensitivity to the likelihood", "følsomhet for likelihooden"),
+    "diagnosis": ("diagnose", "ArviZ's reading of the two sensitivities", "ArviZ' tolkning av de to følsomhetene"),
+}
+
+
+def csv_text(table: pd.DataFrame) -> str:
+    """CSV for code and English-locale spreadsheets: comma separator, decimal point, no comment lines.
+
+    The interval kind and probability are in the ``interval`` column of every row; what each
+    column means is in ``summary_columns.csv`` and the ``columns`` sheet of ``summary.xlsx``.
+    """
+    return table.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+
+
+def _equals(p: float, language: str) -> str:
+    """`` = 0.88`` or, at the resolution limit, `` > 0.99`` (never ``= > 0.99``)."""
+    text = format_probability(p, language=language)
+    return f" {text}" if text[0] in "<>" else f" = {text}"
+
+
 def csv_with_header(table: pd.DataFrame, interval_kind: str, interval_prob: float) -> str:
-    """CSV text whose first comment lines state the interval kind and probability."""
-    header = (
-        f"# ipsbayes estimand summary; intervals: {interval_name(interval_kind, interval_prob)}\n"
-        "# p_above_null: posterior probability that the estimand exceeds its no-effect value;"
-        " p_above_threshold: that it exceeds report.thresholds\n"
-    )
-    return header + table.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+    """CSV text with the interval kind and probability in an ``interval`` column (no ``#`` comment lines)."""
+    if "interval" not in table.columns:
+        table = table.assign(interval=interval_name(interval_kind, interval_prob))
+    return csv_text(table)
+
+
+def norwegian(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with Norwegian column headers (unknown columns keep their name)."""
+    return table.rename(columns={c: COLUMNS[c][0] for c in table.columns if c in COLUMNS})
+
+
+def csv_nb(table: pd.DataFrame) -> bytes:
+    """CSV that Excel in a Norwegian locale opens correctly: ``;`` separator, decimal comma, UTF-8 with BOM."""
+    text = norwegian(table).to_csv(index=False, sep=";", decimal=",", lineterminator="\r\n", float_format="%.6g")
+    return ("\ufeff" + text).encode("utf-8")
+
+
+def columns_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per column of ``table``: its name, Norwegian header and meaning in both languages."""
+    rows = [
+        {"column": c, "kolonne": COLUMNS[c][0], "meaning": COLUMNS[c][1], "betydning": COLUMNS[c][2]}
+        for c in table.columns
+        if c in COLUMNS
+    ]
+    return pd.DataFrame(rows)
+
+
+def write_xlsx(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
+    """Write ``sheets`` (name -> table) to one XLSX workbook: numbers stay numbers in any locale."""
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            sheet.freeze_panes = "A2"
+            for column in sheet.columns:
+                width = max(len(str(cell.value)) if cell.value is not None else 0 for cell in column[:200])
+                sheet.column_dimensions[column[0].column_letter].width = min(60, max(8, width + 1))
 
 
 def sensitivity_table(

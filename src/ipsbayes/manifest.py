@@ -1,0 +1,208 @@
+"""The manifest of a folder ipsbayes wrote: which files are ipsbayes', and how they are replaced.
+
+Every folder ipsbayes writes (a run folder, a validation folder, a simulated data set)
+carries :data:`MANIFEST_NAME`: the kind of folder and the relative path of every file
+ipsbayes wrote. When ipsbayes replaces such a folder, files the manifest does not list
+are the user's: they are moved into the new folder (:func:`carry_user_files`) and only
+files the manifest lists are ever deleted (:func:`delete_listed`). Entries that are
+absolute or climb out of the folder are ignored, so a hand-made manifest can never make
+ipsbayes delete anything outside the folder.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+MANIFEST_NAME = ".ipsbayes-manifest.json"
+#: folder kind -> what it is called in messages
+KINDS = {
+    "run": "run folder",
+    "validation": "validation folder",
+    "simulation": "simulated data set",
+    "map_prior": "MAP prior folder",
+    "design": "design folder",
+}
+MAX_KEPT = 1000
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a manifest says: the kind of folder and the files ipsbayes wrote (relative POSIX paths)."""
+
+    kind: str
+    files: frozenset[str]
+    version: str = ""
+    created: str | None = None
+
+
+def _version() -> str:
+    try:
+        from importlib import metadata
+
+        return metadata.version("ipsbayes")
+    except Exception:  # an uninstalled source tree still writes manifests
+        return "unknown"
+
+
+def _safe_relative(name: object) -> str | None:
+    """``name`` as a relative POSIX path inside a folder, or None when it could point outside."""
+    if not isinstance(name, str) or not name or "\x00" in name or "\\" in name:
+        return None
+    path = PurePosixPath(name)
+    if path.is_absolute() or any(part in ("", ".", "..") for part in path.parts) or name == MANIFEST_NAME:
+        return None
+    return path.as_posix()
+
+
+def read_manifest(folder: Path | str) -> Manifest | None:
+    """The manifest of ``folder``, or None when it has none (or one ipsbayes cannot have written).
+
+    Entries that are absolute or climb out of the folder (``..``) are ignored, so a
+    hand-made manifest can never make ipsbayes delete anything outside the folder.
+    """
+    path = Path(folder) / MANIFEST_NAME
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("tool") != "ipsbayes" or data.get("kind") not in KINDS:
+        return None
+    files = data.get("files")
+    if not isinstance(files, list):
+        return None
+    safe = frozenset(name for name in map(_safe_relative, files) if name is not None)
+    return Manifest(data["kind"], safe, str(data.get("version", "")), data.get("created"))
+
+
+def folder_files(folder: Path) -> list[str]:
+    """Every file (and symbolic link) under ``folder`` as sorted relative POSIX paths, the manifest excluded."""
+    out = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        base = Path(root)
+        names = list(files) + [d for d in dirs if (base / d).is_symlink()]
+        for name in names:
+            rel = (base / name).relative_to(folder).as_posix()
+            if rel != MANIFEST_NAME:
+                out.append(rel)
+    return sorted(out)
+
+
+def write_manifest(folder: Path, kind: str, *, timestamp: bool = True) -> Manifest:
+    """List every file in ``folder`` in its manifest.
+
+    Parameters
+    ----------
+    folder : Path
+        A folder ipsbayes has just written (a staging folder).
+    kind : {"run", "validation", "simulation"}
+        What the folder is.
+    timestamp : bool
+        Record the creation time (off for simulated data sets, so re-simulating the
+        same data leaves committed files unchanged).
+    """
+    files = folder_files(folder)
+    payload: dict[str, Any] = {
+        "tool": "ipsbayes",
+        "kind": kind,
+        "version": _version(),
+        "note": "Files ipsbayes wrote. ipsbayes replaces or re-renders only these; anything else here is yours.",
+        "files": files,
+    }
+    if timestamp:
+        payload["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+    (folder / MANIFEST_NAME).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return Manifest(kind, frozenset(files), payload["version"], payload.get("created"))
+
+
+def kept_name(path: Path) -> Path:
+    """A free ``name.kept-N`` next to ``path`` for a user's file whose name a new file takes."""
+    for number in range(1, MAX_KEPT):
+        candidate = path.with_name(f"{path.name}.kept-{number}")
+        if not candidate.exists():
+            return candidate
+    raise FileExistsError(f"no free name next to {path}")
+
+
+def carry_user_files(old: Path, new: Path, listed: frozenset[str]) -> list[str]:
+    """Move every file and empty folder of ``old`` that ``listed`` does not name into ``new``."""
+    carried = []
+    for rel in folder_files(old):
+        if rel in listed:
+            continue
+        destination = new / rel
+        if destination.exists() or destination.is_symlink():
+            destination = kept_name(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(old / rel, destination)
+        carried.append(destination.relative_to(new).as_posix())
+    for root, dirs, _files in os.walk(old, topdown=False):
+        for name in dirs:
+            folder = Path(root) / name
+            rel = folder.relative_to(old).as_posix()
+            if any(folder.iterdir()) or any(f.startswith(f"{rel}/") for f in listed):
+                continue
+            if not (new / rel).exists():  # an empty folder of the user's
+                (new / rel).mkdir(parents=True)
+                carried.append(f"{rel}/")
+            folder.rmdir()
+    return carried
+
+
+def delete_listed(folder: Path, listed: frozenset[str]) -> list[str]:
+    """Delete the files ``listed`` in ``folder``, then empty folders and ``folder``; return what is left."""
+    for rel in listed:
+        path = folder / rel
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+    manifest = folder / MANIFEST_NAME
+    if manifest.is_file() and not manifest.is_symlink():
+        manifest.unlink()
+    for root, dirs, _files in os.walk(folder, topdown=False):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                (Path(root) / name).rmdir()
+    try:
+        folder.rmdir()
+    except OSError:
+        return folder_files(folder)
+    return []
+
+
+def write_listing(folder: Path, kind: str, files: list[str]) -> None:
+    """Replace the manifest of ``folder`` by one listing ``files`` (written aside, then renamed)."""
+    payload = {
+        "tool": "ipsbayes",
+        "kind": kind,
+        "version": _version(),
+        "note": "Files ipsbayes wrote. ipsbayes replaces or re-renders only these; anything else here is yours.",
+        "files": sorted(files),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    temporary = folder / f"{MANIFEST_NAME}.{uuid.uuid4().hex[:8]}"
+    temporary.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, folder / MANIFEST_NAME)
+
+
+__all__ = [
+    "KINDS",
+    "MANIFEST_NAME",
+    "Manifest",
+    "carry_user_files",
+    "delete_listed",
+    "folder_files",
+    "kept_name",
+    "read_manifest",
+    "write_listing",
+    "write_manifest",
+]

@@ -1,0 +1,499 @@
+"""Where ipsbayes may write, and how it replaces what it wrote before without touching anything else.
+
+The rule: **ipsbayes never deletes or replaces a file it did not write.**
+
+- Every folder ipsbayes writes (a run folder, a validation folder, a simulated
+  data set) carries a manifest (:mod:`ipsbayes.manifest`) naming the kind of folder and every
+  file ipsbayes wrote into it.
+- A new output is written into a hidden staging folder next to its target,
+  claimed (:func:`claim_output`) before any data are read or any model is
+  compiled, so an impossible or unwritable location fails in the first second.
+  Any failure or interrupt removes the staging folder (:func:`releasing_claims`).
+- The finished folder is moved into place in one rename. An earlier folder at
+  the target is replaced only when its manifest says ipsbayes wrote it (and it is
+  of the same kind); files in it that the manifest does not list (a user's
+  ``notes.txt``, ``my_figs/``) are moved across into the new folder, and only
+  files the old manifest lists are deleted.
+- Anything else at the target (a folder of the user's files, a file, a symbolic
+  link) is refused with exit code 2, or with ``force`` the output goes to the
+  first free versioned sibling (``runs/name-2``); nothing is deleted either way.
+- Some places are never output folders, whatever ``force`` says: the root of the
+  file system, a home folder, the current folder or any folder above it, the
+  root of a git repository, and any folder holding the config or a data file.
+- :func:`refresh_folder` (``ipsbayes report RUN_DIR``) rewrites only the files
+  the manifest lists.
+
+Standard library only: :mod:`ipsbayes.simulate` uses it without importing model code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ipsbayes import interrupt
+from ipsbayes.errors import OutputError
+from ipsbayes.manifest import (
+    KINDS,
+    MANIFEST_NAME,
+    Manifest,
+    carry_user_files,
+    delete_listed,
+    folder_files,
+    read_manifest,
+    write_listing,
+    write_manifest,
+)
+
+MAX_SIBLINGS = 1000
+
+
+def _resolve(path: Path) -> Path:
+    """Absolute path with symbolic links of existing parents resolved (the last part kept as given)."""
+    path = Path(os.path.expanduser(path))
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    parent = absolute.parent.resolve()
+    name = absolute.name
+    if name in ("", ".", ".."):
+        return absolute.resolve()
+    return parent / name
+
+
+def _home_folders() -> set[Path]:
+    homes = {Path("/root")}
+    with contextlib.suppress(RuntimeError, KeyError, OSError):
+        homes.add(Path.home().resolve())
+    return homes
+
+
+def never_output(target: Path, inputs: Iterable[Path] = ()) -> str | None:
+    """Why ``target`` may never be an output folder (whatever ``force`` says), or None.
+
+    Parameters
+    ----------
+    target : Path
+        The output folder asked for.
+    inputs : iterable of Path
+        Files this command reads (config, data tables): no folder holding one is an output folder.
+    """
+    resolved = _resolve(target)
+    real = resolved.resolve() if resolved.is_symlink() else resolved
+    if real == Path(real.anchor):
+        return "it is the root of the file system"
+    if real in _home_folders() or real.parent == Path("/home"):
+        return "it is a home folder"
+    cwd = Path.cwd().resolve()
+    if real == cwd:
+        return "it is the current folder"
+    if real in cwd.parents:
+        return "it holds the current folder"
+    if (real / ".git").exists():
+        return "it is the root of a git repository"
+    for path in inputs:
+        source = _resolve(Path(path))
+        source = source.resolve() if source.exists() else source
+        if real in source.parents:
+            return f"it holds {source.name}, which this command reads"
+    return None
+
+
+def _what_is_there(target: Path, kind: str) -> tuple[bool, str | None]:
+    """``(replaceable, reason)``: whether ``target`` is free or an ipsbayes folder of ``kind``, else why not."""
+    if target.is_symlink():
+        return False, "it is a symbolic link"
+    if not target.exists():
+        return False, None
+    if not target.is_dir():
+        return False, "a file with that name exists"
+    manifest = read_manifest(target)
+    if manifest is not None and manifest.kind == kind:
+        return True, None
+    if manifest is not None:
+        return False, f"it holds a {KINDS[manifest.kind]}, not a {KINDS[kind]}"
+    try:
+        entries = next(os.walk(target))[1:]
+    except StopIteration:
+        entries = ([], [])
+    count = sum(len(e) for e in entries)
+    if count == 0:
+        return False, None
+    legacy = all((target / name).is_file() for name in ("config.toml", "posterior.nc", "provenance.json"))
+    hint = (
+        " (it looks like a run folder from an older ipsbayes, which wrote no manifest: move it away to replace it)"
+        if legacy
+        else ""
+    )
+    return False, (
+        f"it is a folder ipsbayes did not write (no {MANIFEST_NAME}) and holds {count} "
+        f"item{'s' * (count != 1)}{hint}; ipsbayes never replaces files it did not write"
+    )
+
+
+def versioned_sibling(target: Path) -> Path:
+    """The first free ``name-2``, ``name-3``, ... next to ``target``."""
+    for number in range(2, MAX_SIBLINGS):
+        candidate = target.with_name(f"{target.name}-{number}")
+        if not candidate.exists() and not candidate.is_symlink():
+            return candidate
+    raise OutputError(f"Too many versions of {target} ({MAX_SIBLINGS}); choose another folder with --out")
+
+
+def _describe_os_error(exc: OSError) -> str:
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        reason = "permission denied"
+    elif exc.errno == errno.EROFS:
+        reason = "read-only file system"
+    elif exc.errno == errno.ENOSPC:
+        reason = "no space left on the device"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        reason = "a file is in the way"
+    return reason
+
+
+@dataclass(eq=False)
+class OutputClaim:
+    """An output location checked and claimed: a staging folder next to the final target.
+
+    Attributes
+    ----------
+    requested : Path
+        The location asked for.
+    target : Path
+        Where the folder goes (``requested`` or, with ``force``, a versioned sibling).
+    staging : Path
+        Hidden folder next to ``target`` that receives every file.
+    kind : str
+        ``run``, ``validation`` or ``simulation``.
+    replaces : bool
+        True when ``target`` holds an earlier ipsbayes folder of the same kind that will be replaced.
+    placed : bool
+        True once the folder has been moved into place.
+    """
+
+    requested: Path
+    target: Path
+    staging: Path
+    kind: str
+    replaces: bool = False
+    placed: bool = False
+    notes: list[str] = field(default_factory=list)
+    created_parents: list[Path] = field(default_factory=list)
+
+    def release(self) -> None:
+        """Remove the staging folder and the empty parents the claim created; safe to call twice."""
+        _ACTIVE.discard(self)
+        if self.placed:
+            return
+        with interrupt.deferred():
+            shutil.rmtree(self.staging, ignore_errors=True)
+            for parent in self.created_parents:  # innermost first; only if still empty
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
+
+    def place(self, *, timestamp: bool = True) -> Path:
+        """Write the manifest and move the staging folder into place; return the final folder.
+
+        An earlier ipsbayes folder at the target is replaced: files its manifest does not list
+        are moved into the new folder (a name taken by a new file keeps the user's file as
+        ``name.kept-N``), then only the files its manifest lists are deleted. If something
+        ipsbayes may not replace appeared at the target since the claim, the folder goes
+        to a versioned sibling instead. SIGINT is held back until the move is complete.
+        """
+        if self.placed:
+            return self.target
+        with interrupt.deferred():
+            write_manifest(self.staging, self.kind, timestamp=timestamp)
+            replaceable, reason = _what_is_there(self.target, self.kind)
+            try:
+                if replaceable:
+                    self._replace()
+                elif reason is None:
+                    os.replace(self.staging, self.target)
+                else:
+                    sibling = versioned_sibling(self.target)
+                    self.notes.append(f"{self.target} changed while this ran ({reason}); wrote {sibling} instead")
+                    os.replace(self.staging, sibling)
+                    self.target = sibling
+            except OSError as exc:
+                shutil.rmtree(self.staging, ignore_errors=True)
+                _ACTIVE.discard(self)
+                raise OutputError(
+                    f"Could not move the finished {KINDS[self.kind]} into {self.target}: {_describe_os_error(exc)}"
+                ) from exc
+            self.placed = True
+            _ACTIVE.discard(self)
+            _PLACED.append(self.target)
+        for note in self.notes:
+            warnings.warn(note, stacklevel=2)
+        return self.target
+
+    def _replace(self) -> None:
+        old = read_manifest(self.target)
+        assert old is not None
+        aside = self.target.with_name(f".{self.target.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(self.target, aside)
+        try:
+            os.replace(self.staging, self.target)
+        except OSError:
+            os.replace(aside, self.target)
+            raise
+        try:
+            carried = carry_user_files(aside, self.target, old.files)
+            left = delete_listed(aside, old.files)
+        except OSError as exc:  # the new folder is in place; keep whatever could not be moved
+            self.notes.append(
+                f"the new {KINDS[self.kind]} is in {self.target}, but moving the earlier folder's other files "
+                f"failed ({_describe_os_error(exc)}); they are kept in {aside}"
+            )
+            return
+        if carried:
+            self.notes.append(
+                f"kept {len(carried)} item(s) ipsbayes did not write in {self.target}: "
+                + ", ".join(carried[:5])
+                + (" ..." if len(carried) > 5 else "")
+            )
+        if left:
+            self.notes.append(f"{aside} still holds {', '.join(left[:5])}; nothing in it was deleted")
+
+
+#: claims whose staging folder exists and has not been placed
+_ACTIVE: set[OutputClaim] = set()
+#: folders placed in this process, most recent last
+_PLACED: list[Path] = []
+
+
+def placed_count() -> int:
+    """How many folders were moved into place in this process."""
+    return len(_PLACED)
+
+
+def last_placed() -> Path | None:
+    """The folder most recently moved into place in this process (None before any)."""
+    return _PLACED[-1] if _PLACED else None
+
+
+def check_output(
+    target: Path | str, *, kind: str, force: bool = False, inputs: Iterable[Path] = (), what: str | None = None
+) -> tuple[Path, bool]:
+    """Check an output location without writing anything.
+
+    Parameters
+    ----------
+    target : path
+        The output folder asked for.
+    kind : {"run", "validation", "simulation"}
+        The kind of folder that will be written (an earlier folder is replaced only if it is of this kind).
+    force : bool
+        When the target holds something ipsbayes may not replace, use the first free
+        versioned sibling (``name-2``, ...) instead of refusing.
+    inputs : iterable of Path
+        Files the command reads (config, data): no folder holding one is an output folder.
+    what : str, optional
+        How to name the output in messages (default from ``kind``).
+
+    Returns
+    -------
+    final : Path
+        Where the folder will go.
+    replaces : bool
+        True when an earlier ipsbayes folder of the same kind is there and will be replaced.
+
+    Raises
+    ------
+    OutputError
+        With one line saying why the location cannot be used and what to do (exit code 2).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown output kind {kind!r}")
+    label = what or KINDS[kind]
+    requested = Path(target)
+    forbidden = never_output(requested, list(inputs))
+    if forbidden:
+        raise OutputError(
+            f"Refusing to write the {label} to {requested}: {forbidden}. "
+            "Choose a new folder with --out, e.g. runs/NAME."
+        )
+    final = _resolve(requested)
+    replaceable, reason = _what_is_there(final, kind)
+    if reason is not None:
+        if not force:
+            raise OutputError(
+                f"Refusing to write the {label} to {requested}: {reason}. Choose a new or empty folder with --out, "
+                f"or add --force to write into {versioned_sibling(final)} instead (nothing is deleted)."
+            )
+        final = versioned_sibling(final)
+        replaceable = False
+    existing = final.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"Cannot write the {label} to {requested}: {existing} is a file, not a folder")
+    probe = existing / f".ipsbayes-probe-{uuid.uuid4().hex[:8]}"
+    try:  # os.access says yes to root on read-only or virtual file systems: try it
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise OutputError(f"Cannot write the {label} to {requested}: {_describe_os_error(exc)} in {existing}") from exc
+    return final, replaceable
+
+
+def claim_output(
+    target: Path | str, *, kind: str, force: bool = False, inputs: Iterable[Path] = (), what: str | None = None
+) -> OutputClaim:
+    """Check an output location (:func:`check_output`) and claim a staging folder next to it.
+
+    The staging folder is created, and a test file written into it, at once: an
+    unwritable or impossible location fails here, before any work.
+
+    Returns
+    -------
+    OutputClaim
+
+    Raises
+    ------
+    OutputError
+        With one line saying why the location cannot be used and what to do (exit code 2).
+    """
+    label = what or KINDS.get(kind, kind)
+    final, replaceable = check_output(target, kind=kind, force=force, inputs=inputs, what=what)
+    created = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = _describe_os_error(exc)
+        raise OutputError(f"Cannot create the folder {final.parent} for the {label}: {reason}") from exc
+    staging = final.parent / f".{final.name}.staging-{uuid.uuid4().hex[:8]}"
+    try:
+        staging.mkdir()
+        probe = staging / ".write-test"
+        probe.write_bytes(b"ipsbayes")
+        probe.unlink()
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        for parent in created:
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        raise OutputError(f"Cannot write the {label} into {final.parent}: {_describe_os_error(exc)}") from exc
+    claim = OutputClaim(Path(target), final, staging, kind, replaces=replaceable, created_parents=created)
+    _ACTIVE.add(claim)
+    return claim
+
+
+def release_all() -> None:
+    """Remove every staging folder of this process that was not placed."""
+    for claim in list(_ACTIVE):
+        claim.release()
+
+
+def releasing_claims[**P, R](func: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a command so that staging folders it claimed are removed whenever it does not place them.
+
+    Whatever stops the command (an error at any stage, ``KeyboardInterrupt``), every
+    staging folder claimed during the call and not yet moved into place is removed.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        before = set(_ACTIVE)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            for claim in list(_ACTIVE - before):
+                claim.release()
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def atomic_output(claim: OutputClaim, *, timestamp: bool = True) -> Iterator[Path]:
+    """Yield the claim's staging folder; place it when the block ends without error, remove it otherwise."""
+    try:
+        yield claim.staging
+    except BaseException:
+        claim.release()
+        raise
+    claim.place(timestamp=timestamp)
+
+
+@contextlib.contextmanager
+def refresh_folder(folder: Path | str, *, kind: str = "run") -> Iterator[Path]:
+    """Re-render an ipsbayes folder in place, rewriting only the files its manifest lists.
+
+    Yields an empty staging folder next to ``folder``. When the block ends without
+    error, each new file replaces the file of the same name (one rename each, with
+    SIGINT held back) and the manifest lists the new files besides the ones it
+    listed before. Files the manifest does not list are never touched; if the block
+    wrote a file whose name a user's file holds, nothing is changed and
+    :class:`~ipsbayes.errors.OutputError` names it. A failure or interrupt inside
+    the block leaves the folder as it was.
+
+    Raises
+    ------
+    OutputError
+        When ``folder`` has no ipsbayes manifest of ``kind`` (exit code 2).
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest is None or manifest.kind != kind:
+        raise OutputError(
+            f"{folder} is not a {KINDS[kind]} written by this version of ipsbayes (no {MANIFEST_NAME}); "
+            f"ipsbayes re-renders only folders whose manifest lists the files it wrote. Run the config again "
+            f"with --out to write a new {KINDS[kind]}."
+        )
+    staging = folder.parent / f".{folder.name}.render-{uuid.uuid4().hex[:8]}"
+    try:
+        staging.mkdir()
+    except OSError as exc:
+        raise OutputError(f"Cannot write next to {folder}: {_describe_os_error(exc)}") from exc
+    claim = OutputClaim(folder, folder, staging, kind)
+    _ACTIVE.add(claim)
+    try:
+        yield staging
+        new_files = folder_files(staging)
+        clashes = [rel for rel in new_files if rel not in manifest.files and (folder / rel).exists()]
+        if clashes:
+            raise OutputError(
+                f"Re-rendering {folder} would overwrite {', '.join(clashes[:5])}, which ipsbayes did not write; "
+                "move those files elsewhere and run `ipsbayes report` again"
+            )
+        with interrupt.deferred():
+            for rel in new_files:
+                destination = folder / rel
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / rel, destination)
+            still_there = {rel for rel in manifest.files if (folder / rel).is_file()}
+            shutil.rmtree(staging, ignore_errors=True)
+            write_listing(folder, kind, sorted(still_there | set(new_files)))
+            claim.placed = True
+    finally:
+        claim.release()
+
+
+__all__ = [
+    "KINDS",
+    "MANIFEST_NAME",
+    "Manifest",
+    "OutputClaim",
+    "atomic_output",
+    "check_output",
+    "claim_output",
+    "folder_files",
+    "last_placed",
+    "never_output",
+    "placed_count",
+    "read_manifest",
+    "refresh_folder",
+    "release_all",
+    "releasing_claims",
+    "versioned_sibling",
+    "write_manifest",
+]

@@ -1,0 +1,215 @@
+"""One fit, end to end: prepare -> build -> sample -> diagnostics gate -> estimands.
+
+Every fit in ipsbayes goes through :func:`fit`: the main fit of ``ipsbayes run``,
+the sensitivity refits under other prior sets and model variants, the many fits
+of ``ipsbayes validate`` and the test helpers. So every fit anywhere gets the
+same data checks, the same sampler seam and the same diagnostics gate, and a
+sensitivity table can never show numbers from a fit nobody checked.
+
+The data a caller hands in are never changed: :func:`prepare` works on a copy
+of the tables (missing-value policies, recoding of binary columns and joins all
+happen on that copy).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymc as pm
+import xarray as xr
+
+from ipsbayes import progress as progress_stage
+from ipsbayes.config import RunConfig
+from ipsbayes.data import DataBundle
+from ipsbayes.diagnostics import Diagnostics, diagnose
+from ipsbayes.errors import ModelError
+from ipsbayes.models import ModelData, ModelFamily, ModelSpec
+from ipsbayes.priors import PriorSet
+from ipsbayes.sampling import sample
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Which groups a fit adds besides the posterior (each costs time at large sizes).
+
+    Attributes
+    ----------
+    log_likelihood : bool
+        Pointwise log-likelihood (LOO, Pareto k, power-scaling).
+    predictive : bool
+        Posterior predictive draws (predictive checks).
+    log_prior : bool
+        Log prior density per draw (power-scaling sensitivity).
+    """
+
+    log_likelihood: bool = True
+    predictive: bool = True
+    log_prior: bool = False
+
+
+#: refits and validation fits: posterior and gate only
+LIGHT = Outputs(log_likelihood=False, predictive=False, log_prior=False)
+
+
+@dataclass
+class Fitted:
+    """A finished fit: what was fitted, its draws, its estimands and its gate."""
+
+    family: ModelFamily
+    spec: ModelSpec
+    priors: PriorSet
+    config: RunConfig
+    data: ModelData
+    model: pm.Model
+    datatree: xr.DataTree
+    estimands: xr.Dataset
+    diagnostics: Diagnostics
+    settings: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        """The posterior group as a Dataset."""
+        return self.datatree["posterior"].to_dataset()
+
+
+def prepare(family: ModelFamily, bundle: DataBundle, spec: ModelSpec, config: RunConfig) -> ModelData:
+    """Validate the data against ``spec`` and build the model's arrays, leaving ``bundle`` untouched.
+
+    Raises
+    ------
+    DataError
+        Listing every problem in the data (exit code 2).
+    """
+    return family.prepare(bundle.copy(), spec, config)
+
+
+def build(family: ModelFamily, data: ModelData, spec: ModelSpec, priors: PriorSet) -> pm.Model:
+    """Build the model graph and check its log-probability is finite at the initial point.
+
+    Raises
+    ------
+    ModelError
+        If the graph cannot be built, naming the family, or if some variable's
+        log-probability is not finite at the initial point.
+    """
+    try:
+        model = family.build(data, spec, priors)
+        logps = model.point_logps()
+    except Exception as exc:  # a bug or an impossible spec: say which model failed
+        raise ModelError(f"Could not build the {family.kind} model: {exc}") from exc
+    bad = [name for name, value in logps.items() if not abs(float(value)) < float("inf")]
+    if bad:
+        raise ModelError(
+            f"The {family.kind} model has a non-finite log-probability at its initial point for: "
+            f"{', '.join(bad)}; check priors and data"
+        )
+    return model
+
+
+def fit(
+    family: ModelFamily,
+    spec: ModelSpec,
+    priors: PriorSet,
+    config: RunConfig,
+    *,
+    bundle: DataBundle | None = None,
+    data: ModelData | None = None,
+    model: pm.Model | None = None,
+    outputs: Outputs = LIGHT,
+    reuse_compiled: bool = False,
+    progress: bool | None = None,
+) -> Fitted:
+    """Fit one model end to end and put it through the diagnostics gate.
+
+    Parameters
+    ----------
+    family, spec, priors, config
+        What to fit: the model family, its validated spec, the resolved prior set and the run config
+        (sampler settings, seed, gate thresholds).
+    bundle : DataBundle, optional
+        Raw tables; prepared on a copy when ``data`` is not given.
+    data : ModelData, optional
+        Already prepared arrays (e.g. data simulated for calibration); skips preparation.
+    model : pm.Model, optional
+        An already built graph for ``data``; skips building.
+    outputs : Outputs
+        Extra groups to compute after sampling (default: none, as for refits).
+    reuse_compiled : bool
+        Reuse a compiled model of the same structure from earlier fits in this process.
+    progress : bool, optional
+        Sampler progress bars (default: on an interactive terminal only).
+
+    Returns
+    -------
+    Fitted
+    """
+    timings: dict[str, float] = {}
+    if data is None:
+        if bundle is None:
+            raise TypeError("fit() needs either bundle or data")
+        started = time.perf_counter()
+        data = prepare(family, bundle, spec, config)
+        timings["prepare_data"] = time.perf_counter() - started
+    if model is None:
+        started = time.perf_counter()
+        model = build(family, data, spec, priors)
+        timings["build_model"] = time.perf_counter() - started
+    sampled = sample(
+        model,
+        config.sampler,
+        config.seed,
+        progress=progress,
+        log_likelihood=outputs.log_likelihood,
+        predictive=outputs.predictive,
+        log_prior=outputs.log_prior,
+        reuse_compiled=reuse_compiled,
+    )
+    timings |= sampled.timings
+    started = time.perf_counter()
+    estimands = family.estimands(sampled.datatree["posterior"].to_dataset(), data, spec, config)
+    estimands.attrs.update(
+        {
+            "model_kind": family.kind,
+            "model_title": family.title,
+            **descriptions(family, spec, data),
+            "notes": json.dumps(data.notes),
+        }
+    )
+    timings["estimands"] = time.perf_counter() - started
+    started = time.perf_counter()
+    diagnostics = diagnose(sampled.datatree, config.diagnostics)
+    timings["diagnostics"] = time.perf_counter() - started
+    progress_stage.done("estimands and diagnostics")
+    return Fitted(
+        family=family,
+        spec=spec,
+        priors=priors,
+        config=config,
+        data=data,
+        model=model,
+        datatree=sampled.datatree,
+        estimands=estimands,
+        diagnostics=diagnostics,
+        settings=sampled.settings,
+        timings=timings,
+    )
+
+
+def descriptions(family: ModelFamily, spec: ModelSpec, data: ModelData) -> dict[str, str]:
+    """The fitted model described in English (``model_description``) and Norwegian (``model_description_nb``).
+
+    Families whose ``describe`` takes no ``language`` get the English text only.
+    """
+    import inspect
+
+    out = {"model_description": family.describe(spec, data)}
+    if "language" in inspect.signature(family.describe).parameters:
+        out["model_description_nb"] = family.describe(spec, data, language="nb")
+    return out
+
+
+__all__ = ["LIGHT", "Fitted", "Outputs", "build", "descriptions", "fit", "prepare"]

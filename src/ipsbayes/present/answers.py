@@ -1,0 +1,264 @@
+"""Sentences shared by every family's answer block: probabilities, robustness across refits, the prior's pull.
+
+Each function returns a plain-text sentence (no Markdown) in the report's language,
+built from posterior draws; user-controlled words come from ``ctx.label``. The
+renderer escapes the answer block, so nothing here escapes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ipsbayes.present.context import ReportContext
+from ipsbayes.present.phrases import Effect, amount
+from ipsbayes.present.text import choose
+
+
+def threshold_amount(threshold: float, unit: str, language: str = "en") -> str:
+    """A threshold as written in the config, with its unit: ``10 pp``, ``1 month``, ``5%``."""
+    number = f"{threshold:g}"
+    if language == "nb":
+        number = number.replace(".", ",")
+    if unit in ("months", "month"):
+        word = (
+            ("month" if threshold == 1 else "months")
+            if language != "nb"
+            else ("måned" if threshold == 1 else "måneder")
+        )
+        return f"{number} {word}"
+    if unit == "%":
+        return f"{number} %" if language == "nb" else f"{number}%"
+    shown = amount(threshold, unit, language)
+    word = shown.split(" ", 1)[1] if " " in shown else ""
+    return f"{number} {word}".strip()
+
+
+def probability_sentence(
+    ctx: ReportContext,
+    effect: Effect,
+    threshold: float | None,
+    what: tuple[str, str],
+    up: tuple[str, str],
+    down: tuple[str, str],
+) -> str:
+    """The probability of a change in the direction of the median, and of one beyond ``threshold``.
+
+    E.g. "The probability that IPS raises employment for compliers is 0.88; of a rise of more than 10 pp, 0.63."
+
+    The direction is the median's: for an estimate below its null the sentence gives the
+    probability that the quantity *lowers* the outcome, and of a fall beyond the threshold.
+
+    Parameters
+    ----------
+    what : (str, str)
+        English and Norwegian subject and object, e.g. ``("IPS {verb} employment for compliers", ...)``
+        with ``{verb}`` where the verb goes.
+    up, down : (str, str)
+        Present-tense verbs for an increase and a decrease, and (after a ``|``) their nouns:
+        ``("raises|rise", "øker|økning")``.
+    """
+    verb_en, noun_en = (down if effect.sign < 0 else up)[0].split("|")
+    verb_nb, noun_nb = (down if effect.sign < 0 else up)[1].split("|")
+    p = ctx.probability(effect.p_direction)
+    text = ctx.text(
+        f"The probability that {what[0].format(verb=verb_en)} is {p}",
+        f"Sannsynligheten for at {what[1].format(verb=verb_nb)} er {p}",
+    )
+    if threshold is not None and effect.sign != 0:
+        beyond = ctx.probability(effect.p_beyond(threshold))
+        size = threshold_amount(threshold, effect.unit, ctx.language)
+        text += ctx.text(
+            f"; of a {noun_en} of more than {size}, {beyond}", f"; for en {noun_nb} på mer enn {size}, {beyond}"
+        )
+    return text + "."
+
+
+def robustness_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> str | None:
+    """How ``name`` moves across prior sets and model variants (None when the run has no refits).
+
+    Says the range of medians with the analyses at its ends, whether the conclusion
+    (interval excluding the null, or not, and on which side) changes between analyses,
+    and names every refit whose diagnostics gate did not pass.
+    """
+    datatree = ctx.datatree
+    effects = sensitivity_effects(ctx, name)
+    if len(effects) < 2:
+        return None
+    attrs = datatree["sensitivity"][name].attrs
+    unit = next(iter(effects.values())).unit
+    ordered = sorted(effects.items(), key=lambda kv: kv[1].median)
+    (low_name, low), (high_name, high) = ordered[0], ordered[-1]
+    low_label = analysis_name(low_name, ctx.labels, ctx.language)
+    high_label = analysis_name(high_name, ctx.labels, ctx.language)
+    text = ctx.text(
+        f"Across prior sets and model variants, {short[0]} ranges from {amount(low.median, unit, 'en')} "
+        f"({low_label}) to {amount(high.median, unit, 'en')} ({high_label})",
+        f"På tvers av priorsett og modellvarianter varierer {short[1]} fra {amount(low.median, unit, 'nb')} "
+        f"({low_label}) til {amount(high.median, unit, 'nb')} ({high_label})",
+    )
+    if attrs.get("null") is not None:
+        text += _agreement(ctx, effects)
+    failed = [a for a, gate in refit_gates(datatree).items() if gate.get("status") not in ("pass", "skipped")]
+    if failed:
+        names = ", ".join(analysis_name(a, ctx.labels, ctx.language) for a in failed)
+        text += ctx.text(
+            f" (not passed its diagnostics gate, so not to be relied on: {names})",
+            f" (ikke bestått diagnosesjekken, så ikke til å stole på: {names})",
+        )
+    return text + "."
+
+
+def _agreement(ctx: ReportContext, effects: dict[str, Effect]) -> str:
+    """Whether the analyses agree on excluding no effect, and the range of the probability of the main direction."""
+    main = next(iter(effects.values()))
+    up = main.sign >= 0
+    excludes = [a for a, e in effects.items() if e.excludes_null()]
+    p_low = min(e.p_up if up else e.p_down for e in effects.values())
+    p_high = max(e.p_up if up else e.p_down for e in effects.values())
+    span = ctx.text(
+        f"the probability of {'an increase' if up else 'a decrease'} ranges from {ctx.probability(p_low)} to "
+        f"{ctx.probability(p_high)}",
+        f"sannsynligheten for {'en økning' if up else 'en nedgang'} varierer fra {ctx.probability(p_low)} til "
+        f"{ctx.probability(p_high)}",
+    )
+    null = amount(main.null, "", ctx.language) if main.null else ctx.text("zero", "null")
+    if not excludes:
+        return ctx.text(
+            f"; every interval includes {null} and {span}", f"; alle intervallene omfatter {null}, og {span}"
+        )
+    side_en = "above" if up else "below"
+    side_nb = "over" if up else "under"
+    if len(excludes) == len(effects):
+        return ctx.text(
+            f"; every interval lies {side_en} {null} and {span}",
+            f"; alle intervallene ligger {side_nb} {null}, og {span}",
+        )
+    names = ", ".join(analysis_name(a, ctx.labels, ctx.language) for a in excludes)
+    return ctx.text(
+        f"; the conclusion depends on these choices: only under {names} does the interval lie entirely {side_en} "
+        f"{null}, and {span}",
+        f"; konklusjonen avhenger av disse valgene: bare med {names} ligger hele intervallet {side_nb} {null}, "
+        f"og {span}",
+    )
+
+
+def pull_sentence(
+    ctx: ReportContext, posterior: float, raw: float, prior_effect: Effect, unit: str, raw_name: tuple[str, str]
+) -> str:
+    """Where the posterior median lies between the raw (data-dominated) estimate and the prior's centre.
+
+    Computed, never assumed: towards the prior's centre (and by what share of the
+    distance), beyond the raw estimate, or on the other side of the prior's centre.
+    A prior centre within 5% of the prior interval's width from zero is called zero.
+    """
+    width = prior_effect.upper - prior_effect.lower
+    centre_is_zero = abs(prior_effect.median) <= 0.05 * width if np.isfinite(width) else False
+    prior = 0.0 if centre_is_zero else prior_effect.median
+    distance = raw - prior
+    centre = (
+        ctx.text("zero", "null")
+        if centre_is_zero
+        else ctx.text(
+            f"the prior's centre ({amount(prior, unit, 'en')})", f"priorens sentrum ({amount(prior, unit, 'nb')})"
+        )
+    )
+    raw_text = f"{ctx.text(*raw_name)} ({amount(raw, unit, ctx.language)})"
+    post_text = amount(posterior, unit, ctx.language)
+    if abs(distance) < 1e-12 or not np.isfinite(distance):
+        return ctx.text(
+            f"The raw estimate {raw_text} coincides with the prior's centre; the posterior median is {post_text}.",
+            f"Det rå anslaget {raw_text} faller sammen med priorens sentrum; posteriormedianen er {post_text}.",
+        )
+    share = (raw - posterior) / distance
+    if 0.02 <= share <= 1.0:
+        return ctx.text(
+            f"The posterior median ({post_text}) lies between {raw_text} and {centre}: the prior pulls the estimate "
+            f"{100 * share:.0f}% of the way towards {centre}, because the data alone are too "
+            "few to overwhelm it.",
+            f"Posteriormedianen ({post_text}) ligger mellom {raw_text} og {centre}: prioren trekker anslaget "
+            f"{100 * share:.0f} % av veien mot {centre}, fordi dataene alene er for få til å "
+            "overdøve den.",
+        )
+    if -0.02 < share < 0.02:
+        return ctx.text(
+            f"The posterior median ({post_text}) is close to {raw_text}: the data dominate the prior here.",
+            f"Posteriormedianen ({post_text}) ligger nær {raw_text}: dataene dominerer prioren her.",
+        )
+    if share < 0:
+        return ctx.text(
+            f"The posterior median ({post_text}) is further from {centre} than {raw_text}: the prior does not pull it "
+            "in; the difference comes from the model (covariate adjustment and the estimated complier share).",
+            f"Posteriormedianen ({post_text}) ligger lenger fra {centre} enn {raw_text}: prioren trekker den ikke inn; "
+            "forskjellen kommer fra modellen (justering for kovariater og den estimerte andelen compliers).",
+        )
+    return ctx.text(
+        f"The posterior median ({post_text}) lies on the other side of {centre} from {raw_text}.",
+        f"Posteriormedianen ({post_text}) ligger på motsatt side av {centre} fra {raw_text}.",
+    )
+
+
+def vocabulary_word(ctx: ReportContext, key: str, en: str, nb: str) -> str:
+    """A study word from ``[report.labels]`` or the family's vocabulary, else the default of the report's language."""
+    if key in ctx.labels or key in ctx.vocabulary:
+        return ctx.label(key)
+    return ctx.text(en, nb)
+
+
+def sensitivity_effects(ctx: ReportContext, name: str) -> dict[str, Effect]:
+    """Effect of ``name`` per sensitivity analysis (empty without refits)."""
+    datatree = ctx.datatree
+    if "sensitivity" not in datatree.children or name not in datatree["sensitivity"].data_vars:
+        return {}
+    values = datatree["sensitivity"][name]
+    attrs: dict[str, Any] = dict(values.attrs)
+    return {
+        str(a): Effect.from_draws(
+            values.sel(analysis=a).values, ctx.style, attrs.get("unit", ""), attrs.get("null", 0.0)
+        )
+        for a in values["analysis"].values
+    }
+
+
+def refit_gates(datatree: xr.DataTree | None) -> dict[str, dict[str, Any]]:
+    """Analysis -> {"status", "messages"} of the sensitivity refits (empty without refits)."""
+    if datatree is None or "sensitivity" not in datatree.children:
+        return {}
+    try:
+        return dict(json.loads(datatree["sensitivity"].attrs.get("gates", "{}")))
+    except (TypeError, ValueError):
+        return {}
+
+
+def analysis_name(analysis: str, labels: Mapping[str, str] | None = None, language: str = "en") -> str:
+    """Readable name of a sensitivity analysis: ``prior set: sceptical`` -> "the sceptical prior set"."""
+    labels = labels or {}
+    if analysis in labels:
+        return str(labels[analysis])
+    kind, _, name = analysis.partition(": ")
+    shown = labels.get(name, name.replace("_", " "))
+    if kind == "prior set":
+        return choose(language, f"the {shown} prior set", f"priorsettet {shown}")
+    if kind == "variant":
+        return choose(language, f"the variant {shown}", f"varianten {shown}")
+    if analysis.startswith("main"):
+        inner = analysis[analysis.find("(") + 1 : analysis.rfind(")")] if "(" in analysis else ""
+        inner = labels.get(inner, inner.replace("_", " "))
+        return choose(language, f"the main analysis ({inner})", f"hovedanalysen ({inner})") if inner else analysis
+    return analysis.replace("_", " ")
+
+
+__all__ = [
+    "analysis_name",
+    "probability_sentence",
+    "pull_sentence",
+    "refit_gates",
+    "robustness_line",
+    "sensitivity_effects",
+    "threshold_amount",
+    "vocabulary_word",
+]

@@ -1,0 +1,108 @@
+"""Small-cell protection: observed counts and rates based on too few participants are never published.
+
+Norwegian register research does not publish a count or rate computed from fewer
+than a handful of people (``report.min_cell``, 5 by default): "0 of 3 employed"
+identifies people. Every text, table, figure and CSV that shows an *observed*
+count or rate goes through :func:`suppress` (numbers) or :func:`cell_text`
+(words); model-based estimates (partially pooled rates, effects) are not
+observed cells and stay.
+
+The rule is on the denominator: a rate is suppressed when the number of
+participants it is based on is below ``min_cell``; a count of participants is
+suppressed when it is itself below ``min_cell`` (zero stays: it identifies nobody).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ipsbayes.present.text import choose
+
+
+def too_small(counts: Any, min_cell: int) -> np.ndarray:
+    """Boolean mask: True where a cell rests on at least one but fewer than ``min_cell`` participants.
+
+    Parameters
+    ----------
+    counts : array-like
+        Participants behind each value (NaN counts are treated as unknown and suppressed).
+    min_cell : int
+        Smallest number of participants that may be published.
+    """
+    n = np.asarray(counts, dtype=float)
+    return np.isnan(n) | ((n > 0) & (n < min_cell))
+
+
+def suppress(values: Any, counts: Any, min_cell: int) -> Any:
+    """``values`` with every cell based on fewer than ``min_cell`` participants replaced by NaN.
+
+    Works on numpy arrays, pandas Series/DataFrames and xarray DataArrays (the same
+    type comes back; numpy input gives a float array). ``counts`` must broadcast
+    against ``values`` (e.g. participants per service against rates per service).
+
+    Parameters
+    ----------
+    values : array-like
+        Observed counts or rates.
+    counts : array-like
+        Participants each value is based on.
+    min_cell : int
+        Smallest number of participants that may be published (``report.min_cell``).
+
+    Examples
+    --------
+    >>> suppress([0.0, 50.0, 20.0], [3, 10, 40], 5)
+    array([nan, 50., 20.])
+    """
+    mask = too_small(counts, min_cell)
+    if hasattr(values, "where") and hasattr(values, "dims"):  # xarray
+        import xarray as xr
+
+        keep = xr.DataArray(~mask, dims=values.dims[: mask.ndim], coords=None) if mask.ndim else not bool(mask)
+        return values.where(keep)
+    if hasattr(values, "mask") and hasattr(values, "index"):  # pandas
+        shaped = mask.reshape(-1, *([1] * (values.ndim - 1))) if values.ndim > 1 and mask.ndim == 1 else mask
+        return values.mask(np.broadcast_to(shaped, values.shape))
+    out = np.asarray(values, dtype=float).copy()
+    out[np.broadcast_to(mask.reshape(mask.shape + (1,) * (out.ndim - mask.ndim)), out.shape)] = np.nan
+    return out
+
+
+def suppressed_text(min_cell: int, language: str = "en") -> str:
+    """What a suppressed cell shows instead of its number."""
+    return choose(language, f"suppressed (n < {min_cell})", f"skjult (n < {min_cell})")
+
+
+def cell_text(text: str, count: float, min_cell: int, language: str = "en") -> str:
+    """``text`` (an observed count or rate already formatted) unless it rests on too few participants."""
+    return suppressed_text(min_cell, language) if bool(too_small(count, min_cell)) else text
+
+
+def suppression_note(n_suppressed: int, min_cell: int, language: str = "en") -> str:
+    """One sentence saying how many observed cells were suppressed and why (empty when none)."""
+    if n_suppressed <= 0:
+        return ""
+    return choose(
+        language,
+        f"Observed values based on fewer than {min_cell} participants are not shown ({n_suppressed} "
+        f"suppressed; report.min_cell = {min_cell}); model-based estimates are shown for all.",
+        f"Observerte verdier basert på færre enn {min_cell} deltakere vises ikke ({n_suppressed} skjult; "
+        f"report.min_cell = {min_cell}); modellbaserte estimater vises for alle.",
+    )
+
+
+__all__ = ["cell_text", "suppress", "suppressed_text", "suppression_note", "too_small"]
+
+
+def small(counts: Any, min_cell: int) -> np.ndarray:
+    """True where a rate rests on fewer than ``min_cell`` participants, zero included (undefined or identifying)."""
+    counts = np.asarray(counts, dtype=float)
+    return ~(counts >= min_cell)
+
+
+def suppress_counts(counts: Any, min_cell: int) -> np.ndarray:
+    """Observed counts with NaN where 0 < count < ``min_cell`` (zero cells identify nobody and stay)."""
+    counts = np.array(counts, dtype=float)
+    return np.where((counts > 0) & (counts < min_cell), np.nan, counts)

@@ -1,0 +1,344 @@
+"""Sections and figures shared by several model families (service differences, ranked marginal effects)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from ipsbayes.present.answers import threshold_amount
+from ipsbayes.present.cells import suppress, too_small
+from ipsbayes.present.context import ReportContext
+from ipsbayes.present.phrases import Effect, amount, estimate, term_of_contrast
+from ipsbayes.present.style import Style, contrast_label, median, pointrange
+from ipsbayes.present.text import escape_md
+
+
+def services_section(ctx: ReportContext) -> str:
+    """How much services differ once chance variation is accounted for; observed rates of small services suppressed."""
+    estimands = ctx.estimands
+    rates = median(estimands["service_rate"])
+    raw = np.asarray(estimands["service_raw_rate"].values, dtype=float)
+    n = np.asarray(estimands["service_n"].values, dtype=float)
+    shown = ~too_small(n, ctx.min_cell)
+    service = escape_md(ctx.label("service", ctx.text("service", "tjeneste")))
+    text = []
+    if shown.any():
+        raw_low, raw_high = raw[shown].min(), raw[shown].max()
+        raw_span, pooled_span = raw_high - raw_low, rates[shown].max() - rates[shown].min()
+        text.append(
+            ctx.text(
+                f"Among the {int(shown.sum())} services with at least {ctx.min_cell} participants, observed rates "
+                f"range from {amount(raw_low, '%', 'en')} to {amount(raw_high, '%', 'en')} (services of "
+                f"{int(n[shown].min())} to {int(n[shown].max())} participants); after partial pooling their "
+                "expected rates range from "
+                f"{amount(rates[shown].min(), '%', 'en')} to {amount(rates[shown].max(), '%', 'en')}.",
+                f"Blant de {int(shown.sum())} tjenestene med minst {ctx.min_cell} deltakere varierer de observerte "
+                f"andelene fra {amount(raw_low, '%', 'nb')} til {amount(raw_high, '%', 'nb')} (tjenester med "
+                f"{int(n[shown].min())} til {int(n[shown].max())} deltakere); etter delvis sammenslåing varierer de "
+                f"forventede andelene fra {amount(rates[shown].min(), '%', 'nb')} til "
+                f"{amount(rates[shown].max(), '%', 'nb')}.",
+            )
+        )
+        text.append(_pooling_sentence(ctx, raw_span, pooled_span))
+    hidden = int((~shown).sum())
+    if hidden:
+        text.append(
+            ctx.text(
+                f"The observed rates of {hidden} service{'s' * (hidden != 1)} with fewer than {ctx.min_cell} "
+                "participants are not shown "
+                "(small cells); their model-based rates are.",
+                f"Observerte andeler for {hidden} {'tjeneste' if hidden == 1 else 'tjenester'} med færre enn "
+                f"{ctx.min_cell} deltakere vises ikke (små "
+                "celler); de modellbaserte andelene gjør det.",
+            )
+        )
+    if "sd_service" in estimands:
+        sd = ctx.effect("sd_service")
+        text.append(
+            ctx.text(
+                f"The SD of {service} effects is {estimate(sd, ctx.style, 'en')} on the log-odds scale.",
+                f"SD for {service}effektene er {estimate(sd, ctx.style, 'nb')} på log-odds-skalaen.",
+            )
+        )
+    if "median_odds_ratio" in estimands:
+        mor = ctx.effect("median_odds_ratio")
+        text.append(
+            ctx.text(
+                f"Median odds ratio {estimate(mor, ctx.style, 'en')}: moving a participant to a random other service "
+                "changes the odds of the outcome by this factor or more half of the time.",
+                f"Median oddsratio {estimate(mor, ctx.style, 'nb')}: flyttes en deltaker til en tilfeldig annen "
+                "tjeneste, endres oddsen for utfallet med denne faktoren eller mer halvparten av gangene.",
+            )
+        )
+    return " ".join(text)
+
+
+def _pooling_sentence(ctx: ReportContext, raw_span: float, pooled_span: float) -> str:
+    """What partial pooling did to the spread between services, chosen from the two spans."""
+    if raw_span <= 0:
+        return ""
+    ratio = pooled_span / raw_span
+    if ratio < 0.9:
+        return ctx.text(
+            f"Partial pooling narrows the spread by {100 * (1 - ratio):.0f}%: that part of the observed differences "
+            "is what chance alone produces in services of these sizes.",
+            f"Delvis sammenslåing gjør spredningen {100 * (1 - ratio):.0f} % smalere: den delen av de observerte "
+            "forskjellene er det tilfeldigheter alene gir i tjenester av denne størrelsen.",
+        )
+    if ratio > 1.1:
+        return ctx.text(
+            f"The expected rates spread {100 * (ratio - 1):.0f}% more than the observed ones: participant "
+            "characteristics differ between services.",
+            f"De forventede andelene sprer seg {100 * (ratio - 1):.0f} % mer enn de observerte: deltakerne er ulike "
+            "fra tjeneste til tjeneste.",
+        )
+    return ctx.text(
+        "Partial pooling hardly changes the spread: the services are large enough for their own data to dominate.",
+        "Delvis sammenslåing endrer knapt spredningen: tjenestene er store nok til at egne data dominerer.",
+    )
+
+
+def effect_rows(
+    ctx: ReportContext,
+    name: str = "ame",
+    where: dict[str, Any] | None = None,
+    conditional: Callable[[ReportContext, str], Effect | None] | None = None,
+) -> list[dict[str, Any]]:
+    """Average marginal effects ranked by size, never by signed median, each with its conditional effect.
+
+    With a threshold for ``name`` in ``report.thresholds`` the rank is by the probability of a
+    practically relevant effect in either direction (``P(|effect| > threshold)``), ties by absolute
+    median; otherwise by absolute median.
+
+    Returns
+    -------
+    list of dict
+        ``contrast`` (raw label), ``label`` (readable), ``effect`` (:class:`Effect`), ``conditional``
+        (odds ratio :class:`Effect` or None), ``p_relevant`` (or None).
+    """
+    if not ctx.has(name):
+        return []
+    values = ctx.estimands[name]
+    if where:
+        values = values.sel(where)
+    conditional = conditional or odds_ratio_of
+    threshold = ctx.thresholds.get(name)
+    rows = []
+    for contrast in values["contrast"].values:
+        draws = values.sel(contrast=contrast)
+        effect = Effect.from_draws(draws.values, ctx.style, values.attrs.get("unit", "pp"), 0.0)
+        rows.append(
+            {
+                "contrast": str(contrast),
+                "label": ctx.label(str(contrast)),
+                "effect": effect,
+                "conditional": conditional(ctx, str(contrast)),
+                "p_relevant": effect.p_either_beyond(threshold) if threshold is not None else None,
+            }
+        )
+    rows.sort(key=lambda r: (-(r["p_relevant"] or 0.0), -abs(r["effect"].median)))
+    return rows
+
+
+def odds_ratio_of(ctx: ReportContext, contrast: str) -> Effect | None:
+    """The conditional odds ratio (per SD, or vs the reference level) behind an AME contrast, when the run has it."""
+    if not ctx.has("odds_ratio"):
+        return None
+    term = term_of_contrast(contrast)
+    values = ctx.estimands["odds_ratio"]
+    if term not in [str(t) for t in values["term"].values]:
+        return None
+    return Effect.from_draws(values.sel(term=term).values, ctx.style, "OR", 1.0)
+
+
+def effects_table(ctx: ReportContext, rows: list[dict[str, Any]], name: str = "ame") -> str:
+    """Markdown table of ranked effects: marginal (pp) beside conditional (odds ratio).
+
+    Probabilities are given in the direction of each median, so a clear fall is never printed as "P(> 5) = 0.00".
+    """
+    threshold = ctx.thresholds.get(name)
+    size = threshold_amount(threshold, "pp", ctx.language) if threshold is not None else ""
+    header = ctx.text(
+        "| Rank | Characteristic | Marginal effect, pp (interval) | P(direction) |"
+        + (f" P(change > {size}) |" if threshold is not None else "")
+        + " Odds ratio, conditional (interval) |",
+        "| Rang | Kjennetegn | Marginal effekt, prosentpoeng (intervall) | P(retning) |"
+        + (f" P(endring > {size}) |" if threshold is not None else "")
+        + " Oddsratio, betinget (intervall) |",
+    )
+    lines = [header, "| ---: | --- | --- | ---: |" + (" ---: |" if threshold is not None else "") + " --- |"]
+    for rank, row in enumerate(rows, start=1):
+        effect, odds = row["effect"], row["conditional"]
+        up = effect.sign >= 0
+        way = ctx.text("rise" if up else "fall", "økning" if up else "nedgang")
+        cells = [
+            str(rank),
+            escape_md(row["label"]),
+            estimate(effect, ctx.style, ctx.language, signed_value=True),
+            f"{ctx.probability(effect.p_direction)} ({way})",
+        ]
+        if threshold is not None:
+            cells.append(f"{ctx.probability(effect.p_beyond(threshold))} ({way})")
+        cells.append(estimate(odds, ctx.style, ctx.language) if odds is not None else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def effects_section(ctx: ReportContext) -> str:
+    """Participant and service characteristics: ranked marginal effects beside conditional odds ratios."""
+    rows = effect_rows(ctx)
+    threshold = ctx.thresholds.get("ame")
+    rule = (
+        ctx.text(
+            f"ranked by the probability of a change larger than {threshold_amount(threshold, 'pp', 'en')} in either "
+            "direction",
+            f"rangert etter sannsynligheten for en endring større enn {threshold_amount(threshold, 'pp', 'nb')} i "
+            "en av retningene",
+        )
+        if threshold is not None
+        else ctx.text("ranked by size (absolute median)", "rangert etter størrelse (absolutt median)")
+    )
+    intro = ctx.text(
+        f"Average marginal effects on the expected rate (percentage points, {ctx.style.text}), {rule}. Each changes "
+        "one characteristic for every participant and keeps the rest as observed (numeric characteristics: +1 SD; "
+        "categories: against the reference level). P(direction) is the probability of a change in the direction of "
+        "the median. The odds ratio is the conditional effect in the model (per SD or against the reference), the "
+        "same for every participant; the marginal effect depends on who the participants are. Service-level "
+        "characteristics are associations across services, not randomised comparisons.",
+        f"Gjennomsnittlige marginale effekter på forventet andel (prosentpoeng, {ctx.style.text}), {rule}. Hver "
+        "endrer ett kjennetegn for alle deltakerne og holder resten som observert (numeriske kjennetegn: +1 SD; "
+        "kategorier: mot referansenivået). P(retning) er sannsynligheten for en endring i medianens retning. "
+        "Oddsratioen er den betingede effekten i modellen (per SD eller mot referansen), lik for alle deltakere; den "
+        "marginale effekten avhenger av hvem deltakerne er. Kjennetegn ved tjenestene er sammenhenger mellom "
+        "tjenester, ikke randomiserte sammenligninger.",
+    )
+    return "\n\n".join([intro, effects_table(ctx, rows)])
+
+
+def service_caterpillar(ctx: ReportContext) -> tuple[Figure, str]:
+    """Predicted (partially pooled) outcome rate per service beside the observed rate.
+
+    Observed rates of services with fewer than ``report.min_cell`` participants are not drawn
+    (and their size is shown as "n < min_cell"); their predicted rates stay.
+    """
+    estimands, style = ctx.estimands, ctx.style
+    rate = estimands["service_rate"]
+    n = estimands["service_n"].values
+    raw = suppress(estimands["service_raw_rate"].values, n, ctx.min_cell)
+    mid = median(rate)
+    order = np.argsort(mid)
+    services = rate["service"].values[order]
+    y = np.arange(len(order))
+    fig, ax = style.subplots(max(3.0, 0.16 * len(order) + 1.4))
+    predicted = style.t("predicted", "predikert")
+    pointrange(
+        ax, rate, y, style, "#1f77b4", order=order, lw=1.6, ms=4, label=f"{predicted}: {style.median_and_interval}"
+    )
+    for yi, r, m in zip(y, raw[order], mid[order], strict=True):
+        if np.isfinite(r):
+            ax.plot([r, m], [yi, yi], color="#999999", lw=0.6, zorder=0)
+    ax.scatter(
+        raw[order],
+        y,
+        s=8 + 60 * n[order] / n.max(),
+        facecolors="none",
+        edgecolors="#d62728",
+        label=style.t("observed rate (size: participants)", "observert andel (størrelse: deltakere)"),
+    )
+    overall = float(estimands["outcome_rate"].median()) if "outcome_rate" in estimands else np.nan
+    ax.axvline(
+        overall, color="black", ls="--", lw=0.8, label=style.t("overall expected rate", "forventet andel totalt")
+    )
+    ax.set_yticks(y, [f"{s} ({size_label(k, ctx.min_cell)})" for s, k in zip(services, n[order], strict=True)])
+    ax.set_xlabel(style.t("Outcome rate (%)", "Andel med utfallet (%)"))
+    ax.set_ylabel(ctx.label("service", style.t("Service", "Tjeneste")))
+    ax.set_xlim(-2, 102)
+    ax.legend(loc="lower right")
+    hidden = int(np.sum(n < ctx.min_cell))
+    note = (
+        ctx.text(
+            f" Observed rates of {hidden} services with fewer than {ctx.min_cell} participants are not shown.",
+            f" Observerte andeler for {hidden} tjenester med færre enn {ctx.min_cell} deltakere vises ikke.",
+        )
+        if hidden
+        else ""
+    )
+    towards = _share_pulled_in(mid, raw, overall)
+    caption = (
+        ctx.text(
+            f"Predicted outcome rate per service (dots, with {style.text}) beside the observed rate (open circles, "
+            "sized by participants; grey lines show how far partial pooling moves each service). Partial pooling "
+            f"moves {towards} of the services shown with an observed rate towards the overall rate.",
+            f"Forventet andel per tjeneste (prikker, med {style.text}) ved siden av observert andel (åpne sirkler, "
+            "etter antall deltakere; grå linjer viser hvor langt delvis sammenslåing flytter hver tjeneste). Delvis "
+            f"sammenslåing flytter {towards} av tjenestene med observert andel mot den samlede andelen.",
+        )
+        + note
+    )
+    return fig, caption
+
+
+def size_label(n: float, min_cell: int) -> str:
+    """``n=35``, or ``n<5`` for a cell too small to publish."""
+    return f"n<{min_cell}" if n < min_cell else f"n={int(n)}"
+
+
+def _share_pulled_in(pooled: np.ndarray, raw: np.ndarray, overall: float) -> str:
+    """``31/43``: services whose pooled rate is closer to the overall rate than their (published) observed rate."""
+    shown = np.isfinite(raw)
+    if not np.isfinite(overall) or not shown.any():
+        return "-"
+    closer = np.abs(pooled[shown] - overall) < np.abs(raw[shown] - overall)
+    return f"{int(closer.sum())}/{int(shown.sum())}"
+
+
+def effects_forest(ctx: ReportContext) -> tuple[Figure, str]:
+    """Average marginal effects (percentage points) with 50% and configured intervals, largest first.
+
+    Effects on several outcomes (a second dimension, e.g. ``category``) get one panel per outcome.
+    """
+    estimands, style = ctx.estimands, ctx.style
+    effects = estimands["ame"]
+    extra = [d for d in effects.dims if d not in ("chain", "draw")]
+    rows, panels = extra[0], (extra[1] if len(extra) > 1 else None)
+    keys = [str(k) for k in effects[panels].values] if panels else [None]
+    labels = [contrast_label(ctx, str(v)) for v in effects[rows].values]
+    size = np.abs(effects.median(["chain", "draw"])).values
+    order = np.argsort(size.max(axis=1) if size.ndim > 1 else size)  # largest effect at the top
+    y = np.arange(len(order))
+    cols = 1 if len(keys) == 1 else 2
+    nrows = int(np.ceil(len(keys) / cols))
+    fig, axes = style.subplots(
+        (0.26 * len(order) + 0.9) * nrows + 0.5, nrows, cols, squeeze=False, sharey=True, sharex=True
+    )
+    inner = Style(style.kind, 0.5, style.language)
+    for ax, key in zip(axes.ravel(), keys, strict=False):
+        values = effects.sel({panels: key}) if panels else effects
+        pointrange(ax, values, y, inner, "#1f77b4", order=order, lw=3.2, ms=0)
+        pointrange(ax, values, y, style, "#1f77b4", order=order, lw=1.0, ms=4.5)
+        ax.axvline(0.0, color="black", lw=0.8, ls="--")
+        if key is not None:
+            ax.set_title(ctx.label(key), fontsize=style.small_font)
+    for ax in axes.ravel()[len(keys) :]:
+        ax.set_axis_off()
+    for row in axes:
+        row[0].set_yticks(y, [labels[i] for i in order])
+    fig.supxlabel(
+        style.t("Average marginal effect (percentage points)", "Gjennomsnittlig marginal effekt (prosentpoeng)")
+    )
+    handles = [
+        Line2D([], [], color="#1f77b4", lw=3.2, label=style.t("50% interval", "50 % intervall")),
+        Line2D([], [], color="#1f77b4", lw=1.0, marker="o", ms=4.5, label=style.median_and_interval),
+    ]
+    fig.legend(handles=handles, loc="outside upper center", ncols=2)
+    caption = ctx.text(
+        f"Average marginal effects in percentage points, largest first: thick line 50%, thin line {style.text}; "
+        "dot: posterior median. Numeric predictors: +1 SD; categories: vs the reference level.",
+        f"Gjennomsnittlige marginale effekter i prosentpoeng, største først: tykk strek 50 %, tynn strek "
+        f"{style.text}; punkt: posterior median. Numeriske variabler: +1 SD; kategorier: mot referansenivået.",
+    )
+    return fig, caption

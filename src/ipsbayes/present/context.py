@@ -1,0 +1,217 @@
+"""What a model family hands the report: its answer block, sections and figures.
+
+A family owns its presentation (the way Bambi's families and CausalPy's
+experiments own theirs): it registers a :class:`Presentation` whose parts are
+plain functions of a :class:`ReportContext`. The report layer renders whatever
+the family hands it, adds the parts every run shares (diagnostics, sensitivity,
+priors, reproducibility) and never looks estimands up by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ipsbayes.present.phrases import Effect, readable
+from ipsbayes.present.style import Style
+from ipsbayes.present.text import choose, format_number, format_probability, percent
+
+
+@dataclass
+class ReportContext:
+    """Everything a section, figure or answer needs, and helpers to phrase it.
+
+    Attributes
+    ----------
+    estimands : Dataset
+        Estimands on the users' scale (sampled ones have ``chain``/``draw`` dims).
+    datatree : DataTree
+        The whole run (posterior, sample stats, predictive groups, sensitivity, ...).
+    summary : DataFrame
+        One row per estimand element (median, interval, probabilities), see ``report.tables.summarise``.
+    style : Style
+        Interval kind and probability, and the language.
+    labels : mapping
+        Readable labels for columns, levels, units and group names (``[report.labels]``).
+    thresholds : mapping
+        Estimand name -> practically relevant threshold on its reporting scale.
+    min_cell : int
+        Observed counts or rates based on fewer participants than this are never published.
+    calibration : mapping or None
+        What ``ipsbayes validate`` measured for this config's design (see
+        :func:`ipsbayes.report.calibration.load_calibration`), when a validation run exists.
+    """
+
+    estimands: xr.Dataset
+    datatree: xr.DataTree
+    summary: pd.DataFrame
+    style: Style
+    labels: Mapping[str, str] = field(default_factory=dict)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    min_cell: int = 5
+    calibration: Mapping[str, Any] | None = None
+
+    @property
+    def language(self) -> str:
+        """Report language, "en" or "nb"."""
+        return self.style.language
+
+    def has(self, name: str) -> bool:
+        """True when the run has estimand ``name``."""
+        return name in self.estimands
+
+    def row(self, name: str, element: str = "") -> dict[str, Any]:
+        """The summary row of estimand ``name`` (and ``element`` for non-scalar ones)."""
+        rows = self.summary[(self.summary["estimand"] == name) & (self.summary["element"] == element)]
+        if rows.empty:
+            raise KeyError(f"no summary row for estimand {name!r} element {element!r}")
+        return rows.iloc[0].to_dict()
+
+    def rows(self, name: str) -> pd.DataFrame:
+        """Every summary row of estimand ``name``."""
+        return self.summary[self.summary["estimand"] == name]
+
+    def text(self, en: str, nb: str) -> str:
+        """The sentence of the report's language."""
+        return choose(self.language, en, nb)
+
+    def label(self, key: str, default: str | None = None) -> str:
+        """Readable label of a column, level, unit or vocabulary word, else ``default`` or a humanised ``key``.
+
+        Looked up in ``[report.labels]`` first, then in the vocabulary the model family stored
+        with its estimands (``estimands.attrs["vocabulary"]``, JSON: e.g. the config's names for
+        groups, treatment and control), so reports use the words of the study that was fitted.
+        """
+        if key in self.labels:
+            return str(self.labels[key])
+        vocabulary = self.vocabulary
+        if key in vocabulary:
+            return str(vocabulary[key])
+        return readable(key, {**vocabulary, **self.labels}, self.language, default)
+
+    @property
+    def vocabulary(self) -> dict[str, str]:
+        """Words the model family stored for this study (group names, treatment and control names, units)."""
+        import json
+
+        raw = self.estimands.attrs.get("vocabulary", "{}")
+        try:
+            words = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        except (TypeError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in words.items()}
+
+    def number(self, value: float | None, unit: str = "") -> str:
+        """A number rounded for reading, in the report's language."""
+        return format_number(value, unit, self.language)
+
+    def probability(self, value: float) -> str:
+        """A posterior probability, never printed as 0.00 or 1.00."""
+        return format_probability(value, language=self.language)
+
+    def interval(self, row: Mapping[str, Any]) -> str:
+        """``"a to b (90% ETI)"`` for a summary row, in the report's language."""
+        unit = row["unit"]
+        to = self.text("to", "til")
+        return (
+            f"{self.number(row['lower'], unit)} {to} {self.number(row['upper'], unit)} "
+            f"({percent(self.style.prob, self.language)} {self.style.kind.upper()})"
+        )
+
+    def effect(self, name: str, **where: Any) -> Effect:
+        """Posterior summary of estimand ``name`` (one element chosen by ``where``, e.g. ``contrast="age"``)."""
+        values = self.estimands[name]
+        if where:
+            values = values.sel(where)
+        return Effect.from_draws(values.values, self.style, values.attrs.get("unit", ""), values.attrs.get("null", 0.0))
+
+    def draws(self, name: str) -> np.ndarray:
+        """Flat posterior draws of a scalar estimand."""
+        return np.asarray(self.estimands[name].values).ravel()
+
+
+SectionBuilder = Callable[[ReportContext], str]
+FigureDrawer = Callable[[ReportContext], tuple[Any, str]]
+Applies = Callable[[ReportContext], bool]
+
+
+def always(_: ReportContext) -> bool:
+    """A section or figure every run of the family gets."""
+    return True
+
+
+@dataclass(frozen=True)
+class Section:
+    """A report section: a title and Markdown built from the numbers.
+
+    Attributes
+    ----------
+    key : str
+        Stable identifier (anchors, tests).
+    title : callable
+        ``title(ctx) -> str`` in the report's language.
+    build : callable
+        ``build(ctx) -> str`` Markdown; every user-controlled string in it must be escaped.
+    applies : callable
+        ``applies(ctx) -> bool``: whether this run gets the section.
+    """
+
+    key: str
+    title: Callable[[ReportContext], str]
+    build: SectionBuilder
+    applies: Applies = always
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A report figure with a stable file name (``figures/<name>.png|svg``).
+
+    Attributes
+    ----------
+    name : str
+        File stem; stable so documents can embed it.
+    title : callable
+        ``title(ctx) -> str``.
+    draw : callable
+        ``draw(ctx) -> (matplotlib Figure, caption)``.
+    applies : callable
+        ``applies(ctx) -> bool``.
+    """
+
+    name: str
+    title: Callable[[ReportContext], str]
+    draw: FigureDrawer
+    applies: Applies = always
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """Everything a model family contributes to its reports.
+
+    Attributes
+    ----------
+    answer : callable or None
+        ``answer(ctx) -> list[str]``: two to four plain sentences per research question, each
+        computed from the posterior, shown first in the report.
+    sections : tuple of Section
+        Family-specific sections, in order.
+    figures : tuple of Figure
+        Family-specific figures, in order.
+    """
+
+    answer: Callable[[ReportContext], list[str]] | None = None
+    sections: tuple[Section, ...] = ()
+    figures: tuple[Figure, ...] = ()
+
+
+def fixed(en: str, nb: str) -> Callable[[ReportContext], str]:
+    """A title that depends only on the language."""
+    return lambda ctx: ctx.text(en, nb)
+
+
+__all__ = ["Figure", "Presentation", "ReportContext", "Section", "always", "fixed"]

@@ -1,0 +1,70 @@
+"""Norwegian versions of the notes data preparation and the runner attach to a fit.
+
+Notes are written in English when the data are prepared (they travel in the run
+folder, before anyone knows the report's language). :func:`translate_note` gives
+the Norwegian text of every note ipsbayes writes; a note it does not know is
+returned unchanged, so a new English note never breaks a Norwegian report.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^Rows dropped for missing values: (?P<rows>.+)\.$"),
+        "Rader fjernet på grunn av manglende verdier: {rows}.",
+    ),
+    (
+        re.compile(
+            r"^(?P<n>\d+) participants were collapsed into (?P<k>\d+) binomial rows with identical predictors and "
+            r"service \(same posterior, fewer likelihood terms\)\.$"
+        ),
+        "{n} deltakere ble slått sammen til {k} binomiske rader med like prediktorer og tjeneste (samme "
+        "posterior, færre ledd i likelihooden).",
+    ),
+    (
+        re.compile(
+            r"^(?P<rows>[\d,]+) likelihood rows: pointwise log-likelihood, LOO, power-scaling and posterior predictive "
+            r"draws were skipped \(more than (?P<max>[\d,]+) rows; .*\)\.$"
+        ),
+        "{rows} rader i likelihooden: punktvis log-likelihood, LOO, power-scaling og posterior prediktive trekk ble "
+        "hoppet over (mer enn {max} rader; med diskrete kovariater gjør collapse = 'auto' deltakerne om til langt "
+        "færre binomiske rader).",
+    ),
+    (
+        re.compile(
+            r"^Fidelity: (?P<n>\d+) reviews of (?P<k>\d+) services; true fidelity is latent and measured with error "
+            r"by the reviews \((?P<u>\d+) services without a review take it from the population distribution\)\.$"
+        ),
+        "Modelltrofasthet: {n} vurderinger av {k} tjenester; sann trofasthet er latent og måles med feil av "
+        "vurderingene ({u} tjenester uten vurdering får den fra populasjonsfordelingen).",
+    ),
+    (
+        re.compile(
+            r"^Fidelity: (?P<n>\d+) reviews of (?P<k>\d+) services; true fidelity is latent and measured with error "
+            r"by the reviews\.$"
+        ),
+        "Modelltrofasthet: {n} vurderinger av {k} tjenester; sann trofasthet er latent og måles med feil av "
+        "vurderingene.",
+    ),
+    (
+        re.compile(r"^Fidelity: mean of (?P<n>\d+) review scores per service plugged in \(no measurement error\)\.$"),
+        "Modelltrofasthet: gjennomsnittet av {n} vurderingsskårer per tjeneste brukt direkte (uten målefeil).",
+    ),
+)
+
+
+def translate_note(note: str, language: str = "en") -> str:
+    """The note in ``language`` ("en" returns it unchanged; unknown notes stay English)."""
+    if language != "nb":
+        return note
+    for pattern, template in _NOTES:
+        match = pattern.match(note)
+        if match:
+            groups = {k: v.replace(",", "\u2009") for k, v in match.groupdict().items()}
+            return template.format(**groups)
+    return note
+
+
+__all__ = ["translate_note"]

@@ -1,0 +1,304 @@
+"""Building blocks of sentences whose every comparative word is chosen from the numbers.
+
+An :class:`Effect` summarises posterior draws of one quantity (median, interval,
+probabilities on either side of its null, and beyond a practical threshold in
+the direction of its median). The phrase helpers turn effects into words in the
+report's language: :func:`amount` puts the unit on every number ("16.7 pp",
+"24.1%", "1.2 months"), :func:`direction` says whether the data show an increase,
+probably an increase, cannot tell, and so on, and :func:`compare` picks
+"larger"/"smaller"/"about the same". Nothing here knows a model family.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+
+from ipsbayes.present.style import Style
+from ipsbayes.present.text import choose, format_number, format_probability, percent
+
+Direction = Literal["up", "probably_up", "unclear", "probably_down", "down"]
+#: the posterior probability in the direction of the median above which a change is called "probable"
+PROBABLY = 0.8
+
+#: unit -> (English, Norwegian) word written after a number; units absent here are written as they are
+UNIT_WORDS: dict[str, tuple[str, str]] = {
+    "pp": ("pp", "prosentpoeng"),
+    "months": ("months", "måneder"),
+    "month": ("month", "måned"),
+    "points": ("points", "poeng"),
+    "participants": ("participants", "deltakere"),
+    "years": ("years", "år"),
+}
+#: units whose numbers need no word after them (the label says what they are)
+BARE_UNITS = {"", "OR", "ratio", "MOR", "share", "correlation", "SD (log-odds)", "log-odds"}
+
+
+def unit_word(unit: str, language: str = "en") -> str:
+    """The word written after a number of ``unit`` (``""`` for ratios, correlations and shares)."""
+    if unit in UNIT_WORDS:
+        return choose(language, *UNIT_WORDS[unit])
+    if unit in BARE_UNITS or unit.startswith(("log-odds per", "OR per")):
+        return ""
+    return unit
+
+
+def amount(value: float | None, unit: str, language: str = "en") -> str:
+    """A number with its unit: ``16.7 pp``, ``24.1%`` (``24,1 %`` in Norwegian), ``1.2 months``, ``1.49``."""
+    number = format_number(value, unit, language)
+    if number == "-":
+        return number
+    if unit == "%":
+        return f"{number} %" if language == "nb" else f"{number}%"
+    word = unit_word(unit, language)
+    return f"{number} {word}" if word else number
+
+
+def signed(value: float, unit: str, language: str = "en") -> str:
+    """Like :func:`amount` with an explicit sign: ``+3.5 pp``, ``-7.6 pp``."""
+    text = amount(value, unit, language)
+    if text == "-":
+        return text
+    return "+" + text if value > 0 and not text.startswith("+") else text
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Posterior summary of one scalar quantity, with probabilities on each side of its null.
+
+    Attributes
+    ----------
+    median, lower, upper : float
+        Posterior median and interval bounds (the report's interval kind and probability).
+    unit : str
+        Reporting unit (``pp``, ``%``, ``months``, ``OR``, ...).
+    null : float
+        Value of "no effect" (0 for differences, 1 for ratios).
+    p_up, p_down : float
+        Posterior probabilities of being above / below the null.
+    draws : ndarray
+        The flat draws (for thresholds).
+    """
+
+    median: float
+    lower: float
+    upper: float
+    unit: str
+    null: float
+    p_up: float
+    p_down: float
+    draws: np.ndarray
+
+    @classmethod
+    def from_draws(cls, draws: Any, style: Style, unit: str = "", null: float | None = 0.0) -> Effect:
+        """Summarise draws (any shape; flattened) with the interval of ``style``."""
+        values = np.asarray(draws, dtype=float).ravel()
+        values = values[np.isfinite(values)]
+        null = 0.0 if null is None else float(null)
+        lower, upper = interval_bounds(values, style)
+        return cls(
+            median=float(np.median(values)),
+            lower=lower,
+            upper=upper,
+            unit=unit,
+            null=null,
+            p_up=float(np.mean(values > null)),
+            p_down=float(np.mean(values < null)),
+            draws=values,
+        )
+
+    @property
+    def sign(self) -> int:
+        """+1 when the median is above the null, -1 below, 0 on it."""
+        return int(np.sign(self.median - self.null))
+
+    @property
+    def p_direction(self) -> float:
+        """Posterior probability on the side of the null where the median lies."""
+        return self.p_down if self.sign < 0 else self.p_up
+
+    def p_beyond(self, threshold: float) -> float:
+        """Probability of a change larger than ``threshold`` in the direction of the median.
+
+        For ratios (null 1) the threshold is a ratio too: beyond ``threshold`` upwards or
+        beyond ``1 / threshold`` downwards.
+        """
+        if self.null == 1.0 and threshold > 0:
+            return (
+                float(np.mean(self.draws < 1 / threshold)) if self.sign < 0 else float(np.mean(self.draws > threshold))
+            )
+        if self.sign < 0:
+            return float(np.mean(self.draws < self.null - abs(threshold)))
+        return float(np.mean(self.draws > self.null + abs(threshold)))
+
+    def p_either_beyond(self, threshold: float) -> float:
+        """Probability of a change larger than ``threshold`` in either direction (a practically relevant effect)."""
+        return float(np.mean(np.abs(self.draws - self.null) > abs(threshold)))
+
+    def direction(self, prob: float) -> Direction:
+        """Clear when the interval excludes the null, else probable or unclear (see :func:`direction`)."""
+        return direction(self.p_up, self.p_down, prob)
+
+    def excludes_null(self) -> bool:
+        """True when the interval lies entirely on one side of the null."""
+        return self.lower > self.null or self.upper < self.null
+
+
+def interval_bounds(values: np.ndarray, style: Style) -> tuple[float, float]:
+    """Interval bounds of flat draws under ``style`` (ETI by quantiles, HDI by ArviZ)."""
+    if values.size == 0:
+        return float("nan"), float("nan")
+    if style.kind == "hdi":
+        import arviz as az
+
+        bounds = az.hdi(xr.DataArray(values[None, :], dims=("chain", "draw")), prob=style.prob, dim=["chain", "draw"])
+        return float(bounds.sel(ci_bound="lower")), float(bounds.sel(ci_bound="upper"))
+    tail = (1 - style.prob) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def direction(p_up: float, p_down: float, prob: float) -> Direction:
+    """Classify a posterior by the probability on each side of its null.
+
+    ``up``/``down`` when the ``prob`` equal-tailed interval excludes the null
+    (probability above ``(1 + prob) / 2`` on one side), ``probably_up``/``probably_down``
+    when that probability is at least :data:`PROBABLY`, else ``unclear``.
+    """
+    clear = (1 + prob) / 2
+    if p_up > clear:
+        return "up"
+    if p_down > clear:
+        return "down"
+    if p_up >= PROBABLY:
+        return "probably_up"
+    if p_down >= PROBABLY:
+        return "probably_down"
+    return "unclear"
+
+
+def estimate(effect: Effect, style: Style, language: str = "en", signed_value: bool = False) -> str:
+    """``7.4 pp (90% ETI -10.2 to 24.3 pp)``: the median with its interval, units on every number."""
+    value = (
+        signed(effect.median, effect.unit, language) if signed_value else amount(effect.median, effect.unit, language)
+    )
+    return f"{value} ({interval_text(effect, style, language)})"
+
+
+def interval_text(effect: Effect, style: Style, language: str = "en") -> str:
+    """``90% ETI -10.2 to 24.3 pp``."""
+    to = choose(language, "to", "til")
+    low = format_number(effect.lower, effect.unit, language)
+    return (
+        f"{percent(style.prob, language)} {style.kind.upper()} {low} {to} {amount(effect.upper, effect.unit, language)}"
+    )
+
+
+def compare(a: float, b: float, tolerance: float, language: str = "en") -> str:
+    """``larger``/``smaller``/``about the same`` for ``a`` against ``b`` (equal within ``tolerance``)."""
+    if abs(a - b) <= tolerance:
+        return choose(language, "about the same as", "omtrent det samme som")
+    return choose(language, "larger than", "større enn") if a > b else choose(language, "smaller than", "mindre enn")
+
+
+def probability(value: float, language: str = "en") -> str:
+    """A posterior probability for a sentence (never 0.00 or 1.00)."""
+    return format_probability(value, language=language)
+
+
+_LEVEL = re.compile(r"^(?P<var>[^\[\]:]+)\[(?P<level>.+)\]$")
+_CONTRAST = re.compile(r"^(?P<var>[^:]+):\s*(?P<rest>.+)$")
+_VERSUS = re.compile(r"^(?P<high>.+?) vs (?P<low>.+)$")
+_SHIFT = re.compile(r"^\+1 (?P<what>SD|unit)(?: \((?P<size>[^)]*)\))?$")
+
+
+def readable(
+    raw: str, labels: Mapping[str, str] | None = None, language: str = "en", default: str | None = None
+) -> str:
+    """A readable label for a raw variable, level or model term name.
+
+    ``[report.labels]`` (``labels``) wins; otherwise underscores become spaces.
+    Terms are taken apart: ``gender[male]`` -> "gender: male", ``diagnosis: psychosis vs
+    anxiety_depression`` -> "diagnosis: psychosis vs anxiety depression" (each part looked up),
+    ``age: +1 SD (4.39)`` -> "age: +1 SD (4.39)".
+    """
+    labels = labels or {}
+    raw = str(raw)
+    if raw in labels:
+        return str(labels[raw])
+
+    def one(name: str) -> str:
+        name = name.strip()
+        return str(labels.get(name, name.replace("_", " ")))
+
+    match = _LEVEL.match(raw)
+    if match:
+        return f"{one(match['var'])}: {one(match['level'])}"
+    match = _CONTRAST.match(raw)
+    if match:
+        rest = match["rest"].strip()
+        versus = _VERSUS.match(rest)
+        shift = _SHIFT.match(rest)
+        if versus and not rest.startswith("1 vs 0"):
+            vs = choose(language, "vs", "mot")
+            rest = f"{one(versus['high'])} {vs} {one(versus['low'])}"
+        elif shift:
+            what = "SD" if shift["what"] == "SD" else choose(language, "unit", "enhet")
+            size = shift["size"]
+            if size and language == "nb":
+                size = size.replace(".", ",")
+            rest = f"+1 {what}" + (f" ({size})" if size else "")
+        elif rest.startswith("1 vs 0"):
+            rest = choose(language, "yes vs no", "ja mot nei")
+        return f"{one(match['var'])}: {rest}"
+    return default if default is not None else one(raw)
+
+
+def term_of_contrast(contrast: str) -> str:
+    """The model term behind an average-marginal-effect contrast label.
+
+    ``gender: male vs female`` -> ``gender[male]``; ``age: +1 SD (4.39)`` and ``paid: 1 vs 0`` -> the variable.
+    """
+    match = _CONTRAST.match(str(contrast))
+    if not match:
+        return str(contrast)
+    variable, rest = match["var"].strip(), match["rest"].strip()
+    versus = _VERSUS.match(rest)
+    if versus and not rest.startswith("1 vs 0"):
+        return f"{variable}[{versus['high'].strip()}]"
+    return variable
+
+
+def sd_of_contrast(contrast: str) -> float | None:
+    """The SD a ``+1 SD (x)`` contrast shifts by (None for other contrasts)."""
+    match = _CONTRAST.match(str(contrast))
+    shift = _SHIFT.match(match["rest"].strip()) if match else None
+    if not shift or shift["what"] != "SD" or not shift["size"]:
+        return None
+    try:
+        return float(shift["size"])
+    except ValueError:
+        return None
+
+
+__all__ = [
+    "Direction",
+    "Effect",
+    "amount",
+    "compare",
+    "direction",
+    "estimate",
+    "interval_bounds",
+    "interval_text",
+    "probability",
+    "readable",
+    "sd_of_contrast",
+    "signed",
+    "term_of_contrast",
+    "unit_word",
+]

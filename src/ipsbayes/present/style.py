@@ -1,0 +1,161 @@
+"""Shared figure settings: the interval every figure states, and small drawing helpers.
+
+No import-time side effects: nothing here selects a matplotlib backend or
+changes global rcParams (the report layer draws inside its own rc context).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ipsbayes.present.text import choose, interval_name
+
+#: no text in a figure is smaller than this at the profile's width (points)
+MIN_FONT_PT = 8.0
+CM_PER_INCH = 2.54
+
+
+@dataclass(frozen=True)
+class Style:
+    """Interval settings every figure states, the report's language and the figure profile.
+
+    Attributes
+    ----------
+    kind, prob : str, float
+        Interval kind ("eti" or "hdi") and probability.
+    language : {"en", "nb"}
+        Report language.
+    width_cm, font_size, dpi : float, float, int
+        Figure profile (``[report.figures]``): every figure is ``width_cm`` wide, labels are
+        ``font_size`` points, nothing is smaller than :data:`MIN_FONT_PT`; PNGs at ``dpi``.
+    """
+
+    kind: str
+    prob: float
+    language: str = "en"
+    width_cm: float = 16.0
+    font_size: float = 9.0
+    dpi: int = 300
+
+    @property
+    def text(self) -> str:
+        """e.g. '90% equal-tailed interval (ETI)'."""
+        return interval_name(self.kind, self.prob, self.language)
+
+    @property
+    def short(self) -> str:
+        """e.g. '90% ETI': the interval as a figure legend or axis label states it."""
+        return f"{self.prob:.0%} {self.kind.upper()}"
+
+    @property
+    def median_and_interval(self) -> str:
+        """Legend entry of a point and its interval, e.g. 'median and 90% ETI'."""
+        return choose(self.language, f"median and {self.short}", f"median og {self.short}")
+
+    def t(self, en: str, nb: str) -> str:
+        """The figure text of the report's language."""
+        return choose(self.language, en, nb)
+
+    @property
+    def width(self) -> float:
+        """Figure width in inches."""
+        return self.width_cm / CM_PER_INCH
+
+    @property
+    def small_font(self) -> float:
+        """Tick labels and legends: one point below the base size, never below :data:`MIN_FONT_PT`."""
+        return max(MIN_FONT_PT, self.font_size - 1)
+
+    def chars(self, columns: int = 1, size: float | None = None) -> int:
+        """About how many characters of text at ``size`` points fit across one of ``columns`` panels."""
+        points = self.width * 72.0 / columns - 12.0
+        return max(12, int(points / (0.58 * (size or self.small_font))))
+
+    def rc(self) -> dict[str, Any]:
+        """Matplotlib settings of the profile (applied in a local rc context, never globally)."""
+        return {
+            "font.size": self.font_size,
+            "axes.titlesize": self.font_size + 1,
+            "axes.labelsize": self.font_size,
+            "xtick.labelsize": self.small_font,
+            "ytick.labelsize": self.small_font,
+            "legend.fontsize": self.small_font,
+            "legend.title_fontsize": self.font_size,
+            "figure.titlesize": self.font_size + 1,
+            "figure.labelsize": self.font_size,
+            "figure.constrained_layout.use": True,
+            "svg.fonttype": "none",  # real text in SVG: editable, searchable, never outlined
+            "svg.hashsalt": "ipsbayes",  # stable SVG ids: same run, same file
+            "savefig.dpi": self.dpi,
+        }
+
+    def subplots(self, height: float, nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
+        """A figure of the profile's width and ``height`` inches with constrained layout."""
+        import matplotlib.pyplot as plt
+
+        kwargs.setdefault("layout", "constrained")
+        return plt.subplots(nrows, ncols, figsize=(self.width, height), **kwargs)
+
+    def bounds(self, values: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper interval bounds over chain and draw."""
+        import arviz as az
+
+        func = az.hdi if self.kind == "hdi" else az.eti
+        ci = func(values, prob=self.prob, dim=["chain", "draw"])
+        return ci.sel(ci_bound="lower").values, ci.sel(ci_bound="upper").values
+
+
+def contrast_label(ctx: Any, text: str) -> str:
+    """A readable contrast or term label: ``"gender: male vs female"`` with each name through ``ctx.label``.
+
+    Handles the forms model families use for contrasts and coefficients (``variable``,
+    ``variable: +1 SD (5.1)``, ``variable: level vs reference``, ``variable[level]``).
+    """
+    text = str(text)
+    if "[" in text and text.endswith("]") and ": " not in text:
+        variable, level = text[:-1].split("[", 1)
+        return f"{ctx.label(variable)}: {ctx.label(level)}"
+    if ": " not in text:
+        return ctx.label(text)
+    variable, rest = text.split(": ", 1)
+    if " vs " in rest:
+        high, low = rest.split(" vs ", 1)
+        rest = ctx.text(f"{ctx.label(high)} vs {ctx.label(low)}", f"{ctx.label(high)} mot {ctx.label(low)}")
+    return f"{ctx.label(variable)}: {rest}"
+
+
+def pointrange(
+    ax: Any,
+    values: xr.DataArray,
+    y: np.ndarray,
+    style: Style,
+    colour: str,
+    order: np.ndarray | None = None,
+    lw: float = 2.0,
+    ms: float = 5.0,
+    label: str | None = None,
+) -> None:
+    """Draw posterior medians (dots) with ``style``'s intervals (lines) at heights ``y``.
+
+    ``order`` reorders the elements (e.g. sorted by median) before drawing.
+    """
+    lower, upper = style.bounds(values)
+    mid = median(values)
+    if order is not None:
+        lower, upper, mid = lower[order], upper[order], mid[order]
+    ax.hlines(y, lower, upper, color=colour, lw=lw, label=label)
+    ax.plot(mid, y, "o", color=colour, ms=ms)
+
+
+def median(values: xr.DataArray) -> np.ndarray:
+    """Posterior median over chain and draw."""
+    return values.median(["chain", "draw"]).values
+
+
+def figure_of(plot_collection: Any) -> Any:
+    """The matplotlib Figure behind an ArviZ PlotCollection."""
+    return plot_collection.viz["figure"].item()

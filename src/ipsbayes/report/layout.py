@@ -1,0 +1,127 @@
+"""Figures at their printed size: fit a figure to the profile, and find text that collides.
+
+Every report figure is drawn at the profile's width (``[report.figures] width_cm``)
+and saved at exactly that width, so the font sizes set in points are the sizes
+on paper. :func:`fit_to_profile` brings figures made by libraries (ArviZ) to the
+profile; :func:`layout_problems` measures a rendered figure: text smaller than
+the minimum, text outside the canvas, and any two text elements that overlap.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from itertools import combinations
+
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+from ipsbayes.present.style import MIN_FONT_PT, Style
+
+#: overlaps smaller than this (points, in both directions) are anti-aliasing, not collisions
+TOLERANCE_PT = 0.75
+
+
+def fit_to_profile(fig: Figure, style: Style, height: float | None = None) -> Figure:
+    """Resize ``fig`` to the profile's width, raise every font to the minimum and lay it out again.
+
+    Parameters
+    ----------
+    fig : Figure
+        A figure, e.g. from an ArviZ plot.
+    style : Style
+        The figure profile.
+    height : float, optional
+        New height in inches (default: keep the aspect ratio).
+    """
+    width, old_height = fig.get_size_inches()
+    fig.set_size_inches(style.width, height if height is not None else old_height * style.width / width)
+    for text in fig.findobj(Text):
+        if text.get_fontsize() < style.small_font:
+            text.set_fontsize(style.small_font)
+    if fig.get_layout_engine() is None or type(fig.get_layout_engine()).__name__ != "ConstrainedLayoutEngine":
+        fig.set_layout_engine("constrained")
+    wrap_axis_labels(fig)
+    return fig
+
+
+def wrap_axis_labels(fig: Figure) -> None:
+    """Wrap x-axis labels longer than their axes is wide (long tick labels on the left leave little room)."""
+    fig.canvas.draw()
+    width = fig.get_size_inches()[0] * 72.0
+    for ax in fig.axes:
+        label = ax.xaxis.label
+        text = label.get_text()
+        if not text or "\n" in text:
+            continue
+        chars = int(ax.get_position().width * width / (0.58 * label.get_fontsize()))
+        if len(text) > chars:
+            label.set_text(textwrap.fill(text, max(12, chars)))
+
+
+def visible_texts(fig: Figure) -> list[Text]:
+    """Every text element that is drawn: titles, axis labels, drawn tick labels, legends, annotations."""
+    texts: list[Text] = [*fig.texts]
+    for name in ("_suptitle", "_supxlabel", "_supylabel"):
+        if getattr(fig, name, None) is not None:
+            texts.append(getattr(fig, name))
+    for legend in fig.legends:
+        texts += [legend.get_title(), *legend.get_texts()]
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        texts += [ax.title, ax._left_title, ax._right_title, *ax.texts]
+        if ax.axison:
+            for axis in (ax.xaxis, ax.yaxis):
+                texts += [axis.label, axis.get_offset_text()]
+                for tick in axis._update_ticks():  # only ticks inside the view limits are drawn
+                    texts += [tick.label1, tick.label2]
+        legend = ax.get_legend()
+        if legend is not None and legend.get_visible():
+            texts += [legend.get_title(), *legend.get_texts()]
+    unique = {id(t): t for t in texts if t is not None and t.get_visible() and t.get_text().strip()}
+    return list(unique.values())
+
+
+def layout_problems(fig: Figure, min_pt: float = MIN_FONT_PT) -> list[str]:
+    """What is wrong with a figure at its saved size: small fonts, text off the canvas, overlapping text.
+
+    The figure is drawn first, so positions are those of the saved file (saved at the
+    figure's own size, without tight cropping).
+
+    Returns
+    -------
+    list of str
+        One line per problem, naming the text; empty when the figure is fine.
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    points = fig.dpi / 72.0
+    tolerance = TOLERANCE_PT * points
+    width, height = fig.bbox.width, fig.bbox.height
+    problems = []
+    boxes = []
+    for text in visible_texts(fig):
+        label = repr(text.get_text()[:40])
+        if text.get_fontsize() < min_pt - 1e-6:
+            problems.append(f"font {text.get_fontsize():.1f} pt < {min_pt:g} pt: {label}")
+        box = text.get_window_extent(renderer)
+        if box.width <= 0 or box.height <= 0:
+            continue
+        if box.x0 < -tolerance or box.y0 < -tolerance or box.x1 > width + tolerance or box.y1 > height + tolerance:
+            problems.append(f"outside the figure: {label}")
+        boxes.append((text, box))
+    for (first, a), (second, b) in combinations(boxes, 2):
+        overlap_x = min(a.x1, b.x1) - max(a.x0, b.x0)
+        overlap_y = min(a.y1, b.y1) - max(a.y0, b.y0)
+        if overlap_x > tolerance and overlap_y > tolerance:
+            problems.append(f"overlap: {first.get_text()[:40]!r} and {second.get_text()[:40]!r}")
+    return problems
+
+
+def all_text(fig: Figure) -> str:
+    """Every drawn text of the figure, joined (e.g. to check it states its interval)."""
+    fig.canvas.draw()
+    return "\n".join(t.get_text() for t in visible_texts(fig))
+
+
+__all__ = ["all_text", "fit_to_profile", "layout_problems", "visible_texts"]

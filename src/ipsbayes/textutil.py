@@ -1,0 +1,144 @@
+"""Text helpers every layer may import: Markdown escaping, short lists, plain values.
+
+This module imports nothing from ipsbayes, so ``errors``, ``config``, ``data``,
+``models`` and ``report`` can all use it.
+
+Everything that comes from a user (service ids, category levels, column names,
+titles, labels, file paths) is *data*: it is escaped with :func:`escape_md`
+before it goes into Markdown, and Markdown written by code around such values
+is passed through :func:`neutralize_markdown` before it is written, so no raw
+HTML, link or image from the data survives into ``report.md`` (and, after the
+HTML sanitiser, into ``report.html``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+#: characters that start Markdown structure inline (code spans, emphasis, links, tables, escapes)
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
+_REFERENCE_DEFINITION = re.compile(r"^(\s{0,3})\[", re.MULTILINE)
+_NUMPY_REPR = re.compile(r"\bnp\.(?:u?int|float|complex|bool|str|bytes|datetime|timedelta)\w*\(([^()]*)\)")
+DEFAULT_SHOWN = 10
+
+
+class MarkdownText(str):
+    """Markdown that is safe to write as it is (already escaped or neutralised)."""
+
+    __slots__ = ()
+
+
+def escape_md(value: Any) -> MarkdownText:
+    """Escape a user-controlled value so Markdown shows it as plain text.
+
+    Newlines become spaces (a value never starts a new block), ``<`` becomes
+    ``&lt;`` (no raw HTML or autolink), an ``&`` that would start an entity
+    becomes ``&amp;``, and backslashes, backticks, ``*``, ``[``, ``]`` and ``|``
+    and ``_`` are backslash-escaped (no code span, emphasis, link, image or table cell
+    break). Values that are already :class:`MarkdownText` are returned unchanged.
+
+    Parameters
+    ----------
+    value : object
+        Any value; numpy scalars are shown as plain numbers (see :func:`plain`).
+
+    Returns
+    -------
+    MarkdownText
+    """
+    if isinstance(value, MarkdownText):
+        return value
+    text = value if isinstance(value, str) else plain(value)
+    text = _NEWLINES.sub(" ", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _ENTITY.sub("&amp;", text)
+    return MarkdownText(text.replace("<", "&lt;"))
+
+
+def neutralize_markdown(text: str) -> MarkdownText:
+    r"""Make Markdown written by code (with user values inside) safe to publish.
+
+    Code that builds Markdown around user values (section text, model
+    descriptions) may not have escaped every value. This removes what could
+    turn such a value into live content, whatever the surrounding Markdown:
+    every ``<`` becomes ``&lt;`` (no raw HTML tag, comment or autolink), every
+    ``](`` becomes ``]\(`` (no inline link or image) and a ``[`` that starts a
+    line is escaped (no link reference definition). Emphasis, code spans,
+    tables and lists written by the code are untouched.
+
+    Parameters
+    ----------
+    text : str
+        Markdown produced by ipsbayes code.
+
+    Returns
+    -------
+    MarkdownText
+    """
+    if isinstance(text, MarkdownText):
+        return text
+    text = str(text).replace("<", "&lt;").replace("](", "]\\(")
+    return MarkdownText(_REFERENCE_DEFINITION.sub(r"\1\\[", text))
+
+
+def plain(value: Any) -> str:
+    """Show a value as a person would write it: ``13`` rather than ``np.int64(13)``.
+
+    Parameters
+    ----------
+    value : object
+        A number, numpy scalar, string or anything else.
+    """
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+        value = item()
+    return str(value)
+
+
+def plain_repr(value: Any, limit: int = 80) -> str:
+    """Like ``repr`` for messages, but numpy scalars plain and long values cut to ``limit`` characters."""
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+        value = item()
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"
+
+
+def clean_message(text: str) -> str:
+    """Replace numpy reprs such as ``np.int64(13)`` or ``np.str_('a')`` by their plain values."""
+    previous = None
+    while previous != text:
+        previous, text = text, _NUMPY_REPR.sub(r"\1", text)
+    return text
+
+
+def shorten(items: Iterable[Any], shown: int = DEFAULT_SHOWN, quote: bool = False) -> str:
+    """Join the first ``shown`` items with commas and say how many more there are.
+
+    Parameters
+    ----------
+    items : iterable
+        Names or values (shown with :func:`plain`).
+    shown : int
+        How many to list.
+    quote : bool
+        Put each item in single quotes.
+
+    Examples
+    --------
+    >>> shorten(range(100_000), shown=3)
+    '0, 1, 2, ... (99,997 more; 100,000 in all)'
+    """
+    values = list(items)
+    parts = [f"'{plain(v)}'" if quote else plain(v) for v in values[:shown]]
+    text = ", ".join(parts)
+    if len(values) > shown:
+        text += f", ... ({len(values) - shown:,} more; {len(values):,} in all)"
+    return text
+
+
+__all__ = ["MarkdownText", "clean_message", "escape_md", "neutralize_markdown", "plain", "plain_repr", "shorten"]

@@ -1,0 +1,254 @@
+"""Every comparative word follows the numbers: sentence builders on synthetic estimands, both languages, no sampling."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from ipsbayes.models.cace_report import answer as cace_answer
+from ipsbayes.models.cace_report import cace_section
+from ipsbayes.models.cace_small import small_sample_section
+from ipsbayes.models.hierarchical_logistic_report import fidelity_sentence, measurement_section
+from ipsbayes.present.common import effect_rows, effects_section, services_section
+from ipsbayes.present.phrases import Effect, amount, direction, readable, term_of_contrast
+from ipsbayes.present.style import Style
+from ipsbayes.present.text import escape_md, format_probability
+from ipsbayes.report.tables import sentence, summarise
+from ipsbayes.report.verdict import verdict
+
+from .wording import cace_estimands, context, draws, fidelity_estimands, variable
+
+STYLE = Style("eti", 0.9)
+
+
+@pytest.mark.parametrize(
+    ("p_up", "p_down", "expected"),
+    [
+        (0.99, 0.01, "up"),
+        (0.9, 0.1, "probably_up"),
+        (0.6, 0.4, "unclear"),
+        (0.15, 0.85, "probably_down"),
+        (0.0, 1.0, "down"),
+    ],
+)
+def test_direction_follows_the_probability(p_up: float, p_down: float, expected: str) -> None:
+    assert direction(p_up, p_down, 0.9) == expected
+
+
+def test_numbers_carry_units_and_never_false_certainty() -> None:
+    assert amount(16.74, "pp") == "16.7 pp" and amount(16.74, "pp", "nb") == "16,7 prosentpoeng"
+    assert amount(24.1, "%") == "24.1%" and amount(24.1, "%", "nb") == "24,1 %"
+    assert amount(1.25, "months") == "1.2 months" and amount(1.25, "months", "nb") == "1,2 måneder"
+    assert format_probability(1.0) == "> 0.99" and format_probability(0.0, language="nb") == "< 0,01"
+
+
+def test_threshold_probability_uses_the_direction_of_the_median() -> None:
+    effect = Effect.from_draws(draws(-8.0, 2.0), STYLE, "pp")
+    assert effect.sign == -1 and effect.p_beyond(5.0) > 0.9  # P(< -5), not P(> 5) = 0.00
+    row = summarise(xr.Dataset({"ame": variable(-8.0, 2.0, "Effect", "pp")}), "eti", 0.9, {"ame": 5.0}).iloc[0]
+    text = sentence(row.to_dict(), 0.9, "eti")
+    assert "P(< 0) > 0.99" in text and "P(< -5) = 0.9" in text and "P(> 5)" not in text
+
+
+def test_labels_are_humanised_and_terms_mapped() -> None:
+    assert readable("diagnosis: psychosis vs anxiety_depression") == "diagnosis: psychosis vs anxiety depression"
+    assert readable("gender[male]", {"gender": "Gender"}) == "Gender: male"
+    assert readable("months_outside: +1 SD (11.6)", language="nb") == "months outside: +1 SD (11,6)"
+    assert term_of_contrast("gender: male vs female") == "gender[male]"
+    assert term_of_contrast("age: +1 SD (4.39)") == "age"
+    assert escape_md("a*b_[x](y) <script>") == "a\\*b\\_\\[x\\](y) &lt;script>"
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+@pytest.mark.parametrize(
+    ("never", "usual", "strata", "bias"),
+    [
+        (24.1, 17.1, ("do better", "klarer seg bedre"), ("understates", "undervurderer")),
+        (5.0, 29.0, ("do worse", "klarer seg dårligere"), ("overstates", "overvurderer")),
+    ],
+)
+def test_never_takers_and_per_protocol_words_follow_the_strata(language, never, usual, strata, bias) -> None:
+    ctx = context(cace_estimands(cace=7.4, never=never, usual=usual), language)
+    text = cace_section(ctx)
+    index = 1 if language == "nb" else 0
+    assert strata[index] in text and bias[index] in text
+    assert "little Norwegian" not in text and "exceeds the CACE by -" not in text
+
+
+@pytest.mark.parametrize(
+    ("cace", "en", "nb"),
+    [
+        (20.0, "receiving IPS raised employment", "økte det å motta IPS employment"),
+        (-20.0, "receiving IPS lowered employment", "reduserte det å motta IPS employment"),
+        (6.0, "receiving IPS probably raised employment", "økte det å motta IPS trolig employment"),
+        (0.5, "the data cannot tell whether", "kan dataene ikke avgjøre om"),
+    ],
+)
+def test_cace_answer_direction_in_both_languages(cace: float, en: str, nb: str) -> None:
+    for language, expected in (("en", en), ("nb", nb)):
+        lines = cace_answer(context(cace_estimands(cace, 10.0, 20.0, sd=5.0), language, {"cace": 10.0}))
+        assert 2 <= len(lines) <= 4 and expected in lines[0]
+        if cace < 0:
+            assert ("lowers" if language == "en" else "reduserer") in lines[1]
+            assert ("fall of more than 10 pp" if language == "en" else "nedgang på mer enn 10 prosentpoeng") in lines[1]
+
+
+def test_pull_towards_zero_is_computed_not_assumed() -> None:
+    estimands = cace_estimands(10.0, 10.0, 20.0)
+    prior = xr.Dataset({"cace": variable(0.0, 15.0, "CACE", "pp"), "itt": variable(0.0, 8.0, "ITT", "pp")})
+    text = small_sample_section(context(estimands, groups={"prior_estimands": prior}))
+    assert re.search(r"3\d% of the way towards zero", text) and "15.0 pp" in text  # Wald 15 -> posterior ~10
+    estimands["observed_wald_cace"] = xr.DataArray(5.0, attrs={"unit": "pp", "participants": 20})
+    text = small_sample_section(context(estimands, groups={"prior_estimands": prior}))
+    assert "further from zero than the raw Wald estimate" in text and "towards zero" not in text.split("**ITT")[0]
+
+
+def test_calibration_from_a_validation_run_is_quoted() -> None:
+    calibration = {
+        "path": "runs/rij_cace-validation",
+        "n_participants": 66,
+        "quantities": {"cace": {"nominal": 0.9, "coverage": 0.884, "mcse": 0.014, "datasets": 500,
+                                "mean_truth": 23.0, "mean_posterior_mean": 14.4}},
+    }  # fmt: skip
+    text = small_sample_section(context(cace_estimands(10.0, 10.0, 20.0), calibration=calibration))
+    assert "500 simulated trials of 66 participants" in text and "covered the truth in 88.4% of trials" in text
+    assert "37.4% closer to zero than the truth" in text
+    text = small_sample_section(context(cace_estimands(10.0, 10.0, 20.0), "nb", calibration=calibration))
+    assert "88,4 % av forsøkene" in text and "nærmere null enn sannheten" in text
+
+
+@pytest.mark.parametrize(
+    ("contrast", "en", "nb"),
+    [
+        (10.0, r"rate \d+\.\d pp higher than", r"\d+,\d prosentpoeng høyere enn"),
+        (-10.0, r"rate \d+\.\d pp lower than", r"\d+,\d prosentpoeng lavere enn"),
+        (0.3, "cannot tell whether", "kan ikke avgjøre om"),
+    ],
+)
+def test_fidelity_words_follow_the_contrast(contrast: float, en: str, nb: str) -> None:
+    estimands = fidelity_estimands(contrast, sd=3.0)
+    effect = Effect.from_draws(estimands["fidelity_contrast"], STYLE, "pp")
+    assert re.search(en, fidelity_sentence(context(estimands), effect))
+    ctx = context(estimands, "nb")
+    assert re.search(nb, fidelity_sentence(ctx, ctx.effect("fidelity_contrast")))
+    assert "per step" not in fidelity_sentence(ctx, ctx.effect("fidelity_contrast"))
+
+
+@pytest.mark.parametrize(
+    ("plug_in", "word"),
+    [(0.10, "closer to zero"), (0.40, "further from zero"), (-0.20, "opposite sign"), (0.201, "about the same")],
+)
+def test_plug_in_slope_comparison_is_computed(plug_in: float, word: str) -> None:
+    estimands = fidelity_estimands(10.0)
+    for name, (mean, unit) in {"review_error_sd": (6.0, "points"), "fidelity_sd": (12.0, "points"),
+                               "fidelity_reliability": (0.8, "share")}.items():  # fmt: skip
+        estimands[name] = variable(mean, 0.5, name, unit, null=None)
+    estimands["fidelity_slope"] = variable(0.20, 0.05, "Fidelity slope", "log-odds per 10 IPS-25 points")
+    analyses = ["main (weakly_informative)", "variant: naive_plug_in"]
+    slope = xr.DataArray(
+        np.stack([draws(0.20, 0.05, 1), draws(plug_in, 0.03, 2)]),
+        dims=("analysis", "chain", "draw"),
+        coords={"analysis": analyses},
+        attrs={"unit": "log-odds per 10 IPS-25 points", "null": 0.0},
+    )
+    sensitivity = xr.Dataset(
+        {"fidelity_slope": slope}, attrs={"gates": json.dumps({a: {"status": "pass"} for a in analyses})}
+    )
+    text = measurement_section(context(estimands, groups={"sensitivity": sensitivity}))
+    assert word in text and "narrower" in text
+
+
+def test_drivers_ranked_by_size_not_signed_median_and_conditional_beside() -> None:
+    contrasts = ["ips25: +1 SD (12)", "gender: male vs female", "age: +1 SD (4.39)"]
+    values = np.stack([draws(1.4, 2.0, 1), draws(-5.5, 1.5, 2), draws(3.0, 1.0, 3)], axis=-1)
+    estimands = xr.Dataset(
+        {
+            "ame": xr.DataArray(values, dims=("chain", "draw", "contrast"), coords={"contrast": contrasts},
+                                attrs={"label": "AME", "unit": "pp", "null": 0.0}),
+            "odds_ratio": xr.DataArray(np.exp(values / 20), dims=("chain", "draw", "term"),
+                                       coords={"term": ["ips25", "gender[male]", "age"]},
+                                       attrs={"label": "OR", "unit": "OR", "null": 1.0}),
+        }
+    )  # fmt: skip
+    rows = effect_rows(context(estimands))  # by absolute median
+    assert [r["contrast"] for r in rows] == ["gender: male vs female", "age: +1 SD (4.39)", "ips25: +1 SD (12)"]
+    assert rows[0]["conditional"] is not None and rows[0]["conditional"].median < 1
+    ctx = context(estimands, thresholds={"ame": 5.0}, labels={"gender": "Gender"})
+    assert effect_rows(ctx)[0]["contrast"] == "gender: male vs female"  # by P(|effect| > 5 pp)
+    table = effects_section(ctx)
+    assert "Gender: male vs female" in table and "(fall)" in table and "P(> 5)" not in table
+
+
+def test_small_cells_are_suppressed_in_the_services_section() -> None:
+    services = ["S1", "S2", "S3*"]
+    estimands = xr.Dataset(
+        {
+            "service_rate": xr.DataArray(draws(40, 3, shape=(3,)), dims=("chain", "draw", "service"),
+                                         coords={"service": services}, attrs={"unit": "%"}),
+            "service_raw_rate": xr.DataArray([0.0, 45.0, 30.0], dims="service", coords={"service": services}),
+            "service_n": xr.DataArray([3, 40, 60], dims="service", coords={"service": services}),
+        }
+    )  # fmt: skip
+    text = services_section(context(estimands))
+    assert "from 30.0% to 45.0%" in text and not re.search(r"\b0\.0%", text) and "1 service with fewer than 5" in text
+    assert "Blant de 2 tjenestene" in services_section(context(estimands, "nb"))
+
+
+def _tree(gates: dict | None = None, diagnosis: list[str] | None = None) -> xr.DataTree:
+    groups: dict = {"estimands": xr.Dataset({"cace": variable(5.0, 1.0, "CACE: effect", "pp")})}
+    if gates is not None:
+        groups["sensitivity"] = xr.Dataset(attrs={"gates": json.dumps(gates)})
+    if diagnosis is not None:
+        groups["power_scaling"] = xr.Dataset(
+            {"diagnosis": xr.DataArray(diagnosis, dims="estimand", coords={"estimand": ["cace"] * len(diagnosis)})}
+        )
+    return xr.DataTree.from_dict(groups)
+
+
+@pytest.mark.parametrize(
+    ("gate", "gates", "diagnosis", "status"),
+    [
+        ("pass", {"main (w)": {"status": "pass"}, "prior set: s": {"status": "pass"}}, ["✓"], "pass"),
+        ("pass", {"prior set: s": {"status": "warn", "messages": ["r_hat: 1.02"]}}, ["✓"], "warn"),
+        ("pass", {"prior set: s": {"status": "fail", "messages": []}}, None, "warn"),
+        ("pass", None, ["potential prior-data conflict"], "warn"),
+        ("pass", None, ["potential strong prior / weak likelihood"], "warn"),
+        ("warn", None, None, "warn"),
+        ("fail", {"prior set: s": {"status": "pass"}}, ["✓"], "fail"),
+    ],
+)
+def test_verdict_is_never_pass_while_anything_warns(gate, gates, diagnosis, status) -> None:
+    for language in ("en", "nb"):
+        result = verdict(
+            gate, ["r_hat: largest R-hat 1.02"] if gate != "pass" else [], _tree(gates, diagnosis), language
+        )
+        assert result["status"] == status
+        assert bool(result["reasons"]) == (status != "pass") and result["headline"]
+    conflict = verdict("pass", [], _tree(None, ["potential prior-data conflict"]), "en")
+    assert "prior-data conflict for CACE" in conflict["reasons"][0]
+    refit = verdict("pass", [], _tree({"prior set: sceptical": {"status": "fail", "messages": []}}), "nb")
+    assert "priorsettet sceptical" in refit["reasons"][0] and "feilet" in refit["reasons"][0]
+
+
+def test_validation_run_is_found_and_read(tmp_path) -> None:
+    from ipsbayes.report.calibration import find_validation, load_calibration
+
+    folder = tmp_path / "runs" / "rij_cace-validation"
+    folder.mkdir(parents=True)
+    (folder / "coverage.csv").write_text(
+        "study,quantity,nominal,coverage,mcse,datasets,mean_truth,mean_posterior_mean\n"
+        "coverage,cace,0.8,0.78,0.02,500,23.0,14.4\ncoverage,cace,0.9,0.884,0.014,500,23.0,14.4\n"
+        "sbc,cace,0.9,0.9,0.01,500,0.0,0.0\n"
+    )
+    (folder / "provenance.json").write_text(
+        json.dumps({"config": "models/rij_cace.toml", "model": "cace", "design": "rij", "options": {}})
+    )
+    assert find_validation("rij_cace", "cace", [tmp_path]) == folder
+    assert find_validation("rij_cace", "hierarchical_logistic", [tmp_path]) is None
+    assert find_validation("rij_cace_months", "cace", [tmp_path]) is None
+    calibration = load_calibration(folder, 0.9)
+    assert calibration["n_participants"] == 66 and calibration["quantities"]["cace"]["coverage"] == 0.884

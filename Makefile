@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 SYSTEM_PACKAGES := chromium chromium-driver pandoc
 
-.PHONY: demo test install install-system validate benchmark clean
+.PHONY: demo test install install-system validate benchmark reproduce-rij clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
@@ -49,6 +49,14 @@ validate: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 	$(BIN)/python benchmarks/compile_cost.py
+
+# Issue 14 at full size (not CI): the MAP prior from the evidence table (rewrites priors/ips_map.toml),
+# RBesT's AS example over 12 seeds, and the assurance curve of the next refugee trial
+# (about an hour on 8 cores; CI runs each at a cheap size in tests/test_map_prior.py and test_assurance.py).
+reproduce-rij: $(STAMP)
+	$(BIN)/ipsbayes map-prior priors/map/ips_map.toml --out runs/ips_map
+	$(BIN)/python benchmarks/rbest_as.py --repeats 12 --profile default
+	$(BIN)/ipsbayes design models/rij_cace.toml --sizes 66,150,300,450,600 --trials 150 --out runs/rij_cace-design
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

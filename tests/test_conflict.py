@@ -45,8 +45,14 @@ def test_conflicting_data_move_weight_to_the_robust_component(make_config, tmp_p
     results = {}
     for label, centre in (("conflict", -1.5), ("agreement", 1.1)):
         entry = {**MIXTURE, "mu": [centre, centre]}
-        plan = check(make_config("rij_cace", data=data, **{"priors.overrides": {"treatment_effect": entry}}))
-        config = plan.config.with_overrides(profile="ci")
+        edits = {
+            "priors.overrides": {"treatment_effect": entry},
+            "sampler.profile": "ci",
+            "sampler.draws": 300,
+            "sampler.tune": 300,
+        }
+        plan = check(make_config("rij_cace", data=data, **edits))
+        config = plan.config
         fit = sample(plan.model, config.sampler, 1, predictive=False, log_likelihood=False, reuse_compiled=True)
         results[label] = prior_data_conflict(plan.model, plan.data, plan.priors, fit.datatree, seed=1, draws=1000)
     weight = {k: float(v["robust_posterior_weight"].sel(parameter="treatment_effect")) for k, v in results.items()}

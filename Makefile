@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 SYSTEM_PACKAGES := chromium chromium-driver pandoc
 
-.PHONY: demo test install install-system validate benchmark reproduce-rij clean
+.PHONY: demo test test-slow install install-system validate benchmark reproduce-rij clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
@@ -41,6 +41,11 @@ test: $(STAMP) install-system
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
+# the tests marked slow (deselected by `make test`): the null-effect assurance over 24 trials, the
+# prior-data conflict fits, RBesT's AS example at ci size
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
 validate: $(STAMP)
 	for config in rij_cace rij_cace_months ipsung_employment ipsung_fidelity ipsung_outcomes; do \
 		$(BIN)/ipsbayes validate models/$$config.toml --out runs/validation/$$config || exit 1; \
@@ -53,7 +58,7 @@ benchmark: $(STAMP)
 # Issue 14 at full size (not CI): the MAP prior from the evidence table (rewrites priors/ips_map.toml),
 # RBesT's AS example over 12 seeds, and the assurance curve of the next refugee trial
 # (about an hour on 8 cores; CI runs each at a cheap size in tests/test_map_prior.py and test_assurance.py).
-reproduce-rij: $(STAMP)
+reproduce-rij: $(STAMP) test-slow
 	$(BIN)/ipsbayes map-prior priors/map/ips_map.toml --out runs/ips_map
 	$(BIN)/python benchmarks/rbest_as.py --repeats 12 --profile default
 	$(BIN)/ipsbayes design models/rij_cace.toml --sizes 66,150,300,450,600 --trials 150 --out runs/rij_cace-design

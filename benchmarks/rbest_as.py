@@ -9,8 +9,8 @@ mean, beta mixture by AIC, robust weight 0.2) with ``--repeats`` seeds. For each
 publishes (``examples/rbest_as/rbest_reference.toml``) it reports our mean and SD over the seeds
 and ``z = (our mean - RBesT) / our SD``: RBesT's single run has about the same Monte Carlo SD as
 one of ours (same number of draws), so |z| below 2 means agreement within Monte Carlo error.
-Writes ``benchmarks/results/rbest_as.md`` and ``.json``. The CI test
-(tests/test_map_prior.py) runs one seed with the ``ci`` profile.
+Writes ``benchmarks/results/rbest_as.md`` and ``.json``. The test in tests/test_map_prior.py
+(marked slow: ``make test-slow``) runs one seed with the ``ci`` profile.
 """
 
 from __future__ import annotations

@@ -135,6 +135,7 @@ def test_summary_gives_binomial_monte_carlo_errors() -> None:
 
 
 @pytest.mark.sampling
+@pytest.mark.slow  # make test-slow
 def test_null_effect_succeeds_about_as_often_as_the_type_one_level(make_config, tmp_path: Path) -> None:
     """treatment_effect pinned at 0: P(CACE > 0) > 0.95 should happen about 5% of the time (24 trials here)."""
     config = make_config("rij_cace", **CHEAP, design={"sizes": [120], "trials": 24, "fixed": {"treatment_effect": 0.0}})

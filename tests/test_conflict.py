@@ -38,6 +38,7 @@ def test_robust_weight_follows_the_posterior_draws() -> None:
 
 
 @pytest.mark.sampling
+@pytest.mark.slow  # make test-slow
 def test_conflicting_data_move_weight_to_the_robust_component(make_config, tmp_path: Path) -> None:
     """Data from a trial with log OR 1.1: a prior at -1.5 conflicts (small p, robust weight up), one at 1.1 does not."""
     data = tmp_path / "rij"

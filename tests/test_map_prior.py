@@ -120,6 +120,7 @@ def test_ess_sentence_follows_the_numbers(language: str) -> None:
 
 
 @pytest.mark.sampling
+@pytest.mark.slow  # make test-slow
 def test_rbest_ankylosing_spondylitis_example_at_small_size() -> None:
     """RBesT's AS example with 2 chains x 400 draws: MAP mean/SD, ESS and the robust trial analysis.
 

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 SYSTEM_PACKAGES := chromium chromium-driver pandoc
 
-.PHONY: demo test test-slow install install-system validate benchmark reproduce-rij clean
+.PHONY: demo test test-slow install install-system validate benchmark reproduce reproduce-rij clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
@@ -41,8 +41,9 @@ test: $(STAMP) install-system
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
-# the tests marked slow (deselected by `make test`): the null-effect assurance over 24 trials, the
-# prior-data conflict fits, RBesT's AS example at ci size
+# the heavier checks the default run leaves out (pytest.mark.slow): published examples at the ci profile,
+# design variants end to end, Bambi agreement, the examples' contract tests; issue 14's null-effect assurance
+# over 24 trials, prior-data conflict fits and RBesT's AS example at ci size
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
@@ -54,6 +55,10 @@ validate: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 	$(BIN)/python benchmarks/compile_cost.py
+	$(BIN)/python benchmarks/bambi_graph.py
+
+reproduce: $(STAMP)
+	$(BIN)/python examples/reproduce.py --profile default
 
 # Issue 14 at full size (not CI): the MAP prior from the evidence table (rewrites priors/ips_map.toml),
 # RBesT's AS example over 12 seeds, and the assurance curve of the next refugee trial

@@ -145,8 +145,9 @@ def test_config_from_dict_and_overrides(small_ipsung: Path) -> None:
 @pytest.mark.parametrize(
     "formula, message",
     [
-        ("work_or_education_12m ~ age", "first group term must be '(1 | service)'"),
-        ("work_or_education_12m ~ age + (age | service)", "only group intercepts"),
+        ("work_or_education_12m ~ age + ips25", "the score belongs to a grouping factor"),
+        ("work_or_education_12m ~ age + ips25 + (1 | service) + (1 | service)", "appears twice"),
+        ("p(work_or_education_12m, n) ~ age + ips25 + (1 | service)", "takes no trials column"),
         ("work_or_education_12m ~ 0 + age + (1 | service)", "intercept cannot be removed"),
         ("work_or_education_12m age", "formula must look like"),
         ("work_or_education_12m ~ age + (1 | service)", "add the fidelity column 'ips25'"),

@@ -21,18 +21,39 @@ from ipsbayes.sampling import sample_prior_predictive
 
 from .conftest import REPO
 
-CONFIGS = {
-    path.stem: tomllib.loads(path.read_text())["model"]["kind"] for path in sorted((REPO / "models").glob("*.toml"))
+#: every shipped config: the IPS analyses in models/ and the published analyses in examples/
+PATHS = {
+    path.stem: path for path in [*sorted((REPO / "models").glob("*.toml")), *sorted(REPO.glob("examples/*/*.toml"))]
 }
+CONFIGS = {name: tomllib.loads(path.read_text())["model"]["kind"] for name, path in PATHS.items()}
+#: the published examples' configs cost ~55 s more here: checked by `make test-slow`, the IPS configs always
+CASES = [
+    pytest.param(name, marks=pytest.mark.slow) if PATHS[name].parent.parent.name == "examples" else name
+    for name in sorted(CONFIGS)
+]
+
+
+def vague(plan) -> bool:
+    """The config uses a source's vague priors (scales of 100 or more, Gamma/InverseGamma shapes below 0.01).
+
+    Prior draws then reach values whose odds ratios overflow and whose simulated data are degenerate, so
+    they cannot stand in for a posterior here; such configs reproduce published analyses (examples/) and are
+    not calibrated by SBC (``ipsbayes validate`` needs a proper, informative prior).
+    """
+    for prior in plan.priors.priors.values():
+        scales = [v for k, v in prior.params.items() if k in ("sigma", "upper", "beta") and prior.dist != "Beta"]
+        if any(v >= 100 for v in scales) or (prior.dist in ("Gamma", "InverseGamma") and prior.params["alpha"] < 0.01):
+            return True
+    return False
 
 
 def test_every_family_has_a_runnable_config() -> None:
     assert set(REGISTRY) <= set(CONFIGS.values()), f"families without a config: {set(REGISTRY) - set(CONFIGS.values())}"
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("name", CASES)
 def test_family_contract(name: str) -> None:
-    plan = check(REPO / "models" / f"{name}.toml")
+    plan = check(PATHS[name])
     model = plan.model
     logps = model.point_logps()
     assert all(np.isfinite(v) for v in logps.values()), logps
@@ -41,6 +62,9 @@ def test_family_contract(name: str) -> None:
             assert model.named_vars_to_dims.get(var.name), f"{name}: variable {var.name} has no named dims"
     for prior_name in plan.family.prior_names_for(plan.spec):
         assert prior_name in plan.priors
+    assert plan.family.describe(plan.spec, plan.data)
+    if vague(plan):  # prior draws overflow (e.g. InverseGamma(0.001, 0.001)): examples/ checks their estimands
+        return
     # estimands from prior draws standing in for a posterior: same shapes, no MCMC
     with model:
         prior = pm.sample_prior_predictive(draws=30, random_seed=1)["prior"].to_dataset()
@@ -52,14 +76,17 @@ def test_family_contract(name: str) -> None:
     for var_name in sampled:
         attrs = estimands[var_name].attrs
         assert attrs.get("label") and attrs.get("unit"), f"{name}: estimand {var_name} lacks label/unit"
-        assert np.isfinite(estimands[var_name].values).all(), f"{name}: estimand {var_name} not finite"
+        finite = np.isfinite(estimands[var_name].values).all()
+        assert finite or vague(plan), f"{name}: estimand {var_name} not finite"
     assert plan.family.describe(plan.spec, plan.data)
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("name", CASES)
 def test_sbc_replicates_every_observed_variable(name: str) -> None:
     """`ipsbayes validate` refits data drawn from the model: every observed variable's data must be replaced."""
-    plan = check(REPO / "models" / f"{name}.toml")
+    plan = check(PATHS[name])
+    if vague(plan):
+        pytest.skip("a source's vague priors: SBC needs a proper, informative prior")
     model = plan.model
     data_names = {var.name for var in model.data_vars}
     observed = {

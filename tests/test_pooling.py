@@ -1,4 +1,4 @@
-"""Per-group centring of service and specialist intercepts: the choice rule and an exact equivalence."""
+"""Per-group centring of group intercepts: the choice rule and an exact equivalence of densities."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from ipsbayes.models.pooling import choose_centred, group_information, split_arrays
 from ipsbayes.runner import check
+from ipsbayes.testing import edit_config, load_raw_config
 
 
 def test_information_is_participants_times_binomial_variance() -> None:
@@ -26,7 +27,7 @@ def test_choice_rule() -> None:
     assert not choose_centred(info, "noncentred", 25.0).any() and choose_centred(info, "centred", 25.0).all()
 
 
-def test_auto_centres_large_services_only_without_nested_specialists(make_config, small_ipsung: Path) -> None:
+def test_auto_centres_large_services_only_with_one_grouping_factor(make_config, small_ipsung: Path) -> None:
     services_only = _formula().replace(" + (1 | service:specialist)", "")
     plan = check(make_config(data=small_ipsung, **{"model.formula": services_only, "model.centre_above": 3.0}))
     assert 0 < plan.data.info["centred_groups"]["service"] < 20
@@ -47,18 +48,18 @@ def test_split_arrays_name_both_sides_and_skip_empty_ones() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fidelity_source", "parameterisation"), [("column", "auto"), ("reviews", "auto"), ("column", "centred")]
+    ("fidelity_source", "parameterisation"), [("column", "mixed"), ("reviews", "mixed"), ("column", "centred")]
 )
 def test_centring_is_the_same_density(
     make_config, small_ipsung: Path, fidelity_source: str, parameterisation: str
 ) -> None:
     """Centred groups change the coordinates, not the model: log densities differ by the Jacobian only.
 
-    For the same service and specialist intercepts, the model with some groups centred has
-    log density equal to the non-centred one minus log(sd) for each centred group (the
-    Jacobian of theta = mean + sd * z); the service and specialist effects agree exactly.
-    'auto' with a low threshold mixes both forms within services; 'centred' centres
-    specialists too. The mixed form for specialists is built by hand here to test the index maps.
+    For the same group effects, the model with some groups centred has log density equal to the
+    non-centred one minus log(sd) for each centred group (the Jacobian of theta = mean + sd * z); the
+    effects agree exactly. Services (the anchor factor) are centred on intercept + slope * fidelity,
+    specialists on zero. 'mixed' centres every other group of both factors (built by hand to test
+    the index maps); 'centred' centres all of them.
     """
     changes = {"model.formula": _formula(), "model.fidelity.source": fidelity_source}
     if fidelity_source == "reviews":
@@ -70,27 +71,20 @@ def test_centring_is_the_same_density(
     assert 0 < centred["service"] and 0 < centred["specialist"]
 
     rng = np.random.default_rng(3)
-    point = {name: rng.normal(0.0, 0.7, size=np.shape(value)) for name, value in plain.initial_point().items()}
+    point = {name: rng.normal(0.0, 0.7, size=np.shape(v)) for name, v in sorted(plain.initial_point().items())}
     outputs = [plain["service_effect"], plain["specialist_effect"], *_means(plain)]
-    effects = plain.compile_fn(plain.replace_rvs_by_values(outputs), inputs=plain.value_vars, on_unused_input="ignore")(
-        point
-    )
-    service_effect, specialist_effect, service_theta = effects[0], effects[1], effects[2]
+    compiled = plain.compile_fn(plain.replace_rvs_by_values(outputs), inputs=plain.value_vars, on_unused_input="ignore")
+    service_effect, specialist_effect, service_theta = compiled(point)
     sd_service, sd_specialist = np.exp(point["sd_service_log__"]), np.exp(point["sd_specialist_log__"])
 
     mixed_point = {k: v for k, v in point.items() if k not in {"z_service", "z_specialist"}}
     coords = mixed.coords
-    service_pos = {s: j for j, s in enumerate(coords["service"])}
-    specialist_pos = {k: j for j, k in enumerate(coords["specialist"])}
-    c_s = [service_pos[s] for s in coords["centred_service"]]
-    nc_s = [service_pos[s] for s in coords.get("noncentred_service", [])]
-    c_k = [specialist_pos[k] for k in coords["centred_specialist"]]
-    nc_k = [specialist_pos[k] for k in coords.get("noncentred_specialist", [])]
-    service_of = mixed_plan.data.arrays["specialist_service_idx"]
-    mixed_point |= {
-        "service_centred": service_theta[c_s],
-        "specialist_centred": (service_theta[service_of] + specialist_effect)[c_k],
-    }
+    position = {dim: {label: j for j, label in enumerate(coords[dim])} for dim in ("service", "specialist")}
+    c_s = [position["service"][s] for s in coords["centred_service"]]
+    nc_s = [position["service"][s] for s in coords.get("noncentred_service", [])]
+    c_k = [position["specialist"][k] for k in coords["centred_specialist"]]
+    nc_k = [position["specialist"][k] for k in coords.get("noncentred_specialist", [])]
+    mixed_point |= {"service_centred": service_theta[c_s], "specialist_centred": specialist_effect[c_k]}
     if nc_s:
         mixed_point["z_service"] = point["z_service"][nc_s]
     if nc_k:
@@ -108,25 +102,21 @@ def test_centring_is_the_same_density(
 
 
 def _mixed_plan(config: Path, parameterisation: str):
-    """Everything centred, or every other service and specialist centred (a split 'auto' builds for services)."""
-    from ipsbayes.testing import edit_config, load_raw_config
-
-    plan = check(edit_config(load_raw_config(config), **{"model.parameterisation": parameterisation}))
+    """Everything centred, or every other service and specialist centred."""
     if parameterisation == "centred":
-        return plan
+        return check(edit_config(load_raw_config(config), **{"model.parameterisation": "centred"}))
+    plan = check(edit_config(load_raw_config(config), **{"model.parameterisation": "noncentred"}))
     data = plan.data
     arrays = {k: v for k, v in data.arrays.items() if "centred_idx" not in k}
     coords = {k: v for k, v in data.coords.items() if "centred_" not in k}
+    info = dict(data.info, centred_groups={})
     for dim in ("service", "specialist"):
         mask = np.arange(len(coords[dim])) % 2 == 0
         split, split_coords = split_arrays(dim, list(coords[dim]), mask)
         arrays |= split
         coords |= split_coords
-        data.info["centred_groups"][dim] = int(mask.sum())
-    service_of = np.zeros(len(coords["specialist"]), np.int64)
-    service_of[arrays["specialist_idx"]] = arrays["service_idx"]
-    arrays["specialist_service_idx"] = service_of
-    data = dataclasses.replace(data, arrays=arrays, coords=coords)
+        info["centred_groups"][dim] = int(mask.sum())
+    data = dataclasses.replace(data, arrays=arrays, coords=coords, info=info)
     return dataclasses.replace(plan, data=data, model=plan.family.build(data, plan.spec, plan.priors))
 
 

@@ -84,6 +84,7 @@ def test_every_supported_distribution_builds() -> None:
         "LogNormal": {"mu": 0, "sigma": 1},
         "Beta": {"alpha": 2, "beta": 2},
         "Uniform": {"lower": 0, "upper": 1},
+        "InverseGamma": {"alpha": 2, "beta": 1},
         "NormalMixture": {"w": (0.8, 0.2), "mu": (1, 0), "sigma": (0.5, 3)},
     }
     assert set(examples) | {"LKJ"} == set(DISTRIBUTIONS)

@@ -65,15 +65,17 @@ def cace_estimands(
     out["per_protocol"] = variable(usual + cace - control, sd, "Naive per-protocol", "pp", seed=4)
     out["per_protocol_bias"] = variable(usual - control, 1.0, "Per-protocol minus CACE", "pp", seed=5)
     out["complier_share"] = variable(share, 3.0, "Share of compliers", "%", null=None, seed=6)
-    out["complier_rate_usual"] = variable(usual, 2.0, "Compliers under usual follow-up", "%", null=None, seed=7)
-    out["complier_rate_ips"] = variable(usual + cace, 2.0, "Compliers under IPS", "%", null=None, seed=8)
+    out["complier_rate_control"] = variable(usual, 2.0, "Compliers under usual follow-up", "%", null=None, seed=7)
+    out["complier_rate_treated"] = variable(usual + cace, 2.0, "Compliers under IPS", "%", null=None, seed=8)
     out["never_taker_rate"] = variable(never, 2.0, "Never-takers", "%", null=None, seed=9)
     out["control_rate"] = variable(control, 2.0, "Everyone assigned to usual follow-up", "%", null=None, seed=10)
     out["treatment_rate"] = variable(control + cace * share / 100, 2.0, "Everyone assigned to IPS", "%", null=None)
     out["observed_wald_cace"] = xr.DataArray(cace * 1.5, attrs={"label": "Wald", "unit": "pp", "participants": 20})
     out["observed_itt"] = xr.DataArray(cace, attrs={"label": "ITT", "unit": "pp", "participants": 30})
     out["observed_per_protocol"] = xr.DataArray(cace * 2, attrs={"label": "PP", "unit": "pp", "participants": 20})
-    out.attrs["vocabulary"] = json.dumps({"outcome": outcome})
+    # the words models/rij_cace.toml gives (the CACE family stores the config's words only)
+    words = {"treatment": "IPS", "control": "usual follow-up", "control_nb": "ordinær oppfølging", "outcome": outcome}
+    out.attrs["vocabulary"] = json.dumps(words)
     out.attrs["model_kind"] = "cace"
     return out
 

@@ -356,7 +356,7 @@ def _stderr_line(line: str) -> None:
 
 def _check(config: Path) -> int:
     from ipsbayes.resources import check_memory, estimate_memory, human_bytes
-    from ipsbayes.runner import MAX_POINTWISE_ROWS, check
+    from ipsbayes.runner import MAX_POINTWISE_ROWS, check, describe_priors
     from ipsbayes.sampling import resolve_settings
 
     plan = check(config)
@@ -371,6 +371,7 @@ def _check(config: Path) -> int:
         f"ok: {config} is valid ({plan.family.kind}; {plan.data.n_rows} rows; {dims}; "
         f"prior set '{plan.priors.name}'; draws need {human_bytes(memory.total)}{room})"
     )
+    print("\n".join(describe_priors(plan)))
     return 0
 
 

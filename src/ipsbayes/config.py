@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.textutil import plain_repr, shorten
@@ -40,15 +40,40 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class TableConfig(_Strict):
+    """A further data table, declared with the key columns that link it to the main table.
+
+    ``rows = "one"``: one row per key (e.g. schools with their school-level predictors); the model
+    joins the columns it needs onto the main table's rows. ``rows = "many"``: several rows per key
+    (e.g. repeated fidelity reviews of a service), used by the model part that asks for it.
+    """
+
+    path: Path = Field(description="CSV or Parquet file")
+    key: str | list[str] = Field(description="column(s) shared with the main table that identify a row here")
+    rows: Literal["one", "many"] = "one"
+
+    @property
+    def keys(self) -> list[str]:
+        """The key columns as a list."""
+        return [self.key] if isinstance(self.key, str) else list(self.key)
+
+
 class DataConfig(_Strict):
     """Where the data live and what to do with missing values.
 
-    Paths are relative to the config file unless absolute.
+    Paths are relative to the config file unless absolute. ``main`` (or its IPS name
+    ``participants``) is the table with one row per observation; further tables are
+    declared under ``[data.tables.<name>]`` with their join keys. ``services`` and
+    ``reviews`` are shorthand for the IPS layout (a service table joined on the model's
+    service column, and repeated reviews of services).
     """
 
-    participants: Path = Field(description="participant table (CSV or Parquet)")
+    participants: Path = Field(description="main table, one row per observation (CSV or Parquet); alias: main")
     services: Path | None = Field(None, description="service table (CSV or Parquet)")
     reviews: Path | None = Field(None, description="fidelity reviews, several per service")
+    tables: dict[str, TableConfig] = Field(
+        default_factory=dict, description="further tables by name, each with its path and join key(s)"
+    )
     missing: Literal["error", "drop"] = Field(
         "error", description="missing values: fail with counts per column, or drop those rows"
     )
@@ -62,6 +87,16 @@ class DataConfig(_Strict):
         None,
         description="column identifying participants, which must be unique (default: 'participant_id' when present)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _main(cls, raw: Any) -> Any:
+        """``main`` is the generic name of the main table (``participants`` in IPS configs)."""
+        if isinstance(raw, dict) and "main" in raw:
+            raw = dict(raw)
+            main = raw.pop("main")
+            raw.setdefault("participants", main)
+        return raw
 
 
 class PriorsConfig(_Strict):
@@ -430,8 +465,9 @@ def parse_config(source: Path | dict[str, Any]) -> tuple[RunConfig | None, list[
     if "kind" not in config.model:
         problems.append(f"{where}: key 'model.kind' is missing")
     problems += _kind_problems(raw, where)
-    for key in ("participants", "services", "reviews"):
-        given = getattr(config.data, key)
+    files = [(key, getattr(config.data, key)) for key in ("participants", "services", "reviews")]
+    files += [(f"tables.{name}.path", table.path) for name, table in config.data.tables.items()]
+    for key, given in files:
         resolved = config.resolve(given)
         if resolved is not None and not resolved.is_file():
             problems.append(

@@ -54,10 +54,14 @@ class DataBundle:
     reviews: Table | None = None
     hashes: dict[str, str] = field(default_factory=dict)
     dropped_rows: dict[str, int] = field(default_factory=dict)
+    #: further tables declared under ``[data.tables]``, by name, with their join keys and row kind
+    extra: dict[str, Table] = field(default_factory=dict)
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    many: set[str] = field(default_factory=set)
 
     def tables(self) -> list[Table]:
         """The tables that are present."""
-        return [t for t in (self.participants, self.services, self.reviews) if t is not None]
+        return [t for t in (self.participants, self.services, self.reviews, *self.extra.values()) if t is not None]
 
     def copy(self) -> DataBundle:
         """A copy whose tables can be cleaned and recoded without changing this bundle's frames."""
@@ -71,6 +75,9 @@ class DataBundle:
             reviews=_copy(self.reviews),
             hashes=dict(self.hashes),
             dropped_rows=dict(self.dropped_rows),
+            extra={name: _copy(table) for name, table in self.extra.items()},
+            keys={name: list(keys) for name, keys in self.keys.items()},
+            many=set(self.many),
         )
 
 
@@ -295,6 +302,11 @@ def read_bundle(config: RunConfig) -> DataBundle:
         bundle.services = read_table(config.resolve(data.services), "services", **options)
     if data.reviews is not None:
         bundle.reviews = read_table(config.resolve(data.reviews), "reviews", **options)
+    for name, table in data.tables.items():
+        bundle.extra[name] = read_table(config.resolve(table.path), name, **options)
+        bundle.keys[name] = table.keys
+        if table.rows == "many":
+            bundle.many.add(name)
     problems = []
     for table in bundle.tables():
         columns, missing = key_columns(config, table)

@@ -13,6 +13,7 @@ happen on that copy).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -87,6 +88,30 @@ def prepare(family: ModelFamily, bundle: DataBundle, spec: ModelSpec, config: Ru
     return family.prepare(bundle.copy(), spec, config)
 
 
+def complete_priors(family: ModelFamily, spec: ModelSpec, data: ModelData, priors: PriorSet) -> PriorSet:
+    """The prior set with the family's data-scaled defaults for every parameter it left out.
+
+    Defaults depend on the data (e.g. group SDs relative to the outcome's SD), so they are
+    filled in after :func:`prepare`; what each parameter gets is then listed by ``ipsbayes check``
+    and in the report's prior table. A family returns None for a parameter the data make
+    unnecessary (a correlation prior for a block that turned out to have one column).
+    """
+    needed = family.prior_names_for(spec)
+    defaults = family.default_priors(spec, data)
+    missing = [name for name in needed if name not in priors]
+    extra = [name for name, prior in defaults.items() if name not in needed and name.startswith("corr_") and prior]
+    if not missing and not extra:
+        return priors
+    absent = [name for name in missing if name not in defaults]
+    if absent:
+        raise ModelError(f"The {family.kind} model has no prior for: {', '.join(absent)}")
+    # a default of None: the parameter is not part of the model with these data (e.g. no correlation to model)
+    completed = {name: priors[name] if name in priors else defaults[name] for name in needed}
+    # parameters only the data reveal (an LKJ prior for a categorical varying effect) take their default
+    completed |= {name: prior for name, prior in defaults.items() if name not in needed and name.startswith("corr_")}
+    return dataclasses.replace(priors, priors={k: v for k, v in completed.items() if v is not None})
+
+
 def build(family: ModelFamily, data: ModelData, spec: ModelSpec, priors: PriorSet) -> pm.Model:
     """Build the model graph and check its log-probability is finite at the initial point.
 
@@ -154,6 +179,7 @@ def fit(
         started = time.perf_counter()
         data = prepare(family, bundle, spec, config)
         timings["prepare_data"] = time.perf_counter() - started
+    priors = complete_priors(family, spec, data, priors)
     if model is None:
         started = time.perf_counter()
         model = build(family, data, spec, priors)
@@ -179,6 +205,8 @@ def fit(
             "notes": json.dumps(data.notes),
         }
     )
+    # the family's own words win (a family may store only what the config names, leaving the rest to the report)
+    estimands.attrs.setdefault("vocabulary", json.dumps(family.vocabulary(spec, data)))
     timings["estimands"] = time.perf_counter() - started
     started = time.perf_counter()
     diagnostics = diagnose(sampled.datatree, config.diagnostics)
@@ -212,4 +240,4 @@ def descriptions(family: ModelFamily, spec: ModelSpec, data: ModelData) -> dict[
     return out
 
 
-__all__ = ["LIGHT", "Fitted", "Outputs", "build", "descriptions", "fit", "prepare"]
+__all__ = ["LIGHT", "Fitted", "Outputs", "build", "complete_priors", "descriptions", "fit", "prepare"]

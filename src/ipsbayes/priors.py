@@ -51,12 +51,13 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Beta": (("alpha", "beta"), ()),
     "Uniform": (("lower", "upper"), ()),
     "LKJ": (("eta",), ()),
+    "InverseGamma": (("alpha", "beta"), ()),
     "NormalMixture": (("w", "mu", "sigma"), ()),
 }
 _POSITIVE = {"sigma", "nu", "lam", "alpha", "beta", "eta"}
 #: distributions whose parameters are lists (one value per mixture component)
 _VECTOR = {"NormalMixture"}
-_META_KEYS = {"dist", "source", "labels"}
+_META_KEYS = {"dist", "source", "on", "labels"}
 
 
 @dataclass(frozen=True)
@@ -66,19 +67,30 @@ class Prior:
     dist: str
     params: dict[str, float | tuple[float, ...]]
     source: str
+    #: the scale the prior is stated on when it is not the parameter's own (see :data:`ON_SCALES`)
+    on: str | None = None
+    #: component names of a mixture prior (``"robust"`` marks the vague component)
     labels: tuple[str, ...] = ()
 
-    def create(self, name: str, **kwargs: Any) -> Any:
+    def create(self, name: str, logit_offset: Any = None, **kwargs: Any) -> Any:
         """Create the PyMC random variable ``name`` inside the current model context.
 
         The prior's numbers enter the graph as data (``<name>_prior_<param>``), not as
         constants, so a model compiled once can be refitted under another prior set of
         the same distributions without compiling again (nutpie ``with_data``).
+
+        A prior stated on another scale (``on``) is placed on that quantity, which PyMC samples
+        on an unconstrained scale with the Jacobian of its transform, and ``name`` becomes its
+        deterministic image: ``on = "probability"`` gives ``name = logit(p) - logit_offset``
+        (a Beta(a, b) on ``expit(name)`` is then exactly the logit-Beta density on ``name``);
+        ``"variance"`` gives ``name = sqrt(v)`` and ``"precision"`` ``name = 1 / sqrt(tau)``.
         """
         import pymc as pm
 
         if self.dist == "LKJ":
             raise TypeError(f"prior '{name}' is an LKJ prior: use its eta in an LKJCholeskyCov")
+        if self.on is not None:
+            return _create_on_scale(self, name, logit_offset, **kwargs)
         params = {
             key: pm.Data(f"{name}_prior_{key}", np.asarray(value))
             for key, value in self.params.items()
@@ -100,7 +112,10 @@ class Prior:
         return pm.Data(f"{name}_prior_{key}", self.params[key])
 
     def describe(self) -> str:
-        """Short text such as ``Normal(mu=0, sigma=1)``; a mixture as its weighted components."""
+        """Short text such as ``Normal(mu=0, sigma=1)`` (``... on the probability`` when stated on another scale).
+
+        A mixture is shown as its weighted components.
+        """
         if self.dist == "NormalMixture":
             return f"NormalMixture({self.mixture().describe()})"
 
@@ -110,7 +125,7 @@ class Prior:
             return f"{value:g}" if isinstance(value, int | float) else str(value)
 
         args = ", ".join(f"{k}={show(v)}" for k, v in self.params.items() if k not in _META_KEYS)
-        return f"{self.dist}({args})"
+        return f"{self.dist}({args})" + (f" on the {self.on}" if self.on else "")
 
     def mixture(self) -> Mixture:
         """The prior as a :class:`~ipsbayes.mixture.Mixture` (``Normal`` is a one-component mixture)."""
@@ -125,7 +140,8 @@ class Prior:
         """Mapping suitable for writing back to TOML."""
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()}
         labels = {"labels": list(self.labels)} if self.labels else {}
-        return {"dist": self.dist, **params, **labels, "source": self.source}
+        on = {"on": self.on} if self.on else {}
+        return {"dist": self.dist, **params, **on, **labels, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -136,6 +152,8 @@ class PriorSet:
     description: str
     priors: dict[str, Prior] = field(default_factory=dict)
     path: Path | None = None
+    #: the link scale the set's entries are stated on (a set's top-level ``link``), if it says
+    link: str | None = None
 
     def __getitem__(self, key: str) -> Prior:
         """Return the prior for parameter ``key``."""
@@ -252,6 +270,7 @@ def resolve_prior_set(
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     search_dirs: list[Path] | None = None,
     override_source: str = "override in the run config",
+    slots: Mapping[str, PriorSlot] | None = None,
 ) -> tuple[PriorSet | None, list[str]]:
     """Find a prior set, check it covers what a model needs, and apply overrides.
 
@@ -267,6 +286,11 @@ def resolve_prior_set(
         Folders to search; default :func:`default_search_dirs`.
     override_source : str
         Text recorded as the source of overridden entries.
+    slots : mapping of str to PriorSlot, optional
+        What each parameter is (support, scale, default): entries are then checked for meaning,
+        not only syntax (:func:`slot_problems`), entries a set states on another link scale are
+        left to the family's data-scaled default, and parameters with a default may be absent
+        (they are filled in after the data are read, see ``ModelFamily.default_priors``).
 
     Returns
     -------
@@ -286,36 +310,204 @@ def resolve_prior_set(
                 f"priors.overrides: unknown parameter '{key}'{did_you_mean(key, needed)}; "
                 f"valid names for this model: {', '.join(needed)}"
             )
-    if path is None:
+    slots = slots or {}
+    if path is None and set_name == DEFAULTS_SET and slots:
+        path, raw = None, {"description": 'Defaults scaled to the data (set = "defaults")'}
+    elif path is None:
         known = available_sets(search_dirs)
         problems.append(
             f"priors.set: no prior set named '{set_name}'{did_you_mean(set_name, known)}; "
             f"available: {', '.join(known) or '(none found)'}; searched {', '.join(map(str, search_dirs))}"
         )
         return None, problems
-    raw = read_toml(path)
+    else:
+        raw = read_toml(path)
     description = str(raw.get("description", ""))
+    set_link = raw.get("link") if isinstance(raw.get("link"), str) else None
     priors: dict[str, Prior] = {}
     for key, meaning in needed.items():
+        slot = slots.get(key)
         entry = dict(raw.get(key, {})) if isinstance(raw.get(key), dict) else None
+        if entry is not None and slot is not None and slot.link and set_link and set_link != slot.link:
+            entry = None  # stated on another link scale: the family's data-scaled default applies instead
         override = dict(overrides.get(key, {}))
         source = entry.get("source", "") if entry else ""
         if override:
             entry = override if ("dist" in override or entry is None) else {**entry, **override}
             source = str(override.get("source", override_source))
         if entry is None:
-            problems.append(f"{path}: prior set '{set_name}' has no entry '{key}' ({meaning}); add it or override it")
+            if slot is None or not slot.has_default:
+                problems.append(
+                    f"{path}: prior set '{set_name}' has no entry '{key}' ({meaning}); add it or override it"
+                )
             continue
         if not override and not str(source).strip():
             problems.append(f"{path}: prior '{key}' has no 'source' (each value needs its rationale or source)")
-        entry_problems = check_prior(key, entry, str(path) if not override else "priors.overrides")
+        where = str(path) if not override else "priors.overrides"
+        entry_problems = check_prior(key, entry, where)
+        if not entry_problems and slot is not None:
+            entry_problems = slot_problems(key, entry, slot, where)
         problems += entry_problems
         if not entry_problems:
             labels = tuple(entry.get("labels", ()))
-            priors[key] = Prior(dist=entry["dist"], params=_numbers(entry), source=str(source), labels=labels)
+            priors[key] = Prior(
+                dist=entry["dist"], params=_numbers(entry), source=str(source), on=entry.get("on"), labels=labels
+            )
     if problems:
         return None, problems
-    return PriorSet(name=set_name, description=description, priors=priors, path=path), []
+    return PriorSet(name=set_name, description=description, priors=priors, path=path, link=set_link), []
+
+
+# --- Priors on the scale users think in ------------------------------------------------------------------
+#: ``priors.set = "defaults"``: no file; every parameter takes its family's data-scaled default
+DEFAULTS_SET = "defaults"
+
+#: scales a prior may be stated on instead of the parameter's own, and the parameter support each needs
+ON_SCALES = {"probability": "real", "variance": "positive", "precision": "positive"}
+
+#: support of each distribution ("interval" for Uniform: its bounds decide)
+DIST_SUPPORT = {
+    "Normal": "real",
+    "StudentT": "real",
+    "Cauchy": "real",
+    "HalfNormal": "positive",
+    "HalfStudentT": "positive",
+    "HalfCauchy": "positive",
+    "Exponential": "positive",
+    "Gamma": "positive",
+    "InverseGamma": "positive",
+    "LogNormal": "positive",
+    "Beta": "unit",
+    "Uniform": "interval",
+    "LKJ": "correlation",
+    "NormalMixture": "real",
+}
+
+
+@dataclass(frozen=True)
+class PriorSlot:
+    """What a parameter is, so that a prior can be checked for meaning and not only for syntax.
+
+    Attributes
+    ----------
+    meaning : str
+        One line: what the parameter is.
+    support : {"real", "positive", "correlation"}
+        Values the parameter can take.
+    scale : str
+        The scale it lives on, in words ("log-odds", "outcome units (ms)", ...), for messages.
+    link : str or None
+        ``"logit"`` or ``"identity"`` for parameters on a link scale: a prior set that states its
+        ``link`` is only used for parameters on the same one.
+    probability : bool
+        True for log-odds location parameters, whose prior may be stated on the probability
+        (``on = "probability"``, Beta or Uniform(0, 1)).
+    has_default : bool
+        The family gives a data-scaled default, so a prior set may leave the parameter out.
+    """
+
+    meaning: str
+    support: str = "real"
+    scale: str = "log-odds"
+    link: str | None = None
+    probability: bool = False
+    has_default: bool = False
+
+
+def slot_problems(name: str, entry: Mapping[str, Any], slot: PriorSlot, where: str) -> list[str]:
+    """Problems when a prior cannot mean what it says for this parameter (wrong support or scale).
+
+    A Beta(2, 2) stated for a log-odds intercept would be accepted by PyMC and silently restrict the
+    log-odds to (0, 1); it is rejected here with the scale the parameter lives on and how to state it
+    on the probability instead.
+    """
+    dist, on = entry["dist"], entry.get("on")
+    params = {k: v for k, v in entry.items() if k not in _META_KEYS}
+    if on is not None:
+        if on not in ON_SCALES:
+            return [f"{where}: prior '{name}': unknown scale on = {on!r}; valid: {', '.join(ON_SCALES)}"]
+        if on == "probability" and not slot.probability:
+            return [
+                f"{where}: prior '{name}' ({slot.meaning}) lives on the {slot.scale} scale and cannot be stated "
+                "on the probability"
+            ]
+        if on != "probability" and slot.support != "positive":
+            return [f"{where}: prior '{name}' lives on the {slot.scale} scale; on = {on!r} is for SD parameters"]
+        needed = "unit" if on == "probability" else "positive"
+        given = _support(dist, params)
+        if given != needed and not (needed == "unit" and given == "unit-interval"):
+            return [
+                f"{where}: prior '{name}' is stated on the {on}, so it needs a distribution on that scale "
+                f"({'Beta or Uniform within 0-1' if on == 'probability' else 'a positive one'}); got {dist}"
+            ]
+        return []
+    given = _support(dist, params)
+    if slot.support == "correlation":
+        ok = given == "correlation"
+    elif slot.support == "positive":
+        ok = given in ("positive", "unit", "unit-interval", "positive-interval")
+    elif given == "unit-interval":  # Uniform within (0, 1): a probability's prior on a log-odds parameter
+        ok = not slot.probability
+    else:
+        ok = given in ("real", "interval", "positive-interval")
+    if ok:
+        return []
+    hint = ""
+    if slot.probability and given in ("unit", "unit-interval"):
+        hint = (
+            f'; if it is meant for the probability, add on = "probability" (translated with its Jacobian '
+            f"to a density on the {slot.scale})"
+        )
+    elif slot.support == "positive":
+        hint = "; use a positive distribution (HalfNormal, HalfStudentT, Exponential, Gamma)"
+    return [
+        f"{where}: prior '{name}' is {dist}, which lives on {_SUPPORT_WORDS[given]}, but '{name}' "
+        f"({slot.meaning}) lives on the {slot.scale} scale ({_SUPPORT_WORDS[slot.support]}){hint}"
+    ]
+
+
+_SUPPORT_WORDS = {
+    "real": "the whole real line",
+    "positive": "positive numbers",
+    "unit": "(0, 1)",
+    "unit-interval": "an interval within (0, 1)",
+    "positive-interval": "a positive interval",
+    "interval": "an interval",
+    "correlation": "correlation matrices",
+}
+
+
+def _support(dist: str, params: Mapping[str, Any]) -> str:
+    kind = DIST_SUPPORT.get(dist, "real")
+    if kind != "interval":
+        return kind
+    lower, upper = float(params.get("lower", 0.0)), float(params.get("upper", 1.0))
+    if 0.0 <= lower and upper <= 1.0:
+        return "unit-interval"
+    return "positive-interval" if lower >= 0.0 else "interval"
+
+
+def _create_on_scale(prior: Prior, name: str, logit_offset: Any, **kwargs: Any) -> Any:
+    """The random variable of a prior stated on another scale, and ``name`` as its deterministic image."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    inner = f"{name}_{prior.on}"
+    params = {key: pm.Data(f"{inner}_prior_{key}", value) for key, value in prior.params.items()}
+    if kwargs.get("initval") is not None:  # a starting value for ``name``, moved to the scale sampled
+        start = float(kwargs["initval"])
+        kwargs["initval"] = {"probability": 1.0 / (1.0 + math.exp(-start)), "variance": start**2}.get(
+            prior.on, 1.0 / start**2
+        )
+    value = getattr(pm, prior.dist)(inner, **params, **kwargs)
+    if prior.on == "probability":
+        image = pt.log(value) - pt.log1p(-value)
+        image = image if logit_offset is None else image - logit_offset
+    elif prior.on == "variance":
+        image = pt.sqrt(value)
+    else:
+        image = 1.0 / pt.sqrt(value)
+    return pm.Deterministic(name, image, dims=kwargs.get("dims"))
 
 
 def load_prior_set(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pymc as pm
 import xarray as xr
 
@@ -25,7 +26,7 @@ from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.errors import ConfigError, DiagnosticsGateError, did_you_mean
 from ipsbayes.models import REGISTRY, ModelData, ModelFamily, ModelSpec
 from ipsbayes.models.base import check_estimand_keys
-from ipsbayes.pipeline import Outputs, build, fit, prepare
+from ipsbayes.pipeline import Outputs, build, complete_priors, fit, prepare
 from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
 from ipsbayes.report import ReportSettings, write_report
 from ipsbayes.rundir import (
@@ -87,7 +88,11 @@ def validate_config(
     if config is not None and spec is not None:
         search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
         priors, prior_problems = resolve_prior_set(
-            config.priors.set, family.prior_names_for(spec), config.priors.overrides, search
+            config.priors.set,
+            family.prior_names_for(spec),
+            config.priors.overrides,
+            search,
+            slots=family.prior_slots(spec),
         )
         problems += [f"{where}: {p}" for p in prior_problems]
         problems += [f"{where}: {p}" for p in check_estimand_keys(config, family, spec)]
@@ -115,10 +120,41 @@ def check(source: Path | str | dict[str, Any] | RunConfig) -> Plan:
     started = time.perf_counter()
     data = prepare(family, bundle, spec, config)
     timings["prepare_data"] = time.perf_counter() - started
+    priors = complete_priors(family, spec, data, priors)
     started = time.perf_counter()
     model = build(family, data, spec, priors)
     timings["build_model"] = time.perf_counter() - started
     return Plan(config, family, spec, priors, bundle, data, model, timings)
+
+
+def describe_priors(plan: Plan, prob: float = 0.9, draws: int = 500) -> list[str]:
+    """What ``ipsbayes check`` prints about priors: each parameter's prior, and what they imply on the users' scale.
+
+    The implied priors are the model's headline estimands computed from prior draws (a prior
+    predictive check on the users' scale), e.g. the prior 90% interval of the outcome rate.
+    """
+    lines = [f"priors ({plan.priors.name}):"]
+    for name, prior in plan.priors.priors.items():
+        lines.append(f"  {name}: {prior.describe()}  [{prior.source}]")
+    try:
+        implied = prior_estimands(plan.family, plan.model, plan.data, plan.spec, plan.config, draws=draws)
+    except Exception as exc:  # a prior predictive failure must not hide the rest of the check
+        return [*lines, f"implied priors on the users' scale: not computable ({exc})"]
+    low, high = (1 - prob) / 2, (1 + prob) / 2
+    lines.append(f"implied priors on the users' scale ({prob:.0%} intervals from {draws} prior draws):")
+    for name, var in implied.data_vars.items():
+        if not var.attrs.get("headline") or not {"chain", "draw"} <= set(var.dims):
+            continue
+        other = [d for d in var.dims if d not in ("chain", "draw")]
+        stacked = var.stack(sample=("chain", "draw"))
+        elements = (
+            [((), stacked)] if not other else [((str(k),), stacked.sel({other[0]: k})) for k in var[other[0]].values]
+        )
+        for key, values in elements[:6]:
+            a, b = (float(x) for x in np.nanquantile(values.values.ravel(), [low, high]))
+            label = f"{name}[{key[0]}]" if key else name
+            lines.append(f"  {label} ({var.attrs.get('unit', '')}): {a:.3g} to {b:.3g}  ({var.attrs.get('label', '')})")
+    return lines
 
 
 @releasing_claims  # a failure or interrupt at any stage removes the claimed staging folder
@@ -198,10 +234,10 @@ def run(
     progress_stage.done("prior estimands")
     step = time.perf_counter()
     compared = headline_scalars(estimands, config.sensitivity.estimands)
-    scaled = power_scaling(datatree, estimands, compared, list(plan.priors.priors)) if power else None
+    prior_vars = [f"{name}_{prior.on}" if prior.on else name for name, prior in main_fit.priors.priors.items()]
+    scaled = power_scaling(datatree, estimands, compared, prior_vars) if power else None
     if scaled is not None:
         progress_stage.done("power-scaling sensitivity")
-    if scaled is not None:
         datatree["power_scaling"] = xr.DataTree(scaled)
     search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
     refits = sensitivity_fits(main_fit, plan.bundle, search, progress)
@@ -210,7 +246,7 @@ def run(
     timings["sensitivity"] = time.perf_counter() - step
     fit_settings = main_fit.settings
     target = claim.target if claim is not None else Path(out) if out is not None else Path("runs") / config.name
-    resolved = resolved_config(config, plan.priors)
+    resolved = resolved_config(config, main_fit.priors)
     with atomic_folder(claim if claim is not None else target) as staging:
         step = time.perf_counter()
         write_toml(staging / "config.toml", resolved)
@@ -222,7 +258,7 @@ def run(
         settings = report_settings(
             config,
             resolved,
-            plan.priors,
+            main_fit.priors,
             fit_settings,
             {"config": str(config.source) if config.source else "(in memory)", "data rows": plan.data.n_rows},
         )
@@ -263,6 +299,8 @@ def resolved_config(config: RunConfig, priors: PriorSet) -> dict[str, Any]:
     for key in ("participants", "services", "reviews"):
         path = config.resolve(getattr(config.data, key))
         raw["data"][key] = str(path.resolve()) if path is not None else None
+    for name, table in config.data.tables.items():
+        raw["data"]["tables"][name]["path"] = str(config.resolve(table.path).resolve())
     raw["priors"] = {"set": priors.name, "overrides": {name: prior.as_dict() for name, prior in priors.priors.items()}}
     return raw
 
@@ -322,7 +360,12 @@ def rerender(run_dir: Path | str) -> Run:
         name=existing.config["priors"]["set"],
         description="",
         priors={
-            k: Prior(v["dist"], {p: x for p, x in v.items() if p not in ("dist", "source")}, v.get("source", ""))
+            k: Prior(
+                v["dist"],
+                {p: x for p, x in v.items() if p not in ("dist", "source", "on")},
+                v.get("source", ""),
+                on=v.get("on"),
+            )
             for k, v in existing.config["priors"]["overrides"].items()
         },
     )
@@ -345,4 +388,4 @@ def rerender(run_dir: Path | str) -> Run:
     return load_run(folder)
 
 
-__all__ = ["Diagnostics", "Plan", "check", "rerender", "run", "validate_config"]
+__all__ = ["Diagnostics", "Plan", "check", "describe_priors", "rerender", "run", "validate_config"]

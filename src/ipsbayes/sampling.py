@@ -134,7 +134,7 @@ def sample(
     check_draws(datatree, settings)
     normalise_sample_stats(datatree)
     started = time.perf_counter()
-    with warnings.catch_warnings(), quiet_pymc():
+    with warnings.catch_warnings(), quiet_pymc(), default_initial_values(model):
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
@@ -324,6 +324,22 @@ def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool]:
     return compiled, False
 
 
+@contextlib.contextmanager
+def default_initial_values(model: pm.Model) -> Iterator[None]:
+    """Drop a model's own starting values while draws are post-processed, then restore them.
+
+    Families may start sampling at data-based values (a continuous outcome at its mean and
+    SD); PyMC cannot copy such a model, which computing the log-likelihood, log-prior and
+    predictive draws does. Once sampled, the starting point no longer matters.
+    """
+    saved = dict(model.rvs_to_initial_values)
+    model.rvs_to_initial_values.update(dict.fromkeys(saved))
+    try:
+        yield
+    finally:
+        model.rvs_to_initial_values.update(saved)
+
+
 def _sample_pymc(
     model: pm.Model, settings: dict[str, Any], seed: int, progress: bool, timings: dict[str, float]
 ) -> xr.DataTree:
@@ -369,7 +385,7 @@ def normalise_sample_stats(datatree: xr.DataTree) -> None:
 
 def sample_prior_predictive(model: pm.Model, draws: int, seed: int) -> xr.DataTree:
     """Prior and prior-predictive draws (no MCMC)."""
-    with warnings.catch_warnings(), quiet_pymc():
+    with warnings.catch_warnings(), quiet_pymc(), default_initial_values(model):
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)

@@ -84,6 +84,9 @@ class FidelitySpec(BaseModel):
         With reviews: model each service's true fidelity as latent, measured with error by
         its reviews, so fidelity uncertainty propagates into the slope (``True``), or plug in
         the mean review score (``False``, the naive analysis).
+    group : str or None
+        The grouping factor (a column of the formula's group terms) the score belongs to;
+        default: the model's service column, else the formula's first grouping factor.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -96,6 +99,7 @@ class FidelitySpec(BaseModel):
     source: Literal["column", "reviews"] = "column"
     review_column: str = "ips25_total"
     measurement_error: bool = True
+    group: str | None = None
 
     @property
     def latent(self) -> bool:

@@ -60,7 +60,9 @@ def check_sensitivity(config: RunConfig, family: ModelFamily, spec: ModelSpec, s
     """Problems with ``[sensitivity]``: unknown prior sets, invalid variants, priors a variant lacks."""
     problems = []
     for name in config.sensitivity.prior_sets:
-        _, found = resolve_prior_set(name, family.prior_names_for(spec), config.priors.overrides, search_dirs)
+        _, found = resolve_prior_set(
+            name, family.prior_names_for(spec), config.priors.overrides, search_dirs, slots=family.prior_slots(spec)
+        )
         problems += [f"sensitivity.prior_sets '{name}': {p}" for p in found]
     for name, changes in config.sensitivity.variants.items():
         valid_keys = set(family.spec_schema.model_fields) - {"kind"}
@@ -73,7 +75,11 @@ def check_sensitivity(config: RunConfig, family: ModelFamily, spec: ModelSpec, s
         problems += found
         if new_spec is not None:
             _, found = resolve_prior_set(
-                config.priors.set, family.prior_names_for(new_spec), config.priors.overrides, search_dirs
+                config.priors.set,
+                family.prior_names_for(new_spec),
+                config.priors.overrides,
+                search_dirs,
+                slots=family.prior_slots(new_spec),
             )
             problems += [f"sensitivity.variants.{name}: {p}" for p in found]
     return problems
@@ -158,7 +164,9 @@ def sensitivity_fits(
     for set_name in settings.prior_sets:
         if set_name == priors.name:
             continue
-        other, _ = resolve_prior_set(set_name, family.prior_names_for(spec), config.priors.overrides, search_dirs)
+        other, _ = resolve_prior_set(
+            set_name, family.prior_names_for(spec), config.priors.overrides, search_dirs, slots=family.prior_slots(spec)
+        )
         label = f"prior set: {set_name}"
         with progress_stage.group(f"refit, {label}"):
             refitted = refit(main, bundle, spec, other, progress)
@@ -166,7 +174,11 @@ def sensitivity_fits(
     for variant, changes in settings.variants.items():
         new_spec, _ = variant_spec(family, spec, changes, variant)
         new_priors, _ = resolve_prior_set(
-            priors.name, family.prior_names_for(new_spec), config.priors.overrides, search_dirs
+            priors.name,
+            family.prior_names_for(new_spec),
+            config.priors.overrides,
+            search_dirs,
+            slots=family.prior_slots(new_spec),
         )
         label = f"variant: {variant}"
         with progress_stage.group(f"refit, {label}"):

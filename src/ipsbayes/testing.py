@@ -23,8 +23,16 @@ def load_raw_config(path: Path | str) -> dict[str, Any]:
     with path.open("rb") as handle:
         raw = tomllib.load(handle)
     for key, value in raw.get("data", {}).items():
-        if key in {"participants", "services", "reviews"} and not Path(value).is_absolute():
+        if key in {"participants", "services", "reviews", "main"} and not Path(value).is_absolute():
             raw["data"][key] = str((path.parent / value).resolve())
+    for table in raw.get("data", {}).get("tables", {}).values():
+        if not Path(table["path"]).is_absolute():
+            table["path"] = str((path.parent / table["path"]).resolve())
+    priors = raw.setdefault("priors", {})
+    if "path" in priors and not Path(priors["path"]).is_absolute():
+        priors["path"] = str((path.parent / priors["path"]).resolve())
+    elif "path" not in priors and (path.parent / "priors").is_dir() and path.parent.name != "models":
+        priors["path"] = str((path.parent / "priors").resolve())  # an example's own prior sets
     return raw
 
 

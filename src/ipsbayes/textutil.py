@@ -32,11 +32,16 @@ class MarkdownText(str):
     __slots__ = ()
 
 
+#: a ``<`` that CommonMark/pandoc could read as the start of raw HTML or an autolink
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
 def escape_md(value: Any) -> MarkdownText:
     """Escape a user-controlled value so Markdown shows it as plain text.
 
-    Newlines become spaces (a value never starts a new block), ``<`` becomes
-    ``&lt;`` (no raw HTML or autolink), an ``&`` that would start an entity
+    Newlines become spaces (a value never starts a new block), a ``<`` that could
+    open a tag, comment or autolink (followed by a letter, ``/``, ``!`` or ``?``)
+    becomes ``&lt;`` (so ``< 0.01`` stays readable), an ``&`` that would start an entity
     becomes ``&amp;``, and backslashes, backticks, ``*``, ``[``, ``]`` and ``|``
     and ``_`` are backslash-escaped (no code span, emphasis, link, image or table cell
     break). Values that are already :class:`MarkdownText` are returned unchanged.
@@ -56,7 +61,7 @@ def escape_md(value: Any) -> MarkdownText:
     text = _NEWLINES.sub(" ", text)
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = _ENTITY.sub("&amp;", text)
-    return MarkdownText(text.replace("<", "&lt;"))
+    return MarkdownText(_TAG_START.sub("&lt;", text))
 
 
 def neutralize_markdown(text: str) -> MarkdownText:
@@ -65,7 +70,8 @@ def neutralize_markdown(text: str) -> MarkdownText:
     Code that builds Markdown around user values (section text, model
     descriptions) may not have escaped every value. This removes what could
     turn such a value into live content, whatever the surrounding Markdown:
-    every ``<`` becomes ``&lt;`` (no raw HTML tag, comment or autolink), every
+    every ``<`` that could open a tag, comment or autolink becomes ``&lt;`` (no raw
+    HTML or autolink; ``< 0.01`` stays as it is), every
     ``](`` becomes ``]\(`` (no inline link or image) and a ``[`` that starts a
     line is escaped (no link reference definition). Emphasis, code spans,
     tables and lists written by the code are untouched.
@@ -81,7 +87,7 @@ def neutralize_markdown(text: str) -> MarkdownText:
     """
     if isinstance(text, MarkdownText):
         return text
-    text = str(text).replace("<", "&lt;").replace("](", "]\\(")
+    text = _TAG_START.sub("&lt;", str(text)).replace("](", "]\\(")
     return MarkdownText(_REFERENCE_DEFINITION.sub(r"\1\\[", text))
 
 

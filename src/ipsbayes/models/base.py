@@ -23,7 +23,7 @@ from ipsbayes.config import RunConfig, pydantic_problems
 from ipsbayes.data import DataBundle
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.present.context import Presentation
-from ipsbayes.priors import PriorSet
+from ipsbayes.priors import Prior, PriorSet, PriorSlot
 
 
 class ModelSpec(BaseModel):
@@ -85,6 +85,23 @@ class ModelFamily(ABC):
     def prior_names_for(self, spec: ModelSpec) -> dict[str, str]:
         """Prior names this spec needs (a spec may switch parts of the model off)."""
         return dict(self.prior_names)
+
+    def prior_slots(self, spec: ModelSpec) -> dict[str, PriorSlot]:
+        """What each prior's parameter is (support, scale, whether a data-scaled default exists).
+
+        Priors are then checked for meaning, not only syntax: a Beta prior on a log-odds
+        parameter is rejected unless stated ``on = "probability"`` (see :func:`ipsbayes.priors.slot_problems`).
+        The default (no slots) checks syntax only.
+        """
+        return {}
+
+    def default_priors(self, spec: ModelSpec, data: ModelData) -> dict[str, Prior]:
+        """Data-scaled default priors for parameters a prior set leaves out (see :meth:`prior_slots`)."""
+        return {}
+
+    def vocabulary(self, spec: ModelSpec, data: ModelData | None = None) -> dict[str, str]:
+        """Words of the study (unit, group, treatment and control names) for labels and reports."""
+        return {}
 
     @abstractmethod
     def estimand_names(self, spec: ModelSpec) -> dict[str, str]:

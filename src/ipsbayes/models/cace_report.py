@@ -21,20 +21,21 @@ from ipsbayes.present.phrases import Effect, amount, estimate
 from ipsbayes.present.style import pointrange
 from ipsbayes.present.text import escape_md
 
+#: strata rows of the figure (labels come from :func:`strata_labels`, in the study's words)
 STRATA = (
-    ("never_taker_rate", "Never-takers", "#999999"),
-    ("complier_rate_usual", "Compliers, usual follow-up", "#ff7f0e"),
-    ("complier_rate_ips", "Compliers, IPS", "#1f77b4"),
-    ("control_rate", "Everyone assigned usual follow-up", "#d62728"),
-    ("treatment_rate", "Everyone assigned IPS", "#2ca02c"),
+    ("never_taker_rate", "#999999"),
+    ("complier_rate_control", "#ff7f0e"),
+    ("complier_rate_treated", "#1f77b4"),
+    ("control_rate", "#d62728"),
+    ("treatment_rate", "#2ca02c"),
 )
 
 
 def words(ctx: ReportContext) -> dict[str, str]:
     """The study's words: treatment, control and outcome (``[report.labels]`` or the family's vocabulary)."""
     return {
-        "treatment": vocabulary_word(ctx, "treatment", "IPS", "IPS"),
-        "control": vocabulary_word(ctx, "control", "usual follow-up", "ordinær oppfølging"),
+        "treatment": vocabulary_word(ctx, "treatment", "the treatment", "behandlingen"),
+        "control": vocabulary_word(ctx, "control", "the control condition", "kontrollbetingelsen"),
         "outcome": vocabulary_word(ctx, "outcome", "the outcome", "utfallet"),
     }
 
@@ -126,15 +127,26 @@ def cace_section(ctx: ReportContext) -> str:
     share = ctx.effect("complier_share")
     lines = [f"**{escape_md(effect_sentence(ctx, cace))}**"]
     ratio = ctx.effect("cace_ratio")
-    lines.append(
-        ctx.text(
-            f"As a ratio, compliers with {treatment} reach the outcome {estimate(ratio, ctx.style, 'en')} times as "
-            f"often as compliers without. An estimated {estimate(share, ctx.style, 'en')} of participants are "
-            "compliers.",
-            f"Som forholdstall når compliers med {treatment} utfallet {estimate(ratio, ctx.style, 'nb')} ganger så "
-            f"ofte som compliers uten. Anslagsvis {estimate(share, ctx.style, 'nb')} av deltakerne er compliers.",
+    share_en = f"An estimated {estimate(share, ctx.style, 'en')} of participants are compliers."
+    share_nb = f"Anslagsvis {estimate(share, ctx.style, 'nb')} av deltakerne er compliers."
+    if ctx.estimands.attrs.get("outcome_family", "bernoulli") in ("gaussian", "student_t"):
+        lines.append(
+            ctx.text(
+                f"As a ratio, the mean outcome of compliers with {treatment} is {estimate(ratio, ctx.style, 'en')} "
+                f"times that of compliers without. {share_en}",
+                f"Som forholdstall er gjennomsnittlig utfall for compliers med {treatment} "
+                f"{estimate(ratio, ctx.style, 'nb')} ganger det for compliers uten. {share_nb}",
+            )
         )
-    )
+    else:
+        lines.append(
+            ctx.text(
+                f"As a ratio, compliers with {treatment} reach the outcome {estimate(ratio, ctx.style, 'en')} times "
+                f"as often as compliers without. {share_en}",
+                f"Som forholdstall når compliers med {treatment} utfallet {estimate(ratio, ctx.style, 'nb')} ganger "
+                f"så ofte som compliers uten. {share_nb}",
+            )
+        )
     lines.append(contrast_table(ctx, cace, itt, pp))
     lines.append(why_per_protocol_differs(ctx, cace, pp))
     lines.append(why_itt_is_diluted(ctx, cace, itt, share))
@@ -154,7 +166,8 @@ def cace_section(ctx: ReportContext) -> str:
 
 def strata_labels(ctx: ReportContext) -> list[str]:
     """Row labels of the strata figure in the report's language, with the study's words for the arms."""
-    ips, usual = ctx.label("treatment", "IPS"), ctx.label("control", ctx.text("usual follow-up", "vanlig oppfølging"))
+    w = words(ctx)
+    ips, usual = w["treatment"], w["control"]
     return [
         ctx.text("Never-takers", "Aldri-takere"),
         ctx.text(f"Compliers, {usual}", f"Etterlevere, {usual}"),
@@ -211,8 +224,10 @@ def why_per_protocol_differs(ctx: ReportContext, cace: Effect, pp: Effect) -> st
     """Never-takers against compliers without IPS, and the resulting sign of the per-protocol bias (both computed)."""
     w = words(ctx)
     treatment = escape_md(w["treatment"])
-    never, usual = ctx.effect("never_taker_rate"), ctx.effect("complier_rate_usual")
-    gap = Effect.from_draws(ctx.draws("never_taker_rate") - ctx.draws("complier_rate_usual"), ctx.style, cace.unit, 0.0)
+    never, usual = ctx.effect("never_taker_rate"), ctx.effect("complier_rate_control")
+    gap = Effect.from_draws(
+        ctx.draws("never_taker_rate") - ctx.draws("complier_rate_control"), ctx.style, cace.unit, 0.0
+    )
     bias = ctx.effect("per_protocol_bias")
     rates = ctx.text(
         f"{amount(never.median, never.unit, 'en')} against {amount(usual.median, usual.unit, 'en')}",
@@ -333,22 +348,23 @@ def strata_rates(ctx: ReportContext) -> tuple[Figure, str]:
     estimands, style = ctx.estimands, ctx.style
     fig, ax = style.subplots(3.0)
     y = np.arange(len(STRATA))[::-1]
-    for yi, (name, _label, colour) in zip(y, STRATA, strict=True):
+    w = words(ctx)
+    ips, usual = w["treatment"], w["control"]
+    for yi, (name, colour) in zip(y, STRATA, strict=True):
         pointrange(ax, estimands[name], np.array([yi]), style, colour, lw=2.5)
     ax.plot([], [], "o-", color="0.3", lw=2.5, label=style.median_and_interval)
     for name, label, marker in (
         ("observed_rate_control_arm", style.t("observed: control arm", "observert: kontrollarm"), "x"),
-        ("observed_rate_received", style.t("observed: received IPS", "observert: fikk IPS"), "+"),
+        ("observed_rate_received", style.t(f"observed: received {ips}", f"observert: fikk {ips}"), "+"),
     ):
         if name in estimands:
             target = 1 if "control" in name else 2
             ax.plot(float(estimands[name]), y[target], marker, color="black", ms=9, ls="none", label=label)
     ax.set_yticks(y, strata_labels(ctx))
-    unit = estimands["complier_rate_ips"].attrs.get("unit", "")
+    unit = estimands["complier_rate_treated"].attrs.get("unit", "")
     shown = {"%": "%", "months": ctx.text("months", "måneder")}.get(unit, unit)
     ax.set_xlabel(style.t(f"Expected outcome ({shown})", f"Forventet utfall ({shown})"))
     fig.legend(loc="outside lower center", ncols=3)
-    ips, usual = ctx.label("treatment", "IPS"), ctx.label("control", ctx.text("usual follow-up", "vanlig oppfølging"))
     caption = ctx.text(
         f"Posterior medians and {style.text}. The CACE compares the two complier rows. The per-protocol contrast "
         f"compares compliers under {ips} with everyone under {usual}, a group that includes never-takers: it "
@@ -393,7 +409,7 @@ PRESENTATION = Presentation(
             "strata_rates",
             lambda ctx: ctx.text("Outcome by principal stratum and arm", "Utfall etter stratum og arm"),
             strata_rates,
-            lambda ctx: ctx.has("complier_rate_ips"),
+            lambda ctx: ctx.has("complier_rate_treated"),
         ),
     ),
 )

@@ -5,21 +5,49 @@ from __future__ import annotations
 from typing import Any
 
 from ipsbayes.models.base import ModelData
+from ipsbayes.textutil import escape_md
+
+#: likelihood names per outcome family (English, Norwegian); count families add "of N trials"
+LIKELIHOODS = {
+    "bernoulli": ("Bernoulli", "Bernoulli"),
+    "binomial": ("binomial", "binomial"),
+    "beta_binomial": ("beta-binomial", "betabinomial"),
+    "gaussian": ("Gaussian (normal)", "normalfordelt"),
+    "student_t": ("Student-t", "Student-t"),
+}
+
+
+def study_words(spec: Any, language: str) -> tuple[str, str]:
+    """Treatment and control as the config names them, else the report language's generic words."""
+    vocabulary = dict(spec.vocabulary)
+    nb = language == "nb"
+    treatment = vocabulary.get(f"treatment_{language}", vocabulary.get("treatment"))
+    control = vocabulary.get(f"control_{language}", vocabulary.get("control"))
+    return (
+        treatment or ("behandlingen" if nb else "the treatment"),
+        control or ("kontrollbetingelsen" if nb else "the control condition"),
+    )
 
 
 def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     """Markdown description of a fitted CACE model (``language`` "en" or "nb"): arms, likelihood, covariates, ER."""
     obs = data.info["observed"]
     nb = language == "nb"
-    trials = spec.trials
-    likelihood = {
-        "bernoulli": "Bernoulli",
-        "binomial": f"binomial av {trials}" if nb else f"binomial of {trials}",
-        "beta_binomial": f"betabinomial av {trials}" if nb else f"beta-binomial of {trials}",
-    }[spec.outcome_family]
+    treatment, control = (escape_md(word) for word in study_words(spec, language))
+    en_name, nb_name = LIKELIHOODS.get(spec.outcome_family, (spec.outcome_family, spec.outcome_family))
+    likelihood = nb_name if nb else en_name
+    if spec.is_count:
+        likelihood += f" av {spec.trials}" if nb else f" of {spec.trials}"
     none = "ingen" if nb else "none"
     compliance = ", ".join(f"`{c}`" for c in spec.compliance_covariates) or ("ingen kovariater" if nb else none)
     outcome_covariates = ", ".join(f"`{c}`" for c in spec.outcome_covariates) or none
+    weighted = ""
+    if spec.weights:
+        weighted = (
+            f" Hver rad står for så mange deltakere som kolonnen `{spec.weights}` sier."
+            if nb
+            else f" Each row stands for the number of participants in column `{spec.weights}`."
+        )
     if nb:
         er = (
             "Eksklusjonsrestriksjonen er antatt: tildeling alene endrer ikke utfallet for never-takers."
@@ -29,12 +57,12 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
         )
         return (
             "Bayesiansk prinsipal stratifisering (Imbens & Rubin 1997) for ensidig manglende etterlevelse: "
-            f"{obs['n_ips_arm']} deltakere tildelt IPS ({obs['n_received']} mottok det) og "
-            f"{obs['n_control_arm']} tildelt ordinær oppfølging. Utfall `{spec.outcome}`, {likelihood}-likelihood. "
-            f"Etterlevelsesmodell: logistisk i {compliance}; kovariater i utfallsmodellen: {outcome_covariates}. "
-            "I kontrollarmen kan compliers ikke skilles fra never-takers, så likelihooden der er en blanding av "
-            f"to komponenter, marginalisert slik at NUTS kan sample den. {er} Estimandene er gjennomsnitt over "
-            "studiens deltakere, vektet med hver deltakers sannsynlighet for å være complier."
+            f"{obs['n_treatment_arm']} deltakere tildelt {treatment} ({obs['n_received']} mottok det) og "
+            f"{obs['n_control_arm']} tildelt {control}. Utfall `{spec.outcome}`, {likelihood}-likelihood."
+            f"{weighted} Etterlevelsesmodell: logistisk i {compliance}; kovariater i utfallsmodellen: "
+            f"{outcome_covariates}. I kontrollarmen kan compliers ikke skilles fra never-takers, så likelihooden der "
+            f"er en blanding av to komponenter, marginalisert slik at NUTS kan sample den. {er} Estimandene er "
+            "gjennomsnitt over studiens deltakere, vektet med hver deltakers sannsynlighet for å være complier."
         )
     er = (
         "Exclusion restriction assumed: assignment alone does not change never-takers' outcomes."
@@ -44,8 +72,8 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     )
     return (
         f"Bayesian principal stratification (Imbens & Rubin 1997) for one-sided noncompliance: "
-        f"{obs['n_ips_arm']} participants assigned to IPS ({obs['n_received']} received it) and "
-        f"{obs['n_control_arm']} to usual follow-up. Outcome `{spec.outcome}`, {likelihood} likelihood. "
+        f"{obs['n_treatment_arm']} participants assigned to {treatment} ({obs['n_received']} received it) and "
+        f"{obs['n_control_arm']} to {control}. Outcome `{spec.outcome}`, {likelihood} likelihood.{weighted} "
         f"Compliance model: logistic in {compliance}; outcome covariates: {outcome_covariates}. In the control "
         "arm compliers cannot be told from never-takers, so the likelihood there is a two-component mixture, "
         f"marginalised so that NUTS samples it. {er} Estimands average over the study's participants, weighting "
@@ -53,4 +81,4 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     )
 
 
-__all__ = ["describe_cace"]
+__all__ = ["describe_cace", "study_words"]

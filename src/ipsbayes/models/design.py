@@ -1,14 +1,11 @@
-"""Formula handling shared by the regression families.
+"""Design matrices shared by the regression families, built by formulae (Bambi's formula engine).
 
-A model formula is written as in lme4/brms/Bambi::
-
-    work_or_education_12m ~ age + gender + diagnosis + fidelity + (1 | service) + (1 | service:specialist)
-
-:func:`parse_formula` splits it into the response, the population-level
-right-hand side and the group-intercept terms. :class:`Design` turns the
-right-hand side into a design matrix with `formulae` (Bambi's formula engine),
-standardising numeric predictors so that one prior scale fits all, and builds
-the counterfactual frames behind average marginal effects.
+:func:`parse_formula` is the compact view of a parsed formula (response, population-level
+variables, grouping factors) that the competing-outcomes family uses; the full parse,
+group terms included, is :func:`ipsbayes.models.formula.parse_model_formula`.
+:class:`Design` evaluates a formula with `formulae` once, standardising numeric predictors
+so that one prior scale fits all, and builds the counterfactual frames behind average
+marginal effects; its :attr:`Design.matrices` also hold the group-specific matrices.
 """
 
 from __future__ import annotations
@@ -20,66 +17,53 @@ import formulae
 import numpy as np
 import pandas as pd
 
-_GROUP_TERM = re.compile(r"\(\s*([^()|]*?)\s*\|\s*([^()]*?)\s*\)")
+from ipsbayes.models.formula import ModelFormula, parse_model_formula
+
 _CALL_LABEL = re.compile(r"C\((\w+)[^\]]*\)\[")
 
 
 @dataclass(frozen=True)
 class FormulaParts:
-    """A parsed model formula.
+    """A parsed model formula (compact view).
 
     Attributes
     ----------
     response : str
         Outcome column.
-    rhs : str
-        Population-level terms, without group terms (intercept implied).
     variables : list of str
         Columns used by the population-level terms.
     groups : list of tuple of str
-        Group-intercept factors in order of appearance, e.g. ``[("service",), ("service", "specialist")]``.
+        Columns of each grouping factor in order of appearance, e.g. ``[("service",), ("service", "specialist")]``.
+    formula : ModelFormula
+        The full parse.
     """
 
     response: str
-    rhs: str
     variables: list[str]
     groups: list[tuple[str, ...]]
+    formula: ModelFormula
+
+    @property
+    def rhs(self) -> str:
+        """The whole formula (a :class:`Design` evaluates its population-level part)."""
+        return self.formula.text
 
 
 def parse_formula(formula: str, where: str = "model.formula") -> tuple[FormulaParts | None, list[str]]:
-    """Parse ``formula``; return the parts or every problem found."""
-    if "~" not in formula:
-        return None, [f"{where}: formula must look like 'outcome ~ x1 + x2 + (1 | service)', got {formula!r}"]
+    """Parse ``formula`` with formulae; return the compact parts or every problem found."""
+    parsed, problems = parse_model_formula(formula, where)
+    if parsed is None:
+        return None, problems
     problems = []
-    groups = []
-    for expr, factor in _GROUP_TERM.findall(formula):
-        if expr.strip() != "1":
-            problems.append(
-                f"{where}: group term '({expr} | {factor})': only group intercepts '(1 | group)' are supported"
-            )
-        groups.append(tuple(part.strip() for part in factor.split(":")))
-    rhs_text = _GROUP_TERM.sub("", formula.split("~", 1)[1])
-    rhs_text = re.sub(r"\+\s*(?=\+|$)", "", re.sub(r"^\s*\+", "", rhs_text.strip())).strip()
-    rhs_text = re.sub(r"\s*\+\s*\+\s*", " + ", rhs_text).strip(" +") or "1"
-    try:
-        description = formulae.model_description(f"{formula.split('~', 1)[0]} ~ {rhs_text}")
-    except Exception as exc:  # formulae raises several parser error types
-        return None, [f"{where}: cannot parse formula {formula!r}: {exc}"]
-    response_vars = sorted(description.response.var_names) if description.response else []
-    if len(response_vars) != 1:
-        problems.append(f"{where}: the formula needs exactly one outcome column on the left of '~'")
-    variables: list[str] = []
-    has_intercept = False
-    for term in description.common_terms:
-        names = sorted(v for v in term.var_names if v)
-        if not names:
-            has_intercept = True
-        variables += [n for n in names if n not in variables]
-    if not has_intercept:
-        problems.append(f"{where}: the intercept cannot be removed (no '0 +' or '- 1')")
+    if parsed.trials is not None:
+        problems.append(f"{where}: p(successes, trials) is not supported by this model")
+    intercept_only = all(b.intercept and len(b.terms) == 1 for b in parsed.blocks)
+    if not intercept_only:
+        problems.append(f"{where}: this model supports group intercepts '(1 | group)' only")
     if problems:
         return None, problems
-    return FormulaParts(response_vars[0], rhs_text, variables, groups), []
+    groups = [f.columns for f in parsed.factors]
+    return FormulaParts(parsed.response, parsed.common_variables, groups, parsed), []
 
 
 def _pretty(label: str) -> str:
@@ -106,28 +90,45 @@ class Design:
     Parameters
     ----------
     rhs : str
-        Right-hand side (population-level terms) of the formula.
+        Right-hand side (population-level terms), or a whole formula ``y ~ ... + (1 | g)``: then
+        formulae evaluates it once, group terms included (:attr:`matrices`), on the
+        standardised frame, so varying slopes use the same scaling as the coefficients.
     frame : DataFrame
         Data on the original scale.
     standardize : bool
         Centre and scale numeric non-binary predictors by their sample SD.
     keep_raw : set of str
         Numeric columns to leave on their own scale (e.g. a fidelity score scaled elsewhere).
+    drop : set of str
+        Population-level terms to leave out of :meth:`matrix` (e.g. a fidelity score the model
+        treats on its own).
     """
 
     rhs: str
     frame: pd.DataFrame
     standardize: bool = True
     keep_raw: set[str] = field(default_factory=set)
+    drop: set[str] = field(default_factory=set)
     scaling: dict[str, tuple[float, float]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        variables = parse_formula(f"y ~ {self.rhs}")[0].variables if self.rhs != "1" else []
-        self.variables = [v for v in variables if v in self.frame.columns]
+        if "~" in self.rhs:
+            parsed = parse_model_formula(self.rhs)[0]
+            self.common = list(parsed.common_variables)
+            variables = list(dict.fromkeys([*parsed.common_variables, *parsed.expression_variables]))
+        else:
+            variables = _rhs_variables(self.rhs)
+            self.common = list(variables)
+        self.variables = [v for v in self.common if v in self.frame.columns]
         self.kinds: dict[str, str] = {}
-        for variable in self.variables:
+        categorical = _categorical_calls(self.rhs)
+        for variable in [v for v in variables if v in self.frame.columns]:
             values = self.frame[variable]
-            if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            if (
+                variable in categorical
+                or pd.api.types.is_bool_dtype(values)
+                or not pd.api.types.is_numeric_dtype(values)
+            ):
                 self.kinds[variable] = "categorical"
             elif set(pd.unique(values.dropna())) <= {0, 1}:
                 self.kinds[variable] = "binary"
@@ -137,9 +138,18 @@ class Design:
                     sd = float(values.std(ddof=0)) or 1.0
                     self.scaling[variable] = (float(values.mean()), sd)
         self._matrices = formulae.design_matrices(self.rhs, self.transform(self.frame), na_action="error")
-        raw_labels = [label for term in self._matrices.common.terms.values() for label in term.labels]
-        self._keep = [i for i, label in enumerate(raw_labels) if label != "Intercept"]
+        common = self._matrices.common
+        raw_labels = [label for term in common.terms.values() for label in term.labels]
+        dropped = {label for name in self.drop if name in common.terms for label in common.terms[name].labels}
+        self._keep = [i for i, label in enumerate(raw_labels) if label != "Intercept" and label not in dropped]
         self.labels = [_pretty(raw_labels[i]) for i in self._keep]
+        dropped_variables = {v for name in self.drop for v in _rhs_variables(name)}
+        self.variables = [v for v in self.variables if v not in dropped_variables]
+
+    @property
+    def matrices(self) -> formulae.matrices.DesignMatrices:
+        """The design matrices formulae built (``common``, ``group``, ``response``) on the standardised frame."""
+        return self._matrices
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Apply the stored standardisation to a frame on the original scale."""
@@ -212,16 +222,26 @@ class Design:
         return self.matrix(low), self.matrix(high)
 
 
-def split_terms(rhs: str) -> list[str]:
-    """Split a right-hand side on top-level ``+`` (not inside parentheses)."""
-    terms, depth, current = [], 0, []
-    for char in rhs:
-        depth += char == "("
-        depth -= char == ")"
-        if char == "+" and depth == 0:
-            terms.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-    terms.append("".join(current).strip())
-    return [t for t in terms if t and t != "1"]
+def _categorical_calls(formula: str) -> set[str]:
+    """Columns used inside ``C(...)``: categorical whatever their dtype (never standardised)."""
+    try:
+        description = formulae.model_description(formula)
+    except Exception:  # the caller's own parse reports formula problems
+        return set()
+    out = set()
+    for term in description.common_terms:
+        for component in getattr(term, "components", []):
+            call = getattr(component, "call", None)
+            if getattr(call, "callee", None) == "C" and call.args:
+                out.add(getattr(call.args[0], "name", None))
+    return out - {None}
+
+
+def _rhs_variables(rhs: str) -> list[str]:
+    """Columns used by a right-hand side of population-level terms."""
+    if not rhs.strip() or rhs.strip() == "1":
+        return []
+    out: list[str] = []
+    for term in formulae.model_description(rhs).common_terms:
+        out += [v for v in sorted(getattr(term, "var_names", set())) if v and v not in out]
+    return out

@@ -73,12 +73,12 @@ def review_arrays(
     }
 
 
-def latent_fidelity(priors: PriorSet, d: dict[str, Any]) -> Any:
-    """True service fidelity (scaled), with the reviews as its noisy measurements."""
+def latent_fidelity(priors: PriorSet, d: dict[str, Any], dim: str = "service") -> Any:
+    """True fidelity of each group of ``dim`` (scaled), with the reviews as its noisy measurements."""
     mean = priors["fidelity_mean"].create("fidelity_mean")
     sd = priors["fidelity_sd"].create("fidelity_sd")
-    z = pm.Normal("z_fidelity", 0.0, 1.0, dims="service")
-    latent = pm.Deterministic("fidelity_latent", mean + sd * z, dims="service")
+    z = pm.Normal("z_fidelity", 0.0, 1.0, dims=dim)
+    latent = pm.Deterministic("fidelity_latent", mean + sd * z, dims=dim)
     error = priors["review_error_sd"].create("review_error_sd")
     pm.Normal(
         "review_score_obs", mu=latent[d["review_service_idx"]], sigma=error, observed=d["review_score"], dims="review"

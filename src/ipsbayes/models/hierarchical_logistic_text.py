@@ -11,13 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from ipsbayes.models.base import ModelData
-from ipsbayes.models.pooling import describe_parameterisation
 
 
 def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> str:
     """Markdown description of a fitted hierarchical logistic model (``language`` "en" or "nb")."""
     info, coords = data.info, data.coords
-    nested = bool(info["nested"])
+    service = spec.service if spec.service in coords else "service"
+    # the multilevel model's blocks: any grouping factor besides the service holds job specialists
+    others = [b.dim for b in info.get("blocks", []) if b.dim != service]
+    nested = bool(others)
+    specialists = len(coords[others[0]]) if nested else 0
     nb = language == "nb"
     fid = spec.fidelity
     latent = fid is not None and fid.latent
@@ -30,9 +33,9 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
         + " + sd_service * z_service"
         + (" + sd_specialist * z_specialist" if nested else "")
     )
-    n_services = len(coords["service"])
+    n_services = len(coords[service])
     if nb:
-        groups = f"{n_services} tjenester" + (f" og {len(coords['specialist'])} jobbspesialister" if nested else "")
+        groups = f"{n_services} tjenester" + (f" og {specialists} jobbspesialister" if nested else "")
         head = (
             f"Hierarkisk logistisk regresjon av `{info['response']}` for {data.n_rows} deltakere i {groups}. "
             f"Formel: `{spec.formula}`."
@@ -47,7 +50,7 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
             "posteriortrekk."
         )
     else:
-        groups = f"{n_services} services" + (f" and {len(coords['specialist'])} job specialists" if nested else "")
+        groups = f"{n_services} services" + (f" and {specialists} job specialists" if nested else "")
         head = (
             f"Hierarchical logistic regression of `{info['response']}` for {data.n_rows} participants in {groups}. "
             f"Formula: `{spec.formula}`."
@@ -124,6 +127,27 @@ def _parameterisation_nb(centred: dict[str, int], mode: str, threshold: float, n
             "raskere."
         )
     return f"Alle grupper samples i sentrert form ({counts}), slik konfigurasjonen ber om."
+
+
+def describe_parameterisation(centred: dict[str, int], mode: str, threshold: float, nested: bool) -> str:
+    """How the group intercepts were parameterised, in one or two sentences for the report."""
+    if not any(centred.values()):
+        why = "."
+        if mode == "auto":
+            why = (
+                " (with job specialists nested in services, 'auto' keeps every group non-centred)."
+                if nested
+                else f" (no service's data carried information n p (1 - p) above {threshold:g})."
+            )
+        return "They are non-centred (z ~ Normal(0, 1)), which samples well when services are small" + why
+    counts = ", ".join(f"{n} {dim}{'s' * (n != 1)}" for dim, n in centred.items() if n)
+    if mode == "auto":
+        return (
+            f"Services whose data pin their intercept down are sampled in the centred form ({counts}; information "
+            f"n p (1 - p) above {threshold:g}), the rest non-centred: the same posterior, with geometry "
+            "NUTS samples faster."
+        )
+    return f"All groups are sampled in the centred form ({counts}), as the config asks."
 
 
 __all__ = ["describe_hierarchical"]

@@ -203,7 +203,14 @@ def pull_sentence(
 
 
 def vocabulary_word(ctx: ReportContext, key: str, en: str, nb: str) -> str:
-    """A study word from ``[report.labels]`` or the family's vocabulary, else the default of the report's language."""
+    """A study word from ``[report.labels]`` or the family's vocabulary, else the default of the report's language.
+
+    A vocabulary entry ``<key>_<language>`` (e.g. ``control_nb = "ordinær oppfølging"``) is the word
+    in that report language; it wins over the plain ``<key>`` (usually written in English).
+    """
+    localised = f"{key}_{ctx.language}"
+    if key not in ctx.labels and localised in ctx.vocabulary:
+        return str(ctx.vocabulary[localised])
     if key in ctx.labels or key in ctx.vocabulary:
         return ctx.label(key)
     return ctx.text(en, nb)

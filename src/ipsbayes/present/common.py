@@ -327,18 +327,18 @@ def effects_forest(ctx: ReportContext) -> tuple[Figure, str]:
         ax.set_axis_off()
     for row in axes:
         row[0].set_yticks(y, [labels[i] for i in order])
-    fig.supxlabel(
-        style.t("Average marginal effect (percentage points)", "Gjennomsnittlig marginal effekt (prosentpoeng)")
-    )
+    unit = effects.attrs.get("unit", "pp")
+    shown_en, shown_nb = ("percentage points", "prosentpoeng") if unit == "pp" else (unit, unit)
+    fig.supxlabel(style.t(f"Average marginal effect ({shown_en})", f"Gjennomsnittlig marginal effekt ({shown_nb})"))
     handles = [
         Line2D([], [], color="#1f77b4", lw=3.2, label=style.t("50% interval", "50 % intervall")),
         Line2D([], [], color="#1f77b4", lw=1.0, marker="o", ms=4.5, label=style.median_and_interval),
     ]
     fig.legend(handles=handles, loc="outside upper center", ncols=2)
     caption = ctx.text(
-        f"Average marginal effects in percentage points, largest first: thick line 50%, thin line {style.text}; "
+        f"Average marginal effects in {shown_en}, largest first: thick line 50%, thin line {style.text}; "
         "dot: posterior median. Numeric predictors: +1 SD; categories: vs the reference level.",
-        f"Gjennomsnittlige marginale effekter i prosentpoeng, største først: tykk strek 50 %, tynn strek "
+        f"Gjennomsnittlige marginale effekter i {shown_nb}, største først: tykk strek 50 %, tynn strek "
         f"{style.text}; punkt: posterior median. Numeriske variabler: +1 SD; kategorier: mot referansenivået.",
     )
     return fig, caption

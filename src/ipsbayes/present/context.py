@@ -9,6 +9,7 @@ priors, reproducibility) and never looks estimands up by name.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,14 +98,7 @@ class ReportContext:
     @property
     def vocabulary(self) -> dict[str, str]:
         """Words the model family stored for this study (group names, treatment and control names, units)."""
-        import json
-
-        raw = self.estimands.attrs.get("vocabulary", "{}")
-        try:
-            words = json.loads(raw) if isinstance(raw, str) else dict(raw)
-        except (TypeError, ValueError):
-            return {}
-        return {str(k): str(v) for k, v in words.items()}
+        return vocabulary_of(self.estimands)
 
     def number(self, value: float | None, unit: str = "") -> str:
         """A number rounded for reading, in the report's language."""
@@ -138,6 +132,16 @@ class ReportContext:
 SectionBuilder = Callable[[ReportContext], str]
 FigureDrawer = Callable[[ReportContext], tuple[Any, str]]
 Applies = Callable[[ReportContext], bool]
+
+
+def vocabulary_of(estimands: xr.Dataset) -> dict[str, str]:
+    """The study's own words a model family stored as JSON in ``estimands.attrs["vocabulary"]``."""
+    raw = estimands.attrs.get("vocabulary", "{}")
+    try:
+        words = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except (TypeError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in words.items()}
 
 
 def always(_: ReportContext) -> bool:

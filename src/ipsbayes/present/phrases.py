@@ -255,6 +255,8 @@ def readable(
             rest = f"+1 {what}" + (f" ({size})" if size else "")
         elif rest.startswith("1 vs 0"):
             rest = choose(language, "yes vs no", "ja mot nei")
+        else:  # "prior set: ips_literature", "variant: no_exclusion_restriction"
+            rest = one(rest)
         return f"{one(match['var'])}: {rest}"
     return default if default is not None else one(raw)
 

@@ -32,7 +32,9 @@ from markupsafe import Markup
 
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.present import Presentation, ReportContext, Style
+from ipsbayes.present.context import vocabulary_of
 from ipsbayes.present.notes import translate_note
+from ipsbayes.present.phrases import readable
 from ipsbayes.present.text import format_number, format_probability, interval_name
 from ipsbayes.report.figures import draw_figures
 from ipsbayes.report.html import collapse_tables
@@ -282,9 +284,14 @@ def _context(
     figures: dict[str, dict],
     sections: list[dict],
 ) -> dict[str, Any]:
+    words = {**vocabulary_of(estimands), **settings.labels}
+
+    def element_of(row: dict[str, Any]) -> str:
+        return readable(row["element"], words, settings.language) if row["element"] else ""
+
     headline = summary[summary["headline"]]
     key_results = [
-        sentence(row, settings.interval_prob, settings.interval_kind, settings.language)
+        sentence({**row, "element": element_of(row)}, settings.interval_prob, settings.interval_kind, settings.language)
         for row in headline.to_dict("records")
     ]
     rows = []
@@ -293,7 +300,7 @@ def _context(
         rows.append(
             {
                 "label": row["label"],
-                "element": row["element"],
+                "element": element_of(row),
                 "unit": unit,
                 "median": format_number(row["median"], unit),
                 "lower": format_number(row["lower"], unit),

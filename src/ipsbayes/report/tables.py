@@ -152,7 +152,7 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
         "hovedanalyse, annet priorsett eller modellvariant",
     ),
     "estimand": ("størrelse", "estimand name (stable, for code)", "navn på størrelsen (stabilt, for kode)"),
-    "element": ("element", "element of a vector estimand (e.g. a service)", "element i en vektor (f.eks. en tjeneste)"),
+    "element": ("element", "element of a vector estimand (e.g. a group)", "element i en vektor (f.eks. en gruppe)"),
     "label": ("beskrivelse", "what the estimand is", "hva størrelsen er"),
     "unit": (
         "enhet",

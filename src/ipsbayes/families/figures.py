@@ -1,0 +1,91 @@
+"""Predictive-check figures that outcome families own (continuous outcomes; shares of trials).
+
+Binary outcomes are covered by the report's shared calibration figure; these two add
+what it cannot show: the distribution of a continuous outcome, and each aggregated
+row's observed share against its predictive interval.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ipsbayes.present import Figure, ReportContext, fixed
+
+
+def _response(ctx: ReportContext) -> str | None:
+    """The outcome's name in the run's observed data (the family stores it with the estimands)."""
+    tree = ctx.datatree
+    if "posterior_predictive" not in tree.children or "observed_data" not in tree.children:
+        return None
+    name = ctx.estimands.attrs.get("response")
+    observed = tree["observed_data"].to_dataset()
+    return name if name in observed and name in tree["posterior_predictive"].to_dataset() else None
+
+
+def density(ctx: ReportContext) -> tuple[Any, str]:
+    """Posterior predictive densities of the outcome against its observed distribution (ArviZ)."""
+    import arviz as az
+
+    from ipsbayes.present.style import figure_of
+
+    name = _response(ctx)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pc = az.plot_ppc_dist(ctx.datatree, var_names=[name], num_samples=50, backend="matplotlib")
+    fig = figure_of(pc)
+    label = ctx.label(name)
+    for ax in fig.axes:
+        ax.set_xlabel(label)
+    caption = (
+        f"Distribution of {label}: observed (dark line) against 50 data sets drawn from the posterior "
+        "predictive distribution (light lines). Systematic gaps (skew, heavy tails, several modes) show "
+        "where the likelihood does not fit."
+    )
+    return fig, caption
+
+
+def proportions(ctx: ReportContext) -> tuple[Any, str]:
+    """Observed share of trials per row against its posterior predictive interval."""
+    import matplotlib.pyplot as plt
+
+    name = _response(ctx)
+    tree, style = ctx.datatree, ctx.style
+    observed = tree["observed_data"][name].values.astype(float)
+    constant = tree["constant_data"].to_dataset() if "constant_data" in tree.children else {}
+    trials = np.asarray(constant["trials"].values, float) if "trials" in constant else np.ones_like(observed)
+    trials = trials if trials.shape == observed.shape else np.ones_like(observed)
+    draws = tree["posterior_predictive"][name].values.reshape(-1, observed.size) / trials
+    low, high = np.quantile(draws, [(1 - style.prob) / 2, (1 + style.prob) / 2], axis=0)
+    order = np.argsort(np.median(draws, axis=0))
+    x = np.arange(observed.size)
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    ax.vlines(x, 100 * low[order], 100 * high[order], color="#1f77b4", lw=2, label=f"predicted: {style.text}")
+    inside = (observed / trials >= low) & (observed / trials <= high)
+    ax.plot(x, 100 * (observed / trials)[order], "o", color="black", ms=3, label="observed")
+    ax.set_xlabel(ctx.text("rows, ordered by predicted share", "rader, sortert etter predikert andel"))
+    ax.set_ylabel("%")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    caption = (
+        f"Observed share of trials in each row (dots) and its {style.text} under the model (lines); "
+        f"{inside.mean():.0%} of rows fall inside. Many rows outside suggest overdispersion "
+        "(consider the beta-binomial family)."
+    )
+    return fig, caption
+
+
+DENSITY = Figure(
+    "ppc_density",
+    fixed("Posterior predictive check of the outcome", "Prediktiv kontroll av utfallet"),
+    density,
+    lambda ctx: _response(ctx) is not None,
+)
+PROPORTIONS = Figure(
+    "ppc_proportions",
+    fixed("Posterior predictive check of the shares", "Prediktiv kontroll av andelene"),
+    proportions,
+    lambda ctx: _response(ctx) is not None,
+)

@@ -1,0 +1,206 @@
+"""Group structure of a multilevel model: index arrays, varying-slope columns, centring and collapsing.
+
+formulae evaluates every group-specific term ``expr | factor`` as a sparse matrix
+``Z = X_expr (row-wise Kronecker) J_factor`` (Bambi then multiplies ``Z`` by the stacked
+effects). Here the same information is kept in the form that is cheaper to
+differentiate: each grouping factor becomes one integer index per row (its group),
+and each block of varying slopes an ``(n, k)`` matrix of the expression's values,
+so the linear predictor gathers ``effect[idx]`` instead of a sparse product (the
+speed study found gathers no slower than any alternative, issue 15's speed study).
+
+Interaction factors (``region:school``) are evaluated by formulae over every
+combination of levels; only combinations that occur in the data become groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ipsbayes.models.base import ModelData, natural_key
+from ipsbayes.models.formula import GroupBlock, GroupFactor, ModelFormula
+from ipsbayes.models.pooling import Parameterisation, choose_centred, split_arrays
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """A group block as the graph and the estimands need it.
+
+    Attributes
+    ----------
+    block : GroupBlock
+        The parsed block.
+    columns : list of str
+        Labels of its coefficients (``Intercept``, ``days``, ``c[v]``).
+    x_key : str or None
+        Array holding the ``(n, k)`` expression values; None for a plain group intercept.
+    """
+
+    block: GroupBlock
+    columns: list[str]
+    x_key: str | None
+
+    @property
+    def k(self) -> int:
+        """Number of coefficients per group."""
+        return len(self.columns)
+
+    @property
+    def intercept_only(self) -> bool:
+        """A plain group intercept ``(1 | g)``."""
+        return self.x_key is None
+
+    @property
+    def dim(self) -> str:
+        """The grouping factor's dim."""
+        return self.block.factor.name
+
+
+def idx_key(factor: GroupFactor) -> str:
+    """Name of the array holding each row's group of ``factor``."""
+    return f"{factor.name}_idx"
+
+
+def group_arrays(
+    matrices: Any, formula: ModelFormula
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]], list[BlockInfo]]:
+    """Index arrays, expression matrices, coords and block descriptions from formulae's group matrices."""
+    group = matrices.group
+    arrays: dict[str, np.ndarray] = {}
+    coords: dict[str, list[str]] = {}
+    for factor in formula.factors:
+        term = next(group.terms[name] for block in formula.blocks_of(factor) for name in block.terms)
+        product = np.asarray(term.factor.data)
+        codes = product.argmax(axis=1) if product.ndim == 2 else product.astype(np.int64)
+        labels = np.asarray(term.groups, dtype=object)
+        used = np.unique(codes)
+        names = sorted((str(labels[c]) for c in used), key=natural_key)
+        position = {name: j for j, name in enumerate(names)}
+        arrays[idx_key(factor)] = np.array([position[str(labels[c])] for c in codes], dtype=np.int64)
+        coords[factor.name] = names
+    blocks: list[BlockInfo] = []
+    for block in formula.blocks:
+        columns: list[str] = []
+        values: list[np.ndarray] = []
+        for name in block.terms:
+            term = group.terms[name]
+            data = np.asarray(term.expr.data, dtype=float)
+            data = data[:, None] if data.ndim == 1 else data
+            values.append(data)
+            columns += ["Intercept"] if name.startswith("1|") else [str(label) for label in term.expr.labels]
+        if block.intercept and len(block.terms) == 1:
+            blocks.append(BlockInfo(block, columns, None))
+            continue
+        key = f"{block.effect_name}_x"
+        stacked = np.column_stack(values)
+        arrays[key] = stacked if len(columns) > 1 else stacked[:, 0]
+        if len(columns) > 1:
+            coords[block.coef_dim] = columns
+            coords[f"{block.coef_dim}_bis"] = columns
+            coords[f"{block.coef_dim}_chol"] = [str(i) for i in range(len(columns) * (len(columns) + 1) // 2)]
+        blocks.append(BlockInfo(block, columns, key))
+    return arrays, coords, blocks
+
+
+def anchor_factor(blocks: list[BlockInfo], preferred: str | None = None) -> str | None:
+    """The factor whose group intercepts absorb the model intercept (and a group-level fidelity slope).
+
+    Centring that factor's groups on ``intercept + slope * fidelity`` decouples the intercept
+    from the group effects (hierarchical centring). It is ``preferred`` (the fidelity's group)
+    when that factor has a plain group intercept, otherwise the first factor that has one.
+    """
+    plain = [b.dim for b in blocks if b.intercept_only and not b.block.suffix]
+    if preferred is not None:
+        return preferred if preferred in plain else None
+    return plain[0] if plain else None
+
+
+def choose_centring(
+    data: ModelData,
+    blocks: list[BlockInfo],
+    information: Callable[[np.ndarray], np.ndarray],
+    mode: Parameterisation,
+    threshold: float,
+) -> dict[str, int]:
+    """Pick centred or non-centred per group of every plain group-intercept factor; add the split arrays.
+
+    ``information(idx)`` is the family's information per row about a group's linear predictor
+    for the groups ``idx`` (:meth:`~ipsbayes.families.base.OutcomeFamily.information`). With more than one grouping
+    factor ``auto`` keeps every group non-centred: with job specialists nested in services,
+    centring large services diverged (``benchmarks/results/parameterisation.md``), and a
+    crossed factor's groups are pinned down only together with the other factor's.
+    Returns the number of centred groups per factor.
+    """
+    factors = list(dict.fromkeys(b.dim for b in blocks))
+    if mode == "auto" and len(factors) > 1:
+        mode = "noncentred"
+    chosen: dict[str, int] = {}
+    for info in blocks:
+        if not info.intercept_only or info.block.suffix:
+            continue
+        dim = info.dim
+        idx = data.arrays[idx_key(info.block.factor)]
+        names = list(data.coords[dim])
+        total = np.bincount(idx, weights=information(idx), minlength=len(names))
+        centred = choose_centred(total, mode, threshold)
+        split, split_coords = split_arrays(dim, names, centred)
+        data.arrays |= split
+        data.coords |= split_coords
+        chosen[dim] = int(centred.sum())
+    return chosen
+
+
+def collapse_rows(data: ModelData, row_keys: list[str], mode: str) -> ModelData:
+    """Merge identical rows (same predictors, groups and slope columns) into counts with trials.
+
+    Only for families whose likelihood of a merged row equals the product over the rows it
+    replaces (Bernoulli: ``y eta - n softplus(eta)``), so the posterior is unchanged. ``auto``
+    merges when that at least halves the number of likelihood terms.
+    """
+    if mode == "never":
+        return data
+    arrays = data.arrays
+    n = len(arrays["y"])
+    parts = [np.asarray(arrays[k], float).reshape(n, -1) for k in row_keys if k in arrays]
+    stacked = np.column_stack(parts) if parts else np.zeros((n, 1))
+    _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if mode == "auto" and len(first) > 0.5 * n:
+        return data
+    weights = arrays.get("trials", np.ones(n, np.int64))
+    collapsed = dict(arrays)
+    for key in row_keys:
+        if key in arrays:
+            collapsed[key] = arrays[key][first]
+    collapsed["trials"] = np.bincount(inverse, weights=weights).astype(np.int64)
+    collapsed["y"] = np.bincount(inverse, weights=arrays["y"]).astype(np.int64)
+    info = dict(data.info)
+    info["frame"] = info["frame"].iloc[first].reset_index(drop=True)
+    info["collapsed_from"] = n
+    units = info.get("vocabulary", {}).get("units", "rows")
+    notes = [
+        *data.notes,
+        f"{n} {units} were collapsed into {len(first)} binomial rows with identical predictors and groups "
+        "(same posterior, fewer likelihood terms).",
+    ]
+    return ModelData(coords=data.coords, arrays=collapsed, info=info, n_rows=data.n_rows, notes=notes)
+
+
+def group_summaries(data: ModelData, blocks: list[BlockInfo], per_trial: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Observed mean outcome and size of every group of every factor (before any collapsing)."""
+    arrays = data.arrays
+    weights = arrays.get("trials", np.ones(len(arrays["y"]))).astype(float)
+    out: dict[str, dict[str, Any]] = {}
+    for info in blocks:
+        dim = info.dim
+        if dim in out:
+            continue
+        idx = arrays[idx_key(info.block.factor)]
+        size = len(data.coords[dim])
+        n = np.bincount(idx, weights=weights, minlength=size)
+        total = np.bincount(idx, weights=per_trial * weights, minlength=size)
+        out[dim] = {"n": n, "raw": total / np.where(n > 0, n, 1.0)}
+    return out

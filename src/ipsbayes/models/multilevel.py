@@ -1,0 +1,483 @@
+"""Any multilevel regression a formula describes, with an outcome family plug-in (``kind = "multilevel"``).
+
+For row *i*::
+
+    g(E[y_i]) = intercept + X_i beta + sum over group blocks of x_bi . u_b[group of i]  [+ slope * fidelity]
+
+``g`` is the family's link (logit for Bernoulli, binomial and beta-binomial outcomes,
+identity for Gaussian and Student-t ones), the group blocks are whatever the formula
+names (nested, crossed, varying slopes, correlated within a bar with an LKJ prior),
+and columns the main table lacks are joined from tables declared with their keys.
+ipsbayes adds what a formula package does not: a group-level score measured with
+error (fidelity reviews), per-group centring of large groups, binomial collapsing of
+identical rows, priors stated on the scale users think in, data-scaled defaults,
+estimands on the users' scale and the report. The graph is
+:mod:`ipsbayes.models.multilevel_graph`; the numbers users read are
+:mod:`ipsbayes.models.predict`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Literal, override
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+from pydantic import Field, field_validator
+
+from ipsbayes.config import RunConfig
+from ipsbayes.data import DataBundle, Table, constant_columns, handle_missing, not_nested, raise_if, varying_within
+from ipsbayes.families import FAMILIES, OutcomeFamily
+from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, register
+from ipsbayes.models.design import Design
+from ipsbayes.models.formula import GroupBlock, ModelFormula, parse_model_formula
+from ipsbayes.models.groups import (
+    anchor_factor,
+    choose_centring,
+    collapse_rows,
+    group_arrays,
+    group_summaries,
+    idx_key,
+)
+from ipsbayes.models.joins import join_tables
+from ipsbayes.models.multilevel_fidelity import add_fidelity, fidelity_column_problems, fidelity_spec_problems
+from ipsbayes.models.multilevel_graph import build_graph
+from ipsbayes.models.multilevel_text import describe_model, group_words
+from ipsbayes.models.pooling import Parameterisation
+from ipsbayes.models.predict import Predictor, regression_estimands
+from ipsbayes.present import Presentation
+from ipsbayes.priors import Prior, PriorSet, PriorSlot
+from ipsbayes.scales import FidelitySpec
+
+#: information above which ``auto`` centres a group (measured in benchmarks/parameterisation.py)
+CENTRE_ABOVE = 25.0
+
+
+class MultilevelSpec(ModelSpec):
+    """``[model]`` table of ``kind = "multilevel"``."""
+
+    kind: Literal["multilevel"] = "multilevel"
+    formula: str = Field(description="outcome ~ predictors + (1 | group) [+ (1 + x | group2) ...], as in lme4/brms")
+    family: str = Field("bernoulli", description="outcome family: " + ", ".join(FAMILIES))
+    trials: str | None = Field(None, description="column of trials for binomial counts (or p(successes, trials))")
+    group_predictors: dict[str, str] = Field(
+        default_factory=dict, description="column -> grouping factor it must be constant within"
+    )
+    nested: dict[str, str] = Field(
+        default_factory=dict,
+        description="inner column -> outer column: checked that each inner group lies within one outer group "
+        "(ids reused across outer groups would otherwise make a crossed design)",
+    )
+    fidelity: FidelitySpec | None = None
+    standardize: bool = True
+    collapse: Literal["auto", "always", "never"] = "auto"
+    parameterisation: Parameterisation = Field(
+        "auto",
+        description="group intercepts: 'auto' centres the groups whose data carry more information than "
+        "centre_above when the formula has one grouping factor; else non-centred",
+    )
+    centre_above: float = Field(CENTRE_ABOVE, gt=0, description="'auto': centre a group above this information")
+    outcome_label: str | None = Field(None, description="plain-language name of the outcome for the report")
+    outcome_unit: str | None = Field(None, description="unit of a continuous outcome (e.g. 'ms', 'points')")
+    vocabulary: dict[str, str] = Field(
+        default_factory=dict,
+        description="words of the study: unit/units (what a row is), one per grouping factor (e.g. school = "
+        "'school'), outcome",
+    )
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        if value not in FAMILIES:
+            raise ValueError(f"unknown family '{value}'; valid: {', '.join(FAMILIES)}")
+        return value
+
+
+class Multilevel(ModelFamily):
+    """Multilevel regression of any formula with a plug-in outcome family."""
+
+    kind = "multilevel"
+    title = "Multilevel regression"
+    spec_schema = MultilevelSpec
+    prior_names: ClassVar[dict[str, str]] = {
+        "intercept": "expected outcome on the link scale at reference levels and average predictors",
+        "beta": "coefficient per SD of a standardised numeric predictor or for a category vs its reference",
+        "fidelity_slope": "change on the link scale per `per` fidelity points",
+    }
+    key_parameters = ("beta",)
+    #: words for an untitled study
+    default_vocabulary: ClassVar[dict[str, str]] = {"unit": "observation", "units": "observations"}
+
+    # ------------------------------------------------------------------ spec
+    def formula(self, spec: MultilevelSpec) -> ModelFormula:
+        """The parsed formula (the spec was checked, so it parses)."""
+        return parse_model_formula(spec.formula)[0]
+
+    def outcome_family(self, spec: MultilevelSpec) -> OutcomeFamily:
+        """The spec's outcome family."""
+        return FAMILIES[spec.family]
+
+    def fidelity_group(self, spec: MultilevelSpec, formula: ModelFormula) -> str | None:
+        """The grouping factor the fidelity score belongs to."""
+        if spec.fidelity is None:
+            return None
+        if spec.fidelity.group:
+            return spec.fidelity.group
+        singles = [f.name for f in formula.factors if len(f.columns) == 1]
+        return singles[0] if singles else None
+
+    def group_predictor_map(self, spec: MultilevelSpec) -> dict[str, str]:
+        """Column -> grouping factor it must be constant within."""
+        return dict(spec.group_predictors)
+
+    def nesting(self, spec: MultilevelSpec, formula: ModelFormula) -> dict[str, str]:
+        """Inner column -> outer column pairs whose nesting the data must show."""
+        return dict(spec.nested)
+
+    @override
+    def check_spec(self, spec: MultilevelSpec, where: str) -> list[str]:
+        formula, problems = parse_model_formula(spec.formula)
+        if formula is None:
+            return problems
+        family = self.outcome_family(spec)
+        trials = formula.trials or spec.trials
+        if formula.trials and spec.trials:
+            problems.append("model.trials: give the trials once, either as p(successes, trials) or model.trials")
+        if family.needs_trials and trials is None:
+            problems.append(
+                f"model.family = '{family.name}' counts successes out of trials: write the formula as "
+                f"p({formula.response}, trials_column) ~ ... or set model.trials"
+            )
+        if trials is not None and not family.needs_trials:
+            hint = " (use family = 'binomial' for successes out of trials)" if family.link == "logit" else ""
+            problems.append(f"model.family = '{family.name}' takes no trials column{hint}")
+        names = {f.name for f in formula.factors} | {c for f in formula.factors for c in f.columns}
+        for column, group in self.group_predictor_map(spec).items():
+            if group not in names:
+                problems.append(
+                    f"model.group_predictors: '{column}' is said to be constant within '{group}', which is not a "
+                    f"grouping factor of the formula; factors: {', '.join(f.name for f in formula.factors)}"
+                )
+        if spec.fidelity is not None:
+            problems += fidelity_spec_problems(spec.fidelity, formula, self.fidelity_group(spec, formula))
+        return problems
+
+    def _blocks(self, spec: MultilevelSpec) -> list[GroupBlock]:
+        formula = parse_model_formula(spec.formula)[0]
+        return formula.blocks if formula is not None else []
+
+    @override
+    def prior_names_for(self, spec: MultilevelSpec) -> dict[str, str]:
+        return {name: slot.meaning for name, slot in self.prior_slots(spec).items()}
+
+    @override
+    def prior_slots(self, spec: MultilevelSpec) -> dict[str, PriorSlot]:
+        formula = parse_model_formula(spec.formula)[0]
+        family = self.outcome_family(spec)
+        link, scale = family.link, family.scale_name
+        words = group_words(formula, self.vocabulary(spec)) if formula else {}
+        slots = {
+            "intercept": PriorSlot(
+                self.prior_names["intercept"], "real", scale, link, probability=link == "logit", has_default=True
+            )
+        }
+        fidelity_column = spec.fidelity.column if spec.fidelity else None
+        if formula is not None and [t for t in formula.common_terms if t != fidelity_column]:
+            slots["beta"] = PriorSlot(self.prior_names["beta"], "real", scale, link, has_default=True)
+        if spec.fidelity is not None:
+            slots["fidelity_slope"] = PriorSlot(
+                self.prior_names["fidelity_slope"], "real", scale, link, has_default=True
+            )
+        for block in formula.blocks if formula else []:
+            group = words.get(block.factor.name, block.factor.name)
+            what = " and ".join(t.split("|", 1)[0].replace("1", "intercepts") for t in block.terms)
+            slots[block.sd_name] = PriorSlot(
+                f"SD of {group} {what} ({scale})", "positive", f"SD on the {scale}", link, has_default=True
+            )
+            if block.may_correlate:
+                slots[block.corr_name] = PriorSlot(
+                    f"LKJ prior on the correlations of {block.text}", "correlation", "correlation", has_default=True
+                )
+        slots |= family.slots(spec.outcome_unit)
+        if spec.fidelity is not None and spec.fidelity.latent:
+            from ipsbayes.models.fidelity_reviews import PRIOR_NAMES
+
+            slots |= {
+                name: PriorSlot(meaning, "positive" if "sd" in name else "real", "fidelity steps")
+                for name, meaning in PRIOR_NAMES.items()
+            }
+        return slots
+
+    @override
+    def estimand_names(self, spec: MultilevelSpec) -> dict[str, str]:
+        formula = parse_model_formula(spec.formula)[0]
+        family = self.outcome_family(spec)
+        units = family.units(spec.outcome_unit)
+        names = {f"outcome_{units.noun}": units.level, "ame": units.difference}
+        if family.link == "logit":
+            names |= {"odds_ratio": "OR", "log_odds_per_unit": "log-odds"}
+        else:
+            names["effect_per_unit"] = units.difference
+        for factor in formula.factors if formula else []:
+            names[f"{factor.name}_{units.noun}"] = units.level
+        for block in formula.blocks if formula else []:
+            names[block.sd_name] = f"SD ({family.scale_name})"
+            if block.may_correlate:
+                names[block.corr_name] = "correlation"
+        if family.link == "logit" and formula and formula.blocks:
+            names["median_odds_ratio"] = "MOR"
+        names |= {name: "" for name in family.aux}
+        if spec.fidelity is not None:
+            link = "log-odds" if family.link == "logit" else units.difference
+            per = f"{spec.fidelity.per:g} {spec.fidelity.resolved_scale.name} points"
+            names |= {
+                "fidelity_slope": f"{link} per {per}",
+                "fidelity_contrast": units.difference,
+                "fidelity_curve": units.level,
+            }
+            if family.link == "logit":
+                names["fidelity_odds_ratio"] = "OR"
+            if spec.fidelity.latent:
+                names |= {"review_error_sd": "points", "fidelity_sd": "points", "fidelity_reliability": "share"}
+        return names
+
+    @override
+    def vocabulary(self, spec: MultilevelSpec, data: ModelData | None = None) -> dict[str, str]:
+        formula = parse_model_formula(spec.formula)[0]
+        words = dict(self.default_vocabulary)
+        if formula is not None:
+            words["outcome"] = spec.outcome_label or formula.response.replace("_", " ")
+            words |= {f.name: f.name.replace("_", " ") for f in formula.factors}
+        if spec.outcome_unit:
+            words["outcome_unit"] = spec.outcome_unit
+        return words | dict(spec.vocabulary)
+
+    # ------------------------------------------------------------------ data
+    @override
+    def prepare(self, bundle: DataBundle, spec: MultilevelSpec, config: RunConfig) -> ModelData:
+        formula = self.formula(spec)
+        family = self.outcome_family(spec)
+        fid = spec.fidelity
+        from_reviews = fid is not None and fid.source == "reviews"
+        fidelity_group = self.fidelity_group(spec, formula)
+        trials_column = formula.trials or spec.trials
+        needed = [v for v in formula.variables if not (from_reviews and v == fid.column)]
+        needed += [*([trials_column] if trials_column and trials_column not in needed else [])]
+        needed += [c for c in self.group_predictor_map(spec) if c not in needed]
+        if fid is not None and not from_reviews and fid.column not in needed:
+            needed.append(fid.column)
+        service_keys = [formula.factor(fidelity_group).columns[0]] if fidelity_group else self._service_keys(spec)
+        frame, sources, problems = join_tables(bundle, needed, service_keys)
+        raise_if(problems, f"Data do not match models/{config.name}: columns")
+        main = Table(frame, bundle.participants.path, bundle.participants.label)
+        problems = handle_missing(main, needed, config.data.missing, bundle)
+        raise_if(problems, "The data cannot be used as they are")
+        frame = main.frame.reset_index(drop=True)
+        trials = self._trials(frame, trials_column, main, problems)
+        problems += family.check_response(frame[formula.response], trials, main.where, formula.response)
+        problems += constant_columns(main, formula.common_variables)
+        for column, group in self.group_predictor_map(spec).items():
+            problems += constant_within(main, formula, group, column)
+        for inner, outer in self.nesting(spec, formula).items():
+            problems += not_nested(main, inner, outer) if {inner, outer} <= set(frame.columns) else []
+        if fid is not None and not from_reviews:
+            source = sources.get(fid.column)
+            origin = main if source is None else (bundle.services if source == "services" else bundle.extra[source])
+            problems += fidelity_column_problems(origin, fid)
+            problems += constant_within(main, formula, fidelity_group, fid.column)
+        raise_if(problems, "The data cannot be used as they are")
+        if from_reviews:  # the score comes from the reviews table; its formula term is left out of X
+            frame[fid.column] = 0.0
+        data = self._arrays(frame, spec, formula, family, trials, bundle)
+        if fid is not None:
+            add_fidelity(data, bundle, spec.fidelity, fidelity_group, formula, frame)
+        return data
+
+    def _service_keys(self, spec: MultilevelSpec) -> list[str]:
+        """Join key of the ``[data] services`` shorthand when no fidelity group names it."""
+        formula = self.formula(spec)
+        singles = [f.columns[0] for f in formula.factors if len(f.columns) == 1]
+        return singles[:1]
+
+    @staticmethod
+    def _trials(frame: pd.DataFrame, column: str | None, table: Table, problems: list[str]) -> np.ndarray | None:
+        if column is None:
+            return None
+        from ipsbayes.data import example_rows
+
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() | (values < 1) | (values % 1 != 0)
+        if bad.any():
+            problems.append(
+                f"{table.where}: trials column '{column}' must hold whole numbers >= 1 at {example_rows(bad)}"
+            )
+            return None
+        return values.to_numpy(np.int64)
+
+    def _arrays(
+        self,
+        frame: pd.DataFrame,
+        spec: MultilevelSpec,
+        formula: ModelFormula,
+        family: OutcomeFamily,
+        trials: np.ndarray | None,
+        bundle: DataBundle,
+    ) -> ModelData:
+        fid = spec.fidelity
+        drop = {fid.column} if fid is not None else set()
+        design = Design(formula.text, frame, standardize=spec.standardize, drop=drop)
+        arrays, coords, blocks = group_arrays(design.matrices, formula)
+        y = family.response(frame[formula.response])
+        arrays |= {"X": design.matrix(), "y": y}
+        if trials is not None:
+            arrays["trials"] = trials
+        coords = {"term": design.labels, **coords}
+        words = self.vocabulary(spec)
+        info: dict[str, Any] = {
+            "design": design,
+            "frame": frame,
+            "formula": formula,
+            "family": family.name,
+            "response": observed_name(formula.response),
+            "blocks": blocks,
+            "vocabulary": words,
+            "outcome_label": words.get("outcome"),
+        }
+        info["start"] = family.starting_values(y, trials)
+        data = ModelData(coords=coords, arrays=arrays, info=info, n_rows=len(frame))
+        info["group_summaries"] = group_summaries(data, blocks, family.per_trial(y, trials))
+        info["anchor"] = anchor_factor(blocks, self.fidelity_group(spec, formula))
+        # continuous outcomes: between-group spread of what the population-level predictors leave unexplained
+        design_1 = np.column_stack([np.ones(len(y)), arrays["X"]])
+        residual = y - design_1 @ np.linalg.lstsq(design_1, y.astype(float), rcond=None)[0] if not family.integer else y
+        info["centred_groups"] = choose_centring(
+            data,
+            blocks,
+            lambda idx: family.information(residual, trials, idx),
+            spec.parameterisation,
+            spec.centre_above,
+        )
+        if sum(bundle.dropped_rows.values()):
+            data.notes.append(f"Rows dropped for missing values: {bundle.dropped_rows}.")
+        if family.collapsible and trials is None and not any(b.k > 1 or b.x_key for b in blocks):
+            keys = ["X", *dict.fromkeys(idx_key(b.block.factor) for b in blocks)]
+            data = collapse_rows(data, keys, spec.collapse)
+        return data
+
+    @override
+    def default_priors(self, spec: MultilevelSpec, data: ModelData) -> dict[str, Prior | None]:
+        family = self.outcome_family(spec)
+        base = family.default_priors(data.arrays["y"], data.arrays.get("trials"))
+        design: Design = data.info["design"]
+        unscaled = [j for j in range(len(design.labels)) if label_unscaled(design, j)]
+        spread = [float(np.std(data.arrays["X"][:, j])) or 1.0 for j in unscaled]
+        beta = base["beta"]
+        if spread and min(spread) < 1.0:  # per unit of an unstandardised predictor: widen for the narrowest
+            sigma = beta.params["sigma"] / min(spread)
+            beta = Prior(
+                beta.dist,
+                {**beta.params, "sigma": round(sigma, 6)},
+                beta.source + f", / {min(spread):.3g} "
+                "(SD of the narrowest unstandardised predictor: the prior is per unit)",
+            )
+        out = {"intercept": base["intercept"], "beta": beta, "fidelity_slope": beta}
+        for block in data.info["blocks"]:
+            out[block.block.sd_name] = base["group_sd"]
+            lkj = Prior("LKJ", {"eta": 2.0}, "default: LKJ(2), mildly favours small correlations")
+            out[block.block.corr_name] = lkj if block.k > 1 else None
+        return out | {name: base[name] for name in family.aux}
+
+    # ----------------------------------------------------------------- model
+    @override
+    def build(self, data: ModelData, spec: MultilevelSpec, priors: PriorSet) -> pm.Model:
+        return build_graph(data, priors, self.outcome_family(spec))
+
+    @override
+    def replicate_data(
+        self, spec: MultilevelSpec, prior: xr.Dataset, prior_predictive: xr.Dataset, data: ModelData, rng: Any
+    ) -> dict[str, np.ndarray]:
+        """The response and, where fidelity is measured with error, the review scores of one prior draw."""
+        arrays = super().replicate_data(spec, prior, prior_predictive, data, rng)
+        if "review_score_obs" in prior_predictive:
+            scores = prior_predictive["review_score_obs"].values
+            arrays["review_score"] = np.asarray(scores).reshape(data.arrays["review_score"].shape)
+        return arrays
+
+    @override
+    def describe(self, spec: MultilevelSpec, data: ModelData, language: str = "en") -> str:
+        return describe_model(spec, data, self.outcome_family(spec), language)
+
+    @override
+    def presentation(self) -> Presentation:
+        from ipsbayes.models.multilevel_report import PRESENTATION
+
+        return PRESENTATION
+
+    # ------------------------------------------------------------- estimands
+    @override
+    def estimands(self, posterior: xr.Dataset, data: ModelData, spec: MultilevelSpec, config: RunConfig) -> xr.Dataset:
+        family = self.outcome_family(spec)
+        words = data.info["vocabulary"]
+        predictor = Predictor.from_posterior(posterior, data, family)
+        out = regression_estimands(predictor, posterior, data, spec.fidelity, words, spec.outcome_unit)
+        scale = f"SD ({family.scale_name})" if family.link == "logit" else (spec.outcome_unit or "outcome units")
+        first = True
+        for block in data.info["blocks"]:
+            group = words.get(block.dim, block.dim)
+            sd = posterior[block.block.sd_name]
+            what = "effects" if block.intercept_only else f"effects ({', '.join(block.columns)})"
+            out[block.block.sd_name] = estimand(sd, f"SD of {group} {what}", scale, null=None)
+            if block.k > 1:
+                out[block.block.corr_name] = estimand(
+                    posterior[block.block.corr_name], f"Correlation of {group} effects", "correlation", null=None
+                )
+            if first and family.link == "logit" and block.intercept_only:
+                out["median_odds_ratio"] = estimand(
+                    np.exp(np.sqrt(2.0) * 0.6744897501960817 * sd),
+                    f"Median odds ratio between two random {words.get(block.dim + '_plural', group + 's')}",
+                    "MOR",
+                    null=None,
+                    note=f"odds ratio between the {group}s of two similar {words.get('units', 'observations')}, "
+                    "median over random pairs",
+                )
+                first = False
+        for name, values in family.estimands(posterior, spec.outcome_unit).items():
+            out[name] = values
+        if "review_error_sd" in posterior:
+            from ipsbayes.models.multilevel_fidelity import measurement_estimands
+
+            out.update(measurement_estimands(posterior, data, spec.fidelity))
+        out.attrs["response"] = data.info["response"]
+        out.attrs["outcome_family"] = family.name
+        out.attrs["vocabulary"] = json.dumps(words)
+        return out
+
+
+#: names of the model's data containers, which an observed variable must not take
+DATA_NAMES = {"X", "y", "trials", "fidelity", "review_score", "review_service_idx"}
+
+
+def observed_name(response: str) -> str:
+    """Name of the observed variable: the outcome column, unless that names a data container."""
+    return response if response not in DATA_NAMES and not response.endswith("_idx") else f"{response}_observed"
+
+
+def constant_within(table: Table, formula: ModelFormula, group: str, column: str) -> list[str]:
+    """Problems when a group-level predictor varies within the groups of ``group``."""
+    factor = formula.factor(group)
+    if len(factor.columns) == 1:
+        return varying_within(table, factor.columns[0], [column])
+    labelled = table.frame.copy()
+    labelled[factor.name] = labelled[list(factor.columns)].astype(str).agg(":".join, axis=1)
+    return varying_within(Table(labelled, table.path, table.label), factor.name, [column])
+
+
+def label_unscaled(design: Design, j: int) -> bool:
+    """True when column ``j`` is a numeric predictor left on its own scale (not standardised)."""
+    label = design.labels[j]
+    return design.kinds.get(label) == "numeric" and label not in design.scaling
+
+
+register(Multilevel())

@@ -1,0 +1,336 @@
+"""How the multilevel family presents itself: the answer, group differences and effects in the study's own words.
+
+Every sentence is computed from the estimands and worded with the vocabulary the
+config gives (``school``, ``herd``, ``pupils``...), in English or Norwegian; observed
+group means resting on fewer than ``report.min_cell`` rows are never published. The
+fidelity parts (a group-level score, possibly measured with error) are reused from
+:mod:`ipsbayes.models.hierarchical_logistic_report` and apply only to runs that have
+those estimands. The IPS configuration (``kind = "hierarchical_logistic"``) keeps its own
+presentation.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ipsbayes.families import FAMILIES
+from ipsbayes.models import hierarchical_logistic_report as ips
+from ipsbayes.present import Figure, Presentation, ReportContext, Section
+from ipsbayes.present.answers import robustness_line, vocabulary_word
+from ipsbayes.present.cells import suppress, too_small
+from ipsbayes.present.common import effect_rows, effects_forest
+from ipsbayes.present.phrases import amount, estimate, unit_word
+from ipsbayes.present.style import median, pointrange
+from ipsbayes.present.text import escape_md
+
+#: groups drawn per factor in the caterpillar figure (the largest, by size)
+MAX_DRAWN = 60
+#: nouns of the outcome level estimands (``outcome_rate`` for logit families, ``outcome_mean`` otherwise)
+NOUNS = ("rate", "mean")
+
+
+def _factors(ctx: ReportContext) -> list[tuple[str, str]]:
+    """(dim, noun) of every grouping factor with partially pooled and observed group means."""
+    out = []
+    for name in ctx.estimands.data_vars:
+        for noun in NOUNS:
+            suffix = f"_raw_{noun}"
+            if name.endswith(suffix):
+                dim = name[: -len(suffix)]
+                if f"{dim}_{noun}" in ctx.estimands and f"{dim}_n" in ctx.estimands:
+                    out.append((dim, noun))
+    return out
+
+
+def _word(ctx: ReportContext, dim: str) -> str:
+    return escape_md(vocabulary_word(ctx, dim, dim.replace("_", " "), dim.replace("_", " ")))
+
+
+def _plural(ctx: ReportContext, dim: str) -> str:
+    word = _word(ctx, dim)
+    if f"{dim}_plural" in ctx.vocabulary or f"{dim}_plural" in ctx.labels:
+        return escape_md(ctx.label(f"{dim}_plural"))
+    return word if word.endswith("s") else f"{word}s"
+
+
+def _units(ctx: ReportContext) -> str:
+    return escape_md(vocabulary_word(ctx, "units", "observations", "observasjoner"))
+
+
+def _level(ctx: ReportContext) -> tuple[str, str] | None:
+    """Name and noun of the overall outcome level (``outcome_rate`` or ``outcome_mean``)."""
+    return next(((f"outcome_{n}", n) for n in NOUNS if ctx.has(f"outcome_{n}")), None)
+
+
+def _noun(ctx: ReportContext, noun: str) -> str:
+    return ctx.text("rate", "andel") if noun == "rate" else ctx.text("mean", "gjennomsnitt")
+
+
+def answer(ctx: ReportContext) -> list[str]:
+    """The expected outcome, how much the first grouping factor's groups differ, the largest effect, robustness."""
+    lines: list[str] = []
+    outcome = escape_md(vocabulary_word(ctx, "outcome", "the outcome", "utfallet"))
+    level = _level(ctx)
+    if level is not None:
+        name, noun = level
+        effect = ctx.effect(name)
+        text = ctx.text(
+            f"The expected {'rate' if noun == 'rate' else 'mean'} of {outcome} is {estimate(effect, ctx.style, 'en')}.",
+            f"{'Forventet andel med' if noun == 'rate' else 'Forventet gjennomsnitt for'} {outcome} er "
+            f"{estimate(effect, ctx.style, 'nb')}.",
+        )
+        factors = _factors(ctx)
+        if factors:
+            dim, group_noun = factors[0]
+            pooled = median(ctx.estimands[f"{dim}_{group_noun}"])
+            unit = ctx.estimands[f"{dim}_{group_noun}"].attrs.get("unit", "")
+            groups = _plural(ctx, dim)
+            text += " " + ctx.text(
+                f"After partial pooling, the {groups}' expected {_noun(ctx, group_noun)}s range from "
+                f"{amount(float(pooled.min()), unit, 'en')} to {amount(float(pooled.max()), unit, 'en')}.",
+                f"Etter delvis sammenslåing varierer forventet {_noun(ctx, group_noun)} per {_word(ctx, dim)} fra "
+                f"{amount(float(pooled.min()), unit, 'nb')} til {amount(float(pooled.max()), unit, 'nb')}.",
+            )
+            if ctx.has("median_odds_ratio"):
+                mor = ctx.effect("median_odds_ratio")
+                text += " " + ctx.text(
+                    f"The median odds ratio between two random {groups} is {estimate(mor, ctx.style, 'en')}.",
+                    f"Median oddsratio mellom to tilfeldige grupper ({groups}) er {estimate(mor, ctx.style, 'nb')}.",
+                )
+        lines.append(text)
+    if ctx.has("fidelity_contrast"):
+        contrast = ctx.effect("fidelity_contrast")
+        lines.append(ips.fidelity_sentence(ctx, contrast) + " " + ips._fidelity_probability(ctx, contrast))
+    rows = effect_rows(ctx)
+    if rows:
+        top = rows[0]
+        lines.append(
+            ctx.text(
+                "Of the predictors in the model, the largest difference in the expected outcome goes with "
+                f"{escape_md(top['label'])} ({estimate(top['effect'], ctx.style, 'en', signed_value=True)}).",
+                f"Av prediktorene i modellen henger {escape_md(top['label'])} sammen med den største forskjellen i "
+                f"forventet utfall ({estimate(top['effect'], ctx.style, 'nb', signed_value=True)}).",
+            )
+        )
+    if level is not None:
+        robust = robustness_line(ctx, level[0], ("the expected outcome", "forventet utfall"))
+        if robust:
+            lines.append(robust)
+    return lines
+
+
+def groups_section(ctx: ReportContext) -> str:
+    """How much the groups of each factor differ once chance variation is accounted for (small groups suppressed)."""
+    paragraphs = []
+    units = _units(ctx)
+    for dim, noun in _factors(ctx):
+        estimands = ctx.estimands
+        pooled = median(estimands[f"{dim}_{noun}"])
+        raw = np.asarray(estimands[f"{dim}_raw_{noun}"].values, dtype=float)
+        n = np.asarray(estimands[f"{dim}_n"].values, dtype=float)
+        unit = estimands[f"{dim}_{noun}"].attrs.get("unit", "")
+        shown = ~too_small(n, ctx.min_cell)
+        groups, what = _plural(ctx, dim), _noun(ctx, noun)
+        text = []
+        if shown.any():
+            low, high = raw[shown].min(), raw[shown].max()
+            text.append(
+                ctx.text(
+                    f"Among the {int(shown.sum())} {groups} with at least {ctx.min_cell} {units}, observed {what}s "
+                    f"range from {amount(low, unit, 'en')} to {amount(high, unit, 'en')} ({int(n[shown].min())} to "
+                    f"{int(n[shown].max())} {units} each).",
+                    f"Blant de {int(shown.sum())} gruppene ({groups}) med minst {ctx.min_cell} {units} varierer "
+                    f"observert {what} fra {amount(low, unit, 'nb')} til {amount(high, unit, 'nb')} "
+                    f"({int(n[shown].min())} til {int(n[shown].max())} {units} hver).",
+                )
+            )
+        hidden = int((~shown).sum())
+        if hidden:
+            text.append(
+                ctx.text(
+                    f"The observed {what}s of {hidden} {groups} with fewer than {ctx.min_cell} {units} are not shown.",
+                    f"Observert {what} for {hidden} grupper ({groups}) med færre enn {ctx.min_cell} {units} vises "
+                    "ikke.",
+                )
+            )
+        span_raw = raw[shown].max() - raw[shown].min() if shown.sum() > 1 else np.nan
+        span_pooled = float(pooled.max() - pooled.min())
+        text.append(
+            ctx.text(
+                f"After partial pooling, expected {what}s range from {amount(float(pooled.min()), unit, 'en')} to "
+                f"{amount(float(pooled.max()), unit, 'en')}",
+                f"Etter delvis sammenslåing varierer forventet {what} fra {amount(float(pooled.min()), unit, 'nb')} "
+                f"til {amount(float(pooled.max()), unit, 'nb')}",
+            )
+            + (
+                ctx.text(
+                    ": narrower than the observed spread, because small groups are pulled towards the overall level.",
+                    ": smalere enn den observerte spredningen, fordi små grupper trekkes mot det samlede nivået.",
+                )
+                if np.isfinite(span_raw) and span_pooled < span_raw
+                else "."
+            )
+        )
+        for name in estimands.data_vars:
+            if (name == f"sd_{dim}" or name.startswith(f"sd_{dim}_")) and set(estimands[name].dims) == {
+                "chain",
+                "draw",
+            }:
+                row = ctx.row(name)
+                text.append(f"{escape_md(row['label'])}: {estimate(ctx.effect(name), ctx.style, ctx.language)}.")
+        paragraphs.append(f"**{_word(ctx, dim).capitalize()}.** " + " ".join(text))
+    return "\n\n".join(paragraphs)
+
+
+def effects_section(ctx: ReportContext) -> str:
+    """Average marginal effects of the predictors, ranked, in the outcome's unit."""
+    rows = effect_rows(ctx)
+    unit = ctx.estimands["ame"].attrs.get("unit", "")
+    units = _units(ctx)
+    intro = ctx.text(
+        f"Average marginal effects on the expected outcome ({ctx.style.text}), largest first. Each changes one "
+        f"predictor for all {units} and keeps the rest as observed (numeric predictors: +1 SD; categories: against "
+        "the reference level). P(direction) is the probability of a change in the direction of the median. "
+        "Group-level predictors are associations across groups, not randomised comparisons.",
+        f"Gjennomsnittlige marginale effekter på forventet utfall ({ctx.style.text}), største først. Hver endrer én "
+        f"prediktor for alle {units} og holder resten som observert (numeriske prediktorer: +1 SD; kategorier: mot "
+        "referansenivået). P(retning) er sannsynligheten for en endring i medianens retning. Prediktorer på "
+        "gruppenivå er sammenhenger mellom grupper, ikke randomiserte sammenligninger.",
+    )
+    odds = any(row["conditional"] is not None for row in rows)
+    shown = {"pp": ctx.text("pp", "prosentpoeng")}.get(unit, escape_md(unit_word(unit, ctx.language) or unit))
+    header = ctx.text(
+        f"| Rank | Predictor | Marginal effect, {shown} (interval) | P(direction) |"
+        + (" Odds ratio (interval) |" if odds else ""),
+        f"| Rang | Prediktor | Marginal effekt, {shown} (intervall) | P(retning) |"
+        + (" Oddsratio (intervall) |" if odds else ""),
+    )
+    lines = [header, "| ---: | --- | --- | ---: |" + (" --- |" if odds else "")]
+    for rank, row in enumerate(rows, start=1):
+        effect = row["effect"]
+        cells = [
+            str(rank),
+            escape_md(row["label"]),
+            estimate(effect, ctx.style, ctx.language, signed_value=True),
+            ctx.probability(effect.p_direction),
+        ]
+        if odds:
+            cells.append(estimate(row["conditional"], ctx.style, ctx.language) if row["conditional"] else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n\n".join([intro, "\n".join(lines)])
+
+
+def groups_caterpillar(ctx: ReportContext) -> tuple[object, str]:
+    """Predicted (partially pooled) mean per group beside the observed mean, one panel per factor."""
+    factors = _factors(ctx)
+    style = ctx.style
+    heights = [min(len(ctx.estimands[f"{dim}_n"]), MAX_DRAWN) for dim, _ in factors]
+    fig, axes = style.subplots(max(3.0, 0.11 * max(heights) + 1.2), 1, len(factors), squeeze=False)
+    hidden = 0
+    for ax, (dim, noun) in zip(axes.ravel(), factors, strict=True):
+        rate = ctx.estimands[f"{dim}_{noun}"]
+        n = np.asarray(ctx.estimands[f"{dim}_n"].values, dtype=float)
+        raw = suppress(np.asarray(ctx.estimands[f"{dim}_raw_{noun}"].values, dtype=float), n, ctx.min_cell)
+        hidden += int(too_small(n, ctx.min_cell).sum())
+        keep = np.sort(np.argsort(-n, kind="stable")[:MAX_DRAWN])
+        mid = median(rate)[keep]
+        order = keep[np.argsort(mid)]
+        y = np.arange(len(order))
+        pointrange(ax, rate, y, style, "#1f77b4", order=order, lw=1.4, ms=3)
+        ax.scatter(raw[order], y, s=10, facecolors="none", edgecolors="#d62728")
+        labels = [str(v) for v in rate[dim].values[order]]
+        ax.set_yticks(y, labels if len(order) <= 40 else [""] * len(order))
+        shown_unit = rate.attrs.get("unit", "")
+        ax.set_xlabel(f"{_noun(ctx, noun).capitalize()} ({shown_unit})")
+        ax.set_title(_plural(ctx, dim).capitalize(), fontsize=style.small_font)
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color="#1f77b4", lw=1.4, marker="o", ms=3, label=style.t("predicted", "predikert")),
+        Line2D([], [], color="#d62728", lw=0, marker="o", ms=3, mfc="none", label=style.t("observed", "observert")),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2)
+    caption = ctx.text(
+        f"Predicted outcome per group (dots, {style.text}) beside the observed value (open circles). At most "
+        f"{MAX_DRAWN} of the largest groups per panel.",
+        f"Predikert utfall per gruppe (punkter, {style.text}) ved siden av observert verdi (åpne sirkler). Høyst "
+        f"{MAX_DRAWN} av de største gruppene per panel.",
+    )
+    if hidden:
+        caption += ctx.text(
+            f" Observed values of {hidden} groups with fewer than {ctx.min_cell} {_units(ctx)} are not drawn.",
+            f" Observerte verdier for {hidden} grupper med færre enn {ctx.min_cell} {_units(ctx)} er ikke tegnet.",
+        )
+    return fig, caption
+
+
+def _owned_by(names: tuple[str, ...], figure: Figure) -> object:
+    def applies(ctx: ReportContext) -> bool:
+        return ctx.estimands.attrs.get("outcome_family") in names and figure.applies(ctx)
+
+    return applies
+
+
+def _family_figures() -> tuple[Figure, ...]:
+    """Each outcome family's own check figure, shown for runs of a family that owns it."""
+    owners: dict[str, list[str]] = {}
+    drawn: dict[str, Figure] = {}
+    for name, family in FAMILIES.items():
+        figure = family.figure
+        if figure is not None:
+            owners.setdefault(figure.name, []).append(name)
+            drawn[figure.name] = figure
+    return tuple(
+        Figure(figure.name, figure.title, figure.draw, _owned_by(tuple(owners[key]), figure))
+        for key, figure in drawn.items()
+    )
+
+
+def vocabulary_of(ctx: ReportContext) -> dict[str, str]:
+    """The study's words (for tests and notebooks)."""
+    return json.loads(ctx.estimands.attrs.get("vocabulary", "{}"))
+
+
+_FIDELITY_SECTIONS = tuple(s for s in ips.PRESENTATION.sections if s.key in ("fidelity", "measurement"))
+_FIDELITY_FIGURES = tuple(f for f in ips.PRESENTATION.figures if f.name == "fidelity_curve")
+
+PRESENTATION = Presentation(
+    answer=answer,
+    sections=(
+        *_FIDELITY_SECTIONS,
+        Section(
+            "effects",
+            lambda ctx: ctx.text("Predictors", "Prediktorer"),
+            effects_section,
+            lambda ctx: ctx.has("ame") and bool(effect_rows(ctx)),
+        ),
+        Section(
+            "groups",
+            lambda ctx: ctx.text("Differences between groups", "Forskjeller mellom grupper"),
+            groups_section,
+            lambda ctx: bool(_factors(ctx)),
+        ),
+    ),
+    figures=(
+        *_FIDELITY_FIGURES,
+        Figure(
+            "effects_forest",
+            lambda ctx: ctx.text("Average marginal effects", "Gjennomsnittlige marginale effekter"),
+            effects_forest,
+            lambda ctx: ctx.has("ame"),
+        ),
+        Figure(
+            "group_caterpillar",
+            lambda ctx: ctx.text(
+                "Groups: observed and partially pooled values", "Grupper: observerte og delvis sammenslåtte verdier"
+            ),
+            groups_caterpillar,
+            lambda ctx: bool(_factors(ctx)),
+        ),
+        *_family_figures(),
+    ),
+)
+
+__all__ = ["PRESENTATION", "answer", "groups_section", "vocabulary_of"]

@@ -1,0 +1,159 @@
+"""The model description a multilevel run's report opens with, in the study's own words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipsbayes.families import OutcomeFamily
+from ipsbayes.models.base import ModelData
+from ipsbayes.models.formula import ModelFormula
+from ipsbayes.textutil import escape_md
+
+
+def group_words(formula: ModelFormula | None, vocabulary: dict[str, str]) -> dict[str, str]:
+    """Word for each grouping factor (the config's vocabulary, else the factor's name)."""
+    if formula is None:
+        return {}
+    return {f.name: vocabulary.get(f.name, f.name.replace("_", " ")) for f in formula.factors}
+
+
+def plural(words: dict[str, str], key: str) -> str:
+    """Plural of a vocabulary word (``<key>_plural`` if given, else an added s)."""
+    word = words.get(key, key.replace("_", " "))
+    return words.get(f"{key}_plural", word if word.endswith("s") else f"{word}s")
+
+
+#: the outcome families' titles in Norwegian
+FAMILY_TITLES_NB = {
+    "bernoulli": "Bernoulli (binært utfall), logit-link",
+    "binomial": "Binomisk (antall suksesser av forsøk), logit-link",
+    "beta_binomial": "Betabinomisk (overspredte suksesser av forsøk), logit-link for gjennomsnittet",
+    "gaussian": "Normalfordelt (kontinuerlig utfall), identitetslink",
+    "student_t": "Student-t (kontinuerlig utfall, robust mot uteliggere), identitetslink",
+}
+
+
+def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: str = "en") -> str:
+    """Markdown: what was fitted, the equation, how groups were parameterised and what the estimands mean.
+
+    ``language`` is "en" or "nb"; the study's words (units, grouping factors) are the config's.
+    """
+    nb = language == "nb"
+
+    def t(en: str, nb_text: str) -> str:
+        return nb_text if nb else en
+
+    info, coords = data.info, data.coords
+    words = {key: escape_md(value) for key, value in info["vocabulary"].items()}
+    formula: ModelFormula = info["formula"]
+    blocks = info["blocks"]
+    units_word = words.get("units", t("observations", "observasjoner"))
+    groups = ", ".join(f"{len(coords[f.name])} {plural(words, f.name)}" for f in formula.factors)
+    response = f"`{info['response']}`" + (f" ({words['outcome_unit']})" if words.get("outcome_unit") else "")
+    lhs = {"logit": "logit E[y / trials]" if "trials" in data.arrays else "logit P(y = 1)", "identity": "E[y]"}
+    terms = ["intercept", *(["X beta"] if len(coords["term"]) else [])]
+    if info.get("fidelity_group"):
+        terms.append("fidelity_slope * (fidelity - centre) / per")
+    terms += [f"{b.block.effect_name}[{b.dim}]" + ("" if b.intercept_only else " . x") for b in blocks]
+    title = FAMILY_TITLES_NB.get(family.name, family.title) if nb else family.title
+    lines = [
+        t(
+            f"{title}: multilevel regression of {response} for {data.n_rows} {units_word}"
+            + (f" in {groups}" if groups else "")
+            + f". Formula: `{spec.formula}`.",
+            f"{title}: flernivåregresjon av {response} for {data.n_rows} {units_word}"
+            + (f" i {groups}" if groups else "")
+            + f". Formel: `{spec.formula}`.",
+        ),
+        "",
+        f"    {lhs[family.link]} = " + " + ".join(terms),
+        "",
+    ]
+    described = []
+    for block in blocks:
+        word = words.get(block.dim, block.dim)
+        columns = ", ".join(f"`{c}`" for c in block.columns)
+        if block.k > 1:
+            described.append(
+                t(
+                    f"{word} effects on {columns} are correlated (covariance with an LKJ prior on the correlations, "
+                    "non-centred)",
+                    f"effektene av {columns} per {word} er korrelerte (kovarians med LKJ-prior på korrelasjonene, "
+                    "ikke-sentrert)",
+                )
+            )
+        elif not block.intercept_only:
+            described.append(
+                t(
+                    f"{word} slopes on {columns} are partially pooled (non-centred)",
+                    f"stigningstallene for {columns} per {word} er delvis sammenslått (ikke-sentrert)",
+                )
+            )
+    centred = {dim: n for dim, n in info.get("centred_groups", {}).items() if n}
+    pooled = ", ".join(plural(words, b.dim) for b in blocks if b.intercept_only and not b.block.suffix)
+    if pooled:
+        text = t(f"Intercepts of {pooled} are partially pooled", f"Konstantleddene for {pooled} er delvis sammenslått")
+        if centred:
+            counts = ", ".join(f"{n} {plural(words, dim)}" for dim, n in centred.items())
+            text += t(
+                f"; groups whose data pin their intercept down are sampled in the centred form ({counts}; "
+                f"information above {spec.centre_above:g}), the rest non-centred: the same posterior, with "
+                "geometry NUTS samples faster",
+                f"; grupper der dataene bestemmer konstantleddet godt, samples i sentrert form ({counts}; "
+                f"informasjon over {spec.centre_above:g}), resten ikke-sentrert: samme posterior, med en geometri "
+                "NUTS sampler raskere",
+            )
+        else:
+            text += t(
+                " (non-centred, z ~ Normal(0, 1), which samples well when groups are small",
+                " (ikke-sentrert, z ~ Normal(0, 1), som sampler godt når gruppene er små",
+            )
+            several = len({b.dim for b in blocks}) > 1 and spec.parameterisation == "auto"
+            text += (
+                t(
+                    "; with more than one grouping factor 'auto' keeps every group non-centred)",
+                    "; med mer enn én grupperingsfaktor holder 'auto' alle grupper ikke-sentrert)",
+                )
+                if several
+                else ")"
+            )
+        described.insert(0, text)
+    if described:
+        lines.append("; ".join(described) + ".")
+    units = family.units(spec.outcome_unit)
+    scale = t("percentage points", "prosentpoeng") if units.difference == "pp" else escape_md(units.difference)
+    standardised = (
+        t(" Numeric predictors are standardised (coefficients per SD).", " Numeriske prediktorer er standardisert "
+          "(koeffisienter per SD).")
+        if spec.standardize
+        else ""
+    )  # fmt: skip
+    lines.append(
+        standardised
+        + t(
+            f" Effects on the users' scale are average marginal effects in {scale}: the mean over the study's "
+            f"{units_word} of the change in the expected outcome, for every posterior draw.",
+            f" Effekter på brukernes skala er gjennomsnittlige marginale effekter i {scale}: gjennomsnittet over "
+            f"studiens {units_word} av endringen i forventet utfall, for hvert posteriortrekk.",
+        )
+    )
+    if info.get("fidelity_group"):
+        scale_spec = spec.fidelity.resolved_scale
+        group = words.get(info["fidelity_group"], info["fidelity_group"])
+        where = f"{scale_spec.name} ({scale_spec.minimum:g}-{scale_spec.maximum:g})"
+        centre, per = f"{info['fidelity_centre']:.1f}", f"{spec.fidelity.per:g}"
+        if spec.fidelity.latent:
+            measured = t(
+                "latent, measured with error by repeated reviews", "latent, målt med feil av gjentatte vurderinger"
+            )
+        else:
+            measured = t("treated as measured without error", "brukt som målt uten feil")
+        lines.append(
+            t(
+                f"\nFidelity: `{spec.fidelity.column}` on the {where} scale, one score per {group}, centred at "
+                f"{centre} and scaled per {per} points; {measured}.",
+                f"\nModelltrofasthet: `{spec.fidelity.column}` på skalaen {where}, én skåre per {group}, sentrert i "
+                f"{centre} og skalert per {per} poeng; {measured}.",
+            )
+        )
+    return "\n".join(lines)

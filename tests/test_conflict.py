@@ -28,7 +28,9 @@ def test_tail_probabilities_are_mid_p() -> None:
 
 
 def test_robust_weight_follows_the_posterior_draws() -> None:
-    prior = Prior("NormalMixture", {"w": (0.8, 0.2), "mu": (1.0, 1.0), "sigma": (0.2, 3.0)}, "t", ("map", "robust"))
+    prior = Prior(
+        "NormalMixture", {"w": (0.8, 0.2), "mu": (1.0, 1.0), "sigma": (0.2, 3.0)}, "t", labels=("map", "robust")
+    )
     priors = PriorSet("test", "", {"treatment_effect": prior})
     near = xr.Dataset({"treatment_effect": (("chain", "draw"), np.full((1, 50), 1.0))})
     far = xr.Dataset({"treatment_effect": (("chain", "draw"), np.full((1, 50), -2.0))})

@@ -31,10 +31,14 @@ from ipsbayes.sampling import sample_prior_predictive
 DRAWS = 1000
 
 
-def arm_difference(y: np.ndarray, z: np.ndarray, scale: float) -> np.ndarray:
-    """Difference in mean outcome, assigned minus not assigned, along the last axis (times ``scale``)."""
+def arm_difference(y: np.ndarray, z: np.ndarray, scale: float, weights: np.ndarray | None = None) -> np.ndarray:
+    """Difference in (frequency-weighted) mean outcome, assigned minus not assigned, on the last axis, x ``scale``."""
     treated, control = z == 1, z == 0
-    return scale * (y[..., treated].mean(axis=-1) - y[..., control].mean(axis=-1))
+    w = np.ones(z.shape, dtype=float) if weights is None else weights
+    return scale * (
+        np.average(y[..., treated], axis=-1, weights=w[treated])
+        - np.average(y[..., control], axis=-1, weights=w[control])
+    )
 
 
 def tail_probabilities(replicated: np.ndarray, observed: float, weights: np.ndarray | None = None) -> dict[str, float]:
@@ -120,14 +124,16 @@ def prior_data_conflict(
     if not has_assignment(data):
         return None
     z, y = np.asarray(arrays["z"]), np.asarray(arrays["y"], dtype=float)
-    count = int(data.info.get("trials") or 1) > 1  # counts (months of 12): difference in counts; binary: pp
-    scale, unit = (1.0, str(data.info.get("count_unit", "units"))) if count else (100.0, "pp")
+    # the family says how a raw difference is reported (binary: x 100 in pp; counts and continuous: as they are)
+    scale = float(data.info.get("difference_scale", 100.0))
+    unit = str(data.info.get("difference_unit", "pp"))
+    weights = np.asarray(arrays["weights"], dtype=float) if "weights" in arrays else None
     tree = prior_draws if prior_draws is not None else sample_prior_predictive(model, draws=draws, seed=seed)
     predictive = tree["prior_predictive"].to_dataset()
     name = next(iter(predictive.data_vars))
     replicated = np.asarray(predictive[name].values, dtype=float).reshape(-1, y.size)
-    statistic = arm_difference(replicated, z, scale)
-    observed = float(arm_difference(y, z, scale))
+    statistic = arm_difference(replicated, z, scale, weights)
+    observed = float(arm_difference(y, z, scale, weights))
     tails = tail_probabilities(statistic, observed)
     informative = informative_weights(tree["prior"].to_dataset(), priors)
     if informative is not None and informative.sum() > 0:

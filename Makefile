@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 SYSTEM_PACKAGES := chromium chromium-driver pandoc
 
-.PHONY: demo test test-slow install install-system validate benchmark reproduce clean
+.PHONY: demo test test-slow install install-system validate benchmark reproduce reproduce-rij clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
@@ -43,7 +43,8 @@ test: $(STAMP) install-system
 
 # the heavier checks the default run leaves out (pytest.mark.slow) and the reference reproductions and
 # recovery fits (pytest.mark.reproduce): published examples at the ci profile, design variants end to end,
-# Bambi agreement, the examples' contract tests, the tte recovery and reference fits
+# Bambi agreement, the examples' contract tests, the tte recovery and reference fits; issue 14's null-effect
+# assurance over 24 trials, prior-data conflict fits and RBesT's AS example at ci size
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow or reproduce"
 
@@ -62,6 +63,14 @@ benchmark: $(STAMP)
 reproduce: $(STAMP)
 	$(BIN)/python examples/reproduce.py --profile default
 	$(BIN)/python -m pytest -q -m reproduce
+
+# Issue 14 at full size (not CI): the MAP prior from the evidence table (rewrites priors/ips_map.toml),
+# RBesT's AS example over 12 seeds, and the assurance curve of the next refugee trial
+# (about an hour on 8 cores; CI runs each at a cheap size in tests/test_map_prior.py and test_assurance.py).
+reproduce-rij: $(STAMP) test-slow
+	$(BIN)/ipsbayes map-prior priors/map/ips_map.toml --out runs/ips_map
+	$(BIN)/python benchmarks/rbest_as.py --repeats 12 --profile default
+	$(BIN)/ipsbayes design models/rij_cace.toml --sizes 66,150,300,450,600 --trials 150 --out runs/rij_cace-design
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pymc as pm
 import pytest
 
@@ -84,9 +85,58 @@ def test_every_supported_distribution_builds() -> None:
         "Beta": {"alpha": 2, "beta": 2},
         "Uniform": {"lower": 0, "upper": 1},
         "InverseGamma": {"alpha": 2, "beta": 1},
+        "NormalMixture": {"w": (0.8, 0.2), "mu": (1, 0), "sigma": (0.5, 3)},
     }
     assert set(examples) | {"LKJ"} == set(DISTRIBUTIONS)
     with pm.Model() as model:
         for dist, params in examples.items():
-            Prior(dist, {k: float(v) for k, v in params.items()}, "test").create(dist.lower())
+            numbers = {k: tuple(map(float, v)) if isinstance(v, tuple) else float(v) for k, v in params.items()}
+            Prior(dist, numbers, "test").create(dist.lower())
     assert len(model.free_RVs) == len(examples)
+
+
+MIXTURE = (
+    '[treatment_effect]\ndist = "NormalMixture"\nw = [0.6, 0.2, 0.2]\nmu = [1.0, 0.5, 0.8]\n'
+    'sigma = [0.3, 0.6, 2.8]\nlabels = ["map1", "map2", "robust"]\nsource = "test"\n'
+)
+
+
+def test_mixture_prior_reads_builds_and_matches_its_density(tmp_path: Path) -> None:
+    from scipy import stats
+
+    (tmp_path / "mix.toml").write_text(MIXTURE)
+    prior_set = load_prior_set("mix", {"treatment_effect": ""}, search_dirs=[tmp_path])
+    prior = prior_set["treatment_effect"]
+    assert prior.params["w"] == (0.6, 0.2, 0.2) and prior.labels == ("map1", "map2", "robust")
+    assert prior.mixture().robust_index == 2
+    assert "0.6 x N(1, 0.3)" in prior.describe()
+    with pm.Model() as model:
+        prior.create("treatment_effect")
+    x = 0.4
+    components = zip((0.6, 0.2, 0.2), (1, 0.5, 0.8), (0.3, 0.6, 2.8), strict=True)
+    expected = np.log(sum(w * stats.norm.pdf(x, m, s) for w, m, s in components))
+    logp = model.compile_logp()({"treatment_effect": x})
+    assert abs(float(logp) - expected) < 1e-9
+    assert prior.as_dict()["labels"] == ["map1", "map2", "robust"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"w": "[0.6, 0.2]"}, "same non-zero length"),
+        ({"w": "[0.6, 0.3, 0.2]"}, "sum to 1"),
+        ({"sigma": "[0.3, 0.0, 2.8]"}, "must be > 0"),
+        ({"mu": '"high"'}, "'mu' must be a list of numbers"),
+        ({"labels": "[1, 2, 3]"}, "'labels' must be a list of names"),
+        ({"sd": "[1, 2, 3]"}, "unknown parameter 'sd'"),
+    ],
+)
+def test_invalid_mixture_priors_are_reported(tmp_path: Path, change: dict[str, str], message: str) -> None:
+    lines = []
+    for line in MIXTURE.splitlines():
+        key = line.split(" = ")[0]
+        lines.append(f"{key} = {change[key]}" if key in change else line)
+    lines += [f"{key} = {value}" for key, value in change.items() if key not in MIXTURE]
+    (tmp_path / "bad.toml").write_text("\n".join(lines) + "\n")
+    _, problems = resolve_prior_set("bad", {"treatment_effect": ""}, search_dirs=[tmp_path])
+    assert any(message in p for p in problems), problems

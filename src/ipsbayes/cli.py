@@ -1,4 +1,4 @@
-"""Command line: ``ipsbayes simulate | check | run | report | validate``.
+"""Command line: ``ipsbayes simulate | check | run | report | validate | map-prior | design``.
 
 Thin by design: parse arguments, call the runner, print where results are.
 No traceback ever reaches a user; every failure is one message and an exit code:
@@ -107,7 +107,49 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--seed", type=_bounded_int("seed", 0, MAX_SEED // 100_003), default=1)
     val.add_argument("--out", type=Path, help="output folder (default runs/<name>-validation)")
     val.add_argument("--force", action="store_true", help="write into OUT-2 (etc.) if OUT holds other files")
+
+    mp = commands.add_parser(
+        "map-prior", help="robust meta-analytic-predictive prior from earlier trials", parents=[debug]
+    )
+    mp.add_argument("config", type=Path, help="a map-prior config, e.g. priors/map/ips_map.toml")
+    mp.add_argument("--out", type=Path, help="report folder (default output.folder or runs/<name>)")
+    mp.add_argument("--force", action="store_true", help="write into OUT-2 (etc.) if OUT holds other files")
+    mp.add_argument("--profile", choices=["ci", "default", "final"], help="override the sampler profile")
+    mp.add_argument("--language", choices=["en", "nb"], default="en", help="report language")
+
+    des = commands.add_parser(
+        "design", help="assurance of the next trial by sample size (simulated trials)", parents=[debug]
+    )
+    des.add_argument("config", type=Path, help="a run config with a [design] table")
+    des.add_argument(
+        "--trials",
+        type=_bounded_int("--trials", 1, MAX_DATASETS + 1),
+        help=f"simulated trials per size, 1 to {MAX_DATASETS:,} (default design.trials)",
+    )
+    des.add_argument("--sizes", type=_sizes, help="planned sizes, comma-separated, e.g. 66,150,300")
+    des.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
+    des.add_argument(
+        "--workers",
+        type=_bounded_int("--workers", 0, MAX_WORKERS + 1),
+        help="local cluster workers (default: CPUs; 0: in this process)",
+    )
+    des.add_argument("--seed", type=_bounded_int("seed", 0, MAX_SEED // 1_000_003), default=1)
+    des.add_argument("--out", type=Path, help="output folder (default runs/<name>-design)")
+    des.add_argument("--force", action="store_true", help="write into OUT-2 (etc.) if OUT holds other files")
+    des.add_argument("--language", choices=["en", "nb"], default="en", help="report language")
     return parser
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part.strip().replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"sizes must be whole numbers separated by commas, got '{text[:60]}'"
+        ) from None
+    if not sizes:
+        raise argparse.ArgumentTypeError("sizes must name at least one planned sample size, e.g. 66,150,300")
+    return sizes
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
@@ -275,6 +317,31 @@ def _dispatch(args: argparse.Namespace) -> int:
             profile=args.profile,
             seed=args.seed,
             out=args.out,
+            force=args.force,
+        )
+        print(f"report: {(result / 'report.html').resolve()}")
+        return 0
+    if args.command == "map-prior":
+        from ipsbayes.evidence.derive import map_prior
+
+        result = map_prior(args.config, out=args.out, profile=args.profile, language=args.language, force=args.force)
+        for written in sorted(result.glob("*.toml")):
+            print(f"prior set: {written.resolve()}")
+        print(f"report: {(result / 'report.html').resolve()}")
+        return 0
+    if args.command == "design":
+        _precheck_output(args.config, args.out, args.force, "design", "-design")
+        from ipsbayes.assurance import design
+
+        result = design(
+            args.config,
+            trials=args.trials,
+            sizes=args.sizes,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            seed=args.seed,
+            out=args.out,
+            language=args.language,
             force=args.force,
         )
         print(f"report: {(result / 'report.html').resolve()}")

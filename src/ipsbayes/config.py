@@ -243,6 +243,9 @@ class RunConfig(_Strict):
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     sensitivity: SensitivityConfig = Field(default_factory=SensitivityConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    design: dict[str, Any] = Field(
+        default_factory=dict, description="[design] of `ipsbayes design` (ipsbayes.assurance)"
+    )
     source: Path | None = Field(None, exclude=True)
 
     @field_validator("name")

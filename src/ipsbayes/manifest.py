@@ -28,6 +28,8 @@ KINDS = {
     "run": "run folder",
     "validation": "validation folder",
     "simulation": "simulated data set",
+    "map_prior": "MAP prior folder",
+    "design": "design folder",
 }
 MAX_KEPT = 1000
 

@@ -9,6 +9,14 @@ A prior set is a TOML file with one table per parameter name::
     sigma = 1.0
     source = "why this value (a reference or a rationale)"
 
+    [treatment_effect]              # a mixture, e.g. a robust meta-analytic-predictive prior
+    dist = "NormalMixture"
+    w = [0.5, 0.3, 0.2]             # weights: >= 0, summing to 1
+    mu = [0.9, 0.6, 0.8]
+    sigma = [0.3, 0.6, 2.9]
+    labels = ["comp1", "comp2", "robust"]   # optional; "robust" marks the vague component
+    source = "ipsbayes map-prior priors/map/ips_map.toml (...)"
+
 Every model family declares the parameter names it needs (with a one-line
 meaning); a set may hold names for several families. Overrides from the run
 config replace a whole entry (when they give ``dist``) or update its numbers.
@@ -23,8 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ipsbayes.config import read_toml
 from ipsbayes.errors import ConfigError, did_you_mean
+from ipsbayes.mixture import Mixture, mixture_problems
 
 #: distribution -> (required parameters, optional parameters)
 DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -41,9 +52,12 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Uniform": (("lower", "upper"), ()),
     "LKJ": (("eta",), ()),
     "InverseGamma": (("alpha", "beta"), ()),
+    "NormalMixture": (("w", "mu", "sigma"), ()),
 }
 _POSITIVE = {"sigma", "nu", "lam", "alpha", "beta", "eta"}
-_META_KEYS = {"dist", "source", "on"}
+#: distributions whose parameters are lists (one value per mixture component)
+_VECTOR = {"NormalMixture"}
+_META_KEYS = {"dist", "source", "on", "labels"}
 
 
 @dataclass(frozen=True)
@@ -51,10 +65,12 @@ class Prior:
     """One prior: a distribution name, its parameters and why it was chosen."""
 
     dist: str
-    params: dict[str, float]
+    params: dict[str, float | tuple[float, ...]]
     source: str
     #: the scale the prior is stated on when it is not the parameter's own (see :data:`ON_SCALES`)
     on: str | None = None
+    #: component names of a mixture prior (``"robust"`` marks the vague component)
+    labels: tuple[str, ...] = ()
 
     def create(self, name: str, logit_offset: Any = None, **kwargs: Any) -> Any:
         """Create the PyMC random variable ``name`` inside the current model context.
@@ -75,14 +91,18 @@ class Prior:
             raise TypeError(f"prior '{name}' is an LKJ prior: use its eta in an LKJCholeskyCov")
         if self.on is not None:
             return _create_on_scale(self, name, logit_offset, **kwargs)
-        params = {key: pm.Data(f"{name}_prior_{key}", value) for key, value in self.params.items()}
+        params = {
+            key: pm.Data(f"{name}_prior_{key}", np.asarray(value))
+            for key, value in self.params.items()
+            if key not in _META_KEYS
+        }
         return getattr(pm, self.dist)(name, **params, **kwargs)
 
     def distribution(self, name: str) -> Any:
         """An unnamed distribution (``pm.X.dist``), e.g. the SD distribution of an LKJ covariance."""
         import pymc as pm
 
-        params = {key: pm.Data(f"{name}_prior_{key}", value) for key, value in self.params.items()}
+        params = {key: pm.Data(f"{name}_prior_{key}", np.asarray(value)) for key, value in self.params.items()}
         return getattr(pm, self.dist).dist(**params)
 
     def hyperparameter(self, name: str, key: str) -> Any:
@@ -92,13 +112,36 @@ class Prior:
         return pm.Data(f"{name}_prior_{key}", self.params[key])
 
     def describe(self) -> str:
-        """Short text such as ``Normal(mu=0, sigma=1)`` (``... on the probability`` when stated on another scale)."""
-        args = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
+        """Short text such as ``Normal(mu=0, sigma=1)`` (``... on the probability`` when stated on another scale).
+
+        A mixture is shown as its weighted components.
+        """
+        if self.dist == "NormalMixture":
+            return f"NormalMixture({self.mixture().describe()})"
+
+        def show(value: Any) -> str:
+            if isinstance(value, list | tuple):
+                return "[" + ", ".join(show(v) for v in value) + "]"
+            return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+        args = ", ".join(f"{k}={show(v)}" for k, v in self.params.items() if k not in _META_KEYS)
         return f"{self.dist}({args})" + (f" on the {self.on}" if self.on else "")
+
+    def mixture(self) -> Mixture:
+        """The prior as a :class:`~ipsbayes.mixture.Mixture` (``Normal`` is a one-component mixture)."""
+        if self.dist == "NormalMixture":
+            labels = tuple(self.labels or self.params.get("labels", ()))
+            return Mixture("normal", self.params["w"], self.params["mu"], self.params["sigma"], labels)
+        if self.dist == "Normal":
+            return Mixture("normal", [1.0], [self.params["mu"]], [self.params["sigma"]])
+        raise TypeError(f"a {self.dist} prior is not a normal mixture")
 
     def as_dict(self) -> dict[str, Any]:
         """Mapping suitable for writing back to TOML."""
-        return {"dist": self.dist, **self.params, **({"on": self.on} if self.on else {}), "source": self.source}
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()}
+        labels = {"labels": list(self.labels)} if self.labels else {}
+        on = {"on": self.on} if self.on else {}
+        return {"dist": self.dist, **params, **on, **labels, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -160,6 +203,8 @@ def check_prior(name: str, entry: Mapping[str, Any], where: str) -> list[str]:
         hint = did_you_mean(str(dist), DISTRIBUTIONS)
         return [f"{where}: prior '{name}': unknown dist {dist!r}{hint}; valid: {', '.join(DISTRIBUTIONS)}"]
     required, optional = DISTRIBUTIONS[dist]
+    if dist in _VECTOR:
+        return _check_mixture(name, entry, where)
     problems = []
     params = {k: v for k, v in entry.items() if k not in _META_KEYS}
     for key in required:
@@ -178,6 +223,45 @@ def check_prior(name: str, entry: Mapping[str, Any], where: str) -> list[str]:
     if dist == "Uniform" and not problems and params["upper"] <= params["lower"]:
         problems.append(f"{where}: prior '{name}': Uniform needs upper > lower")
     return problems
+
+
+def _check_mixture(name: str, entry: Mapping[str, Any], where: str) -> list[str]:
+    """Problems with a ``NormalMixture`` entry: lists ``w``, ``mu``, ``sigma`` (and ``labels``)."""
+    required, _ = DISTRIBUTIONS["NormalMixture"]
+    problems = [
+        f"{where}: prior '{name}' (NormalMixture) is missing parameter '{key}' (a list, one value per component)"
+        for key in required
+        if key not in entry
+    ]
+    for key in entry:
+        if key not in (*required, *_META_KEYS):
+            problems.append(
+                f"{where}: prior '{name}' (NormalMixture): unknown parameter '{key}'"
+                f"{did_you_mean(key, (*required, 'labels'))}; valid: w, mu, sigma, labels"
+            )
+    if problems:
+        return problems
+    lists = {key: entry[key] for key in required}
+    for key, value in lists.items():
+        numeric = isinstance(value, list) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        if not numeric:
+            problems.append(f"{where}: prior '{name}': '{key}' must be a list of numbers, got {value!r}")
+    labels = entry.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(v, str) for v in labels):
+        problems.append(f"{where}: prior '{name}': 'labels' must be a list of names, got {labels!r}")
+    if problems:
+        return problems
+    found = mixture_problems("normal", *(np.asarray(lists[k], dtype=float) for k in required), tuple(labels))
+    return [f"{where}: prior '{name}' (NormalMixture): {p}" for p in found]
+
+
+def _numbers(entry: Mapping[str, Any]) -> dict[str, float | tuple[float, ...]]:
+    """Parameter values of a checked entry: floats, or tuples of floats for mixtures."""
+    return {
+        k: tuple(float(x) for x in v) if isinstance(v, list) else float(v)
+        for k, v in entry.items()
+        if k not in _META_KEYS
+    }
 
 
 def resolve_prior_set(
@@ -265,8 +349,10 @@ def resolve_prior_set(
             entry_problems = slot_problems(key, entry, slot, where)
         problems += entry_problems
         if not entry_problems:
-            params = {k: float(v) for k, v in entry.items() if k not in _META_KEYS}
-            priors[key] = Prior(dist=entry["dist"], params=params, source=str(source), on=entry.get("on"))
+            labels = tuple(entry.get("labels", ()))
+            priors[key] = Prior(
+                dist=entry["dist"], params=_numbers(entry), source=str(source), on=entry.get("on"), labels=labels
+            )
     if problems:
         return None, problems
     return PriorSet(name=set_name, description=description, priors=priors, path=path, link=set_link), []
@@ -294,6 +380,7 @@ DIST_SUPPORT = {
     "Beta": "unit",
     "Uniform": "interval",
     "LKJ": "correlation",
+    "NormalMixture": "real",
 }
 
 

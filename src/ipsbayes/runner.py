@@ -19,6 +19,8 @@ import xarray as xr
 
 from ipsbayes import progress as progress_stage
 from ipsbayes.config import RunConfig, parse_config, read_toml
+from ipsbayes.conflict import DRAWS as CONFLICT_DRAWS
+from ipsbayes.conflict import has_assignment, prior_data_conflict
 from ipsbayes.data import DataBundle, read_bundle
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.errors import ConfigError, DiagnosticsGateError, did_you_mean
@@ -39,6 +41,7 @@ from ipsbayes.rundir import (
     write_posterior,
     write_toml,
 )
+from ipsbayes.sampling import sample_prior_predictive
 from ipsbayes.sensitivity import check_sensitivity, headline_scalars, power_scaling, prior_estimands, sensitivity_fits
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
@@ -219,7 +222,14 @@ def run(
     datatree, estimands, diagnostics = main_fit.datatree, main_fit.estimands, main_fit.diagnostics
     step = time.perf_counter()
     datatree["estimands"] = xr.DataTree(estimands)
-    datatree["prior_estimands"] = xr.DataTree(prior_estimands(plan.family, plan.model, plan.data, plan.spec, config))
+    # one prior-predictive draw serves the prior estimands and the prior-data conflict check (one compilation)
+    shared = sample_prior_predictive(plan.model, CONFLICT_DRAWS, config.seed) if has_assignment(plan.data) else None
+    datatree["prior_estimands"] = xr.DataTree(
+        prior_estimands(plan.family, plan.model, plan.data, plan.spec, config, prior_draws=shared)
+    )
+    conflict = prior_data_conflict(plan.model, plan.data, plan.priors, datatree, config.seed, prior_draws=shared)
+    if conflict is not None:
+        datatree["prior_data_conflict"] = xr.DataTree(conflict)
     timings["prior_estimands"] = time.perf_counter() - step
     progress_stage.done("prior estimands")
     step = time.perf_counter()

@@ -270,13 +270,22 @@ def model_fingerprint(model: pm.Model) -> str:
     """Structure of a model's log-density and deterministics, independent of its data values.
 
     Models built by ipsbayes keep data and prior numbers in ``pm.Data`` containers,
-    so two models with the same fingerprint differ only in those values (and the
-    lengths of their dims, which are part of the fingerprint).
+    so two models with the same fingerprint differ only in those values and in the
+    length of dims that only data use (the number of participants); the lengths of dims
+    of sampled variables are part of the fingerprint.
     """
     graphs = [model.logp(), *model.deterministics]
     text = debugprint(graphs, file="str", print_type=True)
     names = [v.name for v in model.free_RVs + model.deterministics + model.observed_RVs]
-    dims = sorted((str(k), len(v)) for k, v in model.coords.items() if v is not None)
+    # only dims of sampled quantities fix the compiled shapes; data and observed lengths may change
+    # (nutpie's ``with_data`` accepts data of another length, e.g. simulated trials of another size)
+    sampled = {
+        dim
+        for v in model.free_RVs + model.deterministics
+        for dim in (model.named_vars_to_dims.get(v.name) or ())
+        if dim
+    }
+    dims = sorted((str(k), len(v)) for k, v in model.coords.items() if v is not None and k in sampled)
     return hashlib.sha256(json.dumps([text, names, dims]).encode()).hexdigest()
 
 

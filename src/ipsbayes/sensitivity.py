@@ -97,11 +97,24 @@ def headline_scalars(estimands: xr.Dataset, chosen: list[str] | None = None) -> 
 
 
 def prior_estimands(
-    family: ModelFamily, model: Any, data: ModelData, spec: ModelSpec, config: RunConfig, draws: int = 500
+    family: ModelFamily,
+    model: Any,
+    data: ModelData,
+    spec: ModelSpec,
+    config: RunConfig,
+    draws: int = 500,
+    prior_draws: xr.DataTree | None = None,
 ) -> xr.Dataset:
-    """Estimands implied by the priors alone (prior predictive check on the users' scale)."""
-    names = [v.name for v in [*model.free_RVs, *model.deterministics]] if family.prior_draws_only else None
-    prior = sample_prior_predictive(model, draws=draws, seed=config.seed, var_names=names)["prior"].to_dataset()
+    """Estimands implied by the priors alone (prior predictive check on the users' scale).
+
+    ``prior_draws`` (from :func:`~ipsbayes.sampling.sample_prior_predictive`, e.g. shared with the
+    prior-data conflict check) saves compiling the prior sampler a second time; its first ``draws`` are used.
+    Families with ``prior_draws_only`` draw only the parameters (their estimands need no observed-variable draws).
+    """
+    if prior_draws is None:
+        names = [v.name for v in [*model.free_RVs, *model.deterministics]] if family.prior_draws_only else None
+        prior_draws = sample_prior_predictive(model, draws=draws, seed=config.seed, var_names=names)
+    prior = prior_draws["prior"].to_dataset().isel(draw=slice(0, draws))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return family.estimands(prior, data, spec, config)

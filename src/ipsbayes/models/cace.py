@@ -184,6 +184,11 @@ class Cace(ModelFamily):
     def vocabulary(self, spec: CaceSpec, data: ModelData | None = None) -> dict[str, str]:
         return spec.words | {"outcome": spec.outcome_label or spec.outcome.replace("_", " ")}
 
+    def _difference_scale(self, spec: CaceSpec) -> dict[str, Any]:
+        """Raw outcome difference -> reported difference: multiplier and unit (for the prior-data conflict check)."""
+        report, unit, _ = self._units(spec)
+        return {"difference_scale": report / (spec.trials if spec.is_count else 1), "difference_unit": unit}
+
     def _units(self, spec: CaceSpec) -> tuple[float, str, str]:
         """Scale from the family's mean to the reported number, unit of differences, unit of levels."""
         if spec.is_count:
@@ -310,7 +315,11 @@ class Cace(ModelFamily):
             "mean_control_arm": mean(z == 0),
             "mean_received": mean(treated_receivers),
         }
-        info = {"observed": observed, "outcome_label": spec.outcome_label or spec.outcome.replace("_", " ")}
+        info = {
+            "observed": observed,
+            "outcome_label": spec.outcome_label or spec.outcome.replace("_", " "),
+            **self._difference_scale(spec),
+        }
         dropped = sum(bundle.dropped_rows.values())
         notes = [f"Rows dropped for missing values: {bundle.dropped_rows}."] if dropped else []
         if spec.weights:

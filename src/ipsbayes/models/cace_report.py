@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ipsbayes.models.cace_conflict import conflict_line, conflict_section, has_conflict_check
 from ipsbayes.models.cace_small import prior_effect, small_sample_section
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
@@ -112,6 +113,9 @@ def answer(ctx: ReportContext) -> list[str]:
     robust = robustness_line(ctx, "cace", ("the CACE", "CACE"))
     if robust:
         lines.append(robust)
+    conflict = conflict_line(ctx)
+    if conflict:
+        lines.append(conflict)
     return lines
 
 
@@ -392,6 +396,12 @@ PRESENTATION = Presentation(
             ),
             small_sample_section,
             lambda ctx: ctx.has("cace") and ctx.has("observed_wald_cace"),
+        ),
+        Section(
+            "prior_data_conflict",
+            lambda ctx: ctx.text("Prior-data conflict", "Konflikt mellom prior og data"),
+            conflict_section,
+            has_conflict_check,
         ),
     ),
     figures=(

@@ -279,29 +279,36 @@ SHARED_FIGURES: tuple[FigureSpec, ...] = (
 )
 
 
-def figure_specs(presentation: Presentation) -> list[FigureSpec]:
-    """The family's figures, then the shared ones (a family figure replaces a shared one of the same name)."""
+def figure_specs(presentation: Presentation, shared: bool = True) -> list[FigureSpec]:
+    """The family's figures, then the shared ones (a family figure replaces a shared one of the same name).
+
+    ``shared=False`` gives the presentation's own figures only (reports that are not model runs).
+    """
     chosen: dict[str, FigureSpec] = {}
-    for spec in (*presentation.figures, *SHARED_FIGURES):
+    for spec in (*presentation.figures, *(SHARED_FIGURES if shared else ())):
         chosen.setdefault(spec.name, spec)
     return list(chosen.values())
 
 
-def iter_figures(ctx: ReportContext, presentation: Presentation) -> Iterator[tuple[FigureSpec, Figure, str]]:
+def iter_figures(
+    ctx: ReportContext, presentation: Presentation, shared: bool = True
+) -> Iterator[tuple[FigureSpec, Figure, str]]:
     """Draw every applicable figure at the profile's size; yield (spec, figure, caption).
 
     Drawing happens inside a local rc context (the profile's fonts, constrained layout,
     SVG text as text, a non-interactive backend); the caller closes each figure.
     """
     with matplotlib.rc_context(ctx.style.rc()), plt.ioff():
-        for spec in figure_specs(presentation):
+        for spec in figure_specs(presentation, shared):
             if spec.applies(ctx):
                 fig, caption = spec.draw(ctx)
                 fit_to_profile(fig, ctx.style, height=fig.get_size_inches()[1])
                 yield spec, fig, caption
 
 
-def draw_figures(ctx: ReportContext, presentation: Presentation, folder: Path, formats: list[str]) -> dict[str, dict]:
+def draw_figures(
+    ctx: ReportContext, presentation: Presentation, folder: Path, formats: list[str], shared: bool = True
+) -> dict[str, dict]:
     """Draw every applicable figure; save ``<name>.<fmt>`` in ``folder``; return name -> title, paths, caption.
 
     Files are exactly the profile's width (no tight cropping), PNGs at its DPI, SVGs with real text.
@@ -309,7 +316,7 @@ def draw_figures(ctx: ReportContext, presentation: Presentation, folder: Path, f
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
     with matplotlib.rc_context(ctx.style.rc()):
-        for spec, fig, caption in iter_figures(ctx, presentation):
+        for spec, fig, caption in iter_figures(ctx, presentation, shared):
             paths = {}
             for fmt in formats:
                 path = folder / f"{spec.name}.{fmt}"

@@ -1,0 +1,174 @@
+"""The ``ipsbayes map-prior`` config: which historical trials, which hierarchy, which mixture, where to write.
+
+A map-prior config is its own TOML file (e.g. ``priors/map/ips_map.toml``); it is not a run
+config, because it fits the evidence table, not participant data. Defaults, and why:
+
+- between-trial SDs ``HalfNormal(1)`` on the log-odds and on the log odds ratio: RBesT's
+  recommended conservative default for binary endpoints (Weber et al. 2021). It allows
+  large heterogeneity (median SD 0.67, i.e. trial odds ratios spread about twofold around
+  their mean), which borrows less than a tighter prior would: the safer direction when
+  the new trial is in a population none of the earlier trials studied;
+- means ``Normal(0, 2)`` (RBesT's ``beta.prior = 2``): weak, centred on a 50% rate and on no
+  effect, so the trials, not the prior, decide where the MAP prior sits;
+- robust weight 0.2 for the treatment effect (the value used in RBesT's vignettes and by
+  Schmidli et al. 2014) and 0.5 for the control rate: IPS's relative effect has been stable
+  across populations (severe mental illness, PTSD, young adults, common mental disorders),
+  while a control-arm employment rate depends on the population and its labour market, so
+  exchangeability of refugees' control rate with those trials is much less certain;
+- mixture selection by AIC with penalty 6 per parameter and up to 4 components (RBesT's
+  ``automixfit`` defaults).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ipsbayes.config import SamplerConfig, pydantic_problems, read_toml
+from ipsbayes.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NormalPrior(_Strict):
+    """A normal prior with its reason."""
+
+    mu: float = 0.0
+    sigma: float = Field(2.0, gt=0)
+    source: str = ""
+
+
+class Columns(_Strict):
+    """Column names of the evidence table (one row per trial)."""
+
+    study: str = "study"
+    r_control: str = "employed_control"
+    n_control: str = "total_control"
+    r_treatment: str = "employed_ips"
+    n_treatment: str = "total_ips"
+    verified: str | None = Field("verified", description="rows not marked true are left out (empty: keep all)")
+
+
+class HierarchySpec(_Strict):
+    """The hierarchical (meta-analytic) model across trials."""
+
+    control_mean: NormalPrior = NormalPrior(mu=0.0, sigma=2.0)
+    effect_mean: NormalPrior = NormalPrior(mu=0.0, sigma=2.0)
+    control_tau: float = Field(1.0, gt=0, description="HalfNormal scale of the between-trial SD of control log-odds")
+    effect_tau: float = Field(1.0, gt=0, description="HalfNormal scale of the between-trial SD of log odds ratios")
+    covariates: list[str] = Field(default_factory=list, description="numeric trial columns that shift the log OR")
+    covariate_sigma: float = Field(1.0, gt=0, description="Normal(0, sigma) prior of each covariate's shift")
+    target: dict[str, float] = Field(default_factory=dict, description="covariate values of the new trial (default 0)")
+
+
+class ShiftSpec(_Strict):
+    """A shift for a target population none of the trials studied (a prior assumption, not estimated)."""
+
+    effect: NormalPrior | None = None
+    control: NormalPrior | None = None
+
+    @model_validator(mode="after")
+    def _sources(self) -> ShiftSpec:
+        for name in ("effect", "control"):
+            prior = getattr(self, name)
+            if prior is not None and not prior.source.strip():
+                raise ValueError(f"shift.{name} needs a 'source': say why the new population differs by this much")
+        return self
+
+
+class MixtureSpec(_Strict):
+    """Parametric approximation of the MAP draws, and robustification."""
+
+    family: Literal["normal", "beta"] = Field("normal", description="beta: one-arm designs on the rate scale")
+    max_components: int = Field(4, ge=1, le=8)
+    criterion: Literal["aic", "bic"] = "aic"
+    aic_penalty: float = Field(6.0, gt=0)
+    robust_weight_effect: float = Field(0.2, ge=0, lt=1)
+    robust_weight_control: float = Field(0.5, ge=0, lt=1)
+    predictive_per_draw: int = Field(2, ge=1, le=50, description="predictive draws per posterior draw")
+
+
+class OutputSpec(_Strict):
+    """What the command writes besides its report folder."""
+
+    prior_set: Path | None = Field(None, description="prior-set TOML to (re)write, relative to this config")
+    base_set: str = Field("weakly_informative", description="prior set the other parameters are copied from")
+    folder: Path | None = Field(None, description="report folder (default runs/<name>)")
+
+
+class MapConfig(_Strict):
+    """A validated map-prior config."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seed: int = Field(20261122, ge=0, lt=2**32)
+    outcome_label: str = Field("employment", description="what the rates are rates of, for the report")
+    treatment_label: str = Field("IPS", description="name of the intervention, for the report")
+    evidence: Path
+    design: Literal["two_arm", "one_arm"] = "two_arm"
+    include_unverified: bool = False
+    columns: Columns = Columns()
+    hierarchy: HierarchySpec = HierarchySpec()
+    shift: ShiftSpec = ShiftSpec()
+    mixture: MixtureSpec = MixtureSpec()
+    output: OutputSpec = OutputSpec()
+    sampler: SamplerConfig = SamplerConfig(target_accept=0.95)
+    source: Path | None = Field(None, exclude=True)
+
+    @field_validator("evidence")
+    @classmethod
+    def _csv(cls, value: Path) -> Path:
+        if value.suffix.lower() != ".csv":
+            raise ValueError(f"the evidence table must be a .csv file, got {value.name}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MapConfig:
+        if self.design == "two_arm" and self.mixture.family == "beta":
+            raise ValueError("mixture.family = 'beta' needs design = 'one_arm' (log odds ratios need normal mixtures)")
+        if self.design == "one_arm" and (self.hierarchy.covariates or self.shift.effect is not None):
+            raise ValueError("a one-arm design has no treatment effect: drop hierarchy.covariates and shift.effect")
+        unknown = set(self.hierarchy.target) - set(self.hierarchy.covariates)
+        if unknown:
+            raise ValueError(f"hierarchy.target names columns that are not covariates: {sorted(unknown)}")
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the config, relative to the config's folder."""
+        base = self.source.parent if self.source is not None else Path.cwd()
+        return path if path.is_absolute() else base / path
+
+
+def load_map_config(path: Path | str) -> MapConfig:
+    """Read and validate a map-prior config; raise one ConfigError listing every problem."""
+    path = Path(path)
+    raw = read_toml(path)
+    try:
+        config = MapConfig.model_validate({**raw, "source": path})
+    except ValidationError as exc:
+        raise ConfigError(f"Invalid map-prior config {path}", pydantic_problems(exc, MapConfig, str(path))) from None
+    problems = []
+    evidence = config.resolve(config.evidence)
+    if not evidence.is_file():
+        problems.append(f"{path}: key 'evidence': file not found: {evidence}")
+    target = config.output.prior_set
+    if target is not None:
+        resolved = config.resolve(target)
+        if resolved.suffix != ".toml":
+            problems.append(f"{path}: key 'output.prior_set' must end in .toml, got {target}")
+        elif resolved.exists() and GENERATED_MARK not in resolved.read_text(errors="replace")[:400]:
+            problems.append(
+                f"{path}: key 'output.prior_set': {resolved} exists and was not written by ipsbayes map-prior; "
+                "refusing to overwrite it (choose another file name or remove it)"
+            )
+    if problems:
+        raise ConfigError(f"Invalid map-prior config {path}", problems)
+    return config
+
+
+#: first-line marker of prior sets written by ``ipsbayes map-prior`` (only those are overwritten)
+GENERATED_MARK = "# Written by `ipsbayes map-prior`"

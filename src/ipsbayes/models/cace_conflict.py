@@ -1,0 +1,169 @@
+"""Prior-data conflict in CACE reports: where the observed ITT falls under the prior, and the robust weights.
+
+Part of the CACE family's presentation (:mod:`ipsbayes.models.cace_report`), built from the
+run's ``prior_data_conflict`` group (:mod:`ipsbayes.conflict`, written by the runner for runs
+with an assignment). Every verdict is chosen from the numbers, in English and Norwegian:
+whether the tail probability signals conflict, tension or none, and whether the data moved
+each robust mixture prior towards its vague component or away from it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ipsbayes.present import ReportContext
+from ipsbayes.present.phrases import amount, signed
+from ipsbayes.present.text import localise
+from ipsbayes.textutil import escape_md
+
+#: two-sided tail probability below which the data conflict with the prior, and below which there is tension
+CONFLICT, TENSION = 0.05, 0.10
+#: change in the robust component's weight (prior to posterior) below which the data "hardly changed it"
+WEIGHT_CHANGE = 0.02
+
+
+def has_conflict_check(ctx: ReportContext) -> bool:
+    """True when the run carries a prior-data conflict check."""
+    return "prior_data_conflict" in ctx.datatree.children
+
+
+def conflict_group(ctx: ReportContext) -> xr.Dataset:
+    """The run's ``prior_data_conflict`` group."""
+    return ctx.datatree["prior_data_conflict"].to_dataset()
+
+
+def tail_p(value: float, language: str) -> str:
+    """A tail probability for a sentence: three decimals, ``< 0.001`` below that."""
+    return localise("< 0.001" if value < 0.001 else f"{value:.3f}", language)
+
+
+def level(p: float) -> str:
+    """``"conflict"``, ``"tension"`` or ``"none"`` for a two-sided tail probability."""
+    return "conflict" if p < CONFLICT else "tension" if p < TENSION else "none"
+
+
+def verdict(ctx: ReportContext, p: float) -> str:
+    """What a tail probability says about data and prior, in the report's language."""
+    return {
+        "conflict": ctx.text(
+            "the data conflict with the prior; the prior is pulling the estimate, so read the analyses under other "
+            "priors (sensitivity section) before this one.",
+            "dataene strider mot prioren; prioren trekker anslaget, så les analysene med andre priorer "
+            "(avsnittet om følsomhet) før denne.",
+        ),
+        "tension": ctx.text(
+            "some tension between data and prior; compare with the analyses under other priors.",
+            "noe spenning mellom data og prior; sammenlign med analysene med andre priorer.",
+        ),
+        "none": ctx.text(
+            "no sign of conflict: the data are the kind the prior expects.",
+            "ingen tegn til konflikt: dataene er av den typen prioren venter.",
+        ),
+    }[level(p)]
+
+
+def robust_verdict(ctx: ReportContext, prior: float, posterior: float) -> str:
+    """Which way the data moved a robust mixture prior's vague component."""
+    change = posterior - prior
+    if change > WEIGHT_CHANGE:
+        return ctx.text(
+            "the data moved weight towards the vague component, so they partly overrule the historical evidence.",
+            "dataene flyttet vekt mot den vage komponenten, så de overstyrer delvis den historiske kunnskapen.",
+        )
+    if change < -WEIGHT_CHANGE:
+        return ctx.text(
+            "the data favour the informative (historical) components.",
+            "dataene støtter de informative (historiske) komponentene.",
+        )
+    return ctx.text("the data hardly changed it.", "dataene endret den knapt.")
+
+
+def conflict_line(ctx: ReportContext) -> str | None:
+    """One answer-block sentence when the data conflict with (or are in tension with) the prior, else None."""
+    if not has_conflict_check(ctx):
+        return None
+    group = conflict_group(ctx)
+    p = float(group["p_two_sided"])
+    if level(p) == "none":
+        return None
+    prior_set = group.attrs.get("prior_set", "?")
+    if level(p) == "conflict":
+        return ctx.text(
+            f"The trial's data conflict with the prior set {prior_set} (prior-predictive p = {tail_p(p, 'en')}): "
+            "read the analyses under other priors before this one.",
+            f"Dataene i studien strider mot priorsettet {prior_set} (prior-prediktiv p = {tail_p(p, 'nb')}): "
+            "les analysene med andre priorer før denne.",
+        )
+    return ctx.text(
+        f"There is some tension between the trial's data and the prior set {prior_set} (prior-predictive "
+        f"p = {tail_p(p, 'en')}).",
+        f"Det er noe spenning mellom dataene i studien og priorsettet {prior_set} (prior-prediktiv "
+        f"p = {tail_p(p, 'nb')}).",
+    )
+
+
+def conflict_section(ctx: ReportContext) -> str:
+    """Where the observed ITT falls under the prior, and the posterior weight of each robust component."""
+    group = conflict_group(ctx)
+    replicated = np.asarray(group["itt_prior_predictive"].values, dtype=float)
+    observed, p = float(group["itt_observed"]), float(group["p_two_sided"])
+    unit = str(group.attrs.get("unit", "pp"))
+    prior_set = escape_md(group.attrs.get("prior_set", "?"))
+    low, high = np.quantile(replicated, [0.025, 0.975])
+    below = float(group["p_lower"])
+    lang = ctx.language
+    draws = localise(f"{replicated.size:,}", lang)
+    lines = [
+        ctx.text(
+            f"The observed ITT difference, **{signed(observed, unit, 'en')}**, is larger than "
+            f"{amount(100 * below, '%', 'en')} of the differences the prior set {prior_set} predicts for this trial "
+            f"(middle 95% of the prior predictive distribution: {signed(low, unit, 'en')} to "
+            f"{signed(high, unit, 'en')}; {draws} draws with the observed arm sizes, covariates and uptake). "
+            f"Two-sided tail probability **p = {tail_p(p, 'en')}**: {verdict(ctx, p)}",
+            f"Den observerte ITT-forskjellen, **{signed(observed, unit, 'nb')}**, er større enn "
+            f"{amount(100 * below, '%', 'nb')} av forskjellene priorsettet {prior_set} forutsier for denne studien "
+            f"(midterste 95 % av den prior-prediktive fordelingen: {signed(low, unit, 'nb')} til "
+            f"{signed(high, unit, 'nb')}; {draws} trekk med observerte gruppestørrelser, kovariater og "
+            f"deltakelse). Tosidig halesannsynlighet **p = {tail_p(p, 'nb')}**: {verdict(ctx, p)}",
+        )
+    ]
+    if "p_two_sided_informative" in group:
+        p_hist, below_hist = float(group["p_two_sided_informative"]), float(group["p_lower_informative"])
+        lines.append(
+            ctx.text(
+                "Under the historical (informative) components of the robust prior alone, the observed ITT is larger "
+                f"than {amount(100 * below_hist, '%', 'en')} of the predicted differences, **p = "
+                f"{tail_p(p_hist, 'en')}**: {verdict(ctx, p_hist)}",
+                "Med bare de historiske (informative) komponentene av den robuste prioren er den observerte "
+                f"ITT-forskjellen større enn {amount(100 * below_hist, '%', 'nb')} av de forutsagte forskjellene, "
+                f"**p = {tail_p(p_hist, 'nb')}**: {verdict(ctx, p_hist)}",
+            )
+        )
+    if "robust_posterior_weight" in group:
+        for name in group["parameter"].values:
+            prior_w = float(group["robust_prior_weight"].sel(parameter=name))
+            post_w = float(group["robust_posterior_weight"].sel(parameter=name))
+            label = escape_md(ctx.label(str(name)))
+            before, after = localise(f"{prior_w:.2f}", lang), localise(f"{post_w:.2f}", lang)
+            lines.append(
+                ctx.text(
+                    f"Robust mixture prior for {label}: the vague component's weight went from {before} in the prior "
+                    f"to **{after}** in the posterior: {robust_verdict(ctx, prior_w, post_w)}",
+                    f"Robust blandingsprior for {label}: vekten på den vage komponenten gikk fra {before} i prioren "
+                    f"til **{after}** i posterioren: {robust_verdict(ctx, prior_w, post_w)}",
+                )
+            )
+    lines.append(
+        ctx.text(
+            "Method: prior-predictive check of the difference in mean outcome by assigned arm (Box 1980), two-sided "
+            "mid-p; posterior weight of the robust component averaged over posterior draws (Schmidli et al. 2014).",
+            "Metode: prior-prediktiv sjekk av forskjellen i gjennomsnittlig utfall mellom tildelte armer (Box 1980), "
+            "tosidig mid-p; posterior vekt på den robuste komponenten som gjennomsnitt over posteriortrekk "
+            "(Schmidli mfl. 2014).",
+        )
+    )
+    return "\n\n".join(lines)
+
+
+__all__ = ["CONFLICT", "TENSION", "conflict_line", "conflict_section", "has_conflict_check", "level", "verdict"]

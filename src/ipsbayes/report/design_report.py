@@ -1,0 +1,262 @@
+"""Report of ``ipsbayes design``: the sample-size (assurance) curve and expected interval widths, in words.
+
+Every sentence is computed from the assurance table and the design's settings, in English or
+Norwegian bokmål, and rendered by the shared standalone renderer (:mod:`ipsbayes.report.standalone`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ipsbayes.present import Figure as FigureSpec
+from ipsbayes.present import Presentation, ReportContext, Section, fixed
+from ipsbayes.present.phrases import amount
+from ipsbayes.present.text import localise, percent
+from ipsbayes.report.standalone import check_language, standalone_context, write_standalone
+from ipsbayes.textutil import escape_md
+
+#: assurance a design should reach to be called adequate in the report's answer
+TARGET = 0.8
+
+
+def decimal(value: float, digits: int, language: str) -> str:
+    """``value`` with ``digits`` decimals (decimal comma in Norwegian)."""
+    return localise(f"{value:.{digits}f}", language)
+
+
+class DesignText:
+    """Sentences of a design report, each computed from the curve and the design's settings."""
+
+    def __init__(self, curve: pd.DataFrame, meta: dict[str, Any], unit: str) -> None:
+        self.curve = curve.dropna(subset=["assurance"]).reset_index(drop=True)
+        self.meta = meta
+        self.unit = unit
+        design = meta["design"]
+        self.success = design["success"]
+        name = self.success["estimand"]
+        self.estimand = name.upper() if name in ("cace", "itt") else name.replace("_", " ")
+        self.prob = float(design["interval_prob"])
+
+    def threshold(self, language: str) -> str:
+        """The success threshold with its unit."""
+        return amount(float(self.success["threshold"]), self.unit, language)
+
+    def answer(self, ctx: ReportContext) -> list[str]:
+        """The smallest size that reaches :data:`TARGET` (or the best one), and the ceiling."""
+        if self.curve.empty:
+            return [
+                ctx.text(
+                    "Every simulated analysis failed; see trials.csv.",
+                    "Alle simulerte analyser feilet; se trials.csv.",
+                )
+            ]
+        lang = ctx.language
+        reached = self.curve[self.curve["assurance"] >= TARGET]
+        target = percent(TARGET, lang)
+        if len(reached):
+            row = reached.iloc[0]
+            value, mcse = decimal(row["assurance"], 2, lang), decimal(row["assurance_mcse"], 2, lang)
+            first = ctx.text(
+                f"The smallest planned size whose assurance reaches {target} is {int(row['size'])} participants "
+                f"(assurance {value}, MC SE {mcse}).",
+                f"Den minste planlagte størrelsen der sannsynligheten for suksess når {target}, er "
+                f"{int(row['size'])} deltakere ({value}, MC SE {mcse}).",
+            )
+        else:
+            row = self.curve.loc[self.curve["assurance"].idxmax()]
+            value, mcse = decimal(row["assurance"], 2, lang), decimal(row["assurance_mcse"], 2, lang)
+            first = ctx.text(
+                f"None of the planned sizes reaches an assurance of {target}; the highest is {value} "
+                f"(MC SE {mcse}) with {int(row['size'])} participants.",
+                f"Ingen av de planlagte størrelsene når {target} sannsynlighet for suksess; den høyeste er {value} "
+                f"(MC SE {mcse}) med {int(row['size'])} deltakere.",
+            )
+        return [first, self.ceiling_sentence(ctx)]
+
+    def ceiling_sentence(self, ctx: ReportContext) -> str:
+        """Assurance is bounded by the design prior's own probability of a true effect beyond the threshold."""
+        ceiling = float(self.meta["ceiling"])
+        value = decimal(ceiling, 2, ctx.language)
+        best = float(self.curve["assurance"].max()) if len(self.curve) else 0.0
+        close = ceiling - best <= 0.1
+        return ctx.text(
+            f"Assurance cannot exceed the design prior's own probability that the true {self.estimand} exceeds "
+            f"{self.threshold('en')}, here {value}"
+            + (
+                ": the largest sizes are close to it, so more participants buy precision, not success."
+                if close
+                else ": the planned sizes are still well below it, so larger trials would raise it further."
+            ),
+            f"Sannsynligheten for suksess kan ikke bli større enn designpriorens egen sannsynlighet for at sann "
+            f"{self.estimand} er over {self.threshold('nb')}, her {value}"
+            + (
+                ": de største utvalgene ligger nær den, så flere deltakere gir mer presisjon, ikke mer suksess."
+                if close
+                else ": de planlagte størrelsene ligger fortsatt godt under, så større studier ville øke den."
+            ),
+        )
+
+    def question(self, ctx: ReportContext) -> str:
+        """What a simulated trial must show to succeed, and how assurance is averaged."""
+        meta, design = self.meta, self.meta["design"]
+        lang = ctx.language
+        prior = escape_md(meta["analysis_prior_set"])
+        source = escape_md(
+            meta.get("design_prior_source_nb", meta["design_prior_source"])
+            if lang == "nb"
+            else meta["design_prior_source"]
+        )
+        probability = decimal(float(self.success["probability"]), 2, lang)
+        allocation = percent(float(design["allocation"]), lang)
+        return ctx.text(
+            f"A simulated trial succeeds when its analysis (same model and prior set {prior} as this config) gives "
+            f"**P({self.estimand} > {self.threshold('en')}) > {probability}**. Assurance is the probability of success "
+            f"averaged over the design prior ({source}), with {allocation} randomised to the treatment arm. Each size "
+            f"has {int(design['trials'])} simulated trials; Monte Carlo standard errors (MC SE) are binomial.",
+            f"En simulert studie lykkes når analysen (samme modell og priorsett {prior} som denne konfigurasjonen) "
+            f"gir **P({self.estimand} > {self.threshold('nb')}) > {probability}**. Sannsynligheten for suksess "
+            f"(assurance) er midlet over designprioren ({source}), med {allocation} randomisert til tiltaksarmen. "
+            f"Hver størrelse har {int(design['trials'])} simulerte studier; Monte Carlo-standardfeil (MC SE) er "
+            "binomiske.",
+        )
+
+    def table(self, ctx: ReportContext) -> str:
+        """Assurance and expected interval width per size, and how both change from the smallest to the largest."""
+        lang = ctx.language
+        interval = percent(self.prob, lang)
+        rows = [
+            ctx.text(
+                f"| Participants | Assurance (MC SE) | Mean width of the {interval} interval of the {self.estimand} "
+                "(MC SE) |",
+                f"| Deltakere | Sannsynlighet for suksess (MC SE) | Gjennomsnittlig bredde av {interval}-intervallet "
+                f"for {self.estimand} (MC SE) |",
+            ),
+            "| ---: | ---: | ---: |",
+        ]
+        for _, r in self.curve.iterrows():
+            width_mcse = 0.0 if np.isnan(r["interval_width_mcse"]) else float(r["interval_width_mcse"])
+            rows.append(
+                f"| {int(r['size'])} | {decimal(r['assurance'], 2, lang)} ({decimal(r['assurance_mcse'], 2, lang)}) "
+                f"| {amount(float(r['mean_interval_width']), self.unit, lang)} "
+                f"({amount(width_mcse, self.unit, lang)}) |"
+            )
+        text = ["\n".join(rows)]
+        if len(self.curve) >= 2:
+            first, last = self.curve.iloc[0], self.curve.iloc[-1]
+            ratio = float(last["mean_interval_width"]) / float(first["mean_interval_width"])
+            text.append(
+                ctx.text(
+                    f"From {int(first['size'])} to {int(last['size'])} participants the expected interval narrows to "
+                    f"{percent(ratio, 'en')} of its width, and assurance "
+                    f"{'rises' if last['assurance'] > first['assurance'] else 'does not rise'} from "
+                    f"{decimal(first['assurance'], 2, 'en')} to {decimal(last['assurance'], 2, 'en')}.",
+                    f"Fra {int(first['size'])} til {int(last['size'])} deltakere krymper det forventede intervallet "
+                    f"til {percent(ratio, 'nb')} av bredden, og sannsynligheten for suksess "
+                    f"{'øker' if last['assurance'] > first['assurance'] else 'øker ikke'} fra "
+                    f"{decimal(first['assurance'], 2, 'nb')} til {decimal(last['assurance'], 2, 'nb')}.",
+                )
+            )
+        failed, fits = int(self.meta["failed_fits"]), int(self.meta["fits"])
+        if failed:
+            text.append(
+                ctx.text(
+                    f"{failed} of {fits} simulated analyses failed and are left out (see trials.csv).",
+                    f"{failed} av {fits} simulerte analyser feilet og er utelatt (se trials.csv).",
+                )
+            )
+        return "\n\n".join(text)
+
+    def figure(self, ctx: ReportContext) -> tuple[Figure, str]:
+        """Assurance and expected interval width against sample size, with +/- 2 Monte Carlo SE."""
+        style, curve = ctx.style, self.curve
+        ceiling = float(self.meta["ceiling"])
+        fig, (left, right) = style.subplots(style.width * 0.42, ncols=2)
+        left.errorbar(
+            curve["size"],
+            curve["assurance"],
+            yerr=2 * curve["assurance_mcse"],
+            marker="o",
+            capsize=3,
+            label=style.t("assurance +/- 2 MC SE", "sannsynlighet +/- 2 MC SE"),
+        )
+        left.axhline(TARGET, color="0.4", ls=":", lw=1, label=style.t(f"target {TARGET:.0%}", f"mål {TARGET:.0%}"))
+        left.axhline(ceiling, color="C3", ls="--", lw=1, label=style.t("ceiling", "tak"))
+        left.set_ylim(0, 1.02)
+        left.set_xlabel(style.t("participants in the trial", "deltakere i studien"))
+        left.set_ylabel(style.t("assurance", "sannsynlighet for suksess"))
+        left.legend(loc="lower right")
+        right.errorbar(
+            curve["size"],
+            curve["mean_interval_width"],
+            yerr=2 * curve["interval_width_mcse"].fillna(0),
+            marker="s",
+            color="C2",
+            capsize=3,
+        )
+        right.set_xlabel(style.t("participants in the trial", "deltakere i studien"))
+        shown = "%" if self.unit == "%" else self.unit
+        interval = percent(self.prob, ctx.language)
+        right.set_ylabel(style.t(f"{interval} interval width ({shown})", f"bredde av {interval}-intervall ({shown})"))
+        for ax in (left, right):
+            ax.grid(alpha=0.3)
+        caption = ctx.text(
+            f"Left: assurance with +/- 2 Monte Carlo SE; dotted: the {percent(TARGET, 'en')} target; dashed: the "
+            f"ceiling {decimal(ceiling, 2, 'en')}. Right: mean width of the {interval} interval of the "
+            f"{self.estimand} (+/- 2 Monte Carlo SE).",
+            f"Venstre: sannsynlighet for suksess med +/- 2 Monte Carlo-SE; prikket: målet {percent(TARGET, 'nb')}; "
+            f"stiplet: taket {decimal(ceiling, 2, 'nb')}. Høyre: gjennomsnittlig bredde av {interval}-intervallet for "
+            f"{self.estimand} (+/- 2 Monte Carlo-SE).",
+        )
+        return fig, caption
+
+    def presentation(self) -> Presentation:
+        """Answer, sections and figure of the design report."""
+        return Presentation(
+            answer=self.answer,
+            sections=(
+                Section("question", fixed("Question", "Spørsmål"), self.question),
+                Section(
+                    "assurance",
+                    fixed("Assurance by sample size", "Sannsynlighet for suksess etter størrelse"),
+                    self.table,
+                    lambda ctx: not self.curve.empty,
+                ),
+            ),
+            figures=(
+                FigureSpec(
+                    "assurance_curve",
+                    fixed(
+                        "Assurance and expected interval width by sample size",
+                        "Sannsynlighet for suksess og forventet intervallbredde etter utvalgsstørrelse",
+                    ),
+                    self.figure,
+                    lambda ctx: not self.curve.empty,
+                ),
+            ),
+        )
+
+
+def write_design_report(folder: Path, curve: pd.DataFrame, meta: dict[str, Any], unit: str, language: str) -> None:
+    """Write the figure and ``report.md``/``report.html`` of a design folder."""
+    ctx = standalone_context(check_language(language), interval_prob=float(meta["design"]["interval_prob"]))
+    text = DesignText(curve, meta, unit)
+    title = ctx.text(
+        "Planning the next trial: assurance by sample size",
+        "Planlegging av neste studie: sannsynlighet for suksess etter utvalgsstørrelse",
+    )
+    details = {
+        "config": meta.get("config", ""),
+        "seed": meta.get("seed", ""),
+        ctx.text("where", "hvor"): meta.get("where", ""),
+        ctx.text("seconds", "sekunder"): meta.get("seconds", ""),
+        ctx.text("simulated analyses", "simulerte analyser"): meta.get("fits", ""),
+    }
+    write_standalone(folder, ctx, title, text.presentation(), details=details)
+
+
+__all__ = ["TARGET", "DesignText", "write_design_report"]

@@ -1,0 +1,94 @@
+"""The design (assurance) report: sentences computed from the curve in en and nb, rendered like run reports.
+
+No sampling: the curve is made up, so the truth is known and can be flipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from ipsbayes.present.style import MIN_FONT_PT
+from ipsbayes.report.design_report import DesignText, write_design_report
+from ipsbayes.report.figures import iter_figures
+from ipsbayes.report.layout import layout_problems
+from ipsbayes.report.standalone import standalone_context
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def curve(assurance: list[float]) -> pd.DataFrame:
+    sizes = [66, 150, 300][: len(assurance)]
+    return pd.DataFrame(
+        {
+            "size": sizes,
+            "trials": 40,
+            "failed": 0,
+            "assurance": assurance,
+            "assurance_mcse": [0.05] * len(sizes),
+            "mean_interval_width": [38.0, 28.0, 21.0][: len(sizes)],
+            "interval_width_mcse": [0.4, 0.3, 0.2][: len(sizes)],
+        }
+    )
+
+
+def meta(ceiling: float = 0.9, prior_set: str = "weakly_informative") -> dict:
+    return {
+        "design": {
+            "success": {"estimand": "cace", "threshold": 0.0, "probability": 0.95},
+            "interval_prob": 0.9,
+            "allocation": 0.5,
+            "trials": 40,
+        },
+        "analysis_prior_set": prior_set,
+        "design_prior_source": "posterior of rij_cace",
+        "design_prior_source_nb": "posterior for rij_cace",
+        "ceiling": ceiling,
+        "failed_fits": 0,
+        "fits": 120,
+        "config": "rij.toml",
+        "seed": 1,
+    }
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_answer_flips_with_the_curve(language: str) -> None:
+    """Flipped truth: a curve that reaches 80% names its first size; one that does not says so, in both languages."""
+    ctx = standalone_context(language, interval_prob=0.9)
+    reaches = DesignText(curve([0.3, 0.82, 0.88]), meta(), "pp").answer(ctx)
+    short = DesignText(curve([0.2, 0.4, 0.55]), meta(), "pp").answer(ctx)
+    if language == "en":
+        assert "reaches 80% is 150 participants" in reaches[0] and "0.82" in reaches[0]
+        assert "None of the planned sizes" in short[0] and "0.55" in short[0] and "300 participants" in short[0]
+        assert "close to it" in reaches[1] and "well below it" in short[1]
+    else:
+        assert "når 80 %, er 150 deltakere" in reaches[0] and "0,82" in reaches[0]
+        assert "Ingen av de planlagte" in short[0] and "0,55" in short[0] and "300 deltakere" in short[0]
+        assert "ligger nær den" in reaches[1] and "godt under" in short[1]
+
+
+def test_design_figure_fits_the_profile() -> None:
+    ctx = standalone_context("nb", interval_prob=0.9)
+    presentation = DesignText(curve([0.3, 0.82, 0.88]), meta(), "pp").presentation()
+    drawn = []
+    with matplotlib.rc_context(ctx.style.rc()):
+        for spec, fig, caption in iter_figures(ctx, presentation, shared=False):
+            drawn.append(spec.name)
+            assert not layout_problems(fig, MIN_FONT_PT), layout_problems(fig, MIN_FONT_PT)
+            assert fig.get_size_inches()[0] == pytest.approx(ctx.style.width) and caption
+            plt.close(fig)
+    assert drawn == ["assurance_curve"]
+
+
+def test_design_report_is_escaped_and_uses_the_shared_templates(tmp_path: Path) -> None:
+    write_design_report(tmp_path, curve([0.3, 0.82, 0.88]), meta(prior_set=HOSTILE), "pp", "en")
+    html, md = (tmp_path / "report.html").read_text(), (tmp_path / "report.md").read_text()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<script>" not in md.replace("\\<script\\>", "")
+    assert 'id="answer"' in html and md.startswith("---\ntitle:")
+    assert (tmp_path / "figures" / "assurance_curve.png").is_file()
+    assert (tmp_path / "figures" / "assurance_curve.svg").is_file()

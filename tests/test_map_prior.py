@@ -1,0 +1,201 @@
+"""Meta-analytic-predictive priors: recovery on simulated trials, RBesT's AS example, errors, the written prior set."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import tomli_w
+
+from ipsbayes.errors import ConfigError, DataError
+from ipsbayes.ess import postmix_binomial, prob_difference_above
+from ipsbayes.evidence.config import GENERATED_MARK, load_map_config
+from ipsbayes.evidence.derive import derive_map, prior_set_text
+from ipsbayes.evidence.table import read_evidence
+from ipsbayes.mixture import Mixture
+from ipsbayes.models import REGISTRY
+from ipsbayes.present.style import MIN_FONT_PT
+from ipsbayes.priors import resolve_prior_set
+from ipsbayes.report.figures import iter_figures
+from ipsbayes.report.layout import layout_problems
+from ipsbayes.report.map_report import MapText, ess_change_sentence, write_map_report
+from ipsbayes.report.standalone import standalone_context
+
+from .conftest import REPO
+
+RBEST = tomllib.loads((REPO / "examples" / "rbest_as" / "rbest_reference.toml").read_text())
+TRUTH = {"mu_control": -1.2, "tau_control": 0.4, "mu_effect": 0.9, "tau_effect": 0.5, "beta": -0.6}
+
+
+def simulated_trials(k: int, seed: int) -> pd.DataFrame:
+    """Two-arm trials from the model itself, with known between-trial SDs and a covariate shift."""
+    rng = np.random.default_rng(seed)
+    n = rng.integers(80, 200, size=(k, 2))
+    x = (np.arange(k) % 3 == 0).astype(int)
+    logit_c = TRUTH["mu_control"] + TRUTH["tau_control"] * rng.standard_normal(k)
+    theta = TRUTH["mu_effect"] + TRUTH["beta"] * x + TRUTH["tau_effect"] * rng.standard_normal(k)
+    p_c, p_t = 1 / (1 + np.exp(-logit_c)), 1 / (1 + np.exp(-(logit_c + theta)))
+    return pd.DataFrame(
+        {
+            "study": [f"T{i:02d}" for i in range(k)],
+            "employed_ips": rng.binomial(n[:, 0], p_t),
+            "total_ips": n[:, 0],
+            "employed_control": rng.binomial(n[:, 1], p_c),
+            "total_control": n[:, 1],
+            "youth": x,
+            "verified": "yes",
+        }
+    )
+
+
+def write_config(folder: Path, table: pd.DataFrame, **changes: object) -> Path:
+    table.to_csv(folder / "trials.csv", index=False)
+    raw = {
+        "name": "sim_map",
+        "evidence": "trials.csv",
+        "hierarchy": {"covariates": ["youth"], "target": {"youth": 0.0}},
+        "sampler": {"profile": "ci", "target_accept": 0.95},
+        **changes,
+    }
+    path = folder / "map.toml"
+    path.write_text(tomli_w.dumps(raw))
+    return path
+
+
+@pytest.mark.sampling
+def test_map_recovers_known_heterogeneity_and_writes_a_usable_prior_set(tmp_path: Path) -> None:
+    config = load_map_config(write_config(tmp_path, simulated_trials(30, seed=11)))
+    result = derive_map(config)
+    posterior = result.datatree["posterior"]
+    for name, value in TRUTH.items():
+        low, high = np.quantile(posterior[name].values.ravel(), [0.025, 0.975])
+        assert low <= value <= high, f"{name}: 95% interval {low:.2f}-{high:.2f} misses {value}"
+    effect = result.parts["effect"]
+    # predictive for a new (youth = 0) trial: centred near mu_effect, at least as wide as tau_effect
+    assert effect.mixture.mean() == pytest.approx(effect.draws.mean(), abs=1e-6)
+    assert abs(effect.mixture.mean() - TRUTH["mu_effect"]) < 0.35
+    assert TRUTH["tau_effect"] * 0.7 < effect.mixture.sd() < 1.2
+    assert effect.robust.labels[-1] == "robust" and effect.robust.w[-1] == pytest.approx(0.2)
+    assert effect.ess["elir_robust"] < effect.ess["elir"]
+    text = prior_set_text(result)
+    assert text.startswith(GENERATED_MARK)
+    folder = tmp_path / "sets"
+    folder.mkdir()
+    (folder / "sim_map.toml").write_text(text)
+    cace = REGISTRY["cace"]
+    spec, _ = cace.parse_spec({"kind": "cace", "outcome": "employed_12m"}, "test")
+    prior_set, problems = resolve_prior_set("sim_map", cace.prior_names_for(spec), search_dirs=[folder])
+    assert not problems, problems
+    assert prior_set["treatment_effect"].mixture().robust_index == effect.robust.size - 1
+    assert "(as in weakly_informative)" in prior_set["never_taker_intercept"].source
+    # the report: the shared renderer, figures at the profile, sentences from the numbers in nb
+    ctx = standalone_context("nb")
+    with matplotlib.rc_context(ctx.style.rc()):
+        for spec, fig, _caption in iter_figures(ctx, MapText(result).presentation(), shared=False):
+            assert not layout_problems(fig, MIN_FONT_PT), (spec.name, layout_problems(fig, MIN_FONT_PT))
+            assert fig.get_size_inches()[0] == pytest.approx(ctx.style.width)
+            plt.close(fig)
+    report = tmp_path / "report"
+    report.mkdir()
+    write_map_report(report, result, language="nb")
+    md = (report / "report.md").read_text()
+    assert "## Effektiv utvalgsstørrelse" in md and f"**{effect.ess['elir']:.0f} deltakere per arm**" in md
+    assert {p.name for p in (report / "figures").iterdir()} >= {"map_forest.png", "map_mixture.svg"}
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_ess_sentence_follows_the_numbers(language: str) -> None:
+    """Flipped truth: a robust component that barely lowers the ESS is 'hardly', one that halves it is named."""
+    ctx = standalone_context(language)
+    hardly, halves = ess_change_sentence(ctx, 40.0, 38.0), ess_change_sentence(ctx, 40.0, 20.0)
+    if language == "en":
+        assert "hardly changes" in hardly and "removes 50%" in halves and "hardly" not in halves
+    else:
+        assert "endrer knapt" in hardly and "fjerner 50 %" in halves and "knapt" not in halves
+
+
+@pytest.mark.sampling
+@pytest.mark.slow  # make test-slow
+def test_rbest_ankylosing_spondylitis_example_at_small_size() -> None:
+    """RBesT's AS example with 2 chains x 400 draws: MAP mean/SD, ESS and the robust trial analysis.
+
+    Tolerances are three Monte Carlo SDs of one run at this size, measured over 12 seeds
+    (benchmarks/results/rbest_as_ci.md); the full-size comparison is in the README.
+    """
+    config = load_map_config(REPO / "examples" / "rbest_as" / "as_map.toml")
+    config = config.model_copy(update={"sampler": config.sampler.model_copy(update={"profile": "ci"})})
+    part = derive_map(config).parts["control"]
+    gmap = RBEST["gmap"]
+    assert part.mixture.family == "beta"
+    assert part.mixture.mean() == pytest.approx(gmap["map_mean"], abs=0.012)
+    assert part.mixture.sd() == pytest.approx(gmap["map_sd"], abs=0.011)
+    assert part.ess["elir"] == pytest.approx(RBEST["ess"]["elir"], abs=13)
+    assert part.ess["elir_robust"] == pytest.approx(RBEST["ess"]["robust_elir"], abs=10)
+    trial = RBEST["trial"]
+    placebo = postmix_binomial(part.robust, trial["r_placebo"], trial["n_placebo"])
+    w, a, b = trial["treat_prior"]
+    treat = postmix_binomial(Mixture("beta", [w], [a], [b]), trial["r_treat"], trial["n_treat"])
+    assert prob_difference_above(treat, placebo) == pytest.approx(trial["prob_difference_above_0"], abs=0.002)
+
+
+def test_unverified_rows_are_left_out_and_bad_counts_are_all_named(tmp_path: Path) -> None:
+    table = simulated_trials(5, seed=1)
+    table.loc[1, "verified"] = "no"
+    table.loc[1, "employed_ips"] = np.nan  # unverified rows may be incomplete
+    config = load_map_config(write_config(tmp_path, table))
+    evidence = read_evidence(config)
+    assert evidence.size == 4 and evidence.left_out == ["T01"]
+    table.loc[2, "employed_control"] = 500
+    table["total_ips"] = table["total_ips"].astype(float)
+    table.loc[3, "total_ips"] = 1.5
+    table.loc[4, "study"] = "T00"
+    config = load_map_config(write_config(tmp_path, table))
+    with pytest.raises(DataError) as info:
+        read_evidence(config)
+    text = str(info.value)
+    assert "T02" in text and "total_ips" in text and "repeated: ['T00']" in text
+
+
+def test_missing_columns_and_config_errors_are_reported_before_fitting(tmp_path: Path) -> None:
+    table = simulated_trials(4, seed=2).drop(columns=["employed_control"])
+    with pytest.raises(DataError, match="missing column 'employed_control'"):
+        read_evidence(load_map_config(write_config(tmp_path, table)))
+    path = write_config(tmp_path, simulated_trials(4, seed=2), mixture={"robust_weight": 0.3})
+    with pytest.raises(ConfigError, match=r"unknown key 'mixture\.robust_weight'"):
+        load_map_config(path)
+    path = write_config(tmp_path, simulated_trials(4, seed=2), shift={"effect": {"mu": -0.3, "sigma": 0.3}})
+    with pytest.raises(ConfigError, match="needs a 'source'"):
+        load_map_config(path)
+    (tmp_path / "hand_made.toml").write_text("[treatment_effect]\n")
+    path = write_config(tmp_path, simulated_trials(4, seed=2), output={"prior_set": "hand_made.toml"})
+    with pytest.raises(ConfigError, match="refusing to overwrite"):
+        load_map_config(path)
+
+
+def test_bundled_evidence_table_default_set() -> None:
+    config = load_map_config(REPO / "priors" / "map" / "ips_map.toml")
+    evidence = read_evidence(config)
+    frame = pd.read_csv(REPO / "priors" / "evidence" / "ips_rcts.csv")
+    expected = frame[frame["include_default"] == "yes"]
+    assert evidence.size == len(expected) and set(frame.loc[frame["verified"] == "no", "study"]) <= set(
+        evidence.left_out
+    )
+    assert (evidence.r_treatment <= evidence.n_treatment).all() and (evidence.r_control <= evidence.n_control).all()
+
+
+def test_map_prior_cli_errors_exit_2_with_the_problem(tmp_path: Path, capsys) -> None:
+    from ipsbayes.cli import main
+
+    path = write_config(tmp_path, simulated_trials(4, seed=3), mixture={"max_components": 0})
+    assert main(["map-prior", str(path)]) == 2
+    assert "mixture.max_components" in capsys.readouterr().err
+    table = simulated_trials(4, seed=3)
+    table.loc[0, "employed_ips"] = -1
+    assert main(["map-prior", str(write_config(tmp_path, table)), "--profile", "ci"]) == 2
+    err = capsys.readouterr().err
+    assert "whole numbers >= 0" in err and "T00" in err and not (tmp_path / "runs").exists()

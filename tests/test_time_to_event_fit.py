@@ -49,7 +49,6 @@ def fitted(simulated, tmp_path_factory: pytest.TempPathFactory):
     return plan, posterior, plan.family.estimands(posterior, plan.data, plan.spec, plan.config)
 
 
-@pytest.mark.reproduce  # `make reproduce`: three fits, ~35 s on 2 cores
 def test_recovers_cumulative_incidence_fidelity_effect_and_median(simulated, fitted) -> None:
     _, truth = simulated
     truth = truth["time_to_event"]
@@ -74,7 +73,6 @@ def test_recovers_cumulative_incidence_fidelity_effect_and_median(simulated, fit
     assert_covers(estimands["median_time_any"], float(median_time(curve[None])[0]), name="median month (horizon 12)")
 
 
-@pytest.mark.reproduce  # `make reproduce`: three fits, ~35 s on 2 cores
 def test_numpy_estimands_equal_the_graph_at_posterior_draws(fitted) -> None:
     """Cumulative incidence computed in PyTensor from the model's own hazard inputs, draw by draw."""
     plan, posterior, estimands = fitted
@@ -94,7 +92,7 @@ def test_numpy_estimands_equal_the_graph_at_posterior_draws(fitted) -> None:
     np.testing.assert_allclose(numpy, graph["graph_incidence"].values, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.reproduce  # `make reproduce`: three fits, ~35 s on 2 cores
+@pytest.mark.reproduce  # `make reproduce`: a second (binary) model fitted, ~15 s on 2 cores
 def test_agrees_with_the_binary_model_at_12_months(simulated, fitted, tmp_path: Path) -> None:
     """Cumulative incidence by month 12 of participants followed 12 months equals the binary model's rate.
 

@@ -59,6 +59,10 @@ class OutcomeFamily(ABC):
 
     name: ClassVar[str]
     title: ClassVar[str]
+    #: ``title`` in Norwegian (bokmål), for Norwegian model descriptions
+    title_nb: ClassVar[str]
+    #: the likelihood's short name in English and Norwegian ("Gaussian (normal)", "normalfordelt")
+    likelihood_names: ClassVar[tuple[str, str]]
     link: ClassVar[Link]
     #: the response is a count of successes out of a trials column
     needs_trials: ClassVar[bool] = False

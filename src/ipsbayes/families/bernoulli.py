@@ -38,6 +38,8 @@ class Bernoulli(OutcomeFamily):
 
     name = "bernoulli"
     title = "Bernoulli (binary outcome), logit link"
+    title_nb = "Bernoulli (binært utfall), logit-link"
+    likelihood_names = ("Bernoulli", "Bernoulli")
     link: ClassVar[Link] = "logit"
     collapsible = True
 

@@ -20,6 +20,8 @@ class BetaBinomial(OutcomeFamily):
 
     name = "beta_binomial"
     title = "Beta-binomial (overdispersed successes out of trials), logit link for the mean"
+    title_nb = "Betabinomisk (overspredte suksesser av forsøk), logit-link for gjennomsnittet"
+    likelihood_names = ("beta-binomial", "betabinomial")
     link: ClassVar[Link] = "logit"
     needs_trials = True
     aux: ClassVar[dict[str, str]] = {"concentration": "beta-binomial concentration (smaller = more overdispersed)"}

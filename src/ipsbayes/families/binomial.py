@@ -51,6 +51,8 @@ class Binomial(OutcomeFamily):
 
     name = "binomial"
     title = "Binomial (successes out of trials), logit link"
+    title_nb = "Binomisk (antall suksesser av forsøk), logit-link"
+    likelihood_names = ("binomial", "binomial")
     link: ClassVar[Link] = "logit"
     needs_trials = True
 

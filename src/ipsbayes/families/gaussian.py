@@ -18,6 +18,8 @@ class Gaussian(OutcomeFamily):
 
     name = "gaussian"
     title = "Gaussian (continuous outcome), identity link"
+    title_nb = "Normalfordelt (kontinuerlig utfall), identitetslink"
+    likelihood_names = ("Gaussian (normal)", "normalfordelt")
     link: ClassVar[Link] = "identity"
     integer = False
     aux: ClassVar[dict[str, str]] = {"sigma": "residual SD (outcome units)"}

@@ -17,6 +17,8 @@ class StudentT(Gaussian):
 
     name = "student_t"
     title = "Student-t (continuous outcome, robust to outliers), identity link"
+    title_nb = "Student-t (kontinuerlig utfall, robust mot uteliggere), identitetslink"
+    likelihood_names = ("Student-t", "Student-t")
     aux: ClassVar[dict[str, str]] = {
         "sigma": "residual scale (outcome units)",
         "nu": "degrees of freedom of the residuals (small = heavy tails)",

@@ -413,6 +413,7 @@ class Cace(ModelFamily):
         # the config's own words only: a report falls back to its language's words for the rest
         out.attrs["vocabulary"] = json.dumps(dict(spec.vocabulary) | {"outcome": self.vocabulary(spec)["outcome"]})
         out.attrs["outcome_family"] = spec.outcome_family
+        out.attrs["outcome_link"] = FAMILIES[spec.outcome_family].link
         out.attrs["response"] = _observed_name(spec.outcome)
         return out
 

@@ -129,7 +129,7 @@ def cace_section(ctx: ReportContext) -> str:
     ratio = ctx.effect("cace_ratio")
     share_en = f"An estimated {estimate(share, ctx.style, 'en')} of participants are compliers."
     share_nb = f"Anslagsvis {estimate(share, ctx.style, 'nb')} av deltakerne er compliers."
-    if ctx.estimands.attrs.get("outcome_family", "bernoulli") in ("gaussian", "student_t"):
+    if ctx.estimands.attrs.get("outcome_link", "logit") == "identity":  # a continuous outcome: a ratio of means
         lines.append(
             ctx.text(
                 f"As a ratio, the mean outcome of compliers with {treatment} is {estimate(ratio, ctx.style, 'en')} "

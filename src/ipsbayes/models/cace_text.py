@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ipsbayes.families import FAMILIES
 from ipsbayes.models.base import ModelData
 from ipsbayes.textutil import escape_md
-
-#: likelihood names per outcome family (English, Norwegian); count families add "of N trials"
-LIKELIHOODS = {
-    "bernoulli": ("Bernoulli", "Bernoulli"),
-    "binomial": ("binomial", "binomial"),
-    "beta_binomial": ("beta-binomial", "betabinomial"),
-    "gaussian": ("Gaussian (normal)", "normalfordelt"),
-    "student_t": ("Student-t", "Student-t"),
-}
 
 
 def study_words(spec: Any, language: str) -> tuple[str, str]:
@@ -34,7 +26,7 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     obs = data.info["observed"]
     nb = language == "nb"
     treatment, control = (escape_md(word) for word in study_words(spec, language))
-    en_name, nb_name = LIKELIHOODS.get(spec.outcome_family, (spec.outcome_family, spec.outcome_family))
+    en_name, nb_name = FAMILIES[spec.outcome_family].likelihood_names
     likelihood = nb_name if nb else en_name
     if spec.is_count:
         likelihood += f" av {spec.trials}" if nb else f" of {spec.trials}"

@@ -23,16 +23,6 @@ def plural(words: dict[str, str], key: str) -> str:
     return words.get(f"{key}_plural", word if word.endswith("s") else f"{word}s")
 
 
-#: the outcome families' titles in Norwegian
-FAMILY_TITLES_NB = {
-    "bernoulli": "Bernoulli (binært utfall), logit-link",
-    "binomial": "Binomisk (antall suksesser av forsøk), logit-link",
-    "beta_binomial": "Betabinomisk (overspredte suksesser av forsøk), logit-link for gjennomsnittet",
-    "gaussian": "Normalfordelt (kontinuerlig utfall), identitetslink",
-    "student_t": "Student-t (kontinuerlig utfall, robust mot uteliggere), identitetslink",
-}
-
-
 def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: str = "en") -> str:
     """Markdown: what was fitted, the equation, how groups were parameterised and what the estimands mean.
 
@@ -55,7 +45,7 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
     if info.get("fidelity_group"):
         terms.append("fidelity_slope * (fidelity - centre) / per")
     terms += [f"{b.block.effect_name}[{b.dim}]" + ("" if b.intercept_only else " . x") for b in blocks]
-    title = FAMILY_TITLES_NB.get(family.name, family.title) if nb else family.title
+    title = family.title_nb if nb else family.title
     lines = [
         t(
             f"{title}: multilevel regression of {response} for {data.n_rows} {units_word}"

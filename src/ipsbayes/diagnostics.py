@@ -39,16 +39,17 @@ _ORDER = {"skipped": 0, "pass": 0, "warn": 1, "fail": 2}
 ADVICE: dict[str, tuple[str, str]] = {
     "r_hat": (
         "run longer (`--profile final`, or more `sampler.tune` and `sampler.draws`); if a group SD mixes slowly, "
-        "reparameterise its group effects (hierarchical logistic models: the other `model.parameterisation`, "
+        "reparameterise its group effects (where the model kind has `model.parameterisation`: the other one, "
         "centred for large groups, non-centred for small ones)",
         "kjør lenger (`--profile final`, eller høyere `sampler.tune` og `sampler.draws`); hvis et gruppe-SD blander "
-        "sakte, prøv den andre `model.parameterisation` (sentrert for store grupper, ikke-sentrert for små)",
+        "sakte, reparameteriser gruppeeffektene (der modelltypen har `model.parameterisation`: den andre, sentrert "
+        "for store grupper, ikke-sentrert for små)",
     ),
     "ess": (
         "draw more (`--profile final` or a larger `sampler.draws`, with more `sampler.tune`); if a group SD is the "
-        "slow parameter, reparameterise its group effects (hierarchical logistic models: `model.parameterisation`)",
+        "slow parameter, reparameterise its group effects (where the model kind has `model.parameterisation`)",
         "trekk flere (`--profile final` eller høyere `sampler.draws`); hvis et gruppe-SD er den trege parameteren, "
-        "prøv den andre `model.parameterisation`",
+        "reparameteriser gruppeeffektene (der modelltypen har `model.parameterisation`)",
     ),
     "divergences": (
         "raise `sampler.target_accept` (e.g. 0.95 or 0.99); if divergences remain, reparameterise "

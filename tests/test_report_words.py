@@ -1,0 +1,90 @@
+"""Report text and figures of non-IPS runs use the study's words and only the sentences that apply
+(review of the cbpp example): unit words in the count check, suppressed cells visibly marked,
+no group-level sentence without group-level predictors, generic sampler advice, no layout warning."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ipsbayes.diagnostics import ADVICE
+from ipsbayes.families.figures import proportions
+from ipsbayes.models.multilevel_report import has_group_predictors
+from ipsbayes.present import ReportContext
+from ipsbayes.present.style import Style
+from ipsbayes.report.figures import ppc_counts
+
+matplotlib.use("Agg")
+
+
+def count_tree(trials: bool) -> xr.DataTree:
+    rng = np.random.default_rng(1)
+    observed = np.array([0] * 20 + [1] * 12 + [2] * 3 + [3] * 9 + [7] * 2)
+    predicted = rng.poisson(1.5, size=(1, 40, observed.size))
+    groups = {
+        "observed_data": xr.Dataset({"y": ("obs", observed)}),
+        "posterior_predictive": xr.Dataset({"y": (("chain", "draw", "obs"), predicted)}),
+    }
+    if trials:
+        groups["constant_data"] = xr.Dataset({"trials": ("obs", np.full(observed.size, 20))})
+    return xr.DataTree.from_dict(groups)
+
+
+def context(tree: xr.DataTree, vocabulary: dict[str, str], language: str = "en", **attrs) -> ReportContext:
+    estimands = xr.Dataset(attrs={"vocabulary": json.dumps(vocabulary), "response": "y", **attrs})
+    return ReportContext(estimands, tree, pd.DataFrame(), Style("eti", 0.9, language))
+
+
+def test_count_check_uses_the_study_units_and_marks_suppressed_cells() -> None:
+    ctx = context(count_tree(trials=False), {"unit": "animal", "units": "animals"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig, caption = ppc_counts(ctx)
+    ax = fig.axes[0]
+    assert "participants" not in caption.lower()
+    assert "animals" in caption and ax.get_ylabel() == "Animals"
+    # the values 2 and 7 rest on 3 and 2 rows: drawn as a suppressed range, not a dot at zero
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("not shown" in t for t in legend)
+    dots = ax.lines[0].get_ydata()
+    assert np.all(np.asarray(dots)[[2, 7]] != 0)
+    assert "(2 values" in caption
+
+
+def test_count_check_of_aggregated_rows_counts_rows() -> None:
+    ctx = context(count_tree(trials=True), {"unit": "animal", "units": "animals"}, language="nb")
+    fig, caption = ppc_counts(ctx)
+    assert "rader" in caption and "deltakere" not in caption
+    assert fig.axes[0].get_ylabel() == "Rader"
+
+
+def test_ips_runs_keep_participants() -> None:
+    _, caption = ppc_counts(context(count_tree(trials=False), {}))
+    assert "participants" in caption
+
+
+def test_share_figure_raises_no_layout_warning() -> None:
+    tree = count_tree(trials=True)
+    ctx = context(tree, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with matplotlib.rc_context(ctx.style.rc()):
+            fig, _ = proportions(ctx)
+    assert fig.get_layout_engine() is not None
+
+
+def test_group_level_sentence_only_with_group_level_predictors() -> None:
+    tree = count_tree(trials=False)
+    assert not has_group_predictors(context(tree, {}, group_predictors="[]"))
+    assert has_group_predictors(context(tree, {}, group_predictors='["fidelity"]'))
+    assert has_group_predictors(context(tree, {}))  # older runs keep the cautious sentence
+
+
+def test_sampler_advice_does_not_name_one_model_kind() -> None:
+    for en, nb in ADVICE.values():
+        assert "hierarchical logistic" not in en and "hierarkisk logistisk" not in nb

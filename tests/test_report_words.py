@@ -88,3 +88,35 @@ def test_group_level_sentence_only_with_group_level_predictors() -> None:
 def test_sampler_advice_does_not_name_one_model_kind() -> None:
     for en, nb in ADVICE.values():
         assert "hierarchical logistic" not in en and "hierarkisk logistisk" not in nb
+
+
+def test_code_spans_show_values_exactly() -> None:
+    import markdown
+
+    from ipsbayes.textutil import code_span
+
+    assert code_span("ips_map") == "`ips_map`"
+    assert code_span("a`b") == "``a`b``"
+    assert code_span("`x") == "`` `x ``"
+    html = markdown.markdown(f"prior set {code_span('ips_map')}")
+    assert "<code>ips_map</code>" in html
+
+
+def test_prior_set_heading_has_no_backslash() -> None:
+    from ipsbayes.report.render import markdown_environment
+
+    template = markdown_environment().from_string("### Priors: {{ prior_set | code }}")
+    assert template.render(prior_set="ips_map") == "### Priors: `ips_map`"
+
+
+def test_package_paths_in_code_spans_survive_neutralising() -> None:
+    from ipsbayes.models.cace_small import calibration_text
+    from ipsbayes.report.render import safe_html
+    from ipsbayes.textutil import neutralize_markdown
+
+    for language in ("en", "nb"):
+        ctx = context(count_tree(trials=False), {}, language=language)
+        text = calibration_text(ctx)
+        assert "&lt;" not in neutralize_markdown(text)
+        assert "&amp;lt;" not in str(safe_html(text))
+        assert "-validation/</code>" in str(safe_html(text))

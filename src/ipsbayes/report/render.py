@@ -52,7 +52,7 @@ from ipsbayes.report.tables import (
     write_xlsx,
 )
 from ipsbayes.report.verdict import verdict
-from ipsbayes.textutil import MarkdownText, escape_md, neutralize_markdown
+from ipsbayes.textutil import MarkdownText, code_span, escape_md, neutralize_markdown
 
 #: what HTML made from section and model Markdown may contain (no scripts, images, forms or event handlers)
 ALLOWED_TAGS = {
@@ -144,6 +144,7 @@ def markdown_environment() -> Environment:
         lstrip_blocks=False,
         keep_trailing_newline=True,
     )
+    env.filters["code"] = code_span
     env.filters["collapse_tables"] = collapse_tables
     env.filters["yaml"] = yaml_string
     return env

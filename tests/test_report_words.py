@@ -5,6 +5,7 @@ no group-level sentence without group-level predictors, generic sampler advice, 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import matplotlib
@@ -120,3 +121,41 @@ def test_package_paths_in_code_spans_survive_neutralising() -> None:
         assert "&lt;" not in neutralize_markdown(text)
         assert "&amp;lt;" not in str(safe_html(text))
         assert "-validation/</code>" in str(safe_html(text))
+
+
+def test_norwegian_diagnostics_use_decimal_commas() -> None:
+    from ipsbayes.diagnostics import Check, check_text
+
+    rhat = Check("r_hat", "warn", 1.0213, "warn > 1.01, fail > 1.05", "", ["intercept"], "x")
+    ess = Check("ess_bulk", "warn", 83.2, "warn < 200, fail < 50 (2 chains)", "", [], "x")
+    text = check_text(rhat, "nb") + " " + check_text(ess, "nb")
+    assert "1,021" in text and "1,01; " in text and "83,2" in text
+    assert not re.search(r"\d\.\d", text)
+
+
+def test_all_estimates_table_and_thresholds_follow_the_language() -> None:
+    from ipsbayes.report.render import _p_threshold
+
+    row = {"p_beyond_threshold": 0.995, "threshold": 2.5, "threshold_direction": "above", "null": 0.0}
+    assert _p_threshold(row, "nb") == "> 0,99 (> 2,5)"
+    assert _p_threshold(row) == "> 0.99 (> 2.5)"
+
+
+def test_norwegian_summary_has_norwegian_headers_and_reader_text() -> None:
+    from ipsbayes.report.tables import COLUMNS, csv_nb
+
+    table = pd.DataFrame(
+        {
+            "estimand": ["x"],
+            "element": ["6 months"],
+            "interval": ["90% equal-tailed interval (ETI)"],
+            "threshold_direction": ["above"],
+            "p_beyond_threshold": [0.25],
+            "headline": [True],
+        }
+    )
+    text = csv_nb(table).decode("utf-8-sig")
+    header, values = text.splitlines()[:2]
+    assert "threshold_direction" not in header and "p_beyond_threshold" not in header
+    assert set(table.columns) <= set(COLUMNS)
+    assert values == "x;6 måneder;90 % likehalet intervall (ETI);over;0,25;ja"

@@ -159,3 +159,12 @@ def test_norwegian_summary_has_norwegian_headers_and_reader_text() -> None:
     assert "threshold_direction" not in header and "p_beyond_threshold" not in header
     assert set(table.columns) <= set(COLUMNS)
     assert values == "x;6 måneder;90 % likehalet intervall (ETI);over;0,25;ja"
+
+
+def test_analysis_names_are_humanised_and_labelled() -> None:
+    from ipsbayes.present.answers import analysis_name
+
+    assert analysis_name("prior set: weakly_informative", {}, "nb") == "priorsettet svakt informativt"
+    assert "ips map" not in analysis_name("main (ips_map)", {}, "nb")
+    assert analysis_name("main (ips_map)", {"ips_map": "MAP-prioren"}, "nb") == "hovedanalysen (MAP-prioren)"
+    assert analysis_name("prior set: my_set", {}, "en") == "the my set prior set"

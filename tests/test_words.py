@@ -231,7 +231,7 @@ def test_verdict_is_never_pass_while_anything_warns(gate, gates, diagnosis, stat
     conflict = verdict("pass", [], _tree(None, ["potential prior-data conflict"]), "en")
     assert "prior-data conflict for CACE" in conflict["reasons"][0]
     refit = verdict("pass", [], _tree({"prior set: sceptical": {"status": "fail", "messages": []}}), "nb")
-    assert "priorsettet sceptical" in refit["reasons"][0] and "feilet" in refit["reasons"][0]
+    assert "priorsettet skeptisk" in refit["reasons"][0] and "feilet" in refit["reasons"][0]
 
 
 def test_validation_run_is_found_and_read(tmp_path) -> None:

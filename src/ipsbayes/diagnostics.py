@@ -39,16 +39,17 @@ _ORDER = {"skipped": 0, "pass": 0, "warn": 1, "fail": 2}
 ADVICE: dict[str, tuple[str, str]] = {
     "r_hat": (
         "run longer (`--profile final`, or more `sampler.tune` and `sampler.draws`); if a group SD mixes slowly, "
-        "reparameterise its group effects (hierarchical logistic models: the other `model.parameterisation`, "
+        "reparameterise its group effects (where the model kind has `model.parameterisation`: the other one, "
         "centred for large groups, non-centred for small ones)",
         "kjør lenger (`--profile final`, eller høyere `sampler.tune` og `sampler.draws`); hvis et gruppe-SD blander "
-        "sakte, prøv den andre `model.parameterisation` (sentrert for store grupper, ikke-sentrert for små)",
+        "sakte, reparameteriser gruppeeffektene (der modelltypen har `model.parameterisation`: den andre, sentrert "
+        "for store grupper, ikke-sentrert for små)",
     ),
     "ess": (
         "draw more (`--profile final` or a larger `sampler.draws`, with more `sampler.tune`); if a group SD is the "
-        "slow parameter, reparameterise its group effects (hierarchical logistic models: `model.parameterisation`)",
+        "slow parameter, reparameterise its group effects (where the model kind has `model.parameterisation`)",
         "trekk flere (`--profile final` eller høyere `sampler.draws`); hvis et gruppe-SD er den trege parameteren, "
-        "prøv den andre `model.parameterisation`",
+        "reparameteriser gruppeeffektene (der modelltypen har `model.parameterisation`)",
     ),
     "divergences": (
         "raise `sampler.target_accept` (e.g. 0.95 or 0.99); if divergences remain, reparameterise "
@@ -208,21 +209,41 @@ def check_text(check: Check, language: str = "en") -> str:
     """One sentence for a check that did not pass: what was found, for which parameters, and what to do."""
     if language != "nb":
         return f"{check.name}: {check.message}" + (f". What to do: {check.advice}" if check.advice else "")
+    return _decimal_commas(_check_text_nb(check))
+
+
+def _decimal_commas(text: str) -> str:
+    """Norwegian numbers: a decimal point between digits becomes a comma (``1.021`` -> ``1,021``)."""
+    return _DECIMAL_POINT.sub(r"\1,\2", text)
+
+
+_DECIMAL_POINT = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?![\w.])")
+
+
+def _check_text_nb(check: Check) -> str:
     names = [parameter_label(p, "nb") for p in check.parameters[:SHOWN]]
+    rule = check.rule.replace(", ", "; ")  # "1,01; 1,05" once the decimal points are commas
     more = len(check.parameters) - len(names)
     listed = ", ".join(names) + (f" og {more} til" if more > 0 else "")
     found = {
-        "r_hat": f"R-hat opptil {check.value} (regel: {check.rule})" + (f" for {listed}" if listed else ""),
-        "ess_bulk": f"laveste bulk-ESS {check.value} (regel: {check.rule})" + (f" for {listed}" if listed else ""),
-        "ess_tail": f"laveste hale-ESS {check.value} (regel: {check.rule})" + (f" for {listed}" if listed else ""),
-        "divergences": f"{check.value} divergente overganger (regel: {check.rule})",
+        "r_hat": f"R-hat opptil {_value(check.value)} (regel: {rule})" + (f" for {listed}" if listed else ""),
+        "ess_bulk": f"laveste bulk-ESS {_value(check.value)} (regel: {rule})" + (f" for {listed}" if listed else ""),
+        "ess_tail": f"laveste hale-ESS {_value(check.value)} (regel: {rule})" + (f" for {listed}" if listed else ""),
+        "divergences": f"{check.value} divergente overganger (regel: {rule})",
         "tree_depth": f"{check.value} overganger nådde maksimal tredybde",
-        "e_bfmi": f"laveste E-BFMI {check.value} (regel: {check.rule})",
+        "e_bfmi": f"laveste E-BFMI {_value(check.value)} (regel: {rule})",
     }.get(check.name.split(" ")[0], f"{check.message}")
     if check.name.startswith("pareto_k"):
-        found = f"{check.value} observasjoner har Pareto k over grensen ({check.rule})"
+        found = f"{check.value} observasjoner har Pareto k over grensen ({rule})"
     advice = ADVICE.get(_advice_key(check.name), ("", ""))[1]
     return f"{check.name}: {found}" + (f". Hva du kan gjøre: {advice}" if advice else "")
+
+
+def _value(value: float | int | None) -> str:
+    """A check's number as read: four significant digits (``1.021``, ``83.2``), integers as they are."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def _advice_key(name: str) -> str:

@@ -64,6 +64,21 @@ def escape_md(value: Any) -> MarkdownText:
     return MarkdownText(_TAG_START.sub("&lt;", text))
 
 
+def code_span(value: Any) -> MarkdownText:
+    r"""A user value as one Markdown code span, shown exactly as written.
+
+    Backslash escapes do not work inside code spans (``ips\_map`` would show its backslash),
+    so the value is not escaped: newlines become spaces, the fence is one backtick longer than
+    the longest run of backticks in the value, and a space pads a value that starts or ends
+    with a backtick. A ``|`` (which would still split a table cell) is written as ``¦``.
+    """
+    text = _NEWLINES.sub(" ", value if isinstance(value, str) else plain(value)).replace("|", "\u00a6")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ")) else ""
+    return MarkdownText(f"{fence}{pad}{text}{pad}{fence}")
+
+
 def neutralize_markdown(text: str) -> MarkdownText:
     r"""Make Markdown written by code (with user values inside) safe to publish.
 
@@ -147,4 +162,13 @@ def shorten(items: Iterable[Any], shown: int = DEFAULT_SHOWN, quote: bool = Fals
     return text
 
 
-__all__ = ["MarkdownText", "clean_message", "escape_md", "neutralize_markdown", "plain", "plain_repr", "shorten"]
+__all__ = [
+    "MarkdownText",
+    "clean_message",
+    "code_span",
+    "escape_md",
+    "neutralize_markdown",
+    "plain",
+    "plain_repr",
+    "shorten",
+]

@@ -49,8 +49,6 @@ def density(ctx: ReportContext) -> tuple[Any, str]:
 
 def proportions(ctx: ReportContext) -> tuple[Any, str]:
     """Observed share of trials per row against its posterior predictive interval."""
-    import matplotlib.pyplot as plt
-
     name = _response(ctx)
     tree, style = ctx.datatree, ctx.style
     observed = tree["observed_data"][name].values.astype(float)
@@ -61,14 +59,21 @@ def proportions(ctx: ReportContext) -> tuple[Any, str]:
     low, high = np.quantile(draws, [(1 - style.prob) / 2, (1 + style.prob) / 2], axis=0)
     order = np.argsort(np.median(draws, axis=0))
     x = np.arange(observed.size)
-    fig, ax = plt.subplots(figsize=(7.0, 3.6))
-    ax.vlines(x, 100 * low[order], 100 * high[order], color="#1f77b4", lw=2, label=f"predicted: {style.text}")
+    # the profile's constrained layout (no tight_layout: matplotlib warns when the engine is swapped)
+    fig, ax = style.subplots(3.6)
+    ax.vlines(
+        x,
+        100 * low[order],
+        100 * high[order],
+        color="#1f77b4",
+        lw=2,
+        label=style.t("predicted", "predikert") + f": {style.short}",
+    )
     inside = (observed / trials >= low) & (observed / trials <= high)
-    ax.plot(x, 100 * (observed / trials)[order], "o", color="black", ms=3, label="observed")
+    ax.plot(x, 100 * (observed / trials)[order], "o", color="black", ms=3, label=style.t("observed", "observert"))
     ax.set_xlabel(ctx.text("rows, ordered by predicted share", "rader, sortert etter predikert andel"))
     ax.set_ylabel("%")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     caption = (
         f"Observed share of trials in each row (dots) and its {style.text} under the model (lines); "
         f"{inside.mean():.0%} of rows fall inside. Many rows outside suggest overdispersion "

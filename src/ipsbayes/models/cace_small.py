@@ -96,12 +96,12 @@ def calibration_text(ctx: ReportContext) -> str:
         return ctx.text(
             "**Calibration.** No validation run was found for this config. `ipsbayes validate CONFIG` measures, over "
             "trials simulated at this design's size, how often the interval covers the true effect and how far the "
-            "posterior mean is pulled from the truth on average; the report quotes it once `runs/<name>-validation/` "
+            "posterior mean is pulled from the truth on average; the report quotes it once `runs/NAME-validation/` "
             "exists (or `validation.results` names the folder).",
             "**Kalibrering.** Fant ingen valideringskjøring for denne konfigurasjonen. `ipsbayes validate CONFIG` "
             "måler, over forsøk simulert med denne designens størrelse, hvor ofte intervallet dekker den sanne "
             "effekten og hvor langt posteriorgjennomsnittet i snitt trekkes fra sannheten; rapporten siterer det når "
-            "`runs/<navn>-validation/` finnes (eller `validation.results` peker på mappen).",
+            "`runs/NAVN-validation/` finnes (eller `validation.results` peker på mappen).",
         )
     unit = ctx.estimands["cace"].attrs.get("unit", "")
     truth, mean = float(found["mean_truth"]), float(found["mean_posterior_mean"])

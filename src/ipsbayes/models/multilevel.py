@@ -452,6 +452,9 @@ class Multilevel(ModelFamily):
         out.attrs["response"] = data.info["response"]
         out.attrs["outcome_family"] = family.name
         out.attrs["vocabulary"] = json.dumps(words)
+        # the report says "associations across groups, not randomised" only when there are such predictors
+        group_level = sorted(self.group_predictor_map(spec)) + ([spec.fidelity.column] if spec.fidelity else [])
+        out.attrs["group_predictors"] = json.dumps(group_level)
         return out
 
 

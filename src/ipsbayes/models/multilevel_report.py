@@ -184,6 +184,15 @@ def groups_section(ctx: ReportContext) -> str:
     return "\n\n".join(paragraphs)
 
 
+def has_group_predictors(ctx: ReportContext) -> bool:
+    """True when the model has group-level predictors (declared ``model.group_predictors`` or fidelity).
+
+    Estimands written before this was stored keep the old, cautious sentence.
+    """
+    raw = ctx.estimands.attrs.get("group_predictors")
+    return True if raw is None else bool(json.loads(raw))
+
+
 def effects_section(ctx: ReportContext) -> str:
     """Average marginal effects of the predictors, ranked, in the outcome's unit."""
     rows = effect_rows(ctx)
@@ -192,13 +201,16 @@ def effects_section(ctx: ReportContext) -> str:
     intro = ctx.text(
         f"Average marginal effects on the expected outcome ({ctx.style.text}), largest first. Each changes one "
         f"predictor for all {units} and keeps the rest as observed (numeric predictors: +1 SD; categories: against "
-        "the reference level). P(direction) is the probability of a change in the direction of the median. "
-        "Group-level predictors are associations across groups, not randomised comparisons.",
+        "the reference level). P(direction) is the probability of a change in the direction of the median.",
         f"Gjennomsnittlige marginale effekter på forventet utfall ({ctx.style.text}), største først. Hver endrer én "
         f"prediktor for alle {units} og holder resten som observert (numeriske prediktorer: +1 SD; kategorier: mot "
-        "referansenivået). P(retning) er sannsynligheten for en endring i medianens retning. Prediktorer på "
-        "gruppenivå er sammenhenger mellom grupper, ikke randomiserte sammenligninger.",
+        "referansenivået). P(retning) er sannsynligheten for en endring i medianens retning.",
     )
+    if has_group_predictors(ctx):
+        intro += ctx.text(
+            " Group-level predictors are associations across groups, not randomised comparisons.",
+            " Prediktorer på gruppenivå er sammenhenger mellom grupper, ikke randomiserte sammenligninger.",
+        )
     odds = any(row["conditional"] is not None for row in rows)
     shown = {"pp": ctx.text("pp", "prosentpoeng")}.get(unit, escape_md(unit_word(unit, ctx.language) or unit))
     header = ctx.text(

@@ -241,20 +241,41 @@ def refit_gates(datatree: xr.DataTree | None) -> dict[str, dict[str, Any]]:
         return {}
 
 
+#: readable names of the prior sets ipsbayes ships, in English and Norwegian ([report.labels] wins)
+PRIOR_SET_NAMES: dict[str, tuple[str, str]] = {
+    "weakly_informative": ("weakly informative", "svakt informativt"),
+    "defaults": ("default", "standard"),
+    "sceptical": ("sceptical", "skeptisk"),
+    "skeptical": ("sceptical", "skeptisk"),
+    "optimistic": ("optimistic", "optimistisk"),
+    "vague": ("vague", "vagt"),
+    "ips_map": ("IPS MAP (earlier IPS trials)", "IPS-MAP (tidligere IPS-forsøk)"),
+}
+
+
+def _shown_name(name: str, labels: Mapping[str, str], language: str) -> str:
+    """``[report.labels]`` first, then the shipped prior sets' names, else the name with spaces for underscores."""
+    if name in labels:
+        return str(labels[name])
+    if name in PRIOR_SET_NAMES:
+        return choose(language, *PRIOR_SET_NAMES[name])
+    return name.replace("_", " ")
+
+
 def analysis_name(analysis: str, labels: Mapping[str, str] | None = None, language: str = "en") -> str:
     """Readable name of a sensitivity analysis: ``prior set: sceptical`` -> "the sceptical prior set"."""
     labels = labels or {}
     if analysis in labels:
         return str(labels[analysis])
     kind, _, name = analysis.partition(": ")
-    shown = labels.get(name, name.replace("_", " "))
+    shown = _shown_name(name, labels, language)
     if kind == "prior set":
         return choose(language, f"the {shown} prior set", f"priorsettet {shown}")
     if kind == "variant":
         return choose(language, f"the variant {shown}", f"varianten {shown}")
     if analysis.startswith("main"):
         inner = analysis[analysis.find("(") + 1 : analysis.rfind(")")] if "(" in analysis else ""
-        inner = labels.get(inner, inner.replace("_", " "))
+        inner = _shown_name(inner, labels, language)
         return choose(language, f"the main analysis ({inner})", f"hovedanalysen ({inner})") if inner else analysis
     return analysis.replace("_", " ")
 

@@ -27,6 +27,7 @@ from matplotlib.patches import Patch
 
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, fixed
+from ipsbayes.present.answers import vocabulary_word
 from ipsbayes.present.cells import suppress_counts
 from ipsbayes.present.style import figure_of
 from ipsbayes.report.figures_sensitivity import (
@@ -94,32 +95,63 @@ def ppc_counts(ctx: ReportContext) -> tuple[Figure, str]:
     ax.bar(x, mid, color="#9ecae1", label=style.t("predicted: median", "predikert: median"))
     ax.errorbar(x, mid, yerr=[mid - lower, upper - mid], fmt="none", ecolor="#08519c", lw=1.2, label=style.short)
     ax.plot(x, shown, "o", color="black", ms=4, label=style.t("observed", "observert"))
+    hidden = np.isnan(shown) & (seen > 0)
+    if hidden.any():
+        # suppressed cells are drawn as a range (1 to min_cell - 1), never as a dot at zero
+        low, high = 1, max(ctx.min_cell - 1, 1)
+        ax.errorbar(
+            x[hidden],
+            np.full(int(hidden.sum()), (low + high) / 2),
+            yerr=(high - low) / 2,
+            fmt="s",
+            mfc="white",
+            color="0.45",
+            ms=4,
+            capsize=2,
+            lw=1,
+            label=style.t(f"observed: {low}–{high}, not shown", f"observert: {low}–{high}, vises ikke"),
+        )
     ax.set_xticks(x, names)
     if names != [str(v) for v in levels]:
         ax.set_xlabel(ctx.label(name, style.t("Outcome", "Utfall")))
     else:
         ax.set_xlabel(ctx.label(name, style.t("Value", "Verdi")))
-    ax.set_ylabel(style.t("Participants", "Deltakere"))
+    units = counted_units(ctx)
+    ax.set_ylabel(units.capitalize())
     ax.legend(loc="best")
-    suppressed = int(np.sum(np.isnan(shown) & (seen > 0)))
+    suppressed = int(hidden.sum())
     note = (
         ctx.text(
-            f" Observed frequencies below {ctx.min_cell} participants are not shown ({suppressed} values).",
-            f" Observerte antall under {ctx.min_cell} deltakere vises ikke ({suppressed} verdier).",
+            f" Observed frequencies below {ctx.min_cell} {units} are not shown exactly ({suppressed} values, "
+            f"drawn as open squares spanning 1 to {ctx.min_cell - 1}).",
+            f" Observerte antall under {ctx.min_cell} {units} vises ikke nøyaktig ({suppressed} verdier, "
+            f"tegnet som åpne kvadrater fra 1 til {ctx.min_cell - 1}).",
         )
         if suppressed
         else ""
     )
     caption = (
         ctx.text(
-            f"Posterior predictive check: observed number of participants with each value (points) against the "
+            f"Posterior predictive check: observed number of {units} with each value (points) against the "
             f"model's prediction (bars: median; lines: {style.text}).",
-            f"Prediktiv kontroll: observert antall deltakere med hver verdi (punkter) mot modellens prediksjon "
+            f"Prediktiv kontroll: observert antall {units} med hver verdi (punkter) mot modellens prediksjon "
             f"(søyler: median; linjer: {style.text}).",
         )
         + note
     )
     return fig, caption
+
+
+def counted_units(ctx: ReportContext) -> str:
+    """What one observation of the outcome is, in the study's words (plural): participants, animals, rows.
+
+    Rows that carry a number of trials (binomial counts) are rows, not units; otherwise the
+    vocabulary's ``units`` (or ``[report.labels]``) names them, and IPS runs keep "participants".
+    """
+    tree = ctx.datatree
+    if "constant_data" in tree.children and "trials" in tree["constant_data"].to_dataset():
+        return ctx.text("rows", "rader")
+    return vocabulary_word(ctx, "units", "participants", "deltakere")
 
 
 def _bounds(draws: np.ndarray, style) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D
 
 from ipsbayes.present import ReportContext
 from ipsbayes.present.style import pointrange
+from ipsbayes.present.text import localise
 
 #: power-scaling exponents shown (ArviZ's defaults), with the unscaled posterior between them
 ALPHAS = (0.8, 1.25)
@@ -222,7 +223,8 @@ def power_scaling_plot(ctx: ReportContext) -> tuple[Figure, str]:
         f"medians with {style.text}. Panel titles give the power-scaling sensitivity (0.05 or more flags it). "
         "Curves that spread apart mark sensitivity.",
         "Posterior for hver størrelse når prioren (venstre) eller likelihooden (høyre) opphøyes i "
-        f"{ALPHAS[0]} eller {ALPHAS[1]} (vektet, uten ny tilpasning): kumulative fordelinger og under dem "
+        f"{localise(str(ALPHAS[0]), 'nb')} eller {localise(str(ALPHAS[1]), 'nb')} (vektet, uten ny tilpasning): "
+        "kumulative fordelinger og under dem "
         f"medianer med {style.text}. Paneltitlene gir følsomheten (0,05 eller mer markerer den).",
     )
     return fig, caption

@@ -35,7 +35,7 @@ from ipsbayes.present import Presentation, ReportContext, Style
 from ipsbayes.present.context import vocabulary_of
 from ipsbayes.present.notes import translate_note
 from ipsbayes.present.phrases import readable
-from ipsbayes.present.text import format_number, format_probability, interval_name
+from ipsbayes.present.text import format_number, format_probability, interval_name, localise
 from ipsbayes.report.figures import draw_figures
 from ipsbayes.report.html import collapse_tables
 from ipsbayes.report.sections import build_sections
@@ -52,7 +52,7 @@ from ipsbayes.report.tables import (
     write_xlsx,
 )
 from ipsbayes.report.verdict import verdict
-from ipsbayes.textutil import MarkdownText, escape_md, neutralize_markdown
+from ipsbayes.textutil import MarkdownText, code_span, escape_md, neutralize_markdown
 
 #: what HTML made from section and model Markdown may contain (no scripts, images, forms or event handlers)
 ALLOWED_TAGS = {
@@ -144,6 +144,7 @@ def markdown_environment() -> Environment:
         lstrip_blocks=False,
         keep_trailing_newline=True,
     )
+    env.filters["code"] = code_span
     env.filters["collapse_tables"] = collapse_tables
     env.filters["yaml"] = yaml_string
     return env
@@ -265,7 +266,7 @@ def yaml_string(value: Any) -> MarkdownText:
     return MarkdownText("'" + str(escape_md(value)).replace("'", "''") + "'")
 
 
-def _p_threshold(row: dict[str, Any]) -> str:
+def _p_threshold(row: dict[str, Any], language: str = "en") -> str:
     """P of exceeding the threshold in the direction of the median ("0.91 (> 5)", "0.88 (< -5)"), never 0.00/1.00."""
     beyond = row.get("p_beyond_threshold", np.nan)
     if row.get("threshold") is None or beyond is None or np.isnan(beyond):
@@ -273,7 +274,8 @@ def _p_threshold(row: dict[str, Any]) -> str:
     below = row.get("threshold_direction") == "below"
     null = row.get("null") or 0.0
     bound = null - abs(row["threshold"] - null) if below else row["threshold"]
-    return f"{format_probability(beyond)} ({'<' if below else '>'} {bound:g})"
+    shown = localise(f"{bound:g}", language)
+    return f"{format_probability(beyond, language=language)} ({'<' if below else '>'} {shown})"
 
 
 def _context(
@@ -295,6 +297,7 @@ def _context(
         for row in headline.to_dict("records")
     ]
     rows = []
+    language = settings.language
     for row in summary.to_dict("records"):
         unit = row["unit"]
         rows.append(
@@ -302,11 +305,13 @@ def _context(
                 "label": row["label"],
                 "element": element_of(row),
                 "unit": unit,
-                "median": format_number(row["median"], unit),
-                "lower": format_number(row["lower"], unit),
-                "upper": format_number(row["upper"], unit),
-                "p_null": "-" if np.isnan(row["p_above_null"]) else format_probability(row["p_above_null"]),
-                "p_threshold": _p_threshold(row),
+                "median": format_number(row["median"], unit, language),
+                "lower": format_number(row["lower"], unit, language),
+                "upper": format_number(row["upper"], unit, language),
+                "p_null": "-"
+                if np.isnan(row["p_above_null"])
+                else format_probability(row["p_above_null"], language=language),
+                "p_threshold": _p_threshold(row, language),
             }
         )
     figure_context = {}

@@ -8,6 +8,7 @@ probability that it exceeds the threshold set in ``report.thresholds``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes.present.phrases import amount
-from ipsbayes.present.text import choose, format_number, format_probability, interval_name, percent
+from ipsbayes.present.text import choose, format_number, format_probability, interval_name, localise, percent
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -185,6 +186,16 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
         "posterior probability that the estimand exceeds the threshold",
         "posterior-sannsynlighet for at størrelsen er over terskelen",
     ),
+    "threshold_direction": (
+        "terskelretning",
+        "side of the threshold in the direction of the median (above / below)",
+        "siden av terskelen i medianens retning (over / under)",
+    ),
+    "p_beyond_threshold": (
+        "p_forbi_terskel",
+        "posterior probability of lying beyond the threshold on that side",
+        "posterior-sannsynlighet for å ligge forbi terskelen på den siden",
+    ),
     "headline": ("hovedresultat", "shown among the key results", "vist blant hovedresultatene"),
     "prior": (
         "prior",
@@ -218,8 +229,45 @@ def csv_with_header(table: pd.DataFrame, interval_kind: str, interval_prob: floa
     return csv_text(table)
 
 
+#: an interval as :func:`interval_name` writes it in English
+_INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)% (?:equal-tailed|highest-density) interval \((ETI|HDI)\)$")
+#: an element ending in a number of months ("6 months", "12 month")
+_MONTHS = re.compile(r"\b(\d+(?:\.\d+)?) months?\b")
+#: words in text columns meant for readers
+_NB_WORDS = {"above": "over", "below": "under"}
+
+
+def _interval_nb(text: object) -> object:
+    match = _INTERVAL.match(text) if isinstance(text, str) else None
+    if not match:
+        return text
+    return interval_name(match.group(2).lower(), float(match.group(1)) / 100, "nb")
+
+
+def _months_nb(text: object) -> object:
+    if not isinstance(text, str):
+        return text
+    return _MONTHS.sub(lambda m: f"{localise(m.group(1), 'nb')} {'måned' if m.group(1) == '1' else 'måneder'}", text)
+
+
 def norwegian(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with Norwegian column headers (unknown columns keep their name)."""
+    """The table for Norwegian readers: Norwegian headers, and reader text in Norwegian.
+
+    Unknown columns keep their name; interval names, booleans (ja/nei), threshold directions
+    (over/under) and months in elements are translated. Codes stay as they are (``estimand``,
+    ``unit``), so a script can join the two files.
+    """
+    table = table.copy()
+    for column in table.columns:
+        values = table[column]
+        if values.dtype == bool:
+            table[column] = values.map({True: "ja", False: "nei"})
+    if "interval" in table:
+        table["interval"] = table["interval"].map(_interval_nb)
+    if "threshold_direction" in table:
+        table["threshold_direction"] = table["threshold_direction"].map(lambda v: _NB_WORDS.get(v, v))
+    if "element" in table:
+        table["element"] = table["element"].map(_months_nb)
     return table.rename(columns={c: COLUMNS[c][0] for c in table.columns if c in COLUMNS})
 
 

@@ -17,7 +17,7 @@ from scipy import stats
 
 from ipsbayes.config import RunConfig
 from ipsbayes.present.style import figure_of
-from ipsbayes.textutil import escape_md
+from ipsbayes.textutil import code_span, escape_md
 
 CSS = (
     "body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
@@ -109,7 +109,7 @@ def write_validation_report(
     fits = rows.drop_duplicates(["study", "dataset"])
     failures = fits[~fits["ok"]]
     lines = [
-        f"# Validation of `{config.name}` ({meta['model']})",
+        f"# Validation of {code_span(config.name)} ({meta['model']})",
         "",
         f"{meta['fits']} fits ({meta['datasets_per_study']} data sets per study), sampler profile "
         f"{escape_md(meta['profile'])}, prior set {escape_md(meta['prior_set'])}, design {escape_md(meta['design'])} "

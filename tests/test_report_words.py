@@ -1,0 +1,170 @@
+"""Report text and figures of non-IPS runs use the study's words and only the sentences that apply
+(review of the cbpp example): unit words in the count check, suppressed cells visibly marked,
+no group-level sentence without group-level predictors, generic sampler advice, no layout warning."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ipsbayes.diagnostics import ADVICE
+from ipsbayes.families.figures import proportions
+from ipsbayes.models.multilevel_report import has_group_predictors
+from ipsbayes.present import ReportContext
+from ipsbayes.present.style import Style
+from ipsbayes.report.figures import ppc_counts
+
+matplotlib.use("Agg")
+
+
+def count_tree(trials: bool) -> xr.DataTree:
+    rng = np.random.default_rng(1)
+    observed = np.array([0] * 20 + [1] * 12 + [2] * 3 + [3] * 9 + [7] * 2)
+    predicted = rng.poisson(1.5, size=(1, 40, observed.size))
+    groups = {
+        "observed_data": xr.Dataset({"y": ("obs", observed)}),
+        "posterior_predictive": xr.Dataset({"y": (("chain", "draw", "obs"), predicted)}),
+    }
+    if trials:
+        groups["constant_data"] = xr.Dataset({"trials": ("obs", np.full(observed.size, 20))})
+    return xr.DataTree.from_dict(groups)
+
+
+def context(tree: xr.DataTree, vocabulary: dict[str, str], language: str = "en", **attrs) -> ReportContext:
+    estimands = xr.Dataset(attrs={"vocabulary": json.dumps(vocabulary), "response": "y", **attrs})
+    return ReportContext(estimands, tree, pd.DataFrame(), Style("eti", 0.9, language))
+
+
+def test_count_check_uses_the_study_units_and_marks_suppressed_cells() -> None:
+    ctx = context(count_tree(trials=False), {"unit": "animal", "units": "animals"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig, caption = ppc_counts(ctx)
+    ax = fig.axes[0]
+    assert "participants" not in caption.lower()
+    assert "animals" in caption and ax.get_ylabel() == "Animals"
+    # the values 2 and 7 rest on 3 and 2 rows: drawn as a suppressed range, not a dot at zero
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("not shown" in t for t in legend)
+    dots = ax.lines[0].get_ydata()
+    assert np.all(np.asarray(dots)[[2, 7]] != 0)
+    assert "(2 values" in caption
+
+
+def test_count_check_of_aggregated_rows_counts_rows() -> None:
+    ctx = context(count_tree(trials=True), {"unit": "animal", "units": "animals"}, language="nb")
+    fig, caption = ppc_counts(ctx)
+    assert "rader" in caption and "deltakere" not in caption
+    assert fig.axes[0].get_ylabel() == "Rader"
+
+
+def test_ips_runs_keep_participants() -> None:
+    _, caption = ppc_counts(context(count_tree(trials=False), {}))
+    assert "participants" in caption
+
+
+def test_share_figure_raises_no_layout_warning() -> None:
+    tree = count_tree(trials=True)
+    ctx = context(tree, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with matplotlib.rc_context(ctx.style.rc()):
+            fig, _ = proportions(ctx)
+    assert fig.get_layout_engine() is not None
+
+
+def test_group_level_sentence_only_with_group_level_predictors() -> None:
+    tree = count_tree(trials=False)
+    assert not has_group_predictors(context(tree, {}, group_predictors="[]"))
+    assert has_group_predictors(context(tree, {}, group_predictors='["fidelity"]'))
+    assert has_group_predictors(context(tree, {}))  # older runs keep the cautious sentence
+
+
+def test_sampler_advice_does_not_name_one_model_kind() -> None:
+    for en, nb in ADVICE.values():
+        assert "hierarchical logistic" not in en and "hierarkisk logistisk" not in nb
+
+
+def test_code_spans_show_values_exactly() -> None:
+    import markdown
+
+    from ipsbayes.textutil import code_span
+
+    assert code_span("ips_map") == "`ips_map`"
+    assert code_span("a`b") == "``a`b``"
+    assert code_span("`x") == "`` `x ``"
+    html = markdown.markdown(f"prior set {code_span('ips_map')}")
+    assert "<code>ips_map</code>" in html
+
+
+def test_prior_set_heading_has_no_backslash() -> None:
+    from ipsbayes.report.render import markdown_environment
+
+    template = markdown_environment().from_string("### Priors: {{ prior_set | code }}")
+    assert template.render(prior_set="ips_map") == "### Priors: `ips_map`"
+
+
+def test_package_paths_in_code_spans_survive_neutralising() -> None:
+    from ipsbayes.models.cace_small import calibration_text
+    from ipsbayes.report.render import safe_html
+    from ipsbayes.textutil import neutralize_markdown
+
+    for language in ("en", "nb"):
+        ctx = context(count_tree(trials=False), {}, language=language)
+        text = calibration_text(ctx)
+        assert "&lt;" not in neutralize_markdown(text)
+        assert "&amp;lt;" not in str(safe_html(text))
+        assert "-validation/</code>" in str(safe_html(text))
+
+
+def test_norwegian_diagnostics_use_decimal_commas() -> None:
+    from ipsbayes.diagnostics import Check, check_text
+
+    rhat = Check("r_hat", "warn", 1.0213, "warn > 1.01, fail > 1.05", "", ["intercept"], "x")
+    ess = Check("ess_bulk", "warn", 83.2, "warn < 200, fail < 50 (2 chains)", "", [], "x")
+    text = check_text(rhat, "nb") + " " + check_text(ess, "nb")
+    assert "1,021" in text and "1,01; " in text and "83,2" in text
+    assert not re.search(r"\d\.\d", text)
+
+
+def test_all_estimates_table_and_thresholds_follow_the_language() -> None:
+    from ipsbayes.report.render import _p_threshold
+
+    row = {"p_beyond_threshold": 0.995, "threshold": 2.5, "threshold_direction": "above", "null": 0.0}
+    assert _p_threshold(row, "nb") == "> 0,99 (> 2,5)"
+    assert _p_threshold(row) == "> 0.99 (> 2.5)"
+
+
+def test_norwegian_summary_has_norwegian_headers_and_reader_text() -> None:
+    from ipsbayes.report.tables import COLUMNS, csv_nb
+
+    table = pd.DataFrame(
+        {
+            "estimand": ["x"],
+            "element": ["6 months"],
+            "interval": ["90% equal-tailed interval (ETI)"],
+            "threshold_direction": ["above"],
+            "p_beyond_threshold": [0.25],
+            "headline": [True],
+        }
+    )
+    text = csv_nb(table).decode("utf-8-sig")
+    header, values = text.splitlines()[:2]
+    assert "threshold_direction" not in header and "p_beyond_threshold" not in header
+    assert set(table.columns) <= set(COLUMNS)
+    assert values == "x;6 måneder;90 % likehalet intervall (ETI);over;0,25;ja"
+
+
+def test_analysis_names_are_humanised_and_labelled() -> None:
+    from ipsbayes.present.answers import analysis_name
+
+    assert analysis_name("prior set: weakly_informative", {}, "nb") == "priorsettet svakt informativt"
+    assert "ips map" not in analysis_name("main (ips_map)", {}, "nb")
+    assert analysis_name("main (ips_map)", {"ips_map": "MAP-prioren"}, "nb") == "hovedanalysen (MAP-prioren)"
+    assert analysis_name("prior set: my_set", {}, "en") == "the my set prior set"

@@ -44,7 +44,8 @@ def vague(plan) -> bool:
     """
     for prior in plan.priors.priors.values():
         scales = [v for k, v in prior.params.items() if k in ("sigma", "upper", "beta") and prior.dist != "Beta"]
-        if any(v >= 100 for v in scales) or (prior.dist in ("Gamma", "InverseGamma") and prior.params["alpha"] < 0.01):
+        wide = any(np.max(v) >= 100 for v in scales)  # a mixture's sigma is a tuple
+        if wide or (prior.dist in ("Gamma", "InverseGamma") and prior.params["alpha"] < 0.01):
             return True
     return False
 

@@ -141,13 +141,13 @@ def test_posterior_cace_agrees_with_wald_estimate_on_a_large_trial(make_config, 
 
 
 @pytest.mark.sampling
-def test_rij_report_shows_cace_itt_per_protocol_and_sensitivity(make_config, tmp_path: Path) -> None:
-    config = make_config("rij_cace", **{"sampler.profile": "ci", "sensitivity.prior_sets": ["sceptical"]})
-    run = ipsbayes.run(config, out=tmp_path / "run", progress=False)
+def test_rij_report_shows_cace_itt_per_protocol_and_sensitivity(shipped: dict[str, Path]) -> None:
+    run = ipsbayes.load_run(shipped["rij_cace"])  # the session's ci-profile run of the shipped config
     sensitivity = run.datatree["sensitivity"].to_dataset()
     assert [str(a) for a in sensitivity["analysis"].values] == [
         "main (weakly_informative)",
         "prior set: sceptical",
+        "prior set: ips_literature",
         "variant: no_exclusion_restriction",
     ]
     gates = json.loads(sensitivity.attrs["gates"])  # every refit went through the same diagnostics gate
@@ -170,6 +170,7 @@ def test_rij_report_shows_cace_itt_per_protocol_and_sensitivity(make_config, tmp
 
 
 @pytest.mark.sampling
+@pytest.mark.slow  # two whole runs (~30 s): `make test-slow`
 def test_pymc_sampler_gives_the_same_run_contract_and_answer(make_config, rij_data: Path, tmp_path: Path) -> None:
     changes = {"sampler.profile": "ci", **NO_SENSITIVITY}
     runs = {

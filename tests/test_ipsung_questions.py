@@ -99,9 +99,8 @@ def test_competing_outcomes_recover_service_sds_and_education_drivers(make_confi
 
 
 @pytest.mark.sampling
-def test_outcomes_report_answers_questions_one_and_two(make_config, tmp_path: Path) -> None:
-    config = make_config("ipsung_outcomes", **{"sampler.profile": "ci", "sampler.draws": 150, "sampler.tune": 200})
-    run = ipsbayes.run(config, out=tmp_path / "run", progress=False)
+def test_outcomes_report_answers_questions_one_and_two(shipped: dict[str, Path]) -> None:
+    run = ipsbayes.load_run(shipped["ipsung_outcomes"])  # the session's ci-profile run of the shipped config
     md = run.report_md.read_text()
     assert "What drives transitions to education" in md and "Who reaches work" in md
     section = md.split("## What drives transitions to education", 1)[1].split("\n## ", 1)[0]
@@ -143,9 +142,8 @@ def test_measurement_error_model_recovers_slope_and_review_error(make_config, tm
 
 
 @pytest.mark.sampling
-def test_fidelity_report_sets_latent_slope_beside_plug_in_and_aggregate(make_config, tmp_path: Path) -> None:
-    changes = {"sampler.profile": "ci", "sampler.draws": 150, "sampler.tune": 200, "sensitivity.power_scaling": False}
-    run = ipsbayes.run(make_config("ipsung_fidelity", **changes), out=tmp_path / "run", progress=False)
+def test_fidelity_report_sets_latent_slope_beside_plug_in_and_aggregate(shipped: dict[str, Path]) -> None:
+    run = ipsbayes.load_run(shipped["ipsung_fidelity"])  # the session's ci-profile run of the shipped config
     analyses = [str(a) for a in run.datatree["sensitivity"]["analysis"].values]
     assert analyses == ["main (weakly_informative)", "variant: naive_plug_in", "variant: service_level_aggregate"]
     md = run.report_md.read_text()

@@ -199,3 +199,71 @@ def test_map_prior_cli_errors_exit_2_with_the_problem(tmp_path: Path, capsys) ->
     assert main(["map-prior", str(write_config(tmp_path, table)), "--profile", "ci"]) == 2
     err = capsys.readouterr().err
     assert "whole numbers >= 0" in err and "T00" in err and not (tmp_path / "runs").exists()
+
+
+@pytest.fixture(scope="module")
+def small_fit(tmp_path_factory: pytest.TempPathFactory):
+    """One quick (ci) MAP fit, reused by the tests of where map-prior writes."""
+    folder = tmp_path_factory.mktemp("small_fit")
+    return derive_map(load_map_config(write_config(folder, simulated_trials(6, seed=5))))
+
+
+def _map_cli(monkeypatch, tmp_path: Path, fit, capsys, *args: str, status: str = "pass", profile: str = "ci"):
+    """Run ``ipsbayes map-prior`` with the fit above (diagnostics set to ``status``); return (rc, stdout, target)."""
+    import dataclasses
+
+    from ipsbayes.cli import main
+    from ipsbayes.diagnostics import Check, Diagnostics
+    from ipsbayes.evidence import derive
+
+    diagnostics = Diagnostics([Check("r_hat", status, 1.0, "rule", "message")])
+
+    def fake(config, *, profile=None, progress=False):
+        return dataclasses.replace(fit, config=config, diagnostics=diagnostics, timings={})
+
+    monkeypatch.setattr(derive, "derive_map", fake)
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "installed.toml"
+    target.write_text(f"{GENERATED_MARK} earlier\n")
+    path = write_config(
+        tmp_path,
+        simulated_trials(6, seed=5),
+        output={"prior_set": "installed.toml"},
+        sampler={"profile": profile, "target_accept": 0.95},
+    )
+    rc = main(["map-prior", str(path), *args])
+    return rc, capsys.readouterr().out, target
+
+
+@pytest.mark.sampling
+def test_map_prior_with_out_writes_only_inside_out(tmp_path, monkeypatch, capsys, small_fit) -> None:
+    rc, out, target = _map_cli(monkeypatch, tmp_path, small_fit, capsys, "--out", "x", profile="default")
+    assert rc == 0 and target.read_text() == f"{GENERATED_MARK} earlier\n"
+    written = tmp_path / "x" / "sim_map.toml"
+    assert written.read_text().startswith(GENERATED_MARK)
+    assert "not installed into" in out and "--out writes only inside" in out and f"cp {written.resolve()}" in out
+    assert "report.html" in out and "sim_map.toml" in out
+
+
+@pytest.mark.sampling
+@pytest.mark.parametrize(
+    ("profile", "status", "why"),
+    [("ci", "pass", "ci profile"), ("default", "fail", "diagnostics gate"), ("default", "pass", "")],
+)
+def test_map_prior_installs_only_a_non_ci_fit_that_passed(
+    tmp_path, monkeypatch, capsys, small_fit, profile, status, why
+) -> None:
+    rc, out, target = _map_cli(monkeypatch, tmp_path, small_fit, capsys, status=status, profile=profile)
+    assert rc == 0
+    written = tmp_path / "runs" / "sim_map" / "sim_map.toml"
+    if why:
+        assert target.read_text() == f"{GENERATED_MARK} earlier\n"
+        assert why in out and "not installed into" in out
+    else:
+        assert target.read_text() == written.read_text() and f"replaced {target.resolve()}" in out
+
+
+@pytest.mark.sampling
+def test_map_prior_profile_option_overrides_the_config_for_installing(tmp_path, monkeypatch, capsys, small_fit) -> None:
+    rc, out, target = _map_cli(monkeypatch, tmp_path, small_fit, capsys, "--profile", "ci", profile="default")
+    assert rc == 0 and "ci profile" in out and target.read_text() == f"{GENERATED_MARK} earlier\n"

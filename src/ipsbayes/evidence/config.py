@@ -95,7 +95,10 @@ class MixtureSpec(_Strict):
 class OutputSpec(_Strict):
     """What the command writes besides its report folder."""
 
-    prior_set: Path | None = Field(None, description="prior-set TOML to (re)write, relative to this config")
+    prior_set: Path | None = Field(
+        None,
+        description="prior-set TOML to install (non-ci profile, diagnostics passed, no --out), relative to this config",
+    )
     base_set: str = Field("weakly_informative", description="prior set the other parameters are copied from")
     folder: Path | None = Field(None, description="report folder (default runs/<name>)")
 

@@ -158,7 +158,38 @@ def test_unverified_rows_are_left_out_and_bad_counts_are_all_named(tmp_path: Pat
     with pytest.raises(DataError) as info:
         read_evidence(config)
     text = str(info.value)
-    assert "T02" in text and "total_ips" in text and "repeated: ['T00']" in text
+    assert "T02 (row 3)" in text and "T03 (row 4)" in text and "total_ips" in text
+    assert "repeated: T00 (row 1), T00 (row 5)" in text and "['" not in text
+
+
+EVIL = "Evil 2020\n[injected]\nx = 1\n# "
+
+
+def test_line_breaks_in_evidence_text_are_refused_with_column_and_row(tmp_path: Path, capsys) -> None:
+    from ipsbayes.cli import main
+
+    table = simulated_trials(4, seed=3)
+    table.loc[2, "study"] = EVIL
+    path = write_config(tmp_path, table)
+    with pytest.raises(DataError) as info:
+        read_evidence(load_map_config(path))
+    text = str(info.value)
+    assert "trials.csv: column 'study', row 3: text may not hold line breaks" in text
+    assert main(["map-prior", str(path), "--profile", "ci"]) == 2
+    assert "column 'study', row 3" in capsys.readouterr().err
+
+
+@pytest.mark.sampling
+def test_prior_set_comments_escape_control_characters(small_fit) -> None:
+    """Defence in depth: even a study name that slipped past the table check stays inside its comment."""
+    import dataclasses
+
+    evidence = dataclasses.replace(small_fit.evidence, studies=[EVIL, *small_fit.evidence.studies[1:]])
+    text = prior_set_text(dataclasses.replace(small_fit, evidence=evidence))
+    parsed = tomllib.loads(text)
+    assert "injected" not in parsed and "x" not in parsed
+    assert "Evil 2020\\n[injected]\\nx = 1\\n# " in text
+    assert EVIL in parsed["treatment_effect"]["source"]  # strings keep the name, escaped by TOML itself
 
 
 def test_missing_columns_and_config_errors_are_reported_before_fitting(tmp_path: Path) -> None:

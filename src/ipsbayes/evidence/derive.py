@@ -38,7 +38,7 @@ from ipsbayes.errors import OutputError
 from ipsbayes.ess import ess, unit_information_sd
 from ipsbayes.evidence.config import GENERATED_MARK, MapConfig, load_map_config
 from ipsbayes.evidence.model import build_map_model, predictive_draws
-from ipsbayes.evidence.table import Evidence, read_evidence
+from ipsbayes.evidence.table import CONTROL, Evidence, read_evidence
 from ipsbayes.mixture import Mixture, MixtureFit, automixfit
 from ipsbayes.output import claim_output, releasing_claims
 from ipsbayes.priors import default_search_dirs
@@ -210,7 +210,16 @@ def prior_set_text(result: MapResult) -> str:
         f"# Left out ({config.columns.verified} not true): {len(evidence.left_out)} rows.",
         f"# Parameters the MAP prior does not cover are copied from {base_path.name}.",
     ]
-    return "\n".join(header) + "\n\n" + toml_text(entries)
+    return "\n".join(comment_safe(line) for line in header) + "\n\n" + toml_text(entries)
+
+
+def comment_safe(text: str) -> str:
+    r"""``text`` with line breaks and control characters escaped (``\n``), so a TOML comment stays one comment.
+
+    The evidence table is checked for them (:mod:`ipsbayes.evidence.table`); this is the second line of
+    defence for anything else that reaches a comment (file names, column names).
+    """
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _relative(path: Path | None, start: Path) -> str | None:
@@ -228,7 +237,8 @@ def toml_text(entries: dict[str, Any]) -> str:
             return "true" if item else "false"
         if isinstance(item, int | float):
             return repr(float(item)) if isinstance(item, float) else str(item)
-        return json.dumps(str(item), ensure_ascii=False)  # a valid TOML basic string
+        # a valid TOML basic string: JSON escapes C0 controls, quotes and backslashes; TOML also bans DEL
+        return CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(str(item), ensure_ascii=False))
 
     lines = [f"{k} = {value(v)}" for k, v in entries.items() if not isinstance(v, dict)]
     for name, table in entries.items():

@@ -190,3 +190,9 @@ def test_design_prior_from_the_map_prior_set_and_pinned_parameters(make_config) 
     assert np.array_equal(
         draws["compliance_intercept"].values.ravel(), posterior["compliance_intercept"].values.ravel()
     )
+
+
+def test_cli_sizes_too_small_are_named_once(capsys) -> None:
+    assert main(["design", "models/rij_cace.toml", "--sizes", "0,66"]) == 2
+    err = capsys.readouterr().err
+    assert "too small: 0\n" in err and "[0" not in err and "got" not in err

@@ -149,6 +149,11 @@ def _sizes(text: str) -> list[int]:
         ) from None
     if not sizes:
         raise argparse.ArgumentTypeError("sizes must name at least one planned sample size, e.g. 66,150,300")
+    small = [n for n in sizes if n < 8]  # ipsbayes.assurance.MIN_SIZE (not imported: it loads the model stack)
+    if small:
+        raise argparse.ArgumentTypeError(
+            f"planned sizes must be at least 8 participants; too small: {', '.join(map(str, small))}"
+        )
     return sizes
 
 

@@ -298,3 +298,14 @@ def test_map_prior_installs_only_a_non_ci_fit_that_passed(
 def test_map_prior_profile_option_overrides_the_config_for_installing(tmp_path, monkeypatch, capsys, small_fit) -> None:
     rc, out, target = _map_cli(monkeypatch, tmp_path, small_fit, capsys, "--profile", "ci", profile="default")
     assert rc == 0 and "ci profile" in out and target.read_text() == f"{GENERATED_MARK} earlier\n"
+
+
+def test_run_and_map_prior_configs_point_to_each_others_command(capsys) -> None:
+    from ipsbayes.cli import main
+
+    assert main(["map-prior", str(REPO / "models" / "rij_cace_map.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "is a run config" in err and "use `ipsbayes run" in err and "unknown key" not in err
+    assert main(["check", str(REPO / "priors" / "map" / "ips_map.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "is a map-prior config" in err and "use `ipsbayes map-prior" in err and "unknown key" not in err

@@ -150,6 +150,11 @@ def load_map_config(path: Path | str) -> MapConfig:
     """Read and validate a map-prior config; raise one ConfigError listing every problem."""
     path = Path(path)
     raw = read_toml(path)
+    if "evidence" not in raw and ("model" in raw or "data" in raw):
+        raise ConfigError(
+            f"Invalid map-prior config {path}",
+            [f"{path} is a run config (it has [model] or [data], and no 'evidence'); use `ipsbayes run {path}`"],
+        )
     try:
         config = MapConfig.model_validate({**raw, "source": path})
     except ValidationError as exc:

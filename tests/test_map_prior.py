@@ -309,3 +309,20 @@ def test_run_and_map_prior_configs_point_to_each_others_command(capsys) -> None:
     assert main(["check", str(REPO / "priors" / "map" / "ips_map.toml")]) == 2
     err = capsys.readouterr().err
     assert "is a map-prior config" in err and "use `ipsbayes map-prior" in err and "unknown key" not in err
+
+
+@pytest.mark.sampling
+def test_norwegian_map_report_uses_norwegian_words(small_fit) -> None:
+    import dataclasses
+
+    nb, en = standalone_context("nb"), standalone_context("en")
+    effect, control = small_fit.parts["effect"], small_fit.parts["control"]
+    text = MapText(small_fit)
+    assert "**Oddsratio for jobb med IPS" in text.prior_line(nb, effect) and "employment" not in text.prior_line(
+        nb, effect
+    )
+    assert "**Andel med jobb uten IPS" in text.prior_line(nb, control)
+    assert "**Odds ratio of employment with IPS" in text.prior_line(en, effect)
+    own = small_fit.config.model_copy(update={"outcome_label": "work", "outcome_label_nb": "arbeid"})
+    custom = MapText(dataclasses.replace(small_fit, config=own))
+    assert "Oddsratio for arbeid med IPS" in custom.prior_line(nb, effect)

@@ -113,3 +113,20 @@ def test_design_report_is_escaped_and_uses_the_shared_templates(tmp_path: Path) 
     assert 'id="answer"' in html and md.startswith("---\ntitle:")
     assert (tmp_path / "figures" / "assurance_curve.png").is_file()
     assert (tmp_path / "figures" / "assurance_curve.svg").is_file()
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_design_report_opens_with_a_verdict_block(tmp_path: Path, language: str) -> None:
+    """Flipped truth: 3 trials per size warn (the answer is undecided), 2,000 pass; failed analyses warn."""
+    few, many = tmp_path / "few", tmp_path / "many"
+    few.mkdir(), many.mkdir()
+    write_design_report(few, curve([0.33, 0.67, 0.67], trials=3), meta(0.88, trials=3), "pp", language)
+    write_design_report(many, curve([0.3, 0.82, 0.88]), meta(), "pp", language)
+    few_html, many_html = (few / "report.html").read_text(), (many / "report.html").read_text()
+    assert '<div class="verdict warn"' in few_html and '<div class="verdict pass"' in many_html
+    assert ("too few to tell" if language == "en" else "for få til å avgjøre") in few_html
+    assert few_html.index('class="verdict') < few_html.index('id="answer"')
+    assert (few / "report.md").read_text().split("---", 2)[2].lstrip().startswith("> **")
+    ctx = standalone_context(language, interval_prob=0.9)
+    failed = DesignText(curve([0.3, 0.82, 0.88]), {**meta(), "failed_fits": 4}, "pp").verdict(ctx)
+    assert failed["status"] == "warn" and "4" in failed["reasons"][0]

@@ -326,3 +326,25 @@ def test_norwegian_map_report_uses_norwegian_words(small_fit) -> None:
     own = small_fit.config.model_copy(update={"outcome_label": "work", "outcome_label_nb": "arbeid"})
     custom = MapText(dataclasses.replace(small_fit, config=own))
     assert "Oddsratio for arbeid med IPS" in custom.prior_line(nb, effect)
+
+
+@pytest.mark.sampling
+def test_map_report_opens_with_a_verdict_block(tmp_path: Path, small_fit) -> None:
+    """Flipped truth: the MAP fit's gate decides the status; three trials add a warning."""
+    import dataclasses
+
+    from ipsbayes.diagnostics import Check, Diagnostics
+    from ipsbayes.report.map_report import map_verdict
+
+    ctx = standalone_context("en")
+    passing = dataclasses.replace(small_fit, diagnostics=Diagnostics([Check("r_hat", "pass", 1.0, "rule", "")]))
+    failing = dataclasses.replace(small_fit, diagnostics=Diagnostics([Check("r_hat", "fail", 1.2, "rule", "R-hat")]))
+    few = dataclasses.replace(
+        passing, evidence=dataclasses.replace(small_fit.evidence, studies=small_fit.evidence.studies[:3])
+    )
+    assert map_verdict(passing, ctx)["status"] == "pass"
+    assert map_verdict(failing, ctx)["status"] == "fail"
+    assert map_verdict(few, ctx)["status"] == "warn" and "Only 3 trials" in map_verdict(few, ctx)["reasons"][0]
+    write_map_report(tmp_path, failing, language="nb")
+    html = (tmp_path / "report.html").read_text()
+    assert '<div class="verdict fail"' in html and "Ikke bruk disse tallene" in html

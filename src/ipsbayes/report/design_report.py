@@ -18,6 +18,7 @@ from ipsbayes.present import Presentation, ReportContext, Section, fixed
 from ipsbayes.present.phrases import amount
 from ipsbayes.present.text import localise, percent
 from ipsbayes.report.standalone import check_language, standalone_context, write_standalone
+from ipsbayes.report.verdict import command_verdict
 from ipsbayes.textutil import escape_md
 
 #: assurance a design should reach to be called adequate in the report's answer
@@ -128,6 +129,58 @@ class DesignText:
                     "(--trials).",
                 )
         return [first, self.ceiling_sentence(ctx)]
+
+    def undecided(self) -> bool:
+        """True when two Monte Carlo SEs cannot tell whether the answer's size reaches :data:`TARGET`."""
+        if self.curve.empty:
+            return False
+        reached = self.curve[self.curve["assurance"] >= TARGET]
+        if len(reached):
+            row = reached.iloc[0]
+            return float(row["assurance"]) - self.spread(row) < TARGET
+        return max(float(r["assurance"]) + self.spread(r) for _, r in self.curve.iterrows()) >= TARGET
+
+    def verdict(self, ctx: ReportContext) -> dict[str, Any]:
+        """The verdict block: failed simulated analyses, divergences, and a simulation too small to answer."""
+        extra = []
+        fits, failed = int(self.meta.get("fits", 0) or 0), int(self.meta.get("failed_fits", 0) or 0)
+        if self.curve.empty:
+            extra.append(("fail", ctx.text("Every simulated analysis failed.", "Alle simulerte analyser feilet.")))
+        elif failed:
+            extra.append(
+                (
+                    "warn",
+                    ctx.text(
+                        f"{failed} of {fits} simulated analyses failed and are left out (trials.csv says why).",
+                        f"{failed} av {fits} simulerte analyser feilet og er utelatt (trials.csv sier hvorfor).",
+                    ),
+                )
+            )
+        divergent = int(self.curve["divergent_fits"].sum()) if "divergent_fits" in self.curve else 0
+        if divergent:
+            extra.append(
+                (
+                    "warn",
+                    ctx.text(
+                        f"{divergent} simulated analyses had divergent transitions; their results may be biased.",
+                        f"{divergent} simulerte analyser hadde divergente overganger; resultatene kan være skjeve.",
+                    ),
+                )
+            )
+        if self.undecided():
+            k = int(self.meta["design"]["trials"])
+            extra.append(
+                (
+                    "warn",
+                    ctx.text(
+                        f"{k} simulated trials per size are too few to tell whether a planned size reaches "
+                        f"{percent(TARGET, 'en')} assurance (see the answer).",
+                        f"{k} simulerte studier per størrelse er for få til å avgjøre om en planlagt størrelse når "
+                        f"{percent(TARGET, 'nb')} sannsynlighet for suksess (se svaret).",
+                    ),
+                )
+            )
+        return command_verdict(None, [], extra, ctx.language)
 
     def ceiling_sentence(self, ctx: ReportContext) -> str:
         """Assurance is bounded by the design prior's own probability of a true effect beyond the threshold.
@@ -313,7 +366,7 @@ def write_design_report(folder: Path, curve: pd.DataFrame, meta: dict[str, Any],
         ctx.text("seconds", "sekunder"): meta.get("seconds", ""),
         ctx.text("simulated analyses", "simulerte analyser"): meta.get("fits", ""),
     }
-    write_standalone(folder, ctx, title, text.presentation(), details=details)
+    write_standalone(folder, ctx, title, text.presentation(), details=details, verdict=text.verdict(ctx))
 
 
 __all__ = ["TARGET", "DesignText", "write_design_report"]

@@ -19,6 +19,7 @@ from ipsbayes.present import Presentation, ReportContext, Section, fixed
 from ipsbayes.present.text import localise, percent
 from ipsbayes.report.figures_map import forest_figure, mixture_figure
 from ipsbayes.report.standalone import check_language, standalone_context, write_standalone
+from ipsbayes.report.verdict import command_verdict
 from ipsbayes.rundir import package_versions, write_json
 from ipsbayes.textutil import escape_md
 
@@ -356,6 +357,29 @@ def components_table(result: MapResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: fewer trials than this leave the between-trial SDs mostly to their priors (the verdict warns)
+FEW_TRIALS = 5
+
+
+def map_verdict(result: MapResult, ctx: ReportContext) -> dict:
+    """The verdict block: the MAP fit's diagnostics gate, and a warning when there are too few trials."""
+    diagnostics, k = result.diagnostics, result.evidence.size
+    extra = []
+    if k < FEW_TRIALS:
+        extra.append(
+            (
+                "warn",
+                ctx.text(
+                    f"Only {k} trials: so few cannot determine the between-trial SD, so the width of the MAP prior "
+                    "rests largely on its HalfNormal prior (see the hierarchy section).",
+                    f"Bare {k} studier: så få kan ikke bestemme standardavviket mellom studiene, så bredden på "
+                    "MAP-prioren hviler mest på HalfNormal-prioren (se avsnittet om hierarkiet).",
+                ),
+            )
+        )
+    return command_verdict(diagnostics.status, diagnostics.messages_in(ctx.language), extra, ctx.language)
+
+
 def write_map_report(folder: Path, result: MapResult, language: str = "en") -> None:
     """Write ``summary.csv``, ``components.csv``, figures, ``report.md``/``report.html`` and ``provenance.json``."""
     ctx = standalone_context(check_language(language))
@@ -369,7 +393,9 @@ def write_map_report(folder: Path, result: MapResult, language: str = "en") -> N
         "seed": config.seed,
         ctx.text("seconds", "sekunder"): round(result.timings.get("total", 0.0), 1),
     }
-    write_standalone(folder, ctx, title, MapText(result).presentation(), details=details)
+    write_standalone(
+        folder, ctx, title, MapText(result).presentation(), details=details, verdict=map_verdict(result, ctx)
+    )
     write_json(
         folder / "provenance.json",
         {
@@ -386,4 +412,4 @@ def write_map_report(folder: Path, result: MapResult, language: str = "en") -> N
     )
 
 
-__all__ = ["MapText", "components_table", "ess_change_sentence", "summary_table", "write_map_report"]
+__all__ = ["MapText", "components_table", "ess_change_sentence", "map_verdict", "summary_table", "write_map_report"]

@@ -139,7 +139,7 @@ class MapConfig(_Strict):
             raise ValueError("a one-arm design has no treatment effect: drop hierarchy.covariates and shift.effect")
         unknown = set(self.hierarchy.target) - set(self.hierarchy.covariates)
         if unknown:
-            raise ValueError(f"hierarchy.target names columns that are not covariates: {sorted(unknown)}")
+            raise ValueError(f"hierarchy.target names columns that are not covariates: {', '.join(sorted(unknown))}")
         return self
 
     def label(self, what: Literal["outcome", "treatment"], language: str) -> str:

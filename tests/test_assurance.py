@@ -157,7 +157,7 @@ def test_huge_effect_has_assurance_near_one_on_a_dask_cluster(make_config, tmp_p
     curve = pd.read_csv(tmp_path / "huge" / "assurance.csv")
     assert curve["assurance"].iloc[0] >= 0.85
     report = (tmp_path / "huge" / "report.md").read_text()
-    assert "| 100 | " in report and "sannsynligheten for suksess" in report
+    assert "| 100 | " in report and "for suksess når 80" in report  # 6 trials: "cannot tell", in nb
     assert (tmp_path / "huge" / "figures" / "assurance_curve.png").is_file()
     assert (tmp_path / "huge" / ".ipsbayes-manifest.json").is_file()
 

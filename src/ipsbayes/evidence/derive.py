@@ -341,7 +341,7 @@ def map_prior(
         write_map_report(staging, result, language=language)
     folder = claim.target.resolve()
     written = folder / f"{config.name}.toml" if text is not None else None
-    install = config.resolve(config.output.prior_set) if config.output.prior_set is not None else None
+    install = Path(os.path.normpath(config.resolve(config.output.prior_set))) if config.output.prior_set else None
     if written is None or install is None:
         return MapPriorOutput(folder, written, install)
     why = install_refusal(

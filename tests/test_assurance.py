@@ -157,7 +157,7 @@ def test_huge_effect_has_assurance_near_one_on_a_dask_cluster(make_config, tmp_p
     curve = pd.read_csv(tmp_path / "huge" / "assurance.csv")
     assert curve["assurance"].iloc[0] >= 0.85
     report = (tmp_path / "huge" / "report.md").read_text()
-    assert "| 100 | " in report and "sannsynligheten for suksess" in report
+    assert "| 100 | " in report and "for suksess når 80" in report  # 6 trials: "cannot tell", in nb
     assert (tmp_path / "huge" / "figures" / "assurance_curve.png").is_file()
     assert (tmp_path / "huge" / ".ipsbayes-manifest.json").is_file()
 
@@ -190,3 +190,9 @@ def test_design_prior_from_the_map_prior_set_and_pinned_parameters(make_config) 
     assert np.array_equal(
         draws["compliance_intercept"].values.ravel(), posterior["compliance_intercept"].values.ravel()
     )
+
+
+def test_cli_sizes_too_small_are_named_once(capsys) -> None:
+    assert main(["design", "models/rij_cace.toml", "--sizes", "0,66"]) == 2
+    err = capsys.readouterr().err
+    assert "too small: 0\n" in err and "[0" not in err and "got" not in err

@@ -122,3 +122,34 @@ def test_conflict_section_belongs_to_the_cace_presentation() -> None:
     without = context(xr.DataTree(), "en")
     assert section.applies(with_check) and not section.applies(without)
     assert section.title(context(xr.DataTree(), "nb")) == "Konflikt mellom prior og data"
+
+
+def power_scaling(diagnosis: str) -> xr.Dataset:
+    return xr.Dataset({"diagnosis": ("estimand", [diagnosis, "-"])}, coords={"estimand": ["cace", "itt"]})
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_conflict_section_reconciles_power_scaling_when_they_disagree(language: str) -> None:
+    """Flipped truth: a power-scaling conflict with p = 0.885 gets the reconciling sentence; agreement gets none."""
+    en = language == "en"
+    both_flag, only_scaling, only_check = (
+        ("different things", "verdict above reports potential", "finds no prior-data conflict although")
+        if en
+        else ("ulike ting", "melder mulig konflikt", "finner ingen konflikt mellom prior og data, selv om")
+    )
+
+    def section(p: float, diagnosis: str) -> str:
+        tree = {"prior_data_conflict": fake_group(11.0, p, 0.08), "power_scaling": power_scaling(diagnosis)}
+        return conflict_section(context(xr.DataTree.from_dict(tree), language))
+
+    disagree = section(0.885, "potential prior-data conflict")
+    assert only_scaling in disagree and "cace" in disagree and both_flag in disagree
+    assert ("(it is)" if en else "(det er den)") in disagree
+    reverse = section(0.012, "-")
+    assert only_check in reverse and only_scaling not in reverse
+    for agree in (section(0.885, "-"), section(0.012, "potential prior-data conflict")):
+        assert both_flag not in agree
+    no_scaling = conflict_section(
+        context(xr.DataTree.from_dict({"prior_data_conflict": fake_group(-8, 0.012, 0.9)}), language)
+    )
+    assert both_flag not in no_scaling

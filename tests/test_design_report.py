@@ -21,28 +21,28 @@ from ipsbayes.report.standalone import standalone_context
 HOSTILE = "<script>alert(1)</script>"
 
 
-def curve(assurance: list[float]) -> pd.DataFrame:
+def curve(assurance: list[float], trials: int = 2000) -> pd.DataFrame:
     sizes = [66, 150, 300][: len(assurance)]
     return pd.DataFrame(
         {
             "size": sizes,
-            "trials": 40,
+            "trials": trials,
             "failed": 0,
             "assurance": assurance,
-            "assurance_mcse": [0.05] * len(sizes),
+            "assurance_mcse": [(a * (1 - a) / trials) ** 0.5 for a in assurance],
             "mean_interval_width": [38.0, 28.0, 21.0][: len(sizes)],
             "interval_width_mcse": [0.4, 0.3, 0.2][: len(sizes)],
         }
     )
 
 
-def meta(ceiling: float = 0.9, prior_set: str = "weakly_informative") -> dict:
+def meta(ceiling: float = 0.9, prior_set: str = "weakly_informative", trials: int = 2000) -> dict:
     return {
         "design": {
             "success": {"estimand": "cace", "threshold": 0.0, "probability": 0.95},
             "interval_prob": 0.9,
             "allocation": 0.5,
-            "trials": 40,
+            "trials": trials,
         },
         "analysis_prior_set": prior_set,
         "design_prior_source": "posterior of rij_cace",
@@ -71,6 +71,27 @@ def test_answer_flips_with_the_curve(language: str) -> None:
         assert "ligger nær den" in reaches[1] and "godt under" in short[1]
 
 
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_answer_claims_only_what_the_monte_carlo_error_supports(language: str) -> None:
+    """Flipped truth: 3 simulated trials per size cannot tell 0.67 from 80%, or 1.00 from it; 2,000 can."""
+    ctx = standalone_context(language, interval_prob=0.9)
+    few_short = DesignText(curve([0.33, 0.67, 0.67], trials=3), meta(0.88, trials=3), "pp").answer(ctx)
+    few_reach = DesignText(curve([0.33, 1.0, 1.0], trials=3), meta(1.0, trials=3), "pp").answer(ctx)
+    many_short = DesignText(curve([0.33, 0.67, 0.67]), meta(0.95), "pp").answer(ctx)
+    if language == "en":
+        assert "too small to tell whether assurance stays below 80%" in few_short[0]
+        assert "None of the planned sizes" not in few_short[0] and "trials per size would" in few_short[0]
+        assert "too small to tell how close" in few_short[1] and "well below" not in few_short[1]
+        assert "cannot tell whether it truly reaches 80%" in few_reach[0]
+        assert "None of the planned sizes reaches" in many_short[0] and "well below it" in many_short[1]
+    else:
+        assert "for liten til å avgjøre om den ligger under 80 %" in few_short[0]
+        assert "Ingen av de planlagte størrelsene når" not in few_short[0]
+        assert "for liten til å si hvor nær" in few_short[1] and "godt under" not in few_short[1]
+        assert "kan simuleringen ikke avgjøre om den virkelig når 80 %" in few_reach[0]
+        assert "Ingen av de planlagte størrelsene når" in many_short[0] and "godt under" in many_short[1]
+
+
 def test_design_figure_fits_the_profile() -> None:
     ctx = standalone_context("nb", interval_prob=0.9)
     presentation = DesignText(curve([0.3, 0.82, 0.88]), meta(), "pp").presentation()
@@ -92,3 +113,20 @@ def test_design_report_is_escaped_and_uses_the_shared_templates(tmp_path: Path) 
     assert 'id="answer"' in html and md.startswith("---\ntitle:")
     assert (tmp_path / "figures" / "assurance_curve.png").is_file()
     assert (tmp_path / "figures" / "assurance_curve.svg").is_file()
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_design_report_opens_with_a_verdict_block(tmp_path: Path, language: str) -> None:
+    """Flipped truth: 3 trials per size warn (the answer is undecided), 2,000 pass; failed analyses warn."""
+    few, many = tmp_path / "few", tmp_path / "many"
+    few.mkdir(), many.mkdir()
+    write_design_report(few, curve([0.33, 0.67, 0.67], trials=3), meta(0.88, trials=3), "pp", language)
+    write_design_report(many, curve([0.3, 0.82, 0.88]), meta(), "pp", language)
+    few_html, many_html = (few / "report.html").read_text(), (many / "report.html").read_text()
+    assert '<div class="verdict warn"' in few_html and '<div class="verdict pass"' in many_html
+    assert ("too few to tell" if language == "en" else "for få til å avgjøre") in few_html
+    assert few_html.index('class="verdict') < few_html.index('id="answer"')
+    assert (few / "report.md").read_text().split("---", 2)[2].lstrip().startswith("> **")
+    ctx = standalone_context(language, interval_prob=0.9)
+    failed = DesignText(curve([0.3, 0.82, 0.88]), {**meta(), "failed_fits": 4}, "pp").verdict(ctx)
+    assert failed["status"] == "warn" and "4" in failed["reasons"][0]

@@ -158,7 +158,38 @@ def test_unverified_rows_are_left_out_and_bad_counts_are_all_named(tmp_path: Pat
     with pytest.raises(DataError) as info:
         read_evidence(config)
     text = str(info.value)
-    assert "T02" in text and "total_ips" in text and "repeated: ['T00']" in text
+    assert "T02 (row 3)" in text and "T03 (row 4)" in text and "total_ips" in text
+    assert "repeated: T00 (row 1), T00 (row 5)" in text and "['" not in text
+
+
+EVIL = "Evil 2020\n[injected]\nx = 1\n# "
+
+
+def test_line_breaks_in_evidence_text_are_refused_with_column_and_row(tmp_path: Path, capsys) -> None:
+    from ipsbayes.cli import main
+
+    table = simulated_trials(4, seed=3)
+    table.loc[2, "study"] = EVIL
+    path = write_config(tmp_path, table)
+    with pytest.raises(DataError) as info:
+        read_evidence(load_map_config(path))
+    text = str(info.value)
+    assert "trials.csv: column 'study', row 3: text may not hold line breaks" in text
+    assert main(["map-prior", str(path), "--profile", "ci"]) == 2
+    assert "column 'study', row 3" in capsys.readouterr().err
+
+
+@pytest.mark.sampling
+def test_prior_set_comments_escape_control_characters(small_fit) -> None:
+    """Defence in depth: even a study name that slipped past the table check stays inside its comment."""
+    import dataclasses
+
+    evidence = dataclasses.replace(small_fit.evidence, studies=[EVIL, *small_fit.evidence.studies[1:]])
+    text = prior_set_text(dataclasses.replace(small_fit, evidence=evidence))
+    parsed = tomllib.loads(text)
+    assert "injected" not in parsed and "x" not in parsed
+    assert "Evil 2020\\n[injected]\\nx = 1\\n# " in text
+    assert EVIL in parsed["treatment_effect"]["source"]  # strings keep the name, escaped by TOML itself
 
 
 def test_missing_columns_and_config_errors_are_reported_before_fitting(tmp_path: Path) -> None:
@@ -199,3 +230,121 @@ def test_map_prior_cli_errors_exit_2_with_the_problem(tmp_path: Path, capsys) ->
     assert main(["map-prior", str(write_config(tmp_path, table)), "--profile", "ci"]) == 2
     err = capsys.readouterr().err
     assert "whole numbers >= 0" in err and "T00" in err and not (tmp_path / "runs").exists()
+
+
+@pytest.fixture(scope="module")
+def small_fit(tmp_path_factory: pytest.TempPathFactory):
+    """One quick (ci) MAP fit, reused by the tests of where map-prior writes."""
+    folder = tmp_path_factory.mktemp("small_fit")
+    return derive_map(load_map_config(write_config(folder, simulated_trials(6, seed=5))))
+
+
+def _map_cli(monkeypatch, tmp_path: Path, fit, capsys, *args: str, status: str = "pass", profile: str = "ci"):
+    """Run ``ipsbayes map-prior`` with the fit above (diagnostics set to ``status``); return (rc, stdout, target)."""
+    import dataclasses
+
+    from ipsbayes.cli import main
+    from ipsbayes.diagnostics import Check, Diagnostics
+    from ipsbayes.evidence import derive
+
+    diagnostics = Diagnostics([Check("r_hat", status, 1.0, "rule", "message")])
+
+    def fake(config, *, profile=None, progress=False):
+        return dataclasses.replace(fit, config=config, diagnostics=diagnostics, timings={})
+
+    monkeypatch.setattr(derive, "derive_map", fake)
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "installed.toml"
+    target.write_text(f"{GENERATED_MARK} earlier\n")
+    path = write_config(
+        tmp_path,
+        simulated_trials(6, seed=5),
+        output={"prior_set": "installed.toml"},
+        sampler={"profile": profile, "target_accept": 0.95},
+    )
+    rc = main(["map-prior", str(path), *args])
+    return rc, capsys.readouterr().out, target
+
+
+@pytest.mark.sampling
+def test_map_prior_with_out_writes_only_inside_out(tmp_path, monkeypatch, capsys, small_fit) -> None:
+    rc, out, target = _map_cli(monkeypatch, tmp_path, small_fit, capsys, "--out", "x", profile="default")
+    assert rc == 0 and target.read_text() == f"{GENERATED_MARK} earlier\n"
+    written = tmp_path / "x" / "sim_map.toml"
+    assert written.read_text().startswith(GENERATED_MARK)
+    assert "not installed into" in out and "--out writes only inside" in out and f"cp {written.resolve()}" in out
+    assert "report.html" in out and "sim_map.toml" in out
+
+
+@pytest.mark.sampling
+@pytest.mark.parametrize(
+    ("profile", "status", "why"),
+    [("ci", "pass", "ci profile"), ("default", "fail", "diagnostics gate"), ("default", "pass", "")],
+)
+def test_map_prior_installs_only_a_non_ci_fit_that_passed(
+    tmp_path, monkeypatch, capsys, small_fit, profile, status, why
+) -> None:
+    rc, out, target = _map_cli(monkeypatch, tmp_path, small_fit, capsys, status=status, profile=profile)
+    assert rc == 0
+    written = tmp_path / "runs" / "sim_map" / "sim_map.toml"
+    if why:
+        assert target.read_text() == f"{GENERATED_MARK} earlier\n"
+        assert why in out and "not installed into" in out
+    else:
+        assert target.read_text() == written.read_text() and f"replaced {target.resolve()}" in out
+
+
+@pytest.mark.sampling
+def test_map_prior_profile_option_overrides_the_config_for_installing(tmp_path, monkeypatch, capsys, small_fit) -> None:
+    rc, out, target = _map_cli(monkeypatch, tmp_path, small_fit, capsys, "--profile", "ci", profile="default")
+    assert rc == 0 and "ci profile" in out and target.read_text() == f"{GENERATED_MARK} earlier\n"
+
+
+def test_run_and_map_prior_configs_point_to_each_others_command(capsys) -> None:
+    from ipsbayes.cli import main
+
+    assert main(["map-prior", str(REPO / "models" / "rij_cace_map.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "is a run config" in err and "use `ipsbayes run" in err and "unknown key" not in err
+    assert main(["check", str(REPO / "priors" / "map" / "ips_map.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "is a map-prior config" in err and "use `ipsbayes map-prior" in err and "unknown key" not in err
+
+
+@pytest.mark.sampling
+def test_norwegian_map_report_uses_norwegian_words(small_fit) -> None:
+    import dataclasses
+
+    nb, en = standalone_context("nb"), standalone_context("en")
+    effect, control = small_fit.parts["effect"], small_fit.parts["control"]
+    text = MapText(small_fit)
+    assert "**Oddsratio for jobb med IPS" in text.prior_line(nb, effect) and "employment" not in text.prior_line(
+        nb, effect
+    )
+    assert "**Andel med jobb uten IPS" in text.prior_line(nb, control)
+    assert "**Odds ratio of employment with IPS" in text.prior_line(en, effect)
+    own = small_fit.config.model_copy(update={"outcome_label": "work", "outcome_label_nb": "arbeid"})
+    custom = MapText(dataclasses.replace(small_fit, config=own))
+    assert "Oddsratio for arbeid med IPS" in custom.prior_line(nb, effect)
+
+
+@pytest.mark.sampling
+def test_map_report_opens_with_a_verdict_block(tmp_path: Path, small_fit) -> None:
+    """Flipped truth: the MAP fit's gate decides the status; three trials add a warning."""
+    import dataclasses
+
+    from ipsbayes.diagnostics import Check, Diagnostics
+    from ipsbayes.report.map_report import map_verdict
+
+    ctx = standalone_context("en")
+    passing = dataclasses.replace(small_fit, diagnostics=Diagnostics([Check("r_hat", "pass", 1.0, "rule", "")]))
+    failing = dataclasses.replace(small_fit, diagnostics=Diagnostics([Check("r_hat", "fail", 1.2, "rule", "R-hat")]))
+    few = dataclasses.replace(
+        passing, evidence=dataclasses.replace(small_fit.evidence, studies=small_fit.evidence.studies[:3])
+    )
+    assert map_verdict(passing, ctx)["status"] == "pass"
+    assert map_verdict(failing, ctx)["status"] == "fail"
+    assert map_verdict(few, ctx)["status"] == "warn" and "Only 3 trials" in map_verdict(few, ctx)["reasons"][0]
+    write_map_report(tmp_path, failing, language="nb")
+    html = (tmp_path / "report.html").read_text()
+    assert '<div class="verdict fail"' in html and "Ikke bruk disse tallene" in html

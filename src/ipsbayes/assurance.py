@@ -70,6 +70,10 @@ class UptakeSpec(_Strict):
         return self
 
 
+#: smallest planned trial size (participants) the design command simulates
+MIN_SIZE = 8
+
+
 class DesignSpec(_Strict):
     """The ``[design]`` table of a run config."""
 
@@ -88,9 +92,9 @@ class DesignSpec(_Strict):
     @field_validator("sizes")
     @classmethod
     def _sizes(cls, value: list[int]) -> list[int]:
-        small = [n for n in value if n < 8]
-        if not value or small:
-            raise ValueError(f"give planned sizes of at least 8 participants; got {value}")
+        small = [n for n in value if n < MIN_SIZE]
+        if not value or small:  # pydantic_problems adds the value given
+            raise ValueError(f"give planned sizes of at least {MIN_SIZE} participants")
         return sorted(set(value))
 
 

@@ -149,6 +149,11 @@ def _sizes(text: str) -> list[int]:
         ) from None
     if not sizes:
         raise argparse.ArgumentTypeError("sizes must name at least one planned sample size, e.g. 66,150,300")
+    small = [n for n in sizes if n < 8]  # ipsbayes.assurance.MIN_SIZE (not imported: it loads the model stack)
+    if small:
+        raise argparse.ArgumentTypeError(
+            f"planned sizes must be at least 8 participants; too small: {', '.join(map(str, small))}"
+        )
     return sizes
 
 
@@ -325,9 +330,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from ipsbayes.evidence.derive import map_prior
 
         result = map_prior(args.config, out=args.out, profile=args.profile, language=args.language, force=args.force)
-        for written in sorted(result.glob("*.toml")):
-            print(f"prior set: {written.resolve()}")
-        print(f"report: {(result / 'report.html').resolve()}")
+        _say_map_prior(result)
         return 0
     if args.command == "design":
         _precheck_output(args.config, args.out, args.force, "design", "-design")
@@ -347,6 +350,22 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"report: {(result / 'report.html').resolve()}")
         return 0
     raise IpsBayesError(f"unknown command {args.command}")
+
+
+def _say_map_prior(result: Any) -> None:
+    """Name every file ``map-prior`` wrote, and say whether (and how) the prior set was installed."""
+    inside = [str(p.relative_to(result.folder)) for p in result.files() if p != result.installed]
+    print(f"wrote {result.folder}/: {', '.join(inside)}")
+    if result.prior_set is not None:
+        print(f"prior set: {result.prior_set}")
+    if result.installed is not None:
+        print(f"{'replaced' if result.replaced else 'created'} {result.installed} (output.prior_set)")
+    elif result.target is not None and result.prior_set is not None:
+        print(
+            f"not installed into {result.target} (output.prior_set), which is unchanged: {result.not_installed}. "
+            f"To use this prior set anyway: cp {result.prior_set} {result.target}"
+        )
+    print(f"report: {result.folder / 'report.html'}")
 
 
 def _stderr_line(line: str) -> None:

@@ -459,6 +459,11 @@ def parse_config(source: Path | dict[str, Any]) -> tuple[RunConfig | None, list[
     else:
         path = Path(source)
         raw, where = read_toml(path), str(path)
+    if "evidence" in raw and "model" not in raw and "data" not in raw:
+        return None, [
+            f"{where} is a map-prior config (it has 'evidence' and no [model] or [data]); "
+            f"use `ipsbayes map-prior {where}`"
+        ]
     try:
         config = RunConfig.model_validate({**raw, "source": path})
     except ValidationError as exc:

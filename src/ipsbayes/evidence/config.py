@@ -95,7 +95,10 @@ class MixtureSpec(_Strict):
 class OutputSpec(_Strict):
     """What the command writes besides its report folder."""
 
-    prior_set: Path | None = Field(None, description="prior-set TOML to (re)write, relative to this config")
+    prior_set: Path | None = Field(
+        None,
+        description="prior-set TOML to install (non-ci profile, diagnostics passed, no --out), relative to this config",
+    )
     base_set: str = Field("weakly_informative", description="prior set the other parameters are copied from")
     folder: Path | None = Field(None, description="report folder (default runs/<name>)")
 
@@ -108,6 +111,8 @@ class MapConfig(_Strict):
     seed: int = Field(20261122, ge=0, lt=2**32)
     outcome_label: str = Field("employment", description="what the rates are rates of, for the report")
     treatment_label: str = Field("IPS", description="name of the intervention, for the report")
+    outcome_label_nb: str = Field("", description="outcome_label in Norwegian (default: 'jobb' for 'employment')")
+    treatment_label_nb: str = Field("", description="treatment_label in Norwegian (default: treatment_label)")
     evidence: Path
     design: Literal["two_arm", "one_arm"] = "two_arm"
     include_unverified: bool = False
@@ -134,8 +139,16 @@ class MapConfig(_Strict):
             raise ValueError("a one-arm design has no treatment effect: drop hierarchy.covariates and shift.effect")
         unknown = set(self.hierarchy.target) - set(self.hierarchy.covariates)
         if unknown:
-            raise ValueError(f"hierarchy.target names columns that are not covariates: {sorted(unknown)}")
+            raise ValueError(f"hierarchy.target names columns that are not covariates: {', '.join(sorted(unknown))}")
         return self
+
+    def label(self, what: Literal["outcome", "treatment"], language: str) -> str:
+        """The outcome's or intervention's words in the report's language (Norwegian falls back to English)."""
+        english = self.outcome_label if what == "outcome" else self.treatment_label
+        if language != "nb":
+            return english
+        norsk = self.outcome_label_nb if what == "outcome" else self.treatment_label_nb
+        return norsk or NORWEGIAN.get(english, english)
 
     def resolve(self, path: Path) -> Path:
         """A path from the config, relative to the config's folder."""
@@ -147,6 +160,11 @@ def load_map_config(path: Path | str) -> MapConfig:
     """Read and validate a map-prior config; raise one ConfigError listing every problem."""
     path = Path(path)
     raw = read_toml(path)
+    if "evidence" not in raw and ("model" in raw or "data" in raw):
+        raise ConfigError(
+            f"Invalid map-prior config {path}",
+            [f"{path} is a run config (it has [model] or [data], and no 'evidence'); use `ipsbayes run {path}`"],
+        )
     try:
         config = MapConfig.model_validate({**raw, "source": path})
     except ValidationError as exc:
@@ -169,6 +187,9 @@ def load_map_config(path: Path | str) -> MapConfig:
         raise ConfigError(f"Invalid map-prior config {path}", problems)
     return config
 
+
+#: Norwegian words for the default labels (other labels need outcome_label_nb / treatment_label_nb)
+NORWEGIAN = {"employment": "jobb"}
 
 #: first-line marker of prior sets written by ``ipsbayes map-prior`` (only those are overwritten)
 GENERATED_MARK = "# Written by `ipsbayes map-prior`"

@@ -38,7 +38,7 @@ from ipsbayes.errors import OutputError
 from ipsbayes.ess import ess, unit_information_sd
 from ipsbayes.evidence.config import GENERATED_MARK, MapConfig, load_map_config
 from ipsbayes.evidence.model import build_map_model, predictive_draws
-from ipsbayes.evidence.table import Evidence, read_evidence
+from ipsbayes.evidence.table import CONTROL, Evidence, read_evidence
 from ipsbayes.mixture import Mixture, MixtureFit, automixfit
 from ipsbayes.output import claim_output, releasing_claims
 from ipsbayes.priors import default_search_dirs
@@ -210,7 +210,16 @@ def prior_set_text(result: MapResult) -> str:
         f"# Left out ({config.columns.verified} not true): {len(evidence.left_out)} rows.",
         f"# Parameters the MAP prior does not cover are copied from {base_path.name}.",
     ]
-    return "\n".join(header) + "\n\n" + toml_text(entries)
+    return "\n".join(comment_safe(line) for line in header) + "\n\n" + toml_text(entries)
+
+
+def comment_safe(text: str) -> str:
+    r"""``text`` with line breaks and control characters escaped (``\n``), so a TOML comment stays one comment.
+
+    The evidence table is checked for them (:mod:`ipsbayes.evidence.table`); this is the second line of
+    defence for anything else that reaches a comment (file names, column names).
+    """
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _relative(path: Path | None, start: Path) -> str | None:
@@ -228,13 +237,51 @@ def toml_text(entries: dict[str, Any]) -> str:
             return "true" if item else "false"
         if isinstance(item, int | float):
             return repr(float(item)) if isinstance(item, float) else str(item)
-        return json.dumps(str(item), ensure_ascii=False)  # a valid TOML basic string
+        # a valid TOML basic string: JSON escapes C0 controls, quotes and backslashes; TOML also bans DEL
+        return CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(str(item), ensure_ascii=False))
 
     lines = [f"{k} = {value(v)}" for k, v in entries.items() if not isinstance(v, dict)]
     for name, table in entries.items():
         if isinstance(table, dict):
             lines += ["", f"[{name}]", *(f"{k} = {value(v)}" for k, v in table.items())]
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class MapPriorOutput:
+    """What ``map-prior`` wrote: the report folder, the prior set in it, and whether it was installed.
+
+    ``installed`` is the ``[output] prior_set`` file when it was created or replaced (``replaced``
+    says which); otherwise ``not_installed`` says why it was left alone.
+    """
+
+    folder: Path
+    prior_set: Path | None
+    target: Path | None
+    installed: Path | None = None
+    replaced: bool = False
+    not_installed: str = ""
+
+    def files(self) -> list[Path]:
+        """Every file written, in the report folder and outside it."""
+        written = sorted(p for p in self.folder.rglob("*") if p.is_file())
+        return written + ([self.installed] if self.installed is not None else [])
+
+
+def install_refusal(*, out_given: bool, profile: str, diagnostics: Diagnostics) -> str:
+    """Why a fresh prior set must not replace ``[output] prior_set`` ("" when it may).
+
+    The file named there is committed and used by runs (``priors/ips_map.toml``), so only a
+    run that wrote nowhere else on purpose (no ``--out``), at a non-ci profile, whose
+    diagnostics gate passed, may replace it.
+    """
+    if out_given:
+        return "--out writes only inside its folder"
+    if profile == "ci":
+        return "the ci profile is a quick check (too few draws for a prior others will use)"
+    if not diagnostics.passed:
+        return "the MAP fit failed its diagnostics gate (see the report)"
+    return ""
 
 
 @releasing_claims  # a failure or interrupt removes the claimed staging folder
@@ -245,13 +292,15 @@ def map_prior(
     profile: str | None = None,
     language: str = "en",
     force: bool = False,
-) -> Path:
+) -> MapPriorOutput:
     """Run ``ipsbayes map-prior CONFIG``: derive the robust MAP prior, write the prior set and a report.
 
     The report folder is claimed before any fitting and written like a run folder
     (:mod:`ipsbayes.output`): an earlier MAP prior folder there is replaced, files
-    ipsbayes did not write are kept, anything else there is refused. The prior set
-    ``output.prior_set`` is (re)written only when it does not exist or carries
+    ipsbayes did not write are kept, anything else there is refused. The prior set is
+    always written into that folder. The file ``output.prior_set`` (outside it) is
+    (re)written only without ``out``, at a non-ci profile, when the diagnostics gate
+    passed (:func:`install_refusal`), and then only when it does not exist or carries
     :data:`~ipsbayes.evidence.config.GENERATED_MARK`, and atomically.
 
     Parameters
@@ -259,7 +308,7 @@ def map_prior(
     config_path : path
         A map-prior config (see :mod:`ipsbayes.evidence.config`).
     out : path, optional
-        Report folder (default ``output.folder`` or ``runs/<name>``).
+        Report folder (default ``output.folder`` or ``runs/<name>``); given, nothing is written outside it.
     profile : {"ci", "default", "final"}, optional
         Override the sampler profile.
     language : {"en", "nb"}
@@ -269,8 +318,9 @@ def map_prior(
 
     Returns
     -------
-    Path
-        The report folder (``report.html``, ``report.md``, ``map_prior.toml``, ``summary.csv``, figures).
+    MapPriorOutput
+        The report folder (``report.html``, ``report.md``, ``<name>.toml``, ``summary.csv``, figures)
+        and what happened to ``output.prior_set``.
     """
     from ipsbayes.report.map_report import write_map_report
     from ipsbayes.rundir import atomic_folder, write_posterior
@@ -289,9 +339,19 @@ def map_prior(
         if text is not None:
             (staging / f"{config.name}.toml").write_text(text)
         write_map_report(staging, result, language=language)
-    if text is not None and config.output.prior_set is not None:
-        write_prior_set(config.resolve(config.output.prior_set), text)
-    return claim.target.resolve()
+    folder = claim.target.resolve()
+    written = folder / f"{config.name}.toml" if text is not None else None
+    install = Path(os.path.normpath(config.resolve(config.output.prior_set))) if config.output.prior_set else None
+    if written is None or install is None:
+        return MapPriorOutput(folder, written, install)
+    why = install_refusal(
+        out_given=out is not None, profile=profile or config.sampler.profile, diagnostics=result.diagnostics
+    )
+    if why:
+        return MapPriorOutput(folder, written, install, not_installed=why)
+    existed = install.exists()
+    write_prior_set(install, text)
+    return MapPriorOutput(folder, written, install, installed=install.resolve(), replaced=existed)
 
 
 def write_prior_set(path: Path, text: str) -> None:
@@ -309,4 +369,13 @@ def write_prior_set(path: Path, text: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-__all__ = ["MapPart", "MapResult", "derive_map", "map_prior", "prior_set_text", "write_prior_set"]
+__all__ = [
+    "MapPart",
+    "MapPriorOutput",
+    "MapResult",
+    "derive_map",
+    "install_refusal",
+    "map_prior",
+    "prior_set_text",
+    "write_prior_set",
+]

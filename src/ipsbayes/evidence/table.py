@@ -3,11 +3,15 @@
 Rows are checked before any fitting (whole-number counts, ``0 <= r <= n``, ``n > 0``,
 unique study names, covariates numeric) and every problem is reported at once. Rows
 the researchers could not verify against the publication (``verified`` not true) are
-left out of the default analysis and counted in the report.
+left out of the default analysis and counted in the report. Text may not hold line breaks
+or other control characters (they would end up in the comments of the written prior set).
+Rows are named by study and by their 1-based data row (row 1 is the first row after the
+CSV header), as in :mod:`ipsbayes.data`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,8 +19,15 @@ import pandas as pd
 
 from ipsbayes.errors import DataError
 from ipsbayes.evidence.config import MapConfig
+from ipsbayes.textutil import shorten
 
 TRUE = {"true", "yes", "1", "y", "verified"}
+
+#: line breaks and other control characters (C0, DEL, C1, Unicode line/paragraph separators)
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+#: column holding each row's 1-based data-row number in the CSV (kept through the filtering)
+ROW = "_row"
 
 
 @dataclass(frozen=True)
@@ -62,12 +73,16 @@ def read_evidence(config: MapConfig) -> Evidence:
     needed = [cols.study, *count_columns, *config.hierarchy.covariates]
     if cols.verified and not config.include_unverified:
         needed.append(cols.verified)
+    problems = control_problems(frame, path)
+    if problems:
+        raise DataError(f"Evidence table {path} cannot be used", problems)
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(
             f"Evidence table {path} does not match the config",
             [f"{path}: missing column '{c}'; columns present: {', '.join(map(str, frame.columns))}" for c in missing],
         )
+    frame[ROW] = np.arange(1, len(frame) + 1)
     left_out: list[str] = []
     if cols.verified and not config.include_unverified:
         keep = frame[cols.verified].map(_is_true)
@@ -102,24 +117,51 @@ def _problems(frame: pd.DataFrame, config: MapConfig, count_columns: list[str], 
         problems.append(f"{path}: a meta-analysis needs at least 2 trials, found {len(frame)}")
     duplicated = frame[cols.study].astype(str).duplicated()
     if duplicated.any():
-        problems.append(f"{path}: study names must be unique; repeated: {sorted(set(frame[cols.study][duplicated]))}")
+        repeated = frame[cols.study].astype(str).duplicated(keep=False)
+        problems.append(f"{path}: study names must be unique; repeated: {_rows(frame, repeated, cols.study)}")
     numbers = {c: pd.to_numeric(frame[c], errors="coerce") for c in count_columns}
     for column, values in numbers.items():
         bad = values.isna() | (values < 0) | (values % 1 != 0)
         if bad.any():
-            rows = frame.loc[bad, cols.study].astype(str).tolist()
-            problems.append(f"{path}: column '{column}' must hold whole numbers >= 0; bad in {rows}")
+            problems.append(
+                f"{path}: column '{column}' must hold whole numbers >= 0; bad in {_rows(frame, bad, cols.study)}"
+            )
     pairs = [(cols.r_control, cols.n_control)]
     if config.design == "two_arm":
         pairs.append((cols.r_treatment, cols.n_treatment))
     for r, n in pairs:
         bad = (numbers[r] > numbers[n]) | (numbers[n] <= 0)  # rows with unreadable numbers are reported above
         if bad.any():
-            rows = frame.loc[bad, cols.study].astype(str).tolist()
-            problems.append(f"{path}: need 0 <= {r} <= {n} and {n} > 0; violated in {rows}")
+            problems.append(f"{path}: need 0 <= {r} <= {n} and {n} > 0; violated in {_rows(frame, bad, cols.study)}")
     for column in config.hierarchy.covariates:
         values = pd.to_numeric(frame[column], errors="coerce")
         if values.isna().any():
-            rows = frame.loc[values.isna(), cols.study].astype(str).tolist()
+            rows = _rows(frame, values.isna(), cols.study)
             problems.append(f"{path}: covariate '{column}' must be numeric (e.g. 0/1); missing or text in {rows}")
     return problems
+
+
+def control_problems(frame: pd.DataFrame, path: object) -> list[str]:
+    """One problem per text cell holding a line break or control character, with column and data row."""
+    problems = []
+    for column in frame.columns:
+        if CONTROL.search(str(column)):
+            problems.append(f"{path}: a column name holds a line break or control character: {str(column)!r}")
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values):
+            continue
+        for index, value in values.items():
+            if isinstance(value, str) and CONTROL.search(value):
+                shown = value if len(value) <= 60 else value[:57] + "..."
+                problems.append(
+                    f"{path}: column '{column}', row {int(index) + 1}: text may not hold line breaks or control "
+                    f"characters, found {shown!r}"
+                )
+    return problems
+
+
+def _rows(frame: pd.DataFrame, bad: pd.Series, study: str) -> str:
+    """The bad rows as 'T02 (row 3), T04 (row 5)'."""
+    return shorten(
+        f"{name} (row {row})" for name, row in zip(frame.loc[bad, study].astype(str), frame.loc[bad, ROW], strict=True)
+    )

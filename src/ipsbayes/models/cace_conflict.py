@@ -4,7 +4,9 @@ Part of the CACE family's presentation (:mod:`ipsbayes.models.cace_report`), bui
 run's ``prior_data_conflict`` group (:mod:`ipsbayes.conflict`, written by the runner for runs
 with an assignment). Every verdict is chosen from the numbers, in English and Norwegian:
 whether the tail probability signals conflict, tension or none, and whether the data moved
-each robust mixture prior towards its vague component or away from it.
+each robust mixture prior towards its vague component or away from it. When the run's
+power-scaling diagnosis (the report's verdict) and this check disagree, one sentence says
+what each of them looks at, so the report does not contradict itself (:func:`reconcile`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import xarray as xr
 from ipsbayes.present import ReportContext
 from ipsbayes.present.phrases import amount, signed
 from ipsbayes.present.text import localise
+from ipsbayes.report.verdict import join_names, prior_problems, short_name
 from ipsbayes.textutil import escape_md
 
 #: two-sided tail probability below which the data conflict with the prior, and below which there is tension
@@ -103,6 +106,51 @@ def conflict_line(ctx: ReportContext) -> str | None:
     )
 
 
+def reconcile(ctx: ReportContext, p: float) -> str | None:
+    """One sentence when power-scaling (the verdict) and this prior-predictive check disagree, else None.
+
+    The check asks whether the observed ITT is a value the whole prior (vague robust component
+    included) predicts for this trial; power-scaling asks whether an estimand's posterior moves
+    when the prior is made stronger or weaker. An informative prior that pulls the estimate
+    away from where the data alone would put it can be flagged by power-scaling although the
+    data are unsurprising under the prior; data that are surprising under the prior can leave
+    the posterior insensitive to it when they dominate it or a vague component absorbs them.
+    """
+    problems = prior_problems(ctx.datatree)
+    flagged = [short_name(n, ctx.datatree, ctx.labels) for n, d in problems.items() if "conflict" in d]
+    if flagged and level(p) == "none":
+        names = join_names(flagged, ctx.language)
+        return ctx.text(
+            f"The verdict above reports potential prior-data conflict for {names} from power-scaling, while this "
+            "check finds none. They look at different things: this check asks whether the observed ITT is a value "
+            "the whole prior predicts for this trial (it is), power-scaling asks whether the posterior of "
+            f"{names} moves when the prior is made stronger or weaker (it does). Together: the data are plausible "
+            "under the prior, but prior and data pull the estimate in different directions, so the prior still "
+            "shifts it; compare the analyses under other prior sets.",
+            f"Konklusjonen øverst melder mulig konflikt mellom prior og data for {names} fra power-scaling, mens "
+            "denne sjekken ikke finner noen. De ser på ulike ting: denne sjekken spør om den observerte "
+            "ITT-forskjellen er en verdi hele prioren forutsier for denne studien (det er den), power-scaling spør "
+            f"om posterioren for {names} flytter seg når prioren gjøres sterkere eller svakere (det gjør den). "
+            "Sammen: dataene er rimelige under prioren, men prior og data trekker anslaget i ulike retninger, så "
+            "prioren flytter det likevel; sammenlign med analysene med andre priorsett.",
+        )
+    if "power_scaling" in ctx.datatree.children and not flagged and level(p) != "none":
+        return ctx.text(
+            "Power-scaling (the verdict above) finds no prior-data conflict although this check does. They look at "
+            "different things: this check asks whether the observed ITT is a value the whole prior predicts for "
+            "this trial (it is not), power-scaling asks whether the posterior moves when the prior is made stronger "
+            "or weaker (it hardly does). Together: the data are unusual under the prior, but they (or a robust "
+            "mixture's vague component) dominate the posterior, so the estimate depends little on the prior.",
+            "Power-scaling (konklusjonen øverst) finner ingen konflikt mellom prior og data, selv om denne "
+            "sjekken gjør det. De ser på ulike ting: denne sjekken spør om den observerte ITT-forskjellen er en "
+            "verdi hele prioren forutsier for denne studien (det er den ikke), power-scaling spør om posterioren "
+            "flytter seg når prioren gjøres sterkere eller svakere (det gjør den knapt). Sammen: dataene er "
+            "uvanlige under prioren, men de (eller den vage komponenten i en robust blanding) dominerer "
+            "posterioren, så anslaget avhenger lite av prioren.",
+        )
+    return None
+
+
 def conflict_section(ctx: ReportContext) -> str:
     """Where the observed ITT falls under the prior, and the posterior weight of each robust component."""
     group = conflict_group(ctx)
@@ -154,6 +202,9 @@ def conflict_section(ctx: ReportContext) -> str:
                     f"til **{after}** i posterioren: {robust_verdict(ctx, prior_w, post_w)}",
                 )
             )
+    agreement = reconcile(ctx, p)
+    if agreement:
+        lines.append(agreement)
     lines.append(
         ctx.text(
             "Method: prior-predictive check of the difference in mean outcome by assigned arm (Box 1980), two-sided "
@@ -166,4 +217,13 @@ def conflict_section(ctx: ReportContext) -> str:
     return "\n\n".join(lines)
 
 
-__all__ = ["CONFLICT", "TENSION", "conflict_line", "conflict_section", "has_conflict_check", "level", "verdict"]
+__all__ = [
+    "CONFLICT",
+    "TENSION",
+    "conflict_line",
+    "conflict_section",
+    "has_conflict_check",
+    "level",
+    "reconcile",
+    "verdict",
+]

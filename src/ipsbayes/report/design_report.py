@@ -18,6 +18,7 @@ from ipsbayes.present import Presentation, ReportContext, Section, fixed
 from ipsbayes.present.phrases import amount
 from ipsbayes.present.text import localise, percent
 from ipsbayes.report.standalone import check_language, standalone_context, write_standalone
+from ipsbayes.report.verdict import command_verdict
 from ipsbayes.textutil import escape_md
 
 #: assurance a design should reach to be called adequate in the report's answer
@@ -46,8 +47,30 @@ class DesignText:
         """The success threshold with its unit."""
         return amount(float(self.success["threshold"]), self.unit, language)
 
+    def spread(self, row: pd.Series) -> float:
+        """Two Monte Carlo SEs of a size's assurance, never less than the Agresti-Coull SE.
+
+        The binomial SE is 0 when every (or no) simulated trial succeeded, which with 3 trials
+        would make 3/3 look certain; the Agresti-Coull SE ((x + 2) / (k + 4)) does not.
+        """
+        k = max(int(row.get("trials", self.meta["design"]["trials"]) or 0), 1)
+        adjusted = (float(row["assurance"]) * k + 2) / (k + 4)
+        return 2 * max(float(row["assurance_mcse"]), float(np.sqrt(adjusted * (1 - adjusted) / (k + 4))))
+
+    @staticmethod
+    def trials_needed(value: float, against: float) -> int:
+        """Simulated trials per size for 2 MC SEs to separate ``value`` from ``against`` (margin at least 0.03)."""
+        gap = max(abs(value - against), 0.03)
+        p = min(max(value, 0.05), 0.95)
+        return int(np.ceil(4 * p * (1 - p) / gap**2 / 100) * 100)
+
     def answer(self, ctx: ReportContext) -> list[str]:
-        """The smallest size that reaches :data:`TARGET` (or the best one), and the ceiling."""
+        """The smallest size that reaches :data:`TARGET` (or the best one), and the ceiling.
+
+        A size is said to reach (or miss) the target only when its estimate is at least two Monte
+        Carlo SEs from it (:meth:`spread`); otherwise the report says the simulation is too small to
+        tell and how many simulated trials per size would be.
+        """
         if self.curve.empty:
             return [
                 ctx.text(
@@ -58,47 +81,134 @@ class DesignText:
         lang = ctx.language
         reached = self.curve[self.curve["assurance"] >= TARGET]
         target = percent(TARGET, lang)
+        k = int(self.meta["design"]["trials"])
         if len(reached):
             row = reached.iloc[0]
             value, mcse = decimal(row["assurance"], 2, lang), decimal(row["assurance_mcse"], 2, lang)
-            first = ctx.text(
-                f"The smallest planned size whose assurance reaches {target} is {int(row['size'])} participants "
-                f"(assurance {value}, MC SE {mcse}).",
-                f"Den minste planlagte størrelsen der sannsynligheten for suksess når {target}, er "
-                f"{int(row['size'])} deltakere ({value}, MC SE {mcse}).",
-            )
+            if float(row["assurance"]) - self.spread(row) >= TARGET:
+                first = ctx.text(
+                    f"The smallest planned size whose assurance reaches {target} is {int(row['size'])} participants "
+                    f"(assurance {value}, MC SE {mcse}).",
+                    f"Den minste planlagte størrelsen der sannsynligheten for suksess når {target}, er "
+                    f"{int(row['size'])} deltakere ({value}, MC SE {mcse}).",
+                )
+            else:
+                needed = f"{self.trials_needed(float(row['assurance']), TARGET):,}"
+                first = ctx.text(
+                    f"The smallest planned size whose estimated assurance reaches {target} is {int(row['size'])} "
+                    f"participants (assurance {value}, MC SE {mcse}), but with {k} simulated trials per size the "
+                    f"simulation cannot tell whether it truly reaches {target}; about {needed} trials per size "
+                    "would be needed to tell (--trials).",
+                    f"Den minste planlagte størrelsen der anslått sannsynlighet for suksess når {target}, er "
+                    f"{int(row['size'])} deltakere ({value}, MC SE {mcse}), men med {k} simulerte studier per "
+                    f"størrelse kan simuleringen ikke avgjøre om den virkelig når {target}; omtrent "
+                    f"{localise(needed, lang)} studier per størrelse ville trengs for å avgjøre det (--trials).",
+                )
         else:
             row = self.curve.loc[self.curve["assurance"].idxmax()]
             value, mcse = decimal(row["assurance"], 2, lang), decimal(row["assurance_mcse"], 2, lang)
-            first = ctx.text(
-                f"None of the planned sizes reaches an assurance of {target}; the highest is {value} "
-                f"(MC SE {mcse}) with {int(row['size'])} participants.",
-                f"Ingen av de planlagte størrelsene når {target} sannsynlighet for suksess; den høyeste er {value} "
-                f"(MC SE {mcse}) med {int(row['size'])} deltakere.",
-            )
+            upper = max(float(r["assurance"]) + self.spread(r) for _, r in self.curve.iterrows())
+            if upper < TARGET:
+                first = ctx.text(
+                    f"None of the planned sizes reaches an assurance of {target}; the highest is {value} "
+                    f"(MC SE {mcse}) with {int(row['size'])} participants.",
+                    f"Ingen av de planlagte størrelsene når {target} sannsynlighet for suksess; den høyeste er "
+                    f"{value} (MC SE {mcse}) med {int(row['size'])} deltakere.",
+                )
+            else:
+                needed = f"{self.trials_needed(float(row['assurance']), TARGET):,}"
+                first = ctx.text(
+                    f"No planned size has an estimated assurance of {target} (the highest is {value}, MC SE {mcse}, "
+                    f"with {int(row['size'])} participants), but with {k} simulated trials per size the simulation "
+                    f"is too small to tell whether assurance stays below {target}; about {needed} trials per size "
+                    "would be needed to tell (--trials).",
+                    f"Ingen av de planlagte størrelsene har anslått sannsynlighet for suksess på {target} (den "
+                    f"høyeste er {value}, MC SE {mcse}, med {int(row['size'])} deltakere), men med {k} simulerte "
+                    f"studier per størrelse er simuleringen for liten til å avgjøre om den ligger under {target}; "
+                    f"omtrent {localise(needed, lang)} studier per størrelse ville trengs for å avgjøre det "
+                    "(--trials).",
+                )
         return [first, self.ceiling_sentence(ctx)]
 
+    def undecided(self) -> bool:
+        """True when two Monte Carlo SEs cannot tell whether the answer's size reaches :data:`TARGET`."""
+        if self.curve.empty:
+            return False
+        reached = self.curve[self.curve["assurance"] >= TARGET]
+        if len(reached):
+            row = reached.iloc[0]
+            return float(row["assurance"]) - self.spread(row) < TARGET
+        return max(float(r["assurance"]) + self.spread(r) for _, r in self.curve.iterrows()) >= TARGET
+
+    def verdict(self, ctx: ReportContext) -> dict[str, Any]:
+        """The verdict block: failed simulated analyses, divergences, and a simulation too small to answer."""
+        extra = []
+        fits, failed = int(self.meta.get("fits", 0) or 0), int(self.meta.get("failed_fits", 0) or 0)
+        if self.curve.empty:
+            extra.append(("fail", ctx.text("Every simulated analysis failed.", "Alle simulerte analyser feilet.")))
+        elif failed:
+            extra.append(
+                (
+                    "warn",
+                    ctx.text(
+                        f"{failed} of {fits} simulated analyses failed and are left out (trials.csv says why).",
+                        f"{failed} av {fits} simulerte analyser feilet og er utelatt (trials.csv sier hvorfor).",
+                    ),
+                )
+            )
+        divergent = int(self.curve["divergent_fits"].sum()) if "divergent_fits" in self.curve else 0
+        if divergent:
+            extra.append(
+                (
+                    "warn",
+                    ctx.text(
+                        f"{divergent} simulated analyses had divergent transitions; their results may be biased.",
+                        f"{divergent} simulerte analyser hadde divergente overganger; resultatene kan være skjeve.",
+                    ),
+                )
+            )
+        if self.undecided():
+            k = int(self.meta["design"]["trials"])
+            extra.append(
+                (
+                    "warn",
+                    ctx.text(
+                        f"{k} simulated trials per size are too few to tell whether a planned size reaches "
+                        f"{percent(TARGET, 'en')} assurance (see the answer).",
+                        f"{k} simulerte studier per størrelse er for få til å avgjøre om en planlagt størrelse når "
+                        f"{percent(TARGET, 'nb')} sannsynlighet for suksess (se svaret).",
+                    ),
+                )
+            )
+        return command_verdict(None, [], extra, ctx.language)
+
     def ceiling_sentence(self, ctx: ReportContext) -> str:
-        """Assurance is bounded by the design prior's own probability of a true effect beyond the threshold."""
+        """Assurance is bounded by the design prior's own probability of a true effect beyond the threshold.
+
+        "Well below it" is said only when even the best size's estimate plus two MC SEs is more than
+        0.1 below the ceiling.
+        """
         ceiling = float(self.meta["ceiling"])
         value = decimal(ceiling, 2, ctx.language)
-        best = float(self.curve["assurance"].max()) if len(self.curve) else 0.0
-        close = ceiling - best <= 0.1
+        if len(self.curve):
+            row = self.curve.loc[self.curve["assurance"].idxmax()]
+            best, spread = float(row["assurance"]), self.spread(row)
+        else:
+            best, spread = 0.0, 0.0
+        if ceiling - best <= 0.1:
+            en = ": the largest sizes are close to it, so more participants buy precision, not success."
+            nb = ": de største utvalgene ligger nær den, så flere deltakere gir mer presisjon, ikke mer suksess."
+        elif ceiling - (best + spread) > 0.1:
+            en = ": the planned sizes are still well below it, so larger trials would raise it further."
+            nb = ": de planlagte størrelsene ligger fortsatt godt under, så større studier ville øke den."
+        else:
+            en = ": the simulation is too small to tell how close the planned sizes come to it."
+            nb = ": simuleringen er for liten til å si hvor nær de planlagte størrelsene kommer den."
         return ctx.text(
             f"Assurance cannot exceed the design prior's own probability that the true {self.estimand} exceeds "
-            f"{self.threshold('en')}, here {value}"
-            + (
-                ": the largest sizes are close to it, so more participants buy precision, not success."
-                if close
-                else ": the planned sizes are still well below it, so larger trials would raise it further."
-            ),
+            f"{self.threshold('en')}, here {value}" + en,
             f"Sannsynligheten for suksess kan ikke bli større enn designpriorens egen sannsynlighet for at sann "
-            f"{self.estimand} er over {self.threshold('nb')}, her {value}"
-            + (
-                ": de største utvalgene ligger nær den, så flere deltakere gir mer presisjon, ikke mer suksess."
-                if close
-                else ": de planlagte størrelsene ligger fortsatt godt under, så større studier ville øke den."
-            ),
+            f"{self.estimand} er over {self.threshold('nb')}, her {value}" + nb,
         )
 
     def question(self, ctx: ReportContext) -> str:
@@ -256,7 +366,7 @@ def write_design_report(folder: Path, curve: pd.DataFrame, meta: dict[str, Any],
         ctx.text("seconds", "sekunder"): meta.get("seconds", ""),
         ctx.text("simulated analyses", "simulerte analyser"): meta.get("fits", ""),
     }
-    write_standalone(folder, ctx, title, text.presentation(), details=details)
+    write_standalone(folder, ctx, title, text.presentation(), details=details, verdict=text.verdict(ctx))
 
 
 __all__ = ["TARGET", "DesignText", "write_design_report"]

@@ -19,6 +19,7 @@ from ipsbayes.present import Presentation, ReportContext, Section, fixed
 from ipsbayes.present.text import localise, percent
 from ipsbayes.report.figures_map import forest_figure, mixture_figure
 from ipsbayes.report.standalone import check_language, standalone_context, write_standalone
+from ipsbayes.report.verdict import command_verdict
 from ipsbayes.rundir import package_versions, write_json
 from ipsbayes.textutil import escape_md
 
@@ -117,6 +118,7 @@ class MapText:
         """The MAP prior of one quantity on the users' scale, before and after robustification."""
         lang = ctx.language
         outcome, treatment = escape_md(self.config.outcome_label), escape_md(self.config.treatment_label)
+        utfall, tiltak = escape_md(self.config.label("outcome", "nb")), escape_md(self.config.label("treatment", "nb"))
         mix, rob = part.mixture, part.robust
         if part.name == "effect":
             q = [num(np.exp(mix.quantile(p)), ".2f", lang) for p in (0.025, 0.5, 0.975)]
@@ -134,8 +136,8 @@ class MapText:
                 f"**Odds ratio of {outcome} with {treatment} in a new trial**: median {q[1]} (95% interval {q[0]} "
                 f"to {q[2]}). The MAP prior {lean} better odds of {outcome} with {treatment} (OR > 1 with probability "
                 f"{better}). After robustification: median {r[1]} ({r[0]} to {r[2]}).",
-                f"**Oddsratio for {outcome} med {treatment} i en ny studie**: median {q[1]} (95 % intervall {q[0]} "
-                f"til {q[2]}). MAP-prioren {lean} bedre odds for {outcome} med {treatment} (OR > 1 med "
+                f"**Oddsratio for {utfall} med {tiltak} i en ny studie**: median {q[1]} (95 % intervall {q[0]} "
+                f"til {q[2]}). MAP-prioren {lean} bedre odds for {utfall} med {tiltak} (OR > 1 med "
                 f"sannsynlighet {better}). Etter robustifisering: median {r[1]} ({r[0]} til {r[2]}).",
             )
 
@@ -148,7 +150,7 @@ class MapText:
             f"**Rate of {outcome} without {treatment} in a new trial**: median {rate(mix, 0.5)}{pct} (95% interval "
             f"{rate(mix, 0.025)}{pct} to {rate(mix, 0.975)}{pct}); after robustification {rate(rob, 0.025)}{pct} to "
             f"{rate(rob, 0.975)}{pct}.",
-            f"**Andel med {outcome} uten {treatment} i en ny studie**: median {rate(mix, 0.5)}{pct} (95 % intervall "
+            f"**Andel med {utfall} uten {tiltak} i en ny studie**: median {rate(mix, 0.5)}{pct} (95 % intervall "
             f"{rate(mix, 0.025)}{pct} til {rate(mix, 0.975)}{pct}); etter robustifisering {rate(rob, 0.025)}{pct} "
             f"til {rate(rob, 0.975)}{pct}.",
         )
@@ -242,7 +244,7 @@ class MapText:
         """How the MAP prior set feeds the CACE model's priors."""
         config = self.config
         name = escape_md(config.name)
-        treatment = escape_md(config.treatment_label)
+        treatment, tiltak = escape_md(config.treatment_label), escape_md(config.label("treatment", "nb"))
         w_effect = num(config.mixture.robust_weight_effect, "g", ctx.language)
         w_control = num(config.mixture.robust_weight_control, "g", ctx.language)
         return ctx.text(
@@ -254,9 +256,9 @@ class MapText:
             "for the control rate) let a new trial's data override the prior when they conflict with it, and every "
             "run with this prior reports a prior-data conflict check.",
             f"Priorsettet {name} bruker den robuste MAP-prioren for log-oddsratioen som `treatment_effect` "
-            f"(effekten av {treatment} for dem som tar imot tilbudet) og for log-odds i kontrollgruppen som "
+            f"(effekten av {tiltak} for dem som tar imot tilbudet) og for log-odds i kontrollgruppen som "
             f"`complier_control_intercept`. Studiene rapporterer intention-to-treat-kontraster i grupper der de "
-            f"fleste som fikk tilbud om {treatment}, tok det imot; der færre tok imot, er log-oddsratioen trukket mot "
+            f"fleste som fikk tilbud om {tiltak}, tok det imot; der færre tok imot, er log-oddsratioen trukket mot "
             f"null, så prioren heller mot det skeptiske. De robuste komponentene ({w_effect} for effekten, "
             f"{w_control} for kontrollandelen) lar data fra en ny studie overstyre prioren når de strider mot den, og "
             "hver analyse med denne prioren rapporterer en sjekk av konflikt mellom prior og data.",
@@ -355,6 +357,29 @@ def components_table(result: MapResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: fewer trials than this leave the between-trial SDs mostly to their priors (the verdict warns)
+FEW_TRIALS = 5
+
+
+def map_verdict(result: MapResult, ctx: ReportContext) -> dict:
+    """The verdict block: the MAP fit's diagnostics gate, and a warning when there are too few trials."""
+    diagnostics, k = result.diagnostics, result.evidence.size
+    extra = []
+    if k < FEW_TRIALS:
+        extra.append(
+            (
+                "warn",
+                ctx.text(
+                    f"Only {k} trials: so few cannot determine the between-trial SD, so the width of the MAP prior "
+                    "rests largely on its HalfNormal prior (see the hierarchy section).",
+                    f"Bare {k} studier: så få kan ikke bestemme standardavviket mellom studiene, så bredden på "
+                    "MAP-prioren hviler mest på HalfNormal-prioren (se avsnittet om hierarkiet).",
+                ),
+            )
+        )
+    return command_verdict(diagnostics.status, diagnostics.messages_in(ctx.language), extra, ctx.language)
+
+
 def write_map_report(folder: Path, result: MapResult, language: str = "en") -> None:
     """Write ``summary.csv``, ``components.csv``, figures, ``report.md``/``report.html`` and ``provenance.json``."""
     ctx = standalone_context(check_language(language))
@@ -368,7 +393,9 @@ def write_map_report(folder: Path, result: MapResult, language: str = "en") -> N
         "seed": config.seed,
         ctx.text("seconds", "sekunder"): round(result.timings.get("total", 0.0), 1),
     }
-    write_standalone(folder, ctx, title, MapText(result).presentation(), details=details)
+    write_standalone(
+        folder, ctx, title, MapText(result).presentation(), details=details, verdict=map_verdict(result, ctx)
+    )
     write_json(
         folder / "provenance.json",
         {
@@ -385,4 +412,4 @@ def write_map_report(folder: Path, result: MapResult, language: str = "en") -> N
     )
 
 
-__all__ = ["MapText", "components_table", "ess_change_sentence", "summary_table", "write_map_report"]
+__all__ = ["MapText", "components_table", "ess_change_sentence", "map_verdict", "summary_table", "write_map_report"]

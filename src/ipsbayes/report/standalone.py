@@ -63,6 +63,7 @@ def write_standalone(
     subtitle: str = "",
     formats: tuple[str, ...] = ("png", "svg"),
     details: dict[str, Any] | None = None,
+    verdict: dict[str, Any] | None = None,
 ) -> dict[str, dict]:
     """Write ``figures/``, ``report.md`` and ``report.html`` of a standalone report into ``folder``.
 
@@ -80,6 +81,9 @@ def write_standalone(
         Figure formats.
     details : dict, optional
         A "Reproducibility" table (plain keys and values, escaped).
+    verdict : dict, optional
+        The verdict block at the top (``status``, ``headline``, ``reasons``; plain text, escaped), as in
+        run reports (:func:`ipsbayes.report.verdict.command_verdict`).
 
     Returns
     -------
@@ -122,6 +126,7 @@ def write_standalone(
         "sections": sections,
         "figures": figure_context,
         "details": {str(k): str(v) for k, v in (details or {}).items()},
+        "verdict": verdict,
     }
     (folder / "report.md").write_text(markdown_environment().get_template("standalone.md.j2").render(**context))
     (folder / "report.html").write_text(html_environment().get_template("standalone.html.j2").render(**context))

@@ -141,6 +141,55 @@ def verdict(
     return {"status": status, "headline": headline, "reasons": reasons}
 
 
+def command_verdict(
+    gate_status: str | None,
+    gate_messages: list[str],
+    extra: list[tuple[str, str]],
+    language: str = "en",
+) -> dict[str, Any]:
+    """The verdict block of a report that is not a model run (``map-prior``, ``design``).
+
+    Same rules and markup as :func:`verdict`: never better than its worst input.
+
+    Parameters
+    ----------
+    gate_status : {"pass", "warn", "fail"} or None
+        The command's own fit's diagnostics gate (the MAP fit), or None when it has none.
+    gate_messages : list of str
+        Its messages, in the report's language.
+    extra : list of (status, reason)
+        The command's own checks ("warn" or "fail" with a plain-text reason; "pass" is dropped).
+    language : {"en", "nb"}
+
+    Returns
+    -------
+    dict
+        ``status``, ``headline`` and ``reasons``, as :func:`verdict`.
+    """
+    base = verdict(gate_status or "pass", gate_messages, None, language)
+    worst = _RANK[base["status"]]
+    reasons = list(base["reasons"])
+    for status, reason in extra:
+        if _RANK.get(status, 2):
+            worst = max(worst, _RANK.get(status, 2))
+            reasons.append(reason)
+    status = _STATUS[worst]
+    headline = {
+        "pass": choose(language, "Diagnostics and checks passed.", "Diagnosesjekk og kontroller er bestått."),
+        "warn": choose(
+            language,
+            "Use with care: read the reasons below before relying on these numbers.",
+            "Bruk med forsiktighet: les begrunnelsene nedenfor før du stoler på tallene.",
+        ),
+        "fail": choose(
+            language,
+            "Do not use these numbers: read the reasons below.",
+            "Ikke bruk disse tallene: les begrunnelsene nedenfor.",
+        ),
+    }[status]
+    return {"status": status, "headline": headline, "reasons": reasons}
+
+
 def prior_problems(datatree: xr.DataTree | None) -> dict[str, str]:
     """Estimand -> power-scaling diagnosis, for estimands flagged as prior-data conflict or prior-dominated."""
     if datatree is None or "power_scaling" not in datatree.children:
@@ -176,4 +225,4 @@ def join_names(names: list[str], language: str = "en") -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {word} {names[-1]}"
 
 
-__all__ = ["join_names", "prior_problems", "short_name", "verdict"]
+__all__ = ["command_verdict", "join_names", "prior_problems", "short_name", "verdict"]

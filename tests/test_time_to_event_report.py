@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ipsbayes.models.time_to_event_report import PRESENTATION, answer, fidelity_sentence, prior_sentence
+from ipsbayes.models.time_to_event_report import (
+    PRESENTATION,
+    answer,
+    fidelity_section,
+    fidelity_sentence,
+    prior_sentence,
+)
 from ipsbayes.present.style import MIN_FONT_PT
 from ipsbayes.report.layout import all_text, layout_problems
 from ipsbayes.runner import check
@@ -81,10 +87,39 @@ def test_prior_weight_is_measured_not_assumed(prior_estimands) -> None:
     assert "rests largely on the priors" in prior_sentence(context(prior_like, "en", THRESHOLD, groups))
     assert "i stor grad på priorene" in prior_sentence(context(prior_like, "nb", THRESHOLD, groups))
     observed = float(prior_estimands["observed_incidence_curve"].sum("target").sel(month=24))
-    way = "below" if 40.0 < observed else "above"
+    way = "below" if observed < 40.0 else "above"
     assert f"{observed:.1f}%" in en and way in en
     without = prior_sentence(context(data_decide, "en", THRESHOLD))
     assert "was not computed" in without
+
+
+@pytest.mark.parametrize(("offset", "en", "nb"), [(5.0, "below", "under"), (-5.0, "above", "over")])
+def test_observed_share_is_placed_against_the_model_median(prior_estimands, offset, en, nb) -> None:
+    """The observed share is the subject: below the model's median when it is smaller, above when larger."""
+    observed = float(prior_estimands["observed_incidence_curve"].sum("target").sel(month=24))
+    estimands = narrowed(prior_estimands, "incidence_any", observed + offset, 0.2, seed=4)
+    groups = {"prior_estimands": prior_estimands}
+    english = prior_sentence(context(estimands, "en", THRESHOLD, groups))
+    norwegian = prior_sentence(context(estimands, "nb", THRESHOLD, groups))
+    assert f"{observed:.1f}%" in english and f"pp {en} the model's median" in english, english
+    assert f"{en} the model's median" in english and f"prosentpoeng {nb} modellens median" in norwegian, norwegian
+    wrong = {"below": "above", "above": "below"}[en]
+    assert f"{wrong} the model's median" not in english
+
+
+@pytest.mark.parametrize(("centre", "sd"), [(1.0, 0.05), (0.0, 0.4)])
+def test_hazard_odds_ratio_probability_never_reads_equals_greater(prior_estimands, centre, sd) -> None:
+    """'P(> 1) > 0.99' at the resolution limit, 'P(> 1) = 0.84' otherwise, never 'P(> 1) = > 0.99'."""
+    log_or = narrowed(prior_estimands, "hazard_fidelity_odds_ratio", centre, sd, seed=5)
+    log_or["hazard_fidelity_odds_ratio"] = np.exp(log_or["hazard_fidelity_odds_ratio"])
+    log_or["hazard_fidelity_odds_ratio"].attrs = prior_estimands["hazard_fidelity_odds_ratio"].attrs
+    for language, limit in (("en", "P(> 1) > 0.99"), ("nb", "P(> 1) > 0,99")):
+        text = fidelity_section(context(log_or, language, THRESHOLD))
+        assert "= >" not in text and "= <" not in text, text
+        if centre:
+            assert limit in text, text
+        else:
+            assert "P(> 1) = 0" in text, text
 
 
 @pytest.mark.parametrize(

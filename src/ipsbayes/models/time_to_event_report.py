@@ -22,7 +22,7 @@ from ipsbayes.present.cells import suppress, suppression_note
 from ipsbayes.present.common import size_label
 from ipsbayes.present.phrases import Effect, amount, estimate, interval_text
 from ipsbayes.present.style import median, pointrange
-from ipsbayes.present.text import escape_md, percent
+from ipsbayes.present.text import equals_probability, escape_md, percent
 
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
 #: months the answer reports when the config asks for them (else every reporting month)
@@ -108,10 +108,10 @@ def prior_sentence(ctx: ReportContext) -> str | None:
     observed = (
         ctx.text(
             f" The observed share (Aalen-Johansen, the data without the model) is {amount(seen, '%', 'en')}, "
-            f"{amount(abs(post.median - seen), 'pp', 'en')} {'below' if post.median < seen else 'above'} the "
+            f"{amount(abs(post.median - seen), 'pp', 'en')} {'below' if seen < post.median else 'above'} the "
             "model's median.",
             f" Den observerte andelen (Aalen-Johansen, dataene uten modellen) er {amount(seen, '%', 'nb')}, "
-            f"{amount(abs(post.median - seen), 'pp', 'nb')} {'under' if post.median < seen else 'over'} modellens "
+            f"{amount(abs(post.median - seen), 'pp', 'nb')} {'under' if seen < post.median else 'over'} modellens "
             "median.",
         )
         if seen is not None
@@ -281,7 +281,7 @@ def fidelity_section(ctx: ReportContext) -> str:
             effect = ctx.effect("hazard_fidelity_odds_ratio", target=target)
             parts.append(
                 f"{escape_md(ctx.label(str(target)))} {estimate(effect, ctx.style, ctx.language)}, "
-                f"P(> 1) = {ctx.probability(effect.p_up)}"
+                f"P(> 1){equals_probability(effect.p_up, ctx.language)}"
             )
         lines.append(
             ctx.text(

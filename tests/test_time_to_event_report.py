@@ -3,6 +3,7 @@ and Norwegian, words that flip with the truth, the priors' weight measured, figu
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -68,7 +69,7 @@ def test_answer_states_incidence_by_12_and_24_months_with_interval(prior_estiman
         assert f"by month {month.split()[0]}, an expected {number}".lower() in english[0].lower(), english[0]
         assert f"{row['lower']:.1f} to {row['upper']:.1f}%" in english[0]
         assert number.replace(".", ",").replace("%", " %") in norwegian[0]
-    assert "6 months" not in english[0] and "by month 6" not in english[0]  # 12 and 24 answer the question
+    assert not re.search(r"(?<![\d.,])6 months", english[0]) and "by month 6" not in english[0]  # 12 and 24 answer
     assert "90% ETI" in english[0] and "90 % ETI" in norwegian[0] and "innen måned 24" in norwegian[0]
     assert "half have it by month" in english[0] and "halvparten" in norwegian[0]
 
@@ -174,3 +175,27 @@ def test_figures_meet_the_profile_in_both_languages(prior_estimands) -> None:
                 assert fig.get_size_inches()[0] == pytest.approx(ctx.style.width)
                 assert caption and "ETI" in caption
                 plt.close(fig)
+
+
+def test_targets_and_titles_speak_the_report_language(prior_estimands) -> None:
+    """Target names go through [report.labels] and, in Norwegian, the usual targets are Norwegian words;
+    every figure title is in the report's language (the per-service one named its month only in English)."""
+    sections = {}
+    for language in ("en", "nb"):
+        ctx = context(prior_estimands, language, THRESHOLD)
+        sections[language] = "\n".join(s.build(ctx) for s in PRESENTATION.sections if s.applies(ctx))
+    assert "arbeid" in sections["nb"] and "læreplass" in sections["nb"] and "utdanning" in sections["nb"]
+    assert "| work |" not in sections["nb"] and "| apprenticeship |" not in sections["nb"]
+    assert "| work |" in sections["en"] and "| apprenticeship |" in sections["en"]
+    relabelled = context(prior_estimands, "nb", THRESHOLD, labels={"work": "lønnet arbeid"})
+    assert "| lønnet arbeid |" in "\n".join(s.build(relabelled) for s in PRESENTATION.sections if s.applies(relabelled))
+    en, nb = context(prior_estimands, "en", THRESHOLD), context(prior_estimands, "nb", THRESHOLD)
+    for spec in PRESENTATION.figures:
+        assert spec.title(en) != spec.title(nb), spec.name
+    month = prior_estimands["service_incidence_any"].attrs["month"]
+    titles = {spec.name: spec.title(nb) for spec in PRESENTATION.figures}
+    assert titles["service_incidence"] == f"Tjenester: andel med første overgang innen måned {month}"
+    with matplotlib.rc_context(nb.style.rc()):
+        fig, _ = next(spec for spec in PRESENTATION.figures if spec.name == "incidence_curves").draw(nb)
+        assert "arbeid" in all_text(fig) and "work" not in all_text(fig)
+        plt.close(fig)

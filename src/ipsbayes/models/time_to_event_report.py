@@ -31,6 +31,28 @@ ANSWER_MONTHS = (12, 24)
 DATA_DOMINATE, PRIOR_MATTERS = 0.25, 0.75
 
 
+#: Norwegian words for the usual target names, used when neither ``[report.labels]`` nor the study's vocabulary
+#: names the target (the config's keys are usually English)
+TARGETS_NB = {
+    "work": "arbeid",
+    "job": "jobb",
+    "employment": "arbeid",
+    "apprenticeship": "læreplass",
+    "education": "utdanning",
+    "school": "skole",
+}
+
+
+def target_label(ctx: ReportContext, target: object) -> str:
+    """A target's name for readers: ``[report.labels]``, then the study's vocabulary, then a humanised key.
+
+    In a Norwegian report the usual target names (:data:`TARGETS_NB`) are written in Norwegian.
+    """
+    key = str(target)
+    plain = key.replace("_", " ")
+    return ctx.label(key, ctx.text(plain, TARGETS_NB.get(key.lower(), plain)))
+
+
 def outcome_of(ctx: ReportContext) -> str:
     """What participants reach, in the study's words (``[report.labels] outcome`` or ``model.outcome_label``)."""
     own = str(ctx.estimands["incidence_any"].attrs.get("outcome_label", "")) if ctx.has("incidence_any") else ""
@@ -253,7 +275,7 @@ def incidence_section(ctx: ReportContext) -> str:
     if len(targets) > 1:
         horizon = str(ctx.estimands["incidence"]["horizon"].values[-1])
         parts = [
-            f"{escape_md(ctx.label(t))} {estimate(effect, ctx.style, ctx.language)}"
+            f"{escape_md(target_label(ctx, t))} {estimate(effect, ctx.style, ctx.language)}"
             for t, effect in ((t, ctx.effect("incidence", target=t, horizon=horizon)) for t in targets)
         ]
         lines.append(
@@ -280,7 +302,7 @@ def fidelity_section(ctx: ReportContext) -> str:
         for target in ctx.estimands["hazard_fidelity_odds_ratio"]["target"].values:
             effect = ctx.effect("hazard_fidelity_odds_ratio", target=target)
             parts.append(
-                f"{escape_md(ctx.label(str(target)))} {estimate(effect, ctx.style, ctx.language)}, "
+                f"{escape_md(target_label(ctx, target))} {estimate(effect, ctx.style, ctx.language)}, "
                 f"P(> 1){equals_probability(effect.p_up, ctx.language)}"
             )
         lines.append(
@@ -338,7 +360,7 @@ def services_section(ctx: ReportContext) -> str:
         lines.append(note)
     if ctx.has("sd_service"):
         parts = [
-            f"{escape_md(ctx.label(str(t)))} {estimate(ctx.effect('sd_service', target=t), ctx.style, lang)}"
+            f"{escape_md(target_label(ctx, t))} {estimate(ctx.effect('sd_service', target=t), ctx.style, lang)}"
             for t in ctx.estimands["sd_service"]["target"].values
         ]
         lines.append(
@@ -365,7 +387,7 @@ def hazard_ratio_section(ctx: ReportContext) -> str:
         for term in values["term"].values:
             effect = ctx.effect("hazard_odds_ratio", target=target, term=term)
             rows.append(
-                f"| {escape_md(ctx.label(str(target)))} | {escape_md(contrast_label(ctx, str(term)))} | "
+                f"| {escape_md(target_label(ctx, target))} | {escape_md(contrast_label(ctx, str(term)))} | "
                 f"{estimate(effect, ctx.style, ctx.language)} | {ctx.probability(effect.p_up)} |"
             )
     intro = ctx.text(
@@ -398,7 +420,7 @@ def incidence_curves(ctx: ReportContext) -> tuple[Figure, str]:
     series = [(style.t("any target", "et hvilket som helst mål"), any_curve, observed.sum("target"), "black")]
     if len(targets) > 1:
         series += [
-            (ctx.label(t), curves.sel(target=t), observed.sel(target=t), COLOURS[i % len(COLOURS)])
+            (target_label(ctx, t), curves.sel(target=t), observed.sel(target=t), COLOURS[i % len(COLOURS)])
             for i, t in enumerate(targets)
         ]
     fig, ax = style.subplots(style.width * 0.6)
@@ -498,6 +520,17 @@ def service_incidence(ctx: ReportContext) -> tuple[Figure, str]:
     return fig, caption
 
 
+def service_title(ctx: ReportContext) -> str:
+    """Title of the per-service figure, naming its month in the report's language."""
+    month = ctx.estimands["service_incidence_any"].attrs.get("month", "") if ctx.has("service_incidence_any") else ""
+    if month == "":
+        return ctx.text("Services: share with a first transition", "Tjenester: andel med første overgang")
+    return ctx.text(
+        f"Services: share with a first transition by month {month}",
+        f"Tjenester: andel med første overgang innen måned {month}",
+    )
+
+
 def fidelity_over_time(ctx: ReportContext) -> tuple[Figure, str]:
     """Cumulative incidence with every service at two fidelity scores, and their difference, by month."""
     estimands, style = ctx.estimands, ctx.style
@@ -580,7 +613,7 @@ PRESENTATION = Presentation(
         ),
         FigureSpec(
             "service_incidence",
-            lambda ctx: ctx.text("Services: first transition by the service month", "Tjenester: første overgang"),
+            service_title,
             service_incidence,
             lambda ctx: ctx.has("service_incidence_any"),
         ),

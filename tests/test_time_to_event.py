@@ -179,3 +179,19 @@ def test_prior_estimands_skip_the_counts_without_changing_the_draws(
     monkeypatch.setattr(type(plan.family), "prior_draws_only", False)
     full = prior_estimands(plan.family, plan.model, plan.data, plan.spec, plan.config, draws=20)
     xr.testing.assert_identical(fast, full)  # same seed, same parameter draws
+
+
+def test_default_priors_leave_the_share_by_the_horizon_wide_and_centred() -> None:
+    """Prior-only share with a first transition by month 24 (shipped config and data): 90% ETI spans 15-85%
+    and contains 50%, and the prior median month does not pile up in the first month (review finding)."""
+    from ipsbayes.sampling import sample_prior_predictive
+
+    plan = check(REPO / "models" / "ipsung_time_to_job.toml")
+    prior = sample_prior_predictive(plan.model, draws=400, seed=11)["prior"].to_dataset()
+    estimands = plan.family.estimands(prior, plan.data, plan.spec, plan.config)
+    share = estimands["incidence_any"].sel(horizon="24 months").values.ravel()
+    lower, upper = np.quantile(share, [0.05, 0.95])
+    assert lower <= 15.0 and upper >= 85.0 and lower < 50.0 < upper, (lower, upper)
+    assert 35.0 < np.median(share) < 65.0
+    months = estimands["median_time_any"].values.ravel()
+    assert np.mean(months[np.isfinite(months)] <= 1.0) < 0.1

@@ -3,6 +3,7 @@ and Norwegian, words that flip with the truth, the priors' weight measured, figu
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -11,7 +12,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ipsbayes.models.time_to_event_report import PRESENTATION, answer, fidelity_sentence, prior_sentence
+from ipsbayes.models.time_to_event_report import (
+    PRESENTATION,
+    answer,
+    fidelity_section,
+    fidelity_sentence,
+    prior_sentence,
+)
 from ipsbayes.present.style import MIN_FONT_PT
 from ipsbayes.report.layout import all_text, layout_problems
 from ipsbayes.runner import check
@@ -62,7 +69,7 @@ def test_answer_states_incidence_by_12_and_24_months_with_interval(prior_estiman
         assert f"by month {month.split()[0]}, an expected {number}".lower() in english[0].lower(), english[0]
         assert f"{row['lower']:.1f} to {row['upper']:.1f}%" in english[0]
         assert number.replace(".", ",").replace("%", " %") in norwegian[0]
-    assert "6 months" not in english[0] and "by month 6" not in english[0]  # 12 and 24 answer the question
+    assert not re.search(r"(?<![\d.,])6 months", english[0]) and "by month 6" not in english[0]  # 12 and 24 answer
     assert "90% ETI" in english[0] and "90 % ETI" in norwegian[0] and "innen måned 24" in norwegian[0]
     assert "half have it by month" in english[0] and "halvparten" in norwegian[0]
 
@@ -81,10 +88,39 @@ def test_prior_weight_is_measured_not_assumed(prior_estimands) -> None:
     assert "rests largely on the priors" in prior_sentence(context(prior_like, "en", THRESHOLD, groups))
     assert "i stor grad på priorene" in prior_sentence(context(prior_like, "nb", THRESHOLD, groups))
     observed = float(prior_estimands["observed_incidence_curve"].sum("target").sel(month=24))
-    way = "below" if 40.0 < observed else "above"
+    way = "below" if observed < 40.0 else "above"
     assert f"{observed:.1f}%" in en and way in en
     without = prior_sentence(context(data_decide, "en", THRESHOLD))
     assert "was not computed" in without
+
+
+@pytest.mark.parametrize(("offset", "en", "nb"), [(5.0, "below", "under"), (-5.0, "above", "over")])
+def test_observed_share_is_placed_against_the_model_median(prior_estimands, offset, en, nb) -> None:
+    """The observed share is the subject: below the model's median when it is smaller, above when larger."""
+    observed = float(prior_estimands["observed_incidence_curve"].sum("target").sel(month=24))
+    estimands = narrowed(prior_estimands, "incidence_any", observed + offset, 0.2, seed=4)
+    groups = {"prior_estimands": prior_estimands}
+    english = prior_sentence(context(estimands, "en", THRESHOLD, groups))
+    norwegian = prior_sentence(context(estimands, "nb", THRESHOLD, groups))
+    assert f"{observed:.1f}%" in english and f"pp {en} the model's median" in english, english
+    assert f"{en} the model's median" in english and f"prosentpoeng {nb} modellens median" in norwegian, norwegian
+    wrong = {"below": "above", "above": "below"}[en]
+    assert f"{wrong} the model's median" not in english
+
+
+@pytest.mark.parametrize(("centre", "sd"), [(1.0, 0.05), (0.0, 0.4)])
+def test_hazard_odds_ratio_probability_never_reads_equals_greater(prior_estimands, centre, sd) -> None:
+    """'P(> 1) > 0.99' at the resolution limit, 'P(> 1) = 0.84' otherwise, never 'P(> 1) = > 0.99'."""
+    log_or = narrowed(prior_estimands, "hazard_fidelity_odds_ratio", centre, sd, seed=5)
+    log_or["hazard_fidelity_odds_ratio"] = np.exp(log_or["hazard_fidelity_odds_ratio"])
+    log_or["hazard_fidelity_odds_ratio"].attrs = prior_estimands["hazard_fidelity_odds_ratio"].attrs
+    for language, limit in (("en", "P(> 1) > 0.99"), ("nb", "P(> 1) > 0,99")):
+        text = fidelity_section(context(log_or, language, THRESHOLD))
+        assert "= >" not in text and "= <" not in text, text
+        if centre:
+            assert limit in text, text
+        else:
+            assert "P(> 1) = 0" in text, text
 
 
 @pytest.mark.parametrize(
@@ -139,3 +175,27 @@ def test_figures_meet_the_profile_in_both_languages(prior_estimands) -> None:
                 assert fig.get_size_inches()[0] == pytest.approx(ctx.style.width)
                 assert caption and "ETI" in caption
                 plt.close(fig)
+
+
+def test_targets_and_titles_speak_the_report_language(prior_estimands) -> None:
+    """Target names go through [report.labels] and, in Norwegian, the usual targets are Norwegian words;
+    every figure title is in the report's language (the per-service one named its month only in English)."""
+    sections = {}
+    for language in ("en", "nb"):
+        ctx = context(prior_estimands, language, THRESHOLD)
+        sections[language] = "\n".join(s.build(ctx) for s in PRESENTATION.sections if s.applies(ctx))
+    assert "arbeid" in sections["nb"] and "læreplass" in sections["nb"] and "utdanning" in sections["nb"]
+    assert "| work |" not in sections["nb"] and "| apprenticeship |" not in sections["nb"]
+    assert "| work |" in sections["en"] and "| apprenticeship |" in sections["en"]
+    relabelled = context(prior_estimands, "nb", THRESHOLD, labels={"work": "lønnet arbeid"})
+    assert "| lønnet arbeid |" in "\n".join(s.build(relabelled) for s in PRESENTATION.sections if s.applies(relabelled))
+    en, nb = context(prior_estimands, "en", THRESHOLD), context(prior_estimands, "nb", THRESHOLD)
+    for spec in PRESENTATION.figures:
+        assert spec.title(en) != spec.title(nb), spec.name
+    month = prior_estimands["service_incidence_any"].attrs["month"]
+    titles = {spec.name: spec.title(nb) for spec in PRESENTATION.figures}
+    assert titles["service_incidence"] == f"Tjenester: andel med første overgang innen måned {month}"
+    with matplotlib.rc_context(nb.style.rc()):
+        fig, _ = next(spec for spec in PRESENTATION.figures if spec.name == "incidence_curves").draw(nb)
+        assert "arbeid" in all_text(fig) and "work" not in all_text(fig)
+        plt.close(fig)

@@ -78,6 +78,14 @@ class TimeToEventSpec(ModelSpec):
         description="baseline log-odds over months: random walk of order 2 (smooth) or 1, or 'free' (one "
         "independent intercept per month, the classic discrete-time model; for few periods)",
     )
+    baseline_centre: Literal["half_by_horizon", "zero"] = Field(
+        "half_by_horizon",
+        description="what the prior of 'hazard_intercept' is centred on: 'half_by_horizon' (default) adds "
+        "log(h / K / (1 - h)) with h = 1 - 0.5^(1/months), the constant monthly log-odds at which half of the "
+        "participants would have a first transition by the last month modelled, split evenly over the K targets, "
+        "so a prior centred at 0 is centred on the users' scale too; 'zero' states the prior on the log-odds "
+        "themselves (for replicating published priors)",
+    )
     service_predictors: list[str] = Field(default_factory=list, description="columns constant within a service")
     fidelity: FidelitySpec | None = None
     standardize: bool = True
@@ -193,12 +201,30 @@ def group_terms(spec: TimeToEventSpec) -> tuple[bool, str | None, list[str]]:
     return True, nested, problems
 
 
-def baseline_graph(spec: TimeToEventSpec, priors: PriorSet, d: dict[str, Any]) -> Any:
-    """Baseline log-odds (month, target): a scaled random walk around a straight line or constant, or free."""
+def baseline_centre(spec: TimeToEventSpec, n_months: int, n_targets: int) -> float:
+    """Log-odds the ``hazard_intercept`` prior is centred on (see ``TimeToEventSpec.baseline_centre``).
+
+    A constant monthly hazard ``h = 1 - 0.5^(1/n_months)`` of any target gives a cumulative incidence of 50% by
+    the last month modelled; split evenly over the targets, each target's log-odds against none is
+    ``log(h / K) - log(1 - h)``. With a Normal(0, 1.5) prior around it, the priors alone leave the share by the
+    horizon wide open and centred, rather than near 100% (three targets each centred on a few percent a month
+    add up, and heterogeneity between participants pushes the average further up).
+    """
+    if spec.baseline_centre == "zero":
+        return 0.0
+    h = 1.0 - 0.5 ** (1.0 / max(n_months, 1))
+    return float(np.log(h / n_targets) - np.log1p(-h))
+
+
+def baseline_graph(spec: TimeToEventSpec, priors: PriorSet, d: dict[str, Any], centre: float = 0.0) -> Any:
+    """Baseline log-odds (month, target): a scaled random walk around a straight line or constant, or free.
+
+    ``centre`` (:func:`baseline_centre`) is added to ``hazard_intercept``, whose prior is stated relative to it.
+    """
     if spec.baseline == "free":
         values = priors["hazard_intercept"].create("hazard_intercept", dims=("month", "target"))
-        return pm.Deterministic("baseline_logit", values, dims=("month", "target"))
-    baseline = priors["hazard_intercept"].create("hazard_intercept", dims="target")[None, :]
+        return pm.Deterministic("baseline_logit", centre + values, dims=("month", "target"))
+    baseline = centre + priors["hazard_intercept"].create("hazard_intercept", dims="target")[None, :]
     if spec.baseline == "rw2":
         slope = priors["hazard_trend"].create("hazard_trend", dims="target")
         baseline = baseline + d["trend"][:, None] * slope[None, :]
@@ -217,7 +243,9 @@ class TimeToEvent(ModelFamily):
     spec_schema = TimeToEventSpec
     prior_names: ClassVar[dict[str, str]] = {
         "hazard_intercept": "log-odds of a transition into each target in a mid-follow-up month, against none yet, "
-        "for reference levels, average predictors and centred fidelity",
+        "for reference levels, average predictors and centred fidelity; by default relative to the log-odds at "
+        "which half of the participants would have a first transition by the last month modelled, split over the "
+        "targets (model.baseline_centre)",
         "hazard_trend": "change in that log-odds per 12 months (the baseline's straight line; rw2 only)",
         "baseline_sd": "smoothness: typical deviation of each target's baseline log-odds from its straight line",
         "beta": "hazard log-odds change per SD of a numeric predictor or for a category vs its reference",
@@ -267,7 +295,10 @@ class TimeToEvent(ModelFamily):
             names.pop("hazard_trend")
         if spec.baseline == "free":
             names.pop("baseline_sd")
-            names["hazard_intercept"] = "log-odds of a transition into each target in each month (one per month)"
+            names["hazard_intercept"] = (
+                "log-odds of a transition into each target in each month (one per month), relative to "
+                "model.baseline_centre"
+            )
         return names
 
     @override
@@ -368,8 +399,9 @@ class TimeToEvent(ModelFamily):
                     "y": ("pattern", "month", "target"),
                 },
             )
-            baseline = baseline_graph(spec, priors, d)
             n_patterns, n_targets = len(data.coords["pattern"]), len(data.coords["target"])
+            centre = baseline_centre(spec, len(data.coords["month"]), n_targets)
+            baseline = baseline_graph(spec, priors, d, centre)
             linear = pt.zeros((n_patterns, n_targets))
             if "service" in data.coords:
                 sd_service = priors["sd_service"].create("sd_service", dims="target")

@@ -22,13 +22,35 @@ from ipsbayes.present.cells import suppress, suppression_note
 from ipsbayes.present.common import size_label
 from ipsbayes.present.phrases import Effect, amount, estimate, interval_text
 from ipsbayes.present.style import median, pointrange
-from ipsbayes.present.text import escape_md, percent
+from ipsbayes.present.text import equals_probability, escape_md, percent
 
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
 #: months the answer reports when the config asks for them (else every reporting month)
 ANSWER_MONTHS = (12, 24)
 #: posterior interval width / prior interval width below which the data dominate, above which the prior does
 DATA_DOMINATE, PRIOR_MATTERS = 0.25, 0.75
+
+
+#: Norwegian words for the usual target names, used when neither ``[report.labels]`` nor the study's vocabulary
+#: names the target (the config's keys are usually English)
+TARGETS_NB = {
+    "work": "arbeid",
+    "job": "jobb",
+    "employment": "arbeid",
+    "apprenticeship": "læreplass",
+    "education": "utdanning",
+    "school": "skole",
+}
+
+
+def target_label(ctx: ReportContext, target: object) -> str:
+    """A target's name for readers: ``[report.labels]``, then the study's vocabulary, then a humanised key.
+
+    In a Norwegian report the usual target names (:data:`TARGETS_NB`) are written in Norwegian.
+    """
+    key = str(target)
+    plain = key.replace("_", " ")
+    return ctx.label(key, ctx.text(plain, TARGETS_NB.get(key.lower(), plain)))
 
 
 def outcome_of(ctx: ReportContext) -> str:
@@ -108,10 +130,10 @@ def prior_sentence(ctx: ReportContext) -> str | None:
     observed = (
         ctx.text(
             f" The observed share (Aalen-Johansen, the data without the model) is {amount(seen, '%', 'en')}, "
-            f"{amount(abs(post.median - seen), 'pp', 'en')} {'below' if post.median < seen else 'above'} the "
+            f"{amount(abs(post.median - seen), 'pp', 'en')} {'below' if seen < post.median else 'above'} the "
             "model's median.",
             f" Den observerte andelen (Aalen-Johansen, dataene uten modellen) er {amount(seen, '%', 'nb')}, "
-            f"{amount(abs(post.median - seen), 'pp', 'nb')} {'under' if post.median < seen else 'over'} modellens "
+            f"{amount(abs(post.median - seen), 'pp', 'nb')} {'under' if seen < post.median else 'over'} modellens "
             "median.",
         )
         if seen is not None
@@ -253,7 +275,7 @@ def incidence_section(ctx: ReportContext) -> str:
     if len(targets) > 1:
         horizon = str(ctx.estimands["incidence"]["horizon"].values[-1])
         parts = [
-            f"{escape_md(ctx.label(t))} {estimate(effect, ctx.style, ctx.language)}"
+            f"{escape_md(target_label(ctx, t))} {estimate(effect, ctx.style, ctx.language)}"
             for t, effect in ((t, ctx.effect("incidence", target=t, horizon=horizon)) for t in targets)
         ]
         lines.append(
@@ -280,8 +302,8 @@ def fidelity_section(ctx: ReportContext) -> str:
         for target in ctx.estimands["hazard_fidelity_odds_ratio"]["target"].values:
             effect = ctx.effect("hazard_fidelity_odds_ratio", target=target)
             parts.append(
-                f"{escape_md(ctx.label(str(target)))} {estimate(effect, ctx.style, ctx.language)}, "
-                f"P(> 1) = {ctx.probability(effect.p_up)}"
+                f"{escape_md(target_label(ctx, target))} {estimate(effect, ctx.style, ctx.language)}, "
+                f"P(> 1){equals_probability(effect.p_up, ctx.language)}"
             )
         lines.append(
             ctx.text(
@@ -338,7 +360,7 @@ def services_section(ctx: ReportContext) -> str:
         lines.append(note)
     if ctx.has("sd_service"):
         parts = [
-            f"{escape_md(ctx.label(str(t)))} {estimate(ctx.effect('sd_service', target=t), ctx.style, lang)}"
+            f"{escape_md(target_label(ctx, t))} {estimate(ctx.effect('sd_service', target=t), ctx.style, lang)}"
             for t in ctx.estimands["sd_service"]["target"].values
         ]
         lines.append(
@@ -365,7 +387,7 @@ def hazard_ratio_section(ctx: ReportContext) -> str:
         for term in values["term"].values:
             effect = ctx.effect("hazard_odds_ratio", target=target, term=term)
             rows.append(
-                f"| {escape_md(ctx.label(str(target)))} | {escape_md(contrast_label(ctx, str(term)))} | "
+                f"| {escape_md(target_label(ctx, target))} | {escape_md(contrast_label(ctx, str(term)))} | "
                 f"{estimate(effect, ctx.style, ctx.language)} | {ctx.probability(effect.p_up)} |"
             )
     intro = ctx.text(
@@ -398,7 +420,7 @@ def incidence_curves(ctx: ReportContext) -> tuple[Figure, str]:
     series = [(style.t("any target", "et hvilket som helst mål"), any_curve, observed.sum("target"), "black")]
     if len(targets) > 1:
         series += [
-            (ctx.label(t), curves.sel(target=t), observed.sel(target=t), COLOURS[i % len(COLOURS)])
+            (target_label(ctx, t), curves.sel(target=t), observed.sel(target=t), COLOURS[i % len(COLOURS)])
             for i, t in enumerate(targets)
         ]
     fig, ax = style.subplots(style.width * 0.6)
@@ -498,6 +520,17 @@ def service_incidence(ctx: ReportContext) -> tuple[Figure, str]:
     return fig, caption
 
 
+def service_title(ctx: ReportContext) -> str:
+    """Title of the per-service figure, naming its month in the report's language."""
+    month = ctx.estimands["service_incidence_any"].attrs.get("month", "") if ctx.has("service_incidence_any") else ""
+    if month == "":
+        return ctx.text("Services: share with a first transition", "Tjenester: andel med første overgang")
+    return ctx.text(
+        f"Services: share with a first transition by month {month}",
+        f"Tjenester: andel med første overgang innen måned {month}",
+    )
+
+
 def fidelity_over_time(ctx: ReportContext) -> tuple[Figure, str]:
     """Cumulative incidence with every service at two fidelity scores, and their difference, by month."""
     estimands, style = ctx.estimands, ctx.style
@@ -580,7 +613,7 @@ PRESENTATION = Presentation(
         ),
         FigureSpec(
             "service_incidence",
-            lambda ctx: ctx.text("Services: first transition by the service month", "Tjenester: første overgang"),
+            service_title,
             service_incidence,
             lambda ctx: ctx.has("service_incidence_any"),
         ),

@@ -81,6 +81,19 @@ def describe_time_to_event(spec: Any, data: ModelData, language: str = "en") -> 
 
 
 def _baseline(spec: Any, nb: bool) -> str:
+    if getattr(spec, "baseline_centre", "zero") == "zero":
+        return _walk(spec, nb)
+    centre = (
+        " Prioren for `hazard_intercept` er angitt relativt til den månedlige log-oddsen der halvparten av "
+        "deltakerne ville hatt en første overgang innen siste modellerte måned, fordelt likt på målene."
+        if nb
+        else " The prior of `hazard_intercept` is stated relative to the monthly log-odds at which half of the "
+        "participants would have a first transition by the last month modelled, split evenly over the targets."
+    )
+    return _walk(spec, nb) + centre
+
+
+def _walk(spec: Any, nb: bool) -> str:
     if spec.baseline == "free":
         if nb:
             return "Hvert måls grunnlinje har én log-odds per måned, hver med sin egen prior (ingen glatting)."

@@ -54,6 +54,12 @@ def format_number(value: float | None, unit: str, language: str = "en") -> str:
     return localise(text, language)
 
 
+def equals_probability(value: float, language: str = "en") -> str:
+    """`` = 0.88`` after ``P(> x)``, or at the resolution limit `` > 0.99`` (never ``= > 0.99``)."""
+    text = format_probability(value, language=language)
+    return f" {text}" if text[0] in "<>" else f" = {text}"
+
+
 def format_probability(value: float, draws: int | None = None, language: str = "en") -> str:
     """A posterior probability without false certainty: never "1.00" or "0.00" from finite draws.
 
@@ -93,6 +99,7 @@ __all__ = [
     "LANGUAGES",
     "Language",
     "choose",
+    "equals_probability",
     "escape_md",
     "format_number",
     "format_probability",

@@ -18,7 +18,14 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes.present.phrases import amount
-from ipsbayes.present.text import choose, format_number, format_probability, interval_name, localise, percent
+from ipsbayes.present.text import (
+    choose,
+    equals_probability,
+    format_number,
+    interval_name,
+    localise,
+    percent,
+)
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -218,8 +225,7 @@ def csv_text(table: pd.DataFrame) -> str:
 
 def _equals(p: float, language: str) -> str:
     """`` = 0.88`` or, at the resolution limit, `` > 0.99`` (never ``= > 0.99``)."""
-    text = format_probability(p, language=language)
-    return f" {text}" if text[0] in "<>" else f" = {text}"
+    return equals_probability(p, language)
 
 
 def csv_with_header(table: pd.DataFrame, interval_kind: str, interval_prob: float) -> str:

@@ -314,18 +314,7 @@ def _context(
                 "p_threshold": _p_threshold(row, language),
             }
         )
-    figure_context = {}
-    for name, info in figures.items():
-        fmt = "png" if "png" in info["paths"] else "svg"
-        mime = "image/png" if fmt == "png" else "image/svg+xml"
-        encoded = base64.b64encode(info["paths"][fmt].read_bytes()).decode()
-        figure_context[name] = {
-            "title": info["title"],
-            "caption": info["caption"],
-            "img_src": f"data:{mime};base64,{encoded}",
-            # a stable name chosen by ipsbayes, never data: written as it is (escaping would break the path)
-            "md_path": MarkdownText(f"figures/{name}.{md_format_of(settings)}"),
-        }
+    figure_context = embedded_figures(figures, md_format_of(settings))
     model_text = neutralize_markdown(str(estimands.attrs.get("model_description", "")))
     notes = json.loads(estimands.attrs.get("notes", "[]"))
     sections = [
@@ -352,6 +341,26 @@ def _context(
         "priors": settings.priors,
         "reproducibility": settings.reproducibility,
     }
+
+
+def embedded_figures(figures: dict[str, dict], md_format: str) -> dict[str, dict[str, Any]]:
+    """Template entries for drawn figures: title, caption, a data URI for report.html and the report.md path.
+
+    The PNG is embedded when there is one, else the SVG; ``md_format`` names the file report.md links.
+    """
+    out = {}
+    for name, info in figures.items():
+        fmt = "png" if "png" in info["paths"] else "svg"
+        mime = "image/png" if fmt == "png" else "image/svg+xml"
+        encoded = base64.b64encode(info["paths"][fmt].read_bytes()).decode()
+        out[name] = {
+            "title": info["title"],
+            "caption": info["caption"],
+            "img_src": f"data:{mime};base64,{encoded}",
+            # a stable name chosen by ipsbayes, never data: written as it is (escaping would break the path)
+            "md_path": MarkdownText(f"figures/{name}.{md_format}"),
+        }
+    return out
 
 
 def md_format_of(settings: ReportSettings) -> str:

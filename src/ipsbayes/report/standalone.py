@@ -11,7 +11,6 @@ value escaped, section Markdown neutralised and sanitised, figures embedded as d
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,8 @@ import xarray as xr
 
 from ipsbayes.present import Presentation, ReportContext, Style
 from ipsbayes.report.figures import draw_figures
-from ipsbayes.report.render import html_environment, markdown_environment, safe_html
-from ipsbayes.textutil import MarkdownText, neutralize_markdown
+from ipsbayes.report.render import embedded_figures, html_environment, markdown_environment, safe_html
+from ipsbayes.textutil import neutralize_markdown
 
 LANGUAGES = ("en", "nb")
 
@@ -105,18 +104,7 @@ def write_standalone(
             }
         )
     md_format = "png" if "png" in formats else formats[0]
-    figure_context = {}
-    for name, info in figures.items():
-        fmt = "png" if "png" in info["paths"] else "svg"
-        mime = "image/png" if fmt == "png" else "image/svg+xml"
-        encoded = base64.b64encode(info["paths"][fmt].read_bytes()).decode()
-        figure_context[name] = {
-            "title": info["title"],
-            "caption": info["caption"],
-            "img_src": f"data:{mime};base64,{encoded}",
-            # a stable name chosen by ipsbayes, never data: written as it is
-            "md_path": MarkdownText(f"figures/{name}.{md_format}"),
-        }
+    figure_context = embedded_figures(figures, md_format)
     context = {
         "title": title,
         "subtitle": subtitle,

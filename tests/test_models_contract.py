@@ -8,6 +8,7 @@ named dims, and its estimands carry labels and units.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 
 import numpy as np
@@ -33,6 +34,10 @@ CASES = [
     pytest.param(name, marks=pytest.mark.slow) if PATHS[name].parent.parent.name == "examples" else name
     for name in sorted(CONFIGS)
 ]
+
+
+#: English words that mark a label as English text (study words from a config may be in either language)
+ENGLISH_WORD = re.compile(r"\b(of|the|per|by|with|share|effect|ratio|expected|between|within|and|to)\b", re.I)
 
 
 def vague(plan) -> bool:
@@ -79,6 +84,10 @@ def test_family_contract(name: str) -> None:
     for var_name in sampled:
         attrs = estimands[var_name].attrs
         assert attrs.get("label") and attrs.get("unit"), f"{name}: estimand {var_name} lacks label/unit"
+        # Norwegian reports show label_nb: every label has one, and it is not the English text left as is
+        assert attrs.get("label_nb"), f"{name}: estimand {var_name} lacks label_nb"
+        if ENGLISH_WORD.search(attrs["label"]):
+            assert attrs["label_nb"] != attrs["label"], f"{name}: label_nb of {var_name} is the English label"
         finite = np.isfinite(estimands[var_name].values).all()
         assert finite or vague(plan), f"{name}: estimand {var_name} not finite"
     assert plan.family.describe(plan.spec, plan.data)

@@ -168,3 +168,27 @@ def test_analysis_names_are_humanised_and_labelled() -> None:
     assert "ips map" not in analysis_name("main (ips_map)", {}, "nb")
     assert analysis_name("main (ips_map)", {"ips_map": "MAP-prioren"}, "nb") == "hovedanalysen (MAP-prioren)"
     assert analysis_name("prior set: my_set", {}, "en") == "the my set prior set"
+
+
+def test_norwegian_summary_uses_label_nb_and_summary_csv_keeps_english() -> None:
+    from ipsbayes.models.base import estimand
+    from ipsbayes.present.text import label_of
+    from ipsbayes.report.tables import csv_nb, labelled, sentence, summarise
+
+    draws = xr.DataArray(np.random.default_rng(2).normal(5, 1, (1, 200)), dims=("chain", "draw"))
+    estimands = xr.Dataset(
+        {
+            "complier_share": estimand(draws, "Share of compliers", "%", null=None, label_nb="Andel compliers"),
+            "old_run": estimand(draws, "Residual SD", "points", null=None),  # written before label_nb existed
+        }
+    )
+    summary = summarise(estimands, "eti", 0.9)
+    assert list(summary["label"]) == ["Share of compliers", "Residual SD"]  # summary.csv stays English
+    norsk = labelled(summary, estimands, "nb")
+    assert list(norsk["label"]) == ["Andel compliers", "Residual SD"]  # falls back to English without label_nb
+    assert list(labelled(summary, estimands, "en")["label"]) == list(summary["label"])
+    assert "Andel compliers" in csv_nb(norsk).decode("utf-8-sig")
+    row = {**norsk.iloc[0].to_dict(), "element": ""}
+    assert sentence(row, 0.9, "eti", "nb").startswith("Andel compliers: ")
+    assert label_of(estimands["complier_share"].attrs, "en") == "Share of compliers"
+    assert label_of(estimands["old_run"].attrs, "nb") == "Residual SD"

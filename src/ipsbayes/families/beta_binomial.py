@@ -65,12 +65,15 @@ class BetaBinomial(OutcomeFamily):
 
         kappa = posterior["concentration"]
         return {
-            "concentration": estimand(kappa, "Beta-binomial concentration", "concentration", null=None),
+            "concentration": estimand(
+                kappa, "Beta-binomial concentration", "concentration", null=None, label_nb="Betabinomisk konsentrasjon"
+            ),
             "overdispersion": estimand(
                 1.0 / (1.0 + kappa),
                 "Correlation between trials of the same row (0 = binomial)",
                 "correlation",
                 null=None,
+                label_nb="Korrelasjon mellom forsøk i samme rad (0 = binomisk)",
             ),
         }
 

@@ -69,7 +69,15 @@ class Gaussian(OutcomeFamily):
         """The residual SD in the outcome's unit."""
         from ipsbayes.models.base import estimand
 
-        return {"sigma": estimand(posterior["sigma"], "Residual SD", outcome_unit or "outcome units", null=None)}
+        return {
+            "sigma": estimand(
+                posterior["sigma"],
+                "Residual SD",
+                outcome_unit or "outcome units",
+                null=None,
+                label_nb="Residualstandardavvik",
+            )
+        }
 
     @property
     def figure(self) -> Any:

@@ -55,8 +55,20 @@ class StudentT(Gaussian):
         from ipsbayes.models.base import estimand
 
         return {
-            "sigma": estimand(posterior["sigma"], "Residual scale", outcome_unit or "outcome units", null=None),
-            "nu": estimand(posterior["nu"], "Degrees of freedom of the residuals", "df", null=None),
+            "sigma": estimand(
+                posterior["sigma"],
+                "Residual scale",
+                outcome_unit or "outcome units",
+                null=None,
+                label_nb="Residualskala",
+            ),
+            "nu": estimand(
+                posterior["nu"],
+                "Degrees of freedom of the residuals",
+                "df",
+                null=None,
+                label_nb="Frihetsgrader for residualene",
+            ),
         }
 
 

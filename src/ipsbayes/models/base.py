@@ -210,13 +210,60 @@ def get_family(kind: str) -> ModelFamily:
     return REGISTRY[kind]
 
 
-def estimand(values: xr.DataArray, label: str, unit: str, null: float | None = 0.0, **attrs: Any) -> xr.DataArray:
-    """Attach the attrs every estimand carries (label, unit, null value)."""
+def estimand(
+    values: xr.DataArray,
+    label: str,
+    unit: str,
+    null: float | None = 0.0,
+    label_nb: str | None = None,
+    **attrs: Any,
+) -> xr.DataArray:
+    """Attach the attrs every estimand carries (label, unit, null value; ``label_nb``: the label in bokmål)."""
     values = values.copy()
     values.attrs.update({"label": label, "unit": unit, **attrs})
+    if label_nb is not None:
+        values.attrs["label_nb"] = label_nb
     if null is not None:
         values.attrs["null"] = float(null)
     return values
+
+
+#: Norwegian words for the families' default English vocabulary (a config's own words are kept as written)
+_NB_DEFAULT_WORDS = {
+    "treatment": "behandling",
+    "control": "kontroll",
+    "participant": "deltaker",
+    "participants": "deltakere",
+    "observation": "observasjon",
+    "observations": "observasjoner",
+    "service": "tjeneste",
+    "services": "tjenester",
+    "job specialist": "jobbspesialist",
+    "job specialists": "jobbspesialister",
+    "specialist": "jobbspesialist",
+    "specialists": "jobbspesialister",
+    "the outcome": "utfallet",
+}
+
+
+def nb_word(words: Mapping[str, Any], key: str, default: str) -> str:
+    """A study word for a Norwegian label: ``<key>_nb`` from the vocabulary, else the (English) word.
+
+    The word is ``words[key]`` (or ``default``); a family's default English words (service,
+    participants, ...) become their bokmål form, a config's own words stay as written.
+    """
+    if words.get(f"{key}_nb"):
+        return str(words[f"{key}_nb"])
+    word = str(words.get(key) or default)
+    return _NB_DEFAULT_WORDS.get(word, word)
+
+
+def nb_plural(words: Mapping[str, Any], key: str, default: str) -> str:
+    """A study word's plural for a Norwegian label: ``<key>_plural_nb``, ``<key>_plural``, else a regular plural."""
+    if words.get(f"{key}_plural_nb") or words.get(f"{key}_plural"):
+        return nb_word(words, f"{key}_plural", "")
+    word = nb_word(words, key, default)
+    return word + ("r" if word.endswith("e") else "er")
 
 
 def draws_array(posterior: xr.Dataset, name: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ipsbayes.models.base import ModelData, estimand, unstack_draws
+from ipsbayes.models.base import ModelData, estimand, nb_word, unstack_draws
 from ipsbayes.models.cace_strata import StrataDraws
 
 
@@ -25,6 +25,7 @@ def cace_estimands(
     scale, unit, rate_unit = units
     words = spec.words
     treatment, control = words["treatment"], words["control"]
+    treatment_nb, control_nb = nb_word(words, "treatment", treatment), nb_word(words, "control", control)
     pi = draws.pi
     complier_c0 = draws.average(draws.mu_c0, pi)
     complier_c1 = draws.average(draws.mu_c1, pi)
@@ -32,6 +33,7 @@ def cace_estimands(
     treated_all = draws.average(pi * draws.mu_c1 + (1 - pi) * draws.mu_n1)
     never_taker = draws.average(draws.mu_n0, 1 - pi)
     label = data.info["outcome_label"]
+    label_nb = nb_word(words, "outcome", label)
 
     def wrap(values: np.ndarray) -> xr.DataArray:
         return unstack_draws(np.asarray(values), posterior)
@@ -41,6 +43,7 @@ def cace_estimands(
         wrap(scale * (complier_c1 - complier_c0)),
         f"CACE: effect of receiving {treatment} on {label} for compliers",
         unit,
+        label_nb=f"CACE: effekt av å motta {treatment_nb} på {label_nb} for compliers",
         headline=True,
     )
     out["cace_ratio"] = estimand(
@@ -48,18 +51,21 @@ def cace_estimands(
         f"CACE as a ratio (compliers: {treatment} / {control})",
         "ratio",
         null=1.0,
+        label_nb=f"CACE som forholdstall (compliers: {treatment_nb} / {control_nb})",
         headline=True,
     )
     out["itt"] = estimand(
         wrap(scale * (treated_all - control_all)),
         f"ITT: effect of being offered {treatment} (everyone randomised)",
         unit,
+        label_nb=f"ITT: effekt av å bli tilbudt {treatment_nb} (alle randomiserte)",
         headline=True,
     )
     out["per_protocol"] = estimand(
         wrap(scale * (complier_c1 - control_all)),
         f"Naive per-protocol: received {treatment} vs all assigned to {control} (confounded)",
         unit,
+        label_nb=f"Naiv per protokoll: mottok {treatment_nb} mot alle tildelt {control_nb} (konfundert)",
         headline=True,
         note=f"compares compliers under {treatment} with compliers and never-takers under {control}",
     )
@@ -67,17 +73,20 @@ def cace_estimands(
         wrap(scale * (complier_c0 - control_all)),
         "Per-protocol minus CACE (bias from never-takers in the control arm)",
         unit,
+        label_nb="Per protokoll minus CACE (skjevhet fra never-takers i kontrollarmen)",
     )
-    out["complier_share"] = estimand(wrap(100 * draws.average(pi)), "Share of compliers", "%", null=None, headline=True)
+    out["complier_share"] = estimand(
+        wrap(100 * draws.average(pi)), "Share of compliers", "%", null=None, label_nb="Andel compliers", headline=True
+    )
     levels = {
-        "complier_rate_control": (complier_c0, f"Compliers under {control}"),
-        "complier_rate_treated": (complier_c1, f"Compliers under {treatment}"),
-        "never_taker_rate": (never_taker, f"Never-takers ({control})"),
-        "control_rate": (control_all, f"Everyone assigned to {control}"),
-        "treatment_rate": (treated_all, f"Everyone assigned to {treatment}"),
+        "complier_rate_control": (complier_c0, f"Compliers under {control}", f"Compliers med {control_nb}"),
+        "complier_rate_treated": (complier_c1, f"Compliers under {treatment}", f"Compliers med {treatment_nb}"),
+        "never_taker_rate": (never_taker, f"Never-takers ({control})", f"Never-takers med {control_nb}"),
+        "control_rate": (control_all, f"Everyone assigned to {control}", f"Alle tildelt {control_nb}"),
+        "treatment_rate": (treated_all, f"Everyone assigned to {treatment}", f"Alle tildelt {treatment_nb}"),
     }
-    for name, (values, text) in levels.items():
-        out[name] = estimand(wrap(scale * values), text, rate_unit, null=None)
+    for name, (values, text, text_nb) in levels.items():
+        out[name] = estimand(wrap(scale * values), text, rate_unit, null=None, label_nb=text_nb)
     obs = data.info["observed"]
     share = obs["n_received"] / obs["n_treatment_arm"]
     observed = {

@@ -81,6 +81,7 @@ def categorical_estimands(
         "Expected share reaching each outcome",
         "%",
         null=None,
+        label_nb="Forventet andel som når hvert utfall",
         headline=True,
     )
     services = coords["service"]
@@ -94,6 +95,7 @@ def categorical_estimands(
         "Expected share per service and outcome (partially pooled)",
         "%",
         null=None,
+        label_nb="Forventet andel per tjeneste og utfall (delvis sammenslått)",
     )
     out["service_observed_share"] = xr.DataArray(
         100 * info["service_observed_share"],
@@ -119,12 +121,18 @@ def categorical_estimands(
             ("contrast", "category"),
             {"contrast": [c.label for c in contrasts], **categories},
         )
-        out["ame"] = estimand(ame, "Average marginal effect on the probability of each outcome", "pp")
+        out["ame"] = estimand(
+            ame,
+            "Average marginal effect on the probability of each outcome",
+            "pp",
+            label_nb="Gjennomsnittlig marginal effekt på sannsynligheten for hvert utfall",
+        )
         if focus is not None:
             out["focus_ame"] = estimand(
                 ame.sel(category=focus, drop=True),
                 f"Average marginal effect on the probability of {focus}",
                 "pp",
+                label_nb=f"Gjennomsnittlig marginal effekt på sannsynligheten for {focus}",
                 headline=True,
                 focus=focus,
             )
@@ -136,5 +144,6 @@ def categorical_estimands(
             ),
             "Log-odds coefficient per unit of the predictor, per equation",
             "log-odds",
+            label_nb="Log-odds-koeffisient per enhet av prediktoren, per ligning",
         )
     return out

@@ -275,7 +275,11 @@ class CompetingOutcomes(ModelFamily):
         predictor = CategoricalPredictor.from_posterior(posterior, data)
         out = categorical_estimands(predictor, posterior, data, spec.focus)
         out["service_sd"] = estimand(
-            posterior["service_sd"], "SD of service effects per equation", "SD (log-odds)", null=None
+            posterior["service_sd"],
+            "SD of service effects per equation",
+            "SD (log-odds)",
+            null=None,
+            label_nb="SD for tjenesteeffekter per ligning",
         )
         pairs = [(a, b) for i, a in enumerate(spec.equations) for b in spec.equations[i + 1 :]]
         corr = posterior["service_corr"]
@@ -283,7 +287,11 @@ class CompetingOutcomes(ModelFamily):
         values = values.drop_vars(["equation", "equation_bis"], errors="ignore")
         values = values.assign_coords(pair=[f"{a} ~ {b}" for a, b in pairs]).transpose("chain", "draw", "pair")
         out["service_correlation"] = estimand(
-            values, "Correlation of service effects between equations", "correlation", headline=True
+            values,
+            "Correlation of service effects between equations",
+            "correlation",
+            label_nb="Korrelasjon mellom tjenesteeffekter på tvers av ligninger",
+            headline=True,
         )
         out.attrs["vocabulary"] = json.dumps({"outcome": data.info["outcome_label"]})
         return out

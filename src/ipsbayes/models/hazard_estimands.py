@@ -34,6 +34,7 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
     predictor = HazardPredictor.from_posterior(posterior, data)
     months, targets = np.asarray(info["months"]), list(coords["target"])
     label = info["outcome_label"]
+    label_nb = info.get("outcome_label_nb") or label
     horizons = [h for h in spec.horizons if h in set(months)]
     at = [int(np.flatnonzero(months == h)[0]) for h in horizons]
     hz = {"horizon": [horizon_label(h) for h in horizons]}
@@ -51,6 +52,7 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
         f"Share with a {label} within",
         "%",
         null=None,
+        label_nb=f"Andel med {label_nb} innen",
         headline=True,
         note="cumulative incidence averaged over the study's participants",
         outcome_label=label,
@@ -60,16 +62,22 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
         "Share whose first transition is into the target, within",
         "%",
         null=None,
+        label_nb="Andel med første overgang til målet, innen",
         note="cumulative incidence with the other targets competing",
     )
     out["incidence_curve_any"] = estimand(
-        _wrap(posterior, any_curve, ("month",), by_month), f"Cumulative incidence of a {label} by month", "%", null=None
+        _wrap(posterior, any_curve, ("month",), by_month),
+        f"Cumulative incidence of a {label} by month",
+        "%",
+        null=None,
+        label_nb=f"Kumulativ insidens av {label_nb} per måned",
     )
     out["incidence_curve"] = estimand(
         _wrap(posterior, np.swapaxes(overall, 1, 2), ("target", "month"), target_month),
         "Cumulative incidence of each target by month",
         "%",
         null=None,
+        label_nb="Kumulativ insidens for hvert mål per måned",
     )
     before = np.concatenate([np.zeros((len(any_curve), 1)), any_curve[:, :-1]], axis=1)
     out["hazard_curve_any"] = estimand(
@@ -77,12 +85,14 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
         "Share of those still without a target who reach one in the month (population hazard)",
         "% per month",
         null=None,
+        label_nb="Andel av dem som ennå ikke har nådd et mål, som når et i måneden (populasjonshasard)",
     )
     out["median_time_any"] = estimand(
         _wrap(posterior, median_time(any_curve)),
         f"Median month of the first transition among those with a {label} by month {months[-1]}",
         "months",
         null=None,
+        label_nb=f"Medianmåned for første overgang blant dem med {label_nb} innen måned {months[-1]}",
         headline=True,
         note="months since start; cumulative incidence taken as linear within months",
     )
@@ -96,6 +106,7 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
         f"Median month of the first transition into the target among those reaching it by month {months[-1]}",
         "months",
         null=None,
+        label_nb=f"Medianmåned for første overgang til målet blant dem som når det innen måned {months[-1]}",
     )
     if has_services:
         services = {"service": coords["service"]}
@@ -104,6 +115,8 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
             f"Expected share with a {label} by month {spec.service_horizon}, per service (partially pooled)",
             "%",
             null=None,
+            label_nb=f"Forventet andel med {label_nb} innen måned {spec.service_horizon}, per tjeneste "
+            "(delvis sammenslått)",
             month=int(spec.service_horizon),
         )
         out["service_observed_incidence_any"] = xr.DataArray(
@@ -129,7 +142,7 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
     )
     out.update(_coefficients(posterior, data, targets))
     if predictor.fidelity_slope is not None and spec.fidelity is not None:
-        out.update(_fidelity(predictor, posterior, data, spec, at, hz, label))
+        out.update(_fidelity(predictor, posterior, data, spec, at, hz, label, label_nb))
     return out
 
 
@@ -145,26 +158,43 @@ def _coefficients(posterior: xr.Dataset, data: ModelData, targets: list[str]) ->
             "Hazard odds ratio (per SD for numeric predictors)",
             "OR",
             null=1.0,
+            label_nb="Oddsratio for hasarden (per SD for numeriske prediktorer)",
             note="odds of a first transition into the target in a month, among those still at risk",
         )
         out["hazard_log_odds_per_unit"] = estimand(
             _wrap(posterior, beta / data.info["design"].unit_scale()[None, None, :], ("target", "term"), element),
             "Hazard log-odds coefficient per unit of the predictor",
             "log-odds",
+            label_nb="Log-odds-koeffisient for hasarden per enhet av prediktoren",
         )
     if "sd_service" in posterior:
         out["sd_service"] = estimand(
-            posterior["sd_service"], "SD of service effects on the hazard", "SD (log-odds)", null=None
+            posterior["sd_service"],
+            "SD of service effects on the hazard",
+            "SD (log-odds)",
+            null=None,
+            label_nb="SD for tjenesteeffekter på hasarden",
         )
     if "sd_specialist" in posterior:
         out["sd_specialist"] = estimand(
-            posterior["sd_specialist"], "SD of job-specialist effects on the hazard", "SD (log-odds)", null=None
+            posterior["sd_specialist"],
+            "SD of job-specialist effects on the hazard",
+            "SD (log-odds)",
+            null=None,
+            label_nb="SD for jobbspesialisteffekter på hasarden",
         )
     return out
 
 
 def _fidelity(
-    predictor: HazardPredictor, posterior: xr.Dataset, data: ModelData, spec: Any, at: list[int], hz: dict, label: str
+    predictor: HazardPredictor,
+    posterior: xr.Dataset,
+    data: ModelData,
+    spec: Any,
+    at: list[int],
+    hz: dict,
+    label: str,
+    label_nb: str,
 ) -> dict[str, xr.DataArray]:
     """Cumulative incidence with every service at the contrast's two scores, and their difference."""
     fid = spec.fidelity
@@ -184,18 +214,21 @@ def _fidelity(
             _wrap(posterior, predictor.fidelity_slope, ("target",), element),
             f"Fidelity slope of the hazard ({scale.name})",
             unit,
+            label_nb=f"Stigningstall for modelltrofasthet på hasarden ({scale.name})",
         ),
         "hazard_fidelity_odds_ratio": estimand(
             _wrap(posterior, np.exp(predictor.fidelity_slope), ("target",), element),
             f"Hazard odds ratio per {per:g} {scale.name} points",
             "OR",
             null=1.0,
+            label_nb=f"Oddsratio for hasarden per {per:g} {scale.name}-poeng",
             headline=True,
         ),
         "fidelity_incidence_contrast_any": estimand(
             _wrap(posterior, difference_any[:, at], ("horizon",), hz),
             f"Share with a {label}: {title}, within",
             "pp",
+            label_nb=f"Andel med {label_nb}: {title}, innen",
             headline=True,
             note="every service set to each score; participants, services' own effects and follow-up as observed",
             outcome_label=label,
@@ -208,17 +241,20 @@ def _fidelity(
             _wrap(posterior, np.swapaxes(difference[:, at, :], 1, 2), ("target", "horizon"), {**element, **hz}),
             f"Share whose first transition is into the target: {title}, within",
             "pp",
+            label_nb=f"Andel med første overgang til målet: {title}, innen",
         ),
         "fidelity_contrast_curve_any": estimand(
             _wrap(posterior, difference_any, ("month",), {"month": months}),
             f"Difference in cumulative incidence of a {label} by month: {title}",
             "pp",
+            label_nb=f"Forskjell i kumulativ insidens av {label_nb} per måned: {title}",
         ),
         "incidence_at_fidelity_any": estimand(
             _wrap(posterior, scores, ("fidelity_score", "month"), {"fidelity_score": [low, high], "month": months}),
             f"Cumulative incidence of a {label} with every service at a {scale.name} score",
             "%",
             null=None,
+            label_nb=f"Kumulativ insidens av {label_nb} med alle tjenester på en {scale.name}-skår",
         ),
         "service_fidelity": xr.DataArray(
             data.info["fidelity_raw"],

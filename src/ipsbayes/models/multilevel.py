@@ -30,7 +30,7 @@ from pydantic import Field, field_validator
 from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle, Table, constant_columns, handle_missing, not_nested, raise_if, varying_within
 from ipsbayes.families import FAMILIES, OutcomeFamily
-from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, register
+from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, nb_plural, nb_word, register
 from ipsbayes.models.design import Design
 from ipsbayes.models.formula import GroupBlock, ModelFormula, parse_model_formula
 from ipsbayes.models.groups import (
@@ -426,12 +426,20 @@ class Multilevel(ModelFamily):
         first = True
         for block in data.info["blocks"]:
             group = words.get(block.dim, block.dim)
+            group_nb = nb_word(words, block.dim, block.dim)
             sd = posterior[block.block.sd_name]
             what = "effects" if block.intercept_only else f"effects ({', '.join(block.columns)})"
-            out[block.block.sd_name] = estimand(sd, f"SD of {group} {what}", scale, null=None)
+            what_nb = "effekter" if block.intercept_only else f"effekter ({', '.join(block.columns)})"
+            out[block.block.sd_name] = estimand(
+                sd, f"SD of {group} {what}", scale, null=None, label_nb=f"SD for {group_nb}-{what_nb}"
+            )
             if block.k > 1:
                 out[block.block.corr_name] = estimand(
-                    posterior[block.block.corr_name], f"Correlation of {group} effects", "correlation", null=None
+                    posterior[block.block.corr_name],
+                    f"Correlation of {group} effects",
+                    "correlation",
+                    null=None,
+                    label_nb=f"Korrelasjon mellom {group_nb}-effekter",
                 )
             if first and family.link == "logit" and block.intercept_only:
                 out["median_odds_ratio"] = estimand(
@@ -439,6 +447,7 @@ class Multilevel(ModelFamily):
                     f"Median odds ratio between two random {words.get(block.dim + '_plural', group + 's')}",
                     "MOR",
                     null=None,
+                    label_nb="Median oddsratio mellom to tilfeldige " + nb_plural(words, block.dim, block.dim),
                     note=f"odds ratio between the {group}s of two similar {words.get('units', 'observations')}, "
                     "median over random pairs",
                 )

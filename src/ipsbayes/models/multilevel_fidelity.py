@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes.data import DataBundle, Table, out_of_range, raise_if
-from ipsbayes.models.base import ModelData, estimand, natural_key
+from ipsbayes.models.base import ModelData, estimand, natural_key, nb_plural, nb_word
 from ipsbayes.models.fidelity_reviews import plug_in_scores, review_arrays, review_table, unknown_review_services
 from ipsbayes.models.formula import ModelFormula
 from ipsbayes.scales import FidelitySpec
@@ -89,19 +89,38 @@ def measurement_estimands(posterior: xr.Dataset, data: ModelData, fid: FidelityS
     """Review error, spread of true fidelity and the reliability of one review, in scale points."""
     per, name, dim = fid.per, fid.resolved_scale.name, data.info["fidelity_group"]
     groups = data.info["vocabulary"].get(f"{dim}_plural", data.info["vocabulary"].get(dim, dim) + "s")
+    words = data.info["vocabulary"]
+    groups_nb = nb_plural(words, dim, dim)
     error, spread = posterior["review_error_sd"] * per, posterior["fidelity_sd"] * per
     latent = posterior["fidelity_latent"] * per + data.info["fidelity_centre"]
     return {
-        "review_error_sd": estimand(error, f"SD of a review around the true {name} score", "points", null=None),
-        "fidelity_sd": estimand(spread, f"SD of true {name} scores across {groups}", "points", null=None),
+        "review_error_sd": estimand(
+            error,
+            f"SD of a review around the true {name} score",
+            "points",
+            null=None,
+            label_nb=f"SD for en vurdering rundt den sanne {name}-skåren",
+        ),
+        "fidelity_sd": estimand(
+            spread,
+            f"SD of true {name} scores across {groups}",
+            "points",
+            null=None,
+            label_nb=f"SD for sanne {name}-skårer på tvers av {groups_nb}",
+        ),
         "fidelity_reliability": estimand(
             spread**2 / (spread**2 + error**2),
             "Reliability of a single review",
             "share",
             null=None,
+            label_nb="Reliabilitet for én enkelt vurdering",
             note=f"share of the variance of one review's score that is true differences between {groups}",
         ),
         f"{dim}_fidelity_latent": estimand(
-            latent, f"True {name} score per {data.info['vocabulary'].get(dim, dim)}", "points", null=None
+            latent,
+            f"True {name} score per {words.get(dim, dim)}",
+            "points",
+            null=None,
+            label_nb=f"Sann {name}-skår per {nb_word(words, dim, dim)}",
         ),
     }

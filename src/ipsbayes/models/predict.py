@@ -19,7 +19,7 @@ import xarray as xr
 from scipy import sparse
 
 from ipsbayes.families import OutcomeFamily
-from ipsbayes.models.base import ModelData, draws_array, estimand, unstack_draws
+from ipsbayes.models.base import ModelData, draws_array, estimand, nb_word, unstack_draws
 from ipsbayes.models.groups import idx_key
 from ipsbayes.scales import FidelitySpec
 
@@ -183,12 +183,14 @@ def regression_estimands(
     post = _Wrapper(posterior)
     design, frame = info["design"], info["frame"]
     outcome = words.get("outcome", "the outcome")
+    outcome_nb = nb_word(words, "outcome", outcome)
     out = xr.Dataset()
     out[f"outcome_{units.noun}"] = estimand(
         post.wrap(units.multiplier * predictor.mean()),
         f"Expected {'share with' if units.noun == 'rate' else 'mean of'} {outcome}",
         units.level,
         null=None,
+        label_nb=f"Forventet {'andel med' if units.noun == 'rate' else 'gjennomsnitt av'} {outcome_nb}",
         headline=True,
     )
     contrasts = design.contrasts()
@@ -203,6 +205,7 @@ def regression_estimands(
             post.wrap(ames, ("contrast",), {"contrast": [c.label for c in contrasts]}),
             f"Average marginal effect on the expected {outcome}",
             units.difference,
+            label_nb=f"Gjennomsnittlig marginal effekt på forventet verdi av {outcome_nb}",
             headline=True,
         )
     if predictor.beta.shape[1]:
@@ -214,13 +217,22 @@ def regression_estimands(
                 "Odds ratio (per SD for standardised numeric predictors)",
                 "OR",
                 null=1.0,
+                label_nb="Oddsratio (per SD for standardiserte numeriske prediktorer)",
             )
             out["log_odds_per_unit"] = estimand(
-                per_unit, "Log-odds coefficient per unit of the predictor", "log-odds", null=0.0
+                per_unit,
+                "Log-odds coefficient per unit of the predictor",
+                "log-odds",
+                null=0.0,
+                label_nb="Log-odds-koeffisient per enhet av prediktoren",
             )
         else:
             out["effect_per_unit"] = estimand(
-                per_unit, "Change in the expected outcome per unit of the predictor", units.difference, null=0.0
+                per_unit,
+                "Change in the expected outcome per unit of the predictor",
+                units.difference,
+                null=0.0,
+                label_nb="Endring i forventet utfall per enhet av prediktoren",
             )
     if fidelity is not None and predictor.fidelity_slope is not None:
         out.update(_fidelity_estimands(predictor, data, fidelity, post, units.multiplier, units))
@@ -242,11 +254,14 @@ def _group_estimands(predictor: Predictor, data: ModelData, post: _Wrapper, word
         group, units_word = words.get(dim, dim.replace("_", " ")), words.get("units", "observations")
         weights = group_weights(data.arrays[idx_key(info.block.factor)], predictor.weights, len(names))
         noun = "outcome rate" if units.noun == "rate" else "mean outcome"
+        noun_nb = "andel med utfallet" if units.noun == "rate" else "gjennomsnittlig utfall"
+        group_nb = nb_word(words, dim, dim.replace("_", " "))
         out[f"{dim}_{units.noun}"] = estimand(
             post.wrap(units.multiplier * predictor.mean(groups=weights), (dim,), {dim: names}),
             f"Predicted {noun} per {group} (partially pooled)",
             units.level,
             null=None,
+            label_nb=f"Predikert {noun_nb} per {group_nb} (delvis sammenslått)",
         )
         out[f"{dim}_raw_{units.noun}"] = xr.DataArray(
             units.multiplier * summaries[dim]["raw"],
@@ -283,12 +298,15 @@ def _fidelity_estimands(
             post.wrap(predictor.fidelity_slope),
             f"Fidelity slope ({scale.name})",
             f"{link} per {per:g} {scale.name} points",
+            label_nb=f"Stigningstall for modelltrofasthet ({scale.name})",
             headline=True,
         ),
         "fidelity_contrast": estimand(
             post.wrap(at_high - at_low),
             f"Expected outcome at {scale.name} = {high:g} ({scale.band(high)}) minus at {low:g} ({scale.band(low)})",
             units.difference,
+            label_nb=f"Forventet utfall ved {scale.name} = {high:g} ({scale.band(high)}) minus ved {low:g} "
+            f"({scale.band(low)})",
             headline=True,
             note="average over the study's rows with each group's own effect kept; only fidelity changes",
             scale=scale.name,
@@ -303,6 +321,7 @@ def _fidelity_estimands(
             f"Expected outcome by {scale.name} score",
             units.level,
             null=None,
+            label_nb=f"Forventet utfall etter {scale.name}-skår",
         ),
         f"{dim}_fidelity": xr.DataArray(
             raw,
@@ -323,6 +342,7 @@ def _fidelity_estimands(
             f"Odds ratio per {per:g} {scale.name} points",
             "OR",
             null=1.0,
+            label_nb=f"Oddsratio per {per:g} {scale.name}-poeng",
             headline=True,
         )
     return out

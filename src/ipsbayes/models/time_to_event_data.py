@@ -27,6 +27,17 @@ from ipsbayes.models.hazard_predict import group_matrix, observed_incidence
 from ipsbayes.models.person_months import collapse, month_trend, rw_basis
 from ipsbayes.panel import first_events
 
+#: Norwegian words for the usual target names, used when neither ``[report.labels]`` nor the study's vocabulary
+#: names the target (the config's keys are usually English)
+TARGETS_NB = {
+    "work": "arbeid",
+    "job": "jobb",
+    "employment": "arbeid",
+    "apprenticeship": "læreplass",
+    "education": "utdanning",
+    "school": "skole",
+}
+
 
 def participant_table(
     bundle: DataBundle, spec: Any, parts: Any, has_services: bool, nested: str | None, config: RunConfig
@@ -137,6 +148,8 @@ def person_month_data(
         "person_months": pooled.person_months,
         "cells": pooled.cells,
         "outcome_label": spec.outcome_label or "first " + " or ".join(targets),
+        "outcome_label_nb": spec.outcome_label
+        or "første overgang til " + " eller ".join(TARGETS_NB.get(t.lower(), t.replace("_", " ")) for t in targets),
     }
     if fid is not None:
         per_service = frame.groupby(service_ids)[fid.column].first().reindex(services).to_numpy(float)

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ipsbayes.models.time_to_event_data import TARGETS_NB
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
 from ipsbayes.present.answers import probability_sentence, robustness_line, vocabulary_word
@@ -29,18 +30,6 @@ COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
 ANSWER_MONTHS = (12, 24)
 #: posterior interval width / prior interval width below which the data dominate, above which the prior does
 DATA_DOMINATE, PRIOR_MATTERS = 0.25, 0.75
-
-
-#: Norwegian words for the usual target names, used when neither ``[report.labels]`` nor the study's vocabulary
-#: names the target (the config's keys are usually English)
-TARGETS_NB = {
-    "work": "arbeid",
-    "job": "jobb",
-    "employment": "arbeid",
-    "apprenticeship": "læreplass",
-    "education": "utdanning",
-    "school": "skole",
-}
 
 
 def target_label(ctx: ReportContext, target: object) -> str:

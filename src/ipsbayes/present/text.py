@@ -10,7 +10,8 @@ Model families and the report layer both use it, so it imports nothing above
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from ipsbayes.textutil import escape_md
 
@@ -22,6 +23,16 @@ THIN_SPACE = "\u2009"
 def choose(language: str, en: str, nb: str) -> str:
     """The text for ``language`` ("en" or "nb")."""
     return nb if language == "nb" else en
+
+
+def label_of(attrs: Mapping[str, Any], language: str, default: str = "") -> str:
+    """An estimand's label in ``language``: ``label_nb`` in Norwegian, else the English ``label``.
+
+    Run folders written before estimands carried ``label_nb`` fall back to the English label.
+    """
+    if language != "en" and attrs.get(f"label_{language}"):
+        return str(attrs[f"label_{language}"])
+    return str(attrs.get("label") or default)
 
 
 def localise(text: str, language: str) -> str:
@@ -104,6 +115,7 @@ __all__ = [
     "format_number",
     "format_probability",
     "interval_name",
+    "label_of",
     "localise",
     "percent",
 ]

@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 
 from ipsbayes.present import ReportContext
 from ipsbayes.present.style import pointrange
-from ipsbayes.present.text import localise
+from ipsbayes.present.text import label_of, localise
 
 #: power-scaling exponents shown (ArviZ's defaults), with the unscaled posterior between them
 ALPHAS = (0.8, 1.25)
@@ -35,7 +35,7 @@ def compared_estimands(ctx: ReportContext) -> list[str]:
 def title_of(ctx: ReportContext, name: str, width: int) -> str:
     """An estimand's readable label, wrapped to ``width`` characters."""
     var = ctx.estimands[name] if name in ctx.estimands else None
-    label = var.attrs.get("label", ctx.label(name)) if var is not None else ctx.label(name)
+    label = label_of(var.attrs, ctx.language, ctx.label(name)) if var is not None else ctx.label(name)
     return textwrap.fill(str(label), width)
 
 

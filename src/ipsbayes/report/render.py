@@ -44,6 +44,7 @@ from ipsbayes.report.tables import (
     csv_nb,
     csv_text,
     csv_with_header,
+    labelled,
     norwegian,
     power_scaling_table,
     sensitivity_table,
@@ -234,7 +235,9 @@ def write_tables(folder: Path, datatree: xr.DataTree, summary: pd.DataFrame, set
     hold model-based estimates only; observed cells (counts, raw rates) are never written to them.
     """
     (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
-    (folder / "summary_nb.csv").write_bytes(csv_nb(summary))
+    estimands = datatree["estimands"].to_dataset() if "estimands" in datatree.children else xr.Dataset()
+    summary_nb = labelled(summary, estimands, "nb")
+    (folder / "summary_nb.csv").write_bytes(csv_nb(summary_nb))
     (folder / "summary_columns.csv").write_text(csv_text(columns_table(summary)))
     tables: dict[str, pd.DataFrame] = {}
     if "sensitivity" in datatree.children:
@@ -247,11 +250,11 @@ def write_tables(folder: Path, datatree: xr.DataTree, summary: pd.DataFrame, set
         (folder / "tables").mkdir(exist_ok=True)
         for name, table in tables.items():
             (folder / "tables" / f"{name}.csv").write_text(csv_text(table))
-            (folder / "tables" / f"{name}_nb.csv").write_bytes(csv_nb(table))
+            (folder / "tables" / f"{name}_nb.csv").write_bytes(csv_nb(labelled(table, estimands, "nb")))
     columns = pd.concat([columns_table(t) for t in (summary, *tables.values())]).drop_duplicates("column")
     write_xlsx(
         folder / "summary.xlsx",
-        {"summary": summary, "sammendrag": norwegian(summary)}
+        {"summary": summary, "sammendrag": norwegian(summary_nb)}
         | {name: table for name, table in tables.items()}
         | {"columns": columns},
     )
@@ -291,6 +294,7 @@ def _context(
     def element_of(row: dict[str, Any]) -> str:
         return readable(row["element"], words, settings.language) if row["element"] else ""
 
+    summary = labelled(summary, estimands, settings.language)
     headline = summary[summary["headline"]]
     key_results = [
         sentence({**row, "element": element_of(row)}, settings.interval_prob, settings.interval_kind, settings.language)

@@ -23,6 +23,7 @@ from ipsbayes.present.text import (
     equals_probability,
     format_number,
     interval_name,
+    label_of,
     localise,
     percent,
 )
@@ -254,6 +255,22 @@ def _months_nb(text: object) -> object:
     if not isinstance(text, str):
         return text
     return _MONTHS.sub(lambda m: f"{localise(m.group(1), 'nb')} {'måned' if m.group(1) == '1' else 'måneder'}", text)
+
+
+def labelled(table: pd.DataFrame, estimands: xr.Dataset, language: str) -> pd.DataFrame:
+    """``table`` with its ``label`` column in ``language`` (each estimand's ``label_nb`` in Norwegian).
+
+    Rows whose estimand is unknown, or was written before estimands carried ``label_nb``, keep
+    the English label; ``summary.csv`` itself always keeps the English labels.
+    """
+    if language == "en" or "label" not in table or "estimand" not in table:
+        return table
+    table = table.copy()
+    table["label"] = [
+        label_of(estimands[name].attrs, language, label) if name in estimands.data_vars else label
+        for name, label in zip(table["estimand"], table["label"], strict=True)
+    ]
+    return table
 
 
 def norwegian(table: pd.DataFrame) -> pd.DataFrame:

@@ -92,6 +92,8 @@ class Check:
     message: str
     parameters: list[str] = field(default_factory=list)
     advice: str = ""
+    #: what the sampler did about the check, in English and Norwegian (e.g. a raised target_accept)
+    note: tuple[str, str] = ("", "")
 
 
 @dataclass
@@ -141,7 +143,8 @@ class Diagnostics:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Diagnostics:
         """Rebuild from ``diagnostics.json``."""
-        return cls([Check(**c) for c in raw["checks"]], raw.get("worst_parameters", {}))
+        checks = [Check(**{**c, "note": tuple(c.get("note") or ("", ""))}) for c in raw["checks"]]
+        return cls(checks, raw.get("worst_parameters", {}))
 
 
 def parameter_label(name: str, language: str = "en") -> str:
@@ -229,7 +232,8 @@ def _check_text_nb(check: Check) -> str:
         "r_hat": f"R-hat opptil {_value(check.value)} (regel: {rule})" + (f" for {listed}" if listed else ""),
         "ess_bulk": f"laveste bulk-ESS {_value(check.value)} (regel: {rule})" + (f" for {listed}" if listed else ""),
         "ess_tail": f"laveste hale-ESS {_value(check.value)} (regel: {rule})" + (f" for {listed}" if listed else ""),
-        "divergences": f"{check.value} divergente overganger (regel: {rule})",
+        "divergences": f"{check.value} divergente overganger (regel: {rule})"
+        + (f" ({check.note[1]})" if check.note[1] else ""),
         "tree_depth": f"{check.value} overganger nådde maksimal tredybde",
         "e_bfmi": f"laveste E-BFMI {_value(check.value)} (regel: {rule})",
     }.get(check.name.split(" ")[0], f"{check.message}")
@@ -296,6 +300,7 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
         checks.append(Check("divergences", "skipped", None, "", "the sampler reported no divergence statistics"))
     else:
         status: Status = "pass" if divergent <= thresholds.max_divergences else "fail"
+        note = raised_target_note(datatree)
         checks.append(
             Check(
                 "divergences",
@@ -303,8 +308,10 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
                 int(divergent),
                 f"fail if > {thresholds.max_divergences}",
                 f"{divergent} of {total} transitions diverged"
-                + ("; the posterior may be biased where divergences cluster" if divergent else ""),
+                + ("; the posterior may be biased where divergences cluster" if divergent else "")
+                + (f" ({note[0]})" if note[0] else ""),
                 advice=_advice("divergences", "warn" if divergent else "pass"),
+                note=note,
             )
         )
     depth = sampler.get("treedepth", {}).get("n_max")
@@ -336,6 +343,23 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
         )
     checks.extend(_pareto_checks(datatree, thresholds))
     return result
+
+
+def raised_target_note(datatree: xr.DataTree) -> tuple[str, str]:
+    """English and Norwegian words for a fit sampled again at a higher target_accept ("" when it was not).
+
+    :func:`ipsbayes.sampling.sample_with_ladder` records the raise in the ``sample_stats`` attributes.
+    """
+    attrs = datatree["sample_stats"].attrs if "sample_stats" in datatree.children else {}
+    if "target_accept_raised_from" not in attrs:
+        return "", ""
+    low, high = float(attrs["target_accept_raised_from"]), float(attrs["target_accept"])
+    before = int(attrs.get("divergences_before_raise", 0))
+    return (
+        f"sampled at target_accept {high:g} after {before} divergent transitions at {low:g}",
+        f"samplet med target_accept {_decimal_commas(f'{high:g}')} etter {before} divergente overganger med "
+        f"{_decimal_commas(f'{low:g}')}",
+    )
 
 
 def _rhat_check(summary: pd.DataFrame, thresholds: DiagnosticsConfig, result: Diagnostics) -> Check:

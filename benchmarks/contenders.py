@@ -80,6 +80,8 @@ README = ROOT / "README.md"
 FORMULA = "work_or_education_12m ~ age + gender + months_outside + diagnosis + ips25 + (1 | service)"
 DRAWS, TUNE, CHAINS, CORES = 1000, 1000, 4, 2
 MARK_START, MARK_END = "<!-- contenders:start -->", "<!-- contenders:end -->"
+#: the samplers' seed in a child process (``--seeds round`` makes it the round number)
+SEED = 1
 
 CONTENDERS = {
     "ipsbayes": "ipsbayes (nutpie, its defaults)",
@@ -324,7 +326,7 @@ def child_ipsbayes(folder: Path, tmp: Path) -> dict:
             tune=settings["tune"],
             chains=settings["chains"],
             cores=settings["cores"],
-            seed=1,
+            seed=SEED,
             target_accept=settings["target_accept"],
             save_warmup=True,
             progress_bar=False,
@@ -376,7 +378,9 @@ def child_bambi(folder: Path, tmp: Path) -> dict:
         model = bmb.Model(FORMULA, frame, family="bernoulli")
         model.build()
     with clock("fit_inner"):
-        datatree = model.fit(chains=CHAINS, cores=CORES, random_seed=1, progressbar=False, discard_tuned_samples=False)
+        datatree = model.fit(
+            chains=CHAINS, cores=CORES, random_seed=SEED, progressbar=False, discard_tuned_samples=False
+        )
     posterior = datatree["posterior"].to_dataset()
     sampling_wall = float(posterior.attrs.get("sampling_time", clock.out["fit_inner_wall_s"]))
     save_draws(tmp / "draws.npz", bambi_draws(posterior))
@@ -418,7 +422,14 @@ def child_bambi_nutpie(folder: Path, tmp: Path) -> dict:
         compiled = nutpie.compile_pymc_model(model.backend.model)
     with clock("sampling"):
         trace = nutpie.sample(
-            compiled, draws=DRAWS, tune=TUNE, chains=CHAINS, cores=CORES, seed=1, save_warmup=True, progress_bar=False
+            compiled,
+            draws=DRAWS,
+            tune=TUNE,
+            chains=CHAINS,
+            cores=CORES,
+            seed=SEED,
+            save_warmup=True,
+            progress_bar=False,
         )
     posterior = trace["posterior"].to_dataset()
     save_draws(tmp / "draws.npz", bambi_draws(posterior))
@@ -439,7 +450,7 @@ def child_pymc(folder: Path, tmp: Path) -> dict:
             tune=TUNE,
             chains=CHAINS,
             cores=CORES,
-            random_seed=1,
+            random_seed=SEED,
             nuts_sampler="pymc",
             progressbar=False,
             compute_convergence_checks=False,
@@ -506,7 +517,10 @@ def child_numpyro(folder: Path, tmp: Path) -> dict:
         mcmc._last_state = None
         with clock(label):
             mcmc.warmup(
-                jax.random.PRNGKey(1 if label == "first" else 2), y, collect_warmup=True, extra_fields=("num_steps",)
+                jax.random.PRNGKey(SEED if label == "first" else SEED + 1000),
+                y,
+                collect_warmup=True,
+                extra_fields=("num_steps",),
             )
             warm = np.asarray(mcmc.get_extra_fields()["num_steps"]).sum()
             mcmc.run(mcmc.post_warmup_state.rng_key, y, extra_fields=("num_steps", "diverging"))
@@ -558,7 +572,7 @@ def child_stan(folder: Path, tmp: Path) -> dict:
 
     clock = Clock()
     with clock("build"):  # compiled once per machine (httpstan's cache); this is the data upload
-        posterior_model = stan.build(STAN_PROGRAM, data=stan_data(folder), random_seed=1)
+        posterior_model = stan.build(STAN_PROGRAM, data=stan_data(folder), random_seed=SEED)
     with clock("sampling"):
         fit = posterior_model.sample(num_chains=CHAINS, num_samples=DRAWS, num_warmup=TUNE, save_warmup=True)
     frame = fit.to_frame()
@@ -628,7 +642,9 @@ CHILDREN = {
 
 
 def run_child(spec: dict) -> dict:
+    global SEED
     warnings.simplefilter("ignore")
+    SEED = int(spec.get("seed", 1))
     folder = Path(spec["folder"])
     tmp = Path(spec["tmp"])
     started, cpu = time.perf_counter(), tree_cpu()
@@ -667,9 +683,9 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def run_one(contender: str, folder: Path, timeout: int) -> dict:
+def run_one(contender: str, folder: Path, timeout: int, seed: int = 1) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        spec = {"contender": contender, "folder": str(folder), "tmp": tmp}
+        spec = {"contender": contender, "folder": str(folder), "tmp": tmp, "seed": seed}
         load = load_average()
         started = time.perf_counter()
         try:
@@ -767,6 +783,8 @@ def main_runs(args) -> int:
     document = json.loads(path.read_text()) if path.exists() and args.append else {"runs": []}
     document["machine"] = machine()
     document["skipped"] = {**document.get("skipped", {}), **skipped}
+    invocation = {k: v for k, v in vars(args).items() if k not in ("gradient", "readme")}
+    document.setdefault("invocations", []).append({**invocation, "started_utc": machine()["date_utc"]})
     document["installs"] = installs_note()
     for contender, why in skipped.items():
         print(f"skipping {contender}: {why}", flush=True)
@@ -779,10 +797,13 @@ def main_runs(args) -> int:
         print("stan compile:", document["stan_compile"], flush=True)
     for n in args.sizes:
         folder = prepare(n, args.data_seed)
-        for r, order in enumerate(orders(names, args.rounds), start=1):
+        for r, order in enumerate(orders(names, args.rounds), start=args.first_round):
             for contender in order:
-                result = run_one(contender, folder, args.timeout)
-                result.update({"contender": contender, "n": n, "round": r, "data_seed": args.data_seed})
+                seed = r if args.seeds == "round" else 1
+                result = run_one(contender, folder, args.timeout, seed)
+                result.update(
+                    {"contender": contender, "n": n, "round": r, "data_seed": args.data_seed, "sampler_seed": seed}
+                )
                 document["runs"] = [
                     x for x in document["runs"] if (x["contender"], x["n"], x["round"]) != (contender, n, r)
                 ] + [result]
@@ -1213,7 +1234,9 @@ def gradient_child(group: str, folder: Path, rounds: int) -> dict:
 
 def main_gradient(args) -> int:
     """Alternate the project-venv and benchmark-venv groups, each timing its functions interleaved."""
-    document = {"machine": machine(), "sizes": {}}
+    path = RESULTS / "contenders_gradient.json"
+    document = json.loads(path.read_text()) if path.exists() and args.append else {"sizes": {}}
+    document["machine"] = machine()
     groups = [("project", Path(sys.executable))]
     if BENCH_PYTHON.exists():
         groups.append(("bench", BENCH_PYTHON))
@@ -1243,7 +1266,7 @@ def main_gradient(args) -> int:
                 print(group, n, json.dumps(result), flush=True)
         document["sizes"][str(n)] = merged
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "contenders_gradient.json").write_text(json.dumps(document, indent=1) + "\n")
+    path.write_text(json.dumps(document, indent=1) + "\n")
     print("\n".join(render_gradient(document)))
     path = RESULTS / "contenders.json"
     if path.exists():
@@ -1353,6 +1376,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-seed", type=int, default=1)
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per case")
     parser.add_argument("--append", action="store_true", help="keep earlier runs in contenders.json")
+    parser.add_argument(
+        "--seeds",
+        choices=("round", "fixed"),
+        default="round",
+        help="samplers' seed: the round number (ESS varies between rounds) or 1 in every round",
+    )
+    parser.add_argument("--first-round", type=int, default=1, help="number of the first round (to add rounds)")
     parser.add_argument("--gradient", action="store_true", help="the per-gradient micro-benchmark")
     parser.add_argument("--readme", action="store_true", help="only rewrite the README table from the results")
     args = parser.parse_args(argv)

@@ -579,8 +579,9 @@ def child_stan(folder: Path, tmp: Path) -> dict:
     import httpstan
 
     def per_chain(values: np.ndarray, warmup: bool) -> np.ndarray:
-        # PyStan 3 stores draws (warm-up first when saved) chain by chain: (draws, chains) in Fortran order
-        values = np.asarray(values).reshape(TUNE + DRAWS, CHAINS, order="F").T
+        # PyStan 3's fit[name] flattens its (draws, chains) array in C order: the chain index runs fastest
+        # (warm-up draws first when saved); checked against stepsize__, constant per chain after warm-up
+        values = np.asarray(values).reshape(TUNE + DRAWS, CHAINS).T
         return values[:, :TUNE] if warmup else values[:, TUNE:]
 
     draws = {
@@ -594,6 +595,8 @@ def child_stan(folder: Path, tmp: Path) -> dict:
     save_draws(tmp / "draws.npz", draws)
     leapfrog = fit["n_leapfrog__"].ravel()
     divergent = fit["divergent__"].ravel()
+    step_size = per_chain(fit["stepsize__"].ravel(), False)
+    assert np.allclose(step_size, step_size[:, :1]), "draws of a chain must share the adapted step size"
     del frame
     return {
         **clock.out,
@@ -704,6 +707,7 @@ def run_one(contender: str, folder: Path, timeout: int, seed: int = 1) -> dict:
             return {"error": (done.stderr or done.stdout)[-1500:], "load_before": load}
         result = json.loads(lines[-1])
         result["load_before"] = load
+        result["date_utc"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
         result["driver_wall_s"] = time.perf_counter() - started
         result.update(posterior_summary(Path(tmp) / "draws.npz"))
         return result

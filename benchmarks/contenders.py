@@ -929,6 +929,31 @@ def headline(table: dict, n: int, stan_compile_s: float | None = None) -> list[s
     return lines
 
 
+CAVEATS = [
+    "- The machine's 2 cores are shared with other jobs (load average about 8-10 during these runs): wall times "
+    "are about twice the CPU times and noisy; CPU time (all threads and worker processes) is the fairer measure.",
+    "- Each tool samples with its own default target acceptance: ipsbayes 0.9 (its `default` profile), the "
+    "others 0.8; that alone costs ipsbayes steps per draw.",
+    "- Min bulk ESS is over intercept, fidelity slope, service SD and the six covariate coefficients. Bambi "
+    "centres its predictors, so its intercept is another parameter, and it uses its own auto-scaled priors; "
+    "the fidelity slope is per 10 IPS-25 points for all (Bambi's per-point slope x 10).",
+    "- PyMC's sampler (Bambi defaults, PyMC's own NUTS) reports only its sampling wall time: the rest of the "
+    "call is counted as compile, and its CPU time is split between the two in the same proportion.",
+    "- NumPyro compiles inside every `warmup`/`run` call (a second run on the same MCMC object was not faster), "
+    "so its sampling time includes JIT compilation and its compile column is empty; its us/step is overstated.",
+    "- Stan's program is compiled once per machine (httpstan caches it) and its fit excludes that compile; its "
+    "build column is the data upload.",
+    "- Rounds run on the same data. On-disk compile caches (numba, PyTensor) are left as a user has them, so "
+    "round 1 compiles the graph of new data and later rounds may reuse it, as a re-run does.",
+    "- Sampler seeds: with `--seeds round` (the default) round r uses seed r; the first three 1,500-participant "
+    "rounds of the non-Stan contenders were run before that option with seed 1 in every round (identical "
+    "draws, so their ESS has no range); rounds 4-5 and all Stan rounds vary the seed.",
+    "- The whole `ipsbayes run` is the real CLI on a config with `sensitivity.power_scaling = false`: "
+    "validation, fit, log-likelihood and predictive draws, LOO, diagnostics, estimands, figures and the "
+    "HTML/Markdown report.",
+]
+
+
 def render(document: dict) -> str:
     table = summarise(document)
     m = document["machine"]
@@ -977,6 +1002,7 @@ def render(document: dict) -> str:
         if check:
             lines += ["Posterior means against ipsbayes's (medians over rounds; flagged beyond 4 combined MC SE):", ""]
             lines += [*check, ""]
+    lines += ["How to read it:", "", *CAVEATS, ""]
     if document.get("stan_compile"):
         sc = document["stan_compile"]
         if "wall_s" in sc:
@@ -1205,7 +1231,7 @@ def pystan_caller(folder: Path, design: dict):
 
 
 def time_calls(functions: dict, rounds: int, budget_s: float = 1.0) -> dict:
-    """Interleaved rounds; per call thread CPU and wall microseconds."""
+    """Interleaved rounds; per call process CPU (all threads: XLA runs JAX's work on its own) and wall us."""
     reps = {}
     for name, function in functions.items():
         for _ in range(20):
@@ -1219,10 +1245,10 @@ def time_calls(functions: dict, rounds: int, budget_s: float = 1.0) -> dict:
     out = {name: {"cpu_us": [], "wall_us": []} for name in functions}
     for _ in range(rounds):
         for name, function in functions.items():
-            wall, cpu = time.perf_counter(), time.thread_time()
+            wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(reps[name]):
                 function()
-            out[name]["cpu_us"].append((time.thread_time() - cpu) / reps[name] * 1e6)
+            out[name]["cpu_us"].append((time.process_time() - cpu) / reps[name] * 1e6)
             out[name]["wall_us"].append((time.perf_counter() - wall) / reps[name] * 1e6)
     return out
 
@@ -1246,7 +1272,7 @@ def main_gradient(args) -> int:
         groups.append(("bench", BENCH_PYTHON))
     for n in args.sizes:
         folder = prepare(n, args.data_seed)
-        merged: dict = {"timings": {}, "notes": {}, "load": []}
+        merged: dict = {"timings": {}, "notes": {}, "load": [], "cpu": "process"}
         for outer in range(args.rounds):
             for group, python in groups if outer % 2 == 0 else groups[::-1]:
                 merged["load"].append(load_average()[0])
@@ -1287,10 +1313,12 @@ def render_gradient(document: dict) -> list[str]:
             f"**{int(n):,} participants** (outer rounds alternate the two interpreters, 3 interleaved inner rounds "
             f"each; load {med_range(merged['load'], 2)}):",
             "",
-            "| function | us per call, thread CPU: median (range) | wall | x floor |",
+            f"| function | us per call, {merged.get('cpu', 'thread')} CPU: median (range) | wall | x floor |",
             "| --- | ---: | ---: | ---: |",
         ]
         for name, values in merged["timings"].items():
+            if name.startswith("Stan "):
+                continue
             lines.append(
                 f"| {name} | {med_range(values['cpu_us'])} | {med_range(values['wall_us'])} "
                 f"| {ratio(med(values['cpu_us']), floor)} |"
@@ -1299,14 +1327,16 @@ def render_gradient(document: dict) -> list[str]:
             merged["timings"].get(f"Stan {f} (httpstan, model rebuilt per call)") for f in ("log_prob_grad", "log_prob")
         ]
         if all(stan):
-            pairs = zip(stan[0]["cpu_us"], stan[1]["cpu_us"], strict=True)
-            difference = [a - b for a, b in pairs]
             lines.append(
-                f"| Stan gradient alone, estimated (log_prob_grad - log_prob) | {med_range(difference)} | - "
-                f"| {ratio(med(difference), floor)} |"
+                f"\nStan: no gradient time. BridgeStan cannot be built here, and httpstan's `log_prob_grad` "
+                f"({med_range(stan[0]['cpu_us'])} us per call) builds the model from the data on every call: its "
+                f"`log_prob` without gradient costs the same ({med_range(stan[1]['cpu_us'])} us), so construction "
+                "swamps the gradient. Stan's CPU us per leapfrog step in sampling (contender table) is the "
+                "comparable number."
             )
         for name, note in merged["notes"].items():
-            lines.append(f"\n{name}: {note}")
+            if name != "Stan (PyStan)":
+                lines.append(f"\n{name}: {note}")
     return lines
 
 

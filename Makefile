@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 SYSTEM_PACKAGES := chromium chromium-driver pandoc
 
-.PHONY: demo test test-slow install install-system validate benchmark reproduce reproduce-rij clean
+.PHONY: demo test test-slow install install-system validate benchmark benchmark-env benchmark-contenders reproduce reproduce-rij clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
@@ -58,6 +58,21 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/compile_cost.py
 	$(BIN)/python benchmarks/bambi_graph.py
 	$(BIN)/python benchmarks/time_to_event.py
+
+# issue 15's contenders that are not project dependencies (NumPyro, JAX, PyStan; BridgeStan and CmdStanPy
+# are tried, and need downloads from GitHub) go into their own venv; installs.json there says what installed
+BENCH_VENV := benchmarks/.venv
+benchmark-env: $(BENCH_VENV)/installs.json
+$(BENCH_VENV)/installs.json:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python benchmarks/contenders.py --install-env
+
+# every contender at 1,500 participants, 3 interleaved rounds, the per-gradient table, then the README table
+benchmark-contenders: $(STAMP) $(BENCH_VENV)/installs.json
+	$(BIN)/python benchmarks/contenders.py --sizes 1500 --rounds 3
+	$(BIN)/python benchmarks/contenders.py --gradient --sizes 1500
+	$(BIN)/python benchmarks/contenders.py --readme
 
 # published examples at the default profile, then the reference reproductions and recovery fits
 reproduce: $(STAMP)

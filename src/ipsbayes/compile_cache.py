@@ -381,13 +381,25 @@ def _load(root: Path, key: str) -> _Entry | None:
 
 
 def _compile(root: Path, structure: _Structure, model: pm.Model, var_names: list[str]) -> _Entry:
-    """Compile the entry with nutpie's graph functions and publish it under ``root``."""
-    import nutpie
+    """Compile the entry with nutpie's graph functions and publish it under ``root``.
+
+    Only nutpie's ``_make_functions`` runs (PyTensor graphs and their numba functions, as in
+    ``nutpie.compile_pymc_model(freeze_model=False)``); nutpie's own C wrappers, which cannot be
+    cached, are not compiled: that would be a second LLVM pass over the whole log density.
+    """
+    from nutpie.compile_pymc import _make_functions
 
     key = structure.key
-    base = nutpie.compile_pymc_model(model, backend="numba", freeze_model=False, var_names=var_names)
-    logp_shared = [v.name for v in base.logp_func.get_shared()]
-    expand_shared = [v.name for v in base.expand_func.get_shared()]
+    n_dim, n_expanded, logp_pt, expand_pt, _, shape_info, reparameterized_names = _make_functions(
+        model,
+        mode="NUMBA",
+        compute_grad=True,
+        join_expanded=True,
+        pymc_initial_point_fn=structure.initial_point,
+        var_names=var_names,
+    )
+    logp_shared = [v.name for v in logp_pt.get_shared()]
+    expand_shared = [v.name for v in expand_pt.get_shared()]
     names = list(dict.fromkeys(logp_shared + expand_shared))
     missing = [name for name in names if name not in structure.shared]
     if missing:
@@ -396,17 +408,17 @@ def _compile(root: Path, structure: _Structure, model: pm.Model, var_names: list
     _, table_len = _layout(order)
     logp_unpack, logp_args = _unpack(logp_shared, order)
     expand_unpack, expand_args = _unpack(expand_shared, order)
-    all_names, slices, shapes = base.shape_info
+    all_names, slices, shapes = shape_info
     meta = {
         "format": FORMAT,
         "key": key,
         "order": order,
-        "n_dim": int(base.n_dim),
-        "n_expanded": int(base.n_expanded),
+        "n_dim": int(n_dim),
+        "n_expanded": int(n_expanded),
         "names": list(all_names),
         "slices": [[int(s.start), int(s.stop)] for s in slices],
         "shapes": [[int(n) for n in shape] for shape in shapes],
-        "reparameterized_names": list(base.reparameterized_names or []),
+        "reparameterized_names": list(reparameterized_names or []),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if meta["names"][: len(structure.value_names)] != structure.value_names:
@@ -428,8 +440,8 @@ def _compile(root: Path, structure: _Structure, model: pm.Model, var_names: list
     try:
         _module_path(tmp, key).write_text(source)
         module = _import(_module_path(tmp, key), key)
-        module.logp_fn = base.logp_func.vm.jit_fn
-        module.expand_fn = base.expand_func.vm.jit_fn
+        module.logp_fn = logp_pt.vm.jit_fn
+        module.expand_fn = expand_pt.vm.jit_fn
         logp, expand = _build(module)
         cached = list((tmp / "__pycache__").glob("*.nbi")) if (tmp / "__pycache__").is_dir() else []
         if len(cached) < 2:  # numba refused to cache (e.g. object mode or dynamic globals in PyTensor's function)

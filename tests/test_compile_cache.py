@@ -258,3 +258,16 @@ def test_hit_in_a_new_process(tmp_path: Path) -> None:
     assert [run["cache"] for run in runs] == ["miss", "hit"]
     assert runs[1]["reused"] is True
     assert runs[0]["b"] == runs[1]["b"]
+
+
+def test_sweep_keeps_the_most_recently_used_entries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(compile_cache, "MAX_ENTRIES", 3)
+    for i in range(5):
+        (tmp_path / f"entry{i}").mkdir()
+        (tmp_path / f"entry{i}" / "meta.json").write_text("{}")
+        os.utime(tmp_path / f"entry{i}" / "meta.json", (1000 + i, 1000 + i))
+    (tmp_path / ".tmp-dead").mkdir()
+    os.utime(tmp_path / ".tmp-dead", (0, 0))
+    compile_cache._sweep(tmp_path)
+    # room for the entry about to be published: the two oldest and one more go
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry3", "entry4"]

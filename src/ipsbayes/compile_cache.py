@@ -70,6 +70,8 @@ OFF = frozenset({"off", "0", "false", "no", "none"})
 FORMAT = "ipsbayes-nutpie-1"
 #: loaded entries kept in this process (least recently used dropped first)
 MAX_LOADED = 32
+#: entries kept on disk (about 1 MB each); beyond it the least recently used are deleted
+MAX_ENTRIES = 200
 
 _LOADED: OrderedDict[str, _Entry] = OrderedDict()
 _LOCK = threading.Lock()
@@ -350,7 +352,11 @@ def _discard(folder: Path) -> None:
 
 
 def _sweep(root: Path, max_age_s: float = 3600.0) -> None:
-    """Delete temporary folders left by processes that died while compiling."""
+    """Delete what dead processes left behind, and the least recently used entries beyond a limit.
+
+    Temporary folders older than ``max_age_s`` and discarded entries go; so do the entries beyond
+    :data:`MAX_ENTRIES`, oldest ``meta.json`` first (loading an entry touches it).
+    """
     now = time.time()
     for path in root.glob(".tmp-*"):
         with contextlib.suppress(OSError):
@@ -358,6 +364,12 @@ def _sweep(root: Path, max_age_s: float = 3600.0) -> None:
                 shutil.rmtree(path, ignore_errors=True)
     for path in root.glob(".trash-*"):
         shutil.rmtree(path, ignore_errors=True)
+    used = []
+    for meta in root.glob("*/meta.json"):
+        with contextlib.suppress(OSError):
+            used.append((meta.stat().st_mtime, meta.parent))
+    for _, folder in sorted(used)[: max(0, len(used) - MAX_ENTRIES + 1)]:
+        _discard(folder)
 
 
 def _load(root: Path, key: str) -> _Entry | None:
@@ -373,6 +385,8 @@ def _load(root: Path, key: str) -> _Entry | None:
         logp, expand = _build(module)
         if logp.cache_hits < 1 or expand.cache_hits < 1:
             raise CacheUnavailable("numba's cache files are missing or stale")
+        with contextlib.suppress(OSError):  # when it was last used, for the least-recently-used sweep
+            os.utime(folder / "meta.json")
     except Exception as exc:  # any broken entry is compiled again
         logger.debug("compile cache: entry %s is broken (%s: %s); compiling again", key, type(exc).__name__, exc)
         _discard(folder)

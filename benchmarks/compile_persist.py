@@ -12,8 +12,9 @@ Usage (repository root, after ``make install``)::
    (4 chains x 1,000 draws after 1,000 tuning steps). Two sequences, each starting from empty
    caches (PyTensor's compile folder and ipsbayes' compile cache point at a new temporary
    folder): nutpie's frozen compile (``IPSBAYES_CACHE_DIR=off``, what ipsbayes did before) and
-   the persistent compile cache; each runs a first process, a second on the same data and a
-   third on new data (another simulator seed).
+   the persistent compile cache; each runs a first process, a second on the same data, a third
+   on new data whose free parameters have the same shapes and a fourth on new data where
+   ``parameterisation = "auto"`` centres another number of services (a new structure).
 2. Per-gradient cost of the frozen graph against the persisted shared-data one, in one process,
    interleaved rounds (thread CPU time).
 3. ``ipsbayes run CONFIG --profile ci`` wall time for shipped configs: cold (empty caches), warm
@@ -135,8 +136,28 @@ def make(folder: Path, seed: int) -> str:
     return str(make_data(N, folder / f"data_{seed}", seed))
 
 
+def free_shapes(data: str) -> dict[str, int]:
+    """Lengths of the model's dims: with ``parameterisation = "auto"`` the data decide how many services are centred."""
+    sys.path.insert(0, str(HERE))
+    from run_benchmarks import ipsbayes_config
+
+    from ipsbayes.runner import check
+
+    return {k: len(v) for k, v in check(ipsbayes_config(Path(data), collapse="never")).model.coords.items()}
+
+
 def sequences(tmp: Path) -> list[dict]:
-    data_a, data_b = make(tmp, 11), make(tmp, 12)
+    data_a = make(tmp, 11)
+    shapes = free_shapes(data_a)
+    data_b = data_c = None
+    for seed in range(12, 40):  # new data with the same parameter shapes, and new data with other ones
+        data = make(tmp, seed)
+        if free_shapes(data) == shapes:
+            data_b = data_b or data
+        else:
+            data_c = data_c or data
+        if data_b and data_c:
+            break
     rows = []
     for label, cache_value in (("frozen, cache off", "off"), ("persistent cache", str(tmp / "ipsbayes_cache"))):
         env = {
@@ -145,7 +166,13 @@ def sequences(tmp: Path) -> list[dict]:
             "PYTENSOR_FLAGS": f"compiledir={tmp / ('pytensor_' + cache_value.replace('/', '_'))}",
             "PYTHONWARNINGS": "ignore",
         }
-        for step, data in (("first run", data_a), ("same data again", data_a), ("new data", data_b)):
+        steps = [
+            ("first run", data_a),
+            ("same data again", data_a),
+            ("new data, same parameter shapes", data_b),
+            ("new data, other centring split", data_c),
+        ]
+        for step, data in steps:
             result = spawn(["--child", label, data], env)
             result["label"], result["step"] = label, step
             rows.append(result)
@@ -278,6 +305,7 @@ def main() -> int:
     parser.add_argument("--skip-runs", action="store_true")
     parser.add_argument("--skip-model", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS / "compile_persist.md")
+    parser.add_argument("--keep-runs", action="store_true", help="with --skip-runs: keep the runs of the last result")
     args = parser.parse_args()
     import numba
     import nutpie
@@ -300,6 +328,8 @@ def main() -> int:
             grad = spawn(["--gradient", make(tmp, 11)], env)
             print(json.dumps(grad), flush=True)
         runs = [] if args.skip_runs else ci_runs(args.configs, tmp)
+        if args.skip_runs and args.keep_runs and args.out.with_suffix(".json").exists():
+            runs = json.loads(args.out.with_suffix(".json").read_text())["runs"]
     text = markdown(rows, grad, runs, machine)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

@@ -31,7 +31,10 @@ Safety
     built in a private temporary folder and published with one ``os.rename``: readers see a whole
     entry or none, and two processes compiling the same structure at once both succeed (the second
     rename fails and its copy is discarded). An entry that cannot be read or loaded (corrupt, partial,
-    or compiled for something else) is moved aside and compiled again. Any failure raises here;
+    or compiled for something else) is moved aside and compiled again. A structure whose functions
+    numba refuses to cache (object mode, dynamic globals) is marked ``<cache>/<key>.nocache`` and
+    compiled by nutpie in every process. At most :data:`MAX_ENTRIES` entries (about 1 MB each) are
+    kept, the least recently used deleted first. Any failure raises here;
     :func:`ipsbayes.sampling.compile_nutpie` then falls back to nutpie's plain compile, so a run never
     fails because of the cache.
 """

@@ -606,11 +606,11 @@ def load_or_compile(model: pm.Model, var_names: list[str], root: Path | str | No
         raise CacheUnavailable("the compile cache is off")
     structure = _structure(model, list(var_names))
     key = structure.key
-    if (root / f"{key}.nocache").exists():
-        raise CacheUnavailable(f"numba cannot cache structure {key}")
     how = "memory"
-    entry = _LOADED.get(key)
+    entry = _LOADED.get(key)  # also holds structures compiled here that numba could not cache
     if entry is None:
+        if (root / f"{key}.nocache").exists():
+            raise CacheUnavailable(f"numba cannot cache structure {key}")
         how = "disk"
         entry = _load(root, key)
         if entry is None:

@@ -271,3 +271,12 @@ def test_sweep_keeps_the_most_recently_used_entries(monkeypatch: pytest.MonkeyPa
     compile_cache._sweep(tmp_path)
     # room for the entry about to be published: the two oldest and one more go
     assert sorted(p.name for p in tmp_path.iterdir()) == ["entry3", "entry4"]
+
+
+def test_structure_numba_cannot_cache_is_not_served(tmp_path: Path) -> None:
+    """A structure marked uncacheable raises, so compile_nutpie compiles it with nutpie instead."""
+    model = tiny_model()
+    key = compile_cache._structure(model, names(model)).key
+    (tmp_path / f"{key}.nocache").touch()
+    with pytest.raises(compile_cache.CacheUnavailable):
+        compile_cache.load_or_compile(model, names(model), tmp_path)

@@ -133,6 +133,7 @@ def test_key_ignores_data_values_but_not_structure() -> None:
     assert compile_cache._structure(other, ["z"]).key != key
 
 
+@pytest.mark.sampling
 def test_gradients_and_draws_equal_nutpie_compile(tmp_path: Path) -> None:
     """The cached functions are PyTensor's: gradients equal nutpie's own compile, and so do the draws."""
     import nutpie
@@ -156,6 +157,7 @@ def test_gradients_and_draws_equal_nutpie_compile(tmp_path: Path) -> None:
     assert_same_draws(draws(ours), draws(theirs))
 
 
+@pytest.mark.sampling
 def test_disk_hit_gives_the_same_draws(warm: tuple[Path, dict[str, np.ndarray]], tmp_path: Path) -> None:
     root = copy_of(warm[0], tmp_path)
     model = tiny_model()
@@ -183,6 +185,7 @@ def test_hit_with_new_data_of_another_length(warm: tuple[Path, dict[str, np.ndar
     np.testing.assert_allclose(grad, grad_ref, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.sampling
 @pytest.mark.parametrize("damage", ["numba data", "meta.json"])
 def test_corrupt_entry_is_compiled_again(warm: tuple[Path, dict[str, np.ndarray]], tmp_path: Path, damage: str) -> None:
     root = copy_of(warm[0], tmp_path)
@@ -240,6 +243,7 @@ CHILD = MODEL_SOURCE + textwrap.dedent(
 )
 
 
+@pytest.mark.sampling
 def test_hit_in_a_new_process(tmp_path: Path) -> None:
     """A second process of the same structure loads the compiled model and draws the same."""
     environment = {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,12 @@ from ipsbayes.simulate import simulate
 from ipsbayes.testing import edit_config, load_raw_config
 
 REPO = Path(__file__).resolve().parents[1]
+#: compiled models (ipsbayes.compile_cache) of the test suite, and of the CLI runs it starts, go to a cache
+#: folder of their own in the temporary folder, never to the user's cache in their home folder; it persists
+#: between sessions so repeated test runs load what earlier ones compiled (IPSBAYES_TEST_CACHE_DIR moves it)
+os.environ["IPSBAYES_CACHE_DIR"] = os.environ.get(
+    "IPSBAYES_TEST_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"ipsbayes-test-cache-{os.getuid()}")
+)
 SMALL_IPSUNG = {"n_participants": 400, "n_services": 20, "n_specialists": 40}
 
 

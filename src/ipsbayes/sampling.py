@@ -266,9 +266,10 @@ def _sample_nutpie(
 
     started = time.perf_counter()
     logger.info("compiling the model (numba)")
-    compiled, reused = compile_nutpie(model, reuse)
+    compiled, reused, cache = compile_nutpie(model, reuse)
     timings["compile"] = time.perf_counter() - started
     settings["compiled_model_reused"] = reused
+    settings["compile_cache"] = cache
     progress_stage.done("compile" + (" (reused)" if reused else ""))
     logger.info(
         "sampling %d chains x %d draws after %d tuning steps (nutpie)",
@@ -391,14 +392,19 @@ def model_fingerprint(model: pm.Model) -> str:
     return hashlib.sha256(json.dumps([text, names, dims]).encode()).hexdigest()
 
 
-def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool]:
-    """Compile ``model`` for nutpie, optionally reusing a model compiled earlier in this process.
+def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool, str]:
+    """Compile ``model`` for nutpie, from the persistent compile cache when possible.
 
     Compiling (numba) costs seconds even for tiny models, while sampling small models
-    takes a fraction of a second. Two strategies, measured in ``benchmarks/``:
+    takes a fraction of a second. With the compile cache on (the default; see
+    :mod:`ipsbayes.compile_cache`), every fit uses a model compiled once per *structure*
+    with data as inputs and kept on disk: a later fit of the same structure, in this or
+    any later process (a re-run, refits, Dask validation workers), loads it and swaps in
+    its own data; ``reuse`` then makes no difference. With the cache off
+    (``IPSBAYES_CACHE_DIR=off``) or unable to serve the model, nutpie compiles as before
+    (measured in ``benchmarks/``):
 
-    - ``reuse=False`` (a single fit): data and prior numbers are frozen into the graph,
-      which numba can cache on disk, so fitting the same data again compiles quickly;
+    - ``reuse=False`` (a single fit): data and prior numbers are frozen into the graph;
     - ``reuse=True`` (refits under other prior sets, many simulated data sets in
       ``ipsbayes validate``): data stay shared, the compiled model is kept in memory
       by structure fingerprint and later fits only swap their data (nutpie ``with_data``).
@@ -407,23 +413,39 @@ def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool]:
     -------
     compiled : nutpie CompiledModel
     reused : bool
-        True when a cached compiled model was reused.
+        True when a model compiled earlier (in this process or, from the cache, another) was reused.
+    cache : str
+        ``"hit"`` (loaded from the compile cache), ``"miss"`` (compiled and written to it),
+        ``"off"`` (switched off) or ``"fallback"`` (the cache could not serve this model).
     """
     import nutpie
 
+    from ipsbayes import compile_cache
+
+    cache = "off"
+    if compile_cache.cache_dir() is not None:
+        try:
+            compiled, how = compile_cache.load_or_compile(model, free_names(model))
+        except Exception as exc:  # the cache must never fail a run
+            logger.debug("compile cache not used (%s: %s); nutpie compiles the model", type(exc).__name__, exc)
+            cache = "fallback"
+        else:
+            logger.debug("compile cache: %s", how)
+            return compiled, how != "compiled", "miss" if how == "compiled" else "hit"
     if not reuse:
-        return nutpie.compile_pymc_model(model, backend="numba", freeze_model=True, var_names=free_names(model)), False
+        compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=True, var_names=free_names(model))
+        return compiled, False, cache
     key = model_fingerprint(model)
     data = {var.name: var.get_value() for var in model.data_vars}
     cached = _COMPILED.get(key)
     if cached is not None:
         _COMPILED.move_to_end(key)
-        return cached.with_data(**data), True
+        return cached.with_data(**data), True, cache
     compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=False, var_names=free_names(model))
     _COMPILED[key] = compiled
     while len(_COMPILED) > MAX_COMPILED:
         _COMPILED.popitem(last=False)
-    return compiled, False
+    return compiled, False, cache
 
 
 @contextlib.contextmanager

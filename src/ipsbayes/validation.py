@@ -12,8 +12,10 @@ Two studies, each over ``K`` simulated data sets:
   uniform, checked with ArviZ's ECDF-PIT plots.
 
 Fits run as Dask tasks on a local cluster (default) or an existing scheduler.
-Each worker keeps compiled models in memory, so after its first fit a worker
-only swaps data (see :func:`ipsbayes.sampling.compile_nutpie`). Failed fits are
+Compiled models are kept per structure in each worker's memory and in the compile
+cache on disk (:mod:`ipsbayes.compile_cache`), shared by all workers and later runs,
+so a fit whose structure was compiled before only swaps data (see
+:func:`ipsbayes.sampling.compile_nutpie`). Failed fits are
 counted and reported, never silently dropped.
 """
 

@@ -98,6 +98,7 @@ def test_diagnostics_say_that_the_rate_was_raised_in_both_languages():
     assert check_text(Check("divergences", "fail", 2, "fail if > 0", "2 of 100"), "nb").startswith("divergences: 2")
 
 
+@pytest.mark.sampling
 def test_a_divergent_posterior_is_sampled_again_at_the_raised_rate():
     """Centred eight schools diverges at 0.8: the fit is drawn again at 0.95 with the same compiled model."""
     y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])

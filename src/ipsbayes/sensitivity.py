@@ -201,6 +201,20 @@ def _gate(fitted: Fitted) -> dict[str, Any]:
     return {"status": fitted.diagnostics.status, "messages": fitted.diagnostics.messages}
 
 
+def log_likelihood_total(datatree: xr.DataTree) -> xr.Dataset:
+    """The log-likelihood summed over every observed variable and observation, per draw.
+
+    Power-scaling the likelihood weights each draw by ``exp((alpha - 1) * total)``; ArviZ's
+    ``psense`` and ``power_scale_dataset`` sum the pointwise values themselves, which at 15,000 rows
+    cost seconds of stacking and copying per call. Handing them the total gives the same weights.
+    """
+    pointwise = datatree["log_likelihood"].to_dataset()
+    total = sum(
+        values.sum([d for d in values.dims if d not in ("chain", "draw")]) for values in pointwise.data_vars.values()
+    )
+    return xr.Dataset({"log_likelihood_total": total})
+
+
 def power_scaling(
     datatree: xr.DataTree, estimands: xr.Dataset, names: list[str], prior_names: list[str] | None = None
 ) -> xr.Dataset | None:
@@ -219,7 +233,7 @@ def power_scaling(
         {
             "posterior": estimands[names],
             "log_prior": log_prior,
-            "log_likelihood": datatree["log_likelihood"].to_dataset(),
+            "log_likelihood": log_likelihood_total(datatree),
         }
     )
     logger = logging.getLogger("arviz_stats.psense")  # its "potential issues" notice: we report them ourselves

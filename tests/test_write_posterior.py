@@ -52,3 +52,14 @@ def test_counts_beyond_int8_keep_a_wider_type(tmp_path: Path) -> None:
     back = xr.open_datatree(tmp_path / "posterior.nc", engine="h5netcdf").load()
     assert back["posterior_predictive"]["y"].dtype == np.int16
     np.testing.assert_array_equal(back["posterior_predictive"]["y"].values, counts["y"].values)
+
+
+def test_a_tree_read_from_a_file_is_written_by_the_same_rules(tmp_path: Path) -> None:
+    """Encodings a file left on the variables (e.g. compression) do not override the rules."""
+    tree = _tree()
+    encoding = {"/log_likelihood": {"y": {"zlib": True, "complevel": 1}}}
+    tree.to_netcdf(tmp_path / "old.nc", engine="h5netcdf", encoding=encoding)
+    old = xr.open_datatree(tmp_path / "old.nc", engine="h5netcdf").load()
+    write_posterior(old, tmp_path / "posterior.nc")
+    with h5py.File(tmp_path / "posterior.nc") as handle:
+        assert handle["log_likelihood/y"].compression is None

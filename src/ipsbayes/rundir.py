@@ -215,6 +215,8 @@ def write_posterior(datatree: xr.DataTree, path: Path) -> None:
                     del holder.attrs[key]
     encoding = {}
     for node in tree.subtree:
+        for var in node.dataset.variables.values():
+            var.encoding = {}  # a tree read from a file carries that file's compression: the rules here decide
         variables = {v: {"zlib": True, "complevel": 1} for v, arr in node.dataset.data_vars.items() if _compress(arr)}
         if variables:
             encoding[node.path] = variables

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from scipy.special import logsumexp
+from scipy.special import logsumexp  # the Pareto fit's weights
 
 #: cells (draws x observations) handled per block
 _BLOCK_CELLS = 2_000_000
@@ -87,31 +87,38 @@ def gpd_fit(tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(degenerate, np.nan, kappa), np.where(degenerate, np.nan, sigma)
 
 
+def _logsumexp(values: np.ndarray) -> np.ndarray:
+    """log(sum(exp(values))) along the last axis (scipy's, without its checks: a third of the time)."""
+    top = values.max(axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return np.log(np.sum(np.exp(values - top), axis=-1)) + top[..., 0]
+
+
 def _block(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PSIS-LOO of the columns of ``log_lik`` (draws x observations): elpd_i, p_loo_i, Pareto k."""
-    n_samples, width = log_lik.shape
+    """PSIS-LOO of the rows of ``log_lik`` (observations x draws, C order): elpd_i, p_loo_i, Pareto k."""
+    width, n_samples = log_lik.shape
     m = tail_length(n_samples, r_eff)
     if m < 5:
         raise ValueError("n_draws_tail must be at least 5")
     ratios = -log_lik
-    ratios = ratios - ratios.max(axis=0)
-    cols = np.arange(width)
+    ratios -= ratios.max(axis=1, keepdims=True)
+    rows = np.arange(width)[:, None]
     split = n_samples - m
-    part = np.argpartition(ratios, split - 1, axis=0)
-    cutoff = ratios[part[split - 1], cols]
-    tail_idx = part[split:]
-    tail = np.take_along_axis(ratios, tail_idx, axis=0)
-    order = np.argsort(tail, axis=0)
-    tail_idx = np.take_along_axis(tail_idx, order, axis=0)
-    tail = np.take_along_axis(tail, order, axis=0)
-    max_tail, min_tail = tail[-1], tail[0]
+    part = np.argpartition(ratios, split - 1, axis=1)
+    cutoff = ratios[rows[:, 0], part[:, split - 1]]
+    tail_idx = part[:, split:]
+    tail = np.take_along_axis(ratios, tail_idx, axis=1)
+    order = np.argsort(tail, axis=1)
+    tail_idx = np.take_along_axis(tail_idx, order, axis=1)
+    tail = np.take_along_axis(tail, order, axis=1)
+    max_tail, min_tail = tail[:, -1], tail[:, 0]
     if np.any(np.abs(max_tail - min_tail) < np.finfo(float).tiny):
         raise ValueError("All tail values are the same")
-    k, sigma = gpd_fit(np.exp(tail) - np.exp(cutoff)[None, :])
+    k, sigma = gpd_fit((np.exp(tail) - np.exp(cutoff)[:, None]).T)
     smooth = np.isfinite(k)
     if smooth.any():
-        probs = (np.arange(m) + 0.5)[:, None] / m
-        ks, ss, mu = k[smooth], sigma[smooth], np.exp(cutoff[smooth])
+        probs = (np.arange(m) + 0.5)[None, :] / m
+        ks, ss, mu = k[smooth, None], sigma[smooth, None], np.exp(cutoff[smooth])[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             zero = ks == 0
             safe = np.where(zero, 1.0, ks)
@@ -120,13 +127,14 @@ def _block(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray, n
             q = np.where(zero, exponential, general)
             q = np.where(ss > 0, q, np.nan)
             smoothed = np.log(q)
-        top = max_tail[smooth]
+        top = max_tail[smooth, None]
         smoothed = np.where(smoothed > top, top, smoothed)
-        rows = tail_idx[:, smooth]
-        ratios[rows, cols[smooth][None, :]] = smoothed
-    log_weights = ratios - logsumexp(ratios, axis=0)
-    elpd_i = logsumexp(log_weights + log_lik, axis=0)
-    lppd_i = logsumexp(log_lik, axis=0, b=1 / n_samples)
+        ratios[rows[smooth], tail_idx[smooth]] = smoothed
+    # log weights lw = ratios - lse(ratios); elpd_i = lse(lw + log_lik)
+    normaliser = _logsumexp(ratios)
+    ratios += log_lik
+    elpd_i = _logsumexp(ratios) - normaliser
+    lppd_i = _logsumexp(log_lik) - np.log(n_samples)
     return elpd_i, lppd_i - elpd_i, k
 
 
@@ -149,7 +157,8 @@ def psis_loo(log_lik: xr.DataArray, r_eff: float) -> LooResult:
     elpd_i, p_i, k = np.empty(n), np.empty(n), np.empty(n)
     for start in range(0, n, step):
         cols = slice(start, start + step)
-        elpd_i[cols], p_i[cols], k[cols] = _block(np.asarray(flat[:, cols], dtype=float), r_eff)
+        block = np.ascontiguousarray(np.asarray(flat[:, cols], dtype=float).T)  # observations x draws
+        elpd_i[cols], p_i[cols], k[cols] = _block(block, r_eff)
     se = float(np.sqrt(n * np.var(elpd_i, ddof=1))) if n > 1 else 0.0
     good_k = min(1 - 1 / np.log10(n_samples), 0.7) if n_samples > 1 else 0.7
     return LooResult(

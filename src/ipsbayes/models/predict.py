@@ -21,6 +21,7 @@ from scipy import sparse
 from ipsbayes.families import OutcomeFamily
 from ipsbayes.models.base import ModelData, draws_array, estimand, nb_word, unstack_draws
 from ipsbayes.models.groups import idx_key
+from ipsbayes.models.predict_kernels import logistic_means, logistic_means_by_kind
 from ipsbayes.scales import FidelitySpec
 
 _CHUNK_CELLS = 4_000_000
@@ -212,8 +213,8 @@ class Predictor:
         if offsets.inverse is not None:
             if exp_neg is not None:
                 with np.errstate(over="ignore", under="ignore"):
-                    factor = np.exp(-shift)[:, offsets.inverse]
-                    result = _reciprocal_one_plus(np.multiply(exp_neg, factor, out=factor)) @ weights
+                    factors = np.ascontiguousarray(np.exp(-shift))
+                result = logistic_means_by_kind(exp_neg, factors, offsets.inverse, weights)
                 if np.all(np.isfinite(result)):
                     return result
             shift_rows = shift[:, offsets.inverse]
@@ -237,10 +238,7 @@ class Predictor:
             if exp_neg is not None:
                 exp_base = np.exp(-base)
                 factors = np.exp(-slope * values[None, :])  # (draws, values)
-                scratch = np.empty_like(exp_base)
-                for j in range(len(values)):
-                    np.multiply(exp_base, factors[:, j, None], out=scratch)
-                    out[:, j] = _reciprocal_one_plus(scratch) @ weights
+                out = logistic_means(exp_base, factors, weights)
                 if np.all(np.isfinite(out)):
                     return out
             for j, value in enumerate(values):

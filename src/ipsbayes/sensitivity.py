@@ -209,10 +209,18 @@ def log_likelihood_total(datatree: xr.DataTree) -> xr.Dataset:
     cost seconds of stacking and copying per call. Handing them the total gives the same weights.
     """
     pointwise = datatree["log_likelihood"].to_dataset()
-    total = sum(
-        values.sum([d for d in values.dims if d not in ("chain", "draw")]) for values in pointwise.data_vars.values()
+    total = None
+    for values in pointwise.data_vars.values():
+        flat = values.transpose("chain", "draw", ...).values
+        flat = flat.reshape(flat.shape[0], flat.shape[1], -1)
+        part = flat.sum(axis=-1)  # numpy's sum: xarray's skips NaN through a masked copy, seconds at 15,000 rows
+        if not np.all(np.isfinite(part)):
+            part = np.nansum(flat, axis=-1)  # as ArviZ sums (NaN skipped)
+        total = part if total is None else total + part
+    chain, draw = pointwise["chain"], pointwise["draw"]
+    return xr.Dataset(
+        {"log_likelihood_total": (("chain", "draw"), total)}, coords={"chain": chain.values, "draw": draw.values}
     )
-    return xr.Dataset({"log_likelihood_total": total})
 
 
 def power_scaling(

@@ -6,8 +6,9 @@ Checks (thresholds in :class:`~ipsbayes.config.DiagnosticsConfig`):
 - bulk and tail ESS relative to the number of chains;
 - divergent transitions, tree-depth saturation and E-BFMI, read by ArviZ's
   ``diagnose`` (the same checks as CmdStan's ``diagnose``);
-- Pareto k of PSIS-LOO (ArviZ's ``loo``), which says whether leave-one-out
-  estimates, and the model's fit to single observations, can be trusted.
+- Pareto k of PSIS-LOO, which says whether leave-one-out estimates, and the
+  model's fit to single observations, can be trusted (:mod:`ipsbayes.loo`: ArviZ's
+  ``loo`` computed for blocks of observations at once, the same numbers).
 
 Every sampled quantity is checked (intercepts, coefficients, group effects,
 group SDs, Cholesky factors, and the deterministics computed from them), and a
@@ -30,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes.config import DiagnosticsConfig
+from ipsbayes.loo import psis_loo, relative_efficiency
 
 Status = Literal["pass", "warn", "fail", "skipped"]
 _ORDER = {"skipped": 0, "pass": 0, "warn": 1, "fail": 2}
@@ -427,10 +429,11 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
         return [Check("pareto_k", "skipped", None, "", "no log-likelihood stored, LOO not computed")]
     names = list(datatree["log_likelihood"].data_vars)
     checks = []
+    r_eff = relative_efficiency(datatree["posterior"].to_dataset()) if names else 1.0
     for name in names:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loo = az.loo(datatree, var_name=name)
+            loo = psis_loo(datatree["log_likelihood"][name], r_eff)
         limit = thresholds.pareto_k_max if thresholds.pareto_k_max is not None else float(loo.good_k)
         k = np.asarray(loo.pareto_k).ravel()
         n_bad = int((k > limit).sum())

@@ -286,8 +286,7 @@ def run(
                 },
             ),
         )
-    result = load_run(target)
-    result.datatree = datatree
+    result = load_run(target, datatree=datatree)
     if strict and not diagnostics.passed:
         raise DiagnosticsGateError(f"Diagnostics gate failed for {target} (report written)", diagnostics.messages)
     return result

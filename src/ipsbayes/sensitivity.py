@@ -201,6 +201,28 @@ def _gate(fitted: Fitted) -> dict[str, Any]:
     return {"status": fitted.diagnostics.status, "messages": fitted.diagnostics.messages}
 
 
+def log_likelihood_total(datatree: xr.DataTree) -> xr.Dataset:
+    """The log-likelihood summed over every observed variable and observation, per draw.
+
+    Power-scaling the likelihood weights each draw by ``exp((alpha - 1) * total)``; ArviZ's
+    ``psense`` and ``power_scale_dataset`` sum the pointwise values themselves, which at 15,000 rows
+    cost seconds of stacking and copying per call. Handing them the total gives the same weights.
+    """
+    pointwise = datatree["log_likelihood"].to_dataset()
+    total = None
+    for values in pointwise.data_vars.values():
+        flat = values.transpose("chain", "draw", ...).values
+        flat = flat.reshape(flat.shape[0], flat.shape[1], -1)
+        part = flat.sum(axis=-1)  # numpy's sum: xarray's skips NaN through a masked copy, seconds at 15,000 rows
+        if not np.all(np.isfinite(part)):
+            part = np.nansum(flat, axis=-1)  # as ArviZ sums (NaN skipped)
+        total = part if total is None else total + part
+    chain, draw = pointwise["chain"], pointwise["draw"]
+    return xr.Dataset(
+        {"log_likelihood_total": (("chain", "draw"), total)}, coords={"chain": chain.values, "draw": draw.values}
+    )
+
+
 def power_scaling(
     datatree: xr.DataTree, estimands: xr.Dataset, names: list[str], prior_names: list[str] | None = None
 ) -> xr.Dataset | None:
@@ -219,7 +241,7 @@ def power_scaling(
         {
             "posterior": estimands[names],
             "log_prior": log_prior,
-            "log_likelihood": datatree["log_likelihood"].to_dataset(),
+            "log_likelihood": log_likelihood_total(datatree),
         }
     )
     logger = logging.getLogger("arviz_stats.psense")  # its "potential issues" notice: we report them ourselves

@@ -152,6 +152,8 @@ def power_scaled(ctx: ReportContext, names: list[str]) -> dict[str, xr.Dataset]:
     """
     from arviz_stats.psense import power_scale_dataset
 
+    from ipsbayes.sensitivity import log_likelihood_total
+
     datatree = ctx.datatree
     log_prior = datatree["log_prior"].to_dataset()
     scaled = str(datatree["power_scaling"].attrs.get("prior_names", ""))
@@ -161,7 +163,7 @@ def power_scaled(ctx: ReportContext, names: list[str]) -> dict[str, xr.Dataset]:
         {
             "posterior": ctx.estimands[names],
             "log_prior": log_prior,
-            "log_likelihood": datatree["log_likelihood"].to_dataset(),
+            "log_likelihood": log_likelihood_total(datatree),
         }
     )
     out = {}

@@ -1,0 +1,176 @@
+"""Exact PSIS-LOO (Vehtari et al. 2017, 2024) for many observations at once.
+
+ArviZ's ``loo`` smooths the importance weights of one observation at a time in a
+Python loop (a sort, a generalised Pareto fit and two log-sum-exps per observation:
+about a millisecond each, so 15 s for 15,000 rows and minutes for 150,000). This
+module does the same computation on blocks of observations with numpy: the same
+tail length, the same empirical-Bayes Pareto fit (``arviz_stats`` ``_gpdfit``), the
+same truncation and normalisation, so ``elpd_loo``, its SE, ``p_loo`` and every
+Pareto k equal ArviZ's to float rounding (``tests/test_loo.py`` checks this against
+``az.loo``). Only the largest ``M + 1`` importance ratios of each observation are
+sorted (a partition finds them), and the log-likelihood is read a block of columns
+at a time, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from scipy.special import logsumexp  # the Pareto fit's weights
+
+#: cells (draws x observations) handled per block
+_BLOCK_CELLS = 2_000_000
+
+
+@dataclass(frozen=True)
+class LooResult:
+    """PSIS-LOO of one observed variable (the numbers ArviZ's ``ELPDData`` carries)."""
+
+    elpd: float
+    se: float
+    p: float
+    pareto_k: np.ndarray  # (n,)
+    elpd_i: np.ndarray  # (n,)
+    good_k: float
+    n_samples: int
+    r_eff: float
+
+
+def relative_efficiency(posterior: xr.Dataset) -> float:
+    """ArviZ's default ``r_eff``: mean ESS ("mean" method) over every posterior element, over the draws."""
+    import arviz as az
+
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    if chains == 1:
+        return 1.0
+    ess = az.ess(posterior, method="mean")
+    values = np.hstack([np.asarray(ess[v].values, dtype=float).ravel() for v in ess.data_vars])
+    return float(values.mean() / (chains * draws))
+
+
+def tail_length(n_samples: int, r_eff: float) -> int:
+    """Number of largest importance ratios the Pareto fit uses (ArviZ's ``_get_ps_tails``)."""
+    if n_samples * r_eff > 225:
+        return int(np.floor(3 * (n_samples / r_eff) ** 0.5))
+    return int(np.floor(n_samples / 5))
+
+
+def gpd_fit(tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Empirical-Bayes generalised Pareto fit of each column of ``tail`` (sorted ascending along axis 0).
+
+    The same estimator as ``arviz_stats`` ``_gpdfit`` (Zhang and Stephens 2009, prior on k centred
+    at 0.5 with weight 10), for columns at once. Returns ``(k, sigma)``: NaN for a column whose first
+    quartile equals its minimum, ``(inf, NaN)`` where the fit is undefined.
+    """
+    prior_bs, prior_k = 3, 10
+    n = tail.shape[0]
+    m_est = 30 + int(n**0.5)
+    xstar = tail[int((n / 4 + 0.5) - 1)]
+    degenerate = xstar <= tail[0]
+    grid = 1 - np.sqrt(m_est / (np.arange(1, m_est + 1, dtype=float) - 0.5))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = grid[:, None] / (prior_bs * xstar)[None, :] + (1 / tail[-1])[None, :]  # (m, B)
+        k_b = np.mean(np.log1p(-b[:, None, :] * tail[None, :, :]), axis=1)  # (m, B)
+        length = n * (np.log(-b / k_b) - k_b - 1)
+        weights = np.exp(length - logsumexp(length, axis=0))
+        weights = np.where(weights >= 10 * np.finfo(float).eps, weights, 0.0)
+        weights /= weights.sum(axis=0)
+        b_post = np.sum(b * weights, axis=0)
+        kappa = np.mean(np.log1p(-b_post * tail), axis=0)
+        sigma = -kappa / b_post
+        kappa = (n * kappa + prior_k * 0.5) / (n + prior_k)
+    undefined = np.isnan(kappa)
+    kappa = np.where(undefined, np.inf, kappa)
+    sigma = np.where(undefined, np.nan, sigma)
+    return np.where(degenerate, np.nan, kappa), np.where(degenerate, np.nan, sigma)
+
+
+def _logsumexp(values: np.ndarray) -> np.ndarray:
+    """log(sum(exp(values))) along the last axis (scipy's, without its checks: a third of the time)."""
+    top = values.max(axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return np.log(np.sum(np.exp(values - top), axis=-1)) + top[..., 0]
+
+
+def _block(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PSIS-LOO of the rows of ``log_lik`` (observations x draws, C order): elpd_i, p_loo_i, Pareto k."""
+    width, n_samples = log_lik.shape
+    m = tail_length(n_samples, r_eff)
+    if m < 5:
+        raise ValueError("n_draws_tail must be at least 5")
+    ratios = -log_lik
+    ratios -= ratios.max(axis=1, keepdims=True)
+    rows = np.arange(width)[:, None]
+    split = n_samples - m
+    part = np.argpartition(ratios, split - 1, axis=1)
+    cutoff = ratios[rows[:, 0], part[:, split - 1]]
+    tail_idx = part[:, split:]
+    tail = np.take_along_axis(ratios, tail_idx, axis=1)
+    order = np.argsort(tail, axis=1)
+    tail_idx = np.take_along_axis(tail_idx, order, axis=1)
+    tail = np.take_along_axis(tail, order, axis=1)
+    max_tail, min_tail = tail[:, -1], tail[:, 0]
+    if np.any(np.abs(max_tail - min_tail) < np.finfo(float).tiny):
+        raise ValueError("All tail values are the same")
+    k, sigma = gpd_fit((np.exp(tail) - np.exp(cutoff)[:, None]).T)
+    smooth = np.isfinite(k)
+    if smooth.any():
+        probs = (np.arange(m) + 0.5)[None, :] / m
+        ks, ss, mu = k[smooth, None], sigma[smooth, None], np.exp(cutoff[smooth])[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zero = ks == 0
+            safe = np.where(zero, 1.0, ks)
+            general = mu + ss * np.expm1(-safe * np.log1p(-probs)) / safe
+            exponential = mu - ss * np.log1p(-probs)
+            q = np.where(zero, exponential, general)
+            q = np.where(ss > 0, q, np.nan)
+            smoothed = np.log(q)
+        top = max_tail[smooth, None]
+        smoothed = np.where(smoothed > top, top, smoothed)
+        ratios[rows[smooth], tail_idx[smooth]] = smoothed
+    # log weights lw = ratios - lse(ratios); elpd_i = lse(lw + log_lik)
+    normaliser = _logsumexp(ratios)
+    ratios += log_lik
+    elpd_i = _logsumexp(ratios) - normaliser
+    lppd_i = _logsumexp(log_lik) - np.log(n_samples)
+    return elpd_i, lppd_i - elpd_i, k
+
+
+def psis_loo(log_lik: xr.DataArray, r_eff: float) -> LooResult:
+    """PSIS-LOO of a pointwise log-likelihood ``(chain, draw, *obs)``, the same numbers as ``az.loo``.
+
+    Parameters
+    ----------
+    log_lik : DataArray
+        Pointwise log-likelihood with dims ``chain``, ``draw`` and the observations' dims.
+    r_eff : float
+        Relative efficiency of the draws (:func:`relative_efficiency`, as ArviZ computes it).
+    """
+    obs_dims = [d for d in log_lik.dims if d not in ("chain", "draw")]
+    values = log_lik.transpose("chain", "draw", *obs_dims).values
+    n_samples = values.shape[0] * values.shape[1]
+    flat = values.reshape(n_samples, -1)
+    n = flat.shape[1]
+    step = max(1, _BLOCK_CELLS // n_samples)
+    elpd_i, p_i, k = np.empty(n), np.empty(n), np.empty(n)
+    for start in range(0, n, step):
+        cols = slice(start, start + step)
+        block = np.ascontiguousarray(np.asarray(flat[:, cols], dtype=float).T)  # observations x draws
+        elpd_i[cols], p_i[cols], k[cols] = _block(block, r_eff)
+    se = float(np.sqrt(n * np.var(elpd_i, ddof=1))) if n > 1 else 0.0
+    good_k = min(1 - 1 / np.log10(n_samples), 0.7) if n_samples > 1 else 0.7
+    return LooResult(
+        elpd=float(elpd_i.sum()),
+        se=se,
+        p=float(p_i.sum()),
+        pareto_k=k,
+        elpd_i=elpd_i,
+        good_k=float(good_k),
+        n_samples=n_samples,
+        r_eff=r_eff,
+    )
+
+
+__all__ = ["LooResult", "gpd_fit", "psis_loo", "relative_efficiency", "tail_length"]

@@ -1,0 +1,105 @@
+"""The one-sweep averages of models/predict.py give the same numbers as the plain algorithm.
+
+``Predictor.averages`` reuses the linear predictor across counterfactuals, shares offsets between rows
+that change alike and turns ``expit(eta + c)`` into ``1 / (1 + exp(-eta) exp(-c))``. The plain
+algorithm kept here as the reference computes every quantity on its own with ``Predictor.mean``
+(which ``tests/test_equivalence.py`` checks against the PyMC graph). Both are compared per quantity
+and through the whole estimands Dataset of the regression families, at prior draws (wider than any
+posterior) and at draws blown up so the shortcut overflows and its plain fallback runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytest
+import xarray as xr
+
+from ipsbayes.models import predict
+from ipsbayes.models.groups import idx_key
+from ipsbayes.models.predict import Averages, Predictor, _group_dims, group_weights
+from ipsbayes.runner import check
+
+from .conftest import REPO
+
+CONFIGS = ["models/ipsung_employment.toml", "models/ipsung_fidelity.toml", "examples/sleepstudy/sleepstudy.toml"]
+
+
+def plain_averages(self: Predictor, counterfactuals=(), groups=(), fidelity_values=None) -> Averages:
+    """The reference: every mean computed on its own, the linear predictor rebuilt each time."""
+    curve = None
+    if fidelity_values is not None:
+        curve = np.column_stack([self.mean(fidelity_value=v) for v in fidelity_values])
+    return Averages(
+        self.mean(), [self.mean(groups=g) for g in groups], [self.mean(X=X) for X in counterfactuals], curve
+    )
+
+
+def _draws(model: pm.Model, draws: int = 60, seed: int = 3) -> xr.Dataset:
+    with model:
+        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)["prior"].to_dataset()
+    return prior if "chain" in prior.dims else prior.expand_dims("chain")
+
+
+@pytest.fixture(scope="module", params=CONFIGS)
+def plan(request):
+    return check(REPO / request.param)
+
+
+def _inputs(plan, predictor: Predictor):
+    data = plan.data
+    design = data.info["design"]
+    designs = [X for c in design.contrasts() for X in design.counterfactual(data.info["frame"], c)]
+    groups = [
+        group_weights(data.arrays[idx_key(b.block.factor)], predictor.weights, len(data.coords[b.dim]))
+        for b in _group_dims(data)
+    ]
+    values = np.linspace(-3.0, 2.0, 7) if predictor.fidelity_slope is not None else None
+    return designs, groups, values
+
+
+@pytest.mark.parametrize("blow_up", [1.0, 60.0])
+def test_averages_equal_the_plain_means(plan, blow_up: float) -> None:
+    draws = _draws(plan.model)
+    if blow_up != 1.0:  # log-odds in the hundreds: exp(-eta) overflows, the plain fallback must take over
+        draws = draws.map(lambda v: v * blow_up if v.dtype.kind == "f" else v)
+    family = plan.family.outcome_family(plan.spec)
+    predictor = Predictor.from_posterior(draws, plan.data, family)
+    designs, groups, values = _inputs(plan, predictor)
+    assert designs, "the reference configs have contrasts"
+    fast = predictor.averages(designs, groups, values)
+    plain = plain_averages(predictor, designs, groups, values)
+    tol = {"rtol": 1e-10, "atol": 1e-13}
+    assert np.all(np.isfinite(fast.overall))
+    np.testing.assert_allclose(fast.overall, plain.overall, **tol)
+    for a, b in zip(fast.groups, plain.groups, strict=True):
+        np.testing.assert_allclose(a, b, **tol)
+    for a, b in zip(fast.counterfactuals, plain.counterfactuals, strict=True):
+        np.testing.assert_allclose(a, b, **tol)
+    if values is not None:
+        np.testing.assert_allclose(fast.fidelity, plain.fidelity, **tol)
+
+
+def test_estimands_equal_those_of_the_plain_algorithm(plan, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every estimand (AMEs, group rates, fidelity curve and contrast) is the same number either way."""
+    draws = _draws(plan.model, draws=40)
+    fast = plan.family.estimands(draws, plan.data, plan.spec, plan.config)
+    monkeypatch.setattr(predict.Predictor, "averages", plain_averages)
+    plain = plan.family.estimands(draws, plan.data, plan.spec, plan.config)
+    assert set(fast.data_vars) == set(plain.data_vars)
+    for name in plain.data_vars:
+        xr.testing.assert_allclose(fast[name], plain[name], rtol=1e-10, atol=1e-12)
+
+
+def test_chunks_do_not_change_the_numbers(plan, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of one draw give the same numbers as one chunk of all draws."""
+    draws = _draws(plan.model, draws=30)
+    family = plan.family.outcome_family(plan.spec)
+    predictor = Predictor.from_posterior(draws, plan.data, family)
+    designs, groups, values = _inputs(plan, predictor)
+    whole = predictor.averages(designs, groups, values)
+    monkeypatch.setattr(predict, "_CACHE_CELLS", 1)
+    single = predictor.averages(designs, groups, values)
+    np.testing.assert_allclose(single.overall, whole.overall, rtol=1e-13)
+    for a, b in zip(single.counterfactuals, whole.counterfactuals, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13)

@@ -165,3 +165,24 @@ def test_effects_in_both_directions_are_ranked_by_size_and_worded_by_sign(ipsung
         ranked = [abs(row["effect"].median) for row in effect_rows(ctx)]
         probabilities = [row["p_relevant"] for row in effect_rows(ctx)]
         assert probabilities == sorted(probabilities, reverse=True) or ranked == sorted(ranked, reverse=True)
+
+
+def test_effects_are_ranked_by_the_probability_the_table_prints() -> None:
+    """A small rise with wide tails both ways must not outrank a clear rise by its invisible lower tail."""
+    rng = np.random.default_rng(5)
+    wide = rng.normal(0.3, 5.0, 8000)  # P(> 5) ~ 0.17, P(< -5) ~ 0.15: the two tails add to ~0.32
+    clear = rng.normal(4.0, 1.2, 8000)  # P(> 5) ~ 0.20, nothing below -5
+    ame = xr.DataArray(
+        np.stack([wide, clear]).reshape(2, 2, 4000), dims=("contrast", "chain", "draw"),
+        coords={"contrast": ["wide", "clear"]}, attrs={"unit": "pp"},
+    )  # fmt: skip
+    estimands = xr.Dataset({"ame": ame})
+    tree = xr.DataTree.from_dict({"estimands": estimands})
+    ctx = ReportContext(estimands, tree, None, Style("eti", 0.9, "en"), thresholds={"ame": 5.0})
+    rows = effect_rows(ctx)
+    shown = [row["effect"].p_beyond(5.0) for row in rows]
+    assert shown == sorted(shown, reverse=True) and rows[0]["contrast"] == "clear"
+    either = {row["contrast"]: row["effect"].p_either_beyond(5.0) for row in rows}
+    assert either["wide"] > either["clear"]  # the old key (both tails) would have put "wide" first
+    table = [line for line in effects_section(ctx).splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
+    assert [line.split(" | ")[1] for line in table] == [row["label"] for row in rows]

@@ -110,9 +110,11 @@ def effect_rows(
 ) -> list[dict[str, Any]]:
     """Average marginal effects ranked by size, never by signed median, each with its conditional effect.
 
-    With a threshold for ``name`` in ``report.thresholds`` the rank is by the probability of a
-    practically relevant effect in either direction (``P(|effect| > threshold)``), ties by absolute
-    median; otherwise by absolute median.
+    With a threshold for ``name`` in ``report.thresholds`` the rank is by the probability the table
+    shows: a change beyond the threshold in the direction of the median (``P(effect > threshold)`` for
+    a rise, ``P(effect < -threshold)`` for a fall), ties by absolute median; otherwise by absolute
+    median. Ranking by a number the reader cannot see (e.g. the two tails added) would print rows out
+    of the order of their own probabilities.
 
     Returns
     -------
@@ -137,7 +139,7 @@ def effect_rows(
                 "label": ctx.label(str(contrast)),
                 "effect": effect,
                 "conditional": conditional(ctx, str(contrast)),
-                "p_relevant": effect.p_either_beyond(threshold) if threshold is not None else None,
+                "p_relevant": effect.p_beyond(threshold) if threshold is not None else None,
             }
         )
     rows.sort(key=lambda r: (-(r["p_relevant"] or 0.0), -abs(r["effect"].median)))

@@ -266,15 +266,23 @@ def test_hit_in_a_new_process(tmp_path: Path) -> None:
 
 def test_sweep_keeps_the_most_recently_used_entries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(compile_cache, "MAX_ENTRIES", 3)
-    for i in range(5):
-        (tmp_path / f"entry{i}").mkdir()
-        (tmp_path / f"entry{i}" / "meta.json").write_text("{}")
-        os.utime(tmp_path / f"entry{i}" / "meta.json", (1000 + i, 1000 + i))
-    (tmp_path / ".tmp-dead").mkdir()
-    os.utime(tmp_path / ".tmp-dead", (0, 0))
+    keys = [f"{i:032x}" for i in range(5)]
+    for i, key in enumerate(keys):
+        (tmp_path / key).mkdir()
+        (tmp_path / key / "meta.json").write_text("{}")
+        os.utime(tmp_path / key / "meta.json", (1000 + i, 1000 + i))
+    dead = tmp_path / f".tmp-{keys[0]}-123-{'a' * 8}"
+    dead.mkdir()
+    os.utime(dead, (0, 0))
+    # what a user keeps in the folder is never touched, however old
+    for name in ("notes", ".tmp-mine"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "meta.json").write_text("{}")
+        os.utime(tmp_path / name / "meta.json", (0, 0))
+        os.utime(tmp_path / name, (0, 0))
     compile_cache._sweep(tmp_path)
     # room for the entry about to be published: the two oldest and one more go
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry3", "entry4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-mine", keys[3], keys[4], "notes"]
 
 
 def test_structure_numba_cannot_cache_is_not_served(tmp_path: Path) -> None:

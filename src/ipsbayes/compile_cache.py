@@ -48,6 +48,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import threading
@@ -358,21 +359,34 @@ def _sweep(root: Path, max_age_s: float = 3600.0) -> None:
     """Delete what dead processes left behind, and the least recently used entries beyond a limit.
 
     Temporary folders older than ``max_age_s`` and discarded entries go; so do the entries beyond
-    :data:`MAX_ENTRIES`, oldest ``meta.json`` first (loading an entry touches it).
+    :data:`MAX_ENTRIES`, oldest ``meta.json`` first (loading an entry touches it). Only names this
+    module writes are touched (a key, ``.tmp-KEY-...``, ``.trash-KEY-...``), so anything else a user
+    keeps in the cache folder is never deleted.
     """
     now = time.time()
     for path in root.glob(".tmp-*"):
+        if not _OWN_TEMP.match(path.name):
+            continue
         with contextlib.suppress(OSError):
             if now - path.stat().st_mtime > max_age_s:
                 shutil.rmtree(path, ignore_errors=True)
     for path in root.glob(".trash-*"):
-        shutil.rmtree(path, ignore_errors=True)
+        if _OWN_TRASH.match(path.name):
+            shutil.rmtree(path, ignore_errors=True)
     used = []
     for meta in root.glob("*/meta.json"):
+        if not _OWN_KEY.match(meta.parent.name):
+            continue
         with contextlib.suppress(OSError):
             used.append((meta.stat().st_mtime, meta.parent))
     for _, folder in sorted(used)[: max(0, len(used) - MAX_ENTRIES + 1)]:
         _discard(folder)
+
+
+#: names of what this module writes into the cache folder (see :func:`_sweep`)
+_OWN_KEY = re.compile(r"^[0-9a-f]{32}$")
+_OWN_TEMP = re.compile(r"^\.tmp-[0-9a-f]{32}-\d+-[0-9a-f]{8}$")
+_OWN_TRASH = re.compile(r"^\.trash-[0-9a-f]{32}-[0-9a-f]{8}$")
 
 
 def _load(root: Path, key: str) -> _Entry | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from ipsbayes.diagnostics import Diagnostics, diagnose
 from ipsbayes.errors import ModelError
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.priors import PriorSet
-from ipsbayes.sampling import sample
+from ipsbayes.sampling import C_MODE, sample
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,11 @@ def build(family: ModelFamily, data: ModelData, spec: ModelSpec, priors: PriorSe
     """
     try:
         model = family.build(data, spec, priors)
-        logps = model.point_logps()
+        with warnings.catch_warnings():
+            # PyTensor's C backend (C_MODE) says once per process that it found no BLAS to link; its
+            # products fall back to NumPy's BLAS, measured (benchmarks/results/post_sampling_backend.md)
+            warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+            logps = model.point_logps(**C_MODE)
     except Exception as exc:  # a bug or an impossible spec: say which model failed
         raise ModelError(f"Could not build the {family.kind} model: {exc}") from exc
     bad = [name for name, value in logps.items() if not abs(float(value)) < float("inf")]

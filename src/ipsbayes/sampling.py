@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
+import pytensor
 import xarray as xr
 from pymc.stats.log_density import compute_log_prior
 from pytensor.printing import debugprint
@@ -40,8 +41,16 @@ logger = logging.getLogger("ipsbayes")
 #: Compiled models by fingerprint (per process; least recently used dropped first).
 _COMPILED: OrderedDict[str, Any] = OrderedDict()
 MAX_COMPILED = 16
-#: PyTensor's C backend for log-densities and predictive draws: compiled once, cached on disk.
-C_MODE = {"mode": "FAST_RUN"}
+#: PyTensor's C backend (C VM) for predictive and prior draws and deterministics: its compiled modules
+#: are cached on disk and load in milliseconds, where numba (PyTensor 3's ``FAST_RUN``) compiles the
+#: functions that draw random variables again in every process: 2.8-3.2 s for 500 prior draws against
+#: 0.6-0.7 s; posterior predictive draws 0.10 against 1.06 s (1,500 rows x 800 draws) and 2.1 against
+#: 3.2 s (15,000 x 4,000)
+#: (``benchmarks/results/post_sampling_backend.md``). Without a C++ compiler PyTensor's default is kept.
+C_MODE = {"mode": "CVM" if pytensor.config.cxx else "FAST_RUN"}
+#: Pointwise log-densities stay on numba: it caches them on disk, and at 15,000 rows they evaluate
+#: faster (2.5 against 2.8 s for 4,000 draws; equal at 1,500 rows).
+LOG_DENSITY_MODE = {"mode": "NUMBA"}
 
 #: Chains, tuning, draws and the NUTS target acceptance rate of each profile. ``target_accept``
 #: 0.8 (ci, default) was chosen by measurement (``benchmarks/results/target_accept.md``): on the
@@ -239,9 +248,9 @@ def _sample_and_process(
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
         if log_likelihood:
-            pm.compute_log_likelihood(datatree, model=model, progressbar=False, compile_kwargs=C_MODE)
+            pm.compute_log_likelihood(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
         if log_prior:
-            compute_log_prior(datatree, model=model, progressbar=False, compile_kwargs=C_MODE)
+            compute_log_prior(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
         timings["log_density"] = time.perf_counter() - started
         if predictive:
             started = time.perf_counter()

@@ -293,7 +293,7 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         summary = az.summary(datatree, var_names=var_names, kind="diagnostics", round_to="none")
-        _, sampler = az.diagnose(datatree, var_names=var_names, return_diagnostics=True, show_diagnostics=False)
+        sampler = sampler_statistics(datatree)
     checks.append(_rhat_check(summary, thresholds, result))
     for kind in ("bulk", "tail"):
         checks.append(_ess_check(summary, kind, n_chains, thresholds, result))
@@ -345,6 +345,27 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
         )
     checks.extend(_pareto_checks(datatree, thresholds))
     return result
+
+
+def sampler_statistics(datatree: xr.DataTree) -> dict[str, dict[str, Any]]:
+    """Divergences, maximum-tree-depth hits and E-BFMI per chain, as ``az.diagnose`` reports them.
+
+    ``az.diagnose`` also computes bulk and tail ESS and two R-hats of every variable, which
+    :func:`diagnose` already has from ``az.summary``; this reads only the sampler's statistics
+    (same keys and values as ``az.diagnose(..., return_diagnostics=True)[1]``, test in
+    ``tests/test_fast_paths.py``).
+    """
+    if "sample_stats" not in datatree.children:
+        return {}
+    stats = datatree["sample_stats"].to_dataset()
+    out: dict[str, dict[str, Any]] = {}
+    if "diverging" in stats:
+        out["divergent"] = {"n_divergent": int(stats["diverging"].sum().values)}
+    if "reached_max_treedepth" in stats:
+        out["treedepth"] = {"n_max": int(stats["reached_max_treedepth"].sum().values)}
+    if "energy" in stats:
+        out["bfmi"] = {"bfmi_values": az.bfmi(datatree)["energy"].values}
+    return out
 
 
 def raised_target_note(datatree: xr.DataTree) -> tuple[str, str]:

@@ -30,6 +30,7 @@ from ipsbayes.present import Presentation, ReportContext, fixed
 from ipsbayes.present.answers import vocabulary_word
 from ipsbayes.present.cells import suppress_counts
 from ipsbayes.present.style import figure_of
+from ipsbayes.report.figure_files import FigureWriter, freeze_layout
 from ipsbayes.report.figures_sensitivity import (
     compared_estimands,
     power_scaling_plot,
@@ -383,17 +384,13 @@ def draw_figures(
     """
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
-    with matplotlib.rc_context(ctx.style.rc()):
+    with matplotlib.rc_context(ctx.style.rc()), FigureWriter(ctx.style.dpi) as writer:
         for spec, fig, caption in iter_figures(ctx, presentation, shared):
+            freeze_layout(fig)
             paths = {}
             for fmt in formats:
-                path = folder / f"{spec.name}.{fmt}"
-                fig.savefig(
-                    path,
-                    dpi=ctx.style.dpi if fmt == "png" else None,
-                    metadata={"Software": None} if fmt == "png" else {"Date": None},
-                )
-                paths[fmt] = path
+                paths[fmt] = folder / f"{spec.name}.{fmt}"
+                writer.save(fig, paths[fmt], fmt)
             plt.close(fig)
             out[spec.name] = {"title": spec.title(ctx), "paths": paths, "caption": caption}
     return out

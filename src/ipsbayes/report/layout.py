@@ -40,14 +40,19 @@ def fit_to_profile(fig: Figure, style: Style, height: float | None = None) -> Fi
             text.set_fontsize(style.small_font)
     if fig.get_layout_engine() is None or type(fig.get_layout_engine()).__name__ != "ConstrainedLayoutEngine":
         fig.set_layout_engine("constrained")
-    wrap_axis_labels(fig)
+    if wrap_axis_labels(fig):
+        fig.draw_without_rendering()  # the wrapped labels are taller: lay out again
     return fig
 
 
-def wrap_axis_labels(fig: Figure) -> None:
-    """Wrap x-axis labels longer than their axes is wide (long tick labels on the left leave little room)."""
-    fig.canvas.draw()
+def wrap_axis_labels(fig: Figure) -> bool:
+    """Wrap x-axis labels longer than their axes is wide (long tick labels on the left leave little room).
+
+    Lays the figure out first (no pixels are drawn); returns whether any label was wrapped.
+    """
+    fig.draw_without_rendering()
     width = fig.get_size_inches()[0] * 72.0
+    wrapped = False
     for ax in fig.axes:
         label = ax.xaxis.label
         text = label.get_text()
@@ -56,6 +61,8 @@ def wrap_axis_labels(fig: Figure) -> None:
         chars = int(ax.get_position().width * width / (0.58 * label.get_fontsize()))
         if len(text) > chars:
             label.set_text(textwrap.fill(text, max(12, chars)))
+            wrapped = True
+    return wrapped
 
 
 def visible_texts(fig: Figure) -> list[Text]:

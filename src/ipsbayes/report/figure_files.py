@@ -1,0 +1,85 @@
+"""Saving report figures as files: one layout per figure, PNG compression off the drawing thread.
+
+A report saves each figure twice (PNG and SVG). Left to itself, matplotlib lays a
+constrained-layout figure out again for every file it saves, and compresses the PNG on
+the thread that draws the next figure. Here a figure is laid out once
+(:func:`freeze_layout`), every file is drawn from that layout, and PNG compression
+(zlib in Pillow, which releases the GIL) runs on a worker thread while the next figure is
+drawn. The pixels are those ``Figure.savefig`` writes (``tests/test_fast_paths.py``).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
+
+
+def freeze_layout(fig: Figure) -> None:
+    """Keep the figure's current layout for every file saved from it.
+
+    Call after the figure is laid out at its final size (:func:`~ipsbayes.report.layout.fit_to_profile`).
+    Without a layout engine ``savefig`` draws from the positions already computed instead of
+    measuring every text again for each file.
+    """
+    with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)  # with both rc settings off, None removes the engine
+
+
+class FigureWriter:
+    """Save figures as PNG and SVG; PNGs are compressed and written on a worker thread.
+
+    Use as a context manager: leaving it waits for every file and re-raises the first error,
+    so all files exist once the ``with`` block ends.
+    """
+
+    def __init__(self, dpi: float) -> None:
+        self.dpi = dpi
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipsbayes-png")
+        self._pending: list[Future] = []
+
+    def __enter__(self) -> FigureWriter:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._pool.shutdown(wait=True)
+        if kind is None:
+            for future in self._pending:
+                future.result()
+
+    def save(self, fig: Figure, path: Path, fmt: str) -> None:
+        """Write ``fig`` to ``path`` as ``fmt`` ('png' at the writer's DPI, or 'svg' with real text)."""
+        if fmt != "png":
+            fig.savefig(path, format=fmt, metadata={"Date": None})
+            return
+        pixels = rgba_pixels(fig, self.dpi)
+        self._pending.append(self._pool.submit(write_png, pixels, path, self.dpi))
+
+
+def rgba_pixels(fig: Figure, dpi: float) -> np.ndarray:
+    """The figure drawn by matplotlib's Agg renderer at ``dpi``, as ``savefig`` draws a PNG (rows x cols x 4)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="rgba", dpi=dpi)
+    raw = np.frombuffer(buffer.getbuffer(), dtype=np.uint8)
+    width = int(fig.get_figwidth() * dpi)  # Agg's canvas: the size in pixels, truncated
+    height = raw.size // (4 * width)
+    if width * height * 4 != raw.size:
+        raise ValueError(f"unexpected canvas size: {raw.size} bytes for {width} pixels wide")
+    return raw.reshape(height, width, 4)
+
+
+def write_png(pixels: np.ndarray, path: Path, dpi: float) -> None:
+    """Compress ``pixels`` to a PNG file carrying its DPI, without software or date metadata (stable bytes)."""
+    Image.fromarray(pixels, mode="RGBA").save(path, format="png", dpi=(dpi, dpi))
+
+
+__all__ = ["FigureWriter", "freeze_layout", "rgba_pixels", "write_png"]

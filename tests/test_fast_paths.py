@@ -1,0 +1,138 @@
+"""Speed tricks after sampling give the same numbers and pixels as the plain calls they replace (issue 15).
+
+- log-densities, predictive and prior draws use PyTensor's C backend (``sampling.C_MODE``), not
+  PyTensor 3's default numba backend that compiles again in every process;
+- the sampler checks read divergences, tree depth and E-BFMI without ``az.diagnose``'s second
+  ESS and R-hat pass;
+- report figures are laid out once for both files, and PNGs are compressed on a worker thread.
+"""
+
+from __future__ import annotations
+
+import io
+
+import arviz as az
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pymc as pm
+import pytensor
+import pytest
+import xarray as xr
+from PIL import Image
+from pytensor.compile.mode import get_mode
+
+from ipsbayes.diagnostics import sampler_statistics
+from ipsbayes.report.figure_files import FigureWriter, freeze_layout, rgba_pixels
+from ipsbayes.sampling import C_MODE
+
+
+@pytest.mark.skipif(not pytensor.config.cxx, reason="no C++ compiler: PyTensor's default backend is kept")
+def test_post_sampling_functions_use_the_c_backend():
+    # PyTensor 3 made FAST_RUN a numba mode; the name alone no longer says which backend runs
+    linker = get_mode(C_MODE["mode"]).linker
+    assert type(linker).__name__ == "VMLinker" and linker.use_cloop
+
+
+def test_log_likelihood_on_the_c_backend_equals_numba():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=60)
+    y = (rng.uniform(size=60) < 1 / (1 + np.exp(-(0.3 + 0.8 * x)))).astype(int)
+    groups = rng.integers(0, 5, size=60)
+    with pm.Model() as model:
+        a = pm.Normal("a", 0, 1.5)
+        b = pm.Normal("b", 0, 1)
+        sd = pm.HalfNormal("sd", 1)
+        u = pm.Normal("u", 0, sd, shape=5)
+        pm.Bernoulli("y", logit_p=a + u[groups] + b * x, observed=y)
+    draws = pm.sample_prior_predictive(draws=40, model=model, random_seed=1, var_names=["a", "b", "sd", "u"])
+    posterior = draws["prior"].to_dataset()
+    values = {}
+    for mode in (C_MODE["mode"], "NUMBA"):
+        tree = xr.DataTree.from_dict({"posterior": posterior})
+        pm.compute_log_likelihood(tree, model=model, progressbar=False, compile_kwargs={"mode": mode})
+        values[mode] = tree["log_likelihood"]["y"].values
+    np.testing.assert_allclose(values[C_MODE["mode"]], values["NUMBA"], rtol=1e-12, atol=1e-12)
+
+
+def test_sampler_statistics_equal_az_diagnose():
+    rng = np.random.default_rng(5)
+    chains, draws = 3, 200
+    coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    posterior = xr.Dataset({"mu": (("chain", "draw"), rng.normal(size=(chains, draws)))}, coords=coords)
+    stats = xr.Dataset(
+        {
+            "diverging": (("chain", "draw"), rng.uniform(size=(chains, draws)) < 0.02),
+            "reached_max_treedepth": (("chain", "draw"), rng.uniform(size=(chains, draws)) < 0.05),
+            "energy": (("chain", "draw"), np.cumsum(rng.normal(size=(chains, draws)), axis=1)),
+        },
+        coords=coords,
+    )
+    tree = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+    _, expected = az.diagnose(tree, return_diagnostics=True, show_diagnostics=False)
+    ours = sampler_statistics(tree)
+    assert ours["divergent"]["n_divergent"] == expected["divergent"]["n_divergent"] > 0
+    assert ours["treedepth"]["n_max"] == expected["treedepth"]["n_max"] > 0
+    np.testing.assert_allclose(ours["bfmi"]["bfmi_values"], expected["bfmi"]["bfmi_values"])
+    # statistics a sampler did not report are absent, as in az.diagnose
+    bare = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats[["diverging"]]})
+    assert set(sampler_statistics(bare)) == {"divergent"}
+    assert sampler_statistics(xr.DataTree.from_dict({"posterior": posterior})) == {}
+
+
+def constrained_figure() -> plt.Figure:
+    """A figure with text on every side, so constrained layout has work to do."""
+    fig, axes = plt.subplots(2, 2, figsize=(6.3, 4.2), layout="constrained")
+    for i, ax in enumerate(axes.ravel()):
+        ax.plot(np.linspace(0, 1, 50) ** (i + 1), label=f"curve {i}")
+        ax.set_title(f"Panel {i}: a title of some length")
+        ax.set_xlabel("a rather long label of the horizontal axis")
+        ax.set_ylabel("vertical label")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center")
+    fig.supxlabel("shared horizontal label")
+    return fig
+
+
+def test_frozen_layout_is_the_layout_savefig_computes():
+    with matplotlib.rc_context({"figure.constrained_layout.use": True}), plt.ioff():
+        fig = constrained_figure()
+        fresh = constrained_figure()
+        fig.draw_without_rendering()
+        freeze_layout(fig)
+        assert fig.get_layout_engine() is None
+        fresh.savefig(io.BytesIO(), format="png", dpi=300)  # laid out by savefig at the file's DPI
+        for frozen_ax, fresh_ax in zip(fig.axes, fresh.axes, strict=True):
+            # the same boxes to within a point on a 6.3-inch figure
+            np.testing.assert_allclose(
+                frozen_ax.get_position().bounds, fresh_ax.get_position().bounds, atol=1.0 / (72 * 4.2)
+            )
+        plt.close(fig)
+        plt.close(fresh)
+
+
+def test_figure_writer_writes_the_pixels_savefig_writes(tmp_path):
+    with plt.ioff():
+        fig = constrained_figure()
+        fig.draw_without_rendering()
+        freeze_layout(fig)
+        expected = io.BytesIO()
+        fig.savefig(expected, format="png", dpi=150, metadata={"Software": None})
+        with FigureWriter(dpi=150) as writer:
+            writer.save(fig, tmp_path / "f.png", "png")
+            writer.save(fig, tmp_path / "f.svg", "svg")
+        plt.close(fig)
+    ours = Image.open(tmp_path / "f.png")
+    theirs = Image.open(expected)
+    assert ours.size == theirs.size
+    np.testing.assert_array_equal(np.asarray(ours.convert("RGBA")), np.asarray(theirs.convert("RGBA")))
+    assert ours.info["dpi"] == theirs.info["dpi"]  # PNG stores whole pixels per metre: 150.012
+    assert (tmp_path / "f.svg").read_text().startswith("<?xml")
+    assert rgba_pixels(fig, 72).shape == (int(4.2 * 72), int(6.3 * 72), 4)
+
+
+def test_figure_writer_reports_a_failed_write(tmp_path):
+    with plt.ioff():
+        fig = constrained_figure()
+        with pytest.raises(OSError), FigureWriter(dpi=50) as writer:
+            writer.save(fig, tmp_path / "missing-folder" / "f.png", "png")
+        plt.close(fig)

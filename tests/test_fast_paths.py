@@ -111,15 +111,19 @@ def test_frozen_layout_is_the_layout_savefig_computes():
 
 
 def test_figure_writer_writes_the_pixels_savefig_writes(tmp_path):
-    with plt.ioff():
+    # the report draws under rc constrained layout, where savefig re-installed an engine on leaving
+    with matplotlib.rc_context({"figure.constrained_layout.use": True}), plt.ioff():
         fig = constrained_figure()
         fig.draw_without_rendering()
         freeze_layout(fig)
-        expected = io.BytesIO()
-        fig.savefig(expected, format="png", dpi=150, metadata={"Software": None})
         with FigureWriter(dpi=150) as writer:
             writer.save(fig, tmp_path / "f.png", "png")
+            assert fig.get_layout_engine() is None  # still frozen for the next file
             writer.save(fig, tmp_path / "f.svg", "svg")
+        assert fig.get_layout_engine() is None
+        expected = io.BytesIO()
+        with matplotlib.rc_context({"figure.constrained_layout.use": False}):
+            fig.savefig(expected, format="png", dpi=150, metadata={"Software": None})
         plt.close(fig)
     ours = Image.open(tmp_path / "f.png")
     theirs = Image.open(expected)

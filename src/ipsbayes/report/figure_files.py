@@ -20,6 +20,11 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 
+#: rc settings under which "no layout engine" stays none: with constrained layout on in rc (the report
+#: profile), ``set_layout_engine(None)``, which ``savefig`` also calls on leaving, installs a new one
+NO_LAYOUT_RC = {"figure.autolayout": False, "figure.constrained_layout.use": False}
+
+
 def freeze_layout(fig: Figure) -> None:
     """Keep the figure's current layout for every file saved from it.
 
@@ -27,8 +32,8 @@ def freeze_layout(fig: Figure) -> None:
     Without a layout engine ``savefig`` draws from the positions already computed instead of
     measuring every text again for each file.
     """
-    with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
-        fig.set_layout_engine(None)  # with both rc settings off, None removes the engine
+    with matplotlib.rc_context(NO_LAYOUT_RC):
+        fig.set_layout_engine(None)
 
 
 class FigureWriter:
@@ -56,10 +61,11 @@ class FigureWriter:
 
     def save(self, fig: Figure, path: Path, fmt: str) -> None:
         """Write ``fig`` to ``path`` as ``fmt`` ('png' at the writer's DPI, or 'svg' with real text)."""
-        if fmt != "png":
-            fig.savefig(path, format=fmt, metadata={"Date": None})
-            return
-        pixels = rgba_pixels(fig, self.dpi)
+        with matplotlib.rc_context(NO_LAYOUT_RC):  # a frozen layout stays frozen for the next file
+            if fmt != "png":
+                fig.savefig(path, format=fmt, metadata={"Date": None})
+                return
+            pixels = rgba_pixels(fig, self.dpi)
         self._pending.append(self._pool.submit(write_png, pixels, path, self.dpi))
 
 

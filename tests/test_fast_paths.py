@@ -24,7 +24,7 @@ from pytensor.compile.mode import get_mode
 
 from ipsbayes.diagnostics import sampler_statistics
 from ipsbayes.report.figure_files import FigureWriter, freeze_layout, rgba_pixels
-from ipsbayes.sampling import C_MODE
+from ipsbayes.sampling import C_MODE, draw_mode
 
 
 @pytest.mark.skipif(not pytensor.config.cxx, reason="no C++ compiler: PyTensor's default backend is kept")
@@ -32,6 +32,16 @@ def test_post_sampling_functions_use_the_c_backend():
     # PyTensor 3 made FAST_RUN a numba mode; the name alone no longer says which backend runs
     linker = get_mode(C_MODE["mode"]).linker
     assert type(linker).__name__ == "VMLinker" and linker.use_cloop
+
+
+def test_categorical_draws_stay_on_numba():
+    # the C VM draws categorical variables through a Python loop over rows (benchmarked 2x slower)
+    with pm.Model() as categorical:
+        pm.Categorical("y", p=np.full((30, 3), 1 / 3), observed=np.zeros(30, dtype=int))
+    with pm.Model() as binary:
+        pm.Bernoulli("y", p=0.3, observed=np.zeros(30, dtype=int))
+    assert draw_mode(categorical) == {"mode": "NUMBA"}
+    assert draw_mode(binary) == C_MODE
 
 
 def test_log_likelihood_on_the_c_backend_equals_numba():

@@ -29,6 +29,7 @@ import pytensor
 import xarray as xr
 from pymc.stats.log_density import compute_log_prior
 from pytensor.printing import debugprint
+from pytensor.tensor.random.basic import CategoricalRV
 
 from ipsbayes import interrupt
 from ipsbayes import progress as progress_stage
@@ -48,6 +49,18 @@ MAX_COMPILED = 16
 #: 3.2 s (15,000 x 4,000)
 #: (``benchmarks/results/post_sampling_backend.md``). Without a C++ compiler PyTensor's default is kept.
 C_MODE = {"mode": "CVM" if pytensor.config.cxx else "FAST_RUN"}
+#: Except where a model draws categorical variables: PyTensor's C VM draws them through a Python loop
+#: over rows (``vsearchsorted``), 3.2-3.9 s for 500 prior draws of the 1,500-row competing-outcomes
+#: model against 1.7 s on numba, compile included (:func:`draw_mode`).
+SLOW_C_DRAWS = (CategoricalRV,)
+
+
+def draw_mode(model: pm.Model) -> dict[str, str]:
+    """The PyTensor mode for drawing ``model``'s random variables (prior and predictive draws)."""
+    slow = any(rv.owner is not None and isinstance(rv.owner.op, SLOW_C_DRAWS) for rv in model.basic_RVs)
+    return {"mode": "NUMBA"} if slow else C_MODE
+
+
 #: Pointwise log-densities stay on numba: it caches them on disk, and at 15,000 rows they evaluate
 #: faster (2.5 against 2.8 s for 4,000 draws; equal at 1,500 rows).
 LOG_DENSITY_MODE = {"mode": "NUMBA"}
@@ -260,7 +273,7 @@ def _sample_and_process(
                 random_seed=seed,
                 progressbar=False,
                 extend_inferencedata=True,
-                compile_kwargs=C_MODE,
+                compile_kwargs=draw_mode(model),
             )
             timings["posterior_predictive"] = time.perf_counter() - started
     progress_stage.done("log-likelihood and predictive draws")
@@ -526,7 +539,7 @@ def sample_prior_predictive(model: pm.Model, draws: int, seed: int, var_names: l
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
         return pm.sample_prior_predictive(
-            draws=draws, model=model, random_seed=seed, var_names=var_names, compile_kwargs=C_MODE
+            draws=draws, model=model, random_seed=seed, var_names=var_names, compile_kwargs=draw_mode(model)
         )
 
 

@@ -1,6 +1,6 @@
 """Speed tricks after sampling give the same numbers and pixels as the plain calls they replace (issue 15).
 
-- log-densities, predictive and prior draws use PyTensor's C backend (``sampling.C_MODE``), not
+- predictive and prior draws use PyTensor's C backend (``backends.C_MODE``), not
   PyTensor 3's default numba backend that compiles again in every process;
 - the sampler checks read divergences, tree depth and E-BFMI without ``az.diagnose``'s second
   ESS and R-hat pass;
@@ -22,9 +22,9 @@ import xarray as xr
 from PIL import Image
 from pytensor.compile.mode import get_mode
 
+from ipsbayes.backends import C_MODE, draw_mode
 from ipsbayes.diagnostics import sampler_statistics
 from ipsbayes.report.figure_files import FigureWriter, freeze_layout, rgba_pixels
-from ipsbayes.sampling import C_MODE, draw_mode
 
 
 @pytest.mark.skipif(not pytensor.config.cxx, reason="no C++ compiler: PyTensor's default backend is kept")

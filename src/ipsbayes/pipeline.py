@@ -24,13 +24,14 @@ import pymc as pm
 import xarray as xr
 
 from ipsbayes import progress as progress_stage
+from ipsbayes.backends import C_MODE, NO_BLAS_WARNING
 from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle
 from ipsbayes.diagnostics import Diagnostics, diagnose
 from ipsbayes.errors import ModelError
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.priors import PriorSet
-from ipsbayes.sampling import C_MODE, sample
+from ipsbayes.sampling import sample
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,7 @@ def build(family: ModelFamily, data: ModelData, spec: ModelSpec, priors: PriorSe
     try:
         model = family.build(data, spec, priors)
         with warnings.catch_warnings():
-            # PyTensor's C backend (C_MODE) says once per process that it found no BLAS to link; its
-            # products fall back to NumPy's BLAS, measured (benchmarks/results/post_sampling_backend.md)
-            warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+            warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
             logps = model.point_logps(**C_MODE)
     except Exception as exc:  # a bug or an impossible spec: say which model failed
         raise ModelError(f"Could not build the {family.kind} model: {exc}") from exc

@@ -25,14 +25,13 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-import pytensor
 import xarray as xr
 from pymc.stats.log_density import compute_log_prior
 from pytensor.printing import debugprint
-from pytensor.tensor.random.basic import CategoricalRV
 
 from ipsbayes import interrupt
 from ipsbayes import progress as progress_stage
+from ipsbayes.backends import C_MODE, LOG_DENSITY_MODE, NO_BLAS_WARNING, draw_mode
 from ipsbayes.config import SamplerConfig
 from ipsbayes.errors import SamplingError
 from ipsbayes.resources import check_memory, estimate_memory
@@ -42,29 +41,6 @@ logger = logging.getLogger("ipsbayes")
 #: Compiled models by fingerprint (per process; least recently used dropped first).
 _COMPILED: OrderedDict[str, Any] = OrderedDict()
 MAX_COMPILED = 16
-#: PyTensor's C backend (C VM) for predictive and prior draws and deterministics: its compiled modules
-#: are cached on disk and load in milliseconds, where numba (PyTensor 3's ``FAST_RUN``) compiles the
-#: functions that draw random variables again in every process: 2.8-3.2 s for 500 prior draws against
-#: 0.6-0.7 s; posterior predictive draws 0.10 against 1.06 s (1,500 rows x 800 draws) and 2.1 against
-#: 3.2 s (15,000 x 4,000)
-#: (``benchmarks/results/post_sampling_backend.md``). Without a C++ compiler PyTensor's default is kept.
-C_MODE = {"mode": "CVM" if pytensor.config.cxx else "FAST_RUN"}
-#: Except where a model draws categorical variables: PyTensor's C VM draws them through a Python loop
-#: over rows (``vsearchsorted``), 3.2-3.9 s for 500 prior draws of the 1,500-row competing-outcomes
-#: model against 1.7 s on numba, compile included (:func:`draw_mode`).
-SLOW_C_DRAWS = (CategoricalRV,)
-
-
-def draw_mode(model: pm.Model) -> dict[str, str]:
-    """The PyTensor mode for drawing ``model``'s random variables (prior and predictive draws)."""
-    slow = any(rv.owner is not None and isinstance(rv.owner.op, SLOW_C_DRAWS) for rv in model.basic_RVs)
-    return {"mode": "NUMBA"} if slow else C_MODE
-
-
-#: Pointwise log-densities stay on numba: it caches them on disk, and at 15,000 rows they evaluate
-#: faster (2.5 against 2.8 s for 4,000 draws; equal at 1,500 rows).
-LOG_DENSITY_MODE = {"mode": "NUMBA"}
-
 #: Chains, tuning, draws and the NUTS target acceptance rate of each profile. ``target_accept``
 #: 0.8 (ci, default) was chosen by measurement (``benchmarks/results/target_accept.md``): on the
 #: reference model it takes half the leapfrog steps of 0.9 for 13% less ESS, 1.65x fewer steps per
@@ -259,7 +235,7 @@ def _sample_and_process(
     with warnings.catch_warnings(), quiet_pymc(), default_initial_values(model):
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
-        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+        warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
         if log_likelihood:
             pm.compute_log_likelihood(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
         if log_prior:
@@ -325,7 +301,7 @@ def _sample_nutpie(
     started = time.perf_counter()
     if model.deterministics:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+            warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
             posterior = pm.compute_deterministics(
                 posterior, model=model, extend_dataset=True, progressbar=False, compile_kwargs=C_MODE
             )
@@ -537,7 +513,7 @@ def sample_prior_predictive(model: pm.Model, draws: int, seed: int, var_names: l
     with warnings.catch_warnings(), quiet_pymc(), default_initial_values(model):
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
-        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+        warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
         return pm.sample_prior_predictive(
             draws=draws, model=model, random_seed=seed, var_names=var_names, compile_kwargs=draw_mode(model)
         )

@@ -19,7 +19,6 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-
 #: rc settings under which "no layout engine" stays none: with constrained layout on in rc (the report
 #: profile), ``set_layout_engine(None)``, which ``savefig`` also calls on leaving, installs a new one
 NO_LAYOUT_RC = {"figure.autolayout": False, "figure.constrained_layout.use": False}

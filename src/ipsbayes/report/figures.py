@@ -51,7 +51,8 @@ def ppc_calibration(ctx: ReportContext) -> tuple[Figure, str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pc = az.plot_ppc_pava(checked, var_names=[name], ci_prob=style.prob, backend="matplotlib")
-    fig = fit_to_profile(figure_of(pc), style, height=style.width * 0.55)
+    fig = figure_of(pc)
+    fig.set_size_inches(style.width, style.width * 0.55)  # laid out at this size by iter_figures
     band = style.t(f"{style.prob:.0%} consistency band", f"{style.prob:.0%} konsistensbånd")
     for ax in fig.axes:
         ax.set_title("")

@@ -937,8 +937,9 @@ def headline(table: dict, n: int, stan_compile_s: float | None = None) -> list[s
 
 
 CAVEATS = [
-    "- The machine's 2 cores are shared with other jobs (load average about 8-10 during these runs): wall times "
-    "are about twice the CPU times and noisy; CPU time (all threads and worker processes) is the fairer measure.",
+    "- The machine's 2 cores are shared with other jobs (load average before each case in the heading; 8-10 "
+    "during the 2026-11-27 rounds, 1-2 during the 2026-11-28 ones): under load wall times are about twice the "
+    "CPU times and noisy; CPU time (all threads and worker processes) is the fairer measure.",
     "- Each tool samples with its own default target acceptance (column `target accept`): ipsbayes its "
     "`default` profile's (0.9 before issue 15's change, 0.8 since, raised to 0.95 only after divergences), "
     "the others 0.8.",

@@ -42,6 +42,26 @@ def test_categorical_draws_stay_on_numba():
         pm.Bernoulli("y", p=0.3, observed=np.zeros(30, dtype=int))
     assert draw_mode(categorical) == {"mode": "NUMBA"}
     assert draw_mode(binary) == C_MODE
+    assert draw_mode(categorical, var_names=[]) == C_MODE  # only the variables drawn count
+
+
+def test_competing_outcomes_prior_estimands_need_no_outcome_draws(make_config, small_ipsung, monkeypatch):
+    # without the (categorical) outcome PyMC seeds the parameters' generators differently, so the draws
+    # are other draws of the same prior: the estimands agree within Monte Carlo error, not exactly
+    from ipsbayes.runner import check
+    from ipsbayes.sensitivity import prior_estimands
+
+    plan = check(make_config("ipsung_outcomes", data=small_ipsung))
+    assert plan.family.prior_draws_only
+    fast = prior_estimands(plan.family, plan.model, plan.data, plan.spec, plan.config, draws=400)
+    monkeypatch.setattr(type(plan.family), "prior_draws_only", False)
+    full = prior_estimands(plan.family, plan.model, plan.data, plan.spec, plan.config, draws=400)
+    assert set(fast.data_vars) == set(full.data_vars)
+    for name in ("category_share", "service_sd"):
+        a, b = fast[name], full[name]
+        se = np.sqrt((a.var(("chain", "draw")) + b.var(("chain", "draw"))) / 400)
+        z = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw"))) / se
+        assert float(z.max()) < 4.5, (name, z.values)
 
 
 def test_log_likelihood_on_the_c_backend_equals_numba():

@@ -35,9 +35,13 @@ SLOW_C_DRAWS = (CategoricalRV,)
 NO_BLAS_WARNING = "PyTensor could not link to a BLAS"
 
 
-def draw_mode(model: pm.Model) -> dict[str, str]:
-    """The PyTensor mode for drawing ``model``'s random variables (prior and predictive draws)."""
-    slow = any(rv.owner is not None and isinstance(rv.owner.op, SLOW_C_DRAWS) for rv in model.basic_RVs)
+def draw_mode(model: pm.Model, var_names: list[str] | None = None) -> dict[str, str]:
+    """The PyTensor mode for drawing ``model``'s random variables (prior and predictive draws).
+
+    ``var_names`` limits the check to the variables drawn (default: all of them).
+    """
+    drawn = [rv for rv in model.basic_RVs if var_names is None or rv.name in var_names]
+    slow = any(rv.owner is not None and isinstance(rv.owner.op, SLOW_C_DRAWS) for rv in drawn)
     return {"mode": "NUMBA"} if slow else C_MODE
 
 

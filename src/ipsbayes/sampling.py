@@ -515,7 +515,7 @@ def sample_prior_predictive(model: pm.Model, draws: int, seed: int, var_names: l
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
         return pm.sample_prior_predictive(
-            draws=draws, model=model, random_seed=seed, var_names=var_names, compile_kwargs=draw_mode(model)
+            draws=draws, model=model, random_seed=seed, var_names=var_names, compile_kwargs=draw_mode(model, var_names)
         )
 
 

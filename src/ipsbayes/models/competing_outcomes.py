@@ -92,6 +92,8 @@ class CompetingOutcomes(ModelFamily):
         "corr_service": "LKJ prior on the correlation of service effects across equations (eta)",
     }
     key_parameters = ("service_sd", "service_correlation")
+    #: the estimands are probabilities computed from the parameters: prior draws of the outcome are not needed
+    prior_draws_only = True
 
     @override
     def check_spec(self, spec: CompetingOutcomesSpec, where: str) -> list[str]:

@@ -170,3 +170,17 @@ def test_figure_writer_reports_a_failed_write(tmp_path):
         with pytest.raises(OSError), FigureWriter(dpi=50) as writer:
             writer.save(fig, tmp_path / "missing-folder" / "f.png", "png")
         plt.close(fig)
+
+
+def test_rank_envelope_is_arviz_envelope_computed_once_per_draw_count():
+    from arviz_stats.ecdf_utils import ecdf_pit
+
+    from ipsbayes.report.figures import rank_envelope
+
+    x, _, lower, upper = ecdf_pit(np.linspace(0, 1, 137), 0.99, 1000)
+    cached = rank_envelope(137, 0.99)
+    for ours, theirs in zip(cached, (x, lower, upper), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert rank_envelope(137, 0.99)[1] is cached[1]  # the second panel with 137 draws reuses it
+    with pytest.raises(ValueError):
+        cached[1][0] = 1.0  # read-only: a figure cannot change what later figures get

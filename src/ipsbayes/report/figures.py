@@ -11,6 +11,7 @@ exactly the profile's width, so its fonts are their stated size on paper.
 
 from __future__ import annotations
 
+import functools
 import textwrap
 import warnings
 from collections.abc import Iterator
@@ -238,7 +239,6 @@ def rank_plot(ctx: ReportContext) -> tuple[Figure, str]:
     Draws are thinned to about their effective sample size before the envelope is computed
     (as ArviZ does for its envelope method), since the envelope assumes independent draws.
     """
-    from arviz_stats.ecdf_utils import ecdf_pit
     from scipy.stats import rankdata
 
     style = ctx.style
@@ -250,7 +250,7 @@ def rank_plot(ctx: ReportContext) -> tuple[Figure, str]:
         draws = _thinned(draws)
         chains, n = draws.shape
         ranks = rankdata(draws.ravel()).reshape(draws.shape) / draws.size
-        x, _, lower, upper = ecdf_pit(np.linspace(0, 1, n), RANK_ENVELOPE, 1000)  # one chain's band
+        x, lower, upper = rank_envelope(n, RANK_ENVELOPE)  # one chain's band
         ax.fill_between(x, lower - x, upper - x, color="0.85", step="post", lw=0)
         for c in range(chains):
             ecdf = np.searchsorted(np.sort(ranks[c]), x, side="right") / n
@@ -282,6 +282,22 @@ def rank_plot(ctx: ReportContext) -> tuple[Figure, str]:
         "uenige.",
     )
     return fig, caption
+
+
+@functools.lru_cache(maxsize=64)
+def rank_envelope(n: int, prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points, lower and upper bound of the simultaneous ECDF envelope for one chain of ``n`` draws.
+
+    ArviZ simulates the envelope (1,000 simulations, its own fixed seed), so it depends only on
+    ``n`` and ``prob``: panels with the same number of draws share one computation (the arrays are
+    read-only).
+    """
+    from arviz_stats.ecdf_utils import ecdf_pit
+
+    x, _, lower, upper = ecdf_pit(np.linspace(0, 1, n), prob, 1000)
+    for values in (x, lower, upper):
+        values.flags.writeable = False
+    return x, lower, upper
 
 
 def _thinned(draws: np.ndarray) -> np.ndarray:

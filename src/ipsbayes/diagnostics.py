@@ -3,7 +3,8 @@
 Checks (thresholds in :class:`~ipsbayes.config.DiagnosticsConfig`):
 
 - R-hat (rank-normalised, Vehtari et al. 2021) of every posterior quantity;
-- bulk and tail ESS relative to the number of chains;
+- bulk and tail ESS relative to the number of chains (both computed for all quantities at
+  once by :mod:`ipsbayes.convergence`: ArviZ's ``summary`` numbers, without its loop per quantity);
 - divergent transitions, tree-depth saturation and E-BFMI, read by ArviZ's
   ``diagnose`` (the same checks as CmdStan's ``diagnose``);
 - Pareto k of PSIS-LOO, which says whether leave-one-out estimates, and the
@@ -31,6 +32,7 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes.config import DiagnosticsConfig
+from ipsbayes.convergence import diagnostic_summary
 from ipsbayes.loo import psis_loo, relative_efficiency
 
 Status = Literal["pass", "warn", "fail", "skipped"]
@@ -292,7 +294,7 @@ def diagnose(datatree: xr.DataTree, thresholds: DiagnosticsConfig, var_names: li
     result = Diagnostics(checks)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summary = az.summary(datatree, var_names=var_names, kind="diagnostics", round_to="none")
+        summary = diagnostic_summary(datatree["posterior"].to_dataset(), var_names=var_names)
         sampler = sampler_statistics(datatree)
     checks.append(_rhat_check(summary, thresholds, result))
     for kind in ("bulk", "tail"):
@@ -351,7 +353,8 @@ def sampler_statistics(datatree: xr.DataTree) -> dict[str, dict[str, Any]]:
     """Divergences, maximum-tree-depth hits and E-BFMI per chain, as ``az.diagnose`` reports them.
 
     ``az.diagnose`` also computes bulk and tail ESS and two R-hats of every variable, which
-    :func:`diagnose` already has from ``az.summary``; this reads only the sampler's statistics
+    :func:`diagnose` already has from :func:`~ipsbayes.convergence.diagnostic_summary`; this
+    reads only the sampler's statistics
     (same keys and values as ``az.diagnose(..., return_diagnostics=True)[1]``, test in
     ``tests/test_fast_paths.py``).
     """

@@ -40,14 +40,12 @@ class LooResult:
 
 def relative_efficiency(posterior: xr.Dataset) -> float:
     """ArviZ's default ``r_eff``: mean ESS ("mean" method) over every posterior element, over the draws."""
-    import arviz as az
+    from ipsbayes.convergence import mean_ess
 
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     if chains == 1:
         return 1.0
-    ess = az.ess(posterior, method="mean")
-    values = np.hstack([np.asarray(ess[v].values, dtype=float).ravel() for v in ess.data_vars])
-    return float(values.mean() / (chains * draws))
+    return float(mean_ess(posterior).mean() / (chains * draws))
 
 
 def tail_length(n_samples: int, r_eff: float) -> int:

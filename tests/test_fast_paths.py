@@ -184,3 +184,45 @@ def test_rank_envelope_is_arviz_envelope_computed_once_per_draw_count():
     assert rank_envelope(137, 0.99)[1] is cached[1]  # the second panel with 137 draws reuses it
     with pytest.raises(ValueError):
         cached[1][0] = 1.0  # read-only: a figure cannot change what later figures get
+
+
+def test_initial_point_checked_by_the_compiled_model_then_named_by_pymc(monkeypatch):
+    # the compiled log-density at nutpie's first starting point replaces PyMC's per-variable compile
+    # (0.2-0.9 s per fit); that slower check runs only to name the variables once the value is not finite
+    from ipsbayes import sampling
+
+    with pm.Model() as good:
+        mu = pm.Normal("mu")
+        pm.Normal("y", mu, 1.0, observed=[0.5, -0.2])
+    with pm.Model() as impossible:
+        mu = pm.Normal("mu")
+        pm.Normal("y", mu, 1.0, observed=[0.5, np.inf])
+
+    def per_variable_check(model):
+        raise AssertionError("the per-variable check ran for a finite log-density")
+
+    compiled, _, _ = sampling.compile_nutpie(good)
+    with monkeypatch.context() as patch:
+        patch.setattr(sampling, "nonfinite_initial_logps", per_variable_check)
+        sampling.check_initial_point(compiled, good)
+    compiled, _, _ = sampling.compile_nutpie(impossible)
+    with pytest.raises(sampling.InitialPointError) as raised:
+        sampling.check_initial_point(compiled, impossible)
+    assert raised.value.names == ["y"]
+    assert sampling.nonfinite_initial_logps(impossible) == ["y"]
+
+
+def test_fit_names_the_family_when_the_initial_point_is_impossible(make_config, small_ipsung, monkeypatch):
+    from ipsbayes import pipeline
+    from ipsbayes.errors import ModelError
+    from ipsbayes.runner import check
+    from ipsbayes.sampling import InitialPointError
+
+    plan = check(make_config("ipsung_employment", data=small_ipsung))
+
+    def impossible(*args, **kwargs):
+        raise InitialPointError(["intercept"])
+
+    monkeypatch.setattr(pipeline, "sample", impossible)
+    with pytest.raises(ModelError, match=rf"The {plan.family.kind} model .* initial point for: intercept; check"):
+        pipeline.fit(plan.family, plan.spec, plan.priors, plan.config, data=plan.data)

@@ -41,7 +41,7 @@ from ipsbayes.rundir import (
     write_posterior,
     write_toml,
 )
-from ipsbayes.sampling import sample_prior_predictive
+from ipsbayes.sampling import resolve_settings, sample_prior_predictive
 from ipsbayes.sensitivity import check_sensitivity, headline_scalars, power_scaling, prior_estimands, sensitivity_fits
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
@@ -102,8 +102,16 @@ def validate_config(
     return config, family, spec, priors
 
 
-def check(source: Path | str | dict[str, Any] | RunConfig) -> Plan:
+def check(source: Path | str | dict[str, Any] | RunConfig, *, sampling_follows: bool = False) -> Plan:
     """Validate config, priors and data and build the model graph, without sampling.
+
+    Parameters
+    ----------
+    source : path, dict or RunConfig
+        The run config.
+    sampling_follows : bool
+        The caller samples next: with nutpie, the log-probability at the initial point is then
+        checked on the compiled model (:func:`ipsbayes.sampling.check_initial_point`), not here.
 
     Raises
     ------
@@ -122,7 +130,8 @@ def check(source: Path | str | dict[str, Any] | RunConfig) -> Plan:
     timings["prepare_data"] = time.perf_counter() - started
     priors = complete_priors(family, spec, data, priors)
     started = time.perf_counter()
-    model = build(family, data, spec, priors)
+    nutpie = resolve_settings(config.sampler)["backend"] == "nutpie"
+    model = build(family, data, spec, priors, check_initial_point=not (sampling_follows and nutpie))
     timings["build_model"] = time.perf_counter() - started
     return Plan(config, family, spec, priors, bundle, data, model, timings)
 
@@ -196,7 +205,7 @@ def run(
     """
     started = time.perf_counter()
     claim = claim_run_output(source, out, force=force)  # output checked and claimed before any work
-    plan = check(source)
+    plan = check(source, sampling_follows=True)
     progress_stage.done("read data, build model")
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)

@@ -256,6 +256,45 @@ def _sample_and_process(
     return Fit(datatree=datatree, settings=settings, timings=timings)
 
 
+class InitialPointError(SamplingError):
+    """Some variables' log-probabilities are not finite at the model's initial point."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"non-finite log-probability at the initial point for: {', '.join(names)}")
+        self.names = names
+
+
+def nonfinite_initial_logps(model: pm.Model) -> list[str]:
+    """Names of the variables whose log-probability is not finite at ``model``'s initial point."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
+        logps = model.point_logps(**C_MODE)
+    return [name for name, value in logps.items() if not abs(float(value)) < float("inf")]
+
+
+def check_initial_point(compiled: Any, model: pm.Model) -> None:
+    """Evaluate the compiled log-density and gradient at nutpie's first starting point.
+
+    If they are finite (the usual case) nothing else runs. Otherwise PyMC's per-variable check at
+    the model's initial point names the culprits; if it finds none (a starting point that only
+    the jitter made impossible), nutpie's own retries decide.
+
+    Raises
+    ------
+    InitialPointError
+        Naming the variables whose log-probability is not finite.
+    """
+    from ipsbayes.compile_cache import call_logp
+
+    point = np.asarray(compiled.initial_point_func(0), dtype=np.float64)
+    code, logp, gradient = call_logp(compiled, point)
+    if code == 0 and np.isfinite(logp) and np.isfinite(gradient).all():
+        return
+    bad = nonfinite_initial_logps(model)
+    if bad:
+        raise InitialPointError(bad)
+
+
 def _sample_nutpie(
     model: pm.Model, settings: dict[str, Any], seed: int, progress: bool, timings: dict[str, float], reuse: bool
 ) -> xr.DataTree:
@@ -265,6 +304,7 @@ def _sample_nutpie(
     started = time.perf_counter()
     logger.info("compiling the model (numba)")
     compiled, reused, cache = compile_nutpie(model, reuse)
+    check_initial_point(compiled, model)
     timings["compile"] = time.perf_counter() - started
     settings["compiled_model_reused"] = reused
     settings["compile_cache"] = cache

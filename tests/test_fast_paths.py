@@ -226,3 +226,33 @@ def test_fit_names_the_family_when_the_initial_point_is_impossible(make_config, 
     monkeypatch.setattr(pipeline, "sample", impossible)
     with pytest.raises(ModelError, match=rf"The {plan.family.kind} model .* initial point for: intercept; check"):
         pipeline.fit(plan.family, plan.spec, plan.priors, plan.config, data=plan.data)
+
+
+@pytest.mark.parametrize("equations", [2, 3])
+def test_categorical_means_equal_the_means_of_the_probabilities(equations):
+    # compiled row-by-row accumulation against the (draws, rows, categories) array it replaces,
+    # with linear predictors up to +-40 (saturated logistic and softmax)
+    from ipsbayes.models.categorical_predict import CategoricalPredictor
+    from ipsbayes.models.predict import group_weights
+
+    rng = np.random.default_rng(3)
+    draws, rows, terms, services = 40, 300, 5, 7
+    predictor = CategoricalPredictor(
+        alpha=rng.normal(0, 2, (draws, equations)),
+        beta=rng.normal(0, 1, (draws, equations, terms)),
+        service_effect=rng.normal(0, 1, (draws, services, equations)),
+        X=rng.normal(0, 3, (rows, terms)) * np.r_[1, 1, 1, 1, 8],
+        service_idx=rng.integers(0, services, rows),
+    )
+    everything = predictor.probabilities(slice(None))
+    np.testing.assert_allclose(predictor.mean_probabilities(), everything.mean(axis=1), rtol=1e-12, atol=1e-15)
+    weights = group_weights(predictor.service_idx, rng.uniform(0.5, 2.0, rows), services)
+    grouped = np.matmul(everything.transpose(0, 2, 1), weights.toarray()).transpose(0, 2, 1)
+    np.testing.assert_allclose(predictor.mean_probabilities(groups=weights), grouped, rtol=1e-12, atol=1e-15)
+    shifted = predictor.X + 1.0
+    np.testing.assert_allclose(
+        predictor.mean_probabilities(X=shifted),
+        predictor.probabilities(slice(None), shifted).mean(axis=1),
+        rtol=1e-12,
+        atol=1e-15,
+    )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import xarray as xr
 from scipy.special import expit, softmax
 
 from ipsbayes.models.base import ModelData, draws_array, estimand, unstack_draws
 from ipsbayes.models.predict import group_weights
-
-_CHUNK_CELLS = 6_000_000
 
 
 @dataclass
@@ -50,19 +49,71 @@ class CategoricalPredictor:
         return np.concatenate([(1 - p_any)[..., None], p_any[..., None] * which], axis=-1)
 
     def mean_probabilities(self, X: np.ndarray | None = None, groups=None) -> np.ndarray:
-        """Mean P(category) over rows per draw (S, K), or per draw and group (S, G, K)."""
+        """Mean P(category) over rows per draw (S, K), or per draw and group (S, G, K).
+
+        ``groups`` is a sparse (rows x groups) averaging matrix with one entry per row
+        (:func:`~ipsbayes.models.predict.group_weights`). The means are accumulated row by row in
+        compiled code (:func:`_weighted_category_means`), without the (draws, rows, categories)
+        array that :meth:`probabilities` builds; ``tests/test_fast_paths.py`` checks they equal the
+        means of :meth:`probabilities`.
+        """
+        X = self.X if X is None else X
         rows = len(self.service_idx)
-        categories = self.alpha.shape[1] + 1
-        step = max(1, _CHUNK_CELLS // max(rows * categories, 1))
-        dense = groups.toarray() if groups is not None else None
-        out = []
-        for start in range(0, self.n_draws, step):
-            probability = self.probabilities(slice(start, start + step), X)
-            if groups is None:
-                out.append(probability.mean(axis=1))
-            else:  # (draws, categories, rows) @ (rows, groups) -> (draws, groups, categories)
-                out.append(np.matmul(probability.transpose(0, 2, 1), dense).transpose(0, 2, 1))
-        return np.concatenate(out, axis=0)
+        if groups is None:
+            group, weight, n_groups = np.zeros(rows, dtype=np.int64), np.full(rows, 1.0 / rows), 1
+        else:
+            groups = groups.tocsr()
+            if not np.array_equal(np.diff(groups.indptr), np.ones(rows, dtype=groups.indptr.dtype)):
+                raise ValueError("each row must belong to exactly one group")
+            group, weight, n_groups = groups.indices.astype(np.int64), groups.data.astype(float), groups.shape[1]
+        means = _weighted_category_means(
+            np.ascontiguousarray(self.alpha, dtype=float),
+            np.ascontiguousarray(self.beta, dtype=float),
+            np.ascontiguousarray(self.service_effect, dtype=float),
+            np.ascontiguousarray(X, dtype=float),
+            np.ascontiguousarray(self.service_idx, dtype=np.int64),
+            group,
+            weight,
+            n_groups,
+        )
+        return means[:, 0, :] if groups is None else means
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _weighted_category_means(alpha, beta, service_effect, X, service_idx, group, weight, n_groups):  # pragma: no cover
+    """Sum over rows of ``weight * P(category)`` per draw and group: (S, G, E + 1).
+
+    The same arithmetic as :meth:`CategoricalPredictor.probabilities` (logistic first stage,
+    softmax with the first category as reference in the second), one row at a time; draws are
+    shared among the cores.
+    """
+    draws, equations = alpha.shape
+    rows, terms = X.shape
+    out = np.zeros((draws, n_groups, equations + 1))
+    for s in numba.prange(draws):
+        eta = np.empty(equations)
+        share = np.empty(equations)
+        for i in range(rows):
+            j = service_idx[i]
+            for e in range(equations):
+                total = 0.0
+                for t in range(terms):
+                    total += beta[s, e, t] * X[i, t]
+                eta[e] = total + alpha[s, e] + service_effect[s, j, e]
+            p_any = 1.0 / (1.0 + np.exp(-eta[0]))
+            top = 0.0
+            for e in range(1, equations):
+                top = max(top, eta[e])
+            share[0] = np.exp(-top)
+            denominator = share[0]
+            for e in range(1, equations):
+                share[e] = np.exp(eta[e] - top)
+                denominator += share[e]
+            g, w = group[i], weight[i]
+            out[s, g, 0] += w * (1.0 - p_any)
+            for e in range(equations):
+                out[s, g, e + 1] += w * p_any * share[e] / denominator
+    return out
 
 
 def categorical_estimands(

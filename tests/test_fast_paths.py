@@ -256,3 +256,25 @@ def test_categorical_means_equal_the_means_of_the_probabilities(equations):
         rtol=1e-12,
         atol=1e-15,
     )
+
+
+def test_lay_out_gives_the_positions_draw_without_rendering_gives():
+    # the layout engine alone, without walking every artist afterwards: the same axes positions
+    from ipsbayes.report.layout import lay_out
+
+    def figure():
+        fig, axes = plt.subplots(2, 2, layout="constrained", figsize=(6.3, 4))
+        for i, ax in enumerate(axes.flat):
+            ax.plot(np.arange(10) * 10**i)
+            ax.set_xlabel("a rather long label on the x axis " * (i % 2 + 1))
+            ax.set_ylabel("y" * (i + 1))
+        fig.suptitle("title")
+        return fig
+
+    ours, reference = figure(), figure()
+    lay_out(ours)
+    reference.draw_without_rendering()
+    for a, b in zip(ours.axes, reference.axes, strict=True):
+        np.testing.assert_allclose(a.get_position().bounds, b.get_position().bounds, atol=1e-12)
+    plt.close(ours)
+    plt.close(reference)

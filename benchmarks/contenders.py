@@ -294,8 +294,9 @@ def common_names(draws: dict[str, np.ndarray], scale: dict[str, float]) -> dict[
 def child_ipsbayes(folder: Path, tmp: Path) -> dict:
     import nutpie
 
+    from ipsbayes.initial_point import check_initial_point
     from ipsbayes.runner import check
-    from ipsbayes.sampling import check_initial_point, compile_nutpie, one_blas_thread, resolve_settings
+    from ipsbayes.sampling import compile_nutpie, one_blas_thread, resolve_settings
 
     clock = Clock()
     executable = Path(sys.executable).parent / "ipsbayes"

@@ -189,7 +189,7 @@ def test_rank_envelope_is_arviz_envelope_computed_once_per_draw_count():
 def test_initial_point_checked_by_the_compiled_model_then_named_by_pymc(monkeypatch):
     # the compiled log-density at nutpie's first starting point replaces PyMC's per-variable compile
     # (0.2-0.9 s per fit); that slower check runs only to name the variables once the value is not finite
-    from ipsbayes import sampling
+    from ipsbayes import initial_point, sampling
 
     with pm.Model() as good:
         mu = pm.Normal("mu")
@@ -203,20 +203,20 @@ def test_initial_point_checked_by_the_compiled_model_then_named_by_pymc(monkeypa
 
     compiled, _, _ = sampling.compile_nutpie(good)
     with monkeypatch.context() as patch:
-        patch.setattr(sampling, "nonfinite_initial_logps", per_variable_check)
-        sampling.check_initial_point(compiled, good)
+        patch.setattr(initial_point, "nonfinite_initial_logps", per_variable_check)
+        initial_point.check_initial_point(compiled, good)
     compiled, _, _ = sampling.compile_nutpie(impossible)
-    with pytest.raises(sampling.InitialPointError) as raised:
-        sampling.check_initial_point(compiled, impossible)
+    with pytest.raises(initial_point.InitialPointError) as raised:
+        initial_point.check_initial_point(compiled, impossible)
     assert raised.value.names == ["y"]
-    assert sampling.nonfinite_initial_logps(impossible) == ["y"]
+    assert initial_point.nonfinite_initial_logps(impossible) == ["y"]
 
 
 def test_fit_names_the_family_when_the_initial_point_is_impossible(make_config, small_ipsung, monkeypatch):
     from ipsbayes import pipeline
     from ipsbayes.errors import ModelError
+    from ipsbayes.initial_point import InitialPointError
     from ipsbayes.runner import check
-    from ipsbayes.sampling import InitialPointError
 
     plan = check(make_config("ipsung_employment", data=small_ipsung))
 

@@ -27,9 +27,10 @@ from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle
 from ipsbayes.diagnostics import Diagnostics, diagnose
 from ipsbayes.errors import ModelError
+from ipsbayes.initial_point import InitialPointError, nonfinite_initial_logps
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.priors import PriorSet
-from ipsbayes.sampling import InitialPointError, nonfinite_initial_logps, resolve_settings, sample
+from ipsbayes.sampling import resolve_settings, sample
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def build(
         Compile PyMC's per-variable log-probabilities and evaluate them at the initial point
         (0.2-0.9 s). :func:`fit` leaves this to the sampler when it samples with nutpie: the
         compiled model's log-density is evaluated there in microseconds, and the per-variable
-        check runs only if that value is not finite (:func:`ipsbayes.sampling.check_initial_point`).
+        check runs only if that value is not finite (:func:`ipsbayes.initial_point.check_initial_point`).
 
     Raises
     ------

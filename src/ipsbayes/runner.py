@@ -111,7 +111,7 @@ def check(source: Path | str | dict[str, Any] | RunConfig, *, sampling_follows: 
         The run config.
     sampling_follows : bool
         The caller samples next: with nutpie, the log-probability at the initial point is then
-        checked on the compiled model (:func:`ipsbayes.sampling.check_initial_point`), not here.
+        checked on the compiled model (:func:`ipsbayes.initial_point.check_initial_point`), not here.
 
     Raises
     ------

@@ -34,6 +34,7 @@ from ipsbayes import progress as progress_stage
 from ipsbayes.backends import C_MODE, LOG_DENSITY_MODE, NO_BLAS_WARNING, draw_mode
 from ipsbayes.config import SamplerConfig
 from ipsbayes.errors import SamplingError
+from ipsbayes.initial_point import check_initial_point
 from ipsbayes.resources import check_memory, estimate_memory
 
 logger = logging.getLogger("ipsbayes")
@@ -254,45 +255,6 @@ def _sample_and_process(
             timings["posterior_predictive"] = time.perf_counter() - started
     progress_stage.done("log-likelihood and predictive draws")
     return Fit(datatree=datatree, settings=settings, timings=timings)
-
-
-class InitialPointError(SamplingError):
-    """Some variables' log-probabilities are not finite at the model's initial point."""
-
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(f"non-finite log-probability at the initial point for: {', '.join(names)}")
-        self.names = names
-
-
-def nonfinite_initial_logps(model: pm.Model) -> list[str]:
-    """Names of the variables whose log-probability is not finite at ``model``'s initial point."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
-        logps = model.point_logps(**C_MODE)
-    return [name for name, value in logps.items() if not abs(float(value)) < float("inf")]
-
-
-def check_initial_point(compiled: Any, model: pm.Model) -> None:
-    """Evaluate the compiled log-density and gradient at nutpie's first starting point.
-
-    If they are finite (the usual case) nothing else runs. Otherwise PyMC's per-variable check at
-    the model's initial point names the culprits; if it finds none (a starting point that only
-    the jitter made impossible), nutpie's own retries decide.
-
-    Raises
-    ------
-    InitialPointError
-        Naming the variables whose log-probability is not finite.
-    """
-    from ipsbayes.compile_cache import call_logp
-
-    point = np.asarray(compiled.initial_point_func(0), dtype=np.float64)
-    code, logp, gradient = call_logp(compiled, point)
-    if code == 0 and np.isfinite(logp) and np.isfinite(gradient).all():
-        return
-    bad = nonfinite_initial_logps(model)
-    if bad:
-        raise InitialPointError(bad)
 
 
 def _sample_nutpie(

@@ -42,6 +42,7 @@ from ipsbayes.errors import DataError
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, model_data, register
 from ipsbayes.models.design import parse_formula
 from ipsbayes.models.hazard_estimands import hazard_estimands
+from ipsbayes.models.hazard_likelihood import event_logp, event_random, transition_cells
 from ipsbayes.models.hazard_predict import HazardPredictor
 from ipsbayes.models.person_months import counts
 from ipsbayes.models.time_to_event_data import participant_table, person_month_data
@@ -127,40 +128,6 @@ class TimeToEventSpec(ModelSpec):
         return PanelColumns(
             self.participant, self.month, self.status, self.calendar, self.wide_prefix, self.first_month
         )
-
-
-def event_logp(value: Any, trials: Any, baseline: Any, linear: Any, n_targets: int) -> Any:
-    """Log-likelihood of each pattern-month's transitions (multinomial kernel, "none yet" as reference).
-
-    ``value`` (P, T, K) transitions, ``trials`` (P, T) at risk, ``baseline`` (1, T, K)
-    and ``linear`` (P, 1, K) log-odds. ``exp(baseline + linear)`` is formed as a
-    product of two small matrices, so no exponential of the (P, T, K) array is
-    needed, and the transitions' log-odds are added target by target (a sum over
-    the short last axis of a (P, T, K) array costs three times as much;
-    benchmarks/time_to_event.py).
-    """
-    base, lin = baseline[0], linear[:, 0]
-    total = -trials * pt.log1p(pt.dot(pt.exp(lin), pt.exp(base).T))  # (P, T)
-    for k in range(n_targets):
-        total = total + value[:, :, k] * (base[:, k][None, :] + lin[:, k][:, None])
-    return total
-
-
-def event_random(
-    trials: np.ndarray,
-    baseline: np.ndarray,
-    linear: np.ndarray,
-    rng: np.random.Generator | None = None,
-    size: tuple[int, ...] | None = None,
-) -> np.ndarray:
-    """Multinomial draws of each pattern-month's transitions given those at risk (posterior predictive)."""
-    trials, baseline, linear = np.broadcast_arrays(trials[..., None], baseline, linear)
-    eta = baseline + linear
-    shift = np.maximum(eta.max(axis=-1, keepdims=True), 0.0)
-    odds = np.concatenate([np.exp(-shift), np.exp(eta - shift)], axis=-1)
-    probs = odds / odds.sum(axis=-1, keepdims=True)
-    draws = rng.multinomial(trials[..., 0].astype(np.int64), probs)
-    return draws[..., 1:].astype(float)
 
 
 def group_structure(spec: TimeToEventSpec, groups: list[tuple[str, ...]]) -> tuple[str | None, list[str]]:
@@ -423,12 +390,14 @@ class TimeToEvent(ModelFamily):
                     "specialist_effect", z_specialist * sd_specialist[None, :], dims=("specialist", "target")
                 )
                 linear = linear + specialist[d["specialist_idx"]]
+            # derived from the very counts observed here, so they cannot disagree (see event_logp)
+            cells = [pm.Data(name, index, dims="transition") for name, index in transition_cells(arrays["y"]).items()]
             pm.CustomDist(
                 "events",
                 d["trials"],
                 baseline[None, :, :],
                 linear[:, None, :],
-                logp=partial(event_logp, n_targets=len(data.coords["target"])),
+                logp=partial(event_logp, n_targets=len(data.coords["target"]), cells=tuple(cells)),
                 random=event_random,
                 signature="(),(k),(k)->(k)",
                 observed=d["y"],

@@ -191,8 +191,8 @@ def test_categorical_probabilities_equal_the_graph() -> None:
     plan = check(REPO / "models" / "ipsung_outcomes.toml")
     model, data = plan.model, plan.data
     draws = _prior_draws(model, draws=10)
-    probabilities = model[data.info["response"]].owner.inputs[-1]
-    graph = _graph_values(model, {"check_p": probabilities}, draws)["check_p"]
+    log_probabilities = model[data.info["response"]].owner.inputs[-1]  # the CustomDist's normalised log_p
+    graph = _graph_values(model, {"check_p": pt.exp(log_probabilities)}, draws)["check_p"]
     numpy = CategoricalPredictor.from_posterior(draws, data).probabilities(slice(None))
     assert np.allclose(numpy, graph, rtol=1e-9, atol=1e-12)
 

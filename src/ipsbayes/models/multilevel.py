@@ -45,14 +45,11 @@ from ipsbayes.models.joins import join_tables
 from ipsbayes.models.multilevel_fidelity import add_fidelity, fidelity_column_problems, fidelity_spec_problems
 from ipsbayes.models.multilevel_graph import build_graph
 from ipsbayes.models.multilevel_text import describe_model, group_words
-from ipsbayes.models.pooling import Parameterisation
+from ipsbayes.models.pooling import CENTRE_ABOVE, Parameterisation
 from ipsbayes.models.predict import Predictor, regression_estimands
 from ipsbayes.present import Presentation
 from ipsbayes.priors import Prior, PriorSet, PriorSlot
 from ipsbayes.scales import FidelitySpec
-
-#: information above which ``auto`` centres a group (measured in benchmarks/parameterisation.py)
-CENTRE_ABOVE = 25.0
 
 
 class MultilevelSpec(ModelSpec):

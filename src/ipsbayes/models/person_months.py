@@ -24,6 +24,14 @@ scaled as Sørbye & Rue (2014) recommend, so that the geometric mean of the
 marginal variances of ``B @ z`` is one: ``sd`` is then the typical deviation of the
 baseline log-odds from its constant (order 1) or straight line (order 2), whatever
 the number of months, and one prior fits every horizon.
+
+**Centring.** Each coordinate ``w = sd * z`` can also be sampled centred,
+``w ~ Normal(0, sd)``: the same prior, a better geometry when the data pin ``w``
+down. In a large study the smoothest coordinates are known to within a few
+hundredths while ``sd`` is uncertain, so ``z = w / sd`` and ``sd`` lie on a curved
+ridge and NUTS diverges now and then; the roughest coordinates carry almost no
+information and stay non-centred. :func:`baseline_information` gives what decides,
+coordinate by coordinate (as :mod:`ipsbayes.models.pooling` does service by service).
 """
 
 from __future__ import annotations
@@ -32,8 +40,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ipsbayes.models.pooling import choose_centred, split_arrays
+
 #: the pattern axis is padded to a multiple of this (see :func:`collapse`)
 PAD_PATTERNS = 128
+
+#: dim of the baseline's walk coefficients (basis x target, basis-major) when some are sampled centred
+COEFFICIENT = "baseline_coef"
+
+#: information above which ``auto`` samples a baseline coordinate centred. Higher than the services' 25
+#: (:data:`ipsbayes.models.pooling.CENTRE_ABOVE`): the smoothness SD's posterior can sit near zero (a
+#: smooth hazard, few months), where a centred coordinate meets the funnel (600 participants x 12 months,
+#: first coordinates centred at 25 with information 80-106: 24 divergences in a ci fit). At 3,000 x 24
+#: months 200 centres the first coordinate per target (information 450-530). Measured in
+#: benchmarks/time_to_event.py (``--case centring``).
+BASELINE_CENTRE_ABOVE = 200.0
 
 
 @dataclass
@@ -164,6 +185,39 @@ def rw_basis(n_months: int, order: int) -> np.ndarray:
     largest = basis[np.argmax(np.abs(basis), axis=0), np.arange(basis.shape[1])]
     signs = np.where(largest < 0, -1.0, 1.0)  # a fixed sign per column: the same basis on every machine
     return basis * signs
+
+
+def baseline_information(trials: np.ndarray, events: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Fisher information of the data about each coordinate of each target's baseline walk, (basis, target).
+
+    The baseline deviation is ``basis @ w_k`` with ``w_k ~ Normal(0, sd_k^2 I)``. At the
+    pooled monthly rate ``h_k`` of each target, the person-months at risk in month *t*
+    carry information ``n_t h_k (1 - h_k)`` about that month's log-odds, so coordinate
+    *j* gets ``sum_t n_t h_k (1 - h_k) B[t, j]^2``: large for the smoothest
+    coordinates of a large study, near zero for the roughest. Only the numbers at
+    risk and the overall rates enter, never the shape of the hazard over months.
+    """
+    at_risk = trials.sum(axis=0)  # (T,)
+    rate = events.sum(axis=(0, 1)) / max(float(at_risk.sum()), 1.0)  # (K,)
+    return (basis**2).T @ (at_risk[:, None] * rate[None, :] * (1.0 - rate[None, :]))
+
+
+def baseline_split(
+    trials: np.ndarray, events: np.ndarray, basis: np.ndarray, targets: list[str], mode: str, threshold: float
+) -> tuple[dict[str, np.ndarray], dict[str, list], int]:
+    """Arrays and coords that sample some baseline coordinates centred (none: empty), and how many are.
+
+    Coordinates are flattened basis-major (``j * K + k``) over the dim :data:`COEFFICIENT`;
+    ``baseline_coef_target`` gives each one's target, whose ``baseline_sd`` scales it.
+    """
+    information = baseline_information(trials, events, basis)
+    centred = choose_centred(information.ravel(), mode, threshold)  # type: ignore[arg-type]
+    labels = [f"{j}:{target}" for j in range(basis.shape[1]) for target in targets]
+    arrays, coords = split_arrays(COEFFICIENT, labels, centred)
+    if arrays:
+        arrays["baseline_coef_target"] = np.tile(np.arange(len(targets), dtype=np.int64), basis.shape[1])
+        coords[COEFFICIENT] = labels
+    return arrays, coords, int(centred.sum())
 
 
 def month_trend(n_months: int) -> np.ndarray:

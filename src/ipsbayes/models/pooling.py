@@ -23,6 +23,9 @@ import pytensor.tensor as pt
 
 Parameterisation = Literal["auto", "noncentred", "centred"]
 
+#: information above which ``auto`` centres a group (measured in benchmarks/parameterisation.py)
+CENTRE_ABOVE = 25.0
+
 
 def group_information(idx: np.ndarray, trials: np.ndarray, y: np.ndarray, size: int) -> np.ndarray:
     """Fisher information about each group's log-odds at the pooled rate: ``n_j p (1 - p)``.
@@ -83,18 +86,20 @@ def is_split(dim: str, d: dict[str, Any]) -> bool:
 def partially_centred(dim: str, mean: Any, sd: Any, d: dict[str, Any]) -> Any:
     """Group values ``theta ~ Normal(mean, sd)`` over ``dim``, centred where :func:`split_arrays` said.
 
-    Free variables: ``<dim>_centred`` (the centred groups' values, dim
-    ``centred_<dim>``) and ``z_<dim>`` (standard normal offsets of the others,
-    dim ``noncentred_<dim>``).
+    ``mean`` and ``sd`` are scalars or one value per group. Free variables:
+    ``<dim>_centred`` (the centred groups' values, dim ``centred_<dim>``) and
+    ``z_<dim>`` (standard normal offsets of the others, dim ``noncentred_<dim>``).
     """
     size = len(pm.modelcontext(None).coords[dim])
     mean = pt.broadcast_to(pt.as_tensor_variable(mean), (size,))
+    per_group = pt.as_tensor_variable(sd).ndim > 0
     centred = d[f"{dim}_centred_idx"]
-    parts = [pm.Normal(f"{dim}_centred", mu=mean[centred], sigma=sd, dims=f"centred_{dim}")]
+    sigma = sd[centred] if per_group else sd
+    parts = [pm.Normal(f"{dim}_centred", mu=mean[centred], sigma=sigma, dims=f"centred_{dim}")]
     if f"{dim}_noncentred_idx" in d:
         noncentred = d[f"{dim}_noncentred_idx"]
         z = pm.Normal(f"z_{dim}", 0.0, 1.0, dims=f"noncentred_{dim}")
-        parts.append(mean[noncentred] + sd * z)
+        parts.append(mean[noncentred] + (sd[noncentred] if per_group else sd) * z)
     # joined and put in group order by one gather: the speed study of issue 15 measured the former pair of
     # set_subtensor at +7% (1,500 rows) to +9% (15,000) per gradient
     return pt.concatenate(parts)[d[f"{dim}_order"]]

@@ -24,7 +24,7 @@ from ipsbayes.data import (
 from ipsbayes.models.base import ModelData, natural_key
 from ipsbayes.models.design import Design
 from ipsbayes.models.hazard_predict import group_matrix, observed_incidence
-from ipsbayes.models.person_months import collapse, month_trend, rw_basis
+from ipsbayes.models.person_months import baseline_split, collapse, month_trend, rw_basis
 from ipsbayes.panel import first_events
 
 #: Norwegian words for the usual target names, used when neither ``[report.labels]`` nor the study's vocabulary
@@ -127,8 +127,14 @@ def person_month_data(
     if spec.baseline != "free":
         coords["basis"] = np.arange(basis.shape[1])
     arrays: dict[str, np.ndarray] = {"X": X[pooled.first], "trials": pooled.trials, "y": pooled.events}
+    centred = 0
     if spec.baseline != "free":
         arrays |= {"rw_basis": basis, "trend": month_trend(n_months)}
+        split, split_coords, centred = baseline_split(
+            pooled.trials, pooled.events, basis, targets, spec.baseline_parameterisation, spec.centre_above
+        )
+        arrays |= split
+        coords |= split_coords
     if has_services:
         arrays["service_idx"] = service_idx[pooled.first]
     if specialist_idx is not None:
@@ -147,6 +153,7 @@ def person_month_data(
         "followed": followed,
         "person_months": pooled.person_months,
         "cells": pooled.cells,
+        "baseline_centred": centred,
         "outcome_label": spec.outcome_label or "first " + " or ".join(targets),
         "outcome_label_nb": spec.outcome_label
         or "første overgang til " + " eller ".join(TARGETS_NB.get(t.lower(), t.replace("_", " ")) for t in targets),

@@ -37,6 +37,7 @@ def describe_time_to_event(spec: Any, data: ModelData, language: str = "en") -> 
         )
         body = (
             _baseline(spec, nb)
+            + _centring(info, coords, nb)
             + (" Tjenesteeffektene er delvis sammenslått (partial pooling, ikke-sentrert)." if services else "")
             + (" Numeriske prediktorer er standardisert." if spec.standardize else "")
             + " Kumulativ insidens er gjennomsnittet av modellens prediksjoner over alle deltakerne, med egne "
@@ -62,6 +63,7 @@ def describe_time_to_event(spec: Any, data: ModelData, language: str = "en") -> 
         )
         body = (
             _baseline(spec, nb)
+            + _centring(info, coords, nb)
             + (" Service effects are partially pooled (non-centred)." if services else "")
             + (" Numeric predictors are standardised." if spec.standardize else "")
             + " Cumulative incidence averages the model's predictions over every participant, with their own "
@@ -91,6 +93,23 @@ def _baseline(spec: Any, nb: bool) -> str:
         "participants would have a first transition by the last month modelled, split evenly over the targets."
     )
     return _walk(spec, nb) + centre
+
+
+def _centring(info: dict[str, Any], coords: dict[str, Any], nb: bool) -> str:
+    """Which of the walk's coordinates are sampled centred (only said when some are)."""
+    centred = info.get("baseline_centred", 0)
+    if not centred or "basis" not in coords:
+        return ""
+    total = len(coords["basis"]) * len(coords["target"])
+    if nb:
+        return (
+            f" {centred} av gangens {total} koordinater (over alle mål), de dataene sier mest om, samples sentrert "
+            "og resten ikke-sentrert: samme prior, en geometri som passer sampleren."
+        )
+    return (
+        f" {centred} of the walk's {total} coordinates (over all targets), those the data say most about, are "
+        "sampled centred and the rest non-centred: the same prior, a geometry that suits the sampler."
+    )
 
 
 def _walk(spec: Any, nb: bool) -> str:

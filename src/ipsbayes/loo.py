@@ -20,6 +20,8 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp  # the Pareto fit's weights
 
+from ipsbayes.chunks import for_each_chunk
+
 #: cells (draws x observations) handled per block
 _BLOCK_CELLS = 2_000_000
 
@@ -153,10 +155,12 @@ def psis_loo(log_lik: xr.DataArray, r_eff: float) -> LooResult:
     n = flat.shape[1]
     step = max(1, _BLOCK_CELLS // n_samples)
     elpd_i, p_i, k = np.empty(n), np.empty(n), np.empty(n)
-    for start in range(0, n, step):
-        cols = slice(start, start + step)
+
+    def block_of(cols: slice) -> None:
         block = np.ascontiguousarray(np.asarray(flat[:, cols], dtype=float).T)  # observations x draws
         elpd_i[cols], p_i[cols], k[cols] = _block(block, r_eff)
+
+    for_each_chunk(block_of, n, step)  # blocks of observations, in threads where the run allows
     se = float(np.sqrt(n * np.var(elpd_i, ddof=1))) if n > 1 else 0.0
     good_k = min(1 - 1 / np.log10(n_samples), 0.7) if n_samples > 1 else 0.7
     return LooResult(

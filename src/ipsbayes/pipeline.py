@@ -22,6 +22,7 @@ from typing import Any
 import pymc as pm
 import xarray as xr
 
+from ipsbayes import chunks
 from ipsbayes import progress as progress_stage
 from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle
@@ -215,22 +216,8 @@ def fit(
     except InitialPointError as exc:
         raise _initial_point_error(family, exc.names) from exc
     timings |= sampled.timings
-    started = time.perf_counter()
-    estimands = family.estimands(sampled.datatree["posterior"].to_dataset(), data, spec, config)
-    estimands.attrs.update(
-        {
-            "model_kind": family.kind,
-            "model_title": family.title,
-            **descriptions(family, spec, data),
-            "notes": json.dumps(data.notes),
-        }
-    )
-    # the family's own words win (a family may store only what the config names, leaving the rest to the report)
-    estimands.attrs.setdefault("vocabulary", json.dumps(family.vocabulary(spec, data)))
-    timings["estimands"] = time.perf_counter() - started
-    started = time.perf_counter()
-    diagnostics = diagnose(sampled.datatree, config.diagnostics)
-    timings["diagnostics"] = time.perf_counter() - started
+    with chunks.threads(sampled.settings["cores"]):  # the sampler's cores are free again: its chains are done
+        estimands, diagnostics = _estimands_and_diagnostics(family, spec, config, data, sampled.datatree, timings)
     progress_stage.done("estimands and diagnostics")
     return Fitted(
         family=family,
@@ -245,6 +232,33 @@ def fit(
         settings=sampled.settings,
         timings=timings,
     )
+
+
+def _estimands_and_diagnostics(
+    family: ModelFamily,
+    spec: ModelSpec,
+    config: RunConfig,
+    data: ModelData,
+    datatree: xr.DataTree,
+    timings: dict[str, float],
+) -> tuple[xr.Dataset, Diagnostics]:
+    started = time.perf_counter()
+    estimands = family.estimands(datatree["posterior"].to_dataset(), data, spec, config)
+    estimands.attrs.update(
+        {
+            "model_kind": family.kind,
+            "model_title": family.title,
+            **descriptions(family, spec, data),
+            "notes": json.dumps(data.notes),
+        }
+    )
+    # the family's own words win (a family may store only what the config names, leaving the rest to the report)
+    estimands.attrs.setdefault("vocabulary", json.dumps(family.vocabulary(spec, data)))
+    timings["estimands"] = time.perf_counter() - started
+    started = time.perf_counter()
+    diagnostics = diagnose(datatree, config.diagnostics)
+    timings["diagnostics"] = time.perf_counter() - started
+    return estimands, diagnostics
 
 
 def descriptions(family: ModelFamily, spec: ModelSpec, data: ModelData) -> dict[str, str]:

@@ -17,6 +17,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from ipsbayes import chunks
 from ipsbayes import progress as progress_stage
 from ipsbayes.config import RunConfig, parse_config, read_toml
 from ipsbayes.conflict import DRAWS as CONFLICT_DRAWS
@@ -233,9 +234,9 @@ def run(
     datatree["estimands"] = xr.DataTree(estimands)
     # one prior-predictive draw serves the prior estimands and the prior-data conflict check (one compilation)
     shared = sample_prior_predictive(plan.model, CONFLICT_DRAWS, config.seed) if has_assignment(plan.data) else None
-    datatree["prior_estimands"] = xr.DataTree(
-        prior_estimands(plan.family, plan.model, plan.data, plan.spec, config, prior_draws=shared)
-    )
+    with chunks.threads(main_fit.settings["cores"]):
+        implied = prior_estimands(plan.family, plan.model, plan.data, plan.spec, config, prior_draws=shared)
+    datatree["prior_estimands"] = xr.DataTree(implied)
     conflict = prior_data_conflict(plan.model, plan.data, plan.priors, datatree, config.seed, prior_draws=shared)
     if conflict is not None:
         datatree["prior_data_conflict"] = xr.DataTree(conflict)

@@ -19,6 +19,7 @@ import xarray as xr
 from scipy import sparse
 from threadpoolctl import threadpool_limits
 
+from ipsbayes.chunks import for_each_chunk
 from ipsbayes.families import OutcomeFamily
 from ipsbayes.models.base import ModelData, draws_array, estimand, nb_word, unstack_draws
 from ipsbayes.models.groups import idx_key
@@ -192,10 +193,10 @@ class Predictor:
         shifted: list[np.ndarray],
         curve: np.ndarray | None,
     ) -> None:
-        """Fill the outputs of :meth:`averages` chunk by chunk of draws."""
+        """Fill the outputs of :meth:`averages` chunk by chunk of draws (in threads where the run allows)."""
         logit = self.family.link == "logit"
-        for start in range(0, self.n_draws, step):
-            draws = slice(start, start + step)
+
+        def chunk(draws: slice) -> None:
             eta = self.eta(draws)
             with np.errstate(over="ignore", under="ignore"):
                 if logit:
@@ -210,6 +211,8 @@ class Predictor:
                 out[draws] = self._shifted_mean(draws, eta, exp_neg, offsets, weights)
             if curve is not None:
                 curve[draws] = self._fidelity_means(draws, eta, exp_neg, values, weights)
+
+        for_each_chunk(chunk, self.n_draws, step)
 
     def _offsets(self, X: np.ndarray) -> _Offsets:
         """How a counterfactual design moves the linear predictor: changed columns and kinds of rows."""

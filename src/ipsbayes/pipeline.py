@@ -14,6 +14,7 @@ happen on that copy).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -212,6 +213,12 @@ def fit(
             predictive=outputs.predictive,
             log_prior=outputs.log_prior,
             reuse_compiled=reuse_compiled,
+            family_groups={
+                "log_likelihood": functools.partial(family.log_likelihood, data=data, spec=spec),
+                "posterior_predictive": functools.partial(
+                    family.posterior_predictive, data=data, spec=spec, seed=config.seed
+                ),
+            },
         )
     except InitialPointError as exc:
         raise _initial_point_error(family, exc.names) from exc

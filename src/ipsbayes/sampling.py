@@ -34,6 +34,7 @@ from ipsbayes import progress as progress_stage
 from ipsbayes.backends import C_MODE, LOG_DENSITY_MODE, NO_BLAS_WARNING, draw_mode
 from ipsbayes.config import SamplerConfig
 from ipsbayes.errors import SamplingError
+from ipsbayes.family_groups import FamilyGroup, add_from_family
 from ipsbayes.initial_point import check_initial_point
 from ipsbayes.resources import check_memory, estimate_memory
 
@@ -157,6 +158,7 @@ def sample(
     log_prior: bool = False,
     reuse_compiled: bool = False,
     progress: bool | None = None,
+    family_groups: dict[str, FamilyGroup] | None = None,
 ) -> Fit:
     """Sample ``model`` and attach log-likelihood and posterior predictive draws.
 
@@ -179,6 +181,10 @@ def sample(
         (see :func:`compile_nutpie`).
     progress : bool, optional
         Show progress bars; default :func:`show_progress`.
+    family_groups : dict, optional
+        The model family's numpy forms of the ``log_likelihood`` and ``posterior_predictive`` groups
+        (posterior in, arrays by observed variable out), used where they give one
+        (:mod:`ipsbayes.family_groups`); PyMC computes the others.
 
     Returns
     -------
@@ -191,7 +197,16 @@ def sample(
         check_memory(estimate_memory(model, settings, log_likelihood=log_likelihood, predictive=predictive))
     with one_blas_thread():
         return _sample_and_process(
-            model, settings, seed, progress, timings, predictive, log_likelihood, log_prior, reuse_compiled
+            model,
+            settings,
+            seed,
+            progress,
+            timings,
+            predictive,
+            log_likelihood,
+            log_prior,
+            reuse_compiled,
+            family_groups=family_groups or {},
         )
 
 
@@ -219,6 +234,8 @@ def _sample_and_process(
     log_likelihood: bool,
     log_prior: bool,
     reuse_compiled: bool,
+    *,
+    family_groups: dict[str, FamilyGroup],
 ) -> Fit:
     try:
         with interrupt.watch():  # samplers swallow Ctrl-C and return a partial trace: remember it
@@ -233,25 +250,27 @@ def _sample_and_process(
     check_draws(datatree, settings)
     normalise_sample_stats(datatree)
     started = time.perf_counter()
+    by, cores = family_groups, settings["cores"]
     with warnings.catch_warnings(), quiet_pymc(), default_initial_values(model):
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
-        if log_likelihood:
+        if log_likelihood and not add_from_family(datatree, model, "log_likelihood", by.get("log_likelihood"), cores):
             pm.compute_log_likelihood(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
         if log_prior:
             compute_log_prior(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
         timings["log_density"] = time.perf_counter() - started
         if predictive:
             started = time.perf_counter()
-            pm.sample_posterior_predictive(
-                datatree,
-                model=model,
-                random_seed=seed,
-                progressbar=False,
-                extend_inferencedata=True,
-                compile_kwargs=draw_mode(model),
-            )
+            if not add_from_family(datatree, model, "posterior_predictive", by.get("posterior_predictive"), cores):
+                pm.sample_posterior_predictive(
+                    datatree,
+                    model=model,
+                    random_seed=seed,
+                    progressbar=False,
+                    extend_inferencedata=True,
+                    compile_kwargs=draw_mode(model),
+                )
             timings["posterior_predictive"] = time.perf_counter() - started
     progress_stage.done("log-likelihood and predictive draws")
     return Fit(datatree=datatree, settings=settings, timings=timings)

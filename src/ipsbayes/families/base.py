@@ -190,6 +190,24 @@ class OutcomeFamily(ABC):
     ) -> np.ndarray:
         """Simulate responses given parameter values (numpy), e.g. for simulation-based calibration."""
 
+    def log_likelihood(self, value: np.ndarray, eta: np.ndarray, trials: np.ndarray | None) -> np.ndarray | None:
+        """Pointwise log-likelihood of ``value`` (rows) at ``eta`` (draws x rows) in numpy.
+
+        The same numbers as :meth:`logp` (``tests/test_numpy_log_likelihood.py``), so the run can
+        compute the log-likelihood group chunk by chunk on the sampler's cores. None: the family has
+        no numpy form (it has auxiliary parameters), and PyMC computes the group from the graph.
+        """
+        return None
+
+    def predictive_draws(
+        self, eta: np.ndarray, trials: np.ndarray | None, rng: np.random.Generator
+    ) -> np.ndarray | None:
+        """One response per row and draw at ``eta`` (draws x rows), as the graph's observed variable draws them.
+
+        None: the family has auxiliary parameters (one value per draw), and PyMC draws the group.
+        """
+        return None
+
     def mean(self, eta: np.ndarray, aux: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Expected outcome per trial on the users' scale (numpy): a probability, or the value."""
         from scipy.special import expit

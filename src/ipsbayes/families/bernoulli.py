@@ -64,6 +64,18 @@ class Bernoulli(OutcomeFamily):
         """Signed-softplus log-likelihood (collapsed rows: the sum over the rows they replace)."""
         return bernoulli_logp(value, eta) if trials is None else collapsed_logp(value, eta, trials)
 
+    def log_likelihood(self, value: np.ndarray, eta: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+        """:meth:`logp` in numpy (``softplus(x) = logaddexp(0, x)``)."""
+        if trials is None:
+            return -np.logaddexp(0.0, -(2.0 * value - 1.0) * eta)
+        return value * eta - trials * np.logaddexp(0.0, eta)
+
+    def predictive_draws(self, eta: np.ndarray, trials: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+        """The graph's draws: 0/1 from a uniform (:func:`bernoulli_draws`), or binomial counts of collapsed rows."""
+        if trials is None:
+            return bernoulli_draws(eta, rng)
+        return rng.binomial(trials, expit(eta)).astype(np.int64)
+
     def observe(
         self, name: str, eta: Any, y: Any, trials: Any, aux: dict[str, Any], dims: str | tuple[str, ...]
     ) -> Any:

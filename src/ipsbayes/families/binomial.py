@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
-from scipy.special import expit
+from scipy.special import expit, gammaln
 
 from ipsbayes.families.base import Link, OutcomeFamily, unit_share_problems
 from ipsbayes.textutil import plain
@@ -63,6 +63,15 @@ class Binomial(OutcomeFamily):
     def logp(self, value: Any, eta: Any, trials: Any, aux: dict[str, Any]) -> Any:
         """Binomial log-pmf, binomial coefficient included (so LOO and log-likelihoods are exact)."""
         return binomial_logp(value, eta, trials)
+
+    def log_likelihood(self, value: np.ndarray, eta: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+        """:meth:`logp` in numpy, binomial coefficient included."""
+        coefficient = gammaln(trials + 1.0) - gammaln(value + 1.0) - gammaln(trials - value + 1.0)
+        return value * eta - trials * np.logaddexp(0.0, eta) + coefficient
+
+    def predictive_draws(self, eta: np.ndarray, trials: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+        """Binomial successes of each row's trials."""
+        return rng.binomial(trials, expit(eta)).astype(np.int64)
 
     def observe(
         self, name: str, eta: Any, y: Any, trials: Any, aux: dict[str, Any], dims: str | tuple[str, ...]

@@ -169,6 +169,25 @@ class ModelFamily(ABC):
         dims hold reference data (raw rates, group sizes) for the report.
         """
 
+    def log_likelihood(self, posterior: xr.Dataset, data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray] | None:
+        """Pointwise log-likelihood of every observed variable from the posterior, in numpy.
+
+        Shapes ``(chains * draws, *observed shape)``, keyed by the observed variables' names. None
+        (the default): PyMC computes the group from the graph, one draw at a time. A family that
+        returns arrays must give the numbers PyMC would (``tests/test_numpy_log_likelihood.py``).
+        """
+        return None
+
+    def posterior_predictive(
+        self, posterior: xr.Dataset, data: ModelData, spec: ModelSpec, seed: int
+    ) -> dict[str, np.ndarray] | None:
+        """Posterior predictive draws of every observed variable in numpy; shapes and None as in :meth:`log_likelihood`.
+
+        The draws must follow the graph's distribution (``tests/test_numpy_predictive.py``) and depend
+        only on ``seed``, never on how many threads drew them.
+        """
+        return None
+
 
 def model_data(arrays: dict[str, np.ndarray], dims: dict[str, tuple[str, ...]]) -> dict[str, Any]:
     """Register the arrays a graph uses as ``pm.Data`` (inside a model context).

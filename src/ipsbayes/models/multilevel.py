@@ -33,18 +33,12 @@ from ipsbayes.families import FAMILIES, OutcomeFamily
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, nb_plural, nb_word, register
 from ipsbayes.models.design import Design
 from ipsbayes.models.formula import GroupBlock, ModelFormula, parse_model_formula
-from ipsbayes.models.groups import (
-    anchor_factor,
-    choose_centring,
-    collapse_rows,
-    group_arrays,
-    group_summaries,
-    idx_key,
-)
+from ipsbayes.models.groups import anchor_factor, choose_centring, collapse_rows, group_arrays, group_summaries, idx_key
 from ipsbayes.models.joins import join_tables
 from ipsbayes.models.multilevel_fidelity import add_fidelity, fidelity_column_problems, fidelity_spec_problems
 from ipsbayes.models.multilevel_graph import build_graph
 from ipsbayes.models.multilevel_text import describe_model, group_words
+from ipsbayes.models.pointwise import log_likelihood_group, predictive_group
 from ipsbayes.models.pooling import CENTRE_ABOVE, Parameterisation
 from ipsbayes.models.predict import Predictor, regression_estimands
 from ipsbayes.present import Presentation
@@ -462,6 +456,18 @@ class Multilevel(ModelFamily):
         group_level = sorted(self.group_predictor_map(spec)) + ([spec.fidelity.column] if spec.fidelity else [])
         out.attrs["group_predictors"] = json.dumps(group_level)
         return out
+
+    @override
+    def log_likelihood(self, posterior: xr.Dataset, data: ModelData, spec: MultilevelSpec) -> dict | None:
+        """The outcome's log-likelihood in numpy (:mod:`ipsbayes.models.pointwise`)."""
+        return log_likelihood_group(posterior, data, self.outcome_family(spec))
+
+    @override
+    def posterior_predictive(
+        self, posterior: xr.Dataset, data: ModelData, spec: MultilevelSpec, seed: int
+    ) -> dict | None:
+        """The outcome's predictive draws in numpy (:mod:`ipsbayes.models.pointwise`)."""
+        return predictive_group(posterior, data, self.outcome_family(spec), seed)
 
 
 #: names of the model's data containers, which an observed variable must not take

@@ -80,7 +80,7 @@ def main() -> None:
     import nutpie
     from threadpoolctl import threadpool_info
 
-    from ipsbayes.sampling import free_names
+    from ipsbayes.nutpie_compile import free_names
 
     with tempfile.TemporaryDirectory() as tmp:
         model = reference_model(args.rows, Path(tmp))

@@ -58,7 +58,7 @@ def child(mode: str, data: str) -> None:
     import nutpie
 
     import ipsbayes.runner  # noqa: F401 - what `ipsbayes run` imports
-    from ipsbayes import sampling
+    from ipsbayes import nutpie_compile
 
     marks["imports"] = time.time() - t0
     sys.path.insert(0, str(HERE))
@@ -69,7 +69,7 @@ def child(mode: str, data: str) -> None:
     plan = check(ipsbayes_config(Path(data), collapse="never"))
     model = plan.model
     marks["read_and_build"] = time.time() - t0
-    compiled, _, cache = sampling.compile_nutpie(model)
+    compiled, _, cache = nutpie_compile.compile_nutpie(model)
     marks["compiled"] = time.time() - t0
     nutpie.sample(compiled, draws=1, tune=1, chains=1, cores=1, seed=1, progress_bar=False)
     marks["first_draw"] = time.time() - t0
@@ -89,7 +89,7 @@ def gradient_child(data: str, rounds: int = 9) -> None:
     import numpy as np
     import nutpie
 
-    from ipsbayes import compile_cache, sampling
+    from ipsbayes import compile_cache, nutpie_compile
 
     sys.path.insert(0, str(HERE))
     from run_benchmarks import ipsbayes_config
@@ -97,7 +97,7 @@ def gradient_child(data: str, rounds: int = 9) -> None:
     from ipsbayes.runner import check
 
     model = check(ipsbayes_config(Path(data), collapse="never")).model
-    names = sampling.free_names(model)
+    names = nutpie_compile.free_names(model)
     persisted, _ = compile_cache.load_or_compile(model, names)
     frozen = nutpie.compile_pymc_model(model, backend="numba", freeze_model=True, var_names=names)
     contenders = {"frozen (nutpie)": frozen, "persisted shared data": persisted}

@@ -295,8 +295,9 @@ def child_ipsbayes(folder: Path, tmp: Path) -> dict:
     import nutpie
 
     from ipsbayes.initial_point import check_initial_point
+    from ipsbayes.nutpie_compile import compile_nutpie
     from ipsbayes.runner import check
-    from ipsbayes.sampling import compile_nutpie, one_blas_thread, resolve_settings
+    from ipsbayes.sampling import one_blas_thread, resolve_settings
 
     clock = Clock()
     executable = Path(sys.executable).parent / "ipsbayes"

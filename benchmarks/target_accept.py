@@ -91,7 +91,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     import nutpie
 
-    from ipsbayes.sampling import free_names
+    from ipsbayes.nutpie_compile import free_names
 
     names = args.configs or sorted(p.stem for p in (ROOT / "models").glob("*.toml"))
     compiled = {}

@@ -18,7 +18,7 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from ipsbayes import compile_cache, sampling
+from ipsbayes import compile_cache, nutpie_compile
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,7 @@ tiny_model = namespace["tiny_model"]
 
 
 def names(model: pm.Model) -> list[str]:
-    return sampling.free_names(model)
+    return nutpie_compile.free_names(model)
 
 
 def draws(compiled, seed: int = 5) -> dict[str, np.ndarray]:
@@ -223,18 +223,18 @@ def test_cache_failure_falls_back_to_nutpie(monkeypatch: pytest.MonkeyPatch, tmp
 
     monkeypatch.setenv("IPSBAYES_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(compile_cache, "load_or_compile", broken)
-    compiled, reused, cache = sampling.compile_nutpie(tiny_model())
+    compiled, reused, cache = nutpie_compile.compile_nutpie(tiny_model())
     assert (reused, cache) == (False, "fallback")
     assert compiled.n_dim == 7
     monkeypatch.setenv("IPSBAYES_CACHE_DIR", "off")
-    assert sampling.compile_nutpie(tiny_model())[2] == "off"
+    assert nutpie_compile.compile_nutpie(tiny_model())[2] == "off"
 
 
 CHILD = MODEL_SOURCE + textwrap.dedent(
     """
     import json
     import nutpie
-    from ipsbayes.sampling import compile_nutpie
+    from ipsbayes.nutpie_compile import compile_nutpie
 
     compiled, reused, cache = compile_nutpie(tiny_model())
     tree = nutpie.sample(compiled, draws=30, tune=30, chains=2, cores=1, seed=5, progress_bar=False)

@@ -189,7 +189,7 @@ def test_rank_envelope_is_arviz_envelope_computed_once_per_draw_count():
 def test_initial_point_checked_by_the_compiled_model_then_named_by_pymc(monkeypatch):
     # the compiled log-density at nutpie's first starting point replaces PyMC's per-variable compile
     # (0.2-0.9 s per fit); that slower check runs only to name the variables once the value is not finite
-    from ipsbayes import initial_point, sampling
+    from ipsbayes import initial_point, nutpie_compile
 
     with pm.Model() as good:
         mu = pm.Normal("mu")
@@ -201,11 +201,11 @@ def test_initial_point_checked_by_the_compiled_model_then_named_by_pymc(monkeypa
     def per_variable_check(model):
         raise AssertionError("the per-variable check ran for a finite log-density")
 
-    compiled, _, _ = sampling.compile_nutpie(good)
+    compiled, _, _ = nutpie_compile.compile_nutpie(good)
     with monkeypatch.context() as patch:
         patch.setattr(initial_point, "nonfinite_initial_logps", per_variable_check)
         initial_point.check_initial_point(compiled, good)
-    compiled, _, _ = sampling.compile_nutpie(impossible)
+    compiled, _, _ = nutpie_compile.compile_nutpie(impossible)
     with pytest.raises(initial_point.InitialPointError) as raised:
         initial_point.check_initial_point(compiled, impossible)
     assert raised.value.names == ["y"]

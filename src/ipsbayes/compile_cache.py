@@ -36,7 +36,7 @@ Safety
     numba refuses to cache (object mode, dynamic globals) is marked ``<cache>/<key>.nocache`` and
     compiled by nutpie in every process. At most :data:`MAX_ENTRIES` entries (about 1 MB each) are
     kept, the least recently used deleted first. Any failure raises here;
-    :func:`ipsbayes.sampling.compile_nutpie` then falls back to nutpie's plain compile, so a run never
+    :func:`ipsbayes.nutpie_compile.compile_nutpie` then falls back to nutpie's plain compile, so a run never
     fails because of the cache.
 """
 

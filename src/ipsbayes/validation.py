@@ -15,7 +15,7 @@ Fits run as Dask tasks on a local cluster (default) or an existing scheduler.
 Compiled models are kept per structure in each worker's memory and in the compile
 cache on disk (:mod:`ipsbayes.compile_cache`), shared by all workers and later runs,
 so a fit whose structure was compiled before only swaps data (see
-:func:`ipsbayes.sampling.compile_nutpie`). Failed fits are
+:func:`ipsbayes.nutpie_compile.compile_nutpie`). Failed fits are
 counted and reported, never silently dropped.
 """
 

@@ -1,0 +1,114 @@
+"""Compiling a model for nutpie: from the persistent compile cache, else numba, reused in-process by structure.
+
+The sampling seam (:mod:`ipsbayes.sampling`) calls :func:`compile_nutpie` before every nutpie fit;
+this module decides how the compiled log-density is obtained (see its docstring) and keeps the
+models compiled with shared data for refits in this process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import pymc as pm
+from pytensor.printing import debugprint
+
+logger = logging.getLogger("ipsbayes")
+
+#: Compiled models by fingerprint (per process; least recently used dropped first).
+_COMPILED: OrderedDict[str, Any] = OrderedDict()
+MAX_COMPILED = 16
+
+
+def free_names(model: pm.Model) -> list[str]:
+    """Free random variables only: nutpie then compiles no function for deterministics.
+
+    Deterministics are computed after sampling with PyTensor's C backend (cached on
+    disk), which saves about 2 s of numba compilation per fit (``benchmarks/``).
+    """
+    return [var.name for var in model.free_RVs]
+
+
+def model_fingerprint(model: pm.Model) -> str:
+    """Structure of a model's log-density and deterministics, independent of its data values.
+
+    Models built by ipsbayes keep data and prior numbers in ``pm.Data`` containers,
+    so two models with the same fingerprint differ only in those values and in the
+    length of dims that only data use (the number of participants); the lengths of dims
+    of sampled variables are part of the fingerprint.
+    """
+    graphs = [model.logp(), *model.deterministics]
+    text = debugprint(graphs, file="str", print_type=True)
+    names = [v.name for v in model.free_RVs + model.deterministics + model.observed_RVs]
+    # only dims of sampled quantities fix the compiled shapes; data and observed lengths may change
+    # (nutpie's ``with_data`` accepts data of another length, e.g. simulated trials of another size)
+    sampled = {
+        dim
+        for v in model.free_RVs + model.deterministics
+        for dim in (model.named_vars_to_dims.get(v.name) or ())
+        if dim
+    }
+    dims = sorted((str(k), len(v)) for k, v in model.coords.items() if v is not None and k in sampled)
+    return hashlib.sha256(json.dumps([text, names, dims]).encode()).hexdigest()
+
+
+def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool, str]:
+    """Compile ``model`` for nutpie, from the persistent compile cache when possible.
+
+    Compiling (numba) costs seconds even for tiny models, while sampling small models
+    takes a fraction of a second. With the compile cache on (the default; see
+    :mod:`ipsbayes.compile_cache`), every fit uses a model compiled once per *structure*
+    with data as inputs and kept on disk: a later fit of the same structure, in this or
+    any later process (a re-run, refits, Dask validation workers), loads it and swaps in
+    its own data; ``reuse`` then makes no difference. With the cache off
+    (``IPSBAYES_CACHE_DIR=off``) or unable to serve the model, nutpie compiles as before
+    (measured in ``benchmarks/``):
+
+    - ``reuse=False`` (a single fit): data and prior numbers are frozen into the graph;
+    - ``reuse=True`` (refits under other prior sets, many simulated data sets in
+      ``ipsbayes validate``): data stay shared, the compiled model is kept in memory
+      by structure fingerprint and later fits only swap their data (nutpie ``with_data``).
+
+    Returns
+    -------
+    compiled : nutpie CompiledModel
+    reused : bool
+        True when a model compiled earlier (in this process or, from the cache, another) was reused.
+    cache : str
+        ``"hit"`` (loaded from the compile cache), ``"miss"`` (compiled and written to it),
+        ``"off"`` (switched off) or ``"fallback"`` (the cache could not serve this model).
+    """
+    import nutpie
+
+    from ipsbayes import compile_cache
+
+    cache = "off"
+    if compile_cache.cache_dir() is not None:
+        try:
+            compiled, how = compile_cache.load_or_compile(model, free_names(model))
+        except Exception as exc:  # the cache must never fail a run
+            logger.debug("compile cache not used (%s: %s); nutpie compiles the model", type(exc).__name__, exc)
+            cache = "fallback"
+        else:
+            logger.debug("compile cache: %s", how)
+            return compiled, how != "compiled", "miss" if how == "compiled" else "hit"
+    if not reuse:
+        compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=True, var_names=free_names(model))
+        return compiled, False, cache
+    key = model_fingerprint(model)
+    data = {var.name: var.get_value() for var in model.data_vars}
+    cached = _COMPILED.get(key)
+    if cached is not None:
+        _COMPILED.move_to_end(key)
+        return cached.with_data(**data), True, cache
+    compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=False, var_names=free_names(model))
+    _COMPILED[key] = compiled
+    while len(_COMPILED) > MAX_COMPILED:
+        _COMPILED.popitem(last=False)
+    return compiled, False, cache
+
+
+__all__ = ["MAX_COMPILED", "compile_nutpie", "free_names", "model_fingerprint"]

@@ -20,7 +20,8 @@ from ipsbayes.chunks import allowed_threads, for_each_chunk, threads
 from ipsbayes.loo import psis_loo
 from ipsbayes.models import predict
 from ipsbayes.models.groups import idx_key
-from ipsbayes.models.predict import Predictor, _group_dims, group_weights
+from ipsbayes.models.predict import Predictor, group_weights
+from ipsbayes.models.regression_estimands import _group_dims
 from ipsbayes.runner import check
 
 from .conftest import REPO

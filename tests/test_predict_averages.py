@@ -17,7 +17,8 @@ import xarray as xr
 
 from ipsbayes.models import predict
 from ipsbayes.models.groups import idx_key
-from ipsbayes.models.predict import Averages, Predictor, _group_dims, group_weights
+from ipsbayes.models.predict import Averages, Predictor, group_weights
+from ipsbayes.models.regression_estimands import _group_dims
 from ipsbayes.runner import check
 
 from .conftest import REPO

@@ -40,7 +40,8 @@ from ipsbayes.models.multilevel_graph import build_graph
 from ipsbayes.models.multilevel_text import describe_model, group_words
 from ipsbayes.models.pointwise import log_likelihood_group, predictive_group
 from ipsbayes.models.pooling import CENTRE_ABOVE, Parameterisation
-from ipsbayes.models.predict import Predictor, regression_estimands
+from ipsbayes.models.predict import Predictor
+from ipsbayes.models.regression_estimands import regression_estimands
 from ipsbayes.present import Presentation
 from ipsbayes.priors import Prior, PriorSet, PriorSlot
 from ipsbayes.scales import FidelitySpec

@@ -1,0 +1,272 @@
+"""Estimands of a multilevel regression on the users' scale, from the posterior predictions of :mod:`predict`.
+
+Average outcome, average marginal effects of each contrast, group rates and, with a fidelity
+scale, the fidelity slope, odds ratio, contrast and curve: each an average over the study's rows
+of the family's expected outcome per posterior draw, computed in one sweep by
+:meth:`~ipsbayes.models.predict.Predictor.averages` (``tests/test_predict_averages.py`` and
+``tests/test_equivalence.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ipsbayes.models.base import ModelData, estimand, nb_word, unstack_draws
+from ipsbayes.models.groups import idx_key
+from ipsbayes.models.predict import Predictor, group_weights
+from ipsbayes.scales import FidelitySpec
+
+
+def regression_estimands(
+    predictor: Predictor,
+    posterior: xr.Dataset,
+    data: ModelData,
+    fidelity: FidelitySpec | None,
+    words: dict[str, str],
+    outcome_unit: str | None = None,
+) -> xr.Dataset:
+    """Users'-scale estimands shared by the regression families.
+
+    The expected outcome (``outcome_rate`` in % or ``outcome_mean`` in the outcome's unit), average
+    marginal effects, coefficients per unit (and odds ratios on the log-odds scale), the partially
+    pooled mean of every group of every grouping factor beside its observed mean and size, and the
+    fidelity slope, odds ratio, contrast and curve when a fidelity score is modelled.
+    """
+    info = data.info
+    units = predictor.family.units(outcome_unit)
+    post = _Wrapper(posterior)
+    design, frame = info["design"], info["frame"]
+    outcome = words.get("outcome", "the outcome")
+    outcome_nb = nb_word(words, "outcome", outcome)
+    contrasts = design.contrasts()
+    pairs = [design.counterfactual(frame, c) for c in contrasts]
+    designs, which = _distinct_designs(predictor.X, [X for pair in pairs for X in pair])
+    group_dims = _group_dims(data)
+    matrices = [
+        group_weights(data.arrays[idx_key(block.block.factor)], predictor.weights, len(data.coords[block.dim]))
+        for block in group_dims
+    ]
+    grid = None
+    if fidelity is not None and predictor.fidelity_slope is not None:
+        grid = _fidelity_grid(data, fidelity)
+    means = predictor.averages(designs, matrices, None if grid is None else grid[1])
+    at = [means.overall if k is None else means.counterfactuals[k] for k in which]
+    out = xr.Dataset()
+    out[f"outcome_{units.noun}"] = estimand(
+        post.wrap(units.multiplier * means.overall),
+        f"Expected {'share with' if units.noun == 'rate' else 'mean of'} {outcome}",
+        units.level,
+        null=None,
+        label_nb=f"Forventet {'andel med' if units.noun == 'rate' else 'gjennomsnitt av'} {outcome_nb}",
+        headline=True,
+    )
+    if contrasts:
+        ames = np.column_stack([units.multiplier * (at[2 * j + 1] - at[2 * j]) for j in range(len(contrasts))])
+        out["ame"] = estimand(
+            post.wrap(ames, ("contrast",), {"contrast": [c.label for c in contrasts]}),
+            f"Average marginal effect on the expected {outcome}",
+            units.difference,
+            label_nb=f"Gjennomsnittlig marginal effekt på forventet verdi av {outcome_nb}",
+            headline=True,
+        )
+    if predictor.beta.shape[1]:
+        terms = {"term": data.coords["term"]}
+        per_unit = post.wrap(predictor.beta / design.unit_scale(), ("term",), terms)
+        if predictor.family.link == "logit":
+            out["odds_ratio"] = estimand(
+                post.wrap(np.exp(predictor.beta), ("term",), terms),
+                "Odds ratio (per SD for standardised numeric predictors)",
+                "OR",
+                null=1.0,
+                label_nb="Oddsratio (per SD for standardiserte numeriske prediktorer)",
+            )
+            out["log_odds_per_unit"] = estimand(
+                per_unit,
+                "Log-odds coefficient per unit of the predictor",
+                "log-odds",
+                null=0.0,
+                label_nb="Log-odds-koeffisient per enhet av prediktoren",
+            )
+        else:
+            out["effect_per_unit"] = estimand(
+                per_unit,
+                "Change in the expected outcome per unit of the predictor",
+                units.difference,
+                null=0.0,
+                label_nb="Endring i forventet utfall per enhet av prediktoren",
+            )
+    if grid is not None:
+        out.update(_fidelity_estimands(predictor, data, fidelity, post, units.multiplier * means.fidelity, grid, units))
+    out.update(_group_estimands(group_dims, means.groups, data, post, words, units))
+    return out
+
+
+def _distinct_designs(X: np.ndarray, matrices: list[np.ndarray]) -> tuple[list[np.ndarray], list[int | None]]:
+    """The distinct design matrices other than ``X`` and, per matrix, its position among them (None: ``X``).
+
+    Counterfactuals repeat: a numeric predictor's "+1 SD" contrast has the observed design as its
+    low end, and every level of a categorical predictor shares the reference design.
+    """
+    distinct: list[np.ndarray] = []
+    which: list[int | None] = []
+    for matrix in matrices:
+        if matrix.shape == X.shape and np.array_equal(matrix, X):
+            which.append(None)
+            continue
+        found = next((k for k, seen in enumerate(distinct) if np.array_equal(matrix, seen)), None)
+        if found is None:
+            distinct.append(matrix)
+            found = len(distinct) - 1
+        which.append(found)
+    return distinct, which
+
+
+def _group_dims(data: ModelData) -> list[Any]:
+    """The first block of each grouping dimension (one set of group means per dimension)."""
+    out, done = [], set()
+    for info in data.info["blocks"]:
+        if info.dim not in done:
+            done.add(info.dim)
+            out.append(info)
+    return out
+
+
+def _group_estimands(
+    blocks: list[Any],
+    group_means: list[np.ndarray],
+    data: ModelData,
+    post: _Wrapper,
+    words: dict[str, str],
+    units: Any,
+) -> dict:
+    """Partially pooled and observed mean per group of every grouping factor, and group sizes."""
+    out: dict[str, xr.DataArray] = {}
+    summaries = data.info["group_summaries"]
+    for info, means in zip(blocks, group_means, strict=True):
+        dim = info.dim
+        names = data.coords[dim]
+        group, units_word = words.get(dim, dim.replace("_", " ")), words.get("units", "observations")
+        noun = "outcome rate" if units.noun == "rate" else "mean outcome"
+        noun_nb = "andel med utfallet" if units.noun == "rate" else "gjennomsnittlig utfall"
+        group_nb = nb_word(words, dim, dim.replace("_", " "))
+        out[f"{dim}_{units.noun}"] = estimand(
+            post.wrap(units.multiplier * means, (dim,), {dim: names}),
+            f"Predicted {noun} per {group} (partially pooled)",
+            units.level,
+            null=None,
+            label_nb=f"Predikert {noun_nb} per {group_nb} (delvis sammenslått)",
+        )
+        out[f"{dim}_raw_{units.noun}"] = xr.DataArray(
+            units.multiplier * summaries[dim]["raw"],
+            dims=dim,
+            coords={dim: names},
+            attrs={"label": f"Observed {noun} per {group}", "unit": units.level},
+        )
+        out[f"{dim}_n"] = xr.DataArray(
+            summaries[dim]["n"],
+            dims=dim,
+            coords={dim: names},
+            attrs={"label": f"{units_word.capitalize()} per {group}", "unit": units_word},
+        )
+    return out
+
+
+def _fidelity_grid(data: ModelData, fidelity: FidelitySpec) -> tuple[np.ndarray, np.ndarray]:
+    """The fidelity curve's 31 scores and, on the model's scale, those scores then the contrast's low and high."""
+    scale = fidelity.resolved_scale
+    centre, per = data.info["fidelity_centre"], fidelity.per
+    low, high = fidelity.contrast
+    raw = data.info["fidelity_raw"]
+    grid_low = min(float(np.nanmin(raw)), low) - 2
+    grid_high = max(float(np.nanmax(raw)), high) + 2
+    grid = np.linspace(max(grid_low, scale.minimum), min(grid_high, scale.maximum), 31)
+    return grid, (np.r_[grid, low, high] - centre) / per
+
+
+def _fidelity_estimands(
+    predictor: Predictor,
+    data: ModelData,
+    fidelity: FidelitySpec,
+    post: _Wrapper,
+    rates: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray],
+    units: Any,
+) -> dict[str, xr.DataArray]:
+    """Fidelity slope, odds ratio, contrast and curve; ``rates`` are the users'-scale means at ``grid``."""
+    scale = fidelity.resolved_scale
+    dim = data.info["fidelity_group"]
+    per = fidelity.per
+    low, high = fidelity.contrast
+    raw = data.info["fidelity_raw"]
+    grid = grid[0]
+    curve, at_low, at_high = rates[:, :-2], rates[:, -2], rates[:, -1]
+    link = "log-odds" if predictor.family.link == "logit" else units.difference
+    out = {
+        "fidelity_slope": estimand(
+            post.wrap(predictor.fidelity_slope),
+            f"Fidelity slope ({scale.name})",
+            f"{link} per {per:g} {scale.name} points",
+            label_nb=f"Stigningstall for modelltrofasthet ({scale.name})",
+            headline=True,
+        ),
+        "fidelity_contrast": estimand(
+            post.wrap(at_high - at_low),
+            f"Expected outcome at {scale.name} = {high:g} ({scale.band(high)}) minus at {low:g} ({scale.band(low)})",
+            units.difference,
+            label_nb=f"Forventet utfall ved {scale.name} = {high:g} ({scale.band(high)}) minus ved {low:g} "
+            f"({scale.band(low)})",
+            headline=True,
+            note="average over the study's rows with each group's own effect kept; only fidelity changes",
+            scale=scale.name,
+            low=float(low),
+            high=float(high),
+            band_low=str(scale.band(low)),
+            band_high=str(scale.band(high)),
+            per=float(per),
+        ),
+        "fidelity_curve": estimand(
+            post.wrap(curve, ("fidelity_score",), {"fidelity_score": grid}),
+            f"Expected outcome by {scale.name} score",
+            units.level,
+            null=None,
+            label_nb=f"Forventet utfall etter {scale.name}-skår",
+        ),
+        f"{dim}_fidelity": xr.DataArray(
+            raw,
+            dims=dim,
+            coords={dim: data.coords[dim]},
+            attrs={
+                "label": f"{scale.name} score per {dim}",
+                "unit": "points",
+                "bands": str(scale.bands),
+                "scale_min": scale.minimum,
+                "scale_max": scale.maximum,
+            },
+        ),
+    }
+    if predictor.family.link == "logit":
+        out["fidelity_odds_ratio"] = estimand(
+            post.wrap(np.exp(predictor.fidelity_slope)),
+            f"Odds ratio per {per:g} {scale.name} points",
+            "OR",
+            null=1.0,
+            label_nb=f"Oddsratio per {per:g} {scale.name}-poeng",
+            headline=True,
+        )
+    return out
+
+
+class _Wrapper:
+    """Reshape flat (sample, ...) arrays back to (chain, draw, ...) DataArrays."""
+
+    def __init__(self, posterior: xr.Dataset) -> None:
+        self.posterior = posterior
+
+    def wrap(self, values: np.ndarray, dims: tuple[str, ...] = (), coords: dict | None = None) -> xr.DataArray:
+        return unstack_draws(np.asarray(values), self.posterior, dims, coords)
+
+
+__all__ = ["regression_estimands"]

@@ -199,3 +199,13 @@ def test_targets_and_titles_speak_the_report_language(prior_estimands) -> None:
         fig, _ = next(spec for spec in PRESENTATION.figures if spec.name == "incidence_curves").draw(nb)
         assert "arbeid" in all_text(fig) and "work" not in all_text(fig)
         plt.close(fig)
+
+
+@pytest.mark.parametrize("module", ["time_to_event_figures", "time_to_event_report"])
+def test_each_presentation_module_imports_first(module: str) -> None:
+    # the report imports the figures and their labels; neither may need the other half-imported
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import ipsbayes.models.{module}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-800:]

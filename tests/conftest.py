@@ -126,3 +126,19 @@ def shipped(shipped_runs: dict[str, dict[str, Any]]) -> dict[str, Path]:
     failed = {n: r["stderr"][-2000:] for n, r in shipped_runs.items() if r["returncode"] != 0}
     assert not failed, failed
     return {name: run["path"] for name, run in shipped_runs.items()}
+
+
+def prior_as_posterior(plan: Any, draws: int = 50, seed: int = 4) -> Any:
+    """Prior draws of a checked plan's model shaped as a two-chain posterior, with its observed data (a DataTree)."""
+    import pymc as pm
+    import xarray as xr
+
+    with plan.model:
+        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
+    values = prior["prior"].to_dataset()
+    values = values.isel(chain=0) if "chain" in values.dims else values
+    half = draws // 2
+    first = values.isel(draw=slice(0, half))
+    second = values.isel(draw=slice(half, 2 * half)).assign_coords(draw=first["draw"].values)
+    posterior = xr.concat([first, second], dim="chain").assign_coords(chain=[0, 1])
+    return xr.DataTree.from_dict({"posterior": posterior, "observed_data": prior["observed_data"].to_dataset()})

@@ -19,12 +19,11 @@ from ipsbayes import loo
 from ipsbayes.chunks import allowed_threads, for_each_chunk, threads
 from ipsbayes.loo import psis_loo
 from ipsbayes.models import predict
-from ipsbayes.models.groups import idx_key
-from ipsbayes.models.predict import Predictor, group_weights
-from ipsbayes.models.regression_estimands import _group_dims
+from ipsbayes.models.predict import Predictor
 from ipsbayes.runner import check
 
 from .conftest import REPO
+from .test_predict_averages import _inputs
 
 
 def test_every_item_once_in_threads_and_worker_threads_stay_serial() -> None:
@@ -83,14 +82,7 @@ def test_averages_in_threads_equal_the_serial_ones(plan, monkeypatch: pytest.Mon
     with plan.model:
         prior = pm.sample_prior_predictive(draws=90, random_seed=5)["prior"].to_dataset()
     predictor = Predictor.from_posterior(prior, plan.data, plan.family.outcome_family(plan.spec))
-    data = plan.data
-    design = data.info["design"]
-    designs = [X for c in design.contrasts() for X in design.counterfactual(data.info["frame"], c)]
-    groups = [
-        group_weights(data.arrays[idx_key(b.block.factor)], predictor.weights, len(data.coords[b.dim]))
-        for b in _group_dims(data)
-    ]
-    values = np.linspace(-3.0, 2.0, 5)
+    designs, groups, values = _inputs(plan, predictor)
     monkeypatch.setattr(predict, "_CACHE_CELLS", 7 * len(predictor.weights))  # 13 chunks of 7 draws
     serial = predictor.averages(designs, groups, values)
     with threads(4):

@@ -24,22 +24,13 @@ from ipsbayes.models import pointwise
 from ipsbayes.models.predict import Predictor
 from ipsbayes.runner import check
 
-from .conftest import REPO
+from .conftest import REPO, prior_as_posterior
 
 CONFIGS = ["models/ipsung_employment.toml", "examples/cbpp/cbpp.toml"]
 
 
 def _tree(plan, draws: int = 400, seed: int = 4) -> xr.DataTree:
-    """Prior draws of the parameters shrunk towards their starting point (a posterior-like spread), two chains."""
-    with plan.model:
-        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
-    values = prior["prior"].to_dataset()
-    values = values.isel(chain=0) if "chain" in values.dims else values
-    half = draws // 2
-    first = values.isel(draw=slice(0, half))
-    second = values.isel(draw=slice(half, 2 * half)).assign_coords(draw=first["draw"].values)
-    posterior = xr.concat([first, second], dim="chain").assign_coords(chain=[0, 1])
-    return xr.DataTree.from_dict({"posterior": posterior, "observed_data": prior["observed_data"].to_dataset()})
+    return prior_as_posterior(plan, draws, seed)
 
 
 def _by(plan, seed: int = 11):

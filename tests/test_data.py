@@ -129,3 +129,21 @@ def test_cli_bad_data_exit_2_and_no_run_folder(
     assert main(args) == 2
     assert "missing column 'age'" in capsys.readouterr().err
     assert not out.exists() and not any((tmp_path / "runs").glob("*")) if (tmp_path / "runs").exists() else True
+
+
+def test_infinite_and_huge_values_are_named_by_column_and_row_among_many_columns() -> None:
+    from ipsbayes.data import Table, non_finite
+
+    frame = pd.DataFrame({f"c{i}": np.zeros(5) for i in range(2_000)})
+    frame["age"] = [20.0, np.inf, 30.0, 1e300, np.nan]
+    frame["count"] = pd.array([1, None, 3, 4, 5], dtype="Int64")
+    frame["flag"] = [True, False, True, True, False]
+    frame["id"] = pd.Series([1, 2, 99999999999999999999999, 4, None], dtype=object)  # as read_csv reads it
+    frame["name"] = ["a", "b", "c", "d", "e"]
+    frame["c7"] = [0.0, 0.0, 0.0, 0.0, -np.inf]
+    problems = non_finite(Table(frame, Path("p.csv"), "participants"))
+    assert len(problems) == 3, problems
+    c7, age, big = problems  # in the table's column order
+    assert "column 'c7' holds -inf at row 5" in c7
+    assert "column 'age' holds inf at rows 2, 4" in age and "finite and smaller than 1e+100" in age
+    assert "column 'id' holds whole numbers too large to read" in big and "row 3" in big

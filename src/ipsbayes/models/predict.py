@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from ipsbayes.chunks import for_each_chunk
 from ipsbayes.families import OutcomeFamily
+from ipsbayes.kernels import logistic_curve, logistic_shifted
 from ipsbayes.models.base import ModelData, draws_array
 from ipsbayes.models.groups import idx_key
 
@@ -159,7 +160,8 @@ class Predictor:
           to 1: two kinds of rows; a numeric one shifted by 1 SD: one) share one offset per draw;
         - with a logit link, ``expit(eta + c) = 1 / (1 + exp(-eta) exp(-c))``: ``exp(-eta)`` is
           computed once, and each counterfactual or fidelity value only multiplies it by a factor
-          per draw (and kind of row), with no exponential per row;
+          per draw (and kind of row), with no exponential per row; the fidelity curve's sums over
+          rows, and a counterfactual's, run in one fused pass (:mod:`ipsbayes.kernels`);
         - chunks of draws are small enough to stay in the processor's cache.
 
         A chunk whose shortcut gives a non-finite value (extreme prior draws) is computed the plain
@@ -233,8 +235,7 @@ class Predictor:
         if offsets.inverse is not None:
             if exp_neg is not None:
                 with np.errstate(over="ignore", under="ignore"):
-                    factor = np.exp(-shift)[:, offsets.inverse]
-                    result = _reciprocal_one_plus(np.multiply(exp_neg, factor, out=factor)) @ weights
+                    result = logistic_shifted(exp_neg, np.exp(-shift), offsets.inverse, weights)
                 if np.all(np.isfinite(result)):
                     return result
             shift_rows = shift[:, offsets.inverse]
@@ -256,12 +257,8 @@ class Predictor:
         out = np.empty((base.shape[0], len(values)))
         with np.errstate(over="ignore", under="ignore"):
             if exp_neg is not None:
-                exp_base = np.exp(-base)
                 factors = np.exp(-slope * values[None, :])  # (draws, values)
-                scratch = np.empty_like(exp_base)
-                for j in range(len(values)):
-                    np.multiply(exp_base, factors[:, j, None], out=scratch)
-                    out[:, j] = _reciprocal_one_plus(scratch) @ weights
+                out = logistic_curve(np.exp(-base), factors, weights)
                 if np.all(np.isfinite(out)):
                     return out
             for j, value in enumerate(values):

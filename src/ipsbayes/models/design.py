@@ -120,8 +120,10 @@ class Design:
             variables = _rhs_variables(self.rhs)
             self.common = list(variables)
         self.variables = [v for v in self.common if v in self.frame.columns]
+        self._inputs = [v for v in variables if v in self.frame.columns]
         self.kinds: dict[str, str] = {}
         categorical = _categorical_calls(self.rhs)
+        transformed = _transformed_variables(self.rhs)
         for variable in [v for v in variables if v in self.frame.columns]:
             values = self.frame[variable]
             if (
@@ -134,7 +136,7 @@ class Design:
                 self.kinds[variable] = "binary"
             else:
                 self.kinds[variable] = "numeric"
-                if self.standardize and variable not in self.keep_raw:
+                if self.standardize and variable not in self.keep_raw | transformed:
                     sd = float(values.std(ddof=0)) or 1.0
                     self.scaling[variable] = (float(values.mean()), sd)
         self._matrices = formulae.design_matrices(self.rhs, self.transform(self.frame), na_action="error")
@@ -163,8 +165,20 @@ class Design:
         if frame is None:
             full = np.asarray(self._matrices.common)
         else:
-            full = np.asarray(self._matrices.common.evaluate_new_data(self.transform(frame)))
+            full = np.asarray(self._matrices.common.evaluate_new_data(self.transform(self._plain(frame))))
         return full[:, self._keep].astype(float)
+
+    def _plain(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The formula's columns only, text columns as Python objects.
+
+        formulae checks a categorical column's levels with ``set(values)``, one Python step per row:
+        1.5 us per row for pandas' Arrow-backed text against 0.1 us for objects (150,000 rows, 14
+        counterfactual matrices: 3.1 against 1.9 s).
+        """
+        columns = [c for c in self._inputs if c in frame.columns]
+        out = frame[columns] if columns else frame
+        text = [c for c in out.columns if pd.api.types.is_string_dtype(out[c]) and out[c].dtype != object]
+        return out.astype(dict.fromkeys(text, object)) if text else out
 
     def unit_scale(self) -> np.ndarray:
         """Per column: the SD a coefficient is "per" (1 for unstandardised columns)."""
@@ -235,6 +249,26 @@ def _categorical_calls(formula: str) -> set[str]:
             if getattr(call, "callee", None) == "C" and call.args:
                 out.add(getattr(call.args[0], "name", None))
     return out - {None}
+
+
+def _transformed_variables(formula: str) -> set[str]:
+    """Columns used inside a call other than ``C(...)`` (``np.log(age)``, ``I(age**2)``): never standardised.
+
+    The formula's function applies to the column as the user knows it; standardising first would
+    change the model (``np.log`` of a centred age is undefined for half the rows; ``I(age**2)`` of a
+    standardised age is another curve).
+    """
+    try:
+        description = formulae.model_description(formula)
+    except Exception:  # the caller's own parse reports formula problems
+        return set()
+    out: set[str] = set()
+    for term in description.common_terms:
+        for component in getattr(term, "components", []):
+            call = getattr(component, "call", None)
+            if call is not None and getattr(call, "callee", None) != "C":
+                out |= set(getattr(component, "var_names", ()))
+    return out - {""}
 
 
 def _rhs_variables(rhs: str) -> list[str]:

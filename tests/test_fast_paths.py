@@ -45,19 +45,27 @@ def test_categorical_draws_stay_on_numba():
     assert draw_mode(categorical, var_names=[]) == C_MODE  # only the variables drawn count
 
 
-def test_competing_outcomes_prior_estimands_need_no_outcome_draws(make_config, small_ipsung, monkeypatch):
-    # without the (categorical) outcome PyMC seeds the parameters' generators differently, so the draws
-    # are other draws of the same prior: the estimands agree within Monte Carlo error, not exactly
+@pytest.mark.parametrize(
+    ("config", "names"),
+    [
+        ("ipsung_outcomes", ("category_share", "service_sd")),
+        ("ipsung_employment", ("outcome_rate", "fidelity_contrast", "sd_service")),
+        ("ipsung_fidelity", ("outcome_rate", "fidelity_contrast")),
+    ],
+)
+def test_prior_estimands_need_no_outcome_draws(make_config, small_ipsung, monkeypatch, config, names):
+    # without the outcome PyMC seeds the parameters' generators differently, so the draws are other
+    # draws of the same prior: the estimands agree within Monte Carlo error, not exactly
     from ipsbayes.runner import check
     from ipsbayes.sensitivity import prior_estimands
 
-    plan = check(make_config("ipsung_outcomes", data=small_ipsung))
+    plan = check(make_config(config, data=small_ipsung))
     assert plan.family.prior_draws_only
     fast = prior_estimands(plan.family, plan.model, plan.data, plan.spec, plan.config, draws=400)
     monkeypatch.setattr(type(plan.family), "prior_draws_only", False)
     full = prior_estimands(plan.family, plan.model, plan.data, plan.spec, plan.config, draws=400)
     assert set(fast.data_vars) == set(full.data_vars)
-    for name in ("category_share", "service_sd"):
+    for name in names:
         a, b = fast[name], full[name]
         se = np.sqrt((a.var(("chain", "draw")) + b.var(("chain", "draw"))) / 400)
         z = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw"))) / se

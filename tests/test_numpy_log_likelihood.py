@@ -91,11 +91,15 @@ def test_every_family_without_auxiliary_parameters_has_a_numpy_form() -> None:
     # a new family without auxiliary parameters should give the fast path, or say here why not
     eta, y = np.array([[-40.0, -1.0, 0.0, 2.5, 40.0]]), np.array([0, 1, 1, 0, 1])
     for name, family in FAMILIES.items():
-        values = family.log_likelihood(y, eta, np.full(5, 3) if family.needs_trials else None)
+        trials = np.full(5, 3) if family.needs_trials else None
+        values = family.log_likelihood(y, eta, trials)
+        draws = family.predictive_draws(eta, trials, np.random.default_rng(0))
+        assert family.numpy_pointwise == (not family.aux), name  # the flag pointwise.py reads says so
         if family.aux:
-            assert values is None, name
+            assert values is None and draws is None, name
         else:
             assert values is not None and np.isfinite(values).all(), name
+            assert draws is not None and draws.shape == eta.shape, name
 
 
 def test_chunks_in_threads_give_the_same_array(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -72,6 +72,8 @@ class OutcomeFamily(ABC):
     integer: ClassVar[bool] = True
     #: extra parameters (name -> meaning); each has a default prior
     aux: ClassVar[dict[str, str]] = {}
+    #: :meth:`log_likelihood` and :meth:`predictive_draws` have a numpy form (no auxiliary parameters)
+    numpy_pointwise: ClassVar[bool] = False
 
     # ------------------------------------------------------------ data
     @abstractmethod
@@ -195,7 +197,8 @@ class OutcomeFamily(ABC):
 
         The same numbers as :meth:`logp` (``tests/test_numpy_log_likelihood.py``), so the run can
         compute the log-likelihood group chunk by chunk on the sampler's cores. None: the family has
-        no numpy form (it has auxiliary parameters), and PyMC computes the group from the graph.
+        no numpy form (it has auxiliary parameters; :attr:`numpy_pointwise` is False), and PyMC
+        computes the group from the graph.
         """
         return None
 

@@ -42,6 +42,7 @@ class Bernoulli(OutcomeFamily):
     likelihood_names = ("Bernoulli", "Bernoulli")
     link: ClassVar[Link] = "logit"
     collapsible = True
+    numpy_pointwise = True
 
     def check_response(self, values: pd.Series, trials: np.ndarray | None, where: str, column: str) -> list[str]:
         """0/1 or True/False only."""

@@ -55,6 +55,7 @@ class Binomial(OutcomeFamily):
     likelihood_names = ("binomial", "binomial")
     link: ClassVar[Link] = "logit"
     needs_trials = True
+    numpy_pointwise = True
 
     def check_response(self, values: pd.Series, trials: np.ndarray | None, where: str, column: str) -> list[str]:
         """Whole numbers between 0 and the row's trials."""

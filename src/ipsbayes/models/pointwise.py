@@ -54,9 +54,9 @@ def pointwise_log_likelihood(predictor: Predictor, data: ModelData) -> np.ndarra
         The prepared data: the response ``y`` and, for collapsed rows or counts, ``trials``.
     """
     family = predictor.family
-    y, trials = data.arrays["y"], data.arrays.get("trials")
-    if family.log_likelihood(y[:1], predictor.eta(slice(0, 1))[:, :1], None if trials is None else trials[:1]) is None:
+    if not family.numpy_pointwise:
         return None
+    y, trials = data.arrays["y"], data.arrays.get("trials")
     out = np.empty((predictor.n_draws, len(y)))
     value = y.astype(float)
 
@@ -75,10 +75,9 @@ def predictive_draws(predictor: Predictor, data: ModelData, seed: int) -> np.nda
     so the draws are the same however many threads make them.
     """
     family = predictor.family
-    y, trials = data.arrays["y"], data.arrays.get("trials")
-    first = predictor.eta(slice(0, 1))[:, :1]
-    if family.predictive_draws(first, None if trials is None else trials[:1], np.random.default_rng(0)) is None:
+    if not family.numpy_pointwise:
         return None
+    y, trials = data.arrays["y"], data.arrays.get("trials")
     step = _step(len(y))
     streams = np.random.SeedSequence(seed).spawn(-(-predictor.n_draws // step))
     out = np.empty((predictor.n_draws, len(y)), dtype=y.dtype)

@@ -113,3 +113,21 @@ def test_with_the_cache_off_the_kernel_compiles_in_memory(monkeypatch: pytest.Mo
     out = np.empty((2, 3))
     kernel(np.exp(-eta), np.exp(-terms), weights, out)
     np.testing.assert_allclose(out, _reference(eta, terms, weights), rtol=1e-12)
+
+
+def test_a_corrupt_cache_entry_falls_back_to_compiling_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IPSBAYES_CACHE_DIR", str(tmp_path / "cache"))
+    kernels._warm("curve", kernels._compile("curve"))  # writes the cache entry
+    written = list((tmp_path / "cache" / kernels.CACHE_SUBDIR).rglob("*.nb[ic]"))
+    assert written
+    for path in written:
+        path.write_text("garbage\n")
+    monkeypatch.setattr(kernels, "_KERNEL", {})  # a new process
+    kernel = kernels.compiled_kernel("curve")
+    assert kernel is not None and not kernel.stats.cache_path
+    eta, terms, weights = _case(7, draws=2, rows=30, values=3)
+    np.testing.assert_allclose(
+        kernels.logistic_curve(np.exp(-eta), np.exp(-terms), weights), _reference(eta, terms, weights), rtol=1e-12
+    )

@@ -116,8 +116,8 @@ def _cache_folder() -> str | None:
     return str(folder) if os.access(folder, os.W_OK) else None
 
 
-def _compile(name: str) -> Any:
-    """The numba dispatcher of kernel ``name`` (cached in :func:`_cache_folder` when there is one), or None."""
+def _compile(name: str, cache: bool = True) -> Any:
+    """The numba dispatcher of kernel ``name``, cached in :func:`_cache_folder` if ``cache`` (None without numba)."""
     try:
         import numba
         from numba.core import config
@@ -128,7 +128,7 @@ def _compile(name: str) -> Any:
     # error_model="numpy": no ZeroDivisionError check per division, which kept LLVM from vectorising the loops
     # (1.35 against 0.31 ns per term); "reassoc" lets it split the sums over the vector lanes
     kernel = numba.njit(nogil=True, fastmath={"reassoc"}, error_model="numpy")(_LOOPS[name])
-    folder = _cache_folder()
+    folder = _cache_folder() if cache else None
     if folder is not None:
         # numba takes its cache folder from its config when caching is enabled; the compile cache
         # changes the same setting under the same lock
@@ -160,12 +160,15 @@ def compiled_kernel(name: str) -> Any:
     """
     with _LOCK:
         if name not in _KERNEL:
-            kernel = _compile(name)
-            if kernel is not None:
+            kernel = None
+            for cache in (True, False):  # a cache entry that cannot be loaded (corrupt, foreign): compile in memory
                 try:
-                    _warm(name, kernel)
+                    kernel = _compile(name, cache)
+                    if kernel is not None:
+                        _warm(name, kernel)
+                    break
                 except Exception as exc:  # any numba failure: numpy computes the same numbers
-                    logger.debug("kernels: numba failed to compile %s (%s: %s)", name, type(exc).__name__, exc)
+                    logger.debug("kernels: numba failed on %s (cache %s; %s: %s)", name, cache, type(exc).__name__, exc)
                     kernel = None
             _KERNEL[name] = kernel
         return _KERNEL[name]

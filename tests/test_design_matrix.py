@@ -75,3 +75,19 @@ def test_a_log_transformed_covariate_builds_a_model(make_config, small_ipsung) -
     plan = check(make_config(data=small_ipsung, **{"model.formula": formula}))
     assert np.all(np.isfinite(plan.data.arrays["X"]))
     assert any("age: +1 unit" in c.label for c in plan.data.info["design"].contrasts())
+
+
+def test_a_term_outside_its_functions_domain_names_the_term_the_rows_and_the_value(make_config, data_copy) -> None:
+    from ipsbayes.errors import DataError
+    from ipsbayes.testing import expect_error
+
+    path = data_copy / "participants.csv"
+    participants = pd.read_csv(path)
+    participants.loc[[3, 10], "age"] = 0
+    participants.to_csv(path, index=False)
+    formula = "work_or_education_12m ~ np.log(age) + gender + months_outside + ips25 + (1 | service)"
+    error = expect_error(check, make_config(data=data_copy, **{"model.formula": formula}))
+    assert isinstance(error, DataError) and error.exit_code == 2
+    message = str(error)
+    assert str(path) in message and "'np.log(age)' is not a finite number at rows 4, 11" in message
+    assert "row 4: age = 0" in message

@@ -281,8 +281,11 @@ class Cace(ModelFamily):
     def _arrays(
         self, frame: pd.DataFrame, spec: CaceSpec, z: np.ndarray, d: np.ndarray, bundle: DataBundle
     ) -> ModelData:
-        compliance = Design(" + ".join(spec.compliance_covariates), frame) if spec.compliance_covariates else None
-        outcome = Design(" + ".join(spec.outcome_covariates), frame) if spec.outcome_covariates else None
+        where = bundle.participants.where
+        compliance = (
+            Design(" + ".join(spec.compliance_covariates), frame, where=where) if spec.compliance_covariates else None
+        )
+        outcome = Design(" + ".join(spec.outcome_covariates), frame, where=where) if spec.outcome_covariates else None
         n = len(frame)
         y = spec.family.response(frame[spec.outcome])
         ids = frame["participant_id"].astype(str).tolist() if "participant_id" in frame else list(range(n))

@@ -184,7 +184,7 @@ class CompetingOutcomes(ModelFamily):
         problems += constant_columns(merged, parts.variables)
         problems += varying_within(merged, spec.service, spec.service_predictors)
         raise_if(problems, "The data cannot be used as they are")
-        design = Design(parts.rhs, frame, standardize=spec.standardize)
+        design = Design(parts.rhs, frame, standardize=spec.standardize, where=participants.where)
         service_ids = frame[spec.service].astype(str)
         services_list = sorted(service_ids.unique(), key=natural_key)
         service_idx = pd.Categorical(service_ids, categories=services_list).codes.astype(np.int64)

@@ -17,7 +17,9 @@ import formulae
 import numpy as np
 import pandas as pd
 
+from ipsbayes.data import example_rows, raise_if
 from ipsbayes.models.formula import ModelFormula, parse_model_formula
+from ipsbayes.textutil import plain
 
 _CALL_LABEL = re.compile(r"C\((\w+)[^\]]*\)\[")
 
@@ -102,6 +104,14 @@ class Design:
     drop : set of str
         Population-level terms to leave out of :meth:`matrix` (e.g. a fidelity score the model
         treats on its own).
+    where : str
+        The table the frame comes from, for error messages.
+
+    Raises
+    ------
+    DataError
+        A term of the formula is not a finite number at some rows (``np.log`` of 0, ``1 / x`` at 0),
+        naming the term, its columns and the rows.
     """
 
     rhs: str
@@ -109,6 +119,7 @@ class Design:
     standardize: bool = True
     keep_raw: set[str] = field(default_factory=set)
     drop: set[str] = field(default_factory=set)
+    where: str = "the data"
     scaling: dict[str, tuple[float, float]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -139,7 +150,8 @@ class Design:
                 if self.standardize and variable not in self.keep_raw | transformed:
                     sd = float(values.std(ddof=0)) or 1.0
                     self.scaling[variable] = (float(values.mean()), sd)
-        self._matrices = formulae.design_matrices(self.rhs, self.transform(self.frame), na_action="error")
+        with np.errstate(divide="ignore", invalid="ignore"):  # a term outside its domain is reported below
+            self._matrices = formulae.design_matrices(self.rhs, self.transform(self.frame), na_action="error")
         common = self._matrices.common
         raw_labels = [label for term in common.terms.values() for label in term.labels]
         dropped = {label for name in self.drop if name in common.terms for label in common.terms[name].labels}
@@ -147,6 +159,24 @@ class Design:
         self.labels = [_pretty(raw_labels[i]) for i in self._keep]
         dropped_variables = {v for name in self.drop for v in _rhs_variables(name)}
         self.variables = [v for v in self.variables if v not in dropped_variables]
+        raise_if(self._non_finite_terms(), "The data cannot be used as they are")
+
+    def _non_finite_terms(self) -> list[str]:
+        """Problems for population-level terms that are not finite at some rows (a function outside its domain)."""
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(self.matrix())
+        problems = []
+        for j in np.flatnonzero(bad.any(axis=0)):
+            label = self.labels[j]
+            columns = [v for v in self._inputs if re.search(rf"\b{re.escape(v)}\b", label)] or self._inputs
+            first = int(np.flatnonzero(bad[:, j])[0])
+            values = ", ".join(f"{c} = {plain(self.frame[c].iloc[first])}" for c in columns)
+            problems.append(
+                f"{self.where}: the formula's term '{label}' is not a finite number at {example_rows(bad[:, j])} "
+                f"(e.g. row {first + 1}: {values}); change those values or the term (a function such as "
+                "np.log needs values where it is defined)"
+            )
+        return problems
 
     @property
     def matrices(self) -> formulae.matrices.DesignMatrices:

@@ -322,7 +322,7 @@ class Multilevel(ModelFamily):
     ) -> ModelData:
         fid = spec.fidelity
         drop = {fid.column} if fid is not None else set()
-        design = Design(formula.text, frame, standardize=spec.standardize, drop=drop)
+        design = Design(formula.text, frame, standardize=spec.standardize, drop=drop, where=bundle.participants.where)
         arrays, coords, blocks = group_arrays(design.matrices, formula)
         y = family.response(frame[formula.response])
         arrays |= {"X": design.matrix(), "y": y}

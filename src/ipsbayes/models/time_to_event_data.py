@@ -104,7 +104,7 @@ def person_month_data(
     followed = np.minimum(last_followed, horizon) - spec.first_month + 1
 
     rhs_terms = [t for t in parts.formula.common_terms if fid is None or t != fid.column]
-    design = Design(" + ".join(rhs_terms) or "1", frame, standardize=spec.standardize)
+    design = Design(" + ".join(rhs_terms) or "1", frame, standardize=spec.standardize, where=bundle.participants.where)
     X = design.matrix()
     service_ids = frame[spec.service].astype(str) if has_services else pd.Series("all", index=frame.index)
     services = sorted(service_ids.unique(), key=natural_key)

@@ -111,3 +111,14 @@ def test_chunks_in_threads_give_the_same_array(monkeypatch: pytest.MonkeyPatch) 
         threaded = plan.family.log_likelihood(posterior, plan.data, plan.spec)
     for name in serial:
         np.testing.assert_array_equal(threaded[name], serial[name])
+
+
+def test_softplus_equals_logaddexp_and_leaves_its_input_alone() -> None:
+    from ipsbayes.families.base import softplus
+
+    x = np.concatenate([np.linspace(-800.0, 800.0, 20_001), [0.0, -0.0, 1e-300, -1e-300, 36.0, 37.0, 709.0, 710.0]])
+    before = x.copy()
+    value = softplus(x)
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_allclose(value, np.logaddexp(0.0, x), rtol=1e-15, atol=1e-300)
+    assert np.all(np.isfinite(value)) and np.all(value >= 0.0)

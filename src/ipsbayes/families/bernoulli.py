@@ -10,7 +10,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import expit
 
-from ipsbayes.families.base import Link, OutcomeFamily
+from ipsbayes.families.base import Link, OutcomeFamily, softplus
 
 
 def bernoulli_logp(value: Any, eta: Any) -> Any:
@@ -66,10 +66,11 @@ class Bernoulli(OutcomeFamily):
         return bernoulli_logp(value, eta) if trials is None else collapsed_logp(value, eta, trials)
 
     def log_likelihood(self, value: np.ndarray, eta: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
-        """:meth:`logp` in numpy (``softplus(x) = logaddexp(0, x)``)."""
+        """:meth:`logp` in numpy (:func:`~ipsbayes.families.base.softplus`)."""
         if trials is None:
-            return -np.logaddexp(0.0, -(2.0 * value - 1.0) * eta)
-        return value * eta - trials * np.logaddexp(0.0, eta)
+            out = softplus((1.0 - 2.0 * value) * eta)
+            return np.negative(out, out=out)
+        return value * eta - trials * softplus(eta)
 
     def predictive_draws(self, eta: np.ndarray, trials: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """The graph's draws: 0/1 from a uniform (:func:`bernoulli_draws`), or binomial counts of collapsed rows."""

@@ -10,7 +10,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import expit, gammaln
 
-from ipsbayes.families.base import Link, OutcomeFamily, unit_share_problems
+from ipsbayes.families.base import Link, OutcomeFamily, softplus, unit_share_problems
 from ipsbayes.textutil import plain
 
 
@@ -68,7 +68,7 @@ class Binomial(OutcomeFamily):
     def log_likelihood(self, value: np.ndarray, eta: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
         """:meth:`logp` in numpy, binomial coefficient included."""
         coefficient = gammaln(trials + 1.0) - gammaln(value + 1.0) - gammaln(trials - value + 1.0)
-        return value * eta - trials * np.logaddexp(0.0, eta) + coefficient
+        return value * eta - trials * softplus(eta) + coefficient
 
     def predictive_draws(self, eta: np.ndarray, trials: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """Binomial successes of each row's trials."""

@@ -182,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     after its staging folders are removed, instead of waiting seconds for the interpreter
     to tear down compiled models and sampler threads.
     """
+    if argv is None:  # the command, not a program calling main(): chunked post-fit work reuses freed memory
+        from ipsbayes.memory import keep_freed_memory
+
+        keep_freed_memory()
     code = _main(argv)
     if argv is None and code == EXIT_INTERRUPTED:
         sys.stdout.flush()

@@ -103,9 +103,10 @@ class Predictor:
     def eta(self, draws: slice, X: np.ndarray | None = None, fidelity_value: float | None = None) -> np.ndarray:
         """Linear predictor for a slice of draws: shape (draws, rows)."""
         X = self.X if X is None else X
-        eta = self.intercept[draws, None] + self.beta[draws] @ X.T
+        eta = self.beta[draws] @ X.T  # one new array, then added to in place (the same sums, in the same order)
+        eta += self.intercept[draws, None]
         for block in self.blocks:
-            eta = eta + block.rows(draws)
+            eta += block.rows(draws)
         if self.fidelity_slope is not None:
             if fidelity_value is not None:
                 level = np.full(len(self.fidelity_idx), fidelity_value)[None, :]
@@ -113,7 +114,7 @@ class Predictor:
                 level = self.fidelity[draws][:, self.fidelity_idx]
             else:
                 level = self.fidelity[None, self.fidelity_idx]
-            eta = eta + self.fidelity_slope[draws, None] * level
+            eta += self.fidelity_slope[draws, None] * level
         return eta
 
     def _step(self) -> int:

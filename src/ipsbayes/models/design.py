@@ -201,9 +201,9 @@ class Design:
     def _plain(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The formula's columns only, text columns as Python objects.
 
-        formulae checks a categorical column's levels with ``set(values)``, one Python step per row:
-        1.5 us per row for pandas' Arrow-backed text against 0.1 us for objects (150,000 rows, 14
-        counterfactual matrices: 3.1 against 1.9 s).
+        formulae checks a categorical column's levels with ``set(values)``, one Python step per row,
+        slow for pandas' Arrow-backed text; and copying only the formula's columns saves the rest
+        (150,000 rows, 12 counterfactual matrices: 2.9 s before, 1.9 s with objects, 1.1 s with both).
         """
         columns = [c for c in self._inputs if c in frame.columns]
         out = frame[columns] if columns else frame

@@ -15,10 +15,15 @@ from ipsbayes.cli import main
 def test_thresholds_are_set_on_glibc_in_a_fresh_process() -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("glibc only")
-    code = "from ipsbayes.memory import keep_freed_memory; print(keep_freed_memory())"
+    code = (
+        "import os, subprocess, sys; from ipsbayes.memory import keep_freed_memory; print(keep_freed_memory()); "
+        "print(subprocess.run([sys.executable, '-c', 'import os; print(os.environ.get(\"MALLOC_TRIM_THRESHOLD_\"))'],"
+        " capture_output=True, text=True).stdout.strip())"
+    )
     env = {k: v for k, v in os.environ.items() if k not in memory.USER_SETTINGS}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert result.stdout.strip() == "True"
+    # set here, and handed to the processes the command starts (Dask workers spawn afresh)
+    assert result.stdout.split() == ["True", str(memory.TRIM_THRESHOLD)]
 
 
 @pytest.mark.parametrize("name", memory.USER_SETTINGS)

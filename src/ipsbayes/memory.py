@@ -12,8 +12,9 @@ whole run's medians moved less than sampling varies (30.95 -> 30.87 s). The numb
 do not change.
 
 Only the ``ipsbayes`` command sets this, once at start, and only where the C library is glibc and
-the user has not set ``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_TRIM_THRESHOLD_`` themselves; a
-program that imports ipsbayes keeps its own allocator settings. The cost: up to
+the user has not set ``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_TRIM_THRESHOLD_`` themselves; it also
+sets those two variables, so the processes it starts (``ipsbayes validate``'s Dask workers) read the
+same thresholds when they start. A program that imports ipsbayes keeps its own allocator settings. The cost: up to
 :data:`TRIM_THRESHOLD` of freed memory stays with the process until it exits.
 """
 
@@ -49,7 +50,11 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    if not (mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1):
+        return False
+    # processes the command starts (Dask validation workers are spawned afresh) read the same from glibc's tunables
+    os.environ.update({"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)})
+    return True
 
 
 __all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_memory"]

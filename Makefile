@@ -39,7 +39,7 @@ demo: $(STAMP)
 test: $(STAMP) install-system
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2
 
 # the heavier checks the default run leaves out (pytest.mark.slow) and the reference reproductions and
 # recovery fits (pytest.mark.reproduce): published examples at the ci profile, design variants end to end,

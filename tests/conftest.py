@@ -142,18 +142,3 @@ def prior_as_posterior(plan: Any, draws: int = 50, seed: int = 4) -> Any:
     second = values.isel(draw=slice(half, 2 * half)).assign_coords(draw=first["draw"].values)
     posterior = xr.concat([first, second], dim="chain").assign_coords(chain=[0, 1])
     return xr.DataTree.from_dict({"posterior": posterior, "observed_data": prior["observed_data"].to_dataset()})
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``-n 2 --dist loadgroup``), keep each module's tests on one worker.
-
-    Module- and session-scoped fixtures are built once per worker: grouping by module builds each
-    module's once, and every test of the shipped configs' run folders shares one group, so the seven
-    CLI runs behind them happen once.
-    """
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        uses_shipped = {"shipped", "shipped_runs"} & set(getattr(item, "fixturenames", ()))
-        group = "shipped" if uses_shipped else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))

@@ -255,16 +255,12 @@ class Predictor:
         else:
             level = self.fidelity[None, self.fidelity_idx]
         base = eta - slope * level
-        out = np.empty((base.shape[0], len(values)))
         with np.errstate(over="ignore", under="ignore"):
             if exp_neg is not None:
-                factors = np.exp(-slope * values[None, :])  # (draws, values)
-                out = logistic_curve(np.exp(-base), factors, weights)
+                out = logistic_curve(np.exp(-base), np.exp(-slope * values[None, :]), weights)
                 if np.all(np.isfinite(out)):
                     return out
-            for j, value in enumerate(values):
-                out[:, j] = self._mean_of(base + slope * value) @ weights
-        return out
+            return np.column_stack([self._mean_of(base + slope * value) @ weights for value in values])
 
     def _mean_of(self, eta: np.ndarray) -> np.ndarray:
         """The family's expected outcome (expit without scipy's slower ufunc for a logit link)."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -74,4 +76,51 @@ def for_each_chunk(work: Callable[[slice], None], total: int, step: int) -> None
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-__all__ = ["allowed_threads", "for_each_chunk", "threads"]
+class Background:
+    """A call running in a thread beside the caller (see :func:`in_background`)."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self.seconds = 0.0
+        self._work = work
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,), daemon=True)
+
+    def _run(self) -> None:
+        _THREADS.set(1)  # the caller keeps the cores for its own chunks
+        started = time.perf_counter()
+        try:
+            self._work()
+        except BaseException as exc:  # re-raised in the caller by in_background
+            self._error = exc
+        finally:
+            self.seconds = time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def in_background(work: Callable[[], None]) -> Iterator[Background]:
+    """Run ``work()`` in a thread while the block runs; on leaving, wait for it and raise its error.
+
+    For I/O that releases the GIL (HDF5 writes a run's posterior while the report is drawn). The
+    thread is always finished before the block is left, even when the block raises (Ctrl-C
+    included), so a staging folder is never removed while ``work`` still writes into it. An error
+    in the block wins over one in ``work``.
+
+    Yields
+    ------
+    Background
+        Its ``seconds`` attribute holds ``work``'s own duration once the block is left.
+    """
+    from ipsbayes.interrupt import deferred
+
+    background = Background(work)
+    background._thread.start()
+    try:
+        yield background
+    finally:
+        with deferred():  # a Ctrl-C during the wait is raised once the thread has finished
+            background._thread.join()
+    if background._error is not None:
+        raise background._error
+
+
+__all__ = ["Background", "allowed_threads", "for_each_chunk", "in_background", "threads"]

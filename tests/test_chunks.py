@@ -9,6 +9,7 @@ serial loop's, not merely close.
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pymc as pm
@@ -16,7 +17,7 @@ import pytest
 import xarray as xr
 
 from ipsbayes import loo
-from ipsbayes.chunks import allowed_threads, for_each_chunk, threads
+from ipsbayes.chunks import allowed_threads, for_each_chunk, in_background, threads
 from ipsbayes.loo import psis_loo
 from ipsbayes.models import predict
 from ipsbayes.models.predict import Predictor
@@ -71,6 +72,53 @@ def test_numpy_error_state_holds_in_the_worker_threads() -> None:
     with threads(2), np.errstate(divide="ignore"):
         for_each_chunk(work, 40, 5)  # no warning, no error: the caller's state was carried over
     assert np.isneginf(out).all()
+
+
+# ----------------------------------------------------------------------------- in_background
+
+
+def _slow(done: list[str], seconds: float = 0.3) -> None:
+    time.sleep(seconds)
+    done.append(threading.current_thread().name)
+
+
+def test_background_work_runs_beside_the_block_and_is_finished_when_it_ends() -> None:
+    done: list[str] = []
+    with in_background(lambda: _slow(done)) as work:
+        assert done == []  # still running: the block did not wait for it
+    assert len(done) == 1 and done[0] != threading.current_thread().name
+    assert work.seconds >= 0.3
+
+
+def test_background_error_reaches_the_caller_after_the_block() -> None:
+    def fails() -> None:
+        raise OSError("disk full")
+
+    body_ran = []
+    with pytest.raises(OSError, match="disk full"), in_background(fails):
+        body_ran.append(True)
+    assert body_ran == [True]
+
+
+@pytest.mark.parametrize("error", [ValueError("report failed"), KeyboardInterrupt()])
+def test_an_error_in_the_block_waits_for_the_background_work_and_wins(error: BaseException) -> None:
+    done: list[str] = []
+
+    def slow_then_fails() -> None:
+        _slow(done)
+        raise OSError("not this one")
+
+    with pytest.raises(type(error)):  # the block's error, not the background one
+        with in_background(slow_then_fails):
+            raise error
+    assert len(done) == 1  # finished before the error left the block (a staging folder is removed only then)
+
+
+def test_background_work_runs_its_chunks_serially() -> None:
+    seen = []
+    with threads(2), in_background(lambda: seen.append(allowed_threads())):
+        assert allowed_threads() == 2
+    assert seen == [1]
 
 
 @pytest.fixture(scope="module")

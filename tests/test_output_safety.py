@@ -349,6 +349,43 @@ def test_ctrl_c_before_or_during_sampling_exits_130_and_keeps_earlier_run(
     assert files_of(run) == before and leftovers(run.parent) == []
 
 
+@pytest.mark.sampling
+@pytest.mark.parametrize("failure", ["report interrupted", "posterior write fails"])
+def test_failure_while_the_posterior_is_written_in_the_background_leaves_nothing(
+    failure: str, config: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """posterior.nc is written on a thread while the report is drawn: a failure on either side ends cleanly."""
+    import ipsbayes.runner as runner
+
+    run = fake_run(tmp_path / "runs" / "tiny")
+    before = files_of(run)
+    finished: list[bool] = []
+    real_write = runner.write_posterior
+
+    def slow_write(datatree, path):
+        real_write(datatree, path)
+        time.sleep(0.5)  # still writing when the report stops
+        finished.append(True)
+        if failure == "posterior write fails":
+            raise OSError(28, "No space left on device", str(path))
+
+    def interrupted_report(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "write_posterior", slow_write)
+    if failure == "report interrupted":
+        monkeypatch.setattr(runner, "write_report", interrupted_report)
+    code = main(["run", str(config), "--out", str(run), "--quiet"])
+    err = capsys.readouterr().err
+    assert finished == [True]  # the writer ended before the staging folder was removed
+    if failure == "report interrupted":
+        assert code == 130 and "interrupted" in err
+    else:
+        assert code != 0 and "No space left on device" in err
+    assert "Traceback" not in err
+    assert files_of(run) == before and leftovers(run.parent) == []
+
+
 # ----------------------------------------------------------------------------- real run folders
 
 

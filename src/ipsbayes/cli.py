@@ -379,14 +379,24 @@ def _stderr_line(line: str) -> None:
 
 def _check(config: Path) -> int:
     from ipsbayes.resources import check_memory, estimate_memory, human_bytes
-    from ipsbayes.runner import MAX_POINTWISE_ROWS, check, describe_priors
+    from ipsbayes.runner import (
+        LARGE_DATA_PREDICTIVE_DRAWS,
+        LOO_SUBSAMPLE_ROWS,
+        MAX_POINTWISE_ROWS,
+        check,
+        describe_priors,
+    )
     from ipsbayes.sampling import resolve_settings
 
     plan = check(config)
     dims = ", ".join(f"{k}={len(v)}" for k, v in plan.data.coords.items())
     pointwise = int(plan.data.arrays["y"].size) <= MAX_POINTWISE_ROWS
-    memory = estimate_memory(
-        plan.model, resolve_settings(plan.config.sampler), log_likelihood=pointwise, predictive=pointwise
+    memory = estimate_memory(  # the groups a run keeps (see runner.run)
+        plan.model,
+        resolve_settings(plan.config.sampler),
+        log_likelihood=pointwise,
+        predictive_draws=None if pointwise else LARGE_DATA_PREDICTIVE_DRAWS,
+        likelihood_subsample=0 if pointwise else LOO_SUBSAMPLE_ROWS,
     )
     check_memory(memory)
     room = f" of {human_bytes(memory.available)} available" if memory.available else ""

@@ -33,7 +33,7 @@ import xarray as xr
 
 from ipsbayes.config import DiagnosticsConfig
 from ipsbayes.convergence import diagnostic_summary
-from ipsbayes.loo import psis_loo, relative_efficiency
+from ipsbayes.loo import psis_loo, relative_efficiency, subsampled_loo
 
 Status = Literal["pass", "warn", "fail", "skipped"]
 _ORDER = {"skipped": 0, "pass": 0, "warn": 1, "fail": 2}
@@ -242,7 +242,9 @@ def _check_text_nb(check: Check) -> str:
         "e_bfmi": f"laveste E-BFMI {_value(check.value)} (regel: {rule})",
     }.get(check.name.split(" ")[0], f"{check.message}")
     if check.name.startswith("pareto_k"):
-        found = f"{check.value} observasjoner har Pareto k over grensen ({rule})"
+        found = f"{check.value} observasjoner har Pareto k over grensen ({rule})" + (
+            f" ({check.note[1]})" if check.note[1] else ""
+        )
     advice = ADVICE.get(_advice_key(check.name), ("", ""))[1]
     return f"{check.name}: {found}" + (f". Hva du kan gjøre: {advice}" if advice else "")
 
@@ -447,8 +449,43 @@ def _ess_check(
     )
 
 
+def _subsampled_pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list[Check]:
+    """Pareto k and elpd from a random subsample of rows (data too large to store the log-likelihood)."""
+    subsample = datatree["loo_subsample"].to_dataset()
+    approximation = datatree["loo_approximation"].to_dataset()
+    names = list(subsample.data_vars)
+    checks = []
+    r_eff = relative_efficiency(datatree["posterior"].to_dataset()) if names else 1.0
+    for name in names:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loo = subsampled_loo(subsample[name], np.asarray(approximation[name].values).ravel(), r_eff)
+        limit = thresholds.pareto_k_max if thresholds.pareto_k_max is not None else float(loo.good_k)
+        k = np.asarray(loo.pareto_k).ravel()
+        n_bad = int((k > limit).sum())
+        checks.append(
+            Check(
+                "pareto_k" if len(names) == 1 else f"pareto_k ({name})",
+                "pass" if n_bad == 0 else "warn",
+                n_bad,
+                f"warn if any k > {limit:.2f}",
+                f"{n_bad} of {k.size:,} subsampled observations (of {loo.n_rows:,}) have Pareto k > {limit:.2f} "
+                f"(max {k.max():.2f}); elpd_loo {loo.elpd:.1f} (SE {loo.se:.1f}, of which subsampling "
+                f"{loo.subsampling_se:.1f}), p_loo {loo.p:.1f}",
+                advice=_advice("pareto_k", "warn" if n_bad else "pass"),
+                note=(
+                    f"LOO from a random subsample of {k.size:,} of {loo.n_rows:,} observations",
+                    f"LOO fra et tilfeldig utvalg på {k.size:,} av {loo.n_rows:,} observasjoner".replace(",", " "),
+                ),
+            )
+        )
+    return checks
+
+
 def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list[Check]:
     """PSIS-LOO Pareto k for each observed variable (outcome, and e.g. fidelity reviews)."""
+    if "log_likelihood" not in datatree.children and "loo_subsample" in datatree.children:
+        return _subsampled_pareto_checks(datatree, thresholds)
     if "log_likelihood" not in datatree.children:
         return [Check("pareto_k", "skipped", None, "", "no log-likelihood stored, LOO not computed")]
     names = list(datatree["log_likelihood"].data_vars)

@@ -22,9 +22,13 @@ from arviz_base import dict_to_dataset
 from pymc.backends.arviz import coords_and_dims_for_inferencedata
 
 from ipsbayes import chunks
+from ipsbayes.models.base import LikelihoodSummary
 
 #: a family's numpy form: posterior draws in, arrays (chains * draws, *observed shape) by observed variable out
 FamilyGroup = Callable[[xr.Dataset], dict[str, np.ndarray] | None]
+
+#: groups of a fit whose rows are too many to store the pointwise log-likelihood (:func:`add_likelihood_summary`)
+SUMMARY_GROUPS = ("log_likelihood_total", "loo_subsample", "loo_approximation")
 
 
 def add_from_family(
@@ -75,4 +79,73 @@ def add_from_family(
     return True
 
 
-__all__ = ["FamilyGroup", "add_from_family"]
+def add_likelihood_summary(
+    datatree: xr.DataTree,
+    model: pm.Model,
+    compute: Callable[[xr.Dataset, np.ndarray], dict[str, LikelihoodSummary] | None] | None,
+    rows: int,
+    seed: int,
+    cores: int,
+) -> bool:
+    """Add the log-likelihood of data too large to store pointwise; False (nothing added) when not available.
+
+    Three groups, each keyed by the observed variable:
+
+    - ``log_likelihood_total`` (chain, draw): the sum over every row, for power-scaling;
+    - ``loo_subsample`` (chain, draw, ``<name>_loo_row``): the pointwise values of ``rows`` rows
+      drawn without replacement (seeded by ``seed``), for PSIS-LOO on a subsample;
+    - ``loo_approximation`` (the observed dims): every row's log-likelihood at the posterior means,
+      for the difference estimator of the whole data's elpd (Magnusson et al. 2019).
+
+    Parameters
+    ----------
+    datatree : DataTree
+        The fit: ``posterior`` and ``observed_data`` groups.
+    model : pm.Model
+        The model that was sampled (its observed variables).
+    compute : callable, optional
+        The family's :meth:`~ipsbayes.models.base.ModelFamily.log_likelihood_summary` (posterior,
+        rows) -> summaries; None: nothing to add.
+    rows : int
+        Rows in the LOO subsample (all rows when there are fewer).
+    seed : int
+        Seed of the subsample.
+    cores : int
+        Threads the chunks may use (:mod:`ipsbayes.chunks`).
+    """
+    if compute is None or "observed_data" not in datatree.children:
+        return False
+    observed = datatree["observed_data"].to_dataset()
+    names = {rv.name for rv in model.observed_RVs}
+    if not names <= set(observed.data_vars) or any(observed[n].ndim != 1 for n in names):
+        return False
+    sizes = {observed[n].size for n in names}
+    if len(sizes) != 1:
+        return False
+    n_rows = sizes.pop()
+    chosen = np.sort(np.random.default_rng(seed).choice(n_rows, size=min(rows, n_rows), replace=False))
+    posterior = datatree["posterior"].to_dataset()
+    with chunks.threads(cores):
+        summaries = compute(posterior, rows=chosen)
+    if summaries is None or set(summaries) != names:
+        return False
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    sample = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
+    total, subsample, approximation = {}, {}, {}
+    for name, summary in summaries.items():
+        total[name] = xr.DataArray(summary.total.reshape(chains, draws), dims=("chain", "draw"), coords=sample)
+        row_dim = f"{name}_loo_row"
+        subsample[name] = xr.DataArray(
+            summary.subsample.reshape(chains, draws, -1),
+            dims=("chain", "draw", row_dim),
+            coords={**sample, row_dim: summary.rows},
+            attrs={"n_rows": n_rows, "seed": seed},
+        )
+        approximation[name] = observed[name].copy(data=summary.approximation)
+    datatree["log_likelihood_total"] = xr.DataTree(xr.Dataset(total))
+    datatree["loo_subsample"] = xr.DataTree(xr.Dataset(subsample))
+    datatree["loo_approximation"] = xr.DataTree(xr.Dataset(approximation))
+    return True
+
+
+__all__ = ["SUMMARY_GROUPS", "FamilyGroup", "add_from_family", "add_likelihood_summary"]

@@ -38,6 +38,24 @@ class LooResult:
     good_k: float
     n_samples: int
     r_eff: float
+    p_i: np.ndarray | None = None  # (n,) effective number of parameters by observation
+
+
+@dataclass(frozen=True)
+class SubsampledLoo:
+    """PSIS-LOO of all rows estimated from a random subsample (the numbers ArviZ's ``loo_subsample`` gives)."""
+
+    elpd: float
+    se: float  # total: the elpd's own uncertainty and the subsampling's
+    subsampling_se: float
+    p: float
+    pareto_k: np.ndarray  # (m,) of the subsampled rows
+    elpd_i: np.ndarray  # (m,)
+    rows: np.ndarray  # (m,) their indices
+    n_rows: int
+    good_k: float
+    n_samples: int
+    r_eff: float
 
 
 def relative_efficiency(posterior: xr.Dataset) -> float:
@@ -172,7 +190,51 @@ def psis_loo(log_lik: xr.DataArray, r_eff: float) -> LooResult:
         good_k=float(good_k),
         n_samples=n_samples,
         r_eff=r_eff,
+        p_i=p_i,
     )
 
 
-__all__ = ["LooResult", "gpd_fit", "psis_loo", "relative_efficiency", "tail_length"]
+def subsampled_loo(log_lik: xr.DataArray, approximation: np.ndarray, r_eff: float) -> SubsampledLoo:
+    """PSIS-LOO of every row from the exact values of a simple random subsample of rows.
+
+    The difference estimator of Magnusson et al. (2019), as ArviZ's ``loo_subsample`` applies it:
+    exact PSIS-LOO (:func:`psis_loo`) on the subsample, a cheap approximation of every row's elpd
+    (here the point log predictive density at the posterior means), and the subsample's differences
+    between the two scaled up to all rows. ArviZ's estimators give the elpd, its total SE and the
+    SE of subsampling alone; p_loo is the simple random sampling estimate. With every row in the
+    subsample the result is the exact PSIS-LOO.
+
+    Parameters
+    ----------
+    log_lik : DataArray
+        Pointwise log-likelihood of the subsampled rows, dims ``chain``, ``draw`` and one row dim
+        whose coordinate holds the rows' indices.
+    approximation : ndarray
+        The approximation for every row (its length is the number of rows).
+    r_eff : float
+        Relative efficiency of the draws (:func:`relative_efficiency`).
+    """
+    from arviz_stats.base import array_stats
+
+    (row_dim,) = [d for d in log_lik.dims if d not in ("chain", "draw")]
+    rows = np.asarray(log_lik[row_dim].values, dtype=int)
+    exact = psis_loo(log_lik, r_eff)
+    n_rows = len(approximation)
+    elpd, subsampling_se, se = array_stats.diff_srs_estimator(exact.elpd_i, approximation[rows], approximation, n_rows)
+    p, _, _ = array_stats.srs_estimator(exact.p_i, n_rows)
+    return SubsampledLoo(
+        elpd=float(elpd),
+        se=float(se),
+        subsampling_se=float(subsampling_se),
+        p=float(p),
+        pareto_k=exact.pareto_k,
+        elpd_i=exact.elpd_i,
+        rows=rows,
+        n_rows=n_rows,
+        good_k=exact.good_k,
+        n_samples=exact.n_samples,
+        r_eff=r_eff,
+    )
+
+
+__all__ = ["LooResult", "SubsampledLoo", "gpd_fit", "psis_loo", "relative_efficiency", "subsampled_loo", "tail_length"]

@@ -47,11 +47,18 @@ class Outputs:
         Posterior predictive draws (predictive checks).
     log_prior : bool
         Log prior density per draw (power-scaling sensitivity).
+    likelihood_subsample : int
+        Without ``log_likelihood``: the per-draw total log-likelihood and the pointwise values of a
+        random subsample of this many rows (power-scaling, subsampled LOO); 0: neither.
+    predictive_draws : int, optional
+        Predictive draws from about this many evenly spaced posterior draws (None: every draw).
     """
 
     log_likelihood: bool = True
     predictive: bool = True
     log_prior: bool = False
+    likelihood_subsample: int = 0
+    predictive_draws: int | None = None
 
 
 #: refits and validation fits: posterior and gate only
@@ -213,8 +220,11 @@ def fit(
             predictive=outputs.predictive,
             log_prior=outputs.log_prior,
             reuse_compiled=reuse_compiled,
+            likelihood_subsample=outputs.likelihood_subsample,
+            predictive_draws=outputs.predictive_draws,
             family_groups={
                 "log_likelihood": functools.partial(family.log_likelihood, data=data, spec=spec),
+                "log_likelihood_summary": functools.partial(family.log_likelihood_summary, data=data, spec=spec),
                 "posterior_predictive": functools.partial(
                     family.posterior_predictive, data=data, spec=spec, seed=config.seed
                 ),

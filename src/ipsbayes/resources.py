@@ -101,7 +101,13 @@ def available_memory() -> int | None:
 
 
 def estimate_memory(
-    model: pm.Model, settings: dict[str, Any], *, log_likelihood: bool = True, predictive: bool = True
+    model: pm.Model,
+    settings: dict[str, Any],
+    *,
+    log_likelihood: bool = True,
+    predictive: bool = True,
+    predictive_draws: int | None = None,
+    likelihood_subsample: int = 0,
 ) -> MemoryEstimate:
     """Estimate the memory a fit of ``model`` needs for its draws (no compiling, no sampling).
 
@@ -113,6 +119,10 @@ def estimate_memory(
         Resolved sampler settings (``chains`` and ``draws``; see :func:`ipsbayes.sampling.resolve_settings`).
     log_likelihood, predictive : bool
         Whether the per-row log-likelihood and posterior predictive groups will be stored.
+    predictive_draws : int, optional
+        Predictive draws from about this many posterior draws only (None: every draw).
+    likelihood_subsample : int
+        Rows whose log-likelihood is kept for every draw when the whole group is not (0: none).
     """
     variables = list(model.free_RVs) + list(model.deterministics) + list(model.observed_RVs)
     with warnings.catch_warnings():
@@ -131,9 +141,11 @@ def estimate_memory(
     rows = sum(sizes[n_params:])
     groups = [name for name, on in (("log-likelihood", log_likelihood), ("posterior predictive", predictive)) if on]
     chains, draws = int(settings["chains"]), int(settings["draws"])
-    per_draw = 2 * parameters + SAMPLE_STATS_PER_DRAW + rows * len(groups)
+    thinned = predictive and predictive_draws is not None and predictive_draws < chains * draws
+    per_draw = 2 * parameters + SAMPLE_STATS_PER_DRAW + rows * (len(groups) - thinned) + min(likelihood_subsample, rows)
+    extra = rows * predictive_draws if thinned else 0
     return MemoryEstimate(
-        total=chains * draws * BYTES * per_draw,
+        total=(chains * draws * per_draw + extra) * BYTES,
         chains=chains,
         draws=draws,
         parameters=parameters,

@@ -8,6 +8,7 @@ writes the run folder atomically.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,10 @@ from ipsbayes.sensitivity import check_sensitivity, headline_scalars, power_scal
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
 MAX_POINTWISE_ROWS = 50_000
+#: above MAX_POINTWISE_ROWS: rows in the LOO subsample (Magnusson et al. 2019) ...
+LOO_SUBSAMPLE_ROWS = 2_000
+#: ... and posterior draws behind the predictive checks (as many as the PAVA figure's band reads at least)
+LARGE_DATA_PREDICTIVE_DRAWS = 500
 
 
 @dataclass
@@ -211,13 +216,6 @@ def run(
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)
     pointwise = rows <= MAX_POINTWISE_ROWS
-    if not pointwise:
-        plan.data.notes.append(
-            f"{rows:,} likelihood rows: pointwise log-likelihood, LOO, power-scaling and posterior predictive draws "
-            f"were skipped (more than {MAX_POINTWISE_ROWS:,} rows; with discrete covariates, collapse = 'auto' "
-            "turns participants into far fewer binomial rows)."
-        )
-    power = config.sensitivity.power_scaling and pointwise
     main_fit = fit(
         plan.family,
         plan.spec,
@@ -225,11 +223,20 @@ def run(
         config,
         data=plan.data,
         model=plan.model,
-        outputs=Outputs(log_likelihood=pointwise, predictive=pointwise, log_prior=power),
+        outputs=Outputs(
+            log_likelihood=pointwise,
+            log_prior=config.sensitivity.power_scaling,
+            likelihood_subsample=0 if pointwise else LOO_SUBSAMPLE_ROWS,
+            predictive_draws=None if pointwise else LARGE_DATA_PREDICTIVE_DRAWS,
+        ),
         progress=progress,
     )
     timings = {**plan.timings, **main_fit.timings}
     datatree, estimands, diagnostics = main_fit.datatree, main_fit.estimands, main_fit.diagnostics
+    if not pointwise:
+        plan.data.notes.append(large_data_note(datatree, rows))
+        estimands.attrs["notes"] = json.dumps(plan.data.notes)
+    power = config.sensitivity.power_scaling and (pointwise or "log_likelihood_total" in datatree.children)
     step = time.perf_counter()
     datatree["estimands"] = xr.DataTree(estimands)
     # one prior-predictive draw serves the prior estimands and the prior-data conflict check (one compilation)
@@ -274,7 +281,7 @@ def run(
             timings["report"] = time.perf_counter() - step
         timings["write_posterior"] = writing.seconds  # overlaps "report"
         timings["write_posterior_and_report"] = time.perf_counter() - step
-        progress_stage.done("posterior and report (figures, tables)")
+        progress_stage.done("report and posterior.nc (written together)")
         data_files = {
             label: {"path": str(t.path.resolve()), "sha256": plan.bundle.hashes[label], "rows": len(t.frame)}
             for label, t in ((t.label, t) for t in plan.bundle.tables())
@@ -300,6 +307,33 @@ def run(
     if strict and not diagnostics.passed:
         raise DiagnosticsGateError(f"Diagnostics gate failed for {target} (report written)", diagnostics.messages)
     return result
+
+
+def large_data_note(datatree: xr.DataTree, rows: int) -> str:
+    """What a fit of more than :data:`MAX_POINTWISE_ROWS` rows computed instead of per-row draws (from its groups)."""
+    head = f"{rows:,} likelihood rows (more than {MAX_POINTWISE_ROWS:,}): the pointwise log-likelihood is not stored."
+    if "loo_subsample" in datatree.children:
+        subsample = next(iter(datatree["loo_subsample"].to_dataset().data_vars.values()))
+        likelihood = (
+            f" LOO is estimated from a simple random subsample of {subsample.shape[-1]:,} rows, with every row's "
+            "log-likelihood at the posterior means as the approximation in a difference estimator (Magnusson et "
+            "al. 2019); its SE includes the subsampling. Power-scaling sensitivity uses each draw's total "
+            "log-likelihood."
+        )
+    else:
+        likelihood = " LOO and power-scaling of the likelihood were skipped: this model has no form for summing it."
+    if "posterior_predictive" in datatree.children:
+        predicted = datatree["posterior_predictive"].to_dataset()
+        n = predicted.sizes["chain"] * predicted.sizes["draw"]
+        predictive = f" Predictive checks use {n:,} evenly spaced posterior draws."
+    else:
+        predictive = ""
+    return (
+        head
+        + likelihood
+        + predictive
+        + " With discrete covariates, collapse = 'auto' turns participants into far fewer binomial rows."
+    )
 
 
 def resolved_config(config: RunConfig, priors: PriorSet) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from ipsbayes import progress as progress_stage
 from ipsbayes.backends import C_MODE, LOG_DENSITY_MODE, NO_BLAS_WARNING, draw_mode
 from ipsbayes.config import SamplerConfig
 from ipsbayes.errors import SamplingError
-from ipsbayes.family_groups import FamilyGroup, add_from_family
+from ipsbayes.family_groups import FamilyGroup, add_from_family, add_likelihood_summary
 from ipsbayes.initial_point import check_initial_point
 from ipsbayes.nutpie_compile import compile_nutpie
 from ipsbayes.resources import check_memory, estimate_memory
@@ -153,6 +153,8 @@ def sample(
     reuse_compiled: bool = False,
     progress: bool | None = None,
     family_groups: dict[str, FamilyGroup] | None = None,
+    likelihood_subsample: int = 0,
+    predictive_draws: int | None = None,
 ) -> Fit:
     """Sample ``model`` and attach log-likelihood and posterior predictive draws.
 
@@ -178,7 +180,13 @@ def sample(
     family_groups : dict, optional
         The model family's numpy forms of the ``log_likelihood`` and ``posterior_predictive`` groups
         (posterior in, arrays by observed variable out), used where they give one
-        (:mod:`ipsbayes.family_groups`); PyMC computes the others.
+        (:mod:`ipsbayes.family_groups`); PyMC computes the others. ``"log_likelihood_summary"``:
+        the family's summary for data too large to store pointwise.
+    likelihood_subsample : int
+        Without ``log_likelihood``: add the per-draw total and a subsample of this many rows
+        (:func:`~ipsbayes.family_groups.add_likelihood_summary`) where the family gives them; 0: no.
+    predictive_draws : int, optional
+        Posterior predictive draws from about this many evenly spaced posterior draws (None: all).
 
     Returns
     -------
@@ -188,7 +196,16 @@ def sample(
     progress = show_progress() if progress is None else progress
     timings: dict[str, float] = {}
     if not reuse_compiled:  # refits reuse the first fit's settings, already checked
-        check_memory(estimate_memory(model, settings, log_likelihood=log_likelihood, predictive=predictive))
+        check_memory(
+            estimate_memory(
+                model,
+                settings,
+                log_likelihood=log_likelihood,
+                predictive=predictive,
+                predictive_draws=predictive_draws,
+                likelihood_subsample=0 if log_likelihood else likelihood_subsample,
+            )
+        )
     with one_blas_thread():
         return _sample_and_process(
             model,
@@ -201,7 +218,43 @@ def sample(
             log_prior,
             reuse_compiled,
             family_groups=family_groups or {},
+            likelihood_subsample=likelihood_subsample,
+            predictive_draws=predictive_draws,
         )
+
+
+def _add_predictive(
+    datatree: xr.DataTree,
+    model: pm.Model,
+    compute: FamilyGroup | None,
+    seed: int,
+    cores: int,
+    draws: int | None,
+) -> None:
+    """Add ``posterior_predictive``: from every posterior draw, or from about ``draws`` evenly spaced ones."""
+    source = datatree
+    posterior = datatree["posterior"].to_dataset()
+    step = 1 if draws is None else -(-posterior.sizes["chain"] * posterior.sizes["draw"] // max(int(draws), 1))
+    if step > 1:
+        source = xr.DataTree.from_dict(
+            {
+                "posterior": posterior.isel(draw=slice(None, None, step)),
+                **{g: datatree[g].to_dataset() for g in ("observed_data", "constant_data") if g in datatree.children},
+            }
+        )
+    if not add_from_family(source, model, "posterior_predictive", compute, cores):
+        pm.sample_posterior_predictive(
+            source,
+            model=model,
+            random_seed=seed,
+            progressbar=False,
+            extend_inferencedata=True,
+            compile_kwargs=draw_mode(model),
+        )
+    if source is not datatree:
+        predicted = source["posterior_predictive"].to_dataset()
+        predicted.attrs["thinning"] = int(step)  # every step-th draw of each chain
+        datatree["posterior_predictive"] = xr.DataTree(predicted)
 
 
 @contextlib.contextmanager
@@ -230,6 +283,8 @@ def _sample_and_process(
     reuse_compiled: bool,
     *,
     family_groups: dict[str, FamilyGroup],
+    likelihood_subsample: int = 0,
+    predictive_draws: int | None = None,
 ) -> Fit:
     try:
         with interrupt.watch():  # samplers swallow Ctrl-C and return a partial trace: remember it
@@ -251,20 +306,14 @@ def _sample_and_process(
         warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
         if log_likelihood and not add_from_family(datatree, model, "log_likelihood", by.get("log_likelihood"), cores):
             pm.compute_log_likelihood(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
+        elif not log_likelihood and likelihood_subsample:
+            add_likelihood_summary(datatree, model, by.get("log_likelihood_summary"), likelihood_subsample, seed, cores)
         if log_prior:
             compute_log_prior(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
         timings["log_density"] = time.perf_counter() - started
         if predictive:
             started = time.perf_counter()
-            if not add_from_family(datatree, model, "posterior_predictive", by.get("posterior_predictive"), cores):
-                pm.sample_posterior_predictive(
-                    datatree,
-                    model=model,
-                    random_seed=seed,
-                    progressbar=False,
-                    extend_inferencedata=True,
-                    compile_kwargs=draw_mode(model),
-                )
+            _add_predictive(datatree, model, by.get("posterior_predictive"), seed, cores, predictive_draws)
             timings["posterior_predictive"] = time.perf_counter() - started
     progress_stage.done("log-likelihood and predictive draws")
     return Fit(datatree=datatree, settings=settings, timings=timings)

@@ -208,6 +208,9 @@ def log_likelihood_total(datatree: xr.DataTree) -> xr.Dataset:
     ``psense`` and ``power_scale_dataset`` sum the pointwise values themselves, which at 15,000 rows
     cost seconds of stacking and copying per call. Handing them the total gives the same weights.
     """
+    if "log_likelihood" not in datatree.children:  # too many rows to store: the fit kept the totals
+        summed = datatree["log_likelihood_total"].to_dataset()
+        return xr.Dataset({"log_likelihood_total": sum(summed.data_vars.values())})
     pointwise = datatree["log_likelihood"].to_dataset()
     total = None
     for values in pointwise.data_vars.values():
@@ -232,7 +235,8 @@ def power_scaling(
     standard-normal priors of non-centred group effects are part of the hierarchical
     structure, not a choice to be tested (Kallioinen et al. 2023, section 5).
     """
-    if "log_prior" not in datatree.children or "log_likelihood" not in datatree.children or not names:
+    likelihood = "log_likelihood" in datatree.children or "log_likelihood_total" in datatree.children
+    if "log_prior" not in datatree.children or not likelihood or not names:
         return None
     log_prior = datatree["log_prior"].to_dataset()
     if prior_names is not None:

@@ -178,6 +178,17 @@ class ModelFamily(ABC):
         """
         return None
 
+    def log_likelihood_summary(
+        self, posterior: xr.Dataset, data: ModelData, spec: ModelSpec, rows: np.ndarray
+    ) -> dict[str, LikelihoodSummary] | None:
+        """The log-likelihood of data too large to store pointwise, by observed variable, in numpy.
+
+        Per-draw totals over every row (power-scaling), the pointwise values of the rows in ``rows``
+        and a point approximation for every row (subsampled LOO). None (the default): not available,
+        and the run says what it skipped.
+        """
+        return None
+
     def posterior_predictive(
         self, posterior: xr.Dataset, data: ModelData, spec: ModelSpec, seed: int
     ) -> dict[str, np.ndarray] | None:
@@ -187,6 +198,29 @@ class ModelFamily(ABC):
         only on ``seed``, never on how many threads drew them.
         """
         return None
+
+
+@dataclass(frozen=True)
+class LikelihoodSummary:
+    """The log-likelihood of one observed variable when its rows are too many to store pointwise.
+
+    Attributes
+    ----------
+    total : ndarray
+        Per draw, the sum over every row: shape (chains * draws,).
+    rows : ndarray
+        Indices of a simple random subsample of rows, ascending: shape (m,).
+    subsample : ndarray
+        The pointwise log-likelihood of those rows: shape (chains * draws, m).
+    approximation : ndarray
+        Every row's log-likelihood at the posterior means of the parameters (the point log
+        predictive density, Magnusson et al. 2019): shape (rows,).
+    """
+
+    total: np.ndarray
+    rows: np.ndarray
+    subsample: np.ndarray
+    approximation: np.ndarray
 
 
 def model_data(arrays: dict[str, np.ndarray], dims: dict[str, tuple[str, ...]]) -> dict[str, Any]:

@@ -14,10 +14,11 @@ configurations shipped; ``tests/test_numpy_predictive.py`` the draws' distributi
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 
 from ipsbayes.chunks import for_each_chunk
 from ipsbayes.families import OutcomeFamily
-from ipsbayes.models.base import ModelData
+from ipsbayes.models.base import LikelihoodSummary, ModelData
 from ipsbayes.models.predict import Predictor
 
 #: cells (draws x rows) per chunk: small enough to stay in the processor's cache
@@ -41,6 +42,55 @@ def predictive_group(posterior, data: ModelData, family: OutcomeFamily, seed: in
         return None
     values = predictive_draws(Predictor.from_posterior(posterior, data, family), data, seed)
     return None if values is None else {data.info["response"]: values}
+
+
+def likelihood_summary_group(
+    posterior: xr.Dataset, data: ModelData, family: OutcomeFamily, rows: np.ndarray
+) -> dict[str, LikelihoodSummary] | None:
+    """The outcome's :class:`~ipsbayes.models.base.LikelihoodSummary` by name; None as for log_likelihood_group."""
+    if "review_score" in data.arrays or not family.numpy_pointwise:
+        return None
+    summed = likelihood_summary(Predictor.from_posterior(posterior, data, family), data, rows)
+    if summed is None:
+        return None
+    total, subsample = summed
+    at_mean = Predictor.from_posterior(posterior_mean(posterior), data, family)
+    y, trials = data.arrays["y"], data.arrays.get("trials")
+    with np.errstate(over="ignore"):
+        approximation = family.log_likelihood(y.astype(float), at_mean.eta(slice(0, 1)), trials)[0]
+    return {data.info["response"]: LikelihoodSummary(total, np.asarray(rows), subsample, approximation)}
+
+
+def likelihood_summary(predictor: Predictor, data: ModelData, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-draw total log-likelihood over every row, and the pointwise values of ``rows``, in one pass.
+
+    The same numbers as :func:`pointwise_log_likelihood` summed over rows and indexed by ``rows``
+    (bit for bit: each draw's row sum is numpy's pairwise sum of the same values), without holding
+    draws x rows in memory. Returns ``(total (draws,), subsample (draws, len(rows)))``; None when
+    the family has no numpy form.
+    """
+    family = predictor.family
+    if not family.numpy_pointwise:
+        return None
+    y, trials = data.arrays["y"], data.arrays.get("trials")
+    total = np.empty(predictor.n_draws)
+    subsample = np.empty((predictor.n_draws, len(rows)))
+    value = y.astype(float)
+
+    def chunk(draws: slice) -> None:
+        with np.errstate(over="ignore"):
+            values = family.log_likelihood(value, predictor.eta(draws), trials)
+        summed = values.sum(axis=1)
+        total[draws] = summed if np.all(np.isfinite(summed)) else np.nansum(values, axis=1)  # as ArviZ sums
+        subsample[draws] = values[:, rows]
+
+    for_each_chunk(chunk, predictor.n_draws, _step(len(y)))
+    return total, subsample
+
+
+def posterior_mean(posterior: xr.Dataset) -> xr.Dataset:
+    """The posterior means of every variable as a posterior of one draw (for the point log predictive density)."""
+    return posterior.mean(("chain", "draw")).expand_dims(chain=[0], draw=[0]).transpose("chain", "draw", ...)
 
 
 def pointwise_log_likelihood(predictor: Predictor, data: ModelData) -> np.ndarray | None:
@@ -94,4 +144,12 @@ def _step(rows: int) -> int:
     return max(1, _CHUNK_CELLS // max(rows, 1))
 
 
-__all__ = ["log_likelihood_group", "pointwise_log_likelihood", "predictive_draws", "predictive_group"]
+__all__ = [
+    "likelihood_summary",
+    "likelihood_summary_group",
+    "log_likelihood_group",
+    "pointwise_log_likelihood",
+    "posterior_mean",
+    "predictive_draws",
+    "predictive_group",
+]

@@ -107,7 +107,8 @@ def pava_draws(datatree: xr.DataTree, name: str) -> tuple[xr.DataTree, int, bool
     tree = xr.DataTree.from_dict(
         {"posterior_predictive": predicted, "observed_data": datatree["observed_data"].to_dataset()[[name]]}
     )
-    return tree, int(predicted.sizes["chain"] * predicted.sizes["draw"]), step > 1
+    thinned = step > 1 or int(predicted.attrs.get("thinning", 1)) > 1  # or the run kept only some (large data)
+    return tree, int(predicted.sizes["chain"] * predicted.sizes["draw"]), thinned
 
 
 def ppc_counts(ctx: ReportContext) -> tuple[Figure, str]:

@@ -1,0 +1,159 @@
+"""Data too large to store the pointwise log-likelihood: totals, subsampled LOO and thinned predictive draws.
+
+Above ``runner.MAX_POINTWISE_ROWS`` rows a run does not keep draws x rows of log-likelihood. It keeps
+each draw's total (power-scaling), the pointwise values of a random subsample of rows and a point
+approximation for every row (subsampled PSIS-LOO, Magnusson et al. 2019), and predictive draws from
+a few hundred evenly spaced posterior draws. Each shortcut must give the numbers of the plain
+computation: the totals and the subsample equal the pointwise group summed and indexed, the
+subsampled LOO equals ArviZ's ``loo_subsample`` and, with every row in the subsample, exact PSIS-LOO.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import warnings
+
+import arviz as az
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.special import logsumexp
+
+from ipsbayes import runner
+from ipsbayes.cli import main
+from ipsbayes.family_groups import add_likelihood_summary
+from ipsbayes.loo import psis_loo, relative_efficiency, subsampled_loo
+from ipsbayes.models.pointwise import likelihood_summary, pointwise_log_likelihood
+from ipsbayes.models.predict import Predictor
+from ipsbayes.rundir import load_run
+from ipsbayes.runner import check
+
+from .conftest import REPO, prior_as_posterior
+from .test_loo import _tree as normal_tree
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return check(REPO / "models" / "ipsung_employment.toml")
+
+
+def test_totals_and_subsample_are_the_pointwise_values_summed_and_indexed(plan) -> None:
+    tree = prior_as_posterior(plan, draws=40, seed=3)  # prior draws: log-odds far into the tails
+    outcome = plan.family.outcome_family(plan.spec)
+    predictor = Predictor.from_posterior(tree["posterior"].to_dataset(), plan.data, outcome)
+    full = pointwise_log_likelihood(predictor, plan.data)
+    rows = np.sort(np.random.default_rng(0).choice(full.shape[1], 97, replace=False))
+    total, subsample = likelihood_summary(predictor, plan.data, rows)
+    np.testing.assert_array_equal(total, full.sum(axis=1))  # bit for bit
+    np.testing.assert_array_equal(subsample, full[:, rows])
+
+
+def test_the_groups_a_large_fit_keeps(plan) -> None:
+    tree = prior_as_posterior(plan, draws=40, seed=3)
+    compute = functools.partial(plan.family.log_likelihood_summary, data=plan.data, spec=plan.spec)
+    assert add_likelihood_summary(tree, plan.model, compute, rows=150, seed=11, cores=2)
+    name = plan.data.info["response"]
+    subsample = tree["loo_subsample"][name]
+    rows = subsample[f"{name}_loo_row"].values
+    assert subsample.dims == ("chain", "draw", f"{name}_loo_row") and len(rows) == 150
+    assert np.all(np.diff(rows) > 0) and rows.max() < plan.data.n_rows
+    again = prior_as_posterior(plan, draws=40, seed=3)
+    add_likelihood_summary(again, plan.model, compute, rows=150, seed=11, cores=1)
+    np.testing.assert_array_equal(again["loo_subsample"][name].values, subsample.values)  # seeded, any threads
+    approximation = tree["loo_approximation"][name]
+    assert approximation.dims == tree["observed_data"][name].dims
+    posterior = tree["posterior"].to_dataset()
+    mean = posterior.mean(("chain", "draw")).expand_dims(chain=[0], draw=[0])
+    at_mean = Predictor.from_posterior(mean, plan.data, plan.family.outcome_family(plan.spec))
+    expected = pointwise_log_likelihood(at_mean, plan.data)[0]
+    np.testing.assert_allclose(approximation.values, expected, rtol=1e-12)
+    assert tree["log_likelihood_total"][name].dims == ("chain", "draw")
+
+
+def test_families_without_a_summary_add_nothing() -> None:
+    fidelity = check(REPO / "models" / "ipsung_fidelity.toml")  # also observes review scores
+    tree = prior_as_posterior(fidelity, draws=6)
+    compute = functools.partial(fidelity.family.log_likelihood_summary, data=fidelity.data, spec=fidelity.spec)
+    assert not add_likelihood_summary(tree, fidelity.model, compute, rows=50, seed=1, cores=1)
+    assert not {"log_likelihood_total", "loo_subsample"} & set(tree.children)
+
+
+def _lpd(log_lik: xr.DataArray) -> np.ndarray:
+    values = log_lik.transpose("chain", "draw", ...).values
+    flat = values.reshape(-1, values.shape[-1])
+    return logsumexp(flat, axis=0) - np.log(flat.shape[0])
+
+
+def test_subsampled_loo_equals_arviz_loo_subsample() -> None:
+    tree = normal_tree(4, 500, 400, seed=2)
+    log_lik = tree["log_likelihood"]["y"]
+    rows = np.sort(np.random.default_rng(5).choice(400, 120, replace=False))
+    r_eff = relative_efficiency(tree["posterior"].to_dataset())
+    ours = subsampled_loo(log_lik.isel(obs=rows).assign_coords(obs=rows), _lpd(log_lik), r_eff)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = az.loo_subsample(tree, observations=rows, var_name="y", method="lpd", pointwise=True, reff=r_eff)
+    assert ours.elpd == pytest.approx(float(reference.elpd), rel=1e-10)
+    assert ours.se == pytest.approx(float(reference.se), rel=1e-8)
+    assert ours.subsampling_se == pytest.approx(float(reference.subsampling_se), rel=1e-8)
+    assert ours.p == pytest.approx(float(reference.p), rel=1e-8)
+    assert ours.n_rows == 400 and ours.subsampling_se > 0
+
+
+def test_with_every_row_subsampled_it_is_exact_psis_loo() -> None:
+    tree = normal_tree(4, 300, 150, seed=4)
+    log_lik = tree["log_likelihood"]["y"].assign_coords(obs=np.arange(150))
+    r_eff = relative_efficiency(tree["posterior"].to_dataset())
+    exact = psis_loo(log_lik, r_eff)
+    whole = subsampled_loo(log_lik, np.zeros(150), r_eff)  # any approximation: every row is exact
+    assert whole.elpd == pytest.approx(exact.elpd, rel=1e-12)
+    assert whole.p == pytest.approx(exact.p, rel=1e-10)
+    assert whole.subsampling_se == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_array_equal(whole.pareto_k, exact.pareto_k)
+
+
+@pytest.mark.sampling
+def test_a_run_above_the_pointwise_limit_keeps_totals_subsample_and_thinned_draws(
+    make_config, small_ipsung, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(runner, "MAX_POINTWISE_ROWS", 100)  # the 400 participants count as large data
+    monkeypatch.setattr(runner, "LOO_SUBSAMPLE_ROWS", 120)
+    monkeypatch.setattr(runner, "LARGE_DATA_PREDICTIVE_DRAWS", 40)
+    config = make_config(data=small_ipsung, **{"sampler.profile": "ci", "sensitivity.power_scaling": True})
+    out = tmp_path / "run"
+    assert main(["run", str(config), "--out", str(out), "--quiet"]) == 0
+    run = load_run(out)
+    tree = run.datatree
+    assert "log_likelihood" not in tree.children
+    assert {"log_likelihood_total", "loo_subsample", "loo_approximation", "power_scaling"} <= set(tree.children)
+    predicted = tree["posterior_predictive"].to_dataset()
+    posterior = tree["posterior"].to_dataset()
+    assert predicted.sizes["chain"] * predicted.sizes["draw"] <= 40 < posterior.sizes["chain"] * posterior.sizes["draw"]
+
+    # the kept numbers are those of the whole pointwise group, computed afresh here
+    plan = check(config)
+    predictor = Predictor.from_posterior(posterior, plan.data, plan.family.outcome_family(plan.spec))
+    full = pointwise_log_likelihood(predictor, plan.data)
+    name = plan.data.info["response"]
+    np.testing.assert_array_equal(tree["log_likelihood_total"][name].values.ravel(), full.sum(axis=1))
+    subsample = tree["loo_subsample"][name]
+    rows = subsample[f"{name}_loo_row"].values
+    np.testing.assert_array_equal(subsample.values.reshape(len(full), -1), full[:, rows])
+
+    # the subsampled elpd agrees with exact PSIS-LOO on every row within its subsampling error
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    log_lik = xr.DataArray(full.reshape(chains, draws, -1), dims=("chain", "draw", "row"))
+    r_eff = relative_efficiency(posterior)
+    exact = psis_loo(log_lik, r_eff)
+    estimate = subsampled_loo(subsample, tree["loo_approximation"][name].values, r_eff)
+    assert abs(estimate.elpd - exact.elpd) < 4 * estimate.subsampling_se + 1e-6
+    (check_k,) = [c for c in run.diagnostics.checks if c.name == "pareto_k"]
+    assert check_k.status in {"pass", "warn"} and f"of {len(rows):,} subsampled observations" in check_k.message
+    assert f"elpd_loo {estimate.elpd:.1f}" in check_k.message
+
+    notes = json.loads(tree["estimands"].attrs["notes"])
+    (note,) = [n for n in notes if "likelihood rows" in n]
+    assert f"subsample of {len(rows):,} rows" in note and "40 evenly spaced posterior draws" in note
+    report = (out / "report.md").read_text()
+    assert f"subsample of {len(rows):,} rows" in report

@@ -157,3 +157,33 @@ def test_a_run_above_the_pointwise_limit_keeps_totals_subsample_and_thinned_draw
     assert f"subsample of {len(rows):,} rows" in note and "40 evenly spaced posterior draws" in note
     report = (out / "report.md").read_text()
     assert f"subsample of {len(rows):,} rows" in report
+
+
+def test_thinned_predictive_draws_only_from_a_numpy_form(plan) -> None:
+    from ipsbayes.sampling import _add_predictive
+
+    compute = functools.partial(plan.family.posterior_predictive, data=plan.data, spec=plan.spec, seed=1)
+    tree = prior_as_posterior(plan, draws=40, seed=3)  # 2 chains x 20 draws
+    _add_predictive(tree, plan.model, compute, seed=1, cores=1, draws=10)
+    predicted = tree["posterior_predictive"].to_dataset()
+    assert (predicted.sizes["chain"], predicted.sizes["draw"], predicted.attrs["thinning"]) == (2, 5, 4)
+    np.testing.assert_array_equal(predicted["draw"].values, tree["posterior"]["draw"].values[::4])
+    bare = prior_as_posterior(plan, draws=40, seed=3)
+    _add_predictive(bare, plan.model, None, seed=1, cores=1, draws=10)  # no numpy form: no per-draw PyMC loop
+    assert "posterior_predictive" not in bare.children
+
+
+def test_the_large_data_note_says_what_the_fit_kept(plan) -> None:
+    tree = prior_as_posterior(plan, draws=40, seed=3)
+    bare = runner.large_data_note(tree, 123_456)
+    assert "123,456 likelihood rows" in bare and "LOO and power-scaling of the likelihood were skipped" in bare
+    assert "Posterior predictive draws were skipped" in bare and "subsample" not in bare
+    compute = functools.partial(plan.family.log_likelihood_summary, data=plan.data, spec=plan.spec)
+    add_likelihood_summary(tree, plan.model, compute, rows=77, seed=2, cores=1)
+    predictive = functools.partial(plan.family.posterior_predictive, data=plan.data, spec=plan.spec, seed=1)
+    from ipsbayes.sampling import _add_predictive
+
+    _add_predictive(tree, plan.model, predictive, seed=1, cores=1, draws=10)
+    kept = runner.large_data_note(tree, 123_456)
+    assert "simple random subsample of 77 rows" in kept and "10 evenly spaced posterior draws" in kept
+    assert "skipped" not in kept

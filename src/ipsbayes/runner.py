@@ -327,7 +327,7 @@ def large_data_note(datatree: xr.DataTree, rows: int) -> str:
         n = predicted.sizes["chain"] * predicted.sizes["draw"]
         predictive = f" Predictive checks use {n:,} evenly spaced posterior draws."
     else:
-        predictive = ""
+        predictive = " Posterior predictive draws were skipped."
     return (
         head
         + likelihood

@@ -171,7 +171,8 @@ def sample(
     log_likelihood : bool
         Add the ``log_likelihood`` group (needed for LOO and power-scaling sensitivity).
     log_prior : bool
-        Add the ``log_prior`` group (needed for power-scaling sensitivity).
+        Add the ``log_prior`` group (needed for power-scaling sensitivity), where the fit keeps the
+        log-likelihood (or its per-draw totals) that power-scaling needs with it.
     reuse_compiled : bool
         Keep the compiled model for, and take it from, later fits of the same structure
         (see :func:`ipsbayes.nutpie_compile.compile_nutpie`).
@@ -231,27 +232,32 @@ def _add_predictive(
     cores: int,
     draws: int | None,
 ) -> None:
-    """Add ``posterior_predictive``: from every posterior draw, or from about ``draws`` evenly spaced ones."""
-    source = datatree
+    """Add ``posterior_predictive``: from every posterior draw, or from about ``draws`` evenly spaced ones.
+
+    With ``draws`` (data too large for per-row draws of every posterior draw) only a family's numpy
+    form is used: the predictive checks that read the group are those of the regression families,
+    and PyMC's per-draw loop would cost seconds for a group no figure reads (time-to-event models).
+    """
+    if draws is None:
+        if not add_from_family(datatree, model, "posterior_predictive", compute, cores):
+            pm.sample_posterior_predictive(
+                datatree,
+                model=model,
+                random_seed=seed,
+                progressbar=False,
+                extend_inferencedata=True,
+                compile_kwargs=draw_mode(model),
+            )
+        return
     posterior = datatree["posterior"].to_dataset()
-    step = 1 if draws is None else -(-posterior.sizes["chain"] * posterior.sizes["draw"] // max(int(draws), 1))
-    if step > 1:
-        source = xr.DataTree.from_dict(
-            {
-                "posterior": posterior.isel(draw=slice(None, None, step)),
-                **{g: datatree[g].to_dataset() for g in ("observed_data", "constant_data") if g in datatree.children},
-            }
-        )
-    if not add_from_family(source, model, "posterior_predictive", compute, cores):
-        pm.sample_posterior_predictive(
-            source,
-            model=model,
-            random_seed=seed,
-            progressbar=False,
-            extend_inferencedata=True,
-            compile_kwargs=draw_mode(model),
-        )
-    if source is not datatree:
+    step = max(1, -(-posterior.sizes["chain"] * posterior.sizes["draw"] // max(int(draws), 1)))
+    source = xr.DataTree.from_dict(
+        {
+            "posterior": posterior.isel(draw=slice(None, None, step)),
+            **{g: datatree[g].to_dataset() for g in ("observed_data", "constant_data") if g in datatree.children},
+        }
+    )
+    if add_from_family(source, model, "posterior_predictive", compute, cores):
         predicted = source["posterior_predictive"].to_dataset()
         predicted.attrs["thinning"] = int(step)  # every step-th draw of each chain
         datatree["posterior_predictive"] = xr.DataTree(predicted)
@@ -308,7 +314,7 @@ def _sample_and_process(
             pm.compute_log_likelihood(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
         elif not log_likelihood and likelihood_subsample:
             add_likelihood_summary(datatree, model, by.get("log_likelihood_summary"), likelihood_subsample, seed, cores)
-        if log_prior:
+        if log_prior and {"log_likelihood", "log_likelihood_total"} & set(datatree.children):  # power-scaling: both
             compute_log_prior(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
         timings["log_density"] = time.perf_counter() - started
         if predictive:

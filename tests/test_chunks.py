@@ -114,6 +114,21 @@ def test_an_error_in_the_block_waits_for_the_background_work_and_wins(error: Bas
     assert len(done) == 1  # finished before the error left the block (a staging folder is removed only then)
 
 
+def test_without_a_thread_the_work_is_done_before_the_block() -> None:
+    done: list[str] = []
+    with in_background(lambda: _slow(done, 0.05), thread=False) as work:
+        assert done == [threading.current_thread().name]  # here, already finished
+    assert work.seconds >= 0.05
+
+    def fails() -> None:
+        raise OSError("disk full")
+
+    body_ran = []
+    with pytest.raises(OSError, match="disk full"), in_background(fails, thread=False):
+        body_ran.append(True)
+    assert body_ran == []  # the failure stops the block before it starts
+
+
 def test_background_work_runs_its_chunks_serially() -> None:
     seen = []
     with threads(2), in_background(lambda: seen.append(allowed_threads())):

@@ -97,13 +97,21 @@ class Background:
 
 
 @contextlib.contextmanager
-def in_background(work: Callable[[], None]) -> Iterator[Background]:
+def in_background(work: Callable[[], None], *, thread: bool = True) -> Iterator[Background]:
     """Run ``work()`` in a thread while the block runs; on leaving, wait for it and raise its error.
 
     For I/O that releases the GIL (HDF5 writes a run's posterior while the report is drawn). The
     thread is always finished before the block is left, even when the block raises (Ctrl-C
     included), so a staging folder is never removed while ``work`` still writes into it. An error
     in the block wins over one in ``work``.
+
+    Parameters
+    ----------
+    work : callable
+        The work, without arguments.
+    thread : bool
+        False: run ``work`` here, before the block (when it is mostly Python, a thread would only
+        take turns with the block for the GIL and slow both).
 
     Yields
     ------
@@ -113,6 +121,12 @@ def in_background(work: Callable[[], None]) -> Iterator[Background]:
     from ipsbayes.interrupt import deferred
 
     background = Background(work)
+    if not thread:
+        background._run()
+        if background._error is not None:
+            raise background._error
+        yield background
+        return
     background._thread.start()
     try:
         yield background

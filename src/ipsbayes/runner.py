@@ -8,6 +8,7 @@ writes the run folder atomically.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ from ipsbayes.sensitivity import check_sensitivity, headline_scalars, power_scal
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
 MAX_POINTWISE_ROWS = 50_000
+#: posteriors of at least this many bytes are written on a thread beside the report: below it the
+#: writing is mostly Python (many small variables) and would only take turns with the report for the GIL
+BACKGROUND_WRITE_BYTES = 200_000_000
 #: above MAX_POINTWISE_ROWS: rows in the LOO subsample (Magnusson et al. 2019) ...
 LOO_SUBSAMPLE_ROWS = 2_000
 #: ... and posterior draws behind the predictive checks (as many as the PAVA figure's band reads at least)
@@ -268,8 +272,10 @@ def run(
         step = time.perf_counter()
         write_toml(staging / "config.toml", resolved)
         write_json(staging / "diagnostics.json", diagnostics.to_dict())
-        # HDF5 releases the GIL while it writes, so the posterior is written while the report is drawn
-        with chunks.in_background(lambda: write_posterior(datatree, staging / "posterior.nc")) as writing:
+        # HDF5 releases the GIL while it writes, so a large posterior is written while the report is drawn
+        write = functools.partial(write_posterior, datatree, staging / "posterior.nc")
+        with chunks.in_background(write, thread=data_bytes(datatree) >= BACKGROUND_WRITE_BYTES) as writing:
+            report_started = time.perf_counter()
             settings = report_settings(
                 config,
                 resolved,
@@ -278,8 +284,8 @@ def run(
                 {"config": str(config.source) if config.source else "(in memory)", "data rows": plan.data.n_rows},
             )
             write_report(staging, datatree, diagnostics, settings)
-            timings["report"] = time.perf_counter() - step
-        timings["write_posterior"] = writing.seconds  # overlaps "report"
+            timings["report"] = time.perf_counter() - report_started
+        timings["write_posterior"] = writing.seconds  # on the thread: overlaps "report"
         timings["write_posterior_and_report"] = time.perf_counter() - step
         progress_stage.done("report and posterior.nc (written together)")
         data_files = {
@@ -307,6 +313,11 @@ def run(
     if strict and not diagnostics.passed:
         raise DiagnosticsGateError(f"Diagnostics gate failed for {target} (report written)", diagnostics.messages)
     return result
+
+
+def data_bytes(datatree: xr.DataTree) -> int:
+    """Bytes of every variable's values in the tree (what writing it moves)."""
+    return sum(int(var.nbytes) for node in datatree.subtree for var in node.dataset.variables.values())
 
 
 def large_data_note(datatree: xr.DataTree, rows: int) -> str:

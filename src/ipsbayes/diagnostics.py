@@ -449,64 +449,49 @@ def _ess_check(
     )
 
 
-def _subsampled_pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list[Check]:
-    """Pareto k and elpd from a random subsample of rows (data too large to store the log-likelihood)."""
-    subsample = datatree["loo_subsample"].to_dataset()
-    approximation = datatree["loo_approximation"].to_dataset()
-    names = list(subsample.data_vars)
-    checks = []
-    r_eff = relative_efficiency(datatree["posterior"].to_dataset()) if names else 1.0
-    for name in names:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            loo = subsampled_loo(subsample[name], np.asarray(approximation[name].values).ravel(), r_eff)
-        limit = thresholds.pareto_k_max if thresholds.pareto_k_max is not None else float(loo.good_k)
-        k = np.asarray(loo.pareto_k).ravel()
-        n_bad = int((k > limit).sum())
-        checks.append(
-            Check(
-                "pareto_k" if len(names) == 1 else f"pareto_k ({name})",
-                "pass" if n_bad == 0 else "warn",
-                n_bad,
-                f"warn if any k > {limit:.2f}",
-                f"{n_bad} of {k.size:,} subsampled observations (of {loo.n_rows:,}) have Pareto k > {limit:.2f} "
-                f"(max {k.max():.2f}); elpd_loo {loo.elpd:.1f} (SE {loo.se:.1f}, of which subsampling "
-                f"{loo.subsampling_se:.1f}), p_loo {loo.p:.1f}",
-                advice=_advice("pareto_k", "warn" if n_bad else "pass"),
-                note=(
-                    f"LOO from a random subsample of {k.size:,} of {loo.n_rows:,} observations",
-                    f"LOO fra et tilfeldig utvalg på {k.size:,} av {loo.n_rows:,} observasjoner".replace(",", " "),
-                ),
-            )
-        )
-    return checks
-
-
 def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list[Check]:
-    """PSIS-LOO Pareto k for each observed variable (outcome, and e.g. fidelity reviews)."""
-    if "log_likelihood" not in datatree.children and "loo_subsample" in datatree.children:
-        return _subsampled_pareto_checks(datatree, thresholds)
-    if "log_likelihood" not in datatree.children:
+    """PSIS-LOO Pareto k for each observed variable (outcome, and e.g. fidelity reviews).
+
+    Above the pointwise limit a run keeps a random subsample of rows (``loo_subsample``): the check
+    then reads the subsample's k, and elpd_loo is the difference estimate for every row.
+    """
+    subsampled = "log_likelihood" not in datatree.children and "loo_subsample" in datatree.children
+    if "log_likelihood" not in datatree.children and not subsampled:
         return [Check("pareto_k", "skipped", None, "", "no log-likelihood stored, LOO not computed")]
-    names = list(datatree["log_likelihood"].data_vars)
+    pointwise = datatree["loo_subsample" if subsampled else "log_likelihood"].to_dataset()
+    names = list(pointwise.data_vars)
     checks = []
     r_eff = relative_efficiency(datatree["posterior"].to_dataset()) if names else 1.0
     for name in names:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loo = psis_loo(datatree["log_likelihood"][name], r_eff)
+            if subsampled:
+                approximation = np.asarray(datatree["loo_approximation"][name].values).ravel()
+                loo = subsampled_loo(pointwise[name], approximation, r_eff)
+            else:
+                loo = psis_loo(pointwise[name], r_eff)
         limit = thresholds.pareto_k_max if thresholds.pareto_k_max is not None else float(loo.good_k)
         k = np.asarray(loo.pareto_k).ravel()
         n_bad = int((k > limit).sum())
+        if subsampled:
+            observations = f"{k.size:,} subsampled observations (of {loo.n_rows:,})"
+            se = f"SE {loo.se:.1f}, of which subsampling {loo.subsampling_se:.1f}"
+            note = (
+                f"LOO from a random subsample of {k.size:,} of {loo.n_rows:,} observations",
+                f"LOO fra et tilfeldig utvalg på {k.size:,} av {loo.n_rows:,} observasjoner".replace(",", " "),
+            )
+        else:
+            observations, se, note = f"{k.size} observations", f"SE {float(loo.se):.1f}", ("", "")
         checks.append(
             Check(
                 "pareto_k" if len(names) == 1 else f"pareto_k ({name})",
                 "pass" if n_bad == 0 else "warn",
                 n_bad,
                 f"warn if any k > {limit:.2f}",
-                f"{n_bad} of {k.size} observations have Pareto k > {limit:.2f} (max {k.max():.2f}); "
-                f"elpd_loo {float(loo.elpd):.1f} (SE {float(loo.se):.1f}), p_loo {float(loo.p):.1f}",
+                f"{n_bad} of {observations} have Pareto k > {limit:.2f} (max {k.max():.2f}); "
+                f"elpd_loo {float(loo.elpd):.1f} ({se}), p_loo {float(loo.p):.1f}",
                 advice=_advice("pareto_k", "warn" if n_bad else "pass"),
+                note=note,
             )
         )
     return checks

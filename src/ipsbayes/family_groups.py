@@ -27,9 +27,6 @@ from ipsbayes.models.base import LikelihoodSummary
 #: a family's numpy form: posterior draws in, arrays (chains * draws, *observed shape) by observed variable out
 FamilyGroup = Callable[[xr.Dataset], dict[str, np.ndarray] | None]
 
-#: groups of a fit whose rows are too many to store the pointwise log-likelihood (:func:`add_likelihood_summary`)
-SUMMARY_GROUPS = ("log_likelihood_total", "loo_subsample", "loo_approximation")
-
 
 def add_from_family(
     datatree: xr.DataTree, model: pm.Model, group: str, compute: FamilyGroup | None, cores: int
@@ -148,4 +145,4 @@ def add_likelihood_summary(
     return True
 
 
-__all__ = ["SUMMARY_GROUPS", "FamilyGroup", "add_from_family", "add_likelihood_summary"]
+__all__ = ["FamilyGroup", "add_from_family", "add_likelihood_summary"]

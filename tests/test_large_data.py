@@ -22,7 +22,7 @@ from scipy.special import logsumexp
 
 from ipsbayes import runner
 from ipsbayes.cli import main
-from ipsbayes.family_groups import add_likelihood_summary
+from ipsbayes.family_groups import add_likelihood_summary, add_predictive
 from ipsbayes.loo import psis_loo, relative_efficiency, subsampled_loo
 from ipsbayes.models.pointwise import likelihood_summary, pointwise_log_likelihood
 from ipsbayes.models.predict import Predictor
@@ -153,37 +153,42 @@ def test_a_run_above_the_pointwise_limit_keeps_totals_subsample_and_thinned_draw
     assert f"elpd_loo {estimate.elpd:.1f}" in check_k.message
 
     notes = json.loads(tree["estimands"].attrs["notes"])
-    (note,) = [n for n in notes if "likelihood rows" in n]
-    assert f"subsample of {len(rows):,} rows" in note and "40 evenly spaced posterior draws" in note
+    assert any("likelihood rows (more than 100)" in n for n in notes)
+    assert any(f"subsample of {len(rows):,} rows" in n for n in notes)
+    assert "Predictive checks use 40 evenly spaced posterior draws." in notes
     report = (out / "report.md").read_text()
-    assert f"subsample of {len(rows):,} rows" in report
+    assert f"subsample of {len(rows):,} rows" in report and "from 40 evenly spaced posterior predictive draws" in report
 
 
 def test_thinned_predictive_draws_only_from_a_numpy_form(plan) -> None:
-    from ipsbayes.sampling import _add_predictive
-
     compute = functools.partial(plan.family.posterior_predictive, data=plan.data, spec=plan.spec, seed=1)
     tree = prior_as_posterior(plan, draws=40, seed=3)  # 2 chains x 20 draws
-    _add_predictive(tree, plan.model, compute, seed=1, cores=1, draws=10)
+    add_predictive(tree, plan.model, compute, seed=1, cores=1, draws=10)
     predicted = tree["posterior_predictive"].to_dataset()
     assert (predicted.sizes["chain"], predicted.sizes["draw"], predicted.attrs["thinning"]) == (2, 5, 4)
     np.testing.assert_array_equal(predicted["draw"].values, tree["posterior"]["draw"].values[::4])
     bare = prior_as_posterior(plan, draws=40, seed=3)
-    _add_predictive(bare, plan.model, None, seed=1, cores=1, draws=10)  # no numpy form: no per-draw PyMC loop
+    add_predictive(bare, plan.model, None, seed=1, cores=1, draws=10)  # no numpy form: no per-draw PyMC loop
     assert "posterior_predictive" not in bare.children
 
 
-def test_the_large_data_note_says_what_the_fit_kept(plan) -> None:
+def test_the_large_data_notes_say_what_the_fit_kept_in_both_languages(plan) -> None:
+    from ipsbayes.present.notes import translate_note
+
     tree = prior_as_posterior(plan, draws=40, seed=3)
-    bare = runner.large_data_note(tree, 123_456)
-    assert "123,456 likelihood rows" in bare and "LOO and power-scaling of the likelihood were skipped" in bare
-    assert "Posterior predictive draws were skipped" in bare and "subsample" not in bare
+    bare = runner.large_data_notes(tree, 123_456)
+    assert "123,456 likelihood rows" in bare[0]
+    assert "LOO and power-scaling of the likelihood were skipped" in bare[1]
+    assert bare[2] == "Posterior predictive draws were skipped."
     compute = functools.partial(plan.family.log_likelihood_summary, data=plan.data, spec=plan.spec)
     add_likelihood_summary(tree, plan.model, compute, rows=77, seed=2, cores=1)
     predictive = functools.partial(plan.family.posterior_predictive, data=plan.data, spec=plan.spec, seed=1)
-    from ipsbayes.sampling import _add_predictive
-
-    _add_predictive(tree, plan.model, predictive, seed=1, cores=1, draws=10)
-    kept = runner.large_data_note(tree, 123_456)
-    assert "simple random subsample of 77 rows" in kept and "10 evenly spaced posterior draws" in kept
-    assert "skipped" not in kept
+    add_predictive(tree, plan.model, predictive, seed=1, cores=1, draws=10)
+    kept = runner.large_data_notes(tree, 123_456)
+    assert "simple random subsample of 77 rows" in kept[1] and kept[2].startswith("Predictive checks use 10 evenly")
+    assert not any("skipped" in note for note in kept)
+    for note in bare + kept:  # every variant has its Norwegian text, with the numbers carried over
+        norwegian = translate_note(note, "nb")
+        assert norwegian != note and "skipped" not in norwegian and "rows" not in norwegian
+    assert "123\u2009456 rader" in translate_note(kept[0], "nb")
+    assert "utvalg på 77 rader" in translate_note(kept[1], "nb") and "bruker 10 jevnt" in translate_note(kept[2], "nb")

@@ -22,6 +22,7 @@ from arviz_base import dict_to_dataset
 from pymc.backends.arviz import coords_and_dims_for_inferencedata
 
 from ipsbayes import chunks
+from ipsbayes.backends import draw_mode
 from ipsbayes.models.base import LikelihoodSummary
 
 #: a family's numpy form: posterior draws in, arrays (chains * draws, *observed shape) by observed variable out
@@ -145,4 +146,45 @@ def add_likelihood_summary(
     return True
 
 
-__all__ = ["FamilyGroup", "add_from_family", "add_likelihood_summary"]
+def add_predictive(
+    datatree: xr.DataTree,
+    model: pm.Model,
+    compute: FamilyGroup | None,
+    seed: int,
+    cores: int,
+    draws: int | None,
+) -> None:
+    """Add ``posterior_predictive``: from every posterior draw, or from about ``draws`` evenly spaced ones.
+
+    The family's numpy form where it gives one (:func:`add_from_family`), else PyMC's draws.
+
+    With ``draws`` (data too large for per-row draws of every posterior draw) only a family's numpy
+    form is used: the predictive checks that read the group are those of the regression families,
+    and PyMC's per-draw loop would cost seconds for a group no figure reads (time-to-event models).
+    """
+    if draws is None:
+        if not add_from_family(datatree, model, "posterior_predictive", compute, cores):
+            pm.sample_posterior_predictive(
+                datatree,
+                model=model,
+                random_seed=seed,
+                progressbar=False,
+                extend_inferencedata=True,
+                compile_kwargs=draw_mode(model),
+            )
+        return
+    posterior = datatree["posterior"].to_dataset()
+    step = max(1, -(-posterior.sizes["chain"] * posterior.sizes["draw"] // max(int(draws), 1)))
+    source = xr.DataTree.from_dict(
+        {
+            "posterior": posterior.isel(draw=slice(None, None, step)),
+            **{g: datatree[g].to_dataset() for g in ("observed_data", "constant_data") if g in datatree.children},
+        }
+    )
+    if add_from_family(source, model, "posterior_predictive", compute, cores):
+        predicted = source["posterior_predictive"].to_dataset()
+        predicted.attrs["thinning"] = int(step)  # every step-th draw of each chain
+        datatree["posterior_predictive"] = xr.DataTree(predicted)
+
+
+__all__ = ["FamilyGroup", "add_from_family", "add_likelihood_summary", "add_predictive"]

@@ -238,7 +238,7 @@ def run(
     timings = {**plan.timings, **main_fit.timings}
     datatree, estimands, diagnostics = main_fit.datatree, main_fit.estimands, main_fit.diagnostics
     if not pointwise:
-        plan.data.notes.append(large_data_note(datatree, rows))
+        plan.data.notes.extend(large_data_notes(datatree, rows))
         estimands.attrs["notes"] = json.dumps(plan.data.notes)
     power = config.sensitivity.power_scaling and (pointwise or "log_likelihood_total" in datatree.children)
     step = time.perf_counter()
@@ -320,31 +320,33 @@ def data_bytes(datatree: xr.DataTree) -> int:
     return sum(int(var.nbytes) for node in datatree.subtree for var in node.dataset.variables.values())
 
 
-def large_data_note(datatree: xr.DataTree, rows: int) -> str:
-    """What a fit of more than :data:`MAX_POINTWISE_ROWS` rows computed instead of per-row draws (from its groups)."""
-    head = f"{rows:,} likelihood rows (more than {MAX_POINTWISE_ROWS:,}): the pointwise log-likelihood is not stored."
+def large_data_notes(datatree: xr.DataTree, rows: int) -> list[str]:
+    """What a fit of more than :data:`MAX_POINTWISE_ROWS` rows kept instead of per-row draws (read from its groups).
+
+    Three notes (the stored log-likelihood, LOO and power-scaling, the predictive checks), each
+    with its Norwegian text in :mod:`ipsbayes.present.notes`.
+    """
+    notes = [
+        f"{rows:,} likelihood rows (more than {MAX_POINTWISE_ROWS:,}): the pointwise log-likelihood is not stored. "
+        "With discrete covariates, collapse = 'auto' turns participants into far fewer binomial rows."
+    ]
     if "loo_subsample" in datatree.children:
         subsample = next(iter(datatree["loo_subsample"].to_dataset().data_vars.values()))
-        likelihood = (
-            f" LOO is estimated from a simple random subsample of {subsample.shape[-1]:,} rows, with every row's "
+        notes.append(
+            f"LOO is estimated from a simple random subsample of {subsample.shape[-1]:,} rows, with every row's "
             "log-likelihood at the posterior means as the approximation in a difference estimator (Magnusson et "
             "al. 2019); its SE includes the subsampling. Power-scaling sensitivity uses each draw's total "
             "log-likelihood."
         )
     else:
-        likelihood = " LOO and power-scaling of the likelihood were skipped: this model has no form for summing it."
+        notes.append("LOO and power-scaling of the likelihood were skipped: this model has no form for summing it.")
     if "posterior_predictive" in datatree.children:
         predicted = datatree["posterior_predictive"].to_dataset()
         n = predicted.sizes["chain"] * predicted.sizes["draw"]
-        predictive = f" Predictive checks use {n:,} evenly spaced posterior draws."
+        notes.append(f"Predictive checks use {n:,} evenly spaced posterior draws.")
     else:
-        predictive = " Posterior predictive draws were skipped."
-    return (
-        head
-        + likelihood
-        + predictive
-        + " With discrete covariates, collapse = 'auto' turns participants into far fewer binomial rows."
-    )
+        notes.append("Posterior predictive draws were skipped.")
+    return notes
 
 
 def resolved_config(config: RunConfig, priors: PriorSet) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from ipsbayes import progress as progress_stage
 from ipsbayes.backends import C_MODE, LOG_DENSITY_MODE, NO_BLAS_WARNING, draw_mode
 from ipsbayes.config import SamplerConfig
 from ipsbayes.errors import SamplingError
-from ipsbayes.family_groups import FamilyGroup, add_from_family, add_likelihood_summary
+from ipsbayes.family_groups import FamilyGroup, add_from_family, add_likelihood_summary, add_predictive
 from ipsbayes.initial_point import check_initial_point
 from ipsbayes.nutpie_compile import compile_nutpie
 from ipsbayes.resources import check_memory, estimate_memory
@@ -224,45 +224,6 @@ def sample(
         )
 
 
-def _add_predictive(
-    datatree: xr.DataTree,
-    model: pm.Model,
-    compute: FamilyGroup | None,
-    seed: int,
-    cores: int,
-    draws: int | None,
-) -> None:
-    """Add ``posterior_predictive``: from every posterior draw, or from about ``draws`` evenly spaced ones.
-
-    With ``draws`` (data too large for per-row draws of every posterior draw) only a family's numpy
-    form is used: the predictive checks that read the group are those of the regression families,
-    and PyMC's per-draw loop would cost seconds for a group no figure reads (time-to-event models).
-    """
-    if draws is None:
-        if not add_from_family(datatree, model, "posterior_predictive", compute, cores):
-            pm.sample_posterior_predictive(
-                datatree,
-                model=model,
-                random_seed=seed,
-                progressbar=False,
-                extend_inferencedata=True,
-                compile_kwargs=draw_mode(model),
-            )
-        return
-    posterior = datatree["posterior"].to_dataset()
-    step = max(1, -(-posterior.sizes["chain"] * posterior.sizes["draw"] // max(int(draws), 1)))
-    source = xr.DataTree.from_dict(
-        {
-            "posterior": posterior.isel(draw=slice(None, None, step)),
-            **{g: datatree[g].to_dataset() for g in ("observed_data", "constant_data") if g in datatree.children},
-        }
-    )
-    if add_from_family(source, model, "posterior_predictive", compute, cores):
-        predicted = source["posterior_predictive"].to_dataset()
-        predicted.attrs["thinning"] = int(step)  # every step-th draw of each chain
-        datatree["posterior_predictive"] = xr.DataTree(predicted)
-
-
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
     """Run with one BLAS thread: the chains are the parallelism.
@@ -319,7 +280,7 @@ def _sample_and_process(
         timings["log_density"] = time.perf_counter() - started
         if predictive:
             started = time.perf_counter()
-            _add_predictive(datatree, model, by.get("posterior_predictive"), seed, cores, predictive_draws)
+            add_predictive(datatree, model, by.get("posterior_predictive"), seed, cores, predictive_draws)
             timings["posterior_predictive"] = time.perf_counter() - started
     progress_stage.done("log-likelihood and predictive draws")
     return Fit(datatree=datatree, settings=settings, timings=timings)

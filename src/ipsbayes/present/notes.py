@@ -34,6 +34,33 @@ _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         re.compile(
+            r"^(?P<rows>[\d,]+) likelihood rows \(more than (?P<max>[\d,]+)\): the pointwise log-likelihood is not "
+            r"stored\. With discrete covariates, .*\.$"
+        ),
+        "{rows} rader i likelihooden (mer enn {max}): punktvis log-likelihood lagres ikke. Med diskrete kovariater "
+        "gjør collapse = 'auto' deltakerne om til langt færre binomiske rader.",
+    ),
+    (
+        re.compile(r"^LOO is estimated from a simple random subsample of (?P<m>[\d,]+) rows, .*\.$"),
+        "LOO er estimert fra et enkelt tilfeldig utvalg på {m} rader, med hver rads log-likelihood ved "
+        "posteriorgjennomsnittene som tilnærming i en differanseestimator (Magnusson mfl. 2019); standardfeilen "
+        "tar med usikkerheten fra utvalget. Power-scaling-sensitiviteten bruker hver trekning sin totale "
+        "log-likelihood.",
+    ),
+    (
+        re.compile(r"^LOO and power-scaling of the likelihood were skipped: this model has no form for summing it\.$"),
+        "LOO og power-scaling av likelihooden ble hoppet over: denne modellen har ingen form for å summere den.",
+    ),
+    (
+        re.compile(r"^Predictive checks use (?P<n>[\d,]+) evenly spaced posterior draws\.$"),
+        "Prediktive kontroller bruker {n} jevnt fordelte trekninger fra posterioren.",
+    ),
+    (
+        re.compile(r"^Posterior predictive draws were skipped\.$"),
+        "Posterior prediktive trekninger ble hoppet over.",
+    ),
+    (
+        re.compile(
             r"^Fidelity: (?P<n>\d+) reviews of (?P<k>\d+) services; true fidelity is latent and measured with error "
             r"by the reviews \((?P<u>\d+) services without a review take it from the population distribution\)\.$"
         ),

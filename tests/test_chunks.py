@@ -129,10 +129,11 @@ def test_without_a_thread_the_work_is_done_before_the_block() -> None:
     assert body_ran == []  # the failure stops the block before it starts
 
 
-def test_background_work_runs_its_chunks_serially() -> None:
+@pytest.mark.parametrize("thread", [True, False])
+def test_background_work_runs_its_chunks_serially(thread: bool) -> None:
     seen = []
-    with threads(2), in_background(lambda: seen.append(allowed_threads())):
-        assert allowed_threads() == 2
+    with threads(2), in_background(lambda: seen.append(allowed_threads()), thread=thread):
+        assert allowed_threads() == 2  # the caller keeps its threads
     assert seen == [1]
 
 

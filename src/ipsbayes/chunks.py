@@ -122,7 +122,7 @@ def in_background(work: Callable[[], None], *, thread: bool = True) -> Iterator[
 
     background = Background(work)
     if not thread:
-        background._run()
+        contextvars.copy_context().run(background._run)  # as on the thread: the caller's context is left as it was
         if background._error is not None:
             raise background._error
         yield background

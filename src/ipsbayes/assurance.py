@@ -38,7 +38,8 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from scipy.special import expit
 
-from ipsbayes.config import RunConfig, pydantic_problems
+from ipsbayes.config import RunConfig
+from ipsbayes.config_problems import pydantic_problems
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.output import releasing_claims

@@ -406,7 +406,8 @@ def check_run_folder(path: Path | str) -> Run:
     """
     from pydantic import ValidationError
 
-    from ipsbayes.config import RunConfig, pydantic_problems
+    from ipsbayes.config import RunConfig
+    from ipsbayes.config_problems import pydantic_problems
 
     folder = Path(path)
     if not folder.is_dir():

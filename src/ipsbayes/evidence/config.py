@@ -26,7 +26,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ipsbayes.config import SamplerConfig, pydantic_problems, read_toml
+from ipsbayes.config import SamplerConfig, read_toml
+from ipsbayes.config_problems import pydantic_problems
 from ipsbayes.errors import ConfigError
 
 

@@ -27,7 +27,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
-from ipsbayes.priors import Prior, PriorSlot
+from ipsbayes.prior_slots import PriorSlot
+from ipsbayes.priors import Prior
 
 Link = Literal["logit", "identity"]
 

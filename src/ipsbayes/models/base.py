@@ -19,11 +19,13 @@ import pymc as pm
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ipsbayes.config import RunConfig, pydantic_problems
+from ipsbayes.config import RunConfig
+from ipsbayes.config_problems import pydantic_problems
 from ipsbayes.data import DataBundle
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.present.context import Presentation
-from ipsbayes.priors import Prior, PriorSet, PriorSlot
+from ipsbayes.prior_slots import PriorSlot
+from ipsbayes.priors import Prior, PriorSet
 
 
 class ModelSpec(BaseModel):

@@ -32,15 +32,8 @@ import xarray as xr
 from pydantic import Field, model_validator
 
 from ipsbayes.config import RunConfig
-from ipsbayes.data import (
-    DataBundle,
-    constant_columns,
-    example_rows,
-    handle_missing,
-    missing_columns,
-    non_binary,
-    raise_if,
-)
+from ipsbayes.data import DataBundle, example_rows, raise_if
+from ipsbayes.data_checks import constant_columns, handle_missing, missing_columns, non_binary
 from ipsbayes.families import FAMILIES, OutcomeFamily
 from ipsbayes.models.base import (
     ModelData,
@@ -53,7 +46,8 @@ from ipsbayes.models.cace_strata import StrataDraws, replicate, strata_logp, str
 from ipsbayes.models.cace_text import describe_cace
 from ipsbayes.models.design import Design
 from ipsbayes.present import Presentation
-from ipsbayes.priors import Prior, PriorSet, PriorSlot
+from ipsbayes.prior_slots import PriorSlot
+from ipsbayes.priors import Prior, PriorSet
 
 
 class CaceSpec(ModelSpec):

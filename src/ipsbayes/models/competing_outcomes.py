@@ -29,14 +29,12 @@ import xarray as xr
 from pydantic import Field, model_validator
 
 from ipsbayes.config import RunConfig
-from ipsbayes.data import (
-    DataBundle,
+from ipsbayes.data import DataBundle, example_rows, raise_if
+from ipsbayes.data_checks import (
     constant_columns,
-    example_rows,
     handle_missing,
     merge_service_columns,
     missing_columns,
-    raise_if,
     unmatched_keys,
     varying_within,
 )

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
-from ipsbayes.data import DataBundle, Table, example_rows, handle_missing, missing_columns, out_of_range
+from ipsbayes.data import DataBundle, Table, example_rows
+from ipsbayes.data_checks import handle_missing, missing_columns, out_of_range
 from ipsbayes.priors import PriorSet
 from ipsbayes.scales import FidelitySpec
 

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ipsbayes.data import MAX_LISTED, DataBundle, Table, example_rows, missing_values, unmatched_keys
+from ipsbayes.data import MAX_LISTED, DataBundle, Table, example_rows
+from ipsbayes.data_checks import missing_values, unmatched_keys
 from ipsbayes.errors import did_you_mean
 from ipsbayes.textutil import shorten
 

@@ -28,7 +28,8 @@ import xarray as xr
 from pydantic import Field, field_validator
 
 from ipsbayes.config import RunConfig
-from ipsbayes.data import DataBundle, Table, constant_columns, handle_missing, not_nested, raise_if, varying_within
+from ipsbayes.data import DataBundle, Table, raise_if
+from ipsbayes.data_checks import constant_columns, handle_missing, not_nested, trial_counts, varying_within
 from ipsbayes.families import FAMILIES, OutcomeFamily
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, nb_plural, nb_word, register
 from ipsbayes.models.design import Design
@@ -43,7 +44,8 @@ from ipsbayes.models.pooling import CENTRE_ABOVE, Parameterisation
 from ipsbayes.models.predict import Predictor
 from ipsbayes.models.regression_estimands import regression_estimands
 from ipsbayes.present import Presentation
-from ipsbayes.priors import Prior, PriorSet, PriorSlot
+from ipsbayes.prior_slots import PriorSlot
+from ipsbayes.priors import Prior, PriorSet
 from ipsbayes.scales import FidelitySpec
 
 
@@ -268,7 +270,8 @@ class Multilevel(ModelFamily):
         problems = handle_missing(main, needed, config.data.missing, bundle)
         raise_if(problems, "The data cannot be used as they are")
         frame = main.frame.reset_index(drop=True)
-        trials = self._trials(frame, trials_column, main, problems)
+        trials, trial_problems = trial_counts(frame, trials_column, main)
+        problems += trial_problems
         problems += family.check_response(frame[formula.response], trials, main.where, formula.response)
         problems += constant_columns(main, formula.common_variables)
         for column, group in self.group_predictor_map(spec).items():
@@ -293,21 +296,6 @@ class Multilevel(ModelFamily):
         formula = self.formula(spec)
         singles = [f.columns[0] for f in formula.factors if len(f.columns) == 1]
         return singles[:1]
-
-    @staticmethod
-    def _trials(frame: pd.DataFrame, column: str | None, table: Table, problems: list[str]) -> np.ndarray | None:
-        if column is None:
-            return None
-        from ipsbayes.data import example_rows
-
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna() | (values < 1) | (values % 1 != 0)
-        if bad.any():
-            problems.append(
-                f"{table.where}: trials column '{column}' must hold whole numbers >= 1 at {example_rows(bad)}"
-            )
-            return None
-        return values.to_numpy(np.int64)
 
     def _arrays(
         self,

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ipsbayes.data import DataBundle, Table, out_of_range, raise_if
+from ipsbayes.data import DataBundle, Table, raise_if
+from ipsbayes.data_checks import out_of_range
 from ipsbayes.models.base import ModelData, estimand, natural_key, nb_plural, nb_word
 from ipsbayes.models.fidelity_reviews import plug_in_scores, review_arrays, review_table, unknown_review_services
 from ipsbayes.models.formula import ModelFormula

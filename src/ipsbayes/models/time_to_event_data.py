@@ -8,16 +8,14 @@ import numpy as np
 import pandas as pd
 
 from ipsbayes.config import RunConfig
-from ipsbayes.data import (
-    DataBundle,
-    Table,
+from ipsbayes.data import DataBundle, Table, raise_if
+from ipsbayes.data_checks import (
     constant_columns,
     handle_missing,
     merge_service_columns,
     missing_columns,
     not_nested,
     out_of_range,
-    raise_if,
     unmatched_keys,
     varying_within,
 )

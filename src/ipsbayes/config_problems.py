@@ -1,0 +1,138 @@
+"""Pydantic validation errors in the words of a TOML config: one line per problem, with its key.
+
+Every schema of ipsbayes (the run config, a model family's ``[model]`` table, a design or evidence
+config) reports its problems through :func:`pydantic_problems`, so an unknown key always gets a
+"did you mean" and the list of valid keys, and a type error says what the value must be ("a whole
+number", "text in quotes or a table") rather than pydantic's internal names.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ipsbayes.errors import did_you_mean
+from ipsbayes.textutil import plain_repr, shorten
+
+
+def pydantic_problems(error: ValidationError, schema: type[BaseModel], where: str) -> list[str]:
+    """Turn a pydantic ``ValidationError`` into one readable line per problem.
+
+    Parameters
+    ----------
+    error : ValidationError
+        The error pydantic raised.
+    schema : type of BaseModel
+        The schema that was validated, used to list valid keys for unknown ones.
+    where : str
+        Prefix naming the file (and table), e.g. ``"models/x.toml [model]"``.
+    """
+    problems: list[str] = []
+    items = _without_other_union_branches(error.errors())
+    for item in items:
+        loc = _key_path(item["loc"])
+        key = ".".join(loc) if loc else "(top level)"
+        if item["type"] == "extra_forbidden":
+            valid = _valid_keys(schema, loc[:-1])
+            hint = did_you_mean(loc[-1], valid)
+            listing = f"; valid keys here: {shorten(valid, 20)}" if valid else ""
+            problem = f"{where}: unknown key '{shorten([key], 1)[:100]}'{hint}{listing}"
+        elif item["type"] == "missing":
+            problem = f"{where}: required key '{key}' is missing"
+        else:
+            given = item.get("input")
+            shown = f" (got {plain_repr(given)})" if not isinstance(given, dict) else " (got a table)"
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] in _TYPE_WORDS and item["type"] != "literal_error":
+                message = f"must be {_TYPE_WORDS[item['type']]}"
+            problem = f"{where}: key '{key}': {message}{shown}"
+        if problem not in problems:
+            problems.append(problem)
+    return problems
+
+
+#: pydantic names union members and validators in error locations ("function-after[_check(), FidelityScale]",
+#: "str", "list[str]"); these are not keys a user can write
+_INTERNAL_PART = re.compile(r"^(?:[a-z][a-z0-9_-]*\[.*\]|str|int|float|bool|bytes|dict|list|none|null)$")
+
+
+def _key_path(loc: tuple[Any, ...]) -> list[str]:
+    """The config keys of a pydantic error location, without pydantic's union and validator names."""
+    return [str(part) for part in loc if not (isinstance(part, str) and _INTERNAL_PART.match(part))]
+
+
+def _union_base(loc: tuple[Any, ...]) -> tuple[str, ...] | None:
+    """The key path before the first union-member name in ``loc`` (None when ``loc`` has none)."""
+    out: list[str] = []
+    for part in loc:
+        if isinstance(part, str) and _INTERNAL_PART.match(part):
+            return tuple(out)
+        out.append(str(part))
+    return None
+
+
+def _without_other_union_branches(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One report per value that matched no member of a union, in the user's words.
+
+    A table given where either a name or a table is accepted makes pydantic report
+    "should be a valid string" for the name member and the real problem for the table
+    member; only the latter helps. When every member failed on the type alone, the
+    members' types are merged into one line ("must be text in quotes or a table").
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for item in errors:
+        base = _union_base(item["loc"])
+        if base is not None:
+            groups.setdefault(base, []).append(item)
+    kept: list[dict[str, Any]] = []
+    merged: set[tuple[str, ...]] = set()
+    for item in errors:
+        base = _union_base(item["loc"])
+        if base is None:
+            kept.append(item)
+            continue
+        group = groups[base]
+        real = [other for other in group if other["type"] not in _TYPE_WORDS]
+        if real:
+            if item["type"] not in _TYPE_WORDS:
+                kept.append(item)
+        elif base not in merged:
+            merged.add(base)
+            wanted = " or ".join(dict.fromkeys(_TYPE_WORDS[other["type"]] for other in group))
+            kept.append({**item, "loc": base, "type": "union_type", "msg": f"must be {wanted}"})
+    return kept
+
+
+#: pydantic type errors in the words of a TOML file
+_TYPE_WORDS = {
+    "string_type": "text in quotes",
+    "model_type": "a table",
+    "dict_type": "a table",
+    "model_attributes_type": "a table",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "int_parsing": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "literal_error": "one of the listed values",
+}
+
+
+def _valid_keys(schema: type[BaseModel], path: list[str]) -> list[str]:
+    """Keys accepted by ``schema`` at the nested table ``path``."""
+    current: Any = schema
+    for part in path:
+        field = getattr(current, "model_fields", {}).get(part)
+        annotation = getattr(field, "annotation", None)
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return []
+        current = nested[0]
+    return sorted(k for k in current.model_fields if k != "source")

@@ -1,0 +1,206 @@
+"""Column checks a model family runs on the tables it reads (after :func:`ipsbayes.data.read_bundle`).
+
+Like the checks in :mod:`ipsbayes.data`, each returns a list of problems rather than raising, naming
+the file, the column, example row numbers (1-based data rows) and what would be valid, so a family
+can run all of them and raise one :class:`~ipsbayes.errors.DataError` through
+:func:`ipsbayes.data.raise_if`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ipsbayes.data import MAX_LISTED, DataBundle, Table, duplicate_keys, example_rows
+from ipsbayes.errors import did_you_mean
+from ipsbayes.textutil import shorten
+
+
+def missing_columns(table: Table, columns: Iterable[str], purpose: str = "") -> list[str]:
+    """Problems for required columns absent from ``table``."""
+    have = list(table.frame.columns)
+    problems = []
+    for column in columns:
+        if column not in have:
+            why = f" ({purpose})" if purpose else ""
+            problems.append(
+                f"{table.where}: missing column '{column}'{why}{did_you_mean(column, have)}; "
+                f"columns present: {shorten(have, MAX_LISTED)}"
+            )
+    return problems
+
+
+def missing_values(table: Table, columns: Sequence[str]) -> tuple[pd.Series, list[str]]:
+    """Rows with a missing value in any of ``columns``, and one problem line per column."""
+    present = [c for c in dict.fromkeys(columns) if c in table.frame.columns]
+    isna = table.frame[present].isna()
+    problems = []
+    for column in present:
+        if isna[column].any():
+            problems.append(
+                f"{table.where}: column '{column}' has {int(isna[column].sum())} missing value(s) at "
+                f'{example_rows(isna[column])}; fill them, or set data.missing = "drop" to drop those rows'
+            )
+    return isna.any(axis=1), problems
+
+
+def handle_missing(table: Table, columns: Sequence[str], policy: str, bundle: DataBundle) -> list[str]:
+    """Apply the missing-value policy: report problems (``error``) or drop rows (``drop``)."""
+    rows, problems = missing_values(table, columns)
+    if policy == "drop" and rows.any():
+        table.frame = table.frame.loc[~rows].reset_index(drop=True)
+        bundle.dropped_rows[table.label] = bundle.dropped_rows.get(table.label, 0) + int(rows.sum())
+        return []
+    return problems
+
+
+def non_binary(table: Table, column: str) -> list[str]:
+    """Problems when ``column`` holds anything other than 0/1 (or True/False); converts valid text to 0/1."""
+    values = table.frame[column]
+    if pd.api.types.is_bool_dtype(values):
+        table.frame[column] = values.astype(int)
+        return []
+    numeric = pd.to_numeric(values, errors="coerce")
+    valid = numeric.isin([0, 1]) | values.isna()
+    if valid.all():
+        if values.notna().all():
+            table.frame[column] = numeric.astype(int)
+        return []
+    bad = sorted({str(v) for v in values[~valid]})[:5]
+    return [f"{table.where}: column '{column}' must be binary (0/1); found {', '.join(bad)} at {example_rows(~valid)}"]
+
+
+def out_of_range(table: Table, column: str, low: float, high: float, what: str = "") -> list[str]:
+    """Problems when numeric ``column`` is not numeric or falls outside ``[low, high]``."""
+    values = pd.to_numeric(table.frame[column], errors="coerce")
+    not_numeric = values.isna() & table.frame[column].notna()
+    problems = []
+    if not_numeric.any():
+        problems.append(f"{table.where}: column '{column}' must be numeric; not numeric at {example_rows(not_numeric)}")
+    outside = (values < low) | (values > high)
+    if outside.any():
+        label = f" ({what})" if what else ""
+        problems.append(
+            f"{table.where}: column '{column}' must lie in {low:g}-{high:g}{label}; "
+            f"found {values[outside].iloc[0]:g} at {example_rows(outside)}"
+        )
+    return problems
+
+
+def unmatched_keys(child: Table, parent: Table, key: str, both_ways: bool = True) -> list[str]:
+    """Problems for keys in ``child`` absent from ``parent`` (and, optionally, vice versa)."""
+    problems = []
+    child_keys = child.frame[key].astype(str)
+    parent_keys = parent.frame[key].astype(str)
+    orphan = ~child_keys.isin(set(parent_keys))
+    if orphan.any():
+        names = shorten(sorted(set(child_keys[orphan])), 5)
+        problems.append(
+            f"{child.where}: {key} value(s) {names} do not appear in the {parent.where} "
+            f"({example_rows(orphan)}); every {key} needs a row there"
+        )
+    if both_ways:
+        unused = ~parent_keys.isin(set(child_keys))
+        if unused.any():
+            names = shorten(sorted(set(parent_keys[unused])), 5)
+            problems.append(
+                f"{parent.where}: {key} value(s) {names} have no rows in the {child.where} "
+                f"({example_rows(unused)}); remove them or add their participants"
+            )
+    if parent.label == "services":
+        problems += duplicate_keys(parent, [key])
+    return problems
+
+
+def constant_columns(table: Table, columns: Iterable[str]) -> list[str]:
+    """Problems for predictors that take a single value (no information, unidentifiable slope)."""
+    problems = []
+    for column in columns:
+        if column in table.frame.columns and table.frame[column].nunique(dropna=True) < 2:
+            value = table.frame[column].dropna().iloc[0] if table.frame[column].notna().any() else "missing"
+            problems.append(
+                f"{table.where}: predictor '{column}' is constant (every row is {value}); "
+                "remove it from the model or check the file"
+            )
+    return problems
+
+
+def varying_within(table: Table, group: str, columns: Iterable[str]) -> list[str]:
+    """Problems for group-level predictors that vary within a group."""
+    problems = []
+    for column in columns:
+        if column not in table.frame.columns or group not in table.frame.columns:
+            continue
+        counts = table.frame.groupby(group, sort=True)[column].nunique(dropna=True)
+        varying = counts[counts > 1]
+        if len(varying):
+            first = varying.index[0]
+            rows = table.frame[group] == first
+            problems.append(
+                f"{table.where}: '{column}' is a {group}-level predictor but varies within "
+                f"{len(varying)} {group}(s), e.g. {group} {first} at {example_rows(rows)}; "
+                f"give one value per {group} (or put it in the services table)"
+            )
+    return problems
+
+
+def not_nested(table: Table, inner: str, outer: str) -> list[str]:
+    """Problems when an ``inner`` unit (job specialist) appears under several ``outer`` units."""
+    counts = table.frame.groupby(inner)[outer].nunique()
+    crossing = counts[counts > 1]
+    if crossing.empty:
+        return []
+    first = crossing.index[0]
+    return [
+        f"{table.where}: {inner} must be nested in {outer}, but {len(crossing)} {inner}(s) appear "
+        f"in several {outer}s, e.g. {inner} {first} at {example_rows(table.frame[inner] == first)}; "
+        f"give each {inner} an id unique to its {outer}"
+    ]
+
+
+def merge_service_columns(bundle: DataBundle, group: str, columns: Sequence[str]) -> pd.DataFrame:
+    """Participants with the requested service-level columns joined from the services table."""
+    frame = bundle.participants.frame
+    if bundle.services is None:
+        return frame.copy()
+    wanted = [c for c in columns if c in bundle.services.frame.columns and c not in frame.columns]
+    if not wanted:
+        return frame.copy()
+    services = bundle.services.frame[[group, *wanted]].copy()
+    services[group] = services[group].astype(str)
+    left = frame.copy()
+    key_dtype = left[group].dtype
+    left[group] = left[group].astype(str)
+    merged = left.merge(services, on=group, how="left", validate="many_to_one")
+    if not pd.api.types.is_object_dtype(key_dtype):
+        merged[group] = frame[group].to_numpy()
+    return merged
+
+
+def trial_counts(frame: pd.DataFrame, column: str | None, table: Table) -> tuple[np.ndarray | None, list[str]]:
+    """A binomial outcome's number of trials per row: whole numbers >= 1, or a problem naming the rows.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The rows the model uses (after missing values were handled).
+    column : str or None
+        The trials column; None when the outcome has no trials (nothing to check).
+    table : Table
+        The table the rows came from, named in the problem.
+
+    Returns
+    -------
+    trials : ndarray of int64 or None
+        The counts, or None when there is no column or a count is invalid.
+    problems : list of str
+    """
+    if column is None:
+        return None, []
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() | (values < 1) | (values % 1 != 0)
+    if bad.any():
+        return None, [f"{table.where}: trials column '{column}' must hold whole numbers >= 1 at {example_rows(bad)}"]
+    return values.to_numpy(np.int64), []

@@ -8,7 +8,8 @@ import numpy as np
 import xarray as xr
 
 from ipsbayes.config import DiagnosticsConfig
-from ipsbayes.diagnostics import diagnose, parameter_label
+from ipsbayes.diagnostics import diagnose
+from ipsbayes.diagnostics_text import parameter_label
 from ipsbayes.present.notes import translate_note
 from ipsbayes.runner import check
 from ipsbayes.testing import load_raw_config

@@ -186,3 +186,78 @@ def test_effects_are_ranked_by_the_probability_the_table_prints() -> None:
     assert either["wide"] > either["clear"]  # the old key (both tails) would have put "wide" first
     table = [line for line in effects_section(ctx).splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
     assert [line.split(" | ")[1] for line in table] == [row["label"] for row in rows]
+
+
+def test_a_decrease_is_stated_as_its_size_after_the_verb(rij_fits) -> None:
+    """'lowered employment by an estimated 12.7 pp', never 'lowered ... by -12.7 pp' (en and nb)."""
+    import re
+
+    for language, verb, by in (("en", "lowered", "by an estimated"), ("nb", "reduserte", "med anslagsvis")):
+        ctx = rij_fits["never_takers_better"][language]
+        cace = ctx.effect("cace")
+        assert cace.median < 0
+        first = cace_answer(ctx)[0]
+        assert verb in first and re.search(rf"{by} \d", first), first
+        assert f"{by} -" not in first
+        assert ctx.number(-cace.median, "pp").split(" ")[0] in first  # the size, positive
+    rising = cace_answer(rij_fits["never_takers_worse"]["en"])[0]
+    assert "raised" in rising and re.search(r"by an estimated \d", rising)
+
+
+def test_strata_figure_never_draws_an_observed_rate_of_a_small_cell(rij_fits) -> None:
+    """With the small-cell limit above the arms' sizes, neither observed cross is drawn and the caption says why."""
+    import dataclasses
+
+    from ipsbayes.models.cace_report import strata_rates
+
+    for language, said in (("en", "is not shown: it rests on fewer than 1000"), ("nb", "vises ikke: den bygger på")):
+        ctx = dataclasses.replace(rij_fits["never_takers_worse"][language], min_cell=1000)
+        fig, caption = strata_rates(ctx)
+        markers = [line for ax in fig.axes for line in ax.get_lines() if line.get_marker() in ("x", "+")]
+        assert not markers and said in caption
+        fig.clf()
+    fig, caption = strata_rates(rij_fits["never_takers_worse"]["en"])  # 300 participants: both crosses drawn
+    assert len([line for line in fig.axes[0].get_lines() if line.get_marker() in ("x", "+")]) == 2
+    assert "not shown" not in caption
+
+
+def test_itt_is_about_the_product_when_the_report_prints_the_same_number(rij_fits) -> None:
+    from ipsbayes.models.cace_report import why_itt_is_diluted
+    from ipsbayes.present.phrases import Effect
+
+    ctx = rij_fits["never_takers_worse"]["en"]
+    rng = np.random.default_rng(3)
+
+    def effect(mean: float, sd: float, unit: str) -> Effect:
+        return Effect.from_draws(rng.normal(mean, sd, 4000), ctx.style, unit)
+
+    # ITT 0.26 pp; CACE 5.9 pp x 5.6% = 0.33 pp: more than 10% apart, both printed as 0.3 pp
+    text = why_itt_is_diluted(ctx, effect(5.9, 0.01, "pp"), effect(0.26, 0.001, "pp"), effect(5.6, 0.001, "%"))
+    assert "0.3 pp" in text and "is about the CACE times" in text
+    text = why_itt_is_diluted(ctx, effect(20.0, 0.01, "pp"), effect(2.0, 0.001, "pp"), effect(50.0, 0.001, "%"))
+    assert "smaller than the CACE times" in text  # 2.0 against 10.0
+
+
+def test_the_answer_always_says_how_much_it_depends_on_the_priors(rij_fits) -> None:
+    """No refits and no power-scaling: the first screen says it was not checked; with power-scaling, its reading."""
+    import dataclasses
+
+    from ipsbayes.present.answers import prior_dependence_line
+
+    ctx = rij_fits["never_takers_worse"]["en"]
+    assert "was not checked in this run" in cace_answer(ctx)[-1]
+    for prior, words in ((0.001, "insensitive to the priors"), (0.2, "sensitive to the priors (")):
+        power = xr.Dataset(
+            {"prior": ("estimand", [prior]), "likelihood": ("estimand", [0.1]), "diagnosis": ("estimand", ["✓"])},
+            coords={"estimand": ["cace"]},
+            attrs={"threshold": 0.05},
+        )
+        tree = xr.DataTree.from_dict({**{k: ctx.datatree[k].to_dataset() for k in ctx.datatree.children},
+                                      "power_scaling": power})  # fmt: skip
+        for language in ("en", "nb"):
+            local = dataclasses.replace(rij_fits["never_takers_worse"][language], datatree=tree)
+            line = prior_dependence_line(local, "cace", ("the CACE", "CACE"))
+            if language == "en":
+                assert words in line and "0.05 or more flags it" in line
+            else:
+                assert ("ingen følsomhet" in line) == (prior < 0.05) and "0,05 eller mer" in line

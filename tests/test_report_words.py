@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ipsbayes.diagnostics import ADVICE
+from ipsbayes.diagnostics_text import ADVICE
 from ipsbayes.families.figures import proportions
 from ipsbayes.models.multilevel_report import has_group_predictors
 from ipsbayes.present import ReportContext
@@ -124,7 +124,8 @@ def test_package_paths_in_code_spans_survive_neutralising() -> None:
 
 
 def test_norwegian_diagnostics_use_decimal_commas() -> None:
-    from ipsbayes.diagnostics import Check, check_text
+    from ipsbayes.diagnostics import Check
+    from ipsbayes.diagnostics_text import check_text
 
     rhat = Check("r_hat", "warn", 1.0213, "warn > 1.01, fail > 1.05", "", ["intercept"], "x")
     ess = Check("ess_bulk", "warn", 83.2, "warn < 200, fail < 50 (2 chains)", "", [], "x")
@@ -136,9 +137,33 @@ def test_norwegian_diagnostics_use_decimal_commas() -> None:
 def test_all_estimates_table_and_thresholds_follow_the_language() -> None:
     from ipsbayes.report.render import _p_threshold
 
-    row = {"p_beyond_threshold": 0.995, "threshold": 2.5, "threshold_direction": "above", "null": 0.0}
+    row = {
+        "p_above_threshold": 0.995,
+        "p_beyond_threshold": 0.995,
+        "threshold": 2.5,
+        "threshold_direction": "above",
+        "null": 0.0,
+    }
     assert _p_threshold(row, "nb") == "> 0,99 (> 2,5)"
     assert _p_threshold(row) == "> 0.99 (> 2.5)"
+    # an estimate below its null: P(> threshold) as asked, then the same distance on the estimate's side
+    below = {**row, "p_above_threshold": 0.0, "p_beyond_threshold": 0.731, "threshold_direction": "below"}
+    assert _p_threshold(below) == "< 0.01 (> 2.5); 0.73 (< -2.5)"
+    assert _p_threshold(below, "nb") == "< 0,01 (> 2,5); 0,73 (< -2,5)"
+
+
+def test_a_threshold_on_a_level_without_a_null_is_reported() -> None:
+    """An expected rate has no null: its threshold is P(> threshold), in the table and the key results."""
+    from ipsbayes.report.render import _p_threshold
+    from ipsbayes.report.tables import sentence, summarise
+
+    rate = xr.DataArray(
+        np.random.default_rng(1).normal(42.1, 1.1, (2, 4000)), dims=("chain", "draw"), attrs={"unit": "%"}
+    )
+    row = summarise(xr.Dataset({"outcome_rate": rate}), "eti", 0.9, {"outcome_rate": 42.0}).iloc[0].to_dict()
+    assert row["null"] is None and 0.45 < row["p_beyond_threshold"] < 0.65
+    assert _p_threshold(row) == f"{row['p_above_threshold']:.2f} (> 42)"
+    assert f"P(> 42) = {row['p_above_threshold']:.2f}" in sentence(row, 0.9, "eti")
 
 
 def test_norwegian_summary_has_norwegian_headers_and_reader_text() -> None:

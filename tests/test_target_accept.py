@@ -8,7 +8,8 @@ import pytest
 import xarray as xr
 
 from ipsbayes.config import DiagnosticsConfig, SamplerConfig
-from ipsbayes.diagnostics import Check, check_text, diagnose
+from ipsbayes.diagnostics import Check, diagnose
+from ipsbayes.diagnostics_text import check_text
 from ipsbayes.sampling import (
     PROFILES,
     RAISED_TARGET_ACCEPT,

@@ -25,7 +25,7 @@ def context(rows: int = 3, **extra) -> dict:
         "subtitle": "run",
         "lang": "en",
         "date": "2026-11-27",
-        "gate": {"status": "pass", "messages": [], "checks": []},
+        "gate": {"status": "pass", "status_word": "pass", "messages": [], "rows": []},
         "interval_text": "90% equal-tailed interval (ETI)",
         "key_results": ["CACE 7.4 pp"],
         "sections": [{"key": "s", "title": "S", "text": "x", "html": Markup("<p>x</p>")}],

@@ -51,7 +51,8 @@ def test_threshold_probability_uses_the_direction_of_the_median() -> None:
     assert effect.sign == -1 and effect.p_beyond(5.0) > 0.9  # P(< -5), not P(> 5) = 0.00
     row = summarise(xr.Dataset({"ame": variable(-8.0, 2.0, "Effect", "pp")}), "eti", 0.9, {"ame": 5.0}).iloc[0]
     text = sentence(row.to_dict(), 0.9, "eti")
-    assert "P(< 0) > 0.99" in text and "P(< -5) = 0.9" in text and "P(> 5)" not in text
+    # the probability the config asks for is stated, and beside it the one in the direction of the estimate
+    assert "P(< 0) > 0.99" in text and "P(> 5) < 0.01; P(< -5) = 0.9" in text
 
 
 def test_labels_are_humanised_and_terms_mapped() -> None:
@@ -232,6 +233,16 @@ def test_verdict_is_never_pass_while_anything_warns(gate, gates, diagnosis, stat
     assert "prior-data conflict for CACE" in conflict["reasons"][0]
     refit = verdict("pass", [], _tree({"prior set: sceptical": {"status": "fail", "messages": []}}), "nb")
     assert "priorsettet skeptisk" in refit["reasons"][0] and "feilet" in refit["reasons"][0]
+
+
+def test_verdict_calls_a_warning_a_warning_when_another_check_fails() -> None:
+    findings = [("warn", "r_hat: R-hat above 1.01 for 3 of 40"), ("fail", "ess_bulk: bulk ESS below 200 for 2 of 40")]
+    english = verdict("fail", findings, None, "en")
+    assert english["status"] == "fail"
+    assert english["reasons"][0].startswith("The main fit's diagnostics gate warned: r_hat")
+    assert english["reasons"][1].startswith("The main fit's diagnostics gate failed: ess_bulk")
+    norwegian = verdict("fail", findings, None, "nb")["reasons"]
+    assert "ga advarsel: r_hat" in norwegian[0] and "feilet: ess_bulk" in norwegian[1]
 
 
 def test_validation_run_is_found_and_read(tmp_path) -> None:

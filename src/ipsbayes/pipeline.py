@@ -273,7 +273,8 @@ def _estimands_and_diagnostics(
     estimands.attrs.setdefault("vocabulary", json.dumps(family.vocabulary(spec, data)))
     timings["estimands"] = time.perf_counter() - started
     started = time.perf_counter()
-    diagnostics = diagnose(datatree, config.diagnostics)
+    words = json.loads(estimands.attrs["vocabulary"]) if isinstance(estimands.attrs["vocabulary"], str) else None
+    diagnostics = diagnose(datatree, config.diagnostics, words=words)  # parameters named in the study's words
     timings["diagnostics"] = time.perf_counter() - started
     return estimands, diagnostics
 

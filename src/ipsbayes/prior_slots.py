@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: keys of a prior entry that are not parameters of its distribution
-META_KEYS = frozenset({"dist", "source", "on", "labels"})
+META_KEYS = frozenset({"dist", "source", "source_nb", "on", "labels"})
 
 #: scales a prior may be stated on instead of the parameter's own, and the parameter support each needs
 ON_SCALES = {"probability": "real", "variance": "positive", "precision": "positive"}

@@ -58,6 +58,8 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 _POSITIVE = {"sigma", "nu", "lam", "alpha", "beta", "eta"}
 #: distributions whose parameters are lists (one value per mixture component)
 _VECTOR = {"NormalMixture"}
+#: the source of a prior the run config overrides without giving one
+OVERRIDE_SOURCE = "override in the run config"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class Prior:
     on: str | None = None
     #: component names of a mixture prior (``"robust"`` marks the vague component)
     labels: tuple[str, ...] = ()
+    #: ``source`` in Norwegian, for Norwegian reports (optional key ``source_nb`` of a prior entry)
+    source_nb: str = ""
 
     def create(self, name: str, logit_offset: Any = None, **kwargs: Any) -> Any:
         """Create the PyMC random variable ``name`` inside the current model context.
@@ -141,7 +145,8 @@ class Prior:
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()}
         labels = {"labels": list(self.labels)} if self.labels else {}
         on = {"on": self.on} if self.on else {}
-        return {"dist": self.dist, **params, **on, **labels, "source": self.source}
+        source_nb = {"source_nb": self.source_nb} if self.source_nb else {}
+        return {"dist": self.dist, **params, **on, **labels, "source": self.source, **source_nb}
 
 
 @dataclass(frozen=True)
@@ -165,10 +170,15 @@ class PriorSet:
     def __contains__(self, key: object) -> bool:
         return key in self.priors
 
-    def table(self) -> list[dict[str, str]]:
-        """Rows (parameter, prior, source) for reports."""
+    def table(self, language: str = "en") -> list[dict[str, str]]:
+        """Rows (parameter, prior, source) for reports; a Norwegian report shows ``source_nb`` where there is one."""
         return [
-            {"parameter": key, "prior": prior.describe(), "source": prior.source} for key, prior in self.priors.items()
+            {
+                "parameter": key,
+                "prior": prior.describe(),
+                "source": prior.source_nb if language == "nb" and prior.source_nb else prior.source,
+            }
+            for key, prior in self.priors.items()
         ]
 
 
@@ -269,7 +279,7 @@ def resolve_prior_set(
     needed: Mapping[str, str],
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     search_dirs: list[Path] | None = None,
-    override_source: str = "override in the run config",
+    override_source: str = OVERRIDE_SOURCE,
     slots: Mapping[str, PriorSlot] | None = None,
 ) -> tuple[PriorSet | None, list[str]]:
     """Find a prior set, check it covers what a model needs, and apply overrides.
@@ -332,9 +342,12 @@ def resolve_prior_set(
             entry = None  # stated on another link scale: the family's data-scaled default applies instead
         override = dict(overrides.get(key, {}))
         source = entry.get("source", "") if entry else ""
+        source_nb = entry.get("source_nb", "") if entry else ""
         if override:
             entry = override if ("dist" in override or entry is None) else {**entry, **override}
             source = str(override.get("source", override_source))
+            default_nb = "overstyrt i kjøringens konfigurasjon" if override_source == OVERRIDE_SOURCE else ""
+            source_nb = str(override.get("source_nb", "" if "source" in override else default_nb))
         if entry is None:
             if slot is None or not slot.has_default:
                 problems.append(
@@ -351,7 +364,12 @@ def resolve_prior_set(
         if not entry_problems:
             labels = tuple(entry.get("labels", ()))
             priors[key] = Prior(
-                dist=entry["dist"], params=_numbers(entry), source=str(source), on=entry.get("on"), labels=labels
+                dist=entry["dist"],
+                params=_numbers(entry),
+                source=str(source),
+                on=entry.get("on"),
+                labels=labels,
+                source_nb=str(source_nb),
             )
     if problems:
         return None, problems

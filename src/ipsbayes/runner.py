@@ -30,8 +30,10 @@ from ipsbayes.errors import ConfigError, DiagnosticsGateError, did_you_mean
 from ipsbayes.models import REGISTRY, ModelData, ModelFamily, ModelSpec
 from ipsbayes.models.base import check_estimand_keys
 from ipsbayes.pipeline import Outputs, build, complete_priors, fit, prepare
+from ipsbayes.present.text import choose
+from ipsbayes.prior_slots import META_KEYS
 from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
-from ipsbayes.report import ReportSettings, write_report
+from ipsbayes.report import ReportSettings, reproducibility_rows, write_report
 from ipsbayes.rundir import (
     Run,
     atomic_folder,
@@ -365,12 +367,22 @@ def report_settings(
     config: RunConfig, resolved: dict[str, Any], priors: PriorSet, sampler: dict[str, Any], extra: dict[str, Any]
 ) -> ReportSettings:
     """Presentation settings for :func:`~ipsbayes.report.write_report`."""
-    subtitle = (
-        f"Run '{config.name}' - model {resolved['model']['kind']} - prior set '{priors.name}' - "
-        f"sampler {sampler.get('backend', '?')} ({sampler.get('profile', '?')} profile: "
-        f"{sampler.get('chains', '?')} chains x {sampler.get('draws', '?')} draws after "
-        f"{sampler.get('tune', '?')} tuning) - seed {config.seed}"
+    language = config.report.language
+    chains, draws, tune = (sampler.get(key, "?") for key in ("chains", "draws", "tune"))
+    backend, profile, kind = sampler.get("backend", "?"), sampler.get("profile", "?"), resolved["model"]["kind"]
+    subtitle = choose(
+        language,
+        f"Run '{config.name}' - model {kind} - prior set '{priors.name}' - sampler {backend} ({profile} profile: "
+        f"{chains} chains x {draws} draws after {tune} tuning) - seed {config.seed}",
+        f"Kjøring '{config.name}' - modell {kind} - priorsett '{priors.name}' - sampler {backend} ({profile}-profil: "
+        f"{chains} kjeder x {draws} trekk etter {tune} tilpasningstrinn) - frø {config.seed}",
     )
+    reproducibility = {
+        **extra,
+        "seed": config.seed,
+        "sampler": backend,
+        "prior set file": str(priors.path) if priors.path else "(expanded in config.toml)",
+    }
     return ReportSettings(
         title=config.report.title or config.description or config.name,
         subtitle=subtitle,
@@ -386,13 +398,8 @@ def report_settings(
         figure_dpi=config.report.figures.dpi,
         calibration=calibration_of(config, resolved["model"]["kind"]),
         prior_set=priors.name,
-        priors=priors.table(),
-        reproducibility={
-            **extra,
-            "seed": config.seed,
-            "sampler": sampler.get("backend", "?"),
-            "prior set file": str(priors.path) if priors.path else "(expanded in config.toml)",
-        },
+        priors=priors.table(language),
+        reproducibility=reproducibility_rows(reproducibility, language),
     )
 
 
@@ -418,9 +425,11 @@ def rerender(run_dir: Path | str) -> Run:
         priors={
             k: Prior(
                 v["dist"],
-                {p: x for p, x in v.items() if p not in ("dist", "source", "on")},
+                {p: tuple(x) if isinstance(x, list) else x for p, x in v.items() if p not in META_KEYS},
                 v.get("source", ""),
                 on=v.get("on"),
+                labels=tuple(v.get("labels", ())),
+                source_nb=v.get("source_nb", ""),
             )
             for k, v in existing.config["priors"]["overrides"].items()
         },

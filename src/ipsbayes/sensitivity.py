@@ -198,7 +198,12 @@ def sensitivity_fits(
 
 
 def _gate(fitted: Fitted) -> dict[str, Any]:
-    return {"status": fitted.diagnostics.status, "messages": fitted.diagnostics.messages}
+    diagnostics = fitted.diagnostics
+    return {
+        "status": diagnostics.status,
+        "messages": diagnostics.messages,
+        "messages_nb": diagnostics.messages_in("nb"),
+    }
 
 
 def log_likelihood_total(datatree: xr.DataTree) -> xr.Dataset:

@@ -166,9 +166,18 @@ __all__ = [
     "MarkdownText",
     "clean_message",
     "code_span",
+    "decimal_commas",
     "escape_md",
     "neutralize_markdown",
     "plain",
     "plain_repr",
     "shorten",
 ]
+
+
+def decimal_commas(text: str) -> str:
+    """Norwegian numbers: a decimal point between digits becomes a comma (``1.021`` -> ``1,021``)."""
+    return _DECIMAL_POINT.sub(r"\1,\2", text)
+
+
+_DECIMAL_POINT = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?![\w.])")

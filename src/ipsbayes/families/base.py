@@ -29,6 +29,7 @@ import pandas as pd
 
 from ipsbayes.prior_slots import PriorSlot
 from ipsbayes.priors import Prior
+from ipsbayes.textutil import decimal_commas
 
 Link = Literal["logit", "identity"]
 
@@ -130,19 +131,26 @@ class OutcomeFamily(ABC):
         if self.link == "logit":
             return {
                 "intercept": Prior(
-                    "Normal", {"mu": 0.0, "sigma": 2.5}, "default for log-odds: 95% of prior mass on 0.7%-99.3%"
+                    "Normal",
+                    {"mu": 0.0, "sigma": 2.5},
+                    "default for log-odds: 95% of prior mass on 0.7%-99.3%",
+                    source_nb="standard for log-odds: 95 % av priormassen på 0,7-99,3 %",
                 ),
                 "beta": Prior(
                     "Normal",
                     {"mu": 0.0, "sigma": 2.5},
                     "default for log-odds coefficients (Gelman et al. 2008): per SD or category, odds ratios "
                     "within 0.007-134 (95%)",
+                    source_nb="standard for log-odds-koeffisienter (Gelman mfl. 2008): per SD eller kategori, "
+                    "oddsratioer innenfor 0,007-134 (95 %)",
                 ),
                 "group_sd": Prior(
                     "HalfStudentT",
                     {"nu": 3.0, "sigma": 2.5},
                     "default for an SD of group effects on the log-odds scale (brms): median 1.9, heavy tail; "
                     "a large between-group SD is not pulled down",
+                    source_nb="standard for et SD for gruppeeffekter på log-odds-skalaen (brms): median 1,9, tung "
+                    "hale; et stort SD mellom grupper trekkes ikke ned",
                 ),
             }
         centre, spread = self.location_scale(y, trials)
@@ -151,16 +159,25 @@ class OutcomeFamily(ABC):
                 "Normal",
                 {"mu": round(centre, 6), "sigma": round(2.5 * spread, 6)},
                 f"default scaled to the data: mean of the outcome ({centre:.4g}) +/- 2.5 SD ({spread:.4g})",
+                source_nb=decimal_commas(
+                    f"standard skalert etter dataene: utfallets gjennomsnitt ({centre:.4g}) +/- 2,5 SD ({spread:.4g})"
+                ),
             ),
             "beta": Prior(
                 "Normal",
                 {"mu": 0.0, "sigma": round(2.5 * spread, 6)},
                 f"default scaled to the data: 2.5 SD of the outcome ({spread:.4g}) per SD or category",
+                source_nb=decimal_commas(
+                    f"standard skalert etter dataene: 2,5 SD av utfallet ({spread:.4g}) per SD eller kategori"
+                ),
             ),
             "group_sd": Prior(
                 "HalfStudentT",
                 {"nu": 3.0, "sigma": round(spread, 6)},
                 f"default scaled to the data: SD of group effects relative to the outcome's SD ({spread:.4g})",
+                source_nb=decimal_commas(
+                    f"standard skalert etter dataene: SD for gruppeeffekter i forhold til utfallets SD ({spread:.4g})"
+                ),
             ),
         }
 

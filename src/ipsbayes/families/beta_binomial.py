@@ -37,6 +37,8 @@ class BetaBinomial(OutcomeFamily):
                 "Gamma",
                 {"alpha": 2.0, "beta": 0.1},
                 "default: mean 20, 95% within about 2.4-56, from strongly overdispersed to nearly binomial",
+                source_nb="standard: gjennomsnitt 20, 95 % innenfor omtrent 2,4-56, fra sterkt overspredt til nesten "
+                "binomisk",
             )
         }
 

@@ -11,6 +11,7 @@ import xarray as xr
 
 from ipsbayes.families.base import Link, OutcomeFamily, unit_share_problems
 from ipsbayes.priors import Prior
+from ipsbayes.textutil import decimal_commas
 
 
 class Gaussian(OutcomeFamily):
@@ -46,6 +47,9 @@ class Gaussian(OutcomeFamily):
                 "HalfStudentT",
                 {"nu": 3.0, "sigma": round(spread, 6)},
                 f"default scaled to the data: residual SD on the scale of the outcome's SD ({spread:.4g})",
+                source_nb=decimal_commas(
+                    f"standard skalert etter dataene: residual-SD på skalaen til utfallets SD ({spread:.4g})"
+                ),
             )
         }
 

@@ -30,7 +30,12 @@ class StudentT(Gaussian):
     def default_priors(self, y: np.ndarray, trials: np.ndarray | None) -> dict[str, Prior]:
         """Gaussian defaults plus Gamma(2, 0.1) degrees of freedom (Juarez & Steel 2010; brms's default)."""
         return super().default_priors(y, trials) | {
-            "nu": Prior("Gamma", {"alpha": 2.0, "beta": 0.1}, "default (Juarez & Steel 2010): mean 20, mode 10")
+            "nu": Prior(
+                "Gamma",
+                {"alpha": 2.0, "beta": 0.1},
+                "default (Juarez & Steel 2010): mean 20, mode 10",
+                source_nb="standard (Juarez & Steel 2010): gjennomsnitt 20, typetall 10",
+            )
         }
 
     def logp(self, value: Any, eta: Any, trials: Any, aux: dict[str, Any]) -> Any:

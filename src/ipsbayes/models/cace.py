@@ -48,6 +48,7 @@ from ipsbayes.models.design import Design
 from ipsbayes.present import Presentation
 from ipsbayes.prior_slots import PriorSlot
 from ipsbayes.priors import Prior, PriorSet
+from ipsbayes.textutil import decimal_commas
 
 
 class CaceSpec(ModelSpec):
@@ -164,6 +165,9 @@ class Cace(ModelFamily):
             "Normal",
             {"mu": 0.0, "sigma": round(spread, 6)},
             f"default scaled to the data: effects within +/- 2 SD of the outcome ({spread:.4g}), 95%",
+            source_nb=decimal_commas(
+                f"standard skalert etter dataene: effekter innenfor +/- 2 SD av utfallet ({spread:.4g}), 95 %"
+            ),
         )
         out = {
             "complier_control_intercept": base["intercept"],
@@ -265,7 +269,9 @@ class Cace(ModelFamily):
             )
         problems += constant_columns(table, covariates)
         raise_if(problems, "The data cannot be used as they are")
-        return self._arrays(frame, spec, z, d, bundle)
+        data = self._arrays(frame, spec, z, d, bundle)
+        data.info["min_cell"] = config.report.min_cell  # the description's counts obey the small-cell limit
+        return data
 
     @staticmethod
     def _outcome_problems(table: Any, spec: CaceSpec) -> list[str]:

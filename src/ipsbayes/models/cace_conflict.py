@@ -117,7 +117,7 @@ def reconcile(ctx: ReportContext, p: float) -> str | None:
     the posterior insensitive to it when they dominate it or a vague component absorbs them.
     """
     problems = prior_problems(ctx.datatree)
-    flagged = [short_name(n, ctx.datatree, ctx.labels) for n, d in problems.items() if "conflict" in d]
+    flagged = [short_name(n, ctx.datatree, ctx.labels, ctx.language) for n, d in problems.items() if "conflict" in d]
     if flagged and level(p) == "none":
         names = join_names(flagged, ctx.language)
         return ctx.text(

@@ -15,8 +15,8 @@ from ipsbayes.models.cace_conflict import conflict_line, conflict_section, has_c
 from ipsbayes.models.cace_small import prior_effect, small_sample_section
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
-from ipsbayes.present.answers import probability_sentence, pull_sentence, robustness_line, vocabulary_word
-from ipsbayes.present.cells import cell_text
+from ipsbayes.present.answers import prior_dependence_line, probability_sentence, pull_sentence, vocabulary_word
+from ipsbayes.present.cells import cell_text, too_small
 from ipsbayes.present.phrases import Effect, amount, estimate
 from ipsbayes.present.style import pointrange
 from ipsbayes.present.text import escape_md
@@ -46,8 +46,9 @@ def effect_sentence(ctx: ReportContext, cace: Effect) -> str:
     treatment, outcome = w["treatment"], w["outcome"]
     who_en = f"For participants who would take {treatment} up when offered it (compliers)"
     who_nb = f"For deltakere som ville tatt imot {treatment} om de fikk tilbudet (compliers)"
-    size_en, size_nb = estimate(cace, ctx.style, "en"), estimate(cace, ctx.style, "nb")
     kind = cace.direction(ctx.style.prob)
+    size = cace.as_decrease() if kind in ("down", "probably_down") else cace  # "lowered by 12.7 pp", not "by -12.7"
+    size_en, size_nb = estimate(size, ctx.style, "en"), estimate(size, ctx.style, "nb")
     if kind in ("up", "down"):
         verb_en, verb_nb = ("raised", "økte") if kind == "up" else ("lowered", "reduserte")
         return ctx.text(
@@ -110,7 +111,7 @@ def answer(ctx: ReportContext) -> list[str]:
     raw = raw_sentence(ctx, cace)
     if raw:
         lines.append(raw)
-    robust = robustness_line(ctx, "cace", ("the CACE", "CACE"))
+    robust = prior_dependence_line(ctx, "cace", ("the CACE", "CACE"))
     if robust:
         lines.append(robust)
     conflict = conflict_line(ctx)
@@ -287,7 +288,10 @@ def why_per_protocol_differs(ctx: ReportContext, cace: Effect, pp: Effect) -> st
 def why_itt_is_diluted(ctx: ReportContext, cace: Effect, itt: Effect, share: Effect) -> str:
     """The ITT against CACE x complier share, with the comparison word chosen from the numbers."""
     product = cace.median * share.median / 100
-    close = abs(itt.median - product) <= 0.1 * max(abs(itt.median), abs(product), 1e-9)
+    # "about" when within 10% of each other, or when the report prints the two as the same number
+    close = abs(itt.median - product) <= 0.1 * max(abs(itt.median), abs(product), 1e-9) or amount(
+        itt.median, cace.unit, "en"
+    ) == amount(product, cace.unit, "en")
     relation = (
         ctx.text("about", "omtrent")
         if close
@@ -353,13 +357,18 @@ def strata_rates(ctx: ReportContext) -> tuple[Figure, str]:
     for yi, (name, colour) in zip(y, STRATA, strict=True):
         pointrange(ax, estimands[name], np.array([yi]), style, colour, lw=2.5)
     ax.plot([], [], "o-", color="0.3", lw=2.5, label=style.median_and_interval)
+    hidden = []
     for name, label, marker in (
         ("observed_rate_control_arm", style.t("observed: control arm", "observert: kontrollarm"), "x"),
         ("observed_rate_received", style.t(f"observed: received {ips}", f"observert: fikk {ips}"), "+"),
     ):
-        if name in estimands:
-            target = 1 if "control" in name else 2
-            ax.plot(float(estimands[name]), y[target], marker, color="black", ms=9, ls="none", label=label)
+        if name not in estimands:
+            continue
+        if bool(too_small(estimands[name].attrs.get("participants", np.nan), ctx.min_cell)):
+            hidden.append(name)
+            continue
+        target = 1 if "control" in name else 2
+        ax.plot(float(estimands[name]), y[target], marker, color="black", ms=9, ls="none", label=label)
     ax.set_yticks(y, strata_labels(ctx))
     unit = estimands["complier_rate_treated"].attrs.get("unit", "")
     shown = {"%": "%", "months": ctx.text("months", "måneder")}.get(unit, unit)
@@ -375,6 +384,19 @@ def strata_rates(ctx: ReportContext) -> tuple[Figure, str]:
         f"overvurderer effekten når never-takers klarer seg dårligere enn compliers uten {ips}, og undervurderer den "
         "når de klarer seg bedre. Kryss: de observerte andelene disse kontrastene bruker.",
     )
+    if hidden:
+        groups_en = " and ".join(
+            {"observed_rate_control_arm": f"the {usual} arm"}.get(n, f"those who received {ips}") for n in hidden
+        )
+        groups_nb = " og ".join(
+            {"observed_rate_control_arm": "kontrollarmen"}.get(n, f"de som fikk {ips}") for n in hidden
+        )
+        caption += ctx.text(
+            f" The observed rate of {groups_en} is not shown: it rests on fewer than {ctx.min_cell} participants "
+            f"(report.min_cell = {ctx.min_cell}).",
+            f" Den observerte andelen for {groups_nb} vises ikke: den bygger på færre enn {ctx.min_cell} deltakere "
+            f"(report.min_cell = {ctx.min_cell}).",
+        )
     return fig, caption
 
 

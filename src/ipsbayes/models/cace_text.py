@@ -6,6 +6,7 @@ from typing import Any
 
 from ipsbayes.families import FAMILIES
 from ipsbayes.models.base import ModelData
+from ipsbayes.present.cells import count_text
 from ipsbayes.textutil import escape_md
 
 
@@ -25,6 +26,10 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     """Markdown description of a fitted CACE model (``language`` "en" or "nb"): arms, likelihood, covariates, ER."""
     obs = data.info["observed"]
     nb = language == "nb"
+    min_cell = data.info.get("min_cell", 5)
+    treated, received, controls = (
+        count_text(obs[key], min_cell, language) for key in ("n_treatment_arm", "n_received", "n_control_arm")
+    )
     treatment, control = (escape_md(word) for word in study_words(spec, language))
     en_name, nb_name = FAMILIES[spec.outcome_family].likelihood_names
     likelihood = nb_name if nb else en_name
@@ -49,8 +54,8 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
         )
         return (
             "Bayesiansk prinsipal stratifisering (Imbens & Rubin 1997) for ensidig manglende etterlevelse: "
-            f"{obs['n_treatment_arm']} deltakere tildelt {treatment} ({obs['n_received']} mottok det) og "
-            f"{obs['n_control_arm']} tildelt {control}. Utfall `{spec.outcome}`, {likelihood}-likelihood."
+            f"{treated} deltakere tildelt {treatment} ({received} mottok det) og "
+            f"{controls} tildelt {control}. Utfall `{spec.outcome}`, {likelihood}-likelihood."
             f"{weighted} Etterlevelsesmodell: logistisk i {compliance}; kovariater i utfallsmodellen: "
             f"{outcome_covariates}. I kontrollarmen kan compliers ikke skilles fra never-takers, så likelihooden der "
             f"er en blanding av to komponenter, marginalisert slik at NUTS kan sample den. {er} Estimandene er "
@@ -64,8 +69,8 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     )
     return (
         f"Bayesian principal stratification (Imbens & Rubin 1997) for one-sided noncompliance: "
-        f"{obs['n_treatment_arm']} participants assigned to {treatment} ({obs['n_received']} received it) and "
-        f"{obs['n_control_arm']} to {control}. Outcome `{spec.outcome}`, {likelihood} likelihood.{weighted} "
+        f"{treated} participants assigned to {treatment} ({received} received it) and "
+        f"{controls} to {control}. Outcome `{spec.outcome}`, {likelihood} likelihood.{weighted} "
         f"Compliance model: logistic in {compliance}; outcome covariates: {outcome_covariates}. In the control "
         "arm compliers cannot be told from never-takers, so the likelihood there is a two-component mixture, "
         f"marginalised so that NUTS samples it. {er} Estimands average over the study's participants, weighting "

@@ -8,7 +8,7 @@ from matplotlib.lines import Line2D
 
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section, fixed
-from ipsbayes.present.answers import robustness_line, threshold_amount
+from ipsbayes.present.answers import prior_dependence_line, threshold_amount
 from ipsbayes.present.cells import suppress
 from ipsbayes.present.common import effect_rows, effects_forest, effects_table
 from ipsbayes.present.phrases import Effect, amount, estimate, sd_of_contrast, term_of_contrast
@@ -91,7 +91,7 @@ def answer(ctx: ReportContext) -> list[str]:
     rows = effect_rows(ctx, "focus_ame", conditional=conditional_odds)
     if rows:
         lines.append(drivers_line(ctx, rows))
-        robust = robustness_line(ctx, "focus_ame", ("the effect", "effekten"))
+        robust = prior_dependence_line(ctx, "focus_ame", ("the effect", "effekten"))
         if robust:
             lines.append(robust)
     return lines

@@ -16,8 +16,8 @@ from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
 from ipsbayes.present.answers import (
     analysis_name,
+    prior_dependence_line,
     probability_sentence,
-    robustness_line,
     sensitivity_effects,
     vocabulary_word,
 )
@@ -147,7 +147,7 @@ def answer(ctx: ReportContext) -> list[str]:
                 f"andel ({estimate(top['effect'], ctx.style, 'nb', signed_value=True)}).",
             )
         )
-    robust = robustness_line(ctx, "fidelity_contrast", ("the fidelity difference", "trofasthetsforskjellen"))
+    robust = prior_dependence_line(ctx, "fidelity_contrast", ("the fidelity difference", "trofasthetsforskjellen"))
     if robust:
         lines.append(robust)
     return lines

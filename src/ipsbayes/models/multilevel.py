@@ -47,6 +47,7 @@ from ipsbayes.present import Presentation
 from ipsbayes.prior_slots import PriorSlot
 from ipsbayes.priors import Prior, PriorSet
 from ipsbayes.scales import FidelitySpec
+from ipsbayes.textutil import decimal_commas
 
 
 class MultilevelSpec(ModelSpec):
@@ -362,11 +363,19 @@ class Multilevel(ModelFamily):
                 {**beta.params, "sigma": round(sigma, 6)},
                 beta.source + f", / {min(spread):.3g} "
                 "(SD of the narrowest unstandardised predictor: the prior is per unit)",
+                source_nb=beta.source_nb
+                + decimal_commas(f", / {min(spread):.3g} ")
+                + "(SD for den smaleste ustandardiserte prediktoren: prioren er per enhet)",
             )
         out = {"intercept": base["intercept"], "beta": beta, "fidelity_slope": beta}
         for block in data.info["blocks"]:
             out[block.block.sd_name] = base["group_sd"]
-            lkj = Prior("LKJ", {"eta": 2.0}, "default: LKJ(2), mildly favours small correlations")
+            lkj = Prior(
+                "LKJ",
+                {"eta": 2.0},
+                "default: LKJ(2), mildly favours small correlations",
+                source_nb="standard: LKJ(2), favoriserer svakt små korrelasjoner",
+            )
             out[block.block.corr_name] = lkj if block.k > 1 else None
         return out | {name: base[name] for name in family.aux}
 

@@ -17,13 +17,14 @@ import numpy as np
 
 from ipsbayes.families import FAMILIES
 from ipsbayes.models import hierarchical_logistic_report as ips
+from ipsbayes.models.base import nb_plural
 from ipsbayes.present import Figure, Presentation, ReportContext, Section
-from ipsbayes.present.answers import robustness_line, vocabulary_word
+from ipsbayes.present.answers import prior_dependence_line, vocabulary_word
 from ipsbayes.present.cells import suppress, too_small
 from ipsbayes.present.common import effect_rows, effects_forest
 from ipsbayes.present.phrases import amount, estimate, unit_word
 from ipsbayes.present.style import median, pointrange
-from ipsbayes.present.text import escape_md
+from ipsbayes.present.text import escape_md, label_of
 
 #: groups drawn per factor in the caterpillar figure (the largest, by size)
 MAX_DRAWN = 60
@@ -49,6 +50,13 @@ def _word(ctx: ReportContext, dim: str) -> str:
 
 
 def _plural(ctx: ReportContext, dim: str) -> str:
+    """The plural of a group word: ``<dim>_plural`` (``<dim>_plural_nb``) when the config gives it, else a regular one.
+
+    Norwegian regular plurals add -r or -er ("skole" -> "skoler", "klasse" -> "klasser"); irregular words
+    ("sykehus") need ``<dim>_plural_nb`` in the vocabulary.
+    """
+    if ctx.language == "nb":
+        return escape_md(nb_plural({**ctx.vocabulary, **ctx.labels}, dim, dim.replace("_", " ")))
     word = _word(ctx, dim)
     if f"{dim}_plural" in ctx.vocabulary or f"{dim}_plural" in ctx.labels:
         return escape_md(ctx.label(f"{dim}_plural"))
@@ -115,7 +123,7 @@ def answer(ctx: ReportContext) -> list[str]:
             )
         )
     if level is not None:
-        robust = robustness_line(ctx, level[0], ("the expected outcome", "forventet utfall"))
+        robust = prior_dependence_line(ctx, level[0], ("the expected outcome", "forventet utfall"))
         if robust:
             lines.append(robust)
     return lines
@@ -148,11 +156,14 @@ def groups_section(ctx: ReportContext) -> str:
             )
         hidden = int((~shown).sum())
         if hidden:
+            one = hidden == 1
+            named = _word(ctx, dim) if one else groups
             text.append(
                 ctx.text(
-                    f"The observed {what}s of {hidden} {groups} with fewer than {ctx.min_cell} {units} are not shown.",
-                    f"Observert {what} for {hidden} grupper ({groups}) med færre enn {ctx.min_cell} {units} vises "
-                    "ikke.",
+                    f"The observed {what}{'' if one else 's'} of {hidden} {named} with fewer than {ctx.min_cell} "
+                    f"{units} {'is' if one else 'are'} not shown.",
+                    f"Observert {what} for {hidden} {'gruppe' if one else 'grupper'} ({named}) med færre enn "
+                    f"{ctx.min_cell} {units} vises ikke.",
                 )
             )
         span_raw = raw[shown].max() - raw[shown].min() if shown.sum() > 1 else np.nan
@@ -178,8 +189,8 @@ def groups_section(ctx: ReportContext) -> str:
                 "chain",
                 "draw",
             }:
-                row = ctx.row(name)
-                text.append(f"{escape_md(row['label'])}: {estimate(ctx.effect(name), ctx.style, ctx.language)}.")
+                label = label_of(estimands[name].attrs, ctx.language, ctx.row(name)["label"])
+                text.append(f"{escape_md(label)}: {estimate(ctx.effect(name), ctx.style, ctx.language)}.")
         paragraphs.append(f"**{_word(ctx, dim).capitalize()}.** " + " ".join(text))
     return "\n\n".join(paragraphs)
 

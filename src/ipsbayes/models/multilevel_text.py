@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ipsbayes.families import OutcomeFamily
-from ipsbayes.models.base import ModelData
+from ipsbayes.models.base import ModelData, nb_plural
 from ipsbayes.models.formula import ModelFormula
 from ipsbayes.textutil import escape_md
 
@@ -17,8 +17,10 @@ def group_words(formula: ModelFormula | None, vocabulary: dict[str, str]) -> dic
     return {f.name: vocabulary.get(f.name, f.name.replace("_", " ")) for f in formula.factors}
 
 
-def plural(words: dict[str, str], key: str) -> str:
-    """Plural of a vocabulary word (``<key>_plural`` if given, else an added s)."""
+def plural(words: dict[str, str], key: str, language: str = "en") -> str:
+    """Plural of a vocabulary word: ``<key>_plural`` if given, else an added s (Norwegian: -r or -er)."""
+    if language == "nb":
+        return nb_plural(words, key, key.replace("_", " "))
     word = words.get(key, key.replace("_", " "))
     return words.get(f"{key}_plural", word if word.endswith("s") else f"{word}s")
 
@@ -38,7 +40,7 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
     formula: ModelFormula = info["formula"]
     blocks = info["blocks"]
     units_word = words.get("units", t("observations", "observasjoner"))
-    groups = ", ".join(f"{len(coords[f.name])} {plural(words, f.name)}" for f in formula.factors)
+    groups = ", ".join(f"{len(coords[f.name])} {plural(words, f.name, language)}" for f in formula.factors)
     response = f"`{info['response']}`" + (f" ({words['outcome_unit']})" if words.get("outcome_unit") else "")
     lhs = {"logit": "logit E[y / trials]" if "trials" in data.arrays else "logit P(y = 1)", "identity": "E[y]"}
     terms = ["intercept", *(["X beta"] if len(coords["term"]) else [])]
@@ -80,11 +82,11 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
                 )
             )
     centred = {dim: n for dim, n in info.get("centred_groups", {}).items() if n}
-    pooled = ", ".join(plural(words, b.dim) for b in blocks if b.intercept_only and not b.block.suffix)
+    pooled = ", ".join(plural(words, b.dim, language) for b in blocks if b.intercept_only and not b.block.suffix)
     if pooled:
         text = t(f"Intercepts of {pooled} are partially pooled", f"Konstantleddene for {pooled} er delvis sammenslått")
         if centred:
-            counts = ", ".join(f"{n} {plural(words, dim)}" for dim, n in centred.items())
+            counts = ", ".join(f"{n} {plural(words, dim, language)}" for dim, n in centred.items())
             text += t(
                 f"; groups whose data pin their intercept down are sampled in the centred form ({counts}; "
                 f"information above {spec.centre_above:g}), the rest non-centred: the same posterior, with "

@@ -16,7 +16,7 @@ import xarray as xr
 
 from ipsbayes.present.context import ReportContext
 from ipsbayes.present.phrases import Effect, amount
-from ipsbayes.present.text import choose
+from ipsbayes.present.text import choose, label_of
 
 
 def threshold_amount(threshold: float, unit: str, language: str = "en") -> str:
@@ -75,6 +75,12 @@ def probability_sentence(
         text += ctx.text(
             f"; of a {noun_en} of more than {size}, {beyond}", f"; for en {noun_nb} på mer enn {size}, {beyond}"
         )
+        if effect.sign < 0:  # the threshold was stated upwards: its own probability is said too
+            rise_en, rise_nb = up[0].split("|")[1], up[1].split("|")[1]
+            stated = ctx.probability(float(np.mean(effect.draws > threshold)))
+            text += ctx.text(
+                f" (of a {rise_en} of more than {size}, {stated})", f" (for en {rise_nb} på mer enn {size}, {stated})"
+            )
     return text + "."
 
 
@@ -111,6 +117,59 @@ def robustness_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> st
             f" (ikke bestått diagnosesjekken, så ikke til å stole på: {names})",
         )
     return text + "."
+
+
+def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> str:
+    """How much ``name`` depends on the priors, for the first screen: never silent.
+
+    The refits under other prior sets and model variants when the run has them
+    (:func:`robustness_line`); else power-scaling sensitivity of ``name`` (Kallioinen et al. 2023),
+    read with ArviZ's 0.05 rule; else a sentence saying that this run did not check it.
+    """
+    robust = robustness_line(ctx, name, short)
+    if robust:
+        return robust
+    datatree = ctx.datatree
+    power = datatree["power_scaling"].to_dataset() if "power_scaling" in datatree.children else None
+    if power is not None and "estimand" in power.coords and power.sizes["estimand"]:
+        estimands = [str(e) for e in power["estimand"].values]
+        # the estimand asked about, else every estimand the run power-scaled (its headline ones)
+        checked = [name] if name in estimands else estimands
+        worst = max(checked, key=lambda e: float(power["prior"].sel(estimand=e)))
+        prior = float(power["prior"].sel(estimand=worst))
+        limit = float(power.attrs.get("threshold", 0.05))
+        conflict = "conflict" in str(power["diagnosis"].sel(estimand=worst).values) if "diagnosis" in power else False
+        subject = short if checked == [name] else ("the headline estimates", "hovedestimatene")
+        which = "" if checked == [name] else f", {label_of(ctx.estimands[worst].attrs, ctx.language, worst)}"
+        numbers = ctx.text(
+            f"largest prior sensitivity {ctx.number(prior, 'x')}{which}; {ctx.number(limit, 'x')} or more flags it",
+            f"største følsomhet for prioren {ctx.number(prior, 'x')}{which}; {ctx.number(limit, 'x')} eller mer "
+            "markerer den",
+        )
+        one = checked == [name]
+        it, det = ("it", "det") if one else ("them", "dem")
+        if prior < limit:
+            return ctx.text(
+                f"Power-scaling finds {subject[0]} insensitive to the priors: the data, not the priors, decide {it} "
+                f"({numbers}).",
+                f"Power-scaling finner ingen følsomhet for priorene i {subject[1]}: dataene, ikke priorene, "
+                f"avgjør {det} ({numbers}).",
+            )
+        return ctx.text(
+            f"Power-scaling finds {subject[0]} sensitive to the priors"
+            + (", with prior and data pulling apart" if conflict else "")
+            + f" ({numbers}): compare refits under other prior sets before relying on {it}.",
+            f"Power-scaling finner følsomhet for priorene i {subject[1]}"
+            + (", og at prior og data trekker i ulike retninger" if conflict else "")
+            + f" ({numbers}): sammenlign med analyser under andre priorsett før du stoler på {det}.",
+        )
+    return ctx.text(
+        f"How much {short[0]} depends on the priors was not checked in this run (no refits under other prior "
+        "sets, no power-scaling): add `sensitivity.prior_sets` or set `sensitivity.power_scaling = true`.",
+        f"Hvor mye {short[1]} avhenger av priorene, ble ikke undersøkt i denne kjøringen (ingen analyser med andre "
+        "priorsett, ingen power-scaling): legg til `sensitivity.prior_sets` eller sett "
+        "`sensitivity.power_scaling = true`.",
+    )
 
 
 def _agreement(ctx: ReportContext, effects: dict[str, Effect]) -> str:
@@ -282,6 +341,7 @@ def analysis_name(analysis: str, labels: Mapping[str, str] | None = None, langua
 
 __all__ = [
     "analysis_name",
+    "prior_dependence_line",
     "probability_sentence",
     "pull_sentence",
     "refit_gates",

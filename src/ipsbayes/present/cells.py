@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ipsbayes.present.text import choose
+from ipsbayes.present.text import choose, localise
 
 
 def too_small(counts: Any, min_cell: int) -> np.ndarray:
@@ -80,6 +80,13 @@ def cell_text(text: str, count: float, min_cell: int, language: str = "en") -> s
     return suppressed_text(min_cell, language) if bool(too_small(count, min_cell)) else text
 
 
+def count_text(count: int, min_cell: int, language: str = "en") -> str:
+    """A count of participants for a sentence: ``37``, or ``fewer than 5`` when it is a small cell (0 is shown)."""
+    if bool(too_small(count, min_cell)):
+        return choose(language, f"fewer than {min_cell}", f"færre enn {min_cell}")
+    return localise(f"{int(count):,}", language)
+
+
 def suppression_note(n_suppressed: int, min_cell: int, language: str = "en") -> str:
     """One sentence saying how many observed cells were suppressed and why (empty when none)."""
     if n_suppressed <= 0:
@@ -93,7 +100,7 @@ def suppression_note(n_suppressed: int, min_cell: int, language: str = "en") -> 
     )
 
 
-__all__ = ["cell_text", "suppress", "suppressed_text", "suppression_note", "too_small"]
+__all__ = ["cell_text", "count_text", "suppress", "suppressed_text", "suppression_note", "too_small"]
 
 
 def small(counts: Any, min_cell: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -121,6 +121,24 @@ class Effect:
     def p_direction(self) -> float:
         """Posterior probability on the side of the null where the median lies."""
         return self.p_down if self.sign < 0 else self.p_up
+
+    def as_decrease(self) -> Effect:
+        """The size of a decrease, for sentences that carry the direction in their verb ("lowered by 12.7 pp").
+
+        A difference (null 0) is negated, its interval bounds swapped; its draws are negated too, so
+        every probability keeps its meaning for the decrease. Any other null (a ratio) is returned as it is.
+        """
+        if self.null != 0.0:
+            return self
+        return replace(
+            self,
+            median=-self.median,
+            lower=-self.upper,
+            upper=-self.lower,
+            p_up=self.p_down,
+            p_down=self.p_up,
+            draws=-self.draws,
+        )
 
     def p_beyond(self, threshold: float) -> float:
         """Probability of a change larger than ``threshold`` in the direction of the median.

@@ -294,7 +294,9 @@ class DesignText:
             capsize=3,
             label=style.t("assurance +/- 2 MC SE", "sannsynlighet +/- 2 MC SE"),
         )
-        left.axhline(TARGET, color="0.4", ls=":", lw=1, label=style.t(f"target {TARGET:.0%}", f"mål {TARGET:.0%}"))
+        left.axhline(
+            TARGET, color="0.4", ls=":", lw=1, label=style.t(f"target {TARGET:.0%}", f"mål {percent(TARGET, 'nb')}")
+        )
         left.axhline(ceiling, color="C3", ls="--", lw=1, label=style.t("ceiling", "tak"))
         left.set_ylim(0, 1.02)
         left.set_xlabel(style.t("participants in the trial", "deltakere i studien"))

@@ -31,6 +31,7 @@ from ipsbayes.present import Presentation, ReportContext, fixed
 from ipsbayes.present.answers import vocabulary_word
 from ipsbayes.present.cells import suppress_counts
 from ipsbayes.present.style import figure_of
+from ipsbayes.present.text import percent
 from ipsbayes.report.envelope import simultaneous_envelope
 from ipsbayes.report.figure_files import FigureWriter, freeze_layout
 from ipsbayes.report.figures_sensitivity import (
@@ -55,7 +56,7 @@ def ppc_calibration(ctx: ReportContext) -> tuple[Figure, str]:
         pc = az.plot_ppc_pava(checked, var_names=[name], ci_prob=style.prob, backend="matplotlib")
     fig = figure_of(pc)
     fig.set_size_inches(style.width, style.width * 0.55)  # laid out at this size by iter_figures
-    band = style.t(f"{style.prob:.0%} consistency band", f"{style.prob:.0%} konsistensbånd")
+    band = style.t(f"{style.prob:.0%} consistency band", f"{percent(style.prob, 'nb')} konsistensbånd")
     for ax in fig.axes:
         ax.set_title("")
         ax.set_xlabel(style.t("Predicted probability", "Predikert sannsynlighet"))
@@ -73,8 +74,9 @@ def ppc_calibration(ctx: ReportContext) -> tuple[Figure, str]:
             if thinned
             else ""
         ),
-        f"Kalibrering av predikerte sannsynligheter (PAVA); båndet er et {style.prob:.0%} konsistensintervall "
-        "under modellen. En linje innenfor båndet betyr at predikerte og observerte andeler stemmer."
+        f"Kalibrering av predikerte sannsynligheter (PAVA); båndet er et {percent(style.prob, 'nb')} "
+        "konsistensintervall under modellen. En linje innenfor båndet betyr at predikerte og observerte andeler "
+        "stemmer."
         + (
             f" Predikerte sannsynligheter og bånd fra {n_draws} jevnt fordelte prediktive trekninger."
             if thinned
@@ -267,7 +269,9 @@ def rank_plot(ctx: ReportContext) -> tuple[Figure, str]:
     handles = [
         Patch(
             color="0.85",
-            label=style.t(f"{RANK_ENVELOPE:.0%} simultaneous envelope", f"{RANK_ENVELOPE:.0%} simultant bånd"),
+            label=style.t(
+                f"{RANK_ENVELOPE:.0%} simultaneous envelope", f"{percent(RANK_ENVELOPE, 'nb')} simultant bånd"
+            ),
         )
     ]
     handles += [
@@ -279,9 +283,9 @@ def rank_plot(ctx: ReportContext) -> tuple[Figure, str]:
         f"Rank ECDF difference per chain for the scalar parameters: lines inside the grey "
         f"{RANK_ENVELOPE:.0%} simultaneous envelope mean the chains mix well; a line outside it marks a parameter "
         "whose chains disagree.",
-        f"Rang-ECDF-differanse per kjede for de skalare parameterne: linjer innenfor det grå {RANK_ENVELOPE:.0%} "
-        "simultane båndet betyr at kjedene blander godt; en linje utenfor markerer en parameter der kjedene er "
-        "uenige.",
+        "Rang-ECDF-differanse per kjede for de skalare parameterne: linjer innenfor det grå "
+        f"{percent(RANK_ENVELOPE, 'nb')} simultane båndet betyr at kjedene blander godt; en linje utenfor markerer "
+        "en parameter der kjedene er uenige.",
     )
     return fig, caption
 

@@ -377,7 +377,7 @@ def map_verdict(result: MapResult, ctx: ReportContext) -> dict:
                 ),
             )
         )
-    return command_verdict(diagnostics.status, diagnostics.messages_in(ctx.language), extra, ctx.language)
+    return command_verdict(diagnostics.status, diagnostics.findings_in(ctx.language), extra, ctx.language)
 
 
 def write_map_report(folder: Path, result: MapResult, language: str = "en") -> None:

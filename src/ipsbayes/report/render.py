@@ -31,6 +31,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from ipsbayes.diagnostics import Diagnostics
+from ipsbayes.diagnostics_text import status_word, table_rows
 from ipsbayes.present import Presentation, ReportContext, Style
 from ipsbayes.present.context import vocabulary_of
 from ipsbayes.present.notes import translate_note
@@ -106,7 +107,11 @@ def write_report(
     context = _context(estimands, diagnostics, settings, summary, figures, sections)
     context["answer"] = answer
     context["verdict"] = verdict(
-        diagnostics.status, diagnostics.messages_in(settings.language), datatree, settings.language, settings.labels
+        diagnostics.status,
+        diagnostics.findings_in(settings.language, {**vocabulary_of(estimands), **settings.labels}),
+        datatree,
+        settings.language,
+        settings.labels,
     )
     if settings.language != "en" and f"model_description_{settings.language}" in estimands.attrs:
         context["model_text"] = neutralize_markdown(str(estimands.attrs[f"model_description_{settings.language}"]))
@@ -115,6 +120,34 @@ def write_report(
     (folder / "report.md").write_text(markdown_environment().get_template("report.md.j2").render(**context))
     (folder / "report.html").write_text(html_environment().get_template("report.html.j2").render(**context))
     return {"summary": summary, "figures": figures}
+
+
+#: the reproducibility table's items and fixed values in Norwegian
+_REPRODUCIBILITY_NB = {
+    "config": "konfigurasjon",
+    "data rows": "datarader",
+    "seed": "frø",
+    "sampler": "sampler",
+    "prior set file": "fil med priorsett",
+    "run folder": "kjøringsmappe",
+    "data sha256": "data sha256",
+    "re-rendered": "tegnet på nytt",
+    "(expanded in config.toml)": "(skrevet ut i config.toml)",
+    "(in memory)": "(i minnet)",
+    "yes (figures and report redrawn from posterior.nc)": "ja (figurer og rapport tegnet på nytt fra posterior.nc)",
+}
+
+
+def reproducibility_rows(items: dict[str, Any], language: str = "en") -> dict[str, Any]:
+    """The reproducibility table in the report's language: item names and fixed values translated, numbers localised."""
+    if language != "nb":
+        return dict(items)
+    out = {}
+    for key, value in items.items():
+        shown = _REPRODUCIBILITY_NB.get(value, value) if isinstance(value, str) else value
+        count = isinstance(shown, int) and key != "seed"  # a seed is copied as written
+        out[_REPRODUCIBILITY_NB.get(key, key)] = localise(f"{shown:,}", language) if count else shown
+    return out
 
 
 def html_environment() -> Environment:
@@ -270,15 +303,21 @@ def yaml_string(value: Any) -> MarkdownText:
 
 
 def _p_threshold(row: dict[str, Any], language: str = "en") -> str:
-    """P of exceeding the threshold in the direction of the median ("0.91 (> 5)", "0.88 (< -5)"), never 0.00/1.00."""
+    """P(> threshold) as the config states it ("0.91 (> 5)"), never 0.00/1.00.
+
+    For a median below the null the same distance on that side follows ("< 0.01 (> 5); 0.88 (< -5)"):
+    the probability asked for is always shown, and beside it the one in the direction of the estimate.
+    """
     beyond = row.get("p_beyond_threshold", np.nan)
     if row.get("threshold") is None or beyond is None or np.isnan(beyond):
         return "-"
-    below = row.get("threshold_direction") == "below"
+    threshold = localise(f"{row['threshold']:g}", language)
+    stated = f"{format_probability(row['p_above_threshold'], language=language)} (> {threshold})"
+    if row.get("threshold_direction") != "below":
+        return stated
     null = row.get("null") or 0.0
-    bound = null - abs(row["threshold"] - null) if below else row["threshold"]
-    shown = localise(f"{bound:g}", language)
-    return f"{format_probability(beyond, language=language)} ({'<' if below else '>'} {shown})"
+    bound = localise(f"{null - abs(row['threshold'] - null):g}", language)
+    return f"{stated}; {format_probability(beyond, language=language)} (< {bound})"
 
 
 def _context(
@@ -331,7 +370,12 @@ def _context(
         "subtitle": settings.subtitle,
         "lang": settings.language,
         "date": datetime.now(UTC).date().isoformat(),
-        "gate": {"status": diagnostics.status, "messages": diagnostics.messages, "checks": diagnostics.checks},
+        "gate": {
+            "status": diagnostics.status,
+            "status_word": status_word(diagnostics.status, settings.language),
+            "messages": diagnostics.messages,
+            "rows": table_rows(diagnostics.checks, settings.language),
+        },
         "interval_text": interval_name(settings.interval_kind, settings.interval_prob, settings.language),
         "key_results": key_results,
         "sections": sections,

@@ -42,7 +42,7 @@ def sensitivity_section(ctx: ReportContext) -> str:
             "| --- | --- | --- | ---: | --- |",
         ]
         for name in sensitivity.data_vars:
-            label = escape_md(short_name(str(name), datatree, ctx.labels))
+            label = escape_md(short_name(str(name), datatree, ctx.labels, ctx.language))
             for analysis, effect in sensitivity_effects(ctx, str(name)).items():
                 gate = gates.get(analysis, {}).get("status", "-")
                 has_null = sensitivity[name].attrs.get("null") is not None
@@ -78,7 +78,7 @@ def sensitivity_section(ctx: ReportContext) -> str:
             diagnosis = str(row.get("diagnosis", ""))
             words = DIAGNOSES.get(diagnosis, (diagnosis, diagnosis))
             rows.append(
-                f"| {escape_md(short_name(str(row['estimand']), datatree, ctx.labels))} | "
+                f"| {escape_md(short_name(str(row['estimand']), datatree, ctx.labels, ctx.language))} | "
                 f"{ctx.number(float(row['prior']), 'x')} | {ctx.number(float(row['likelihood']), 'x')} | "
                 f"{escape_md(ctx.text(*words))} |"
             )

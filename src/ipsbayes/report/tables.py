@@ -100,10 +100,14 @@ def _beyond(draws: np.ndarray, null: float | None, threshold: float | None) -> d
     """Probability of a change beyond ``threshold`` in the direction of the median (the direction that matters).
 
     ``p_above_threshold`` alone prints "P(> 5) = 0.00" for a clearly negative effect; here a
-    median below the null gives ``P(< null - threshold)`` with direction "below".
+    median below the null gives ``P(< null - threshold)`` with direction "below" (reports show it
+    beside the ``P(> threshold)`` the config asked for). A level without a null (an expected rate)
+    has no direction of change: its threshold is read as stated, ``P(> threshold)``.
     """
-    if threshold is None or null is None:
+    if threshold is None:
         return {"threshold_direction": "", "p_beyond_threshold": np.nan}
+    if null is None:
+        return {"threshold_direction": "above", "p_beyond_threshold": float(np.mean(draws > threshold))}
     below = float(np.median(draws)) < null
     if below:
         return {
@@ -146,9 +150,10 @@ def sentence(row: Mapping, interval_prob: float, interval_kind: str, language: s
         probabilities.append(f"P({'>' if above else '<'} {null:g}){_equals(p, language)}")
     beyond = row.get("p_beyond_threshold", np.nan)
     if row["threshold"] is not None and beyond is not None and not np.isnan(beyond):
-        above = row.get("threshold_direction") != "below"
-        bound = row["threshold"] if above else (null or 0.0) - abs(row["threshold"] - (null or 0.0))
-        probabilities.append(f"P({'>' if above else '<'} {bound:g}){_equals(beyond, language)}")
+        probabilities.append(f"P(> {row['threshold']:g}){_equals(row['p_above_threshold'], language)}")
+        if row.get("threshold_direction") == "below":  # and the same distance on the median's side
+            bound = (null or 0.0) - abs(row["threshold"] - (null or 0.0))
+            probabilities.append(f"P(< {bound:g}){_equals(beyond, language)}")
     return text + (f"; {'; '.join(probabilities)}" if probabilities else "") + "."
 
 

@@ -29,13 +29,13 @@ in the report's language (the renderer escapes them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import xarray as xr
 
 from ipsbayes.present.answers import analysis_name, refit_gates
-from ipsbayes.present.text import choose
+from ipsbayes.present.text import choose, label_of
 
 _RANK = {"pass": 0, "skipped": 0, "warn": 1, "fail": 2}
 _STATUS = {0: "pass", 1: "warn", 2: "fail"}
@@ -43,7 +43,7 @@ _STATUS = {0: "pass", 1: "warn", 2: "fail"}
 
 def verdict(
     gate_status: str,
-    gate_messages: list[str],
+    gate_messages: Sequence[str | tuple[str, str]],
     datatree: xr.DataTree | None,
     language: str = "en",
     labels: Mapping[str, str] | None = None,
@@ -54,8 +54,11 @@ def verdict(
     ----------
     gate_status : {"pass", "warn", "fail"}
         The main fit's diagnostics gate.
-    gate_messages : list of str
-        Its messages (checks that did not pass).
+    gate_messages : list of str or of (status, str)
+        Its messages (checks that did not pass). A pair carries the check's own status
+        (:meth:`~ipsbayes.diagnostics.Diagnostics.findings_in`), so a check that only warned is
+        said to have warned even when another check failed the gate; a plain message takes the
+        gate's status.
     datatree : DataTree or None
         The run: ``sensitivity`` (with ``attrs["gates"]``) and ``power_scaling`` groups are read when present.
     language : {"en", "nb"}
@@ -77,9 +80,13 @@ def verdict(
     worst = _RANK.get(gate_status, 2)
     reasons: list[str] = []
     if gate_status in ("warn", "fail"):
-        word = text("failed", "feilet") if gate_status == "fail" else text("warned", "ga advarsel")
-        head = text(f"The main fit's diagnostics gate {word}", f"Diagnosesjekken for hovedanalysen {word}")
-        reasons += [f"{head}: {message}" for message in gate_messages] or [head + "."]
+
+        def head(status: str) -> str:
+            word = text("failed", "feilet") if status == "fail" else text("warned", "ga advarsel")
+            return text(f"The main fit's diagnostics gate {word}", f"Diagnosesjekken for hovedanalysen {word}")
+
+        findings = [item if isinstance(item, tuple) else (gate_status, item) for item in gate_messages]
+        reasons += [f"{head(status)}: {message}" for status, message in findings] or [head(gate_status) + "."]
     for analysis, gate in refit_gates(datatree).items():
         status = str(gate.get("status", "fail"))
         if analysis.startswith("main") or _RANK.get(status, 2) == 0:
@@ -87,7 +94,8 @@ def verdict(
         worst = max(worst, 1)
         name = analysis_name(analysis, labels, language)
         word = text("failed", "feilet") if status == "fail" else text("warned", "ga advarsel")
-        detail = "; ".join(gate.get("messages", [])[:2])
+        messages = gate.get("messages_nb") if language == "nb" and gate.get("messages_nb") else gate.get("messages", [])
+        detail = "; ".join(messages[:2])
         reasons.append(
             text(
                 f"The refit under {name} {word} its diagnostics gate, so its row in the sensitivity table is not "
@@ -97,8 +105,8 @@ def verdict(
             )
         )
     problems = prior_problems(datatree)
-    conflict = [short_name(n, datatree, labels) for n, d in problems.items() if "conflict" in d]
-    weak = [short_name(n, datatree, labels) for n, d in problems.items() if "conflict" not in d]
+    conflict = [short_name(n, datatree, labels, language) for n, d in problems.items() if "conflict" in d]
+    weak = [short_name(n, datatree, labels, language) for n, d in problems.items() if "conflict" not in d]
     if conflict:
         worst = max(worst, 1)
         names = join_names(conflict, language)
@@ -143,7 +151,7 @@ def verdict(
 
 def command_verdict(
     gate_status: str | None,
-    gate_messages: list[str],
+    gate_messages: Sequence[str | tuple[str, str]],
     extra: list[tuple[str, str]],
     language: str = "en",
 ) -> dict[str, Any]:
@@ -205,13 +213,15 @@ def prior_problems(datatree: xr.DataTree | None) -> dict[str, str]:
     return out
 
 
-def short_name(name: str, datatree: xr.DataTree | None, labels: Mapping[str, str] | None = None) -> str:
-    """A short readable estimand name: ``[report.labels]``, else its label up to a colon ("CACE", "ITT")."""
+def short_name(
+    name: str, datatree: xr.DataTree | None, labels: Mapping[str, str] | None = None, language: str = "en"
+) -> str:
+    """A short readable estimand name: ``[report.labels]``, else its label in ``language`` up to a colon ("CACE")."""
     labels = labels or {}
     if name in labels:
         return str(labels[name])
     if datatree is not None and "estimands" in datatree.children and name in datatree["estimands"].data_vars:
-        label = str(datatree["estimands"][name].attrs.get("label", ""))
+        label = label_of(datatree["estimands"][name].attrs, language)
         colon, paren = label.find(":"), label.find("(")
         head = label[:colon].strip() if colon >= 0 and (paren < 0 or colon < paren) else label.strip()
         if head:

@@ -345,3 +345,56 @@ def test_months_outcome_out_of_range_is_printed_plainly(make_config, tmp_path: P
     frame.to_csv(data / "participants.csv", index=False)
     code, err = run_cli(["check", make_config("rij_cace_months", data=data)], capsys)
     assert code == 2 and "found 13 at row 4" in err and "np.int64" not in err
+
+
+# ----------------------------------------------------------------------------- second outside battery
+
+
+def test_numbers_with_stray_text_or_an_identifier_as_predictor_are_refused(cfg, data_copy: Path, capsys) -> None:
+    """'twenty' in an age column, or a per-row id in the formula, would silently become a huge category."""
+    table = data_copy / "participants.csv"
+    frame = pd.read_csv(table)
+    frame["age"] = frame["age"].astype(object)
+    frame.loc[[4, 8], "age"] = "twenty"
+    frame.to_csv(table, index=False)
+    code, err = run_cli(["check", cfg()], capsys)
+    assert code == 2 and "predictor 'age' holds numbers but also text at rows 5, 9" in err and "'twenty'" in err
+    assert "C(age)" in err
+    formula = "work_or_education_12m ~ participant_id + gender + ips25 + (1 | service)"
+    code, err = run_cli(["check", cfg(**{"model.formula": formula})], capsys)
+    assert code == 2 and "predictor 'participant_id' has" in err and "(1 | participant_id)" in err
+
+
+def test_the_outcome_cannot_predict_itself(cfg, capsys) -> None:
+    formula = "work_or_education_12m ~ work_or_education_12m + age + (1 | service)"
+    code, err = run_cli(["check", cfg(**{"model.formula": formula})], capsys)
+    assert code == 2 and "'work_or_education_12m' is the outcome and also on the right of '~'" in err
+
+
+def test_a_sensitivity_variant_is_checked_against_the_data_before_sampling(cfg, capsys) -> None:
+    variant = {"v1": {"formula": "work_or_education_12m ~ shoe_size + age + ips25 + (1 | service)"}}
+    code, err = run_cli(["check", cfg(**{"sensitivity.variants": variant})], capsys)
+    assert code == 2 and "sensitivity.variants.v1" in err and "missing column 'shoe_size'" in err
+
+
+def test_cace_roles_are_distinct_columns_and_text_receipts_are_named(make_config, tmp_path: Path, capsys) -> None:
+    from ipsbayes.simulate import simulate
+
+    data = tmp_path / "rij"
+    simulate("rij", seed=3, out=data, options={"n_participants": 80})
+
+    def rij(**changes) -> Path:
+        return make_config("rij_cace", **{"data.participants": str(data / "participants.csv"), **changes})
+
+    code, err = run_cli(["check", rij(**{"model.receipt": "assigned_ips"})], capsys)
+    assert code == 2 and "'assignment' and 'receipt' name the same column (assigned_ips)" in err
+    code, err = run_cli(["check", rij(**{"model.outcome": "assigned_ips"})], capsys)
+    assert code == 2 and "'outcome' and 'assignment' name the same column" in err
+    code, err = run_cli(["check", rij(**{"model.outcome_covariates": ["received_ips"]})], capsys)
+    assert code == 2 and "also listed as a covariate" in err
+    frame = pd.read_csv(data / "participants.csv")
+    frame["received_ips"] = frame["received_ips"].astype(object)
+    frame.loc[2, "received_ips"] = "yes"
+    frame.to_csv(data / "participants.csv", index=False)
+    code, err = run_cli(["check", rij()], capsys)
+    assert code == 2 and "column 'received_ips' must be binary (0/1); found yes at row 3" in err

@@ -288,6 +288,30 @@ def test_refresh_rewrites_only_listed_files(tmp_path: Path) -> None:
     assert (run / "notes.txt").read_text() == "my notes\n" and leftovers(tmp_path) == []
 
 
+def test_refresh_never_writes_through_a_symbolic_link(tmp_path: Path) -> None:
+    """A run's figures/ replaced by a link to the user's folder: re-rendering must not write into it."""
+    run = fake_run(tmp_path / "a")
+    users = tmp_path / "userfigs"
+    users.mkdir()
+    (users / "a.png").write_bytes(b"the user's own figure")
+    for path in (run / "figures").iterdir():
+        path.unlink()
+    (run / "figures").rmdir()
+    (run / "figures").symlink_to(users)
+    before = files_of(users)
+    with pytest.raises(OutputError, match="symbolic link"), refresh_folder(run) as staging:
+        (staging / "figures").mkdir()
+        (staging / "figures" / "a.png").write_bytes(b"new figure")
+    assert files_of(users) == before and leftovers(tmp_path) == []
+    # a link to a single listed file is refused too (replacing it would replace the user's link)
+    (run / "figures").unlink()
+    (run / "figures").mkdir()
+    (run / "figures" / "a.png").symlink_to(users / "a.png")
+    with pytest.raises(OutputError, match="symbolic link"), refresh_folder(run):
+        pass
+    assert files_of(users) == before and (run / "figures" / "a.png").is_symlink()
+
+
 def test_report_refuses_a_folder_without_manifest(tmp_path: Path, capsys) -> None:
     folder = tmp_path / "not_a_run"
     folder.mkdir()
@@ -385,6 +409,27 @@ def test_failure_while_the_posterior_is_written_in_the_background_leaves_nothing
         assert code != 0 and "No space left on device" in err
     assert "Traceback" not in err
     assert files_of(run) == before and leftovers(run.parent) == []
+
+
+def test_a_disk_too_full_for_the_run_folder_is_refused_before_writing(
+    config: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """HDF5 can segfault when the disk fills mid-write; the run checks the free space first and writes nothing."""
+    import shutil as real_shutil
+
+    from ipsbayes import output_policy
+
+    run = fake_run(tmp_path / "runs" / "tiny")
+    before = files_of(run)
+    usage = real_shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(output_policy.shutil, "disk_usage", lambda path: usage._replace(free=2 * 2**20))  # a 2 MB disk
+    code = main(["run", str(config), "--out", str(run), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "not enough free space" in err.lower() and "2 MB are free" in err
+    assert "Traceback" not in err and files_of(run) == before and leftovers(run.parent) == []
+    assert output_policy.free_space_problem(tmp_path / "new" / "run", 10) is not None  # nearest existing folder
+    monkeypatch.undo()
+    assert output_policy.free_space_problem(tmp_path / "new" / "run", 10) is None
 
 
 # ----------------------------------------------------------------------------- real run folders

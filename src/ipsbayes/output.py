@@ -52,57 +52,9 @@ from ipsbayes.manifest import (
     write_listing,
     write_manifest,
 )
+from ipsbayes.output_policy import never_output, resolve_target
 
 MAX_SIBLINGS = 1000
-
-
-def _resolve(path: Path) -> Path:
-    """Absolute path with symbolic links of existing parents resolved (the last part kept as given)."""
-    path = Path(os.path.expanduser(path))
-    absolute = path if path.is_absolute() else Path.cwd() / path
-    parent = absolute.parent.resolve()
-    name = absolute.name
-    if name in ("", ".", ".."):
-        return absolute.resolve()
-    return parent / name
-
-
-def _home_folders() -> set[Path]:
-    homes = {Path("/root")}
-    with contextlib.suppress(RuntimeError, KeyError, OSError):
-        homes.add(Path.home().resolve())
-    return homes
-
-
-def never_output(target: Path, inputs: Iterable[Path] = ()) -> str | None:
-    """Why ``target`` may never be an output folder (whatever ``force`` says), or None.
-
-    Parameters
-    ----------
-    target : Path
-        The output folder asked for.
-    inputs : iterable of Path
-        Files this command reads (config, data tables): no folder holding one is an output folder.
-    """
-    resolved = _resolve(target)
-    real = resolved.resolve() if resolved.is_symlink() else resolved
-    if real == Path(real.anchor):
-        return "it is the root of the file system"
-    if real in _home_folders() or real.parent == Path("/home"):
-        return "it is a home folder"
-    cwd = Path.cwd().resolve()
-    if real == cwd:
-        return "it is the current folder"
-    if real in cwd.parents:
-        return "it holds the current folder"
-    if (real / ".git").exists():
-        return "it is the root of a git repository"
-    for path in inputs:
-        source = _resolve(Path(path))
-        source = source.resolve() if source.exists() else source
-        if real in source.parents:
-            return f"it holds {source.name}, which this command reads"
-    return None
 
 
 def _what_is_there(target: Path, kind: str) -> tuple[bool, str | None]:
@@ -322,7 +274,7 @@ def check_output(
             f"Refusing to write the {label} to {requested}: {forbidden}. "
             "Choose a new folder with --out, e.g. runs/NAME."
         )
-    final = _resolve(requested)
+    final = resolve_target(requested)
     replaceable, reason = _what_is_there(final, kind)
     if reason is not None:
         if not force:
@@ -449,6 +401,7 @@ def refresh_folder(folder: Path | str, *, kind: str = "run") -> Iterator[Path]:
             f"ipsbayes re-renders only folders whose manifest lists the files it wrote. Run the config again "
             f"with --out to write a new {KINDS[kind]}."
         )
+    _refuse_links(folder, manifest.files)  # before any work: the files it will rewrite
     staging = folder.parent / f".{folder.name}.render-{uuid.uuid4().hex[:8]}"
     try:
         staging.mkdir()
@@ -459,6 +412,7 @@ def refresh_folder(folder: Path | str, *, kind: str = "run") -> Iterator[Path]:
     try:
         yield staging
         new_files = folder_files(staging)
+        _refuse_links(folder, new_files)
         clashes = [rel for rel in new_files if rel not in manifest.files and (folder / rel).exists()]
         if clashes:
             raise OutputError(
@@ -476,6 +430,28 @@ def refresh_folder(folder: Path | str, *, kind: str = "run") -> Iterator[Path]:
             claim.placed = True
     finally:
         claim.release()
+
+
+def _refuse_links(folder: Path, files: Iterable[str]) -> None:
+    """Raise OutputError when writing ``files`` into ``folder`` would pass through a symbolic link."""
+    links = list(dict.fromkeys(link for rel in files if (link := _link_on_the_way(folder, rel)) is not None))
+    if links:
+        shown = ", ".join(f"{link} (-> {os.readlink(link)})" for link in links[:3])
+        raise OutputError(
+            f"Re-rendering {folder} would write through {shown}: a symbolic link inside the folder, so files "
+            "would land outside it, where ipsbayes wrote nothing. Replace the link with a plain folder (or "
+            "remove it) and run `ipsbayes report` again"
+        )
+
+
+def _link_on_the_way(folder: Path, rel: str) -> Path | None:
+    """The first symbolic link on the path from ``folder`` to ``folder / rel`` (the file included), or None."""
+    current = folder
+    for part in Path(rel).parts:
+        current = current / part
+        if current.is_symlink():
+            return current
+    return None
 
 
 __all__ = [

@@ -24,11 +24,12 @@ from ipsbayes import progress as progress_stage
 from ipsbayes.config import RunConfig, parse_config, read_toml
 from ipsbayes.conflict import DRAWS as CONFLICT_DRAWS
 from ipsbayes.conflict import has_assignment, prior_data_conflict
-from ipsbayes.data import DataBundle, read_bundle
+from ipsbayes.data import DataBundle, raise_if, read_bundle
 from ipsbayes.diagnostics import Diagnostics
-from ipsbayes.errors import ConfigError, DiagnosticsGateError, did_you_mean
+from ipsbayes.errors import ConfigError, DiagnosticsGateError, IpsBayesError, OutputError, did_you_mean
 from ipsbayes.models import REGISTRY, ModelData, ModelFamily, ModelSpec
 from ipsbayes.models.base import check_estimand_keys
+from ipsbayes.output_policy import free_space_problem
 from ipsbayes.pipeline import Outputs, build, complete_priors, fit, prepare
 from ipsbayes.present.text import choose
 from ipsbayes.prior_slots import META_KEYS
@@ -47,7 +48,14 @@ from ipsbayes.rundir import (
     write_toml,
 )
 from ipsbayes.sampling import resolve_settings, sample_prior_predictive
-from ipsbayes.sensitivity import check_sensitivity, headline_scalars, power_scaling, prior_estimands, sensitivity_fits
+from ipsbayes.sensitivity import (
+    check_sensitivity,
+    headline_scalars,
+    power_scaling,
+    prior_estimands,
+    sensitivity_fits,
+    variant_spec,
+)
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
 MAX_POINTWISE_ROWS = 50_000
@@ -139,6 +147,7 @@ def check(source: Path | str | dict[str, Any] | RunConfig, *, sampling_follows: 
     timings["read_data"] = time.perf_counter() - started
     started = time.perf_counter()
     data = prepare(family, bundle, spec, config)
+    raise_if(variant_data_problems(config, family, spec, bundle), "A sensitivity variant does not fit the data")
     timings["prepare_data"] = time.perf_counter() - started
     priors = complete_priors(family, spec, data, priors)
     started = time.perf_counter()
@@ -146,6 +155,24 @@ def check(source: Path | str | dict[str, Any] | RunConfig, *, sampling_follows: 
     model = build(family, data, spec, priors, check_initial_point=not (sampling_follows and nutpie))
     timings["build_model"] = time.perf_counter() - started
     return Plan(config, family, spec, priors, bundle, data, model, timings)
+
+
+def variant_data_problems(config: RunConfig, family: ModelFamily, spec: ModelSpec, bundle: DataBundle) -> list[str]:
+    """Problems the data raise for each ``[sensitivity.variants]`` model (a formula naming a missing column...).
+
+    Checked with the main model's data before anything is sampled, so a variant that cannot be fitted
+    stops ``ipsbayes check`` and ``run`` at once rather than after the main fit.
+    """
+    problems = []
+    for name, changes in config.sensitivity.variants.items():
+        variant, _ = variant_spec(family, spec, changes, f"sensitivity.variants.{name}")
+        if variant is None:  # its spec problems are reported with the config's
+            continue
+        try:
+            prepare(family, bundle, variant, config)
+        except IpsBayesError as exc:
+            problems += [f"sensitivity.variants.{name}: {problem}" for problem in exc.problems or [str(exc)]]
+    return problems
 
 
 def describe_priors(plan: Plan, prob: float = 0.9, draws: int = 500) -> list[str]:
@@ -269,6 +296,9 @@ def run(
     timings["sensitivity"] = time.perf_counter() - step
     fit_settings = main_fit.settings
     target = claim.target if claim is not None else Path(out) if out is not None else Path("runs") / config.name
+    space = free_space_problem(target, data_bytes(datatree))
+    if space:
+        raise OutputError(space[0].upper() + space[1:])
     resolved = resolved_config(config, main_fit.priors)
     with atomic_folder(claim if claim is not None else target) as staging:
         step = time.perf_counter()

@@ -82,6 +82,23 @@ class CaceSpec(ModelSpec):
             raise ValueError(f"outcome_family '{self.outcome_family}' needs 'trials' (e.g. trials = 12 months)")
         if not family.needs_trials and self.trials not in (None, 1):
             raise ValueError(f"a {self.outcome_family} outcome has no trials; use 'binomial' for counts")
+        roles = {"outcome": self.outcome, "assignment": self.assignment, "receipt": self.receipt}
+        if self.weights:
+            roles["weights"] = self.weights
+        shared = {column for column in roles.values() if list(roles.values()).count(column) > 1}
+        if shared:
+            keys = " and ".join(f"'{key}'" for key, column in roles.items() if column in shared)
+            raise ValueError(
+                f"{keys} name the same column ({', '.join(sorted(shared))}); outcome, assignment, receipt and "
+                "weights must be different columns"
+            )
+        covariates = {*self.compliance_covariates, *self.outcome_covariates}
+        clash = [f"'{key}' ({column})" for key, column in roles.items() if column in covariates]
+        if clash:
+            raise ValueError(
+                f"{', '.join(clash)} also listed as a covariate; a covariate must be a characteristic measured "
+                "before assignment, not the outcome, the assignment, the receipt or the weights"
+            )
         return self
 
     @property
@@ -224,6 +241,7 @@ class Cace(ModelFamily):
         needed = [spec.assignment, spec.receipt, spec.outcome, *covariates, *([spec.weights] if spec.weights else [])]
         raise_if(missing_columns(table, needed, "used by the CACE model"), "Data do not match the CACE model")
         problems = non_binary(table, spec.assignment)
+        problems += non_binary(table, spec.receipt)  # text such as 'yes' is named before missing receipts are filled
         frame = table.frame
         if not problems:
             z = frame[spec.assignment]

@@ -22,6 +22,10 @@ from ipsbayes.models.formula import ModelFormula, parse_model_formula
 from ipsbayes.textutil import plain
 
 _CALL_LABEL = re.compile(r"C\((\w+)[^\]]*\)\[")
+#: most levels a categorical predictor may have (more: a group term, or a number read as text)
+MAX_LEVELS = 100
+#: share of a text column's values that parse as numbers above which it is taken for a numeric column with typos
+MOSTLY_NUMBERS = 0.8
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ class Design:
                 if self.standardize and variable not in self.keep_raw | transformed:
                     sd = float(values.std(ddof=0)) or 1.0
                     self.scaling[variable] = (float(values.mean()), sd)
+        raise_if(self._category_problems(categorical), "The data cannot be used as they are")
         with np.errstate(divide="ignore", invalid="ignore"):  # a term outside its domain is reported below
             self._matrices = formulae.design_matrices(self.rhs, self.transform(self.frame), na_action="error")
         common = self._matrices.common
@@ -160,6 +165,41 @@ class Design:
         dropped_variables = {v for name in self.drop for v in _rhs_variables(name)}
         self.variables = [v for v in self.variables if v not in dropped_variables]
         raise_if(self._non_finite_terms(), "The data cannot be used as they are")
+
+    def _category_problems(self, declared: set[str]) -> list[str]:
+        """Problems for predictors that became categories by accident: numbers with stray text, identifiers.
+
+        A column of numbers with a few text values ("twenty") would silently become a category with one
+        coefficient per value; a column with a value per row (an id) would need thousands of
+        coefficients and average marginal effects for each (the outside check ran out of 22 GB).
+        """
+        problems = []
+        rows = len(self.frame)
+        for variable, kind in self.kinds.items():
+            if kind != "categorical" or variable not in self.common:
+                continue
+            values = self.frame[variable]
+            present = values.notna()
+            numeric = pd.to_numeric(values, errors="coerce").notna() & present
+            text = present & ~numeric
+            if variable not in declared and text.any() and numeric.sum() >= MOSTLY_NUMBERS * present.sum():
+                examples = ", ".join(sorted({repr(plain(v)) for v in values[text]})[:3])
+                problems.append(
+                    f"{self.where}: predictor '{variable}' holds numbers but also text at {example_rows(text)} "
+                    f"(e.g. {examples}), which would make it a category with a coefficient per value; write those "
+                    f"values as numbers (or leave them empty), or write C({variable}) in the formula if it is a "
+                    "category on purpose"
+                )
+                continue
+            levels = int(values.nunique(dropna=True))
+            if levels > MAX_LEVELS:
+                problems.append(
+                    f"{self.where}: predictor '{variable}' has {levels:,} distinct values in {rows:,} rows; as a "
+                    f"category it would need {levels - 1:,} coefficients (at most {MAX_LEVELS} are allowed). If it "
+                    f"identifies groups (an id, a service, a municipality), write it as a group term (1 | {variable}); "
+                    "if it should be a number, check the column for text"
+                )
+        return problems
 
     def _non_finite_terms(self) -> list[str]:
         """Problems for population-level terms that are not finite at some rows (a function outside its domain)."""

@@ -203,6 +203,13 @@ def parse_model_formula(text: str, where: str = "model.formula") -> tuple[ModelF
         problems.append(f"{where}: the intercept cannot be removed (no '0 +' or '- 1' outside group terms)")
     bars = _bars(tree.right if isinstance(tree, Binary) else tree)
     factors, blocks = _blocks(bars, where, problems)
+    grouping = {column for factor in factors for column in factor.columns}
+    for role, column in (("outcome", response), ("number of trials", trials)):
+        if column is not None and (column in common_variables or column in grouping):
+            problems.append(
+                f"{where}: '{column}' is the {role} and also on the right of '~'; a model cannot predict a column "
+                f"from itself: remove '{column}' from the predictors and group terms"
+            )
     if problems or response is None:
         return None, problems
     return ModelFormula(text, response, trials, common_variables, common_terms, factors, blocks), []

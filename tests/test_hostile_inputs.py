@@ -398,3 +398,10 @@ def test_cace_roles_are_distinct_columns_and_text_receipts_are_named(make_config
     frame.to_csv(data / "participants.csv", index=False)
     code, err = run_cli(["check", rij()], capsys)
     assert code == 2 and "column 'received_ips' must be binary (0/1); found yes at row 3" in err
+
+
+def test_two_names_without_an_operator_are_refused_not_silently_dropped(cfg, capsys) -> None:
+    """formulae stops at 'months outside' without an error and fits 'y ~ age + months' instead."""
+    formula = "work_or_education_12m ~ age + months outside + ips25 + (1 | service)"
+    code, err = run_cli(["check", cfg(**{"model.formula": formula})], capsys)
+    assert code == 2 and "'months outside' has no operator between its parts" in err and "backticks" in err

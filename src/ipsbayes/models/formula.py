@@ -179,10 +179,37 @@ class ModelFormula:
         return [b for b in self.blocks if b.factor == factor]
 
 
+#: a name or closing bracket, blanks, then a name or opening bracket: two terms with no operator between
+_ADJACENT = re.compile(r"[\w.)\]`]\s+[\w.(`]")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")
+
+
+def _unjoined_names(text: str) -> str | None:
+    """The first place two names follow each other with only blanks between (``months outside``), or None.
+
+    formulae stops parsing there without an error, so ``y ~ age + months outside + ips25`` would fit
+    ``y ~ age + months`` and drop the rest. Quoted text and backtick names are blanked first (same length).
+    """
+    blanked = _QUOTED.sub(lambda m: m.group(0)[0] + "x" * (len(m.group(0)) - 2) + m.group(0)[-1], text)
+    match = _ADJACENT.search(blanked)
+    if match is None:
+        return None
+    start = max(text.rfind(c, 0, match.start()) for c in "~+*:|(-") + 1
+    end = min([i for i in (text.find(c, match.end()) for c in "+*:|)") if i >= 0] or [len(text)])
+    return text[start:end].strip()
+
+
 def parse_model_formula(text: str, where: str = "model.formula") -> tuple[ModelFormula | None, list[str]]:
     """Parse a model formula with formulae; return it, or every problem found (never raises)."""
     if "~" not in text:
         return None, [f"{where}: formula must look like 'outcome ~ x1 + x2 + (1 | group)', got {text!r}"]
+    adjacent = _unjoined_names(text)
+    if adjacent:
+        return None, [
+            f"{where}: {adjacent!r} has no operator between its parts, and the formula parser would silently drop "
+            "everything from there on; write a column name with spaces in backticks (`months outside`), or join "
+            "terms with '+'"
+        ]
     try:
         tree = Parser(Scanner(text).scan()).parse()
         description = formulae.model_description(text)

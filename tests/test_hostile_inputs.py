@@ -405,3 +405,14 @@ def test_two_names_without_an_operator_are_refused_not_silently_dropped(cfg, cap
     formula = "work_or_education_12m ~ age + months outside + ips25 + (1 | service)"
     code, err = run_cli(["check", cfg(**{"model.formula": formula})], capsys)
     assert code == 2 and "'months outside' has no operator between its parts" in err and "backticks" in err
+
+
+def test_model_table_numbers_are_finite_whole_where_they_must_be(make_config, capsys) -> None:
+    """[model] keys refuse nan, inf and true like every other table of the config."""
+    for key, value, words in (
+        ("model.first_month", True, "key 'model.first_month': must be a whole number (got true)"),
+        ("model.centre_above", float("nan"), "key 'model.centre_above': must be a finite number"),
+        ("model.horizons", [6, True], "key 'model.horizons.1': must be a whole number (got true)"),
+    ):
+        code, err = run_cli(["check", make_config("ipsung_time_to_job", **{key: value})], capsys)
+        assert code == 2 and words in err, err

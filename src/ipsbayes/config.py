@@ -14,13 +14,14 @@ validates it in a second pass.
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ipsbayes.config_problems import pydantic_problems
+from ipsbayes.config_problems import Number, WholeNumber, pydantic_problems
 from ipsbayes.errors import ConfigError
 from ipsbayes.textutil import plain_repr
 
@@ -38,7 +39,9 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys are errors; numbers are typed :data:`Number` (finite) or :data:`WholeNumber` (no booleans)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TableConfig(_Strict):
@@ -119,11 +122,11 @@ class SamplerConfig(_Strict):
 
     profile: ProfileName = "default"
     backend: Literal["nutpie", "pymc"] = "nutpie"
-    chains: int | None = Field(None, ge=1, le=MAX_CHAINS)
-    draws: int | None = Field(None, ge=10, le=MAX_DRAWS)
-    tune: int | None = Field(None, ge=0, le=MAX_TUNE)
-    target_accept: float | None = Field(None, gt=0.5, lt=1.0)
-    cores: int | None = Field(None, ge=1, le=MAX_CORES)
+    chains: WholeNumber | None = Field(None, ge=1, le=MAX_CHAINS)
+    draws: WholeNumber | None = Field(None, ge=10, le=MAX_DRAWS)
+    tune: WholeNumber | None = Field(None, ge=0, le=MAX_TUNE)
+    target_accept: Number | None = Field(None, gt=0.5, lt=1.0)
+    cores: WholeNumber | None = Field(None, ge=1, le=MAX_CORES)
 
 
 class FigureConfig(_Strict):
@@ -134,9 +137,9 @@ class FigureConfig(_Strict):
     PNGs are written at ``dpi``; SVGs keep their text as text (editable, searchable).
     """
 
-    width_cm: float = Field(16.0, ge=8.0, le=40.0, description="printed width of every figure (cm), e.g. a text width")
-    dpi: int = Field(300, ge=72, le=1200, description="PNG resolution (dots per inch at width_cm)")
-    font_size: float = Field(9.0, ge=9.0, le=16.0, description="base font size in points (tick labels: one less)")
+    width_cm: Number = Field(16.0, ge=8.0, le=40.0, description="printed width of every figure (cm), e.g. a text width")
+    dpi: WholeNumber = Field(300, ge=72, le=1200, description="PNG resolution (dots per inch at width_cm)")
+    font_size: Number = Field(9.0, ge=9.0, le=16.0, description="base font size in points (tick labels: one less)")
 
 
 class ReportConfig(_Strict):
@@ -144,8 +147,8 @@ class ReportConfig(_Strict):
 
     title: str | None = None
     interval_kind: IntervalKind = "eti"
-    interval_prob: float = Field(0.9, gt=0.0, lt=1.0)
-    thresholds: dict[str, float] = Field(
+    interval_prob: Number = Field(0.9, gt=0.0, lt=1.0)
+    thresholds: dict[str, Number] = Field(
         default_factory=dict,
         description="estimand name -> threshold on its reporting scale; the report gives P(> threshold)",
     )
@@ -155,7 +158,7 @@ class ReportConfig(_Strict):
     labels: dict[str, str] = Field(
         default_factory=dict, description="readable labels for columns, levels, units and group names"
     )
-    min_cell: int = Field(
+    min_cell: WholeNumber = Field(
         5, ge=1, description="observed counts or rates based on fewer participants than this are never published"
     )
 
@@ -170,13 +173,13 @@ class ReportConfig(_Strict):
 class DiagnosticsConfig(_Strict):
     """Thresholds of the diagnostics gate (defaults follow Vehtari et al. 2021 and Stan)."""
 
-    rhat_warn: float = Field(1.01, gt=1.0)
-    rhat_fail: float = Field(1.05, gt=1.0)
-    ess_per_chain: float = Field(100.0, gt=0, description="bulk/tail ESS below this x chains warns")
-    ess_fail_per_chain: float = Field(25.0, gt=0, description="bulk/tail ESS below this x chains fails")
-    max_divergences: int = Field(0, ge=0, description="more divergent transitions than this fails")
-    bfmi_min: float = Field(0.3, gt=0)
-    pareto_k_max: float | None = Field(
+    rhat_warn: Number = Field(1.01, gt=1.0)
+    rhat_fail: Number = Field(1.05, gt=1.0)
+    ess_per_chain: Number = Field(100.0, gt=0, description="bulk/tail ESS below this x chains warns")
+    ess_fail_per_chain: Number = Field(25.0, gt=0, description="bulk/tail ESS below this x chains fails")
+    max_divergences: WholeNumber = Field(0, ge=0, description="more divergent transitions than this fails")
+    bfmi_min: Number = Field(0.3, gt=0)
+    pareto_k_max: Number | None = Field(
         None, gt=0, description="LOO Pareto k above this warns (default: ArviZ's sample-size rule)"
     )
 
@@ -208,14 +211,14 @@ class ValidationConfig(_Strict):
     truth: dict[str, str] = Field(
         default_factory=dict, description="estimand or estimand[element] -> dotted key in the simulator's truth.json"
     )
-    datasets: int = Field(100, ge=1, le=MAX_DATASETS)
+    datasets: WholeNumber = Field(100, ge=1, le=MAX_DATASETS)
     results: str | None = Field(
         None,
         description="folder of an earlier `ipsbayes validate` run whose coverage and shrinkage the report quotes "
         "(default: runs/<name>-validation or runs/validation/<name>)",
     )
     sbc: bool = True
-    probs: list[float] = Field(default_factory=lambda: [0.5, 0.8, 0.9, 0.95])
+    probs: list[Number] = Field(default_factory=lambda: [0.5, 0.8, 0.9, 0.95])
 
 
 class RunConfig(_Strict):
@@ -235,7 +238,7 @@ class RunConfig(_Strict):
 
     name: str
     description: str = ""
-    seed: int = Field(20261122, ge=0, lt=MAX_SEED)
+    seed: WholeNumber = Field(20261122, ge=0, lt=MAX_SEED)
     data: DataConfig
     model: dict[str, Any]
     priors: PriorsConfig = Field(default_factory=PriorsConfig)
@@ -292,6 +295,45 @@ class RunConfig(_Strict):
                 changes.setdefault(key, None)
         new_sampler = self.sampler.model_copy(update=changes)
         return self.model_copy(update={"sampler": new_sampler, "seed": seed})
+
+
+def not_a_regular_file(path: Path, wanted: str = "a .csv/.parquet file") -> str | None:
+    """Why ``path`` cannot be read as a data file, or None when it is a regular file.
+
+    A folder, a named pipe (FIFO), a device or a socket is not "not found": the message says what
+    the path is, so that the user fixes the right thing (reading a FIFO or ``/dev/zero`` would also
+    block or never end).
+
+    Parameters
+    ----------
+    path : Path
+        The path to check (symbolic links are followed).
+    wanted : str
+        What the path should be, for the message.
+
+    Returns
+    -------
+    str or None
+        The problem, naming the path, or None.
+    """
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return f"file not found: {path}"
+    except OSError as exc:
+        return f"{path} cannot be read ({exc.strerror or type(exc).__name__})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return f"{path} is a folder, not {wanted}"
+    kinds = [
+        (stat.S_ISFIFO, "a named pipe, FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    return f"{path} is not a regular file ({kind}); give {wanted}"
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -360,11 +402,11 @@ def parse_config(source: Path | dict[str, Any]) -> tuple[RunConfig | None, list[
     files += [(f"tables.{name}.path", table.path) for name, table in config.data.tables.items()]
     for key, given in files:
         resolved = config.resolve(given)
-        if resolved is not None and not resolved.is_file():
-            problems.append(
-                f"{where}: key 'data.{key}': file not found: {resolved} "
-                f"(relative paths are read from {config.base_dir})"
-            )
+        problem = None if resolved is None else not_a_regular_file(resolved)
+        if problem is not None:
+            absolute = given is None or given.is_absolute()
+            relative = "" if absolute else f" (relative paths are read from {config.base_dir})"
+            problems.append(f"{where}: key 'data.{key}': {problem}{relative}")
         elif resolved is not None and resolved.suffix.lower() not in {".csv", ".parquet", ".pq"}:
             problems.append(f"{where}: key 'data.{key}': {resolved.name} is not .csv or .parquet")
     if config.diagnostics.rhat_fail < config.diagnostics.rhat_warn:

@@ -4,17 +4,56 @@ Every schema of ipsbayes (the run config, a model family's ``[model]`` table, a 
 config) reports its problems through :func:`pydantic_problems`, so an unknown key always gets a
 "did you mean" and the list of valid keys, and a type error says what the value must be ("a whole
 number", "text in quotes or a table") rather than pydantic's internal names.
+
+:data:`WholeNumber` and :data:`Number` are the field types of every whole number and number in these
+schemas: pydantic alone would read ``seed = true`` as 1 and accept ``nan`` and ``inf`` as numbers.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic_core import PydanticCustomError
 
 from ipsbayes.errors import did_you_mean
 from ipsbayes.textutil import plain_repr, shorten
+
+
+def _whole_number(value: Any) -> Any:
+    """Refuse a boolean where a whole number is meant (pydantic would read ``true`` as 1)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "must be a whole number")
+    return value
+
+
+def _finite_number(value: Any) -> Any:
+    """Refuse a boolean, ``nan`` or an infinity where a number is meant."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("float_type", "must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "must be a finite number")
+    return value
+
+
+#: a whole number in a config: ``true`` and ``false`` are not 1 and 0
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+#: a number in a config: finite (no ``nan``, ``inf``), and not ``true`` or ``false``
+Number = Annotated[float, BeforeValidator(_finite_number)]
+
+
+def toml_repr(value: Any) -> str:
+    """A value as its TOML spelling where that differs from Python's (``true``, ``nan``, ``inf``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, list | tuple) and len(value) <= 10:
+        text = f"[{', '.join(toml_repr(item) for item in value)}]"
+        return text if len(text) <= 80 else plain_repr(value)
+    return plain_repr(value)
 
 
 def pydantic_problems(error: ValidationError, schema: type[BaseModel], where: str) -> list[str]:
@@ -43,11 +82,13 @@ def pydantic_problems(error: ValidationError, schema: type[BaseModel], where: st
             problem = f"{where}: required key '{key}' is missing"
         else:
             given = item.get("input")
-            shown = f" (got {plain_repr(given)})" if not isinstance(given, dict) else " (got a table)"
+            shown = f" (got {toml_repr(given)})" if not isinstance(given, dict) else " (got a table)"
             message = item["msg"].removeprefix("Value error, ")
             if item["type"] in _TYPE_WORDS and item["type"] != "literal_error":
                 message = f"must be {_TYPE_WORDS[item['type']]}"
             problem = f"{where}: key '{key}': {message}{shown}"
+            if not loc and isinstance(given, dict) and item["type"] == "value_error":  # a whole table names its keys
+                problem = f"{where}: {message}"
         if problem not in problems:
             problems.append(problem)
     return problems
@@ -94,15 +135,24 @@ def _without_other_union_branches(errors: list[dict[str, Any]]) -> list[dict[str
             kept.append(item)
             continue
         group = groups[base]
-        real = [other for other in group if other["type"] not in _TYPE_WORDS]
+        real = [other for other in group if _real(other, base)]
         if real:
-            if item["type"] not in _TYPE_WORDS:
+            if _real(item, base):
                 kept.append(item)
         elif base not in merged:
             merged.add(base)
             wanted = " or ".join(dict.fromkeys(_TYPE_WORDS[other["type"]] for other in group))
             kept.append({**item, "loc": base, "type": "union_type", "msg": f"must be {wanted}"})
     return kept
+
+
+def _real(item: dict[str, Any], base: tuple[str, ...]) -> bool:
+    """An error of a union member that is not only "the value is of another type than this member".
+
+    A type error inside a member's table (``scale.items = true`` where ``scale`` is a name or a
+    table) is real: the table was meant, and one of its keys is wrong.
+    """
+    return item["type"] not in _TYPE_WORDS or len(_key_path(item["loc"])) > len(base)
 
 
 #: pydantic type errors in the words of a TOML file
@@ -116,6 +166,7 @@ _TYPE_WORDS = {
     "int_parsing": "a whole number",
     "float_type": "a number",
     "float_parsing": "a number",
+    "finite_number": "a finite number (not nan or inf)",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "list_type": "a list",

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ipsbayes.config import RunConfig
+from ipsbayes.config import RunConfig, not_a_regular_file
 from ipsbayes.errors import DataError, did_you_mean
-from ipsbayes.textutil import plain, shorten
+from ipsbayes.textutil import plain, plain_repr, shorten
 
 MAX_EXAMPLE_ROWS = 5
 #: columns listed in a message before "... (N more)"
@@ -42,6 +42,8 @@ class Table:
     frame: pd.DataFrame
     path: Path
     label: str
+    #: decimal mark the CSV was read with (None: not a CSV)
+    decimal: str | None = None
 
     @property
     def where(self) -> str:
@@ -73,7 +75,7 @@ class DataBundle:
         """A copy whose tables can be cleaned and recoded without changing this bundle's frames."""
 
         def _copy(table: Table | None) -> Table | None:
-            return None if table is None else Table(table.frame.copy(), table.path, table.label)
+            return None if table is None else Table(table.frame.copy(), table.path, table.label, table.decimal)
 
         return DataBundle(
             participants=_copy(self.participants),
@@ -143,18 +145,26 @@ def read_table(path: Path, label: str, separator: str | None = None, decimal: st
     Raises
     ------
     DataError
-        When the file is missing, empty, has an unsupported suffix, or cannot be parsed.
+        When the file is missing, a folder or not a regular file, empty, has an unsupported suffix,
+        repeats a column name in its header, or cannot be parsed.
     """
-    if not path.is_file():
-        raise DataError(f"The {label} table does not exist: {path}")
+    problem = not_a_regular_file(path)
+    if problem is not None:
+        raise DataError(f"The {label} table cannot be read: {problem}")
     suffix = path.suffix.lower()
+    dec: str | None = None
+    header: list[str] = []
     try:
         if suffix == ".csv":
             sniffed = sniff_csv(path)
             sep, dec = separator or sniffed[0], decimal or (sniffed[1] if separator in (None, sniffed[0]) else ".")
+            header = csv_header(path, sep)
             frame = pd.read_csv(path, sep=sep, decimal=dec, encoding="utf-8-sig")
         elif suffix in {".parquet", ".pq"}:
-            frame = pd.read_parquet(path)
+            import pyarrow.parquet as pq
+
+            header = list(pq.read_schema(path).names)  # pandas cannot read a file that repeats a name
+            frame = pd.read_parquet(path) if not repeated_names(header) else pd.DataFrame()
         else:
             raise DataError(f"{path}: unsupported file type '{suffix}'; use .csv or .parquet")
     except pd.errors.EmptyDataError:
@@ -167,8 +177,14 @@ def read_table(path: Path, label: str, separator: str | None = None, decimal: st
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         cause = " ".join(str(exc).split())[:300]
         raise DataError(f"{path}: could not be read as {suffix[1:]}: {cause}") from exc
+    repeated = repeated_names(header)
+    if repeated:
+        raise DataError(
+            f"The {label} table {path} repeats column name(s) in its header: {'; '.join(repeated)}. Each column "
+            "needs a name of its own (names are compared without surrounding spaces): rename or remove the repeats"
+        )
     frame.columns = [str(c).strip() for c in frame.columns]
-    table = Table(frame.reset_index(drop=True), path, label)
+    table = Table(frame.reset_index(drop=True), path, label, dec)
     if len(frame) == 0:
         raise DataError(
             f"The {table.where} has 0 rows (only a header with {len(frame.columns)} column(s)); "
@@ -183,6 +199,33 @@ def read_table(path: Path, label: str, separator: str | None = None, decimal: st
                 f"{hint!r} if its fields are separated by {hint!r}"
             )
     return table
+
+
+def csv_header(path: Path, separator: str) -> list[str]:
+    """The column names of a CSV file's header line as written (pandas renames a repeated ``age`` to ``age.1``)."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        return next((row for row in csv.reader(handle, delimiter=separator) if any(f.strip() for f in row)), [])
+
+
+def repeated_names(names: Sequence[object]) -> list[str]:
+    """Column names given more than once (ignoring surrounding spaces; empty names are pandas' "Unnamed").
+
+    Returns
+    -------
+    list of str
+        One entry per repeated name with its 1-based column positions, e.g. ``'age' (columns 4 and 13)``.
+    """
+    positions: dict[str, list[int]] = {}
+    for number, name in enumerate(names, start=1):
+        text = str(name).strip()
+        if text:
+            positions.setdefault(text, []).append(number)
+    repeated = [(name, where) for name, where in positions.items() if len(where) > 1]
+    shown = [
+        f"{plain_repr(name, 60)} (columns {', '.join(map(str, where[:-1]))} and {where[-1]})"
+        for name, where in repeated[:MAX_LISTED]
+    ]
+    return shown + ([f"... ({len(repeated)} repeated names in all)"] if len(repeated) > MAX_LISTED else [])
 
 
 def duplicate_keys(table: Table, columns: Sequence[str]) -> list[str]:
@@ -245,6 +288,54 @@ def single_group(bundle: DataBundle, group: str) -> list[str]:
             f"model compares {group}s and needs at least two. With one {group}, fit a model without the {group} level"
         ]
     return []
+
+
+#: a number written with a decimal comma, with a decimal point, and a whole number (as text in a CSV cell)
+_COMMA_NUMBER = re.compile(r"^[-+]?\d*,\d+$")
+_POINT_NUMBER = re.compile(r"^[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+_WHOLE_NUMBER = re.compile(r"^[-+]?\d+$")
+_MARKS = {",": "decimal comma", ".": "decimal point"}
+
+
+def mixed_decimals(table: Table) -> list[str]:
+    """Problems for CSV columns whose numbers mix decimal commas and decimal points.
+
+    A CSV is read with one decimal mark (``[data] decimal``, or detected from the values), so a
+    column holding both ``68,5`` and ``112.7`` is read as text and every model check would call it
+    "not numeric" without saying why. The problem names the column, example rows and values of
+    each mark, the mark the file was read with and what to do.
+    """
+    if table.decimal is None:
+        return []
+    problems = []
+    frame = table.frame
+    for position, dtype in enumerate(frame.dtypes):
+        if pd.api.types.is_numeric_dtype(dtype) or not (
+            pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+        ):
+            continue
+        values = frame.iloc[:, position]
+        text = values[values.map(lambda v: isinstance(v, str))].str.strip()
+        comma, point = text.str.match(_COMMA_NUMBER), text.str.match(_POINT_NUMBER)
+        if not (comma.any() and point.any()) or not (comma | point | text.str.match(_WHOLE_NUMBER)).all():
+            continue
+        other = "." if table.decimal == "," else ","
+        examples = {mark: _examples(text[found]) for mark, found in ((",", comma), (".", point))}
+        problems.append(
+            f"{table.where}: column '{frame.columns[position]}' mixes decimal commas and decimal points: "
+            f"{examples[',']} with a comma, {examples['.']} with a point. The file is read with "
+            f"{_MARKS[table.decimal]} ('{table.decimal}'), so the numbers written with '{other}' cannot be read. "
+            f"Use one decimal mark in the whole file (e.g. write every number in this column with "
+            f'\'{table.decimal}\'); [data] decimal = "," or "." says which mark the file uses'
+        )
+    return problems
+
+
+def _examples(values: pd.Series) -> str:
+    """The first few values with their 1-based rows, and how many rows there are in all."""
+    shown = ", ".join(f"{plain_repr(value, 30)} (row {int(index) + 1})" for index, value in values.iloc[:3].items())
+    more = f" and {len(values) - 3} more rows" if len(values) > 3 else ""
+    return f"{shown}{more}"
 
 
 #: numbers beyond this size cannot be standardised or summed without overflow
@@ -336,7 +427,7 @@ def read_bundle(config: RunConfig) -> DataBundle:
         columns, missing = key_columns(config, table)
         problems += missing + duplicate_keys(table, columns)
     for table in bundle.tables():
-        problems += non_finite(table)
+        problems += mixed_decimals(table) + non_finite(table)
     group = config.model.get("service", "service")
     if isinstance(group, str):
         problems += single_group(bundle, group)

@@ -33,7 +33,12 @@ def missing_columns(table: Table, columns: Iterable[str], purpose: str = "") -> 
 
 
 def missing_values(table: Table, columns: Sequence[str]) -> tuple[pd.Series, list[str]]:
-    """Rows with a missing value in any of ``columns``, and one problem line per column."""
+    """Rows with a missing value in any of ``columns``, and one problem line per column.
+
+    The advice follows the table: only rows of the main (participants) table can be dropped by
+    ``data.missing = "drop"``; the services, reviews and other joined tables are never dropped
+    from (every caller checks them with the ``error`` policy), so their missing values must be filled.
+    """
     present = [c for c in dict.fromkeys(columns) if c in table.frame.columns]
     isna = table.frame[present].isna()
     problems = []
@@ -41,9 +46,26 @@ def missing_values(table: Table, columns: Sequence[str]) -> tuple[pd.Series, lis
         if isna[column].any():
             problems.append(
                 f"{table.where}: column '{column}' has {int(isna[column].sum())} missing value(s) at "
-                f'{example_rows(isna[column])}; fill them, or set data.missing = "drop" to drop those rows'
+                f"{example_rows(isna[column])}; {_missing_advice(table)}"
             )
     return isna.any(axis=1), problems
+
+
+def _missing_advice(table: Table) -> str:
+    """What to do about missing values in ``table``: drop rows (main table only) or fill them."""
+    if table.label == "participants":
+        return 'fill them, or set data.missing = "drop" to drop those rows'
+    never = (
+        f"missing values in the {table.label} table cannot be dropped, whatever data.missing says "
+        '(data.missing = "drop" drops rows of the participants table only'
+    )
+    if table.label == "reviews":
+        return f"{never}), so fill in each review's score or delete the reviews that have none"
+    unit = "a service" if table.label == "services" else f"a row of the {table.label} table"
+    return (
+        f"{never}: dropping {unit} would silently drop every participant linked to it), so fill them in; "
+        "if a value is unknown, decide what to do with those participants and edit both tables"
+    )
 
 
 def handle_missing(table: Table, columns: Sequence[str], policy: str, bundle: DataBundle) -> list[str]:

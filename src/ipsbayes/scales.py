@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ipsbayes.config_problems import Number, WholeNumber
 
 
 class FidelityScale(BaseModel):
@@ -21,13 +23,13 @@ class FidelityScale(BaseModel):
     "exemplary".
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = "IPS-25"
-    items: int = Field(25, ge=1)
-    item_min: int = 1
-    item_max: int = 5
-    bands: dict[str, float] = Field(default_factory=lambda: {"exemplary": 115, "good": 100, "fair": 74})
+    items: WholeNumber = Field(25, ge=1)
+    item_min: WholeNumber = 1
+    item_max: WholeNumber = 5
+    bands: dict[str, Number] = Field(default_factory=lambda: {"exemplary": 115, "good": 100, "fair": 74})
     below_bands: str = "not IPS"
 
     @model_validator(mode="after")
@@ -89,13 +91,13 @@ class FidelitySpec(BaseModel):
         default: the model's service column, else the formula's first grouping factor.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     column: str
     scale: str | FidelityScale = "ips25"
-    per: float = Field(10.0, gt=0)
-    centre: float | None = None
-    contrast: tuple[float, float] = (74.0, 100.0)
+    per: Number = Field(10.0, gt=0)
+    centre: Number | None = None
+    contrast: tuple[Number, Number] = (74.0, 100.0)
     source: Literal["column", "reviews"] = "column"
     review_column: str = "ips25_total"
     measurement_error: bool = True
@@ -105,6 +107,17 @@ class FidelitySpec(BaseModel):
     def latent(self) -> bool:
         """True when the model treats fidelity as latent and measured with error by reviews."""
         return self.source == "reviews" and self.measurement_error
+
+    @field_validator("contrast")
+    @classmethod
+    def _two_scores(cls, value: tuple[float, float]) -> tuple[float, float]:
+        """The contrast compares two different scores (the same score twice is a difference of 0 by definition)."""
+        if value[0] == value[1]:
+            raise ValueError(
+                f"the two scores must differ (both are {value[0]:g}); give a lower and a higher score, "
+                "e.g. contrast = [74, 100] (IPS-25 fair vs good)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> FidelitySpec:

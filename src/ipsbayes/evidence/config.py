@@ -26,20 +26,22 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ipsbayes.config import SamplerConfig, read_toml
-from ipsbayes.config_problems import pydantic_problems
+from ipsbayes.config import SamplerConfig, not_a_regular_file, read_toml
+from ipsbayes.config_problems import Number, WholeNumber, pydantic_problems
 from ipsbayes.errors import ConfigError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys are errors; numbers are typed :data:`Number` (finite) or :data:`WholeNumber` (no booleans)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NormalPrior(_Strict):
     """A normal prior with its reason."""
 
-    mu: float = 0.0
-    sigma: float = Field(2.0, gt=0)
+    mu: Number = 0.0
+    sigma: Number = Field(2.0, gt=0)
     source: str = ""
 
 
@@ -51,7 +53,11 @@ class Columns(_Strict):
     n_control: str = "total_control"
     r_treatment: str = "employed_ips"
     n_treatment: str = "total_ips"
-    verified: str | None = Field("verified", description="rows not marked true are left out (empty: keep all)")
+    verified: str | None = Field(
+        "verified",
+        description="yes/no column: rows marked no (or empty) are left out, any other value is an error "
+        "(empty key: keep all)",
+    )
 
 
 class HierarchySpec(_Strict):
@@ -59,11 +65,11 @@ class HierarchySpec(_Strict):
 
     control_mean: NormalPrior = NormalPrior(mu=0.0, sigma=2.0)
     effect_mean: NormalPrior = NormalPrior(mu=0.0, sigma=2.0)
-    control_tau: float = Field(1.0, gt=0, description="HalfNormal scale of the between-trial SD of control log-odds")
-    effect_tau: float = Field(1.0, gt=0, description="HalfNormal scale of the between-trial SD of log odds ratios")
+    control_tau: Number = Field(1.0, gt=0, description="HalfNormal scale of the between-trial SD of control log-odds")
+    effect_tau: Number = Field(1.0, gt=0, description="HalfNormal scale of the between-trial SD of log odds ratios")
     covariates: list[str] = Field(default_factory=list, description="numeric trial columns that shift the log OR")
-    covariate_sigma: float = Field(1.0, gt=0, description="Normal(0, sigma) prior of each covariate's shift")
-    target: dict[str, float] = Field(default_factory=dict, description="covariate values of the new trial (default 0)")
+    covariate_sigma: Number = Field(1.0, gt=0, description="Normal(0, sigma) prior of each covariate's shift")
+    target: dict[str, Number] = Field(default_factory=dict, description="covariate values of the new trial (default 0)")
 
 
 class ShiftSpec(_Strict):
@@ -85,12 +91,12 @@ class MixtureSpec(_Strict):
     """Parametric approximation of the MAP draws, and robustification."""
 
     family: Literal["normal", "beta"] = Field("normal", description="beta: one-arm designs on the rate scale")
-    max_components: int = Field(4, ge=1, le=8)
+    max_components: WholeNumber = Field(4, ge=1, le=8)
     criterion: Literal["aic", "bic"] = "aic"
-    aic_penalty: float = Field(6.0, gt=0)
-    robust_weight_effect: float = Field(0.2, ge=0, lt=1)
-    robust_weight_control: float = Field(0.5, ge=0, lt=1)
-    predictive_per_draw: int = Field(2, ge=1, le=50, description="predictive draws per posterior draw")
+    aic_penalty: Number = Field(6.0, gt=0)
+    robust_weight_effect: Number = Field(0.2, ge=0, lt=1)
+    robust_weight_control: Number = Field(0.5, ge=0, lt=1)
+    predictive_per_draw: WholeNumber = Field(2, ge=1, le=50, description="predictive draws per posterior draw")
 
 
 class OutputSpec(_Strict):
@@ -109,7 +115,7 @@ class MapConfig(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
-    seed: int = Field(20261122, ge=0, lt=2**32)
+    seed: WholeNumber = Field(20261122, ge=0, lt=2**32)
     outcome_label: str = Field("employment", description="what the rates are rates of, for the report")
     treatment_label: str = Field("IPS", description="name of the intervention, for the report")
     outcome_label_nb: str = Field("", description="outcome_label in Norwegian (default: 'jobb' for 'employment')")
@@ -172,13 +178,16 @@ def load_map_config(path: Path | str) -> MapConfig:
         raise ConfigError(f"Invalid map-prior config {path}", pydantic_problems(exc, MapConfig, str(path))) from None
     problems = []
     evidence = config.resolve(config.evidence)
-    if not evidence.is_file():
-        problems.append(f"{path}: key 'evidence': file not found: {evidence}")
+    problem = not_a_regular_file(evidence, "a .csv file")
+    if problem is not None:
+        problems.append(f"{path}: key 'evidence': {problem}")
     target = config.output.prior_set
     if target is not None:
         resolved = config.resolve(target)
         if resolved.suffix != ".toml":
             problems.append(f"{path}: key 'output.prior_set' must end in .toml, got {target}")
+        elif resolved.exists() and not resolved.is_file():
+            problems.append(f"{path}: key 'output.prior_set': {resolved} exists and is not a regular file")
         elif resolved.exists() and GENERATED_MARK not in resolved.read_text(errors="replace")[:400]:
             problems.append(
                 f"{path}: key 'output.prior_set': {resolved} exists and was not written by ipsbayes map-prior; "

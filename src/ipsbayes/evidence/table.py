@@ -21,7 +21,9 @@ from ipsbayes.errors import DataError
 from ipsbayes.evidence.config import MapConfig
 from ipsbayes.textutil import shorten
 
+#: the words a flag column (``columns.verified``) may hold, in any case; an empty cell counts as "no"
 TRUE = {"true", "yes", "1", "y", "verified"}
+FALSE = {"false", "no", "0", "n", "unverified", ""}
 
 #: line breaks and other control characters (C0, DEL, C1, Unicode line/paragraph separators)
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -50,10 +52,35 @@ class Evidence:
         return len(self.studies)
 
 
-def _is_true(value: object) -> bool:
+def flag(value: object) -> bool | None:
+    """A flag cell as True or False, or None when it is neither (e.g. "maybe").
+
+    Accepted: yes/no, true/false, 1/0, y/n, verified/unverified (any case) and booleans; an empty
+    cell is "no". Numbers read as 1.0/0.0 (a column of 1, 0 and empty cells) count as 1/0.
+    """
     if isinstance(value, bool | np.bool_):
         return bool(value)
-    return str(value).strip().lower() in TRUE
+    if isinstance(value, int | float | np.integer | np.floating):
+        if value != value:  # NaN: an empty cell in a column pandas read as numbers
+            return False
+        return True if value == 1 else (False if value == 0 else None)
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    return True if text in TRUE else (False if text in FALSE else None)
+
+
+def flag_problems(frame: pd.DataFrame, column: str, study: str, path: object) -> list[str]:
+    """One problem naming the rows of a flag column that hold neither a yes nor a no word."""
+    parsed = frame[column].map(flag)
+    bad = parsed.isna()
+    if not bad.any():
+        return []
+    values = shorten(dict.fromkeys(repr(str(v).strip()) for v in frame.loc[bad, column]), 5)
+    return [
+        f"{path}: column '{column}' must say yes or no; found {values} in {_rows(frame, bad, study)}. "
+        "Valid values (any case): yes/no, true/false, 1/0, y/n, verified/unverified; an empty cell means no"
+    ]
 
 
 def read_evidence(config: MapConfig) -> Evidence:
@@ -85,7 +112,10 @@ def read_evidence(config: MapConfig) -> Evidence:
     frame[ROW] = np.arange(1, len(frame) + 1)
     left_out: list[str] = []
     if cols.verified and not config.include_unverified:
-        keep = frame[cols.verified].map(_is_true)
+        problems = flag_problems(frame, cols.verified, cols.study, path)
+        if problems:
+            raise DataError(f"Evidence table {path} cannot be used", problems)
+        keep = frame[cols.verified].map(flag).astype(bool)
         left_out = frame.loc[~keep, cols.study].astype(str).tolist()
         frame = frame[keep]
     frame = frame.reset_index(drop=True)

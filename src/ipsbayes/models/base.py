@@ -31,7 +31,7 @@ from ipsbayes.priors import Prior, PriorSet
 class ModelSpec(BaseModel):
     """Base of every family's ``[model]`` schema (unknown keys are errors)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # no nan or inf in [model]
     kind: str
 
 

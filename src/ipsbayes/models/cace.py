@@ -32,6 +32,7 @@ import xarray as xr
 from pydantic import Field, model_validator
 
 from ipsbayes.config import RunConfig
+from ipsbayes.config_problems import WholeNumber
 from ipsbayes.data import DataBundle, example_rows, raise_if
 from ipsbayes.data_checks import constant_columns, handle_missing, missing_columns, non_binary
 from ipsbayes.families import FAMILIES, OutcomeFamily
@@ -57,7 +58,7 @@ class CaceSpec(ModelSpec):
     kind: Literal["cace"] = "cace"
     outcome: str
     outcome_family: str = Field("bernoulli", description="outcome family: " + ", ".join(FAMILIES))
-    trials: int | None = Field(None, ge=1, description="number of trials for count outcomes (12 months)")
+    trials: WholeNumber | None = Field(None, ge=1, description="number of trials for count outcomes (12 months)")
     count_unit: str = Field("months", description="what one trial is, for labels")
     outcome_unit: str | None = Field(None, description="unit of a continuous outcome (e.g. 'points')")
     assignment: str = Field("assigned", description="0/1 column: assigned to the treatment")

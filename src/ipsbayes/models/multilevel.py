@@ -28,6 +28,7 @@ import xarray as xr
 from pydantic import Field, field_validator
 
 from ipsbayes.config import RunConfig
+from ipsbayes.config_problems import Number
 from ipsbayes.data import DataBundle, Table, raise_if
 from ipsbayes.data_checks import constant_columns, handle_missing, not_nested, trial_counts, varying_within
 from ipsbayes.families import FAMILIES, OutcomeFamily
@@ -73,7 +74,7 @@ class MultilevelSpec(ModelSpec):
         description="group intercepts: 'auto' centres the groups whose data carry more information than "
         "centre_above when the formula has one grouping factor; else non-centred",
     )
-    centre_above: float = Field(CENTRE_ABOVE, gt=0, description="'auto': centre a group above this information")
+    centre_above: Number = Field(CENTRE_ABOVE, gt=0, description="'auto': centre a group above this information")
     outcome_label: str | None = Field(None, description="plain-language name of the outcome for the report")
     outcome_unit: str | None = Field(None, description="unit of a continuous outcome (e.g. 'ms', 'points')")
     vocabulary: dict[str, str] = Field(

@@ -37,6 +37,7 @@ import xarray as xr
 from pydantic import Field, model_validator
 
 from ipsbayes.config import RunConfig
+from ipsbayes.config_problems import Number, WholeNumber
 from ipsbayes.data import DataBundle, raise_if
 from ipsbayes.errors import DataError
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, model_data, register
@@ -71,10 +72,12 @@ class TimeToEventSpec(ModelSpec):
         "calendar_month", description="optional calendar month (YYYY-MM; wide form: entry month), checked if present"
     )
     wide_prefix: str = Field("month_", description="wide form: month columns are <prefix><month>")
-    first_month: int = Field(1, description="number of the first month after enrolment in the data")
-    horizon: int | None = Field(None, gt=0, description="last month modelled (default: the last month followed)")
-    horizons: list[int] = Field(default_factory=lambda: [6, 12, 24], description="months reported in tables")
-    service_horizon: int = Field(12, gt=0, description="month of the per-service cumulative incidence")
+    first_month: WholeNumber = Field(1, description="number of the first month after enrolment in the data")
+    horizon: WholeNumber | None = Field(
+        None, gt=0, description="last month modelled (default: the last month followed)"
+    )
+    horizons: list[WholeNumber] = Field(default_factory=lambda: [6, 12, 24], description="months reported in tables")
+    service_horizon: WholeNumber = Field(12, gt=0, description="month of the per-service cumulative incidence")
     baseline: Literal["rw2", "rw1", "free"] = Field(
         "rw2",
         description="baseline log-odds over months: random walk of order 2 (smooth) or 1, or 'free' (one "
@@ -96,7 +99,7 @@ class TimeToEventSpec(ModelSpec):
         "months 'auto' diverged in 0 of 4 fits against 3 of 4 and took 1.4x fewer leapfrog steps per effective "
         "draw, but at 1,500 it diverged in more fits than 'noncentred' (README, benchmarks/time_to_event.py)",
     )
-    centre_above: float = Field(
+    centre_above: Number = Field(
         BASELINE_CENTRE_ABOVE, gt=0, description="'auto': centre a baseline coordinate whose information exceeds this"
     )
     service_predictors: list[str] = Field(default_factory=list, description="columns constant within a service")

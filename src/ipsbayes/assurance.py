@@ -38,8 +38,9 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from scipy.special import expit
 
-from ipsbayes.config import RunConfig
+from ipsbayes.config import MAX_DATASETS, RunConfig
 from ipsbayes.config_problems import pydantic_problems
+from ipsbayes.dask_pool import check_scheduler_address
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.output import releasing_claims
@@ -47,7 +48,7 @@ from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SuccessSpec(_Strict):
@@ -73,6 +74,13 @@ class UptakeSpec(_Strict):
 
 #: smallest planned trial size (participants) the design command simulates
 MIN_SIZE = 8
+#: largest planned size: one simulated trial of 10,000 at the ci profile takes 20 s and 0.8 GB on one core
+MAX_SIZE = 10_000
+#: participants x posterior draws of one simulated analysis, at about 100 bytes each (2 GB measured for 2,000
+#: participants x 10,000 draws, the final profile): up to 5,000 participants at the default profile, 2,000 at final
+MAX_PARTICIPANT_DRAWS = 20_000_000
+#: planned sizes, and simulated trials (sizes x trials, each a Dask task of about 20 kB), in one command
+MAX_PLANNED_SIZES, MAX_TOTAL_TRIALS = 20, 50_000
 
 
 class DesignSpec(_Strict):
@@ -80,7 +88,7 @@ class DesignSpec(_Strict):
 
     sizes: list[int] = Field(default_factory=lambda: [66, 100, 150, 200, 300, 400, 600])
     allocation: float = Field(0.5, gt=0, lt=1, description="share randomised to the intervention")
-    trials: int = Field(200, ge=1, description="simulated trials per size")
+    trials: int = Field(200, ge=1, le=MAX_DATASETS, description="simulated trials per size")
     design_prior: str = Field("posterior", description="'posterior' or a prior-set name (e.g. ips_map)")
     design_parameters: list[str] = Field(default_factory=lambda: ["treatment_effect", "complier_control_intercept"])
     posterior_run: Path | None = Field(None, description="run folder whose posterior is the design prior")
@@ -93,9 +101,11 @@ class DesignSpec(_Strict):
     @field_validator("sizes")
     @classmethod
     def _sizes(cls, value: list[int]) -> list[int]:
-        small = [n for n in value if n < MIN_SIZE]
-        if not value or small:  # pydantic_problems adds the value given
-            raise ValueError(f"give planned sizes of at least {MIN_SIZE} participants")
+        outside = [n for n in value if not MIN_SIZE <= n <= MAX_SIZE]
+        if not value or outside:  # pydantic_problems adds the value given
+            raise ValueError(f"give planned sizes of at least {MIN_SIZE} participants and at most {MAX_SIZE:,}")
+        if len(set(value)) > MAX_PLANNED_SIZES:
+            raise ValueError(f"give at most {MAX_PLANNED_SIZES} planned sizes, not {len(set(value))}")
         return sorted(set(value))
 
 
@@ -264,6 +274,34 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
         }
 
 
+def scale_problems(design: DesignSpec, settings: dict[str, Any], origin: dict[str, str]) -> list[str]:
+    """Sizes over :data:`MAX_PARTICIPANT_DRAWS` and totals over :data:`MAX_TOTAL_TRIALS` (empty when none).
+
+    ``settings`` are those of each simulated analysis (:func:`ipsbayes.sampling.resolve_settings`);
+    ``origin`` maps ``sizes`` and ``trials`` to the option or key they came from, e.g. ``--sizes``.
+    """
+    problems = []
+    chains, draws = int(settings["chains"]), int(settings["draws"])
+    largest = min(MAX_SIZE, MAX_PARTICIPANT_DRAWS // (chains * draws))
+    too_large = [n for n in design.sizes if n > largest]
+    if too_large:
+        fits = f"give sizes of {MIN_SIZE} to {largest:,}" if largest >= MIN_SIZE else "no planned size fits"
+        problems.append(
+            f"{origin['sizes']}: {', '.join(f'{n:,}' for n in too_large)} participants: each simulated analysis keeps "
+            f"{chains} chains x {draws:,} draws (profile '{settings['profile']}') and participants x draws may be "
+            f"at most {MAX_PARTICIPANT_DRAWS:,} (about 2 GB per trial); {fits}, or set design.profile to one "
+            "with fewer draws (ci: 800)"
+        )
+    total = len(design.sizes) * design.trials
+    if total > MAX_TOTAL_TRIALS:
+        problems.append(
+            f"{origin['trials']}: {design.trials:,} trials x {len(design.sizes)} sizes ({origin['sizes']}) = "
+            f"{total:,} simulated trials; at most {MAX_TOTAL_TRIALS:,} in one command: give at most "
+            f"{MAX_TOTAL_TRIALS // len(design.sizes):,} trials for {len(design.sizes)} sizes, or fewer sizes"
+        )
+    return problems
+
+
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Assurance and expected interval width per size, each with its Monte Carlo SE."""
     out = []
@@ -293,32 +331,23 @@ def _run_jobs(jobs: list[TrialJob], scheduler: str | None, workers: int | None) 
     """Run jobs in-process (``workers = 0``) or on Dask; progress on stderr."""
     interactive = sys.stderr.isatty() and os.environ.get("CI", "").lower() not in {"1", "true"}
     rows: list[dict] = []
+    failures = [0]
 
-    def report(done: int) -> None:
-        failed = sum(not r["ok"] for r in rows)
+    def keep(row: dict) -> None:
+        rows.append(row)
+        failures[0] += not row["ok"]
+        done, failed = len(rows), failures[0]
         if interactive or done == len(jobs) or done % max(1, len(jobs) // 10) == 0:
             end = "\r" if interactive and done < len(jobs) else "\n"
             sys.stderr.write(f"design: {done}/{len(jobs)} simulated trials ({failed} failed){end}")
 
     if workers == 0 and not scheduler:
-        for done, job in enumerate(jobs, start=1):
-            rows.append(run_trial(job))
-            report(done)
+        for job in jobs:
+            keep(run_trial(job))
         return rows, "in-process"
-    from distributed import as_completed
+    from ipsbayes.dask_pool import run_tasks  # the cluster is closed before anything is written
 
-    from ipsbayes.validation import _client
-
-    client = _client(scheduler, workers)
-    try:
-        futures = client.map(run_trial, jobs, pure=False)
-        for done, future in enumerate(as_completed(futures), start=1):
-            rows.append(future.result())
-            report(done)
-        used = len(client.scheduler_info().get("workers", {}))
-    finally:
-        client.close()
-    return rows, scheduler or f"local cluster ({used} workers)"
+    return rows, run_tasks(run_trial, jobs, scheduler, workers, keep)
 
 
 @releasing_claims  # a failure or interrupt removes the claimed staging folder
@@ -367,9 +396,11 @@ def design(
     from ipsbayes.report.standalone import check_language
     from ipsbayes.rundir import atomic_folder, claim_run_output, package_versions, write_json
     from ipsbayes.runner import check
-    from ipsbayes.sampling import sample
+    from ipsbayes.sampling import resolve_settings, sample
 
     check_language(language)
+    if scheduler is not None:  # a malformed address fails before any work starts
+        scheduler = check_scheduler_address(scheduler)
     started = time.perf_counter()
     # the output location is checked and claimed before any data are read or any model is compiled
     claim = claim_run_output(config_path, out, force=force, kind="design", suffix="-design")
@@ -382,9 +413,15 @@ def design(
     try:
         spec_design = DesignSpec.model_validate({**spec_design.model_dump(), **changes}) if changes else spec_design
     except ValidationError as exc:
-        raise ConfigError(
-            "Invalid command-line design settings", pydantic_problems(exc, DesignSpec, "command line")
-        ) from None
+        problems = [
+            p.replace("command line: key 'sizes'", "--sizes").replace("command line: key 'trials'", "--trials")
+            for p in pydantic_problems(exc, DesignSpec, "command line")
+        ]
+        raise ConfigError("Invalid command-line design settings", problems) from None
+    fit_config = config.with_overrides(profile=spec_design.profile, cores=1)
+    origin = {k: f"--{k}" if k in changes else f"{config_path}: key 'design.{k}'" for k in ("sizes", "trials")}
+    if problems := scale_problems(spec_design, resolve_settings(fit_config.sampler), origin):
+        raise ConfigError("Too much work for one ipsbayes design command", problems)
     read_bundle(config)
     names = family.prior_names_for(spec)
     search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
@@ -412,7 +449,6 @@ def design(
     rng = np.random.default_rng(seed)
     if spec_design.uptake is not None:
         draws = shift_uptake(draws, plan.data.arrays["W"], spec_design.uptake, rng)
-    fit_config = config.with_overrides(profile=spec_design.profile, cores=1)
     frame = plan.bundle.participants.frame
     arrays = {k: plan.data.arrays[k] for k in ("W", "X")}
     order = rng.permutation(draws.sizes["draw"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import operator
 import os
 import sys
 import traceback
@@ -29,6 +30,9 @@ from ipsbayes.textutil import clean_message
 
 EXIT_INTERRUPTED = 130
 MAX_WORKERS = 1024
+#: planned sizes of ``design`` (ipsbayes.assurance.MIN_SIZE and MAX_SIZE; not imported: it loads the model stack)
+MIN_SIZE, MAX_SIZE = 8, 10_000
+SCHEDULER_HELP = "address of an existing Dask scheduler, HOST:PORT or tcp://HOST:PORT (default: a local cluster)"
 DEBUG_HINT = "run with --debug for the traceback"
 
 
@@ -99,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_bounded_int("--datasets", 1, MAX_DATASETS + 1),
         help=f"number of simulated data sets K, 1 to {MAX_DATASETS:,} (default: the config's validation.datasets)",
     )
-    val.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
+    val.add_argument("--scheduler", type=_scheduler, help=SCHEDULER_HELP)
     val.add_argument(
         "--workers", type=_bounded_int("--workers", 1, MAX_WORKERS + 1), help="local cluster workers (default: CPUs)"
     )
@@ -126,8 +130,13 @@ def _parser() -> argparse.ArgumentParser:
         type=_bounded_int("--trials", 1, MAX_DATASETS + 1),
         help=f"simulated trials per size, 1 to {MAX_DATASETS:,} (default design.trials)",
     )
-    des.add_argument("--sizes", type=_sizes, help="planned sizes, comma-separated, e.g. 66,150,300")
-    des.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
+    des.add_argument(
+        "--sizes",
+        type=_sizes,
+        help=f"planned sizes, comma-separated, e.g. 66,150,300; each {MIN_SIZE} to {MAX_SIZE:,} participants "
+        "(at most 5,000 when design.profile is default, 2,000 when final: about 2 GB per simulated trial)",
+    )
+    des.add_argument("--scheduler", type=_scheduler, help=SCHEDULER_HELP)
     des.add_argument(
         "--workers",
         type=_bounded_int("--workers", 0, MAX_WORKERS + 1),
@@ -141,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sizes(text: str) -> list[int]:
+    """An argparse type: planned sizes, each ``MIN_SIZE`` to ``MAX_SIZE`` participants."""
     try:
         sizes = [int(part.strip().replace("_", "")) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -149,12 +159,23 @@ def _sizes(text: str) -> list[int]:
         ) from None
     if not sizes:
         raise argparse.ArgumentTypeError("sizes must name at least one planned sample size, e.g. 66,150,300")
-    small = [n for n in sizes if n < 8]  # ipsbayes.assurance.MIN_SIZE (not imported: it loads the model stack)
-    if small:
-        raise argparse.ArgumentTypeError(
-            f"planned sizes must be at least 8 participants; too small: {', '.join(map(str, small))}"
-        )
+    for wrong, limit, words in ((operator.lt, MIN_SIZE, "at least"), (operator.gt, MAX_SIZE, "at most")):
+        if outside := [n for n in sizes if wrong(n, limit)]:
+            shown = ", ".join(map(str, outside[:5]))[:80]
+            raise argparse.ArgumentTypeError(
+                f"planned sizes must be {words} {limit:,} participants ({MIN_SIZE} to {MAX_SIZE:,}); "
+                f"too {'small' if limit == MIN_SIZE else 'large'}: {shown}"
+            )
     return sizes
+
+
+def _scheduler(text: str) -> str:
+    """An argparse type: a Dask scheduler address (checked before any work starts)."""
+    from ipsbayes.dask_pool import scheduler_address_problem
+
+    if (problem := scheduler_address_problem(text)) is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text.strip()
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
@@ -180,13 +201,18 @@ def main(argv: list[str] | None = None) -> int:
 
     Run as the ``ipsbayes`` command (``argv`` None), an interrupted command exits at once
     after its staging folders are removed, instead of waiting seconds for the interpreter
-    to tear down compiled models and sampler threads.
+    to tear down compiled models and sampler threads; a Ctrl-C during that teardown exits
+    with 130 and one line, never a traceback. In-process, the caller's SIGINT handler is restored.
     """
     if argv is None:  # the command, not a program calling main(): chunked post-fit work reuses freed memory
         from ipsbayes.memory import keep_freed_memory
 
         keep_freed_memory()
-    code = _main(argv)
+    try:
+        code = _main(argv)
+    except KeyboardInterrupt:  # only a second Ctrl-C within instants of the first one's handling gets here
+        print("interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
     if argv is None and code == EXIT_INTERRUPTED:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -208,13 +234,33 @@ def _main(argv: list[str] | None) -> int:
     if args.command is None:
         _parser().print_help()
         return 2
-    from ipsbayes.output import placed_count
+    from ipsbayes.output import placed_count, release_all
 
     placed_before = placed_count()
-    interrupt.install_cli_handler()
+    previous_handler = interrupt.install_cli_handler()
     previous_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
     handler = _log_to_stderr(quiet=getattr(args, "quiet", False) or args.command != "run")
+    try:
+        code = _guarded(args, debug, placed_before)
+    except KeyboardInterrupt:  # between the command's end and its cleanup
+        code = _interrupted(placed_before)
+    finally:
+        interrupt.record_only()  # the cleanup runs to its end; a Ctrl-C during it still counts
+        release_all()
+        warnings.showwarning = previous_showwarning
+        logging.getLogger("ipsbayes").removeHandler(handler)
+    if interrupt.requested() and code != EXIT_INTERRUPTED:
+        code = _interrupted(placed_before)
+    if argv is None:  # what is left is the interpreter's teardown (see main)
+        interrupt.exit_on_interrupt(_interrupted_text(placed_before), EXIT_INTERRUPTED)
+    else:
+        interrupt.restore(previous_handler)
+    return code
+
+
+def _guarded(args: argparse.Namespace, debug: bool, placed_before: int) -> int:
+    """Run the command; every failure becomes one message and an exit code."""
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -229,38 +275,41 @@ def _main(argv: list[str] | None) -> int:
     except (OSError, MemoryError) as exc:
         if interrupt.requested():
             return _interrupted(placed_before)
-        _say(_one_line(exc))
+        _say(_one_line(exc, args.command))
         if debug:
             traceback.print_exc()
         return 2
     except Exception as exc:
         if interrupt.requested():
             return _interrupted(placed_before)
-        _say(f"unexpected failure: {_one_line(exc)} ({DEBUG_HINT})")
+        _say(f"unexpected failure: {_one_line(exc, args.command)} ({DEBUG_HINT})")
         if debug:
             traceback.print_exc()
         return 1
-    finally:
-        from ipsbayes.output import release_all
-
-        release_all()
-        warnings.showwarning = previous_showwarning
-        logging.getLogger("ipsbayes").removeHandler(handler)
 
 
-def _interrupted(placed_before: int) -> int:
+def _interrupted_text(placed_before: int) -> str:
+    """The line an interrupt prints: whether this command's output is complete and in place."""
     from ipsbayes.output import last_placed, placed_count
 
     if placed_count() > placed_before:
-        print(f"interrupted: {last_placed()} had been written completely and is in place", file=sys.stderr)
-    else:
-        print("interrupted: stopped before writing anything; earlier results are unchanged", file=sys.stderr)
+        return f"interrupted: {last_placed()} had been written completely and is in place"
+    return "interrupted: stopped before writing anything; earlier results are unchanged"
+
+
+def _interrupted(placed_before: int) -> int:
+    print(_interrupted_text(placed_before), file=sys.stderr)
     return EXIT_INTERRUPTED
 
 
-def _one_line(exc: BaseException) -> str:
+#: what to lower when a command runs out of memory
+_SMALLER = {"simulate": "use smaller --option sizes", "validate": "use fewer --workers", "design": "lower --sizes"}
+
+
+def _one_line(exc: BaseException, command: str = "run") -> str:
     if isinstance(exc, MemoryError):
-        return "out of memory; lower sampler.draws or sampler.chains, or use a machine with more memory"
+        smaller = _SMALLER.get(command, "lower sampler.draws or sampler.chains")
+        return f"out of memory; {smaller}, or use a machine with more memory"
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror}{where}"
@@ -328,7 +377,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             out=args.out,
             force=args.force,
         )
-        print(f"report: {(result / 'report.html').resolve()}")
+        print(f"report: {(result / 'report.html').resolve()}", flush=True)  # before the interpreter's teardown
         return 0
     if args.command == "map-prior":
         from ipsbayes.evidence.derive import map_prior
@@ -351,7 +400,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             language=args.language,
             force=args.force,
         )
-        print(f"report: {(result / 'report.html').resolve()}")
+        print(f"report: {(result / 'report.html').resolve()}", flush=True)  # before the interpreter's teardown
         return 0
     raise IpsBayesError(f"unknown command {args.command}")
 

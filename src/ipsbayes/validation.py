@@ -34,6 +34,7 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes.config import RunConfig
+from ipsbayes.dask_pool import check_scheduler_address, run_tasks
 from ipsbayes.data import DataBundle, Table
 from ipsbayes.errors import ConfigError
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
@@ -252,16 +253,6 @@ def coverage_table(rows: pd.DataFrame, probs: list[float]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _client(scheduler: str | None, workers: int | None) -> Any:
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        return Client(scheduler)
-    n = workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
-    return Client(cluster)
-
-
 def _progress(done: int, total: int, failed: int, started: float, interactive: bool) -> None:
     if interactive:
         elapsed = time.perf_counter() - started
@@ -316,6 +307,8 @@ def validate(
     from ipsbayes.report.validation_report import write_validation_report
     from ipsbayes.simulate import make_design
 
+    if scheduler is not None:  # a malformed address fails before any work starts
+        scheduler = check_scheduler_address(scheduler)
     config, family, spec, priors = validate_config(config_path)
     claim = claim_run_output(config, out, force=force, kind="validation", suffix="-validation")
     if datasets is not None and not 1 <= datasets <= 10_000:
@@ -335,24 +328,19 @@ def validate(
     if run_sbc:
         jobs += [Job("sbc", i, seed * 100_003 + 50_000 + i, fit_config, spec, priors, bundle) for i in range(k)]
     started = time.perf_counter()
-    client = _client(scheduler, workers)
     rows: list[dict[str, Any]] = []
-    try:
-        from distributed import as_completed
+    interactive = sys.stderr.isatty() and os.environ.get("CI", "").lower() not in {"1", "true"}
+    count = {"done": 0, "failed": 0}
 
-        futures = client.map(run_job, jobs, pure=False)
-        interactive = sys.stderr.isatty() and os.environ.get("CI", "").lower() not in {"1", "true"}
-        failed = 0
-        for done, future in enumerate(as_completed(futures), start=1):
-            result = future.result()
-            failed += not all(row["ok"] for row in result)
-            rows += result
-            _progress(done, len(jobs), failed, started, interactive)
-        if interactive:
-            sys.stderr.write("\n")
-        workers_used = len(client.scheduler_info().get("workers", {}))
-    finally:
-        client.close()
+    def keep(result: list[dict[str, Any]]) -> None:
+        rows.extend(result)
+        count["done"] += 1
+        count["failed"] += not all(row["ok"] for row in result)
+        _progress(count["done"], len(jobs), count["failed"], started, interactive)
+
+    where = run_tasks(run_job, jobs, scheduler, workers, keep)  # the cluster is closed before anything is written
+    if interactive:
+        sys.stderr.write("\n")
     table = pd.DataFrame(rows)
     coverage = coverage_table(table, settings.probs)
     target = claim.target
@@ -361,7 +349,7 @@ def validate(
         "datasets_per_study": k,
         "profile": profile,
         "seed": seed,
-        "scheduler": scheduler or f"local cluster ({workers_used} workers)",
+        "scheduler": where,
         "sbc": run_sbc,
         "design": settings.design,
         "options": settings.options,

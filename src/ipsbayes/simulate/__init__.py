@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,46 +31,120 @@ DESIGNS: dict[str, tuple[type, Callable[..., tuple[dict[str, pd.DataFrame], dict
 }
 
 
+#: range of a design's numbers that its ``LIMITS`` do not list
+NUMBER_RANGE = (-1_000.0, 1_000.0)
+#: range of a design's whole numbers that its ``LIMITS`` do not list
+WHOLE_RANGE = (0, 1_000_000)
+_TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no"}
+
+
 def make_design(name: str, options: Mapping[str, Any] | None = None) -> Any:
     """Build the design dataclass of ``name`` with ``options`` overriding its defaults.
+
+    Every option must have its default's type (text from the command line is converted), be
+    finite and lie in the design's ``LIMITS`` (:data:`NUMBER_RANGE` and :data:`WHOLE_RANGE` for
+    the others) before the design's own ``problems()`` check how the settings fit together.
 
     Raises
     ------
     ConfigError
         Listing every unknown option (with the valid ones), every value that cannot make
-        a data set (with what would be valid) or an unknown design.
+        a data set (naming the option, the value and what would be valid) or an unknown design.
     """
     if name not in DESIGNS:
         raise ConfigError(f"Unknown design '{name}'{did_you_mean(name, DESIGNS)}; valid: {', '.join(DESIGNS)}")
     cls = DESIGNS[name][0]
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "extra"}
-    problems, values = [], {}
+    defaults = cls()
+    problems, values, wrong = [], {}, set()
     for key, value in (options or {}).items():
         if key not in fields:
             problems.append(f"unknown option '{key}'{did_you_mean(key, fields)}; valid: {', '.join(fields)}")
             continue
-        default = getattr(cls(), key)
+        default = getattr(defaults, key)
         try:
             values[key] = _coerce(value, default)
-        except (TypeError, ValueError):
-            problems.append(f"option '{key}': cannot read {value!r} as {type(default).__name__}")
+        except (TypeError, ValueError, OverflowError):
+            problems.append(f"option '{key}': cannot read {_shown(value)} as {_kind(default)}")
+            wrong.add(key)
+            continue
+        if (problem := _range_problem(key, values[key], default, getattr(cls, "LIMITS", {}))) is not None:
+            problems.append(problem)
+            wrong.add(key)
+    # how the other settings fit together, with the default in place of each value already refused
+    # (a problem naming a refused option is left out: it would quote the default, not the value given)
+    design = cls(**{k: v for k, v in values.items() if k not in wrong})
+    problems += [p for p in design.problems() if not any(re.search(rf"\b{k}\b", p) for k in wrong)]
     if problems:
         raise ConfigError(f"Invalid options for design '{name}'", problems)
-    design = cls(**values)
-    if impossible := design.problems():
-        raise ConfigError(f"Invalid options for design '{name}'", impossible)
     return design
 
 
 def _coerce(value: Any, default: Any) -> Any:
-    """Convert command-line text to the type of the default value."""
-    if not isinstance(value, str):
-        return value
-    if isinstance(default, bool):
-        return value.lower() in {"1", "true", "yes"}
+    """``value`` as the type of ``default``: command-line text is converted, anything else must have that type."""
     if isinstance(default, tuple):
-        return tuple(type(default[0])(v) for v in value.split(","))
-    return type(default)(value)
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not items:
+            raise TypeError("a list")
+        return tuple(_coerce(item, default[0]) for item in items)
+    if isinstance(default, bool):
+        text = value.strip().lower() if isinstance(value, str) else None
+        if isinstance(value, bool) or text in _TRUE | _FALSE:
+            return value if isinstance(value, bool) else text in _TRUE
+        raise ValueError("not true or false")
+    if isinstance(value, bool) or isinstance(value, list | tuple | dict):
+        raise TypeError("not a single value of this type")
+    if isinstance(default, int):
+        if isinstance(value, float):
+            raise TypeError("a number where a whole number is meant")
+        return int(value.strip()) if isinstance(value, str) else int(value)
+    if isinstance(default, float):
+        return float(value.strip()) if isinstance(value, str) else float(value)
+    if not isinstance(value, type(default)):
+        raise TypeError("not text")
+    return value
+
+
+def _range_problem(key: str, value: Any, default: Any, limits: Mapping[str, tuple[float, float]]) -> str | None:
+    """Why ``value`` of option ``key`` is not finite or not in its range (None when it is fine)."""
+    if isinstance(default, bool | str) or (isinstance(default, tuple) and isinstance(default[0], str)):
+        return None
+    whole = isinstance(default, int) or (isinstance(default, tuple) and isinstance(default[0], int))
+    low, high = limits.get(key, WHOLE_RANGE if whole else NUMBER_RANGE)
+    items = value if isinstance(value, tuple) else (value,)
+    valid = f"{'a whole number' if whole else 'a finite number'} from {_number(low)} to {_number(high)}"
+    if isinstance(default, tuple):
+        valid = f"numbers separated by commas, each {valid}"
+    if all(math.isfinite(item) and low <= item <= high for item in items):
+        return None
+    return f"option '{key}' = {_shown(value)}: must be {valid}"
+
+
+def _kind(default: Any) -> str:
+    """What a value of ``default``'s type is called in a message."""
+    if isinstance(default, tuple):
+        return f"numbers separated by commas ({_kind(default[0])} each)"
+    if isinstance(default, bool):
+        return "true or false"
+    return {int: "a whole number", float: "a number"}.get(type(default), "text")
+
+
+def _number(limit: float) -> str:
+    """A limit as a message states it: ``200,000``, ``-1,000``, ``0.01``."""
+    return f"{int(limit):,}" if float(limit).is_integer() else f"{limit:g}"
+
+
+def _shown(value: Any) -> str:
+    """A value as a message shows it: numbers as Python writes them, text quoted, at most 60 characters."""
+    if isinstance(value, tuple):
+        text = ",".join(_shown(item) for item in value)
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float | int):
+        text = repr(value)
+    else:
+        text = repr(str(value)) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else f"{text[:60]}..."
 
 
 @releasing_claims

@@ -22,6 +22,7 @@ independent of the code under test.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,8 @@ from scipy.special import expit
 
 from ipsbayes.simulate.monthly_panel import monthly_panel
 
+#: rows of the monthly panel (participants x monthly_months): 150,000 x 24 take 0.9 GB and 30 s to simulate
+MAX_PANEL_ROWS = 5_000_000
 DIAGNOSES = ("anxiety_depression", "neurodevelopmental", "psychosis", "substance_use")
 CATEGORIES = ("none", "work", "apprenticeship", "education")
 
@@ -82,6 +85,19 @@ class IpsUngDesign:
     benefits_share: float = 0.5
     target_persistence: float = 0.85
     extra: dict = field(default_factory=dict)
+    #: the range of each setting that ``make_design`` checks first (other numbers: -1,000 to 1,000);
+    #: sizes are what a 2-core, 8 GB machine simulates in well under a minute
+    LIMITS: ClassVar[dict[str, tuple[float, float]]] = {
+        "n_services": (2, 1_000),
+        "n_specialists": (2, 100_000),
+        "n_participants": (1, 200_000),
+        "min_service_size": (1, 1_000),
+        "max_reviews": (1, 20),
+        "monthly_months": (12, 60),
+        "recruitment_months": (1, 60),
+        "extract_after_months": (1, 120),
+        "service_size_sdlog": (0, 10),
+    }
 
     def correlation_matrix(self) -> np.ndarray:
         """3 x 3 correlation of the service effects (reach, apprenticeship, education)."""
@@ -135,6 +151,11 @@ class IpsUngDesign:
         found = []
         if self.monthly_months < 12:
             found.append(f"monthly_months = {self.monthly_months}: the panel must cover the 12-month outcome")
+        if self.n_participants * self.monthly_months > MAX_PANEL_ROWS:
+            found.append(
+                f"n_participants x monthly_months = {self.n_participants * self.monthly_months:,} monthly panel "
+                f"rows: at most {MAX_PANEL_ROWS:,}; give fewer participants or months"
+            )
         if self.recruitment_months < 1:
             found.append(f"recruitment_months = {self.recruitment_months}: must be at least 1")
         if self.extract_after_months - self.recruitment_months + 1 < 1:

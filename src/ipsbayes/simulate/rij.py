@@ -18,6 +18,7 @@ This module imports no model code.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,12 @@ class RijDesign:
     months_concentration: float = 4.0  # beta-binomial concentration (lower = more overdispersed)
     trials: int = 12
     extra: dict = field(default_factory=dict)
+    #: the range of each setting that ``make_design`` checks first (other numbers: -1,000 to 1,000)
+    LIMITS: ClassVar[dict[str, tuple[float, float]]] = {
+        "n_participants": (1, 200_000),
+        "trials": (1, 1_000),
+        "months_concentration": (0.01, 1_000),
+    }
 
     @property
     def n_treated(self) -> int:
@@ -130,7 +137,9 @@ def simulate_rij(seed: int, design: RijDesign | None = None) -> tuple[dict[str, 
     complier = rng.binomial(1, p_complier)
     schooling = covariates["years_schooling"].to_numpy()
     mu = _mu(design, complier, arm, schooling)
-    a, b = mu * design.months_concentration, (1 - mu) * design.months_concentration
+    # expit saturates at 0 or 1 beyond |logit| ~ 37, where a beta needs positive parameters
+    bounded = np.clip(mu, 1e-12, 1 - 1e-12)
+    a, b = bounded * design.months_concentration, (1 - bounded) * design.months_concentration
     months = rng.binomial(design.trials, rng.beta(a, b))
     employed = rng.binomial(1, months / design.trials)
     participants = pd.DataFrame(

@@ -24,7 +24,7 @@ from ipsbayes.models.time_to_event_figures import (
 )
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
-from ipsbayes.present.answers import prior_dependence_line, probability_sentence
+from ipsbayes.present.answers import probability_sentence, robustness_line
 from ipsbayes.present.cells import suppress, suppression_note
 from ipsbayes.present.phrases import Effect, amount, estimate, interval_text
 from ipsbayes.present.style import median
@@ -214,7 +214,8 @@ def answer(ctx: ReportContext) -> list[str]:
     if ctx.has("fidelity_incidence_contrast_any"):
         horizon = service_horizon(ctx)
         lines.append(f"{fidelity_sentence(ctx, horizon)} {fidelity_probability(ctx, horizon)} {ctx.text(*ASSOCIATION)}")
-    robust = prior_dependence_line(ctx, "median_time_any", ("the median month", "medianmåneden"))
+    # the priors' weight is said above (prior_sentence); refits, when the run has them, add their range
+    robust = robustness_line(ctx, "median_time_any", ("the median month", "medianmåneden"))
     if robust:
         lines.append(robust)
     return [line for line in lines if line]

@@ -250,6 +250,11 @@ class Design:
         text = [c for c in out.columns if pd.api.types.is_string_dtype(out[c]) and out[c].dtype != object]
         return out.astype(dict.fromkeys(text, object)) if text else out
 
+    def unscaled(self, j: int) -> bool:
+        """True when column ``j`` is a numeric predictor left on its own scale (not standardised)."""
+        label = self.labels[j]
+        return self.kinds.get(label) == "numeric" and label not in self.scaling
+
     def unit_scale(self) -> np.ndarray:
         """Per column: the SD a coefficient is "per" (1 for unstandardised columns)."""
         scale = np.ones(len(self.labels))

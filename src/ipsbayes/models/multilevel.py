@@ -354,7 +354,7 @@ class Multilevel(ModelFamily):
         family = self.outcome_family(spec)
         base = family.default_priors(data.arrays["y"], data.arrays.get("trials"))
         design: Design = data.info["design"]
-        unscaled = [j for j in range(len(design.labels)) if label_unscaled(design, j)]
+        unscaled = [j for j in range(len(design.labels)) if design.unscaled(j)]
         spread = [float(np.std(data.arrays["X"][:, j])) or 1.0 for j in unscaled]
         beta = base["beta"]
         if spread and min(spread) < 1.0:  # per unit of an unstandardised predictor: widen for the narrowest
@@ -492,12 +492,6 @@ def constant_within(table: Table, formula: ModelFormula, group: str, column: str
     labelled = table.frame.copy()
     labelled[factor.name] = labelled[list(factor.columns)].astype(str).agg(":".join, axis=1)
     return varying_within(Table(labelled, table.path, table.label), factor.name, [column])
-
-
-def label_unscaled(design: Design, j: int) -> bool:
-    """True when column ``j`` is a numeric predictor left on its own scale (not standardised)."""
-    label = design.labels[j]
-    return design.kinds.get(label) == "numeric" and label not in design.scaling
 
 
 register(Multilevel())

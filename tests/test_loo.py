@@ -80,3 +80,21 @@ def test_the_diagnostics_message_is_the_one_arviz_numbers_give() -> None:
         f"{n_bad} of {k.size} observations have Pareto k > {limit:.2f} (max {k.max():.2f}); "
         f"elpd_loo {float(reference.elpd):.1f} (SE {float(reference.se):.1f}), p_loo {float(reference.p):.1f}"
     )
+
+
+def test_a_row_whose_log_likelihood_does_not_vary_is_not_an_error() -> None:
+    """ArviZ raises "All tail values are the same" for it (the shipped ALDA example hit it at --profile ci).
+
+    Equal importance ratios need no smoothing: the row gets k = 0, elpd_i equal to its log-likelihood and
+    p_loo_i = 0, and every other row keeps exactly the values it has without that row.
+    """
+    rng = np.random.default_rng(4)
+    varying = rng.normal(-1.0, 0.3, (2, 500, 6))
+    constant = np.full((2, 500, 1), -0.7)
+    both = xr.DataArray(np.concatenate([varying, constant], axis=2), dims=("chain", "draw", "obs"))
+    alone = xr.DataArray(varying, dims=("chain", "draw", "obs"))
+    result, reference = psis_loo(both, 1.0), psis_loo(alone, 1.0)
+    elpd, p, k = (np.asarray(v).ravel() for v in (result.elpd_i, result.p_i, result.pareto_k))
+    assert k[-1] == 0.0 and np.isclose(elpd[-1], -0.7) and np.isclose(p[-1], 0.0)
+    np.testing.assert_allclose(elpd[:-1], np.asarray(reference.elpd_i).ravel())
+    np.testing.assert_allclose(k[:-1], np.asarray(reference.pareto_k).ravel())

@@ -130,10 +130,14 @@ def _block(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray, n
     tail_idx = np.take_along_axis(tail_idx, order, axis=1)
     tail = np.take_along_axis(tail, order, axis=1)
     max_tail, min_tail = tail[:, -1], tail[:, 0]
-    if np.any(np.abs(max_tail - min_tail) < np.finfo(float).tiny):
-        raise ValueError("All tail values are the same")
-    k, sigma = gpd_fit((np.exp(tail) - np.exp(cutoff)[:, None]).T)
-    smooth = np.isfinite(k)
+    # a row whose tail ratios are all equal (its log-likelihood does not vary in the tail; ArviZ raises
+    # "All tail values are the same") has equal weights there: nothing to smooth, and no heavy tail (k = 0)
+    flat = np.abs(max_tail - min_tail) < np.finfo(float).tiny
+    k, sigma = np.zeros(width), np.zeros(width)
+    if not flat.all():
+        varying = ~flat
+        k[varying], sigma[varying] = gpd_fit((np.exp(tail[varying]) - np.exp(cutoff[varying])[:, None]).T)
+    smooth = np.isfinite(k) & ~flat
     if smooth.any():
         probs = (np.arange(m) + 0.5)[None, :] / m
         ks, ss, mu = k[smooth, None], sigma[smooth, None], np.exp(cutoff[smooth])[:, None]

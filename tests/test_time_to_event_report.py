@@ -209,3 +209,34 @@ def test_each_presentation_module_imports_first(module: str) -> None:
 
     done = subprocess.run([sys.executable, "-c", f"import ipsbayes.models.{module}"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-800:]
+
+
+def test_observed_shares_resting_on_small_cells_are_withheld(prior_estimands) -> None:
+    """Aalen-Johansen shares are counts in disguise: a cohort or first-transition count below min_cell hides them."""
+    import dataclasses
+
+    from ipsbayes.models.time_to_event_figures import incidence_curves, publishable_observed
+    from ipsbayes.models.time_to_event_report import incidence_section, observed_by
+
+    base = context(prior_estimands, "en")
+    cohort = prior_estimands["observed_incidence_curve"].attrs["participants"]
+    events = prior_estimands["observed_events_curve"]
+    assert events.dims == ("target", "month") and float(events.sum("target").max()) <= cohort
+    open_ = dataclasses.replace(base, min_cell=1)
+    assert np.isfinite(publishable_observed(open_).values).all() and observed_by(open_, 12) is not None
+    for language in ("en", "nb"):
+        closed = dataclasses.replace(context(prior_estimands, language), min_cell=int(cohort) + 1)
+        assert not np.isfinite(publishable_observed(closed).values).any() and observed_by(closed, 12) is None
+        text = incidence_section(closed)
+        assert ("are not shown" in text) if language == "en" else ("vises ikke" in text)
+        fig, caption = incidence_curves(closed)
+        dashed = [line for ax in fig.axes for line in ax.get_lines() if line.get_linestyle() == "--"]
+        assert all(not np.isfinite(line.get_ydata()).any() for line in dashed)
+        assert str(int(cohort) + 1) in caption
+        fig.clf()
+    # a month where one target has 1 to min_cell - 1 first transitions: every target's share of it is withheld
+    first = events.isel(month=slice(0, None))
+    small = int(max(1, float(first.min())) + 1)
+    partial = publishable_observed(dataclasses.replace(base, min_cell=small))
+    risky = ((events > 0) & (events < small)).any("target")
+    assert not np.isfinite(partial.where(risky).values).any()

@@ -138,7 +138,18 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
         100 * info["observed_incidence"].T,
         dims=("target", "month"),
         coords=target_month,
-        attrs={"label": "Observed cumulative incidence (Aalen-Johansen)", "unit": "%"},
+        attrs={
+            "label": "Observed cumulative incidence (Aalen-Johansen)",
+            "unit": "%",
+            "participants": float(np.sum(info["pattern_weights"])),
+        },
+    )
+    # first transitions so far per target and month: a share resting on fewer than report.min_cell is not published
+    out["observed_events_curve"] = xr.DataArray(
+        info["observed_events"].T,
+        dims=("target", "month"),
+        coords=target_month,
+        attrs={"label": "Observed first transitions up to each month (small-cell checks)", "unit": "participants"},
     )
     out.update(_coefficients(posterior, data, targets))
     if predictor.fidelity_slope is not None and spec.fidelity is not None:

@@ -189,6 +189,7 @@ def _observed(
 ) -> None:
     """Nonparametric (Aalen-Johansen) cumulative incidence overall and per service, for comparison."""
     info["observed_incidence"] = observed_incidence(trials.sum(axis=0), events.sum(axis=0))
+    info["observed_events"] = np.cumsum(events.sum(axis=0), axis=0)  # (T, K): who the observed shares rest on
     column = months.index(min(spec.service_horizon, months[-1]))
     per_service = np.zeros(n_services)
     for s in range(n_services):

@@ -8,13 +8,14 @@ which uses the target and outcome labels defined here in its text too. Observed 
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ipsbayes.models.time_to_event_data import TARGETS_NB
 from ipsbayes.present import ReportContext
 from ipsbayes.present.answers import vocabulary_word
-from ipsbayes.present.cells import suppress
+from ipsbayes.present.cells import suppress, too_small
 from ipsbayes.present.common import size_label
 from ipsbayes.present.style import median, pointrange
 
@@ -46,14 +47,36 @@ def _band_legend(ctx: ReportContext, extra: list[Line2D]) -> list[Line2D]:
     ]
 
 
+def publishable_observed(ctx: ReportContext) -> xr.DataArray:
+    """The observed curves (target x month) with every point resting on a small cell set to NaN.
+
+    A point is withheld when the cohort is smaller than ``report.min_cell``, or when the first
+    transitions so far, for any target or for all targets together, number at least one but fewer
+    than ``report.min_cell`` (a share of a few people identifies them). Every target's point of such a
+    month is withheld, so the small one cannot be recovered as the total minus the others.
+    """
+    observed = ctx.estimands["observed_incidence_curve"]
+    if too_small(observed.attrs.get("participants", np.nan), ctx.min_cell):
+        return observed.where(False)
+    if "observed_events_curve" not in ctx.estimands:  # run folders from before the event counts were kept
+        return observed.where(False)
+    events = ctx.estimands["observed_events_curve"]
+    small = xr.apply_ufunc(too_small, events, ctx.min_cell) | xr.apply_ufunc(
+        too_small, events.sum("target"), ctx.min_cell
+    )
+    return observed.where(~small.any("target"))
+
+
 def incidence_curves(ctx: ReportContext) -> tuple[Figure, str]:
     """Cumulative incidence by month (any target and each target) with intervals and the observed steps."""
     estimands, style = ctx.estimands, ctx.style
     any_curve, curves = estimands["incidence_curve_any"], estimands["incidence_curve"]
-    observed = estimands["observed_incidence_curve"]
+    observed = publishable_observed(ctx)  # small cells withheld (NaN: no step drawn there)
     months = any_curve["month"].values
     targets = [str(t) for t in curves["target"].values]
-    series = [(style.t("any target", "et hvilket som helst mål"), any_curve, observed.sum("target"), "black")]
+    series = [
+        (style.t("any target", "et hvilket som helst mål"), any_curve, observed.sum("target", min_count=1), "black")
+    ]
     if len(targets) > 1:
         series += [
             (target_label(ctx, t), curves.sel(target=t), observed.sel(target=t), COLOURS[i % len(COLOURS)])
@@ -82,7 +105,21 @@ def incidence_curves(ctx: ReportContext) -> tuple[Figure, str]:
         f"mål med de andre som konkurrerende): posterior median (linje) og {style.text} (bånd). Stiplede trinn: "
         "observert Aalen-Johansen-anslag, som teller hver deltaker for månedene de ble fulgt.",
     )
-    return fig, caption
+    return fig, caption + withheld_note(ctx, observed)
+
+
+def withheld_note(ctx: ReportContext, shown: xr.DataArray) -> str:
+    """A sentence when some observed shares were withheld as small cells ("" when none were)."""
+    raw = ctx.estimands["observed_incidence_curve"]
+    withheld = int((np.isfinite(raw.values) & ~np.isfinite(shown.values)).any(axis=0).sum())
+    if not withheld:
+        return ""
+    return ctx.text(
+        f" Observed shares of {withheld} month(s) are not shown: they rest on fewer than {ctx.min_cell} "
+        f"participants (report.min_cell = {ctx.min_cell}).",
+        f" Observerte andeler for {withheld} måned(er) vises ikke: de bygger på færre enn {ctx.min_cell} "
+        f"deltakere (report.min_cell = {ctx.min_cell}).",
+    )
 
 
 def hazard_by_month(ctx: ReportContext) -> tuple[Figure, str]:

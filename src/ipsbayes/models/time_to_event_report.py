@@ -18,9 +18,11 @@ from ipsbayes.models.time_to_event_figures import (
     hazard_by_month,
     incidence_curves,
     outcome_of,
+    publishable_observed,
     service_incidence,
     service_title,
     target_label,
+    withheld_note,
 )
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
@@ -58,10 +60,16 @@ def prior_effect(ctx: ReportContext, name: str, **where: object) -> Effect | Non
 
 
 def observed_by(ctx: ReportContext, month: int) -> float | None:
-    """Observed (Aalen-Johansen) share with a first transition by ``month``, all targets together."""
-    observed = ctx.estimands["observed_incidence_curve"].sum("target")
+    """Observed (Aalen-Johansen) share with a first transition by ``month``, all targets together.
+
+    None when it cannot be published: the month is not observed, or the share rests on fewer than
+    ``report.min_cell`` participants (the cohort, or the first transitions so far).
+    """
+    observed = publishable_observed(ctx).sum("target", min_count=1)
     months = [int(m) for m in observed["month"].values]
-    return float(observed.sel(month=month)) if month in months else None
+    if month not in months or not np.isfinite(float(observed.sel(month=month))):
+        return None
+    return float(observed.sel(month=month))
 
 
 def incidence_sentence(ctx: ReportContext) -> str:
@@ -246,7 +254,8 @@ def incidence_section(ctx: ReportContext) -> str:
             f"Forventet andel deltakere med {outcome} innen utgangen av hver rapporteringsmåned, som gjennomsnitt "
             f"over studiens deltakere ({ctx.style.text}); deltakere fulgt i færre måneder teller for månedene de ble "
             "fulgt. Den observerte kolonnen teller på samme måte uten modellen.",
-        ),
+        )
+        + withheld_note(ctx, publishable_observed(ctx)),
         "\n".join(rows),
     ]
     targets = [str(t) for t in ctx.estimands["incidence"]["target"].values] if ctx.has("incidence") else []

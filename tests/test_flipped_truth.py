@@ -261,3 +261,17 @@ def test_the_answer_always_says_how_much_it_depends_on_the_priors(rij_fits) -> N
                 assert words in line and "0.05 or more flags it" in line
             else:
                 assert ("ingen følsomhet" in line) == (prior < 0.05) and "0,05 eller mer" in line
+
+
+def test_raw_estimates_hidden_as_small_cells_are_not_quoted_in_the_text(rij_fits) -> None:
+    """The table says 'suppressed (n < ...)'; the answer and the small-sample section must not print the number."""
+    import dataclasses
+
+    from ipsbayes.models.cace_small import small_sample_section
+
+    for language, raw in (("en", "raw Wald estimate"), ("nb", "rå Wald-anslaget")):
+        ctx = rij_fits["never_takers_worse"][language]
+        closed = dataclasses.replace(ctx, min_cell=100000)
+        assert any(raw in line for line in cace_answer(ctx)) and not any(raw in line for line in cace_answer(closed))
+        value = ctx.number(float(ctx.estimands["observed_wald_cace"]), "pp")
+        assert value not in " ".join(cace_answer(closed)) and value not in small_sample_section(closed)

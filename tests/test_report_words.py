@@ -79,6 +79,21 @@ def test_share_figure_raises_no_layout_warning() -> None:
     assert fig.get_layout_engine() is not None
 
 
+def test_share_figure_never_draws_a_row_below_the_small_cell_limit() -> None:
+    """Each row's observed share rests on its trials (e.g. 4 cows): below report.min_cell it is not drawn."""
+    import dataclasses
+
+    tree = count_tree(trials=True)  # 20 trials per row
+    for language, words in (("en", "rows with fewer than 30 trials are not drawn"), ("nb", "er ikke tegnet")):
+        ctx = dataclasses.replace(context(tree, {}, language=language), min_cell=30)
+        fig, caption = proportions(ctx)
+        dots = next(line for line in fig.axes[0].get_lines() if line.get_marker() == "o")
+        assert not np.isfinite(np.asarray(dots.get_ydata(), float)).any() and words in caption
+    fig, caption = proportions(context(tree, {}))  # min_cell 5 < 20 trials: every row drawn
+    dots = next(line for line in fig.axes[0].get_lines() if line.get_marker() == "o")
+    assert np.isfinite(np.asarray(dots.get_ydata(), float)).all() and "not drawn" not in caption
+
+
 def test_group_level_sentence_only_with_group_level_predictors() -> None:
     tree = count_tree(trials=False)
     assert not has_group_predictors(context(tree, {}, group_predictors="[]"))

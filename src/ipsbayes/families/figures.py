@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from ipsbayes.present import Figure, ReportContext, fixed
+from ipsbayes.present.cells import too_small
+from ipsbayes.present.text import percent
 
 
 def _response(ctx: ReportContext) -> str | None:
@@ -39,10 +41,13 @@ def density(ctx: ReportContext) -> tuple[Any, str]:
     label = ctx.label(name)
     for ax in fig.axes:
         ax.set_xlabel(label)
-    caption = (
+    caption = ctx.text(
         f"Distribution of {label}: observed (dark line) against 50 data sets drawn from the posterior "
         "predictive distribution (light lines). Systematic gaps (skew, heavy tails, several modes) show "
-        "where the likelihood does not fit."
+        "where the likelihood does not fit.",
+        f"Fordelingen av {label}: observert (mørk linje) mot 50 datasett trukket fra den prediktive "
+        "posteriorfordelingen (lyse linjer). Systematiske avvik (skjevhet, tunge haler, flere topper) viser "
+        "hvor likelihooden ikke passer.",
     )
     return fig, caption
 
@@ -70,15 +75,28 @@ def proportions(ctx: ReportContext) -> tuple[Any, str]:
         label=style.t("predicted", "predikert") + f": {style.short}",
     )
     inside = (observed / trials >= low) & (observed / trials <= high)
-    ax.plot(x, 100 * (observed / trials)[order], "o", color="black", ms=3, label=style.t("observed", "observert"))
+    # a row's observed share rests on its trials (cows, participants): rows below report.min_cell are not drawn
+    hidden = too_small(trials, ctx.min_cell) | (trials < 1)
+    shown = np.where(hidden, np.nan, observed / trials)
+    ax.plot(x, 100 * shown[order], "o", color="black", ms=3, label=style.t("observed", "observert"))
     ax.set_xlabel(ctx.text("rows, ordered by predicted share", "rader, sortert etter predikert andel"))
     ax.set_ylabel("%")
     ax.legend(fontsize=8)
-    caption = (
+    share = percent(float(inside.mean()), ctx.language)
+    caption = ctx.text(
         f"Observed share of trials in each row (dots) and its {style.text} under the model (lines); "
-        f"{inside.mean():.0%} of rows fall inside. Many rows outside suggest overdispersion "
-        "(consider the beta-binomial family)."
+        f"{share} of rows fall inside. Many rows outside suggest overdispersion (consider the beta-binomial family).",
+        f"Observert andel av forsøkene i hver rad (punkter) og dens {style.text} under modellen (linjer); "
+        f"{share} av radene ligger innenfor. Mange rader utenfor tyder på overspredning (vurder beta-binomisk "
+        "familie).",
     )
+    if hidden.any():
+        caption += ctx.text(
+            f" Observed shares of {int(hidden.sum())} rows with fewer than {ctx.min_cell} trials are not drawn "
+            f"(report.min_cell = {ctx.min_cell}).",
+            f" Observerte andeler for {int(hidden.sum())} rader med færre enn {ctx.min_cell} forsøk er ikke tegnet "
+            f"(report.min_cell = {ctx.min_cell}).",
+        )
     return fig, caption
 
 

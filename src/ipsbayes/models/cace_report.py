@@ -75,6 +75,8 @@ def raw_sentence(ctx: ReportContext, cace: Effect) -> str | None:
     """The raw Wald estimate beside the posterior, and where the posterior lies between it and the prior."""
     if not ctx.has("observed_wald_cace"):
         return None
+    if too_small(ctx.estimands["observed_wald_cace"].attrs.get("participants", ctx.min_cell), ctx.min_cell):
+        return None  # a raw estimate resting on a small cell is not published (the table says so)
     raw = float(ctx.estimands["observed_wald_cace"])
     prior = prior_effect(ctx, "cace")
     name = ("the raw Wald estimate", "det rå Wald-anslaget")

@@ -14,7 +14,7 @@ import numpy as np
 
 from ipsbayes.present import ReportContext
 from ipsbayes.present.answers import pull_sentence
-from ipsbayes.present.cells import cell_text
+from ipsbayes.present.cells import cell_text, too_small
 from ipsbayes.present.phrases import Effect, amount, estimate
 from ipsbayes.present.text import escape_md, format_number, percent
 
@@ -70,7 +70,10 @@ def small_sample_section(ctx: ReportContext) -> str:
     for name in names:
         observed = RAW[name][0]
         prior = prior_effect(ctx, name)
-        if ctx.has(observed) and prior is not None:
+        published = ctx.has(observed) and not too_small(
+            ctx.estimands[observed].attrs.get("participants", ctx.min_cell), ctx.min_cell
+        )
+        if published and prior is not None:
             post = ctx.effect(name)
             raw_value = float(ctx.estimands[observed])
             lines.append(

@@ -103,3 +103,50 @@ def test_the_cace_description_never_publishes_a_small_count(tmp_path: Path) -> N
     assert "(færre enn 5 mottok det)" in describe_cace(plan.spec, plan.data, "nb")
     large = check(edit_config(raw, **{"report.min_cell": 1}))
     assert f"({received} received it)" in describe_cace(large.spec, large.data)
+
+
+def test_data_notes_have_norwegian_texts() -> None:
+    from ipsbayes.present.notes import translate_note
+
+    notes = {
+        "363 participants were collapsed into 19 binomial rows with identical predictors and groups "
+        "(same posterior, fewer likelihood terms).": "363 deltakere ble slått sammen til 19 binomiske rader",
+        "6 rows stand for 23682 participants (column 'n').": "6 rader står for 23682 deltakere (kolonnen 'n')",
+        "35,000 person-months at risk were collapsed into 4,000 pattern-months with someone at risk (300 covariate "
+        "patterns x 24 months; same likelihood).": "personmåneder under risiko ble slått sammen",
+        "120 participants' follow-up ended before month 24 without a target state (right-censored: they count for "
+        "the months they were followed).": "Oppfølgingen av 120 deltakere sluttet før måned 24",
+    }
+    for english, norwegian in notes.items():
+        assert norwegian in translate_note(english, "nb") and translate_note(english) == english
+
+
+def test_key_results_write_thresholds_with_the_reports_decimal_mark() -> None:
+    from ipsbayes.report.tables import sentence
+
+    row = {"unit": "pp", "label": "x", "element": "", "median": 0.2, "lower": 0.05, "upper": 0.3, "null": 0.0,
+           "p_above_null": 0.99, "threshold": 0.1, "p_above_threshold": 0.97, "p_beyond_threshold": 0.97,
+           "threshold_direction": "above"}  # fmt: skip
+    assert "P(> 0,1) = 0,97" in sentence(row, 0.9, "eti", "nb") and "P(> 0.1) = 0.97" in sentence(row, 0.9, "eti")
+
+
+def test_the_cace_size_sentence_counts_participants_not_weighted_rows() -> None:
+    """Six rows standing for 23,682 infants: the sentence says 23,682 infants (the config's units)."""
+    import json
+
+    import numpy as np
+    import xarray as xr
+
+    from ipsbayes.models.cace_small import _participants
+
+    from .wording import context
+
+    estimands = xr.Dataset(
+        {
+            "observed_rate_treatment_arm": xr.DataArray(3.0, attrs={"participants": 12094}),
+            "observed_rate_control_arm": xr.DataArray(4.0, attrs={"participants": 11588}),
+            "cace": xr.DataArray(np.zeros((1, 10)), dims=("chain", "draw")),
+        },
+        attrs={"vocabulary": json.dumps({"units": "infants"})},
+    )
+    assert _participants(context(estimands)) == 23682

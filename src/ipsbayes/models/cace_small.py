@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ipsbayes.present import ReportContext
-from ipsbayes.present.answers import pull_sentence
+from ipsbayes.present.answers import pull_sentence, vocabulary_word
 from ipsbayes.present.cells import cell_text, too_small
 from ipsbayes.present.phrases import Effect, amount, estimate
 from ipsbayes.present.text import escape_md, format_number, percent
@@ -147,6 +147,17 @@ def calibration_text(ctx: ReportContext) -> str:
     )
 
 
+def _participants(ctx: ReportContext) -> int | None:
+    """Participants the trial had: both arms' counts (a row with ``weights`` stands for several), else the rows."""
+    arms = [
+        ctx.estimands[name] for name in ("observed_rate_treatment_arm", "observed_rate_control_arm") if ctx.has(name)
+    ]
+    if len(arms) == 2 and all("participants" in arm.attrs for arm in arms):
+        return int(sum(float(arm.attrs["participants"]) for arm in arms))
+    observed = ctx.datatree["observed_data"] if "observed_data" in ctx.datatree.children else None
+    return observed.sizes.get("participant") if observed is not None else None
+
+
 def _size_text(ctx: ReportContext, language: str) -> str:
     """How much narrower the posterior interval of the CACE is than the prior's, and what that means."""
     prior = prior_effect(ctx, "cace")
@@ -156,10 +167,10 @@ def _size_text(ctx: ReportContext, language: str) -> str:
     ratio = (post.upper - post.lower) / (prior.upper - prior.lower) if prior.upper > prior.lower else float("nan")
     if not np.isfinite(ratio):
         return ""
-    observed = ctx.datatree["observed_data"] if "observed_data" in ctx.datatree.children else None
-    n = observed.sizes.get("participant") if observed is not None else None
+    n = _participants(ctx)
+    units = vocabulary_word(ctx, "units", "participants", "deltakere")
     who = (
-        (f"With {n} participants, t" if language != "nb" else f"Med {n} deltakere er p")
+        (f"With {n:,} {units}, t" if language != "nb" else f"Med {n:,} {units} er p".replace(",", "\u2009"))
         if n
         else ("T" if language != "nb" else "P")
     )

@@ -270,15 +270,22 @@ def service_caterpillar(ctx: ReportContext) -> tuple[Figure, str]:
         else ""
     )
     towards = _share_pulled_in(mid, raw, overall)
+    moved = (
+        ctx.text(
+            f" Partial pooling moves {towards} of the services shown with an observed rate towards the overall rate.",
+            f" Delvis sammenslåing flytter {towards} av tjenestene med observert andel mot den samlede andelen.",
+        )
+        if towards != "-"  # no observed rate shown (all below report.min_cell): nothing to compare
+        else ""
+    )
     caption = (
         ctx.text(
             f"Predicted outcome rate per service (dots, with {style.text}) beside the observed rate (open circles, "
-            "sized by participants; grey lines show how far partial pooling moves each service). Partial pooling "
-            f"moves {towards} of the services shown with an observed rate towards the overall rate.",
+            "sized by participants; grey lines show how far partial pooling moves each service).",
             f"Forventet andel per tjeneste (prikker, med {style.text}) ved siden av observert andel (åpne sirkler, "
-            "etter antall deltakere; grå linjer viser hvor langt delvis sammenslåing flytter hver tjeneste). Delvis "
-            f"sammenslåing flytter {towards} av tjenestene med observert andel mot den samlede andelen.",
+            "etter antall deltakere; grå linjer viser hvor langt delvis sammenslåing flytter hver tjeneste).",
         )
+        + moved
         + note
     )
     return fig, caption

@@ -25,6 +25,35 @@ _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         re.compile(
+            r"^(?P<n>[\d,]+) (?P<units>.+?) were collapsed into (?P<k>[\d,]+) binomial rows with identical "
+            r"predictors and groups \(same posterior, fewer likelihood terms\)\.$"
+        ),
+        "{n} {units} ble slått sammen til {k} binomiske rader med like prediktorer og grupper (samme posterior, "
+        "færre ledd i likelihooden).",
+    ),
+    (
+        re.compile(
+            r"^(?P<n>[\d,]+) participants' follow-up ended before month (?P<m>\d+) without a target state "
+            r"\(right-censored: they count for the months they were followed\)\.$"
+        ),
+        "Oppfølgingen av {n} deltakere sluttet før måned {m} uten en måltilstand (høyresensurert: de teller for "
+        "månedene de ble fulgt).",
+    ),
+    (
+        re.compile(r"^(?P<n>[\d,]+) rows stand for (?P<w>[\d,]+) participants \(column '(?P<column>.+)'\)\.$"),
+        "{n} rader står for {w} deltakere (kolonnen '{column}').",
+    ),
+    (
+        re.compile(
+            r"^(?P<pm>[\d,]+) person-months at risk were collapsed into (?P<cells>[\d,]+) pattern-months with "
+            r"someone at risk \((?P<patterns>[\d,]+) covariate patterns x (?P<months>\d+) months; same "
+            r"likelihood\)\.$"
+        ),
+        "{pm} personmåneder under risiko ble slått sammen til {cells} mønster-måneder med noen under risiko "
+        "({patterns} kovariatmønstre x {months} måneder; samme likelihood).",
+    ),
+    (
+        re.compile(
             r"^(?P<rows>[\d,]+) likelihood rows: pointwise log-likelihood, LOO, power-scaling and posterior predictive "
             r"draws were skipped \(more than (?P<max>[\d,]+) rows; .*\)\.$"
         ),
@@ -82,6 +111,10 @@ _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+#: default English unit words of the families and their Norwegian
+_UNITS_NB = {"participants": "deltakere", "rows": "rader", "observations": "observasjoner"}
+
+
 def translate_note(note: str, language: str = "en") -> str:
     """The note in ``language`` ("en" returns it unchanged; unknown notes stay English)."""
     if language != "nb":
@@ -89,7 +122,9 @@ def translate_note(note: str, language: str = "en") -> str:
     for pattern, template in _NOTES:
         match = pattern.match(note)
         if match:
-            groups = {k: v.replace(",", "\u2009") for k, v in match.groupdict().items()}
+            groups = {k: v.replace(",", "\u2009") if k != "column" else v for k, v in match.groupdict().items()}
+            if "units" in groups:  # the family's English default words; a config's own words stay as written
+                groups["units"] = _UNITS_NB.get(groups["units"], groups["units"])
             return template.format(**groups)
     return note
 

@@ -147,13 +147,14 @@ def sentence(row: Mapping, interval_prob: float, interval_kind: str, language: s
     if null is not None and not np.isnan(row["p_above_null"]):
         above = row["median"] >= null
         p = row["p_above_null"] if above else 1 - row["p_above_null"]
-        probabilities.append(f"P({'>' if above else '<'} {null:g}){_equals(p, language)}")
+        probabilities.append(f"P({'>' if above else '<'} {localise(f'{null:g}', language)}){_equals(p, language)}")
     beyond = row.get("p_beyond_threshold", np.nan)
     if row["threshold"] is not None and beyond is not None and not np.isnan(beyond):
-        probabilities.append(f"P(> {row['threshold']:g}){_equals(row['p_above_threshold'], language)}")
+        threshold = localise(f"{row['threshold']:g}", language)
+        probabilities.append(f"P(> {threshold}){_equals(row['p_above_threshold'], language)}")
         if row.get("threshold_direction") == "below":  # and the same distance on the median's side
             bound = (null or 0.0) - abs(row["threshold"] - (null or 0.0))
-            probabilities.append(f"P(< {bound:g}){_equals(beyond, language)}")
+            probabilities.append(f"P(< {localise(f'{bound:g}', language)}){_equals(beyond, language)}")
     return text + (f"; {'; '.join(probabilities)}" if probabilities else "") + "."
 
 

@@ -275,3 +275,22 @@ def test_raw_estimates_hidden_as_small_cells_are_not_quoted_in_the_text(rij_fits
         assert any(raw in line for line in cace_answer(ctx)) and not any(raw in line for line in cace_answer(closed))
         value = ctx.number(float(ctx.estimands["observed_wald_cace"]), "pp")
         assert value not in " ".join(cace_answer(closed)) and value not in small_sample_section(closed)
+
+
+def test_cace_sentences_count_the_studys_own_units(rij_fits, tmp_path) -> None:
+    """A config's units ('workers', 'arbeidstakere') replace 'participants' in the answer and the description."""
+    import dataclasses
+
+    from ipsbayes.models.cace_text import describe_cace
+
+    english = dataclasses.replace(rij_fits["never_takers_worse"]["en"], labels={"units": "workers"})
+    assert cace_answer(english)[0].startswith("For workers who would take IPS up")
+    norwegian = dataclasses.replace(rij_fits["never_takers_worse"]["nb"], labels={"units_nb": "arbeidstakere"})
+    assert cace_answer(norwegian)[0].startswith("For arbeidstakere som ville")
+    assert cace_answer(rij_fits["never_takers_worse"]["nb"])[0].startswith("For deltakere som ville")
+    folder = tmp_path / "rij"
+    simulate("rij", seed=5, out=folder, options={"n_participants": 60})
+    raw = rij_config(folder)
+    raw["model"]["vocabulary"] = {**raw["model"].get("vocabulary", {}), "units": "workers"}
+    plan = check(raw)
+    assert "workers assigned to" in describe_cace(plan.spec, plan.data)

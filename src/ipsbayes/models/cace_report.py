@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ipsbayes.models.cace_conflict import conflict_line, conflict_section, has_conflict_check
-from ipsbayes.models.cace_small import prior_effect, small_sample_section
+from ipsbayes.models.cace_small import prior_effect, small_sample_section, units_word
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
 from ipsbayes.present.answers import prior_dependence_line, probability_sentence, pull_sentence, vocabulary_word
@@ -44,8 +44,9 @@ def effect_sentence(ctx: ReportContext, cace: Effect) -> str:
     """Direction and size of the CACE, with the words chosen by the posterior probability of each direction."""
     w = words(ctx)
     treatment, outcome = w["treatment"], w["outcome"]
-    who_en = f"For participants who would take {treatment} up when offered it (compliers)"
-    who_nb = f"For deltakere som ville tatt imot {treatment} om de fikk tilbudet (compliers)"
+    units = units_word(ctx)  # in the report's language: only that language's sentence is used
+    who_en = f"For {units} who would take {treatment} up when offered it (compliers)"
+    who_nb = f"For {units} som ville tatt imot {treatment} om de fikk tilbudet (compliers)"
     kind = cace.direction(ctx.style.prob)
     size = cace.as_decrease() if kind in ("down", "probably_down") else cace  # "lowered by 12.7 pp", not "by -12.7"
     size_en, size_nb = estimate(size, ctx.style, "en"), estimate(size, ctx.style, "nb")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ipsbayes.models.base import nb_word
 from ipsbayes.present import ReportContext
-from ipsbayes.present.answers import pull_sentence, vocabulary_word
+from ipsbayes.present.answers import pull_sentence
 from ipsbayes.present.cells import cell_text, too_small
 from ipsbayes.present.phrases import Effect, amount, estimate
 from ipsbayes.present.text import escape_md, format_number, percent
@@ -147,6 +148,14 @@ def calibration_text(ctx: ReportContext) -> str:
     )
 
 
+def units_word(ctx: ReportContext) -> str:
+    """The study's word for the people (or units) it counts, in the report's language ("participants", "workers")."""
+    words = {**ctx.vocabulary, **ctx.labels}
+    if ctx.language == "nb":
+        return escape_md(nb_word(words, "units", "participants"))
+    return escape_md(str(words.get("units") or "participants"))
+
+
 def _participants(ctx: ReportContext) -> int | None:
     """Participants the trial had: both arms' counts (a row with ``weights`` stands for several), else the rows."""
     arms = [
@@ -168,7 +177,7 @@ def _size_text(ctx: ReportContext, language: str) -> str:
     if not np.isfinite(ratio):
         return ""
     n = _participants(ctx)
-    units = vocabulary_word(ctx, "units", "participants", "deltakere")
+    units = units_word(ctx)
     who = (
         (f"With {n:,} {units}, t" if language != "nb" else f"Med {n:,} {units} er p".replace(",", "\u2009"))
         if n

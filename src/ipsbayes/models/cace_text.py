@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ipsbayes.families import FAMILIES
-from ipsbayes.models.base import ModelData
+from ipsbayes.models.base import ModelData, nb_word
 from ipsbayes.present.cells import count_text
 from ipsbayes.textutil import escape_md
 
@@ -27,6 +27,7 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     obs = data.info["observed"]
     nb = language == "nb"
     min_cell = data.info.get("min_cell", 5)
+    units = escape_md(nb_word(spec.words, "units", "participants") if nb else spec.words.get("units", "participants"))
     treated, received, controls = (
         count_text(obs[key], min_cell, language) for key in ("n_treatment_arm", "n_received", "n_control_arm")
     )
@@ -54,7 +55,7 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
         )
         return (
             "Bayesiansk prinsipal stratifisering (Imbens & Rubin 1997) for ensidig manglende etterlevelse: "
-            f"{treated} deltakere tildelt {treatment} ({received} mottok det) og "
+            f"{treated} {units} tildelt {treatment} ({received} mottok det) og "
             f"{controls} tildelt {control}. Utfall `{spec.outcome}`, {likelihood}-likelihood."
             f"{weighted} Etterlevelsesmodell: logistisk i {compliance}; kovariater i utfallsmodellen: "
             f"{outcome_covariates}. I kontrollarmen kan compliers ikke skilles fra never-takers, så likelihooden der "
@@ -69,7 +70,7 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     )
     return (
         f"Bayesian principal stratification (Imbens & Rubin 1997) for one-sided noncompliance: "
-        f"{treated} participants assigned to {treatment} ({received} received it) and "
+        f"{treated} {units} assigned to {treatment} ({received} received it) and "
         f"{controls} to {control}. Outcome `{spec.outcome}`, {likelihood} likelihood.{weighted} "
         f"Compliance model: logistic in {compliance}; outcome covariates: {outcome_covariates}. In the control "
         "arm compliers cannot be told from never-takers, so the likelihood there is a two-component mixture, "

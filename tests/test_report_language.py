@@ -150,3 +150,21 @@ def test_the_cace_size_sentence_counts_participants_not_weighted_rows() -> None:
         attrs={"vocabulary": json.dumps({"units": "infants"})},
     )
     assert _participants(context(estimands)) == 23682
+
+
+def test_built_in_fidelity_bands_are_named_in_norwegian_labels() -> None:
+    from ipsbayes.scales import BUILTIN_SCALES, FidelityScale
+
+    ips25 = BUILTIN_SCALES["ips25"]
+    assert (ips25.band(100), ips25.band(100, "nb"), ips25.band(74, "nb"), ips25.band(50, "nb")) == (
+        "good", "god", "rimelig", "ikke IPS",
+    )  # fmt: skip
+    own = FidelityScale(name="Egen", bands={"høy": 100}, below_bands="lav")
+    assert own.band(110, "nb") == "høy" and own.band(10, "nb") == "lav"  # a config's own names as written
+    plan = check(REPO / "models" / "ipsung_employment.toml")
+    from ipsbayes.sampling import sample_prior_predictive
+
+    prior = sample_prior_predictive(plan.model, draws=20, seed=1)["prior"].to_dataset()
+    estimands = plan.family.estimands(prior, plan.data, plan.spec, plan.config)
+    label_nb = estimands["fidelity_contrast"].attrs["label_nb"]
+    assert "(god)" in label_nb and "(rimelig)" in label_nb and "good" not in label_nb

@@ -51,15 +51,18 @@ class FidelityScale(BaseModel):
         """Highest possible total score."""
         return self.items * self.item_max
 
-    def band(self, score: float) -> str:
-        """Name of the band a total score falls in."""
-        for name, bound in sorted(self.bands.items(), key=lambda kv: -kv[1]):
-            if score >= bound:
-                return name
-        return self.below_bands
+    def band(self, score: float, language: str = "en") -> str:
+        """Name of the band a total score falls in (built-in IPS-25 names in bokmål when ``language`` is "nb")."""
+        name = next(
+            (band for band, bound in sorted(self.bands.items(), key=lambda kv: -kv[1]) if score >= bound),
+            self.below_bands,
+        )
+        return BANDS_NB.get(name, name) if language == "nb" else name
 
 
 BUILTIN_SCALES: dict[str, FidelityScale] = {"ips25": FidelityScale()}
+#: Norwegian names of the built-in IPS-25 bands (a config's own band names are shown as written)
+BANDS_NB = {"exemplary": "eksemplarisk", "good": "god", "fair": "rimelig", "not IPS": "ikke IPS"}
 
 
 class FidelitySpec(BaseModel):

@@ -217,6 +217,7 @@ def _fidelity(
     difference = curves[high] - curves[low]  # (S, T, K)
     difference_any = difference.sum(axis=-1)
     title = f"{scale.name} = {high:g} ({scale.band(high)}) minus {low:g} ({scale.band(low)})"
+    title_nb = f"{scale.name} = {high:g} ({scale.band(high, 'nb')}) minus {low:g} ({scale.band(low, 'nb')})"
     unit = f"log-odds per {per:g} {scale.name} points"
     element = {"target": targets}
     scores = np.stack([curves[low].sum(axis=-1), curves[high].sum(axis=-1)], axis=1)
@@ -239,7 +240,7 @@ def _fidelity(
             _wrap(posterior, difference_any[:, at], ("horizon",), hz),
             f"Share with a {label}: {title}, within",
             "pp",
-            label_nb=f"Andel med {label_nb}: {title}, innen",
+            label_nb=f"Andel med {label_nb}: {title_nb}, innen",
             headline=True,
             note="every service set to each score; participants, services' own effects and follow-up as observed",
             outcome_label=label,
@@ -252,13 +253,13 @@ def _fidelity(
             _wrap(posterior, np.swapaxes(difference[:, at, :], 1, 2), ("target", "horizon"), {**element, **hz}),
             f"Share whose first transition is into the target: {title}, within",
             "pp",
-            label_nb=f"Andel med første overgang til målet: {title}, innen",
+            label_nb=f"Andel med første overgang til målet: {title_nb}, innen",
         ),
         "fidelity_contrast_curve_any": estimand(
             _wrap(posterior, difference_any, ("month",), {"month": months}),
             f"Difference in cumulative incidence of a {label} by month: {title}",
             "pp",
-            label_nb=f"Forskjell i kumulativ insidens av {label_nb} per måned: {title}",
+            label_nb=f"Forskjell i kumulativ insidens av {label_nb} per måned: {title_nb}",
         ),
         "incidence_at_fidelity_any": estimand(
             _wrap(posterior, scores, ("fidelity_score", "month"), {"fidelity_score": [low, high], "month": months}),

@@ -26,10 +26,9 @@ from ipsbayes.present.common import effect_rows, effects_forest, effects_section
 from ipsbayes.present.phrases import Effect, amount, estimate
 from ipsbayes.present.style import median
 from ipsbayes.present.text import escape_md
+from ipsbayes.scales import BANDS_NB
 
 BAND_COLOURS = ["#f4e4e4", "#fbf3dc", "#e3f1e3", "#d2e9f7"]
-#: Norwegian names of the built-in IPS-25 bands (``[report.labels]`` overrides them)
-BANDS_NB = {"exemplary": "eksemplarisk", "good": "god", "fair": "rimelig", "not IPS": "ikke IPS"}
 
 
 _CONTRAST_LABEL = re.compile(

@@ -216,8 +216,8 @@ def _fidelity_estimands(
             post.wrap(at_high - at_low),
             f"Expected outcome at {scale.name} = {high:g} ({scale.band(high)}) minus at {low:g} ({scale.band(low)})",
             units.difference,
-            label_nb=f"Forventet utfall ved {scale.name} = {high:g} ({scale.band(high)}) minus ved {low:g} "
-            f"({scale.band(low)})",
+            label_nb=f"Forventet utfall ved {scale.name} = {high:g} ({scale.band(high, 'nb')}) minus ved {low:g} "
+            f"({scale.band(low, 'nb')})",
             headline=True,
             note="average over the study's rows with each group's own effect kept; only fidelity changes",
             scale=scale.name,

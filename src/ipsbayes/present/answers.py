@@ -134,19 +134,19 @@ def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str])
     if power is not None and "estimand" in power.coords and power.sizes["estimand"]:
         estimands = [str(e) for e in power["estimand"].values]
         # the estimand asked about, else every estimand the run power-scaled (its headline ones)
-        checked = [name] if name in estimands else estimands
+        one = name in estimands
+        checked = [name] if one else estimands
         worst = max(checked, key=lambda e: float(power["prior"].sel(estimand=e)))
         prior = float(power["prior"].sel(estimand=worst))
         limit = float(power.attrs.get("threshold", 0.05))
         conflict = "conflict" in str(power["diagnosis"].sel(estimand=worst).values) if "diagnosis" in power else False
-        subject = short if checked == [name] else ("the headline estimates", "hovedestimatene")
-        which = "" if checked == [name] else f", {label_of(ctx.estimands[worst].attrs, ctx.language, worst)}"
+        subject = short if one else ("the headline estimates", "hovedestimatene")
+        which = "" if one else f", {label_of(ctx.estimands[worst].attrs, ctx.language, worst)}"
         numbers = ctx.text(
             f"largest prior sensitivity {ctx.number(prior, 'x')}{which}; {ctx.number(limit, 'x')} or more flags it",
             f"største følsomhet for prioren {ctx.number(prior, 'x')}{which}; {ctx.number(limit, 'x')} eller mer "
             "markerer den",
         )
-        one = checked == [name]
         it, det = ("it", "det") if one else ("them", "dem")
         if prior < limit:
             return ctx.text(
@@ -160,7 +160,7 @@ def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str])
             + (", with prior and data pulling apart" if conflict else "")
             + f" ({numbers}): compare refits under other prior sets before relying on {it}.",
             f"Power-scaling finner følsomhet for priorene i {subject[1]}"
-            + (", og at prior og data trekker i ulike retninger" if conflict else "")
+            + (", og prior og data trekker i ulike retninger" if conflict else "")
             + f" ({numbers}): sammenlign med analyser under andre priorsett før du stoler på {det}.",
         )
     return ctx.text(

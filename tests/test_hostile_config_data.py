@@ -311,3 +311,60 @@ def test_missing_value_advice_follows_the_table() -> None:
     assert "reviews table cannot be dropped" in reviews and "delete the reviews that have none" in reviews
     [schools] = missing_values(Table(frame, Path("s.csv"), "schools"), ["score"])[1]
     assert "dropping a row of the schools table would silently drop every participant" in schools
+
+
+# ----------------------------------------------------------------------------- every problem at once
+
+
+def test_a_schema_problem_does_not_hide_the_prior_set_threshold_or_file_problems(cfg, capsys) -> None:
+    config = cfg(
+        **{
+            "report.language": "de",
+            "sampler.backend": "stan",
+            "priors.set": "nonexistent",
+            "report.thresholds": {"nonsense": 3.0},
+            "data.services": "no_such_file.csv",
+        }
+    )
+    code, err = run_cli(["check", config], capsys)
+    assert code == 2, err
+    for words in (
+        "key 'report.language'",
+        "key 'sampler.backend'",
+        "no prior set named 'nonexistent'",
+        "report.thresholds: unknown estimand 'nonsense'",
+        "key 'data.services': file not found",
+    ):
+        assert words in err, (words, err)
+
+
+def test_a_broken_prior_table_is_not_checked_again_with_the_default_set(cfg, capsys) -> None:
+    code, err = run_cli(["check", cfg(**{"priors.set": 3, "priors.overrides": {"no_such_parameter": 1}})], capsys)
+    assert code == 2 and "key 'priors.set'" in err, err
+    assert "weakly_informative" not in err  # the default set put in its place is never judged
+
+
+def test_every_kind_of_bad_trials_is_named_and_the_outcome_is_still_checked(tmp_path: Path, capsys) -> None:
+    rng = np.random.default_rng(1)
+    trials = rng.integers(3, 10, 60)
+    frame = pd.DataFrame(
+        {
+            "clinic": [f"c{i % 6}" for i in range(60)],
+            "x": rng.normal(size=60).round(3),
+            "succ": [int(rng.integers(0, n + 1)) for n in trials],
+            "n": trials.astype(object),
+        }
+    )
+    frame.loc[2, "n"], frame.loc[4, "n"], frame.loc[6, "n"] = "abc", 0, 2.5
+    frame.loc[8, "succ"] = 20  # more successes than its (valid) trials
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "c.toml").write_text(
+        'name = "bin"\nseed = 1\n[data]\nparticipants = "d.csv"\n[model]\nkind = "multilevel"\n'
+        'formula = "p(succ, n) ~ x + (1 | clinic)"\nfamily = "binomial"\n'
+    )
+    code, err = run_cli(["check", tmp_path / "c.toml"], capsys)
+    assert code == 2, err
+    assert "not a number (e.g. 'abc') at row 3" in err, err
+    assert "below 1 (e.g. '0') at row 5" in err and "not a whole number (e.g. '2.5') at row 7" in err, err
+    assert f"found 20 (of {trials[8]}) at row 9" in err, err
+    assert "give its trials as" not in err  # the trials were given; they were wrong

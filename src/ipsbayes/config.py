@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ipsbayes.config_problems import Number, WholeNumber, pydantic_problems
+from ipsbayes.config_problems import Number, WholeNumber, pydantic_problems, valid_without_bad_keys
 from ipsbayes.errors import ConfigError
 from ipsbayes.textutil import plain_repr
 
@@ -393,11 +393,23 @@ def parse_config(source: Path | dict[str, Any]) -> tuple[RunConfig | None, list[
         if isinstance(raw.get("model"), dict) and "kind" not in raw["model"]:
             problems.append(f"{where}: key 'model.kind' is missing; valid kinds are listed by `ipsbayes check`")
         problems += _kind_problems(raw, where)
+        repaired, broken = config_without_invalid_keys(source)
+        if repaired is not None and "data" not in broken:
+            problems += _file_problems(repaired, where)
         return None, problems
     problems = []
     if "kind" not in config.model:
         problems.append(f"{where}: key 'model.kind' is missing")
     problems += _kind_problems(raw, where)
+    problems += _file_problems(config, where)
+    if config.diagnostics.rhat_fail < config.diagnostics.rhat_warn:
+        problems.append(f"{where}: key 'diagnostics.rhat_fail' must be >= 'diagnostics.rhat_warn'")
+    return config, problems
+
+
+def _file_problems(config: RunConfig, where: str) -> list[str]:
+    """Input files of ``[data]`` that are missing, not regular files, or not .csv/.parquet."""
+    problems = []
     files = [(key, getattr(config.data, key)) for key in ("participants", "services", "reviews", "monthly_status")]
     files += [(f"tables.{name}.path", table.path) for name, table in config.data.tables.items()]
     for key, given in files:
@@ -409,9 +421,30 @@ def parse_config(source: Path | dict[str, Any]) -> tuple[RunConfig | None, list[
             problems.append(f"{where}: key 'data.{key}': {problem}{relative}")
         elif resolved is not None and resolved.suffix.lower() not in {".csv", ".parquet", ".pq"}:
             problems.append(f"{where}: key 'data.{key}': {resolved.name} is not .csv or .parquet")
-    if config.diagnostics.rhat_fail < config.diagnostics.rhat_warn:
-        problems.append(f"{where}: key 'diagnostics.rhat_fail' must be >= 'diagnostics.rhat_warn'")
-    return config, problems
+    return problems
+
+
+def config_without_invalid_keys(source: Path | dict[str, Any]) -> tuple[RunConfig | None, set[str]]:
+    """The config with every key that broke its schema left out (defaults in their place).
+
+    A wrong ``report.language`` must not hide a missing data file or an unknown prior set: those
+    checks run on this config, each only where its own table was valid.
+
+    Parameters
+    ----------
+    source : Path or dict
+        What :func:`parse_config` was given.
+
+    Returns
+    -------
+    config : RunConfig or None
+        None when it still does not validate (a required key is missing, a table is not a table).
+    tables : set of str
+        The top-level tables (or keys) that had a problem.
+    """
+    raw = dict(source) if isinstance(source, dict) else read_toml(Path(source))
+    path = None if isinstance(source, dict) else Path(source)
+    return valid_without_bad_keys(RunConfig, raw, {"source": path})
 
 
 def _kind_problems(raw: dict[str, Any], where: str) -> list[str]:

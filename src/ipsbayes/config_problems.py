@@ -187,3 +187,51 @@ def _valid_keys(schema: type[BaseModel], path: list[str]) -> list[str]:
             return []
         current = nested[0]
     return sorted(k for k in current.model_fields if k != "source")
+
+
+def valid_without_bad_keys[Model: BaseModel](
+    schema: type[Model], raw: dict[str, Any], extra: dict[str, Any]
+) -> tuple[Model | None, set[str]]:
+    """Validate ``raw`` against ``schema`` after leaving out every key that broke it.
+
+    Parameters
+    ----------
+    schema : type of BaseModel
+    raw : dict
+        The parsed TOML (not changed: the tables on the way to a key left out are copied).
+    extra : dict
+        Keys added before validating (e.g. the config's own path).
+
+    Returns
+    -------
+    model : BaseModel or None
+        None when it still does not validate (a required key is missing, a table is not a table).
+    tables : set of str
+        The top-level keys that held a problem.
+    """
+    raw = dict(raw)
+    tables: set[str] = set()
+    for _ in range(3):  # a key left out can reveal problems only in the tables that held it
+        try:
+            return schema.model_validate({**raw, **extra}), tables
+        except ValidationError as exc:
+            for item in exc.errors():
+                keys = [part for part in item["loc"] if not isinstance(part, int)]
+                if not keys or not _drop_key(raw, keys):
+                    return None, tables
+                tables.add(str(keys[0]))
+    return None, tables
+
+
+def _drop_key(raw: dict[str, Any], keys: list[Any]) -> bool:
+    """Remove the deepest key of ``keys`` that ``raw`` holds (copying the tables on the way); False if none."""
+    table: Any = raw
+    for depth, key in enumerate(keys):
+        if not isinstance(table, dict) or key not in table:
+            break
+        if depth == len(keys) - 1 or not isinstance(table[key], dict) or keys[depth + 1] not in table[key]:
+            del table[key]
+            return True
+        table[key] = dict(table[key])
+        table = table[key]
+    return False

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ipsbayes.data import MAX_LISTED, DataBundle, Table, duplicate_keys, example_rows
 from ipsbayes.errors import did_you_mean
-from ipsbayes.textutil import shorten
+from ipsbayes.textutil import plain_repr, shorten
 
 
 def missing_columns(table: Table, columns: Iterable[str], purpose: str = "") -> list[str]:
@@ -202,7 +202,7 @@ def merge_service_columns(bundle: DataBundle, group: str, columns: Sequence[str]
 
 
 def trial_counts(frame: pd.DataFrame, column: str | None, table: Table) -> tuple[np.ndarray | None, list[str]]:
-    """A binomial outcome's number of trials per row: whole numbers >= 1, or a problem naming the rows.
+    """A binomial outcome's number of trials per row: whole numbers >= 1, or problems naming the rows.
 
     Parameters
     ----------
@@ -215,14 +215,28 @@ def trial_counts(frame: pd.DataFrame, column: str | None, table: Table) -> tuple
 
     Returns
     -------
-    trials : ndarray of int64 or None
-        The counts, or None when there is no column or a count is invalid.
+    trials : ndarray or None
+        None when there is no column; int64 counts when every count is valid; otherwise float64
+        with NaN at the invalid rows, so that the outcome can still be checked against the others.
     problems : list of str
+        One per kind of invalid count (not a number, below 1, not whole), each with its rows.
     """
     if column is None:
         return None, []
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() | (values < 1) | (values % 1 != 0)
-    if bad.any():
-        return None, [f"{table.where}: trials column '{column}' must hold whole numbers >= 1 at {example_rows(bad)}"]
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    kinds = {
+        "not a number": values.isna(),
+        "below 1": values < 1,
+        "not a whole number": values.notna() & (values % 1 != 0) & (values >= 1),
+    }
+    problems = [
+        f"{table.where}: trials column '{column}' must hold whole numbers >= 1; {kind} "
+        f"(e.g. {plain_repr(raw[bad].iloc[0])}) at {example_rows(bad)}"
+        for kind, bad in kinds.items()
+        if bad.any()
+    ]
+    if problems:
+        invalid = np.logical_or.reduce([bad.to_numpy() for bad in kinds.values()])
+        return np.where(invalid, np.nan, values.to_numpy(np.float64)), problems
     return values.to_numpy(np.int64), []

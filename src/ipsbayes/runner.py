@@ -21,7 +21,7 @@ import xarray as xr
 
 from ipsbayes import chunks
 from ipsbayes import progress as progress_stage
-from ipsbayes.config import RunConfig, parse_config, read_toml
+from ipsbayes.config import RunConfig, config_without_invalid_keys, parse_config, read_toml
 from ipsbayes.conflict import DRAWS as CONFLICT_DRAWS
 from ipsbayes.conflict import has_assignment, prior_data_conflict
 from ipsbayes.data import DataBundle, raise_if, read_bundle
@@ -105,18 +105,23 @@ def validate_config(
         family = REGISTRY[kind]
         spec, spec_problems = family.parse_spec(model_raw, where)
         problems += spec_problems
-    if config is not None and spec is not None:
-        search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
-        priors, prior_problems = resolve_prior_set(
-            config.priors.set,
-            family.prior_names_for(spec),
-            config.priors.overrides,
-            search,
-            slots=family.prior_slots(spec),
+    checked, broken = (config, set()) if config is not None else _schema_valid_part(source)
+    if checked is not None and spec is not None:
+        search = (
+            [checked.resolve(checked.priors.path)] if checked.priors.path else default_search_dirs(checked.base_dir)
         )
-        problems += [f"{where}: {p}" for p in prior_problems]
-        problems += [f"{where}: {p}" for p in check_estimand_keys(config, family, spec)]
-        problems += [f"{where}: {p}" for p in check_sensitivity(config, family, spec, search)]
+        if "priors" not in broken:
+            priors, prior_problems = resolve_prior_set(
+                checked.priors.set,
+                family.prior_names_for(spec),
+                checked.priors.overrides,
+                search,
+                slots=family.prior_slots(spec),
+            )
+            problems += [f"{where}: {p}" for p in prior_problems]
+        problems += [f"{where}: {p}" for p in check_estimand_keys(checked, family, spec)]  # a key left out is empty
+        if not broken & {"sensitivity", "priors"}:
+            problems += [f"{where}: {p}" for p in check_sensitivity(checked, family, spec, search)]
     if problems or config is None or family is None or spec is None or priors is None:
         raise ConfigError(f"Invalid config {where}", problems)
     return config, family, spec, priors
@@ -155,6 +160,14 @@ def check(source: Path | str | dict[str, Any] | RunConfig, *, sampling_follows: 
     model = build(family, data, spec, priors, check_initial_point=not (sampling_follows and nutpie))
     timings["build_model"] = time.perf_counter() - started
     return Plan(config, family, spec, priors, bundle, data, model, timings)
+
+
+def _schema_valid_part(source: Path | str | dict[str, Any]) -> tuple[RunConfig | None, set[str]]:
+    """The config without its schema-breaking keys, so their problems do not hide the later checks' ones."""
+    try:
+        return config_without_invalid_keys(Path(source) if isinstance(source, str) else source)
+    except ConfigError:  # unreadable TOML: parse_config has already said so
+        return None, set()
 
 
 def variant_data_problems(config: RunConfig, family: ModelFamily, spec: ModelSpec, bundle: DataBundle) -> list[str]:

@@ -33,12 +33,12 @@ def count_problems(values: pd.Series, trials: np.ndarray | None, where: str, col
         return problems
     if trials is None:
         return [f"{where}: column '{column}' is a count: give its trials as p({column}, trials) or model.trials"]
-    bad = (numeric < 0) | (numeric % 1 != 0) | (numeric.to_numpy() > trials)
+    bad = (numeric < 0) | (numeric % 1 != 0) | (numeric.to_numpy() > trials)  # an invalid count (NaN) is said apart
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
         same = bool(np.all(trials == trials[0]))
-        upper = f"{trials[0]}" if same else "its trials"
-        of = "" if same else f" (of {trials[first]})"
+        upper = f"{trials[0]:.0f}" if same else "its trials"
+        of = "" if same or np.isnan(trials[first]) else f" (of {trials[first]:.0f})"
         return [
             f"{where}: column '{column}' must be a whole number from 0 to {upper}; found "
             f"{plain(values.iloc[first])}{of} at {example_rows(bad)}"

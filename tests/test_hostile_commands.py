@@ -229,6 +229,21 @@ def test_an_unreachable_scheduler_is_exit_2_naming_the_address() -> None:
     assert info.value.exit_code == 2 and f"--scheduler '{address}'" in message and "could not connect" in message
 
 
+@pytest.mark.parametrize("command", ["validate", "design"])
+def test_an_unreachable_scheduler_is_named_before_any_fit(command: str, tmp_path: Path, capsys) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    started = time.perf_counter()
+    out = tmp_path / "out"
+    code, err = run_cli([command, REPO / "models" / "rij_cace.toml", "--scheduler", address, "--out", out], capsys)
+    assert code == 2 and f"--scheduler '{address}': could not connect" in err, err
+    assert time.perf_counter() - started < 20 and list(tmp_path.iterdir()) == []  # no fit ran, nothing written
+
+
 # ----------------------------------------------------------------------------- 3. --sizes, --trials, --workers
 
 
@@ -373,3 +388,17 @@ def test_rij_simulates_at_saturated_probabilities(option: str, value: float) -> 
     """Log-odds far out make the monthly probability exactly 0 or 1 in floating point; the simulator copes."""
     tables, _truth = simulate("rij", 5, options={option: value})
     assert len(tables["participants"]) == 66
+
+
+def test_the_resource_trackers_leak_warning_is_kept_out_of_the_terminal(monkeypatch) -> None:
+    """After a Ctrl-C the tracker frees the stopped workers' semaphores; its two-line warning is not shown."""
+    import sys
+    from multiprocessing import util
+
+    from ipsbayes import dask_pool
+
+    monkeypatch.setattr(sys, "warnoptions", [])
+    dask_pool._quiet_resource_tracker()
+    dask_pool._quiet_resource_tracker()  # once only
+    assert sys.warnoptions == [dask_pool._TRACKER_QUIET]
+    assert f"-W{dask_pool._TRACKER_QUIET}" in util._args_from_interpreter_flags()  # what the tracker starts with

@@ -40,7 +40,7 @@ from scipy.special import expit
 
 from ipsbayes.config import MAX_DATASETS, RunConfig
 from ipsbayes.config_problems import pydantic_problems
-from ipsbayes.dask_pool import check_scheduler_address
+from ipsbayes.dask_pool import check_scheduler_address, check_scheduler_answers
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.output import releasing_claims
@@ -401,6 +401,7 @@ def design(
     check_language(language)
     if scheduler is not None:  # a malformed address fails before any work starts
         scheduler = check_scheduler_address(scheduler)
+        check_scheduler_answers(scheduler)
     started = time.perf_counter()
     # the output location is checked and claimed before any data are read or any model is compiled
     claim = claim_run_output(config_path, out, force=force, kind="design", suffix="-design")

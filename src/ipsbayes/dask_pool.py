@@ -19,6 +19,8 @@ import contextlib
 import ipaddress
 import os
 import re
+import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -122,6 +124,31 @@ def check_scheduler_address(address: str, option: str = "--scheduler") -> str:
     return str(address).strip()
 
 
+def check_scheduler_answers(address: str, option: str = "--scheduler", timeout: float = 5.0) -> None:
+    """Raise naming ``option`` when nothing accepts a connection at ``address`` (a checked address).
+
+    A probe of the host and port before any work, so an unreachable scheduler is named at once rather
+    than after the first fit (``design`` fits once before it hands trials to Dask). The client's own
+    connection later still reports a scheduler that goes away in between.
+
+    Raises
+    ------
+    ConfigError
+        Naming the option, the address and the reason (exit code 2).
+    """
+    location = address.rpartition("://")[2]
+    host, _, port = location.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ConfigError(
+            f"{option} {address!r}: could not connect to a Dask scheduler there ({detail}); "
+            f"start one (dask scheduler) or leave {option} out for a local cluster"
+        ) from None
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, workers: int | None, option: str = "--scheduler") -> Iterator[Any]:
     """A ``distributed.Client`` for the block; the client, and a local cluster it started, closed at its end.
@@ -156,6 +183,7 @@ def dask_client(scheduler: str | None, workers: int | None, option: str = "--sch
             ) from None
     else:
         n = workers or os.cpu_count() or 1
+        _quiet_resource_tracker()
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
         )
@@ -178,6 +206,18 @@ def dask_client(scheduler: str | None, workers: int | None, option: str = "--sch
                 threading.Thread(target=_close_quietly, args=(cluster,), daemon=True).start()
             elif cluster is not None:
                 cluster.close()
+
+
+#: passed to multiprocessing's resource tracker (a process of its own, started with the interpreter's ``-W``
+#: options): after a Ctrl-C it frees the semaphores of the stopped workers and would say so in two lines of
+#: warning under the command's own "interrupted" line; it frees them all the same
+_TRACKER_QUIET = "ignore:resource_tracker:UserWarning"
+
+
+def _quiet_resource_tracker() -> None:
+    """Keep the resource tracker's 'leaked semaphore objects to clean up' warning out of the terminal."""
+    if _TRACKER_QUIET not in sys.warnoptions:
+        sys.warnoptions.append(_TRACKER_QUIET)
 
 
 def _close_quietly(cluster: Any) -> None:

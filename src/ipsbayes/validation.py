@@ -34,7 +34,7 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes.config import RunConfig
-from ipsbayes.dask_pool import check_scheduler_address, run_tasks
+from ipsbayes.dask_pool import check_scheduler_address, check_scheduler_answers, run_tasks
 from ipsbayes.data import DataBundle, Table
 from ipsbayes.errors import ConfigError
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
@@ -309,6 +309,7 @@ def validate(
 
     if scheduler is not None:  # a malformed address fails before any work starts
         scheduler = check_scheduler_address(scheduler)
+        check_scheduler_answers(scheduler)
     config, family, spec, priors = validate_config(config_path)
     claim = claim_run_output(config, out, force=force, kind="validation", suffix="-validation")
     if datasets is not None and not 1 <= datasets <= 10_000:

@@ -130,3 +130,43 @@ def test_design_report_opens_with_a_verdict_block(tmp_path: Path, language: str)
     ctx = standalone_context(language, interval_prob=0.9)
     failed = DesignText(curve([0.3, 0.82, 0.88]), {**meta(), "failed_fits": 4}, "pp").verdict(ctx)
     assert failed["status"] == "warn" and "4" in failed["reasons"][0]
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_a_pinned_parameter_is_stated_in_the_answer_and_the_question(tmp_path: Path, language: str) -> None:
+    """``[design.fixed]`` is an assumption of the config: the first screen says so; zero effect = false positives."""
+    ctx = standalone_context(language, interval_prob=0.9)
+    harm = meta(ceiling=0.0)
+    harm["design"]["fixed"] = {"treatment_effect": -1.0}
+    answer = DesignText(curve([0.0, 0.0, 0.0]), harm, "pp").answer(ctx)
+    pinned = "treatment\\_effect = -1" + (".00" if language == "en" else ",00")
+    assert pinned in answer[-1], answer
+    assert ("instead of drawn from the design prior" if language == "en" else "i stedet for trukket") in answer[-1]
+    assert ("with the fixed values" if language == "en" else "med de faste verdiene") in answer[1]
+    assert pinned in DesignText(curve([0.0, 0.0, 0.0]), harm, "pp").question(ctx)
+    null = meta(ceiling=0.0)
+    null["design"]["fixed"] = {"treatment_effect": 0.0}
+    text = " ".join(DesignText(curve([0.04, 0.05, 0.05]), null, "pp").answer(ctx))
+    assert ("false-positive rate" if language == "en" else "falske positive") in text
+    plain = " ".join(DesignText(curve([0.3, 0.82, 0.88]), meta(), "pp").answer(ctx))
+    assert "design.fixed" not in plain  # nothing pinned, nothing said
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_the_studys_own_unit_word_is_used_throughout(tmp_path: Path, language: str) -> None:
+    words = {"en": "pupils", "nb": "elever"}
+    write_design_report(tmp_path, curve([0.3, 0.82, 0.88]), {**meta(), "units": words}, "pp", language)
+    md = (tmp_path / "report.md").read_text()
+    assert f"150 {words[language]}" in md and f"| {words[language].capitalize()} |" in md
+    assert "participants" not in md and "deltakere" not in md
+    svg = (tmp_path / "figures" / "assurance_curve.svg").read_text()
+    assert f"{words[language]} i studien" in svg if language == "nb" else "pupils in the trial" in svg
+
+
+def test_the_reproducibility_table_of_a_norwegian_design_report_is_norwegian(tmp_path: Path) -> None:
+    write_design_report(
+        tmp_path, curve([0.3, 0.82, 0.88]), {**meta(), "seconds": 7.5, "where": "in-process"}, "pp", "nb"
+    )
+    md = (tmp_path / "report.md").read_text()
+    assert "| sekunder | 7,5 |" in md and "| konfigurasjon |" in md and "| frø | 1 |" in md and "i samme prosess" in md
+    assert "| config |" not in md and "7.5" not in md

@@ -23,7 +23,7 @@ from ipsbayes.present.style import MIN_FONT_PT
 from ipsbayes.priors import resolve_prior_set
 from ipsbayes.report.figures import iter_figures
 from ipsbayes.report.layout import layout_problems
-from ipsbayes.report.map_report import MapText, ess_change_sentence, write_map_report
+from ipsbayes.report.map_report import MapText, ess_change_sentence, ratio_text, share_text, write_map_report
 from ipsbayes.report.standalone import standalone_context
 
 from .conftest import REPO
@@ -348,3 +348,14 @@ def test_map_report_opens_with_a_verdict_block(tmp_path: Path, small_fit) -> Non
     write_map_report(tmp_path, failing, language="nb")
     html = (tmp_path / "report.html").read_text()
     assert '<div class="verdict fail"' in html and "Ikke bruk disse tallene" in html
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_an_odds_ratio_bound_or_a_rate_is_never_printed_as_zero(language: str) -> None:
+    """A robust mixture's 2.5% odds-ratio quantile can be tiny but not 0; the report keeps its significant digits."""
+    comma = language == "nb"
+    for value, shown in ((0.0012, "0.0012"), (0.05, "0.050"), (0.29, "0.29"), (18.95, "18.95")):
+        assert ratio_text(value, language) == (shown.replace(".", ",") if comma else shown)
+    assert ratio_text(1e-6, language).startswith("< 0")
+    assert share_text(0.04, language).startswith("< 0") and share_text(0.5, language) == ("0,5" if comma else "0.5")
+    assert share_text(12.4, language) == "12"

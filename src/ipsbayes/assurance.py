@@ -392,7 +392,7 @@ def design(
         The folder with ``assurance.csv``, ``trials.csv``, figures, ``report.html``/``report.md``.
     """
     from ipsbayes.data import read_bundle
-    from ipsbayes.report.design_report import write_design_report
+    from ipsbayes.report.design_report import study_units, write_design_report
     from ipsbayes.report.standalone import check_language
     from ipsbayes.rundir import atomic_folder, claim_run_output, package_versions, write_json
     from ipsbayes.runner import check
@@ -476,6 +476,7 @@ def design(
         "design_prior_source": prior_source,
         "design_prior_source_nb": prior_source_nb,
         "analysis_prior_set": plan.priors.name,
+        "units": study_units({**family.vocabulary(spec), **config.report.labels}),
         "ceiling": float(np.mean(true_values > success.threshold)),
         "seed": seed,
         "where": where,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ipsbayes.models.base import nb_word
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section, fixed
 from ipsbayes.present.phrases import amount
@@ -30,6 +31,11 @@ def decimal(value: float, digits: int, language: str) -> str:
     return localise(f"{value:.{digits}f}", language)
 
 
+def study_units(words: dict[str, Any]) -> dict[str, str]:
+    """The study's word for the people it counts, in English and bokmål (``units``, ``units_nb``)."""
+    return {"en": str(words.get("units") or "participants"), "nb": nb_word(words, "units", "participants")}
+
+
 class DesignText:
     """Sentences of a design report, each computed from the curve and the design's settings."""
 
@@ -42,6 +48,32 @@ class DesignText:
         name = self.success["estimand"]
         self.estimand = name.upper() if name in ("cace", "itt") else name.replace("_", " ")
         self.prob = float(design["interval_prob"])
+        self.fixed = {str(k): float(v) for k, v in (design.get("fixed") or {}).items()}
+        self.units = meta.get("units") or {"en": "participants", "nb": "deltakere"}
+
+    def people(self, language: str) -> str:
+        """The study's word for the people it counts ("participants", "pupils"), in ``language``, escaped."""
+        return escape_md(self.units.get(language) or self.units["en"])
+
+    def pins(self, ctx: ReportContext) -> str:
+        """The parameters ``[design.fixed]`` pins and what that makes assurance ('' when none)."""
+        if not self.fixed:
+            return ""
+        listing = ", ".join(f"{escape_md(k)} = {decimal(v, 2, ctx.language)}" for k, v in self.fixed.items())
+        text = ctx.text(
+            f"Fixed in every simulated trial instead of drawn from the design prior (design.fixed): {listing}; "
+            "assurance is then the probability of success if these values were true, an assumption of this "
+            "config, not what the data imply.",
+            f"Fast i hver simulerte studie i stedet for trukket fra designprioren (design.fixed): {listing}; "
+            "sannsynligheten for suksess gjelder da hvis disse verdiene var sanne, en antakelse i denne "
+            "konfigurasjonen, ikke noe dataene viser.",
+        )
+        if self.fixed.get("treatment_effect") == 0.0:
+            text += " " + ctx.text(
+                "With no treatment effect, assurance is the false-positive rate of the success rule.",
+                "Uten effekt av tiltaket er sannsynligheten for suksess regelens andel falske positive.",
+            )
+        return text
 
     def threshold(self, language: str) -> str:
         """The success threshold with its unit."""
@@ -71,6 +103,7 @@ class DesignText:
         Carlo SEs from it (:meth:`spread`); otherwise the report says the simulation is too small to
         tell and how many simulated trials per size would be.
         """
+        pe, pn = self.people("en"), self.people("nb")
         if self.curve.empty:
             return [
                 ctx.text(
@@ -87,20 +120,20 @@ class DesignText:
             value, mcse = decimal(row["assurance"], 2, lang), decimal(row["assurance_mcse"], 2, lang)
             if float(row["assurance"]) - self.spread(row) >= TARGET:
                 first = ctx.text(
-                    f"The smallest planned size whose assurance reaches {target} is {int(row['size'])} participants "
-                    f"(assurance {value}, MC SE {mcse}).",
+                    f"The smallest planned size whose assurance reaches {target} is {int(row['size'])} "
+                    f"{pe} (assurance {value}, MC SE {mcse}).",
                     f"Den minste planlagte størrelsen der sannsynligheten for suksess når {target}, er "
-                    f"{int(row['size'])} deltakere ({value}, MC SE {mcse}).",
+                    f"{int(row['size'])} {pn} ({value}, MC SE {mcse}).",
                 )
             else:
                 needed = f"{self.trials_needed(float(row['assurance']), TARGET):,}"
                 first = ctx.text(
                     f"The smallest planned size whose estimated assurance reaches {target} is {int(row['size'])} "
-                    f"participants (assurance {value}, MC SE {mcse}), but with {k} simulated trials per size the "
+                    f"{pe} (assurance {value}, MC SE {mcse}), but with {k} simulated trials per size the "
                     f"simulation cannot tell whether it truly reaches {target}; about {needed} trials per size "
                     "would be needed to tell (--trials).",
                     f"Den minste planlagte størrelsen der anslått sannsynlighet for suksess når {target}, er "
-                    f"{int(row['size'])} deltakere ({value}, MC SE {mcse}), men med {k} simulerte studier per "
+                    f"{int(row['size'])} {pn} ({value}, MC SE {mcse}), men med {k} simulerte studier per "
                     f"størrelse kan simuleringen ikke avgjøre om den virkelig når {target}; omtrent "
                     f"{localise(needed, lang)} studier per størrelse ville trengs for å avgjøre det (--trials).",
                 )
@@ -111,24 +144,24 @@ class DesignText:
             if upper < TARGET:
                 first = ctx.text(
                     f"None of the planned sizes reaches an assurance of {target}; the highest is {value} "
-                    f"(MC SE {mcse}) with {int(row['size'])} participants.",
+                    f"(MC SE {mcse}) with {int(row['size'])} {pe}.",
                     f"Ingen av de planlagte størrelsene når {target} sannsynlighet for suksess; den høyeste er "
-                    f"{value} (MC SE {mcse}) med {int(row['size'])} deltakere.",
+                    f"{value} (MC SE {mcse}) med {int(row['size'])} {pn}.",
                 )
             else:
                 needed = f"{self.trials_needed(float(row['assurance']), TARGET):,}"
                 first = ctx.text(
                     f"No planned size has an estimated assurance of {target} (the highest is {value}, MC SE {mcse}, "
-                    f"with {int(row['size'])} participants), but with {k} simulated trials per size the simulation "
+                    f"with {int(row['size'])} {pe}), but with {k} simulated trials per size the simulation "
                     f"is too small to tell whether assurance stays below {target}; about {needed} trials per size "
                     "would be needed to tell (--trials).",
                     f"Ingen av de planlagte størrelsene har anslått sannsynlighet for suksess på {target} (den "
-                    f"høyeste er {value}, MC SE {mcse}, med {int(row['size'])} deltakere), men med {k} simulerte "
+                    f"høyeste er {value}, MC SE {mcse}, med {int(row['size'])} {pn}), men med {k} simulerte "
                     f"studier per størrelse er simuleringen for liten til å avgjøre om den ligger under {target}; "
                     f"omtrent {localise(needed, lang)} studier per størrelse ville trengs for å avgjøre det "
                     "(--trials).",
                 )
-        return [first, self.ceiling_sentence(ctx)]
+        return [first, self.ceiling_sentence(ctx), *([self.pins(ctx)] if self.fixed else [])]
 
     def undecided(self) -> bool:
         """True when two Monte Carlo SEs cannot tell whether the answer's size reaches :data:`TARGET`."""
@@ -188,6 +221,7 @@ class DesignText:
         "Well below it" is said only when even the best size's estimate plus two MC SEs is more than
         0.1 below the ceiling.
         """
+        pe, pn = self.people("en"), self.people("nb")
         ceiling = float(self.meta["ceiling"])
         value = decimal(ceiling, 2, ctx.language)
         if len(self.curve):
@@ -196,14 +230,16 @@ class DesignText:
         else:
             best, spread = 0.0, 0.0
         if ceiling - best <= 0.1:
-            en = ": the largest sizes are close to it, so more participants buy precision, not success."
-            nb = ": de største utvalgene ligger nær den, så flere deltakere gir mer presisjon, ikke mer suksess."
+            en = f": the largest sizes are close to it, so more {pe} buy precision, not success."
+            nb = f": de største utvalgene ligger nær den, så flere {pn} gir mer presisjon, ikke mer suksess."
         elif ceiling - (best + spread) > 0.1:
             en = ": the planned sizes are still well below it, so larger trials would raise it further."
             nb = ": de planlagte størrelsene ligger fortsatt godt under, så større studier ville øke den."
         else:
             en = ": the simulation is too small to tell how close the planned sizes come to it."
             nb = ": simuleringen er for liten til å si hvor nær de planlagte størrelsene kommer den."
+        if self.fixed:
+            en, nb = f" (with the fixed values below){en}", f" (med de faste verdiene nedenfor){nb}"
         return ctx.text(
             f"Assurance cannot exceed the design prior's own probability that the true {self.estimand} exceeds "
             f"{self.threshold('en')}, here {value}" + en,
@@ -227,24 +263,26 @@ class DesignText:
             f"A simulated trial succeeds when its analysis (same model and prior set {prior} as this config) gives "
             f"**P({self.estimand} > {self.threshold('en')}) > {probability}**. Assurance is the probability of success "
             f"averaged over the design prior ({source}), with {allocation} randomised to the treatment arm. Each size "
-            f"has {int(design['trials'])} simulated trials; Monte Carlo standard errors (MC SE) are binomial.",
+            f"has {int(design['trials'])} simulated trials; Monte Carlo standard errors (MC SE) are binomial."
+            + (f" {self.pins(ctx)}" if self.fixed else ""),
             f"En simulert studie lykkes når analysen (samme modell og priorsett {prior} som denne konfigurasjonen) "
             f"gir **P({self.estimand} > {self.threshold('nb')}) > {probability}**. Sannsynligheten for suksess "
             f"(assurance) er midlet over designprioren ({source}), med {allocation} randomisert til tiltaksarmen. "
             f"Hver størrelse har {int(design['trials'])} simulerte studier; Monte Carlo-standardfeil (MC SE) er "
-            "binomiske.",
+            "binomiske." + (f" {self.pins(ctx)}" if self.fixed else ""),
         )
 
     def table(self, ctx: ReportContext) -> str:
         """Assurance and expected interval width per size, and how both change from the smallest to the largest."""
+        pe, pn = self.people("en"), self.people("nb")
         lang = ctx.language
         interval = percent(self.prob, lang)
         rows = [
             ctx.text(
-                f"| Participants | Assurance (MC SE) | Mean width of the {interval} interval of the {self.estimand} "
-                "(MC SE) |",
-                f"| Deltakere | Sannsynlighet for suksess (MC SE) | Gjennomsnittlig bredde av {interval}-intervallet "
-                f"for {self.estimand} (MC SE) |",
+                f"| {pe.capitalize()} | Assurance (MC SE) | Mean width of the {interval} interval of the "
+                f"{self.estimand} (MC SE) |",
+                f"| {pn.capitalize()} | Sannsynlighet for suksess (MC SE) | Gjennomsnittlig bredde av "
+                f"{interval}-intervallet for {self.estimand} (MC SE) |",
             ),
             "| ---: | ---: | ---: |",
         ]
@@ -261,11 +299,11 @@ class DesignText:
             ratio = float(last["mean_interval_width"]) / float(first["mean_interval_width"])
             text.append(
                 ctx.text(
-                    f"From {int(first['size'])} to {int(last['size'])} participants the expected interval narrows to "
+                    f"From {int(first['size'])} to {int(last['size'])} {pe} the expected interval narrows to "
                     f"{percent(ratio, 'en')} of its width, and assurance "
                     f"{'rises' if last['assurance'] > first['assurance'] else 'does not rise'} from "
                     f"{decimal(first['assurance'], 2, 'en')} to {decimal(last['assurance'], 2, 'en')}.",
-                    f"Fra {int(first['size'])} til {int(last['size'])} deltakere krymper det forventede intervallet "
+                    f"Fra {int(first['size'])} til {int(last['size'])} {pn} krymper det forventede intervallet "
                     f"til {percent(ratio, 'nb')} av bredden, og sannsynligheten for suksess "
                     f"{'øker' if last['assurance'] > first['assurance'] else 'øker ikke'} fra "
                     f"{decimal(first['assurance'], 2, 'nb')} til {decimal(last['assurance'], 2, 'nb')}.",
@@ -299,7 +337,9 @@ class DesignText:
         )
         left.axhline(ceiling, color="C3", ls="--", lw=1, label=style.t("ceiling", "tak"))
         left.set_ylim(0, 1.02)
-        left.set_xlabel(style.t("participants in the trial", "deltakere i studien"))
+        left.set_xlabel(
+            style.t(f"{self.units['en']} in the trial", f"{self.units.get('nb', self.units['en'])} i studien")
+        )
         left.set_ylabel(style.t("assurance", "sannsynlighet for suksess"))
         left.legend(loc="lower right")
         right.errorbar(
@@ -310,7 +350,9 @@ class DesignText:
             color="C2",
             capsize=3,
         )
-        right.set_xlabel(style.t("participants in the trial", "deltakere i studien"))
+        right.set_xlabel(
+            style.t(f"{self.units['en']} in the trial", f"{self.units.get('nb', self.units['en'])} i studien")
+        )
         shown = "%" if self.unit == "%" else self.unit
         interval = percent(self.prob, ctx.language)
         right.set_ylabel(style.t(f"{interval} interval width ({shown})", f"bredde av {interval}-intervall ({shown})"))
@@ -364,9 +406,9 @@ def write_design_report(folder: Path, curve: pd.DataFrame, meta: dict[str, Any],
     details = {
         "config": meta.get("config", ""),
         "seed": meta.get("seed", ""),
-        ctx.text("where", "hvor"): meta.get("where", ""),
-        ctx.text("seconds", "sekunder"): meta.get("seconds", ""),
-        ctx.text("simulated analyses", "simulerte analyser"): meta.get("fits", ""),
+        "where": meta.get("where", ""),
+        "seconds": meta.get("seconds", ""),
+        "simulated analyses": meta.get("fits", ""),
     }
     write_standalone(folder, ctx, title, text.presentation(), details=details, verdict=text.verdict(ctx))
 

@@ -32,6 +32,22 @@ def num(value: float, spec: str, language: str) -> str:
     return localise(format(value, spec), language)
 
 
+def ratio_text(value: float, language: str) -> str:
+    """A positive ratio (odds ratio) with two decimals, or two significant digits below 0.1; never "0.00"."""
+    if value >= 0.1:
+        return num(value, ".2f", language)
+    if value < 0.001:
+        return "< " + num(0.001, ".3f", language)
+    return localise(np.format_float_positional(value, precision=2, unique=False, fractional=False), language)
+
+
+def share_text(percent_value: float, language: str) -> str:
+    """A rate in percent: whole numbers, one decimal below 1%, "< 0.1" below that; never "0"."""
+    if percent_value >= 1:
+        return num(percent_value, ".0f", language)
+    return num(percent_value, ".1f", language) if percent_value >= 0.1 else "< " + num(0.1, ".1f", language)
+
+
 def ess_change_sentence(ctx: ReportContext, elir: float, elir_robust: float) -> str:
     """How much the vague component lowers the prior's information, chosen from the two ESS values."""
     drop = 1 - elir_robust / elir if elir > 0 else 0.0
@@ -121,8 +137,8 @@ class MapText:
         utfall, tiltak = escape_md(self.config.label("outcome", "nb")), escape_md(self.config.label("treatment", "nb"))
         mix, rob = part.mixture, part.robust
         if part.name == "effect":
-            q = [num(np.exp(mix.quantile(p)), ".2f", lang) for p in (0.025, 0.5, 0.975)]
-            r = [num(np.exp(rob.quantile(p)), ".2f", lang) for p in (0.025, 0.5, 0.975)]
+            q = [ratio_text(float(np.exp(mix.quantile(p))), lang) for p in (0.025, 0.5, 0.975)]
+            r = [ratio_text(float(np.exp(rob.quantile(p))), lang) for p in (0.025, 0.5, 0.975)]
             p_pos = 1 - float(mix.cdf(0.0))
             better = num(p_pos, ".2f", lang)
             lean = (
@@ -143,7 +159,7 @@ class MapText:
 
         def rate(m: object, p: float) -> str:
             value = m.quantile(p)
-            return num(100 * (value if mix.family == "beta" else float(expit(value))), ".0f", lang)
+            return share_text(100 * (value if mix.family == "beta" else float(expit(value))), lang)
 
         pct = " %" if lang == "nb" else "%"
         return ctx.text(
@@ -389,9 +405,9 @@ def write_map_report(folder: Path, result: MapResult, language: str = "en") -> N
     title = ctx.text(f"Meta-analytic-predictive prior: {config.name}", f"Meta-analytisk prediktiv prior: {config.name}")
     details = {
         "config": str(config.source) if config.source else "",
-        ctx.text("evidence table", "kunnskapstabell"): str(config.resolve(config.evidence)),
+        "evidence table": str(config.resolve(config.evidence)),
         "seed": config.seed,
-        ctx.text("seconds", "sekunder"): round(result.timings.get("total", 0.0), 1),
+        "seconds": round(result.timings.get("total", 0.0), 1),
     }
     write_standalone(
         folder, ctx, title, MapText(result).presentation(), details=details, verdict=map_verdict(result, ctx)

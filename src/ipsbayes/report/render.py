@@ -135,6 +135,11 @@ _REPRODUCIBILITY_NB = {
     "(expanded in config.toml)": "(skrevet ut i config.toml)",
     "(in memory)": "(i minnet)",
     "yes (figures and report redrawn from posterior.nc)": "ja (figurer og rapport tegnet på nytt fra posterior.nc)",
+    "evidence table": "kunnskapstabell",
+    "where": "hvor",
+    "seconds": "sekunder",
+    "simulated analyses": "simulerte analyser",
+    "in-process": "i samme prosess",
 }
 
 
@@ -145,7 +150,7 @@ def reproducibility_rows(items: dict[str, Any], language: str = "en") -> dict[st
     out = {}
     for key, value in items.items():
         shown = _REPRODUCIBILITY_NB.get(value, value) if isinstance(value, str) else value
-        count = isinstance(shown, int) and key != "seed"  # a seed is copied as written
+        count = isinstance(shown, int | float) and not isinstance(shown, bool) and key != "seed"  # a seed as written
         out[_REPRODUCIBILITY_NB.get(key, key)] = localise(f"{shown:,}", language) if count else shown
     return out
 

@@ -20,7 +20,13 @@ import xarray as xr
 
 from ipsbayes.present import Presentation, ReportContext, Style
 from ipsbayes.report.figures import draw_figures
-from ipsbayes.report.render import embedded_figures, html_environment, markdown_environment, safe_html
+from ipsbayes.report.render import (
+    embedded_figures,
+    html_environment,
+    markdown_environment,
+    reproducibility_rows,
+    safe_html,
+)
 from ipsbayes.textutil import neutralize_markdown
 
 LANGUAGES = ("en", "nb")
@@ -113,7 +119,7 @@ def write_standalone(
         "answer": presentation.answer(ctx) if presentation.answer is not None else [],
         "sections": sections,
         "figures": figure_context,
-        "details": {str(k): str(v) for k, v in (details or {}).items()},
+        "details": {str(k): str(v) for k, v in reproducibility_rows(details or {}, ctx.language).items()},
         "verdict": verdict,
     }
     (folder / "report.md").write_text(markdown_environment().get_template("standalone.md.j2").render(**context))

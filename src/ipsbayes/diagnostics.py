@@ -390,12 +390,14 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
                 "pass" if n_bad == 0 else "warn",
                 n_bad,
                 f"warn if any k > {limit:.2f}",
-                f"{n_bad} of {observations} have Pareto k > {limit:.2f} (max {k.max():.2f}); "
-                f"elpd_loo {float(loo.elpd):.1f} ({se}), p_loo {float(loo.p):.1f}",
+                f"{n_bad} of {observations} {'has' if n_bad == 1 else 'have'} Pareto k > {limit:.2f} "
+                f"(max {k.max():.2f}); elpd_loo {float(loo.elpd):.1f} ({se}), p_loo {float(loo.p):.1f}",
                 advice=advice_for("pareto_k", "warn" if n_bad else "pass"),
                 note=note,
-                message_nb=f"{n_bad} av {observations_nb} har Pareto k > {limit:.2f} (maks {k.max():.2f}); "
-                f"elpd_loo {float(loo.elpd):.1f} ({se_nb}), p_loo {float(loo.p):.1f}",
+                message_nb=decimal_commas(
+                    f"{n_bad} av {observations_nb} har Pareto k > {limit:.2f} (maks {k.max():.2f}); "
+                    f"elpd_loo {float(loo.elpd):.1f} ({se_nb}), p_loo {float(loo.p):.1f}"
+                ),
             )
         )
     return checks

@@ -168,7 +168,8 @@ def _check_text_nb(check: Check, words: Mapping[str, str] | None = None) -> str:
         "e_bfmi": f"laveste E-BFMI {_value(check.value)} (regel: {rule})",
     }.get(check.name.split(" ")[0], check.message_nb or check.message)
     if check.name.startswith("pareto_k"):
-        found = f"{check.value} observasjoner har Pareto k over grensen ({rule})" + (
+        noun = "observasjon" if check.value == 1 else "observasjoner"
+        found = f"{check.value} {noun} har Pareto k over grensen ({rule})" + (
             f" ({check.note[1]})" if check.note[1] else ""
         )
     advice = ADVICE.get(advice_key(check.name), ("", ""))[1]

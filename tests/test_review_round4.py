@@ -12,3 +12,30 @@ from ipsbayes.diagnostics_text import check_text
 def test_a_norwegian_pareto_k_finding_has_the_right_number(value: int, noun: str) -> None:
     check = Check("pareto_k", "warn", value, "warn if any k > 0.70", "", message_nb="")
     assert noun in check_text(check, "nb")
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_numbers_in_norwegian_figures_have_decimal_commas(language: str, tmp_path) -> None:
+    """Tick labels (drawn later by the formatters), titles, legends and category labels alike."""
+    import re
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from ipsbayes.present.style import Style
+    from ipsbayes.report.layout import fit_to_profile
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig, ax = plt.subplots()
+        ax.plot([0, 0.5, 1.0], [0.1, 2.5, 1.25], label="power 0.8")
+        ax.set_yticks([0.5, 1.5], ["age: +1 SD (4.33)", "IPS-25"])
+        ax.set_title("likelihood scaled: 0.089")
+        ax.legend()
+        fit_to_profile(fig, Style("eti", 0.9, language=language))
+        fig.savefig(tmp_path / "f.svg")
+        plt.close(fig)
+    texts = re.findall(r">([^<>]+)</text>", (tmp_path / "f.svg").read_text())
+    expected = ["0,2", "age: +1 SD (4,33)", "likelihood scaled: 0,089", "power 0,8", "IPS-25"]
+    if language == "en":
+        expected = [text.replace(",", ".") for text in expected]
+    assert set(expected) <= set(texts), texts

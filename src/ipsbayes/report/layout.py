@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import textwrap
 from itertools import combinations
+from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.ticker import Formatter
 
 from ipsbayes.present.style import MIN_FONT_PT, Style
+from ipsbayes.textutil import decimal_commas
 
 #: overlaps smaller than this (points, in both directions) are anti-aliasing, not collisions
 TOLERANCE_PT = 0.75
@@ -35,6 +38,8 @@ def fit_to_profile(fig: Figure, style: Style, height: float | None = None) -> Fi
     """
     width, old_height = fig.get_size_inches()
     fig.set_size_inches(style.width, height if height is not None else old_height * style.width / width)
+    if style.language == "nb":
+        use_decimal_commas(fig)
     for text in fig.findobj(Text):
         if text.get_fontsize() < style.small_font:
             text.set_fontsize(style.small_font)
@@ -43,6 +48,52 @@ def fit_to_profile(fig: Figure, style: Style, height: float | None = None) -> Fi
     if wrap_axis_labels(fig):
         lay_out(fig)  # the wrapped labels are taller: lay out again
     return fig
+
+
+class DecimalComma(Formatter):
+    """Tick labels of another formatter with decimal commas (``0.5`` -> ``0,5``), for Norwegian figures."""
+
+    def __init__(self, inner: Formatter) -> None:
+        self.inner = inner
+
+    def set_axis(self, axis: Any) -> None:
+        self.axis = axis
+        self.inner.set_axis(axis)
+
+    def set_locs(self, locs: Any) -> None:
+        self.inner.set_locs(locs)
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return decimal_commas(self.inner(x, pos))
+
+    def format_ticks(self, values: Any) -> list[str]:
+        return [decimal_commas(label) for label in self.inner.format_ticks(values)]
+
+    def get_offset(self) -> str:
+        return decimal_commas(self.inner.get_offset())
+
+    def format_data_short(self, value: float) -> str:
+        return decimal_commas(self.inner.format_data_short(value))
+
+
+def use_decimal_commas(fig: Figure) -> None:
+    """Write every number of ``fig`` with a decimal comma: tick labels, titles, legends, annotations.
+
+    Tick labels are made by the axes' formatters when the figure is drawn, so each formatter is
+    wrapped in :class:`DecimalComma`; every other text is rewritten once.
+    """
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for get, put in (
+                (axis.get_major_formatter, axis.set_major_formatter),
+                (axis.get_minor_formatter, axis.set_minor_formatter),
+            ):
+                if not isinstance(get(), DecimalComma):
+                    put(DecimalComma(get()))
+    for text in fig.findobj(Text):
+        shown = text.get_text()
+        if isinstance(shown, str) and (changed := decimal_commas(shown)) != shown:
+            text.set_text(changed)
 
 
 def lay_out(fig: Figure) -> None:

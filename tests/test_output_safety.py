@@ -478,8 +478,14 @@ def test_rerun_and_report_keep_user_files_and_interrupted_report_changes_nothing
 
 
 @pytest.mark.sampling
-def test_ctrl_c_during_sampling_exits_130_within_seconds_and_keeps_earlier_run(config: Path, tmp_path: Path) -> None:
-    """A real ``ipsbayes run`` gets SIGINT while nutpie samples: exit 130, no staging folder, earlier run intact."""
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_during_sampling_exits_130_within_seconds_and_keeps_earlier_run(
+    config: Path, tmp_path: Path, stop: int, code: int
+) -> None:
+    """A real ``ipsbayes run`` gets SIGINT (or SIGTERM, as ``kill`` and ``timeout`` send) while nutpie samples.
+
+    Exit 130 (143), no staging folder, earlier run intact.
+    """
     run = fake_run(tmp_path / "runs" / "tiny")
     (run / "notes.txt").write_text("my notes\n")
     before = files_of(run)
@@ -502,10 +508,10 @@ def test_ctrl_c_during_sampling_exits_130_within_seconds_and_keeps_earlier_run(c
     time.sleep(1.5)  # well into sampling (100,000 draws take minutes)
     assert process.poll() is None
     sent = time.perf_counter()
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, err = process.communicate(timeout=60)
     seconds = time.perf_counter() - sent
-    assert process.returncode == 130, err
+    assert process.returncode == code, err
     assert seconds < 5.0, seconds
     assert "interrupted" in err and "Traceback" not in err
     assert files_of(run) == before and leftovers(run.parent) == []

@@ -213,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # only a second Ctrl-C within instants of the first one's handling gets here
         print("interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
-    if argv is None and code == EXIT_INTERRUPTED:
+    if code == EXIT_INTERRUPTED:
+        code = interrupt.exit_code()  # 143 when SIGTERM stopped it
+    if argv is None and code > 128:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -14,6 +14,10 @@ The command line raises ``KeyboardInterrupt`` while a command works
 with exit code 130 on SIGINT (:func:`exit_on_interrupt`) instead of letting a
 ``KeyboardInterrupt`` surface in the interpreter's teardown as a traceback.
 
+SIGTERM (what ``kill``, ``timeout``, Slurm, systemd and ``docker stop`` send) and SIGHUP
+(a closed terminal) are handled exactly as SIGINT: the command stops, removes its staging
+folders and exits with 128 + the signal's number (130, 143, 129).
+
 Signal handlers can only be changed in the main thread; elsewhere these helpers
 do nothing beyond running the block.
 """
@@ -29,7 +33,10 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-_state = {"requested": False}
+#: the signals that stop a command cleanly
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+_state: dict[str, Any] = {"requested": False, "signal": signal.SIGINT}
 
 
 def requested() -> bool:
@@ -39,12 +46,33 @@ def requested() -> bool:
 
 def reset() -> None:
     """Forget an earlier interrupt (the command line calls this when it starts)."""
-    _state["requested"] = False
+    _state["requested"], _state["signal"] = False, signal.SIGINT
 
 
-def mark() -> None:
-    """Record that an interrupt arrived."""
+def mark(signum: int = signal.SIGINT) -> None:
+    """Record that an interrupt (``signum``) arrived; the first one sets the exit code."""
+    if not _state["requested"]:
+        _state["signal"] = signum
     _state["requested"] = True
+
+
+def exit_code() -> int:
+    """128 + the number of the signal that stopped the command (130 for Ctrl-C, 143 for SIGTERM)."""
+    return 128 + int(_state["signal"])
+
+
+def _install(handler: Any) -> dict[int, Any]:
+    """Put ``handler`` on every signal of :data:`SIGNALS`; return the handlers it replaced."""
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    for signum in SIGNALS:
+        signal.signal(signum, handler)
+    return previous
+
+
+def _put_back(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        if handler is not None:
+            signal.signal(signum, handler)
 
 
 def raise_if_interrupted() -> None:
@@ -60,86 +88,85 @@ def _in_main_thread() -> bool:
 def _call_previous(previous: Any, signum: int, frame: FrameType | None) -> None:
     if callable(previous):
         previous(signum, frame)
-    elif previous == signal.SIG_DFL:
+    elif previous == signal.SIG_DFL or previous is None:
         raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def watch() -> Iterator[None]:
-    """Record SIGINT while the block runs, then handle it as before (normally: raise ``KeyboardInterrupt``)."""
+    """Record the stopping signals while the block runs, then handle them as before (normally: raise)."""
     if not _in_main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGINT)
+    previous: dict[int, Any] = {}
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        mark()
-        _call_previous(previous, signum, frame)
+        mark(signum)
+        _call_previous(previous.get(signum), signum, frame)
 
-    signal.signal(signal.SIGINT, handler)
+    previous = _install(handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        _put_back(previous)
 
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Hold SIGINT back while the block runs; raise ``KeyboardInterrupt`` after it if one arrived."""
+    """Hold the stopping signals back while the block runs; raise ``KeyboardInterrupt`` after it if one arrived."""
     if not _in_main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGINT)
     held: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        mark()
+        mark(signum)
         held.append(signum)
 
-    signal.signal(signal.SIGINT, handler)
+    previous = _install(handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if held and previous != signal.SIG_IGN:  # the handler that was in place gets it now (normally: raise)
-        _call_previous(previous, held[0], None)
+        _put_back(previous)
+    if held and previous.get(held[0]) != signal.SIG_IGN:  # the handler that was in place gets it now
+        _call_previous(previous.get(held[0]), held[0], None)
 
 
-def install_cli_handler() -> Any:
-    """SIGINT handler of the command line: record the interrupt, then raise ``KeyboardInterrupt``.
+def install_cli_handler() -> dict[int, Any] | None:
+    """Handler of the command line for SIGINT, SIGTERM and SIGHUP: record the signal, raise ``KeyboardInterrupt``.
 
     Returns
     -------
-    handler
-        The handler it replaced (None outside the main thread), for :func:`restore`.
+    dict or None
+        The handlers it replaced (None outside the main thread), for :func:`restore`.
     """
     reset()
     if not _in_main_thread():
         return None
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        mark()
+        mark(signum)
         raise KeyboardInterrupt
 
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, handler)
-    return previous
+    return _install(handler)
 
 
 def record_only() -> None:
-    """From now on SIGINT is only recorded (:func:`requested`): the command's last cleanup runs to its end."""
+    """From now on the stopping signals are only recorded (:func:`requested`): the last cleanup runs to its end."""
     if _in_main_thread():
-        signal.signal(signal.SIGINT, lambda signum, frame: mark())
+        _install(lambda signum, frame: mark(signum))
 
 
-def restore(previous: Any) -> None:
-    """Put back the handler :func:`install_cli_handler` replaced (a program calling the CLI in-process)."""
+def restore(previous: dict[int, Any] | None) -> None:
+    """Put back the handlers :func:`install_cli_handler` replaced (a program calling the CLI in-process)."""
     if previous is not None and _in_main_thread():
-        signal.signal(signal.SIGINT, previous)
+        _put_back(previous)
 
 
 def exit_on_interrupt(message: str, code: int) -> None:
-    """For the rest of the process, SIGINT writes ``message`` to stderr and ends the process with ``code`` at once.
+    """For the rest of the process, a stopping signal writes ``message`` and ends the process at once.
+
+    The exit code is ``code`` for SIGINT and 128 + the signal's number for the others.
 
     The command line installs this when a command has finished: what is left is the interpreter's
     own teardown (joining threads, exit handlers such as a Dask cluster's), in which a
@@ -150,6 +177,7 @@ def exit_on_interrupt(message: str, code: int) -> None:
     if not _in_main_thread():
         return
     streams, write, end, data = (sys.stdout, sys.stderr), os.write, os._exit, f"{message}\n".encode()
+    interrupt_code = int(signal.SIGINT)
 
     def handler(signum: int, frame: FrameType | None) -> None:
         for stream in streams:
@@ -161,13 +189,15 @@ def exit_on_interrupt(message: str, code: int) -> None:
             write(2, data)
         except OSError:
             pass
-        end(code)
+        end(code if signum == interrupt_code else 128 + signum)  # SIGTERM: 143
 
-    signal.signal(signal.SIGINT, handler)
+    _install(handler)
 
 
 __all__ = [
+    "SIGNALS",
     "deferred",
+    "exit_code",
     "exit_on_interrupt",
     "install_cli_handler",
     "mark",

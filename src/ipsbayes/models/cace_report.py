@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ipsbayes.models.base import nb_word
 from ipsbayes.models.cace_conflict import conflict_line, conflict_section, has_conflict_check
-from ipsbayes.models.cace_small import prior_effect, small_sample_section, units_word
+from ipsbayes.models.cace_small import prior_effect, small_sample_section
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
 from ipsbayes.present.answers import prior_dependence_line, probability_sentence, pull_sentence, vocabulary_word
@@ -40,11 +41,22 @@ def words(ctx: ReportContext) -> dict[str, str]:
     }
 
 
+def units_of(ctx: ReportContext) -> str:
+    """The study's word for the people (or units) it counts, in the report's language, as plain text."""
+    words = {**ctx.vocabulary, **ctx.labels}
+    if ctx.language == "nb":
+        return nb_word(words, "units", "participants")
+    return str(words.get("units") or "participants")
+
+
 def effect_sentence(ctx: ReportContext, cace: Effect) -> str:
-    """Direction and size of the CACE, with the words chosen by the posterior probability of each direction."""
+    """Direction and size of the CACE, with the words chosen by the posterior probability of each direction.
+
+    A plain sentence (the answer block is escaped when rendered; the CACE section escapes it once).
+    """
     w = words(ctx)
     treatment, outcome = w["treatment"], w["outcome"]
-    units = units_word(ctx)  # in the report's language: only that language's sentence is used
+    units = units_of(ctx)  # in the report's language: only that language's sentence is used
     who_en = f"For {units} who would take {treatment} up when offered it (compliers)"
     who_nb = f"For {units} som ville tatt imot {treatment} om de fikk tilbudet (compliers)"
     kind = cace.direction(ctx.style.prob)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numba
@@ -11,6 +12,24 @@ from scipy.special import expit, softmax
 
 from ipsbayes.models.base import ModelData, draws_array, estimand, unstack_draws
 from ipsbayes.models.predict import group_weights
+from ipsbayes.models.time_to_event_data import TARGETS_NB
+from ipsbayes.present.text import configured_words, norwegian_words
+
+#: Norwegian names of the usual outcome categories and of the first equation (reaching any outcome), used
+#: when ``[report.labels]`` does not name them
+CATEGORIES_NB = {**TARGETS_NB, "none": "ingen av disse", "reach": "oppnår et utfall"}
+
+
+def category_words(
+    categories: list[str], outcome: str, labels: Mapping[str, str] | None = None, language: str = "en"
+) -> dict[str, str]:
+    """The family's words for reports: the outcome, and the categories' (and first equation's) Norwegian names.
+
+    Stored as ``estimands.attrs["vocabulary"]``: a category's Norwegian name is the config's label when its
+    report is Norwegian, else the usual name (:data:`CATEGORIES_NB`); in the report ``[report.labels]`` wins.
+    """
+    keys = [str(c) for c in [*categories, "reach"]]
+    return {"outcome": outcome} | norwegian_words(keys, CATEGORIES_NB, labels or {}, language)
 
 
 @dataclass
@@ -117,9 +136,30 @@ def _weighted_category_means(alpha, beta, service_effect, X, service_idx, group,
 
 
 def categorical_estimands(
-    predictor: CategoricalPredictor, posterior: xr.Dataset, data: ModelData, focus: str | None
+    predictor: CategoricalPredictor,
+    posterior: xr.Dataset,
+    data: ModelData,
+    focus: str | None,
+    labels: Mapping[str, str] | None = None,
+    language: str = "en",
 ) -> xr.Dataset:
-    """Shares per category (overall and per service), average marginal effects and coefficients."""
+    """Shares per category (overall and per service), average marginal effects and coefficients.
+
+    Parameters
+    ----------
+    predictor : CategoricalPredictor
+        The draws and the design.
+    posterior : Dataset
+        The draws' chain and draw coordinates.
+    data : ModelData
+        The prepared data.
+    focus : str or None
+        The category whose drivers are ranked (``focus_ame``).
+    labels : mapping, optional
+        ``[report.labels]``: its word for the focus category names it in the label of the report's language.
+    language : {"en", "nb"}
+        ``report.language``, the language ``labels`` are written in.
+    """
     info, coords = data.info, data.coords
     categories = {"category": coords["category"]}
 
@@ -179,11 +219,15 @@ def categorical_estimands(
             label_nb="Gjennomsnittlig marginal effekt på sannsynligheten for hvert utfall",
         )
         if focus is not None:
+            plain = focus.replace("_", " ")
+            name, name_nb = configured_words(
+                labels or {}, language, focus, (plain, CATEGORIES_NB.get(focus.lower(), plain))
+            )
             out["focus_ame"] = estimand(
                 ame.sel(category=focus, drop=True),
-                f"Average marginal effect on the probability of {focus}",
+                f"Average marginal effect on the probability of {name}",
                 "pp",
-                label_nb=f"Gjennomsnittlig marginal effekt på sannsynligheten for {focus}",
+                label_nb=f"Gjennomsnittlig marginal effekt på sannsynligheten for {name_nb}",
                 headline=True,
                 focus=focus,
             )

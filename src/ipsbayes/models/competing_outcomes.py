@@ -39,10 +39,11 @@ from ipsbayes.data_checks import (
     varying_within,
 )
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, model_data, natural_key, register
-from ipsbayes.models.categorical_predict import CategoricalPredictor, categorical_estimands
+from ipsbayes.models.categorical_predict import CategoricalPredictor, categorical_estimands, category_words
 from ipsbayes.models.design import Design, parse_formula
 from ipsbayes.present import Presentation
 from ipsbayes.priors import PriorSet
+from ipsbayes.textutil import escape_md
 
 
 def outcome_logp(value: Any, log_p: Any) -> Any:
@@ -265,8 +266,8 @@ class CompetingOutcomes(ModelFamily):
 
     @override
     def describe(self, spec: CompetingOutcomesSpec, data: ModelData, language: str = "en") -> str:
-        none, reference = spec.categories[0], spec.categories[1]
-        others = ", ".join(f"'{c}'" for c in spec.categories[2:])
+        none, reference = escape_md(spec.categories[0]), escape_md(spec.categories[1])  # data: escaped once
+        others = ", ".join(f"'{escape_md(c)}'" for c in spec.categories[2:])
         n_services = len(data.coords["service"])
         response = data.info["response"]
         if language == "nb":
@@ -313,7 +314,8 @@ class CompetingOutcomes(ModelFamily):
         self, posterior: xr.Dataset, data: ModelData, spec: CompetingOutcomesSpec, config: RunConfig
     ) -> xr.Dataset:
         predictor = CategoricalPredictor.from_posterior(posterior, data)
-        out = categorical_estimands(predictor, posterior, data, spec.focus)
+        report = config.report
+        out = categorical_estimands(predictor, posterior, data, spec.focus, report.labels, report.language)
         out["service_sd"] = estimand(
             posterior["service_sd"],
             "SD of service effects per equation",
@@ -333,7 +335,8 @@ class CompetingOutcomes(ModelFamily):
             label_nb="Korrelasjon mellom tjenesteeffekter på tvers av ligninger",
             headline=True,
         )
-        out.attrs["vocabulary"] = json.dumps({"outcome": data.info["outcome_label"]})
+        words = category_words(list(spec.categories), data.info["outcome_label"], report.labels, report.language)
+        out.attrs["vocabulary"] = json.dumps(words)
         return out
 
 

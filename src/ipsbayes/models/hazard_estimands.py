@@ -10,6 +10,8 @@ observed, including each service's own effect.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,8 @@ import xarray as xr
 
 from ipsbayes.models.base import ModelData, draws_array, estimand, unstack_draws
 from ipsbayes.models.hazard_predict import HazardPredictor, median_time
+from ipsbayes.models.time_to_event_data import TARGETS_NB
+from ipsbayes.present.text import configured_words, norwegian_words
 
 
 def _wrap(posterior: xr.Dataset, values: np.ndarray, dims: tuple[str, ...] = (), coords: dict | None = None) -> Any:
@@ -24,17 +28,53 @@ def _wrap(posterior: xr.Dataset, values: np.ndarray, dims: tuple[str, ...] = (),
 
 
 def horizon_label(month: int) -> str:
-    """Coordinate label of a reporting month, e.g. ``'12 months'``."""
+    """Coordinate label of a reporting month, e.g. ``'12 months'`` (reports write it in their language)."""
     return f"{month} months"
 
 
-def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Dataset:
-    """Cumulative incidence, contrasts, median times and hazard odds ratios for one set of draws."""
+def study_words(
+    targets: list[str], outcome: str, outcome_nb: str, labels: Mapping[str, str] | None = None, language: str = "en"
+) -> dict[str, str]:
+    """The family's words for reports: the outcome in both languages, and the targets' Norwegian names.
+
+    Stored as ``estimands.attrs["vocabulary"]``: a target's Norwegian name is the config's label when its report
+    is Norwegian, else the usual name (:data:`TARGETS_NB`); in the report ``[report.labels]`` still wins.
+    """
+    words = {"outcome": outcome, "outcome_nb": outcome_nb}
+    return words | norwegian_words([str(t) for t in targets], TARGETS_NB, labels or {}, language)
+
+
+def hazard_estimands(
+    posterior: xr.Dataset,
+    data: ModelData,
+    spec: Any,
+    labels: Mapping[str, str] | None = None,
+    language: str = "en",
+) -> xr.Dataset:
+    """Cumulative incidence, contrasts, median times and hazard odds ratios for one set of draws.
+
+    Parameters
+    ----------
+    posterior : Dataset
+        Posterior (or prior) draws.
+    data : ModelData
+        The prepared person-month data.
+    spec : TimeToEventSpec
+        The ``[model]`` table.
+    labels : mapping, optional
+        ``[report.labels]``: its ``outcome`` names the first transition in the labels of the report's language.
+    language : {"en", "nb"}
+        ``report.language``, the language ``labels`` are written in.
+    """
     info, coords = data.info, data.coords
     predictor = HazardPredictor.from_posterior(posterior, data)
     months, targets = np.asarray(info["months"]), list(coords["target"])
-    label = info["outcome_label"]
-    label_nb = info.get("outcome_label_nb") or label
+    label, label_nb = configured_words(
+        labels or {},
+        language,
+        "outcome",
+        (info["outcome_label"], info.get("outcome_label_nb") or info["outcome_label"]),
+    )
     horizons = [h for h in spec.horizons if h in set(months)]
     at = [int(np.flatnonzero(months == h)[0]) for h in horizons]
     hz = {"horizon": [horizon_label(h) for h in horizons]}
@@ -86,6 +126,7 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
         "% per month",
         null=None,
         label_nb="Andel av dem som ennå ikke har nådd et mål, som når et i måneden (populasjonshasard)",
+        unit_nb="% per måned",
     )
     out["median_time_any"] = estimand(
         _wrap(posterior, median_time(any_curve)),
@@ -154,6 +195,7 @@ def hazard_estimands(posterior: xr.Dataset, data: ModelData, spec: Any) -> xr.Da
     out.update(_coefficients(posterior, data, targets))
     if predictor.fidelity_slope is not None and spec.fidelity is not None:
         out.update(_fidelity(predictor, posterior, data, spec, at, hz, label, label_nb))
+    out.attrs["vocabulary"] = json.dumps(study_words(targets, label, label_nb, labels, language))
     return out
 
 
@@ -219,6 +261,7 @@ def _fidelity(
     title = f"{scale.name} = {high:g} ({scale.band(high)}) minus {low:g} ({scale.band(low)})"
     title_nb = f"{scale.name} = {high:g} ({scale.band(high, 'nb')}) minus {low:g} ({scale.band(low, 'nb')})"
     unit = f"log-odds per {per:g} {scale.name} points"
+    unit_nb = f"log-odds per {per:g} {scale.name}-poeng"
     element = {"target": targets}
     scores = np.stack([curves[low].sum(axis=-1), curves[high].sum(axis=-1)], axis=1)
     return {
@@ -227,6 +270,7 @@ def _fidelity(
             f"Fidelity slope of the hazard ({scale.name})",
             unit,
             label_nb=f"Stigningstall for modelltrofasthet på hasarden ({scale.name})",
+            unit_nb=unit_nb,
         ),
         "hazard_fidelity_odds_ratio": estimand(
             _wrap(posterior, np.exp(predictor.fidelity_slope), ("target",), element),

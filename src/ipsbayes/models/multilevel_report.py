@@ -46,7 +46,8 @@ def _factors(ctx: ReportContext) -> list[tuple[str, str]]:
 
 
 def _word(ctx: ReportContext, dim: str) -> str:
-    return escape_md(vocabulary_word(ctx, dim, dim.replace("_", " "), dim.replace("_", " ")))
+    """The study's word for a group (plain text: sections escape it, answers and captions are escaped when rendered)."""
+    return vocabulary_word(ctx, dim, dim.replace("_", " "), dim.replace("_", " "))
 
 
 def _plural(ctx: ReportContext, dim: str) -> str:
@@ -56,15 +57,16 @@ def _plural(ctx: ReportContext, dim: str) -> str:
     ("sykehus") need ``<dim>_plural_nb`` in the vocabulary.
     """
     if ctx.language == "nb":
-        return escape_md(nb_plural({**ctx.vocabulary, **ctx.labels}, dim, dim.replace("_", " ")))
+        return nb_plural({**ctx.vocabulary, **ctx.labels}, dim, dim.replace("_", " "))
     word = _word(ctx, dim)
     if f"{dim}_plural" in ctx.vocabulary or f"{dim}_plural" in ctx.labels:
-        return escape_md(ctx.label(f"{dim}_plural"))
+        return ctx.label(f"{dim}_plural")
     return word if word.endswith("s") else f"{word}s"
 
 
 def _units(ctx: ReportContext) -> str:
-    return escape_md(vocabulary_word(ctx, "units", "observations", "observasjoner"))
+    """The study's word for what it counts (plain text, like :func:`_word`)."""
+    return vocabulary_word(ctx, "units", "observations", "observasjoner")
 
 
 def _level(ctx: ReportContext) -> tuple[str, str] | None:
@@ -77,9 +79,12 @@ def _noun(ctx: ReportContext, noun: str) -> str:
 
 
 def answer(ctx: ReportContext) -> list[str]:
-    """The expected outcome, how much the first grouping factor's groups differ, the largest effect, robustness."""
+    """The expected outcome, how much the first grouping factor's groups differ, the largest effect, robustness.
+
+    Plain sentences: the renderer escapes the answer block, so no word is escaped here.
+    """
     lines: list[str] = []
-    outcome = escape_md(vocabulary_word(ctx, "outcome", "the outcome", "utfallet"))
+    outcome = vocabulary_word(ctx, "outcome", "the outcome", "utfallet")
     level = _level(ctx)
     if level is not None:
         name, noun = level
@@ -117,8 +122,8 @@ def answer(ctx: ReportContext) -> list[str]:
         lines.append(
             ctx.text(
                 "Of the predictors in the model, the largest difference in the expected outcome goes with "
-                f"{escape_md(top['label'])} ({estimate(top['effect'], ctx.style, 'en', signed_value=True)}).",
-                f"Av prediktorene i modellen henger {escape_md(top['label'])} sammen med den største forskjellen i "
+                f"{top['label']} ({estimate(top['effect'], ctx.style, 'en', signed_value=True)}).",
+                f"Av prediktorene i modellen henger {top['label']} sammen med den største forskjellen i "
                 f"forventet utfall ({estimate(top['effect'], ctx.style, 'nb', signed_value=True)}).",
             )
         )
@@ -132,7 +137,7 @@ def answer(ctx: ReportContext) -> list[str]:
 def groups_section(ctx: ReportContext) -> str:
     """How much the groups of each factor differ once chance variation is accounted for (small groups suppressed)."""
     paragraphs = []
-    units = _units(ctx)
+    units = escape_md(_units(ctx))
     for dim, noun in _factors(ctx):
         estimands = ctx.estimands
         pooled = median(estimands[f"{dim}_{noun}"])
@@ -140,7 +145,7 @@ def groups_section(ctx: ReportContext) -> str:
         n = np.asarray(estimands[f"{dim}_n"].values, dtype=float)
         unit = estimands[f"{dim}_{noun}"].attrs.get("unit", "")
         shown = ~too_small(n, ctx.min_cell)
-        groups, what = _plural(ctx, dim), _noun(ctx, noun)
+        groups, what = escape_md(_plural(ctx, dim)), _noun(ctx, noun)
         text = []
         if shown.any():
             low, high = raw[shown].min(), raw[shown].max()
@@ -157,7 +162,7 @@ def groups_section(ctx: ReportContext) -> str:
         hidden = int((~shown).sum())
         if hidden:
             one = hidden == 1
-            named = _word(ctx, dim) if one else groups
+            named = escape_md(_word(ctx, dim)) if one else groups
             text.append(
                 ctx.text(
                     f"The observed {what}{'' if one else 's'} of {hidden} {named} with fewer than {ctx.min_cell} "
@@ -191,7 +196,7 @@ def groups_section(ctx: ReportContext) -> str:
             }:
                 label = label_of(estimands[name].attrs, ctx.language, ctx.row(name)["label"])
                 text.append(f"{escape_md(label)}: {estimate(ctx.effect(name), ctx.style, ctx.language)}.")
-        paragraphs.append(f"**{_word(ctx, dim).capitalize()}.** " + " ".join(text))
+        paragraphs.append(f"**{escape_md(_word(ctx, dim).capitalize())}.** " + " ".join(text))
     return "\n\n".join(paragraphs)
 
 
@@ -208,7 +213,7 @@ def effects_section(ctx: ReportContext) -> str:
     """Average marginal effects of the predictors, ranked, in the outcome's unit."""
     rows = effect_rows(ctx)
     unit = ctx.estimands["ame"].attrs.get("unit", "")
-    units = _units(ctx)
+    units = escape_md(_units(ctx))
     intro = ctx.text(
         f"Average marginal effects on the expected outcome ({ctx.style.text}), largest first. Each changes one "
         f"predictor for all {units} and keeps the rest as observed (numeric predictors: +1 SD; categories: against "

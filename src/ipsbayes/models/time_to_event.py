@@ -470,7 +470,7 @@ class TimeToEvent(ModelFamily):
     # ------------------------------------------------------------- estimands
     @override
     def estimands(self, posterior: xr.Dataset, data: ModelData, spec: TimeToEventSpec, config: RunConfig) -> xr.Dataset:
-        return hazard_estimands(posterior, data, spec)
+        return hazard_estimands(posterior, data, spec, config.report.labels, config.report.language)
 
 
 def person_month_frame(data: ModelData) -> pd.DataFrame:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from ipsbayes.models.base import ModelData
+from ipsbayes.models.time_to_event_data import TARGETS_NB
 from ipsbayes.present.text import localise
+from ipsbayes.textutil import escape_md
 
 
 def describe_time_to_event(spec: Any, data: ModelData, language: str = "en") -> str:
@@ -26,7 +28,13 @@ def describe_time_to_event(spec: Any, data: ModelData, language: str = "en") -> 
         + (" + sd_specialist_k * z_specialist" if specialists else "")
     )
     months = f"{info['months'][0]}-{info['months'][-1]}"
-    targets = ", ".join(f"*{k}* ({', '.join(v)})" for k, v in spec.targets.items())
+
+    # the config's target names (in Norwegian the usual ones by their Norwegian names) and the data's statuses,
+    # each escaped once: this is Markdown
+    targets = ", ".join(
+        f"*{escape_md(TARGETS_NB.get(k.lower(), k) if nb else k)}* ({escape_md(', '.join(v))})"
+        for k, v in spec.targets.items()
+    )
     if nb:
         head = (
             f"Diskret-tids hasardmodell for første måned i en måltilstand for {data.n_rows} deltakere"

@@ -66,8 +66,9 @@ def probability_sentence(
     verb_nb, noun_nb = (down if effect.sign < 0 else up)[1].split("|")
     p = ctx.probability(effect.p_direction)
     text = ctx.text(
-        f"The probability that {what[0].format(verb=verb_en)} is {p}",
-        f"Sannsynligheten for at {what[1].format(verb=verb_nb)} er {p}",
+        # the subject holds the study's words: "{verb}" is replaced, never formatted (a "{" in a label is text)
+        f"The probability that {what[0].replace('{verb}', verb_en)} is {p}",
+        f"Sannsynligheten for at {what[1].replace('{verb}', verb_nb)} er {p}",
     )
     if threshold is not None and effect.sign != 0:
         beyond = ctx.probability(effect.p_beyond(threshold))

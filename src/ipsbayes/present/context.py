@@ -84,13 +84,18 @@ class ReportContext:
     def label(self, key: str, default: str | None = None) -> str:
         """Readable label of a column, level, unit or vocabulary word, else ``default`` or a humanised ``key``.
 
-        Looked up in ``[report.labels]`` first, then in the vocabulary the model family stored
-        with its estimands (``estimands.attrs["vocabulary"]``, JSON: e.g. the config's names for
-        groups, treatment and control), so reports use the words of the study that was fitted.
+        Looked up in ``[report.labels]`` first (written in the report's language), then in the
+        vocabulary the model family stored with its estimands (``estimands.attrs["vocabulary"]``,
+        JSON: e.g. the config's names for groups, treatment and control): its word in the report's
+        language (``<key>_nb``) before its plain word, so reports use the words of the study that
+        was fitted.
         """
         if key in self.labels:
             return str(self.labels[key])
         vocabulary = self.vocabulary
+        localised = f"{key}_{self.language}"
+        if self.language != "en" and vocabulary.get(localised):
+            return str(vocabulary[localised])
         if key in vocabulary:
             return str(vocabulary[key])
         return readable(key, {**vocabulary, **self.labels}, self.language, default)

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from ipsbayes.present.style import Style
-from ipsbayes.present.text import choose, format_number, format_probability, percent
+from ipsbayes.present.text import choose, format_number, format_probability, localise, months_text, percent
 
 Direction = Literal["up", "probably_up", "unclear", "probably_down", "down"]
 #: the posterior probability in the direction of the median above which a change is called "probable"
@@ -31,6 +31,7 @@ UNIT_WORDS: dict[str, tuple[str, str]] = {
     "pp": ("pp", "prosentpoeng"),
     "months": ("months", "måneder"),
     "month": ("month", "måned"),
+    "% per month": ("% per month", "% per måned"),
     "points": ("points", "poeng"),
     "participants": ("participants", "deltakere"),
     "years": ("years", "år"),
@@ -233,26 +234,44 @@ _LEVEL = re.compile(r"^(?P<var>[^\[\]:]+)\[(?P<level>.+)\]$")
 _CONTRAST = re.compile(r"^(?P<var>[^:]+):\s*(?P<rest>.+)$")
 _VERSUS = re.compile(r"^(?P<high>.+?) vs (?P<low>.+)$")
 _SHIFT = re.compile(r"^\+1 (?P<what>SD|unit)(?: \((?P<size>[^)]*)\))?$")
+_DECIMAL = re.compile(r"^-?\d+\.\d+$")
 
 
 def readable(
     raw: str, labels: Mapping[str, str] | None = None, language: str = "en", default: str | None = None
 ) -> str:
-    """A readable label for a raw variable, level or model term name.
+    """A readable label for a raw variable, level, model term name or summary element.
 
     ``[report.labels]`` (``labels``) wins; otherwise underscores become spaces.
     Terms are taken apart: ``gender[male]`` -> "gender: male", ``diagnosis: psychosis vs
     anxiety_depression`` -> "diagnosis: psychosis vs anxiety depression" (each part looked up),
-    ``age: +1 SD (4.39)`` -> "age: +1 SD (4.39)".
+    ``age: +1 SD (4.39)`` -> "age: +1 SD (4.39)". Without ``default``, a summary element of several
+    coordinates (``"work, 6 months"``) is read coordinate by coordinate, and each name is looked up
+    in ``labels`` and then as ``<name>_<language>`` (the study's word in that language, e.g.
+    ``work_nb``); equations (``education_vs_work``), pairs (``a ~ b``), months and decimal numbers
+    are written in the report's language ("utdanning mot arbeid", "6 måneder", "4,5").
     """
     labels = labels or {}
     raw = str(raw)
     if raw in labels:
         return str(labels[raw])
+    if default is None and ", " in raw:  # one coordinate after another (summary elements)
+        return ", ".join(readable(part, labels, language) for part in raw.split(", "))
 
     def one(name: str) -> str:
         name = name.strip()
-        return str(labels.get(name, name.replace("_", " ")))
+        if name in labels:
+            return str(labels[name])
+        if language != "en" and labels.get(f"{name}_{language}"):
+            return str(labels[f"{name}_{language}"])
+        if " ~ " in name:  # a pair of equations
+            return " ~ ".join(one(part) for part in name.split(" ~ "))
+        if "_vs_" in name:  # an equation: one outcome against the reference
+            high, low = name.split("_vs_", 1)
+            return f"{one(high)} {choose(language, 'vs', 'mot')} {one(low)}"
+        if _DECIMAL.match(name):
+            return localise(name, language)
+        return months_text(name, language).replace("_", " ")
 
     match = _LEVEL.match(raw)
     if match:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ipsbayes.present.text import choose, interval_name
+from ipsbayes.present.text import choose, interval_name, percent
 
 #: no text in a figure is smaller than this at the profile's width (points)
 MIN_FONT_PT = 8.0
@@ -48,8 +48,8 @@ class Style:
 
     @property
     def short(self) -> str:
-        """e.g. '90% ETI': the interval as a figure legend or axis label states it."""
-        return f"{self.prob:.0%} {self.kind.upper()}"
+        """e.g. '90% ETI' ('90 % ETI' in Norwegian): the interval as a figure legend or axis label states it."""
+        return f"{percent(self.prob, self.language)} {self.kind.upper()}"
 
     @property
     def median_and_interval(self) -> str:

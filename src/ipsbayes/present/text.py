@@ -10,6 +10,7 @@ Model families and the report layer both use it, so it imports nothing above
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -35,6 +36,87 @@ def label_of(attrs: Mapping[str, Any], language: str, default: str = "") -> str:
     return str(attrs.get("label") or default)
 
 
+#: Norwegian names of the unit codes estimands carry (``unit_nb`` on an estimand wins; others stay as written:
+#: %, pp, OR, log-odds are the same in both languages)
+UNITS_NB: dict[str, str] = {
+    "months": "måneder",
+    "month": "måned",
+    "% per month": "% per måned",
+    "points": "poeng",
+    "participants": "deltakere",
+    "years": "år",
+}
+#: units whose numbers are rounded to one decimal (a percentage, percentage points, months)
+ONE_DECIMAL = ("%", "pp", "months", "måneder")
+#: a number of months as the families write it ("6 months", "1 month")
+_MONTHS = re.compile(r"\b(\d+(?:\.\d+)?) months?\b")
+
+
+def unit_of(attrs: Mapping[str, Any], language: str) -> str:
+    """An estimand's unit for readers of ``language``: ``unit_nb`` in Norwegian, else the unit code translated.
+
+    Codes without a Norwegian name (``%``, ``pp``, ``OR``, ``log-odds``) are written as they are.
+    """
+    unit = str(attrs.get("unit", ""))
+    if language != "nb":
+        return unit
+    return str(attrs.get("unit_nb") or UNITS_NB.get(unit, unit))
+
+
+def months_text(text: str, language: str) -> str:
+    """``"6 months"`` as the report's language writes it: ``"6 måneder"`` (``"1 måned"``) in Norwegian."""
+    if language != "nb":
+        return text
+    return _MONTHS.sub(lambda m: f"{localise(m.group(1), 'nb')} {'måned' if m.group(1) == '1' else 'måneder'}", text)
+
+
+def configured_words(
+    labels: Mapping[str, str], report_language: str, key: str, defaults: tuple[str, str]
+) -> tuple[str, str]:
+    """English and Norwegian words for ``key`` when an estimand's labels are written at fit time.
+
+    ``[report.labels]`` is written in the report's language (``report.language``): its word for ``key``
+    replaces the default of that language; the other language keeps its default.
+
+    Parameters
+    ----------
+    labels : mapping
+        The config's ``[report.labels]``.
+    report_language : {"en", "nb"}
+        The config's ``report.language``.
+    key : str
+        The word's key (``outcome``, a category or target name).
+    defaults : (str, str)
+        The English and Norwegian words without a label.
+    """
+    english, norwegian = defaults
+    if labels.get(key):
+        if report_language == "nb":
+            norwegian = str(labels[key])
+        else:
+            english = str(labels[key])
+    return english, norwegian
+
+
+def norwegian_words(
+    keys: list[str], defaults: Mapping[str, str], labels: Mapping[str, str], report_language: str
+) -> dict[str, str]:
+    """``<key>_nb`` vocabulary entries: the Norwegian name of each key (a category, a target) for reports.
+
+    ``[report.labels]`` when the config's report is Norwegian (its labels are written in Norwegian), else the
+    usual Norwegian name in ``defaults`` (looked up in lower case); keys with neither get no entry. Stored with
+    the estimands, they name the keys in Norwegian tables that are written without the config's labels
+    (``summary_nb.csv``); in the report, ``[report.labels]`` still wins.
+    """
+    words = {}
+    for key in keys:
+        word = labels.get(key) if report_language == "nb" else None
+        word = word or defaults.get(str(key).lower())
+        if word:
+            words[f"{key}_nb"] = str(word)
+    return words
+
+
 def localise(text: str, language: str) -> str:
     """Swap decimal points for commas and thousands separators for thin spaces in Norwegian."""
     if language != "nb":
@@ -56,7 +138,7 @@ def format_number(value: float | None, unit: str, language: str = "en") -> str:
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if unit in ("%", "pp", "months"):
+    if unit in ONE_DECIMAL:
         text = f"{value:,.1f}"
     elif abs(value) >= 0.01:
         text = f"{value:.3g}"
@@ -103,13 +185,12 @@ def interval_name(kind: str, prob: float, language: str = "en") -> str:
     return f"{percent_text} {'highest-density' if kind == 'hdi' else 'equal-tailed'} interval ({kind.upper()})"
 
 
-#: characters that start Markdown structure inline (code spans, emphasis, links, tables, escapes)
-
-
 __all__ = [
     "LANGUAGES",
+    "UNITS_NB",
     "Language",
     "choose",
+    "configured_words",
     "equals_probability",
     "escape_md",
     "format_number",
@@ -117,5 +198,8 @@ __all__ = [
     "interval_name",
     "label_of",
     "localise",
+    "months_text",
+    "norwegian_words",
     "percent",
+    "unit_of",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ipsbayes.present.context import vocabulary_of
 from ipsbayes.present.phrases import amount
 from ipsbayes.present.text import (
     choose,
@@ -25,7 +26,9 @@ from ipsbayes.present.text import (
     interval_name,
     label_of,
     localise,
+    months_text,
     percent,
+    unit_of,
 )
 
 SAMPLE_DIMS = ("chain", "draw")
@@ -244,8 +247,8 @@ def csv_with_header(table: pd.DataFrame, interval_kind: str, interval_prob: floa
 
 #: an interval as :func:`interval_name` writes it in English
 _INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)% (?:equal-tailed|highest-density) interval \((ETI|HDI)\)$")
-#: an element ending in a number of months ("6 months", "12 month")
-_MONTHS = re.compile(r"\b(\d+(?:\.\d+)?) months?\b")
+#: a coordinate that is a decimal number (grid values)
+_DECIMAL = re.compile(r"^-?\d+\.\d+$")
 #: words in text columns meant for readers
 _NB_WORDS = {"above": "over", "below": "under"}
 
@@ -257,25 +260,47 @@ def _interval_nb(text: object) -> object:
     return interval_name(match.group(2).lower(), float(match.group(1)) / 100, "nb")
 
 
-def _months_nb(text: object) -> object:
-    if not isinstance(text, str):
+def _element_nb(text: object, words: Mapping[str, str]) -> object:
+    """A summary element for Norwegian readers, coordinate by coordinate.
+
+    The study's Norwegian word (``<name>_nb`` in the family's vocabulary), months in Norwegian and
+    decimal commas; other names (service ids, levels) as written.
+    """
+    if not isinstance(text, str) or not text:
         return text
-    return _MONTHS.sub(lambda m: f"{localise(m.group(1), 'nb')} {'måned' if m.group(1) == '1' else 'måneder'}", text)
+    parts = []
+    for part in text.split(", "):
+        if words.get(f"{part}_nb"):
+            parts.append(str(words[f"{part}_nb"]))
+        elif _DECIMAL.match(part):
+            parts.append(localise(part, "nb"))
+        else:
+            parts.append(months_text(part, "nb"))
+    return ", ".join(parts)
 
 
 def labelled(table: pd.DataFrame, estimands: xr.Dataset, language: str) -> pd.DataFrame:
-    """``table`` with its ``label`` column in ``language`` (each estimand's ``label_nb`` in Norwegian).
+    """``table`` with its ``label`` and ``unit`` columns in ``language`` (``label_nb``, ``unit_nb`` in Norwegian).
 
     Rows whose estimand is unknown, or was written before estimands carried ``label_nb``, keep
-    the English label; ``summary.csv`` itself always keeps the English labels.
+    the English label; unit codes without a Norwegian name (%, pp, OR) stay as they are;
+    ``summary.csv`` itself always keeps the English labels and unit codes. The family's
+    vocabulary goes with the table (``table.attrs["words"]``) for :func:`norwegian`.
     """
     if language == "en" or "label" not in table or "estimand" not in table:
         return table
     table = table.copy()
+    table.attrs["words"] = vocabulary_of(estimands)
+    known = [name in estimands.data_vars for name in table["estimand"]]
     table["label"] = [
-        label_of(estimands[name].attrs, language, label) if name in estimands.data_vars else label
-        for name, label in zip(table["estimand"], table["label"], strict=True)
+        label_of(estimands[name].attrs, language, label) if ok else label
+        for name, label, ok in zip(table["estimand"], table["label"], known, strict=True)
     ]
+    if "unit" in table:
+        table["unit"] = [
+            unit_of(estimands[name].attrs, language) if ok else unit_of({"unit": unit}, language)
+            for name, unit, ok in zip(table["estimand"], table["unit"], known, strict=True)
+        ]
     return table
 
 
@@ -283,9 +308,11 @@ def norwegian(table: pd.DataFrame) -> pd.DataFrame:
     """The table for Norwegian readers: Norwegian headers, and reader text in Norwegian.
 
     Unknown columns keep their name; interval names, booleans (ja/nei), threshold directions
-    (over/under) and months in elements are translated. Codes stay as they are (``estimand``,
-    ``unit``), so a script can join the two files.
+    (over/under) and elements (the study's Norwegian words from ``table.attrs["words"]``, see
+    :func:`labelled`, months, decimal commas) are translated. The estimand names stay as they are,
+    so a script can join the two files.
     """
+    words = dict(table.attrs.get("words", {}))
     table = table.copy()
     for column in table.columns:
         values = table[column]
@@ -296,7 +323,7 @@ def norwegian(table: pd.DataFrame) -> pd.DataFrame:
     if "threshold_direction" in table:
         table["threshold_direction"] = table["threshold_direction"].map(lambda v: _NB_WORDS.get(v, v))
     if "element" in table:
-        table["element"] = table["element"].map(_months_nb)
+        table["element"] = table["element"].map(lambda v: _element_nb(v, words))
     return table.rename(columns={c: COLUMNS[c][0] for c in table.columns if c in COLUMNS})
 
 

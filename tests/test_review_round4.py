@@ -39,3 +39,24 @@ def test_numbers_in_norwegian_figures_have_decimal_commas(language: str, tmp_pat
     if language == "en":
         expected = [text.replace(",", ".") for text in expected]
     assert set(expected) <= set(texts), texts
+
+
+@pytest.mark.parametrize(
+    ("name", "en", "nb"),
+    [
+        ("sd_service", "SD of school effects", "SD for skole-effekter"),
+        (
+            "baseline_logit[1, education]",
+            "baseline hazard (log-odds), 1, education",
+            "grunnrisiko (log-odds), 1, utdanning",
+        ),
+        ("hazard_trend[work]", "baseline hazard trend, work", "trend i grunnrisikoen, arbeid"),
+        ("fidelity_sd", "SD of true fidelity scores", "SD for sanne trofasthetsskårer"),
+    ],
+)
+def test_parameter_labels_use_the_studys_words_and_the_reports_language(name: str, en: str, nb: str) -> None:
+    """Rank plots and diagnostics named 'sd service' in a study of schools, and English targets in bokmål."""
+    from ipsbayes.diagnostics_text import parameter_label
+
+    words = {"service": "school", "service_nb": "skole", "education_nb": "utdanning", "work_nb": "arbeid"}
+    assert (parameter_label(name, "en", words), parameter_label(name, "nb", words)) == (en, nb)

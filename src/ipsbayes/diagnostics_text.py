@@ -97,7 +97,14 @@ def parameter_label(name: str, language: str = "en", words: Mapping[str, str] | 
     if cholesky:
         row, column = int(cholesky[1]) + 1, int(cholesky[2]) + 1
         return f"{label}, " + (f"row {row}, column {column}" if en else f"rad {row}, kolonne {column}")
-    return f"{label}, {coords.replace('_', ' ')}"
+    parts = [part.strip() for part in coords.split(",")]
+    return f"{label}, " + ", ".join(_coordinate_word(part, language, words or {}) for part in parts)
+
+
+def _coordinate_word(part: str, language: str, words: Mapping[str, str]) -> str:
+    """A coordinate of a parameter element in the study's words (``education`` -> "utdanning" in bokmål)."""
+    given = words.get(f"{part}_nb") if language == "nb" else None
+    return str(given or words.get(part) or part.replace("_", " "))
 
 
 def group_word(group: str, language: str = "en", words: Mapping[str, str] | None = None) -> str:
@@ -131,6 +138,18 @@ _PARAMETER_PATTERNS: tuple[tuple[str, str, str], ...] = (
     (r"z_beta", "coefficient (standardised)", "koeffisient (standardisert)"),
     (r"coef_scale", "scale of the coefficients", "skala for koeffisientene"),
     (r"category_intercept", "intercept of each equation", "konstantledd per ligning"),
+    (r"hazard_intercept", "baseline hazard level (log-odds)", "nivå for grunnrisikoen (log-odds)"),
+    (r"hazard_trend", "baseline hazard trend", "trend i grunnrisikoen"),
+    (r"baseline_logit", "baseline hazard (log-odds)", "grunnrisiko (log-odds)"),
+    (r"z_baseline", "baseline shape (standardised)", "form på grunnrisikoen (standardisert)"),
+    (r"baseline_sd", "smoothness SD of the baseline", "glatthets-SD for grunnrisikoen"),
+    (r"fidelity_mean", "mean true fidelity score", "gjennomsnittlig sann trofasthetsskåre"),
+    (r"fidelity_sd", "SD of true fidelity scores", "SD for sanne trofasthetsskårer"),
+    (r"review_error_sd", "SD of review error", "SD for målefeil i vurderingene"),
+    (r"z_fidelity", "true fidelity score (standardised)", "sann trofasthetsskåre (standardisert)"),
+    (r"complier_control_intercept", "intercept of compliers under control", "konstantledd for compliers i kontroll"),
+    (r"never_taker_intercept", "intercept of never-takers", "konstantledd for never-takers"),
+    (r"concentration", "concentration (overdispersion)", "konsentrasjon (overspredning)"),
     (r"sd_(\w+)", "SD of {0} effects", "SD for {0}effekter"),
     (r"(\w+)_sd", "SD of {0} effects", "SD for {0}effekter"),
     (r"z_(\w+)", "{0} effect (standardised)", "{0}effekt (standardisert)"),

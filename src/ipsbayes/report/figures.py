@@ -222,18 +222,21 @@ def hyperparameters(datatree: xr.DataTree, limit: int = 6) -> list[str]:
 
 def rank_panels(ctx: ReportContext, limit: int = 9) -> list[tuple[str, np.ndarray]]:
     """(readable label, draws as chain x draw) of each scalar parameter and each element of small vectors."""
+    from ipsbayes.diagnostics_text import parameter_label
+
     posterior = ctx.datatree["posterior"].to_dataset()
     panels = []
     for name in hyperparameters(ctx.datatree):
         var = posterior[name]
         extra = [d for d in var.dims if d not in ("chain", "draw")]
+        label = ctx.labels.get(name) or parameter_label(name, ctx.language, ctx.vocabulary)  # "SD of school effects"
         if not extra:
-            panels.append((ctx.label(name), var.values))
+            panels.append((label, var.values))
             continue
         stacked = var.stack(__element__=extra)
         for i in range(stacked.sizes["__element__"]):
             element = ", ".join(ctx.label(str(stacked[d].values[i])) for d in extra)
-            panels.append((f"{ctx.label(name)}: {element}", stacked.isel(__element__=i).values))
+            panels.append((f"{label}: {element}", stacked.isel(__element__=i).values))
     return panels[:limit]
 
 

@@ -126,8 +126,8 @@ def test_hazard_odds_ratio_probability_never_reads_equals_greater(prior_estimand
 @pytest.mark.parametrize(
     ("contrast", "sd", "en", "nb"),
     [
-        (8.0, 1.5, "is higher:", "måned 12 høyere:"),
-        (-8.0, 1.5, "is lower:", "måned 12 lavere:"),
+        (8.0, 1.5, "is higher by", "måned 12 høyere med"),
+        (-8.0, 1.5, "is lower by", "måned 12 lavere med"),
         (1.6, 1.5, "is probably higher", "måned 12 trolig høyere"),
         (0.0, 6.0, "cannot tell whether", "kan ikke avgjøre"),
     ],
@@ -144,7 +144,8 @@ def test_fidelity_words_flip_with_the_truth(prior_estimands, contrast, sd, en, n
         assert (
             "lowers" not in lines[-1]
             and "lower share" in lines[-1]
-            and "of a difference of more than 5 pp" in lines[-1]
+            and "of a fall of more than 5 pp" in lines[-1]  # a fall, and the rise in brackets
+            and "(of a rise of more than 5 pp" in lines[-1]
         )
     assert "not a randomised comparison" in lines[-1]
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ipsbayes.models.base import nb_word
 from ipsbayes.models.cace_conflict import conflict_line, conflict_section, has_conflict_check
-from ipsbayes.models.cace_small import prior_effect, small_sample_section
+from ipsbayes.models.cace_small import prior_effect, small_sample_section, units_of, units_word
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
 from ipsbayes.present.answers import prior_dependence_line, probability_sentence, pull_sentence, vocabulary_word
@@ -39,14 +38,6 @@ def words(ctx: ReportContext) -> dict[str, str]:
         "control": vocabulary_word(ctx, "control", "the control condition", "kontrollbetingelsen"),
         "outcome": vocabulary_word(ctx, "outcome", "the outcome", "utfallet"),
     }
-
-
-def units_of(ctx: ReportContext) -> str:
-    """The study's word for the people (or units) it counts, in the report's language, as plain text."""
-    words = {**ctx.vocabulary, **ctx.labels}
-    if ctx.language == "nb":
-        return nb_word(words, "units", "participants")
-    return str(words.get("units") or "participants")
 
 
 def effect_sentence(ctx: ReportContext, cace: Effect) -> str:
@@ -143,8 +134,9 @@ def cace_section(ctx: ReportContext) -> str:
     share = ctx.effect("complier_share")
     lines = [f"**{escape_md(effect_sentence(ctx, cace))}**"]
     ratio = ctx.effect("cace_ratio")
-    share_en = f"An estimated {estimate(share, ctx.style, 'en')} of participants are compliers."
-    share_nb = f"Anslagsvis {estimate(share, ctx.style, 'nb')} av deltakerne er compliers."
+    units = units_word(ctx)  # the study's word, escaped once: this section is Markdown
+    share_en = f"An estimated {estimate(share, ctx.style, 'en')} of {units} are compliers."
+    share_nb = f"Anslagsvis {estimate(share, ctx.style, 'nb')} av alle {units} i studien er compliers."
     if ctx.estimands.attrs.get("outcome_link", "logit") == "identity":  # a continuous outcome: a ratio of means
         lines.append(
             ctx.text(
@@ -352,11 +344,12 @@ def compliance_sentence(ctx: ReportContext) -> str | None:
             f"{name}, har oddsforhold per SD {estimate(odds, ctx.style, 'nb')}).",
         )
     more = effect.sign > 0
+    units = units_word(ctx)
     return ctx.text(
-        f"In these data, taking {treatment} up is most clearly associated with {name}: participants with higher "
+        f"In these data, taking {treatment} up is most clearly associated with {name}: {units} with higher "
         f"values are {'more' if more else 'less'} likely to be compliers (odds ratio per SD "
         f"{estimate(odds, ctx.style, 'en')}), so never-takers tend to have {'lower' if more else 'higher'} {name}.",
-        f"I disse dataene henger det å ta imot {treatment} tydeligst sammen med {name}: deltakere med høyere verdier "
+        f"I disse dataene henger det å ta imot {treatment} tydeligst sammen med {name}: {units} med høyere verdier "
         f"er {'oftere' if more else 'sjeldnere'} compliers (oddsforhold per SD {estimate(odds, ctx.style, 'nb')}), så "
         f"never-takers har gjerne {'lavere' if more else 'høyere'} {name}.",
     )
@@ -400,6 +393,7 @@ def strata_rates(ctx: ReportContext) -> tuple[Figure, str]:
         "når de klarer seg bedre. Kryss: de observerte andelene disse kontrastene bruker.",
     )
     if hidden:
+        units = units_of(ctx)  # plain text: captions are escaped where they are rendered
         groups_en = " and ".join(
             {"observed_rate_control_arm": f"the {usual} arm"}.get(n, f"those who received {ips}") for n in hidden
         )
@@ -407,9 +401,9 @@ def strata_rates(ctx: ReportContext) -> tuple[Figure, str]:
             {"observed_rate_control_arm": "kontrollarmen"}.get(n, f"de som fikk {ips}") for n in hidden
         )
         caption += ctx.text(
-            f" The observed rate of {groups_en} is not shown: it rests on fewer than {ctx.min_cell} participants "
+            f" The observed rate of {groups_en} is not shown: it rests on fewer than {ctx.min_cell} {units} "
             f"(report.min_cell = {ctx.min_cell}).",
-            f" Den observerte andelen for {groups_nb} vises ikke: den bygger på færre enn {ctx.min_cell} deltakere "
+            f" Den observerte andelen for {groups_nb} vises ikke: den bygger på færre enn {ctx.min_cell} {units} "
             f"(report.min_cell = {ctx.min_cell}).",
         )
     return fig, caption

@@ -112,7 +112,8 @@ def calibration_text(ctx: ReportContext) -> str:
     coverage, nominal = float(found["coverage"]), float(found["nominal"])
     datasets = int(found.get("datasets", 0))
     size = calibration.get("n_participants")
-    size_text = ctx.text(f" of {size} participants", f" med {size} deltakere") if size else ""
+    units = units_word(ctx)
+    size_text = ctx.text(f" of {size} {units}", f" med {size} {units}") if size else ""
     shrink = 1 - mean / truth if truth else float("nan")
     if np.isfinite(shrink) and shrink > 0.02:
         pull = ctx.text(
@@ -148,12 +149,21 @@ def calibration_text(ctx: ReportContext) -> str:
     )
 
 
-def units_word(ctx: ReportContext) -> str:
-    """The study's word for the people (or units) it counts, in the report's language ("participants", "workers")."""
+def units_of(ctx: ReportContext) -> str:
+    """The study's word for the people (or units) it counts, in the report's language, as plain text.
+
+    ``[report.labels]`` wins over the vocabulary; in Norwegian ``units_nb`` (or the bokmål form of a
+    family default). For sentences that are escaped once where they are rendered (the answer).
+    """
     words = {**ctx.vocabulary, **ctx.labels}
     if ctx.language == "nb":
-        return escape_md(nb_word(words, "units", "participants"))
-    return escape_md(str(words.get("units") or "participants"))
+        return nb_word(words, "units", "participants")
+    return str(words.get("units") or "participants")
+
+
+def units_word(ctx: ReportContext) -> str:
+    """:func:`units_of` escaped for Markdown ("participants", "workers"), for text written as Markdown."""
+    return escape_md(units_of(ctx))
 
 
 def _participants(ctx: ReportContext) -> int | None:
@@ -203,4 +213,4 @@ def prior_effect(ctx: ReportContext, name: str) -> Effect | None:
     return Effect.from_draws(values.values, ctx.style, values.attrs.get("unit", ""), values.attrs.get("null", 0.0))
 
 
-__all__ = ["calibration_text", "prior_effect", "small_sample_section"]
+__all__ = ["calibration_text", "prior_effect", "small_sample_section", "units_of", "units_word"]

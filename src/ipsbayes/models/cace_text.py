@@ -42,9 +42,9 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     weighted = ""
     if spec.weights:
         weighted = (
-            f" Hver rad står for så mange deltakere som kolonnen `{spec.weights}` sier."
+            f" Hver rad står for så mange {units} som kolonnen `{spec.weights}` sier."
             if nb
-            else f" Each row stands for the number of participants in column `{spec.weights}`."
+            else f" Each row stands for the number of {units} in column `{spec.weights}`."
         )
     if nb:
         er = (
@@ -60,7 +60,7 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
             f"{weighted} Etterlevelsesmodell: logistisk i {compliance}; kovariater i utfallsmodellen: "
             f"{outcome_covariates}. I kontrollarmen kan compliers ikke skilles fra never-takers, så likelihooden der "
             f"er en blanding av to komponenter, marginalisert slik at NUTS kan sample den. {er} Estimandene er "
-            "gjennomsnitt over studiens deltakere, vektet med hver deltakers sannsynlighet for å være complier."
+            f"gjennomsnitt over studiens {units}, vektet med sannsynligheten for at hver av dem er complier."
         )
     er = (
         "Exclusion restriction assumed: assignment alone does not change never-takers' outcomes."
@@ -74,7 +74,7 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
         f"{controls} to {control}. Outcome `{spec.outcome}`, {likelihood} likelihood.{weighted} "
         f"Compliance model: logistic in {compliance}; outcome covariates: {outcome_covariates}. In the control "
         "arm compliers cannot be told from never-takers, so the likelihood there is a two-component mixture, "
-        f"marginalised so that NUTS samples it. {er} Estimands average over the study's participants, weighting "
+        f"marginalised so that NUTS samples it. {er} Estimands average over the study's {units}, weighting "
         "each by their probability of being a complier."
     )
 

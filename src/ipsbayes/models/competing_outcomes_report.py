@@ -10,7 +10,7 @@ from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section, fixed
 from ipsbayes.present.answers import prior_dependence_line, threshold_amount
 from ipsbayes.present.cells import suppress
-from ipsbayes.present.common import effect_rows, effects_forest, effects_table
+from ipsbayes.present.common import effect_rows, effects_forest, effects_table, services_counted, units_counted
 from ipsbayes.present.phrases import Effect, amount, estimate, sd_of_contrast, term_of_contrast
 from ipsbayes.present.style import contrast_label, median, pointrange
 from ipsbayes.present.text import escape_md
@@ -235,8 +235,10 @@ def outcome_shares(ctx: ReportContext) -> tuple[Figure, str]:
     )
     if hidden:
         caption += ctx.text(
-            f" Observed shares of {hidden} services with fewer than {ctx.min_cell} participants are not shown.",
-            f" Observerte andeler for {hidden} tjenester med færre enn {ctx.min_cell} deltakere vises ikke.",
+            f" Observed shares of {services_counted(ctx, hidden)} with fewer than "
+            f"{units_counted(ctx, ctx.min_cell)} are not shown.",
+            f" Observerte andeler for {services_counted(ctx, hidden)} med færre enn "
+            f"{units_counted(ctx, ctx.min_cell)} vises ikke.",
         )
     return fig, caption
 

@@ -96,8 +96,8 @@ def _fidelity_probability(ctx: ReportContext, contrast: Effect) -> str:
         contrast,
         ctx.thresholds.get("fidelity_contrast"),
         ("higher fidelity goes with a {verb} rate", "høyere trofasthet henger sammen med {verb} andel"),
-        ("higher|difference", "høyere|forskjell"),
-        ("lower|difference", "lavere|forskjell"),
+        ("higher|rise", "høyere|økning"),  # two nouns: a rise and a fall beyond the threshold are not one thing
+        ("lower|fall", "lavere|nedgang"),
     )
 
 

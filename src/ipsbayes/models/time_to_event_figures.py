@@ -16,7 +16,7 @@ from ipsbayes.models.time_to_event_data import TARGETS_NB
 from ipsbayes.present import ReportContext
 from ipsbayes.present.answers import vocabulary_word
 from ipsbayes.present.cells import suppress, too_small
-from ipsbayes.present.common import size_label
+from ipsbayes.present.common import services_counted, size_label, units_counted, withheld_months_note
 from ipsbayes.present.style import median, pointrange
 
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
@@ -111,15 +111,7 @@ def incidence_curves(ctx: ReportContext) -> tuple[Figure, str]:
 def withheld_note(ctx: ReportContext, shown: xr.DataArray) -> str:
     """A sentence when some observed shares were withheld as small cells ("" when none were)."""
     raw = ctx.estimands["observed_incidence_curve"]
-    withheld = int((np.isfinite(raw.values) & ~np.isfinite(shown.values)).any(axis=0).sum())
-    if not withheld:
-        return ""
-    return ctx.text(
-        f" Observed shares of {withheld} month(s) are not shown: they rest on fewer than {ctx.min_cell} "
-        f"participants (report.min_cell = {ctx.min_cell}).",
-        f" Observerte andeler for {withheld} måned(er) vises ikke: de bygger på færre enn {ctx.min_cell} "
-        f"deltakere (report.min_cell = {ctx.min_cell}).",
-    )
+    return withheld_months_note(ctx, raw.transpose("month", ...).values, shown.transpose("month", ...).values)
 
 
 def hazard_by_month(ctx: ReportContext) -> tuple[Figure, str]:
@@ -187,8 +179,10 @@ def service_incidence(ctx: ReportContext) -> tuple[Figure, str]:
     )
     if hidden:
         caption += ctx.text(
-            f" Observed shares of {hidden} services with fewer than {ctx.min_cell} participants are not shown.",
-            f" Observerte andeler for {hidden} tjenester med færre enn {ctx.min_cell} deltakere vises ikke.",
+            f" Observed shares of {services_counted(ctx, hidden)} with fewer than {units_counted(ctx, ctx.min_cell)} "
+            "are not shown.",
+            f" Observerte andeler for {services_counted(ctx, hidden)} med færre enn {units_counted(ctx, ctx.min_cell)} "
+            "vises ikke.",
         )
     return fig, caption
 

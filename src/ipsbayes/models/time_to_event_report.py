@@ -22,12 +22,12 @@ from ipsbayes.models.time_to_event_figures import (
     service_incidence,
     service_title,
     target_label,
-    withheld_note,
 )
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
 from ipsbayes.present.answers import probability_sentence, robustness_line
 from ipsbayes.present.cells import suppress, suppression_note
+from ipsbayes.present.common import withheld_months_note
 from ipsbayes.present.phrases import Effect, amount, estimate, interval_text
 from ipsbayes.present.style import median
 from ipsbayes.present.text import equals_probability, escape_md, percent
@@ -158,6 +158,12 @@ def prior_sentence(ctx: ReportContext) -> str | None:
     )
 
 
+def _withheld(ctx: ReportContext) -> str:
+    """Months whose observed shares were withheld as small cells, counted in words ("1 måned", "2 måneder")."""
+    raw, shown = ctx.estimands["observed_incidence_curve"], publishable_observed(ctx)
+    return withheld_months_note(ctx, raw.transpose("month", ...).values, shown.transpose("month", ...).values)
+
+
 def fidelity_sentence(ctx: ReportContext, horizon: str) -> str:
     """Direction and size of the fidelity contrast by ``horizon``, words chosen by the posterior."""
     attrs = ctx.estimands["fidelity_incidence_contrast_any"].attrs
@@ -177,11 +183,14 @@ def fidelity_sentence(ctx: ReportContext, horizon: str) -> str:
     hedge_en = "probably " if kind in ("probably_up", "probably_down") else ""
     hedge_nb = "trolig " if kind in ("probably_up", "probably_down") else ""
     word_en, word_nb = ("higher", "høyere") if up else ("lower", "lavere")
+    if not up:  # "lower: 24.8 pp", the size of the fall: the verb carries the direction
+        size = effect.as_decrease()
+        size_en, size_nb = estimate(size, ctx.style, "en"), estimate(size, ctx.style, "nb")
     return ctx.text(
         f"With every service at {scale} {high:g} rather than {low:g}, the share with a {outcome} by month {month} is "
-        f"{hedge_en}{word_en}: {size_en}.",
+        f"{hedge_en}{word_en} by {size_en}.",
         f"Med alle tjenester på {scale} {high:g} i stedet for {low:g} er andelen med {outcome} innen måned {month} "
-        f"{hedge_nb}{word_nb}: {size_nb}.",
+        f"{hedge_nb}{word_nb} med {size_nb}.",
     )
 
 
@@ -192,8 +201,8 @@ def fidelity_probability(ctx: ReportContext, horizon: str) -> str:
         ctx.effect("fidelity_incidence_contrast_any", horizon=horizon),
         ctx.thresholds.get("fidelity_incidence_contrast_any"),
         ("higher fidelity goes with a {verb} share", "høyere trofasthet henger sammen med {verb} andel"),
-        ("higher|difference", "høyere|forskjell"),
-        ("lower|difference", "lavere|forskjell"),
+        ("higher|rise", "høyere|økning"),  # two nouns: a rise and a fall beyond the threshold are not one thing
+        ("lower|fall", "lavere|nedgang"),
     )
 
 
@@ -255,7 +264,7 @@ def incidence_section(ctx: ReportContext) -> str:
             f"over studiens deltakere ({ctx.style.text}); deltakere fulgt i færre måneder teller for månedene de ble "
             "fulgt. Den observerte kolonnen teller på samme måte uten modellen.",
         )
-        + withheld_note(ctx, publishable_observed(ctx)),
+        + _withheld(ctx),
         "\n".join(rows),
     ]
     targets = [str(t) for t in ctx.estimands["incidence"]["target"].values] if ctx.has("incidence") else []

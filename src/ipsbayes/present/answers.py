@@ -15,8 +15,8 @@ import numpy as np
 import xarray as xr
 
 from ipsbayes.present.context import ReportContext
-from ipsbayes.present.phrases import Effect, amount
-from ipsbayes.present.text import choose, label_of
+from ipsbayes.present.phrases import Effect, amount, amounts
+from ipsbayes.present.text import choose, label_of, shared_decimals
 
 
 def threshold_amount(threshold: float, unit: str, language: str = "en") -> str:
@@ -102,22 +102,47 @@ def robustness_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> st
     (low_name, low), (high_name, high) = ordered[0], ordered[-1]
     low_label = analysis_name(low_name, ctx.labels, ctx.language)
     high_label = analysis_name(high_name, ctx.labels, ctx.language)
+    (low_en, high_en), (low_nb, high_nb) = (amounts([low.median, high.median], unit, lang) for lang in ("en", "nb"))
     text = ctx.text(
-        f"Across prior sets and model variants, {short[0]} ranges from {amount(low.median, unit, 'en')} "
-        f"({low_label}) to {amount(high.median, unit, 'en')} ({high_label})",
-        f"På tvers av priorsett og modellvarianter varierer {short[1]} fra {amount(low.median, unit, 'nb')} "
-        f"({low_label}) til {amount(high.median, unit, 'nb')} ({high_label})",
+        f"Across prior sets and model variants, {short[0]} ranges from {low_en} ({low_label}) to {high_en} "
+        f"({high_label})",
+        f"På tvers av priorsett og modellvarianter varierer {short[1]} fra {low_nb} ({low_label}) til {high_nb} "
+        f"({high_label})",
     )
     if attrs.get("null") is not None:
         text += _agreement(ctx, effects)
-    failed = [a for a, gate in refit_gates(datatree).items() if gate.get("status") not in ("pass", "skipped")]
+    return text + gate_remark(ctx, refit_gates(datatree)) + "."
+
+
+def gate_remark(ctx: ReportContext, gates: Mapping[str, Mapping[str, Any]]) -> str:
+    """A parenthesis naming the analyses whose diagnostics gate did not pass (``""`` when none).
+
+    E.g. `` (failed its diagnostics gate, so not to be relied on: A; warned by its diagnostics gate, so
+    to be used with care: B)``. A gate that warned is worded as the verdict words it ("use with
+    care"); only a failed gate makes an analysis "not to be relied on". Other statuses count as failed.
+    """
+    failed, warned = [], []
+    for analysis, gate in gates.items():
+        status = gate.get("status")
+        if status in ("pass", "skipped"):
+            continue
+        (warned if status == "warn" else failed).append(analysis_name(analysis, ctx.labels, ctx.language))
+    parts = []
     if failed:
-        names = ", ".join(analysis_name(a, ctx.labels, ctx.language) for a in failed)
-        text += ctx.text(
-            f" (not passed its diagnostics gate, so not to be relied on: {names})",
-            f" (ikke bestått diagnosesjekken, så ikke til å stole på: {names})",
+        parts.append(
+            ctx.text(
+                f"failed its diagnostics gate, so not to be relied on: {', '.join(failed)}",
+                f"ikke bestått diagnosesjekken, så ikke til å stole på: {', '.join(failed)}",
+            )
         )
-    return text + "."
+    if warned:
+        parts.append(
+            ctx.text(
+                f"warned by its diagnostics gate, so to be used with care: {', '.join(warned)}",
+                f"advarsel fra diagnosesjekken, så brukes med forsiktighet: {', '.join(warned)}",
+            )
+        )
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> str:
@@ -220,15 +245,18 @@ def pull_sentence(
     centre_is_zero = abs(prior_effect.median) <= 0.05 * width if np.isfinite(width) else False
     prior = 0.0 if centre_is_zero else prior_effect.median
     distance = raw - prior
+    decimals = shared_decimals([posterior, raw, prior], unit)
     centre = (
         ctx.text("zero", "null")
         if centre_is_zero
         else ctx.text(
-            f"the prior's centre ({amount(prior, unit, 'en')})", f"priorens sentrum ({amount(prior, unit, 'nb')})"
+            f"the prior's centre ({amount(prior, unit, 'en', decimals)})",
+            f"priorens sentrum ({amount(prior, unit, 'nb', decimals)})",
         )
     )
-    raw_text = f"{ctx.text(*raw_name)} ({amount(raw, unit, ctx.language)})"
-    post_text = amount(posterior, unit, ctx.language)
+    # the sentence compares the posterior median, the raw estimate and the prior's centre: one rounding for them
+    raw_text = f"{ctx.text(*raw_name)} ({amount(raw, unit, ctx.language, decimals)})"
+    post_text = amount(posterior, unit, ctx.language, decimals)
     if abs(distance) < 1e-12 or not np.isfinite(distance):
         return ctx.text(
             f"The raw estimate {raw_text} coincides with the prior's centre; the posterior median is {post_text}.",
@@ -342,6 +370,7 @@ def analysis_name(analysis: str, labels: Mapping[str, str] | None = None, langua
 
 __all__ = [
     "analysis_name",
+    "gate_remark",
     "prior_dependence_line",
     "probability_sentence",
     "pull_sentence",

@@ -48,12 +48,12 @@ def services_section(ctx: ReportContext) -> str:
     if hidden:
         text.append(
             ctx.text(
-                f"The observed rates of {hidden} service{'s' * (hidden != 1)} with fewer than {ctx.min_cell} "
-                "participants are not shown "
-                "(small cells); their model-based rates are.",
-                f"Observerte andeler for {hidden} {'tjeneste' if hidden == 1 else 'tjenester'} med færre enn "
-                f"{ctx.min_cell} deltakere vises ikke (små "
-                "celler); de modellbaserte andelene gjør det.",
+                f"The observed rates of {escape_md(services_counted(ctx, hidden))} with fewer than "
+                f"{escape_md(units_counted(ctx, ctx.min_cell))} are not shown (small cells); their model-based rates "
+                "are.",
+                f"Observerte andeler for {escape_md(services_counted(ctx, hidden))} med færre enn "
+                f"{escape_md(units_counted(ctx, ctx.min_cell))} vises ikke (små celler); de modellbaserte andelene "
+                "gjør det.",
             )
         )
     if "sd_service" in estimands:
@@ -75,6 +75,38 @@ def services_section(ctx: ReportContext) -> str:
             )
         )
     return " ".join(text)
+
+
+def services_counted(ctx: ReportContext, n: int) -> str:
+    """``n`` services in the study's words, singular for one ("1 service", "2 tjenester", "3 schools"); plain text."""
+    return ctx.counted(n, "service", ("service", "tjeneste"), ("services", "tjenester"))
+
+
+def units_counted(ctx: ReportContext, n: int) -> str:
+    """``n`` participants in the study's words ("10 participants", "1 deltaker", "6 elever"); plain text."""
+    return ctx.counted(n, "unit", ("participant", "deltaker"), ("participants", "deltakere"), plural_key="units")
+
+
+def withheld_months_note(ctx: ReportContext, raw: Any, shown: Any) -> str:
+    """A sentence when observed shares of some months were withheld as small cells ("" when none were).
+
+    ``raw`` and ``shown`` are the observed values (months on the first axis) before and after
+    :func:`~ipsbayes.present.cells.suppress`; a month counts once however many of its values were
+    withheld. "1 month" / "2 months", "1 måned" / "2 måneder", and the study's word for participants.
+    """
+    raw, shown = np.asarray(raw, dtype=float), np.asarray(shown, dtype=float)
+    hidden = (np.isfinite(raw) & ~np.isfinite(shown)).reshape(raw.shape[0], -1).any(axis=1)
+    withheld = int(hidden.sum())
+    if not withheld:
+        return ""
+    months = ctx.counted(withheld, "month", ("month", "måned"), ("months", "måneder"))
+    units = units_counted(ctx, ctx.min_cell)
+    return ctx.text(
+        f" Observed shares of {months} are not shown: they rest on fewer than {units} "
+        f"(report.min_cell = {ctx.min_cell}).",
+        f" Observerte andeler for {months} vises ikke: de bygger på færre enn {units} "
+        f"(report.min_cell = {ctx.min_cell}).",
+    )
 
 
 def _pooling_sentence(ctx: ReportContext, raw_span: float, pooled_span: float) -> str:
@@ -263,8 +295,10 @@ def service_caterpillar(ctx: ReportContext) -> tuple[Figure, str]:
     hidden = int(np.sum(n < ctx.min_cell))
     note = (
         ctx.text(
-            f" Observed rates of {hidden} services with fewer than {ctx.min_cell} participants are not shown.",
-            f" Observerte andeler for {hidden} tjenester med færre enn {ctx.min_cell} deltakere vises ikke.",
+            f" Observed rates of {services_counted(ctx, hidden)} with fewer than {units_counted(ctx, ctx.min_cell)} "
+            "are not shown.",
+            f" Observerte andeler for {services_counted(ctx, hidden)} med færre enn {units_counted(ctx, ctx.min_cell)} "
+            "vises ikke.",
         )
         if hidden
         else ""

@@ -20,7 +20,7 @@ import xarray as xr
 
 from ipsbayes.present.phrases import Effect, readable
 from ipsbayes.present.style import Style
-from ipsbayes.present.text import choose, format_number, format_probability, percent
+from ipsbayes.present.text import RELABELLED_WORDS, choose, format_number, format_probability, percent, relabelled
 
 
 @dataclass
@@ -56,6 +56,76 @@ class ReportContext:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     min_cell: int = 5
     calibration: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        """Estimand labels in the study's words: ``[report.labels]`` over the words they were fitted with.
+
+        The labels (``label``, ``label_<language>``) were written at fit time; a word the config
+        labels (the outcome) is replaced in a copy of the estimands and in the summary, so the key
+        results, tables and figures name it as the answer does (:func:`~ipsbayes.present.text.relabelled`).
+        """
+        if not any(self.labels.get(key) for key in RELABELLED_WORDS):
+            return
+        words, language = vocabulary_of(self.estimands), self.language
+        key = "label" if language == "en" else f"label_{language}"
+        estimands = self.estimands.copy()
+        for name in estimands.data_vars:
+            attrs = dict(estimands[name].attrs)
+            if attrs.get(key):  # labels are written in the report's language: only its label changes
+                attrs[key] = relabelled(str(attrs[key]), words, self.labels, language)
+            estimands[name].attrs = attrs
+        self.estimands = estimands
+        if isinstance(self.summary, pd.DataFrame) and "label" in self.summary and "estimand" in self.summary:
+            summary = self.summary.copy()
+            summary["label"] = [
+                str(estimands[name].attrs.get("label", label)) if name in estimands.data_vars else label
+                for name, label in zip(summary["estimand"], summary["label"], strict=True)
+            ]
+            self.summary = summary
+
+    def counted(
+        self,
+        n: int,
+        key: str,
+        singular: tuple[str, str],
+        plural: tuple[str, str],
+        plural_key: str | None = None,
+    ) -> str:
+        """``n`` things in the study's words, singular for one: "1 service", "3 schools", "1 tjeneste", "2 elever".
+
+        Plain text (escape it where Markdown is written).
+
+        Parameters
+        ----------
+        n : int
+            How many.
+        key : str
+            The vocabulary key of the singular word (``service``, ``unit``).
+        singular, plural : (str, str)
+            English and Norwegian words when the study has none.
+        plural_key : str, optional
+            The vocabulary key of the plural (``units``); ``<key>_plural`` by default. Norwegian
+            words are ``<key>_nb`` and ``<plural_key>_nb``; ``[report.labels]`` (written in the
+            report's language) wins. A study word without a plural gets a regular one ("skole" ->
+            "skoler", "school" -> "schools").
+        """
+        plural_key = plural_key or f"{key}_plural"
+        vocabulary, labels, nb = self.vocabulary, self.labels, self.language == "nb"
+        suffix = "_nb" if nb else ""
+        word = labels.get(key) or vocabulary.get(f"{key}{suffix}")
+        if not word and nb and vocabulary.get(key) and vocabulary[key] != singular[0]:
+            word = vocabulary[key]  # the config's own word, as written
+        if n == 1:
+            return f"{n} {word or choose(self.language, *singular)}"
+        many = labels.get(plural_key) or vocabulary.get(f"{plural_key}{suffix}")
+        own = labels.get(key) or vocabulary.get(f"{key}{suffix}")  # a word written in the report's language
+        if not many and nb and not own and vocabulary.get(plural_key) not in (None, "", plural[0]):
+            many = vocabulary[plural_key]  # the config's own plural, as written
+        if not many and word:
+            many = (
+                (word + ("r" if word.endswith("e") else "er")) if nb else (word + ("es" if word.endswith("s") else "s"))
+            )
+        return f"{n} {many or choose(self.language, *plural)}"
 
     @property
     def language(self) -> str:

@@ -20,7 +20,15 @@ import numpy as np
 import xarray as xr
 
 from ipsbayes.present.style import Style
-from ipsbayes.present.text import choose, format_number, format_probability, localise, months_text, percent
+from ipsbayes.present.text import (
+    choose,
+    format_number,
+    format_probability,
+    localise,
+    months_text,
+    percent,
+    shared_decimals,
+)
 
 Direction = Literal["up", "probably_up", "unclear", "probably_down", "down"]
 #: the posterior probability in the direction of the median above which a change is called "probable"
@@ -49,9 +57,12 @@ def unit_word(unit: str, language: str = "en") -> str:
     return unit
 
 
-def amount(value: float | None, unit: str, language: str = "en") -> str:
-    """A number with its unit: ``16.7 pp``, ``24.1%`` (``24,1 %`` in Norwegian), ``1.2 months``, ``1.49``."""
-    number = format_number(value, unit, language)
+def amount(value: float | None, unit: str, language: str = "en", decimals: int | None = None) -> str:
+    """A number with its unit: ``16.7 pp``, ``24.1%`` (``24,1 %`` in Norwegian), ``1.2 months``, ``1.49``.
+
+    ``decimals`` fixes the rounding (numbers printed together, see :func:`amounts`).
+    """
+    number = format_number(value, unit, language, decimals)
     if number == "-":
         return number
     if unit == "%":
@@ -60,9 +71,19 @@ def amount(value: float | None, unit: str, language: str = "en") -> str:
     return f"{number} {word}" if word else number
 
 
-def signed(value: float, unit: str, language: str = "en") -> str:
+def amounts(values: list[float | None], unit: str, language: str = "en") -> list[str]:
+    """Numbers a sentence compares, with their unit: the same decimals, enough to tell different values apart.
+
+    ``[0.318, 0.262]`` in pp gives ``["0.32 pp", "0.26 pp"]`` where :func:`amount` would print
+    "0.3 pp" twice (see :func:`~ipsbayes.present.text.shared_decimals`).
+    """
+    decimals = shared_decimals(values, unit)
+    return [amount(value, unit, language, decimals) for value in values]
+
+
+def signed(value: float, unit: str, language: str = "en", decimals: int | None = None) -> str:
     """Like :func:`amount` with an explicit sign: ``+3.5 pp``, ``-7.6 pp``."""
-    text = amount(value, unit, language)
+    text = amount(value, unit, language, decimals)
     if text == "-":
         return text
     return "+" + text if value > 0 and not text.startswith("+") else text
@@ -202,20 +223,31 @@ def direction(p_up: float, p_down: float, prob: float) -> Direction:
 
 
 def estimate(effect: Effect, style: Style, language: str = "en", signed_value: bool = False) -> str:
-    """``7.4 pp (90% ETI -10.2 to 24.3 pp)``: the median with its interval, units on every number."""
+    """``7.4 pp (90% ETI -10.2 to 24.3 pp)``: the median with its interval, units on every number.
+
+    The median and both bounds get the same decimals (:func:`effect_decimals`).
+    """
+    decimals = effect_decimals(effect)
     value = (
-        signed(effect.median, effect.unit, language) if signed_value else amount(effect.median, effect.unit, language)
+        signed(effect.median, effect.unit, language, decimals)
+        if signed_value
+        else amount(effect.median, effect.unit, language, decimals)
     )
     return f"{value} ({interval_text(effect, style, language)})"
 
 
+def effect_decimals(effect: Effect) -> int:
+    """The decimals of an effect's median and bounds: one rounding for the three, enough to tell them apart."""
+    return shared_decimals([effect.median, effect.lower, effect.upper], effect.unit)
+
+
 def interval_text(effect: Effect, style: Style, language: str = "en") -> str:
-    """``90% ETI -10.2 to 24.3 pp``."""
+    """``90% ETI -10.2 to 24.3 pp``, its bounds rounded as the median is (:func:`effect_decimals`)."""
     to = choose(language, "to", "til")
-    low = format_number(effect.lower, effect.unit, language)
-    return (
-        f"{percent(style.prob, language)} {style.kind.upper()} {low} {to} {amount(effect.upper, effect.unit, language)}"
-    )
+    decimals = effect_decimals(effect)
+    low = format_number(effect.lower, effect.unit, language, decimals)
+    high = amount(effect.upper, effect.unit, language, decimals)
+    return f"{percent(style.prob, language)} {style.kind.upper()} {low} {to} {high}"
 
 
 def compare(a: float, b: float, tolerance: float, language: str = "en") -> str:
@@ -329,8 +361,10 @@ __all__ = [
     "Direction",
     "Effect",
     "amount",
+    "amounts",
     "compare",
     "direction",
+    "effect_decimals",
     "estimate",
     "interval_bounds",
     "interval_text",

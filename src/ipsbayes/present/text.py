@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from ipsbayes.textutil import escape_md
@@ -98,6 +98,42 @@ def configured_words(
     return english, norwegian
 
 
+#: study words whose ``[report.labels]`` entry replaces the fitted word inside estimand labels
+RELABELLED_WORDS = ("outcome",)
+
+
+def relabelled(text: str, words: Mapping[str, str], labels: Mapping[str, str], language: str) -> str:
+    """An estimand label written at fit time, with the study's words as ``[report.labels]`` names them.
+
+    Labels are written when the model is fitted, with the vocabulary's words ("Expected share with
+    passed"); ``[report.labels]`` (written in the report's language) may name them otherwise
+    ("bestått"). Each word of :data:`RELABELLED_WORDS` the config labels is replaced, as a whole word,
+    wherever the fitted word stands in ``text`` (in Norwegian: its ``<key>_nb`` form or the plain word).
+
+    Parameters
+    ----------
+    text : str
+        The label (``label`` in English, ``label_nb`` in Norwegian).
+    words : mapping
+        The vocabulary the family stored with its estimands.
+    labels : mapping
+        ``[report.labels]``.
+    language : {"en", "nb"}
+        The language of ``text`` and of the report.
+    """
+    for key in RELABELLED_WORDS:
+        wanted = labels.get(key)
+        if not wanted:
+            continue
+        fitted = [words.get(f"{key}_{language}"), words.get(key)] if language != "en" else [words.get(key)]
+        for word in fitted:
+            if word and word != wanted and word in text:
+                replacement = str(wanted)
+                text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", lambda _, r=replacement: r, text)
+                break
+    return text
+
+
 def norwegian_words(
     keys: list[str], defaults: Mapping[str, str], labels: Mapping[str, str], report_language: str
 ) -> dict[str, str]:
@@ -124,8 +160,10 @@ def localise(text: str, language: str) -> str:
     return text.replace(",", THIN_SPACE).replace(".", ",")
 
 
-def format_number(value: float | None, unit: str, language: str = "en") -> str:
+def format_number(value: float | None, unit: str, language: str = "en", decimals: int | None = None) -> str:
     """Round for reading: one decimal for %/pp/months, three significant digits otherwise.
+
+    A number that rounds to zero is written without a sign ("0.0", never "-0.0").
 
     Parameters
     ----------
@@ -135,16 +173,83 @@ def format_number(value: float | None, unit: str, language: str = "en") -> str:
         Its unit, which decides the rounding.
     language : {"en", "nb"}
         Norwegian uses a decimal comma.
+    decimals : int, optional
+        A fixed number of decimals (see :func:`shared_decimals`), instead of the unit's rounding.
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if unit in ONE_DECIMAL:
+    value = float(value)
+    if decimals is not None:
+        text = f"{value:,.{max(decimals, 0)}f}" if unit in ONE_DECIMAL else f"{value:.{max(decimals, 0)}f}"
+    elif unit in ONE_DECIMAL:
         text = f"{value:,.1f}"
     elif abs(value) >= 0.01:
         text = f"{value:.3g}"
     else:
         text = f"{value:.2g}"
+    if text.startswith("-") and not any(digit in text for digit in "123456789"):
+        text = text[1:]  # a negative zero ("-0.0") says nothing the zero does not
     return localise(text, language)
+
+
+def _decimals_for(value: float, significant: int) -> int:
+    """Decimals that give ``value`` ``significant`` significant digits (0 for large numbers)."""
+    if value == 0 or not math.isfinite(value):
+        return 0
+    return max(significant - 1 - math.floor(math.log10(abs(value))), 0)
+
+
+#: the most decimals :func:`shared_decimals` adds to tell numbers apart
+MAX_EXTRA_DECIMALS = 3
+
+
+def shared_decimals(values: Sequence[float | None], unit: str, distinct: bool = True) -> int:
+    """One number of decimals for numbers printed together (a median and its interval, two ends of a range).
+
+    The unit's usual rounding of the largest number (one decimal for %/pp/months, three significant
+    digits otherwise); for positive numbers of a unit without fixed decimals (ratios, odds ratios)
+    at least two significant digits for the smallest, so no bound is printed as 0. With ``distinct``,
+    up to :data:`MAX_EXTRA_DECIMALS` more decimals until numbers that differ no longer print alike.
+
+    Parameters
+    ----------
+    values : sequence of float
+        The numbers (None and NaN are ignored).
+    unit : str
+        Their unit.
+    distinct : bool
+        Add decimals until different values print differently.
+
+    Returns
+    -------
+    int
+        The decimals to pass to :func:`format_number`.
+    """
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not finite:
+        return 1 if unit in ONE_DECIMAL else 0
+    largest = max(abs(v) for v in finite)
+    if unit in ONE_DECIMAL:
+        decimals = 1
+    else:
+        decimals = _decimals_for(largest, 3) if largest >= 0.01 else _decimals_for(largest, 2)
+        if all(v > 0 for v in finite):
+            decimals = max(decimals, _decimals_for(min(finite), 2))
+    if distinct:
+        for extra in range(MAX_EXTRA_DECIMALS + 1):
+            shown = {}
+            for v in finite:
+                shown.setdefault(round(v, decimals + extra) + 0.0, set()).add(v)
+            if all(len(set(group)) == 1 for group in shown.values()):
+                return decimals + extra
+        return decimals + MAX_EXTRA_DECIMALS
+    return decimals
+
+
+def format_numbers(values: Sequence[float | None], unit: str, language: str = "en", distinct: bool = True) -> list[str]:
+    """Numbers printed together, each with the same decimals (see :func:`shared_decimals`)."""
+    decimals = shared_decimals(values, unit, distinct)
+    return [format_number(v, unit, language, decimals) for v in values]
 
 
 def equals_probability(value: float, language: str = "en") -> str:
@@ -194,6 +299,7 @@ __all__ = [
     "equals_probability",
     "escape_md",
     "format_number",
+    "format_numbers",
     "format_probability",
     "interval_name",
     "label_of",
@@ -201,5 +307,7 @@ __all__ = [
     "months_text",
     "norwegian_words",
     "percent",
+    "relabelled",
+    "shared_decimals",
     "unit_of",
 ]

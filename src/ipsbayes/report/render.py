@@ -36,7 +36,7 @@ from ipsbayes.present import Presentation, ReportContext, Style
 from ipsbayes.present.context import vocabulary_of
 from ipsbayes.present.notes import translate_note
 from ipsbayes.present.phrases import readable
-from ipsbayes.present.text import format_number, format_probability, interval_name, localise
+from ipsbayes.present.text import format_number, format_probability, interval_name, localise, shared_decimals
 from ipsbayes.report.figures import draw_figures
 from ipsbayes.report.html import collapse_tables
 from ipsbayes.report.sections import build_sections
@@ -348,14 +348,15 @@ def _context(
     language = settings.language
     for row in summary.to_dict("records"):
         unit = row["unit"]
+        decimals = shared_decimals([row["median"], row["lower"], row["upper"]], unit)  # "1.003 | 1.001 | 1.005"
         rows.append(
             {
                 "label": row["label"],
                 "element": element_of(row),
                 "unit": unit,
-                "median": format_number(row["median"], unit, language),
-                "lower": format_number(row["lower"], unit, language),
-                "upper": format_number(row["upper"], unit, language),
+                "median": format_number(row["median"], unit, language, decimals),
+                "lower": format_number(row["lower"], unit, language, decimals),
+                "upper": format_number(row["upper"], unit, language, decimals),
                 "p_null": "-"
                 if np.isnan(row["p_above_null"])
                 else format_probability(row["p_above_null"], language=language),

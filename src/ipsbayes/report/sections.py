@@ -101,7 +101,7 @@ def sensitivity_section(ctx: ReportContext) -> str:
 def _gate_word(ctx: ReportContext, status: str) -> str:
     words = {
         "pass": ("passed", "bestått"),
-        "warn": ("warned: do not rely on it", "advarsel: ikke stol på den"),
+        "warn": ("warned: use with care", "advarsel: bruk med forsiktighet"),
         "fail": ("failed: do not use", "feilet: ikke bruk"),
     }
     return ctx.text(*words[status]) if status in words else status

@@ -28,6 +28,7 @@ from ipsbayes.present.text import (
     localise,
     months_text,
     percent,
+    shared_decimals,
     unit_of,
 )
 
@@ -140,10 +141,12 @@ def sentence(row: Mapping, interval_prob: float, interval_kind: str, language: s
     unit = row["unit"]
     label = row["label"] + (f" [{row['element']}]" if row["element"] else "")
     to = choose(language, "to", "til")
+    decimals = shared_decimals([row["median"], row["lower"], row["upper"]], unit)  # one rounding for the three
     text = (
-        f"{label}: {amount(row['median'], unit, language)} "
-        f"({percent(interval_prob, language)} {interval_kind.upper()} {format_number(row['lower'], unit, language)} "
-        f"{to} {amount(row['upper'], unit, language)})"
+        f"{label}: {amount(row['median'], unit, language, decimals)} "
+        f"({percent(interval_prob, language)} {interval_kind.upper()} "
+        f"{format_number(row['lower'], unit, language, decimals)} {to} "
+        f"{amount(row['upper'], unit, language, decimals)})"
     )
     probabilities = []
     null = row["null"]

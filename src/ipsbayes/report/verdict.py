@@ -35,7 +35,8 @@ from typing import Any
 import xarray as xr
 
 from ipsbayes.present.answers import analysis_name, refit_gates
-from ipsbayes.present.text import choose, label_of
+from ipsbayes.present.context import vocabulary_of
+from ipsbayes.present.text import choose, label_of, relabelled
 
 _RANK = {"pass": 0, "skipped": 0, "warn": 1, "fail": 2}
 _STATUS = {0: "pass", 1: "warn", 2: "fail"}
@@ -221,7 +222,9 @@ def short_name(
     if name in labels:
         return str(labels[name])
     if datatree is not None and "estimands" in datatree.children and name in datatree["estimands"].data_vars:
-        label = label_of(datatree["estimands"][name].attrs, language)
+        estimands = datatree["estimands"]
+        # the label was written at fit time: the words [report.labels] renames (the outcome) as the report names them
+        label = relabelled(label_of(estimands[name].attrs, language), vocabulary_of(estimands), labels, language)
         colon, paren = label.find(":"), label.find("(")
         head = label[:colon].strip() if colon >= 0 and (paren < 0 or colon < paren) else label.strip()
         if head:

@@ -153,3 +153,20 @@ def test_conflict_section_reconciles_power_scaling_when_they_disagree(language: 
         context(xr.DataTree.from_dict({"prior_data_conflict": fake_group(-8, 0.012, 0.9)}), language)
     )
     assert both_flag not in no_scaling
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_the_observed_itt_is_withheld_when_an_arm_is_a_small_cell(language: str) -> None:
+    """An outside reviewer's case: min_cell = 40 with arms of 33; the raw table hid the rates, this section did not."""
+    tree = xr.DataTree.from_dict({"prior_data_conflict": fake_group(15.2, 0.3, 0.2)})
+    arms = xr.Dataset(
+        {
+            name: xr.DataArray(rate, attrs={"participants": 33})
+            for name, rate in (("observed_rate_treatment_arm", 30.3), ("observed_rate_control_arm", 15.2))
+        }
+    )
+    hidden = ReportContext(arms, tree, None, Style("eti", 0.9, language), min_cell=40)
+    shown = ReportContext(arms, tree, None, Style("eti", 0.9, language), min_cell=30)
+    decimal = "," if language == "nb" else "."
+    assert f"15{decimal}2" not in conflict_section(hidden) and "40" in conflict_section(hidden)
+    assert f"15{decimal}2" in conflict_section(shown)

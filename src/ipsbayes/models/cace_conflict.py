@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ipsbayes.models.cace_small import units_word
 from ipsbayes.present import ReportContext
+from ipsbayes.present.cells import too_small
 from ipsbayes.present.phrases import amount, signed
 from ipsbayes.present.text import localise
 from ipsbayes.report.verdict import join_names, prior_problems, short_name
@@ -151,6 +153,16 @@ def reconcile(ctx: ReportContext, p: float) -> str | None:
     return None
 
 
+def _small_arm(ctx: ReportContext) -> bool:
+    """True when an arm's observed rate is a small cell: the observed ITT (their difference) is then withheld too."""
+    arms = ("observed_rate_treatment_arm", "observed_rate_control_arm")
+    return any(
+        bool(too_small(ctx.estimands[name].attrs.get("participants", np.nan), ctx.min_cell))
+        for name in arms
+        if ctx.has(name)
+    )
+
+
 def conflict_section(ctx: ReportContext) -> str:
     """Where the observed ITT falls under the prior, and the posterior weight of each robust component."""
     group = conflict_group(ctx)
@@ -162,8 +174,20 @@ def conflict_section(ctx: ReportContext) -> str:
     below = float(group["p_lower"])
     lang = ctx.language
     draws = localise(f"{replicated.size:,}", lang)
-    lines = [
-        ctx.text(
+    small = _small_arm(ctx)
+    if small:
+        first = ctx.text(
+            f"The observed ITT difference is not shown: an arm has fewer than {ctx.min_cell} {units_word(ctx)} "
+            f"(report.min_cell = {ctx.min_cell}). Compared with the differences the prior set {prior_set} "
+            f"predicts for this trial ({draws} draws with the observed arm sizes, covariates and uptake), the "
+            f"two-sided tail probability is **p = {tail_p(p, 'en')}**: {verdict(ctx, p)}",
+            f"Den observerte ITT-forskjellen vises ikke: en arm har færre enn {ctx.min_cell} {units_word(ctx)} "
+            f"(report.min_cell = {ctx.min_cell}). Sammenlignet med forskjellene priorsettet {prior_set} forutsier "
+            f"for denne studien ({draws} trekk med observerte gruppestørrelser, kovariater og deltakelse) er den "
+            f"tosidige halesannsynligheten **p = {tail_p(p, 'nb')}**: {verdict(ctx, p)}",
+        )
+    else:
+        first = ctx.text(
             f"The observed ITT difference, **{signed(observed, unit, 'en')}**, is larger than "
             f"{amount(100 * below, '%', 'en')} of the differences the prior set {prior_set} predicts for this trial "
             f"(middle 95% of the prior predictive distribution: {signed(low, unit, 'en')} to "
@@ -175,8 +199,8 @@ def conflict_section(ctx: ReportContext) -> str:
             f"{signed(high, unit, 'nb')}; {draws} trekk med observerte gruppestørrelser, kovariater og "
             f"deltakelse). Tosidig halesannsynlighet **p = {tail_p(p, 'nb')}**: {verdict(ctx, p)}",
         )
-    ]
-    if "p_two_sided_informative" in group:
+    lines = [first]
+    if "p_two_sided_informative" in group and not small:
         p_hist, below_hist = float(group["p_two_sided_informative"]), float(group["p_lower_informative"])
         lines.append(
             ctx.text(

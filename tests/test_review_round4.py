@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ipsbayes.diagnostics import Check
@@ -60,3 +61,57 @@ def test_parameter_labels_use_the_studys_words_and_the_reports_language(name: st
 
     words = {"service": "school", "service_nb": "skole", "education_nb": "utdanning", "work_nb": "arbeid"}
     assert (parameter_label(name, "en", words), parameter_label(name, "nb", words)) == (en, nb)
+
+
+def test_pooled_pava_steps_rest_on_min_cell_rows_and_stay_monotone() -> None:
+    """The calibration figure's observed line: each step is the observed rate of the rows it spans."""
+    from scipy.optimize import isotonic_regression
+
+    from ipsbayes.present.cells import pooled_steps
+
+    rng = np.random.default_rng(3)
+    p = np.sort(rng.uniform(0.05, 0.95, 400))
+    y = (rng.uniform(size=400) < p).astype(float)
+    steps = isotonic_regression(y, increasing=True).x
+    assert min(np.unique(steps, return_counts=True)[1]) < 10  # PAVA alone publishes small blocks
+    fit, pooled = pooled_steps(steps, 10)
+    assert pooled and np.all(np.diff(fit) >= -1e-12)
+    for value in np.unique(fit):
+        rows = fit == value
+        assert rows.sum() >= 10 and np.isclose(y[rows].mean(), value)  # the observed rate of those rows
+    assert fit.mean() == pytest.approx(y.mean())
+    assert not pooled_steps(steps, 1)[1]  # min_cell 1: the fit as it is
+    assert pooled_steps(steps[:5], 10) == (None, True)  # fewer rows than min_cell: nothing shown
+
+
+@pytest.mark.parametrize(("min_cell", "shown"), [(1, "all"), (10, "pooled"), (100_000, "hidden")])
+def test_the_calibration_figure_never_draws_a_step_of_fewer_than_min_cell_rows(min_cell: int, shown: str) -> None:
+    """An outside reviewer's case: min_cell = 100000, and the PAVA figure drew blocks of one participant."""
+    import warnings
+
+    import arviz as az
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
+    from ipsbayes.present.style import figure_of
+    from ipsbayes.report.figures import publishable_pava
+
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0.05, 0.95, 300)
+    y = (rng.uniform(size=300) < p).astype(int)
+    draws = (rng.uniform(size=(1, 200, 300)) < p).astype(int)
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior_predictive": xr.Dataset({"y": (("chain", "draw", "row"), draws)}),
+            "observed_data": xr.Dataset({"y": ("row", y)}),
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = figure_of(az.plot_ppc_pava(tree, var_names=["y"], ci_prob=0.9, backend="matplotlib"))
+    assert publishable_pava(fig, tree, "y", min_cell) == shown
+    lines = [line.get_ydata() for ax in fig.axes for line in ax.get_lines() if len(line.get_ydata()) == 300]
+    assert len(lines) == (0 if shown == "hidden" else 1)
+    if shown == "pooled":
+        assert min(np.unique(lines[0], return_counts=True)[1]) >= min_cell
+    plt.close(fig)

@@ -113,3 +113,48 @@ def suppress_counts(counts: Any, min_cell: int) -> np.ndarray:
     """Observed counts with NaN where 0 < count < ``min_cell`` (zero cells identify nobody and stay)."""
     counts = np.array(counts, dtype=float)
     return np.where((counts > 0) & (counts < min_cell), np.nan, counts)
+
+
+def pooled_steps(steps: np.ndarray, min_cell: int) -> tuple[np.ndarray | None, bool]:
+    """An isotonic (PAVA) fit of observed 0/1 outcomes whose every step rests on at least ``min_cell`` rows.
+
+    Each step of a PAVA fit is the observed rate of the rows it spans; a step of fewer than
+    ``min_cell`` rows is pooled with the neighbouring step closer in value (their joint observed
+    rate), until none is left. Pooling adjacent steps of a non-decreasing fit keeps it non-decreasing.
+
+    Parameters
+    ----------
+    steps : ndarray
+        The fit at each row, rows sorted by prediction (``cep`` of ``arviz_stats``' isotonic fit).
+    min_cell : int
+        Smallest number of rows a published rate may rest on.
+
+    Returns
+    -------
+    fit : ndarray or None
+        The pooled fit (None when all rows together are fewer than ``min_cell``: nothing may be shown).
+    pooled : bool
+        Whether any step was pooled.
+    """
+    values = np.asarray(steps, dtype=float)
+    if values.size < min_cell:
+        return None, values.size > 0
+    edges = np.flatnonzero(np.diff(values) != 0) + 1
+    sizes = np.diff(np.concatenate([[0], edges, [values.size]])).tolist()
+    rates = [float(values[start]) for start in np.concatenate([[0], edges]).astype(int)]
+    pooled = False
+    while len(sizes) > 1 and min(sizes) < min_cell:
+        i = int(np.argmin(sizes))
+        if i == 0:
+            j = 1
+        elif i == len(sizes) - 1:
+            j = i - 1
+        else:
+            j = i - 1 if abs(rates[i] - rates[i - 1]) <= abs(rates[i + 1] - rates[i]) else i + 1
+        a, b = sorted((i, j))
+        total = sizes[a] + sizes[b]
+        rates[a] = (rates[a] * sizes[a] + rates[b] * sizes[b]) / total
+        sizes[a] = total
+        del sizes[b], rates[b]
+        pooled = True
+    return np.repeat(rates, sizes), pooled

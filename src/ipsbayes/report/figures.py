@@ -29,7 +29,8 @@ from matplotlib.patches import Patch
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, fixed
 from ipsbayes.present.answers import vocabulary_word
-from ipsbayes.present.cells import suppress_counts
+from ipsbayes.present.cells import pooled_steps, suppress_counts
+from ipsbayes.present.common import units_counted
 from ipsbayes.present.style import figure_of
 from ipsbayes.present.text import percent
 from ipsbayes.report.envelope import simultaneous_envelope
@@ -56,6 +57,7 @@ def ppc_calibration(ctx: ReportContext) -> tuple[Figure, str]:
         pc = az.plot_ppc_pava(checked, var_names=[name], ci_prob=style.prob, backend="matplotlib")
     fig = figure_of(pc)
     fig.set_size_inches(style.width, style.width * 0.55)  # laid out at this size by iter_figures
+    shown = publishable_pava(fig, checked, name, ctx.min_cell)
     band = style.t(f"{style.prob:.0%} consistency band", f"{percent(style.prob, 'nb')} konsistensbånd")
     for ax in fig.axes:
         ax.set_title("")
@@ -83,7 +85,46 @@ def ppc_calibration(ctx: ReportContext) -> tuple[Figure, str]:
             else ""
         ),
     )
+    if shown != "all":
+        least = units_counted(ctx, ctx.min_cell)
+        caption += ctx.text(
+            f" Every step of the observed line rests on at least {least} (report.min_cell): smaller PAVA blocks "
+            "are pooled with a neighbour."
+            if shown == "pooled"
+            else f" The observed line is not shown: it rests on fewer than {least} (report.min_cell).",
+            f" Hvert trinn i den observerte linjen bygger på minst {least} (report.min_cell): mindre PAVA-blokker "
+            "er slått sammen med en nabo."
+            if shown == "pooled"
+            else f" Den observerte linjen vises ikke: den bygger på færre enn {least} (report.min_cell).",
+        )
     return fig, caption
+
+
+def publishable_pava(fig: Figure, tree: xr.DataTree, name: str, min_cell: int) -> str:
+    """Redraw the observed PAVA line of ``fig`` so that no step rests on fewer than ``min_cell`` rows.
+
+    ArviZ draws the isotonic fit of the observed outcome; each of its steps is the observed rate
+    of the rows it spans (:func:`~ipsbayes.present.cells.pooled_steps`). Returns "all" (nothing
+    changed), "pooled" or "hidden" (the line was removed).
+    """
+    from scipy.optimize import isotonic_regression
+
+    predicted = tree["posterior_predictive"][name]
+    mean = predicted.mean([d for d in predicted.dims if d in ("chain", "draw")]).values.ravel()
+    observed = np.asarray(tree["observed_data"][name].values, dtype=float).ravel()
+    steps = isotonic_regression(observed[np.argsort(mean)], increasing=True).x  # as arviz_stats fits it
+    fit, pooled = pooled_steps(steps, min_cell)
+    if not pooled:
+        return "all"
+    lines = [line for ax in fig.axes for line in ax.get_lines() if np.shape(line.get_ydata()) == steps.shape]
+    matched = [line for line in lines if np.allclose(np.asarray(line.get_ydata(), dtype=float), steps)]
+    if fit is None or not matched:  # not found as drawn: no line of that length may stay
+        for line in matched or lines:
+            line.remove()
+        return "hidden"
+    for line in matched:
+        line.set_ydata(fit)
+    return "pooled"
 
 
 #: predictive cells (draws x rows) the PAVA figure reads at most; it fits one isotonic regression per draw

@@ -115,3 +115,28 @@ def test_the_calibration_figure_never_draws_a_step_of_fewer_than_min_cell_rows(m
     if shown == "pooled":
         assert min(np.unique(lines[0], return_counts=True)[1]) >= min_cell
     plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("coverage", "options"), [("0.884", "oops"), ("high", {}), ("0.884", {"n_participants": "many"})]
+)
+def test_a_validation_folder_that_cannot_be_read_is_ignored_not_fatal(tmp_path, caplog, coverage, options) -> None:
+    """An outside reviewer's case: a hand-made runs/<name>-validation made `run` fail with exit 1 after sampling."""
+    import json
+    import logging
+
+    from ipsbayes.report.calibration import load_calibration
+
+    folder = tmp_path / "rij_cace-validation"
+    folder.mkdir()
+    (folder / "coverage.csv").write_text(
+        "study,quantity,nominal,coverage,mcse,datasets,mean_truth,mean_posterior_mean\n"
+        f"coverage,cace,0.9,{coverage},0.014,500,23.0,14.4\n"
+    )
+    (folder / "provenance.json").write_text(json.dumps({"model": "cace", "design": "rij", "options": options}))
+    with caplog.at_level(logging.WARNING, logger="ipsbayes"):
+        calibration = load_calibration(folder, 0.9)
+    if coverage == "high":
+        assert calibration is None and "coverage.csv column 'coverage'" in caplog.text
+    else:
+        assert calibration["quantities"]["cace"]["coverage"] == 0.884 and calibration["n_participants"] in (None, 66)

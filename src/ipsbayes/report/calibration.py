@@ -60,23 +60,27 @@ def load_calibration(folder: Path | None, interval_prob: float) -> dict[str, Any
         table = pd.read_csv(folder / "coverage.csv")
     except (OSError, ValueError, pd.errors.ParserError):
         return None
-    if table.empty or "quantity" not in table:
-        return None
+    if table.empty or "quantity" not in table or "nominal" not in table:
+        return _ignored(folder, "it has no 'quantity' and 'nominal' columns")
     if "study" in table:
         table = table[table["study"] == "coverage"]
+    for key in ("nominal", *_NUMBERS):
+        if key in table:
+            numbers = pd.to_numeric(table[key], errors="coerce")
+            if numbers.isna().any() and not table[key].isna().all():
+                return _ignored(folder, f"column '{key}' holds values that are not numbers")
+            table = table.assign(**{key: numbers})
     meta = _provenance(folder)
+    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
     quantities = {}
     for quantity, rows in table.groupby("quantity"):
         row = rows.iloc[(rows["nominal"] - interval_prob).abs().argsort()[:1]].iloc[0]
-        quantities[str(quantity)] = {
-            key: float(row[key])
-            for key in ("nominal", "coverage", "mcse", "datasets", "mean_truth", "mean_posterior_mean")
-            if key in row
-        }
+        quantities[str(quantity)] = {key: float(row[key]) for key in ("nominal", *_NUMBERS) if key in row}
+    design = meta.get("design") if isinstance(meta.get("design"), str) else None
     return {
         "path": str(folder),
-        "design": meta.get("design"),
-        "n_participants": _size(meta.get("design"), meta.get("options") or {}),
+        "design": design,
+        "n_participants": _size(design, options),
         "quantities": quantities,
     }
 
@@ -90,8 +94,21 @@ def _size(design: str | None, options: dict[str, Any]) -> int | None:
 
     try:
         return int(getattr(make_design(design, options), "n_participants", 0)) or None
-    except IpsBayesError:  # a design this version does not know: say nothing about size
+    except (IpsBayesError, TypeError, ValueError):  # a design or options this version does not know: no size
         return None
+
+
+#: the columns of coverage.csv quoted in reports
+_NUMBERS = ("coverage", "mcse", "datasets", "mean_truth", "mean_posterior_mean")
+
+
+def _ignored(folder: Path, why: str) -> None:
+    """Say that a validation folder cannot be quoted (the run goes on without its calibration)."""
+    import logging
+
+    logging.getLogger("ipsbayes").warning(
+        "validation results in %s are not quoted in the report: %s/coverage.csv %s", folder, folder, why
+    )
 
 
 def _provenance(folder: Path) -> dict[str, Any]:

@@ -21,12 +21,13 @@ import xarray as xr
 
 from ipsbayes import chunks
 from ipsbayes import progress as progress_stage
+from ipsbayes.compared import compared_names
 from ipsbayes.config import RunConfig, config_without_invalid_keys, parse_config, read_toml
 from ipsbayes.conflict import DRAWS as CONFLICT_DRAWS
 from ipsbayes.conflict import has_assignment, prior_data_conflict
 from ipsbayes.data import DataBundle, raise_if, read_bundle
 from ipsbayes.diagnostics import Diagnostics
-from ipsbayes.errors import ConfigError, DiagnosticsGateError, IpsBayesError, OutputError, did_you_mean
+from ipsbayes.errors import ConfigError, DiagnosticsGateError, OutputError, did_you_mean
 from ipsbayes.models import REGISTRY, ModelData, ModelFamily, ModelSpec
 from ipsbayes.models.base import check_estimand_keys
 from ipsbayes.output_policy import free_space_problem
@@ -50,11 +51,11 @@ from ipsbayes.rundir import (
 from ipsbayes.sampling import resolve_settings, sample_prior_predictive
 from ipsbayes.sensitivity import (
     check_sensitivity,
-    headline_scalars,
     power_scaling,
+    power_scaling_problems,
     prior_estimands,
     sensitivity_fits,
-    variant_spec,
+    variant_data_problems,
 )
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
@@ -153,6 +154,9 @@ def check(source: Path | str | dict[str, Any] | RunConfig, *, sampling_follows: 
     started = time.perf_counter()
     data = prepare(family, bundle, spec, config)
     raise_if(variant_data_problems(config, family, spec, bundle), "A sensitivity variant does not fit the data")
+    if unfit := power_scaling_problems(config, family, data, MAX_POINTWISE_ROWS):  # else skipped after the fit
+        where = str(config.source) if config.source else "config"
+        raise ConfigError(f"Invalid config {where}", [f"{where}: {problem}" for problem in unfit])
     timings["prepare_data"] = time.perf_counter() - started
     priors = complete_priors(family, spec, data, priors)
     started = time.perf_counter()
@@ -168,24 +172,6 @@ def _schema_valid_part(source: Path | str | dict[str, Any]) -> tuple[RunConfig |
         return config_without_invalid_keys(Path(source) if isinstance(source, str) else source)
     except ConfigError:  # unreadable TOML: parse_config has already said so
         return None, set()
-
-
-def variant_data_problems(config: RunConfig, family: ModelFamily, spec: ModelSpec, bundle: DataBundle) -> list[str]:
-    """Problems the data raise for each ``[sensitivity.variants]`` model (a formula naming a missing column...).
-
-    Checked with the main model's data before anything is sampled, so a variant that cannot be fitted
-    stops ``ipsbayes check`` and ``run`` at once rather than after the main fit.
-    """
-    problems = []
-    for name, changes in config.sensitivity.variants.items():
-        variant, _ = variant_spec(family, spec, changes, f"sensitivity.variants.{name}")
-        if variant is None:  # its spec problems are reported with the config's
-            continue
-        try:
-            prepare(family, bundle, variant, config)
-        except IpsBayesError as exc:
-            problems += [f"sensitivity.variants.{name}: {problem}" for problem in exc.problems or [str(exc)]]
-    return problems
 
 
 def describe_priors(plan: Plan, prob: float = 0.9, draws: int = 500) -> list[str]:
@@ -296,7 +282,7 @@ def run(
     timings["prior_estimands"] = time.perf_counter() - step
     progress_stage.done("prior estimands")
     step = time.perf_counter()
-    compared = headline_scalars(estimands, config.sensitivity.estimands)
+    compared = compared_names(estimands, config.sensitivity.estimands)  # vector estimands element by element
     prior_vars = [f"{name}_{prior.on}" if prior.on else name for name, prior in main_fit.priors.priors.items()]
     scaled = power_scaling(datatree, estimands, compared, prior_vars) if power else None
     if scaled is not None:

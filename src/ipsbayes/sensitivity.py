@@ -10,6 +10,9 @@ Three tools, all reported side by side with the main fit:
 - **power-scaling sensitivity** (Kallioinen et al. 2023, ArviZ ``psense_summary``):
   how much the posterior of each estimand moves when the prior or the likelihood
   is raised to a power near one, without refitting.
+
+Refits and power-scaling compare scalars: a vector estimand (a share per outcome, an effect per
+predictor, an incidence per month) is compared element by element (:mod:`ipsbayes.compared`).
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes import progress as progress_stage
+from ipsbayes.compared import compared_names, flatten, parent_of, vocabulary_of
 from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle
-from ipsbayes.errors import did_you_mean
+from ipsbayes.errors import IpsBayesError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
-from ipsbayes.pipeline import LIGHT, Fitted, fit
+from ipsbayes.pipeline import LIGHT, Fitted, fit, prepare
 from ipsbayes.priors import PriorSet, resolve_prior_set
 from ipsbayes.sampling import sample_prior_predictive
 
@@ -85,14 +89,40 @@ def check_sensitivity(config: RunConfig, family: ModelFamily, spec: ModelSpec, s
     return problems
 
 
-def headline_scalars(estimands: xr.Dataset, chosen: list[str] | None = None) -> list[str]:
-    """Estimands to compare: those chosen in the config, else the scalar headline ones."""
-    if chosen:
-        return [name for name in chosen if name in estimands]
+def variant_data_problems(config: RunConfig, family: ModelFamily, spec: ModelSpec, bundle: DataBundle) -> list[str]:
+    """Problems the data raise for each ``[sensitivity.variants]`` model (a formula naming a missing column...).
+
+    Checked with the main model's data before anything is sampled, so a variant that cannot be fitted
+    stops ``ipsbayes check`` and ``run`` at once rather than after the main fit.
+    """
+    problems = []
+    for name, changes in config.sensitivity.variants.items():
+        variant, _ = variant_spec(family, spec, changes, f"sensitivity.variants.{name}")
+        if variant is None:  # its spec problems are reported with the config's
+            continue
+        try:
+            prepare(family, bundle, variant, config)
+        except IpsBayesError as exc:
+            problems += [f"sensitivity.variants.{name}: {problem}" for problem in exc.problems or [str(exc)]]
+    return problems
+
+
+def power_scaling_problems(config: RunConfig, family: ModelFamily, data: ModelData, max_rows: int) -> list[str]:
+    """Why ``sensitivity.power_scaling`` cannot be done for these data (empty when it can).
+
+    Power-scaling the likelihood needs each draw's log-likelihood. Above ``max_rows`` likelihood
+    rows a run keeps it only as per-draw totals, which families without
+    :meth:`~ipsbayes.models.base.ModelFamily.log_likelihood_summary` cannot compute; such a run
+    would skip power-scaling after the fit, so ``check`` says so first.
+    """
+    rows = int(data.arrays["y"].size)
+    asked = "power_scaling" in config.sensitivity.model_fields_set  # the default is skipped with a note instead
+    if not (config.sensitivity.power_scaling and asked) or rows <= max_rows or family.sums_large_log_likelihood:
+        return []
     return [
-        name
-        for name, var in estimands.data_vars.items()
-        if set(var.dims) == {"chain", "draw"} and var.attrs.get("headline")
+        f"sensitivity.power_scaling: power-scaling needs every draw's log-likelihood, and a {family.kind} model "
+        f"of {rows:,} likelihood rows (more than {max_rows:,}) can neither store it per row nor sum it; set "
+        "`sensitivity.power_scaling = false` and refit under other prior sets with `sensitivity.prior_sets` instead"
     ]
 
 
@@ -149,7 +179,13 @@ def sensitivity_fits(
     search_dirs: list[Path],
     progress: bool | None = None,
 ) -> xr.Dataset | None:
-    """Refit under each prior set and model variant; stack the chosen estimands along ``analysis``.
+    """Refit under each prior set and model variant; stack the compared scalars along ``analysis``.
+
+    The compared scalars are ``sensitivity.estimands`` or else every headline estimand, a vector
+    estimand element by element (:func:`~ipsbayes.compared.compared_names`: ``focus_ame[age: +1 SD
+    (4.39)]``), each a variable of its own with its estimand's attributes. A variant lacking one
+    (another formula, other contrasts) leaves it out of the comparison (``attrs["not_compared"]``,
+    JSON: analysis -> names).
 
     Every refit passes through the same diagnostics gate as the main fit; the
     status and messages of each analysis are kept in the ``gates`` attribute
@@ -157,11 +193,16 @@ def sensitivity_fits(
     """
     family, config, spec, priors = main.family, main.config, main.spec, main.priors
     settings = config.sensitivity
-    if not settings.prior_sets and not settings.variants:
+    names = compared_names(main.estimands, settings.estimands)
+    if (not settings.prior_sets and not settings.variants) or not names:
         return None
-    names = headline_scalars(main.estimands, settings.estimands)
+    labels = dict(config.report.labels)
+
+    def scalars(fitted: Fitted) -> xr.Dataset:  # vector estimands element by element, named as in the main fit
+        return flatten(fitted.estimands, names, labels, vocabulary_of(main.estimands))
+
     label = f"{MAIN} ({priors.name})"
-    results = {label: main.estimands[names]}
+    results = {label: scalars(main)}
     gates = {label: _gate(main)}
     for set_name in settings.prior_sets:
         if set_name == priors.name:
@@ -172,7 +213,7 @@ def sensitivity_fits(
         label = f"prior set: {set_name}"
         with progress_stage.group(f"refit, {label}"):
             refitted = refit(main, bundle, spec, other, progress)
-        results[label], gates[label] = refitted.estimands[names], _gate(refitted)
+        results[label], gates[label] = scalars(refitted), _gate(refitted)
     for variant, changes in settings.variants.items():
         new_spec, _ = variant_spec(family, spec, changes, variant)
         new_priors, _ = resolve_prior_set(
@@ -185,14 +226,26 @@ def sensitivity_fits(
         label = f"variant: {variant}"
         with progress_stage.group(f"refit, {label}"):
             refitted = refit(main, bundle, new_spec, new_priors, progress)
-        results[label], gates[label] = refitted.estimands[names], _gate(refitted)
-    stacked = xr.concat(list(results.values()), dim=pd.Index(list(results), name="analysis"), combine_attrs="override")
-    for name in names:
-        stacked[name].attrs = dict(main.estimands[name].attrs)
+        results[label], gates[label] = scalars(refitted), _gate(refitted)
+    # a variant may lack an estimand or element (another formula): only what every analysis has is set side by side
+    missing = {a: [n for n in names if n not in r.data_vars] for a, r in results.items()}
+    kept = [n for n in names if not any(n in lacking for lacking in missing.values())]
+    if not kept:  # nothing in common: the analyses lacking the main fit's estimands are left out instead
+        results = {a: r for a, r in results.items() if not missing[a]}
+        kept = names
+    if len(results) < 2:
+        return None
+    main_scalars = next(iter(results.values()))
+    stacked = xr.concat(
+        [r[kept] for r in results.values()], dim=pd.Index(list(results), name="analysis"), combine_attrs="override"
+    )
+    for name in kept:
+        stacked[name].attrs = dict(main_scalars[name].attrs)
     stacked.attrs = {
         "variants": json.dumps(settings.variants, default=str),
         "prior_sets": ",".join(settings.prior_sets),
         "gates": json.dumps(gates),
+        "not_compared": json.dumps({a: m for a, m in missing.items() if m}),
     }
     return stacked
 
@@ -236,19 +289,28 @@ def power_scaling(
 ) -> xr.Dataset | None:
     """ArviZ power-scaling sensitivity of ``names`` to prior and likelihood (None when not computable).
 
+    ``names`` are compared scalars (:func:`~ipsbayes.compared.compared_names`): estimands, or
+    elements of vector estimands (``focus_ame[age: +1 SD (4.39)]``). Each vector estimand also
+    gets a row under its own name, just before its elements: the largest prior and the largest
+    likelihood sensitivity over them, so a question about the estimand as a whole ("does the
+    effect depend on the prior?") has one truthful answer. That row has no diagnosis of its own
+    (its elements have theirs, so nothing is flagged twice); such rows are listed in
+    ``attrs["elements"]`` (JSON: estimand -> its elements' names).
+
     Only the priors named in the prior set are power-scaled (``prior_names``): the
     standard-normal priors of non-centred group effects are part of the hierarchical
     structure, not a choice to be tested (Kallioinen et al. 2023, section 5).
     """
     likelihood = "log_likelihood" in datatree.children or "log_likelihood_total" in datatree.children
-    if "log_prior" not in datatree.children or not likelihood or not names:
+    scalars = flatten(estimands, names) if names else xr.Dataset()
+    if "log_prior" not in datatree.children or not likelihood or not scalars.data_vars:
         return None
     log_prior = datatree["log_prior"].to_dataset()
     if prior_names is not None:
         log_prior = log_prior[[n for n in prior_names if n in log_prior]]
     tree = xr.DataTree.from_dict(
         {
-            "posterior": estimands[names],
+            "posterior": scalars,
             "log_prior": log_prior,
             "log_likelihood": log_likelihood_total(datatree),
         }
@@ -262,6 +324,8 @@ def power_scaling(
     finally:
         logger.setLevel(level)
     frame = pd.DataFrame(table) if not isinstance(table, pd.DataFrame) else table
+    frame.index = [str(i) for i in frame.index]
+    frame, elements = with_largest_rows(frame.reindex([n for n in scalars.data_vars if n in frame.index]), estimands)
     frame.index.name = "estimand"
     columns = {str(c): np.asarray(frame[c].to_numpy()) for c in frame.columns}
     index = [str(i) for i in frame.index]
@@ -276,5 +340,32 @@ def power_scaling(
             "method": "power-scaling sensitivity (Kallioinen et al. 2023), arviz psense_summary",
             "threshold": 0.05,
             "prior_names": ",".join(log_prior.data_vars),
+            "elements": json.dumps(elements),
         },
     )
+
+
+def with_largest_rows(frame: pd.DataFrame, estimands: xr.Dataset) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """``frame`` (one psense row per compared scalar) with a row per vector estimand before its elements.
+
+    The estimand's row holds the largest of each numeric column (prior and likelihood
+    sensitivity) over its elements, and empty text (no diagnosis) in the others.
+
+    Returns
+    -------
+    DataFrame, dict
+        The rows, and each vector estimand's elements (its rows' names).
+    """
+    parents = {key: parent_of(estimands, key) for key in frame.index}
+    elements: dict[str, list[str]] = {}
+    for key, parent in parents.items():
+        if parent is not None:
+            elements.setdefault(parent, []).append(key)
+    blocks = []
+    for key, parent in parents.items():
+        if parent is not None and elements[parent][0] == key:
+            block = frame.loc[elements[parent]]
+            largest = {c: block[c].max() if pd.api.types.is_numeric_dtype(block[c]) else "" for c in block.columns}
+            blocks.append(pd.DataFrame([largest], index=[parent]))
+        blocks.append(frame.loc[[key]])
+    return (pd.concat(blocks) if blocks else frame), elements

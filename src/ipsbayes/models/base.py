@@ -191,6 +191,16 @@ class ModelFamily(ABC):
         """
         return None
 
+    @property
+    def sums_large_log_likelihood(self) -> bool:
+        """Whether the family gives the log-likelihood of data too large to store per row.
+
+        True when it implements :meth:`log_likelihood_summary`, whose per-draw totals power-scaling
+        uses above ``runner.MAX_POINTWISE_ROWS`` rows; checked before sampling
+        (:func:`ipsbayes.sensitivity.power_scaling_problems`).
+        """
+        return type(self).log_likelihood_summary is not ModelFamily.log_likelihood_summary
+
     def posterior_predictive(
         self, posterior: xr.Dataset, data: ModelData, spec: ModelSpec, seed: int
     ) -> dict[str, np.ndarray] | None:

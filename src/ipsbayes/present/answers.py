@@ -94,8 +94,11 @@ def robustness_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> st
     """
     datatree = ctx.datatree
     effects = sensitivity_effects(ctx, name)
-    if len(effects) < 2:
-        return None
+    if len(effects) < 2:  # a vector estimand is refitted element by element: say the one that moves most
+        element = most_moved_element(ctx, name)
+        if element is None:
+            return None
+        name, effects, short = element, sensitivity_effects(ctx, element), element_subject(ctx, element, short)
     attrs = datatree["sensitivity"][name].attrs
     unit = next(iter(effects.values())).unit
     ordered = sorted(effects.items(), key=lambda kv: kv[1].median)
@@ -112,6 +115,39 @@ def robustness_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> st
     if attrs.get("null") is not None:
         text += _agreement(ctx, effects)
     return text + gate_remark(ctx, refit_gates(datatree)) + "."
+
+
+def refitted_elements(ctx: ReportContext, name: str) -> list[str]:
+    """The refitted elements of vector estimand ``name`` (``name[...]``, :mod:`ipsbayes.compared`)."""
+    if "sensitivity" not in ctx.datatree.children:
+        return []
+    group = ctx.datatree["sensitivity"]
+    return [str(n) for n, v in group.data_vars.items() if v.attrs.get("element_of") == name]
+
+
+def most_moved_element(ctx: ReportContext, name: str) -> str | None:
+    """The element of ``name`` whose median moves most between analyses, against its main interval's width."""
+
+    def spread(element: str) -> float:
+        effects = list(sensitivity_effects(ctx, element).values())
+        width = effects[0].upper - effects[0].lower
+        moved = max(e.median for e in effects) - min(e.median for e in effects)
+        return moved / width if width > 0 else 0.0
+
+    elements = refitted_elements(ctx, name)
+    return max(elements, key=spread) if elements else None
+
+
+def element_subject(ctx: ReportContext, element: str, short: tuple[str, str]) -> tuple[str, str]:
+    """``short`` narrowed to one element: "the effect of education collaboration: 1 vs 0 (of 8, the one ...)"."""
+    attrs = ctx.datatree["sensitivity"][element].attrs
+    coordinates = json.loads(str(attrs.get("element", "{}")))
+    words = ", ".join(ctx.label(str(v)) for v in coordinates.values())
+    n = len(refitted_elements(ctx, str(attrs.get("element_of", ""))))
+    return (
+        f"{short[0]} for {words} (of its {n} elements, the one that moves most)",
+        f"{short[1]} for {words} (av {n} elementer den som flytter seg mest)",
+    )
 
 
 def gate_remark(ctx: ReportContext, gates: Mapping[str, Mapping[str, Any]]) -> str:
@@ -167,7 +203,8 @@ def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str])
         limit = float(power.attrs.get("threshold", 0.05))
         conflict = "conflict" in str(power["diagnosis"].sel(estimand=worst).values) if "diagnosis" in power else False
         subject = short if one else ("the headline estimates", "hovedestimatene")
-        which = "" if one else f", {label_of(ctx.estimands[worst].attrs, ctx.language, worst)}"
+        worst_attrs = ctx.estimands[worst].attrs if worst in ctx.estimands else {}
+        which = "" if one else f", {label_of(worst_attrs, ctx.language, worst)}"
         numbers = ctx.text(
             f"largest prior sensitivity {ctx.number(prior, 'x')}{which}; {ctx.number(limit, 'x')} or more flags it",
             f"største følsomhet for prioren {ctx.number(prior, 'x')}{which}; {ctx.number(limit, 'x')} eller mer "
@@ -188,6 +225,20 @@ def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str])
             f"Power-scaling finner følsomhet for priorene i {subject[1]}"
             + (", og prior og data trekker i ulike retninger" if conflict else "")
             + f" ({numbers}): sammenlign med analyser under andre priorsett før du stoler på {det}.",
+        )
+    if "sensitivity" in datatree.children or power is not None:  # checks ran, but not on this estimand
+        return ctx.text(
+            f"How much {short[0]} depends on the priors was not checked: this run's refits and power-scaling "
+            f"compare other estimands; add `{name}` to `sensitivity.estimands`.",
+            f"Hvor mye {short[1]} avhenger av priorene, ble ikke undersøkt: analysene med andre priorsett og "
+            f"power-scaling i denne kjøringen gjelder andre størrelser; legg til `{name}` i `sensitivity.estimands`.",
+        )
+    if "power-scaling of the likelihood were skipped" in str(ctx.estimands.attrs.get("notes", "")):  # large data
+        return ctx.text(
+            f"How much {short[0]} depends on the priors was not checked in this run (no refits under other prior "
+            "sets; power-scaling is not possible for data this large): add `sensitivity.prior_sets`.",
+            f"Hvor mye {short[1]} avhenger av priorene, ble ikke undersøkt i denne kjøringen (ingen analyser med "
+            "andre priorsett; power-scaling er ikke mulig med så store data): legg til `sensitivity.prior_sets`.",
         )
     return ctx.text(
         f"How much {short[0]} depends on the priors was not checked in this run (no refits under other prior "
@@ -370,7 +421,9 @@ def analysis_name(analysis: str, labels: Mapping[str, str] | None = None, langua
 
 __all__ = [
     "analysis_name",
+    "element_subject",
     "gate_remark",
+    "most_moved_element",
     "prior_dependence_line",
     "probability_sentence",
     "pull_sentence",

@@ -1,13 +1,19 @@
 """Figures about priors: prior vs posterior of the estimands, estimates across refits, power-scaling.
 
 Each works with one, two or many compared estimands: panels are laid out in a
-grid of at most three columns (one row per estimand for power-scaling).
+grid of at most three columns (one row per estimand for power-scaling). A vector
+estimand (a share per outcome, an effect per predictor, an incidence per month) is
+compared element by element (:mod:`ipsbayes.compared`); when there are more compared
+scalars than a figure has room for, it shows the most telling ones and its caption says
+how many it left out.
 """
 
 from __future__ import annotations
 
+import json
 import textwrap
 import warnings
+from collections.abc import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,6 +21,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ipsbayes.compared import compared_names, coordinate_text, draws_of, flatten, resolve
 from ipsbayes.present import ReportContext
 from ipsbayes.present.style import pointrange
 from ipsbayes.present.text import label_of, localise
@@ -22,28 +29,80 @@ from ipsbayes.present.text import label_of, localise
 #: power-scaling exponents shown (ArviZ's defaults), with the unscaled posterior between them
 ALPHAS = (0.8, 1.25)
 ALPHA_COLOURS = {0.8: "#1f77b4", 1.0: "black", 1.25: "#ff7f0e"}
+#: at most this many panels in the prior-posterior figure, the sensitivity forest and the power-scaling figure
+MAX_PRIOR_POSTERIOR, MAX_FOREST, MAX_POWER_ROWS = 6, 9, 6
 
 
 def compared_estimands(ctx: ReportContext) -> list[str]:
-    """Scalar estimands shown in sensitivity figures: those refitted, else the scalar headline ones."""
-    estimands, datatree = ctx.estimands, ctx.datatree
+    """Scalars shown in sensitivity figures: those refitted, else those power-scaled, else the headline ones.
+
+    Vector estimands are compared element by element (``focus_ame[age: +1 SD (4.39)]``).
+    """
+    datatree = ctx.datatree
     if "sensitivity" in datatree.children:
-        return list(datatree["sensitivity"].to_dataset().data_vars)
-    return [n for n, v in estimands.data_vars.items() if set(v.dims) == {"chain", "draw"} and v.attrs.get("headline")]
+        return [str(n) for n in datatree["sensitivity"].to_dataset().data_vars]
+    if "power_scaling" in datatree.children:
+        return power_scaled_names(ctx)
+    return compared_names(ctx.estimands)
+
+
+def power_scaled_names(ctx: ReportContext) -> list[str]:
+    """The scalars the run power-scaled, without the rows that summarise a vector estimand's elements."""
+    power = ctx.datatree["power_scaling"]
+    summaries = set(json.loads(str(power.attrs.get("elements", "{}")) or "{}"))
+    names = [str(n) for n in power["estimand"].values] if "estimand" in power.coords else []
+    return [n for n in names if n not in summaries and resolve(ctx.estimands, n) is not None]
 
 
 def title_of(ctx: ReportContext, name: str, width: int) -> str:
-    """An estimand's readable label, wrapped to ``width`` characters."""
-    var = ctx.estimands[name] if name in ctx.estimands else None
-    label = label_of(var.attrs, ctx.language, ctx.label(name)) if var is not None else ctx.label(name)
+    """An estimand's readable label (for an element, its estimand's and the element's), wrapped to ``width``."""
+    found = resolve(ctx.estimands, name)
+    if found is None:
+        label = ctx.label(name)
+    else:
+        estimand, selection = found
+        label = label_of(ctx.estimands[estimand].attrs, ctx.language, ctx.label(estimand))
+        if selection:
+            label = f"{label}: {', '.join(ctx.label(coordinate_text(v)) for v in selection.values())}"
     return textwrap.fill(str(label), width)
 
 
 def unit_of(ctx: ReportContext, name: str) -> str:
     """An estimand's unit as an axis label ('percentage points', '%', ...)."""
-    unit = ctx.estimands[name].attrs.get("unit", "") if name in ctx.estimands else ""
+    found = resolve(ctx.estimands, name)
+    unit = ctx.estimands[found[0]].attrs.get("unit", "") if found is not None else ""
     words = {"pp": ctx.text("percentage points", "prosentpoeng"), "%": "%"}
     return words.get(unit, ctx.label(unit) if unit else "")
+
+
+def most_telling(names: list[str], limit: int, score: Callable[[str], float]) -> list[str]:
+    """At most ``limit`` of ``names``: those of highest ``score``, in their own order (all when they fit)."""
+    if len(names) <= limit:
+        return list(names)
+    scores = {n: score(n) for n in names}
+    chosen = set(sorted(names, key=lambda n: -np.nan_to_num(scores[n], nan=-np.inf))[:limit])
+    return [n for n in names if n in chosen]
+
+
+def left_out(ctx: ReportContext, shown: int, total: int, which: tuple[str, str]) -> str:
+    """The caption's sentence on compared estimates a figure leaves out (empty when it shows them all)."""
+    if shown >= total:
+        return ""
+    return " " + ctx.text(
+        f"It shows {shown} of the {total} compared estimates: {which[0]}.",
+        f"Figuren viser {shown} av de {total} sammenlignede størrelsene: {which[1]}.",
+    )
+
+
+def _ratio(a: float, b: float) -> float:
+    """``a / b``; NaN when ``b`` is zero or not finite (such a score ranks last)."""
+    return a / b if np.isfinite(b) and b > 0 else np.nan
+
+
+def _width(values: xr.DataArray | np.ndarray) -> float:
+    draws = np.asarray(values, dtype=float).ravel()
+    draws = draws[np.isfinite(draws)]
+    return float(np.subtract(*np.quantile(draws, [0.95, 0.05]))) if draws.size else np.nan
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -55,18 +114,24 @@ def prior_posterior(ctx: ReportContext) -> tuple[Figure, str]:
     """Prior (from prior draws through the same estimand code) against posterior, per estimand."""
     estimands, datatree, style = ctx.estimands, ctx.datatree, ctx.style
     prior = datatree["prior_estimands"].to_dataset()
-    names = [n for n in compared_estimands(ctx) if n in prior][:6]
+    candidates = [n for n in compared_estimands(ctx) if draws_of(prior, n) is not None]
+
+    def prior_dependence(name: str) -> float:  # posterior width over prior width: 1 when the data add nothing
+        return _ratio(_width(draws_of(estimands, name)), _width(draws_of(prior, name)))
+
+    names = most_telling(candidates, MAX_PRIOR_POSTERIOR, prior_dependence)
     rows, cols = _grid(len(names))
     fig, axes = style.subplots(2.1 * rows + 0.6, rows, cols, squeeze=False)
     for ax, name in zip(axes.ravel(), names, strict=False):
-        post = estimands[name].values.ravel()
-        pri = prior[name].values.ravel()
+        posterior = draws_of(estimands, name)
+        post = posterior.values.ravel()
+        pri = draws_of(prior, name).values.ravel()
         pri = pri[np.isfinite(pri)]
         low, high = np.quantile(np.r_[post, pri], [0.005, 0.995])
         bins = np.linspace(low, high, 40)
         ax.hist(pri, bins=bins, density=True, color="#bbbbbb")
         ax.hist(post, bins=bins, density=True, color="#1f77b4", alpha=0.7)
-        lower, upper = style.bounds(estimands[name])
+        lower, upper = style.bounds(posterior)
         top = ax.get_ylim()[1]
         ax.hlines(top * 1.04, float(lower), float(upper), color="#08306b", lw=2.5)
         ax.plot(float(np.median(post)), top * 1.04, "o", color="#08306b", ms=4)
@@ -91,6 +156,14 @@ def prior_posterior(ctx: ReportContext) -> tuple[Figure, str]:
         "Prior (grått: størrelsene regnet ut fra trekk fra priorfordelingene alene) og posterior (blått; mørk "
         f"strek: posterior median og {style.text}). En posterior mye smalere enn prioren betyr at dataene "
         "dominerer; en som ligner prioren betyr at prioren styrer svaret.",
+    ) + left_out(
+        ctx,
+        len(names),
+        len(candidates),
+        (
+            "those whose posterior is widest against their prior (the most prior-dependent)",
+            "de med bredest posterior sammenlignet med prioren (de som avhenger mest av prioren)",
+        ),
     )
     return fig, caption
 
@@ -111,7 +184,13 @@ def sensitivity_forest(ctx: ReportContext) -> tuple[Figure, str]:
     """Each compared estimand under the main fit, other prior sets and model variants."""
     datatree, style = ctx.datatree, ctx.style
     sensitivity = datatree["sensitivity"].to_dataset()
-    names = list(sensitivity.data_vars)
+    every = [str(n) for n in sensitivity.data_vars]
+
+    def movement(name: str) -> float:  # spread of the medians between analyses against the main interval's width
+        medians = sensitivity[name].median(["chain", "draw"]).values
+        return _ratio(float(np.ptp(medians)), _width(sensitivity[name].isel(analysis=0)))
+
+    names = most_telling(every, MAX_FOREST, movement)
     analyses = [ctx.label(str(a)) for a in sensitivity["analysis"].values]
     rows, cols = _grid(len(names))
     fig, axes = style.subplots((0.36 * len(analyses) + 1.1) * rows + 0.5, rows, cols, squeeze=False, sharey=True)
@@ -140,6 +219,11 @@ def sensitivity_forest(ctx: ReportContext) -> tuple[Figure, str]:
         f"Posterior median og {style.text} for hver størrelse i hovedanalysen, med de andre priorsettene og "
         "modellvariantene (samme data og samplerinnstillinger). Estimater som flytter seg mye mellom radene "
         "avhenger mer av prioren eller antakelsen enn av dataene.",
+    ) + left_out(
+        ctx,
+        len(names),
+        len(every),
+        ("those that move most between the analyses", "de som flytter seg mest mellom analysene"),
     )
     return fig, caption
 
@@ -161,7 +245,7 @@ def power_scaled(ctx: ReportContext, names: list[str]) -> dict[str, xr.Dataset]:
         log_prior = log_prior[[n for n in scaled.split(",") if n in log_prior]]
     tree = xr.DataTree.from_dict(
         {
-            "posterior": ctx.estimands[names],
+            "posterior": flatten(ctx.estimands, names),
             "log_prior": log_prior,
             "log_likelihood": log_likelihood_total(datatree),
         }
@@ -180,9 +264,15 @@ def power_scaled(ctx: ReportContext, names: list[str]) -> dict[str, xr.Dataset]:
 def power_scaling_plot(ctx: ReportContext) -> tuple[Figure, str]:
     """Power-scaling sensitivity of the compared estimands to prior and likelihood: ECDFs and intervals."""
     datatree, style = ctx.datatree, ctx.style
-    names = [str(n) for n in datatree["power_scaling"]["estimand"].values if str(n) in ctx.estimands]
-    data = power_scaled(ctx, names)
     power = datatree["power_scaling"].to_dataset()
+    every = power_scaled_names(ctx)
+
+    def sensitivity(name: str) -> float:  # the prior's, then (a little) the likelihood's
+        row = power.sel(estimand=name)
+        return float(row["prior"]) + 1e-3 * float(row["likelihood"])
+
+    names = most_telling(every, MAX_POWER_ROWS, sensitivity)
+    data = power_scaled(ctx, names)
     fig = plt.figure(figsize=(style.width, 1.9 * len(names) + 0.7), layout="constrained")
     rows = fig.subfigures(len(names), 1, squeeze=False)[:, 0]
     column = {
@@ -228,6 +318,11 @@ def power_scaling_plot(ctx: ReportContext) -> tuple[Figure, str]:
         f"{localise(str(ALPHAS[0]), 'nb')} eller {localise(str(ALPHAS[1]), 'nb')} (vektet, uten ny tilpasning): "
         "kumulative fordelinger og under dem "
         f"medianer med {style.text}. Paneltitlene gir følsomheten (0,05 eller mer markerer den).",
+    ) + left_out(
+        ctx,
+        len(names),
+        len(every),
+        ("the most sensitive to the prior", "de mest følsomme for prioren"),
     )
     return fig, caption
 

@@ -74,7 +74,8 @@ def summarise(
         var = estimands[name]
         extra_dims = [d for d in var.dims if d not in SAMPLE_DIMS]
         null = var.attrs.get("null")
-        threshold = thresholds.get(name)
+        # an element of a vector estimand (ipsbayes.compared) takes its estimand's threshold
+        threshold = thresholds.get(name, thresholds.get(str(var.attrs.get("element_of", ""))))
         for element in _elements(var, extra_dims):
             draws = var.sel(element).values.ravel() if element else var.values.ravel()
             rows.append(

@@ -36,6 +36,7 @@ import xarray as xr
 
 from ipsbayes.present.answers import analysis_name, refit_gates
 from ipsbayes.present.context import vocabulary_of
+from ipsbayes.present.phrases import readable
 from ipsbayes.present.text import choose, label_of, relabelled
 
 _RANK = {"pass": 0, "skipped": 0, "warn": 1, "fail": 2}
@@ -229,6 +230,11 @@ def short_name(
         head = label[:colon].strip() if colon >= 0 and (paren < 0 or colon < paren) else label.strip()
         if head:
             return head if head.split(" ")[0].isupper() else head[0].lower() + head[1:]
+    estimand, bracket, element = name.partition("[")  # an element of a vector estimand (ipsbayes.compared)
+    if bracket and element.endswith("]") and datatree is not None and "estimands" in datatree.children:
+        if estimand in datatree["estimands"].data_vars:
+            words = readable(element[:-1], {**vocabulary_of(datatree["estimands"]), **labels}, language)
+            return f"{short_name(estimand, datatree, labels, language)}: {words}"
     return name.replace("_", " ")
 
 

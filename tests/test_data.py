@@ -53,8 +53,8 @@ def test_missing_values_counted_per_column_or_dropped(make_config, data_copy: Pa
 
     edit(data_copy, "participants", corrupt)
     text = str(expect_error(check, make_config(data=data_copy)))
-    assert "column 'age' has 2 missing value(s) at rows 1, 5" in text
-    assert "column 'gender' has 1 missing value(s) at row 8" in text
+    assert "column 'age' has 2 missing value(s) at data rows 1, 5" in text
+    assert "column 'gender' has 1 missing value(s) at data row 8" in text
     assert 'data.missing = "drop"' in text
     plan = check(make_config(data=data_copy, **{"data.missing": "drop"}))
     assert plan.data.n_rows == 397
@@ -144,6 +144,6 @@ def test_infinite_and_huge_values_are_named_by_column_and_row_among_many_columns
     problems = non_finite(Table(frame, Path("p.csv"), "participants"))
     assert len(problems) == 3, problems
     c7, age, big = problems  # in the table's column order
-    assert "column 'c7' holds -inf at row 5" in c7
-    assert "column 'age' holds inf at rows 2, 4" in age and "finite and smaller than 1e+100" in age
+    assert "column 'c7' holds -inf at data row 5" in c7
+    assert "column 'age' holds inf at data rows 2, 4" in age and "finite and smaller than 1e+100" in age
     assert "column 'id' holds whole numbers too large to read" in big and "row 3" in big

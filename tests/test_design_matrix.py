@@ -89,5 +89,5 @@ def test_a_term_outside_its_functions_domain_names_the_term_the_rows_and_the_val
     error = expect_error(check, make_config(data=data_copy, **{"model.formula": formula}))
     assert isinstance(error, DataError) and error.exit_code == 2
     message = str(error)
-    assert str(path) in message and "'np.log(age)' is not a finite number at rows 4, 11" in message
+    assert str(path) in message and "'np.log(age)' is not a finite number at data rows 4, 11" in message
     assert "row 4: age = 0" in message

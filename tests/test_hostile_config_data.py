@@ -273,7 +273,9 @@ def test_a_column_mixing_decimal_commas_and_points_names_both_with_rows(cfg, dat
     services.to_csv(path, sep=";", index=False)
     code, err = run_cli(["check", cfg()], capsys)
     assert code == 2 and str(path) in err and "column 'ips25' mixes decimal commas and decimal points" in err, err
-    assert f"'{text[1]}' (row 2)" in err and f"'{text[0]}' (row 1)" in err  # a comma example and a point example
+    assert (
+        f"'{text[1]}' at data row 2 " in err and f"'{text[0]}' at data row 1 " in err
+    )  # a comma example and a point example
     assert "read with decimal comma" in err and "one decimal mark in the whole file" in err
     assert "[data] decimal" in err and "not numeric" not in err
 
@@ -284,8 +286,11 @@ def test_a_file_read_with_decimal_points_names_the_comma_rows(tmp_path: Path) ->
     (tmp_path / "s.csv").write_text("service;score;note\nA;1.5;x\nB;2,5;y\nC;3;z\n")
     table = read_table(tmp_path / "s.csv", "services", decimal=".")
     [problem] = mixed_decimals(table)
-    assert "column 'score' mixes" in problem and "'2,5' (row 2) with a comma" in problem
-    assert "'1.5' (row 1) with a point" in problem and "read with decimal point ('.')" in problem
+    assert "column 'score' mixes" in problem and "'2,5' at data row 2 (line 3 of a CSV file) with a comma" in problem
+    assert (
+        "'1.5' at data row 1 (line 2 of a CSV file) with a point" in problem
+        and "read with decimal point ('.')" in problem
+    )
 
 
 # ----------------------------------------------------------------------------- 8: advice for missing values
@@ -298,7 +303,7 @@ def test_missing_service_values_are_never_advised_to_be_dropped(cfg, data_copy: 
     services.loc[1, "ips25"] = np.nan
     services.to_csv(path, index=False)
     code, err = run_cli(["check", cfg(**{"data.missing": policy})], capsys)
-    assert code == 2 and "column 'ips25' has 1 missing value(s) at row 2" in err, err
+    assert code == 2 and "column 'ips25' has 1 missing value(s) at data row 2" in err, err
     assert 'set data.missing = "drop"' not in err
     assert "missing values in the services table cannot be dropped" in err and "fill them in" in err
 
@@ -364,7 +369,7 @@ def test_every_kind_of_bad_trials_is_named_and_the_outcome_is_still_checked(tmp_
     )
     code, err = run_cli(["check", tmp_path / "c.toml"], capsys)
     assert code == 2, err
-    assert "not a number (e.g. 'abc') at row 3" in err, err
-    assert "below 1 (e.g. '0') at row 5" in err and "not a whole number (e.g. '2.5') at row 7" in err, err
-    assert f"found 20 (of {trials[8]}) at row 9" in err, err
+    assert "not a number (e.g. 'abc') at data row 3" in err, err
+    assert "below 1 (e.g. '0') at data row 5" in err and "not a whole number (e.g. '2.5') at data row 7" in err, err
+    assert f"found 20 (of {trials[8]}) at data row 9" in err, err
     assert "give its trials as" not in err  # the trials were given; they were wrong

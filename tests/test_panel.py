@@ -97,7 +97,7 @@ def test_status_outside_vocabulary_suggests_and_lists_valid(data_copy: Path, tmp
 def test_months_before_start(data_copy: Path, tmp_path: Path) -> None:
     corrupt(data_copy, lambda f: f.assign(month=f["month"].where(f.index != 0, 0)))
     text = problems(data_copy, tmp_path)
-    assert "months before start" in text and "found 0 at row 1" in text
+    assert "months before start" in text and "found 0 at data row 1" in text
 
 
 def test_participants_missing_from_either_table(data_copy: Path, tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ def test_a_column_comes_from_the_table_declared_with_its_key(schools: Path) -> N
 
 def test_a_repeated_key_is_named(schools: Path) -> None:
     _edit(schools, "regions.csv", lambda f: pd.concat([f, f.iloc[:1]]))
-    with pytest.raises(DataError, match=r"region must identify one row .* repeated at row 9"):
+    with pytest.raises(DataError, match=r"region must identify one row .* repeated at data row 9"):
         check(schools)
 
 

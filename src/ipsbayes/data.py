@@ -6,12 +6,11 @@ it declares (required columns, binary outcomes, ranges, nesting) are in :mod:`ip
 Each check returns a list of problems rather than raising, so a model family can run all of them
 and raise one :class:`~ipsbayes.errors.DataError` (:func:`raise_if`) that names the file, the
 column, example row numbers and what would be valid. Row numbers are 1-based data rows (row 1 is
-the first row after the CSV header).
+the first row after the CSV header, line 2 of the file), written by :func:`row_numbers` with their lines.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from collections.abc import Sequence
@@ -22,33 +21,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ipsbayes.config import RunConfig, not_a_regular_file
+from ipsbayes.config import RunConfig
+from ipsbayes.data_read import (
+    MAX_LISTED,
+    SEPARATORS,
+    Table,
+    csv_header,
+    read_table,
+    repeated_names,
+    sniff_csv,
+    unsupported_columns,
+)
 from ipsbayes.errors import DataError, did_you_mean
 from ipsbayes.textutil import plain, plain_repr, shorten
 
+__all__ = ["SEPARATORS", "Table", "csv_header", "read_table", "repeated_names", "sniff_csv"]
+
 MAX_EXAMPLE_ROWS = 5
-#: columns listed in a message before "... (N more)"
-MAX_LISTED = 12
 #: key columns checked for duplicates when the table has them (``[data] participant_id`` overrides the first)
 DEFAULT_KEYS = {"participants": ["participant_id"], "services": ["service"], "reviews": ["service", "review"]}
-SEPARATORS = (",", ";", "\t", "|")
-_DECIMAL_COMMA = re.compile(r'^"?-?\d+,\d+"?$')
-
-
-@dataclass
-class Table:
-    """A table read from disk, remembering where it came from for error messages."""
-
-    frame: pd.DataFrame
-    path: Path
-    label: str
-    #: decimal mark the CSV was read with (None: not a CSV)
-    decimal: str | None = None
-
-    @property
-    def where(self) -> str:
-        """Short name used in error messages."""
-        return f"{self.label} table {self.path}"
 
 
 @dataclass
@@ -99,135 +90,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sniff_csv(path: Path) -> tuple[str, str]:
-    """Guess the separator and decimal mark of a CSV file from its first lines.
-
-    The separator is the candidate (``,``, ``;``, tab, ``|``) found most often in the
-    header line outside quotes. With ``;`` (what Excel writes where the decimal mark
-    is a comma, as in a Norwegian locale) the decimal mark is ``,`` when some field of
-    the first 200 lines looks like ``1,5``.
-
-    Returns
-    -------
-    separator, decimal : str
-    """
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-        lines = [line for _, line in zip(range(200), handle, strict=False)]
-    if not lines:
-        return ",", "."
-    header = re.sub(r'"[^"]*"', "", lines[0])
-    counts = {sep: header.count(sep) for sep in SEPARATORS}
-    separator = max(SEPARATORS, key=lambda sep: (counts[sep], sep == ","))
-    if counts[separator] == 0:
-        separator = ","
-    decimal = "."
-    if separator != ",":
-        for row in csv.reader(lines[1:], delimiter=separator):
-            if any(_DECIMAL_COMMA.match(field.strip()) for field in row):
-                decimal = ","
-                break
-    return separator, decimal
-
-
-def read_table(path: Path, label: str, separator: str | None = None, decimal: str | None = None) -> Table:
-    """Read a CSV or Parquet file into a :class:`Table`.
-
-    Parameters
-    ----------
-    path : Path
-        The file.
-    label : str
-        Which table it is (``participants``, ``services``, ``reviews``), for messages.
-    separator, decimal : str, optional
-        CSV separator and decimal mark (``[data] separator`` / ``decimal``); detected
-        with :func:`sniff_csv` when not given.
-
-    Raises
-    ------
-    DataError
-        When the file is missing, a folder or not a regular file, empty, has an unsupported suffix,
-        repeats a column name in its header, or cannot be parsed.
-    """
-    problem = not_a_regular_file(path)
-    if problem is not None:
-        raise DataError(f"The {label} table cannot be read: {problem}")
-    suffix = path.suffix.lower()
-    dec: str | None = None
-    header: list[str] = []
-    try:
-        if suffix == ".csv":
-            sniffed = sniff_csv(path)
-            sep, dec = separator or sniffed[0], decimal or (sniffed[1] if separator in (None, sniffed[0]) else ".")
-            header = csv_header(path, sep)
-            frame = pd.read_csv(path, sep=sep, decimal=dec, encoding="utf-8-sig")
-        elif suffix in {".parquet", ".pq"}:
-            import pyarrow.parquet as pq
-
-            header = list(pq.read_schema(path).names)  # pandas cannot read a file that repeats a name
-            frame = pd.read_parquet(path) if not repeated_names(header) else pd.DataFrame()
-        else:
-            raise DataError(f"{path}: unsupported file type '{suffix}'; use .csv or .parquet")
-    except pd.errors.EmptyDataError:
-        raise DataError(f"The {label} table {path} is empty (no header line, 0 rows)") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8 CSV "
-            "(Excel: Save as > CSV UTF-8)"
-        ) from None
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        cause = " ".join(str(exc).split())[:300]
-        raise DataError(f"{path}: could not be read as {suffix[1:]}: {cause}") from exc
-    repeated = repeated_names(header)
-    if repeated:
-        raise DataError(
-            f"The {label} table {path} repeats column name(s) in its header: {'; '.join(repeated)}. Each column "
-            "needs a name of its own (names are compared without surrounding spaces): rename or remove the repeats"
-        )
-    frame.columns = [str(c).strip() for c in frame.columns]
-    table = Table(frame.reset_index(drop=True), path, label, dec)
-    if len(frame) == 0:
-        raise DataError(
-            f"The {table.where} has 0 rows (only a header with {len(frame.columns)} column(s)); "
-            "give it one row per record"
-        )
-    if suffix == ".csv" and len(frame.columns) == 1 and separator is None:
-        only = str(frame.columns[0])
-        hint = next((s for s in SEPARATORS if s != sep and s in only), None)
-        if hint is not None:
-            raise DataError(
-                f"The {table.where} was read as a single column '{only[:80]}'; set [data] separator = "
-                f"{hint!r} if its fields are separated by {hint!r}"
-            )
-    return table
-
-
-def csv_header(path: Path, separator: str) -> list[str]:
-    """The column names of a CSV file's header line as written (pandas renames a repeated ``age`` to ``age.1``)."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-        return next((row for row in csv.reader(handle, delimiter=separator) if any(f.strip() for f in row)), [])
-
-
-def repeated_names(names: Sequence[object]) -> list[str]:
-    """Column names given more than once (ignoring surrounding spaces; empty names are pandas' "Unnamed").
-
-    Returns
-    -------
-    list of str
-        One entry per repeated name with its 1-based column positions, e.g. ``'age' (columns 4 and 13)``.
-    """
-    positions: dict[str, list[int]] = {}
-    for number, name in enumerate(names, start=1):
-        text = str(name).strip()
-        if text:
-            positions.setdefault(text, []).append(number)
-    repeated = [(name, where) for name, where in positions.items() if len(where) > 1]
-    shown = [
-        f"{plain_repr(name, 60)} (columns {', '.join(map(str, where[:-1]))} and {where[-1]})"
-        for name, where in repeated[:MAX_LISTED]
-    ]
-    return shown + ([f"... ({len(repeated)} repeated names in all)"] if len(repeated) > MAX_LISTED else [])
-
-
 def duplicate_keys(table: Table, columns: Sequence[str]) -> list[str]:
     """Problems for rows that repeat a key (one column or a combination) that must be unique.
 
@@ -250,13 +112,12 @@ def duplicate_keys(table: Table, columns: Sequence[str]) -> list[str]:
     repeated = keys.duplicated(keep=False)
     if not repeated.any():
         return []
-    groups = table.frame.loc[repeated].groupby(columns, sort=False, dropna=False).groups
+    by = columns if len(columns) > 1 else columns[0]
+    groups = table.frame.loc[repeated].groupby(by, sort=False, dropna=False).groups
     shown = []
     for key, index in list(groups.items())[:MAX_EXAMPLE_ROWS]:
-        name = " / ".join(plain(k) for k in key) if isinstance(key, tuple) else plain(key)
-        rows = ", ".join(str(i + 1) for i in list(index)[:MAX_EXAMPLE_ROWS])
-        more = f", ... ({len(index)} rows)" if len(index) > MAX_EXAMPLE_ROWS else ""
-        shown.append(f"{name} (rows {rows}{more})")
+        name = " / ".join(plain(k) for k in key) if isinstance(key, tuple) else key
+        shown.append(f"{plain_repr(name, 60)} at {row_numbers([i + 1 for i in index])}")
     what = " + ".join(columns)
     more = f"; {len(groups):,} repeated ids in all, {int(repeated.sum()):,} rows" if len(groups) > len(shown) else ""
     return [
@@ -333,7 +194,9 @@ def mixed_decimals(table: Table) -> list[str]:
 
 def _examples(values: pd.Series) -> str:
     """The first few values with their 1-based rows, and how many rows there are in all."""
-    shown = ", ".join(f"{plain_repr(value, 30)} (row {int(index) + 1})" for index, value in values.iloc[:3].items())
+    shown = ", ".join(
+        f"{plain_repr(value, 30)} at {row_numbers([int(index) + 1])}" for index, value in values.iloc[:3].items()
+    )
     more = f" and {len(values) - 3} more rows" if len(values) > 3 else ""
     return f"{shown}{more}"
 
@@ -399,16 +262,71 @@ def key_columns(config: RunConfig, table: Table) -> tuple[list[str], list[str]]:
     return list(DEFAULT_KEYS.get(table.label, [])), []
 
 
+#: ``(1 | herd)``, ``(1 + x || region:school)``: the grouping factor after the bar
+_GROUP_TERM = re.compile(r"\|\|?([^()|]*)\)")
+_NAME = re.compile(r"[A-Za-z_.][\w.]*")
+#: model settings that name an id or grouping column
+_LABEL_SETTINGS = ("service", "participant", "specialist")
+
+
+def label_columns(config: RunConfig) -> set[str]:
+    """Columns that hold labels rather than numbers: ids, join keys and grouping factors.
+
+    They are read as text exactly as written (``"01"`` and ``"1"`` are two groups, ``"0001"`` stays
+    ``"0001"``), in every table: the default keys (``participant_id``, ``service``, ``review``),
+    ``[data] participant_id``, the keys of ``[data.tables]``, the model's ``service`` /
+    ``participant`` / ``specialist`` settings, the ``nested`` columns and the formula's grouping
+    factors (after the ``|`` of each group term).
+    """
+    names = {key for keys in DEFAULT_KEYS.values() for key in keys}
+    if config.data.participant_id is not None:
+        names.add(config.data.participant_id)
+    for table in config.data.tables.values():
+        names |= set(table.keys)
+    model = config.model
+    names |= {model[k] for k in _LABEL_SETTINGS if isinstance(model.get(k), str)}
+    nested = model.get("nested")
+    if isinstance(nested, dict):
+        names |= {str(v) for pair in nested.items() for v in pair}
+    formula = model.get("formula")
+    if isinstance(formula, str):
+        for term in _GROUP_TERM.findall(formula):
+            names |= set(_NAME.findall(term))
+    return names
+
+
+def mentioned_names(config: RunConfig) -> set[str]:
+    """Every name the ``[model]`` table and the data keys mention (a superset of the columns a model uses)."""
+    names = set(label_columns(config))
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            names.update(_NAME.findall(value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(str(key))
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    walk(dict(config.model))
+    return names
+
+
 def read_bundle(config: RunConfig) -> DataBundle:
     """Read every table the config names, check that their ids are unique and hash the files.
+
+    Label columns (:func:`label_columns`) are read as text exactly as written.
 
     Raises
     ------
     DataError
-        For a table that cannot be read, has 0 rows, or repeats an id (naming ids and rows).
+        For a table that cannot be read, has 0 rows, repeats an id (naming ids and rows), or has a
+        column of a type no model can use (a Parquet date or list) that the model uses.
     """
     data = config.data
-    options = {"separator": data.separator, "decimal": data.decimal}
+    options = {"separator": data.separator, "decimal": data.decimal, "text_columns": label_columns(config)}
     participants = read_table(config.resolve(data.participants), "participants", **options)
     bundle = DataBundle(participants=participants)
     if data.services is not None:
@@ -423,9 +341,10 @@ def read_bundle(config: RunConfig) -> DataBundle:
         if table.rows == "many":
             bundle.many.add(name)
     problems = []
+    used = mentioned_names(config)
     for table in bundle.tables():
         columns, missing = key_columns(config, table)
-        problems += missing + duplicate_keys(table, columns)
+        problems += missing + duplicate_keys(table, columns) + unsupported_columns(table, used)
     for table in bundle.tables():
         problems += mixed_decimals(table) + non_finite(table)
     group = config.model.get("service", "service")
@@ -437,11 +356,28 @@ def read_bundle(config: RunConfig) -> DataBundle:
 
 
 def example_rows(mask: np.ndarray | pd.Series) -> str:
-    """Format the first few offending 1-based row numbers and the total count."""
-    rows = np.flatnonzero(np.asarray(mask)) + 1
-    shown = ", ".join(str(r) for r in rows[:MAX_EXAMPLE_ROWS])
-    more = f", ... ({len(rows)} rows in all)" if len(rows) > MAX_EXAMPLE_ROWS else ""
-    return f"row{'s' * (len(rows) != 1)} {shown}{more}"
+    """The first few offending rows of a boolean mask, as :func:`row_numbers` writes them."""
+    return row_numbers(np.flatnonzero(np.asarray(mask)) + 1)
+
+
+def row_numbers(rows: Sequence[int] | np.ndarray) -> str:
+    """Data rows (1-based, after the header) with the file lines they are on, e.g. ``data row 5 (line 6 ...)``.
+
+    Every data message counts rows this way: data row 1 is the first row after the header, so
+    it is line 2 of a CSV file (and row 2 in a spreadsheet).
+
+    Parameters
+    ----------
+    rows : sequence of int
+        1-based data row numbers; the first :data:`MAX_EXAMPLE_ROWS` are shown.
+    """
+    rows = [int(r) for r in rows]
+    shown, more = rows[:MAX_EXAMPLE_ROWS], len(rows) > MAX_EXAMPLE_ROWS
+    s = "s" * (len(rows) != 1)
+    dots = ", ..." if more else ""
+    total = f"; {len(rows):,} rows in all" if more else ""
+    lines = ", ".join(str(r + 1) for r in shown)
+    return f"data row{s} {', '.join(map(str, shown))}{dots} (line{s} {lines}{dots} of a CSV file{total})"
 
 
 def raise_if(problems: list[str], headline: str) -> None:

@@ -15,21 +15,42 @@ import pandas as pd
 
 from ipsbayes.data import MAX_LISTED, DataBundle, Table, duplicate_keys, example_rows
 from ipsbayes.errors import did_you_mean
-from ipsbayes.textutil import plain_repr, shorten
+from ipsbayes.textutil import invisible, invisible_names, plain_repr, shorten, visible
 
 
 def missing_columns(table: Table, columns: Iterable[str], purpose: str = "") -> list[str]:
-    """Problems for required columns absent from ``table``."""
+    """Problems for required columns absent from ``table``.
+
+    A header that differs from the wanted name only by invisible characters (a zero-width space,
+    a non-breaking space, a control character) is named with those characters spelled out.
+    """
     have = list(table.frame.columns)
     problems = []
     for column in columns:
         if column not in have:
             why = f" ({purpose})" if purpose else ""
             problems.append(
-                f"{table.where}: missing column '{column}'{why}{did_you_mean(column, have)}; "
+                f"{table.where}: missing column '{visible(column)}'{why}{column_hint(column, have)}; "
                 f"columns present: {shorten(have, MAX_LISTED)}"
             )
     return problems
+
+
+def column_hint(column: str, have: Sequence[object]) -> str:
+    """Which header is the wanted column with invisible characters in it, else a "did you mean"."""
+    for name in have:
+        text = str(name)
+        if text != column and "".join(c for c in text if not invisible(c)) == column:
+            return (
+                f": the header has '{visible(text)}', which holds the invisible character(s) "
+                f"{invisible_names(text)}; delete them from the header (retype the name)"
+            )
+        if text != column and " ".join("".join(" " if invisible(c) else c for c in text).split()) == column:
+            return (
+                f": the header has '{visible(text)}', which holds the invisible character(s) "
+                f"{invisible_names(text)}; replace them by ordinary spaces in the header (retype the name)"
+            )
+    return did_you_mean(column, [str(name) for name in have if len(str(name)) <= 200])
 
 
 def missing_values(table: Table, columns: Sequence[str]) -> tuple[pd.Series, list[str]]:
@@ -71,11 +92,29 @@ def _missing_advice(table: Table) -> str:
 def handle_missing(table: Table, columns: Sequence[str], policy: str, bundle: DataBundle) -> list[str]:
     """Apply the missing-value policy: report problems (``error``) or drop rows (``drop``)."""
     rows, problems = missing_values(table, columns)
+    if policy == "drop" and len(rows) and rows.all():
+        return [_all_dropped(table, columns)]
     if policy == "drop" and rows.any():
         table.frame = table.frame.loc[~rows].reset_index(drop=True)
         bundle.dropped_rows[table.label] = bundle.dropped_rows.get(table.label, 0) + int(rows.sum())
         return []
     return problems
+
+
+def _all_dropped(table: Table, columns: Sequence[str]) -> str:
+    """The problem when ``data.missing = "drop"`` would drop every row, naming the columns that cause it."""
+    present = [c for c in dict.fromkeys(columns) if c in table.frame.columns]
+    counts = table.frame[present].isna().sum()
+    causes = counts[counts > 0].sort_values(ascending=False, kind="stable")
+    n = len(table.frame)
+    named = "; ".join(
+        f"'{visible(str(column))}' is empty in {'every row' if count == n else f'{count:,} of {n:,} rows'}"
+        for column, count in causes.items()
+    )
+    return (
+        f'{table.where}: data.missing = "drop" would drop all {n:,} rows, because a column the model uses is '
+        f"empty in each of them: {named}. Fill those columns, or remove them from the model"
+    )
 
 
 def non_binary(table: Table, column: str) -> list[str]:

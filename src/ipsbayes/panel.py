@@ -35,8 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ipsbayes.data import MAX_EXAMPLE_ROWS, Table
+from ipsbayes.data import MAX_EXAMPLE_ROWS, MAX_LISTED, Table, row_numbers
 from ipsbayes.errors import did_you_mean
+from ipsbayes.textutil import shorten
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,8 @@ class PanelColumns:
 
 
 def _rows_text(rows: np.ndarray) -> str:
-    """Row numbers (already 1-based) as in :func:`ipsbayes.data.example_rows`."""
-    rows = np.asarray(rows)
-    shown = ", ".join(str(int(r)) for r in rows[:MAX_EXAMPLE_ROWS])
-    more = f", ... ({len(rows)} rows in all)" if len(rows) > MAX_EXAMPLE_ROWS else ""
-    return f"row{'s' * (len(rows) != 1)} {shown}{more}"
+    """Row numbers (already 1-based) as every data message writes them (:func:`ipsbayes.data.row_numbers`)."""
+    return row_numbers(np.asarray(rows))
 
 
 def wide_to_long(table: Table, columns: PanelColumns) -> tuple[pd.DataFrame, list[str]]:
@@ -70,14 +68,14 @@ def wide_to_long(table: Table, columns: PanelColumns) -> tuple[pd.DataFrame, lis
     if columns.participant not in frame.columns:
         problems.append(
             f"{table.where}: missing column '{columns.participant}' (participant id)"
-            f"{did_you_mean(columns.participant, frame.columns)}; columns present: {', '.join(frame.columns)}"
+            f"{did_you_mean(columns.participant, frame.columns)}; columns present: {shorten(frame.columns, MAX_LISTED)}"
         )
     pattern = re.compile(rf"^{re.escape(columns.wide_prefix)}(-?\d+)$")
     month_columns = {int(m.group(1)): c for c in frame.columns if (m := pattern.match(str(c)))}
     if not month_columns:
         problems.append(
             f"{table.where}: no month columns named '{columns.wide_prefix}<month>' (e.g. "
-            f"'{columns.wide_prefix}{columns.first_month}'); columns present: {', '.join(map(str, frame.columns))}"
+            f"'{columns.wide_prefix}{columns.first_month}'); columns present: {shorten(frame.columns, MAX_LISTED)}"
         )
     if problems:
         return pd.DataFrame(), problems
@@ -116,7 +114,7 @@ def long_rows(table: Table, columns: PanelColumns) -> tuple[pd.DataFrame, list[s
     needed = [columns.participant, columns.month, columns.status]
     problems = [
         f"{table.where}: missing column '{c}'{did_you_mean(c, frame.columns)}; columns present: "
-        f"{', '.join(map(str, frame.columns))}"
+        f"{shorten(frame.columns, MAX_LISTED)}"
         for c in needed
         if c not in frame.columns
     ]
@@ -136,7 +134,10 @@ def _where(long: pd.DataFrame, mask: pd.Series, wide: bool) -> str:
         return _rows_text(hits["_row"].to_numpy())
     cells = [f"{r} ({c})" for r, c in zip(hits["_row"], hits["_column"], strict=True)]
     more = f", ... ({len(cells)} cells in all)" if len(cells) > MAX_EXAMPLE_ROWS else ""
-    return f"row{'s' * (len(cells) != 1)} " + ", ".join(cells[:MAX_EXAMPLE_ROWS]) + more
+    return (
+        f"data row{'s' * (len(cells) != 1)} " + ", ".join(cells[:MAX_EXAMPLE_ROWS]) + more + " (a CSV file's line is "
+        "one more)"
+    )
 
 
 def check_panel(

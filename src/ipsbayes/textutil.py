@@ -14,6 +14,7 @@ HTML sanitiser, into ``report.html``).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,8 @@ _NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
 _REFERENCE_DEFINITION = re.compile(r"^(\s{0,3})\[", re.MULTILINE)
 _NUMPY_REPR = re.compile(r"\bnp\.(?:u?int|float|complex|bool|str|bytes|datetime|timedelta)\w*\(([^()]*)\)")
 DEFAULT_SHOWN = 10
+#: longest name or value shown whole in a message
+LONGEST_SHOWN = 80
 
 
 class MarkdownText(str):
@@ -137,6 +140,32 @@ def clean_message(text: str) -> str:
     return text
 
 
+def invisible(char: str) -> bool:
+    """A character that shows as nothing or as a plain space: format, control and unusual space characters."""
+    return char != " " and unicodedata.category(char) in {"Cf", "Cc", "Co", "Cs", "Cn", "Zs", "Zl", "Zp"}
+
+
+def visible(text: str, limit: int = LONGEST_SHOWN) -> str:
+    r"""A user's name or value as a message shows it: invisible characters as ``\u200b``, long text cut.
+
+    Examples
+    --------
+    >>> visible("age\N{ZERO WIDTH SPACE}")
+    'age\\u200b'
+    >>> visible("a" * 20_000, limit=10)
+    'aaaaaaaaaa... (20,000 characters)'
+    """
+    if any(invisible(char) for char in text):
+        text = "".join(f"\\u{ord(char):04x}" if invisible(char) else char for char in text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def invisible_names(text: str) -> str:
+    """The invisible characters in ``text`` by code point and name, e.g. ``U+200B ZERO WIDTH SPACE``."""
+    found = dict.fromkeys(char for char in text if invisible(char))
+    return ", ".join(f"U+{ord(char):04X} {unicodedata.name(char, 'control character')}" for char in found)
+
+
 def shorten(items: Iterable[Any], shown: int = DEFAULT_SHOWN, quote: bool = False) -> str:
     """Join the first ``shown`` items with commas and say how many more there are.
 
@@ -155,7 +184,7 @@ def shorten(items: Iterable[Any], shown: int = DEFAULT_SHOWN, quote: bool = Fals
     '0, 1, 2, ... (99,997 more; 100,000 in all)'
     """
     values = list(items)
-    parts = [f"'{plain(v)}'" if quote else plain(v) for v in values[:shown]]
+    parts = [f"'{visible(plain(v))}'" if quote else visible(plain(v)) for v in values[:shown]]
     text = ", ".join(parts)
     if len(values) > shown:
         text += f", ... ({len(values) - shown:,} more; {len(values):,} in all)"
@@ -172,6 +201,7 @@ __all__ = [
     "plain",
     "plain_repr",
     "shorten",
+    "visible",
 ]
 
 

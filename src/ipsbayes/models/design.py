@@ -185,8 +185,8 @@ class Design:
             if variable not in declared and text.any() and numeric.sum() >= MOSTLY_NUMBERS * present.sum():
                 examples = ", ".join(sorted({repr(plain(v)) for v in values[text]})[:3])
                 problems.append(
-                    f"{self.where}: predictor '{variable}' holds numbers but also text at {example_rows(text)} "
-                    f"(e.g. {examples}), which would make it a category with a coefficient per value; write those "
+                    f"{self.where}: predictor '{variable}' holds numbers but also text (e.g. {examples}) at "
+                    f"{example_rows(text)}, which would make it a category with a coefficient per value; write those "
                     f"values as numbers (or leave them empty), or write C({variable}) in the formula if it is a "
                     "category on purpose"
                 )
@@ -213,7 +213,7 @@ class Design:
             values = ", ".join(f"{c} = {plain(self.frame[c].iloc[first])}" for c in columns)
             problems.append(
                 f"{self.where}: the formula's term '{label}' is not a finite number at {example_rows(bad[:, j])} "
-                f"(e.g. row {first + 1}: {values}); change those values or the term (a function such as "
+                f"(e.g. data row {first + 1}: {values}); change those values or the term (a function such as "
                 "np.log needs values where it is defined)"
             )
         return problems

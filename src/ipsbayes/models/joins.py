@@ -15,9 +15,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ipsbayes.data import MAX_LISTED, DataBundle, Table, example_rows
-from ipsbayes.data_checks import missing_values, unmatched_keys
-from ipsbayes.errors import did_you_mean
-from ipsbayes.textutil import shorten
+from ipsbayes.data_checks import column_hint, missing_values, unmatched_keys
+from ipsbayes.textutil import shorten, visible
 
 
 def join_tables(
@@ -60,9 +59,9 @@ def join_tables(
         if found is None:
             searched = ", ".join([main.where, *(t[1].where for t in tables)])
             problems.append(
-                f"{main.where}: missing column '{column}' (used by the model)"
-                f"{did_you_mean(column, main.frame.columns)}; not found in {searched}; declare the table that holds "
-                f"it under [data.tables] with its key; columns present: {shorten(main.frame.columns, MAX_LISTED)}"
+                f"{main.where}: missing column '{visible(column)}' (used by the model)"
+                f"{column_hint(column, list(main.frame.columns))}; not found in {searched}; declare the table that "
+                f"holds it under [data.tables] with its key; columns present: {shorten(main.frame.columns, MAX_LISTED)}"
             )
             continue
         wanted.setdefault(found[0], []).append(column)

@@ -13,46 +13,28 @@ No traceback ever reaches a user; every failure is one message and an exit code:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
-import operator
 import os
 import sys
 import traceback
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ipsbayes import interrupt
+from ipsbayes.cli_types import MAX_SIZE, MIN_SIZE, bounded_int, options, parse_sizes, scheduler_address, stdout_closed
 from ipsbayes.config import MAX_DATASETS, MAX_SEED
 from ipsbayes.errors import ConfigError, IpsBayesError
 from ipsbayes.textutil import clean_message
 
 EXIT_INTERRUPTED = 130
 MAX_WORKERS = 1024
-#: planned sizes of ``design`` (ipsbayes.assurance.MIN_SIZE and MAX_SIZE; not imported: it loads the model stack)
-MIN_SIZE, MAX_SIZE = 8, 10_000
 SCHEDULER_HELP = "address of an existing Dask scheduler, HOST:PORT or tcp://HOST:PORT (default: a local cluster)"
 DEBUG_HINT = "run with --debug for the traceback"
 
 
-def _bounded_int(name: str, low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: a whole number with ``low <= value < high``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text.strip().replace("_", ""))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got '{text[:40]}'") from None
-        if not low <= value < high:
-            upper = "2**32 - 1" if high == MAX_SEED else f"{high - 1:,}"
-            raise argparse.ArgumentTypeError(f"{name} must be between {low} and {upper}, got {text[:40]}")
-        return value
-
-    return parse
-
-
-SEED = _bounded_int("seed", 0, MAX_SEED)
+SEED = bounded_int("seed", 0, MAX_SEED)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,15 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("config", type=Path)
     val.add_argument(
         "--datasets",
-        type=_bounded_int("--datasets", 1, MAX_DATASETS + 1),
+        type=bounded_int("--datasets", 1, MAX_DATASETS + 1),
         help=f"number of simulated data sets K, 1 to {MAX_DATASETS:,} (default: the config's validation.datasets)",
     )
-    val.add_argument("--scheduler", type=_scheduler, help=SCHEDULER_HELP)
+    val.add_argument("--scheduler", type=scheduler_address, help=SCHEDULER_HELP)
     val.add_argument(
-        "--workers", type=_bounded_int("--workers", 1, MAX_WORKERS + 1), help="local cluster workers (default: CPUs)"
+        "--workers", type=bounded_int("--workers", 1, MAX_WORKERS + 1), help="local cluster workers (default: CPUs)"
     )
     val.add_argument("--profile", choices=["ci", "default", "final"], default="ci")
-    val.add_argument("--seed", type=_bounded_int("seed", 0, MAX_SEED // 100_003), default=1)
+    val.add_argument("--seed", type=bounded_int("seed", 0, MAX_SEED // 100_003), default=1)
     val.add_argument("--out", type=Path, help="output folder (default runs/<name>-validation)")
     val.add_argument("--force", action="store_true", help="write into OUT-2 (etc.) if OUT holds other files")
 
@@ -127,65 +109,26 @@ def _parser() -> argparse.ArgumentParser:
     des.add_argument("config", type=Path, help="a run config with a [design] table")
     des.add_argument(
         "--trials",
-        type=_bounded_int("--trials", 1, MAX_DATASETS + 1),
+        type=bounded_int("--trials", 1, MAX_DATASETS + 1),
         help=f"simulated trials per size, 1 to {MAX_DATASETS:,} (default design.trials)",
     )
     des.add_argument(
         "--sizes",
-        type=_sizes,
+        type=parse_sizes,
         help=f"planned sizes, comma-separated, e.g. 66,150,300; each {MIN_SIZE} to {MAX_SIZE:,} participants "
         "(at most 5,000 when design.profile is default, 2,000 when final: about 2 GB per simulated trial)",
     )
-    des.add_argument("--scheduler", type=_scheduler, help=SCHEDULER_HELP)
+    des.add_argument("--scheduler", type=scheduler_address, help=SCHEDULER_HELP)
     des.add_argument(
         "--workers",
-        type=_bounded_int("--workers", 0, MAX_WORKERS + 1),
+        type=bounded_int("--workers", 0, MAX_WORKERS + 1),
         help="local cluster workers (default: CPUs; 0: in this process)",
     )
-    des.add_argument("--seed", type=_bounded_int("seed", 0, MAX_SEED // 1_000_003), default=1)
+    des.add_argument("--seed", type=bounded_int("seed", 0, MAX_SEED // 1_000_003), default=1)
     des.add_argument("--out", type=Path, help="output folder (default runs/<name>-design)")
     des.add_argument("--force", action="store_true", help="write into OUT-2 (etc.) if OUT holds other files")
     des.add_argument("--language", choices=["en", "nb"], default="en", help="report language")
     return parser
-
-
-def _sizes(text: str) -> list[int]:
-    """An argparse type: planned sizes, each ``MIN_SIZE`` to ``MAX_SIZE`` participants."""
-    try:
-        sizes = [int(part.strip().replace("_", "")) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"sizes must be whole numbers separated by commas, got '{text[:60]}'"
-        ) from None
-    if not sizes:
-        raise argparse.ArgumentTypeError("sizes must name at least one planned sample size, e.g. 66,150,300")
-    for wrong, limit, words in ((operator.lt, MIN_SIZE, "at least"), (operator.gt, MAX_SIZE, "at most")):
-        if outside := [n for n in sizes if wrong(n, limit)]:
-            shown = ", ".join(map(str, outside[:5]))[:80]
-            raise argparse.ArgumentTypeError(
-                f"planned sizes must be {words} {limit:,} participants ({MIN_SIZE} to {MAX_SIZE:,}); "
-                f"too {'small' if limit == MIN_SIZE else 'large'}: {shown}"
-            )
-    return sizes
-
-
-def _scheduler(text: str) -> str:
-    """An argparse type: a Dask scheduler address (checked before any work starts)."""
-    from ipsbayes.dask_pool import scheduler_address_problem
-
-    if (problem := scheduler_address_problem(text)) is not None:
-        raise argparse.ArgumentTypeError(problem)
-    return text.strip()
-
-
-def _options(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"--option needs KEY=VALUE, got '{pair[:60]}'")
-        key, value = pair.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
@@ -216,9 +159,18 @@ def main(argv: list[str] | None = None) -> int:
     if code == EXIT_INTERRUPTED:
         code = interrupt.exit_code()  # 143 when SIGTERM stopped it
     if argv is None and code > 128:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            code = stdout_closed()
+        with contextlib.suppress(OSError):
+            sys.stderr.flush()
         os._exit(code)
+    if argv is None:  # output still buffered meets a closed pipe only at exit: check it now
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            os._exit(stdout_closed())
     return code
 
 
@@ -267,6 +219,8 @@ def _guarded(args: argparse.Namespace, debug: bool, placed_before: int) -> int:
         return _dispatch(args)
     except KeyboardInterrupt:
         return _interrupted(placed_before)
+    except BrokenPipeError:  # the reader of stdout went away (`| head`): end quietly, as Unix tools do
+        return stdout_closed()
     except IpsBayesError as exc:
         if interrupt.requested():
             return _interrupted(placed_before)
@@ -347,7 +301,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         from ipsbayes.simulate import simulate
 
-        simulate(args.design, args.seed, args.out, _options(args.option), force=args.force)
+        simulate(args.design, args.seed, args.out, options(args.option), force=args.force)
         from ipsbayes.output import last_placed
 
         print(f"wrote {args.design} data (seed {args.seed}) to {last_placed() or args.out}")

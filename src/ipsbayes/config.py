@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ipsbayes.config_problems import Number, WholeNumber, pydantic_problems, valid_without_bad_keys
+from ipsbayes.config_problems import FilePath, Number, WholeNumber, pydantic_problems, valid_without_bad_keys
 from ipsbayes.errors import ConfigError
 from ipsbayes.textutil import plain_repr
 
@@ -52,7 +52,7 @@ class TableConfig(_Strict):
     (e.g. repeated fidelity reviews of a service), used by the model part that asks for it.
     """
 
-    path: Path = Field(description="CSV or Parquet file")
+    path: FilePath = Field(description="CSV or Parquet file")
     key: str | list[str] = Field(description="column(s) shared with the main table that identify a row here")
     rows: Literal["one", "many"] = "one"
 
@@ -65,17 +65,17 @@ class TableConfig(_Strict):
 class DataConfig(_Strict):
     """Where the data live and what to do with missing values.
 
-    Paths are relative to the config file unless absolute. ``main`` (or its IPS name
-    ``participants``) is the table with one row per observation; further tables are
+    Paths are relative to the config file unless absolute (a leading ``~`` is the home folder).
+    ``main`` (or its IPS name ``participants``) is the table with one row per observation; further tables are
     declared under ``[data.tables.<name>]`` with their join keys. ``services`` and
     ``reviews`` are shorthand for the IPS layout (a service table joined on the model's
     service column, and repeated reviews of services).
     """
 
-    participants: Path = Field(description="main table, one row per observation (CSV or Parquet); alias: main")
-    services: Path | None = Field(None, description="service table (CSV or Parquet)")
-    reviews: Path | None = Field(None, description="fidelity reviews, several per service")
-    monthly_status: Path | None = Field(
+    participants: FilePath = Field(description="main table, one row per observation (CSV or Parquet); alias: main")
+    services: FilePath | None = Field(None, description="service table (CSV or Parquet)")
+    reviews: FilePath | None = Field(None, description="fidelity reviews, several per service")
+    monthly_status: FilePath | None = Field(
         None, description="register status per participant and month since start (time_to_event models)"
     )
     monthly_format: Literal["long", "wide"] = Field(
@@ -147,7 +147,7 @@ class ReportConfig(_Strict):
 
     title: str | None = None
     interval_kind: IntervalKind = "eti"
-    interval_prob: Number = Field(0.9, gt=0.0, lt=1.0)
+    interval_prob: Number = Field(0.9, description="a whole percentage, 0.01 to 0.99 (reports print it as one)")
     thresholds: dict[str, Number] = Field(
         default_factory=dict,
         description="estimand name -> threshold on its reporting scale; the report gives P(> threshold)",
@@ -161,6 +161,17 @@ class ReportConfig(_Strict):
     min_cell: WholeNumber = Field(
         5, ge=1, description="observed counts or rates based on fewer participants than this are never published"
     )
+
+    @field_validator("interval_prob")
+    @classmethod
+    def _whole_percent(cls, value: float) -> float:
+        percent = value * 100
+        if not 1 <= round(percent) <= 99 or abs(percent - round(percent)) > 1e-6:
+            raise ValueError(
+                "must be a whole percentage from 0.01 to 0.99, e.g. 0.9 or 0.95: reports print the interval as a "
+                f"whole percent, and {value!r} would be printed as {percent:.0f}%"
+            )
+        return value
 
     @field_validator("figure_formats")
     @classmethod
@@ -268,9 +279,10 @@ class RunConfig(_Strict):
         return self.source.parent if self.source is not None else Path.cwd()
 
     def resolve(self, path: Path | None) -> Path | None:
-        """Resolve a path from the config against :attr:`base_dir`."""
+        """Resolve a path from the config against :attr:`base_dir` (a leading ``~`` is the home folder)."""
         if path is None:
             return None
+        path = expand_home(path)
         return path if path.is_absolute() else (self.base_dir / path)
 
     def input_files(self) -> list[Path]:
@@ -295,6 +307,16 @@ class RunConfig(_Strict):
                 changes.setdefault(key, None)
         new_sampler = self.sampler.model_copy(update=changes)
         return self.model_copy(update={"sampler": new_sampler, "seed": seed})
+
+
+def expand_home(path: Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` replaced by that home folder (unchanged when there is none)."""
+    if not str(path).startswith("~"):
+        return path
+    try:
+        return path.expanduser()
+    except RuntimeError:  # no home folder known for that user: the "not found" message shows the path as given
+        return path
 
 
 def not_a_regular_file(path: Path, wanted: str = "a .csv/.parquet file") -> str | None:
@@ -341,7 +363,11 @@ def read_toml(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise ConfigError(f"{path} is a folder; give the config file (a .toml file) inside it")
     if not path.is_file():
-        raise ConfigError(f"Config file not found: {path}")
+        problem = not_a_regular_file(path, "a config file (a .toml file)")
+        if problem is None or problem.startswith("file not found"):
+            home = " ('~' is not expanded inside quotes: write the full path)" if str(path).startswith("~") else ""
+            raise ConfigError(f"Config file not found: {path}{home}")
+        raise ConfigError(problem)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -416,7 +442,7 @@ def _file_problems(config: RunConfig, where: str) -> list[str]:
         resolved = config.resolve(given)
         problem = None if resolved is None else not_a_regular_file(resolved)
         if problem is not None:
-            absolute = given is None or given.is_absolute()
+            absolute = given is None or expand_home(given).is_absolute()
             relative = "" if absolute else f" (relative paths are read from {config.base_dir})"
             problems.append(f"{where}: key 'data.{key}': {problem}{relative}")
         elif resolved is not None and resolved.suffix.lower() not in {".csv", ".parquet", ".pq"}:

@@ -6,13 +6,15 @@ config) reports its problems through :func:`pydantic_problems`, so an unknown ke
 number", "text in quotes or a table") rather than pydantic's internal names.
 
 :data:`WholeNumber` and :data:`Number` are the field types of every whole number and number in these
-schemas: pydantic alone would read ``seed = true`` as 1 and accept ``nan`` and ``inf`` as numbers.
+schemas: pydantic alone would read ``seed = true`` and ``seed = "1"`` as 1 and accept ``nan`` and ``inf`` as
+numbers.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ValidationError
@@ -22,22 +24,48 @@ from ipsbayes.errors import did_you_mean
 from ipsbayes.textutil import plain_repr, shorten
 
 
+def _not_text(value: Any, kind: str) -> None:
+    """Refuse text where a number is meant: TOML ``seed = "1"`` is text, and pydantic alone would read it as 1."""
+    if not isinstance(value, str):
+        return
+    words = "a whole number" if kind == "int" else "a number"
+    try:
+        float(value.strip())
+    except ValueError:
+        raise PydanticCustomError(f"{kind}_type", f"must be {words}") from None
+    shown = value.strip()[:40]
+    raise PydanticCustomError(
+        "quoted_number", f'must be {words}, not text: write {shown}, not "{shown}" (no quotes around numbers)'
+    )
+
+
 def _whole_number(value: Any) -> Any:
-    """Refuse a boolean where a whole number is meant (pydantic would read ``true`` as 1)."""
+    """Refuse a boolean or text where a whole number is meant (pydantic would read ``true`` and ``"1"`` as 1)."""
     if isinstance(value, bool):
         raise PydanticCustomError("int_type", "must be a whole number")
+    _not_text(value, "int")
     return value
 
 
 def _finite_number(value: Any) -> Any:
-    """Refuse a boolean, ``nan`` or an infinity where a number is meant."""
+    """Refuse a boolean, text, ``nan`` or an infinity where a number is meant."""
     if isinstance(value, bool):
         raise PydanticCustomError("float_type", "must be a number")
+    _not_text(value, "float")
     if isinstance(value, float) and not math.isfinite(value):
         raise PydanticCustomError("finite_number", "must be a finite number")
     return value
 
 
+def _non_empty_path(value: Any) -> Any:
+    """Refuse an empty path: pydantic would read ``""`` as ``.``, the config's own folder."""
+    if isinstance(value, str) and not value.strip():
+        raise PydanticCustomError("empty_path", 'is empty; give the path of a file, e.g. "data/participants.csv"')
+    return value
+
+
+#: a file path in a config: not empty (``""`` is not the current folder)
+FilePath = Annotated[Path, BeforeValidator(_non_empty_path)]
 #: a whole number in a config: ``true`` and ``false`` are not 1 and 0
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 #: a number in a config: finite (no ``nan``, ``inf``), and not ``true`` or ``false``

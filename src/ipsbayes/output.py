@@ -12,8 +12,13 @@ The rule: **ipsbayes never deletes or replaces a file it did not write.**
 - The finished folder is moved into place in one rename. An earlier folder at
   the target is replaced only when its manifest says ipsbayes wrote it (and it is
   of the same kind); files in it that the manifest does not list (a user's
-  ``notes.txt``, ``my_figs/``) are moved across into the new folder, and only
-  files the old manifest lists are deleted.
+  ``notes.txt``, ``my_figs/``), and listed files whose content changed since
+  ipsbayes wrote them (a line appended to ``participants.csv``), are moved across
+  into the new folder (as ``name.kept-N`` where a new file takes the name), and
+  only files the old manifest lists, unchanged, are deleted.
+- One command per output folder at a time: a claim holds a lock file beside the
+  target (:mod:`ipsbayes.output_lock`) until the folder is placed or given up; a
+  second command into the same folder stops at once with exit code 2.
 - Anything else at the target (a folder of the user's files, a file, a symbolic
   link) is refused with exit code 2, or with ``force`` the output goes to the
   first free versioned sibling (``runs/name-2``); nothing is deleted either way.
@@ -21,7 +26,8 @@ The rule: **ipsbayes never deletes or replaces a file it did not write.**
   file system, a home folder, the current folder or any folder above it, the
   root of a git repository, and any folder holding the config or a data file.
 - :func:`refresh_folder` (``ipsbayes report RUN_DIR``) rewrites only the files
-  the manifest lists.
+  the manifest lists, and refuses (exit code 2, naming them) to replace any whose
+  content changed since ipsbayes wrote it.
 
 Standard library only: :mod:`ipsbayes.simulate` uses it without importing model code.
 """
@@ -29,7 +35,6 @@ Standard library only: :mod:`ipsbayes.simulate` uses it without importing model 
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import os
 import shutil
@@ -46,15 +51,22 @@ from ipsbayes.manifest import (
     MANIFEST_NAME,
     Manifest,
     carry_user_files,
+    changed_files,
     delete_listed,
+    file_record,
     folder_files,
     read_manifest,
     write_listing,
     write_manifest,
 )
-from ipsbayes.output_policy import never_output, resolve_target
-
-MAX_SIBLINGS = 1000
+from ipsbayes.output_lock import OutputLock, acquire, check_unlocked
+from ipsbayes.output_policy import (
+    describe_os_error,
+    never_output,
+    refuse_links,
+    resolve_target,
+    versioned_sibling,
+)
 
 
 def _what_is_there(target: Path, kind: str) -> tuple[bool, str | None]:
@@ -89,28 +101,6 @@ def _what_is_there(target: Path, kind: str) -> tuple[bool, str | None]:
     )
 
 
-def versioned_sibling(target: Path) -> Path:
-    """The first free ``name-2``, ``name-3``, ... next to ``target``."""
-    for number in range(2, MAX_SIBLINGS):
-        candidate = target.with_name(f"{target.name}-{number}")
-        if not candidate.exists() and not candidate.is_symlink():
-            return candidate
-    raise OutputError(f"Too many versions of {target} ({MAX_SIBLINGS}); choose another folder with --out")
-
-
-def _describe_os_error(exc: OSError) -> str:
-    reason = exc.strerror or type(exc).__name__
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        reason = "permission denied"
-    elif exc.errno == errno.EROFS:
-        reason = "read-only file system"
-    elif exc.errno == errno.ENOSPC:
-        reason = "no space left on the device"
-    elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
-        reason = "a file is in the way"
-    return reason
-
-
 @dataclass(eq=False)
 class OutputClaim:
     """An output location checked and claimed: a staging folder next to the final target.
@@ -139,13 +129,16 @@ class OutputClaim:
     placed: bool = False
     notes: list[str] = field(default_factory=list)
     created_parents: list[Path] = field(default_factory=list)
+    lock: OutputLock | None = None
 
     def release(self) -> None:
-        """Remove the staging folder and the empty parents the claim created; safe to call twice."""
+        """Remove the staging folder and the empty parents the claim created, and unlock; safe to call twice."""
         _ACTIVE.discard(self)
         if self.placed:
+            self._unlock()
             return
         with interrupt.deferred():
+            self._unlock()
             shutil.rmtree(self.staging, ignore_errors=True)
             for parent in self.created_parents:  # innermost first; only if still empty
                 with contextlib.suppress(OSError):
@@ -178,19 +171,27 @@ class OutputClaim:
             except OSError as exc:
                 shutil.rmtree(self.staging, ignore_errors=True)
                 _ACTIVE.discard(self)
+                self._unlock()
                 raise OutputError(
-                    f"Could not move the finished {KINDS[self.kind]} into {self.target}: {_describe_os_error(exc)}"
+                    f"Could not move the finished {KINDS[self.kind]} into {self.target}: {describe_os_error(exc)}"
                 ) from exc
             self.placed = True
             _ACTIVE.discard(self)
             _PLACED.append(self.target)
+            self._unlock()
         for note in self.notes:
             warnings.warn(note, stacklevel=2)
         return self.target
 
+    def _unlock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
     def _replace(self) -> None:
         old = read_manifest(self.target)
         assert old is not None
+        edited = set(changed_files(self.target, old))  # the user's now: kept like files ipsbayes never wrote
+        ours = old.files - edited
         aside = self.target.with_name(f".{self.target.name}.old-{uuid.uuid4().hex[:8]}")
         os.replace(self.target, aside)
         try:
@@ -199,19 +200,26 @@ class OutputClaim:
             os.replace(aside, self.target)
             raise
         try:
-            carried = carry_user_files(aside, self.target, old.files)
-            left = delete_listed(aside, old.files)
+            carried = carry_user_files(aside, self.target, ours)
+            left = delete_listed(aside, ours)
         except OSError as exc:  # the new folder is in place; keep whatever could not be moved
             self.notes.append(
                 f"the new {KINDS[self.kind]} is in {self.target}, but moving the earlier folder's other files "
-                f"failed ({_describe_os_error(exc)}); they are kept in {aside}"
+                f"failed ({describe_os_error(exc)}); they are kept in {aside}"
             )
             return
-        if carried:
+        changed = [f"{was} (as {now})" if was != now else was for was, now in carried if was in edited]
+        if changed:
             self.notes.append(
-                f"kept {len(carried)} item(s) ipsbayes did not write in {self.target}: "
-                + ", ".join(carried[:5])
-                + (" ..." if len(carried) > 5 else "")
+                f"kept {', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''} in {self.target}: changed since "
+                "ipsbayes wrote it, so it is yours and was not replaced"
+            )
+        others = [now for was, now in carried if was not in edited]
+        if others:
+            self.notes.append(
+                f"kept {len(others)} item(s) ipsbayes did not write in {self.target}: "
+                + ", ".join(others[:5])
+                + (" ..." if len(others) > 5 else "")
             )
         if left:
             self.notes.append(f"{aside} still holds {', '.join(left[:5])}; nothing in it was deleted")
@@ -275,6 +283,7 @@ def check_output(
             "Choose a new folder with --out, e.g. runs/NAME."
         )
     final = resolve_target(requested)
+    check_unlocked(final, label)  # another command writing there now: stop at once
     replaceable, reason = _what_is_there(final, kind)
     if reason is not None:
         if not force:
@@ -284,6 +293,7 @@ def check_output(
             )
         final = versioned_sibling(final)
         replaceable = False
+        check_unlocked(final, label)
     existing = final.parent
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -294,7 +304,7 @@ def check_output(
         probe.mkdir()
         probe.rmdir()
     except OSError as exc:
-        raise OutputError(f"Cannot write the {label} to {requested}: {_describe_os_error(exc)} in {existing}") from exc
+        raise OutputError(f"Cannot write the {label} to {requested}: {describe_os_error(exc)} in {existing}") from exc
     return final, replaceable
 
 
@@ -321,8 +331,15 @@ def claim_output(
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        reason = _describe_os_error(exc)
+        reason = describe_os_error(exc)
         raise OutputError(f"Cannot create the folder {final.parent} for the {label}: {reason}") from exc
+    try:
+        lock = acquire(final, label)
+    except OutputError:
+        for parent in created:
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        raise
     staging = final.parent / f".{final.name}.staging-{uuid.uuid4().hex[:8]}"
     try:
         staging.mkdir()
@@ -330,12 +347,13 @@ def claim_output(
         probe.write_bytes(b"ipsbayes")
         probe.unlink()
     except OSError as exc:
+        lock.release()
         shutil.rmtree(staging, ignore_errors=True)
         for parent in created:
             with contextlib.suppress(OSError):
                 parent.rmdir()
-        raise OutputError(f"Cannot write the {label} into {final.parent}: {_describe_os_error(exc)}") from exc
-    claim = OutputClaim(Path(target), final, staging, kind, replaces=replaceable, created_parents=created)
+        raise OutputError(f"Cannot write the {label} into {final.parent}: {describe_os_error(exc)}") from exc
+    claim = OutputClaim(Path(target), final, staging, kind, replaces=replaceable, created_parents=created, lock=lock)
     _ACTIVE.add(claim)
     return claim
 
@@ -384,9 +402,10 @@ def refresh_folder(folder: Path | str, *, kind: str = "run") -> Iterator[Path]:
     error, each new file replaces the file of the same name (one rename each, with
     SIGINT held back) and the manifest lists the new files besides the ones it
     listed before. Files the manifest does not list are never touched; if the block
-    wrote a file whose name a user's file holds, nothing is changed and
+    wrote a file whose name a user's file holds, or that would replace a listed file whose
+    content changed since ipsbayes wrote it (with other content), nothing is changed and
     :class:`~ipsbayes.errors.OutputError` names it. A failure or interrupt inside
-    the block leaves the folder as it was.
+    the block leaves the folder as it was. The folder is locked while this runs.
 
     Raises
     ------
@@ -401,57 +420,57 @@ def refresh_folder(folder: Path | str, *, kind: str = "run") -> Iterator[Path]:
             f"ipsbayes re-renders only folders whose manifest lists the files it wrote. Run the config again "
             f"with --out to write a new {KINDS[kind]}."
         )
-    _refuse_links(folder, manifest.files)  # before any work: the files it will rewrite
+    refuse_links(folder, manifest.files)  # before any work: the files it will rewrite
+    lock = acquire(folder, KINDS[kind])
     staging = folder.parent / f".{folder.name}.render-{uuid.uuid4().hex[:8]}"
     try:
         staging.mkdir()
     except OSError as exc:
-        raise OutputError(f"Cannot write next to {folder}: {_describe_os_error(exc)}") from exc
-    claim = OutputClaim(folder, folder, staging, kind)
+        lock.release()
+        raise OutputError(f"Cannot write next to {folder}: {describe_os_error(exc)}") from exc
+    claim = OutputClaim(folder, folder, staging, kind, lock=lock)
     _ACTIVE.add(claim)
     try:
         yield staging
         new_files = folder_files(staging)
-        _refuse_links(folder, new_files)
+        refuse_links(folder, new_files)
         clashes = [rel for rel in new_files if rel not in manifest.files and (folder / rel).exists()]
         if clashes:
             raise OutputError(
                 f"Re-rendering {folder} would overwrite {', '.join(clashes[:5])}, which ipsbayes did not write; "
                 "move those files elsewhere and run `ipsbayes report` again"
             )
+        edited = changed_files(folder, manifest, new_files)
+        same = {rel for rel in edited if _same_bytes(staging / rel, folder / rel)}  # nothing of the user's lost
+        if edited := [rel for rel in edited if rel not in same]:
+            raise OutputError(
+                f"Re-rendering {folder} would replace {', '.join(edited[:5])}, which changed since ipsbayes wrote "
+                "it and so is yours now; move or rename it and run `ipsbayes report` again (nothing was changed)"
+            )
         with interrupt.deferred():
-            for rel in new_files:
+            moved = [rel for rel in new_files if rel not in same]
+            for rel in moved:
                 destination = folder / rel
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staging / rel, destination)
             still_there = {rel for rel in manifest.files if (folder / rel).is_file()}
+            records = {rel: manifest.records[rel] for rel in still_there | same if rel in manifest.records}
+            records |= {rel: file_record(folder / rel) for rel in moved}
             shutil.rmtree(staging, ignore_errors=True)
-            write_listing(folder, kind, sorted(still_there | set(new_files)))
+            write_listing(folder, kind, sorted(still_there | set(new_files)), records)
             claim.placed = True
     finally:
         claim.release()
 
 
-def _refuse_links(folder: Path, files: Iterable[str]) -> None:
-    """Raise OutputError when writing ``files`` into ``folder`` would pass through a symbolic link."""
-    links = list(dict.fromkeys(link for rel in files if (link := _link_on_the_way(folder, rel)) is not None))
-    if links:
-        shown = ", ".join(f"{link} (-> {os.readlink(link)})" for link in links[:3])
-        raise OutputError(
-            f"Re-rendering {folder} would write through {shown}: a symbolic link inside the folder, so files "
-            "would land outside it, where ipsbayes wrote nothing. Replace the link with a plain folder (or "
-            "remove it) and run `ipsbayes report` again"
-        )
+def _same_bytes(first: Path, second: Path) -> bool:
+    """Whether two files hold the same bytes."""
+    import filecmp
 
-
-def _link_on_the_way(folder: Path, rel: str) -> Path | None:
-    """The first symbolic link on the path from ``folder`` to ``folder / rel`` (the file included), or None."""
-    current = folder
-    for part in Path(rel).parts:
-        current = current / part
-        if current.is_symlink():
-            return current
-    return None
+    try:
+        return filecmp.cmp(first, second, shallow=False)
+    except OSError:
+        return False
 
 
 __all__ = [

@@ -2,16 +2,20 @@
 
 The root of the file system, a home folder, the current folder or one holding it, the root of a git
 repository, and any folder holding a file the command reads (its config, its data). Standard
-library only, like :mod:`ipsbayes.output`, which asks :func:`never_output` before claiming a folder.
+library only, like :mod:`ipsbayes.output`, which asks :func:`never_output` before claiming a folder;
+:func:`refuse_links` keeps a re-render from writing through a symbolic link inside a folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+
+from ipsbayes.errors import OutputError
 
 
 def resolve_target(path: Path) -> Path:
@@ -23,6 +27,32 @@ def resolve_target(path: Path) -> Path:
     if name in ("", ".", ".."):
         return absolute.resolve()
     return parent / name
+
+
+MAX_SIBLINGS = 1000
+
+
+def versioned_sibling(target: Path) -> Path:
+    """The first free ``name-2``, ``name-3``, ... next to ``target``."""
+    for number in range(2, MAX_SIBLINGS):
+        candidate = target.with_name(f"{target.name}-{number}")
+        if not candidate.exists() and not candidate.is_symlink():
+            return candidate
+    raise OutputError(f"Too many versions of {target} ({MAX_SIBLINGS}); choose another folder with --out")
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short reason for an OS error in a message (``permission denied``, ``a file is in the way``)."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        reason = "permission denied"
+    elif exc.errno == errno.EROFS:
+        reason = "read-only file system"
+    elif exc.errno == errno.ENOSPC:
+        reason = "no space left on the device"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        reason = "a file is in the way"
+    return reason
 
 
 def _home_folders() -> set[Path]:
@@ -92,4 +122,35 @@ def free_space_problem(folder: Path, needed_bytes: int) -> str | None:
     )
 
 
-__all__ = ["SPACE_MARGIN_BYTES", "free_space_problem", "never_output", "resolve_target"]
+def refuse_links(folder: Path, files: Iterable[str]) -> None:
+    """Raise OutputError when writing ``files`` into ``folder`` would pass through a symbolic link."""
+    links = list(dict.fromkeys(link for rel in files if (link := _link_on_the_way(folder, rel)) is not None))
+    if links:
+        shown = ", ".join(f"{link} (-> {os.readlink(link)})" for link in links[:3])
+        raise OutputError(
+            f"Re-rendering {folder} would write through {shown}: a symbolic link inside the folder, so files "
+            "would land outside it, where ipsbayes wrote nothing. Replace the link with a plain folder (or "
+            "remove it) and run `ipsbayes report` again"
+        )
+
+
+def _link_on_the_way(folder: Path, rel: str) -> Path | None:
+    """The first symbolic link on the path from ``folder`` to ``folder / rel`` (the file included), or None."""
+    current = folder
+    for part in Path(rel).parts:
+        current = current / part
+        if current.is_symlink():
+            return current
+    return None
+
+
+__all__ = [
+    "MAX_SIBLINGS",
+    "SPACE_MARGIN_BYTES",
+    "describe_os_error",
+    "free_space_problem",
+    "never_output",
+    "refuse_links",
+    "resolve_target",
+    "versioned_sibling",
+]

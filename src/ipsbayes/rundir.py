@@ -429,6 +429,7 @@ def check_run_folder(path: Path | str) -> Run:
             str(prior["dist"])
         if not isinstance(run.provenance, dict):
             raise TypeError("provenance.json does not hold a table")
+        _same_kind(folder, run)
     except ValidationError as exc:
         raise OutputError(
             f"{folder / 'config.toml'} is not a valid run config any more",
@@ -440,6 +441,18 @@ def check_run_folder(path: Path | str) -> Run:
             "run the config again to write a new run folder"
         ) from exc
     return run
+
+
+def _same_kind(folder: Path, run: Run) -> None:
+    """Raise OutputError when ``config.toml`` names another model kind than the one fitted (provenance.json)."""
+    fitted = run.provenance.get("model", {}).get("kind")
+    given = run.config["model"].get("kind")
+    if isinstance(fitted, str) and given != fitted:
+        raise OutputError(
+            f"{folder / 'config.toml'}: key 'model.kind' is {given!r}, but posterior.nc holds a fit of kind "
+            f"{fitted!r} (provenance.json); the report would describe a model that was not fitted. Put back "
+            f'kind = "{fitted}", or fit the edited config with `ipsbayes run`'
+        )
 
 
 __all__ = [

@@ -1,0 +1,142 @@
+"""One ipsbayes command per output folder at a time: an exclusive lock file beside the folder.
+
+A command that writes a folder (``runs/r``) holds ``runs/.r.ipsbayes-lock`` from the moment it
+claims the folder until its output is in place or given up. A second command into the same
+folder finds the lock held and stops at once with exit code 2, naming the other process.
+
+The lock is an advisory ``flock`` on that file, so the operating system releases it when the
+holding process ends in any way (even ``kill -9``): a lock file left behind by a killed command
+is taken over by the next one, never waited for. The file is removed when the lock is released.
+Standard library only; where ``fcntl`` does not exist (Windows) no lock is taken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX
+    fcntl = None  # type: ignore[assignment]
+
+from ipsbayes.errors import OutputError
+
+LOCK_SUFFIX = ".ipsbayes-lock"
+_ATTEMPTS = 20
+
+
+def lock_path(target: Path) -> Path:
+    """The lock file of the output folder ``target``: a hidden file next to it."""
+    return target.parent / f".{target.name}{LOCK_SUFFIX}"
+
+
+@dataclass(eq=False)
+class OutputLock:
+    """A held lock on an output folder; :meth:`release` ends it (safe to call twice)."""
+
+    path: Path
+    fd: int | None
+
+    def release(self) -> None:
+        """Remove the lock file (if it is still ours) and release the lock."""
+        if self.fd is None:
+            return
+        fd, self.fd = self.fd, None
+        with contextlib.suppress(OSError):
+            if _same_file(fd, self.path):
+                self.path.unlink()
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        there = path.lstat()
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _holder(path: Path) -> str:
+    """Who holds the lock, from what the holder wrote into the file."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        pid, command = int(info["pid"]), str(info.get("command", ""))[:200]
+        started = time.strftime("%H:%M:%S", time.localtime(float(info.get("started", 0))))
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another ipsbayes command"
+    shown = f": {command}" if command else ""
+    return f"another ipsbayes command (process {pid}{shown}, started {started})"
+
+
+def _busy_error(target: Path, path: Path, label: str) -> OutputError:
+    return OutputError(
+        f"Refusing to write the {label} to {target}: {_holder(path)} is writing it now ({path} is locked). "
+        "Wait until it has finished, or choose another folder with --out."
+    )
+
+
+def check_unlocked(target: Path, label: str) -> None:
+    """Raise OutputError when another process holds the lock of ``target`` (nothing is taken or written)."""
+    path = lock_path(target)
+    if fcntl is None or not path.is_file() or path.is_symlink():
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise _busy_error(target, path, label) from None
+    finally:
+        os.close(fd)  # closing releases a lock taken only to test
+
+
+def acquire(target: Path, label: str) -> OutputLock:
+    """Take the lock of the output folder ``target`` (its parent must exist).
+
+    Raises
+    ------
+    OutputError
+        When another process holds it (naming that process), or the lock file cannot be made.
+    """
+    path = lock_path(target)
+    if fcntl is None:  # pragma: no cover - not on POSIX
+        return OutputLock(path, None)
+    for _ in range(_ATTEMPTS):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise OutputError(
+                f"Cannot write the {label} to {target}: the lock file {path} cannot be made "
+                f"({exc.strerror or type(exc).__name__}); if something you made is in the way there, move it"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise _busy_error(target, path, label) from None
+            raise OutputError(f"Cannot lock {path} for the {label}: {exc.strerror}") from exc
+        if _same_file(fd, path):  # not a file the previous holder removed between our open and our lock
+            info = {"pid": os.getpid(), "started": time.time(), "command": " ".join(["ipsbayes", *sys.argv[1:]])}
+            os.ftruncate(fd, 0)
+            os.write(fd, (json.dumps(info) + "\n").encode("utf-8"))
+            return OutputLock(path, fd)
+        os.close(fd)
+    raise OutputError(f"Cannot lock {path} for the {label}: it keeps changing; try again")
+
+
+__all__ = ["LOCK_SUFFIX", "OutputLock", "acquire", "check_unlocked", "lock_path"]

@@ -361,6 +361,7 @@ def test_every_kind_of_bad_trials_is_named_and_the_outcome_is_still_checked(tmp_
         }
     )
     frame.loc[2, "n"], frame.loc[4, "n"], frame.loc[6, "n"] = "abc", 0, 2.5
+    frame.loc[10, "n"], frame.loc[11, "n"] = 2**63, 10**12  # wrapped round as int64; non-finite at the start
     frame.loc[8, "succ"] = 20  # more successes than its (valid) trials
     frame.to_csv(tmp_path / "d.csv", index=False)
     (tmp_path / "c.toml").write_text(
@@ -373,3 +374,5 @@ def test_every_kind_of_bad_trials_is_named_and_the_outcome_is_still_checked(tmp_
     assert "below 1 (e.g. '0') at data row 5" in err and "not a whole number (e.g. '2.5') at data row 7" in err, err
     assert f"found 20 (of {trials[8]}) at data row 9" in err, err
     assert "give its trials as" not in err  # the trials were given; they were wrong
+    assert "more than 1,000,000,000 (e.g. '9223372036854775808') at data rows 11, 12" in err, err
+    assert "-9223372036854775808" not in err

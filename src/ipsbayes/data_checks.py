@@ -240,6 +240,11 @@ def merge_service_columns(bundle: DataBundle, group: str, columns: Sequence[str]
     return merged
 
 
+#: most trials one row may have: a binomial log-likelihood of more (e.g. 1e12) is not finite in float64 at the
+#: initial point, and no study of people counts more than a billion trials per row
+MAX_TRIALS = 1_000_000_000
+
+
 def trial_counts(frame: pd.DataFrame, column: str | None, table: Table) -> tuple[np.ndarray | None, list[str]]:
     """A binomial outcome's number of trials per row: whole numbers >= 1, or problems naming the rows.
 
@@ -263,14 +268,15 @@ def trial_counts(frame: pd.DataFrame, column: str | None, table: Table) -> tuple
     if column is None:
         return None, []
     raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce")
+    values = pd.to_numeric(raw, errors="coerce").astype(float)  # float: 2**63 must not wrap round as an int64
     kinds = {
         "not a number": values.isna(),
         "below 1": values < 1,
-        "not a whole number": values.notna() & (values % 1 != 0) & (values >= 1),
+        "not a whole number": values.notna() & (values % 1 != 0) & (values >= 1) & (values <= MAX_TRIALS),
+        f"more than {MAX_TRIALS:,}": values > MAX_TRIALS,
     }
     problems = [
-        f"{table.where}: trials column '{column}' must hold whole numbers >= 1; {kind} "
+        f"{table.where}: trials column '{column}' must hold whole numbers from 1 to {MAX_TRIALS:,}; {kind} "
         f"(e.g. {plain_repr(raw[bad].iloc[0])}) at {example_rows(bad)}"
         for kind, bad in kinds.items()
         if bad.any()

@@ -359,3 +359,20 @@ def test_an_odds_ratio_bound_or_a_rate_is_never_printed_as_zero(language: str) -
     assert ratio_text(1e-6, language).startswith("< 0")
     assert share_text(0.04, language).startswith("< 0") and share_text(0.5, language) == ("0,5" if comma else "0.5")
     assert share_text(12.4, language) == "12"
+
+
+def test_an_installed_prior_set_edited_by_hand_is_never_replaced(tmp_path: Path) -> None:
+    """A prior set map-prior wrote and the user then edited below its header is the user's (outside review)."""
+    from ipsbayes.errors import OutputError
+    from ipsbayes.evidence.config import CONTENT_MARK, content_digest
+    from ipsbayes.evidence.derive import write_prior_set
+
+    body = '[treatment_effect]\ndistribution = "Normal"\nmu = 0.0\nsigma = 1.0\n'
+    text = f"# Written by `ipsbayes map-prior` from x.toml\n{CONTENT_MARK}{content_digest(body)}\n\n{body}"
+    path = tmp_path / "ips_map.toml"
+    write_prior_set(path, text)
+    write_prior_set(path, text)  # unchanged since written: may be replaced
+    path.write_text(text.replace("sigma = 1.0", "sigma = 0.5  # my tighter prior"))
+    with pytest.raises(OutputError, match="was edited since ipsbayes map-prior wrote it"):
+        write_prior_set(path, text)
+    assert "my tighter prior" in path.read_text()

@@ -188,10 +188,10 @@ def load_map_config(path: Path | str) -> MapConfig:
             problems.append(f"{path}: key 'output.prior_set' must end in .toml, got {target}")
         elif resolved.exists() and not resolved.is_file():
             problems.append(f"{path}: key 'output.prior_set': {resolved} exists and is not a regular file")
-        elif resolved.exists() and GENERATED_MARK not in resolved.read_text(errors="replace")[:400]:
+        elif resolved.exists() and (why := written_unchanged(resolved)):
             problems.append(
-                f"{path}: key 'output.prior_set': {resolved} exists and was not written by ipsbayes map-prior; "
-                "refusing to overwrite it (choose another file name or remove it)"
+                f"{path}: key 'output.prior_set': {resolved} exists and {why}; "
+                "refusing to overwrite it (choose another file name, or move it away)"
             )
     if problems:
         raise ConfigError(f"Invalid map-prior config {path}", problems)
@@ -203,3 +203,28 @@ NORWEGIAN = {"employment": "jobb"}
 
 #: first-line marker of prior sets written by ``ipsbayes map-prior`` (only those are overwritten)
 GENERATED_MARK = "# Written by `ipsbayes map-prior`"
+#: the header line holding the SHA-256 of the TOML below the header, to tell an edited prior set
+CONTENT_MARK = "# Content sha256: "
+
+
+def content_digest(body: str) -> str:
+    """The SHA-256 of a prior set's TOML (the text after its comment header)."""
+    import hashlib
+
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def written_unchanged(path: Path) -> str:
+    """Why the prior set at ``path`` may not be replaced ("" when ``map-prior`` wrote it and it is unchanged).
+
+    A file without the :data:`GENERATED_MARK` is the user's; one whose TOML no longer matches the
+    :data:`CONTENT_MARK` it was written with was edited by hand, and is the user's too.
+    """
+    text = path.read_text(errors="replace")
+    if GENERATED_MARK not in text[:400]:
+        return "was not written by ipsbayes map-prior"
+    header, _, body = text.partition("\n\n")
+    for line in header.splitlines():
+        if line.startswith(CONTENT_MARK) and line[len(CONTENT_MARK) :].strip() != content_digest(body):
+            return "was edited since ipsbayes map-prior wrote it"
+    return ""

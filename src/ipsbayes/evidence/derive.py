@@ -36,7 +36,14 @@ from ipsbayes.config import DiagnosticsConfig, read_toml
 from ipsbayes.diagnostics import Diagnostics, diagnose
 from ipsbayes.errors import OutputError
 from ipsbayes.ess import ess, unit_information_sd
-from ipsbayes.evidence.config import GENERATED_MARK, MapConfig, load_map_config
+from ipsbayes.evidence.config import (
+    CONTENT_MARK,
+    GENERATED_MARK,
+    MapConfig,
+    content_digest,
+    load_map_config,
+    written_unchanged,
+)
 from ipsbayes.evidence.model import build_map_model, predictive_draws
 from ipsbayes.evidence.table import CONTROL, Evidence, read_evidence
 from ipsbayes.mixture import Mixture, MixtureFit, automixfit
@@ -210,7 +217,9 @@ def prior_set_text(result: MapResult) -> str:
         f"# Left out ({config.columns.verified} not true): {len(evidence.left_out)} rows.",
         f"# Parameters the MAP prior does not cover are copied from {base_path.name}.",
     ]
-    return "\n".join(comment_safe(line) for line in header) + "\n\n" + toml_text(entries)
+    body = toml_text(entries)
+    header.append(f"{CONTENT_MARK}{content_digest(body)}")
+    return "\n".join(comment_safe(line) for line in header) + "\n\n" + body
 
 
 def comment_safe(text: str) -> str:
@@ -356,10 +365,8 @@ def map_prior(
 
 def write_prior_set(path: Path, text: str) -> None:
     """Write a generated prior set atomically, never over a file ``ipsbayes map-prior`` did not write."""
-    if path.exists() and GENERATED_MARK not in path.read_text(errors="replace")[:400]:
-        raise OutputError(
-            f"Refusing to overwrite {path}: it was not written by ipsbayes map-prior (choose another output.prior_set)"
-        )
+    if path.exists() and (why := written_unchanged(path)):
+        raise OutputError(f"Refusing to overwrite {path}: it {why} (choose another output.prior_set)")
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

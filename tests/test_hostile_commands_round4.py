@@ -229,3 +229,15 @@ def test_report_refuses_a_run_folder_whose_config_names_another_model_kind(
     assert main(["report", str(run)]) == 2
     assert "report.md" in capsys.readouterr().err and "my note" in (run / "report.md").read_text()
     assert output.placed_count() >= 1
+
+
+@pytest.mark.parametrize("value", [0.9999999, 1e-9, 0.925])
+def test_a_design_interval_probability_must_print_as_a_whole_percent(value: float) -> None:
+    """The design report prints its interval as a whole percent, as run reports do (``report.interval_prob``)."""
+    from pydantic import ValidationError
+
+    from ipsbayes.assurance import DesignSpec
+
+    with pytest.raises(ValidationError, match="whole percentage"):
+        DesignSpec.model_validate({"interval_prob": value})
+    assert DesignSpec.model_validate({"interval_prob": 0.95}).interval_prob == 0.95

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from scipy.special import expit
 
 from ipsbayes.config import MAX_DATASETS, RunConfig
-from ipsbayes.config_problems import pydantic_problems
+from ipsbayes.config_problems import WholePercent, pydantic_problems
 from ipsbayes.dask_pool import check_scheduler_address, check_scheduler_answers
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
@@ -93,7 +93,7 @@ class DesignSpec(_Strict):
     design_parameters: list[str] = Field(default_factory=lambda: ["treatment_effect", "complier_control_intercept"])
     posterior_run: Path | None = Field(None, description="run folder whose posterior is the design prior")
     success: SuccessSpec = SuccessSpec()
-    interval_prob: float = Field(0.9, gt=0, lt=1)
+    interval_prob: WholePercent = Field(0.9, description="a whole percentage, 0.01 to 0.99")
     uptake: UptakeSpec | None = None
     fixed: dict[str, float] = Field(default_factory=dict)
     profile: Literal["ci", "default", "final"] = Field("ci", description="sampler profile of each simulated analysis")

@@ -21,7 +21,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ipsbayes.config_problems import FilePath, Number, WholeNumber, pydantic_problems, valid_without_bad_keys
+from ipsbayes.config_problems import (
+    FilePath,
+    Number,
+    WholeNumber,
+    WholePercent,
+    pydantic_problems,
+    valid_without_bad_keys,
+)
 from ipsbayes.errors import ConfigError
 from ipsbayes.textutil import plain_repr
 
@@ -147,7 +154,7 @@ class ReportConfig(_Strict):
 
     title: str | None = None
     interval_kind: IntervalKind = "eti"
-    interval_prob: Number = Field(0.9, description="a whole percentage, 0.01 to 0.99 (reports print it as one)")
+    interval_prob: WholePercent = Field(0.9, description="a whole percentage, 0.01 to 0.99 (reports print it as one)")
     thresholds: dict[str, Number] = Field(
         default_factory=dict,
         description="estimand name -> threshold on its reporting scale; the report gives P(> threshold)",
@@ -161,17 +168,6 @@ class ReportConfig(_Strict):
     min_cell: WholeNumber = Field(
         5, ge=1, description="observed counts or rates based on fewer participants than this are never published"
     )
-
-    @field_validator("interval_prob")
-    @classmethod
-    def _whole_percent(cls, value: float) -> float:
-        percent = value * 100
-        if not 1 <= round(percent) <= 99 or abs(percent - round(percent)) > 1e-6:
-            raise ValueError(
-                "must be a whole percentage from 0.01 to 0.99, e.g. 0.9 or 0.95: reports print the interval as a "
-                f"whole percent, and {value!r} would be printed as {percent:.0f}%"
-            )
-        return value
 
     @field_validator("figure_formats")
     @classmethod

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
 from ipsbayes.errors import did_you_mean
@@ -70,6 +70,20 @@ FilePath = Annotated[Path, BeforeValidator(_non_empty_path)]
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 #: a number in a config: finite (no ``nan``, ``inf``), and not ``true`` or ``false``
 Number = Annotated[float, BeforeValidator(_finite_number)]
+
+
+def _whole_percent(value: float) -> float:
+    percent = value * 100
+    if not 1 <= round(percent) <= 99 or abs(percent - round(percent)) > 1e-6:
+        raise ValueError(
+            "must be a whole percentage from 0.01 to 0.99, e.g. 0.9 or 0.95: reports print the interval as a "
+            f"whole percent, and {value!r} would be printed as {percent:.0f}%"
+        )
+    return value
+
+
+#: an interval probability a report can print truthfully as a whole percent (0.9 -> "90%")
+WholePercent = Annotated[float, BeforeValidator(_finite_number), AfterValidator(_whole_percent)]
 
 
 def toml_repr(value: Any) -> str:

@@ -124,6 +124,7 @@ def test_person_periods_reproduce_the_reference_file() -> None:
         {"id": ids[rows["participant"]], "period": rows["month"] + 7, "event": (rows["outcome"] >= 0).astype(int)}
     )
     reference = pd.read_csv(folder / "person_period_reference.csv")[["id", "period", "event"]]
+    reference["id"] = reference["id"].astype(str)  # ids are read as text, exactly as written
     pd.testing.assert_frame_equal(
         ours.sort_values(["id", "period"]).reset_index(drop=True),
         reference.sort_values(["id", "period"]).reset_index(drop=True),

@@ -90,7 +90,7 @@ def test_repeated_ids_are_named_as_written(tmp_path: Path, capsys: pytest.Captur
     frame.to_csv(tmp_path / "d.csv", index=False)
     code, _, err = _check(_toml(tmp_path, "d.csv", "p(incidence, size) ~ C(period) + (1 | herd)"), capsys)
     assert code == 2
-    assert "'001' at data rows 2, 4 (lines 3, 5 of a CSV file)" in err
+    assert "'001' at data rows 2, 4 (counted from 1 below the header)" in err
 
 
 def test_join_keys_compare_as_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -171,7 +171,7 @@ def test_parquet_mostly_numbers_with_text_is_an_error(tmp_path: Path, capsys: py
     config = _toml(tmp_path, "d.parquet", "p(incidence, size) ~ age + C(period) + (1 | herd)")
     code, _, err = _check(config, capsys)
     assert code == 2
-    assert "predictor 'age' holds numbers but also text" in err and "data row 5 (line 6" in err
+    assert "predictor 'age' holds numbers but also text" in err and "data row 5 (counted from 1" in err
 
 
 # ----------------------------------------------------------------------------- 14: drop every row
@@ -192,9 +192,9 @@ def test_drop_every_row_names_the_empty_column(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_rows_say_what_they_count() -> None:
-    assert example_rows(np.array([False, True])) == "data row 2 (line 3 of a CSV file)"
+    assert example_rows(np.array([False, True])) == "data row 2 (counted from 1 below the header)"
     many = example_rows(np.ones(7, bool))
-    assert many.startswith("data rows 1, 2, 3, 4, 5, ... (lines 2, 3, 4, 5, 6, ... of a CSV file; 7 rows in all)")
+    assert many.startswith("data rows 1, 2, 3, 4, 5, ... (7 rows in all, counted from 1 below the header)")
 
 
 # ----------------------------------------------------------------------------- 16-18, 23: headers and file formats

@@ -361,10 +361,11 @@ def example_rows(mask: np.ndarray | pd.Series) -> str:
 
 
 def row_numbers(rows: Sequence[int] | np.ndarray) -> str:
-    """Data rows (1-based, after the header) with the file lines they are on, e.g. ``data row 5 (line 6 ...)``.
+    """Data rows as every data message counts them, e.g. ``data row 5 (counted from 1 below the header)``.
 
-    Every data message counts rows this way: data row 1 is the first row after the header, so
-    it is line 2 of a CSV file (and row 2 in a spreadsheet).
+    Data row 1 is the first row below the header. That is line 2 of a plain CSV file and row 2 of a
+    spreadsheet, but blank lines (which are skipped) and quoted values spanning lines move the lines,
+    and Parquet has none, so the message does not claim a line.
 
     Parameters
     ----------
@@ -375,9 +376,8 @@ def row_numbers(rows: Sequence[int] | np.ndarray) -> str:
     shown, more = rows[:MAX_EXAMPLE_ROWS], len(rows) > MAX_EXAMPLE_ROWS
     s = "s" * (len(rows) != 1)
     dots = ", ..." if more else ""
-    total = f"; {len(rows):,} rows in all" if more else ""
-    lines = ", ".join(str(r + 1) for r in shown)
-    return f"data row{s} {', '.join(map(str, shown))}{dots} (line{s} {lines}{dots} of a CSV file{total})"
+    total = f"{len(rows):,} rows in all, " if more else ""
+    return f"data row{s} {', '.join(map(str, shown))}{dots} ({total}counted from 1 below the header)"
 
 
 def raise_if(problems: list[str], headline: str) -> None:

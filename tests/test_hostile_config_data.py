@@ -286,7 +286,8 @@ def test_a_file_read_with_decimal_points_names_the_comma_rows(tmp_path: Path) ->
     (tmp_path / "s.csv").write_text("service;score;note\nA;1.5;x\nB;2,5;y\nC;3;z\n")
     table = read_table(tmp_path / "s.csv", "services", decimal=".")
     [problem] = mixed_decimals(table)
-    assert "column 'score' mixes" in problem and "'2,5' at data row 2 (counted from 1 below the header) with a comma" in problem
+    assert "column 'score' mixes" in problem
+    assert "'2,5' at data row 2 (counted from 1 below the header) with a comma" in problem
     assert (
         "'1.5' at data row 1 (counted from 1 below the header) with a point" in problem
         and "read with decimal point ('.')" in problem

@@ -140,3 +140,24 @@ def test_a_validation_folder_that_cannot_be_read_is_ignored_not_fatal(tmp_path, 
         assert calibration is None and "coverage.csv column 'coverage'" in caplog.text
     else:
         assert calibration["quantities"]["cace"]["coverage"] == 0.884 and calibration["n_participants"] in (None, 66)
+
+
+def test_the_studys_own_ids_and_labels_keep_their_points_in_norwegian() -> None:
+    """Herd '2.1' and 'ICD 10.2' are the study's words, not numbers: no decimal comma (outside review)."""
+    import xarray as xr
+
+    from ipsbayes.present.context import verbatim_words
+    from ipsbayes.report.tables import _element_nb
+    from ipsbayes.textutil import decimal_commas
+
+    estimands = xr.Dataset(
+        {"herd_rate": ("herd", [0.1, 0.2, 0.3])},
+        coords={"herd": ["2.1", "2.10", "H3"], "score": ("score", [74.5, 75.5])},
+        attrs={"vocabulary": '{"outcome": "sykdom (ICD 10.2)"}'},
+    )
+    keep = verbatim_words(estimands, {"x": "versjon 1.5"})
+    assert keep == ("2.1", "2.10", "sykdom (ICD 10.2)", "versjon 1.5")  # numeric coordinates are ours
+    wrapped = "andel med sykdom\n(ICD 10.2): 0.5; besetning 2.1 og 2.10; 12.15"
+    assert decimal_commas(wrapped, keep) == "andel med sykdom\n(ICD 10.2): 0,5; besetning 2.1 og 2.10; 12,15"
+    words = {w: w for w in keep}
+    assert _element_nb("2.1", words) == "2.1" and _element_nb("4.5", words) == "4,5"

@@ -205,9 +205,20 @@ __all__ = [
 ]
 
 
-def decimal_commas(text: str) -> str:
-    """Norwegian numbers: a decimal point between digits becomes a comma (``1.021`` -> ``1,021``)."""
-    return _DECIMAL_POINT.sub(r"\1,\2", text)
+def decimal_commas(text: str, keep: Iterable[str] = ()) -> str:
+    """Norwegian numbers: a decimal point between digits becomes a comma (``1.021`` -> ``1,021``).
+
+    Text in ``keep`` (the study's own ids and labels, e.g. herd ``2.1`` or "ICD 10.2") stays as written.
+    """
+    patterns = [r"\s+".join(map(re.escape, k.split())) for k in sorted(set(keep), key=len, reverse=True) if k.strip()]
+    if not patterns:
+        return _DECIMAL_POINT.sub(r"\1,\2", text)
+    kept = re.compile(r"(?<![\w.])(?:" + "|".join(patterns) + r")(?![\w.])")  # also when wrapped over lines
+    out, start = [], 0
+    for match in kept.finditer(text):
+        out += [_DECIMAL_POINT.sub(r"\1,\2", text[start : match.start()]), match.group(0)]
+        start = match.end()
+    return "".join([*out, _DECIMAL_POINT.sub(r"\1,\2", text[start:])])
 
 
 _DECIMAL_POINT = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?![\w.])")

@@ -10,6 +10,7 @@ priors, reproducibility) and never looks estimands up by name.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,6 +218,26 @@ def vocabulary_of(estimands: xr.Dataset) -> dict[str, str]:
     except (TypeError, ValueError):
         return {}
     return {str(k): str(v) for k, v in words.items()}
+
+
+#: "digit.digit": text a Norwegian report would otherwise write with a decimal comma
+_DECIMAL_LIKE = re.compile(r"\d\.\d")
+
+
+def verbatim_words(estimands: xr.Dataset, labels: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The study's own ids, levels, labels and words that look like decimals ("2.1", "ICD 10.2").
+
+    A Norwegian report writes its numbers with decimal commas; these came from the data or the
+    config and are shown exactly as written. Text coordinates of the estimands (group ids, levels)
+    and the values of ``[report.labels]`` and of the family's vocabulary are collected.
+    """
+    found: set[str] = set()
+    for coord in estimands.coords.values():
+        if coord.dtype.kind in "OUS":
+            found.update(str(v) for v in np.ravel(coord.values) if _DECIMAL_LIKE.search(str(v)))
+    words = [*(labels or {}).values(), *vocabulary_of(estimands).values()]
+    found.update(str(w) for w in words if _DECIMAL_LIKE.search(str(w)))
+    return tuple(sorted(found))
 
 
 def always(_: ReportContext) -> bool:

@@ -40,6 +40,8 @@ class Style:
     width_cm: float = 16.0
     font_size: float = 9.0
     dpi: int = 300
+    #: the study's own ids and labels that look like decimals: kept as written in Norwegian figures
+    verbatim: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:

@@ -39,7 +39,7 @@ def fit_to_profile(fig: Figure, style: Style, height: float | None = None) -> Fi
     width, old_height = fig.get_size_inches()
     fig.set_size_inches(style.width, height if height is not None else old_height * style.width / width)
     if style.language == "nb":
-        use_decimal_commas(fig)
+        use_decimal_commas(fig, style.verbatim)
     for text in fig.findobj(Text):
         if text.get_fontsize() < style.small_font:
             text.set_fontsize(style.small_font)
@@ -53,8 +53,9 @@ def fit_to_profile(fig: Figure, style: Style, height: float | None = None) -> Fi
 class DecimalComma(Formatter):
     """Tick labels of another formatter with decimal commas (``0.5`` -> ``0,5``), for Norwegian figures."""
 
-    def __init__(self, inner: Formatter) -> None:
+    def __init__(self, inner: Formatter, keep: tuple[str, ...] = ()) -> None:
         self.inner = inner
+        self.keep = keep
 
     def set_axis(self, axis: Any) -> None:
         self.axis = axis
@@ -64,19 +65,19 @@ class DecimalComma(Formatter):
         self.inner.set_locs(locs)
 
     def __call__(self, x: float, pos: int | None = None) -> str:
-        return decimal_commas(self.inner(x, pos))
+        return decimal_commas(self.inner(x, pos), self.keep)
 
     def format_ticks(self, values: Any) -> list[str]:
-        return [decimal_commas(label) for label in self.inner.format_ticks(values)]
+        return [decimal_commas(label, self.keep) for label in self.inner.format_ticks(values)]
 
     def get_offset(self) -> str:
-        return decimal_commas(self.inner.get_offset())
+        return decimal_commas(self.inner.get_offset(), self.keep)
 
     def format_data_short(self, value: float) -> str:
-        return decimal_commas(self.inner.format_data_short(value))
+        return decimal_commas(self.inner.format_data_short(value), self.keep)
 
 
-def use_decimal_commas(fig: Figure) -> None:
+def use_decimal_commas(fig: Figure, keep: tuple[str, ...] = ()) -> None:
     """Write every number of ``fig`` with a decimal comma: tick labels, titles, legends, annotations.
 
     Tick labels are made by the axes' formatters when the figure is drawn, so each formatter is
@@ -89,10 +90,10 @@ def use_decimal_commas(fig: Figure) -> None:
                 (axis.get_minor_formatter, axis.set_minor_formatter),
             ):
                 if not isinstance(get(), DecimalComma):
-                    put(DecimalComma(get()))
+                    put(DecimalComma(get(), keep))
     for text in fig.findobj(Text):
         shown = text.get_text()
-        if isinstance(shown, str) and (changed := decimal_commas(shown)) != shown:
+        if isinstance(shown, str) and (changed := decimal_commas(shown, keep)) != shown:
             text.set_text(changed)
 
 

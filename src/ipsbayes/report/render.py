@@ -33,7 +33,7 @@ from markupsafe import Markup
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.diagnostics_text import status_word, table_rows
 from ipsbayes.present import Presentation, ReportContext, Style
-from ipsbayes.present.context import vocabulary_of
+from ipsbayes.present.context import verbatim_words, vocabulary_of
 from ipsbayes.present.notes import translate_note
 from ipsbayes.present.phrases import readable
 from ipsbayes.present.text import format_number, format_probability, interval_name, localise, shared_decimals
@@ -232,6 +232,7 @@ def sanitize_html(html: str, *, images: bool = False) -> Markup:
 def report_context(datatree: xr.DataTree, settings: ReportSettings) -> ReportContext:
     """What every section, figure and answer of this run is drawn from (estimands, summary, style, labels)."""
     estimands = datatree["estimands"].to_dataset()
+    verbatim = verbatim_words(estimands, settings.labels)
     style = Style(
         settings.interval_kind,
         settings.interval_prob,
@@ -239,6 +240,7 @@ def report_context(datatree: xr.DataTree, settings: ReportSettings) -> ReportCon
         width_cm=settings.figure_width_cm,
         font_size=settings.figure_font_size,
         dpi=settings.figure_dpi,
+        verbatim=verbatim,
     )
     summary = summarise(estimands, settings.interval_kind, settings.interval_prob, settings.thresholds)
     return ReportContext(
@@ -246,7 +248,7 @@ def report_context(datatree: xr.DataTree, settings: ReportSettings) -> ReportCon
         datatree=datatree,
         summary=summary,
         style=style,
-        labels=settings.labels,
+        labels={**{word: word for word in verbatim}, **settings.labels},  # ids like "2.1" are shown as written
         thresholds=settings.thresholds,
         min_cell=settings.min_cell,
         calibration=settings.calibration,
@@ -333,7 +335,11 @@ def _context(
     figures: dict[str, dict],
     sections: list[dict],
 ) -> dict[str, Any]:
-    words = {**vocabulary_of(estimands), **settings.labels}
+    words = {
+        **{w: w for w in verbatim_words(estimands, settings.labels)},
+        **vocabulary_of(estimands),
+        **settings.labels,
+    }
 
     def element_of(row: dict[str, Any]) -> str:
         return readable(row["element"], words, settings.language) if row["element"] else ""

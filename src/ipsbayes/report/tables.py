@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ipsbayes.present.context import vocabulary_of
+from ipsbayes.present.context import verbatim_words, vocabulary_of
 from ipsbayes.present.phrases import amount
 from ipsbayes.present.text import (
     choose,
@@ -276,6 +276,8 @@ def _element_nb(text: object, words: Mapping[str, str]) -> object:
     for part in text.split(", "):
         if words.get(f"{part}_nb"):
             parts.append(str(words[f"{part}_nb"]))
+        elif words.get(part) == part:  # the study's own id or level ("2.1"): as written
+            parts.append(part)
         elif _DECIMAL.match(part):
             parts.append(localise(part, "nb"))
         else:
@@ -294,7 +296,7 @@ def labelled(table: pd.DataFrame, estimands: xr.Dataset, language: str) -> pd.Da
     if language == "en" or "label" not in table or "estimand" not in table:
         return table
     table = table.copy()
-    table.attrs["words"] = vocabulary_of(estimands)
+    table.attrs["words"] = vocabulary_of(estimands) | {w: w for w in verbatim_words(estimands)}  # "2.1" as written
     known = [name in estimands.data_vars for name in table["estimand"]]
     table["label"] = [
         label_of(estimands[name].attrs, language, label) if ok else label

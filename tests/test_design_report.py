@@ -139,11 +139,14 @@ def test_a_pinned_parameter_is_stated_in_the_answer_and_the_question(tmp_path: P
     harm = meta(ceiling=0.0)
     harm["design"]["fixed"] = {"treatment_effect": -1.0}
     answer = DesignText(curve([0.0, 0.0, 0.0]), harm, "pp").answer(ctx)
-    pinned = "treatment\\_effect = -1" + (".00" if language == "en" else ",00")
-    assert pinned in answer[-1], answer
+    pinned = "treatment_effect = -1" + (".00" if language == "en" else ",00")
+    assert pinned in answer[-1], answer  # plain text: the template escapes the answer once
     assert ("instead of drawn from the design prior" if language == "en" else "i stedet for trukket") in answer[-1]
     assert ("with the fixed values" if language == "en" else "med de faste verdiene") in answer[1]
-    assert pinned in DesignText(curve([0.0, 0.0, 0.0]), harm, "pp").question(ctx)
+    assert pinned.replace("_", "\\_") in DesignText(curve([0.0, 0.0, 0.0]), harm, "pp").question(ctx)  # Markdown
+    write_design_report(tmp_path, curve([0.0, 0.0, 0.0]), harm, "pp", language)
+    md = (tmp_path / "report.md").read_text()
+    assert "treatment\\_effect" in md and "\\\\_" not in md  # escaped once, never twice
     null = meta(ceiling=0.0)
     null["design"]["fixed"] = {"treatment_effect": 0.0}
     text = " ".join(DesignText(curve([0.04, 0.05, 0.05]), null, "pp").answer(ctx))

@@ -51,15 +51,23 @@ class DesignText:
         self.fixed = {str(k): float(v) for k, v in (design.get("fixed") or {}).items()}
         self.units = meta.get("units") or {"en": "participants", "nb": "deltakere"}
 
-    def people(self, language: str) -> str:
-        """The study's word for the people it counts ("participants", "pupils"), in ``language``, escaped."""
-        return escape_md(self.units.get(language) or self.units["en"])
+    def people(self, language: str, markdown: bool = False) -> str:
+        """The study's word for the people it counts ("participants", "pupils").
 
-    def pins(self, ctx: ReportContext) -> str:
-        """The parameters ``[design.fixed]`` pins and what that makes assurance ('' when none)."""
+        Plain text for the answer (its template escapes it), escaped Markdown for a section.
+        """
+        word = self.units.get(language) or self.units["en"]
+        return escape_md(word) if markdown else word
+
+    def pins(self, ctx: ReportContext, markdown: bool = False) -> str:
+        """The parameters ``[design.fixed]`` pins and what that makes assurance ('' when none).
+
+        Plain text for the answer (its template escapes it), escaped Markdown for a section.
+        """
         if not self.fixed:
             return ""
-        listing = ", ".join(f"{escape_md(k)} = {decimal(v, 2, ctx.language)}" for k, v in self.fixed.items())
+        name = escape_md if markdown else str
+        listing = ", ".join(f"{name(k)} = {decimal(v, 2, ctx.language)}" for k, v in self.fixed.items())
         text = ctx.text(
             f"Fixed in every simulated trial instead of drawn from the design prior (design.fixed): {listing}; "
             "assurance is then the probability of success if these values were true, an assumption of this "
@@ -264,17 +272,17 @@ class DesignText:
             f"**P({self.estimand} > {self.threshold('en')}) > {probability}**. Assurance is the probability of success "
             f"averaged over the design prior ({source}), with {allocation} randomised to the treatment arm. Each size "
             f"has {int(design['trials'])} simulated trials; Monte Carlo standard errors (MC SE) are binomial."
-            + (f" {self.pins(ctx)}" if self.fixed else ""),
+            + (f" {self.pins(ctx, markdown=True)}" if self.fixed else ""),
             f"En simulert studie lykkes når analysen (samme modell og priorsett {prior} som denne konfigurasjonen) "
             f"gir **P({self.estimand} > {self.threshold('nb')}) > {probability}**. Sannsynligheten for suksess "
             f"(assurance) er midlet over designprioren ({source}), med {allocation} randomisert til tiltaksarmen. "
             f"Hver størrelse har {int(design['trials'])} simulerte studier; Monte Carlo-standardfeil (MC SE) er "
-            "binomiske." + (f" {self.pins(ctx)}" if self.fixed else ""),
+            "binomiske." + (f" {self.pins(ctx, markdown=True)}" if self.fixed else ""),
         )
 
     def table(self, ctx: ReportContext) -> str:
         """Assurance and expected interval width per size, and how both change from the smallest to the largest."""
-        pe, pn = self.people("en"), self.people("nb")
+        pe, pn = self.people("en", markdown=True), self.people("nb", markdown=True)
         lang = ctx.language
         interval = percent(self.prob, lang)
         rows = [

@@ -241,3 +241,21 @@ def test_a_design_interval_probability_must_print_as_a_whole_percent(value: floa
     with pytest.raises(ValidationError, match="whole percentage"):
         DesignSpec.model_validate({"interval_prob": value})
     assert DesignSpec.model_validate({"interval_prob": 0.95}).interval_prob == 0.95
+
+
+def test_keeping_an_edited_file_never_renames_a_users_own_file(tmp_path: Path) -> None:
+    """A user's own ``participants.csv.kept-1`` stays as it is; the edited file takes the next free name."""
+    from ipsbayes.manifest import carry_user_files
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir(), new.mkdir()
+    (old / "participants.csv").write_text("# my edit\n")
+    (old / "participants.csv.kept-1").write_text("my own notes\n")
+    (new / "participants.csv").write_text("new data\n")
+    carried = dict(carry_user_files(old, new, frozenset()))
+    assert carried == {
+        "participants.csv.kept-1": "participants.csv.kept-1",
+        "participants.csv": "participants.csv.kept-2",
+    }
+    assert (new / "participants.csv.kept-1").read_text() == "my own notes\n"
+    assert (new / "participants.csv.kept-2").read_text() == "# my edit\n"

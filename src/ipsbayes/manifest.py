@@ -218,11 +218,11 @@ def carry_user_files(old: Path, new: Path, listed: frozenset[str]) -> list[tuple
     Returns ``(name in old, name in new)`` pairs: a name a new file took gets ``.kept-N``.
     """
     carried = []
-    for rel in folder_files(old):
-        if rel in listed:
-            continue
-        destination = new / rel
-        if destination.exists() or destination.is_symlink():
+    mine = [rel for rel in folder_files(old) if rel not in listed]
+    taken = [rel for rel in mine if (new / rel).exists() or (new / rel).is_symlink()]
+    for rel in [r for r in mine if r not in taken] + taken:  # names kept as they are first: a user's own
+        destination = new / rel  # "x.kept-1" is never renamed to make room for another file's ".kept-N"
+        if rel in taken:
             destination = kept_name(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
         os.replace(old / rel, destination)

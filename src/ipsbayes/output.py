@@ -217,7 +217,7 @@ class OutputClaim:
         others = [now for was, now in carried if was not in edited]
         if others:
             self.notes.append(
-                f"kept {len(others)} item(s) ipsbayes did not write in {self.target}: "
+                f"kept {len(others)} item(s) ipsbayes did not write (or you edited earlier) in {self.target}: "
                 + ", ".join(others[:5])
                 + (" ..." if len(others) > 5 else "")
             )

@@ -323,3 +323,15 @@ def test_robustness_range_and_pull_sentence_tell_their_numbers_apart(language: s
     text = pull_sentence(ctx, 0.3222, 0.3231, prior, "pp", ("the raw Wald estimate", "det rå Wald-anslaget"))
     numbers = re.findall(r"\((\d+[.,]\d+) (?:pp|prosentpoeng)\)", text)
     assert len(numbers) == 2 and numbers[0] != numbers[1], text
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_analyses_that_agree_to_every_digit_are_said_to_agree(language: str) -> None:
+    """'ranges from -0.6 pp to -0.6 pp' and 'from 0.71 to 0.71' (a prior set that changes none of the priors)."""
+    group = _sensitivity({"main": "pass", "sceptical": "pass"}, {"main": 3.0, "sceptical": 3.0})
+    group["cace"].values[..., 1] = group["cace"].values[..., 0]  # the refit drew the same draws
+    ctx = context(cace_estimands(3.0, 20.0, 30.0), language, groups={"sensitivity": group})
+    line = robustness_line(ctx, "cace", ("the CACE", "CACE"))
+    assert ("stays at" if language == "en" else "i alle analysene") in line, line
+    assert ("in each" if language == "en" else "i hver av dem") in line, line
+    assert "ranges from" not in line and "varierer fra" not in line, line

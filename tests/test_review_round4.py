@@ -161,3 +161,15 @@ def test_the_studys_own_ids_and_labels_keep_their_points_in_norwegian() -> None:
     assert decimal_commas(wrapped, keep) == "andel med sykdom\n(ICD 10.2): 0,5; besetning 2.1 og 2.10; 12,15"
     words = {w: w for w in keep}
     assert _element_nb("2.1", words) == "2.1" and _element_nb("4.5", words) == "4,5"
+
+
+def test_contrasts_ipsbayes_labels_itself_are_not_kept_verbatim() -> None:
+    """'age: +1 SD (4.18)' is ipsbayes's own label: its number takes a decimal comma in Norwegian."""
+    import xarray as xr
+
+    from ipsbayes.present.context import verbatim_words
+
+    estimands = xr.Dataset(
+        {"ame": ("term", [0.1, 0.2])}, coords={"term": ["age: +1 SD (4.18)", "herd: 2.1 vs 1.5"]}, attrs={}
+    )
+    assert verbatim_words(estimands) == ("herd: 2.1 vs 1.5",)

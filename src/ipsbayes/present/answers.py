@@ -106,12 +106,18 @@ def robustness_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> st
     low_label = analysis_name(low_name, ctx.labels, ctx.language)
     high_label = analysis_name(high_name, ctx.labels, ctx.language)
     (low_en, high_en), (low_nb, high_nb) = (amounts([low.median, high.median], unit, lang) for lang in ("en", "nb"))
-    text = ctx.text(
-        f"Across prior sets and model variants, {short[0]} ranges from {low_en} ({low_label}) to {high_en} "
-        f"({high_label})",
-        f"På tvers av priorsett og modellvarianter varierer {short[1]} fra {low_nb} ({low_label}) til {high_nb} "
-        f"({high_label})",
-    )
+    if low_en == high_en:  # the same to every printed digit (e.g. a prior set that changes none of its priors)
+        text = ctx.text(
+            f"Across prior sets and model variants, {short[0]} stays at {low_en} in every analysis",
+            f"På tvers av priorsett og modellvarianter er {short[1]} {low_nb} i alle analysene",
+        )
+    else:
+        text = ctx.text(
+            f"Across prior sets and model variants, {short[0]} ranges from {low_en} ({low_label}) to {high_en} "
+            f"({high_label})",
+            f"På tvers av priorsett og modellvarianter varierer {short[1]} fra {low_nb} ({low_label}) til "
+            f"{high_nb} ({high_label})",
+        )
     if attrs.get("null") is not None:
         text += _agreement(ctx, effects)
     return text + gate_remark(ctx, refit_gates(datatree)) + "."
@@ -262,6 +268,11 @@ def _agreement(ctx: ReportContext, effects: dict[str, Effect]) -> str:
         f"sannsynligheten for {'en økning' if up else 'en nedgang'} varierer fra {ctx.probability(p_low)} til "
         f"{ctx.probability(p_high)}",
     )
+    if ctx.probability(p_low) == ctx.probability(p_high):
+        span = ctx.text(
+            f"the probability of {'an increase' if up else 'a decrease'} is {ctx.probability(p_low)} in each",
+            f"sannsynligheten for {'en økning' if up else 'en nedgang'} er {ctx.probability(p_low)} i hver av dem",
+        )
     null = amount(main.null, "", ctx.language) if main.null else ctx.text("zero", "null")
     if not excludes:
         return ctx.text(

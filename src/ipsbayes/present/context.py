@@ -222,6 +222,8 @@ def vocabulary_of(estimands: xr.Dataset) -> dict[str, str]:
 
 #: "digit.digit": text a Norwegian report would otherwise write with a decimal comma
 _DECIMAL_LIKE = re.compile(r"\d\.\d")
+#: a contrast ipsbayes labels itself: one SD or one unit of a predictor, with its size
+_SHIFT_LIKE = re.compile(r"\+1 (?:SD|unit) \(")
 
 
 def verbatim_words(estimands: xr.Dataset, labels: Mapping[str, str] | None = None) -> tuple[str, ...]:
@@ -233,8 +235,12 @@ def verbatim_words(estimands: xr.Dataset, labels: Mapping[str, str] | None = Non
     """
     found: set[str] = set()
     for coord in estimands.coords.values():
-        if coord.dtype.kind in "OUS":
-            found.update(str(v) for v in np.ravel(coord.values) if _DECIMAL_LIKE.search(str(v)))
+        if coord.dtype.kind in "OUS":  # not the contrasts ipsbayes writes itself ("age: +1 SD (4.39)")
+            found.update(
+                str(v)
+                for v in np.ravel(coord.values)
+                if _DECIMAL_LIKE.search(str(v)) and not _SHIFT_LIKE.search(str(v))
+            )
     words = [*(labels or {}).values(), *vocabulary_of(estimands).values()]
     found.update(str(w) for w in words if _DECIMAL_LIKE.search(str(w)))
     return tuple(sorted(found))

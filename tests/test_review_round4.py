@@ -173,3 +173,13 @@ def test_contrasts_ipsbayes_labels_itself_are_not_kept_verbatim() -> None:
         {"ame": ("term", [0.1, 0.2])}, coords={"term": ["age: +1 SD (4.18)", "herd: 2.1 vs 1.5"]}, attrs={}
     )
     assert verbatim_words(estimands) == ("herd: 2.1 vs 1.5",)
+
+
+def test_equation_coordinates_are_read_side_by_side_in_the_reports_language() -> None:
+    from ipsbayes.diagnostics_text import parameter_label
+
+    words = {"education_nb": "utdanning", "work_nb": "arbeid"}
+    assert (
+        parameter_label("service_sd[education_vs_work]", "nb", words) == "SD for tjenesteeffekter, utdanning mot arbeid"
+    )
+    assert parameter_label("service_sd[education vs work]", "en", words) == "SD of service effects, education vs work"

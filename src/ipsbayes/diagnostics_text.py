@@ -102,7 +102,15 @@ def parameter_label(name: str, language: str = "en", words: Mapping[str, str] | 
 
 
 def _coordinate_word(part: str, language: str, words: Mapping[str, str]) -> str:
-    """A coordinate of a parameter element in the study's words (``education`` -> "utdanning" in bokmål)."""
+    """A coordinate of a parameter element in the study's words (``education`` -> "utdanning" in bokmål).
+
+    An equation ``education_vs_work`` (or ``education vs work``) is read side by side: "utdanning mot arbeid".
+    """
+    for joint in ("_vs_", " vs "):
+        if joint in part:
+            high, low = part.split(joint, 1)
+            between = " mot " if language == "nb" else " vs "
+            return _coordinate_word(high, language, words) + between + _coordinate_word(low, language, words)
     given = words.get(f"{part}_nb") if language == "nb" else None
     return str(given or words.get(part) or part.replace("_", " "))
 

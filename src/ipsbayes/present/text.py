@@ -45,6 +45,7 @@ UNITS_NB: dict[str, str] = {
     "points": "poeng",
     "participants": "deltakere",
     "years": "år",
+    "ratio": "forhold",
 }
 #: units whose numbers are rounded to one decimal (a percentage, percentage points, months)
 ONE_DECIMAL = ("%", "pp", "months", "måneder")

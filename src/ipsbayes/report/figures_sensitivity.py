@@ -23,8 +23,10 @@ from matplotlib.lines import Line2D
 
 from ipsbayes.compared import compared_names, coordinate_text, draws_of, flatten, resolve
 from ipsbayes.present import ReportContext
+from ipsbayes.present.answers import analysis_name
 from ipsbayes.present.style import pointrange
 from ipsbayes.present.text import label_of, localise
+from ipsbayes.present.text import unit_of as text_unit_of
 
 #: power-scaling exponents shown (ArviZ's defaults), with the unscaled posterior between them
 ALPHAS = (0.8, 1.25)
@@ -70,9 +72,16 @@ def title_of(ctx: ReportContext, name: str, width: int) -> str:
 def unit_of(ctx: ReportContext, name: str) -> str:
     """An estimand's unit as an axis label ('percentage points', '%', ...)."""
     found = resolve(ctx.estimands, name)
-    unit = ctx.estimands[found[0]].attrs.get("unit", "") if found is not None else ""
+    attrs = ctx.estimands[found[0]].attrs if found is not None else {}
+    unit = str(attrs.get("unit", ""))
     words = {"pp": ctx.text("percentage points", "prosentpoeng"), "%": "%"}
-    return words.get(unit, ctx.label(unit) if unit else "")
+    return words.get(unit) or (ctx.labels.get(unit) or text_unit_of(attrs, ctx.language) if unit else "")
+
+
+def _analysis_label(ctx: ReportContext, analysis: str) -> str:
+    """A row of the sensitivity figures: "Main analysis (weakly informative)", "Priorsettet skeptisk"."""
+    name = analysis_name(analysis, ctx.labels, ctx.language).removeprefix("the ")
+    return name[:1].upper() + name[1:]
 
 
 def most_telling(names: list[str], limit: int, score: Callable[[str], float]) -> list[str]:
@@ -191,7 +200,7 @@ def sensitivity_forest(ctx: ReportContext) -> tuple[Figure, str]:
         return _ratio(float(np.ptp(medians)), _width(sensitivity[name].isel(analysis=0)))
 
     names = most_telling(every, MAX_FOREST, movement)
-    analyses = [ctx.label(str(a)) for a in sensitivity["analysis"].values]
+    analyses = [_analysis_label(ctx, str(a)) for a in sensitivity["analysis"].values]
     rows, cols = _grid(len(names))
     fig, axes = style.subplots((0.36 * len(analyses) + 1.1) * rows + 0.5, rows, cols, squeeze=False, sharey=True)
     y = np.arange(len(analyses))[::-1]

@@ -34,7 +34,7 @@ from ipsbayes.output_policy import free_space_problem
 from ipsbayes.pipeline import Outputs, build, complete_priors, fit, prepare
 from ipsbayes.present.text import choose
 from ipsbayes.prior_slots import META_KEYS
-from ipsbayes.priors import PriorSet, default_search_dirs, resolve_prior_set
+from ipsbayes.priors import PriorSet, default_search_dirs
 from ipsbayes.report import ReportSettings, reproducibility_rows, write_report
 from ipsbayes.rundir import (
     Run,
@@ -51,6 +51,7 @@ from ipsbayes.rundir import (
 from ipsbayes.sampling import resolve_settings, sample_prior_predictive
 from ipsbayes.sensitivity import (
     check_sensitivity,
+    config_priors,
     power_scaling,
     power_scaling_problems,
     prior_estimands,
@@ -112,13 +113,7 @@ def validate_config(
             [checked.resolve(checked.priors.path)] if checked.priors.path else default_search_dirs(checked.base_dir)
         )
         if "priors" not in broken:
-            priors, prior_problems = resolve_prior_set(
-                checked.priors.set,
-                family.prior_names_for(spec),
-                checked.priors.overrides,
-                search,
-                slots=family.prior_slots(spec),
-            )
+            priors, prior_problems = config_priors(checked, family, spec, search)
             problems += [f"{where}: {p}" for p in prior_problems]
         problems += [f"{where}: {p}" for p in check_estimand_keys(checked, family, spec)]  # a key left out is empty
         if not broken & {"sensitivity", "priors"}:

@@ -64,9 +64,7 @@ def check_sensitivity(config: RunConfig, family: ModelFamily, spec: ModelSpec, s
     """Problems with ``[sensitivity]``: unknown prior sets, invalid variants, priors a variant lacks."""
     problems = []
     for name in config.sensitivity.prior_sets:
-        _, found = resolve_prior_set(
-            name, family.prior_names_for(spec), config.priors.overrides, search_dirs, slots=family.prior_slots(spec)
-        )
+        _, found = config_priors(config, family, spec, search_dirs, name)
         problems += [f"sensitivity.prior_sets '{name}': {p}" for p in found]
     for name, changes in config.sensitivity.variants.items():
         valid_keys = set(family.spec_schema.model_fields) - {"kind"}
@@ -78,15 +76,22 @@ def check_sensitivity(config: RunConfig, family: ModelFamily, spec: ModelSpec, s
         new_spec, found = variant_spec(family, spec, changes, f"sensitivity.variants.{name}")
         problems += found
         if new_spec is not None:
-            _, found = resolve_prior_set(
-                config.priors.set,
-                family.prior_names_for(new_spec),
-                config.priors.overrides,
-                search_dirs,
-                slots=family.prior_slots(new_spec),
-            )
+            _, found = config_priors(config, family, new_spec, search_dirs)
             problems += [f"sensitivity.variants.{name}: {p}" for p in found]
     return problems
+
+
+def config_priors(
+    config: RunConfig, family: ModelFamily, spec: ModelSpec, search_dirs: list[Path], name: str | None = None
+) -> tuple[PriorSet, list[str]]:
+    """Prior set ``name`` (default: the config's ``priors.set``) with ``priors.overrides`` for ``spec``; problems."""
+    return resolve_prior_set(
+        name or config.priors.set,
+        family.prior_names_for(spec),
+        config.priors.overrides,
+        search_dirs,
+        slots=family.prior_slots(spec),
+    )
 
 
 def variant_data_problems(config: RunConfig, family: ModelFamily, spec: ModelSpec, bundle: DataBundle) -> list[str]:

@@ -183,3 +183,23 @@ def test_equation_coordinates_are_read_side_by_side_in_the_reports_language() ->
         parameter_label("service_sd[education_vs_work]", "nb", words) == "SD for tjenesteeffekter, utdanning mot arbeid"
     )
     assert parameter_label("service_sd[education vs work]", "en", words) == "SD of service effects, education vs work"
+
+
+@pytest.mark.sampling
+def test_priors_that_cannot_be_drawn_leave_a_note_not_a_crash(make_config, small_ipsung, monkeypatch) -> None:
+    """The rats example: InverseGamma(0.001, 0.001) draws a 0 that PyTensor inverts with ZeroDivisionError."""
+    import ipsbayes
+    from ipsbayes import runner
+
+    def fails(*args, **kwargs):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(runner, "prior_estimands", fails)
+    path = make_config(
+        "ipsung_employment",
+        data=small_ipsung,
+        **{"sampler.profile": "ci", "sampler.draws": 100, "sampler.tune": 100, "sensitivity.power_scaling": False},
+    )
+    run = ipsbayes.run(path, out=path.parent / "run", progress=False)
+    assert "prior_estimands" not in run.datatree.children
+    assert "The priors alone could not be drawn" in run.report_md.read_text()

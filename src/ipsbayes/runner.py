@@ -267,13 +267,22 @@ def run(
     step = time.perf_counter()
     datatree["estimands"] = xr.DataTree(estimands)
     # one prior-predictive draw serves the prior estimands and the prior-data conflict check (one compilation)
-    shared = sample_prior_predictive(plan.model, CONFLICT_DRAWS, config.seed) if has_assignment(plan.data) else None
-    with chunks.threads(main_fit.settings["cores"]):
-        implied = prior_estimands(plan.family, plan.model, plan.data, plan.spec, config, prior_draws=shared)
-    datatree["prior_estimands"] = xr.DataTree(implied)
-    conflict = prior_data_conflict(plan.model, plan.data, plan.priors, datatree, config.seed, prior_draws=shared)
-    if conflict is not None:
-        datatree["prior_data_conflict"] = xr.DataTree(conflict)
+    try:
+        shared = sample_prior_predictive(plan.model, CONFLICT_DRAWS, config.seed) if has_assignment(plan.data) else None
+        with chunks.threads(main_fit.settings["cores"]):
+            implied = prior_estimands(plan.family, plan.model, plan.data, plan.spec, config, prior_draws=shared)
+    except ArithmeticError as exc:  # e.g. InverseGamma(0.001, 0.001): a draw of 0 inverted (PyTensor's scalar path)
+        implied = None
+        plan.data.notes.append(
+            f"The priors alone could not be drawn ({type(exc).__name__}: a prior this vague gives infinite draws), "
+            "so the report shows no estimands implied by the priors and no prior-data conflict check."
+        )
+        datatree["estimands"].attrs["notes"] = json.dumps(plan.data.notes)
+    if implied is not None:
+        datatree["prior_estimands"] = xr.DataTree(implied)
+        conflict = prior_data_conflict(plan.model, plan.data, plan.priors, datatree, config.seed, prior_draws=shared)
+        if conflict is not None:
+            datatree["prior_data_conflict"] = xr.DataTree(conflict)
     timings["prior_estimands"] = time.perf_counter() - step
     progress_stage.done("prior estimands")
     step = time.perf_counter()

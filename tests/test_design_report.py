@@ -173,3 +173,15 @@ def test_the_reproducibility_table_of_a_norwegian_design_report_is_norwegian(tmp
     md = (tmp_path / "report.md").read_text()
     assert "| sekunder | 7,5 |" in md and "| konfigurasjon |" in md and "| frø | 1 |" in md and "i samme prosess" in md
     assert "| config |" not in md and "7.5" not in md
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_assurance_above_the_ceiling_is_called_false_positives_not_a_bound(language: str) -> None:
+    """An outside reviewer's case: a null effect pinned, ceiling 0.00, assurance 0.70 beside 'cannot exceed'."""
+    ctx = standalone_context(language, interval_prob=0.9)
+    null = meta(ceiling=0.0)
+    null["design"]["fixed"] = {"treatment_effect": 0.0}
+    sentence = DesignText(curve([0.5, 0.6, 0.7]), null, "pp").ceiling_sentence(ctx)
+    assert ("false positives" if language == "en" else "falske positive") in sentence, sentence
+    assert "cannot exceed" not in sentence and "kan ikke bli større" not in sentence
+    assert ("0.70" if language == "en" else "0,70") in sentence  # at least 0.70 - 0.00 of it

@@ -237,6 +237,19 @@ class DesignText:
             best, spread = float(row["assurance"]), self.spread(row)
         else:
             best, spread = 0.0, 0.0
+        if best - spread > ceiling:  # more successes than true effects beyond the threshold: false positives
+            share_en, share_nb = decimal(best - ceiling, 2, "en"), decimal(best - ceiling, 2, "nb")
+            return ctx.text(
+                f"Assurance is above the design prior's own probability that the true {self.estimand} exceeds "
+                f"{self.threshold('en')} ({value}{', with the fixed values below' if self.fixed else ''}): at least "
+                f"{share_en} of the best size's assurance comes from simulated trials that succeed although the true "
+                f"{self.estimand} does not exceed {self.threshold('en')} (false positives of the success rule).",
+                f"Sannsynligheten for suksess er høyere enn designpriorens egen sannsynlighet for at sann "
+                f"{self.estimand} er over {self.threshold('nb')} ({value}"
+                f"{', med de faste verdiene nedenfor' if self.fixed else ''}): minst {share_nb} av den beste "
+                f"størrelsens sannsynlighet kommer fra simulerte studier som lykkes selv om sann {self.estimand} ikke "
+                f"er over {self.threshold('nb')} (falske positive for suksessregelen).",
+            )
         if ceiling - best <= 0.1:
             en = f": the largest sizes are close to it, so more {pe} buy precision, not success."
             nb = f": de største utvalgene ligger nær den, så flere {pn} gir mer presisjon, ikke mer suksess."
@@ -249,10 +262,12 @@ class DesignText:
         if self.fixed:
             en, nb = f" (with the fixed values below){en}", f" (med de faste verdiene nedenfor){nb}"
         return ctx.text(
-            f"Assurance cannot exceed the design prior's own probability that the true {self.estimand} exceeds "
-            f"{self.threshold('en')}, here {value}" + en,
-            f"Sannsynligheten for suksess kan ikke bli større enn designpriorens egen sannsynlighet for at sann "
-            f"{self.estimand} er over {self.threshold('nb')}, her {value}" + nb,
+            f"Assurance can exceed the design prior's own probability that the true {self.estimand} exceeds "
+            f"{self.threshold('en')} only through false positives of the success rule; that probability is "
+            f"{value}" + en,
+            f"Sannsynligheten for suksess kan bare bli større enn designpriorens egen sannsynlighet for at sann "
+            f"{self.estimand} er over {self.threshold('nb')} gjennom falske positive; den sannsynligheten er "
+            f"{value}" + nb,
         )
 
     def question(self, ctx: ReportContext) -> str:

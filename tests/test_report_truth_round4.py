@@ -335,3 +335,14 @@ def test_analyses_that_agree_to_every_digit_are_said_to_agree(language: str) -> 
     assert ("stays at" if language == "en" else "i alle analysene") in line, line
     assert ("in each" if language == "en" else "i hver av dem") in line, line
     assert "ranges from" not in line and "varierer fra" not in line, line
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_medians_apart_by_a_sliver_of_the_interval_are_not_printed_to_four_decimals(language: str) -> None:
+    """'fra 5,9486 til 5,9487 måneder': a median month that moves by 0.0001 in an interval months wide."""
+    group = _sensitivity({"main": "pass", "sceptical": "pass"}, {"main": 5.9486, "sceptical": 5.9486})
+    group["cace"].values[..., 1] = group["cace"].values[..., 0] + 0.0001
+    ctx = context(cace_estimands(3.0, 20.0, 30.0), language, groups={"sensitivity": group})
+    line = robustness_line(ctx, "cace", ("the CACE", "CACE"))
+    assert ("stays at about" if language == "en" else "omtrent") in line, line
+    assert "5.9486" not in line and "5,9486" not in line and "5,9487" not in line, line

@@ -85,6 +85,10 @@ def probability_sentence(
     return text + "."
 
 
+#: medians of several analyses closer than this share of the main analysis's interval width are "the same"
+SAME_SHARE = 0.01
+
+
 def robustness_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> str | None:
     """How ``name`` moves across prior sets and model variants (None when the run has no refits).
 
@@ -106,10 +110,16 @@ def robustness_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> st
     low_label = analysis_name(low_name, ctx.labels, ctx.language)
     high_label = analysis_name(high_name, ctx.labels, ctx.language)
     (low_en, high_en), (low_nb, high_nb) = (amounts([low.median, high.median], unit, lang) for lang in ("en", "nb"))
-    if low_en == high_en:  # the same to every printed digit (e.g. a prior set that changes none of its priors)
+    main = next(iter(effects.values()))
+    if low_en == high_en or high.median - low.median < SAME_SHARE * (main.upper - main.lower):
+        # the same to every printed digit, or apart by a sliver of the interval: said to be the same
+        about = "" if low_en == high_en else ctx.text("about ", "omtrent ")
+        middle = (low.median + high.median) / 2
         text = ctx.text(
-            f"Across prior sets and model variants, {short[0]} stays at {low_en} in every analysis",
-            f"På tvers av priorsett og modellvarianter er {short[1]} {low_nb} i alle analysene",
+            f"Across prior sets and model variants, {short[0]} stays at {about}{amount(middle, unit, 'en')} in "
+            "every analysis",
+            f"På tvers av priorsett og modellvarianter er {short[1]} {about}{amount(middle, unit, 'nb')} i alle "
+            "analysene",
         )
     else:
         text = ctx.text(

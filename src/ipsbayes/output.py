@@ -210,9 +210,10 @@ class OutputClaim:
             return
         changed = [f"{was} (as {now})" if was != now else was for was, now in carried if was in edited]
         if changed:
+            it = "it, so it is yours and was" if len(changed) == 1 else "them, so they are yours and were"
             self.notes.append(
                 f"kept {', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''} in {self.target}: changed since "
-                "ipsbayes wrote it, so it is yours and was not replaced"
+                f"ipsbayes wrote {it} not replaced"
             )
         others = [now for was, now in carried if was not in edited]
         if others:
@@ -443,9 +444,14 @@ def refresh_folder(folder: Path | str, *, kind: str = "run") -> Iterator[Path]:
         edited = changed_files(folder, manifest, new_files)
         same = {rel for rel in edited if _same_bytes(staging / rel, folder / rel)}  # nothing of the user's lost
         if edited := [rel for rel in edited if rel not in same]:
+            it = (
+                "it and so is yours now; move or rename it"
+                if len(edited) == 1
+                else "them and so are yours now; move or rename them"
+            )
             raise OutputError(
                 f"Re-rendering {folder} would replace {', '.join(edited[:5])}, which changed since ipsbayes wrote "
-                "it and so is yours now; move or rename it and run `ipsbayes report` again (nothing was changed)"
+                f"{it} and run `ipsbayes report` again (nothing was changed)"
             )
         with interrupt.deferred():
             moved = [rel for rel in new_files if rel not in same]

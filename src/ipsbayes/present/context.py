@@ -224,6 +224,8 @@ def vocabulary_of(estimands: xr.Dataset) -> dict[str, str]:
 _DECIMAL_LIKE = re.compile(r"\d\.\d")
 #: a contrast ipsbayes labels itself: one SD or one unit of a predictor, with its size
 _SHIFT_LIKE = re.compile(r"\+1 (?:SD|unit) \(")
+#: how ipsbayes joins names in a coordinate: "variable: level", "high vs low", "first, second"
+_CONTRAST_PARTS = re.compile(r": | vs |, ")
 
 
 def verbatim_words(estimands: xr.Dataset, labels: Mapping[str, str] | None = None) -> tuple[str, ...]:
@@ -235,12 +237,10 @@ def verbatim_words(estimands: xr.Dataset, labels: Mapping[str, str] | None = Non
     """
     found: set[str] = set()
     for coord in estimands.coords.values():
-        if coord.dtype.kind in "OUS":  # not the contrasts ipsbayes writes itself ("age: +1 SD (4.39)")
-            found.update(
-                str(v)
-                for v in np.ravel(coord.values)
-                if _DECIMAL_LIKE.search(str(v)) and not _SHIFT_LIKE.search(str(v))
-            )
+        if coord.dtype.kind in "OUS":  # the levels inside a contrast ipsbayes writes ("dx: ICD 9.5 vs ICD 10.2"),
+            for value in np.ravel(coord.values):  # not its own "age: +1 SD (4.39)"
+                parts = _CONTRAST_PARTS.split(str(value))
+                found.update(p for p in parts if _DECIMAL_LIKE.search(p) and not _SHIFT_LIKE.search(p))
     words = [*(labels or {}).values(), *vocabulary_of(estimands).values()]
     found.update(str(w) for w in words if _DECIMAL_LIKE.search(str(w)))
     return tuple(sorted(found))

@@ -203,3 +203,14 @@ def test_priors_that_cannot_be_drawn_leave_a_note_not_a_crash(make_config, small
     run = ipsbayes.run(path, out=path.parent / "run", progress=False)
     assert "prior_estimands" not in run.datatree.children
     assert "The priors alone could not be drawn" in run.report_md.read_text()
+
+
+def test_prior_sets_are_the_same_when_every_distribution_and_number_is() -> None:
+    """A refit under a prior set that sets a model's priors as the main set does would repeat it draw for draw."""
+    from ipsbayes.priors import Prior, PriorSet
+    from ipsbayes.sensitivity import _same_numbers
+
+    main = PriorSet("weakly_informative", "", {"b": Prior("Normal", {"mu": 0.0, "sigma": 1.0}, "main's reason")})
+    twin = PriorSet("sceptical", "", {"b": Prior("Normal", {"mu": 0.0, "sigma": 1.0}, "another reason")})
+    other = PriorSet("sceptical", "", {"b": Prior("Normal", {"mu": 0.0, "sigma": 0.5}, "tighter")})
+    assert _same_numbers(main, twin) and not _same_numbers(main, other)

@@ -278,7 +278,7 @@ def test_competing_outcomes_run_compares_prior_sets_and_power_scales_each_elemen
             "sampler.profile": "ci",
             "sampler.draws": 150,
             "sampler.tune": 150,
-            "sensitivity.prior_sets": ["sceptical"],
+            "sensitivity.prior_sets": ["ips_literature", "sceptical"],  # sceptical: the same priors here
             "sensitivity.power_scaling": True,
         },
     )
@@ -290,7 +290,11 @@ def test_competing_outcomes_run_compares_prior_sets_and_power_scales_each_elemen
     assert any(n.startswith("focus_ame[") for n in names) and any(n.startswith("category_share[") for n in names)
     sensitivity = tree["sensitivity"].to_dataset()
     assert list(sensitivity.data_vars) == names
-    assert [str(a) for a in sensitivity["analysis"].values] == ["main (weakly_informative)", "prior set: sceptical"]
+    assert [str(a) for a in sensitivity["analysis"].values] == [
+        "main (weakly_informative)",
+        "prior set: ips_literature",
+    ]
+    assert "The prior set 'sceptical' gives this model the same priors" in run.report_md.read_text()
     assert all(set(sensitivity[n].dims) == {"analysis", "chain", "draw"} for n in names)
     power = tree["power_scaling"].to_dataset()
     assert {"focus_ame", "category_share", *names} <= {str(e) for e in power["estimand"].values}

@@ -294,6 +294,7 @@ def run(
         datatree["power_scaling"] = xr.DataTree(scaled)
     search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
     refits = sensitivity_fits(main_fit, plan.bundle, search, progress)
+    datatree["estimands"].attrs["notes"] = json.dumps(main_fit.data.notes)  # e.g. a prior set not refitted
     if refits is not None:
         datatree["sensitivity"] = xr.DataTree(refits)
     timings["sensitivity"] = time.perf_counter() - step

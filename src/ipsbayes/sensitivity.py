@@ -35,7 +35,7 @@ from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle
 from ipsbayes.errors import IpsBayesError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
-from ipsbayes.pipeline import LIGHT, Fitted, fit, prepare
+from ipsbayes.pipeline import LIGHT, Fitted, complete_priors, fit, prepare
 from ipsbayes.priors import PriorSet, resolve_prior_set
 from ipsbayes.sampling import sample_prior_predictive
 
@@ -208,30 +208,31 @@ def sensitivity_fits(
 
     label = f"{MAIN} ({priors.name})"
     results = {label: scalars(main)}
+    repeated: list[str] = []
     gates = {label: _gate(main)}
     for set_name in settings.prior_sets:
         if set_name == priors.name:
             continue
-        other, _ = resolve_prior_set(
-            set_name, family.prior_names_for(spec), config.priors.overrides, search_dirs, slots=family.prior_slots(spec)
-        )
+        other, _ = config_priors(config, family, spec, search_dirs, set_name)
+        if _same_numbers(complete_priors(family, spec, main.data, other), priors):
+            repeated.append(set_name)  # its refit would repeat the main analysis draw for draw
+            continue
         label = f"prior set: {set_name}"
         with progress_stage.group(f"refit, {label}"):
             refitted = refit(main, bundle, spec, other, progress)
         results[label], gates[label] = scalars(refitted), _gate(refitted)
     for variant, changes in settings.variants.items():
         new_spec, _ = variant_spec(family, spec, changes, variant)
-        new_priors, _ = resolve_prior_set(
-            priors.name,
-            family.prior_names_for(new_spec),
-            config.priors.overrides,
-            search_dirs,
-            slots=family.prior_slots(new_spec),
-        )
+        new_priors, _ = config_priors(config, family, new_spec, search_dirs, priors.name)
         label = f"variant: {variant}"
         with progress_stage.group(f"refit, {label}"):
             refitted = refit(main, bundle, new_spec, new_priors, progress)
         results[label], gates[label] = scalars(refitted), _gate(refitted)
+    main.data.notes.extend(
+        f"The prior set '{name}' gives this model the same priors as '{priors.name}', so it was not refitted "
+        "(its refit would repeat the main analysis draw for draw)."
+        for name in repeated
+    )
     # a variant may lack an estimand or element (another formula): only what every analysis has is set side by side
     missing = {a: [n for n in names if n not in r.data_vars] for a, r in results.items()}
     kept = [n for n in names if not any(n in lacking for lacking in missing.values())]
@@ -253,6 +254,12 @@ def sensitivity_fits(
         "not_compared": json.dumps({a: m for a, m in missing.items() if m}),
     }
     return stacked
+
+
+def _same_numbers(one: PriorSet, other: PriorSet) -> bool:
+    """True when two prior sets give every parameter the same distribution and numbers (sources aside)."""
+    key = lambda p: (p.dist, json.dumps(p.params, sort_keys=True, default=str), p.on, p.labels)  # noqa: E731
+    return one.priors.keys() == other.priors.keys() and all(key(one[n]) == key(other[n]) for n in one.priors)
 
 
 def _gate(fitted: Fitted) -> dict[str, Any]:

@@ -249,6 +249,15 @@ def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str])
             f"Hvor mye {short[1]} avhenger av priorene, ble ikke undersøkt: analysene med andre priorsett og "
             f"power-scaling i denne kjøringen gjelder andre størrelser; legg til `{name}` i `sensitivity.estimands`.",
         )
+    if "so it was not refitted" in str(ctx.estimands.attrs.get("notes", "")):  # prior sets equal to the main one
+        return ctx.text(
+            f"How much {short[0]} depends on the priors was not checked in this run: the prior sets in "
+            "`sensitivity.prior_sets` give this model the same priors as the main analysis (see the notes); name "
+            "one that differs.",
+            f"Hvor mye {short[1]} avhenger av priorene, ble ikke undersøkt i denne kjøringen: priorsettene i "
+            "`sensitivity.prior_sets` gir denne modellen de samme priorene som hovedanalysen (se merknadene); "
+            "oppgi et som er annerledes.",
+        )
     if "power-scaling of the likelihood were skipped" in str(ctx.estimands.attrs.get("notes", "")):  # large data
         return ctx.text(
             f"How much {short[0]} depends on the priors was not checked in this run (no refits under other prior "

@@ -105,6 +105,22 @@ _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
         "vurderingene.",
     ),
     (
+        re.compile(
+            r"^The prior set '(?P<other>.+)' gives this model the same priors as '(?P<main>.+)', so it was not "
+            r"refitted \(its refit would repeat the main analysis draw for draw\)\.$"
+        ),
+        "Priorsettet '{other}' gir denne modellen de samme priorene som '{main}', så det ble ikke tilpasset på nytt "
+        "(analysen ville gjentatt hovedanalysen trekk for trekk).",
+    ),
+    (
+        re.compile(
+            r"^The priors alone could not be drawn \((?P<error>\w+): a prior this vague gives infinite draws\), so "
+            r"the report shows no estimands implied by the priors and no prior-data conflict check\.$"
+        ),
+        "Priorene alene kunne ikke trekkes ({error}: en så vag prior gir uendelige trekk), så rapporten viser ingen "
+        "størrelser som priorene alene gir, og ingen sjekk av konflikt mellom prior og data.",
+    ),
+    (
         re.compile(r"^Fidelity: mean of (?P<n>\d+) review scores per service plugged in \(no measurement error\)\.$"),
         "Modelltrofasthet: gjennomsnittet av {n} vurderingsskårer per tjeneste brukt direkte (uten målefeil).",
     ),

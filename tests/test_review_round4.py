@@ -214,3 +214,14 @@ def test_prior_sets_are_the_same_when_every_distribution_and_number_is() -> None
     twin = PriorSet("sceptical", "", {"b": Prior("Normal", {"mu": 0.0, "sigma": 1.0}, "another reason")})
     other = PriorSet("sceptical", "", {"b": Prior("Normal", {"mu": 0.0, "sigma": 0.5}, "tighter")})
     assert _same_numbers(main, twin) and not _same_numbers(main, other)
+
+
+def test_a_binomial_description_counts_rows_and_the_trials_they_hold() -> None:
+    """'21 seeds in 21 plates' for 831 seeds on 21 plates (outside review): rows and trials are both said."""
+    from ipsbayes.runner import check
+
+    from .conftest import REPO
+
+    plan = check(REPO / "examples" / "seeds" / "seeds.toml")
+    assert "for 21 rows (831 seeds) in 21 plates" in plan.family.describe(plan.spec, plan.data, "en")
+    assert "for 21 rader (831 seeds) i 21 plater" in plan.family.describe(plan.spec, plan.data, "nb")

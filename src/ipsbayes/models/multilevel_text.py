@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ipsbayes.families import OutcomeFamily
 from ipsbayes.models.base import ModelData, nb_plural
 from ipsbayes.models.formula import ModelFormula
@@ -48,12 +50,16 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
         terms.append("fidelity_slope * (fidelity - centre) / per")
     terms += [f"{b.block.effect_name}[{b.dim}]" + ("" if b.intercept_only else " . x") for b in blocks]
     title = family.title_nb if nb else family.title
+    counted = f"{data.n_rows} {units_word}"
+    if "trials" in data.arrays:  # a row counts several trials (seeds on a plate): both numbers
+        trials = f"{int(np.sum(data.arrays['trials'])):,}".replace(",", "\u2009" if nb else ",")
+        counted = f"{data.n_rows} {t('rows', 'rader')} ({trials} {units_word})"
     lines = [
         t(
-            f"{title}: multilevel regression of {response} for {data.n_rows} {units_word}"
+            f"{title}: multilevel regression of {response} for {counted}"
             + (f" in {groups}" if groups else "")
             + f". Formula: `{spec.formula}`.",
-            f"{title}: flernivåregresjon av {response} for {data.n_rows} {units_word}"
+            f"{title}: flernivåregresjon av {response} for {counted}"
             + (f" i {groups}" if groups else "")
             + f". Formel: `{spec.formula}`.",
         ),

@@ -225,3 +225,25 @@ def test_a_binomial_description_counts_rows_and_the_trials_they_hold() -> None:
     plan = check(REPO / "examples" / "seeds" / "seeds.toml")
     assert "for 21 rows (831 seeds) in 21 plates" in plan.family.describe(plan.spec, plan.data, "en")
     assert "for 21 rader (831 seeds) i 21 plater" in plan.family.describe(plan.spec, plan.data, "nb")
+
+
+def test_norwegian_tables_label_the_elements_of_a_vector_estimand() -> None:
+    """tables/sensitivity_nb.csv kept 'Expected share reaching each outcome: none' for element rows."""
+    import pandas as pd
+    import xarray as xr
+
+    from ipsbayes.report.tables import labelled
+
+    estimands = xr.Dataset(
+        {"category_share": ("category", [60.0, 14.0])},
+        coords={"category": ["none", "work"]},
+        attrs={"vocabulary": '{"none_nb": "ingen av disse", "work_nb": "arbeid"}'},
+    )
+    estimands["category_share"].attrs = {"label": "Expected share", "label_nb": "Forventet andel", "unit": "%"}
+    table = pd.DataFrame(
+        {"estimand": ["category_share[none]", "category_share[work]"], "label": ["x", "y"], "unit": ["%", "%"]}
+    )
+    assert list(labelled(table, estimands, "nb")["label"]) == [
+        "Forventet andel: ingen av disse",
+        "Forventet andel: arbeid",
+    ]

@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes.present.context import verbatim_words, vocabulary_of
-from ipsbayes.present.phrases import amount
+from ipsbayes.present.phrases import amount, readable
 from ipsbayes.present.text import (
     choose,
     equals_probability,
@@ -296,12 +296,18 @@ def labelled(table: pd.DataFrame, estimands: xr.Dataset, language: str) -> pd.Da
     if language == "en" or "label" not in table or "estimand" not in table:
         return table
     table = table.copy()
-    table.attrs["words"] = vocabulary_of(estimands) | {w: w for w in verbatim_words(estimands)}  # "2.1" as written
+    table.attrs["words"] = words = vocabulary_of(estimands) | {w: w for w in verbatim_words(estimands)}  # "2.1"
+
+    def label_in(name: str, label: str) -> str:  # an estimand, or one element of it ("category_share[work]")
+        if name in estimands.data_vars:
+            return label_of(estimands[name].attrs, language, label)
+        base, bracket, element = name.partition("[")
+        if bracket and base in estimands.data_vars:
+            return f"{label_of(estimands[base].attrs, language, label)}: {readable(element[:-1], words, language)}"
+        return label
+
     known = [name in estimands.data_vars for name in table["estimand"]]
-    table["label"] = [
-        label_of(estimands[name].attrs, language, label) if ok else label
-        for name, label, ok in zip(table["estimand"], table["label"], known, strict=True)
-    ]
+    table["label"] = [label_in(str(name), label) for name, label in zip(table["estimand"], table["label"], strict=True)]
     if "unit" in table:
         table["unit"] = [
             unit_of(estimands[name].attrs, language) if ok else unit_of({"unit": unit}, language)

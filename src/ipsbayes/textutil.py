@@ -222,3 +222,10 @@ def decimal_commas(text: str, keep: Iterable[str] = ()) -> str:
 
 
 _DECIMAL_POINT = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?![\w.])")
+
+
+def regular_plural(word: str, language: str) -> str:
+    """A regular plural: bokmål "skole" -> "skoler", "tjeneste" -> "tjenester"; English "school" -> "schools"."""
+    if language == "nb":
+        return word + ("r" if word.endswith("e") else "er")
+    return word + ("es" if word.endswith("s") else "s")

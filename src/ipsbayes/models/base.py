@@ -26,6 +26,7 @@ from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.present.context import Presentation
 from ipsbayes.prior_slots import PriorSlot
 from ipsbayes.priors import Prior, PriorSet
+from ipsbayes.textutil import regular_plural
 
 
 class ModelSpec(BaseModel):
@@ -328,7 +329,7 @@ def nb_plural(words: Mapping[str, Any], key: str, default: str) -> str:
     if words.get(f"{key}_plural_nb") or words.get(f"{key}_plural"):
         return nb_word(words, f"{key}_plural", "")
     word = nb_word(words, key, default)
-    return word + ("r" if word.endswith("e") else "er")
+    return regular_plural(word, "nb")
 
 
 def draws_array(posterior: xr.Dataset, name: str) -> np.ndarray:

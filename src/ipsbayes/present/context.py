@@ -22,6 +22,7 @@ import xarray as xr
 from ipsbayes.present.phrases import Effect, readable
 from ipsbayes.present.style import Style
 from ipsbayes.present.text import RELABELLED_WORDS, choose, format_number, format_probability, percent, relabelled
+from ipsbayes.textutil import regular_plural
 
 
 @dataclass
@@ -123,9 +124,7 @@ class ReportContext:
         if not many and nb and not own and vocabulary.get(plural_key) not in (None, "", plural[0]):
             many = vocabulary[plural_key]  # the config's own plural, as written
         if not many and word:
-            many = (
-                (word + ("r" if word.endswith("e") else "er")) if nb else (word + ("es" if word.endswith("s") else "s"))
-            )
+            many = regular_plural(word, self.language)
         return f"{n} {many or choose(self.language, *plural)}"
 
     @property

@@ -26,7 +26,6 @@ from ipsbayes.present.text import (
     interval_name,
     label_of,
     localise,
-    months_text,
     percent,
     shared_decimals,
     unit_of,
@@ -251,8 +250,6 @@ def csv_with_header(table: pd.DataFrame, interval_kind: str, interval_prob: floa
 
 #: an interval as :func:`interval_name` writes it in English
 _INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)% (?:equal-tailed|highest-density) interval \((ETI|HDI)\)$")
-#: a coordinate that is a decimal number (grid values)
-_DECIMAL = re.compile(r"^-?\d+\.\d+$")
 #: words in text columns meant for readers
 _NB_WORDS = {"above": "over", "below": "under"}
 
@@ -265,24 +262,11 @@ def _interval_nb(text: object) -> object:
 
 
 def _element_nb(text: object, words: Mapping[str, str]) -> object:
-    """A summary element for Norwegian readers, coordinate by coordinate.
+    """A summary element for Norwegian readers, coordinate by coordinate (:func:`~ipsbayes.present.phrases.readable`).
 
-    The study's Norwegian word (``<name>_nb`` in the family's vocabulary), months in Norwegian and
-    decimal commas; other names (service ids, levels) as written.
+    The study's Norwegian words (``<name>_nb``), its own ids as written, months in Norwegian and decimal commas.
     """
-    if not isinstance(text, str) or not text:
-        return text
-    parts = []
-    for part in text.split(", "):
-        if words.get(f"{part}_nb"):
-            parts.append(str(words[f"{part}_nb"]))
-        elif words.get(part) == part:  # the study's own id or level ("2.1"): as written
-            parts.append(part)
-        elif _DECIMAL.match(part):
-            parts.append(localise(part, "nb"))
-        else:
-            parts.append(months_text(part, "nb"))
-    return ", ".join(parts)
+    return readable(text, words, "nb") if isinstance(text, str) and text else text
 
 
 def labelled(table: pd.DataFrame, estimands: xr.Dataset, language: str) -> pd.DataFrame:

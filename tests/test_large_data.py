@@ -117,10 +117,12 @@ def test_with_every_row_subsampled_it_is_exact_psis_loo() -> None:
 def test_a_run_above_the_pointwise_limit_keeps_totals_subsample_and_thinned_draws(
     make_config, small_ipsung, tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(runner, "MAX_POINTWISE_ROWS", 100)  # the 400 participants count as large data
     monkeypatch.setattr(runner, "LOO_SUBSAMPLE_ROWS", 120)
     monkeypatch.setattr(runner, "LARGE_DATA_PREDICTIVE_DRAWS", 40)
-    config = make_config(data=small_ipsung, **{"sampler.profile": "ci", "sensitivity.power_scaling": True})
+    config = make_config(  # the 400 participants handled as large data, as "auto" does above 10,000 rows
+        data=small_ipsung,
+        **{"sampler.profile": "ci", "sensitivity.power_scaling": True, "diagnostics.loo": "subsample"},
+    )
     out = tmp_path / "run"
     assert main(["run", str(config), "--out", str(out), "--quiet"]) == 0
     run = load_run(out)
@@ -153,7 +155,7 @@ def test_a_run_above_the_pointwise_limit_keeps_totals_subsample_and_thinned_draw
     assert f"elpd_loo {estimate.elpd:.1f}" in check_k.message
 
     notes = json.loads(tree["estimands"].attrs["notes"])
-    assert any("likelihood rows (more than 100)" in n for n in notes)
+    assert any("400 likelihood rows with loo = 'subsample'" in n for n in notes)
     assert any(f"subsample of {len(rows):,} rows" in n for n in notes)
     assert "Predictive checks use 40 evenly spaced posterior draws." in notes
     report = (out / "report.md").read_text()
@@ -192,3 +194,44 @@ def test_the_large_data_notes_say_what_the_fit_kept_in_both_languages(plan) -> N
         assert norwegian != note and "skipped" not in norwegian and "rows" not in norwegian
     assert "123\u2009456 rader" in translate_note(kept[0], "nb")
     assert "utvalg på 77 rader" in translate_note(kept[1], "nb") and "bruker 10 jevnt" in translate_note(kept[2], "nb")
+
+
+def test_which_runs_keep_every_rows_log_likelihood() -> None:
+    """``[diagnostics] loo``: "auto" subsamples above EXACT_LOO_ROWS only where the family can."""
+    from types import SimpleNamespace
+
+    from ipsbayes.models import REGISTRY
+
+    logistic, tte = REGISTRY["hierarchical_logistic"], REGISTRY["time_to_event"]
+    assert logistic.sums_large_log_likelihood and not tte.sums_large_log_likelihood
+
+    def keeps(loo: str, family, rows: int) -> bool:
+        return runner.keeps_pointwise(SimpleNamespace(diagnostics=SimpleNamespace(loo=loo)), family, rows)
+
+    exact, limit = runner.EXACT_LOO_ROWS, runner.MAX_POINTWISE_ROWS
+    assert keeps("auto", logistic, exact) and not keeps("auto", logistic, exact + 1)
+    assert keeps("auto", tte, exact + 1) and keeps("auto", tte, limit)  # would otherwise lose LOO altogether
+    assert not keeps("auto", tte, limit + 1) and not keeps("auto", logistic, limit + 1)
+    assert keeps("exact", logistic, 10 * limit) and not keeps("subsample", logistic, 10)
+    # the note names the rule that applied
+    tree = xr.DataTree()
+    assert "15,000 likelihood rows (more than 10,000)" in runner.large_data_notes(tree, 15_000)[0]
+    assert "60,000 likelihood rows (more than 50,000)" in runner.large_data_notes(tree, 60_000)[0]
+    assert "loo = 'exact' under [diagnostics] keeps it" in runner.large_data_notes(tree, 15_000)[0]
+    assert "300 likelihood rows with loo = 'subsample'" in runner.large_data_notes(tree, 300, asked=True)[0]
+
+
+def test_check_refuses_a_subsample_the_family_cannot_take(tmp_path) -> None:
+    import tomli_w
+
+    from ipsbayes.errors import ConfigError
+    from ipsbayes.testing import edit_config, load_raw_config
+
+    raw = load_raw_config(REPO / "models" / "ipsung_time_to_job.toml")
+    for key in ("participants", "services", "monthly_status"):
+        raw["data"][key] = str((REPO / "models" / raw["data"][key]).resolve())
+    path = tmp_path / "tte.toml"
+    path.write_text(tomli_w.dumps(edit_config(raw, **{"diagnostics.loo": "subsample"})))
+    with pytest.raises(ConfigError) as error:
+        check(path)
+    assert "diagnostics.loo" in str(error.value) and 'loo = "exact"' in str(error.value)

@@ -387,15 +387,15 @@ def _check(config: Path) -> int:
     from ipsbayes.runner import (
         LARGE_DATA_PREDICTIVE_DRAWS,
         LOO_SUBSAMPLE_ROWS,
-        MAX_POINTWISE_ROWS,
         check,
         describe_priors,
+        keeps_pointwise,
     )
     from ipsbayes.sampling import resolve_settings
 
     plan = check(config)
     dims = ", ".join(f"{k}={len(v)}" for k, v in plan.data.coords.items())
-    pointwise = int(plan.data.arrays["y"].size) <= MAX_POINTWISE_ROWS
+    pointwise = keeps_pointwise(plan.config, plan.family, int(plan.data.arrays["y"].size))
     memory = estimate_memory(  # the groups a run keeps (see runner.run)
         plan.model,
         resolve_settings(plan.config.sampler),

@@ -189,6 +189,14 @@ class DiagnosticsConfig(_Strict):
     pareto_k_max: Number | None = Field(
         None, gt=0, description="LOO Pareto k above this warns (default: ArviZ's sample-size rule)"
     )
+    loo: Literal["auto", "exact", "subsample"] = Field(
+        "auto",
+        description=(
+            "PSIS-LOO from every row's stored log-likelihood ('exact'), or from a random subsample of rows "
+            "scaled up by a difference estimator ('subsample', Magnusson et al. 2019); 'auto': exact up to "
+            "10,000 likelihood rows, and above that wherever the model cannot subsample"
+        ),
+    )
 
 
 class SensitivityConfig(_Strict):

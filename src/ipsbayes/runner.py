@@ -61,6 +61,10 @@ from ipsbayes.sensitivity import (
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
 MAX_POINTWISE_ROWS = 50_000
+#: ``[diagnostics] loo = "auto"``: above this many likelihood rows a family that can summarise its
+#: log-likelihood keeps a subsample instead of every row (post-fit work then grows with the question,
+#: not the rows: at 15,000 rows exact LOO and its draws x rows groups cost more than half the fit)
+EXACT_LOO_ROWS = 10_000
 #: posteriors of at least this many bytes are written on a thread beside the report: below it the
 #: writing is mostly Python (many small variables) and would only take turns with the report for the GIL
 BACKGROUND_WRITE_BYTES = 200_000_000
@@ -149,7 +153,8 @@ def check(source: Path | str | dict[str, Any] | RunConfig, *, sampling_follows: 
     started = time.perf_counter()
     data = prepare(family, bundle, spec, config)
     raise_if(variant_data_problems(config, family, spec, bundle), "A sensitivity variant does not fit the data")
-    if unfit := power_scaling_problems(config, family, data, MAX_POINTWISE_ROWS):  # else skipped after the fit
+    pointwise = keeps_pointwise(config, family, int(data.arrays["y"].size))
+    if unfit := loo_problems(config, family) + power_scaling_problems(config, family, data, pointwise):
         where = str(config.source) if config.source else "config"
         raise ConfigError(f"Invalid config {where}", [f"{where}: {problem}" for problem in unfit])
     timings["prepare_data"] = time.perf_counter() - started
@@ -242,7 +247,7 @@ def run(
     progress_stage.done("read data, build model")
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)
-    pointwise = rows <= MAX_POINTWISE_ROWS
+    pointwise = keeps_pointwise(config, plan.family, rows)
     main_fit = fit(
         plan.family,
         plan.spec,
@@ -261,7 +266,7 @@ def run(
     timings = {**plan.timings, **main_fit.timings}
     datatree, estimands, diagnostics = main_fit.datatree, main_fit.estimands, main_fit.diagnostics
     if not pointwise:
-        plan.data.notes.extend(large_data_notes(datatree, rows))
+        plan.data.notes.extend(large_data_notes(datatree, rows, asked=config.diagnostics.loo == "subsample"))
         estimands.attrs["notes"] = json.dumps(plan.data.notes)
     power = config.sensitivity.power_scaling and (pointwise or "log_likelihood_total" in datatree.children)
     step = time.perf_counter()
@@ -356,14 +361,45 @@ def data_bytes(datatree: xr.DataTree) -> int:
     return sum(int(var.nbytes) for node in datatree.subtree for var in node.dataset.variables.values())
 
 
-def large_data_notes(datatree: xr.DataTree, rows: int) -> list[str]:
-    """What a fit of more than :data:`MAX_POINTWISE_ROWS` rows kept instead of per-row draws (read from its groups).
+def keeps_pointwise(config: RunConfig, family: ModelFamily, rows: int) -> bool:
+    """Whether a run stores every row's log-likelihood and predictive draws (exact PSIS-LOO).
+
+    ``[diagnostics] loo``: ``"exact"`` always (the memory check before sampling still applies),
+    ``"subsample"`` never (:func:`loo_problems` refuses it for a family that cannot subsample),
+    ``"auto"`` up to :data:`EXACT_LOO_ROWS` likelihood rows, and up to :data:`MAX_POINTWISE_ROWS`
+    for a family without :meth:`~ipsbayes.models.base.ModelFamily.log_likelihood_summary`, which
+    would otherwise lose LOO and power-scaling altogether.
+    """
+    if config.diagnostics.loo != "auto":
+        return config.diagnostics.loo == "exact"
+    if rows > MAX_POINTWISE_ROWS:
+        return False
+    return rows <= EXACT_LOO_ROWS or not family.sums_large_log_likelihood
+
+
+def loo_problems(config: RunConfig, family: ModelFamily) -> list[str]:
+    """Why ``[diagnostics] loo`` cannot be done as asked for this model family (empty when it can)."""
+    if config.diagnostics.loo != "subsample" or family.sums_large_log_likelihood:
+        return []
+    return [
+        f"diagnostics.loo: a {family.kind} model has no form for a subsample of its log-likelihood rows; "
+        'write loo = "exact" or loo = "auto"'
+    ]
+
+
+def large_data_notes(datatree: xr.DataTree, rows: int, asked: bool = False) -> list[str]:
+    """What a fit that kept no per-row draws kept instead (read from its groups).
 
     Three notes (the stored log-likelihood, LOO and power-scaling, the predictive checks), each
-    with its Norwegian text in :mod:`ipsbayes.present.notes`.
+    with its Norwegian text in :mod:`ipsbayes.present.notes`. ``asked``: the config chose
+    ``loo = "subsample"`` (else the rows passed the ``"auto"`` limit).
     """
+    limit = EXACT_LOO_ROWS if rows <= MAX_POINTWISE_ROWS else MAX_POINTWISE_ROWS
+    why = "with loo = 'subsample'" if asked else f"(more than {limit:,})"
     notes = [
-        f"{rows:,} likelihood rows (more than {MAX_POINTWISE_ROWS:,}): the pointwise log-likelihood is not stored. "
+        f"{rows:,} likelihood rows {why}: the pointwise log-likelihood is not stored"
+        + ("." if asked else " (loo = 'exact' under [diagnostics] keeps it).")
+        + " "
         "With discrete covariates, collapse = 'auto' turns participants into far fewer binomial rows."
     ]
     if "loo_subsample" in datatree.children:

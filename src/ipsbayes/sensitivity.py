@@ -112,21 +112,22 @@ def variant_data_problems(config: RunConfig, family: ModelFamily, spec: ModelSpe
     return problems
 
 
-def power_scaling_problems(config: RunConfig, family: ModelFamily, data: ModelData, max_rows: int) -> list[str]:
+def power_scaling_problems(config: RunConfig, family: ModelFamily, data: ModelData, pointwise: bool) -> list[str]:
     """Why ``sensitivity.power_scaling`` cannot be done for these data (empty when it can).
 
-    Power-scaling the likelihood needs each draw's log-likelihood. Above ``max_rows`` likelihood
-    rows a run keeps it only as per-draw totals, which families without
+    Power-scaling the likelihood needs each draw's log-likelihood. A run that keeps no pointwise
+    log-likelihood (``pointwise`` false, :func:`ipsbayes.runner.keeps_pointwise`) keeps it only as
+    per-draw totals, which families without
     :meth:`~ipsbayes.models.base.ModelFamily.log_likelihood_summary` cannot compute; such a run
     would skip power-scaling after the fit, so ``check`` says so first.
     """
     rows = int(data.arrays["y"].size)
     asked = "power_scaling" in config.sensitivity.model_fields_set  # the default is skipped with a note instead
-    if not (config.sensitivity.power_scaling and asked) or rows <= max_rows or family.sums_large_log_likelihood:
+    if not (config.sensitivity.power_scaling and asked) or pointwise or family.sums_large_log_likelihood:
         return []
     return [
         f"sensitivity.power_scaling: power-scaling needs every draw's log-likelihood, and a {family.kind} model "
-        f"of {rows:,} likelihood rows (more than {max_rows:,}) can neither store it per row nor sum it; set "
+        f"of {rows:,} likelihood rows (too many to store per row) cannot sum it; set "
         "`sensitivity.power_scaling = false` and refit under other prior sets with `sensitivity.prior_sets` instead"
     ]
 

@@ -64,10 +64,19 @@ _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"^(?P<rows>[\d,]+) likelihood rows \(more than (?P<max>[\d,]+)\): the pointwise log-likelihood is not "
+            r"stored \(loo = 'exact' under \[diagnostics\] keeps it\)\. With discrete covariates, .*\.$"
+        ),
+        "{rows} rader i likelihooden (mer enn {max}): punktvis log-likelihood lagres ikke (loo = 'exact' under "
+        "[diagnostics] lagrer den). Med diskrete kovariater gjør collapse = 'auto' deltakerne om til langt færre "
+        "binomiske rader.",
+    ),
+    (
+        re.compile(
+            r"^(?P<rows>[\d,]+) likelihood rows with loo = 'subsample': the pointwise log-likelihood is not "
             r"stored\. With discrete covariates, .*\.$"
         ),
-        "{rows} rader i likelihooden (mer enn {max}): punktvis log-likelihood lagres ikke. Med diskrete kovariater "
-        "gjør collapse = 'auto' deltakerne om til langt færre binomiske rader.",
+        "{rows} rader i likelihooden med loo = 'subsample': punktvis log-likelihood lagres ikke. Med diskrete "
+        "kovariater gjør collapse = 'auto' deltakerne om til langt færre binomiske rader.",
     ),
     (
         re.compile(r"^LOO is estimated from a simple random subsample of (?P<m>[\d,]+) rows, .*\.$"),

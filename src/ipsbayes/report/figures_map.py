@@ -94,7 +94,8 @@ def mixture_figure(result: MapResult, ctx: ReportContext) -> Figure:
         draws = part.draws
         lo, hi = np.quantile(draws, [0.0005, 0.9995])
         grid = np.linspace(lo, hi, 400)
-        ax.hist(draws, bins=80, range=(lo, hi), density=True, color="0.85", label=text["draws"])
+        density, edges = np.histogram(draws, bins=80, range=(lo, hi), density=True)
+        ax.stairs(density, edges, fill=True, color="0.85", label=text["draws"])  # one outline, not 80 bars
         ax.plot(grid, part.mixture.pdf(grid), color="C3", label=text["mixture"])
         ax.plot(grid, part.robust.pdf(grid), color="C1", ls="--", label=text["robust"])
         beta_family = part.mixture.family == "beta"

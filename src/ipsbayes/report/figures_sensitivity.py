@@ -138,8 +138,9 @@ def prior_posterior(ctx: ReportContext) -> tuple[Figure, str]:
         pri = pri[np.isfinite(pri)]
         low, high = np.quantile(np.r_[post, pri], [0.005, 0.995])
         bins = np.linspace(low, high, 40)
-        ax.hist(pri, bins=bins, density=True, color="#bbbbbb")
-        ax.hist(post, bins=bins, density=True, color="#1f77b4", alpha=0.7)
+        # one filled outline per histogram (Axes.stairs), not 40 bar patches each as Axes.hist draws them
+        ax.stairs(np.histogram(pri, bins=bins, density=True)[0], bins, fill=True, color="#bbbbbb")
+        ax.stairs(np.histogram(post, bins=bins, density=True)[0], bins, fill=True, color="#1f77b4", alpha=0.7)
         lower, upper = style.bounds(posterior)
         top = ax.get_ylim()[1]
         ax.hlines(top * 1.04, float(lower), float(upper), color="#08306b", lw=2.5)

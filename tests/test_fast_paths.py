@@ -286,3 +286,38 @@ def test_lay_out_gives_the_positions_draw_without_rendering_gives():
         np.testing.assert_allclose(a.get_position().bounds, b.get_position().bounds, atol=1e-12)
     plt.close(ours)
     plt.close(reference)
+
+
+@pytest.mark.parametrize("kind", ["eti", "hdi"])
+def test_summary_rows_read_from_numpy_equal_the_per_element_selections(kind):
+    from ipsbayes.report.tables import summarise
+
+    rng = np.random.default_rng(5)
+    ages = np.array([18.5, 21.0 + 1 / 3])
+    estimands = xr.Dataset(
+        {
+            "scalar": (("chain", "draw"), rng.normal(2, 1, (2, 50)), {"null": 0.0, "label": "a scalar"}),
+            "by_month": (("chain", "draw", "month"), rng.normal(0, 1, (2, 50, 3)), {"null": 0.0}),
+            # extra dims before and between the sample dims, one of them with float coordinates
+            "grid": (("outcome", "chain", "age", "draw"), rng.normal(-1, 2, (3, 2, 2, 50)), {"null": 0.0}),
+        },
+        coords={"month": [3, 6, 12], "outcome": ["work", "school", "none"], "age": ages},
+    )
+    table = summarise(estimands, kind, 0.8, {"by_month": 0.5, "grid": -0.5})
+    assert list(table["estimand"]) == ["scalar"] + ["by_month"] * 3 + ["grid"] * 6
+    bounds = (az.hdi if kind == "hdi" else az.eti)(estimands, prob=0.8, dim=["chain", "draw"])
+    grid = [("grid", {"outcome": o, "age": a}) for o in ["work", "school", "none"] for a in ages]
+    for (name, where), (_, row) in zip(
+        [("scalar", {})] + [("by_month", {"month": m}) for m in (3, 6, 12)] + grid, table.iterrows(), strict=True
+    ):
+        draws = estimands[name].sel(where)
+        values = draws.values.ravel()
+        assert row["median"] == float(draws.median()) and row["mean"] == pytest.approx(float(draws.mean()), 1e-12)
+        assert row["sd"] == pytest.approx(float(draws.std()), rel=1e-12)
+        assert row["lower"] == float(bounds[name].sel(where).sel(ci_bound="lower"))
+        assert row["upper"] == float(bounds[name].sel(where).sel(ci_bound="upper"))
+        assert row["p_above_null"] == np.mean(values > 0.0)
+        if name != "scalar":
+            threshold = {"by_month": 0.5, "grid": -0.5}[name]
+            assert row["p_above_threshold"] == np.mean(values > threshold)
+    assert table["element"].iloc[4:6].tolist() == ["work, 18.5", "work, 21.33"]

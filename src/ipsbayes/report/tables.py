@@ -8,6 +8,7 @@ probability that it exceeds the threshold set in ``report.thresholds``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -75,25 +76,30 @@ def summarise(
         null = var.attrs.get("null")
         # an element of a vector estimand (ipsbayes.compared) takes its estimand's threshold
         threshold = thresholds.get(name, thresholds.get(str(var.attrs.get("element_of", ""))))
-        for element in _elements(var, extra_dims):
-            draws = var.sel(element).values.ravel() if element else var.values.ravel()
+        # numpy in the elements' stacking order (the first extra dim slowest), not one .sel per number
+        flat = functools.partial(_flat, dims=extra_dims)
+        draws = var.transpose(*SAMPLE_DIMS, *extra_dims).values.reshape(-1, max(1, flat(medians[name]).size))
+        lower, upper = (flat(bounds[name].sel(ci_bound=bound)) for bound in ("lower", "upper"))
+        mean, median, sd = flat(means[name]), flat(medians[name]), flat(sds[name])
+        for i, element in enumerate(_elements(var, extra_dims)):
+            column = draws[:, i]
             rows.append(
                 {
                     "estimand": name,
                     "element": ", ".join(_element_text(v) for v in element.values()) if element else "",
                     "label": var.attrs.get("label", name),
                     "unit": var.attrs.get("unit", ""),
-                    "mean": float(means[name].sel(element)) if element else float(means[name]),
-                    "median": float(medians[name].sel(element)) if element else float(medians[name]),
-                    "sd": float(sds[name].sel(element)) if element else float(sds[name]),
-                    "lower": float(bounds[name].sel(element).sel(ci_bound="lower")),
-                    "upper": float(bounds[name].sel(element).sel(ci_bound="upper")),
+                    "mean": float(mean[i]),
+                    "median": float(median[i]),
+                    "sd": float(sd[i]),
+                    "lower": float(lower[i]),
+                    "upper": float(upper[i]),
                     "interval": interval,
                     "null": null,
-                    "p_above_null": float(np.mean(draws > null)) if null is not None else np.nan,
+                    "p_above_null": float(np.mean(column > null)) if null is not None else np.nan,
                     "threshold": threshold,
-                    "p_above_threshold": float(np.mean(draws > threshold)) if threshold is not None else np.nan,
-                    **_beyond(draws, null, threshold),
+                    "p_above_threshold": float(np.mean(column > threshold)) if threshold is not None else np.nan,
+                    **_beyond(column, null, threshold),
                     "headline": bool(var.attrs.get("headline", False)),
                 }
             )
@@ -119,6 +125,11 @@ def _beyond(draws: np.ndarray, null: float | None, threshold: float | None) -> d
             "p_beyond_threshold": float(np.mean(draws < null - abs(threshold - null))),
         }
     return {"threshold_direction": "above", "p_beyond_threshold": float(np.mean(draws > threshold))}
+
+
+def _flat(summary: xr.DataArray, dims: list[str]) -> np.ndarray:
+    """A per-element summary as a flat array, in the order :func:`_elements` lists the elements."""
+    return np.atleast_1d(summary.transpose(*dims).values).reshape(-1)
 
 
 def _element_text(value: object) -> str:

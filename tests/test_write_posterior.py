@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import xarray as xr
 
-from ipsbayes.rundir import UNCOMPRESSED_FLOATS, write_posterior
+from ipsbayes.rundir import write_posterior
 
 
 def _tree(n: int = 1200, seed: int = 1) -> xr.DataTree:
@@ -27,7 +27,6 @@ def _tree(n: int = 1200, seed: int = 1) -> xr.DataTree:
 
 def test_every_group_and_value_survives_the_file(tmp_path: Path) -> None:
     tree = _tree()
-    assert tree["log_likelihood"]["y"].size > UNCOMPRESSED_FLOATS  # the uncompressed branch is exercised
     write_posterior(tree, tmp_path / "posterior.nc")
     back = xr.open_datatree(tmp_path / "posterior.nc", engine="h5netcdf").load()
     assert set(back.children) == set(tree.children)
@@ -40,7 +39,8 @@ def test_every_group_and_value_survives_the_file(tmp_path: Path) -> None:
     with h5py.File(tmp_path / "posterior.nc") as handle:
         assert handle["log_likelihood/y"].compression is None
         assert handle["posterior_predictive/y"].compression == "gzip"
-        assert handle["posterior/intercept"].compression == "gzip"
+        assert handle["posterior/intercept"].compression is None  # draws: zlib saves little and costs time
+        assert handle["sample_stats/diverging"].compression == "gzip"
 
 
 def test_counts_beyond_int8_keep_a_wider_type(tmp_path: Path) -> None:

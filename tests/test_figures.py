@@ -116,3 +116,26 @@ def test_report_without_fidelity_or_covariates(small_ipsung: Path, tmp_path: Pat
         for spec, fig, _caption in iter_figures(ctx, presentation_of(ctx.estimands)):
             assert not layout_problems(fig), (spec.name, layout_problems(fig))
             plt.close(fig)
+
+
+@pytest.mark.parametrize("name", ["ipsung_employment", "rij_cace"])
+def test_figures_drawn_by_two_processes_are_those_one_process_draws(
+    shipped: dict[str, Path], name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ipsbayes import forked
+    from ipsbayes.report.figures import draw_figures
+
+    if not forked.available():
+        pytest.skip("fork needs Linux and two usable cores")
+    ctx, _ = context_of(shipped[name])
+    presentation = presentation_of(ctx.estimands)
+    split = draw_figures(ctx, presentation, tmp_path / "split", ["png", "svg"])
+    monkeypatch.setattr(forked, "available", lambda: False)
+    alone = draw_figures(ctx, presentation, tmp_path / "alone", ["png", "svg"])
+    assert list(split) == list(alone) and len(alone) >= 4  # same figures, in the report's order
+    for figure, drawn in alone.items():
+        assert split[figure]["title"] == drawn["title"] and split[figure]["caption"] == drawn["caption"]
+        for fmt, path in drawn["paths"].items():
+            assert split[figure]["paths"][fmt].read_bytes() == path.read_bytes(), (figure, fmt)
+    names = {folder: sorted(p.name for p in (tmp_path / folder).iterdir()) for folder in ("split", "alone")}
+    assert names["split"] == names["alone"]

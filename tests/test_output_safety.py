@@ -374,22 +374,26 @@ def test_ctrl_c_before_or_during_sampling_exits_130_and_keeps_earlier_run(
 
 
 @pytest.mark.sampling
+@pytest.mark.parametrize("where", ["thread", "forked child"])
 @pytest.mark.parametrize("failure", ["report interrupted", "posterior write fails"])
 def test_failure_while_the_posterior_is_written_in_the_background_leaves_nothing(
-    failure: str, config: Path, tmp_path: Path, monkeypatch, capsys
+    failure: str, where: str, config: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    """posterior.nc is written on a thread while the report is drawn: a failure on either side ends cleanly."""
+    """posterior.nc is written beside the report (a forked child, else a thread): either side may fail cleanly."""
     import ipsbayes.runner as runner
+    from ipsbayes import forked
 
+    if where == "forked child" and not forked.available():
+        pytest.skip("fork needs Linux and two usable cores")
     run = fake_run(tmp_path / "runs" / "tiny")
     before = files_of(run)
-    finished: list[bool] = []
+    finished = tmp_path / "writer finished"
     real_write = runner.write_posterior
 
     def slow_write(datatree, path):
         real_write(datatree, path)
-        time.sleep(0.5)  # still writing when the report stops
-        finished.append(True)
+        time.sleep(5 if where == "forked child" and failure == "report interrupted" else 0.5)  # still writing
+        finished.write_text("yes")
         if failure == "posterior write fails":
             raise OSError(28, "No space left on device", str(path))
 
@@ -397,12 +401,17 @@ def test_failure_while_the_posterior_is_written_in_the_background_leaves_nothing
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "write_posterior", slow_write)
-    monkeypatch.setattr(runner, "BACKGROUND_WRITE_BYTES", 0)  # the tiny run's posterior is written on the thread too
+    if where == "thread":
+        monkeypatch.setattr(forked, "available", lambda: False)
+        monkeypatch.setattr(runner, "BACKGROUND_WRITE_BYTES", 0)  # the tiny run's posterior is written on the thread
     if failure == "report interrupted":
         monkeypatch.setattr(runner, "write_report", interrupted_report)
     code = main(["run", str(config), "--out", str(run), "--quiet"])
     err = capsys.readouterr().err
-    assert finished == [True]  # the writer ended before the staging folder was removed
+    if where == "thread" or failure == "posterior write fails":
+        assert finished.exists()  # the writer ended before the staging folder was removed
+    else:
+        assert not finished.exists()  # the child was killed (and reaped) before the staging folder was removed
     if failure == "report interrupted":
         assert code == 130 and "interrupted" in err
     else:

@@ -19,7 +19,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from ipsbayes import chunks
+from ipsbayes import chunks, forked
 from ipsbayes import progress as progress_stage
 from ipsbayes.compared import compared_names
 from ipsbayes.config import RunConfig, config_without_invalid_keys, parse_config, read_toml
@@ -313,9 +313,12 @@ def run(
         step = time.perf_counter()
         write_toml(staging / "config.toml", resolved)
         write_json(staging / "diagnostics.json", diagnostics.to_dict())
-        # HDF5 releases the GIL while it writes, so a large posterior is written while the report is drawn
         write = functools.partial(write_posterior, datatree, staging / "posterior.nc")
-        with chunks.in_background(write, thread=data_bytes(datatree) >= BACKGROUND_WRITE_BYTES) as writing:
+        if forked.available():  # written by a forked child on the second core while the report is drawn
+            writing_beside = forked.in_child(write)
+        else:  # HDF5 releases the GIL while it writes, so a large posterior is written on a thread
+            writing_beside = chunks.in_background(write, thread=data_bytes(datatree) >= BACKGROUND_WRITE_BYTES)
+        with writing_beside as writing:
             report_started = time.perf_counter()
             settings = report_settings(
                 config,
@@ -326,7 +329,7 @@ def run(
             )
             write_report(staging, datatree, diagnostics, settings)
             timings["report"] = time.perf_counter() - report_started
-        timings["write_posterior"] = writing.seconds  # on the thread: overlaps "report"
+        timings["write_posterior"] = writing.seconds  # in a child or on a thread: overlaps "report"
         timings["write_posterior_and_report"] = time.perf_counter() - step
         progress_stage.done("report and posterior.nc (written together)")
         data_files = {

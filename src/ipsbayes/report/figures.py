@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from ipsbayes import forked
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, fixed
 from ipsbayes.present.answers import vocabulary_word
@@ -426,15 +427,15 @@ def figure_specs(presentation: Presentation, shared: bool = True) -> list[Figure
 
 
 def iter_figures(
-    ctx: ReportContext, presentation: Presentation, shared: bool = True
+    ctx: ReportContext, presentation: Presentation, shared: bool = True, specs: list[FigureSpec] | None = None
 ) -> Iterator[tuple[FigureSpec, Figure, str]]:
-    """Draw every applicable figure at the profile's size; yield (spec, figure, caption).
+    """Draw every applicable figure (or those of ``specs``) at the profile's size; yield (spec, figure, caption).
 
     Drawing happens inside a local rc context (the profile's fonts, constrained layout,
     SVG text as text, a non-interactive backend); the caller closes each figure.
     """
     with matplotlib.rc_context(ctx.style.rc()), plt.ioff():
-        for spec in figure_specs(presentation, shared):
+        for spec in figure_specs(presentation, shared) if specs is None else specs:
             if spec.applies(ctx):
                 fig, caption = spec.draw(ctx)
                 fit_to_profile(fig, ctx.style, height=fig.get_size_inches()[1])
@@ -447,11 +448,26 @@ def draw_figures(
     """Draw every applicable figure; save ``<name>.<fmt>`` in ``folder``; return name -> title, paths, caption.
 
     Files are exactly the profile's width (no tight cropping), PNGs at its DPI, SVGs with real text.
+    Where :func:`ipsbayes.forked.available`, every second figure is drawn by a forked child on
+    another core; the files are those one process draws (``tests/test_fast_paths.py``).
     """
     folder.mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context(ctx.style.rc()), plt.ioff():
+        specs = [spec for spec in figure_specs(presentation, shared) if spec.applies(ctx)]
+    half = functools.partial(_save_figures, ctx, presentation, folder, formats, specs[1::2])
+    with forked.in_child(half, fork=len(specs) > 1 and forked.available()) as child:
+        out = _save_figures(ctx, presentation, folder, formats, specs[0::2])
+    out.update(child.result)
+    return {spec.name: out[spec.name] for spec in specs}  # in the report's order
+
+
+def _save_figures(
+    ctx: ReportContext, presentation: Presentation, folder: Path, formats: list[str], specs: list[FigureSpec]
+) -> dict[str, dict]:
+    """Draw ``specs`` and save each in every format: name -> title, paths, caption."""
     out = {}
     with matplotlib.rc_context(ctx.style.rc()), FigureWriter(ctx.style.dpi) as writer:
-        for spec, fig, caption in iter_figures(ctx, presentation, shared):
+        for spec, fig, caption in iter_figures(ctx, presentation, specs=specs):
             freeze_layout(fig)
             paths = {}
             for fmt in formats:

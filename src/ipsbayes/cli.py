@@ -171,7 +171,29 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
         except BrokenPipeError:
             os._exit(stdout_closed())
+        _leave_now(code)
     return code
+
+
+def _leave_now(code: int) -> None:
+    """End the command at once: exit handlers run, the interpreter's teardown is skipped.
+
+    Tearing the interpreter down (freeing compiled models, sampler state and thousands of
+    modules one object at a time) took 0.9 s after a 1,500-row ``run`` of 7.8 s. By now every
+    file is written and closed and output flushed; exit handlers (temporary folders, worker
+    processes, logging) still run. Returns, leaving the normal exit, while a thread that the
+    interpreter would wait for is still running.
+    """
+    import atexit
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        return
+    atexit._run_exitfuncs()
+    with contextlib.suppress(OSError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def _main(argv: list[str] | None) -> int:

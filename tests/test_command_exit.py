@@ -1,0 +1,63 @@
+"""The ``ipsbayes`` command ends without the interpreter's teardown, and loses nothing by it.
+
+Run as the command (``main()`` without arguments), a finished command flushes its output, runs the
+exit handlers (temporary folders, worker processes, logging) and leaves with ``os._exit``; while a
+thread the interpreter would wait for still runs, it leaves the normal way.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from ipsbayes.cli import main
+
+from .conftest import REPO
+
+CONFIG = REPO / "models" / "rij_cace.toml"
+
+
+def _command(code: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, cwd=cwd)
+
+
+def test_the_command_prints_all_its_output_and_runs_exit_handlers(tmp_path, capsys) -> None:
+    assert main(["check", str(CONFIG)]) == 0
+    in_process = capsys.readouterr().out
+    done = _command(
+        f"""
+        import atexit, sys, tempfile, pathlib
+        folder = tempfile.TemporaryDirectory(dir={str(tmp_path)!r})  # removed by its exit handler
+        pathlib.Path(folder.name, "x").write_text("x")
+        atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+        from ipsbayes.cli import main
+        sys.argv = ["ipsbayes", "check", {str(CONFIG)!r}]
+        main()
+        print("not reached: main() left the process", file=sys.stderr)
+        """,
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()  # its first line states the memory available now, which moves
+    assert lines[0].startswith("ok: ") and lines[1:] == in_process.splitlines()[1:] and len(lines) > 5
+    assert "exit handler ran" in done.stderr and "not reached" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # the temporary folder's finalizer ran
+
+
+def test_the_exit_code_is_kept_and_a_running_thread_is_waited_for(tmp_path) -> None:
+    done = _command(
+        f"""
+        import sys, threading, time, pathlib
+        def slow():
+            time.sleep(1)
+            pathlib.Path({str(tmp_path / "thread.txt")!r}).write_text("finished")
+        threading.Thread(target=slow).start()  # not a daemon: the interpreter waits for it
+        from ipsbayes.cli import main
+        sys.argv = ["ipsbayes", "check", {str(tmp_path / "missing.toml")!r}]
+        sys.exit(main())
+        """,
+        tmp_path,
+    )
+    assert done.returncode == 2 and "missing.toml" in done.stderr
+    assert (tmp_path / "thread.txt").read_text() == "finished"

@@ -95,3 +95,44 @@ def test_a_ctrl_c_that_also_ends_the_child_is_an_interruption(tmp_path) -> None:
     finally:
         interrupt.restore(previous)
         interrupt.reset()
+
+
+def test_a_stuck_child_is_killed_and_its_work_done_here(monkeypatch, caplog) -> None:
+    """A child blocked on a lock (here: asleep) uses no CPU; after STUCK_SECONDS its work is redone here."""
+    monkeypatch.setattr(forked, "STUCK_SECONDS", 1.0)
+    parent = os.getpid()
+
+    def work() -> str:
+        if os.getpid() != parent:
+            time.sleep(60)  # never answers
+        return "done here"
+
+    started = time.perf_counter()
+    with forked.in_child(work) as child:
+        pass
+    assert child.result == "done here" and time.perf_counter() - started < 15
+    assert "made no progress" in caplog.text
+
+
+def test_a_busy_child_is_not_taken_for_stuck(monkeypatch) -> None:
+    monkeypatch.setattr(forked, "STUCK_SECONDS", 1.0)
+
+    def busy() -> int:
+        deadline, n = time.perf_counter() + 3.0, 0
+        while time.perf_counter() < deadline:  # computing, answering nothing for 3 s
+            n += 1
+        return os.getpid()
+
+    with forked.in_child(busy) as child:
+        pass
+    assert child.result != os.getpid()
+
+
+def test_a_refused_fork_runs_the_work_here(monkeypatch) -> None:
+    def no_memory() -> int:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(os, "fork", no_memory)
+    with forked.in_child(os.getpid) as child:
+        pass
+    assert child.result == os.getpid()

@@ -12,23 +12,38 @@ silently; the caller reports the interruption) and leaves with ``os._exit``, nev
 caller's cleanup. Its result, or its error, comes back pickled through a pipe; an error is raised
 again in the caller.
 
-Fork is used on Linux only, with at least two usable cores (:func:`available`); elsewhere the
-work runs in the caller, before the block, with the same result.
+Fork is used on Linux only, with at least two usable cores (:func:`available`); elsewhere, or
+when the fork fails (no memory for it), the work runs in the caller, before the block, with the
+same result. A child that stops making progress (no CPU time and no disk wait for
+:data:`STUCK_SECONDS`, e.g. a lock that another thread held at the fork) is killed and its work
+done in the caller: the work must be safe to repeat (it writes its own files, whole).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle
+import select
 import signal
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ipsbayes.interrupt import SIGNALS, deferred, requested
+
+#: a child that has used no CPU time and waited on no disk for this long is taken to be stuck
+STUCK_SECONDS = 60.0
+
+log = logging.getLogger("ipsbayes")
+
+
+class Stuck(Exception):
+    """The child stopped making progress (see :data:`STUCK_SECONDS`)."""
 
 
 def available() -> bool:
@@ -56,26 +71,50 @@ class Child:
         finally:
             self.seconds = time.perf_counter() - started
 
-    def start(self) -> None:
-        """Fork; the child runs the work and sends back ("ok", result, seconds) or ("error", error, seconds)."""
+    def start(self) -> bool:
+        """Fork; the child runs the work and sends back ("ok", result, seconds) or ("error", error, seconds).
+
+        Returns False, forking nothing, when the system refuses the fork.
+        """
         read, write = os.pipe()
-        with warnings.catch_warnings():
-            # "multi-threaded, use of fork() may lead to deadlocks": the other threads are the sampler's and
-            # BLAS's idle pools; the child takes no lock they could hold (no sampling, no BLAS threads)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        try:
+            with warnings.catch_warnings():
+                # "multi-threaded, use of fork() may lead to deadlocks": the other threads are the sampler's and
+                # BLAS's idle pools; should the child still block on a lock, it is found stuck (finish)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return False
         if pid == 0:  # pragma: no cover - the child (coverage does not follow os._exit)
             os.close(read)
             _child(self._work, write)
         os.close(write)
         self._pid, self._pipe = pid, read
+        return True
 
     def finish(self) -> None:
-        """Read the child's answer and reap it; raise its error here."""
+        """Read the child's answer and reap it; raise its error here, or :class:`Stuck`."""
         assert self._pid is not None and self._pipe is not None
-        with os.fdopen(self._pipe, "rb") as pipe:
-            self._pipe = None
-            payload = pipe.read()
+        parts: list[bytes] = []
+        progress, quiet_since = None, time.monotonic()
+        while True:
+            if select.select([self._pipe], [], [], 1.0)[0]:
+                part = os.read(self._pipe, 1 << 20)
+                if not part:
+                    break
+                parts.append(part)
+                quiet_since = time.monotonic()
+                continue
+            now = _progress(self._pid)
+            if now != progress or now is None:
+                progress, quiet_since = now, time.monotonic()
+            elif time.monotonic() - quiet_since > STUCK_SECONDS:
+                raise Stuck(f"worker process {self._pid} made no progress for {STUCK_SECONDS:.0f} s")
+        payload = b"".join(parts)
+        os.close(self._pipe)
+        self._pipe = None
         _, status = os.waitpid(self._pid, 0)
         self._pid = None
         if not payload:
@@ -122,6 +161,17 @@ def _child(work: Callable[[], Any], write: int) -> None:  # pragma: no cover - r
         os._exit(code)
 
 
+def _progress(pid: int) -> tuple[int, int] | None:
+    """CPU ticks the child has used, or None when it waits on the disk (progress too) or cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    if fields[0] == "D":  # uninterruptible disk wait: writing, not stuck
+        return None
+    return int(fields[11]), int(fields[12])  # utime, stime
+
+
 def _status_text(status: int) -> str:
     if os.WIFSIGNALED(status):
         return f"killed by signal {os.WTERMSIG(status)}"
@@ -146,28 +196,32 @@ def in_child(work: Callable[[], Any], *, fork: bool | None = None) -> Iterator[C
         An error in the block wins over one in ``work``.
     """
     child = Child(work)
-    if not (available() if fork is None else fork):
+    if not (available() if fork is None else fork) or not child.start():
         child.run_here()
         yield child
         return
-    child.start()
     try:
         yield child
     except BaseException:
         child.stop()
         raise
-    ended_by_interrupt = False
+    ended_by_interrupt = stuck = False
     with deferred():  # a Ctrl-C while waiting: the child is finished first, then the interruption is raised
         try:
             child.finish()
+        except Stuck as exc:
+            log.warning("%s; its work is done here instead", exc)
+            stuck = True
         except Exception:
             if not requested():
                 raise
             ended_by_interrupt = True  # the Ctrl-C (or SIGTERM) that stops the command ended the child too
         finally:
-            child.stop()  # a no-op once finished; kills the child if reading its answer failed
+            child.stop()  # a no-op once finished; kills the child if it is stuck or reading its answer failed
     if ended_by_interrupt:
         raise KeyboardInterrupt
+    if stuck:
+        child.run_here()
 
 
-__all__ = ["Child", "available", "in_child"]
+__all__ = ["STUCK_SECONDS", "Child", "Stuck", "available", "in_child"]

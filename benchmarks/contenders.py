@@ -944,7 +944,9 @@ def headline(table: dict, n: int, stan_compile_s: float | None = None) -> list[s
 CAVEATS = [
     "- The machine's 2 cores are shared with other jobs (load average before each case in the heading; 8-10 "
     "during the 2026-11-27 rounds, 0.5-2 during the 2026-11-28 ones): under load wall times are about twice the "
-    "CPU times and noisy; CPU time (all threads and worker processes) is the fairer measure.",
+    "CPU times and noisy; CPU time (all threads and worker processes) is the fairer measure. Compare rows "
+    "measured in one run only: the 1,500 and 15,000 rows are one run each (all contenders interleaved), the "
+    "150,000 rows an earlier one.",
     "- Each tool samples with its own default target acceptance (column `target accept`): ipsbayes its "
     "`default` profile's (0.9 before issue 15's change, 0.8 since, raised to 0.95 only after divergences), "
     "the others 0.8.",
@@ -962,12 +964,12 @@ CAVEATS = [
     "build column is the data upload.",
     "- Rounds run on the same data. On-disk compile caches (numba, PyTensor) are left as a user has them, so "
     "round 1 compiles the graph of new data and later rounds may reuse it, as a re-run does.",
-    "- Sampler seeds: with `--seeds round` (the default) round r uses seed r; the first three 1,500-participant "
-    "rounds of the non-Stan contenders were run before that option with seed 1 in every round (identical "
-    "draws, so their ESS has no range); rounds 4-5 and all Stan rounds vary the seed.",
+    "- Sampler seeds: with `--seeds round` (the default) round r uses seed r for every contender.",
     "- The whole `ipsbayes run` is the real CLI on a config with `sensitivity.power_scaling = false`: "
     "validation, fit, log-likelihood and predictive draws, LOO, diagnostics, estimands, figures and the "
-    "HTML/Markdown report.",
+    'HTML/Markdown report. Under `[diagnostics] loo = "auto"` (the default since 2026-11-28 19:00 UTC) LOO '
+    "is exact at 1,500 rows and estimated from a 2,000-row subsample at 15,000, with predictive draws from 500 "
+    "of the 4,000 posterior draws there; the 150,000 round is older and skipped LOO and the predictive draws.",
 ]
 
 

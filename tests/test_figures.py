@@ -139,3 +139,33 @@ def test_figures_drawn_by_two_processes_are_those_one_process_draws(
             assert split[figure]["paths"][fmt].read_bytes() == path.read_bytes(), (figure, fmt)
     names = {folder: sorted(p.name for p in (tmp_path / folder).iterdir()) for folder in ("split", "alone")}
     assert names["split"] == names["alone"]
+
+
+def test_figures_of_a_stuck_child_are_drawn_here(shipped: dict[str, Path], tmp_path: Path, monkeypatch) -> None:
+    """A child that takes a figure from the queue and never answers: after STUCK_SECONDS the run draws it."""
+    import os
+    import time
+
+    from ipsbayes import forked
+    from ipsbayes.report import figures
+
+    if not forked.available():
+        pytest.skip("fork needs Linux and two usable cores")
+    ctx, _ = context_of(shipped["ipsung_employment"])
+    presentation = presentation_of(ctx.estimands)
+    parent, real = os.getpid(), figures._save_figures
+
+    def hangs_in_the_child(ctx, presentation, folder, formats, specs, queue):
+        if os.getpid() != parent:
+            queue.next()  # takes the slowest figure with it
+            time.sleep(120)
+        return real(ctx, presentation, folder, formats, specs, queue)
+
+    monkeypatch.setattr(forked, "STUCK_SECONDS", 1.0)
+    monkeypatch.setattr(figures, "_save_figures", hangs_in_the_child)
+    drawn = figures.draw_figures(ctx, presentation, tmp_path / "stuck", ["png"])
+    monkeypatch.setattr(forked, "available", lambda: False)
+    alone = figures.draw_figures(ctx, presentation, tmp_path / "alone", ["png"])
+    assert list(drawn) == list(alone)
+    for figure, files in alone.items():
+        assert drawn[figure]["paths"]["png"].read_bytes() == files["paths"]["png"].read_bytes(), figure

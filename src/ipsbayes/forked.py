@@ -99,8 +99,10 @@ class Child:
         assert self._pid is not None and self._pipe is not None
         parts: list[bytes] = []
         progress, quiet_since = None, time.monotonic()
+        waiting = select.poll()  # not select.select: it fails for descriptors above 1023
+        waiting.register(self._pipe, select.POLLIN | select.POLLHUP)
         while True:
-            if select.select([self._pipe], [], [], 1.0)[0]:
+            if waiting.poll(1000):
                 part = os.read(self._pipe, 1 << 20)
                 if not part:
                     break

@@ -465,7 +465,10 @@ def draw_figures(
         take = functools.partial(_save_figures, ctx, presentation, folder, formats, slowest_first, queue)
         with forked.in_child(take, fork=len(specs) > 1 and forked.available()) as child:
             out = take()
-    out.update(child.result)
+    out.update(child.result or {})
+    if missing := [spec for spec in slowest_first if spec.name not in out]:  # a stuck child's, redone here
+        with _Queue(len(missing)) as queue:
+            out.update(_save_figures(ctx, presentation, folder, formats, missing, queue))
     return {spec.name: out[spec.name] for spec in specs}  # in the report's order
 
 

@@ -43,9 +43,9 @@ import sys
 from ipsbayes import forked
 if sys.argv[1] == "one":
     forked.available = lambda: False
-from ipsbayes.cli import main
+from ipsbayes.cli import command
 sys.argv = ["ipsbayes", *sys.argv[2:]]
-main()
+command()
 """
 
 

@@ -1,6 +1,6 @@
 """The ``ipsbayes`` command ends without the interpreter's teardown, and loses nothing by it.
 
-Run as the command (``main()`` without arguments), a finished command flushes its output, runs the
+Run as the installed command (``cli.command``), a finished command flushes its output, runs the
 exit handlers (temporary folders, worker processes, logging) and leaves with ``os._exit``; while a
 thread the interpreter would wait for still runs, it leaves the normal way.
 """
@@ -31,10 +31,10 @@ def test_the_command_prints_all_its_output_and_runs_exit_handlers(tmp_path, caps
         folder = tempfile.TemporaryDirectory(dir={str(tmp_path)!r})  # removed by its exit handler
         pathlib.Path(folder.name, "x").write_text("x")
         atexit.register(lambda: print("exit handler ran", file=sys.stderr))
-        from ipsbayes.cli import main
+        from ipsbayes.cli import command
         sys.argv = ["ipsbayes", "check", {str(CONFIG)!r}]
-        main()
-        print("not reached: main() left the process", file=sys.stderr)
+        command()
+        print("not reached: command() left the process", file=sys.stderr)
         """,
         tmp_path,
     )
@@ -53,11 +53,21 @@ def test_the_exit_code_is_kept_and_a_running_thread_is_waited_for(tmp_path) -> N
             time.sleep(1)
             pathlib.Path({str(tmp_path / "thread.txt")!r}).write_text("finished")
         threading.Thread(target=slow).start()  # not a daemon: the interpreter waits for it
-        from ipsbayes.cli import main
+        from ipsbayes.cli import command
         sys.argv = ["ipsbayes", "check", {str(tmp_path / "missing.toml")!r}]
-        sys.exit(main())
+        command()
         """,
         tmp_path,
     )
     assert done.returncode == 2 and "missing.toml" in done.stderr
     assert (tmp_path / "thread.txt").read_text() == "finished"
+
+
+def test_only_the_installed_command_leaves_early(monkeypatch, capsys) -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "ipsbayes"]
+    assert script.value == "ipsbayes.cli:command"
+    monkeypatch.setattr(sys, "argv", ["ipsbayes", "check", str(CONFIG)])
+    assert main() == 0  # a program (or a test) calling main() gets the exit code back
+    assert capsys.readouterr().out.startswith("ok: ")

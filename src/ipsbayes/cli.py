@@ -171,8 +171,18 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
         except BrokenPipeError:
             os._exit(stdout_closed())
-        _leave_now(code)
     return code
+
+
+def command() -> None:
+    """The ``ipsbayes`` console command: :func:`main` on ``sys.argv``, then leave at once (:func:`_leave_now`).
+
+    Programs and tests call :func:`main`, which returns; only the installed command skips the
+    interpreter's teardown.
+    """
+    code = main()
+    _leave_now(code)
+    sys.exit(code)
 
 
 def _leave_now(code: int) -> None:
@@ -466,5 +476,5 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m ipsbayes.cli: the same as the installed command
+    command()

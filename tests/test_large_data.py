@@ -196,23 +196,27 @@ def test_the_large_data_notes_say_what_the_fit_kept_in_both_languages(plan) -> N
     assert "utvalg på 77 rader" in translate_note(kept[1], "nb") and "bruker 10 jevnt" in translate_note(kept[2], "nb")
 
 
-def test_which_runs_keep_every_rows_log_likelihood() -> None:
-    """``[diagnostics] loo``: "auto" subsamples above EXACT_LOO_ROWS only where the family can."""
+def test_which_runs_keep_every_rows_log_likelihood(plan) -> None:
+    """``[diagnostics] loo``: "auto" subsamples above EXACT_LOO_ROWS only where the model can."""
     from types import SimpleNamespace
 
     from ipsbayes.models import REGISTRY
 
-    logistic, tte = REGISTRY["hierarchical_logistic"], REGISTRY["time_to_event"]
-    assert logistic.sums_large_log_likelihood and not tte.sums_large_log_likelihood
+    tte = REGISTRY["time_to_event"]
+    fidelity = check(REPO / "models" / "ipsung_fidelity.toml")  # review scores observed beside the outcome
+    assert plan.family.subsamples_log_likelihood(plan.data, plan.spec) and not tte.sums_large_log_likelihood
+    assert not fidelity.family.subsamples_log_likelihood(fidelity.data, fidelity.spec)
 
-    def keeps(loo: str, family, rows: int) -> bool:
-        return runner.keeps_pointwise(SimpleNamespace(diagnostics=SimpleNamespace(loo=loo)), family, rows)
+    def keeps(loo: str, model, rows: int) -> bool:
+        config = SimpleNamespace(diagnostics=SimpleNamespace(loo=loo))
+        data = SimpleNamespace(arrays={**model.data.arrays, "y": np.zeros(rows)})
+        return runner.keeps_pointwise(config, model.family, data, model.spec)
 
     exact, limit = runner.EXACT_LOO_ROWS, runner.MAX_POINTWISE_ROWS
-    assert keeps("auto", logistic, exact) and not keeps("auto", logistic, exact + 1)
-    assert keeps("auto", tte, exact + 1) and keeps("auto", tte, limit)  # would otherwise lose LOO altogether
-    assert not keeps("auto", tte, limit + 1) and not keeps("auto", logistic, limit + 1)
-    assert keeps("exact", logistic, 10 * limit) and not keeps("subsample", logistic, 10)
+    assert keeps("auto", plan, exact) and not keeps("auto", plan, exact + 1)
+    assert keeps("auto", fidelity, exact + 1) and keeps("auto", fidelity, limit)  # would lose LOO altogether
+    assert not keeps("auto", fidelity, limit + 1) and not keeps("auto", plan, limit + 1)
+    assert keeps("exact", plan, 10 * limit) and not keeps("subsample", plan, 10)
     # the note names the rule that applied
     tree = xr.DataTree()
     assert "15,000 likelihood rows (more than 10,000)" in runner.large_data_notes(tree, 15_000)[0]
@@ -221,16 +225,18 @@ def test_which_runs_keep_every_rows_log_likelihood() -> None:
     assert "300 likelihood rows with loo = 'subsample'" in runner.large_data_notes(tree, 300, asked=True)[0]
 
 
-def test_check_refuses_a_subsample_the_family_cannot_take(tmp_path) -> None:
+@pytest.mark.parametrize("name", ["ipsung_time_to_job", "ipsung_fidelity"])
+def test_check_refuses_a_subsample_the_model_cannot_take(tmp_path, name: str) -> None:
     import tomli_w
 
     from ipsbayes.errors import ConfigError
     from ipsbayes.testing import edit_config, load_raw_config
 
-    raw = load_raw_config(REPO / "models" / "ipsung_time_to_job.toml")
-    for key in ("participants", "services", "monthly_status"):
-        raw["data"][key] = str((REPO / "models" / raw["data"][key]).resolve())
-    path = tmp_path / "tte.toml"
+    raw = load_raw_config(REPO / "models" / f"{name}.toml")
+    for key, value in raw["data"].items():
+        if isinstance(value, str) and value.endswith((".csv", ".parquet")):
+            raw["data"][key] = str((REPO / "models" / value).resolve())
+    path = tmp_path / "config.toml"
     path.write_text(tomli_w.dumps(edit_config(raw, **{"diagnostics.loo": "subsample"})))
     with pytest.raises(ConfigError) as error:
         check(path)

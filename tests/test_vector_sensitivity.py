@@ -250,11 +250,12 @@ def test_check_refuses_power_scaling_that_the_data_size_rules_out(tmp_path: Path
     default = SimpleNamespace(sensitivity=SimpleNamespace(power_scaling=True, model_fields_set=set()))
     large = SimpleNamespace(arrays={"y": np.zeros(MAX_POINTWISE_ROWS + 1)})
     small = SimpleNamespace(arrays={"y": np.zeros(10)})
-    assert power_scaling_problems(off, tte, large, False) == []
-    assert power_scaling_problems(default, tte, large, False) == []  # on by default: skipped, noted
-    assert power_scaling_problems(on, tte, small, True) == []
-    assert power_scaling_problems(on, logistic, large, False) == []
-    assert "power_scaling = false" in power_scaling_problems(on, tte, large, False)[0]
+    # (config, data, pointwise: every row kept, summable: the model sums its log-likelihood per draw)
+    assert power_scaling_problems(off, large, False, False) == []
+    assert power_scaling_problems(default, large, False, False) == []  # on by default: skipped, noted
+    assert power_scaling_problems(on, small, True, False) == []
+    assert power_scaling_problems(on, large, False, True) == []
+    assert "power_scaling = false" in power_scaling_problems(on, large, False, False)[0]
     # the shipped time-to-event config (110,592 person-month rows) with power-scaling on: refused before sampling
     raw = load_raw_config(REPO / "models" / "ipsung_time_to_job.toml")
     for key in ("participants", "services", "monthly_status"):

@@ -427,7 +427,7 @@ def _check(config: Path) -> int:
 
     plan = check(config)
     dims = ", ".join(f"{k}={len(v)}" for k, v in plan.data.coords.items())
-    pointwise = keeps_pointwise(plan.config, plan.family, int(plan.data.arrays["y"].size))
+    pointwise = keeps_pointwise(plan.config, plan.family, plan.data, plan.spec)
     memory = estimate_memory(  # the groups a run keeps (see runner.run)
         plan.model,
         resolve_settings(plan.config.sampler),

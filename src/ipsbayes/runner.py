@@ -153,8 +153,8 @@ def check(source: Path | str | dict[str, Any] | RunConfig, *, sampling_follows: 
     started = time.perf_counter()
     data = prepare(family, bundle, spec, config)
     raise_if(variant_data_problems(config, family, spec, bundle), "A sensitivity variant does not fit the data")
-    pointwise = keeps_pointwise(config, family, int(data.arrays["y"].size))
-    if unfit := loo_problems(config, family) + power_scaling_problems(config, family, data, pointwise):
+    pointwise, summable = keeps_pointwise(config, family, data, spec), family.subsamples_log_likelihood(data, spec)
+    if unfit := loo_problems(config, family, summable) + power_scaling_problems(config, data, pointwise, summable):
         where = str(config.source) if config.source else "config"
         raise ConfigError(f"Invalid config {where}", [f"{where}: {problem}" for problem in unfit])
     timings["prepare_data"] = time.perf_counter() - started
@@ -247,7 +247,7 @@ def run(
     progress_stage.done("read data, build model")
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)
-    pointwise = keeps_pointwise(config, plan.family, rows)
+    pointwise = keeps_pointwise(config, plan.family, plan.data, plan.spec)
     main_fit = fit(
         plan.family,
         plan.spec,
@@ -364,28 +364,30 @@ def data_bytes(datatree: xr.DataTree) -> int:
     return sum(int(var.nbytes) for node in datatree.subtree for var in node.dataset.variables.values())
 
 
-def keeps_pointwise(config: RunConfig, family: ModelFamily, rows: int) -> bool:
+def keeps_pointwise(config: RunConfig, family: ModelFamily, data: ModelData, spec: ModelSpec) -> bool:
     """Whether a run stores every row's log-likelihood and predictive draws (exact PSIS-LOO).
 
     ``[diagnostics] loo``: ``"exact"`` always (the memory check before sampling still applies),
-    ``"subsample"`` never (:func:`loo_problems` refuses it for a family that cannot subsample),
+    ``"subsample"`` never (:func:`loo_problems` refuses it where the model cannot subsample),
     ``"auto"`` up to :data:`EXACT_LOO_ROWS` likelihood rows, and up to :data:`MAX_POINTWISE_ROWS`
-    for a family without :meth:`~ipsbayes.models.base.ModelFamily.log_likelihood_summary`, which
-    would otherwise lose LOO and power-scaling altogether.
+    where :meth:`~ipsbayes.models.base.ModelFamily.subsamples_log_likelihood` says the model cannot
+    (it would otherwise lose LOO and power-scaling altogether).
     """
     if config.diagnostics.loo != "auto":
         return config.diagnostics.loo == "exact"
+    rows = int(data.arrays["y"].size)
     if rows > MAX_POINTWISE_ROWS:
         return False
-    return rows <= EXACT_LOO_ROWS or not family.sums_large_log_likelihood
+    return rows <= EXACT_LOO_ROWS or not family.subsamples_log_likelihood(data, spec)
 
 
-def loo_problems(config: RunConfig, family: ModelFamily) -> list[str]:
-    """Why ``[diagnostics] loo`` cannot be done as asked for this model family (empty when it can)."""
-    if config.diagnostics.loo != "subsample" or family.sums_large_log_likelihood:
+def loo_problems(config: RunConfig, family: ModelFamily, summable: bool) -> list[str]:
+    """Why ``[diagnostics] loo`` cannot be done as asked (empty when it can); ``summable``: the model can subsample."""
+    if config.diagnostics.loo != "subsample" or summable:
         return []
     return [
-        f"diagnostics.loo: a {family.kind} model has no form for a subsample of its log-likelihood rows; "
+        f"diagnostics.loo: this {family.kind} model has no form for a subsample of its log-likelihood rows "
+        "(time to event, competing outcomes, a binomial or Bernoulli outcome without one, fidelity reviews); "
         'write loo = "exact" or loo = "auto"'
     ]
 

@@ -112,21 +112,21 @@ def variant_data_problems(config: RunConfig, family: ModelFamily, spec: ModelSpe
     return problems
 
 
-def power_scaling_problems(config: RunConfig, family: ModelFamily, data: ModelData, pointwise: bool) -> list[str]:
+def power_scaling_problems(config: RunConfig, data: ModelData, pointwise: bool, summable: bool) -> list[str]:
     """Why ``sensitivity.power_scaling`` cannot be done for these data (empty when it can).
 
     Power-scaling the likelihood needs each draw's log-likelihood. A run that keeps no pointwise
     log-likelihood (``pointwise`` false, :func:`ipsbayes.runner.keeps_pointwise`) keeps it only as
-    per-draw totals, which families without
-    :meth:`~ipsbayes.models.base.ModelFamily.log_likelihood_summary` cannot compute; such a run
+    per-draw totals, which a model that cannot summarise it (``summable`` false,
+    :meth:`~ipsbayes.models.base.ModelFamily.subsamples_log_likelihood`) cannot compute; such a run
     would skip power-scaling after the fit, so ``check`` says so first.
     """
     rows = int(data.arrays["y"].size)
     asked = "power_scaling" in config.sensitivity.model_fields_set  # the default is skipped with a note instead
-    if not (config.sensitivity.power_scaling and asked) or pointwise or family.sums_large_log_likelihood:
+    if not (config.sensitivity.power_scaling and asked) or pointwise or summable:
         return []
     return [
-        f"sensitivity.power_scaling: power-scaling needs every draw's log-likelihood, and a {family.kind} model "
+        "sensitivity.power_scaling: power-scaling needs every draw's log-likelihood, and this model "
         f"of {rows:,} likelihood rows (too many to store per row) cannot sum it; set "
         "`sensitivity.power_scaling = false` and refit under other prior sets with `sensitivity.prior_sets` instead"
     ]

@@ -192,6 +192,14 @@ class ModelFamily(ABC):
         """
         return None
 
+    def subsamples_log_likelihood(self, data: ModelData, spec: ModelSpec) -> bool:
+        """Whether :meth:`log_likelihood_summary` gives these data's totals and subsample (not None).
+
+        Decides, before sampling, whether a run may keep a LOO subsample instead of every row
+        (:func:`ipsbayes.runner.keeps_pointwise`). Default: :attr:`sums_large_log_likelihood`.
+        """
+        return self.sums_large_log_likelihood
+
     @property
     def sums_large_log_likelihood(self) -> bool:
         """Whether the family gives the log-likelihood of data too large to store per row.

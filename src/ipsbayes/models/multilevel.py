@@ -40,7 +40,12 @@ from ipsbayes.models.joins import join_tables
 from ipsbayes.models.multilevel_fidelity import add_fidelity, fidelity_column_problems, fidelity_spec_problems
 from ipsbayes.models.multilevel_graph import build_graph
 from ipsbayes.models.multilevel_text import describe_model, group_words
-from ipsbayes.models.pointwise import likelihood_summary_group, log_likelihood_group, predictive_group
+from ipsbayes.models.pointwise import (
+    likelihood_summary_group,
+    log_likelihood_group,
+    predictive_group,
+    summarisable,
+)
 from ipsbayes.models.pooling import CENTRE_ABOVE, Parameterisation
 from ipsbayes.models.predict import Predictor
 from ipsbayes.models.regression_estimands import regression_estimands
@@ -461,6 +466,11 @@ class Multilevel(ModelFamily):
     def log_likelihood(self, posterior: xr.Dataset, data: ModelData, spec: MultilevelSpec) -> dict | None:
         """The outcome's log-likelihood in numpy (:mod:`ipsbayes.models.pointwise`)."""
         return log_likelihood_group(posterior, data, self.outcome_family(spec))
+
+    @override
+    def subsamples_log_likelihood(self, data: ModelData, spec: MultilevelSpec) -> bool:
+        """Not with review scores observed beside the outcome, nor for an outcome without a numpy form."""
+        return summarisable(data, self.outcome_family(spec))
 
     @override
     def log_likelihood_summary(self, posterior: xr.Dataset, data: ModelData, spec: MultilevelSpec, rows) -> dict | None:

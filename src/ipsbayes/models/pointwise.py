@@ -44,11 +44,16 @@ def predictive_group(posterior, data: ModelData, family: OutcomeFamily, seed: in
     return None if values is None else {data.info["response"]: values}
 
 
+def summarisable(data: ModelData, family: OutcomeFamily) -> bool:
+    """Whether :func:`likelihood_summary_group` and :func:`predictive_group` have a numpy form for these data."""
+    return "review_score" not in data.arrays and family.numpy_pointwise
+
+
 def likelihood_summary_group(
     posterior: xr.Dataset, data: ModelData, family: OutcomeFamily, rows: np.ndarray
 ) -> dict[str, LikelihoodSummary] | None:
     """The outcome's :class:`~ipsbayes.models.base.LikelihoodSummary` by name; None as for log_likelihood_group."""
-    if "review_score" in data.arrays or not family.numpy_pointwise:
+    if not summarisable(data, family):
         return None
     summed = likelihood_summary(Predictor.from_posterior(posterior, data, family), data, rows)
     if summed is None:

@@ -71,3 +71,21 @@ def test_only_the_installed_command_leaves_early(monkeypatch, capsys) -> None:
     monkeypatch.setattr(sys, "argv", ["ipsbayes", "check", str(CONFIG)])
     assert main() == 0  # a program (or a test) calling main() gets the exit code back
     assert capsys.readouterr().out.startswith("ok: ")
+
+
+def test_the_version_on_a_full_disk_is_one_line_and_exit_2(tmp_path) -> None:
+    from pathlib import Path
+
+    if not Path("/dev/full").exists():
+        import pytest
+
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", "from ipsbayes.cli import command; command()", "--version"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == "error: cannot write the version: No space left on device"

@@ -524,3 +524,80 @@ def test_ctrl_c_during_sampling_exits_130_within_seconds_and_keeps_earlier_run(
     assert seconds < 5.0, seconds
     assert "interrupted" in err and "Traceback" not in err
     assert files_of(run) == before and leftovers(run.parent) == []
+
+
+# ----------------------------------------------------------------------------- a stop Python swallowed
+
+
+@pytest.mark.sampling
+def test_a_stop_whose_keyboard_interrupt_was_swallowed_still_keeps_the_earlier_run(
+    config: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """SIGTERM's KeyboardInterrupt raised inside a garbage-collection callback is swallowed by Python.
+
+    The signal is recorded all the same: the run must not go on to replace the earlier folder.
+    """
+    import signal
+
+    import ipsbayes.runner as runner
+    from ipsbayes import interrupt
+
+    run = fake_run(tmp_path / "runs" / "tiny")
+    before = files_of(run)
+    real_report = runner.write_report
+
+    def report_then_swallowed_stop(*args, **kwargs):
+        result = real_report(*args, **kwargs)
+        interrupt.mark(signal.SIGTERM)  # what the handler records; its KeyboardInterrupt never arrives
+        return result
+
+    monkeypatch.setattr(runner, "write_report", report_then_swallowed_stop)
+    assert main(["run", str(config), "--out", str(run), "--quiet"]) == 143
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "in place" not in err and "Traceback" not in err
+    assert files_of(run) == before and leftovers(run.parent) == []
+
+
+def test_a_later_library_call_forgets_an_earlier_calls_stop(tmp_path: Path) -> None:
+    """A notebook that interrupted one run: the next one's output is claimed and placed as usual."""
+    import signal
+
+    from ipsbayes import interrupt
+    from ipsbayes.output import atomic_output, claim_output
+
+    interrupt.mark(signal.SIGINT)  # recorded during an earlier call, outside the command line
+    claim = claim_output(tmp_path / "next", kind="run")
+    assert not interrupt.requested()
+    with atomic_output(claim) as staging:
+        (staging / "x.txt").write_text("x")
+    assert (tmp_path / "next" / "x.txt").read_text() == "x"
+
+
+def test_exceptions_python_cannot_raise_print_no_traceback(capsys) -> None:
+    import gc
+    import sys
+
+    from ipsbayes.cli import _unraisable
+
+    def unraisable(error: BaseException):
+        """Python's own record of ``error`` raised in a destructor."""
+
+        class Raises:
+            def __del__(self):
+                raise error
+
+        caught = []
+        previous, sys.unraisablehook = sys.unraisablehook, caught.append
+        try:
+            Raises()
+            gc.collect()
+        finally:
+            sys.unraisablehook = previous
+        return caught[0]
+
+    _unraisable(unraisable(KeyboardInterrupt()), debug=False)
+    _unraisable(unraisable(RuntimeError("Can't decrement id ref count")), debug=False)
+    _unraisable(unraisable(KeyboardInterrupt()), debug=True)
+    assert capsys.readouterr().err == ""
+    _unraisable(unraisable(RuntimeError("Can't decrement id ref count")), debug=True)
+    assert "Can't decrement id ref count" in capsys.readouterr().err

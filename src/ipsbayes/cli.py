@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -215,7 +216,13 @@ def _main(argv: list[str] | None) -> int:
     if args.version:
         from ipsbayes import __version__
 
-        print(__version__)
+        try:
+            print(__version__, flush=True)
+        except BrokenPipeError:
+            return stdout_closed()
+        except OSError as exc:  # e.g. stdout on a full disk
+            _say(f"cannot write the version: {_one_line(exc)}")
+            return 2
         return 0
     if args.command is None:
         _parser().print_help()
@@ -224,8 +231,9 @@ def _main(argv: list[str] | None) -> int:
 
     placed_before = placed_count()
     previous_handler = interrupt.install_cli_handler()
-    previous_showwarning = warnings.showwarning
+    previous_showwarning, previous_unraisable = warnings.showwarning, sys.unraisablehook
     warnings.showwarning = _show_warning
+    sys.unraisablehook = functools.partial(_unraisable, debug=debug)  # forked children inherit it
     handler = _log_to_stderr(quiet=getattr(args, "quiet", False) or args.command != "run")
     try:
         code = _guarded(args, debug, placed_before)
@@ -234,7 +242,7 @@ def _main(argv: list[str] | None) -> int:
     finally:
         interrupt.record_only()  # the cleanup runs to its end; a Ctrl-C during it still counts
         release_all()
-        warnings.showwarning = previous_showwarning
+        warnings.showwarning, sys.unraisablehook = previous_showwarning, previous_unraisable
         logging.getLogger("ipsbayes").removeHandler(handler)
     if interrupt.requested() and code != EXIT_INTERRUPTED:
         code = _interrupted(placed_before)
@@ -243,6 +251,17 @@ def _main(argv: list[str] | None) -> int:
     else:
         interrupt.restore(previous_handler)
     return code
+
+
+def _unraisable(unraisable: Any, *, debug: bool) -> None:
+    """An exception Python cannot raise (in a destructor or a garbage-collection callback): no traceback.
+
+    A Ctrl-C whose ``KeyboardInterrupt`` lands in such a callback is recorded all the same, and the
+    command stops at its next check (:func:`ipsbayes.output.atomic_output` at the latest). Others,
+    such as h5py's cleanup after a full disk (the write's own error is reported), show with ``--debug``.
+    """
+    if debug and not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
 
 
 def _guarded(args: argparse.Namespace, debug: bool, placed_before: int) -> int:

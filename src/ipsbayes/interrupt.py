@@ -36,7 +36,7 @@ from typing import Any
 #: the signals that stop a command cleanly
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
-_state: dict[str, Any] = {"requested": False, "signal": signal.SIGINT}
+_state: dict[str, Any] = {"requested": False, "signal": signal.SIGINT, "command": False}
 
 
 def requested() -> bool:
@@ -73,6 +73,16 @@ def _put_back(previous: dict[int, Any]) -> None:
     for signum, handler in previous.items():
         if handler is not None:
             signal.signal(signum, handler)
+
+
+def begin_work() -> None:
+    """A command or library call starts its work: forget a stop an earlier call in this process recorded.
+
+    Under the command line's handler the record belongs to the command and is kept. A notebook
+    that interrupted one ``ipsbayes.run`` would otherwise see every later one stop after sampling.
+    """
+    if not _state["command"]:
+        reset()
 
 
 def raise_if_interrupted() -> None:
@@ -148,6 +158,7 @@ def install_cli_handler() -> dict[int, Any] | None:
         mark(signum)
         raise KeyboardInterrupt
 
+    _state["command"] = True
     return _install(handler)
 
 
@@ -159,6 +170,7 @@ def record_only() -> None:
 
 def restore(previous: dict[int, Any] | None) -> None:
     """Put back the handlers :func:`install_cli_handler` replaced (a program calling the CLI in-process)."""
+    _state["command"] = False
     if previous is not None and _in_main_thread():
         _put_back(previous)
 
@@ -196,6 +208,7 @@ def exit_on_interrupt(message: str, code: int) -> None:
 
 __all__ = [
     "SIGNALS",
+    "begin_work",
     "deferred",
     "exit_code",
     "exit_on_interrupt",

@@ -326,6 +326,7 @@ def claim_output(
     OutputError
         With one line saying why the location cannot be used and what to do (exit code 2).
     """
+    interrupt.begin_work()  # the work whose output this is starts now
     label = what or KINDS.get(kind, kind)
     final, replaceable = check_output(target, kind=kind, force=force, inputs=inputs, what=what)
     created = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
@@ -386,9 +387,15 @@ def releasing_claims[**P, R](func: Callable[P, R]) -> Callable[P, R]:
 
 @contextlib.contextmanager
 def atomic_output(claim: OutputClaim, *, timestamp: bool = True) -> Iterator[Path]:
-    """Yield the claim's staging folder; place it when the block ends without error, remove it otherwise."""
+    """Yield the claim's staging folder; place it when the block ends without error, remove it otherwise.
+
+    A stop requested while the block ran (:func:`ipsbayes.interrupt.requested`) also removes it:
+    Python swallows a ``KeyboardInterrupt`` that the signal handler raises inside a garbage-collection
+    callback, and the command would otherwise finish and replace an earlier folder after a Ctrl-C.
+    """
     try:
         yield claim.staging
+        interrupt.raise_if_interrupted()
     except BaseException:
         claim.release()
         raise
@@ -413,6 +420,7 @@ def refresh_folder(folder: Path | str, *, kind: str = "run") -> Iterator[Path]:
     OutputError
         When ``folder`` has no ipsbayes manifest of ``kind`` (exit code 2).
     """
+    interrupt.begin_work()
     folder = Path(folder)
     manifest = read_manifest(folder)
     if manifest is None or manifest.kind != kind:
@@ -433,6 +441,7 @@ def refresh_folder(folder: Path | str, *, kind: str = "run") -> Iterator[Path]:
     _ACTIVE.add(claim)
     try:
         yield staging
+        interrupt.raise_if_interrupted()  # a stop whose KeyboardInterrupt Python swallowed (see atomic_output)
         new_files = folder_files(staging)
         refuse_links(folder, new_files)
         clashes = [rel for rel in new_files if rel not in manifest.files and (folder / rel).exists()]

@@ -216,7 +216,8 @@ def test_which_runs_keep_every_rows_log_likelihood(plan) -> None:
     assert keeps("auto", plan, exact) and not keeps("auto", plan, exact + 1)
     assert keeps("auto", fidelity, exact + 1) and keeps("auto", fidelity, limit)  # would lose LOO altogether
     assert not keeps("auto", fidelity, limit + 1) and not keeps("auto", plan, limit + 1)
-    assert keeps("exact", plan, 10 * limit) and not keeps("subsample", plan, 10)
+    assert keeps("exact", plan, 10 * limit) and not keeps("subsample", plan, runner.LOO_SUBSAMPLE_ROWS + 1)
+    assert keeps("subsample", plan, runner.LOO_SUBSAMPLE_ROWS)  # a subsample of every row: exact LOO, said so
     # the note names the rule that applied
     tree = xr.DataTree()
     assert "15,000 likelihood rows (more than 10,000)" in runner.large_data_notes(tree, 15_000)[0]

@@ -192,9 +192,11 @@ class DiagnosticsConfig(_Strict):
     loo: Literal["auto", "exact", "subsample"] = Field(
         "auto",
         description=(
-            "PSIS-LOO from every row's stored log-likelihood ('exact'), or from a random subsample of rows "
-            "scaled up by a difference estimator ('subsample', Magnusson et al. 2019); 'auto': exact up to "
-            "10,000 likelihood rows, and above that wherever the model cannot subsample"
+            "PSIS-LOO from every row's stored log-likelihood ('exact'), or from a random 2,000-row subsample "
+            "scaled up by a difference estimator ('subsample', Magnusson et al. 2019; it also stores no per-row "
+            "log-likelihood and draws the predictive checks from 500 posterior draws; with no more than 2,000 "
+            "rows every row is used, exactly); 'auto': exact up to 10,000 likelihood rows, and above that "
+            "wherever the model cannot subsample"
         ),
     )
 

@@ -154,7 +154,7 @@ def add_predictive(
     cores: int,
     draws: int | None,
 ) -> None:
-    """Add ``posterior_predictive``: from every posterior draw, or from about ``draws`` evenly spaced ones.
+    """Add ``posterior_predictive``: from every posterior draw, or from at least ``draws`` evenly spaced ones.
 
     The family's numpy form where it gives one (:func:`add_from_family`), else PyMC's draws.
 
@@ -174,7 +174,8 @@ def add_predictive(
             )
         return
     posterior = datatree["posterior"].to_dataset()
-    step = max(1, -(-posterior.sizes["chain"] * posterior.sizes["draw"] // max(int(draws), 1)))
+    # every step-th draw of each chain; rounding the step down keeps at least `draws` (800 draws: all, not 400)
+    step = max(1, posterior.sizes["chain"] * posterior.sizes["draw"] // max(int(draws), 1))
     source = xr.DataTree.from_dict(
         {
             "posterior": posterior.isel(draw=slice(None, None, step)),

@@ -331,7 +331,7 @@ def run(
             timings["report"] = time.perf_counter() - report_started
         timings["write_posterior"] = writing.seconds  # in a child or on a thread: overlaps "report"
         timings["write_posterior_and_report"] = time.perf_counter() - step
-        progress_stage.done("report and posterior.nc (written together)")
+        progress_stage.done("report and posterior.nc")  # written together
         data_files = {
             label: {"path": str(t.path.resolve()), "sha256": plan.bundle.hashes[label], "rows": len(t.frame)}
             for label, t in ((t.label, t) for t in plan.bundle.tables())
@@ -368,14 +368,15 @@ def keeps_pointwise(config: RunConfig, family: ModelFamily, data: ModelData, spe
     """Whether a run stores every row's log-likelihood and predictive draws (exact PSIS-LOO).
 
     ``[diagnostics] loo``: ``"exact"`` always (the memory check before sampling still applies),
-    ``"subsample"`` never (:func:`loo_problems` refuses it where the model cannot subsample),
+    ``"subsample"`` only up to :data:`LOO_SUBSAMPLE_ROWS` rows, whose subsample would be every row
+    (:func:`loo_problems` refuses it where the model cannot subsample),
     ``"auto"`` up to :data:`EXACT_LOO_ROWS` likelihood rows, and up to :data:`MAX_POINTWISE_ROWS`
     where :meth:`~ipsbayes.models.base.ModelFamily.subsamples_log_likelihood` says the model cannot
     (it would otherwise lose LOO and power-scaling altogether).
     """
-    if config.diagnostics.loo != "auto":
-        return config.diagnostics.loo == "exact"
     rows = int(data.arrays["y"].size)
+    if config.diagnostics.loo != "auto":  # a subsample of every row would be exact LOO: keep the rows then
+        return config.diagnostics.loo == "exact" or rows <= LOO_SUBSAMPLE_ROWS
     if rows > MAX_POINTWISE_ROWS:
         return False
     return rows <= EXACT_LOO_ROWS or not family.subsamples_log_likelihood(data, spec)
@@ -400,12 +401,12 @@ def large_data_notes(datatree: xr.DataTree, rows: int, asked: bool = False) -> l
     ``loo = "subsample"`` (else the rows passed the ``"auto"`` limit).
     """
     limit = EXACT_LOO_ROWS if rows <= MAX_POINTWISE_ROWS else MAX_POINTWISE_ROWS
-    why = "with loo = 'subsample'" if asked else f"(more than {limit:,})"
     notes = [
-        f"{rows:,} likelihood rows {why}: the pointwise log-likelihood is not stored"
-        + ("." if asked else " (loo = 'exact' under [diagnostics] keeps it).")
-        + " "
-        "With discrete covariates, collapse = 'auto' turns participants into far fewer binomial rows."
+        f"{rows:,} likelihood rows with loo = 'subsample': the pointwise log-likelihood is not stored."
+        if asked
+        else f"{rows:,} likelihood rows (more than {limit:,}): the pointwise log-likelihood is not stored "
+        "(loo = 'exact' under [diagnostics] keeps it). With discrete covariates, collapse = 'auto' turns "
+        "participants into far fewer binomial rows."
     ]
     if "loo_subsample" in datatree.children:
         subsample = next(iter(datatree["loo_subsample"].to_dataset().data_vars.values()))

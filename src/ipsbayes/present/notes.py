@@ -73,10 +73,9 @@ _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"^(?P<rows>[\d,]+) likelihood rows with loo = 'subsample': the pointwise log-likelihood is not "
-            r"stored\. With discrete covariates, .*\.$"
+            r"stored\.$"
         ),
-        "{rows} rader i likelihooden med loo = 'subsample': punktvis log-likelihood lagres ikke. Med diskrete "
-        "kovariater gjør collapse = 'auto' deltakerne om til langt færre binomiske rader.",
+        "{rows} rader i likelihooden med loo = 'subsample': punktvis log-likelihood lagres ikke.",
     ),
     (
         re.compile(r"^LOO is estimated from a simple random subsample of (?P<m>[\d,]+) rows, .*\.$"),

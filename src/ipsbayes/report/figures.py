@@ -146,7 +146,7 @@ def pava_draws(datatree: xr.DataTree, name: str) -> tuple[xr.DataTree, int, bool
     chains, draws = predicted.sizes["chain"], predicted.sizes["draw"]
     rows = max(int(np.prod([n for d, n in predicted[name].sizes.items() if d not in ("chain", "draw")])), 1)
     keep = max(PAVA_MIN_DRAWS, PAVA_CELLS // rows)
-    step = int(np.ceil(chains * draws / keep))
+    step = max(1, chains * draws // keep)  # rounded down: at least `keep` draws
     if step > 1:
         predicted = predicted.isel(draw=slice(None, None, step))
     tree = xr.DataTree.from_dict(

@@ -123,7 +123,7 @@ def test_figures_drawn_by_two_processes_are_those_one_process_draws(
     shipped: dict[str, Path], name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ipsbayes import forked
-    from ipsbayes.report.figures import draw_figures
+    from ipsbayes.report.drawing import draw_figures
 
     if not forked.available():
         pytest.skip("fork needs Linux and two usable cores")
@@ -147,13 +147,13 @@ def test_figures_of_a_stuck_child_are_drawn_here(shipped: dict[str, Path], tmp_p
     import time
 
     from ipsbayes import forked
-    from ipsbayes.report import figures
+    from ipsbayes.report import drawing
 
     if not forked.available():
         pytest.skip("fork needs Linux and two usable cores")
     ctx, _ = context_of(shipped["ipsung_employment"])
     presentation = presentation_of(ctx.estimands)
-    parent, real = os.getpid(), figures._save_figures
+    parent, real = os.getpid(), drawing._save_figures
 
     def hangs_in_the_child(ctx, presentation, folder, formats, specs, queue):
         if os.getpid() != parent:
@@ -162,10 +162,10 @@ def test_figures_of_a_stuck_child_are_drawn_here(shipped: dict[str, Path], tmp_p
         return real(ctx, presentation, folder, formats, specs, queue)
 
     monkeypatch.setattr(forked, "STUCK_SECONDS", 1.0)
-    monkeypatch.setattr(figures, "_save_figures", hangs_in_the_child)
-    drawn = figures.draw_figures(ctx, presentation, tmp_path / "stuck", ["png"])
+    monkeypatch.setattr(drawing, "_save_figures", hangs_in_the_child)
+    drawn = drawing.draw_figures(ctx, presentation, tmp_path / "stuck", ["png"])
     monkeypatch.setattr(forked, "available", lambda: False)
-    alone = figures.draw_figures(ctx, presentation, tmp_path / "alone", ["png"])
+    alone = drawing.draw_figures(ctx, presentation, tmp_path / "alone", ["png"])
     assert list(drawn) == list(alone)
     for figure, files in alone.items():
         assert drawn[figure]["paths"]["png"].read_bytes() == files["paths"]["png"].read_bytes(), figure

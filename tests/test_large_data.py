@@ -1,6 +1,6 @@
 """Data too large to store the pointwise log-likelihood: totals, subsampled LOO and thinned predictive draws.
 
-Above ``runner.MAX_POINTWISE_ROWS`` rows a run does not keep draws x rows of log-likelihood. It keeps
+Above ``loo_policy.MAX_POINTWISE_ROWS`` rows a run does not keep draws x rows of log-likelihood. It keeps
 each draw's total (power-scaling), the pointwise values of a random subsample of rows and a point
 approximation for every row (subsampled PSIS-LOO, Magnusson et al. 2019), and predictive draws from
 a few hundred evenly spaced posterior draws. Each shortcut must give the numbers of the plain
@@ -20,7 +20,7 @@ import pytest
 import xarray as xr
 from scipy.special import logsumexp
 
-from ipsbayes import runner
+from ipsbayes import loo_policy
 from ipsbayes.cli import main
 from ipsbayes.family_groups import add_likelihood_summary, add_predictive
 from ipsbayes.loo import psis_loo, relative_efficiency, subsampled_loo
@@ -117,8 +117,8 @@ def test_with_every_row_subsampled_it_is_exact_psis_loo() -> None:
 def test_a_run_above_the_pointwise_limit_keeps_totals_subsample_and_thinned_draws(
     make_config, small_ipsung, tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(runner, "LOO_SUBSAMPLE_ROWS", 120)
-    monkeypatch.setattr(runner, "LARGE_DATA_PREDICTIVE_DRAWS", 40)
+    monkeypatch.setattr(loo_policy, "LOO_SUBSAMPLE_ROWS", 120)
+    monkeypatch.setattr(loo_policy, "LARGE_DATA_PREDICTIVE_DRAWS", 40)
     config = make_config(  # the 400 participants handled as large data, as "auto" does above 10,000 rows
         data=small_ipsung,
         **{"sampler.profile": "ci", "sensitivity.power_scaling": True, "diagnostics.loo": "subsample"},
@@ -178,7 +178,7 @@ def test_the_large_data_notes_say_what_the_fit_kept_in_both_languages(plan) -> N
     from ipsbayes.present.notes import translate_note
 
     tree = prior_as_posterior(plan, draws=40, seed=3)
-    bare = runner.large_data_notes(tree, 123_456)
+    bare = loo_policy.large_data_notes(tree, 123_456)
     assert "123,456 likelihood rows" in bare[0]
     assert "LOO and power-scaling of the likelihood were skipped" in bare[1]
     assert bare[2] == "Posterior predictive draws were skipped."
@@ -186,7 +186,7 @@ def test_the_large_data_notes_say_what_the_fit_kept_in_both_languages(plan) -> N
     add_likelihood_summary(tree, plan.model, compute, rows=77, seed=2, cores=1)
     predictive = functools.partial(plan.family.posterior_predictive, data=plan.data, spec=plan.spec, seed=1)
     add_predictive(tree, plan.model, predictive, seed=1, cores=1, draws=10)
-    kept = runner.large_data_notes(tree, 123_456)
+    kept = loo_policy.large_data_notes(tree, 123_456)
     assert "simple random subsample of 77 rows" in kept[1] and kept[2].startswith("Predictive checks use 10 evenly")
     assert not any("skipped" in note for note in kept)
     for note in bare + kept:  # every variant has its Norwegian text, with the numbers carried over
@@ -210,20 +210,20 @@ def test_which_runs_keep_every_rows_log_likelihood(plan) -> None:
     def keeps(loo: str, model, rows: int) -> bool:
         config = SimpleNamespace(diagnostics=SimpleNamespace(loo=loo))
         data = SimpleNamespace(arrays={**model.data.arrays, "y": np.zeros(rows)})
-        return runner.keeps_pointwise(config, model.family, data, model.spec)
+        return loo_policy.keeps_pointwise(config, model.family, data, model.spec)
 
-    exact, limit = runner.EXACT_LOO_ROWS, runner.MAX_POINTWISE_ROWS
+    exact, limit = loo_policy.EXACT_LOO_ROWS, loo_policy.MAX_POINTWISE_ROWS
     assert keeps("auto", plan, exact) and not keeps("auto", plan, exact + 1)
     assert keeps("auto", fidelity, exact + 1) and keeps("auto", fidelity, limit)  # would lose LOO altogether
     assert not keeps("auto", fidelity, limit + 1) and not keeps("auto", plan, limit + 1)
-    assert keeps("exact", plan, 10 * limit) and not keeps("subsample", plan, runner.LOO_SUBSAMPLE_ROWS + 1)
-    assert keeps("subsample", plan, runner.LOO_SUBSAMPLE_ROWS)  # a subsample of every row: exact LOO, said so
+    assert keeps("exact", plan, 10 * limit) and not keeps("subsample", plan, loo_policy.LOO_SUBSAMPLE_ROWS + 1)
+    assert keeps("subsample", plan, loo_policy.LOO_SUBSAMPLE_ROWS)  # a subsample of every row: exact LOO, said so
     # the note names the rule that applied
     tree = xr.DataTree()
-    assert "15,000 likelihood rows (more than 10,000)" in runner.large_data_notes(tree, 15_000)[0]
-    assert "60,000 likelihood rows (more than 50,000)" in runner.large_data_notes(tree, 60_000)[0]
-    assert "loo = 'exact' under [diagnostics] keeps it" in runner.large_data_notes(tree, 15_000)[0]
-    assert "300 likelihood rows with loo = 'subsample'" in runner.large_data_notes(tree, 300, asked=True)[0]
+    assert "15,000 likelihood rows (more than 10,000)" in loo_policy.large_data_notes(tree, 15_000)[0]
+    assert "60,000 likelihood rows (more than 50,000)" in loo_policy.large_data_notes(tree, 60_000)[0]
+    assert "loo = 'exact' under [diagnostics] keeps it" in loo_policy.large_data_notes(tree, 15_000)[0]
+    assert "300 likelihood rows with loo = 'subsample'" in loo_policy.large_data_notes(tree, 300, asked=True)[0]
 
 
 @pytest.mark.parametrize("name", ["ipsung_time_to_job", "ipsung_fidelity"])

@@ -26,6 +26,7 @@ import xarray as xr
 import ipsbayes
 from ipsbayes.compared import SLASH, compared_names, draws_of, element_key, flatten, resolve
 from ipsbayes.errors import ConfigError
+from ipsbayes.loo_policy import MAX_POINTWISE_ROWS
 from ipsbayes.models import REGISTRY
 from ipsbayes.present.answers import prior_dependence_line
 from ipsbayes.report.figures_sensitivity import (
@@ -39,7 +40,7 @@ from ipsbayes.report.figures_sensitivity import (
 from ipsbayes.report.sections import sensitivity_section
 from ipsbayes.report.tables import sensitivity_table
 from ipsbayes.rundir import write_posterior
-from ipsbayes.runner import MAX_POINTWISE_ROWS, check
+from ipsbayes.runner import check
 from ipsbayes.sensitivity import power_scaling, power_scaling_problems
 from ipsbayes.testing import edit_config, load_raw_config
 

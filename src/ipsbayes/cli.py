@@ -434,14 +434,9 @@ def _stderr_line(line: str) -> None:
 
 
 def _check(config: Path) -> int:
+    from ipsbayes.loo_policy import LARGE_DATA_PREDICTIVE_DRAWS, LOO_SUBSAMPLE_ROWS, keeps_pointwise
     from ipsbayes.resources import check_memory, estimate_memory, human_bytes
-    from ipsbayes.runner import (
-        LARGE_DATA_PREDICTIVE_DRAWS,
-        LOO_SUBSAMPLE_ROWS,
-        check,
-        describe_priors,
-        keeps_pointwise,
-    )
+    from ipsbayes.runner import check, describe_priors
     from ipsbayes.sampling import resolve_settings
 
     plan = check(config)

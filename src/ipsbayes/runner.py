@@ -19,7 +19,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from ipsbayes import chunks, forked
+from ipsbayes import chunks, forked, loo_policy
 from ipsbayes import progress as progress_stage
 from ipsbayes.compared import compared_names
 from ipsbayes.config import RunConfig, config_without_invalid_keys, parse_config, read_toml
@@ -59,19 +59,9 @@ from ipsbayes.sensitivity import (
     variant_data_problems,
 )
 
-#: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
-MAX_POINTWISE_ROWS = 50_000
-#: ``[diagnostics] loo = "auto"``: above this many likelihood rows a family that can summarise its
-#: log-likelihood keeps a subsample instead of every row (post-fit work then grows with the question,
-#: not the rows: at 15,000 rows exact LOO and its draws x rows groups cost more than half the fit)
-EXACT_LOO_ROWS = 10_000
 #: posteriors of at least this many bytes are written on a thread beside the report: below it the
 #: writing is mostly Python (many small variables) and would only take turns with the report for the GIL
 BACKGROUND_WRITE_BYTES = 200_000_000
-#: above MAX_POINTWISE_ROWS: rows in the LOO subsample (Magnusson et al. 2019) ...
-LOO_SUBSAMPLE_ROWS = 2_000
-#: ... and posterior draws behind the predictive checks (as many as the PAVA figure's band reads at least)
-LARGE_DATA_PREDICTIVE_DRAWS = 500
 
 
 @dataclass
@@ -153,8 +143,12 @@ def check(source: Path | str | dict[str, Any] | RunConfig, *, sampling_follows: 
     started = time.perf_counter()
     data = prepare(family, bundle, spec, config)
     raise_if(variant_data_problems(config, family, spec, bundle), "A sensitivity variant does not fit the data")
-    pointwise, summable = keeps_pointwise(config, family, data, spec), family.subsamples_log_likelihood(data, spec)
-    if unfit := loo_problems(config, family, summable) + power_scaling_problems(config, data, pointwise, summable):
+    pointwise = loo_policy.keeps_pointwise(config, family, data, spec)
+    summable = family.subsamples_log_likelihood(data, spec)
+    if unfit := [
+        *loo_policy.loo_problems(config, family, summable),
+        *power_scaling_problems(config, data, pointwise, summable),
+    ]:
         where = str(config.source) if config.source else "config"
         raise ConfigError(f"Invalid config {where}", [f"{where}: {problem}" for problem in unfit])
     timings["prepare_data"] = time.perf_counter() - started
@@ -247,7 +241,7 @@ def run(
     progress_stage.done("read data, build model")
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)
-    pointwise = keeps_pointwise(config, plan.family, plan.data, plan.spec)
+    pointwise = loo_policy.keeps_pointwise(config, plan.family, plan.data, plan.spec)
     main_fit = fit(
         plan.family,
         plan.spec,
@@ -258,15 +252,15 @@ def run(
         outputs=Outputs(
             log_likelihood=pointwise,
             log_prior=config.sensitivity.power_scaling,
-            likelihood_subsample=0 if pointwise else LOO_SUBSAMPLE_ROWS,
-            predictive_draws=None if pointwise else LARGE_DATA_PREDICTIVE_DRAWS,
+            likelihood_subsample=0 if pointwise else loo_policy.LOO_SUBSAMPLE_ROWS,
+            predictive_draws=None if pointwise else loo_policy.LARGE_DATA_PREDICTIVE_DRAWS,
         ),
         progress=progress,
     )
     timings = {**plan.timings, **main_fit.timings}
     datatree, estimands, diagnostics = main_fit.datatree, main_fit.estimands, main_fit.diagnostics
     if not pointwise:
-        plan.data.notes.extend(large_data_notes(datatree, rows, asked=config.diagnostics.loo == "subsample"))
+        plan.data.notes.extend(loo_policy.large_data_notes(datatree, rows, asked=config.diagnostics.loo == "subsample"))
         estimands.attrs["notes"] = json.dumps(plan.data.notes)
     power = config.sensitivity.power_scaling and (pointwise or "log_likelihood_total" in datatree.children)
     step = time.perf_counter()
@@ -362,69 +356,6 @@ def run(
 def data_bytes(datatree: xr.DataTree) -> int:
     """Bytes of every variable's values in the tree (what writing it moves)."""
     return sum(int(var.nbytes) for node in datatree.subtree for var in node.dataset.variables.values())
-
-
-def keeps_pointwise(config: RunConfig, family: ModelFamily, data: ModelData, spec: ModelSpec) -> bool:
-    """Whether a run stores every row's log-likelihood and predictive draws (exact PSIS-LOO).
-
-    ``[diagnostics] loo``: ``"exact"`` always (the memory check before sampling still applies),
-    ``"subsample"`` only up to :data:`LOO_SUBSAMPLE_ROWS` rows, whose subsample would be every row
-    (:func:`loo_problems` refuses it where the model cannot subsample),
-    ``"auto"`` up to :data:`EXACT_LOO_ROWS` likelihood rows, and up to :data:`MAX_POINTWISE_ROWS`
-    where :meth:`~ipsbayes.models.base.ModelFamily.subsamples_log_likelihood` says the model cannot
-    (it would otherwise lose LOO and power-scaling altogether).
-    """
-    rows = int(data.arrays["y"].size)
-    if config.diagnostics.loo != "auto":  # a subsample of every row would be exact LOO: keep the rows then
-        return config.diagnostics.loo == "exact" or rows <= LOO_SUBSAMPLE_ROWS
-    if rows > MAX_POINTWISE_ROWS:
-        return False
-    return rows <= EXACT_LOO_ROWS or not family.subsamples_log_likelihood(data, spec)
-
-
-def loo_problems(config: RunConfig, family: ModelFamily, summable: bool) -> list[str]:
-    """Why ``[diagnostics] loo`` cannot be done as asked (empty when it can); ``summable``: the model can subsample."""
-    if config.diagnostics.loo != "subsample" or summable:
-        return []
-    return [
-        f"diagnostics.loo: this {family.kind} model has no form for a subsample of its log-likelihood rows "
-        "(time to event, competing outcomes, a binomial or Bernoulli outcome without one, fidelity reviews); "
-        'write loo = "exact" or loo = "auto"'
-    ]
-
-
-def large_data_notes(datatree: xr.DataTree, rows: int, asked: bool = False) -> list[str]:
-    """What a fit that kept no per-row draws kept instead (read from its groups).
-
-    Three notes (the stored log-likelihood, LOO and power-scaling, the predictive checks), each
-    with its Norwegian text in :mod:`ipsbayes.present.notes`. ``asked``: the config chose
-    ``loo = "subsample"`` (else the rows passed the ``"auto"`` limit).
-    """
-    limit = EXACT_LOO_ROWS if rows <= MAX_POINTWISE_ROWS else MAX_POINTWISE_ROWS
-    notes = [
-        f"{rows:,} likelihood rows with loo = 'subsample': the pointwise log-likelihood is not stored."
-        if asked
-        else f"{rows:,} likelihood rows (more than {limit:,}): the pointwise log-likelihood is not stored "
-        "(loo = 'exact' under [diagnostics] keeps it). With discrete covariates, collapse = 'auto' turns "
-        "participants into far fewer binomial rows."
-    ]
-    if "loo_subsample" in datatree.children:
-        subsample = next(iter(datatree["loo_subsample"].to_dataset().data_vars.values()))
-        notes.append(
-            f"LOO is estimated from a simple random subsample of {subsample.shape[-1]:,} rows, with every row's "
-            "log-likelihood at the posterior means as the approximation in a difference estimator (Magnusson et "
-            "al. 2019); its SE includes the subsampling. Power-scaling sensitivity uses each draw's total "
-            "log-likelihood."
-        )
-    else:
-        notes.append("LOO and power-scaling of the likelihood were skipped: this model has no form for summing it.")
-    if "posterior_predictive" in datatree.children:
-        predicted = datatree["posterior_predictive"].to_dataset()
-        n = predicted.sizes["chain"] * predicted.sizes["draw"]
-        notes.append(f"Predictive checks use {n:,} evenly spaced posterior draws.")
-    else:
-        notes.append("Posterior predictive draws were skipped.")
-    return notes
 
 
 def resolved_config(config: RunConfig, priors: PriorSet) -> dict[str, Any]:

@@ -116,7 +116,7 @@ def power_scaling_problems(config: RunConfig, data: ModelData, pointwise: bool, 
     """Why ``sensitivity.power_scaling`` cannot be done for these data (empty when it can).
 
     Power-scaling the likelihood needs each draw's log-likelihood. A run that keeps no pointwise
-    log-likelihood (``pointwise`` false, :func:`ipsbayes.runner.keeps_pointwise`) keeps it only as
+    log-likelihood (``pointwise`` false, :func:`ipsbayes.loo_policy.keeps_pointwise`) keeps it only as
     per-draw totals, which a model that cannot summarise it (``summable`` false,
     :meth:`~ipsbayes.models.base.ModelFamily.subsamples_log_likelihood`) cannot compute; such a run
     would skip power-scaling after the fit, so ``check`` says so first.

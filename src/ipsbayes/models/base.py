@@ -196,7 +196,7 @@ class ModelFamily(ABC):
         """Whether :meth:`log_likelihood_summary` gives these data's totals and subsample (not None).
 
         Decides, before sampling, whether a run may keep a LOO subsample instead of every row
-        (:func:`ipsbayes.runner.keeps_pointwise`). Default: :attr:`sums_large_log_likelihood`.
+        (:func:`ipsbayes.loo_policy.keeps_pointwise`). Default: :attr:`sums_large_log_likelihood`.
         """
         return self.sums_large_log_likelihood
 
@@ -205,7 +205,7 @@ class ModelFamily(ABC):
         """Whether the family gives the log-likelihood of data too large to store per row.
 
         True when it implements :meth:`log_likelihood_summary`, whose per-draw totals power-scaling
-        uses above ``runner.MAX_POINTWISE_ROWS`` rows; checked before sampling
+        uses above ``loo_policy.MAX_POINTWISE_ROWS`` rows; checked before sampling
         (:func:`ipsbayes.sensitivity.power_scaling_problems`).
         """
         return type(self).log_likelihood_summary is not ModelFamily.log_likelihood_summary

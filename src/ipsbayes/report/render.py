@@ -37,7 +37,7 @@ from ipsbayes.present.context import verbatim_words, vocabulary_of
 from ipsbayes.present.notes import translate_note
 from ipsbayes.present.phrases import readable
 from ipsbayes.present.text import format_number, format_probability, interval_name, localise, shared_decimals
-from ipsbayes.report.figures import draw_figures
+from ipsbayes.report.drawing import draw_figures
 from ipsbayes.report.html import collapse_tables
 from ipsbayes.report.sections import build_sections
 from ipsbayes.report.tables import (

@@ -3,7 +3,7 @@
 They are rendered the way run reports are (:mod:`ipsbayes.report.render`): the command hands a
 :class:`~ipsbayes.present.Presentation` (answer, sections, figures built from a
 :class:`~ipsbayes.present.ReportContext`), figures are drawn at the figure profile and saved
-under stable names by :func:`ipsbayes.report.figures.draw_figures`, and the Jinja templates
+under stable names by :func:`ipsbayes.report.drawing.draw_figures`, and the Jinja templates
 ``standalone.html.j2`` / ``standalone.md.j2`` go through the same escaping environments: every
 value escaped, section Markdown neutralised and sanitised, figures embedded as data URIs in
 ``report.html`` and referenced by path in ``report.md``.
@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from ipsbayes.present import Presentation, ReportContext, Style
-from ipsbayes.report.figures import draw_figures
+from ipsbayes.report.drawing import draw_figures
 from ipsbayes.report.render import (
     embedded_figures,
     html_environment,

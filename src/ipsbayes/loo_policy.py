@@ -17,7 +17,7 @@ from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 
 #: above this many likelihood rows, per-row draws (log-likelihood, predictive) would not fit in memory
 MAX_POINTWISE_ROWS = 50_000
-#: ``[diagnostics] loo = "auto"``: above this many likelihood rows a family that can summarise its
+#: ``[diagnostics] loo = "auto"``: above this many likelihood rows a model that can summarise its
 #: log-likelihood keeps a subsample instead of every row (post-fit work then grows with the question,
 #: not the rows: at 15,000 rows exact LOO and its draws x rows groups cost more than half the fit)
 EXACT_LOO_ROWS = 10_000
@@ -51,7 +51,7 @@ def loo_problems(config: RunConfig, family: ModelFamily, summable: bool) -> list
         return []
     return [
         f"diagnostics.loo: this {family.kind} model has no form for a subsample of its log-likelihood rows "
-        "(time to event, competing outcomes, a binomial or Bernoulli outcome without one, fidelity reviews); "
+        "(only models with a Bernoulli or binomial outcome and no fidelity reviews have one); "
         'write loo = "exact" or loo = "auto"'
     ]
 

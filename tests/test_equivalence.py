@@ -20,7 +20,7 @@ import pytest
 import xarray as xr
 from scipy.special import gammaln
 
-from ipsbayes.models.base import draws_array
+from ipsbayes.models.base import data_name, draws_array
 from ipsbayes.models.cace_strata import StrataDraws
 from ipsbayes.models.categorical_predict import CategoricalPredictor
 from ipsbayes.models.predict import Predictor, group_weights
@@ -179,10 +179,10 @@ def test_multilevel_estimands_equal_the_graph(config: str) -> None:
     for contrast in design.contrasts()[:3]:  # a counterfactual design swapped into the graph's data
         _, high = design.counterfactual(data.info["frame"], contrast)
         with model:
-            pm.set_data({"X": high})
+            pm.set_data({data_name("X"): np.ascontiguousarray(high.T)})  # the graph's container holds X transposed
         at_high = _graph_values(model, {f"check_high_{contrast.name}": expressions["check_mean"]}, draws)
         with model:
-            pm.set_data({"X": data.arrays["X"]})
+            pm.set_data({data_name("X"): np.ascontiguousarray(data.arrays["X"].T)})
         assert np.allclose(predictor.mean(X=high), at_high[f"check_high_{contrast.name}"], rtol=1e-10)
 
 

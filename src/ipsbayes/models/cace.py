@@ -442,7 +442,7 @@ class Cace(ModelFamily):
 
 def _observed_name(outcome: str) -> str:
     """The observed variable's name: the outcome column, unless a data container has that name."""
-    return f"{outcome}_observed" if outcome in {"y", "z", "d", "W", "X", "weights"} else outcome
+    return f"{outcome}_observed" if outcome in {"y", "z", "d", "W", "W_T", "X", "X_T", "weights"} else outcome
 
 
 def _ips(spec: CaceSpec) -> bool:

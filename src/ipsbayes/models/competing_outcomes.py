@@ -77,6 +77,15 @@ def outcome_random(
     return np.minimum(codes, cumulative.shape[-1] - 1).astype(np.int64)
 
 
+#: names of the model's data containers, which the observed variable must not take
+DATA_NAMES = frozenset({"X", "X_T", "service_idx", "y"})
+
+
+def observed_name(response: str) -> str:
+    """Name of the observed variable: the outcome column, unless a data container has that name."""
+    return f"{response}_observed" if response in DATA_NAMES else response
+
+
 class CompetingOutcomesSpec(ModelSpec):
     """``[model]`` table of ``kind = "competing_outcomes"``."""
 
@@ -253,7 +262,7 @@ class CompetingOutcomes(ModelFamily):
             log_which = stage_two - pt.logsumexp(stage_two, axis=1, keepdims=True)
             log_p = pt.concatenate([log_none[:, None], log_any[:, None] + log_which], axis=1)
             pm.CustomDist(
-                data.info["response"],
+                observed_name(data.info["response"]),
                 log_p,
                 logp=outcome_logp,
                 random=outcome_random,

@@ -486,7 +486,7 @@ class Multilevel(ModelFamily):
 
 
 #: names of the model's data containers, which an observed variable must not take
-DATA_NAMES = {"X", "y", "trials", "fidelity", "review_score", "review_service_idx"}
+DATA_NAMES = {"X", "X_T", "y", "trials", "fidelity", "review_score", "review_service_idx"}
 
 
 def observed_name(response: str) -> str:

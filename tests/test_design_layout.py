@@ -1,0 +1,94 @@
+"""Design matrices enter the graph transposed (``X_T``): the same log density, only the memory order changes.
+
+``ipsbayes.models.base.TRANSPOSED_DATA`` makes every model keep its design matrices as ``<name>_T``
+(transposed, C-contiguous) and use their ``.T`` in the graph, because numba's products then read
+memory in BLAS's order (``benchmarks/design_layout.py``). These tests prove the speed trick leaves the
+model unchanged: for every shipped config, the log density and its gradient equal those of the graph
+built from the matrices as they are, at several points.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor
+import pytest
+import tomli_w
+
+from ipsbayes.models import base
+from ipsbayes.runner import check
+from ipsbayes.testing import edit_config, load_raw_config
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((REPO / "models").glob("*.toml"))
+
+
+def _logp_and_gradient(model: pm.Model):
+    logp = model.logp()
+    gradient = pytensor.grad(logp, model.value_vars)
+    return pytensor.function(model.value_vars, [logp, *gradient], mode="FAST_COMPILE", on_unused_input="ignore")
+
+
+def _points(model: pm.Model, n: int = 3) -> list[dict[str, np.ndarray]]:
+    start = model.initial_point()
+    rng = np.random.default_rng(5)
+    points = [start]
+    for _ in range(n - 1):
+        points.append({name: value + rng.normal(0.0, 0.3, np.shape(value)) for name, value in start.items()})
+    return points
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
+def test_transposed_design_gives_the_same_log_density(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = check(config)
+    transposed = plan.model
+    stored = {v.name for v in transposed.data_vars}
+    used = {name for name in base.TRANSPOSED_DATA if name in plan.data.arrays and np.ndim(plan.data.arrays[name]) == 2}
+    assert {base.data_name(name) for name in used} <= stored
+    assert not used & stored, "a design matrix is stored both ways"
+    for name in used:
+        value = transposed[base.data_name(name)].get_value()
+        assert value.flags.c_contiguous and np.array_equal(value, plan.data.arrays[name].T)
+    with monkeypatch.context() as patch:
+        patch.setattr(base, "TRANSPOSED_DATA", frozenset())
+        plain = plan.family.build(plan.data, plan.spec, plan.priors)
+    assert {v.name for v in plain.data_vars} == (stored - {base.data_name(n) for n in used}) | used
+    assert [v.name for v in plain.value_vars] == [v.name for v in transposed.value_vars]
+    f_transposed, f_plain = _logp_and_gradient(transposed), _logp_and_gradient(plain)
+    for point in _points(transposed):
+        args = [point[v.name] for v in transposed.value_vars]
+        for ours, reference in zip(f_transposed(*args), f_plain(*args), strict=True):
+            assert np.allclose(ours, reference, rtol=1e-12, atol=1e-9)
+
+
+def test_the_graph_reads_the_matrix_with_its_own_shape() -> None:
+    """``model_data`` hands the graph ``X`` (rows x terms) while the container holds ``X_T``."""
+    arrays = {"X": np.arange(12.0).reshape(4, 3), "y": np.arange(4)}
+    with pm.Model(coords={"obs": range(4), "term": list("abc")}):
+        d = base.model_data(arrays, {"X": ("obs", "term"), "y": ("obs",)})
+        assert d["X"].eval().shape == (4, 3)
+        assert np.array_equal(d["X"].eval(), arrays["X"])
+        assert d["y"].name == "y"
+
+
+@pytest.mark.parametrize("column", ["y", "X_T", "service_idx"])
+def test_an_outcome_named_like_a_data_container_builds(tmp_path: Path, column: str) -> None:
+    """Competing outcomes: an outcome column called ``y`` (or the design's container) once failed to build."""
+    source = REPO / "models" / "ipsung_outcomes.toml"
+    participants = pd.read_csv(REPO / "data" / "ipsung" / "participants.csv")
+    participants.rename(columns={"outcome_12m": column}).to_csv(tmp_path / "participants.csv", index=False)
+    raw = edit_config(
+        load_raw_config(source),
+        **{
+            "data.participants": str(tmp_path / "participants.csv"),
+            "data.services": str(REPO / "data" / "ipsung" / "services.csv"),
+            "model.formula": f"{column} ~ age + gender + ips25 + (1 | service)",
+        },
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(tomli_w.dumps(raw))
+    plan = check(config)
+    assert [rv.name for rv in plan.model.observed_RVs] == [f"{column}_observed"]

@@ -321,3 +321,20 @@ def test_summary_rows_read_from_numpy_equal_the_per_element_selections(kind):
             threshold = {"by_month": 0.5, "grid": -0.5}[name]
             assert row["p_above_threshold"] == np.mean(values > threshold)
     assert table["element"].iloc[4:6].tolist() == ["work, 18.5", "work, 21.33"]
+
+
+@pytest.mark.parametrize("n", [10, 512, 513, 4000, 12_345])
+def test_thinned_ecdf_steps_stay_within_one_step_of_the_full_ecdf(n):
+    """The power-scaling figure draws each ECDF through at most 512 draws: under a pixel from the full ECDF."""
+    from ipsbayes.report.figures_sensitivity import ECDF_POINTS, ecdf_steps
+
+    draws = np.sort(np.random.default_rng(n).standard_t(3, size=n))
+    draws[n // 3 : n // 3 + 5] = draws[n // 3]  # ties, as a discrete estimand gives
+    x, y = ecdf_steps(draws)
+    assert x.size == min(n, ECDF_POINTS) and x[0] == draws[0] and x[-1] == draws[-1] and y[-1] == 1.0
+    grid = np.concatenate([draws, (draws[1:] + draws[:-1]) / 2, [draws[0] - 1, draws[-1] + 1]])
+    full = np.searchsorted(draws, grid, side="right") / n
+    index = np.searchsorted(x, grid, side="right") - 1  # the step "post" drawn at each grid point
+    drawn = np.where(index >= 0, y[np.maximum(index, 0)], 0.0)
+    assert np.all(drawn <= full + 1e-12)
+    assert np.max(full - drawn) <= (1 / (ECDF_POINTS - 1) if n > ECDF_POINTS else 0.0) + 1e-12

@@ -30,6 +30,10 @@ from ipsbayes.present.text import unit_of as text_unit_of
 
 #: power-scaling exponents shown (ArviZ's defaults), with the unscaled posterior between them
 ALPHAS = (0.8, 1.25)
+#: draws an ECDF curve passes through at most (evenly spaced in rank, the first and last included): the drawn
+#: steps then stay within 1/511 of the full ECDF's height, under a pixel, and the power-scaling figure, 24
+#: curves of 4,000 draws, draws and saves in about half the time (``tests/test_fast_paths.py``)
+ECDF_POINTS = 512
 ALPHA_COLOURS = {0.8: "#1f77b4", 1.0: "black", 1.25: "#ff7f0e"}
 #: at most this many panels in the prior-posterior figure, the sensitivity forest and the power-scaling figure
 MAX_PRIOR_POSTERIOR, MAX_FOREST, MAX_POWER_ROWS = 6, 9, 6
@@ -297,7 +301,7 @@ def power_scaling_plot(ctx: ReportContext) -> tuple[Figure, str]:
             for k, alpha in enumerate((ALPHAS[0], 1.0, ALPHAS[1])):
                 draws = np.sort(np.asarray(values.sel(alpha=alpha).values, dtype=float).ravel())
                 colour = ALPHA_COLOURS[alpha]
-                ax.step(draws, np.arange(1, draws.size + 1) / draws.size, where="post", color=colour, lw=1.1)
+                ax.step(*ecdf_steps(draws), where="post", color=colour, lw=1.1)
                 lower, upper = style.bounds(xr.DataArray(draws[np.newaxis, :], dims=["chain", "draw"]))
                 level = -0.12 - 0.12 * k
                 ax.hlines(level, float(lower), float(upper), color=colour, lw=1.6)
@@ -335,6 +339,18 @@ def power_scaling_plot(ctx: ReportContext) -> tuple[Figure, str]:
         ("the most sensitive to the prior", "de mest følsomme for prioren"),
     )
     return fig, caption
+
+
+def ecdf_steps(sorted_draws: np.ndarray, points: int = ECDF_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """The ECDF of sorted draws as ``ax.step(x, y, where="post")`` points, through at most ``points`` draws.
+
+    The kept draws are evenly spaced in rank, the first and last included, each at its exact ECDF
+    value ``rank / n``; between two of them the drawn step stays below the full ECDF by less than
+    ``1 / (points - 1)`` of its height.
+    """
+    n = sorted_draws.size
+    keep = np.arange(n) if n <= points else np.unique(np.linspace(0, n - 1, points).round().astype(int))
+    return sorted_draws[keep], (keep + 1) / n
 
 
 def _sensitivity_value(power: xr.Dataset, name: str, group: str) -> str:

@@ -945,9 +945,9 @@ CAVEATS = [
     "- The machine's 2 cores are shared with other jobs (load average before each case in the heading; 8-10 "
     "during the 2026-11-27 rounds, 0.5-2 during the 2026-11-28 ones): under load wall times are about twice the "
     "CPU times and noisy; CPU time (all threads and worker processes) is the fairer measure. Compare rows "
-    "measured in one run only: the 1,500 and 15,000 rows are one run each (all contenders interleaved); at "
-    "150,000 ipsbayes and NumPyro are one round of 2026-11-28 20:19-20:44 UTC, and Bambi + nutpie's time-out "
-    "is from an earlier round (03:56 UTC).",
+    "measured in one run only: the 1,500 and 15,000 rows are one run (2026-11-28 21:44-21:59 UTC, all six "
+    "contenders interleaved); at 150,000 ipsbayes and NumPyro are one round of 2026-11-28 22:00-22:26 UTC, "
+    "and Bambi + nutpie's time-out is from an earlier round (03:56 UTC).",
     "- Each tool samples with its own default target acceptance (column `target accept`): ipsbayes its "
     "`default` profile's (0.9 before issue 15's change, 0.8 since, raised to 0.95 only after divergences), "
     "the others 0.8.",

@@ -92,3 +92,16 @@ def test_an_outcome_named_like_a_data_container_builds(tmp_path: Path, column: s
     config.write_text(tomli_w.dumps(raw))
     plan = check(config)
     assert [rv.name for rv in plan.model.observed_RVs] == [f"{column}_observed"]
+
+
+@pytest.mark.sampling
+def test_a_run_folder_keeps_the_design_matrix_as_the_data_gave_it(shipped: dict[str, Path]) -> None:
+    """posterior.nc's constant_data holds ``X`` (rows x terms), as run folders always have, not the graph's ``X_T``."""
+    import ipsbayes
+
+    run = ipsbayes.load_run(shipped["ipsung_employment"])
+    constant = run.datatree["constant_data"].to_dataset()
+    assert "X_T" not in constant and constant["X"].dims == ("obs", "term")
+    plan = check(REPO / "models" / "ipsung_employment.toml")
+    assert np.array_equal(constant["X"].values, plan.data.arrays["X"])
+    assert list(constant["X"].coords["term"].values) == list(plan.data.coords["term"])

@@ -32,7 +32,7 @@ from ipsbayes.data import DataBundle, raise_if, read_bundle
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.errors import ConfigError, DiagnosticsGateError, OutputError, did_you_mean
 from ipsbayes.models import REGISTRY, ModelData, ModelFamily, ModelSpec
-from ipsbayes.models.base import check_estimand_keys
+from ipsbayes.models.base import check_estimand_keys, data_as_given
 from ipsbayes.output_policy import free_space_problem
 from ipsbayes.pipeline import Outputs, build, complete_priors, fit, prepare
 from ipsbayes.present.text import choose
@@ -300,6 +300,8 @@ def run(
     if refits is not None:
         datatree["sensitivity"] = xr.DataTree(refits)
     timings["sensitivity"] = time.perf_counter() - step
+    if "constant_data" in datatree.children:  # design matrices as the data gave them (the graph keeps them transposed)
+        datatree["constant_data"] = xr.DataTree(data_as_given(datatree["constant_data"].to_dataset()))
     fit_settings = main_fit.settings
     target = claim.target if claim is not None else Path(out) if out is not None else Path("runs") / config.name
     space = free_space_problem(target, data_bytes(datatree))

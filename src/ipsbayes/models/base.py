@@ -259,6 +259,19 @@ def data_name(name: str) -> str:
     return f"{name}_T" if name in TRANSPOSED_DATA else name
 
 
+def data_as_given(constant: xr.Dataset) -> xr.Dataset:
+    """A run's ``constant_data`` with each design matrix under its own name, rows first (``X_T`` -> ``X``).
+
+    The graph keeps design matrices transposed (:data:`TRANSPOSED_DATA`); a run folder shows them
+    as the data gave them, as run folders always have.
+    """
+    variables = {}
+    for key, value in constant.data_vars.items():
+        given = next((n for n in TRANSPOSED_DATA if data_name(n) == key and value.ndim == 2), None)
+        variables[given or key] = value.transpose() if given else value
+    return xr.Dataset(variables, coords=constant.coords, attrs=constant.attrs)
+
+
 def model_data(arrays: dict[str, np.ndarray], dims: dict[str, tuple[str, ...]]) -> dict[str, Any]:
     """Register the arrays a graph uses as ``pm.Data`` (inside a model context).
 

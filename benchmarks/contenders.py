@@ -1144,7 +1144,14 @@ def floor_function(design: dict, priors: dict):
 def nutpie_caller(model):
     import nutpie
 
-    compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=True)
+    return compiled_caller(nutpie.compile_pymc_model(model, backend="numba", freeze_model=True))
+
+
+def compiled_caller(compiled):
+    """One log density + gradient of a nutpie-compiled model at its initial point, called as nuts-rs calls it.
+
+    ``call.keep`` holds (compiled, x, gradient, log density): the C function writes into the last two.
+    """
     n = compiled.n_dim
     x = np.ascontiguousarray(compiled.initial_point_func(1), dtype=np.float64)
     out, logp = np.zeros(n), np.zeros(())

@@ -25,7 +25,6 @@ Results: ``benchmarks/results/design_layout.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import datetime as dt
 import json
 import os
@@ -58,28 +57,6 @@ def build(folder: Path, transposed: bool):
     compiled, _, cache = compile_nutpie(plan.model)
     assert cache in {"hit", "miss"}, cache
     return compiled
-
-
-def gradient_call(compiled):
-    """One log density + gradient through the compiled C function, at the initial point."""
-    n = compiled.n_dim
-    x = np.ascontiguousarray(compiled.initial_point_func(1), dtype=np.float64)
-    out, logp = np.zeros(n), np.zeros(())
-    function = compiled.compiled_logp_func.ctypes
-    args = (
-        ctypes.c_uint64(n),
-        x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        logp.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        ctypes.c_void_p(compiled.user_data.ctypes.data),
-    )
-
-    def call() -> tuple[float, np.ndarray]:
-        function(*args)
-        return float(logp), out.copy()
-
-    call.keep = (compiled, x, out, logp)
-    return call
 
 
 def fit(compiled, seed: int) -> dict:
@@ -124,9 +101,11 @@ def main() -> int:
     for n in [int(s) for s in args.sizes.split(",")]:
         folder = contenders.prepare(n, 1)
         models = {layout: build(folder, transposed=(i == 1)) for i, layout in enumerate(LAYOUTS)}
-        calls = {layout: gradient_call(compiled) for layout, compiled in models.items()}
-        values = {layout: call() for layout, call in calls.items()}
-        (logp_a, grad_a), (logp_b, grad_b) = values.values()
+        calls = {layout: contenders.compiled_caller(compiled) for layout, compiled in models.items()}
+        for call in calls.values():
+            call()
+        (_, _, grad_a, logp_a), (_, _, grad_b, logp_b) = (call.keep for call in calls.values())
+        logp_a, logp_b = float(logp_a), float(logp_b)
         agreement = {
             "logp_difference": abs(logp_a - logp_b),
             "max_gradient_difference": float(np.abs(grad_a - grad_b).max()),

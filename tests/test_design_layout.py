@@ -9,6 +9,7 @@ built from the matrices as they are, at several points.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,17 @@ import pymc as pm
 import pytensor
 import pytest
 import tomli_w
+import xarray as xr
 
 from ipsbayes.models import base
 from ipsbayes.runner import check
 from ipsbayes.testing import edit_config, load_raw_config
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((REPO / "models").glob("*.toml"))
+#: shipped run configs: the models, and the published examples (varying slopes, Gaussian, binomial, CACE)
+CONFIGS = sorted((REPO / "models").glob("*.toml")) + sorted(
+    p for p in (REPO / "examples").glob("*/*.toml") if "kind" in tomllib.loads(p.read_text()).get("model", {})
+)
 
 
 def _logp_and_gradient(model: pm.Model):
@@ -41,7 +46,7 @@ def _points(model: pm.Model, n: int = 3) -> list[dict[str, np.ndarray]]:
     return points
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_transposed_design_gives_the_same_log_density(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plan = check(config)
     transposed = plan.model
@@ -105,3 +110,57 @@ def test_a_run_folder_keeps_the_design_matrix_as_the_data_gave_it(shipped: dict[
     plan = check(REPO / "models" / "ipsung_employment.toml")
     assert np.array_equal(constant["X"].values, plan.data.arrays["X"])
     assert list(constant["X"].coords["term"].values) == list(plan.data.coords["term"])
+
+
+def test_constant_data_keeps_the_stored_name_where_the_data_use_the_given_one() -> None:
+    """A grouping factor's dim called ``X`` (fidelity over it): writing the run folder must not fail on the name."""
+    constant = xr.Dataset(
+        {"X_T": (("term", "obs"), np.ones((2, 3))), "fidelity": (("X",), np.zeros(4))},
+        coords={"term": ["a", "b"], "X": list("pqrs")},
+    )
+    kept = base.data_as_given(constant)
+    assert set(kept.data_vars) == {"X_T", "fidelity"} and kept["X_T"].dims == ("term", "obs")
+    plain = base.data_as_given(constant.drop_vars(["fidelity", "X"]))
+    assert set(plain.data_vars) == {"X"} and plain["X"].dims == ("obs", "term")
+
+
+@pytest.mark.parametrize("name", ["X", "X_T", "y"])
+def test_a_service_column_named_like_a_data_container_is_renamed_not_refused(tmp_path: Path, name: str) -> None:
+    """The service factor takes ``<name>_group`` (as ``obs`` always did); the fidelity score still finds it."""
+    source = REPO / "models" / "ipsung_employment.toml"
+    for table in ("participants", "services"):
+        frame = pd.read_csv(REPO / "data" / "ipsung" / f"{table}.csv").rename(columns={"service": name})
+        frame.to_csv(tmp_path / f"{table}.csv", index=False)
+    raw = load_raw_config(source)
+    formula = raw["model"]["formula"].replace("(1 | service)", f"(1 | {name})")
+    raw = edit_config(
+        raw,
+        **{
+            "data.participants": str(tmp_path / "participants.csv"),
+            "data.services": str(tmp_path / "services.csv"),
+            "model.formula": formula.replace("(1 | service:specialist)", f"(1 | {name}:specialist)"),
+            "model.service": name,
+        },
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(tomli_w.dumps(raw))
+    plan = check(config)
+    assert f"{name}_group" in plan.model.coords and plan.data.info["fidelity_group"] == f"{name}_group"
+    assert "43 services" in plan.family.describe(plan.spec, plan.data)  # the service found under its new name
+
+
+def test_a_competing_outcome_named_like_a_parameter_builds(tmp_path: Path) -> None:
+    """An outcome column called like one of the model's parameters (``service_chol``) takes the suffix too."""
+    participants = pd.read_csv(REPO / "data" / "ipsung" / "participants.csv")
+    participants.rename(columns={"outcome_12m": "service_chol"}).to_csv(tmp_path / "participants.csv", index=False)
+    raw = edit_config(
+        load_raw_config(REPO / "models" / "ipsung_outcomes.toml"),
+        **{
+            "data.participants": str(tmp_path / "participants.csv"),
+            "data.services": str(REPO / "data" / "ipsung" / "services.csv"),
+            "model.formula": "service_chol ~ age + gender + ips25 + (1 | service)",
+        },
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(tomli_w.dumps(raw))
+    assert [rv.name for rv in check(config).model.observed_RVs] == ["service_chol_observed"]

@@ -217,6 +217,7 @@ def test_an_unreachable_scheduler_is_exit_2_naming_the_address() -> None:
     import socket
 
     import dask
+    import distributed  # noqa: F401  # its config defaults first: else leaving dask.config.set deletes them all
 
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

@@ -263,12 +263,18 @@ def data_as_given(constant: xr.Dataset) -> xr.Dataset:
     """A run's ``constant_data`` with each design matrix under its own name, rows first (``X_T`` -> ``X``).
 
     The graph keeps design matrices transposed (:data:`TRANSPOSED_DATA`); a run folder shows them
-    as the data gave them, as run folders always have.
+    as the data gave them, as run folders always have. A matrix whose own name the dataset already
+    uses (a dim or coordinate of that name) keeps its stored name and orientation: writing the run
+    folder never fails on a name.
     """
+    taken = set(constant.variables) | set(constant.dims)
     variables = {}
     for key, value in constant.data_vars.items():
         given = next((n for n in TRANSPOSED_DATA if data_name(n) == key and value.ndim == 2), None)
-        variables[given or key] = value.transpose() if given else value
+        if given is None or given in taken:
+            variables[key] = value
+        else:
+            variables[given] = value.transpose()
     return xr.Dataset(variables, coords=constant.coords, attrs=constant.attrs)
 
 

@@ -19,6 +19,7 @@ shrinkage), which regularises when predictors are many.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal, override
 
 import numpy as np
@@ -81,9 +82,12 @@ def outcome_random(
 DATA_NAMES = frozenset({"X", "X_T", "service_idx", "y"})
 
 
-def observed_name(response: str) -> str:
-    """Name of the observed variable: the outcome column, unless a data container has that name."""
-    return f"{response}_observed" if response in DATA_NAMES else response
+def observed_name(response: str, taken: Iterable[str] = ()) -> str:
+    """Name of the observed variable: the outcome column, unless a data container has that name.
+
+    So does any name in ``taken``: those the model already uses (parameters, dims).
+    """
+    return f"{response}_observed" if response in DATA_NAMES or response in set(taken) else response
 
 
 class CompetingOutcomesSpec(ModelSpec):
@@ -262,7 +266,7 @@ class CompetingOutcomes(ModelFamily):
             log_which = stage_two - pt.logsumexp(stage_two, axis=1, keepdims=True)
             log_p = pt.concatenate([log_none[:, None], log_any[:, None] + log_which], axis=1)
             pm.CustomDist(
-                observed_name(data.info["response"]),
+                observed_name(data.info["response"], taken=[*model.named_vars, *model.coords]),
                 log_p,
                 logp=outcome_logp,
                 random=outcome_random,

@@ -28,8 +28,26 @@ from formulae.resolver import Resolver
 from formulae.scanner import Scanner
 from formulae.terms.terms import GroupSpecificTerm, Intercept, Model
 
-#: dims every model already uses; a grouping factor is renamed rather than clash with them
-RESERVED_DIMS = {"obs", "term", "contrast", "chain", "draw", "review", "fidelity_score", "participant"}
+#: dims every model already uses, and its data containers' names (a dim may not share a variable's name);
+#: a grouping factor is renamed rather than clash with them
+RESERVED_DIMS = {
+    "obs",
+    "term",
+    "contrast",
+    "chain",
+    "draw",
+    "review",
+    "fidelity_score",
+    "participant",
+    "X",
+    "X_T",
+    "W",
+    "W_T",
+    "y",
+    "trials",
+    "fidelity",
+    "review_score",
+}
 
 
 @dataclass(frozen=True)
@@ -173,6 +191,18 @@ class ModelFormula:
             if name in (factor.name, factor.key):
                 return factor
         raise KeyError(name)
+
+    def factor_name(self, name: str) -> str:
+        """The model name of the one-column factor a config calls by its column (``X`` -> ``X_group``).
+
+        A factor is renamed where its column's name is reserved (:data:`RESERVED_DIMS`); configs name
+        it by the column. Any other name is returned as it is.
+        """
+        for factor in self.factors:
+            if len(factor.columns) == 1 and name == factor.columns[0] and name != factor.name:
+                if not any(f.name == name for f in self.factors):
+                    return factor.name
+        return name
 
     def blocks_of(self, factor: GroupFactor) -> list[GroupBlock]:
         """The blocks of one factor, first block first."""

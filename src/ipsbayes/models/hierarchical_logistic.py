@@ -51,7 +51,7 @@ class HierarchicalLogistic(Multilevel):
         """The service (or the group the fidelity table names)."""
         if spec.fidelity is None:
             return None
-        return spec.fidelity.group or spec.service
+        return formula.factor_name(spec.fidelity.group or spec.service)
 
     def group_predictor_map(self, spec: HierarchicalLogisticSpec) -> dict[str, str]:
         """``service_predictors`` are constant within the service."""

@@ -16,7 +16,10 @@ from ipsbayes.models.base import ModelData
 def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> str:
     """Markdown description of a fitted hierarchical logistic model (``language`` "en" or "nb")."""
     info, coords = data.info, data.coords
-    service = spec.service if spec.service in coords else "service"
+    # the service's dim: its column's name, or the factor's model name where that name is reserved (X -> X_group)
+    blocks = info.get("blocks", [])
+    named = [b.dim for b in blocks if tuple(b.block.factor.columns) == (spec.service,)]
+    service = named[0] if named else spec.service if spec.service in coords else "service"
     # the multilevel model's blocks: any grouping factor besides the service holds job specialists
     others = [b.dim for b in info.get("blocks", []) if b.dim != service]
     nested = bool(others)

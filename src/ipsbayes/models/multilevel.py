@@ -126,7 +126,7 @@ class Multilevel(ModelFamily):
         if spec.fidelity is None:
             return None
         if spec.fidelity.group:
-            return spec.fidelity.group
+            return formula.factor_name(spec.fidelity.group)
         singles = [f.name for f in formula.factors if len(f.columns) == 1]
         return singles[0] if singles else None
 

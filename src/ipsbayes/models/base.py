@@ -249,8 +249,8 @@ class LikelihoodSummary:
 #: Both products in a gradient then read memory in the order BLAS wants: ``X @ beta`` runs over
 #: columns and ``X.T @ g`` becomes ``X_T @ g``. With ``X`` stored row by row, numba's products take
 #: 2.2 and 2.4 us instead of 0.7 and 0.9 us at 1,500 x 6, and a gradient of the reference model
-#: 38.5 us instead of 35.9 (``benchmarks/design_layout.py``); the log density is the same function
-#: (``tests/test_design_layout.py``).
+#: 37.5 us instead of 34.7 (``benchmarks/results/design_layout.md``); the log density is the same
+#: function (``tests/test_design_layout.py``).
 TRANSPOSED_DATA = frozenset({"X", "W"})
 
 

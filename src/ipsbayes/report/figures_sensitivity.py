@@ -31,8 +31,8 @@ from ipsbayes.present.text import unit_of as text_unit_of
 #: power-scaling exponents shown (ArviZ's defaults), with the unscaled posterior between them
 ALPHAS = (0.8, 1.25)
 #: draws an ECDF curve passes through at most (evenly spaced in rank, the first and last included): the drawn
-#: steps then stay within 1/511 of the full ECDF's height, under a pixel, and the power-scaling figure, 24
-#: curves of 4,000 draws, draws and saves in about half the time (``tests/test_fast_paths.py``)
+#: steps then stay within 1/511 of the full ECDF's height, under a pixel (``tests/test_fast_paths.py``), and
+#: the power-scaling figure, 24 curves of 4,000 draws, draws and saves in 0.68 s instead of 0.78
 ECDF_POINTS = 512
 ALPHA_COLOURS = {0.8: "#1f77b4", 1.0: "black", 1.25: "#ff7f0e"}
 #: at most this many panels in the prior-posterior figure, the sensitivity forest and the power-scaling figure

@@ -348,3 +348,22 @@ def test_arviz_base_is_imported_before_pymc():
     code = "import sys, ipsbayes.runner; m = list(sys.modules); print(m.index('arviz_base') < m.index('pymc'))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True"
+
+
+def test_branch_free_softplus_equals_pytensor_softplus_and_its_gradient():
+    """softplus_graph: PyTensor's softplus to 1e-15 relative, and the exact gradient sigmoid(x), 0.5 at 0."""
+    import pytensor.tensor as pt
+
+    from ipsbayes.families.base import softplus_graph
+
+    x = pt.dvector("x")
+    ours = softplus_graph(x)
+    f = pytensor.function([x], [ours, pt.softplus(x), pytensor.grad(ours.sum(), x)])
+    edges = [-1e308, -800.0, -40.0, -37.0, -1e-300, 0.0, 1e-300, 18.0, 33.3, 40.0, 800.0, 1e300]
+    values = np.concatenate([edges, np.random.default_rng(2).normal(0, 5, 1000)])
+    mine, reference, gradient = f(values)
+    assert np.all(np.isfinite(mine)) and np.all(np.abs(mine - reference) <= 1e-15 * np.abs(reference))
+    with np.errstate(over="ignore"):
+        sigmoid = 1.0 / (1.0 + np.exp(-values))
+    assert np.all(np.abs(gradient - sigmoid) <= 1e-15)
+    assert gradient[values == 0.0][0] == 0.5

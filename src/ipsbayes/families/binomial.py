@@ -10,7 +10,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import expit, gammaln
 
-from ipsbayes.families.base import Link, OutcomeFamily, softplus, unit_share_problems
+from ipsbayes.families.base import Link, OutcomeFamily, softplus, softplus_graph, unit_share_problems
 from ipsbayes.textutil import plain
 
 
@@ -21,7 +21,7 @@ def log_binomial_coefficient(value: Any, trials: Any) -> Any:
 
 def binomial_logp(value: Any, eta: Any, trials: Any) -> Any:
     """Binomial log-pmf with logit ``eta``: ``y eta - n softplus(eta) + log C(n, y)``."""
-    return value * eta - trials * pt.softplus(eta) + log_binomial_coefficient(value, trials)
+    return value * eta - trials * softplus_graph(eta) + log_binomial_coefficient(value, trials)
 
 
 def count_problems(values: pd.Series, trials: np.ndarray | None, where: str, column: str) -> list[str]:

@@ -1,8 +1,14 @@
 """PyTensor's softplus or a branch-free one in the Bernoulli likelihood: cost of a gradient (issue 15).
 
 The reference model's likelihood is ``-softplus(-(2y - 1) eta)``. PyTensor's ``softplus`` picks one of
-four formulas per element; ``ipsbayes.families.base.softplus_graph`` computes the same numbers as
-``(x + |x|) / 2 + log1p(exp(-|x|))``, one loop body (``tests/test_fast_paths.py``). This times one log
+four formulas per element. Two branch-free forms compute the same numbers (``tests/test_fast_paths.py``):
+
+- ``(x + |x|) / 2 + log1p(exp(-|x|))``: one loop body, but PyTensor rewrites ``log1p(exp(z))`` into
+  its ``softplus(z)``, whose gradient ``sigmoid(z)`` computes a second exponential;
+- ``(x + |x|) / 2 + log1p(exp2(-|x| log2 e))`` (``ipsbayes.families.base.softplus_graph``): not
+  rewritten, so value and gradient share one ``exp2``.
+
+This times one log
 density + gradient of the reference model (contender benchmark data, ``contenders.prepare``) with
 each form, beside Bambi's graph of the same model, all frozen and called through nutpie's compiled
 function as nuts-rs calls it; interleaved rounds, medians and ranges of process CPU time.
@@ -30,11 +36,24 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-FORMS = ("PyTensor softplus", "branch-free softplus (ipsbayes)", "Bambi's graph")
+FORMS = (
+    "PyTensor softplus",
+    "branch-free, exp",
+    "branch-free, exp2 (ipsbayes)",
+    "Bambi's graph",
+)
+
+
+def branch_free_exp(x):
+    """``(x + |x|) / 2 + log1p(exp(-|x|))``: ipsbayes's form in the eighth round."""
+    import pytensor.tensor as pt
+
+    magnitude = pt.abs(x)
+    return 0.5 * (x + magnitude) + pt.log1p(pt.exp(-magnitude))
 
 
 def callers(folder: Path) -> dict:
-    """One gradient caller per form (the first two: ipsbayes's graph; the third: Bambi's)."""
+    """One gradient caller per form (the first three: ipsbayes's graph; the last: Bambi's)."""
     import bambi as bmb
     import contenders
     import pytensor.tensor as pt
@@ -45,14 +64,14 @@ def callers(folder: Path) -> dict:
     out = {}
     saved = bernoulli.softplus_graph
     try:
-        for form, softplus in zip(FORMS[:2], (pt.softplus, saved), strict=True):
+        for form, softplus in zip(FORMS[:3], (pt.softplus, branch_free_exp, saved), strict=True):
             bernoulli.softplus_graph = softplus
             out[form] = contenders.nutpie_caller(check(folder / "config.toml").model)
     finally:
         bernoulli.softplus_graph = saved
     bambi = bmb.Model(contenders.FORMULA, contenders.bambi_frame(folder), family="bernoulli")
     bambi.build()
-    out[FORMS[2]] = contenders.nutpie_caller(bambi.backend.model)
+    out[FORMS[3]] = contenders.nutpie_caller(bambi.backend.model)
     return out
 
 
@@ -75,7 +94,7 @@ def main() -> int:
         for call in calls.values():
             call()
         values = {form: (float(call.keep[3]), call.keep[2].copy()) for form, call in calls.items()}
-        (logp_a, grad_a), (logp_b, grad_b) = values[FORMS[0]], values[FORMS[1]]
+        (logp_a, grad_a), (logp_b, grad_b) = values[FORMS[0]], values[FORMS[2]]
         repeats = 3000 if n <= 2000 else 300
         timings: dict[str, list[float]] = {form: [] for form in FORMS}
         for round_ in range(args.rounds):
@@ -107,7 +126,7 @@ def render(document: dict, rounds: int) -> str:
         f"before, {document['load_after']:.2f} after; {rounds} interleaved rounds; one log density + gradient, "
         "us of process CPU per call, median (range); frozen data.",
         "",
-        "| participants | " + " | ".join(FORMS) + " | log density and gradient differences (first two) |",
+        "| participants | " + " | ".join(FORMS) + " | log density and gradient differences (PyTensor's and ipsbayes's) |",
         "| --- | " + " | ".join("---:" for _ in FORMS) + " | --- |",
     ]
     for n, size in document["sizes"].items():

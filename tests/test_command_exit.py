@@ -89,3 +89,47 @@ def test_the_version_on_a_full_disk_is_one_line_and_exit_2(tmp_path) -> None:
         )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip() == "error: cannot write the version: No space left on device"
+
+
+def test_the_command_imports_the_stack_with_the_collector_paused_then_frozen(tmp_path) -> None:
+    """Only the console command pauses the collector for its imports; the run then collects as always."""
+    done = _command(
+        f"""
+        import gc, sys
+        import ipsbayes.cli as cli
+        seen = {{}}
+        original = cli._importing
+
+        import contextlib
+
+        @contextlib.contextmanager
+        def spy():
+            with original():
+                seen["paused"] = not gc.isenabled()
+                yield
+            seen["enabled_after"] = gc.isenabled()
+            seen["frozen"] = gc.get_freeze_count()
+
+        cli._importing = spy
+        sys.argv = ["ipsbayes", "check", {str(CONFIG)!r}]
+        before = gc.get_freeze_count()
+        code = cli.main()
+        print({{**seen, "frozen": seen["frozen"] - before}}, code)
+        cli._PAUSE_COLLECTOR_FOR_IMPORTS = True
+        cli.main()
+        print(seen)
+        """,
+        tmp_path,
+    )
+    programmatic, command = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert programmatic.startswith("{'paused': False, 'enabled_after': True, 'frozen': 0}"), done.stdout
+    values = eval(command)  # our own printed dict
+    assert values["paused"] and values["enabled_after"] and values["frozen"] > 100_000, command
+
+
+def test_a_program_calling_main_keeps_its_collector(monkeypatch) -> None:
+    import gc
+
+    frozen = gc.get_freeze_count()
+    assert main(["check", str(CONFIG)]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen

@@ -126,7 +126,9 @@ def render(document: dict, rounds: int) -> str:
         f"before, {document['load_after']:.2f} after; {rounds} interleaved rounds; one log density + gradient, "
         "us of process CPU per call, median (range); frozen data.",
         "",
-        "| participants | " + " | ".join(FORMS) + " | log density and gradient differences (PyTensor's and ipsbayes's) |",
+        "| participants | "
+        + " | ".join(FORMS)
+        + " | log density and gradient differences (PyTensor's and ipsbayes's) |",
         "| --- | " + " | ".join("---:" for _ in FORMS) + " | --- |",
     ]
     for n, size in document["sizes"].items():

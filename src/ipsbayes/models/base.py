@@ -259,6 +259,22 @@ def data_name(name: str) -> str:
     return f"{name}_T" if name in TRANSPOSED_DATA else name
 
 
+def observed_name(column: str, model: pm.Model) -> str:
+    """Name of a model's observed variable: its outcome column's, unless the model already uses it.
+
+    Call inside the model's context, after every other variable is created: a name the model already
+    gives to a data container (``X_T``, ``y``, ``z``, ...), a parameter (``beta``, ``sd_service``, ...)
+    or a dim takes ``_observed`` (again, while still taken), so an outcome column may be called
+    anything (``tests/test_observed_names.py``). Every model kind names its observed variable here
+    and records the name as ``data.info["response"]``.
+    """
+    taken = set(model.named_vars) | set(model.coords)
+    name = column
+    while name in taken:
+        name = f"{name}_observed"
+    return name
+
+
 def data_as_given(constant: xr.Dataset) -> xr.Dataset:
     """A run's ``constant_data`` with each design matrix under its own name, rows first (``X_T`` -> ``X``).
 

@@ -41,6 +41,7 @@ from ipsbayes.models.base import (
     ModelFamily,
     ModelSpec,
     model_data,
+    observed_name,
     register,
 )
 from ipsbayes.models.cace_strata import StrataDraws, replicate, strata_logp, strata_random
@@ -381,8 +382,9 @@ class Cace(ModelFamily):
             ones = pt.ones_like(d["z"], dtype="float64")
             eta_c0, eta_n0 = (a_c + linear) * ones, (a_n + linear) * ones
             weight = d["weights"] if "weights" in d else ones
+            data.info["response"] = observed_name(spec.outcome, model)
             pm.CustomDist(
-                _observed_name(spec.outcome),
+                data.info["response"],
                 logit_pi * ones,
                 eta_c0,
                 eta_c0 + tau,
@@ -436,13 +438,8 @@ class Cace(ModelFamily):
         out.attrs["vocabulary"] = json.dumps(dict(spec.vocabulary) | {"outcome": self.vocabulary(spec)["outcome"]})
         out.attrs["outcome_family"] = spec.outcome_family
         out.attrs["outcome_link"] = FAMILIES[spec.outcome_family].link
-        out.attrs["response"] = _observed_name(spec.outcome)
+        out.attrs["response"] = data.info["response"]
         return out
-
-
-def _observed_name(outcome: str) -> str:
-    """The observed variable's name: the outcome column, unless a data container has that name."""
-    return f"{outcome}_observed" if outcome in {"y", "z", "d", "W", "W_T", "X", "X_T", "weights"} else outcome
 
 
 def _ips(spec: CaceSpec) -> bool:

@@ -19,7 +19,6 @@ shrinkage), which regularises when predictors are many.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any, ClassVar, Literal, override
 
 import numpy as np
@@ -39,7 +38,16 @@ from ipsbayes.data_checks import (
     unmatched_keys,
     varying_within,
 )
-from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, model_data, natural_key, register
+from ipsbayes.models.base import (
+    ModelData,
+    ModelFamily,
+    ModelSpec,
+    estimand,
+    model_data,
+    natural_key,
+    observed_name,
+    register,
+)
 from ipsbayes.models.categorical_predict import CategoricalPredictor, categorical_estimands, category_words
 from ipsbayes.models.design import Design, parse_formula
 from ipsbayes.present import Presentation
@@ -76,18 +84,6 @@ def outcome_random(
     u = rng.random(cumulative.shape[:-1])
     codes = (u[..., None] >= cumulative).sum(axis=-1)
     return np.minimum(codes, cumulative.shape[-1] - 1).astype(np.int64)
-
-
-#: names of the model's data containers, which the observed variable must not take
-DATA_NAMES = frozenset({"X", "X_T", "service_idx", "y"})
-
-
-def observed_name(response: str, taken: Iterable[str] = ()) -> str:
-    """Name of the observed variable: the outcome column, unless a data container has that name.
-
-    So does any name in ``taken``: those the model already uses (parameters, dims).
-    """
-    return f"{response}_observed" if response in DATA_NAMES or response in set(taken) else response
 
 
 class CompetingOutcomesSpec(ModelSpec):
@@ -207,7 +203,8 @@ class CompetingOutcomes(ModelFamily):
         info = {
             "design": design,
             "frame": frame,
-            "response": parts.response,
+            "outcome_column": parts.response,
+            "response": parts.response,  # the observed variable's name: final once the graph is built
             "spec_categories": spec.categories,
             "service_n": counts.sum(axis=1),
             "service_observed_share": counts / counts.sum(axis=1, keepdims=True),
@@ -265,8 +262,9 @@ class CompetingOutcomes(ModelFamily):
             stage_two = pt.concatenate([pt.zeros_like(eta[:, :1]), eta[:, 1:]], axis=1)
             log_which = stage_two - pt.logsumexp(stage_two, axis=1, keepdims=True)
             log_p = pt.concatenate([log_none[:, None], log_any[:, None] + log_which], axis=1)
+            data.info["response"] = observed_name(data.info["outcome_column"], model)
             pm.CustomDist(
-                observed_name(data.info["response"], taken=[*model.named_vars, *model.coords]),
+                data.info["response"],
                 log_p,
                 logp=outcome_logp,
                 random=outcome_random,
@@ -282,7 +280,7 @@ class CompetingOutcomes(ModelFamily):
         none, reference = escape_md(spec.categories[0]), escape_md(spec.categories[1])  # data: escaped once
         others = ", ".join(f"'{escape_md(c)}'" for c in spec.categories[2:])
         n_services = len(data.coords["service"])
-        response = data.info["response"]
+        response = data.info["outcome_column"]
         if language == "nb":
             return (
                 f"Sekvensiell kategorisk modell av `{response}` for {data.n_rows} deltakere i {n_services} tjenester. "

@@ -195,7 +195,7 @@ class ModelFormula:
     def factor_name(self, name: str) -> str:
         """The model name of the one-column factor a config calls by its column (``X`` -> ``X_group``).
 
-        A factor is renamed where its column's name is reserved (:data:`RESERVED_DIMS`); configs name
+        A factor is renamed where its column's name is reserved (:func:`reserved`); configs name
         it by the column. Any other name is returned as it is.
         """
         for factor in self.factors:
@@ -346,8 +346,7 @@ def _name_factors(keys: list[tuple[str, tuple[str, ...]]]) -> list[GroupFactor]:
     """Model names of the factors: a column's own name; a nested interaction takes its last column's."""
     singles = {columns[0] for _, columns in keys if len(columns) == 1}
     names: list[str] = []
-    factors = []
-    for key, columns in keys:
+    for _key, columns in keys:
         if len(columns) == 1:
             name = columns[0]
         elif all(c in singles for c in columns[:-1]) and columns[-1] not in singles:
@@ -355,11 +354,65 @@ def _name_factors(keys: list[tuple[str, tuple[str, ...]]]) -> list[GroupFactor]:
         else:
             name = "_".join(columns)
         name = _identifier(name)
-        if name in names or name in RESERVED_DIMS:
-            name = _identifier("_".join(columns)) + ("_group" if name in RESERVED_DIMS else "")
-        names.append(name)
-        factors.append(GroupFactor(name, columns, key))
-    return factors
+        names.append(_identifier("_".join(columns)) if name in names else name)
+    # a dim may not share a variable's name: not the model's own, nor one its sibling factors' variables take
+    # (``sd_specialist`` for a service)
+    renamed = [
+        _identifier("_".join(columns)) + "_group" if reserved(name) or derived_from_others(name, names) else name
+        for name, (_, columns) in zip(names, keys, strict=True)
+    ]
+    return [GroupFactor(name, columns, key) for name, (key, columns) in zip(renamed, keys, strict=True)]
+
+
+#: the model names variables and dims after each grouping factor ``g`` as ``<prefix>g...`` or ``g<suffix>...``
+DERIVED_PREFIXES = ("sd_", "z_", "corr_", "chol_", "centred_", "noncentred_")
+DERIVED_SUFFIXES = ("_effect", "_idx", "_centred", "_noncentred", "_order", "_coef", "_variance")
+
+
+def derived_from_others(name: str, names: list[str]) -> bool:
+    """Whether ``name`` is (or begins like) a variable the model derives from another factor in ``names``."""
+    return any(
+        name.startswith(tuple(prefix + other for prefix in DERIVED_PREFIXES))
+        or name.startswith(tuple(other + suffix for suffix in DERIVED_SUFFIXES))
+        for other in names
+        if other != name
+    )
+
+
+#: variables a multilevel model creates whatever its groups: population-level parameters, the outcome
+#: family's own (any family's), the fidelity measurement model's
+MODEL_LEVEL_NAMES = frozenset(
+    {
+        "intercept",
+        "beta",
+        "fidelity_slope",
+        "fidelity_mean",
+        "fidelity_sd",
+        "z_fidelity",
+        "fidelity_latent",
+        "review_error_sd",
+        "review_score_obs",
+        "sigma",
+        "nu",
+        "concentration",
+    }
+)
+
+
+def reserved(name: str) -> bool:
+    """Whether a grouping factor may not take ``name`` as its dim: a dim may not share a variable's name.
+
+    Reserved are the model's fixed dims and data containers (:data:`RESERVED_DIMS`), the variables it
+    creates whatever its groups (:data:`MODEL_LEVEL_NAMES`) and the numbers of their priors
+    (``<parameter>_prior_<key>``). ``tests/test_observed_names.py`` gives a grouping column every name a
+    shipped model uses.
+    """
+    return (
+        name in RESERVED_DIMS
+        or name in MODEL_LEVEL_NAMES
+        or name.removesuffix("_variance") in MODEL_LEVEL_NAMES
+        or "_prior_" in name
+    )
 
 
 def _identifier(text: str) -> str:

@@ -328,7 +328,8 @@ class Multilevel(ModelFamily):
             "frame": frame,
             "formula": formula,
             "family": family.name,
-            "response": observed_name(formula.response),
+            "outcome_column": formula.response,
+            "response": formula.response,  # the observed variable's name: final once the graph is built
             "blocks": blocks,
             "vocabulary": words,
             "outcome_label": words.get("outcome"),
@@ -483,15 +484,6 @@ class Multilevel(ModelFamily):
     ) -> dict | None:
         """The outcome's predictive draws in numpy (:mod:`ipsbayes.models.pointwise`)."""
         return predictive_group(posterior, data, self.outcome_family(spec), seed)
-
-
-#: names of the model's data containers, which an observed variable must not take
-DATA_NAMES = {"X", "X_T", "y", "trials", "fidelity", "review_score", "review_service_idx"}
-
-
-def observed_name(response: str) -> str:
-    """Name of the observed variable: the outcome column, unless that names a data container."""
-    return response if response not in DATA_NAMES and not response.endswith("_idx") else f"{response}_observed"
 
 
 def constant_within(table: Table, formula: ModelFormula, group: str, column: str) -> list[str]:

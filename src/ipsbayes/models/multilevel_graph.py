@@ -26,7 +26,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ipsbayes.families import OutcomeFamily
-from ipsbayes.models.base import ModelData, model_data
+from ipsbayes.models.base import ModelData, model_data, observed_name
 from ipsbayes.models.fidelity_reviews import latent_fidelity
 from ipsbayes.models.groups import BlockInfo, idx_key
 from ipsbayes.models.pooling import is_split, partially_centred, split_dims
@@ -75,6 +75,7 @@ def build_graph(data: ModelData, priors: PriorSet, family: OutcomeFamily) -> pm.
             eta = eta + pt.dot(d["X"], beta)
         eta = eta + pt.zeros(len(arrays["y"]))
         aux = family.create_aux(priors, start)
+        info["response"] = observed_name(info["outcome_column"], model)  # the name every later stage reads
         family.observe(info["response"], eta, d["y"], d.get("trials"), aux, "obs")
     model.ipsbayes_eta = eta  # the linear predictor, for equivalence tests against numpy estimands
     return model

@@ -11,9 +11,11 @@ name, and check the model builds, its observed variable has a name of its own, a
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import tomli_w
@@ -54,8 +56,8 @@ def _renamed(source: Path, new: str, folder: Path) -> Path:
         changes["model.outcome"] = new
     else:
         response, rest = raw["model"]["formula"].split("~", 1)
-        changes["model.formula"] = response.replace(old, new) + "~" + rest
-    config = folder / f"{new}.toml"
+        changes["model.formula"] = response.replace(old, new if new.isidentifier() else f"`{new}`") + "~" + rest
+    config = folder / f"{re.sub(r'\W', '_', new)}.toml"
     config.write_text(tomli_w.dumps(edit_config(raw, **changes)))
     return config
 
@@ -143,7 +145,7 @@ def test_a_grouping_column_named_like_anything_in_its_model_builds(tmp_path: Pat
     plan = check(_group_renamed(source, group, group, tmp_path))  # the priors as the renamed runs get them
     raw = tomllib.loads(source.read_text())
     columns = set()
-    for key, value in raw["data"].items():
+    for value in raw["data"].values():
         if isinstance(value, str) and value.endswith(".csv"):
             columns |= set(pd.read_csv(source.parent / value, nrows=1).columns)
     names = sorted((set(plan.model.named_vars) | set(plan.model.coords)) - columns)
@@ -155,6 +157,94 @@ def test_a_grouping_column_named_like_anything_in_its_model_builds(tmp_path: Pat
         except Exception as error:  # collected, so one run lists every name that fails
             failures.append(f"{name}: {type(error).__name__}: {error}"[:300])
             continue
-        if name not in renamed.model.coords and f"{name}_group" not in renamed.model.coords:
+        (factor,) = [f for f in renamed.data.info["formula"].factors if f.columns == (name,)]
+        if factor.name not in renamed.model.coords:
             failures.append(f"{name}: no dim for the group ({sorted(renamed.model.coords)})")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("name", ["chain", "draw", "germ/plate", "r_observed"])
+def test_an_outcome_named_like_a_dim_of_the_draws_or_with_a_slash_builds(tmp_path: Path, name: str) -> None:
+    """``chain`` and ``draw`` are dims of every group of posterior.nc; PyMC's names cannot hold ``/``."""
+    plan = check(_renamed(REPO / "examples/seeds/seeds.toml", name, tmp_path))
+    (rv,) = plan.model.observed_RVs
+    assert rv.name == plan.data.info["response"] and rv.name not in ("chain", "draw") and "/" not in rv.name
+    assert f"`{name}`" in plan.family.describe(plan.spec, plan.data)  # the report names the column
+
+
+@pytest.mark.parametrize(
+    ("relative", "name"), [("examples/seeds/seeds.toml", "beta"), ("models/ipsung_employment.toml", "sd_service")]
+)
+def test_the_description_names_the_outcome_column_not_the_observed_variable(
+    tmp_path: Path, relative: str, name: str
+) -> None:
+    plan = check(_renamed(REPO / relative, name, tmp_path))
+    for language in ("en", "nb"):
+        text = plan.family.describe(plan.spec, plan.data, language=language)
+        assert f"`{name}`" in text and f"{name}_observed" not in text
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("beta", "beta_group"), ("obs", "obs_group"), ("beta", "beta_group_effect"), ("y", "y_group_idx")],
+)
+def test_two_grouping_columns_whose_new_names_would_meet_both_build(tmp_path: Path, first: str, second: str) -> None:
+    """Renaming ``beta`` to ``beta_group`` must not land on a factor already called that (or on its variables)."""
+    source = REPO / "examples/cbpp/cbpp.toml"
+    frame = pd.read_csv(source.parent / "cbpp.csv").rename(columns={"herd": first, "period": second})
+    frame.to_csv(tmp_path / "cbpp.csv", index=False)
+    raw = load_raw_config(source)
+    raw.get("priors", {}).pop("overrides", None)
+    raw["model"].pop("vocabulary", None)
+    config = tmp_path / "config.toml"
+    changes = {
+        "data.main": str(tmp_path / "cbpp.csv"),
+        "model.formula": f"p(incidence, size) ~ 1 + (1 | {first}) + (1 | {second})",
+    }
+    config.write_text(tomli_w.dumps(edit_config(raw, **changes)))
+    plan = check(config)
+    dims = [f.name for f in plan.data.info["formula"].factors]
+    assert len(set(dims)) == 2 and {len(plan.model.coords[d]) for d in dims} == {15, 4}
+
+
+def test_a_renamed_grouping_factor_keeps_its_columns_words(tmp_path: Path) -> None:
+    """seeds' ``plate`` column called ``beta``: the factor is ``beta_group``, its word still the config's."""
+    config = _group_renamed(REPO / "examples/seeds/seeds.toml", "plate", "beta", tmp_path)
+    raw = load_raw_config(config)
+    raw["model"]["vocabulary"] = {"beta": "dish", "beta_plural": "dishes"}
+    config.write_text(tomli_w.dumps(raw))
+    plan = check(config)
+    words = plan.family.vocabulary(plan.spec)
+    assert words["beta_group"] == "dish" and words["beta_group_plural"] == "dishes"
+    assert "21 dishes" in plan.family.describe(plan.spec, plan.data)
+    raw["model"]["vocabulary"] = {}
+    config.write_text(tomli_w.dumps(raw))
+    assert check(config).family.vocabulary(check(config).spec)["beta_group"] == "beta"
+
+
+def test_a_name_merely_beginning_like_a_factor_is_not_renamed() -> None:
+    from ipsbayes.models.formula import derived_from_others
+
+    assert not derived_from_others("z_classroom", ["class", "z_classroom"])
+    assert derived_from_others("z_class", ["class", "z_class"])
+    assert derived_from_others("sd_class_day", ["class", "sd_class_day"])
+    assert derived_from_others("class_effect", ["class", "class_effect"])
+
+
+def test_a_time_to_event_covariate_with_a_space_builds(tmp_path: Path) -> None:
+    """formulae gives the term back as ``age years``, without its backticks: it is quoted again."""
+    source = REPO / "models/ipsung_time_to_job.toml"
+    raw = load_raw_config(source)
+    frame = pd.read_csv(source.parent / raw["data"]["participants"]).rename(columns={"age": "age years"})
+    frame.to_csv(tmp_path / "participants.csv", index=False)
+    changes = {
+        f"data.{k}": str((source.parent / v).resolve()) for k, v in raw["data"].items() if str(v).endswith(".csv")
+    }
+    changes["data.participants"] = str(tmp_path / "participants.csv")
+    changes["model.formula"] = raw["model"]["formula"].replace("~ age +", "~ `age years` +")
+    config = tmp_path / "config.toml"
+    config.write_text(tomli_w.dumps(edit_config(raw, **changes)))
+    plan = check(config)
+    assert "age years" in plan.data.coords["term"]
+    reference = check(source)
+    assert np.array_equal(plan.data.arrays["X"], reference.data.arrays["X"])

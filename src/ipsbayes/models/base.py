@@ -263,16 +263,21 @@ def observed_name(column: str, model: pm.Model) -> str:
     """Name of a model's observed variable: its outcome column's, unless the model already uses it.
 
     Call inside the model's context, after every other variable is created: a name the model already
-    gives to a data container (``X_T``, ``y``, ``z``, ...), a parameter (``beta``, ``sd_service``, ...)
-    or a dim takes ``_observed`` (again, while still taken), so an outcome column may be called
+    gives to a data container (``X_T``, ``y``, ``z``, ...), a parameter (``beta``, ``sd_service``, ...),
+    a dim, or a dim of the draws (``chain``, ``draw``) takes ``_observed`` (again, while still taken),
+    and a ``/`` becomes ``_``, so an outcome column may be called
     anything (``tests/test_observed_names.py``). Every model kind names its observed variable here
     and records the name as ``data.info["response"]``.
     """
-    taken = set(model.named_vars) | set(model.coords)
-    name = column
+    taken = set(model.named_vars) | set(model.coords) | SAMPLE_DIMS
+    name = column.replace("/", "_")  # PyMC's names cannot hold '/' (its separator of nested models)
     while name in taken:
         name = f"{name}_observed"
     return name
+
+
+#: the dims every group of a run's posterior.nc adds: no variable may take their names
+SAMPLE_DIMS = frozenset({"chain", "draw"})
 
 
 def data_as_given(constant: xr.Dataset) -> xr.Dataset:

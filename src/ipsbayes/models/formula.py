@@ -18,7 +18,9 @@ itself does not keep that distinction). Nothing is parsed twice and no text is c
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import formulae
@@ -356,12 +358,33 @@ def _name_factors(keys: list[tuple[str, tuple[str, ...]]]) -> list[GroupFactor]:
         name = _identifier(name)
         names.append(_identifier("_".join(columns)) if name in names else name)
     # a dim may not share a variable's name: not the model's own, nor one its sibling factors' variables take
-    # (``sd_specialist`` for a service)
-    renamed = [
-        _identifier("_".join(columns)) + "_group" if reserved(name) or derived_from_others(name, names) else name
-        for name, (_, columns) in zip(names, keys, strict=True)
-    ]
-    return [GroupFactor(name, columns, key) for name, (key, columns) in zip(renamed, keys, strict=True)]
+    # (``sd_specialist`` for a service), nor another factor's (``beta`` becomes ``beta_group``, so a factor
+    # already called ``beta_group`` moves on); each new name is checked against all the others
+    for _ in range(4 * len(names) + 4):
+        clashing = [i for i, name in enumerate(names) if _clashes(name, names[:i] + names[i + 1 :])]
+        if not clashing:
+            break
+        i = clashing[0]
+        others = names[:i] + names[i + 1 :]
+        names[i] = next(c for c in _renamings(names[i]) if not _clashes(c, others))
+    return [GroupFactor(name, columns, key) for name, (key, columns) in zip(names, keys, strict=True)]
+
+
+def _clashes(name: str, others: list[str]) -> bool:
+    return reserved(name) or name in others or derived_from_others(name, others)
+
+
+def _renamings(name: str) -> Iterator[str]:
+    """``<name>_group`` first; ``group_<name>`` where any name beginning like ``name`` is taken (``sd_x...``).
+
+    A name holding ``_prior_`` (reserved wherever it appears) loses that underscore first; the last
+    candidates (``factor2``, ...) end the search whatever the names.
+    """
+    base = name.replace("_prior_", "_prior")
+    yield f"{base}_group"
+    yield f"group_{base}"
+    yield from (f"group{k}_{base}" for k in range(2, 10))
+    yield from (f"factor{k}" for k in itertools.count(2))
 
 
 #: the model names variables and dims after each grouping factor ``g`` as ``<prefix>g...`` or ``g<suffix>...``
@@ -370,10 +393,17 @@ DERIVED_SUFFIXES = ("_effect", "_idx", "_centred", "_noncentred", "_order", "_co
 
 
 def derived_from_others(name: str, names: list[str]) -> bool:
-    """Whether ``name`` is (or begins like) a variable the model derives from another factor in ``names``."""
+    """Whether ``name`` is a variable or dim the model derives from another factor in ``names``.
+
+    Those are ``<prefix><factor>`` and ``<factor><suffix>``, alone or followed by ``_`` and more
+    (``sd_rat``, ``sd_rat_day_c``, ``rat_effect_day_c_x``); ``z_classroom`` beside ``class`` is not one.
+    """
+
+    def starts(text: str) -> bool:
+        return name == text or name.startswith(text + "_")
+
     return any(
-        name.startswith(tuple(prefix + other for prefix in DERIVED_PREFIXES))
-        or name.startswith(tuple(other + suffix for suffix in DERIVED_SUFFIXES))
+        any(starts(prefix + other) for prefix in DERIVED_PREFIXES) or any(starts(other + s) for s in DERIVED_SUFFIXES)
         for other in names
         if other != name
     )

@@ -37,10 +37,11 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
         + (" + sd_specialist * z_specialist" if nested else "")
     )
     n_services = len(coords[service])
+    outcome = info.get("outcome_column", info["response"])  # the column, not the observed variable's name
     if nb:
         groups = f"{n_services} tjenester" + (f" og {specialists} jobbspesialister" if nested else "")
         head = (
-            f"Hierarkisk logistisk regresjon av `{info['response']}` for {data.n_rows} deltakere i {groups}. "
+            f"Hierarkisk logistisk regresjon av `{outcome}` for {data.n_rows} deltakere i {groups}. "
             f"Formel: `{spec.formula}`."
         )
         pooling = (
@@ -55,7 +56,8 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
     else:
         groups = f"{n_services} services" + (f" and {specialists} job specialists" if nested else "")
         head = (
-            f"Hierarchical logistic regression of `{info['response']}` for {data.n_rows} participants in {groups}. "
+            f"Hierarchical logistic regression of `{outcome}` for {data.n_rows} participants "
+            f"in {groups}. "
             f"Formula: `{spec.formula}`."
         )
         pooling = (

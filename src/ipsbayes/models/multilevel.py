@@ -249,12 +249,21 @@ class Multilevel(ModelFamily):
     def vocabulary(self, spec: MultilevelSpec, data: ModelData | None = None) -> dict[str, str]:
         formula = parse_model_formula(spec.formula)[0]
         words = dict(self.default_vocabulary)
+        given = dict(spec.vocabulary)
         if formula is not None:
             words["outcome"] = spec.outcome_label or formula.response.replace("_", " ")
-            words |= {f.name: f.name.replace("_", " ") for f in formula.factors}
+            for factor in formula.factors:
+                # a factor renamed because its column's name is taken (``beta`` -> ``beta_group``) keeps the
+                # column's words: the default, and what the config gives under the column's name
+                column = factor.columns[0] if len(factor.columns) == 1 else factor.name
+                words[factor.name] = column.replace("_", " ")
+                if column != factor.name:
+                    for key in (column, f"{column}_plural"):
+                        if key in given and key.replace(column, factor.name, 1) not in given:
+                            given[key.replace(column, factor.name, 1)] = given[key]
         if spec.outcome_unit:
             words["outcome_unit"] = spec.outcome_unit
-        return words | dict(spec.vocabulary)
+        return words | given
 
     # ------------------------------------------------------------------ data
     @override

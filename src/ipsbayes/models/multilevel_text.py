@@ -43,7 +43,8 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
     blocks = info["blocks"]
     units_word = words.get("units", t("observations", "observasjoner"))
     groups = ", ".join(f"{len(coords[f.name])} {plural(words, f.name, language)}" for f in formula.factors)
-    response = f"`{info['response']}`" + (f" ({words['outcome_unit']})" if words.get("outcome_unit") else "")
+    outcome = info.get("outcome_column", info["response"])  # the column, not the observed variable's name
+    response = f"`{outcome}`" + (f" ({words['outcome_unit']})" if words.get("outcome_unit") else "")
     lhs = {"logit": "logit E[y / trials]" if "trials" in data.arrays else "logit P(y = 1)", "identity": "E[y]"}
     terms = ["intercept", *(["X beta"] if len(coords["term"]) else [])]
     if info.get("fidelity_group"):

@@ -101,7 +101,7 @@ def person_month_data(
     last_followed = panel.groupby("participant")["month"].max().reindex(ids).to_numpy()
     followed = np.minimum(last_followed, horizon) - spec.first_month + 1
 
-    rhs_terms = [t for t in parts.formula.common_terms if fid is None or t != fid.column]
+    rhs_terms = [quoted(t, frame.columns) for t in parts.formula.common_terms if fid is None or t != fid.column]
     design = Design(" + ".join(rhs_terms) or "1", frame, standardize=spec.standardize, where=bundle.participants.where)
     X = design.matrix()
     service_ids = frame[spec.service].astype(str) if has_services else pd.Series("all", index=frame.index)
@@ -199,3 +199,18 @@ def _observed(
     info["service_observed_incidence"] = per_service
     info["service_n"] = np.bincount(pattern_service, weights=info["pattern_weights"], minlength=n_services)
     info["service_groups"] = group_matrix(pattern_service, info["pattern_weights"], n_services)
+
+
+def quoted(term: str, columns: Any) -> str:
+    """A formula term as formulae reads it again: column names that are not identifiers in backticks.
+
+    formulae gives a term's name without the backticks it was written with (```age years``` ->
+    ``age years``); joined into a formula as it is, that name would not parse. Parts of an
+    interaction (``a:b``) are quoted one by one.
+    """
+    if term in columns and not term.isidentifier():
+        return f"`{term}`"
+    parts = term.split(":")
+    if len(parts) > 1 and all(part in columns for part in parts):
+        return ":".join(quoted(part, columns) for part in parts)
+    return term

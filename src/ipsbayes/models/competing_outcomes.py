@@ -280,7 +280,7 @@ class CompetingOutcomes(ModelFamily):
         none, reference = escape_md(spec.categories[0]), escape_md(spec.categories[1])  # data: escaped once
         others = ", ".join(f"'{escape_md(c)}'" for c in spec.categories[2:])
         n_services = len(data.coords["service"])
-        response = data.info["outcome_column"]
+        response = data.info.get("outcome_column", data.info["response"])  # the column, not the variable
         if language == "nb":
             return (
                 f"Sekvensiell kategorisk modell av `{response}` for {data.n_rows} deltakere i {n_services} tjenester. "

@@ -241,3 +241,26 @@ def test_observed_shares_resting_on_small_cells_are_withheld(prior_estimands) ->
     partial = publishable_observed(dataclasses.replace(base, min_cell=small))
     risky = ((events > 0) & (events < small)).any("target")
     assert not np.isfinite(partial.where(risky).values).any()
+
+
+def test_prior_weight_of_the_fidelity_contrast_is_measured(prior_estimands) -> None:
+    """The fidelity contrast gets its own measure of the priors' weight, and the words follow the widths."""
+    from ipsbayes.models.time_to_event_report import fidelity_prior_sentence
+
+    groups = {"prior_estimands": prior_estimands}
+    values = prior_estimands["fidelity_incidence_contrast_any"]
+    horizon = str(values["horizon"].values[-1])
+    month = horizon.split()[0]
+    decided = posterior_like(prior_estimands)  # the contrast's posterior: 1.5 pp wide draws against the priors'
+    en = fidelity_prior_sentence(context(decided, "en", THRESHOLD, groups), horizon)
+    nb = fidelity_prior_sentence(context(decided, "nb", THRESHOLD, groups), horizon)
+    assert f"For this difference by month {month} the priors alone allow" in en and " pp (90% ETI)" in en
+    assert "the data, not the priors, decide" in en and "dataene, ikke priorene" in nb
+    as_wide = prior_estimands.copy()  # the priors' own draws, shuffled: a posterior as wide as the prior
+    order = np.random.default_rng(5).permutation(values.sizes[values.dims[0]])
+    as_wide["fidelity_incidence_contrast_any"] = values.copy(data=values.values[order])
+    en = fidelity_prior_sentence(context(as_wide, "en", THRESHOLD, groups), horizon)
+    assert "rests largely on the priors" in en and "the data, not the priors" not in en
+    assert "i stor grad på priorene" in fidelity_prior_sentence(context(as_wide, "nb", THRESHOLD, groups), horizon)
+    assert fidelity_prior_sentence(context(decided, "en", THRESHOLD), horizon) == ""  # no prior draws: not claimed
+    assert any("For this difference by month" in line for line in answer(context(decided, "en", THRESHOLD, groups)))

@@ -132,12 +132,29 @@ def prior_sentence(ctx: ReportContext) -> str | None:
             )
             + observed
         )
+    weight_en, weight_nb = prior_weight(ctx, post, prior, "%")
+    return (
+        ctx.text(
+            f"The priors alone allow a share by month {month} anywhere from {weight_en}",
+            f"Priorene alene tillater en andel innen måned {month} fra {weight_nb}",
+        )
+        + observed
+    )
+
+
+def prior_weight(ctx: ReportContext, post: Effect, prior: Effect, unit: str) -> tuple[str, str]:
+    """``"<prior interval> (<kind>); the posterior interval is N% as wide, so <verdict>."`` in English and Norwegian.
+
+    The verdict follows the ratio of the interval widths: at least :data:`PRIOR_MATTERS`, the estimate
+    rests largely on the priors; at least :data:`DATA_DOMINATE`, the priors still matter; below, the data
+    decide.
+    """
     prior_width, width = prior.upper - prior.lower, post.upper - post.lower
     ratio = width / prior_width if prior_width > 0 else float("nan")
     share_en, share_nb = f"{100 * ratio:.0f}%", f"{100 * ratio:.0f} %"
     kind = f"{percent(ctx.style.prob, ctx.language)} {ctx.style.kind.upper()}"
-    span_en = f"{amount(prior.lower, '%', 'en')} to {amount(prior.upper, '%', 'en')}"
-    span_nb = f"{amount(prior.lower, '%', 'nb')} til {amount(prior.upper, '%', 'nb')}"
+    span_en = f"{amount(prior.lower, unit, 'en')} to {amount(prior.upper, unit, 'en')}"
+    span_nb = f"{amount(prior.lower, unit, 'nb')} til {amount(prior.upper, unit, 'nb')}"
     if not np.isfinite(ratio) or ratio >= PRIOR_MATTERS:
         verdict_en = "so the estimate still rests largely on the priors"
         verdict_nb = "så anslaget hviler fortsatt i stor grad på priorene"
@@ -148,13 +165,22 @@ def prior_sentence(ctx: ReportContext) -> str | None:
         verdict_en = "so the data, not the priors, decide the estimate"
         verdict_nb = "så det er dataene, ikke priorene, som avgjør anslaget"
     return (
-        ctx.text(
-            f"The priors alone allow a share by month {month} anywhere from {span_en} ({kind}); the "
-            f"posterior interval is {share_en} as wide, {verdict_en}.",
-            f"Priorene alene tillater en andel innen måned {month} fra {span_nb} ({kind}); "
-            f"posteriorintervallet er {share_nb} så bredt, {verdict_nb}.",
-        )
-        + observed
+        f"{span_en} ({kind}); the posterior interval is {share_en} as wide, {verdict_en}.",
+        f"{span_nb} ({kind}); posteriorintervallet er {share_nb} så bredt, {verdict_nb}.",
+    )
+
+
+def fidelity_prior_sentence(ctx: ReportContext, horizon: str) -> str:
+    """How much the priors matter for the fidelity contrast by ``horizon`` (as :func:`prior_sentence` for the share)."""
+    prior = prior_effect(ctx, "fidelity_incidence_contrast_any", horizon=horizon)
+    if prior is None:
+        return ""
+    post = ctx.effect("fidelity_incidence_contrast_any", horizon=horizon)
+    weight_en, weight_nb = prior_weight(ctx, post, prior, "pp")
+    month = month_of(horizon)
+    return ctx.text(
+        f"For this difference by month {month} the priors alone allow {weight_en}",
+        f"For denne forskjellen innen måned {month} tillater priorene alene {weight_nb}",
     )
 
 
@@ -230,8 +256,12 @@ def answer(ctx: ReportContext) -> list[str]:
     lines.append(prior_sentence(ctx) or "")
     if ctx.has("fidelity_incidence_contrast_any"):
         horizon = service_horizon(ctx)
-        lines.append(f"{fidelity_sentence(ctx, horizon)} {fidelity_probability(ctx, horizon)} {ctx.text(*ASSOCIATION)}")
-    # the priors' weight is said above (prior_sentence); refits, when the run has them, add their range
+        lines.append(
+            f"{fidelity_sentence(ctx, horizon)} {fidelity_probability(ctx, horizon)} {ctx.text(*ASSOCIATION)}"
+            + (f" {weight}" if (weight := fidelity_prior_sentence(ctx, horizon)) else "")
+        )
+    # the priors' weight is said for the share and the fidelity contrast; refits, when the run has them, add their
+    # range
     robust = robustness_line(ctx, "median_time_any", ("the median month", "medianmåneden"))
     if robust:
         lines.append(robust)
@@ -456,4 +486,11 @@ PRESENTATION = Presentation(
     ),
 )
 
-__all__ = ["PRESENTATION", "answer", "fidelity_sentence", "incidence_sentence", "prior_sentence"]
+__all__ = [
+    "PRESENTATION",
+    "answer",
+    "fidelity_prior_sentence",
+    "fidelity_sentence",
+    "incidence_sentence",
+    "prior_sentence",
+]

@@ -191,10 +191,10 @@ def test_an_evidence_flag_that_is_neither_yes_nor_no_is_named_with_row_and_valid
     with pytest.raises(DataError) as info:
         read_evidence(load_map_config(path))
     text = str(info.value)
-    assert f"trials.csv: column 'verified' must say yes or no; found '{value}' in T02 (row 3)" in text, text
+    assert f"trials.csv: column 'verified' must say yes or no; found '{value}' in T02 (data row 3)" in text, text
     assert "yes/no, true/false, 1/0" in text and "T04" not in text  # an empty cell is "no"
     code, err = run_cli(["map-prior", path, "--profile", "ci"], capsys)
-    assert code == 2 and "T02 (row 3)" in err and not (tmp_path / "runs").exists()
+    assert code == 2 and "T02 (data row 3)" in err and not (tmp_path / "runs").exists()
 
 
 def test_evidence_flags_of_every_accepted_spelling_are_read(tmp_path: Path) -> None:

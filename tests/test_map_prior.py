@@ -158,8 +158,8 @@ def test_unverified_rows_are_left_out_and_bad_counts_are_all_named(tmp_path: Pat
     with pytest.raises(DataError) as info:
         read_evidence(config)
     text = str(info.value)
-    assert "T02 (row 3)" in text and "T03 (row 4)" in text and "total_ips" in text
-    assert "repeated: T00 (row 1), T00 (row 5)" in text and "['" not in text
+    assert "T02 (data row 3)" in text and "T03 (data row 4)" in text and "total_ips" in text
+    assert "repeated: T00 (data row 1), T00 (data row 5)" in text and "['" not in text
 
 
 EVIL = "Evil 2020\n[injected]\nx = 1\n# "
@@ -174,9 +174,9 @@ def test_line_breaks_in_evidence_text_are_refused_with_column_and_row(tmp_path: 
     with pytest.raises(DataError) as info:
         read_evidence(load_map_config(path))
     text = str(info.value)
-    assert "trials.csv: column 'study', row 3: text may not hold line breaks" in text
+    assert "trials.csv: column 'study', data row 3: text may not hold line breaks" in text
     assert main(["map-prior", str(path), "--profile", "ci"]) == 2
-    assert "column 'study', row 3" in capsys.readouterr().err
+    assert "column 'study', data row 3" in capsys.readouterr().err
 
 
 @pytest.mark.sampling

@@ -184,14 +184,13 @@ def control_problems(frame: pd.DataFrame, path: object) -> list[str]:
             if isinstance(value, str) and CONTROL.search(value):
                 shown = value if len(value) <= 60 else value[:57] + "..."
                 problems.append(
-                    f"{path}: column '{column}', row {int(index) + 1}: text may not hold line breaks or control "
+                    f"{path}: column '{column}', data row {int(index) + 1}: text may not hold line breaks or control "
                     f"characters, found {shown!r}"
                 )
     return problems
 
 
 def _rows(frame: pd.DataFrame, bad: pd.Series, study: str) -> str:
-    """The bad rows as 'T02 (row 3), T04 (row 5)'."""
-    return shorten(
-        f"{name} (row {row})" for name, row in zip(frame.loc[bad, study].astype(str), frame.loc[bad, ROW], strict=True)
-    )
+    """The bad rows as 'T02 (data row 3), T04 (data row 5)' (data rows counted from 1 below the header)."""
+    names, rows = frame.loc[bad, study].astype(str), frame.loc[bad, ROW]
+    return shorten(f"{name} (data row {row})" for name, row in zip(names, rows, strict=True))

@@ -1,11 +1,12 @@
 """The whole ``ipsbayes run`` with and without the collector paused for the stack's imports (issue 15).
 
 ``ipsbayes.cli.command`` imports PyMC, ArviZ, SciPy and matplotlib with the cyclic garbage collector
-paused and then freezes the objects they made (``cli._importing``). This runs the real command on the
-contender benchmark's 1,500-row data (``contenders.prepare``) both ways, interleaved: "paused" is the
-installed command; "collector on" is the same command with the pause switched off (``main`` then the
-same early exit). Seeds vary by round, the same for both. Medians and ranges of wall seconds, and
-the run's own ``total`` from provenance.json (reading the data to the report).
+paused and then freezes the objects they made (``ipsbayes.command_process.importing_stack``). This
+runs the real command on the contender benchmark's 1,500-row data (``contenders.prepare``) both
+ways, interleaved: "paused" is the installed command; "collector on" is the same command with the
+pause switched off (``main`` then the same early exit). Seeds vary by round, the same for both.
+Medians and ranges of wall seconds, and the run's own ``total`` from provenance.json (reading the
+data to the report).
 
 Usage::
 
@@ -31,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 WAYS = {
-    "collector on": "import sys, ipsbayes.cli as c; c._leave_now(c.main())",
+    "collector on": "import ipsbayes.cli as c, ipsbayes.command_process as p; p.leave_now(c.main())",
     "paused for imports (ipsbayes)": "import ipsbayes.cli as c; c.command()",
 }
 

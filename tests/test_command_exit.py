@@ -98,7 +98,7 @@ def test_the_command_imports_the_stack_with_the_collector_paused_then_frozen(tmp
         import gc, sys
         import ipsbayes.cli as cli
         seen = {{}}
-        original = cli._importing
+        original = cli.importing_stack
 
         import contextlib
 
@@ -110,12 +110,14 @@ def test_the_command_imports_the_stack_with_the_collector_paused_then_frozen(tmp
             seen["enabled_after"] = gc.isenabled()
             seen["frozen"] = gc.get_freeze_count()
 
-        cli._importing = spy
+        cli.importing_stack = spy
         sys.argv = ["ipsbayes", "check", {str(CONFIG)!r}]
         before = gc.get_freeze_count()
         code = cli.main()
         print({{**seen, "frozen": seen["frozen"] - before}}, code)
-        cli._PAUSE_COLLECTOR_FOR_IMPORTS = True
+        from ipsbayes.command_process import pause_collector_for_imports
+
+        pause_collector_for_imports()
         cli.main()
         print(seen)
         """,

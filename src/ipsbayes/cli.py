@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import gc
 import logging
 import os
 import sys
@@ -26,6 +25,7 @@ from typing import Any
 
 from ipsbayes import interrupt
 from ipsbayes.cli_types import MAX_SIZE, MIN_SIZE, bounded_int, options, parse_sizes, scheduler_address, stdout_closed
+from ipsbayes.command_process import importing_stack, leave_now, pause_collector_for_imports
 from ipsbayes.config import MAX_DATASETS, MAX_SEED
 from ipsbayes.errors import ConfigError, IpsBayesError
 from ipsbayes.textutil import clean_message
@@ -176,68 +176,17 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-#: set by :func:`command`: the console command imports the scientific stack with the garbage collector paused
-_PAUSE_COLLECTOR_FOR_IMPORTS = False
-
-
 def command() -> None:
-    """The ``ipsbayes`` console command: :func:`main` on ``sys.argv``, then leave at once (:func:`_leave_now`).
+    """The ``ipsbayes`` console command: :func:`main` on ``sys.argv``, then leave at once.
 
-    Programs and tests call :func:`main`, which returns; only the installed command skips the
-    interpreter's teardown and imports the stack with the collector paused (:func:`_importing`).
+    Programs and tests call :func:`main`, which returns; only the installed command imports the
+    stack with the collector paused and skips the interpreter's teardown
+    (:mod:`ipsbayes.command_process`).
     """
-    global _PAUSE_COLLECTOR_FOR_IMPORTS
-    _PAUSE_COLLECTOR_FOR_IMPORTS = True
+    pause_collector_for_imports()
     code = main()
-    _leave_now(code)
+    leave_now(code)
     sys.exit(code)
-
-
-@contextlib.contextmanager
-def _importing():
-    """Import the scientific stack without cyclic garbage collection, then freeze what it made.
-
-    Importing PyMC, ArviZ, SciPy and matplotlib creates some 450,000 objects the collector
-    tracks; collecting while they accumulate, and scanning them again in every full collection
-    of the run, cost 0.7 s of a 1,500-row ``run`` (6.42 -> 5.69 s wall, medians of 5 interleaved
-    rounds, ``benchmarks/results/startup_gc.md``). So the console command pauses the collector during these imports and
-    then moves every object they made to the permanent generation (:func:`gc.freeze`): modules,
-    classes and functions live as long as the process anyway; the about 3,700 objects of cyclic
-    garbage the imports leave stay too (collecting them first would cost 0.2 s). Reference
-    counting frees everything else as always, and the collector runs normally afterwards.
-    Only the console command does this (:func:`command`): a program calling :func:`main`
-    keeps its collector as it set it.
-    """
-    if not _PAUSE_COLLECTOR_FOR_IMPORTS or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.enable()
-
-
-def _leave_now(code: int) -> None:
-    """End the command at once: exit handlers run, the interpreter's teardown is skipped.
-
-    Tearing the interpreter down (freeing compiled models, sampler state and thousands of
-    modules one object at a time) took 0.9 s after a 1,500-row ``run`` of 7.8 s. By now every
-    file is written and closed and output flushed; exit handlers (temporary folders, worker
-    processes, logging) still run. Returns, leaving the normal exit, while a thread that the
-    interpreter would wait for is still running.
-    """
-    import atexit
-    import threading
-
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
-        return
-    atexit._run_exitfuncs()
-    with contextlib.suppress(OSError):
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -398,7 +347,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from ipsbayes.rundir import check_run_folder
 
         check_run_folder(args.run_dir)
-        with _importing():
+        with importing_stack():
             from ipsbayes.runner import rerender
 
         result = rerender(args.run_dir)
@@ -406,7 +355,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "validate":
         _precheck_output(args.config, args.out, args.force, "validation", "-validation")
-        with _importing():
+        with importing_stack():
             from ipsbayes.validation import validate
 
         result = validate(
@@ -422,7 +371,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"report: {(result / 'report.html').resolve()}", flush=True)  # before the interpreter's teardown
         return 0
     if args.command == "map-prior":
-        with _importing():
+        with importing_stack():
             from ipsbayes.evidence.derive import map_prior
 
         result = map_prior(args.config, out=args.out, profile=args.profile, language=args.language, force=args.force)
@@ -430,7 +379,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "design":
         _precheck_output(args.config, args.out, args.force, "design", "-design")
-        with _importing():
+        with importing_stack():
             from ipsbayes.assurance import design
 
         result = design(
@@ -471,7 +420,7 @@ def _stderr_line(line: str) -> None:
 
 
 def _check(config: Path) -> int:
-    with _importing():
+    with importing_stack():
         from ipsbayes.loo_policy import LARGE_DATA_PREDICTIVE_DRAWS, LOO_SUBSAMPLE_ROWS, keeps_pointwise
         from ipsbayes.resources import check_memory, estimate_memory, human_bytes
         from ipsbayes.runner import check, describe_priors
@@ -503,7 +452,7 @@ def _run(args: argparse.Namespace) -> int:
     from ipsbayes.errors import DiagnosticsGateError
     from ipsbayes.output import last_placed
 
-    with _importing():
+    with importing_stack():
         from ipsbayes.runner import run
 
     try:

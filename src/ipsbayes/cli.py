@@ -26,6 +26,7 @@ from typing import Any
 from ipsbayes import interrupt
 from ipsbayes.cli_types import MAX_SIZE, MIN_SIZE, bounded_int, options, parse_sizes, scheduler_address, stdout_closed
 from ipsbayes.command_process import importing_stack, leave_now, pause_collector_for_imports
+from ipsbayes.compiler_probe import probing_compiler_flags
 from ipsbayes.config import MAX_DATASETS, MAX_SEED
 from ipsbayes.errors import ConfigError, IpsBayesError
 from ipsbayes.textutil import clean_message
@@ -452,7 +453,7 @@ def _run(args: argparse.Namespace) -> int:
     from ipsbayes.errors import DiagnosticsGateError
     from ipsbayes.output import last_placed
 
-    with importing_stack():
+    with importing_stack(), probing_compiler_flags():  # the C compiler is asked on the idle core meanwhile
         from ipsbayes.runner import run
 
     try:

@@ -1,0 +1,125 @@
+"""The whole ``ipsbayes run`` command from two source trees, interleaved (issue 15).
+
+Checks out ``--base`` (a git revision) into a temporary worktree and runs the console command
+(``ipsbayes.cli.command``, as installed) from it and from this working tree, A, B, A, B, ... on
+the contender benchmark's data (``contenders.prepare``; reference model, default profile). Both
+take the same seed in a round, a different one each round. Prints and records medians and ranges
+of wall seconds, process CPU seconds (the command and its children) and the stage timings each
+run's provenance.json records, so one change can be measured on the whole command.
+
+Usage::
+
+    .venv/bin/python benchmarks/whole_run_ab.py --base HEAD --label "compiler probe" --rounds 5
+    .venv/bin/python benchmarks/whole_run_ab.py --base HEAD~2 --size 15000 --config power_scaling=true
+
+Results are appended to ``benchmarks/results/whole_run_ab.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+COMMAND = "import ipsbayes.cli as c; c.command()"
+STAGES = ("compile", "sampling", "deterministics", "estimands", "diagnostics", "prior_estimands", "report", "total")
+
+
+def one_run(src: Path, config: Path, seed: int) -> dict[str, float]:
+    """One ``ipsbayes run`` from the package sources in ``src``: wall and CPU seconds, stage timings."""
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = ["run", str(config), "--out", f"{tmp}/run", "--seed", str(seed), "--quiet"]
+        env = {**os.environ, "CI": "true", "PYTHONPATH": str(src)}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", COMMAND, *argv], capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode:
+            raise SystemExit(f"{src}: exit {done.returncode}: {done.stderr[-400:]}")
+        provenance = json.loads(Path(f"{tmp}/run/provenance.json").read_text())
+    timings = provenance["timings_seconds"]
+    return {
+        "wall_s": wall,
+        "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        "attempts": len(provenance["sampler"].get("target_accept_attempts", [None])),
+        **{f"{stage}_s": timings.get(stage, 0.0) for stage in STAGES},
+    }
+
+
+def median_range(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", required=True, help="git revision of the 'before' tree (e.g. HEAD)")
+    parser.add_argument("--label", default="", help="what the working tree changes (for the results)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--size", type=int, default=1500)
+    parser.add_argument("--power-scaling", action="store_true", help="switch power-scaling on in the config")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import tomllib
+
+    import contenders
+    import tomli_w
+
+    folder = contenders.prepare(args.size, contenders.SEED)
+    config = tomllib.loads((folder / "config.toml").read_text())
+    config["sensitivity"]["power_scaling"] = args.power_scaling
+    commit = subprocess.run(["git", "rev-parse", "--short", args.base], capture_output=True, text=True, cwd=ROOT)
+    with tempfile.TemporaryDirectory() as tmp:
+        worktree = Path(tmp) / "base"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(worktree), args.base], check=True, cwd=ROOT, capture_output=True
+        )
+        try:
+            (Path(tmp) / "config.toml").write_text(tomli_w.dumps(config))
+            trees = {f"base {commit.stdout.strip()}": worktree / "src", "working tree": ROOT / "src"}
+            for src in trees.values():  # warm the compile cache and the file cache once each
+                one_run(src, Path(tmp) / "config.toml", 0)
+            rows: list[dict] = []
+            loads = [os.getloadavg()[0]]
+            for round_ in range(args.rounds):
+                for name, src in trees.items():
+                    rows.append({"tree": name, "round": round_, **one_run(src, Path(tmp) / "config.toml", round_ + 1)})
+                    print(json.dumps(rows[-1]), flush=True)
+                loads.append(os.getloadavg()[0])
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
+    lines = [
+        f"\n## {args.label or 'change'}: {args.size:,} rows, {args.rounds} interleaved rounds "
+        f"({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load {min(loads):.1f}-{max(loads):.1f})\n",
+        "| median (range) | " + " | ".join(trees) + " |",
+        "| --- | " + " | ".join("---:" for _ in trees) + " |",
+    ]
+    for key in ("wall_s", "cpu_s", *(f"{stage}_s" for stage in STAGES)):
+        cells = [median_range([r[key] for r in rows if r["tree"] == name]) for name in trees]
+        lines.append(f"| {key.removesuffix('_s')}, s | " + " | ".join(cells) + " |")
+    resampled = {name: sum(r["attempts"] > 1 for r in rows if r["tree"] == name) for name in trees}
+    lines.append("\nRuns that sampled again after divergences: " + ", ".join(f"{k} {v}" for k, v in resampled.items()))
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    with (RESULTS / "whole_run_ab.md").open("a") as handle:
+        handle.write(text)
+    store = RESULTS / "whole_run_ab.json"
+    runs = json.loads(store.read_text()) if store.exists() else []
+    runs.append({"label": args.label, "size": args.size, "base": args.base, "rows": rows})
+    store.write_text(json.dumps(runs, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 SYSTEM_PACKAGES := chromium chromium-driver pandoc
 
-.PHONY: demo test test-slow install install-system validate benchmark benchmark-env benchmark-contenders reproduce reproduce-rij clean
+.PHONY: demo test test-slow install install-system bytecode validate benchmark benchmark-env benchmark-contenders reproduce reproduce-rij clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "Python >= 3.12 not found" >&2; exit 1)
@@ -19,6 +19,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The package's bytecode, compiled once: pip does this for a regular install, but an editable install leaves it
+# to the first import, which cannot write it where PYTHONDONTWRITEBYTECODE is set, so every command compiled
+# ipsbayes's 100 modules from source again (0.15 s of each start; benchmarks/results/whole_run_ab.md).
+# compileall skips modules whose bytecode is current.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q src/ipsbayes
 
 # Debian packages for the browser and pandoc tests; skipped when present, idempotent.
 install-system:
@@ -32,11 +39,11 @@ install-system:
 		echo "note: install $(SYSTEM_PACKAGES) for the browser and pandoc tests (skipped without them)" >&2; \
 	fi
 
-demo: $(STAMP)
+demo: $(STAMP) bytecode
 	$(BIN)/ipsbayes simulate ipsung --seed 2 --out data/ipsung
 	$(BIN)/ipsbayes run models/ipsung_employment.toml
 
-test: $(STAMP) install-system
+test: $(STAMP) bytecode install-system
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q -n 2
@@ -45,15 +52,15 @@ test: $(STAMP) install-system
 # recovery fits (pytest.mark.reproduce): published examples at the ci profile, design variants end to end,
 # Bambi agreement, the examples' contract tests, the tte recovery and reference fits; issue 14's null-effect
 # assurance over 24 trials, prior-data conflict fits and RBesT's AS example at ci size
-test-slow: $(STAMP)
+test-slow: $(STAMP) bytecode
 	$(BIN)/python -m pytest -q -m "slow or reproduce"
 
-validate: $(STAMP)
+validate: $(STAMP) bytecode
 	for config in rij_cace rij_cace_months ipsung_employment ipsung_fidelity ipsung_outcomes ipsung_time_to_job; do \
 		$(BIN)/ipsbayes validate models/$$config.toml --out runs/validation/$$config || exit 1; \
 	done
 
-benchmark: $(STAMP)
+benchmark: $(STAMP) bytecode
 	$(BIN)/python benchmarks/run_benchmarks.py
 	$(BIN)/python benchmarks/compile_cost.py
 	$(BIN)/python benchmarks/bambi_graph.py
@@ -69,13 +76,13 @@ $(BENCH_VENV)/installs.json:
 	$(BENCH_VENV)/bin/python benchmarks/contenders.py --install-env
 
 # every contender at 1,500 participants, 3 interleaved rounds, the per-gradient table, then the README table
-benchmark-contenders: $(STAMP) $(BENCH_VENV)/installs.json
+benchmark-contenders: $(STAMP) bytecode $(BENCH_VENV)/installs.json
 	$(BIN)/python benchmarks/contenders.py --sizes 1500 --rounds 3
 	$(BIN)/python benchmarks/contenders.py --gradient --sizes 1500
 	$(BIN)/python benchmarks/contenders.py --readme
 
 # published examples at the default profile, then the reference reproductions and recovery fits
-reproduce: $(STAMP)
+reproduce: $(STAMP) bytecode
 	$(BIN)/python examples/reproduce.py --profile default
 	$(BIN)/python -m pytest -q -m reproduce
 

@@ -12,6 +12,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytest
 import xarray as xr
@@ -183,3 +184,21 @@ def test_loo_blocks_run_in_the_pool_inside_a_threads_block(monkeypatch: pytest.M
     with threads(2):
         psis_loo(log_lik, 1.0)
     assert names and all(name.startswith("ipsbayes-chunk") for name in names)
+
+
+def test_diagnostic_summary_in_threads_equals_the_serial_one() -> None:
+    from ipsbayes.convergence import diagnostic_summary
+
+    rng = np.random.default_rng(3)
+    walk = rng.normal(size=(4, 300, 37)).cumsum(axis=1) * 0.1 + rng.normal(size=(4, 300, 37))
+    posterior = xr.Dataset(
+        {
+            "theta": (("chain", "draw", "school"), walk),
+            "tau": (("chain", "draw"), np.exp(rng.normal(size=(4, 300)))),
+            "constant": (("chain", "draw", "k"), np.ones((4, 300, 2))),
+        }
+    )
+    serial = diagnostic_summary(posterior)
+    with threads(3):
+        threaded = diagnostic_summary(posterior)
+    pd.testing.assert_frame_equal(threaded, serial, check_exact=True)

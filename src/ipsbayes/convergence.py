@@ -19,6 +19,8 @@ import pandas as pd
 import xarray as xr
 from scipy import fft, special, stats
 
+from ipsbayes.chunks import allowed_threads, for_each_chunk
+
 SAMPLE_DIMS = ("chain", "draw")
 COLUMNS = ("ess_bulk", "ess_tail", "r_hat", "mcse_mean", "mcse_sd")
 
@@ -55,7 +57,14 @@ def diagnostic_summary(
     dims = list(elements.dims)
     arrays = [posterior[name].transpose(*SAMPLE_DIMS, *sorted(elements[name].dims, key=dims.index)) for name in names]
     stack = np.concatenate([_element_stack(array) for array in arrays])  # every element at once
-    values = np.stack([ess_bulk(stack), ess_tail(stack, prob), rhat_rank(stack), mcse_mean(stack), mcse_sd(stack)])
+    values = np.empty((len(COLUMNS), stack.shape[0]))
+
+    def columns(part: slice) -> None:  # every estimator works element by element: a part is computed alone
+        block = stack[part]
+        values[:, part] = [ess_bulk(block), ess_tail(block, prob), rhat_rank(block), mcse_mean(block), mcse_sd(block)]
+
+    # sorting and FFTs release the GIL: the run's threads (chunks.threads) take a share of the elements each
+    for_each_chunk(columns, stack.shape[0], -(-stack.shape[0] // allowed_threads()))
     # ArviZ's row labels ("theta[school_a]"), made by its own labeller
     labeller = BaseLabeller()
     labels = [labeller.make_label_flat(name, sel, isel) for name, sel, isel in xarray_sel_iter(elements)]

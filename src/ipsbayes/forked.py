@@ -30,7 +30,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -226,4 +226,23 @@ def in_child(work: Callable[[], Any], *, fork: bool | None = None) -> Iterator[C
         child.run_here()
 
 
-__all__ = ["STUCK_SECONDS", "Child", "Stuck", "available", "in_child"]
+def run_all(works: Sequence[Callable[[], Any]], width: int) -> list[Any]:
+    """Run each of ``works`` in a forked child, at most ``width`` at a time; return their results in order.
+
+    The works start in batches of ``width`` (a batch ends when its slowest work does), each child
+    as in :func:`in_child`: its result comes back pickled, an error in one is raised here once its
+    batch is finished (the other children of the batch are then killed and reaped), and a Ctrl-C
+    kills and reaps them all. With ``width`` 1, or where forking is not :func:`available`, the works
+    run here one after another: the same results, in the same order.
+    """
+    if width <= 1 or not available():
+        return [work() for work in works]
+    results: list[Any] = []
+    for start in range(0, len(works), width):
+        with contextlib.ExitStack() as batch:
+            children = [batch.enter_context(in_child(work, fork=True)) for work in works[start : start + width]]
+        results.extend(child.result for child in children)
+    return results
+
+
+__all__ = ["STUCK_SECONDS", "Child", "Stuck", "available", "in_child", "run_all"]

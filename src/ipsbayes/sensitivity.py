@@ -17,8 +17,10 @@ predictor, an incidence per month) is compared element by element (:mod:`ipsbaye
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +31,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ipsbayes import forked
 from ipsbayes import progress as progress_stage
 from ipsbayes.compared import compared_names, flatten, parent_of, vocabulary_of
 from ipsbayes.config import RunConfig
@@ -37,7 +40,7 @@ from ipsbayes.errors import IpsBayesError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.pipeline import LIGHT, Fitted, complete_priors, fit, prepare
 from ipsbayes.priors import PriorSet, resolve_prior_set
-from ipsbayes.sampling import sample_prior_predictive
+from ipsbayes.sampling import resolve_settings, sample_prior_predictive
 
 MAIN = "main"
 
@@ -211,6 +214,7 @@ def sensitivity_fits(
     results = {label: scalars(main)}
     repeated: list[str] = []
     gates = {label: _gate(main)}
+    jobs: list[tuple[str, ModelSpec, PriorSet]] = []  # (label, spec, priors) of each refit
     for set_name in settings.prior_sets:
         if set_name == priors.name:
             continue
@@ -218,17 +222,31 @@ def sensitivity_fits(
         if _same_numbers(complete_priors(family, spec, main.data, other), priors):
             repeated.append(set_name)  # its refit would repeat the main analysis draw for draw
             continue
-        label = f"prior set: {set_name}"
-        with progress_stage.group(f"refit, {label}"):
-            refitted = refit(main, bundle, spec, other, progress)
-        results[label], gates[label] = scalars(refitted), _gate(refitted)
+        jobs.append((f"prior set: {set_name}", spec, other))
     for variant, changes in settings.variants.items():
         new_spec, _ = variant_spec(family, spec, changes, variant)
         new_priors, _ = config_priors(config, family, new_spec, search_dirs, priors.name)
-        label = f"variant: {variant}"
-        with progress_stage.group(f"refit, {label}"):
-            refitted = refit(main, bundle, new_spec, new_priors, progress)
-        results[label], gates[label] = scalars(refitted), _gate(refitted)
+        jobs.append((f"variant: {variant}", new_spec, new_priors))
+    width = parallel_refits(config, len(jobs))
+
+    def compared(job: tuple[str, ModelSpec, PriorSet], bars: bool | None) -> tuple[xr.Dataset, dict[str, Any]]:
+        refitted = refit(main, bundle, job[1], job[2], bars)
+        return scalars(refitted), _gate(refitted)
+
+    def side_by_side(job: tuple[str, ModelSpec, PriorSet]) -> tuple[xr.Dataset, dict[str, Any]]:
+        with progress_stage.reporting(None):  # a child's lines and bars would interleave; the batch has one line
+            return compared(job, False)
+
+    for start in range(0, len(jobs), width):
+        batch = jobs[start : start + width]
+        if len(batch) == 1:
+            with progress_stage.group(f"refit, {batch[0][0]}"):
+                outcomes = [compared(batch[0], progress)]
+        else:
+            outcomes = forked.run_all([functools.partial(side_by_side, job) for job in batch], width)
+            progress_stage.done(f"refits side by side: {', '.join(label for label, _, _ in batch)}")
+        for (label, _, _), (values, gate) in zip(batch, outcomes, strict=True):
+            results[label], gates[label] = values, gate
     main.data.notes.extend(
         f"The prior set '{name}' gives this model the same priors as '{priors.name}', so it was not refitted "
         "(its refit would repeat the main analysis draw for draw)."
@@ -255,6 +273,21 @@ def sensitivity_fits(
         "not_compared": json.dumps({a: m for a, m in missing.items() if m}),
     }
     return stacked
+
+
+def parallel_refits(config: RunConfig, refits: int) -> int:
+    """How many sensitivity refits run side by side: the usable cores over the cores one refit samples on.
+
+    Each refit samples its chains on ``sampler.cores`` cores (by default one per chain, up to the
+    machine's cores). Where the machine has room for two or more such refits, and forking is
+    available (:func:`ipsbayes.forked.available`), they run in forked children side by side
+    (:func:`ipsbayes.forked.run_all`); the numbers are those of refits one after another, since every
+    refit samples with the run's seed. On 2 cores with the default settings this is 1.
+    """
+    if refits < 2 or not forked.available():
+        return 1
+    per_refit = max(1, int(resolve_settings(config.sampler)["cores"]))
+    return max(1, min(refits, len(os.sched_getaffinity(0)) // per_refit))
 
 
 def _same_numbers(one: PriorSet, other: PriorSet) -> bool:

@@ -56,9 +56,16 @@ def test_a_child_that_dies_is_an_error_not_a_hang() -> None:
             pass
 
 
+def _announce_pid(path) -> None:
+    """Write this process's pid to ``path`` whole (a reader that sees the file sees the pid, never an empty file)."""
+    part = path.with_suffix(".part")
+    part.write_text(str(os.getpid()))
+    os.replace(part, path)
+
+
 def test_an_error_in_the_block_kills_and_reaps_the_child(tmp_path) -> None:
     def slow() -> None:
-        (tmp_path / "pid").write_text(str(os.getpid()))
+        _announce_pid(tmp_path / "pid")
         time.sleep(60)
         (tmp_path / "finished").write_text("should never be written")
 
@@ -79,7 +86,7 @@ def test_a_ctrl_c_that_also_ends_the_child_is_an_interruption(tmp_path) -> None:
     """Ctrl-C reaches the whole process group: the child dies silently, the caller is interrupted."""
 
     def waits() -> None:
-        (tmp_path / "pid").write_text(str(os.getpid()))
+        _announce_pid(tmp_path / "pid")
         time.sleep(60)
 
     interrupt.reset()

@@ -951,13 +951,33 @@ def headline(table: dict, n: int, stan_compile_s: float | None = None) -> list[s
     return lines
 
 
+def fill_windows(caveat: str, document: dict) -> str:
+    """The caveat with RUN_WINDOW (when the 1,500/15,000 run started, and rounds added later) and
+    LARGE_WINDOW (when each contender's 150,000 round ran) taken from the results."""
+    small = [i for i in document.get("invocations", []) if {1500, 15000} & set(i.get("sizes", []))]
+    if small:
+        parts = [f"started {small[0]['started_utc']} UTC"] + [
+            f"rounds {i['first_round']}-{i['first_round'] + i['rounds'] - 1} of {i['contenders'].replace(',', ', ')} "
+            f"added {i['started_utc']} UTC"
+            for i in small[1:]
+        ]
+        window = "; ".join(parts)
+    else:
+        window = "one invocation"
+    large = sorted(
+        {(r["contender"], r.get("date_utc") or "an earlier round") for r in document["runs"] if r["n"] == 150000}
+    )
+    large_window = ", ".join(f"{name} {date}" for name, date in large if name != "bambi_nutpie") or "none"
+    return caveat.replace("RUN_WINDOW", window).replace("LARGE_WINDOW", large_window)
+
+
 CAVEATS = [
     "- The machine's 2 cores are shared with other jobs (load average before each case in the heading; 8-10 "
     "during the 2026-11-27 rounds, 0.5-2 during the 2026-11-28 ones): under load wall times are about twice the "
     "CPU times and noisy; CPU time (all threads and worker processes) is the fairer measure. Compare rows "
     "measured in one run only: the 1,500 and 15,000 rows are one run (RUN_WINDOW, all six contenders "
-    "interleaved); at 150,000 ipsbayes and NumPyro are one round of 2026-11-28 22:00-22:26 UTC, "
-    "and Bambi + nutpie's time-out is from an earlier round (03:56 UTC).",
+    "interleaved); at 150,000 each contender ran one round (LARGE_WINDOW), and Bambi + nutpie's "
+    "time-out is from an earlier round (2026-11-28 03:56 UTC).",
     "- Each tool samples with its own default target acceptance (column `target accept`): ipsbayes its "
     "`default` profile's (0.9 before issue 15's change, 0.8 since, raised to 0.95 only after divergences), "
     "the others 0.8.",
@@ -1032,9 +1052,7 @@ def render(document: dict) -> str:
         if check:
             lines += ["Posterior means against ipsbayes's (medians over rounds; flagged beyond 4 combined MC SE):", ""]
             lines += [*check, ""]
-    small = [i for i in document.get("invocations", []) if 1500 in i.get("sizes", [])]
-    window = f"started {small[-1]['started_utc']} UTC" if small else "one invocation"
-    lines += ["How to read it:", "", *(c.replace("RUN_WINDOW", window) for c in CAVEATS), ""]
+    lines += ["How to read it:", "", *(fill_windows(c, document) for c in CAVEATS), ""]
     if document.get("stan_compile"):
         sc = document["stan_compile"]
         if "wall_s" in sc:

@@ -1,16 +1,19 @@
 """The whole ``ipsbayes run`` command from two source trees, interleaved (issue 15).
 
 Checks out ``--base`` (a git revision) into a temporary worktree and runs the console command
-(``ipsbayes.cli.command``, as installed) from it and from this working tree, A, B, A, B, ... on
+(``ipsbayes.cli.command``, as installed) from it and from this working tree, A, B, B, A, A, B, ... on
 the contender benchmark's data (``contenders.prepare``; reference model, default profile). Both
 take the same seed in a round, a different one each round. Prints and records medians and ranges
 of wall seconds, process CPU seconds (the command and its children) and the stage timings each
-run's provenance.json records, so one change can be measured on the whole command.
+run's provenance.json records, so one change can be measured on the whole command. Both trees'
+bytecode is compiled first (``compileall``), so neither compiles its modules from source in every
+process (``--no-bytecode``: neither is compiled, and the working tree's ``__pycache__`` is set aside
+by running it with ``PYTHONPYCACHEPREFIX`` pointing to an empty folder).
 
 Usage::
 
     .venv/bin/python benchmarks/whole_run_ab.py --base HEAD --label "compiler probe" --rounds 5
-    .venv/bin/python benchmarks/whole_run_ab.py --base HEAD~2 --size 15000 --config power_scaling=true
+    .venv/bin/python benchmarks/whole_run_ab.py --base HEAD~2 --size 15000 --power-scaling
 
 Results are appended to ``benchmarks/results/whole_run_ab.{json,md}``.
 """
@@ -35,11 +38,13 @@ COMMAND = "import ipsbayes.cli as c; c.command()"
 STAGES = ("compile", "sampling", "deterministics", "estimands", "diagnostics", "prior_estimands", "report", "total")
 
 
-def one_run(src: Path, config: Path, seed: int) -> dict[str, float]:
+def one_run(src: Path, config: Path, seed: int, pycache: str | None = None) -> dict[str, float]:
     """One ``ipsbayes run`` from the package sources in ``src``: wall and CPU seconds, stage timings."""
     with tempfile.TemporaryDirectory() as tmp:
         argv = ["run", str(config), "--out", f"{tmp}/run", "--seed", str(seed), "--quiet"]
         env = {**os.environ, "CI": "true", "PYTHONPATH": str(src)}
+        if pycache is not None:
+            env["PYTHONPYCACHEPREFIX"] = pycache
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-c", COMMAND, *argv], capture_output=True, text=True, env=env)
@@ -68,6 +73,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--size", type=int, default=1500)
     parser.add_argument("--power-scaling", action="store_true", help="switch power-scaling on in the config")
+    parser.add_argument("--no-bytecode", action="store_true", help="neither tree's package bytecode compiled")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import tomllib
@@ -87,19 +93,31 @@ def main() -> int:
         try:
             (Path(tmp) / "config.toml").write_text(tomli_w.dumps(config))
             trees = {f"base {commit.stdout.strip()}": worktree / "src", "working tree": ROOT / "src"}
+            pycache = None
+            if args.no_bytecode:
+                pycache = str(Path(tmp) / "empty-pycache")  # where nothing is compiled and nothing can be written
+                Path(pycache).mkdir()
+                os.chmod(pycache, 0o500)
+            else:
+                for src in trees.values():
+                    subprocess.run([sys.executable, "-m", "compileall", "-q", str(src / "ipsbayes")], check=True)
             for src in trees.values():  # warm the compile cache and the file cache once each
-                one_run(src, Path(tmp) / "config.toml", 0)
+                one_run(src, Path(tmp) / "config.toml", 0, pycache)
             rows: list[dict] = []
             loads = [os.getloadavg()[0]]
             for round_ in range(args.rounds):
-                for name, src in trees.items():
-                    rows.append({"tree": name, "round": round_, **one_run(src, Path(tmp) / "config.toml", round_ + 1)})
+                order = list(trees.items()) if round_ % 2 == 0 else list(trees.items())[::-1]
+                for name, src in order:
+                    rows.append(
+                        {"tree": name, "round": round_, **one_run(src, Path(tmp) / "config.toml", round_ + 1, pycache)}
+                    )
                     print(json.dumps(rows[-1]), flush=True)
                 loads.append(os.getloadavg()[0])
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
     lines = [
-        f"\n## {args.label or 'change'}: {args.size:,} rows, {args.rounds} interleaved rounds "
+        f"\n## {args.label or 'change'}: {args.size:,} rows, {args.rounds} interleaved rounds, "
+        f"{'no' if args.no_bytecode else 'both trees with'} bytecode "
         f"({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load {min(loads):.1f}-{max(loads):.1f})\n",
         "| median (range) | " + " | ".join(trees) + " |",
         "| --- | " + " | ".join("---:" for _ in trees) + " |",

@@ -453,11 +453,12 @@ def _run(args: argparse.Namespace) -> int:
     from ipsbayes.errors import DiagnosticsGateError
     from ipsbayes.output import last_placed
 
-    with importing_stack(), probing_compiler_flags():  # the C compiler is asked on the idle core meanwhile
+    with importing_stack():
         from ipsbayes.runner import run
 
     try:
-        with progress_stage.reporting(None if args.quiet else _stderr_line):
+        # the C compiler's flags are asked on a thread while the data are read and the chains run
+        with progress_stage.reporting(None if args.quiet else _stderr_line), probing_compiler_flags():
             result = run(
                 args.config,
                 out=args.out,

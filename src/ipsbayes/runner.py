@@ -25,7 +25,6 @@ import xarray as xr
 from ipsbayes import chunks, forked, loo_policy
 from ipsbayes import progress as progress_stage
 from ipsbayes.compared import compared_names
-from ipsbayes.compiler_probe import probing_compiler_flags
 from ipsbayes.config import RunConfig, config_without_invalid_keys, parse_config, read_toml
 from ipsbayes.conflict import DRAWS as CONFLICT_DRAWS
 from ipsbayes.conflict import has_assignment, prior_data_conflict
@@ -241,8 +240,7 @@ def run(
     """
     started = time.perf_counter()
     claim = claim_run_output(source, out, force=force)  # output checked and claimed before any work
-    with probing_compiler_flags():  # on the idle core while the data are read (no-op once known)
-        plan = check(source, sampling_follows=True)
+    plan = check(source, sampling_follows=True)
     progress_stage.done("read data, build model")
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)

@@ -26,7 +26,6 @@ from typing import Any
 from ipsbayes import interrupt
 from ipsbayes.cli_types import MAX_SIZE, MIN_SIZE, bounded_int, options, parse_sizes, scheduler_address, stdout_closed
 from ipsbayes.command_process import importing_stack, leave_now, pause_collector_for_imports
-from ipsbayes.compiler_probe import probing_compiler_flags
 from ipsbayes.config import MAX_DATASETS, MAX_SEED
 from ipsbayes.errors import ConfigError, IpsBayesError
 from ipsbayes.textutil import clean_message
@@ -457,8 +456,7 @@ def _run(args: argparse.Namespace) -> int:
         from ipsbayes.runner import run
 
     try:
-        # the C compiler's flags are asked on a thread while the data are read and the chains run
-        with progress_stage.reporting(None if args.quiet else _stderr_line), probing_compiler_flags():
+        with progress_stage.reporting(None if args.quiet else _stderr_line):
             result = run(
                 args.config,
                 out=args.out,

@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ipsbayes import compiler_probe
 from ipsbayes.interrupt import SIGNALS, deferred, requested
 
 #: a child that has used no CPU time and waited on no disk for this long is taken to be stuck
@@ -77,7 +76,6 @@ class Child:
 
         Returns False, forking nothing, when the system refuses the fork.
         """
-        compiler_probe.wait()  # no thread of ours runs across the fork
         read, write = os.pipe()
         try:
             with warnings.catch_warnings():

@@ -957,8 +957,8 @@ def fill_windows(caveat: str, document: dict) -> str:
     small = [i for i in document.get("invocations", []) if {1500, 15000} & set(i.get("sizes", []))]
     if small:
         parts = [f"started {small[0]['started_utc']} UTC"] + [
-            f"rounds {i['first_round']}-{i['first_round'] + i['rounds'] - 1} of {i['contenders'].replace(',', ', ')} "
-            f"added {i['started_utc']} UTC"
+            f"then rounds {i.get('first_round', 1)}-{i.get('first_round', 1) + i.get('rounds', 1) - 1} of "
+            f"{' and '.join(i.get('contenders', '').split(','))} at {i['started_utc']} UTC"
             for i in small[1:]
         ]
         window = "; ".join(parts)
@@ -975,8 +975,8 @@ CAVEATS = [
     "- The machine's 2 cores are shared with other jobs (load average before each case in the heading; 8-10 "
     "during the 2026-11-27 rounds, 0.5-2 during the 2026-11-28 ones): under load wall times are about twice the "
     "CPU times and noisy; CPU time (all threads and worker processes) is the fairer measure. Compare rows "
-    "measured in one run only: the 1,500 and 15,000 rows are one run (RUN_WINDOW, all six contenders "
-    "interleaved); at 150,000 each contender ran one round (LARGE_WINDOW), and Bambi + nutpie's "
+    "measured in one run only: the 1,500 and 15,000 rows are one run of all six contenders, interleaved "
+    "(RUN_WINDOW); at 150,000 each contender ran one round (LARGE_WINDOW), and Bambi + nutpie's "
     "time-out is from an earlier round (2026-11-28 03:56 UTC).",
     "- Each tool samples with its own default target acceptance (column `target accept`): ipsbayes its "
     "`default` profile's (0.9 before issue 15's change, 0.8 since, raised to 0.95 only after divergences), "

@@ -93,7 +93,11 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     with (RESULTS / "parallel_refits.md").open("a") as handle:
         handle.write(text)
-    (RESULTS / "parallel_refits.json").write_text(json.dumps({"rows": rows, "identical": identical}, indent=1) + "\n")
+    store = RESULTS / "parallel_refits.json"
+    runs = json.loads(store.read_text()) if store.exists() else []
+    runs = runs if isinstance(runs, list) else [runs]  # the first results were one object
+    runs.append({"profile": args.profile, "rows": rows, "identical": identical})
+    store.write_text(json.dumps(runs, indent=1) + "\n")
     return 0 if identical else 1
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from types import SimpleNamespace
 
@@ -28,9 +30,13 @@ def test_run_all_returns_results_in_order_here_and_in_children() -> None:
 
 @needs_fork
 def test_run_all_runs_a_batch_side_by_side() -> None:
-    started = time.perf_counter()
-    forked.run_all([lambda: time.sleep(0.6)] * 2, 2)
-    assert time.perf_counter() - started < 1.1  # both slept at once (one after another: 1.2 s)
+    def span() -> tuple[float, float]:
+        began = time.time()
+        time.sleep(0.5)
+        return began, time.time()
+
+    (first_began, first_ended), (second_began, second_ended) = forked.run_all([span, span], 2)
+    assert second_began < first_ended and first_began < second_ended  # their times overlap
 
 
 @needs_fork
@@ -42,12 +48,56 @@ def test_run_all_raises_a_childs_error_here() -> None:
         forked.run_all([lambda: 1, broken, lambda: 3], 2)
 
 
+@needs_fork
+def test_when_several_fail_the_first_works_error_is_raised_as_one_after_another() -> None:
+    def late_first() -> None:
+        time.sleep(0.4)  # fails after the second has failed
+        raise KeyError("the first refit")
+
+    def early_second() -> None:
+        raise ValueError("the second refit")
+
+    with pytest.raises(KeyError, match="the first refit"):
+        forked.run_all([late_first, early_second], 2)
+    with pytest.raises(KeyError, match="the first refit"):
+        forked.run_all([late_first, early_second], 1)
+
+
+@needs_fork
+def test_an_interrupt_ends_the_wait_at_once_and_leaves_no_child(tmp_path) -> None:
+    def long(k: int) -> None:
+        (tmp_path / f"{k}.part").write_text(str(os.getpid()))
+        os.replace(tmp_path / f"{k}.part", tmp_path / f"{k}.pid")
+        time.sleep(60)
+
+    def interrupt_soon() -> None:
+        while len(list(tmp_path.glob("*.pid"))) < 2:
+            time.sleep(0.01)
+        signal.raise_signal(signal.SIGINT)  # this process only, as `kill -INT <pid>` would
+
+    threading.Thread(target=interrupt_soon, daemon=True).start()
+    began = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        forked.run_all([lambda: long(1), lambda: long(2)], 2)
+    assert time.perf_counter() - began < 10
+    for pid_file in tmp_path.glob("*.pid"):
+        with pytest.raises(ChildProcessError):  # killed and reaped
+            os.waitpid(int(pid_file.read_text()), os.WNOHANG)
+
+
 def test_parallel_refits_fills_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forked, "available", lambda: True)
+    monkeypatch.setattr(sensitivity, "available_memory", lambda: 64 << 30)
+    monkeypatch.setattr(sensitivity, "resident_memory", lambda: 1 << 30)
     for usable, cores, refits, width in [(2, 2, 3, 1), (8, 4, 3, 2), (16, 4, 3, 3), (2, 1, 2, 2), (16, 4, 1, 1)]:
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid, usable=usable: set(range(usable)))
         config = SimpleNamespace(sampler=SamplerConfig(cores=cores))
         assert sensitivity.parallel_refits(config, refits) == width, (usable, cores, refits)
+    monkeypatch.setattr(sensitivity, "available_memory", lambda: 2_500 << 20)  # room for two copies of 1 GB
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert sensitivity.parallel_refits(SimpleNamespace(sampler=SamplerConfig(cores=1)), 6) == 2
+    monkeypatch.setattr(sensitivity, "available_memory", lambda: 512 << 20)  # not even one copy: one at a time
+    assert sensitivity.parallel_refits(SimpleNamespace(sampler=SamplerConfig(cores=1)), 6) == 1
     monkeypatch.setattr(forked, "available", lambda: False)
     assert sensitivity.parallel_refits(SimpleNamespace(sampler=SamplerConfig(cores=1)), 3) == 1
 

@@ -229,20 +229,48 @@ def in_child(work: Callable[[], Any], *, fork: bool | None = None) -> Iterator[C
 def run_all(works: Sequence[Callable[[], Any]], width: int) -> list[Any]:
     """Run each of ``works`` in a forked child, at most ``width`` at a time; return their results in order.
 
-    The works start in batches of ``width`` (a batch ends when its slowest work does), each child
-    as in :func:`in_child`: its result comes back pickled, an error in one is raised here once its
-    batch is finished (the other children of the batch are then killed and reaped), and a Ctrl-C
-    kills and reaps them all. With ``width`` 1, or where forking is not :func:`available`, the works
-    run here one after another: the same results, in the same order.
+    The works start in batches of ``width`` (a batch ends when its slowest work does); their results
+    come back pickled. The children are waited for in the order of ``works``, so when several fail,
+    the error raised here is that of the first failing work, as when they run one after another; the
+    rest of its batch is then killed and reaped. A stopping signal (Ctrl-C, ``kill``) ends the wait at
+    once and kills and reaps every child; a child found stuck (:data:`STUCK_SECONDS`) is killed and
+    its work done here. With ``width`` 1, or where forking is not :func:`available`, the works run
+    here one after another: the same results, in the same order.
     """
     if width <= 1 or not available():
         return [work() for work in works]
     results: list[Any] = []
     for start in range(0, len(works), width):
-        with contextlib.ExitStack() as batch:
-            children = [batch.enter_context(in_child(work, fork=True)) for work in works[start : start + width]]
-        results.extend(child.result for child in children)
+        batch = [Child(work) for work in works[start : start + width]]
+        try:
+            in_children = []
+            for child in batch:
+                started = child.start()
+                if not started:  # the system refused the fork: the work is done here
+                    child.run_here()
+                in_children.append(started)
+            for child, started in zip(batch, in_children, strict=True):
+                if started:
+                    _answer_of(child)
+        finally:
+            for child in batch:
+                child.stop()  # a no-op once answered; kills and reaps the rest
+        results.extend(child.result for child in batch)
     return results
+
+
+def _answer_of(child: Child) -> None:
+    """Wait for a forked child of :func:`run_all`: its result, its error, or its work redone here when stuck."""
+    try:
+        child.finish()
+    except Stuck as exc:
+        log.warning("%s; its work is done here instead", exc)
+        child.stop()
+        child.run_here()
+    except Exception:
+        if requested():  # the Ctrl-C that stops the command ended the child too
+            raise KeyboardInterrupt from None
+        raise
 
 
 __all__ = ["STUCK_SECONDS", "Child", "Stuck", "available", "in_child", "run_all"]

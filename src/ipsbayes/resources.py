@@ -100,6 +100,15 @@ def available_memory() -> int | None:
     return available
 
 
+def resident_memory() -> int | None:
+    """Bytes of memory this process holds now (its resident set; None where unknown)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def estimate_memory(
     model: pm.Model,
     settings: dict[str, Any],
@@ -171,4 +180,4 @@ def check_memory(estimate: MemoryEstimate) -> None:
         )
 
 
-__all__ = ["MemoryEstimate", "available_memory", "check_memory", "estimate_memory", "human_bytes"]
+__all__ = ["MemoryEstimate", "available_memory", "check_memory", "estimate_memory", "human_bytes", "resident_memory"]

@@ -40,6 +40,7 @@ from ipsbayes.errors import IpsBayesError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.pipeline import LIGHT, Fitted, complete_priors, fit, prepare
 from ipsbayes.priors import PriorSet, resolve_prior_set
+from ipsbayes.resources import available_memory, resident_memory
 from ipsbayes.sampling import resolve_settings, sample_prior_predictive
 
 MAIN = "main"
@@ -234,8 +235,14 @@ def sensitivity_fits(
         return scalars(refitted), _gate(refitted)
 
     def side_by_side(job: tuple[str, ModelSpec, PriorSet]) -> tuple[xr.Dataset, dict[str, Any]]:
-        with progress_stage.reporting(None):  # a child's lines and bars would interleave; the batch has one line
-            return compared(job, False)
+        logger = logging.getLogger("ipsbayes")  # the children's stage lines, progress lines and bars would
+        level = logger.level  # interleave: the batch reports one line
+        logger.setLevel(logging.WARNING)
+        try:
+            with progress_stage.reporting(None):
+                return compared(job, False)
+        finally:
+            logger.setLevel(level)  # (where a fork was refused, this ran in the caller)
 
     for start in range(0, len(jobs), width):
         batch = jobs[start : start + width]
@@ -282,12 +289,18 @@ def parallel_refits(config: RunConfig, refits: int) -> int:
     machine's cores). Where the machine has room for two or more such refits, and forking is
     available (:func:`ipsbayes.forked.available`), they run in forked children side by side
     (:func:`ipsbayes.forked.run_all`); the numbers are those of refits one after another, since every
-    refit samples with the run's seed. On 2 cores with the default settings this is 1.
+    refit samples with the run's seed. On 2 cores with the default settings this is 1. Memory caps it
+    too: a child may come to hold a copy of every page of this process it writes, so no more refits
+    run at once than the memory available holds copies of this process.
     """
     if refits < 2 or not forked.available():
         return 1
     per_refit = max(1, int(resolve_settings(config.sampler)["cores"]))
-    return max(1, min(refits, len(os.sched_getaffinity(0)) // per_refit))
+    width = min(refits, len(os.sched_getaffinity(0)) // per_refit)
+    available, resident = available_memory(), resident_memory()
+    if available is not None and resident:
+        width = min(width, available // resident)
+    return max(1, width)
 
 
 def _same_numbers(one: PriorSet, other: PriorSet) -> bool:

@@ -26,12 +26,10 @@ import datetime as dt
 import json
 import os
 import shutil
-import statistics
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def main() -> int:
@@ -40,6 +38,7 @@ def main() -> int:
     parser.add_argument("--profile", default="ci")
     args = parser.parse_args()
     import tomli_w
+    from results_files import append_results, median_range
 
     import ipsbayes
     from ipsbayes import sensitivity
@@ -82,22 +81,12 @@ def main() -> int:
         "| --- | ---: | ---: |",
     ]
     for key in ("sensitivity_s", "total_s"):
-        cells = []
-        for way in ways:
-            values = [r[key] for r in rows if r["way"] == way]
-            cells.append(f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})")
+        cells = [median_range([r[key] for r in rows if r["way"] == way]) for way in ways]
         lines.append(f"| {key.removesuffix('_s')} | " + " | ".join(cells) + " |")
     lines.append(f"\nCompared numbers identical both ways: {identical}.")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    with (RESULTS / "parallel_refits.md").open("a") as handle:
-        handle.write(text)
-    store = RESULTS / "parallel_refits.json"
-    runs = json.loads(store.read_text()) if store.exists() else []
-    runs = runs if isinstance(runs, list) else [runs]  # the first results were one object
-    runs.append({"profile": args.profile, "rows": rows, "identical": identical})
-    store.write_text(json.dumps(runs, indent=1) + "\n")
+    append_results(
+        "parallel_refits", "\n".join(lines) + "\n", {"profile": args.profile, "rows": rows, "identical": identical}
+    )
     return 0 if identical else 1
 
 

@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 COMMAND = "import ipsbayes.cli as c; c.command()"
 STAGES = ("compile", "sampling", "deterministics", "estimands", "diagnostics", "prior_estimands", "report", "total")
 
@@ -62,10 +60,6 @@ def one_run(src: Path, config: Path, seed: int, pycache: str | None = None) -> d
     }
 
 
-def median_range(values: list[float]) -> str:
-    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", required=True, help="git revision of the 'before' tree (e.g. HEAD)")
@@ -80,6 +74,7 @@ def main() -> int:
 
     import contenders
     import tomli_w
+    from results_files import append_results, median_range
 
     folder = contenders.prepare(args.size, contenders.SEED)
     config = tomllib.loads((folder / "config.toml").read_text())
@@ -127,15 +122,8 @@ def main() -> int:
         lines.append(f"| {key.removesuffix('_s')}, s | " + " | ".join(cells) + " |")
     resampled = {name: sum(r["attempts"] > 1 for r in rows if r["tree"] == name) for name in trees}
     lines.append("\nRuns that sampled again after divergences: " + ", ".join(f"{k} {v}" for k, v in resampled.items()))
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    with (RESULTS / "whole_run_ab.md").open("a") as handle:
-        handle.write(text)
-    store = RESULTS / "whole_run_ab.json"
-    runs = json.loads(store.read_text()) if store.exists() else []
-    runs.append({"label": args.label, "size": args.size, "base": args.base, "rows": rows})
-    store.write_text(json.dumps(runs, indent=1) + "\n")
+    entry = {"label": args.label, "size": args.size, "base": args.base, "rows": rows}
+    append_results("whole_run_ab", "\n".join(lines) + "\n", entry)
     return 0
 
 

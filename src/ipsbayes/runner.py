@@ -22,7 +22,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from ipsbayes import chunks, forked, loo_policy
+from ipsbayes import chunks, compiler_flags, forked, loo_policy
 from ipsbayes import progress as progress_stage
 from ipsbayes.compared import compared_names
 from ipsbayes.config import RunConfig, config_without_invalid_keys, parse_config, read_toml
@@ -241,6 +241,7 @@ def run(
     started = time.perf_counter()
     claim = claim_run_output(source, out, force=force)  # output checked and claimed before any work
     plan = check(source, sampling_follows=True)
+    compiler_flags.use_known_flags()  # what an earlier process's PyTensor found for this CPU and compiler
     progress_stage.done("read data, build model")
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)
@@ -260,6 +261,7 @@ def run(
         ),
         progress=progress,
     )
+    compiler_flags.keep_found_flags()  # found at the first C compile (the deterministics), for later processes
     timings = {**plan.timings, **main_fit.timings}
     datatree, estimands, diagnostics = main_fit.datatree, main_fit.estimands, main_fit.diagnostics
     if not pointwise:

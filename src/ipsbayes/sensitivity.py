@@ -200,6 +200,8 @@ def sensitivity_fits(
     Every refit passes through the same diagnostics gate as the main fit; the
     status and messages of each analysis are kept in the ``gates`` attribute
     (JSON: analysis -> {"status", "messages"}) so reports can show them beside the numbers.
+    Where the cores allow, refits run side by side in forked children (:func:`parallel_refits`),
+    with the same numbers as one after another.
     """
     family, config, spec, priors = main.family, main.config, main.spec, main.priors
     settings = config.sensitivity

@@ -83,6 +83,7 @@ def keep_found_flags() -> None:
     flags = GCC_compiler.march_flags
     if flags is None:
         return
+    part = None
     try:
         path = flags_file()
         if path is None or path.exists():
@@ -93,8 +94,9 @@ def keep_found_flags() -> None:
         os.replace(part, path)  # whole or not at all
     except OSError as exc:
         log.debug("compiler flags not kept: %s", exc)
-        with contextlib.suppress(OSError, UnboundLocalError):
-            part.unlink()
+        if part is not None:
+            with contextlib.suppress(OSError):
+                part.unlink()
 
 
 __all__ = ["FOLDER", "flags_file", "keep_found_flags", "use_known_flags"]

@@ -99,3 +99,13 @@ def test_an_unwritable_cache_never_fails(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(GCC_compiler, "march_flags", ["-march=x"])
     compiler_flags.keep_found_flags()  # no error
     assert json.loads(json.dumps(GCC_compiler.march_flags)) == ["-march=x"]
+
+
+def test_a_failing_key_never_fails_a_run(kept: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> list[str]:
+        raise RuntimeError("numba cannot name this CPU")
+
+    monkeypatch.setattr(compile_key, "cpu", broken)
+    assert not compiler_flags.use_known_flags() and GCC_compiler.march_flags is None
+    monkeypatch.setattr(GCC_compiler, "march_flags", ["-march=x"])
+    compiler_flags.keep_found_flags()  # no error

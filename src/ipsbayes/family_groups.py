@@ -13,7 +13,9 @@ predictive draws come from the same distribution with another random stream
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pymc as pm
@@ -21,9 +23,11 @@ import xarray as xr
 from arviz_base import dict_to_dataset
 from pymc.backends.arviz import coords_and_dims_for_inferencedata
 
-from ipsbayes import chunks
+from ipsbayes import chunks, prior_density
 from ipsbayes.backends import draw_mode
 from ipsbayes.models.base import LikelihoodSummary
+
+logger = logging.getLogger("ipsbayes")
 
 #: a family's numpy form: posterior draws in, arrays (chains * draws, *observed shape) by observed variable out
 FamilyGroup = Callable[[xr.Dataset], dict[str, np.ndarray] | None]
@@ -84,6 +88,7 @@ def add_likelihood_summary(
     rows: int,
     seed: int,
     cores: int,
+    known_totals: dict[str, np.ndarray] | None = None,
 ) -> bool:
     """Add the log-likelihood of data too large to store pointwise; False (nothing added) when not available.
 
@@ -110,6 +115,10 @@ def add_likelihood_summary(
         Seed of the subsample.
     cores : int
         Threads the chunks may use (:mod:`ipsbayes.chunks`).
+    known_totals : dict, optional
+        Per-draw totals by observed name from the sampler's log density
+        (:func:`ipsbayes.prior_density.likelihood_totals`). Used instead of summing every row at every
+        draw when they match that sum at a few probe draws; otherwise ignored.
     """
     if compute is None or "observed_data" not in datatree.children:
         return False
@@ -124,9 +133,12 @@ def add_likelihood_summary(
     chosen = np.sort(np.random.default_rng(seed).choice(n_rows, size=min(rows, n_rows), replace=False))
     posterior = datatree["posterior"].to_dataset()
     with chunks.threads(cores):
-        summaries = compute(posterior, rows=chosen)
+        known = known_totals if known_totals is not None and _totals_agree(known_totals, posterior, compute) else None
+        summaries = compute(posterior, rows=chosen, totals=known is None)
     if summaries is None or set(summaries) != names:
         return False
+    if known is not None:
+        summaries = {name: replace(summary, total=known[name]) for name, summary in summaries.items()}
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     sample = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
     total, subsample, approximation = {}, {}, {}
@@ -143,6 +155,23 @@ def add_likelihood_summary(
     datatree["log_likelihood_total"] = xr.DataTree(xr.Dataset(total))
     datatree["loo_subsample"] = xr.DataTree(xr.Dataset(subsample))
     datatree["loo_approximation"] = xr.DataTree(xr.Dataset(approximation))
+    return True
+
+
+def _totals_agree(known: dict[str, np.ndarray], posterior: xr.Dataset, compute: Callable) -> bool:
+    """Whether ``known`` per-draw totals equal the sums over every row at a few draws of every chain."""
+    draws = posterior.sizes["draw"]
+    picked = np.unique([0, draws // 2, draws - 1])
+    probe = compute(posterior.isel(draw=picked), rows=np.arange(1))  # every chain's first, middle and last draw
+    if probe is None or set(probe) != set(known):
+        return False
+    flat = (np.arange(posterior.sizes["chain"])[:, None] * draws + picked[None, :]).ravel()
+    for name, summary in probe.items():
+        if known[name].shape != (posterior.sizes["chain"] * draws,) or not prior_density.agrees(
+            known[name][flat], summary.total
+        ):
+            logger.debug("the sampler's log-likelihood totals of %s differ from the sums over rows: not used", name)
+            return False
     return True
 
 

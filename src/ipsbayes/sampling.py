@@ -33,6 +33,7 @@ from ipsbayes.errors import SamplingError
 from ipsbayes.family_groups import FamilyGroup, add_from_family, add_likelihood_summary, add_predictive
 from ipsbayes.initial_point import check_initial_point
 from ipsbayes.nutpie_compile import compile_nutpie
+from ipsbayes.prior_density import add_log_prior, likelihood_totals, prior_densities
 from ipsbayes.resources import check_memory, estimate_memory
 
 logger = logging.getLogger("ipsbayes")
@@ -271,12 +272,19 @@ def _sample_and_process(
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
+        subsample = not log_likelihood and likelihood_subsample
+        # every draw's log prior in one call; with the sampler's log density it gives the likelihood's totals
+        densities = prior_densities(model, datatree["posterior"].to_dataset()) if log_prior or subsample else None
         if log_likelihood and not add_from_family(datatree, model, "log_likelihood", by.get("log_likelihood"), cores):
             pm.compute_log_likelihood(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
-        elif not log_likelihood and likelihood_subsample:
-            add_likelihood_summary(datatree, model, by.get("log_likelihood_summary"), likelihood_subsample, seed, cores)
+        elif subsample:
+            known = likelihood_totals(datatree, model, densities)
+            add_likelihood_summary(datatree, model, by.get("log_likelihood_summary"), subsample, seed, cores, known)
         if log_prior and {"log_likelihood", "log_likelihood_total"} & set(datatree.children):  # power-scaling: both
-            compute_log_prior(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
+            if densities is not None:
+                add_log_prior(datatree, densities)
+            else:  # a prior graph that does not vectorise: PyMC's, draw by draw
+                compute_log_prior(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
         timings["log_density"] = time.perf_counter() - started
         if predictive:
             started = time.perf_counter()

@@ -182,13 +182,15 @@ class ModelFamily(ABC):
         return None
 
     def log_likelihood_summary(
-        self, posterior: xr.Dataset, data: ModelData, spec: ModelSpec, rows: np.ndarray
+        self, posterior: xr.Dataset, data: ModelData, spec: ModelSpec, rows: np.ndarray, *, totals: bool = True
     ) -> dict[str, LikelihoodSummary] | None:
         """The log-likelihood of data too large to store pointwise, by observed variable, in numpy.
 
         Per-draw totals over every row (power-scaling), the pointwise values of the rows in ``rows``
-        and a point approximation for every row (subsampled LOO). None (the default): not available,
-        and the run says what it skipped.
+        and a point approximation for every row (subsampled LOO). With ``totals=False`` (the run
+        knows them from the sampler's log density, :mod:`ipsbayes.prior_density`) the totals are left out
+        (``total`` None) and only the subsample's rows are evaluated. None (the default): not
+        available, and the run says what it skipped.
         """
         return None
 
@@ -227,8 +229,9 @@ class LikelihoodSummary:
 
     Attributes
     ----------
-    total : ndarray
-        Per draw, the sum over every row: shape (chains * draws,).
+    total : ndarray or None
+        Per draw, the sum over every row: shape (chains * draws,); None when the caller asked
+        for the subsample alone (it knows the totals).
     rows : ndarray
         Indices of a simple random subsample of rows, ascending: shape (m,).
     subsample : ndarray
@@ -238,7 +241,7 @@ class LikelihoodSummary:
         predictive density, Magnusson et al. 2019): shape (rows,).
     """
 
-    total: np.ndarray
+    total: np.ndarray | None
     rows: np.ndarray
     subsample: np.ndarray
     approximation: np.ndarray

@@ -483,9 +483,11 @@ class Multilevel(ModelFamily):
         return summarisable(data, self.outcome_family(spec))
 
     @override
-    def log_likelihood_summary(self, posterior: xr.Dataset, data: ModelData, spec: MultilevelSpec, rows) -> dict | None:
+    def log_likelihood_summary(
+        self, posterior: xr.Dataset, data: ModelData, spec: MultilevelSpec, rows, *, totals: bool = True
+    ) -> dict | None:
         """Totals, a subsample and a point approximation, in one pass (:mod:`ipsbayes.models.pointwise`)."""
-        return likelihood_summary_group(posterior, data, self.outcome_family(spec), rows)
+        return likelihood_summary_group(posterior, data, self.outcome_family(spec), rows, totals=totals)
 
     @override
     def posterior_predictive(

@@ -13,6 +13,8 @@ configurations shipped; ``tests/test_numpy_predictive.py`` the draws' distributi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import xarray as xr
 
@@ -50,12 +52,15 @@ def summarisable(data: ModelData, family: OutcomeFamily) -> bool:
 
 
 def likelihood_summary_group(
-    posterior: xr.Dataset, data: ModelData, family: OutcomeFamily, rows: np.ndarray
+    posterior: xr.Dataset, data: ModelData, family: OutcomeFamily, rows: np.ndarray, *, totals: bool = True
 ) -> dict[str, LikelihoodSummary] | None:
-    """The outcome's :class:`~ipsbayes.models.base.LikelihoodSummary` by name; None as for log_likelihood_group."""
+    """The outcome's :class:`~ipsbayes.models.base.LikelihoodSummary` by name; None as for log_likelihood_group.
+
+    ``totals=False``: no per-draw totals (``total`` None), only the rows in ``rows`` evaluated.
+    """
     if not summarisable(data, family):
         return None
-    summed = likelihood_summary(Predictor.from_posterior(posterior, data, family), data, rows)
+    summed = likelihood_summary(Predictor.from_posterior(posterior, data, family), data, rows, totals=totals)
     if summed is None:
         return None
     total, subsample = summed
@@ -66,18 +71,26 @@ def likelihood_summary_group(
     return {data.info["response"]: LikelihoodSummary(total, np.asarray(rows), subsample, approximation)}
 
 
-def likelihood_summary(predictor: Predictor, data: ModelData, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def likelihood_summary(
+    predictor: Predictor, data: ModelData, rows: np.ndarray, *, totals: bool = True
+) -> tuple[np.ndarray | None, np.ndarray] | None:
     """Per-draw total log-likelihood over every row, and the pointwise values of ``rows``, in one pass.
 
     The same numbers as :func:`pointwise_log_likelihood` summed over rows and indexed by ``rows``
     (bit for bit: each draw's row sum is numpy's pairwise sum of the same values), without holding
     draws x rows in memory. Returns ``(total (draws,), subsample (draws, len(rows)))``; None when
-    the family has no numpy form.
+    the family has no numpy form. ``totals=False``: only the rows in ``rows`` are evaluated and
+    ``total`` is None (the same values to rounding: the linear predictor of fewer rows may be
+    summed in another order by BLAS).
     """
     family = predictor.family
     if not family.numpy_pointwise:
         return None
     y, trials = data.arrays["y"], data.arrays.get("trials")
+    if not totals:
+        chosen = np.asarray(rows, dtype=int)
+        values = pointwise_log_likelihood(predictor.of_rows(chosen), _rows_of(data, chosen))
+        return None, values
     total = np.empty(predictor.n_draws)
     subsample = np.empty((predictor.n_draws, len(rows)))
     value = y.astype(float)
@@ -143,6 +156,14 @@ def predictive_draws(predictor: Predictor, data: ModelData, seed: int) -> np.nda
 
     for_each_chunk(chunk, predictor.n_draws, step)
     return out
+
+
+def _rows_of(data: ModelData, rows: np.ndarray) -> ModelData:
+    """``data`` with only the response and trials of ``rows`` (what :func:`pointwise_log_likelihood` reads)."""
+    arrays = {"y": data.arrays["y"][rows]}
+    if data.arrays.get("trials") is not None:
+        arrays["trials"] = data.arrays["trials"][rows]
+    return replace(data, arrays=arrays)
 
 
 def _step(rows: int) -> int:

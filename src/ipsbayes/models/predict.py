@@ -11,7 +11,7 @@ against the same expression compiled from the PyMC graph at posterior draws.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -93,6 +93,17 @@ class Predictor:
             fidelity_slope=draws_array(posterior, "fidelity_slope") if "fidelity_slope" in posterior else None,
             fidelity=draws_array(posterior, "fidelity_latent") if latent else arrays.get("fidelity"),
             fidelity_idx=fidelity_idx,
+        )
+
+    def of_rows(self, rows: np.ndarray) -> Predictor:
+        """The same draws over the rows ``rows`` only (indices into the data's rows)."""
+        blocks = [BlockDraws(b.effect, b.idx[rows], None if b.x is None else b.x[rows]) for b in self.blocks]
+        return replace(
+            self,
+            X=self.X[rows],
+            weights=self.weights[rows],
+            blocks=blocks,
+            fidelity_idx=None if self.fidelity_idx is None else self.fidelity_idx[rows],
         )
 
     @property

@@ -1,0 +1,145 @@
+"""Every draw's log prior in one vectorised call, and the likelihood totals from the sampler's log density.
+
+:func:`ipsbayes.prior_density.prior_densities` replaces PyMC's draw-by-draw ``compute_log_prior``:
+it must give the same ``log_prior`` group for every shipped model. Its log-Jacobian, with the
+sampler's ``logp``, gives each draw's log-likelihood total; that must equal the sum over rows
+(here ``logp`` is PyMC's own log density with Jacobian at each draw, as nutpie records it), and a
+run must fall back to the sum over rows whenever the two disagree.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import pytest
+import xarray as xr
+
+from ipsbayes import prior_density
+from ipsbayes.backends import LOG_DENSITY_MODE
+from ipsbayes.family_groups import add_likelihood_summary
+from ipsbayes.runner import check
+from ipsbayes.sampling import default_initial_values
+
+from .conftest import REPO, prior_as_posterior
+
+SHIPPED = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "models").glob("*.toml"))
+EXAMPLES = [
+    "examples/cbpp/cbpp.toml",
+    "examples/sleepstudy/sleepstudy.toml",
+    "examples/contraception/contraception.toml",
+    "examples/alda_first_sex/first_sex_model_d.toml",
+]
+
+
+def _sampler_logp(model: pm.Model, posterior: xr.Dataset) -> np.ndarray:
+    """The model's log density with Jacobian at each draw (chain, draw): what nutpie records as ``logp``."""
+    logp = model.compile_logp(jacobian=True)
+    transforms = {rv.name: model.rvs_to_transforms.get(rv) for rv in model.free_RVs}
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    out = np.empty((chains, draws))
+    for c in range(chains):
+        for d in range(draws):
+            point = {}
+            for rv in model.free_RVs:
+                value = posterior[rv.name].isel(chain=c, draw=d).values
+                transform = transforms[rv.name]
+                if transform is not None:
+                    value = transform.forward(value, *rv.owner.inputs).eval()
+                point[model.rvs_to_values[rv].name] = value
+            out[c, d] = logp(point)
+    return out
+
+
+@pytest.mark.parametrize("config", SHIPPED + EXAMPLES)
+def test_log_prior_equals_pymcs(config: str) -> None:
+    plan = check(REPO / config)
+    tree = prior_as_posterior(plan, draws=40)
+    with default_initial_values(plan.model):  # as sampling computes both (a model may start at data-based values)
+        reference = pm.stats.compute_log_prior(
+            tree.copy(),
+            model=plan.model,
+            progressbar=False,
+            compile_kwargs=LOG_DENSITY_MODE,
+            extend_inferencedata=False,
+        )
+        densities = prior_density.prior_densities(plan.model, tree["posterior"].to_dataset())
+    assert densities is not None, config
+    prior_density.add_log_prior(tree, densities)
+    ours = tree["log_prior"].to_dataset()
+    assert set(ours.data_vars) == set(reference.data_vars)
+    for name in reference.data_vars:
+        assert ours[name].dims == reference[name].dims, name
+        np.testing.assert_allclose(ours[name].values, reference[name].values, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_totals_from_the_sampler_equal_the_sum_over_rows(employment) -> None:
+    plan, tree, _, known = employment
+    reference = pm.compute_log_likelihood(tree.copy(), model=plan.model, progressbar=False, extend_inferencedata=False)
+    (name,) = reference.data_vars
+    summed = reference[name].sum([d for d in reference[name].dims if d not in ("chain", "draw")]).values.ravel()
+    np.testing.assert_allclose(known[name], summed, rtol=1e-10)
+
+
+def _summary_tree(config: str) -> tuple:
+    plan = check(REPO / config)
+    tree = prior_as_posterior(plan, draws=40)
+    posterior = tree["posterior"].to_dataset()
+    tree["sample_stats"] = xr.DataTree(xr.Dataset({"logp": (("chain", "draw"), _sampler_logp(plan.model, posterior))}))
+    compute = functools.partial(plan.family.log_likelihood_summary, data=plan.data, spec=plan.spec)
+    known = prior_density.likelihood_totals(tree, plan.model, prior_density.prior_densities(plan.model, posterior))
+    return plan, tree, compute, known
+
+
+@pytest.fixture(scope="module")
+def employment() -> tuple:
+    """The employment model at prior draws with a sampler-style ``logp``: plan, tree, summary function, totals."""
+    return _summary_tree("models/ipsung_employment.toml")
+
+
+def test_summary_with_the_samplers_totals_equals_the_plain_summary(employment) -> None:
+    plan, tree, compute, known = employment
+    tree, plain = tree.copy(), tree.copy()
+    assert add_likelihood_summary(plain, plan.model, compute, 30, seed=3, cores=2)
+    assert add_likelihood_summary(tree, plan.model, compute, 30, seed=3, cores=2, known_totals=known)
+    for group in ("log_likelihood_total", "loo_subsample", "loo_approximation"):
+        xr.testing.assert_allclose(tree[group].to_dataset(), plain[group].to_dataset(), rtol=1e-10, atol=1e-10)
+    (name,) = known
+    np.testing.assert_array_equal(tree["log_likelihood_total"].to_dataset()[name].values.ravel(), known[name])
+
+
+def test_totals_that_disagree_are_not_used(employment) -> None:
+    plan, tree, compute, known = employment
+    plain = tree.copy()
+    assert add_likelihood_summary(plain, plan.model, compute, 30, seed=3, cores=2)
+    (name,) = known
+    for wrong in (known[name] + 1e-3, np.where(np.arange(known[name].size) == 0, known[name] - 5.0, known[name])):
+        trial = tree.copy()
+        assert add_likelihood_summary(trial, plan.model, compute, 30, seed=3, cores=2, known_totals={name: wrong})
+        total = trial["log_likelihood_total"].to_dataset()[name].values.ravel()
+        np.testing.assert_array_equal(total, plain["log_likelihood_total"].to_dataset()[name].values.ravel())
+
+
+def test_no_totals_without_logp_or_with_a_potential() -> None:
+    plan, tree, _, known = _summary_tree("examples/cbpp/cbpp.toml")  # its own model: a potential is added below
+    densities = prior_density.prior_densities(plan.model, tree["posterior"].to_dataset())
+    assert known is not None
+    without = tree.copy()
+    del without["sample_stats"]
+    assert prior_density.likelihood_totals(without, plan.model, densities) is None
+    with plan.model:
+        pm.Potential("extra", pt.constant(0.0))
+    assert prior_density.likelihood_totals(tree, plan.model, densities) is None
+    assert prior_density.likelihood_totals(tree, plan.model, None) is None
+
+
+def test_a_graph_that_does_not_vectorise_falls_back(employment, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan, tree, _, _ = employment
+
+    def refuse(*args, **kwargs):
+        raise NotImplementedError("no vectorised form")
+
+    monkeypatch.setattr(prior_density, "vectorize_graph", refuse)
+    assert prior_density.prior_densities(plan.model, tree["posterior"].to_dataset()) is None

@@ -33,7 +33,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "import ipsbayes.cli as c; c.command()"
-STAGES = ("compile", "sampling", "deterministics", "estimands", "diagnostics", "prior_estimands", "report", "total")
+STAGES = (
+    "compile", "sampling", "deterministics", "log_density", "posterior_predictive", "estimands", "diagnostics",
+    "prior_estimands", "sensitivity", "report", "total",
+)  # fmt: skip
 
 
 def one_run(src: Path, config: Path, seed: int, pycache: str | None = None) -> dict[str, float]:

@@ -31,10 +31,8 @@ from ipsbayes.backends import LOG_DENSITY_MODE
 
 logger = logging.getLogger("ipsbayes")
 
-#: how far the sampler's total may be from the sum over rows at the probe draws (relative to the total)
+#: how far the sampler's totals may be from the sums over rows at the probe draws (relative, and absolute)
 TOTAL_RTOL = 1e-9
-#: draws at which a run checks the sampler's totals against the sum over rows before using them
-PROBE_DRAWS = 8
 
 
 @dataclass(frozen=True)
@@ -172,14 +170,9 @@ def likelihood_totals(
     return {model.observed_RVs[0].name: total.ravel()}
 
 
-def probe_draws(n_draws: int) -> np.ndarray:
-    """Indices of :data:`PROBE_DRAWS` draws spread over the chains (first and last included)."""
-    return np.unique(np.linspace(0, n_draws - 1, min(PROBE_DRAWS, n_draws)).round().astype(int))
-
-
 def agrees(known: np.ndarray, summed: np.ndarray) -> bool:
     """Whether totals from the sampler match the sum over rows (both at the probe draws)."""
     return bool(np.allclose(known, summed, rtol=TOTAL_RTOL, atol=TOTAL_RTOL))
 
 
-__all__ = ["PriorDensities", "add_log_prior", "agrees", "likelihood_totals", "prior_densities", "probe_draws"]
+__all__ = ["PriorDensities", "add_log_prior", "agrees", "likelihood_totals", "prior_densities"]

@@ -173,7 +173,9 @@ def sample(
         Add the ``log_likelihood`` group (needed for LOO and power-scaling sensitivity).
     log_prior : bool
         Add the ``log_prior`` group (needed for power-scaling sensitivity), where the fit keeps the
-        log-likelihood (or its per-draw totals) that power-scaling needs with it.
+        log-likelihood (or its per-draw totals) that power-scaling needs with it. Every draw's log
+        prior comes from one vectorised call (:mod:`ipsbayes.prior_density`), or from PyMC's
+        draw-by-draw ``compute_log_prior`` where the prior graph does not vectorise.
     reuse_compiled : bool
         Keep the compiled model for, and take it from, later fits of the same structure
         (see :func:`ipsbayes.nutpie_compile.compile_nutpie`).
@@ -187,6 +189,9 @@ def sample(
     likelihood_subsample : int
         Without ``log_likelihood``: add the per-draw total and a subsample of this many rows
         (:func:`~ipsbayes.family_groups.add_likelihood_summary`) where the family gives them; 0: no.
+        The totals are the sampler's log density less the log prior and log-Jacobian
+        (:func:`~ipsbayes.prior_density.likelihood_totals`) where that matches the sum over rows at
+        a few probe draws, so the rows are evaluated only for the subsample.
     predictive_draws : int, optional
         Posterior predictive draws from about this many evenly spaced posterior draws (None: all).
 
@@ -272,14 +277,16 @@ def _sample_and_process(
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
         warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
-        subsample = not log_likelihood and likelihood_subsample
+        subsample_rows = 0 if log_likelihood else likelihood_subsample
         # every draw's log prior in one call; with the sampler's log density it gives the likelihood's totals
-        densities = prior_densities(model, datatree["posterior"].to_dataset()) if log_prior or subsample else None
+        densities = prior_densities(model, datatree["posterior"].to_dataset()) if log_prior or subsample_rows else None
         if log_likelihood and not add_from_family(datatree, model, "log_likelihood", by.get("log_likelihood"), cores):
             pm.compute_log_likelihood(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
-        elif subsample:
+        elif subsample_rows:
             known = likelihood_totals(datatree, model, densities)
-            add_likelihood_summary(datatree, model, by.get("log_likelihood_summary"), subsample, seed, cores, known)
+            add_likelihood_summary(
+                datatree, model, by.get("log_likelihood_summary"), subsample_rows, seed, cores, known
+            )
         if log_prior and {"log_likelihood", "log_likelihood_total"} & set(datatree.children):  # power-scaling: both
             if densities is not None:
                 add_log_prior(datatree, densities)

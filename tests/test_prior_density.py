@@ -20,8 +20,9 @@ import xarray as xr
 from ipsbayes import prior_density
 from ipsbayes.backends import LOG_DENSITY_MODE
 from ipsbayes.family_groups import add_likelihood_summary
+from ipsbayes.initial_point import default_initial_values
+from ipsbayes.models.predict import Predictor
 from ipsbayes.runner import check
-from ipsbayes.sampling import default_initial_values
 
 from .conftest import REPO, prior_as_posterior
 
@@ -70,9 +71,46 @@ def test_log_prior_equals_pymcs(config: str) -> None:
     prior_density.add_log_prior(tree, densities)
     ours = tree["log_prior"].to_dataset()
     assert set(ours.data_vars) == set(reference.data_vars)
+    assert set(ours.attrs) == set(reference.attrs)  # PyMC's provenance attributes (created_at, sample_dims, ...)
     for name in reference.data_vars:
         assert ours[name].dims == reference[name].dims, name
         np.testing.assert_allclose(ours[name].values, reference[name].values, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("config", SHIPPED + EXAMPLES)
+def test_log_jacobian_equals_pymcs(config: str) -> None:
+    """Each transform's log-Jacobian (log, log-odds, interval, packed Cholesky), against PyMC's logp with and without.
+
+    Draws are the constrained values of unconstrained points around the model's initial point, so the
+    Jacobian is evaluated where the sampler would be, whatever the prior draws would give.
+    """
+    plan = check(REPO / config)
+    model = plan.model
+    names = {rv.name for rv in model.free_RVs}
+    outputs = [v for v in model.unobserved_value_vars if v.name in names]
+    constrained = model.compile_fn(outputs, inputs=model.value_vars, on_unused_input="ignore")
+    with_jacobian, without = model.compile_logp(jacobian=True), model.compile_logp(jacobian=False)
+    rng = np.random.default_rng(5)
+    start = model.initial_point()
+    draws: dict[str, list] = {v.name: [] for v in outputs}
+    expected = []
+    for _ in range(6):
+        point = {key: value + rng.normal(scale=0.3, size=np.shape(value)) for key, value in start.items()}
+        for variable, value in zip(outputs, constrained(point), strict=True):
+            draws[variable.name].append(value)
+        expected.append(with_jacobian(point) - without(point))
+    posterior = xr.Dataset(
+        {
+            name: (
+                ("chain", "draw", *(f"{name}_dim_{i}" for i in range(np.ndim(v[0])))),
+                np.reshape(v, (2, 3, *np.shape(v[0]))),
+            )
+            for name, v in draws.items()
+        }
+    )
+    densities = prior_density.prior_densities(model, posterior)
+    assert densities is not None and densities.jacobian is not None, config
+    np.testing.assert_allclose(densities.jacobian.ravel(), expected, rtol=1e-9, atol=1e-9)
 
 
 def test_totals_from_the_sampler_equal_the_sum_over_rows(employment) -> None:
@@ -133,6 +171,30 @@ def test_no_totals_without_logp_or_with_a_potential() -> None:
         pm.Potential("extra", pt.constant(0.0))
     assert prior_density.likelihood_totals(tree, plan.model, densities) is None
     assert prior_density.likelihood_totals(tree, plan.model, None) is None
+
+
+def test_without_densities_the_log_prior_is_pymcs(employment) -> None:
+    plan, tree, _, _ = employment
+    vectorised, drawn = tree.copy(), tree.copy()
+    prior_density.store_log_prior(
+        vectorised, plan.model, prior_density.prior_densities(plan.model, tree["posterior"].to_dataset())
+    )
+    prior_density.store_log_prior(drawn, plan.model, None)  # a graph that does not vectorise: PyMC's, draw by draw
+    xr.testing.assert_allclose(vectorised["log_prior"].to_dataset(), drawn["log_prior"].to_dataset(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "config", ["examples/contraception/contraception.toml", "models/ipsung_fidelity.toml", "examples/seeds/seeds.toml"]
+)
+def test_the_subsamples_linear_predictor_is_the_whole_ones_rows(config: str) -> None:
+    """``Predictor.of_rows``: random slopes (contraception), a fidelity slope, and nested groups (seeds)."""
+    plan = check(REPO / config)
+    posterior = prior_as_posterior(plan, draws=10)["posterior"].to_dataset()
+    predictor = Predictor.from_posterior(posterior, plan.data, plan.family.outcome_family(plan.spec))
+    n = len(predictor.weights)
+    rows = np.sort(np.random.default_rng(2).choice(n, size=min(25, n // 2), replace=False))
+    whole = predictor.eta(slice(None))
+    np.testing.assert_allclose(predictor.of_rows(rows).eta(slice(None)), whole[:, rows], rtol=1e-12, atol=1e-12)
 
 
 def test_a_graph_that_does_not_vectorise_falls_back(employment, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,9 @@ variables are at fault.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -57,4 +59,20 @@ def check_initial_point(compiled: Any, model: pm.Model) -> None:
         raise InitialPointError(bad)
 
 
-__all__ = ["InitialPointError", "check_initial_point", "nonfinite_initial_logps"]
+@contextlib.contextmanager
+def default_initial_values(model: pm.Model) -> Iterator[None]:
+    """Drop a model's own starting values while draws are post-processed, then restore them.
+
+    Families may start sampling at data-based values (a continuous outcome at its mean and
+    SD); PyMC cannot copy such a model, which computing the log-likelihood, log-prior and
+    predictive draws does. Once sampled, the starting point no longer matters.
+    """
+    saved = dict(model.rvs_to_initial_values)
+    model.rvs_to_initial_values.update(dict.fromkeys(saved))
+    try:
+        yield
+    finally:
+        model.rvs_to_initial_values.update(saved)
+
+
+__all__ = ["InitialPointError", "check_initial_point", "default_initial_values", "nonfinite_initial_logps"]

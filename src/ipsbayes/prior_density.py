@@ -23,11 +23,14 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import xarray as xr
+from arviz_base import dict_to_dataset
 from pymc.model.transform.conditioning import remove_value_transforms
+from pymc.stats.log_density import compute_log_prior
 from pytensor.graph import ancestors, vectorize_graph
 from pytensor.tensor.random.op import RandomVariable
 
 from ipsbayes.backends import LOG_DENSITY_MODE
+from ipsbayes.initial_point import default_initial_values
 
 logger = logging.getLogger("ipsbayes")
 
@@ -72,7 +75,8 @@ def prior_densities(model: pm.Model, posterior: xr.Dataset) -> PriorDensities | 
         return None
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     try:
-        function, inputs, has_jacobian = _vectorised(model)
+        with default_initial_values(model):  # PyMC cannot copy a model that starts at data-based values
+            function, inputs, has_jacobian = _vectorised(model)
         arrays = []
         for value in inputs:
             draws_of = posterior[value.name].transpose("chain", "draw", ...).values
@@ -141,13 +145,22 @@ def _log_jacobian(model: pm.Model, plain: pm.Model) -> pt.TensorVariable | None:
 
 
 def add_log_prior(datatree: xr.DataTree, densities: PriorDensities) -> None:
-    """Store ``densities`` as the ``log_prior`` group, with the posterior's dims and coordinates."""
+    """Store ``densities`` as the ``log_prior`` group, with the posterior's dims, coordinates and PyMC's attributes."""
     posterior = datatree["posterior"].to_dataset()
-    group = {}
-    for name, values in densities.values.items():
-        dims = densities.dims[name]
-        group[name] = xr.DataArray(values, dims=dims, coords={d: posterior[d] for d in dims if d in posterior.coords})
-    datatree["log_prior"] = xr.DataTree(xr.Dataset(group))
+    dims = {name: list(d[2:]) for name, d in densities.dims.items()}
+    coords = {d: posterior[d].values for d in {d for names in densities.dims.values() for d in names} if d in posterior}
+    datatree["log_prior"] = xr.DataTree(
+        dict_to_dataset(densities.values, inference_library=pm, dims=dims, coords=coords, sample_dims=["chain", "draw"])
+    )
+
+
+def store_log_prior(datatree: xr.DataTree, model: pm.Model, densities: PriorDensities | None) -> None:
+    """The ``log_prior`` group: from ``densities``, or from PyMC's draw-by-draw ``compute_log_prior`` without them."""
+    if densities is not None:
+        add_log_prior(datatree, densities)
+        return
+    with default_initial_values(model):
+        compute_log_prior(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
 
 
 def likelihood_totals(
@@ -163,11 +176,13 @@ def likelihood_totals(
     if densities is None or densities.jacobian is None or model.potentials or len(model.observed_RVs) != 1:
         return None
     stats = datatree["sample_stats"].to_dataset() if "sample_stats" in datatree.children else None
-    if stats is None or "logp" not in stats:
+    if stats is None or "logp" not in stats or set(stats["logp"].dims) != {"chain", "draw"}:
         return None
     logp = stats["logp"].transpose("chain", "draw").values.astype(float)
+    if logp.shape != densities.jacobian.shape:
+        return None
     total = logp - densities.total() - densities.jacobian
-    return {model.observed_RVs[0].name: total.ravel()}
+    return {model.observed_RVs[0].name: total.ravel()} if np.isfinite(total).all() else None
 
 
 def agrees(known: np.ndarray, summed: np.ndarray) -> bool:
@@ -175,4 +190,4 @@ def agrees(known: np.ndarray, summed: np.ndarray) -> bool:
     return bool(np.allclose(known, summed, rtol=TOTAL_RTOL, atol=TOTAL_RTOL))
 
 
-__all__ = ["PriorDensities", "add_log_prior", "agrees", "likelihood_totals", "prior_densities"]
+__all__ = ["PriorDensities", "add_log_prior", "agrees", "likelihood_totals", "prior_densities", "store_log_prior"]

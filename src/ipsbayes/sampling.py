@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import pymc as pm
 import xarray as xr
-from pymc.stats.log_density import compute_log_prior
 
 from ipsbayes import interrupt
 from ipsbayes import progress as progress_stage
@@ -31,9 +30,9 @@ from ipsbayes.backends import C_MODE, LOG_DENSITY_MODE, NO_BLAS_WARNING, draw_mo
 from ipsbayes.config import SamplerConfig
 from ipsbayes.errors import SamplingError
 from ipsbayes.family_groups import FamilyGroup, add_from_family, add_likelihood_summary, add_predictive
-from ipsbayes.initial_point import check_initial_point
+from ipsbayes.initial_point import check_initial_point, default_initial_values
 from ipsbayes.nutpie_compile import compile_nutpie
-from ipsbayes.prior_density import add_log_prior, likelihood_totals, prior_densities
+from ipsbayes.prior_density import likelihood_totals, prior_densities, store_log_prior
 from ipsbayes.resources import check_memory, estimate_memory
 
 logger = logging.getLogger("ipsbayes")
@@ -288,10 +287,7 @@ def _sample_and_process(
                 datatree, model, by.get("log_likelihood_summary"), subsample_rows, seed, cores, known
             )
         if log_prior and {"log_likelihood", "log_likelihood_total"} & set(datatree.children):  # power-scaling: both
-            if densities is not None:
-                add_log_prior(datatree, densities)
-            else:  # a prior graph that does not vectorise: PyMC's, draw by draw
-                compute_log_prior(datatree, model=model, progressbar=False, compile_kwargs=LOG_DENSITY_MODE)
+            store_log_prior(datatree, model, densities)  # PyMC's, draw by draw, where the graph does not vectorise
         timings["log_density"] = time.perf_counter() - started
         if predictive:
             started = time.perf_counter()
@@ -402,22 +398,6 @@ def check_draws(datatree: xr.DataTree, settings: dict[str, Any]) -> None:
                 f"The sampler returned missing draws of '{name}' in chain(s) {', '.join(bad)}; "
                 "a partial fit is never reported. Run again."
             )
-
-
-@contextlib.contextmanager
-def default_initial_values(model: pm.Model) -> Iterator[None]:
-    """Drop a model's own starting values while draws are post-processed, then restore them.
-
-    Families may start sampling at data-based values (a continuous outcome at its mean and
-    SD); PyMC cannot copy such a model, which computing the log-likelihood, log-prior and
-    predictive draws does. Once sampled, the starting point no longer matters.
-    """
-    saved = dict(model.rvs_to_initial_values)
-    model.rvs_to_initial_values.update(dict.fromkeys(saved))
-    try:
-        yield
-    finally:
-        model.rvs_to_initial_values.update(saved)
 
 
 def _sample_pymc(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
-import signal
-import threading
+import subprocess
+import sys
 import time
 from types import SimpleNamespace
 
@@ -63,26 +64,67 @@ def test_when_several_fail_the_first_works_error_is_raised_as_one_after_another(
         forked.run_all([late_first, early_second], 1)
 
 
-@needs_fork
-def test_an_interrupt_ends_the_wait_at_once_and_leaves_no_child(tmp_path) -> None:
-    def long(k: int) -> None:
-        (tmp_path / f"{k}.part").write_text(str(os.getpid()))
-        os.replace(tmp_path / f"{k}.part", tmp_path / f"{k}.pid")
-        time.sleep(60)
+#: the scenario runs in a process of its own: a forked child and a signal are kept away from pytest's workers
+INTERRUPT_SCENARIO = """
+import json, os, signal, sys, threading, time
+from pathlib import Path
+from ipsbayes import forked
 
-    def interrupt_soon() -> None:
-        while len(list(tmp_path.glob("*.pid"))) < 2:
-            time.sleep(0.01)
-        signal.raise_signal(signal.SIGINT)  # this process only, as `kill -INT <pid>` would
+folder = Path(sys.argv[1])
 
+def long(k):
+    (folder / f"{k}.part").write_text(str(os.getpid()))
+    os.replace(folder / f"{k}.part", folder / f"{k}.pid")
+    time.sleep(60)
+
+def interrupt_soon():
+    while len(list(folder.glob("*.pid"))) < 2:
+        time.sleep(0.01)
+    signal.raise_signal(signal.SIGINT)  # this process only, as `kill -INT <pid>` would
+
+if sys.argv[2] == "while waiting":
     threading.Thread(target=interrupt_soon, daemon=True).start()
-    began = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
-        forked.run_all([lambda: long(1), lambda: long(2)], 2)
-    assert time.perf_counter() - began < 10
-    for pid_file in tmp_path.glob("*.pid"):
-        with pytest.raises(ChildProcessError):  # killed and reaped
-            os.waitpid(int(pid_file.read_text()), os.WNOHANG)
+else:  # the signal arrives in the parent just after a fork, before the child's pid is kept
+    fork = os.fork
+
+    def fork_then_interrupt():
+        pid = fork()
+        if pid:
+            time.sleep(0.2)  # the child writes its pid file
+            signal.raise_signal(signal.SIGINT)
+        return pid
+
+    os.fork = fork_then_interrupt
+began = time.perf_counter()
+try:
+    forked.run_all([lambda: long(1), lambda: long(2)], 2)
+    outcome = "returned"
+except KeyboardInterrupt:
+    outcome = "KeyboardInterrupt"
+seconds = time.perf_counter() - began
+left = []
+for pid_file in folder.glob("*.pid"):
+    try:
+        os.waitpid(int(pid_file.read_text()), os.WNOHANG)
+        left.append(pid_file.name)  # still our child: not reaped
+    except ChildProcessError:
+        pass  # killed and reaped
+print(json.dumps({"outcome": outcome, "seconds": seconds, "left": left}))
+"""
+
+
+@needs_fork
+@pytest.mark.parametrize("moment", ["while waiting", "just after a fork"])
+def test_an_interrupt_ends_the_wait_at_once_and_leaves_no_child(tmp_path, moment: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_SCENARIO, str(tmp_path), moment], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["outcome"] == "KeyboardInterrupt"
+    assert result["seconds"] < 10
+    assert result["left"] == []
+    assert len(list(tmp_path.glob("*.pid"))) == (2 if moment == "while waiting" else 1)  # the children that started
 
 
 def test_parallel_refits_fills_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:

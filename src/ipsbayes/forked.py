@@ -77,21 +77,22 @@ class Child:
         Returns False, forking nothing, when the system refuses the fork.
         """
         read, write = os.pipe()
-        try:
-            with warnings.catch_warnings():
-                # "multi-threaded, use of fork() may lead to deadlocks": the other threads are the sampler's and
-                # BLAS's idle pools; should the child still block on a lock, it is found stuck (finish)
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-        except OSError:
-            os.close(read)
+        with deferred():  # a Ctrl-C between the fork and keeping its pid would leave a child nobody stops
+            try:
+                with warnings.catch_warnings():
+                    # "multi-threaded, use of fork() may lead to deadlocks": the other threads are the sampler's
+                    # and BLAS's idle pools; should the child still block on a lock, it is found stuck (finish)
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    pid = os.fork()
+            except OSError:
+                os.close(read)
+                os.close(write)
+                return False
+            if pid == 0:  # pragma: no cover - the child (coverage does not follow os._exit)
+                os.close(read)
+                _child(self._work, write)
             os.close(write)
-            return False
-        if pid == 0:  # pragma: no cover - the child (coverage does not follow os._exit)
-            os.close(read)
-            _child(self._work, write)
-        os.close(write)
-        self._pid, self._pipe = pid, read
+            self._pid, self._pipe = pid, read
         return True
 
     def finish(self) -> None:

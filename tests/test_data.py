@@ -147,3 +147,15 @@ def test_infinite_and_huge_values_are_named_by_column_and_row_among_many_columns
     assert "column 'c7' holds -inf at data row 5" in c7
     assert "column 'age' holds inf at data rows 2, 4" in age and "finite and smaller than 1e+100" in age
     assert "column 'id' holds whole numbers too large to read" in big and "row 3" in big
+
+
+def test_a_predictor_varying_within_a_factor_of_two_columns_is_named_by_the_factor(tmp_path: Path) -> None:
+    from ipsbayes.data import Table
+    from ipsbayes.data_checks import varying_within_factor
+
+    frame = pd.DataFrame({"school": ["a", "a", "b", "b"], "class": [1, 1, 1, 1], "size": [20, 21, 30, 30]})
+    table = Table(frame, tmp_path / "pupils.csv", "participants")
+    (problem,) = varying_within_factor(table, ["school", "class"], "school:class", "size")
+    assert "'size' is a school:class-level predictor but varies within 1 school:class(s)" in problem
+    assert "e.g. school:class a:1" in problem
+    assert varying_within_factor(table, ["school"], "school", "class") == []  # constant within each school

@@ -207,6 +207,18 @@ def varying_within(table: Table, group: str, columns: Iterable[str]) -> list[str
     return problems
 
 
+def varying_within_factor(table: Table, columns: Sequence[str], name: str, column: str) -> list[str]:
+    """Problems when a group-level predictor varies within the groups of a factor.
+
+    The factor is one column, or several (``school:class``) whose values are joined into ``name``.
+    """
+    if len(columns) == 1:
+        return varying_within(table, columns[0], [column])
+    labelled = table.frame.copy()
+    labelled[name] = labelled[list(columns)].astype(str).agg(":".join, axis=1)
+    return varying_within(Table(labelled, table.path, table.label), name, [column])
+
+
 def not_nested(table: Table, inner: str, outer: str) -> list[str]:
     """Problems when an ``inner`` unit (job specialist) appears under several ``outer`` units."""
     counts = table.frame.groupby(inner)[outer].nunique()

@@ -30,7 +30,7 @@ from pydantic import Field, field_validator
 from ipsbayes.config import RunConfig
 from ipsbayes.config_problems import Number
 from ipsbayes.data import DataBundle, Table, raise_if
-from ipsbayes.data_checks import constant_columns, handle_missing, not_nested, trial_counts, varying_within
+from ipsbayes.data_checks import constant_columns, handle_missing, not_nested, trial_counts, varying_within_factor
 from ipsbayes.families import FAMILIES, OutcomeFamily
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, nb_plural, nb_word, register
 from ipsbayes.models.design import Design
@@ -291,14 +291,16 @@ class Multilevel(ModelFamily):
         problems += family.check_response(frame[formula.response], trials, main.where, formula.response)
         problems += constant_columns(main, formula.common_variables)
         for column, group in self.group_predictor_map(spec).items():
-            problems += constant_within(main, formula, group, column)
+            factor = formula.factor(group)
+            problems += varying_within_factor(main, factor.columns, factor.name, column)
         for inner, outer in self.nesting(spec, formula).items():
             problems += not_nested(main, inner, outer) if {inner, outer} <= set(frame.columns) else []
         if fid is not None and not from_reviews:
             source = sources.get(fid.column)
             origin = main if source is None else (bundle.services if source == "services" else bundle.extra[source])
             problems += fidelity_column_problems(origin, fid)
-            problems += constant_within(main, formula, fidelity_group, fid.column)
+            factor = formula.factor(fidelity_group)
+            problems += varying_within_factor(main, factor.columns, factor.name, fid.column)
         raise_if(problems, "The data cannot be used as they are")
         if from_reviews:  # the score comes from the reviews table; its formula term is left out of X
             frame[fid.column] = 0.0
@@ -495,16 +497,6 @@ class Multilevel(ModelFamily):
     ) -> dict | None:
         """The outcome's predictive draws in numpy (:mod:`ipsbayes.models.pointwise`)."""
         return predictive_group(posterior, data, self.outcome_family(spec), seed)
-
-
-def constant_within(table: Table, formula: ModelFormula, group: str, column: str) -> list[str]:
-    """Problems when a group-level predictor varies within the groups of ``group``."""
-    factor = formula.factor(group)
-    if len(factor.columns) == 1:
-        return varying_within(table, factor.columns[0], [column])
-    labelled = table.frame.copy()
-    labelled[factor.name] = labelled[list(factor.columns)].astype(str).agg(":".join, axis=1)
-    return varying_within(Table(labelled, table.path, table.label), factor.name, [column])
 
 
 register(Multilevel())

@@ -104,3 +104,45 @@ def test_chunks_do_not_change_the_numbers(plan, monkeypatch: pytest.MonkeyPatch)
     np.testing.assert_allclose(single.overall, whole.overall, rtol=1e-13)
     for a, b in zip(single.counterfactuals, whole.counterfactuals, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-13)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_row_kinds_equal_numpys_unique_rows(seed: int) -> None:
+    """The kinds of row change and each row's kind are np.unique(axis=0)'s, ties, -0.0 and 1 +- 1e-16 included."""
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        n, k = int(rng.integers(1, 3000)), int(rng.integers(1, 6))
+        changes = rng.choice([-1.0, 0.0, -0.0, 1.0, 0.5, 1 + 2e-16, 1 - 1e-16, 2.0], size=(n, k))
+        kinds, inverse = np.unique(changes, axis=0, return_inverse=True)
+        found = predict.row_kinds(changes, 10_000)
+        np.testing.assert_array_equal(found[0], kinds)
+        np.testing.assert_array_equal(found[1], inverse.ravel())
+        limit = int(rng.integers(1, 40))
+        assert (predict.row_kinds(changes, limit) is None) == (len(kinds) > limit)
+    wide = rng.integers(0, 3, size=(500, 45)).astype(float)  # 3**45 codes: renumbered before they overflow
+    kinds, inverse = np.unique(wide, axis=0, return_inverse=True)
+    found = predict.row_kinds(wide, 10_000)
+    np.testing.assert_array_equal(found[0], kinds)
+    np.testing.assert_array_equal(found[1], inverse.ravel())
+    with_nan = np.array([[np.nan, 1.0], [0.0, 1.0], [np.nan, 1.0]])
+    np.testing.assert_array_equal(predict.row_kinds(with_nan, 10)[1], np.unique(with_nan, axis=0, return_inverse=True)[1])
+
+
+def test_counterfactual_designs_are_built_once_per_data(plan, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prior's and a refit's estimands reuse the posterior's counterfactual designs; a copy of the data does not."""
+    import dataclasses
+
+    from ipsbayes.models import regression_estimands as module
+
+    data = dataclasses.replace(plan.data)  # its own memo
+    assert data.derived == {}
+    first = module._counterfactual_designs(data, data.arrays["X"])
+    design = type(data.info["design"])
+    monkeypatch.setattr(design, "counterfactual", lambda *a, **k: pytest.fail("built a second time"))
+    again = module._counterfactual_designs(data, data.arrays["X"])
+    assert again is first
+    monkeypatch.undo()
+    other_x = data.arrays["X"].copy()  # other arrays: built again, and the same matrices
+    rebuilt = module._counterfactual_designs(data, other_x)
+    assert rebuilt is not first and all(np.array_equal(a, b) for a, b in zip(rebuilt[1], first[1], strict=True))
+    assert dataclasses.replace(data).derived == {}

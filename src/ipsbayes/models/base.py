@@ -52,6 +52,10 @@ class ModelData:
         Number of participants after cleaning.
     notes : list of str
         Things the report should mention (rows dropped, collapsing applied).
+    derived : dict
+        Quantities computed from these data once and reused by every set of draws (the posterior's,
+        the prior's, a refit's): e.g. the counterfactual design matrices. Not an argument: a copy made
+        with ``dataclasses.replace`` starts with none, since its arrays may differ.
     """
 
     coords: dict[str, Any]
@@ -59,6 +63,7 @@ class ModelData:
     info: dict[str, Any] = field(default_factory=dict)
     n_rows: int = 0
     notes: list[str] = field(default_factory=list)
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 class ModelFamily(ABC):

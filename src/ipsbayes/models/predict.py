@@ -11,6 +11,7 @@ against the same expression compiled from the PyMC graph at posterior draws.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,7 +39,7 @@ class BlockDraws:
 
     def rows(self, draws: slice) -> np.ndarray:
         """Contribution to the linear predictor: (draws, n)."""
-        effect = self.effect[draws][:, self.idx]
+        effect = np.take(self.effect[draws], self.idx, axis=1)  # the same gather as [:, idx], twice as fast
         if self.x is None:
             return effect
         if effect.ndim == 3:
@@ -113,8 +114,8 @@ class Predictor:
 
     def eta(self, draws: slice, X: np.ndarray | None = None, fidelity_value: float | None = None) -> np.ndarray:
         """Linear predictor for a slice of draws: shape (draws, rows)."""
-        X = self.X if X is None else X
-        eta = self.beta[draws] @ X.T  # one new array, then added to in place (the same sums, in the same order)
+        by_column = self._by_column if X is None else np.asarray(X).T
+        eta = self.beta[draws] @ by_column  # one new array, then added to in place (the same sums, in the same order)
         eta += self.intercept[draws, None]
         for block in self.blocks:
             eta += block.rows(draws)
@@ -124,9 +125,22 @@ class Predictor:
             elif self.fidelity.ndim == 2:  # latent fidelity: one value per draw and group
                 level = self.fidelity[draws][:, self.fidelity_idx]
             else:
-                level = self.fidelity[None, self.fidelity_idx]
+                level = self._fidelity_by_row
             eta += self.fidelity_slope[draws, None] * level
         return eta
+
+    @functools.cached_property
+    def _by_column(self) -> np.ndarray:
+        """``X`` transposed into an array of its own, so that ``beta @ X.T`` reads it row by row.
+
+        At 150,000 rows a draw's ``beta @ X.T`` took 224 us on the transposed view and 98 us on this.
+        """
+        return np.ascontiguousarray(self.X.T)
+
+    @functools.cached_property
+    def _fidelity_by_row(self) -> np.ndarray:
+        """Each row's (observed, centred and scaled) fidelity, gathered once rather than at every draw: (1, rows)."""
+        return self.fidelity[None, self.fidelity_idx]
 
     def _step(self) -> int:
         return max(1, _CHUNK_CELLS // max(len(self.weights), 1))
@@ -208,6 +222,9 @@ class Predictor:
     ) -> None:
         """Fill the outputs of :meth:`averages` chunk by chunk of draws (in threads where the run allows)."""
         logit = self.family.link == "logit"
+        # each matrix transposed once (not once per chunk: 4,000 transposes of 150,000 rows took 0.9 s);
+        # the product sums every group's rows in the same order as ``matrix.T @ mu.T``
+        transposed = [matrix.T.tocsr() for matrix in groups]
 
         def chunk(draws: slice) -> None:
             eta = self.eta(draws)
@@ -218,8 +235,8 @@ class Predictor:
                 else:
                     exp_neg, mu = None, self.family.mean(eta)
             overall[draws] = mu @ weights
-            for matrix, out in zip(groups, by_group, strict=True):
-                out[draws] = np.asarray((matrix.T @ mu.T).T)
+            for matrix, out in zip(transposed, by_group, strict=True):
+                out[draws] = np.asarray((matrix @ mu.T).T)
             for offsets, out in zip(counterfactuals, shifted, strict=True):
                 out[draws] = self._shifted_mean(draws, eta, exp_neg, offsets, weights)
             if curve is not None:
@@ -234,10 +251,10 @@ class Predictor:
         changes = difference[:, columns]
         if len(columns) == 0:
             return _Offsets(columns, np.zeros((1, 0)), np.zeros(len(self.X), dtype=np.intp))
-        kinds, inverse = np.unique(changes, axis=0, return_inverse=True)
-        if len(kinds) > _MAX_KINDS:  # every row its own change: no sharing
+        found = row_kinds(changes, _MAX_KINDS)
+        if found is None:  # every row its own change: no sharing
             return _Offsets(columns, changes, None)
-        return _Offsets(columns, kinds, inverse.ravel())
+        return _Offsets(columns, *found)
 
     def _shifted_mean(
         self, draws: slice, eta: np.ndarray, exp_neg: np.ndarray | None, offsets: _Offsets, weights: np.ndarray
@@ -264,7 +281,7 @@ class Predictor:
         if self.fidelity.ndim == 2:  # latent fidelity: one value per draw and group
             level = self.fidelity[draws][:, self.fidelity_idx]
         else:
-            level = self.fidelity[None, self.fidelity_idx]
+            level = self._fidelity_by_row
         base = eta - slope * level
         with np.errstate(over="ignore", under="ignore"):
             if exp_neg is not None:
@@ -284,6 +301,32 @@ class Predictor:
 _CACHE_CELLS = 1 << 18
 #: above this many kinds of row change, a counterfactual's offsets are computed per row
 _MAX_KINDS = 256
+
+
+def row_kinds(changes: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct rows of ``changes`` and each row's index among them, or None above ``limit`` of them.
+
+    The same as ``np.unique(changes, axis=0, return_inverse=True)`` (rows in lexicographic order), which
+    sorts the rows as records: 0.05-0.1 s per counterfactual design at 150,000 rows. Here each column
+    is coded by a one-dimensional ``np.unique``, the codes are combined into one integer per row and
+    that is made unique (a few ms). A column with more than ``limit`` distinct values means more than
+    ``limit`` distinct rows, so None is returned at once. Non-finite changes take ``np.unique``'s way.
+    """
+    if not np.all(np.isfinite(changes)):
+        kinds, inverse = np.unique(changes, axis=0, return_inverse=True)
+        return None if len(kinds) > limit else (kinds, inverse.ravel().astype(np.intp))
+    codes = np.zeros(len(changes), dtype=np.int64)
+    for column in changes.T:
+        values, inverse = np.unique(column, return_inverse=True)
+        if len(values) > limit:
+            return None
+        codes = codes * len(values) + inverse  # the earlier columns weigh more: lexicographic order
+        if codes.size and codes.max() > 2**40:  # keep the next product inside int64: renumber densely
+            codes = np.unique(codes, return_inverse=True)[1].ravel()
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    if len(first) > limit:
+        return None
+    return changes[first], inverse.ravel().astype(np.intp)
 
 
 def _reciprocal_one_plus(values: np.ndarray) -> np.ndarray:
@@ -326,4 +369,4 @@ def group_weights(index: np.ndarray, weights: np.ndarray, n_groups: int) -> spar
     return sparse.csr_matrix((values, (np.arange(len(index)), index)), shape=(len(index), n_groups))
 
 
-__all__ = ["Averages", "BlockDraws", "Predictor", "group_weights"]
+__all__ = ["Averages", "BlockDraws", "Predictor", "group_weights", "row_kinds"]

@@ -38,12 +38,10 @@ def regression_estimands(
     info = data.info
     units = predictor.family.units(outcome_unit)
     post = _Wrapper(posterior)
-    design, frame = info["design"], info["frame"]
+    design = info["design"]
     outcome = words.get("outcome", "the outcome")
     outcome_nb = nb_word(words, "outcome", outcome)
-    contrasts = design.contrasts()
-    pairs = [design.counterfactual(frame, c) for c in contrasts]
-    designs, which = _distinct_designs(predictor.X, [X for pair in pairs for X in pair])
+    contrasts, designs, which = _counterfactual_designs(data, predictor.X)
     group_dims = _group_dims(data)
     matrices = [
         group_weights(data.arrays[idx_key(block.block.factor)], predictor.weights, len(data.coords[block.dim]))
@@ -102,6 +100,24 @@ def regression_estimands(
         out.update(_fidelity_estimands(predictor, data, fidelity, post, units.multiplier * means.fidelity, grid, units))
     out.update(_group_estimands(group_dims, means.groups, data, post, words, units))
     return out
+
+
+def _counterfactual_designs(data: ModelData, X: np.ndarray) -> tuple[list[Any], list[np.ndarray], list[int | None]]:
+    """The contrasts, their distinct counterfactual designs and each end's position (:func:`_distinct_designs`).
+
+    They depend on the data only, so they are built once per data (``data.derived``) and reused for
+    the prior's draws and every refit's: at 150,000 rows building them took about 0.7 s each time.
+    """
+    design, frame = data.info["design"], data.info["frame"]
+    cached = data.derived.get("counterfactual_designs")
+    if cached is not None and cached[0] is design and cached[1] is frame and cached[2] is X:
+        return cached[3]
+    contrasts = design.contrasts()
+    pairs = [design.counterfactual(frame, c) for c in contrasts]
+    designs, which = _distinct_designs(X, [matrix for pair in pairs for matrix in pair])
+    built = (contrasts, designs, which)
+    data.derived["counterfactual_designs"] = (design, frame, X, built)
+    return built
 
 
 def _distinct_designs(X: np.ndarray, matrices: list[np.ndarray]) -> tuple[list[np.ndarray], list[int | None]]:

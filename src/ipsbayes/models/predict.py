@@ -231,7 +231,7 @@ class Predictor:
             with np.errstate(over="ignore", under="ignore"):
                 if logit:
                     exp_neg = np.exp(-eta)
-                    mu = _reciprocal_one_plus(exp_neg.copy())
+                    mu = np.reciprocal(np.add(exp_neg, 1.0))  # as _reciprocal_one_plus, without a copy
                 else:
                     exp_neg, mu = None, self.family.mean(eta)
             overall[draws] = mu @ weights
@@ -278,16 +278,19 @@ class Predictor:
     ) -> np.ndarray:
         """Weighted mean expected outcome with every group at each fidelity value, for one chunk of draws."""
         slope = self.fidelity_slope[draws, None]
-        if self.fidelity.ndim == 2:  # latent fidelity: one value per draw and group
-            level = self.fidelity[draws][:, self.fidelity_idx]
-        else:
-            level = self._fidelity_by_row
-        base = eta - slope * level
-        with np.errstate(over="ignore", under="ignore"):
+        latent = self.fidelity.ndim == 2  # latent fidelity: one value per draw and group
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             if exp_neg is not None:
-                out = logistic_curve(np.exp(-base), np.exp(-slope * values[None, :]), weights)
+                # exp(-(eta - slope * level)) = exp(-eta) * exp(slope * level): one exponential per group, not per
+                # row; equal to a few units in the last place, and a product 0 * inf (nan) takes the plain way below
+                per_group = np.exp(slope * (self.fidelity[draws] if latent else self.fidelity[None, :]))
+                exp_base = np.take(per_group, self.fidelity_idx, axis=1)
+                exp_base *= exp_neg
+                out = logistic_curve(exp_base, np.exp(-slope * values[None, :]), weights)
                 if np.all(np.isfinite(out)):
                     return out
+            level = self.fidelity[draws][:, self.fidelity_idx] if latent else self._fidelity_by_row
+            base = eta - slope * level
             return np.column_stack([self._mean_of(base + slope * value) @ weights for value in values])
 
     def _mean_of(self, eta: np.ndarray) -> np.ndarray:

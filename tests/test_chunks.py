@@ -149,9 +149,14 @@ def test_averages_in_threads_equal_the_serial_ones(plan, monkeypatch: pytest.Mon
     predictor = Predictor.from_posterior(prior, plan.data, plan.family.outcome_family(plan.spec))
     designs, groups, values = _inputs(plan, predictor)
     monkeypatch.setattr(predict, "_CACHE_CELLS", 7 * len(predictor.weights))  # 13 chunks of 7 draws
+    fresh = Predictor.from_posterior(prior, plan.data, plan.family.outcome_family(plan.spec))
+    with threads(4):  # a predictor whose cached arrays (X by column, fidelity by row) are first made in threads
+        first_in_threads = fresh.averages(designs, groups, values)
     serial = predictor.averages(designs, groups, values)
     with threads(4):
         threaded = predictor.averages(designs, groups, values)
+    np.testing.assert_array_equal(first_in_threads.fidelity, serial.fidelity)
+    np.testing.assert_array_equal(first_in_threads.overall, serial.overall)
     np.testing.assert_array_equal(threaded.overall, serial.overall)
     np.testing.assert_array_equal(threaded.fidelity, serial.fidelity)
     for a, b in zip(threaded.groups + threaded.counterfactuals, serial.groups + serial.counterfactuals, strict=True):

@@ -228,19 +228,23 @@ class Predictor:
 
         def chunk(draws: slice) -> None:
             eta = self.eta(draws)
+            exp_neg, span = None, (np.nan, np.nan)
             with np.errstate(over="ignore", under="ignore"):
                 if logit:
                     exp_neg = np.exp(-eta)
                     mu = np.reciprocal(np.add(exp_neg, 1.0))  # as _reciprocal_one_plus, without a copy
+                    span = _span(exp_neg)
                 else:
-                    exp_neg, mu = None, self.family.mean(eta)
+                    mu = self.family.mean(eta)
+            if not _normal(*span):  # exp(-eta) overflowed or underflowed somewhere: no shortcut in this chunk
+                exp_neg = None
             overall[draws] = mu @ weights
             for matrix, out in zip(transposed, by_group, strict=True):
                 out[draws] = np.asarray((matrix @ mu.T).T)
             for offsets, out in zip(counterfactuals, shifted, strict=True):
                 out[draws] = self._shifted_mean(draws, eta, exp_neg, offsets, weights)
             if curve is not None:
-                curve[draws] = self._fidelity_means(draws, eta, exp_neg, values, weights)
+                curve[draws] = self._fidelity_means(draws, eta, exp_neg, span, values, weights)
 
         for_each_chunk(chunk, self.n_draws, step)
 
@@ -259,14 +263,21 @@ class Predictor:
     def _shifted_mean(
         self, draws: slice, eta: np.ndarray, exp_neg: np.ndarray | None, offsets: _Offsets, weights: np.ndarray
     ) -> np.ndarray:
-        """Weighted mean expected outcome under a counterfactual design, for one chunk of draws."""
+        """Weighted mean expected outcome under a counterfactual design, for one chunk of draws.
+
+        The shortcut multiplies ``exp(-eta)`` by ``exp(-shift)``: both must be normal numbers (an
+        overflowed or underflowed factor would make a wrong product that is still finite); the
+        product itself may overflow or underflow, which only rounds an expit below 1e-308 to 0 or 1.
+        """
         shift = self.beta[draws][:, offsets.columns] @ offsets.changes.T  # (draws, kinds or rows)
         if offsets.inverse is not None:
             if exp_neg is not None:
                 with np.errstate(over="ignore", under="ignore"):
-                    result = logistic_shifted(exp_neg, np.exp(-shift), offsets.inverse, weights)
-                if np.all(np.isfinite(result)):
-                    return result
+                    factors = np.exp(-shift)
+                    if _normal(*_span(factors)):
+                        result = logistic_shifted(exp_neg, factors, offsets.inverse, weights)
+                        if np.all(np.isfinite(result)):
+                            return result
             shift_rows = shift[:, offsets.inverse]
         else:
             shift_rows = shift
@@ -274,21 +285,35 @@ class Predictor:
             return self._mean_of(eta + shift_rows) @ weights
 
     def _fidelity_means(
-        self, draws: slice, eta: np.ndarray, exp_neg: np.ndarray | None, values: np.ndarray, weights: np.ndarray
+        self,
+        draws: slice,
+        eta: np.ndarray,
+        exp_neg: np.ndarray | None,
+        span: tuple[float, float],
+        values: np.ndarray,
+        weights: np.ndarray,
     ) -> np.ndarray:
-        """Weighted mean expected outcome with every group at each fidelity value, for one chunk of draws."""
+        """Weighted mean expected outcome with every group at each fidelity value, for one chunk of draws.
+
+        ``exp(-(eta - slope * level))`` is ``exp(-eta) * exp(slope * level)``, whose second factor takes
+        one value per group: one exponential per group, not per row (equal to a few units in the last
+        place). ``span`` is the least and greatest ``exp(-eta)``. The shortcut is taken only where every
+        factor and every product ``exp(-eta) * exp(slope * level)`` is a normal number (bounded by the
+        spans): an overflowed or underflowed factor would give a wrong value that is still finite.
+        """
         slope = self.fidelity_slope[draws, None]
         latent = self.fidelity.ndim == 2  # latent fidelity: one value per draw and group
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             if exp_neg is not None:
-                # exp(-(eta - slope * level)) = exp(-eta) * exp(slope * level): one exponential per group, not per
-                # row; equal to a few units in the last place, and a product 0 * inf (nan) takes the plain way below
                 per_group = np.exp(slope * (self.fidelity[draws] if latent else self.fidelity[None, :]))
-                exp_base = np.take(per_group, self.fidelity_idx, axis=1)
-                exp_base *= exp_neg
-                out = logistic_curve(exp_base, np.exp(-slope * values[None, :]), weights)
-                if np.all(np.isfinite(out)):
-                    return out
+                at_values = np.exp(-slope * values[None, :])
+                low, high = _span(per_group)
+                if _normal(low, high) and _normal(span[0] * low, span[1] * high) and _normal(*_span(at_values)):
+                    exp_base = np.take(per_group, self.fidelity_idx, axis=1)
+                    exp_base *= exp_neg
+                    out = logistic_curve(exp_base, at_values, weights)
+                    if np.all(np.isfinite(out)):
+                        return out
             level = self.fidelity[draws][:, self.fidelity_idx] if latent else self._fidelity_by_row
             base = eta - slope * level
             return np.column_stack([self._mean_of(base + slope * value) @ weights for value in values])
@@ -304,6 +329,21 @@ class Predictor:
 _CACHE_CELLS = 1 << 18
 #: above this many kinds of row change, a counterfactual's offsets are computed per row
 _MAX_KINDS = 256
+
+
+_TINY, _HUGE = float(np.finfo(float).tiny), float(np.finfo(float).max)
+
+
+def _span(values: np.ndarray) -> tuple[float, float]:
+    """The least and greatest of ``values`` (nan where any is nan; (1, 1) when there are none)."""
+    if values.size == 0:
+        return 1.0, 1.0
+    return float(values.min()), float(values.max())
+
+
+def _normal(low: float, high: float) -> bool:
+    """Whether every number between ``low`` and ``high`` is a normal float: no inf, 0, subnormal or nan."""
+    return bool(low >= _TINY and high <= _HUGE)
 
 
 def row_kinds(changes: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -323,9 +363,9 @@ def row_kinds(changes: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray] 
         values, inverse = np.unique(column, return_inverse=True)
         if len(values) > limit:
             return None
-        codes = codes * len(values) + inverse  # the earlier columns weigh more: lexicographic order
-        if codes.size and codes.max() > 2**40:  # keep the next product inside int64: renumber densely
+        if codes.size and codes.max() >= 2**62 // len(values):  # keep the product inside int64: renumber densely
             codes = np.unique(codes, return_inverse=True)[1].ravel()
+        codes = codes * len(values) + inverse  # the earlier columns weigh more: lexicographic order
     _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
     if len(first) > limit:
         return None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
 
 from ipsbayes import forked, interrupt
+from ipsbayes.errors import DataError
 
 pytestmark = pytest.mark.skipif(not forked.available(), reason="fork needs Linux and two usable cores")
 
@@ -48,6 +50,25 @@ def test_an_error_in_the_child_is_raised_in_the_caller() -> None:
     with pytest.raises(RuntimeError, match="Unpicklable"):  # one that cannot be pickled: its type and text
         with forked.in_child(lambda: (_ for _ in ()).throw(Unpicklable("x"))):
             pass
+
+
+class UnpicklableDataError(DataError):
+    """A user's error that carries something that cannot be pickled (and needs more than a headline)."""
+
+    def __init__(self, headline: str, column: str) -> None:
+        self.lock = threading.Lock()
+        super().__init__(headline, [f"column {column!r}: text in row 3"])
+
+
+def test_a_users_error_that_cannot_be_pickled_stays_a_users_error() -> None:
+    """The caller gets a DataError with the same headline and problems: the command exits 2 naming them."""
+    with pytest.raises(DataError) as raised:
+        with forked.in_child(lambda: (_ for _ in ()).throw(UnpicklableDataError("participants.csv", "age"))):
+            pass
+    assert type(raised.value) is DataError and raised.value.exit_code == 2
+    assert raised.value.headline == "participants.csv"
+    assert raised.value.problems == ["column 'age': text in row 3"]
+    assert "column 'age': text in row 3" in str(raised.value)
 
 
 def test_a_child_that_dies_is_an_error_not_a_hang() -> None:

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ipsbayes.errors import IpsBayesError
 from ipsbayes.interrupt import SIGNALS, deferred, requested
 
 #: a child that has used no CPU time and waited on no disk for this long is taken to be stuck
@@ -153,15 +154,37 @@ def _child(work: Callable[[], Any], write: int) -> None:  # pragma: no cover - r
             answer = ("error", exc, time.perf_counter() - started)
         try:
             payload = pickle.dumps(answer)
-        except Exception as exc:  # an error that cannot be pickled goes back as its type and text
+        except Exception as exc:  # an error that cannot be pickled goes back as one that can, with its text
             kind, value, seconds = answer
-            text = f"{type(value).__name__}: {value}" if kind == "error" else f"its result could not be sent: {exc}"
-            payload = pickle.dumps(("error", RuntimeError(text), seconds))
+            error = sendable(value) if kind == "error" else RuntimeError(f"its result could not be sent: {exc}")
+            payload = pickle.dumps(("error", error, seconds))
         with os.fdopen(write, "wb") as pipe:
             pipe.write(payload)
         code = 0
     finally:
         os._exit(code)
+
+
+def sendable(error: BaseException) -> Exception:
+    """An error that pickles in place of one that does not, with the same text.
+
+    A user's error (:class:`~ipsbayes.errors.IpsBayesError`) stays one: the nearest class of its
+    family that pickles, so the command still says what to fix and exits with that class's code
+    (2 for a config or data problem); any other error becomes ``RuntimeError`` naming its type.
+    """
+    if isinstance(error, IpsBayesError):
+        headline = str(getattr(error, "headline", error))
+        problems = [str(problem) for problem in getattr(error, "problems", [])]
+        for kind in type(error).__mro__:
+            if not (isinstance(kind, type) and issubclass(kind, IpsBayesError)):
+                continue
+            try:
+                candidate = kind(headline, problems)
+                pickle.loads(pickle.dumps(candidate))
+            except Exception:  # this class needs more than a headline, or will not pickle: its parent
+                continue
+            return candidate
+    return RuntimeError(f"{type(error).__name__}: {error}")
 
 
 def _progress(pid: int) -> tuple[int, int] | None:
@@ -274,4 +297,4 @@ def _answer_of(child: Child) -> None:
         raise
 
 
-__all__ = ["STUCK_SECONDS", "Child", "Stuck", "available", "in_child", "run_all"]
+__all__ = ["STUCK_SECONDS", "Child", "Stuck", "available", "in_child", "run_all", "sendable"]

@@ -401,6 +401,7 @@ def test_failure_while_the_posterior_is_written_in_the_background_leaves_nothing
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "write_posterior", slow_write)
+    monkeypatch.setattr(runner, "write_posterior_in_child", slow_write)  # what the forked child calls
     if where == "thread":
         monkeypatch.setattr(forked, "available", lambda: False)
         monkeypatch.setattr(runner, "BACKGROUND_WRITE_BYTES", 0)  # the tiny run's posterior is written on the thread

@@ -127,7 +127,8 @@ def test_row_kinds_equal_numpys_unique_rows(seed: int) -> None:
     np.testing.assert_array_equal(found[0], kinds)
     np.testing.assert_array_equal(found[1], inverse.ravel())
     with_nan = np.array([[np.nan, 1.0], [0.0, 1.0], [np.nan, 1.0]])
-    np.testing.assert_array_equal(predict.row_kinds(with_nan, 10)[1], np.unique(with_nan, axis=0, return_inverse=True)[1])
+    expected = np.unique(with_nan, axis=0, return_inverse=True)[1]
+    np.testing.assert_array_equal(predict.row_kinds(with_nan, 10)[1], expected)
 
 
 def test_counterfactual_designs_are_built_once_per_data(plan, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,3 +63,25 @@ def test_a_tree_read_from_a_file_is_written_by_the_same_rules(tmp_path: Path) ->
     write_posterior(old, tmp_path / "posterior.nc")
     with h5py.File(tmp_path / "posterior.nc") as handle:
         assert handle["log_likelihood/y"].compression is None
+
+
+def test_a_forked_writer_does_not_import_distributed(tmp_path) -> None:
+    """The child that writes posterior.nc leaves ``distributed`` unimported; the file is write_posterior's."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+import numpy as np, xarray as xr
+from ipsbayes.rundir import write_posterior, write_posterior_in_child
+tree = xr.DataTree.from_dict({{"posterior": xr.Dataset({{"a": (("chain", "draw"), np.arange(8.0).reshape(2, 4))}})}})
+assert "distributed" not in sys.modules
+write_posterior_in_child(tree, {str(tmp_path / "child.nc")!r})
+assert sys.modules.get("distributed", 0) is None, "distributed was imported"
+write_posterior(tree, {str(tmp_path / "plain.nc")!r})
+a = xr.open_datatree({str(tmp_path / "child.nc")!r}, engine="h5netcdf")
+b = xr.open_datatree({str(tmp_path / "plain.nc")!r}, engine="h5netcdf")
+xr.testing.assert_identical(a, b)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -49,6 +49,7 @@ from ipsbayes.rundir import (
     releasing_claims,
     write_json,
     write_posterior,
+    write_posterior_in_child,
     write_toml,
 )
 from ipsbayes.sampling import resolve_settings, sample_prior_predictive
@@ -314,10 +315,11 @@ def run(
         step = time.perf_counter()
         write_toml(staging / "config.toml", resolved)
         write_json(staging / "diagnostics.json", diagnostics.to_dict())
-        write = functools.partial(write_posterior, datatree, staging / "posterior.nc")
+        posterior_file = staging / "posterior.nc"
         if forked.available():  # written by a forked child on the second core while the report is drawn
-            writing_beside = forked.in_child(write)
+            writing_beside = forked.in_child(functools.partial(write_posterior_in_child, datatree, posterior_file))
         else:  # HDF5 releases the GIL while it writes, so a large posterior is written on a thread
+            write = functools.partial(write_posterior, datatree, posterior_file)
             writing_beside = chunks.in_background(write, thread=data_bytes(datatree) >= BACKGROUND_WRITE_BYTES)
         with writing_beside as writing:
             report_started = time.perf_counter()

@@ -132,7 +132,7 @@ def test_row_kinds_equal_numpys_unique_rows(seed: int) -> None:
 
 
 def test_counterfactual_designs_are_built_once_per_data(plan, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The prior's and a refit's estimands reuse the posterior's counterfactual designs; a copy of the data does not."""
+    """The prior's estimands reuse the posterior's counterfactual designs; a copy of the data does not."""
     import dataclasses
 
     from ipsbayes.models import regression_estimands as module

@@ -54,7 +54,7 @@ class ModelData:
         Things the report should mention (rows dropped, collapsing applied).
     derived : dict
         Quantities computed from these data once and reused by every set of draws (the posterior's,
-        the prior's, a refit's): e.g. the counterfactual design matrices. Not an argument: a copy made
+        the prior's): e.g. the counterfactual design matrices. Not an argument: a copy made
         with ``dataclasses.replace`` starts with none, since its arrays may differ.
     """
 

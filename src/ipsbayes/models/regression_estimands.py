@@ -106,7 +106,7 @@ def _counterfactual_designs(data: ModelData, X: np.ndarray) -> tuple[list[Any], 
     """The contrasts, their distinct counterfactual designs and each end's position (:func:`_distinct_designs`).
 
     They depend on the data only, so they are built once per data (``data.derived``) and reused for
-    the prior's draws and every refit's: at 150,000 rows building them took about 0.7 s each time.
+    the prior's draws: at 150,000 rows building them took about 0.7 s each time.
     """
     design, frame = data.info["design"], data.info["frame"]
     cached = data.derived.get("counterfactual_designs")

@@ -20,7 +20,8 @@ from ipsbayes import output
 from ipsbayes.cli import main
 from ipsbayes.errors import OutputError
 from ipsbayes.manifest import changed_files, read_manifest
-from ipsbayes.output import atomic_output, claim_output, refresh_folder
+from ipsbayes.output import atomic_output, claim_output
+from ipsbayes.output_refresh import refresh_folder
 from ipsbayes.testing import edit_config, load_raw_config
 
 from .conftest import REPO

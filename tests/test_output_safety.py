@@ -21,7 +21,8 @@ import tomli_w
 from ipsbayes import output
 from ipsbayes.cli import main
 from ipsbayes.errors import OutputError
-from ipsbayes.output import MANIFEST_NAME, atomic_output, claim_output, read_manifest, refresh_folder
+from ipsbayes.output import MANIFEST_NAME, atomic_output, claim_output, read_manifest
+from ipsbayes.output_refresh import refresh_folder
 from ipsbayes.simulate import simulate
 from ipsbayes.testing import edit_config, load_raw_config
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ipsbayes.config import not_a_regular_file
+from ipsbayes.config_files import not_a_regular_file
 from ipsbayes.errors import DataError
 from ipsbayes.textutil import plain_repr, visible
 

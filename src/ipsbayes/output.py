@@ -25,7 +25,7 @@ The rule: **ipsbayes never deletes or replaces a file it did not write.**
 - Some places are never output folders, whatever ``force`` says: the root of the
   file system, a home folder, the current folder or any folder above it, the
   root of a git repository, and any folder holding the config or a data file.
-- :func:`refresh_folder` (``ipsbayes report RUN_DIR``) rewrites only the files
+- :func:`ipsbayes.output_refresh.refresh_folder` (``ipsbayes report RUN_DIR``) rewrites only the files
   the manifest lists, and refuses (exit code 2, naming them) to replace any whose
   content changed since ipsbayes wrote it.
 
@@ -53,17 +53,14 @@ from ipsbayes.manifest import (
     carry_user_files,
     changed_files,
     delete_listed,
-    file_record,
     folder_files,
     read_manifest,
-    write_listing,
     write_manifest,
 )
 from ipsbayes.output_lock import OutputLock, acquire, check_unlocked
 from ipsbayes.output_policy import (
     describe_os_error,
     never_output,
-    refuse_links,
     resolve_target,
     versioned_sibling,
 )
@@ -228,8 +225,15 @@ class OutputClaim:
 
 #: claims whose staging folder exists and has not been placed
 _ACTIVE: set[OutputClaim] = set()
+
+
 #: folders placed in this process, most recent last
 _PLACED: list[Path] = []
+
+
+def register(claim: OutputClaim) -> None:
+    """Track ``claim`` so that :func:`release_all` (an interrupt, the command's end) gives it up if unplaced."""
+    _ACTIVE.add(claim)
 
 
 def placed_count() -> int:
@@ -402,92 +406,6 @@ def atomic_output(claim: OutputClaim, *, timestamp: bool = True) -> Iterator[Pat
     claim.place(timestamp=timestamp)
 
 
-@contextlib.contextmanager
-def refresh_folder(folder: Path | str, *, kind: str = "run") -> Iterator[Path]:
-    """Re-render an ipsbayes folder in place, rewriting only the files its manifest lists.
-
-    Yields an empty staging folder next to ``folder``. When the block ends without
-    error, each new file replaces the file of the same name (one rename each, with
-    SIGINT held back) and the manifest lists the new files besides the ones it
-    listed before. Files the manifest does not list are never touched; if the block
-    wrote a file whose name a user's file holds, or that would replace a listed file whose
-    content changed since ipsbayes wrote it (with other content), nothing is changed and
-    :class:`~ipsbayes.errors.OutputError` names it. A failure or interrupt inside
-    the block leaves the folder as it was. The folder is locked while this runs.
-
-    Raises
-    ------
-    OutputError
-        When ``folder`` has no ipsbayes manifest of ``kind`` (exit code 2).
-    """
-    interrupt.begin_work()
-    folder = Path(folder)
-    manifest = read_manifest(folder)
-    if manifest is None or manifest.kind != kind:
-        raise OutputError(
-            f"{folder} is not a {KINDS[kind]} written by this version of ipsbayes (no {MANIFEST_NAME}); "
-            f"ipsbayes re-renders only folders whose manifest lists the files it wrote. Run the config again "
-            f"with --out to write a new {KINDS[kind]}."
-        )
-    refuse_links(folder, manifest.files)  # before any work: the files it will rewrite
-    lock = acquire(folder, KINDS[kind])
-    staging = folder.parent / f".{folder.name}.render-{uuid.uuid4().hex[:8]}"
-    try:
-        staging.mkdir()
-    except OSError as exc:
-        lock.release()
-        raise OutputError(f"Cannot write next to {folder}: {describe_os_error(exc)}") from exc
-    claim = OutputClaim(folder, folder, staging, kind, lock=lock)
-    _ACTIVE.add(claim)
-    try:
-        yield staging
-        interrupt.raise_if_interrupted()  # a stop whose KeyboardInterrupt Python swallowed (see atomic_output)
-        new_files = folder_files(staging)
-        refuse_links(folder, new_files)
-        clashes = [rel for rel in new_files if rel not in manifest.files and (folder / rel).exists()]
-        if clashes:
-            raise OutputError(
-                f"Re-rendering {folder} would overwrite {', '.join(clashes[:5])}, which ipsbayes did not write; "
-                "move those files elsewhere and run `ipsbayes report` again"
-            )
-        edited = changed_files(folder, manifest, new_files)
-        same = {rel for rel in edited if _same_bytes(staging / rel, folder / rel)}  # nothing of the user's lost
-        if edited := [rel for rel in edited if rel not in same]:
-            it = (
-                "it and so is yours now; move or rename it"
-                if len(edited) == 1
-                else "them and so are yours now; move or rename them"
-            )
-            raise OutputError(
-                f"Re-rendering {folder} would replace {', '.join(edited[:5])}, which changed since ipsbayes wrote "
-                f"{it} and run `ipsbayes report` again (nothing was changed)"
-            )
-        with interrupt.deferred():
-            moved = [rel for rel in new_files if rel not in same]
-            for rel in moved:
-                destination = folder / rel
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / rel, destination)
-            still_there = {rel for rel in manifest.files if (folder / rel).is_file()}
-            records = {rel: manifest.records[rel] for rel in still_there | same if rel in manifest.records}
-            records |= {rel: file_record(folder / rel) for rel in moved}
-            shutil.rmtree(staging, ignore_errors=True)
-            write_listing(folder, kind, sorted(still_there | set(new_files)), records)
-            claim.placed = True
-    finally:
-        claim.release()
-
-
-def _same_bytes(first: Path, second: Path) -> bool:
-    """Whether two files hold the same bytes."""
-    import filecmp
-
-    try:
-        return filecmp.cmp(first, second, shallow=False)
-    except OSError:
-        return False
-
-
 __all__ = [
     "KINDS",
     "MANIFEST_NAME",
@@ -501,7 +419,7 @@ __all__ = [
     "never_output",
     "placed_count",
     "read_manifest",
-    "refresh_folder",
+    "register",
     "release_all",
     "releasing_claims",
     "versioned_sibling",

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ipsbayes.config import read_toml
+from ipsbayes.config_files import read_toml
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.mixture import Mixture, mixture_problems
 from ipsbayes.prior_slots import META_KEYS, PriorSlot, slot_problems

@@ -39,9 +39,9 @@ from ipsbayes.output import (
     atomic_output,
     claim_output,
     read_manifest,
-    refresh_folder,
     releasing_claims,
 )
+from ipsbayes.output_refresh import refresh_folder
 
 PACKAGES = (
     "ipsbayes",

@@ -25,7 +25,8 @@ import xarray as xr
 from ipsbayes import chunks, compiler_flags, forked, loo_policy
 from ipsbayes import progress as progress_stage
 from ipsbayes.compared import compared_names
-from ipsbayes.config import RunConfig, config_without_invalid_keys, parse_config, read_toml
+from ipsbayes.config import RunConfig, config_without_invalid_keys, parse_config
+from ipsbayes.config_files import read_toml
 from ipsbayes.conflict import DRAWS as CONFLICT_DRAWS
 from ipsbayes.conflict import has_assignment, prior_data_conflict
 from ipsbayes.data import DataBundle, raise_if, read_bundle

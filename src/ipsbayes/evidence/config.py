@@ -26,7 +26,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ipsbayes.config import SamplerConfig, not_a_regular_file, read_toml
+from ipsbayes.config import SamplerConfig
+from ipsbayes.config_files import not_a_regular_file, read_toml
 from ipsbayes.config_problems import Number, WholeNumber, pydantic_problems
 from ipsbayes.errors import ConfigError
 

@@ -32,7 +32,8 @@ import numpy as np
 import xarray as xr
 from scipy.special import expit
 
-from ipsbayes.config import DiagnosticsConfig, read_toml
+from ipsbayes.config import DiagnosticsConfig
+from ipsbayes.config_files import read_toml
 from ipsbayes.diagnostics import Diagnostics, diagnose
 from ipsbayes.errors import OutputError
 from ipsbayes.ess import ess, unit_information_sd

@@ -32,7 +32,7 @@ from ipsbayes.config_problems import Number
 from ipsbayes.data import DataBundle, Table, raise_if
 from ipsbayes.data_checks import constant_columns, handle_missing, not_nested, trial_counts, varying_within_factor
 from ipsbayes.families import FAMILIES, OutcomeFamily
-from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, estimand, nb_plural, nb_word, register
+from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, register
 from ipsbayes.models.design import Design
 from ipsbayes.models.formula import GroupBlock, ModelFormula, parse_model_formula
 from ipsbayes.models.groups import anchor_factor, choose_centring, collapse_rows, group_arrays, group_summaries, idx_key
@@ -48,7 +48,7 @@ from ipsbayes.models.pointwise import (
 )
 from ipsbayes.models.pooling import CENTRE_ABOVE, Parameterisation
 from ipsbayes.models.predict import Predictor
-from ipsbayes.models.regression_estimands import regression_estimands
+from ipsbayes.models.regression_estimands import group_spread_estimands, regression_estimands
 from ipsbayes.present import Presentation
 from ipsbayes.prior_slots import PriorSlot
 from ipsbayes.priors import Prior, PriorSet
@@ -430,36 +430,7 @@ class Multilevel(ModelFamily):
         words = data.info["vocabulary"]
         predictor = Predictor.from_posterior(posterior, data, family)
         out = regression_estimands(predictor, posterior, data, spec.fidelity, words, spec.outcome_unit)
-        scale = f"SD ({family.scale_name})" if family.link == "logit" else (spec.outcome_unit or "outcome units")
-        first = True
-        for block in data.info["blocks"]:
-            group = words.get(block.dim, block.dim)
-            group_nb = nb_word(words, block.dim, block.dim)
-            sd = posterior[block.block.sd_name]
-            what = "effects" if block.intercept_only else f"effects ({', '.join(block.columns)})"
-            what_nb = "effekter" if block.intercept_only else f"effekter ({', '.join(block.columns)})"
-            out[block.block.sd_name] = estimand(
-                sd, f"SD of {group} {what}", scale, null=None, label_nb=f"SD for {group_nb}-{what_nb}"
-            )
-            if block.k > 1:
-                out[block.block.corr_name] = estimand(
-                    posterior[block.block.corr_name],
-                    f"Correlation of {group} effects",
-                    "correlation",
-                    null=None,
-                    label_nb=f"Korrelasjon mellom {group_nb}-effekter",
-                )
-            if first and family.link == "logit" and block.intercept_only:
-                out["median_odds_ratio"] = estimand(
-                    np.exp(np.sqrt(2.0) * 0.6744897501960817 * sd),
-                    f"Median odds ratio between two random {words.get(block.dim + '_plural', group + 's')}",
-                    "MOR",
-                    null=None,
-                    label_nb="Median oddsratio mellom to tilfeldige " + nb_plural(words, block.dim, block.dim),
-                    note=f"odds ratio between the {group}s of two similar {words.get('units', 'observations')}, "
-                    "median over random pairs",
-                )
-                first = False
+        out.update(group_spread_estimands(posterior, data, family, words, spec.outcome_unit))
         for name, values in family.estimands(posterior, spec.outcome_unit).items():
             out[name] = values
         if "review_error_sd" in posterior:

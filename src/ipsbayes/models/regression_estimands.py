@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ipsbayes.models.base import ModelData, estimand, nb_word, unstack_draws
+from ipsbayes.families import OutcomeFamily
+from ipsbayes.models.base import ModelData, estimand, nb_plural, nb_word, unstack_draws
 from ipsbayes.models.groups import idx_key
 from ipsbayes.models.predict import Predictor, group_weights
 from ipsbayes.scales import FidelitySpec
@@ -99,6 +100,53 @@ def regression_estimands(
     if grid is not None:
         out.update(_fidelity_estimands(predictor, data, fidelity, post, units.multiplier * means.fidelity, grid, units))
     out.update(_group_estimands(group_dims, means.groups, data, post, words, units))
+    return out
+
+
+def group_spread_estimands(
+    posterior: xr.Dataset,
+    data: ModelData,
+    family: OutcomeFamily,
+    words: dict[str, str],
+    outcome_unit: str | None = None,
+) -> xr.Dataset:
+    """How much the groups differ: each grouping block's SD and the correlation of its effects.
+
+    SDs are on the model's scale (log-odds for a logit link, the outcome's unit otherwise); with a
+    logit link the first intercept-only block also gets the median odds ratio between two random
+    groups.
+    """
+    out = xr.Dataset()
+    scale = f"SD ({family.scale_name})" if family.link == "logit" else (outcome_unit or "outcome units")
+    first = True
+    for block in data.info["blocks"]:
+        group = words.get(block.dim, block.dim)
+        group_nb = nb_word(words, block.dim, block.dim)
+        sd = posterior[block.block.sd_name]
+        what = "effects" if block.intercept_only else f"effects ({', '.join(block.columns)})"
+        what_nb = "effekter" if block.intercept_only else f"effekter ({', '.join(block.columns)})"
+        out[block.block.sd_name] = estimand(
+            sd, f"SD of {group} {what}", scale, null=None, label_nb=f"SD for {group_nb}-{what_nb}"
+        )
+        if block.k > 1:
+            out[block.block.corr_name] = estimand(
+                posterior[block.block.corr_name],
+                f"Correlation of {group} effects",
+                "correlation",
+                null=None,
+                label_nb=f"Korrelasjon mellom {group_nb}-effekter",
+            )
+        if first and family.link == "logit" and block.intercept_only:
+            out["median_odds_ratio"] = estimand(
+                np.exp(np.sqrt(2.0) * 0.6744897501960817 * sd),
+                f"Median odds ratio between two random {words.get(block.dim + '_plural', group + 's')}",
+                "MOR",
+                null=None,
+                label_nb="Median oddsratio mellom to tilfeldige " + nb_plural(words, block.dim, block.dim),
+                note=f"odds ratio between the {group}s of two similar {words.get('units', 'observations')}, "
+                "median over random pairs",
+            )
+            first = False
     return out
 
 

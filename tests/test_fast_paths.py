@@ -172,6 +172,24 @@ def test_figure_writer_writes_the_pixels_savefig_writes(tmp_path):
     assert rgba_pixels(fig, 72).shape == (int(4.2 * 72), int(6.3 * 72), 4)
 
 
+@pytest.mark.parametrize("transparent", [False, True])
+def test_png_keeps_alpha_only_where_a_pixel_is_not_opaque(tmp_path, transparent):
+    from ipsbayes.report.figure_files import write_png
+
+    with plt.ioff():
+        fig = constrained_figure()
+        if transparent:
+            fig.patch.set_alpha(0.0)
+        fig.draw_without_rendering()
+        pixels = rgba_pixels(fig, 40)
+        plt.close(fig)
+    assert (pixels[..., 3] < 255).any() == transparent
+    write_png(pixels, tmp_path / "f.png", 40)
+    image = Image.open(tmp_path / "f.png")
+    assert image.mode == ("RGBA" if transparent else "RGB")
+    np.testing.assert_array_equal(np.asarray(image.convert("RGBA")), pixels)  # the same pixels either way
+
+
 def test_figure_writer_reports_a_failed_write(tmp_path):
     with plt.ioff():
         fig = constrained_figure()

@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,6 +173,7 @@ def fit(
     outputs: Outputs = LIGHT,
     reuse_compiled: bool = False,
     progress: bool | None = None,
+    while_sampling: Callable[[], object] | None = None,
 ) -> Fitted:
     """Fit one model end to end and put it through the diagnostics gate.
 
@@ -192,6 +194,9 @@ def fit(
         Reuse a compiled model of the same structure from earlier fits in this process.
     progress : bool, optional
         Sampler progress bars (default: on an interactive terminal only).
+    while_sampling : callable, optional
+        Work that does not need the draws, run while the chains sample where the sampler allows it
+        (:func:`~ipsbayes.sampling.sample`); it must keep its own errors.
 
     Returns
     -------
@@ -222,6 +227,7 @@ def fit(
             reuse_compiled=reuse_compiled,
             likelihood_subsample=outputs.likelihood_subsample,
             predictive_draws=outputs.predictive_draws,
+            while_sampling=while_sampling,
             family_groups={
                 "log_likelihood": functools.partial(family.log_likelihood, data=data, spec=spec),
                 "log_likelihood_summary": functools.partial(family.log_likelihood_summary, data=data, spec=spec),

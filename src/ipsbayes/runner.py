@@ -27,8 +27,7 @@ from ipsbayes import progress as progress_stage
 from ipsbayes.compared import compared_names
 from ipsbayes.config import RunConfig, config_without_invalid_keys, parse_config
 from ipsbayes.config_files import read_toml
-from ipsbayes.conflict import DRAWS as CONFLICT_DRAWS
-from ipsbayes.conflict import has_assignment, prior_data_conflict
+from ipsbayes.conflict import prior_data_conflict
 from ipsbayes.data import DataBundle, raise_if, read_bundle
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.errors import ConfigError, DiagnosticsGateError, OutputError, did_you_mean
@@ -53,8 +52,9 @@ from ipsbayes.rundir import (
     write_posterior_in_child,
     write_toml,
 )
-from ipsbayes.sampling import resolve_settings, sample_prior_predictive
+from ipsbayes.sampling import resolve_settings
 from ipsbayes.sensitivity import (
+    PriorsAlone,
     check_sensitivity,
     config_priors,
     power_scaling,
@@ -248,6 +248,8 @@ def run(
     config = plan.config.with_overrides(profile=profile, seed=seed)
     rows = int(plan.data.arrays["y"].size)
     pointwise = loo_policy.keeps_pointwise(config, plan.family, plan.data, plan.spec)
+    # what the priors alone imply needs no posterior draws: the sampler's wait computes it beside the chains
+    priors_alone = PriorsAlone(plan.family, plan.model, plan.data, plan.spec, config)
     main_fit = fit(
         plan.family,
         plan.spec,
@@ -262,6 +264,7 @@ def run(
             predictive_draws=None if pointwise else loo_policy.LARGE_DATA_PREDICTIVE_DRAWS,
         ),
         progress=progress,
+        while_sampling=priors_alone.during_sampling,
     )
     compiler_flags.keep_found_flags()  # found at the first C compile (the deterministics), for later processes
     timings = {**plan.timings, **main_fit.timings}
@@ -272,15 +275,11 @@ def run(
     power = config.sensitivity.power_scaling and (pointwise or "log_likelihood_total" in datatree.children)
     step = time.perf_counter()
     datatree["estimands"] = xr.DataTree(estimands)
-    # one prior-predictive draw serves the prior estimands and the prior-data conflict check (one compilation)
-    try:
-        shared = sample_prior_predictive(plan.model, CONFLICT_DRAWS, config.seed) if has_assignment(plan.data) else None
-        with chunks.threads(main_fit.settings["cores"]):
-            implied = prior_estimands(plan.family, plan.model, plan.data, plan.spec, config, prior_draws=shared)
-    except ArithmeticError as exc:  # e.g. InverseGamma(0.001, 0.001): a draw of 0 inverted (PyTensor's scalar path)
-        implied = None
+    alone = priors_alone.result(threads=main_fit.settings["cores"])  # computed while the chains sampled, or now
+    shared, implied = alone.draws, alone.estimands
+    if alone.failure is not None:
         plan.data.notes.append(
-            f"The priors alone could not be drawn ({type(exc).__name__}: a prior this vague gives infinite draws), "
+            f"The priors alone could not be drawn ({alone.failure}: a prior this vague gives infinite draws), "
             "so the report shows no estimands implied by the priors and no prior-data conflict check."
         )
         datatree["estimands"].attrs["notes"] = json.dumps(plan.data.notes)
@@ -290,6 +289,8 @@ def run(
         if conflict is not None:
             datatree["prior_data_conflict"] = xr.DataTree(conflict)
     timings["prior_estimands"] = time.perf_counter() - step
+    if alone.while_sampling:  # its seconds overlapped the sampling's
+        timings["prior_estimands_while_sampling"] = alone.seconds
     progress_stage.done("prior estimands")
     step = time.perf_counter()
     compared = compared_names(estimands, config.sensitivity.estimands)  # vector estimands element by element

@@ -11,12 +11,13 @@ constant_data), so diagnostics and reports need not know who sampled.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from ipsbayes import interrupt
 from ipsbayes import progress as progress_stage
 from ipsbayes.backends import C_MODE, LOG_DENSITY_MODE, NO_BLAS_WARNING, draw_mode
 from ipsbayes.config import SamplerConfig
+from ipsbayes.draws import check_draws, normalise_sample_stats
 from ipsbayes.errors import SamplingError
 from ipsbayes.family_groups import FamilyGroup, add_from_family, add_likelihood_summary, add_predictive
 from ipsbayes.initial_point import check_initial_point, default_initial_values
@@ -155,6 +157,7 @@ def sample(
     family_groups: dict[str, FamilyGroup] | None = None,
     likelihood_subsample: int = 0,
     predictive_draws: int | None = None,
+    while_sampling: Callable[[], object] | None = None,
 ) -> Fit:
     """Sample ``model`` and attach log-likelihood and posterior predictive draws.
 
@@ -193,6 +196,10 @@ def sample(
         a few probe draws, so the rows are evaluated only for the subsample.
     predictive_draws : int, optional
         Posterior predictive draws from about this many evenly spaced posterior draws (None: all).
+    while_sampling : callable, optional
+        Work that does not need the draws, run on this thread while nutpie's threads sample (once,
+        not again if the sampler runs again after divergences). Not run with PyMC's sampler: the
+        caller runs it afterwards. It must not raise (keep its errors for later).
 
     Returns
     -------
@@ -226,6 +233,7 @@ def sample(
             family_groups=family_groups or {},
             likelihood_subsample=likelihood_subsample,
             predictive_draws=predictive_draws,
+            while_sampling=while_sampling,
         )
 
 
@@ -257,11 +265,12 @@ def _sample_and_process(
     family_groups: dict[str, FamilyGroup],
     likelihood_subsample: int = 0,
     predictive_draws: int | None = None,
+    while_sampling: Callable[[], object] | None = None,
 ) -> Fit:
     try:
         with interrupt.watch():  # samplers swallow Ctrl-C and return a partial trace: remember it
             if settings["backend"] == "nutpie":
-                datatree = _sample_nutpie(model, settings, seed, progress, timings, reuse_compiled)
+                datatree = _sample_nutpie(model, settings, seed, progress, timings, reuse_compiled, while_sampling)
             else:
                 datatree = _sample_pymc(model, settings, seed, progress, timings)
     except (RuntimeError, ValueError, FloatingPointError) as exc:
@@ -298,7 +307,13 @@ def _sample_and_process(
 
 
 def _sample_nutpie(
-    model: pm.Model, settings: dict[str, Any], seed: int, progress: bool, timings: dict[str, float], reuse: bool
+    model: pm.Model,
+    settings: dict[str, Any],
+    seed: int,
+    progress: bool,
+    timings: dict[str, float],
+    reuse: bool,
+    while_sampling: Callable[[], object] | None = None,
 ) -> xr.DataTree:
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
@@ -318,6 +333,9 @@ def _sample_nutpie(
         settings["tune"],
     )
 
+    work = [functools.partial(prepare_for_draws, model), *([while_sampling] if while_sampling else [])]
+    waiting_work = [lambda: [job() for job in work]]  # once, in the first sampling's wait
+
     def sample_once(target_accept: float) -> xr.DataTree:
         background = nutpie.sample(
             compiled,
@@ -331,7 +349,7 @@ def _sample_nutpie(
             target_accept=target_accept,
             blocking=False,
         )
-        return wait_for(background)
+        return wait_for(background, while_waiting=waiting_work.pop() if waiting_work else None)
 
     datatree = sample_with_ladder(sample_once, settings, timings, "sampling")
     progress_stage.done("sampling")
@@ -352,14 +370,18 @@ def _sample_nutpie(
     return datatree
 
 
-def wait_for(background: Any, poll: float = 0.1) -> xr.DataTree:
+def wait_for(background: Any, poll: float = 0.1, while_waiting: Callable[[], object] | None = None) -> xr.DataTree:
     """Wait for nutpie's background sampler; on Ctrl-C (or any error) stop it and raise.
 
     ``nutpie.sample(blocking=True)`` catches ``KeyboardInterrupt`` and returns the draws
     made so far, so a run would go on with a partial fit. Polling here lets the interrupt
     reach Python: the sampler is cancelled (its draws discarded) and the interrupt raised.
+    ``while_waiting`` runs first, on this thread, while the sampler's own threads sample
+    (they do not need Python's lock); an error in it stops the sampler too.
     """
     try:
+        if while_waiting is not None:
+            while_waiting()
         while True:
             try:  # nutpie raises TimeoutError while the sampler is still running
                 return background.wait(timeout=poll)
@@ -371,33 +393,20 @@ def wait_for(background: Any, poll: float = 0.1) -> xr.DataTree:
         raise
 
 
-def check_draws(datatree: xr.DataTree, settings: dict[str, Any]) -> None:
-    """Raise SamplingError unless every chain returned every draw that was asked for.
+def prepare_for_draws(model: pm.Model) -> None:
+    """What the steps after sampling need that does not depend on the draws: run while the chains sample.
 
-    A sampler that stopped early (interrupted, crashed in a worker) returns fewer draws,
-    fewer chains, or chains padded with missing values; such a fit is never reported.
+    The first C function a process builds makes PyTensor read the key of every module in its
+    compile cache (0.1 s with 280 modules; it grows with the cache), and the deterministics'
+    function then loads its modules. Both are done here, while nutpie's threads sample, by
+    building the function :func:`pymc.compute_deterministics` builds after sampling; it is
+    thrown away, so the draws and every number are unchanged.
     """
-    if "posterior" not in datatree.children:
-        raise SamplingError("The sampler returned no posterior draws")
-    posterior = datatree["posterior"].to_dataset()
-    chains, draws = posterior.sizes.get("chain", 0), posterior.sizes.get("draw", 0)
-    asked = (settings["chains"], settings["draws"])
-    if (chains, draws) != asked:
-        raise SamplingError(
-            f"The sampler returned {draws:,} draws in {chains} chain(s), but {asked[1]:,} draws in each of {asked[0]} "
-            "chains were asked for; a partial fit is never reported. Run again (if you did not press Ctrl-C, "
-            "this is a sampler failure: run with --debug)."
-        )
-    for name, values in posterior.data_vars.items():
-        if not np.issubdtype(values.dtype, np.floating) or "chain" not in values.dims:
-            continue
-        missing = values.isnull().any([d for d in values.dims if d != "chain"]).values
-        if missing.any():
-            bad = [str(c) for c in np.flatnonzero(missing)]
-            raise SamplingError(
-                f"The sampler returned missing draws of '{name}' in chain(s) {', '.join(bad)}; "
-                "a partial fit is never reported. Run again."
-            )
+    if not model.deterministics:
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
+        model.compile_fn(inputs=model.free_RVs, outs=list(model.deterministics), on_unused_input="ignore", **C_MODE)
 
 
 def _sample_pymc(
@@ -430,20 +439,6 @@ def _sample_pymc(
     timings["compile_and_sampling"] = timings.pop("sampling")
     progress_stage.done("compile and sampling")
     return datatree
-
-
-def normalise_sample_stats(datatree: xr.DataTree) -> None:
-    """Give sample stats the names ArviZ's ``diagnose`` reads, whatever the backend.
-
-    nutpie reports ``maxdepth_reached``; ArviZ and PyMC use ``reached_max_treedepth``.
-    Free-text divergence messages (object dtype) are dropped so the tree can be
-    written to netCDF.
-    """
-    stats = datatree["sample_stats"].to_dataset()
-    if "maxdepth_reached" in stats and "reached_max_treedepth" not in stats:
-        stats["reached_max_treedepth"] = stats["maxdepth_reached"].astype(bool)
-    drop = [name for name, var in stats.data_vars.items() if var.dtype == object]
-    datatree["sample_stats"] = xr.DataTree(stats.drop_vars(drop), name="sample_stats")
 
 
 def sample_prior_predictive(model: pm.Model, draws: int, seed: int, var_names: list[str] | None = None) -> xr.DataTree:

@@ -21,8 +21,10 @@ import functools
 import json
 import logging
 import os
+import time
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +33,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ipsbayes import forked
+from ipsbayes import chunks, forked
 from ipsbayes import progress as progress_stage
 from ipsbayes.compared import compared_names, flatten, parent_of, vocabulary_of
 from ipsbayes.config import RunConfig
+from ipsbayes.conflict import DRAWS as CONFLICT_DRAWS
+from ipsbayes.conflict import has_assignment
 from ipsbayes.data import DataBundle
 from ipsbayes.errors import IpsBayesError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
@@ -158,6 +162,66 @@ def prior_estimands(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return family.estimands(prior, data, spec, config)
+
+
+@dataclass
+class PriorsAlone:
+    """The priors' own draws and the estimands they imply, computed once, while the chains sample if they can.
+
+    Nothing here needs the posterior draws, so a run passes this as ``while_sampling`` to
+    :func:`~ipsbayes.pipeline.fit` (nutpie samples on its own threads meanwhile) and reads
+    :meth:`result` afterwards, which computes it then if the sampler did not run it. The numbers
+    are the same either way: the draws take the run's seed, and the estimands' chunks give the
+    same numbers on any number of threads. The prior predictive draws are shared with the
+    prior-data conflict check (one compilation) where the data have an assignment column.
+    """
+
+    family: ModelFamily
+    model: Any
+    data: ModelData
+    spec: ModelSpec
+    config: RunConfig
+    #: prior predictive draws (``CONFLICT_DRAWS`` of them), where the conflict check uses them too
+    draws: xr.DataTree | None = None
+    estimands: xr.Dataset | None = None
+    #: the error's class name where the priors could not be drawn (e.g. a prior so vague it gives infinite draws)
+    failure: str | None = None
+    #: seconds it took; None until computed
+    seconds: float | None = None
+    #: while the sampler waits, whether it ran there
+    while_sampling: bool = False
+    _error: Exception | None = field(default=None, repr=False)
+
+    def __call__(self, threads: int | None = None) -> None:
+        """Compute it (once); any error but an interrupt is kept for :meth:`result`."""
+        if self.seconds is not None:
+            return
+        started = time.perf_counter()
+        try:
+            if has_assignment(self.data):
+                self.draws = sample_prior_predictive(self.model, CONFLICT_DRAWS, self.config.seed)
+            with chunks.threads(threads):
+                self.estimands = prior_estimands(
+                    self.family, self.model, self.data, self.spec, self.config, prior_draws=self.draws
+                )
+        except ArithmeticError as exc:  # e.g. InverseGamma(0.001, 0.001): a draw of 0 inverted (PyTensor's scalar path)
+            self.draws, self.estimands, self.failure = None, None, type(exc).__name__
+        except Exception as exc:  # raised where the run asks for the result, not inside the sampler's wait
+            self._error = exc
+        self.seconds = time.perf_counter() - started
+
+    def during_sampling(self) -> None:
+        """:meth:`__call__` on one thread, beside the chains (what the sampler's wait runs)."""
+        if self.seconds is None:
+            self.while_sampling = True
+            self()
+
+    def result(self, threads: int | None = None) -> PriorsAlone:
+        """Computed (now, on up to ``threads`` threads, if not yet); raises the error it met."""
+        self(threads)
+        if self._error is not None:
+            raise self._error
+        return self
 
 
 def refit(

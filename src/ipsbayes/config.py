@@ -358,6 +358,8 @@ def parse_config(source: Path | dict[str, Any]) -> tuple[RunConfig | None, list[
     problems += _file_problems(config, where)
     if config.diagnostics.rhat_fail < config.diagnostics.rhat_warn:
         problems.append(f"{where}: key 'diagnostics.rhat_fail' must be >= 'diagnostics.rhat_warn'")
+    if config.diagnostics.ess_fail_per_chain > config.diagnostics.ess_per_chain:
+        problems.append(f"{where}: key 'diagnostics.ess_fail_per_chain' must be <= 'diagnostics.ess_per_chain'")
     return config, problems
 
 

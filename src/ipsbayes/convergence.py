@@ -68,7 +68,14 @@ def diagnostic_summary(
     # ArviZ's row labels ("theta[school_a]"), made by its own labeller
     labeller = BaseLabeller()
     labels = [labeller.make_label_flat(name, sel, isel) for name, sel, isel in xarray_sel_iter(elements)]
-    return pd.DataFrame(values.T, index=labels, columns=list(COLUMNS))
+    frame = pd.DataFrame(values.T, index=labels, columns=list(COLUMNS))
+    finite = np.isfinite(stack).all(axis=(1, 2))
+    constant = finite & (stack.max(axis=(1, 2), initial=-np.inf) == stack.min(axis=(1, 2), initial=np.inf))
+    # elements whose R-hat and ESS are undefined for a reason a check must tell apart: draws that are not
+    # finite numbers (a problem) and draws that never vary (nothing to converge)
+    frame.attrs["nonfinite"] = [labels[i] for i in np.flatnonzero(~finite)]
+    frame.attrs["constant"] = [labels[i] for i in np.flatnonzero(constant)]
+    return frame
 
 
 def mean_ess(posterior: xr.Dataset) -> np.ndarray:
@@ -124,7 +131,10 @@ def rhat_rank(stack: np.ndarray) -> np.ndarray:
         split = split_chains(stack[ok])
         bulk = _rhat(z_scale(split))
         folded = np.abs(split - np.median(split.reshape(split.shape[0], -1), axis=1)[:, None, None])
-        out[ok] = np.maximum(bulk, _rhat(z_scale(folded)))
+        tail = _rhat(z_scale(folded))
+        # ArviZ takes Python's max(bulk, tail): a tail R-hat of 0/0 (every folded draw equal, as when
+        # half the draws take each of two values) leaves the bulk R-hat, where np.maximum gives NaN
+        out[ok] = np.where(tail > bulk, tail, bulk)
     return out
 
 

@@ -33,11 +33,22 @@ import xarray as xr
 
 from ipsbayes.config import DiagnosticsConfig
 from ipsbayes.convergence import diagnostic_summary
-from ipsbayes.diagnostics_text import advice_for, check_text, decimal_commas, listing, parameter_label
+from ipsbayes.diagnostics_text import (
+    SHOWN,
+    advice_for,
+    beside,
+    check_text,
+    decimal_commas,
+    listing,
+    parameter_label,
+)
 from ipsbayes.loo import psis_loo, relative_efficiency, subsampled_loo
 
 Status = Literal["pass", "warn", "fail", "skipped"]
 _ORDER = {"skipped": 0, "pass": 0, "warn": 1, "fail": 2}
+#: PSIS-LOO's Pareto tail is min(S / 5, 3 sqrt(S / r_eff)) draws and the fit needs 5 of them: 25 draws;
+#: below 30 the tail's first quartile is its minimum and no k can be estimated
+MIN_LOO_DRAWS = 30
 
 
 @dataclass(frozen=True)
@@ -144,7 +155,10 @@ def diagnose(
         warnings.simplefilter("ignore")
         summary = diagnostic_summary(datatree["posterior"].to_dataset(), var_names=var_names)
         sampler = sampler_statistics(datatree)
-    checks.append(_rhat_check(summary, thresholds, result, words))
+    nonfinite = _nonfinite_check(summary, words)
+    if nonfinite is not None:
+        checks.append(nonfinite)
+    checks.append(_rhat_check(summary, thresholds, result, words, n_chains))
     for kind in ("bulk", "tail"):
         checks.append(_ess_check(summary, kind, n_chains, thresholds, result, words))
     divergent = sampler.get("divergent", {}).get("n_divergent")
@@ -252,11 +266,69 @@ def raised_target_note(datatree: xr.DataTree) -> tuple[str, str]:
     )
 
 
+def _nonfinite_check(summary: pd.DataFrame, words: Mapping[str, str] | None = None) -> Check | None:
+    """Posterior elements with draws that are not finite numbers (NaN or infinite): their R-hat and ESS are unknown."""
+    bad = list(summary.attrs.get("nonfinite", []))
+    if not bad:
+        return None
+    shown = [parameter_label(name, "en", words) for name in bad[:SHOWN]]
+    shown_nb = [parameter_label(name, "nb", words) for name in bad[:SHOWN]]
+    more = len(bad) - len(shown)
+    return Check(
+        "finite_draws",
+        "warn",
+        len(bad),
+        "warn if any element has a NaN or infinite draw",
+        f"{len(bad)} of {len(summary)} parameter elements have draws that are NaN or infinite, so their R-hat and "
+        f"ESS cannot be computed: {', '.join(shown)}" + (f" and {more} more" if more else ""),
+        bad,
+        advice_for("finite_draws", "warn"),
+        message_nb=f"{len(bad)} av {len(summary)} parameterelementer har trekninger som er NaN eller uendelige, så "
+        f"R-hat og ESS kan ikke beregnes for dem: {', '.join(shown_nb)}" + (f" og {more} til" if more else ""),
+    )
+
+
+def _checked(summary: pd.DataFrame, column: str) -> pd.Series:
+    """A column of the summary over the elements it is defined for: not constant, every draw finite."""
+    left_out = set(summary.attrs.get("nonfinite", [])) | set(summary.attrs.get("constant", []))
+    values = summary[column].astype(float)
+    return values[~values.index.isin(left_out)].dropna()
+
+
+def _nothing_to_check(name: str, rule: str) -> Check:
+    return Check(
+        name,
+        "skipped",
+        None,
+        rule,
+        "no parameter element to check: every element is constant or has non-finite draws",
+        message_nb="ingen parameterelementer å sjekke: alle er konstante eller har trekninger som ikke er endelige",
+    )
+
+
 def _rhat_check(
-    summary: pd.DataFrame, thresholds: DiagnosticsConfig, result: Diagnostics, words: Mapping[str, str] | None = None
+    summary: pd.DataFrame,
+    thresholds: DiagnosticsConfig,
+    result: Diagnostics,
+    words: Mapping[str, str] | None = None,
+    n_chains: int = 4,
 ) -> Check:
-    rhat = summary["r_hat"].astype(float).dropna().sort_values(ascending=False)
+    rule = f"warn > {thresholds.rhat_warn}, fail > {thresholds.rhat_fail}"
+    if n_chains < 2:
+        return Check(
+            "r_hat",
+            "warn",
+            None,
+            rule,
+            "R-hat needs at least 2 chains: with 1 chain, whether independent chains agree cannot be checked",
+            advice=advice_for("chains", "warn"),
+            message_nb="R-hat krever minst 2 kjeder: med 1 kjede kan det ikke sjekkes om uavhengige kjeder er enige",
+        )
+    rhat = _checked(summary, "r_hat").sort_values(ascending=False)
+    if rhat.empty:
+        return _nothing_to_check("r_hat", rule)
     worst = float(rhat.iloc[0])
+    edges = (thresholds.rhat_warn, thresholds.rhat_fail)
     result.worst_parameters["r_hat"] = rhat.index[:5].tolist()
     if worst > thresholds.rhat_fail:
         status: Status = "fail"
@@ -268,25 +340,23 @@ def _rhat_check(
     if len(beyond):
         message = (
             f"R-hat above {thresholds.rhat_warn} for {len(beyond)} of {len(rhat)} parameter elements: "
-            f"{listing(beyond, '.3f', 'en', words)}"
+            f"{listing(beyond, 3, 'en', words, edges)}"
         )
         message_nb = (
             f"R-hat over {thresholds.rhat_warn} for {len(beyond)} av {len(rhat)} parameterelementer: "
-            f"{listing(beyond, '.3f', 'nb', words)}"
+            f"{listing(beyond, 3, 'nb', words, edges)}"
         )
     else:
-        first = str(rhat.index[0])
-        message = (
-            f"largest R-hat {worst:.3f} ({parameter_label(first, 'en', words)}) over {len(rhat)} parameter elements"
-        )
+        first, shown = str(rhat.index[0]), beside(worst, 3, edges)
+        message = f"largest R-hat {shown} ({parameter_label(first, 'en', words)}) over {len(rhat)} parameter elements"
         message_nb = (
-            f"største R-hat {worst:.3f} ({parameter_label(first, 'nb', words)}) over {len(rhat)} parameterelementer"
+            f"største R-hat {shown} ({parameter_label(first, 'nb', words)}) over {len(rhat)} parameterelementer"
         )
     return Check(
         "r_hat",
         status,
-        round(worst, 4),
-        f"warn > {thresholds.rhat_warn}, fail > {thresholds.rhat_fail}",
+        round(worst, 6),
+        rule,
         message,
         [str(p) for p in beyond.index],
         advice_for("r_hat", status),
@@ -302,9 +372,13 @@ def _ess_check(
     result: Diagnostics,
     words: Mapping[str, str] | None = None,
 ) -> Check:
-    ess = summary[f"ess_{kind}"].astype(float).dropna().sort_values()
-    lowest = float(ess.iloc[0])
     warn_at, fail_at = thresholds.ess_per_chain * n_chains, thresholds.ess_fail_per_chain * n_chains
+    rule = f"warn < {warn_at:g}, fail < {fail_at:g} ({n_chains} chains)"
+    ess = _checked(summary, f"ess_{kind}").sort_values()
+    if ess.empty:
+        return _nothing_to_check(f"ess_{kind}", rule)
+    lowest = float(ess.iloc[0])
+    edges = (warn_at, fail_at)
     result.worst_parameters[f"ess_{kind}"] = ess.index[:5].tolist()
     status: Status = "fail" if lowest < fail_at else "warn" if lowest < warn_at else "pass"
     below = ess[ess < warn_at]
@@ -312,26 +386,25 @@ def _ess_check(
     if len(below):
         message = (
             f"{kind} ESS below {warn_at:g} for {len(below)} of {len(ess)} parameter elements: "
-            f"{listing(below, '.0f', 'en', words)}"
+            f"{listing(below, 0, 'en', words, edges)}"
         )
         message_nb = (
             f"{kind_nb}-ESS under {warn_at:g} for {len(below)} av {len(ess)} parameterelementer: "
-            f"{listing(below, '.0f', 'nb', words)}"
+            f"{listing(below, 0, 'nb', words, edges)}"
         )
     else:
-        first = str(ess.index[0])
+        first, shown = str(ess.index[0]), beside(lowest, 0, edges)
         message = (
-            f"lowest {kind} ESS {lowest:.0f} ({parameter_label(first, 'en', words)}) over {len(ess)} parameter elements"
+            f"lowest {kind} ESS {shown} ({parameter_label(first, 'en', words)}) over {len(ess)} parameter elements"
         )
         message_nb = (
-            f"laveste {kind_nb}-ESS {lowest:.0f} ({parameter_label(first, 'nb', words)}) over {len(ess)} "
-            "parameterelementer"
+            f"laveste {kind_nb}-ESS {shown} ({parameter_label(first, 'nb', words)}) over {len(ess)} parameterelementer"
         )
     return Check(
         f"ess_{kind}",
         status,
-        round(lowest, 1),
-        f"warn < {warn_at:g}, fail < {fail_at:g} ({n_chains} chains)",
+        round(lowest, 3),
+        rule,
         message,
         [str(p) for p in below.index],
         advice_for(f"ess_{kind}", status),
@@ -359,6 +432,20 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
         ]
     pointwise = datatree["loo_subsample" if subsampled else "log_likelihood"].to_dataset()
     names = list(pointwise.data_vars)
+    draws = pointwise.sizes.get("chain", 1) * pointwise.sizes.get("draw", 1)
+    if names and draws < MIN_LOO_DRAWS:  # a Pareto tail of 5 draws needs 25; below 30 no k can be estimated
+        return [
+            Check(
+                "pareto_k",
+                "warn",
+                None,
+                "",
+                f"PSIS-LOO needs at least {MIN_LOO_DRAWS} draws in all; this fit has {draws}, so LOO was not computed",
+                advice=advice_for("loo_draws", "warn"),
+                message_nb=f"PSIS-LOO trenger minst {MIN_LOO_DRAWS} trekninger i alt; denne tilpasningen har {draws}, "
+                "så LOO ble ikke beregnet",
+            )
+        ]
     checks = []
     r_eff = relative_efficiency(datatree["posterior"].to_dataset()) if names else 1.0
     for name in names:
@@ -370,13 +457,16 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
             else:
                 loo = psis_loo(pointwise[name], r_eff)
         limit = thresholds.pareto_k_max if thresholds.pareto_k_max is not None else float(loo.good_k)
-        k = np.asarray(loo.pareto_k).ravel()
-        n_bad = int((k > limit).sum())
+        k = np.asarray(loo.pareto_k, dtype=float).ravel()
+        n_bad = int((~(k <= limit)).sum())  # a k that could not be estimated (NaN) is no better than a large one
+        unknown = int(np.isnan(k).sum())
+        largest = f"{np.nanmax(k):.2f}" if unknown < k.size else "nan"
         if subsampled:
             observations = f"{k.size:,} subsampled observations (of {loo.n_rows:,})"
-            se = f"SE {loo.se:.1f}, of which subsampling {loo.subsampling_se:.1f}"
+            # the elpd's SE (as exact LOO of every row would give it) and the subsampling's, side by side
+            se = f"SE {loo.se:.1f}; subsampling SE {loo.subsampling_se:.1f}"
             observations_nb = f"{k.size:,} utvalgte observasjoner (av {loo.n_rows:,})".replace(",", " ")
-            se_nb = f"SE {loo.se:.1f}, hvorav utvalg {loo.subsampling_se:.1f}"
+            se_nb = f"SE {loo.se:.1f}; utvalgs-SE {loo.subsampling_se:.1f}"
             note = (
                 f"LOO from a random subsample of {k.size:,} of {loo.n_rows:,} observations",
                 f"LOO fra et tilfeldig utvalg på {k.size:,} av {loo.n_rows:,} observasjoner".replace(",", " "),
@@ -390,13 +480,15 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
                 "pass" if n_bad == 0 else "warn",
                 n_bad,
                 f"warn if any k > {limit:.2f}",
-                f"{n_bad} of {observations} {'has' if n_bad == 1 else 'have'} Pareto k > {limit:.2f} "
-                f"(max {k.max():.2f}); elpd_loo {float(loo.elpd):.1f} ({se}), p_loo {float(loo.p):.1f}",
+                f"{n_bad} of {observations} {'has' if n_bad == 1 else 'have'} Pareto k > {limit:.2f}"
+                + (f" or no estimate of k ({unknown})" if unknown else "")
+                + f" (max {largest}); elpd_loo {float(loo.elpd):.1f} ({se}), p_loo {float(loo.p):.1f}",
                 advice=advice_for("pareto_k", "warn" if n_bad else "pass"),
                 note=note,
                 message_nb=decimal_commas(
-                    f"{n_bad} av {observations_nb} har Pareto k > {limit:.2f} (maks {k.max():.2f}); "
-                    f"elpd_loo {float(loo.elpd):.1f} ({se_nb}), p_loo {float(loo.p):.1f}"
+                    f"{n_bad} av {observations_nb} har Pareto k > {limit:.2f}"
+                    + (f" eller ikke noe estimat av k ({unknown})" if unknown else "")
+                    + f" (maks {largest}); elpd_loo {float(loo.elpd):.1f} ({se_nb}), p_loo {float(loo.p):.1f}"
                 ),
             )
         )

@@ -9,7 +9,7 @@ reports "klasse-effekt, K3", not "classroom effect"), and a Norwegian report get
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ipsbayes.textutil import decimal_commas
@@ -50,6 +50,20 @@ ADVICE: dict[str, tuple[str, str]] = {
     "e_bfmi": (
         "reparameterise group effects (`model.parameterisation`) or tighten the priors on group SDs",
         "reparameteriser gruppeeffektene (`model.parameterisation`) eller stram inn priorene på gruppe-SD",
+    ),
+    "chains": (
+        "run at least 2 chains (`sampler.chains`; 4 is the default), so that R-hat can compare them",
+        "kjør minst 2 kjeder (`sampler.chains`; 4 er standard), så R-hat kan sammenligne dem",
+    ),
+    "finite_draws": (
+        "a quantity overflowed or is undefined in some draws: check the scale of the priors and of the predictors "
+        "(a prior too wide for a log-odds or log scale gives infinite values when exponentiated)",
+        "en størrelse ble for stor eller er udefinert i noen trekninger: sjekk skalaen til priorene og "
+        "prediktorene (en prior som er for vid for en log-odds- eller log-skala gir uendelige verdier)",
+    ),
+    "loo_draws": (
+        "draw more (`sampler.draws`): PSIS-LOO needs at least 30 draws in all",
+        "trekk flere (`sampler.draws`): PSIS-LOO trenger minst 30 trekninger i alt",
     ),
     "pareto_k": (
         "leave-one-out estimates for these observations are unreliable: check them for outliers or misfit, and "
@@ -194,7 +208,9 @@ def _check_text_nb(check: Check, words: Mapping[str, str] | None = None) -> str:
         "tree_depth": f"{check.value} overganger nådde maksimal tredybde",
         "e_bfmi": f"laveste E-BFMI {_value(check.value)} (regel: {rule})",
     }.get(check.name.split(" ")[0], check.message_nb or check.message)
-    if check.name.startswith("pareto_k"):
+    if check.value is None:  # e.g. R-hat of one chain: the message says why there is no number
+        found = check.message_nb or check.message
+    if check.name.startswith("pareto_k") and check.value is not None:
         noun = "observasjon" if check.value == 1 else "observasjoner"
         found = f"{check.value} {noun} har Pareto k over grensen ({rule})" + (
             f" ({check.note[1]})" if check.note[1] else ""
@@ -207,6 +223,7 @@ def _check_text_nb(check: Check, words: Mapping[str, str] | None = None) -> str:
 STATUS_NB = {"pass": "bestått", "warn": "advarsel", "fail": "feil", "skipped": "hoppet over"}
 #: the words of the rules :mod:`ipsbayes.diagnostics` writes, in Norwegian (longest first)
 _RULE_NB = (
+    ("if any element has a NaN or infinite draw", "hvis et element har en trekning som er NaN eller uendelig"),
     ("if any chain", "hvis en kjede"),
     ("if any k", "hvis en k"),
     (" if ", " hvis "),
@@ -250,9 +267,12 @@ def table_rows(checks: list[Check], language: str = "en") -> list[dict[str, str]
 
 
 def _value(value: float | int | None) -> str:
-    """A check's number as read: four significant digits (``1.021``, ``83.2``), integers as they are."""
+    """A check's number as read: six significant digits (``1.0104``, ``399.6``), integers as they are.
+
+    Four digits made an R-hat of 1.0104 read "1.01" beside the rule "warn > 1.01".
+    """
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.6g}"
     return str(value)
 
 
@@ -270,10 +290,34 @@ def advice_for(name: str, status: str) -> str:
     return ADVICE.get(advice_key(name), ("", ""))[0] if status in ("warn", "fail") else ""
 
 
-def listing(values: pd.Series, fmt: str, language: str = "en", words: Mapping[str, str] | None = None) -> str:
-    """``SD of specialist effects (1.019), intercept (1.012) and 3 more`` for the worst-first ``values``."""
+def beside(value: float, decimals: int, edges: Sequence[float] = ()) -> str:
+    """``value`` with ``decimals`` decimals, or more where it would read as a threshold it is not.
+
+    R-hat 1.0104 beside the rule "> 1.01" reads ``1.0104``, not ``1.010``; a bulk ESS of 399.6 beside
+    "< 400" reads ``399.6``, not ``400``.
+    """
+    for places in range(decimals, decimals + 10):
+        text = f"{value:.{places}f}"
+        if not any(float(text) == edge != value for edge in edges):
+            return text
+    return repr(float(value))
+
+
+def listing(
+    values: pd.Series,
+    fmt: str | int,
+    language: str = "en",
+    words: Mapping[str, str] | None = None,
+    edges: Sequence[float] = (),
+) -> str:
+    """``SD of specialist effects (1.019), intercept (1.012) and 3 more`` for the worst-first ``values``.
+
+    ``fmt`` is a format spec, or a number of decimals, shown with more where a value would read as one
+    of the thresholds ``edges`` (:func:`beside`).
+    """
     shown = [
-        f"{parameter_label(str(name), language, words)} ({format(float(value), fmt)})"
+        f"{parameter_label(str(name), language, words)} "
+        f"({beside(float(value), fmt, edges) if isinstance(fmt, int) else format(float(value), fmt)})"
         for name, value in values.iloc[:SHOWN].items()
     ]
     more = len(values) - len(shown)

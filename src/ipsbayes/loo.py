@@ -7,7 +7,16 @@ module does the same computation on blocks of observations with numpy: the same
 tail length, the same empirical-Bayes Pareto fit (``arviz_stats`` ``_gpdfit``), the
 same truncation and normalisation, so ``elpd_loo``, its SE, ``p_loo`` and every
 Pareto k equal ArviZ's to float rounding (``tests/test_loo.py`` checks this against
-``az.loo``). Only the largest ``M + 1`` importance ratios of each observation are
+``az.loo``), with two deliberate exceptions where ArviZ has no usable answer:
+
+- a row whose largest importance ratios are all equal (its log-likelihood does not vary in the
+  tail) gets k = 0 and no smoothing, as Stan's C++ does; ArviZ raises "All tail values are the
+  same" (R's loo warns and gives k = Inf);
+- a row whose tail ratios underflow (a log-likelihood spanning about 750 over the draws: the
+  Pareto fit's grid is undefined) gets k = inf and is left unsmoothed, so the check flags it, as R's
+  loo leaves it unsmoothed with k NaN; ArviZ gives a small k and a NaN elpd, and does not warn.
+
+Only the largest ``M + 1`` importance ratios of each observation are
 sorted (a partition finds them), and the log-likelihood is read a block of columns
 at a time, so memory stays bounded.
 """
@@ -46,8 +55,8 @@ class SubsampledLoo:
     """PSIS-LOO of all rows estimated from a random subsample (the numbers ArviZ's ``loo_subsample`` gives)."""
 
     elpd: float
-    se: float  # total: the elpd's own uncertainty and the subsampling's
-    subsampling_se: float
+    se: float  # the elpd's SE as exact PSIS-LOO of every row would give it, estimated from the subsample
+    subsampling_se: float  # the further uncertainty of estimating from a subsample (reported beside ``se``)
     p: float
     pareto_k: np.ndarray  # (m,) of the subsampled rows
     elpd_i: np.ndarray  # (m,)
@@ -226,6 +235,10 @@ def subsampled_loo(log_lik: xr.DataArray, approximation: np.ndarray, r_eff: floa
     n_rows = len(approximation)
     elpd, subsampling_se, se = array_stats.diff_srs_estimator(exact.elpd_i, approximation[rows], approximation, n_rows)
     p, _, _ = array_stats.srs_estimator(exact.p_i, n_rows)
+    if not (np.isfinite(exact.elpd_i).all() and np.isfinite(approximation).all()):
+        # ArviZ's estimators leave a non-finite subsampled row out, and add a NaN approximation as 0, without
+        # a word; exact PSIS-LOO of such data is NaN, and so is this estimate of it
+        elpd = se = subsampling_se = p = np.nan
     return SubsampledLoo(
         elpd=float(elpd),
         se=float(se),

@@ -76,8 +76,8 @@ def large_data_notes(datatree: xr.DataTree, rows: int, asked: bool = False) -> l
         notes.append(
             f"LOO is estimated from a simple random subsample of {subsample.shape[-1]:,} rows, with every row's "
             "log-likelihood at the posterior means as the approximation in a difference estimator (Magnusson et "
-            "al. 2019); its SE includes the subsampling. Power-scaling sensitivity uses each draw's total "
-            "log-likelihood."
+            "al. 2019); the diagnostics give its SE and, beside it, the SE of the subsampling. Power-scaling "
+            "sensitivity uses each draw's total log-likelihood."
         )
     else:
         notes.append("LOO and power-scaling of the likelihood were skipped: this model has no form for summing it.")

@@ -80,9 +80,9 @@ _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(r"^LOO is estimated from a simple random subsample of (?P<m>[\d,]+) rows, .*\.$"),
         "LOO er estimert fra et enkelt tilfeldig utvalg på {m} rader, med hver rads log-likelihood ved "
-        "posteriorgjennomsnittene som tilnærming i en differanseestimator (Magnusson mfl. 2019); standardfeilen "
-        "tar med usikkerheten fra utvalget. Power-scaling-sensitiviteten bruker hver trekning sin totale "
-        "log-likelihood.",
+        "posteriorgjennomsnittene som tilnærming i en differanseestimator (Magnusson mfl. 2019); diagnostikken "
+        "gir standardfeilen og, ved siden av den, standardfeilen fra utvalget. Power-scaling-sensitiviteten "
+        "bruker hver trekning sin totale log-likelihood.",
     ),
     (
         re.compile(r"^LOO and power-scaling of the likelihood were skipped: this model has no form for summing it\.$"),

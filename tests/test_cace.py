@@ -52,6 +52,15 @@ def _nobody_receives_ips(f: pd.DataFrame) -> None:
     f["received_ips"] = 0
 
 
+def _assignment_missing(f: pd.DataFrame) -> None:  # was fitted as a control (NaN cast to an integer)
+    f["assigned_ips"] = f["assigned_ips"].astype(float)
+    f.loc[f.index[4:6], "assigned_ips"] = np.nan
+
+
+def _everybody_assigned_takes_it_up(f: pd.DataFrame) -> None:  # no never-takers: was fitted from the priors
+    f.loc[f["assigned_ips"] == 1, "received_ips"] = 1
+
+
 def _outcome_not_binary(f: pd.DataFrame) -> None:
     f["employed_12m"] = f["employed_12m"].replace({1: 3})
 
@@ -64,6 +73,8 @@ def _outcome_not_binary(f: pd.DataFrame) -> None:
         (_receipt_missing_in_ips_arm, "'received_ips' is missing for participants assigned to IPS"),
         (_everyone_assigned_ips, "no participants assigned to usual follow-up"),
         (_nobody_receives_ips, "nobody assigned to IPS received it"),
+        (_assignment_missing, "column 'assigned_ips' is missing at data rows 5, 6"),
+        (_everybody_assigned_takes_it_up, "there are no never-takers, so the CACE is the intention-to-treat effect"),
         (_outcome_not_binary, "'employed_12m' must be binary"),
     ],
 )

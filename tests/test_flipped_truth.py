@@ -78,22 +78,23 @@ def rij_fits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Re
 def test_cace_words_flip_with_the_strata_and_the_effect(rij_fits) -> None:
     better, worse = rij_fits["never_takers_better"], rij_fits["never_takers_worse"]
     text = cace_section(better["en"])
-    assert "Never-takers do better than compliers would without IPS" in text
-    assert "understates the CACE" in text and "overstates" not in text
+    assert "Never-takers' outcome is higher than compliers' would be without IPS" in text
+    assert "lies below the CACE" in text and "lies above" not in text
     assert "participants with higher values are less likely to be compliers" in text
     assert "lowered ordinary employment" in cace_answer(better["en"])[0]
     text = cace_section(worse["en"])
-    assert "Never-takers do worse than compliers would without IPS" in text
-    assert "overstates the CACE" in text and "understates" not in text
+    assert "Never-takers' outcome is lower than compliers' would be without IPS" in text
+    assert "lies above the CACE" in text and "lies below" not in text
     assert "participants with higher values are more likely to be compliers" in text
     assert "raised ordinary employment" in cace_answer(worse["en"])[0]
 
 
 def test_cace_words_flip_in_norwegian(rij_fits) -> None:
     better, worse = rij_fits["never_takers_better"]["nb"], rij_fits["never_takers_worse"]["nb"]
-    assert "klarer seg bedre" in cace_section(better) and "undervurderer" in cace_section(better)
+    assert "har høyere utfall" in cace_section(better) and "kontrasten (" in cace_section(better)
+    assert "under CACE (" in cace_section(better)
     assert "reduserte det å motta IPS" in cace_answer(better)[0]
-    assert "klarer seg dårligere" in cace_section(worse) and "overvurderer" in cace_section(worse)
+    assert "har lavere utfall" in cace_section(worse) and "over CACE (" in cace_section(worse)
     assert "økte det å motta IPS" in cace_answer(worse)[0]
     lines = cace_answer(worse)
     assert "prosentpoeng" in lines[0] and "Sannsynligheten for at IPS øker" in lines[1]

@@ -68,8 +68,8 @@ def test_labels_are_humanised_and_terms_mapped() -> None:
 @pytest.mark.parametrize(
     ("never", "usual", "strata", "bias"),
     [
-        (24.1, 17.1, ("do better", "klarer seg bedre"), ("understates", "undervurderer")),
-        (5.0, 29.0, ("do worse", "klarer seg dårligere"), ("overstates", "overvurderer")),
+        (24.1, 17.1, ("outcome is higher", "har høyere utfall"), ("lies below the CACE", ") under CACE (")),
+        (5.0, 29.0, ("outcome is lower", "har lavere utfall"), ("lies above the CACE", ") over CACE (")),
     ],
 )
 def test_never_takers_and_per_protocol_words_follow_the_strata(language, never, usual, strata, bias) -> None:
@@ -96,6 +96,17 @@ def test_cace_answer_direction_in_both_languages(cace: float, en: str, nb: str) 
         if cace < 0:
             assert ("lowers" if language == "en" else "reduserer") in lines[1]
             assert ("fall of more than 10 pp" if language == "en" else "nedgang på mer enn 10 prosentpoeng") in lines[1]
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_per_protocol_words_hold_for_a_harmful_cace(language) -> None:
+    """A negative CACE: per-protocol above it is closer to zero; "overstates" read the opposite of the truth."""
+    ctx = context(cace_estimands(cace=-11.1, never=5.0, usual=29.0), language)
+    text = cace_section(ctx)
+    assert ("lies above the CACE" if language == "en" else ") over CACE (") in text
+    for wrong in ("overstates", "understates", "overvurderer", "undervurderer", "do better", "do worse", "klarer seg"):
+        assert wrong not in text
+    assert "do not receive the offer" not in text and "ikke mottar tilbudet" not in text
 
 
 def test_pull_towards_zero_is_computed_not_assumed() -> None:

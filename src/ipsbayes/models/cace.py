@@ -245,6 +245,12 @@ class Cace(ModelFamily):
         problems = non_binary(table, spec.assignment)
         problems += non_binary(table, spec.receipt)  # text such as 'yes' is named before missing receipts are filled
         frame = table.frame
+        unassigned = frame[spec.assignment].isna()
+        if unassigned.any():  # whatever data.missing says: a randomised participant's arm is never guessed
+            problems.append(
+                f"{table.where}: column '{spec.assignment}' is missing at {example_rows(unassigned)}; every "
+                f"participant's assigned arm (1 = {treatment}, 0 = {control}) must be known"
+            )
         if not problems:
             z = frame[spec.assignment]
             missing_receipt = (z == 1) & frame[spec.receipt].isna()
@@ -286,6 +292,12 @@ class Cace(ModelFamily):
             problems.append(
                 f"{table.where}: nobody assigned to {treatment} received it ('{spec.receipt}' is 0 for all "
                 f"{int((z == 1).sum())}); the CACE is not identified"
+            )
+        if (z == 1).any() and d[z == 1].all():
+            problems.append(
+                f"{table.where}: everybody assigned to {treatment} received it ('{spec.receipt}' is 1 for all "
+                f"{int((z == 1).sum())}): there are no never-takers, so the CACE is the intention-to-treat effect and "
+                "this model would describe never-takers from its priors alone; compare the two arms' outcomes instead"
             )
         problems += constant_columns(table, covariates)
         raise_if(problems, "The data cannot be used as they are")

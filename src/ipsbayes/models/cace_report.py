@@ -86,9 +86,9 @@ def raw_sentence(ctx: ReportContext, cace: Effect) -> str | None:
     name = ("the raw Wald estimate", "det rå Wald-anslaget")
     if prior is None:
         return ctx.text(
-            f"The raw Wald estimate (observed ITT divided by the share receiving the offer) is "
+            "The raw Wald estimate (observed ITT divided by the share of those offered it who received it) is "
             f"{amount(raw, cace.unit, 'en')}.",
-            "Det rå Wald-anslaget (observert ITT delt på andelen som fikk tilbudet) er "
+            "Det rå Wald-anslaget (observert ITT delt på andelen av de tilbudte som mottok det) er "
             f"{amount(raw, cace.unit, 'nb')}.",
         )
     return pull_sentence(ctx, cace.median, raw, prior, cace.unit, name)
@@ -246,40 +246,40 @@ def why_per_protocol_differs(ctx: ReportContext, cace: Effect, pp: Effect) -> st
     kind = gap.direction(ctx.style.prob)
     if kind == "unclear":
         strata = ctx.text(
-            f"The data cannot tell whether never-takers do better or worse than compliers would without {treatment} "
-            f"({rates}; difference {gap_text}).",
-            f"Dataene kan ikke avgjøre om never-takers klarer seg bedre eller dårligere enn compliers ville gjort uten "
+            f"The data cannot tell whether never-takers' outcome is higher or lower than compliers' would be without "
+            f"{treatment} ({rates}; difference {gap_text}).",
+            f"Dataene kan ikke avgjøre om never-takers har høyere eller lavere utfall enn compliers ville hatt uten "
             f"{treatment} ({rates}; forskjell {gap_text}).",
         )
     else:
-        better = gap.sign > 0
+        higher = gap.sign > 0  # higher or lower, not better or worse: a lower outcome may be the better one
         hedge_en = "" if kind in ("up", "down") else "probably "
         hedge_nb = "" if kind in ("up", "down") else "trolig "
         strata = ctx.text(
-            f"Never-takers {hedge_en}do {'better' if better else 'worse'} than compliers would without {treatment} "
-            f"({rates}; difference {gap_text}; probability {p_gap}).",
-            f"Never-takers klarer seg {hedge_nb}{'bedre' if better else 'dårligere'} enn compliers ville gjort uten "
+            f"Never-takers' outcome is {hedge_en}{'higher' if higher else 'lower'} than compliers' would be without "
+            f"{treatment} ({rates}; difference {gap_text}; probability {p_gap}).",
+            f"Never-takers har {hedge_nb}{'høyere' if higher else 'lavere'} utfall enn compliers ville hatt uten "
             f"{treatment} ({rates}; forskjell {gap_text}; sannsynlighet {p_gap}).",
         )
     bias_text = estimate(bias, ctx.style, ctx.language)
     bias_kind = bias.direction(ctx.style.prob)
     if bias_kind == "unclear":
         consequence = ctx.text(
-            f"So whether the per-protocol contrast ({amount(pp.median, pp.unit, 'en')}) over- or understates the "
+            f"So whether the per-protocol contrast ({amount(pp.median, pp.unit, 'en')}) lies above or below the "
             f"CACE ({amount(cace.median, cace.unit, 'en')}) is uncertain: per-protocol minus CACE is {bias_text}.",
-            f"Om per protokoll-kontrasten ({amount(pp.median, pp.unit, 'nb')}) over- eller undervurderer CACE "
+            f"Om per protokoll-kontrasten ({amount(pp.median, pp.unit, 'nb')}) ligger over eller under CACE "
             f"({amount(cace.median, cace.unit, 'nb')}) er derfor usikkert: per protokoll minus CACE er {bias_text}.",
         )
     else:
-        over = bias.sign > 0
+        above = bias.sign > 0  # above or below, not over- or understates: for a negative CACE "above" is smaller
         hedge_en = "" if bias_kind in ("up", "down") else "probably "
         hedge_nb = "" if bias_kind in ("up", "down") else "trolig "
         consequence = ctx.text(
             f"Because the control arm mixes both strata, the per-protocol contrast "
-            f"({amount(pp.median, pp.unit, 'en')}) {hedge_en}{'overstates' if over else 'understates'} the CACE "
+            f"({amount(pp.median, pp.unit, 'en')}) {hedge_en}lies {'above' if above else 'below'} the CACE "
             f"({amount(cace.median, cace.unit, 'en')}): per-protocol minus CACE is {bias_text}.",
-            f"Fordi kontrollarmen blander begge strata, {'overvurderer' if over else 'undervurderer'} "
-            f"per protokoll-kontrasten ({amount(pp.median, pp.unit, 'nb')}) {hedge_nb}CACE "
+            f"Fordi kontrollarmen blander begge strata, ligger per protokoll-kontrasten "
+            f"({amount(pp.median, pp.unit, 'nb')}) {hedge_nb}{'over' if above else 'under'} CACE "
             f"({amount(cace.median, cace.unit, 'nb')}): per protokoll minus CACE er {bias_text}.",
         )
     head = ctx.text("**Why per-protocol differs from the CACE.**", "**Hvorfor per protokoll avviker fra CACE.**")
@@ -309,11 +309,13 @@ def why_itt_is_diluted(ctx: ReportContext, cace: Effect, itt: Effect, share: Eff
     smaller = abs(itt.median) < abs(cace.median)
     return ctx.text(
         f"**The ITT** ({amount(itt.median, itt.unit, 'en')}) is {'' if smaller else 'not '}closer to zero than "
-        f"the CACE: it averages the effect over never-takers, who do not receive the offer, so it is {relation} "
+        f"the CACE: it averages the effect over never-takers, who are offered it but do not take it up, so it is "
+        f"{relation} "
         f"the CACE times the complier share ({amount(cace.median, cace.unit, 'en')} x "
         f"{amount(share.median, '%', 'en')} = {amount(product, cace.unit, 'en')}).",
         f"**ITT** ({amount(itt.median, itt.unit, 'nb')}) ligger {'' if smaller else 'ikke '}nærmere null enn "
-        f"CACE: den fordeler effekten også på never-takers, som ikke mottar tilbudet, så den er {relation} CACE "
+        "CACE: den fordeler effekten også på never-takers, som får tilbudet, men ikke tar det imot, så den er "
+        f"{relation} CACE "
         f"ganger andelen compliers ({amount(cace.median, cace.unit, 'nb')} x {amount(share.median, '%', 'nb')} = "
         f"{amount(product, cace.unit, 'nb')}).",
     )
@@ -384,13 +386,13 @@ def strata_rates(ctx: ReportContext) -> tuple[Figure, str]:
     fig.legend(loc="outside lower center", ncols=3)
     caption = ctx.text(
         f"Posterior medians and {style.text}. The CACE compares the two complier rows. The per-protocol contrast "
-        f"compares compliers under {ips} with everyone under {usual}, a group that includes never-takers: it "
-        f"overstates the effect when never-takers do worse than compliers without {ips}, and understates it when "
-        "they do better. Crosses: the observed rates those contrasts use.",
+        f"compares compliers under {ips} with everyone under {usual}, a group that includes never-takers: it lies "
+        f"above the CACE when never-takers' outcome is lower than compliers' without {ips}, and below it when it is "
+        "higher. Crosses: the observed rates those contrasts use.",
         f"Posteriormedianer og {style.text}. CACE sammenligner de to radene for compliers. Per protokoll "
-        f"sammenligner compliers med {ips} med alle i {usual}, en gruppe som også rommer never-takers: den "
-        f"overvurderer effekten når never-takers klarer seg dårligere enn compliers uten {ips}, og undervurderer den "
-        "når de klarer seg bedre. Kryss: de observerte andelene disse kontrastene bruker.",
+        f"sammenligner compliers med {ips} med alle i {usual}, en gruppe som også rommer never-takers: den ligger "
+        f"over CACE når never-takers har lavere utfall enn compliers uten {ips}, og under når de har høyere. "
+        "Kryss: de observerte andelene disse kontrastene bruker.",
     )
     if hidden:
         units = units_of(ctx)  # plain text: captions are escaped where they are rendered

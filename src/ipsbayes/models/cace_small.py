@@ -24,8 +24,8 @@ RAW = {
     "cace": (
         "observed_wald_cace",
         (
-            "Wald estimate: observed ITT / share receiving the offer",
-            "Wald-anslag: observert ITT / andel som fikk tilbudet",
+            "Wald estimate: observed ITT / share of those offered who received it",
+            "Wald-anslag: observert ITT / andel av de tilbudte som mottok det",
         ),
         ("the raw Wald estimate", "det rå Wald-anslaget"),
     ),

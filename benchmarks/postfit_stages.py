@@ -36,10 +36,10 @@ def timed(name: str, work) -> None:
 def main() -> None:
     warnings.simplefilter("ignore")
     from ipsbayes.diagnostics import diagnose
+    from ipsbayes.priors_alone import prior_estimands
     from ipsbayes.report import write_report
     from ipsbayes.rundir import load_run, write_posterior
     from ipsbayes.runner import check, report_settings
-    from ipsbayes.sensitivity import prior_estimands
 
     n = int(sys.argv[1])
     chosen = sys.argv[2].split(",") if len(sys.argv) > 2 else OPERATIONS

@@ -22,8 +22,9 @@ import xarray as xr
 from ipsbayes.config import DiagnosticsConfig
 from ipsbayes.convergence import diagnostic_summary
 from ipsbayes.diagnostics import MIN_LOO_DRAWS, _pareto_checks, diagnose
-from ipsbayes.diagnostics_text import beside, check_text, table_rows
+from ipsbayes.diagnostics_text import check_text, table_rows
 from ipsbayes.loo import subsampled_loo
+from ipsbayes.textutil import beside
 
 
 def _fit(posterior: dict[str, np.ndarray], chains: int, draws: int) -> xr.DataTree:

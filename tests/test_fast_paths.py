@@ -56,8 +56,8 @@ def test_categorical_draws_stay_on_numba():
 def test_prior_estimands_need_no_outcome_draws(make_config, small_ipsung, monkeypatch, config, names):
     # without the outcome PyMC seeds the parameters' generators differently, so the draws are other
     # draws of the same prior: the estimands agree within Monte Carlo error, not exactly
+    from ipsbayes.priors_alone import prior_estimands
     from ipsbayes.runner import check
-    from ipsbayes.sensitivity import prior_estimands
 
     plan = check(make_config(config, data=small_ipsung))
     assert plan.family.prior_draws_only

@@ -247,10 +247,21 @@ def test_the_answer_always_says_how_much_it_depends_on_the_priors(rij_fits) -> N
 
     ctx = rij_fits["never_takers_worse"]["en"]
     assert "was not checked in this run" in cace_answer(ctx)[-1]
-    for prior, words in ((0.001, "insensitive to the priors"), (0.2, "sensitive to the priors (")):
+    cases = (
+        (0.001, 0.1, "cace", "insensitive to the priors and sensitive to the data: the data, not the priors, decide"),
+        (0.000001, 0.0045, "cace", "hardly moved by the data either (prior sensitivity < 0.001"),
+        (0.04996, 0.1, "cace", "prior sensitivity 0.04996;"),  # not "0.050" beside "0.05 or more flags it"
+        (0.2, 0.1, "cace", "sensitive to the priors ("),
+        (0.001, 0.1, "itt", "was not checked"),  # another estimand's numbers do not answer for the CACE
+    )
+    for prior, likelihood, scaled, words in cases:
         power = xr.Dataset(
-            {"prior": ("estimand", [prior]), "likelihood": ("estimand", [0.1]), "diagnosis": ("estimand", ["✓"])},
-            coords={"estimand": ["cace"]},
+            {
+                "prior": ("estimand", [prior]),
+                "likelihood": ("estimand", [likelihood]),
+                "diagnosis": ("estimand", ["✓"]),
+            },
+            coords={"estimand": [scaled]},
             attrs={"threshold": 0.05},
         )
         tree = xr.DataTree.from_dict({**{k: ctx.datatree[k].to_dataset() for k in ctx.datatree.children},
@@ -258,10 +269,15 @@ def test_the_answer_always_says_how_much_it_depends_on_the_priors(rij_fits) -> N
         for language in ("en", "nb"):
             local = dataclasses.replace(rij_fits["never_takers_worse"][language], datatree=tree)
             line = prior_dependence_line(local, "cace", ("the CACE", "CACE"))
-            if language == "en":
+            if scaled != "cace":
+                assert ("was not checked" if language == "en" else "ble ikke undersøkt") in line
+                assert "0.001" not in line and "0,001" not in line
+            elif language == "en":
                 assert words in line and "0.05 or more flags it" in line
+                assert ("the data, not the priors" in line) == (prior < 0.05 and likelihood >= 0.05)
             else:
-                assert ("ingen følsomhet" in line) == (prior < 0.05) and "0,05 eller mer" in line
+                assert ("ikke er følsom for priorene" in line) == (prior < 0.05) and "0,05 eller mer" in line
+                assert ("dataene, ikke priorene" in line) == (prior < 0.05 and likelihood >= 0.05)
 
 
 def test_raw_estimates_hidden_as_small_cells_are_not_quoted_in_the_text(rij_fits) -> None:

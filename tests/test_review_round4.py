@@ -189,12 +189,12 @@ def test_equation_coordinates_are_read_side_by_side_in_the_reports_language() ->
 def test_priors_that_cannot_be_drawn_leave_a_note_not_a_crash(make_config, small_ipsung, monkeypatch) -> None:
     """The rats example: InverseGamma(0.001, 0.001) draws a 0 that PyTensor inverts with ZeroDivisionError."""
     import ipsbayes
-    from ipsbayes import sensitivity
+    from ipsbayes import priors_alone
 
     def fails(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(sensitivity, "prior_estimands", fails)  # met while the chains sample
+    monkeypatch.setattr(priors_alone, "prior_estimands", fails)  # met while the chains sample
     path = make_config(
         "ipsung_employment",
         data=small_ipsung,

@@ -172,7 +172,7 @@ def test_prior_estimands_skip_the_counts_without_changing_the_draws(
 ) -> None:
     import xarray as xr
 
-    from ipsbayes.sensitivity import prior_estimands
+    from ipsbayes.priors_alone import prior_estimands
 
     plan = check(tte_config(small_ipsung, tmp_path))
     assert plan.family.prior_draws_only

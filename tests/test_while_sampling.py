@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import ipsbayes
-from ipsbayes import sensitivity
+from ipsbayes import priors_alone
+from ipsbayes.priors_alone import PriorsAlone
 from ipsbayes.runner import check
 from ipsbayes.sampling import wait_for
-from ipsbayes.sensitivity import PriorsAlone
 
 
 class _Sampler:
@@ -68,7 +68,7 @@ def test_priors_alone_keeps_errors_for_the_result(make_config, small_ipsung, mon
     def broken(*args, **kwargs):
         raise ValueError("a bug in the estimands")
 
-    monkeypatch.setattr(sensitivity, "prior_estimands", broken)
+    monkeypatch.setattr(priors_alone, "prior_estimands", broken)
     alone = PriorsAlone(plan.family, plan.model, plan.data, plan.spec, plan.config)
     alone.during_sampling()  # does not raise
     assert alone.while_sampling and alone.seconds is not None
@@ -78,7 +78,7 @@ def test_priors_alone_keeps_errors_for_the_result(make_config, small_ipsung, mon
     def vague(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(sensitivity, "prior_estimands", vague)
+    monkeypatch.setattr(priors_alone, "prior_estimands", vague)
     alone = PriorsAlone(plan.family, plan.model, plan.data, plan.spec, plan.config)
     assert alone.result().failure == "ZeroDivisionError"  # not raised: the run notes it
     assert not alone.while_sampling  # computed when asked, not beside the chains
@@ -87,13 +87,13 @@ def test_priors_alone_keeps_errors_for_the_result(make_config, small_ipsung, mon
 def test_priors_alone_is_computed_once(make_config, small_ipsung, monkeypatch) -> None:
     _, plan = _plan(make_config, small_ipsung)
     calls = []
-    real = sensitivity.prior_estimands
+    real = priors_alone.prior_estimands
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sensitivity, "prior_estimands", counted)
+    monkeypatch.setattr(priors_alone, "prior_estimands", counted)
     alone = PriorsAlone(plan.family, plan.model, plan.data, plan.spec, plan.config)
     alone.during_sampling()
     first = alone.estimands
@@ -110,9 +110,9 @@ def test_a_run_computes_the_priors_estimands_while_sampling_with_the_same_number
     timings = run.provenance["timings_seconds"]
     assert timings["prior_estimands_while_sampling"] > 0  # nutpie's wait ran it
     shared = None
-    if sensitivity.has_assignment(plan.data):  # the draws the conflict check shares
-        shared = ipsbayes.sampling.sample_prior_predictive(plan.model, sensitivity.CONFLICT_DRAWS, plan.config.seed)
-    after = sensitivity.prior_estimands(plan.family, plan.model, plan.data, plan.spec, plan.config, prior_draws=shared)
+    if priors_alone.has_assignment(plan.data):  # the draws the conflict check shares
+        shared = ipsbayes.sampling.sample_prior_predictive(plan.model, priors_alone.CONFLICT_DRAWS, plan.config.seed)
+    after = priors_alone.prior_estimands(plan.family, plan.model, plan.data, plan.spec, plan.config, prior_draws=shared)
     stored = run.datatree["prior_estimands"].to_dataset()
     assert set(stored.data_vars) == set(after.data_vars)
     for name in after.data_vars:

@@ -274,3 +274,63 @@ def test_validation_run_is_found_and_read(tmp_path) -> None:
     assert find_validation("rij_cace_months", "cace", [tmp_path]) is None
     calibration = load_calibration(folder, 0.9)
     assert calibration["n_participants"] == 66 and calibration["quantities"]["cace"]["coverage"] == 0.884
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+@pytest.mark.parametrize(
+    ("term", "meaning", "en", "nb", "wrong"),
+    [
+        (
+            "norwegian_cefr[B1]",
+            {"kind": "level", "variable": "norwegian_cefr", "level": "B1", "reference": "A0"},
+            "with B1 are more likely to be compliers than those with A0",
+            "med B1 er oftere compliers enn de med A0",
+            ("higher values", "per SD", "høyere verdier"),
+        ),
+        (
+            "has_car",
+            {"kind": "binary"},
+            "with has car = 1 are more likely to be compliers than those with 0",
+            "er oftere compliers enn de med 0",
+            ("higher values", "per SD", "høyere verdier"),
+        ),
+        (
+            "age",
+            {"kind": "numeric", "per": "unit"},
+            "with higher values are more likely to be compliers (odds ratio per unit",
+            "med høyere verdier er oftere compliers (oddsforhold per enhet",
+            ("per SD",),
+        ),
+    ],
+)
+def test_compliance_sentence_says_what_the_covariate_is(language, term, meaning, en, nb, wrong) -> None:
+    """A category's level is compared with its reference level, not called "higher values" with an odds ratio per SD."""
+    from ipsbayes.models.cace_report import compliance_sentence
+
+    estimands = cace_estimands(cace=7.4, never=5.0, usual=29.0)
+    estimands.attrs["compliance_terms"] = json.dumps({term: meaning})
+    beta = xr.DataArray(
+        np.random.default_rng(3).normal(1.5, 0.3, (2, 500, 1)),
+        dims=("chain", "draw", "compliance_term"),
+        coords={"compliance_term": [term]},
+    )
+    ctx = context(estimands, language, groups={"posterior": xr.Dataset({"compliance_beta": beta})})
+    text = compliance_sentence(ctx)
+    assert (en if language == "en" else nb) in text
+    for word in wrong:
+        assert word not in text
+
+
+def test_direction_follows_the_hdi_that_is_printed() -> None:
+    """With an HDI the verb is chosen from the interval shown, not from the equal-tailed rule it may contradict."""
+    from ipsbayes.present.phrases import Effect
+    from ipsbayes.present.style import Style
+
+    rng = np.random.default_rng(0)
+    tail = np.concatenate([rng.normal(10.0, 1.0, 9_400), rng.uniform(-30.0, -0.1, 600)])  # 6% below zero
+    near_zero = rng.exponential(1.0, 10_000) - 0.02  # 98% above zero, but the densest 90% starts below it
+    for draws, eti, hdi in ((tail, "probably_up", "up"), (near_zero, "up", "probably_up")):
+        for kind, expected in (("eti", eti), ("hdi", hdi)):
+            effect = Effect.from_draws(draws, Style(kind, 0.9, "en"), "pp")
+            assert effect.direction(0.9) == expected
+            assert effect.excludes_null() == (expected == "up")

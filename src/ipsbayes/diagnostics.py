@@ -36,13 +36,13 @@ from ipsbayes.convergence import diagnostic_summary
 from ipsbayes.diagnostics_text import (
     SHOWN,
     advice_for,
-    beside,
     check_text,
     decimal_commas,
     listing,
     parameter_label,
 )
 from ipsbayes.loo import psis_loo, relative_efficiency, subsampled_loo
+from ipsbayes.textutil import beside
 
 Status = Literal["pass", "warn", "fail", "skipped"]
 _ORDER = {"skipped": 0, "pass": 0, "warn": 1, "fail": 2}

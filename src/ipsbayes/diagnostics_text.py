@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from ipsbayes.textutil import decimal_commas
+from ipsbayes.textutil import beside, decimal_commas
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -178,6 +178,7 @@ _PARAMETER_PATTERNS: tuple[tuple[str, str, str], ...] = (
     (r"(\w+)_centred", "{0} intercept (centred)", "{0}konstantledd (sentrert)"),
     (r"(\w+)_effect", "{0} effect", "{0}effekt"),
     (r"(\w+)_chol", "Cholesky factor of the {0} covariance", "Cholesky-faktor for {0}kovariansen"),
+    (r"chol_(\w+)", "Cholesky factor of the {0} covariance", "Cholesky-faktor for {0}kovariansen"),
     (r"(\w+)_corr", "correlation of {0} effects", "korrelasjon mellom {0}effekter"),
     (r"fidelity_slope", "fidelity slope", "stigningstall for modelltrofasthet"),
     (r"fidelity_latent", "true fidelity score", "sann trofasthetsskåre"),
@@ -288,19 +289,6 @@ def advice_key(name: str) -> str:
 def advice_for(name: str, status: str) -> str:
     """What to do about a check that did not pass (English; "" when it passed)."""
     return ADVICE.get(advice_key(name), ("", ""))[0] if status in ("warn", "fail") else ""
-
-
-def beside(value: float, decimals: int, edges: Sequence[float] = ()) -> str:
-    """``value`` with ``decimals`` decimals, or more where it would read as a threshold it is not.
-
-    R-hat 1.0104 beside the rule "> 1.01" reads ``1.0104``, not ``1.010``; a bulk ESS of 399.6 beside
-    "< 400" reads ``399.6``, not ``400``.
-    """
-    for places in range(decimals, decimals + 10):
-        text = f"{value:.{places}f}"
-        if not any(float(text) == edge != value for edge in edges):
-            return text
-    return repr(float(value))
 
 
 def listing(

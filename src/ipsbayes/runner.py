@@ -38,6 +38,7 @@ from ipsbayes.pipeline import Outputs, build, complete_priors, fit, prepare
 from ipsbayes.present.text import choose
 from ipsbayes.prior_slots import META_KEYS
 from ipsbayes.priors import PriorSet, default_search_dirs
+from ipsbayes.priors_alone import PriorsAlone, prior_estimands
 from ipsbayes.report import ReportSettings, reproducibility_rows, write_report
 from ipsbayes.rundir import (
     Run,
@@ -54,12 +55,10 @@ from ipsbayes.rundir import (
 )
 from ipsbayes.sampling import resolve_settings
 from ipsbayes.sensitivity import (
-    PriorsAlone,
     check_sensitivity,
     config_priors,
     power_scaling,
     power_scaling_problems,
-    prior_estimands,
     sensitivity_fits,
     variant_data_problems,
 )

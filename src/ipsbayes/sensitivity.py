@@ -4,7 +4,7 @@ Three tools, all reported side by side with the main fit:
 
 - **prior estimands**: the model's estimands computed from prior draws (a prior
   predictive check on the users' scale: what the priors alone say about the CACE,
-  the outcome rate, ...);
+  the outcome rate, ...), in :mod:`ipsbayes.priors_alone`;
 - **refits**: the same data refitted under other prior sets and model variants
   (e.g. without the exclusion restriction), each with the same sampler settings;
 - **power-scaling sensitivity** (Kallioinen et al. 2023, ArviZ ``psense_summary``):
@@ -21,10 +21,8 @@ import functools
 import json
 import logging
 import os
-import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +31,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ipsbayes import chunks, forked
+from ipsbayes import forked
 from ipsbayes import progress as progress_stage
 from ipsbayes.compared import compared_names, flatten, parent_of, vocabulary_of
 from ipsbayes.config import RunConfig
-from ipsbayes.conflict import DRAWS as CONFLICT_DRAWS
-from ipsbayes.conflict import has_assignment
 from ipsbayes.data import DataBundle
 from ipsbayes.errors import IpsBayesError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.pipeline import LIGHT, Fitted, complete_priors, fit, prepare
 from ipsbayes.priors import PriorSet, resolve_prior_set
 from ipsbayes.resources import available_memory, resident_memory
-from ipsbayes.sampling import resolve_settings, sample_prior_predictive
+from ipsbayes.sampling import resolve_settings
 
 MAIN = "main"
 
@@ -138,90 +134,6 @@ def power_scaling_problems(config: RunConfig, data: ModelData, pointwise: bool, 
         f"of {rows:,} likelihood rows (too many to store per row) cannot sum it; set "
         "`sensitivity.power_scaling = false` and refit under other prior sets with `sensitivity.prior_sets` instead"
     ]
-
-
-def prior_estimands(
-    family: ModelFamily,
-    model: Any,
-    data: ModelData,
-    spec: ModelSpec,
-    config: RunConfig,
-    draws: int = 500,
-    prior_draws: xr.DataTree | None = None,
-) -> xr.Dataset:
-    """Estimands implied by the priors alone (prior predictive check on the users' scale).
-
-    ``prior_draws`` (from :func:`~ipsbayes.sampling.sample_prior_predictive`, e.g. shared with the
-    prior-data conflict check) saves compiling the prior sampler a second time; its first ``draws`` are used.
-    Families with ``prior_draws_only`` draw only the parameters (their estimands need no observed-variable draws).
-    """
-    if prior_draws is None:
-        names = [v.name for v in [*model.free_RVs, *model.deterministics]] if family.prior_draws_only else None
-        prior_draws = sample_prior_predictive(model, draws=draws, seed=config.seed, var_names=names)
-    prior = prior_draws["prior"].to_dataset().isel(draw=slice(0, draws))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return family.estimands(prior, data, spec, config)
-
-
-@dataclass
-class PriorsAlone:
-    """The priors' own draws and the estimands they imply, computed once, while the chains sample if they can.
-
-    Nothing here needs the posterior draws, so a run passes this as ``while_sampling`` to
-    :func:`~ipsbayes.pipeline.fit` (nutpie samples on its own threads meanwhile) and reads
-    :meth:`result` afterwards, which computes it then if the sampler did not run it. The numbers
-    are the same either way: the draws take the run's seed, and the estimands' chunks give the
-    same numbers on any number of threads. The prior predictive draws are shared with the
-    prior-data conflict check (one compilation) where the data have an assignment column.
-    """
-
-    family: ModelFamily
-    model: Any
-    data: ModelData
-    spec: ModelSpec
-    config: RunConfig
-    #: prior predictive draws (``CONFLICT_DRAWS`` of them), where the conflict check uses them too
-    draws: xr.DataTree | None = None
-    estimands: xr.Dataset | None = None
-    #: the error's class name where the priors could not be drawn (e.g. a prior so vague it gives infinite draws)
-    failure: str | None = None
-    #: seconds it took; None until computed
-    seconds: float | None = None
-    #: while the sampler waits, whether it ran there
-    while_sampling: bool = False
-    _error: Exception | None = field(default=None, repr=False)
-
-    def __call__(self, threads: int | None = None) -> None:
-        """Compute it (once); any error but an interrupt is kept for :meth:`result`."""
-        if self.seconds is not None:
-            return
-        started = time.perf_counter()
-        try:
-            if has_assignment(self.data):
-                self.draws = sample_prior_predictive(self.model, CONFLICT_DRAWS, self.config.seed)
-            with chunks.threads(threads):
-                self.estimands = prior_estimands(
-                    self.family, self.model, self.data, self.spec, self.config, prior_draws=self.draws
-                )
-        except ArithmeticError as exc:  # e.g. InverseGamma(0.001, 0.001): a draw of 0 inverted (PyTensor's scalar path)
-            self.draws, self.estimands, self.failure = None, None, type(exc).__name__
-        except Exception as exc:  # raised where the run asks for the result, not inside the sampler's wait
-            self._error = exc
-        self.seconds = time.perf_counter() - started
-
-    def during_sampling(self) -> None:
-        """:meth:`__call__` on one thread, beside the chains (what the sampler's wait runs)."""
-        if self.seconds is None:
-            self.while_sampling = True
-            self()
-
-    def result(self, threads: int | None = None) -> PriorsAlone:
-        """Computed (now, on up to ``threads`` threads, if not yet); raises the error it met."""
-        self(threads)
-        if self._error is not None:
-            raise self._error
-        return self
 
 
 def refit(
@@ -431,8 +343,12 @@ def power_scaling(
     if "log_prior" not in datatree.children or not likelihood or not scalars.data_vars:
         return None
     log_prior = datatree["log_prior"].to_dataset()
+    not_scaled: list[str] = []
     if prior_names is not None:
-        log_prior = log_prior[[n for n in prior_names if n in log_prior]]
+        variables, not_scaled = prior_variables(prior_names, list(log_prior.data_vars))
+        log_prior = log_prior[variables]
+        if not variables:
+            return None
     tree = xr.DataTree.from_dict(
         {
             "posterior": scalars,
@@ -465,9 +381,32 @@ def power_scaling(
             "method": "power-scaling sensitivity (Kallioinen et al. 2023), arviz psense_summary",
             "threshold": 0.05,
             "prior_names": ",".join(log_prior.data_vars),
+            "priors_not_scaled": ",".join(not_scaled),
             "elements": json.dumps(elements),
         },
     )
+
+
+def prior_variables(prior_names: list[str], available: list[str]) -> tuple[list[str], list[str]]:
+    """The log-prior variables that hold each named prior's density, and the names that none holds.
+
+    A prior usually has a variable of its own. The SDs and the correlations of correlated group effects
+    do not: both densities are inside one LKJ Cholesky variable (``chol_<g>`` in multilevel formulas,
+    ``<g>_chol`` in the competing-outcomes model), which is scaled for either name; leaving it out had
+    reported such a model as insensitive to those priors.
+    """
+    variables: list[str] = []
+    missing = []
+    for name in prior_names:
+        candidates = [name] if name in available else []
+        if not candidates and name.startswith(("sd_", "corr_")):
+            group = name.partition("_")[2]
+            candidates = [c for c in (f"chol_{group}", f"{group}_chol") if c in available]
+        if candidates:
+            variables += [c for c in candidates if c not in variables]
+        else:
+            missing.append(name)
+    return variables, missing
 
 
 def with_largest_rows(frame: pd.DataFrame, estimands: xr.Dataset) -> tuple[pd.DataFrame, dict[str, list[str]]]:

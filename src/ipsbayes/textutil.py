@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 #: characters that start Markdown structure inline (code spans, emphasis, links, tables, escapes)
@@ -191,8 +191,22 @@ def shorten(items: Iterable[Any], shown: int = DEFAULT_SHOWN, quote: bool = Fals
     return text
 
 
+def beside(value: float, decimals: int, edges: Sequence[float] = ()) -> str:
+    """``value`` with ``decimals`` decimals, or more where it would read as a threshold it is not.
+
+    R-hat 1.0104 beside the rule "> 1.01" reads ``1.0104``, not ``1.010``; a bulk ESS of 399.6 beside
+    "< 400" reads ``399.6``, not ``400``.
+    """
+    for places in range(decimals, decimals + 10):
+        text = f"{value:.{places}f}"
+        if not any(float(text) == edge != value for edge in edges):
+            return text
+    return repr(float(value))
+
+
 __all__ = [
     "MarkdownText",
+    "beside",
     "clean_message",
     "code_span",
     "decimal_commas",

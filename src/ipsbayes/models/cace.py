@@ -353,6 +353,8 @@ class Cace(ModelFamily):
         info = {
             "observed": observed,
             "outcome_label": spec.outcome_label or spec.outcome.replace("_", " "),
+            # what one unit of each compliance coefficient is (per SD, 1 vs 0, a level vs the reference level)
+            "compliance_terms": compliance.term_meanings() if compliance else {},
             **self._difference_scale(spec),
         }
         dropped = sum(bundle.dropped_rows.values())
@@ -451,6 +453,7 @@ class Cace(ModelFamily):
         out.attrs["outcome_family"] = spec.outcome_family
         out.attrs["outcome_link"] = FAMILIES[spec.outcome_family].link
         out.attrs["response"] = data.info["response"]
+        out.attrs["compliance_terms"] = json.dumps(data.info.get("compliance_terms", {}))
         return out
 
 

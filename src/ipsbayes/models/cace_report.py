@@ -8,6 +8,8 @@ taking IPS up, and how far the prior pulls the estimate from the raw Wald estima
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -338,23 +340,60 @@ def compliance_sentence(ctx: ReportContext) -> str | None:
     odds = Effect.from_draws(np.exp(effect.draws), ctx.style, "OR", 1.0)
     kind = effect.direction(ctx.style.prob)
     treatment = escape_md(words(ctx)["treatment"])
+    meaning = json.loads(str(ctx.estimands.attrs.get("compliance_terms", "{}"))).get(term, {"kind": "numeric"})
+    per_en, per_nb = _odds_ratio_of(meaning)
     if kind == "unclear":
         return ctx.text(
             f"No compliance covariate clearly predicts who takes {treatment} up (the clearest, {name}, has an odds "
-            f"ratio per SD of {estimate(odds, ctx.style, 'en')}).",
+            f"ratio {per_en} of {estimate(odds, ctx.style, 'en')}).",
             f"Ingen kovariat i etterlevelsesmodellen skiller tydelig hvem som tar imot {treatment} (den tydeligste, "
-            f"{name}, har oddsforhold per SD {estimate(odds, ctx.style, 'nb')}).",
+            f"{name}, har oddsforhold {per_nb} {estimate(odds, ctx.style, 'nb')}).",
         )
     more = effect.sign > 0
     units = units_word(ctx)
+    odds_en, odds_nb = estimate(odds, ctx.style, "en"), estimate(odds, ctx.style, "nb")
+    likely_en, likely_nb = ("more" if more else "less"), ("oftere" if more else "sjeldnere")
+    if meaning.get("kind") == "level":  # a category: this level against the reference level, no "higher values"
+        level, reference = escape_md(meaning["level"]), escape_md(meaning["reference"])
+        variable = escape_md(ctx.label(meaning["variable"]))
+        return ctx.text(
+            f"In these data, taking {treatment} up is most clearly associated with {variable}: {units} with "
+            f"{level} are {likely_en} likely to be compliers than those with {reference} (odds ratio "
+            f"{odds_en}), so never-takers are {'less' if more else 'more'} often {level}.",
+            f"I disse dataene henger det å ta imot {treatment} tydeligst sammen med {variable}: {units} med {level} "
+            f"er {likely_nb} compliers enn de med {reference} (oddsforhold {odds_nb}), så never-takers har "
+            f"{'sjeldnere' if more else 'oftere'} {level}.",
+        )
+    if meaning.get("kind") == "binary":
+        return ctx.text(
+            f"In these data, taking {treatment} up is most clearly associated with {name}: {units} with {name} = 1 "
+            f"are {likely_en} likely to be compliers than those with 0 (odds ratio {odds_en}), so never-takers "
+            f"{'less' if more else 'more'} often have {name} = 1.",
+            f"I disse dataene henger det å ta imot {treatment} tydeligst sammen med {name}: {units} med {name} = 1 "
+            f"er {likely_nb} compliers enn de med 0 (oddsforhold {odds_nb}), så never-takers har "
+            f"{'sjeldnere' if more else 'oftere'} {name} = 1.",
+        )
     return ctx.text(
         f"In these data, taking {treatment} up is most clearly associated with {name}: {units} with higher "
-        f"values are {'more' if more else 'less'} likely to be compliers (odds ratio per SD "
-        f"{estimate(odds, ctx.style, 'en')}), so never-takers tend to have {'lower' if more else 'higher'} {name}.",
+        f"values are {likely_en} likely to be compliers (odds ratio {per_en} {odds_en}), so never-takers tend to have "
+        f"{'lower' if more else 'higher'} {name}.",
         f"I disse dataene henger det å ta imot {treatment} tydeligst sammen med {name}: {units} med høyere verdier "
-        f"er {'oftere' if more else 'sjeldnere'} compliers (oddsforhold per SD {estimate(odds, ctx.style, 'nb')}), så "
-        f"never-takers har gjerne {'lavere' if more else 'høyere'} {name}.",
+        f"er {likely_nb} compliers (oddsforhold {per_nb} {odds_nb}), så never-takers har gjerne "
+        f"{'lavere' if more else 'høyere'} {name}.",
     )
+
+
+def _odds_ratio_of(meaning: dict[str, str]) -> tuple[str, str]:
+    """What an odds ratio of a compliance term is per: an SD, a unit, 1 against 0, a level against the reference."""
+    kind = meaning.get("kind")
+    if kind == "numeric":
+        return ("per SD", "per SD") if meaning.get("per") == "SD" else ("per unit", "per enhet")
+    if kind == "binary":
+        return "for 1 against 0", "for 1 mot 0"
+    if kind == "level":
+        reference = escape_md(meaning["reference"])
+        return f"against {reference}", f"mot {reference}"
+    return "per unit of the term", "per enhet av leddet"
 
 
 def strata_rates(ctx: ReportContext) -> tuple[Figure, str]:

@@ -290,6 +290,32 @@ class Design:
                         )
         return out
 
+    def term_meanings(self) -> dict[str, dict[str, str]]:
+        """What one unit of each coefficient's term is, for words about it: label -> kind and its parts.
+
+        ``{"kind": "numeric", "per": "SD" | "unit"}`` for a number (standardised or not), ``{"kind":
+        "binary"}`` for a 0/1 column (1 against 0), ``{"kind": "level", "variable", "level",
+        "reference"}`` for a category's level against the reference level; other terms (interactions,
+        transformations) ``{"kind": "term"}``.
+        """
+        out: dict[str, dict[str, str]] = {label: {"kind": "term"} for label in self.labels}
+        for contrast in self.contrasts():
+            if contrast.name not in out:
+                continue
+            kind = self.kinds[contrast.variable]
+            if kind == "numeric":
+                out[contrast.name] = {"kind": "numeric", "per": "SD" if contrast.variable in self.scaling else "unit"}
+            elif kind == "binary":
+                out[contrast.name] = {"kind": "binary"}
+            else:
+                out[contrast.name] = {
+                    "kind": "level",
+                    "variable": contrast.variable,
+                    "level": str(contrast.high),
+                    "reference": str(contrast.low),
+                }
+        return out
+
     def _reference_level(self, variable: str, levels: list[object]) -> object:
         """The level whose main-effect indicator columns are all zero."""
         sample = self.frame.iloc[:1].copy()

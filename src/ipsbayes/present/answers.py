@@ -16,7 +16,8 @@ import xarray as xr
 
 from ipsbayes.present.context import ReportContext
 from ipsbayes.present.phrases import Effect, amount, amounts
-from ipsbayes.present.text import choose, label_of, shared_decimals
+from ipsbayes.present.text import choose, shared_decimals
+from ipsbayes.textutil import beside, decimal_commas
 
 
 def threshold_amount(threshold: float, unit: str, language: str = "en") -> str:
@@ -197,6 +198,16 @@ def gate_remark(ctx: ReportContext, gates: Mapping[str, Mapping[str, Any]]) -> s
     return f" ({'; '.join(parts)})" if parts else ""
 
 
+def _sensitivity(ctx: ReportContext, value: float, limit: float) -> str:
+    """A power-scaling sensitivity as read beside its threshold: never "0.05" for 0.04996, nor "1e-06"."""
+    if not np.isfinite(value):
+        return "nan"
+    if value < 0.001:
+        return ctx.text("< 0.001", "< 0,001")
+    text = beside(value, 3, (limit,))
+    return ctx.text(text, decimal_commas(text))
+
+
 def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> str:
     """How much ``name`` depends on the priors, for the first screen: never silent.
 
@@ -209,38 +220,39 @@ def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str])
         return robust
     datatree = ctx.datatree
     power = datatree["power_scaling"].to_dataset() if "power_scaling" in datatree.children else None
-    if power is not None and "estimand" in power.coords and power.sizes["estimand"]:
-        estimands = [str(e) for e in power["estimand"].values]
-        # the estimand asked about, else every estimand the run power-scaled (its headline ones)
-        one = name in estimands
-        checked = [name] if one else estimands
-        worst = max(checked, key=lambda e: float(power["prior"].sel(estimand=e)))
-        prior = float(power["prior"].sel(estimand=worst))
+    scaled = [str(e) for e in power["estimand"].values] if power is not None and "estimand" in power.coords else []
+    if name in scaled:  # only this estimand's own numbers answer for it (a vector's row holds its largest element's)
+        prior = float(power["prior"].sel(estimand=name))
+        likelihood = float(power["likelihood"].sel(estimand=name)) if "likelihood" in power else float("nan")
         limit = float(power.attrs.get("threshold", 0.05))
-        conflict = "conflict" in str(power["diagnosis"].sel(estimand=worst).values) if "diagnosis" in power else False
-        subject = short if one else ("the headline estimates", "hovedestimatene")
-        worst_attrs = ctx.estimands[worst].attrs if worst in ctx.estimands else {}
-        which = "" if one else f", {label_of(worst_attrs, ctx.language, worst)}"
+        conflict = "conflict" in str(power["diagnosis"].sel(estimand=name).values) if "diagnosis" in power else False
         numbers = ctx.text(
-            f"largest prior sensitivity {ctx.number(prior, 'x')}{which}; {ctx.number(limit, 'x')} or more flags it",
-            f"største følsomhet for prioren {ctx.number(prior, 'x')}{which}; {ctx.number(limit, 'x')} eller mer "
-            "markerer den",
+            f"prior sensitivity {_sensitivity(ctx, prior, limit)}; {ctx.number(limit, 'x')} or more flags it",
+            f"følsomhet for prioren {_sensitivity(ctx, prior, limit)}; {ctx.number(limit, 'x')} eller mer markerer den",
         )
-        it, det = ("it", "det") if one else ("them", "dem")
-        if prior < limit:
+        if prior < limit and likelihood >= limit:
             return ctx.text(
-                f"Power-scaling finds {subject[0]} insensitive to the priors: the data, not the priors, decide {it} "
-                f"({numbers}).",
-                f"Power-scaling finner ingen følsomhet for priorene i {subject[1]}: dataene, ikke priorene, "
-                f"avgjør {det} ({numbers}).",
+                f"Power-scaling finds {short[0]} insensitive to the priors and sensitive to the data: the data, not "
+                f"the priors, decide it ({numbers}; likelihood sensitivity {_sensitivity(ctx, likelihood, limit)}).",
+                f"Power-scaling finner at {short[1]} ikke er følsom for priorene, men for dataene: dataene, ikke "
+                f"priorene, avgjør det ({numbers}; følsomhet for likelihooden {_sensitivity(ctx, likelihood, limit)}).",
+            )
+        if prior < limit:  # neither moves it: ArviZ reads a likelihood sensitivity this low as a weak likelihood
+            return ctx.text(
+                f"Power-scaling finds {short[0]} insensitive to the priors, but hardly moved by the data either "
+                f"({numbers}; likelihood sensitivity {_sensitivity(ctx, likelihood, limit)}, below "
+                f"{ctx.number(limit, 'x')}): the data may say little about it.",
+                f"Power-scaling finner at {short[1]} ikke er følsom for priorene, men heller knapt flyttes av dataene "
+                f"({numbers}; følsomhet for likelihooden {_sensitivity(ctx, likelihood, limit)}, under "
+                f"{ctx.number(limit, 'x')}): dataene sier kanskje lite om det.",
             )
         return ctx.text(
-            f"Power-scaling finds {subject[0]} sensitive to the priors"
+            f"Power-scaling finds {short[0]} sensitive to the priors"
             + (", with prior and data pulling apart" if conflict else "")
-            + f" ({numbers}): compare refits under other prior sets before relying on {it}.",
-            f"Power-scaling finner følsomhet for priorene i {subject[1]}"
+            + f" ({numbers}): compare refits under other prior sets before relying on it.",
+            f"Power-scaling finner følsomhet for priorene i {short[1]}"
             + (", og prior og data trekker i ulike retninger" if conflict else "")
-            + f" ({numbers}): sammenlign med analyser under andre priorsett før du stoler på {det}.",
+            + f" ({numbers}): sammenlign med analyser under andre priorsett før du stoler på det.",
         )
     if "sensitivity" in datatree.children or power is not None:  # checks ran, but not on this estimand
         return ctx.text(
@@ -361,9 +373,9 @@ def pull_sentence(
     if share < 0:
         return ctx.text(
             f"The posterior median ({post_text}) is further from {centre} than {raw_text}: the prior does not pull it "
-            "in; the difference comes from the model (covariate adjustment and the estimated complier share).",
-            f"Posteriormedianen ({post_text}) ligger lenger fra {centre} enn {raw_text}: prioren trekker den ikke inn; "
-            "forskjellen kommer fra modellen (justering for kovariater og den estimerte andelen compliers).",
+            "in, so the difference comes from the rest of the model, not from the prior.",
+            f"Posteriormedianen ({post_text}) ligger lenger fra {centre} enn {raw_text}: prioren trekker den ikke inn, "
+            "så forskjellen kommer fra resten av modellen, ikke fra prioren.",
         )
     return ctx.text(
         f"The posterior median ({post_text}) lies on the other side of {centre} from {raw_text}.",

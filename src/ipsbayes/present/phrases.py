@@ -115,6 +115,8 @@ class Effect:
     p_up: float
     p_down: float
     draws: np.ndarray
+    #: the interval kind of ``lower`` and ``upper`` ("eti" or "hdi")
+    kind: str = "eti"
 
     @classmethod
     def from_draws(cls, draws: Any, style: Style, unit: str = "", null: float | None = 0.0) -> Effect:
@@ -132,6 +134,7 @@ class Effect:
             p_up=float(np.mean(values > null)),
             p_down=float(np.mean(values < null)),
             draws=values,
+            kind=style.kind,
         )
 
     @property
@@ -181,8 +184,23 @@ class Effect:
         return float(np.mean(np.abs(self.draws - self.null) > abs(threshold)))
 
     def direction(self, prob: float) -> Direction:
-        """Clear when the interval excludes the null, else probable or unclear (see :func:`direction`)."""
-        return direction(self.p_up, self.p_down, prob)
+        """Clear when the interval excludes the null, else probable or unclear (see :func:`direction`).
+
+        For an equal-tailed interval that is the probability rule of :func:`direction`. A highest-density
+        interval can exclude the null while a tail holds more than ``(1 - prob) / 2``, or include it while
+        the tail holds less, so there the printed interval decides between clear and probable: the verb
+        never contradicts the interval beside it.
+        """
+        found = direction(self.p_up, self.p_down, prob)
+        if self.kind != "hdi":
+            return found
+        if self.excludes_null():
+            return "up" if self.lower > self.null else "down"
+        if found == "up":
+            return "probably_up"
+        if found == "down":
+            return "probably_down"
+        return found
 
     def excludes_null(self) -> bool:
         """True when the interval lies entirely on one side of the null."""

@@ -27,6 +27,7 @@ from ipsbayes.present.answers import analysis_name
 from ipsbayes.present.style import pointrange
 from ipsbayes.present.text import label_of, localise
 from ipsbayes.present.text import unit_of as text_unit_of
+from ipsbayes.textutil import beside
 
 #: power-scaling exponents shown (ArviZ's defaults), with the unscaled posterior between them
 ALPHAS = (0.8, 1.25)
@@ -326,12 +327,14 @@ def power_scaling_plot(ctx: ReportContext) -> tuple[Figure, str]:
     caption = ctx.text(
         "Posterior of each estimand when the prior (left) or the likelihood (right) is raised to the power "
         f"{ALPHAS[0]} or {ALPHAS[1]} (importance-weighted, no refit): cumulative distributions and, below them, "
-        f"medians with {style.text}. Panel titles give the power-scaling sensitivity (0.05 or more flags it). "
-        "Curves that spread apart mark sensitivity.",
+        f"medians with {style.text}. Panel titles give the power-scaling sensitivity: 0.05 or more flags it, and a "
+        "prior-sensitive estimand whose likelihood value is below 0.05 has a weak likelihood. Curves that spread "
+        "apart mark sensitivity.",
         "Posterior for hver størrelse når prioren (venstre) eller likelihooden (høyre) opphøyes i "
         f"{localise(str(ALPHAS[0]), 'nb')} eller {localise(str(ALPHAS[1]), 'nb')} (vektet, uten ny tilpasning): "
         "kumulative fordelinger og under dem "
-        f"medianer med {style.text}. Paneltitlene gir følsomheten (0,05 eller mer markerer den).",
+        f"medianer med {style.text}. Paneltitlene gir følsomheten: 0,05 eller mer markerer den, og er et estimand "
+        "følsomt for prioren mens likelihood-verdien er under 0,05, er likelihooden svak.",
     ) + left_out(
         ctx,
         len(names),
@@ -355,6 +358,6 @@ def ecdf_steps(sorted_draws: np.ndarray, points: int = ECDF_POINTS) -> tuple[np.
 
 def _sensitivity_value(power: xr.Dataset, name: str, group: str) -> str:
     try:
-        return f"{float(power[group].sel(estimand=name)):.3f}"
+        return beside(float(power[group].sel(estimand=name)), 3, (float(power.attrs.get("threshold", 0.05)),))
     except (KeyError, ValueError):
         return "-"

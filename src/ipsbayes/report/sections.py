@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import markdown
 
+from ipsbayes.diagnostics_text import parameter_label
 from ipsbayes.present import Presentation, ReportContext, Section, fixed
 from ipsbayes.present.answers import analysis_name, refit_gates, sensitivity_effects
+from ipsbayes.present.context import vocabulary_of
 from ipsbayes.present.phrases import estimate
 from ipsbayes.present.text import escape_md
 from ipsbayes.report.tables import power_scaling_table
@@ -95,7 +97,31 @@ def sensitivity_section(ctx: ReportContext) -> str:
             )
         )
         parts.append("\n".join(rows))
+        parts.append(scaled_priors_sentence(ctx, datatree["power_scaling"].attrs))
     return "\n\n".join(parts)
+
+
+def scaled_priors_sentence(ctx: ReportContext, attrs: dict) -> str:
+    """Which priors power-scaling raised to a power, and which named priors it could not (none of their own)."""
+    words = vocabulary_of(ctx.estimands)
+
+    def names(key: str, language: str) -> str:
+        listed = [n for n in str(attrs.get(key, "")).split(",") if n]
+        return ", ".join(escape_md(parameter_label(n, language, words)) for n in listed)
+
+    scaled = ctx.text(
+        f"Priors scaled: {names('prior_names', 'en')}.", f"Priorer som ble skalert: {names('prior_names', 'nb')}."
+    )
+    if not names("priors_not_scaled", "en"):
+        return scaled
+    return (
+        scaled
+        + " "
+        + ctx.text(
+            f"Not scaled (the model has no density of their own for them): {names('priors_not_scaled', 'en')}.",
+            f"Ikke skalert (modellen har ingen egen tetthet for dem): {names('priors_not_scaled', 'nb')}.",
+        )
+    )
 
 
 def _gate_word(ctx: ReportContext, status: str) -> str:

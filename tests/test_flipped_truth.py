@@ -301,7 +301,7 @@ def test_cace_sentences_count_the_studys_own_units(rij_fits, tmp_path) -> None:
     from ipsbayes.models.cace_text import describe_cace
 
     english = dataclasses.replace(rij_fits["never_takers_worse"]["en"], labels={"units": "workers"})
-    assert cace_answer(english)[0].startswith("For workers who would take IPS up")
+    assert cace_answer(english)[0].startswith("For workers who would take up IPS")
     norwegian = dataclasses.replace(rij_fits["never_takers_worse"]["nb"], labels={"units_nb": "arbeidstakere"})
     assert cace_answer(norwegian)[0].startswith("For arbeidstakere som ville")
     assert cace_answer(rij_fits["never_takers_worse"]["nb"])[0].startswith("For deltakere som ville")

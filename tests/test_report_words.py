@@ -232,3 +232,14 @@ def test_norwegian_summary_uses_label_nb_and_summary_csv_keeps_english() -> None
     assert sentence(row, 0.9, "eti", "nb").startswith("Andel compliers: ")
     assert label_of(estimands["complier_share"].attrs, "en") == "Share of compliers"
     assert label_of(estimands["old_run"].attrs, "nb") == "Residual SD"
+
+
+def test_norwegian_ratios_and_shipped_variants_read_in_norwegian() -> None:
+    """A ratio has no unit word in either language; the shipped variant has a Norwegian name."""
+    from ipsbayes.present.answers import analysis_name
+    from ipsbayes.present.phrases import amount
+    from ipsbayes.present.text import unit_of
+
+    unit = unit_of({"unit": "ratio"}, "nb")
+    assert amount(0.438, unit, "nb") == amount(0.438, "ratio", "nb") == "0,438"
+    assert analysis_name("variant: no_exclusion_restriction", {}, "nb") == "varianten uten eksklusjonsrestriksjonen"

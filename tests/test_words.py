@@ -329,8 +329,8 @@ def test_direction_follows_the_hdi_that_is_printed() -> None:
     rng = np.random.default_rng(0)
     tail = np.concatenate([rng.normal(10.0, 1.0, 9_400), rng.uniform(-30.0, -0.1, 600)])  # 6% below zero
     near_zero = rng.exponential(1.0, 10_000) - 0.02  # 98% above zero, but the densest 90% starts below it
-    for draws, eti, hdi in ((tail, "probably_up", "up"), (near_zero, "up", "probably_up")):
+    for values, eti, hdi in ((tail, "probably_up", "up"), (near_zero, "up", "probably_up")):
         for kind, expected in (("eti", eti), ("hdi", hdi)):
-            effect = Effect.from_draws(draws, Style(kind, 0.9, "en"), "pp")
+            effect = Effect.from_draws(values, Style(kind, 0.9, "en"), "pp")
             assert effect.direction(0.9) == expected
             assert effect.excludes_null() == (expected == "up")

@@ -50,7 +50,7 @@ def effect_sentence(ctx: ReportContext, cace: Effect) -> str:
     w = words(ctx)
     treatment, outcome = w["treatment"], w["outcome"]
     units = units_of(ctx)  # in the report's language: only that language's sentence is used
-    who_en = f"For {units} who would take {treatment} up when offered it (compliers)"
+    who_en = f"For {units} who would take up {treatment} when offered (compliers)"
     who_nb = f"For {units} som ville tatt imot {treatment} om de fikk tilbudet (compliers)"
     kind = cace.direction(ctx.style.prob)
     size = cace.as_decrease() if kind in ("down", "probably_down") else cace  # "lowered by 12.7 pp", not "by -12.7"
@@ -109,7 +109,7 @@ def answer(ctx: ReportContext) -> list[str]:
             cace,
             ctx.thresholds.get("cace"),
             (
-                f"{w['treatment']} {{verb}} {w['outcome']} for compliers",
+                f"receiving {w['treatment']} {{verb}} {w['outcome']} for compliers",  # singular whatever the words
                 f"{w['treatment']} {{verb}} {w['outcome']} for compliers",
             ),
             ("raises|rise", "øker|økning"),
@@ -179,9 +179,9 @@ def strata_labels(ctx: ReportContext) -> list[str]:
     w = words(ctx)
     ips, usual = w["treatment"], w["control"]
     return [
-        ctx.text("Never-takers", "Aldri-takere"),
-        ctx.text(f"Compliers, {usual}", f"Etterlevere, {usual}"),
-        ctx.text(f"Compliers, {ips}", f"Etterlevere, {ips}"),
+        "Never-takers",  # the Norwegian text calls the strata by these names too
+        f"Compliers, {usual}",
+        f"Compliers, {ips}",
         ctx.text(f"Everyone assigned {usual}", f"Alle tildelt {usual}"),
         ctx.text(f"Everyone assigned {ips}", f"Alle tildelt {ips}"),
     ]

@@ -172,3 +172,59 @@ def test_participants_dropped_for_missing_values_leave_their_months_behind(data_
     assert "column 'age' has 2 missing value(s)" in problems(data_copy, tmp_path)
     plan = check(tte_config(data_copy, tmp_path, **{"data.missing": "drop"}))
     assert plan.data.n_rows == 398 and plan.data.arrays["trials"][:, 0].sum() == 398
+
+
+def _wide(data: Path) -> pd.DataFrame:
+    long = pd.read_csv(data / "monthly_status.csv")
+    wide = long.pivot(index="participant_id", columns="month", values="status")
+    wide.columns = [f"month_{m}" for m in wide.columns]
+    return wide.reset_index()
+
+
+def test_wide_form_month_written_twice_is_refused(data_copy: Path, tmp_path: Path) -> None:
+    """month_1 and month_01 are one month: keeping the last of them silently changed every transition."""
+    wide = _wide(data_copy)
+    wide["month_01"] = "work"
+    wide.to_csv(data_copy / "monthly_wide.csv", index=False)
+    path = tte_config(
+        data_copy,
+        tmp_path,
+        **{"data.monthly_status": str(data_copy / "monthly_wide.csv"), "data.monthly_format": "wide"},
+    )
+    error = expect_error(check, path)
+    assert isinstance(error, DataError) and error.exit_code == 2
+    assert "columns 'month_1' and 'month_01' both hold month 1" in str(error)
+
+
+def test_wide_form_unknown_status_names_no_status_column(data_copy: Path, tmp_path: Path) -> None:
+    wide = _wide(data_copy)
+    wide.loc[3, "month_2"] = "holiday"
+    wide.to_csv(data_copy / "monthly_wide.csv", index=False)
+    path = tte_config(
+        data_copy,
+        tmp_path,
+        **{"data.monthly_status": str(data_copy / "monthly_wide.csv"), "data.monthly_format": "wide"},
+    )
+    text = str(expect_error(check, path))
+    assert "the month columns have status(es) outside the vocabulary" in text and "column 'status'" not in text
+
+
+def test_horizon_after_the_last_followed_month_is_refused(data_copy: Path, tmp_path: Path) -> None:
+    """A horizon of 36 on data that stop at month 24 published 12 months with nobody at risk as if observed."""
+    text = problems(data_copy, tmp_path, **{"model.horizon": 36})
+    assert "model.horizon = 36 is after the last month anyone is followed" in text and "(24)" in text
+    check(tte_config(data_copy, tmp_path, **{"model.horizon": 24, "model.horizons": [6, 12, 24]}))
+
+
+def test_an_english_outcome_label_is_not_used_in_norwegian(data_copy: Path, tmp_path: Path) -> None:
+    info = check(tte_config(data_copy, tmp_path)).data.info
+    assert info["outcome_label_nb"] == "første jobb, læreplass eller utdanning"  # the shipped config's own
+    path = tte_config(data_copy, tmp_path)
+    raw = load_raw_config(path)
+    del raw["model"]["outcome_label_nb"]
+    path.write_text(tomli_w.dumps(raw))
+    info = check(path).data.info
+    assert info["outcome_label"] == "first job, apprenticeship or education"
+    assert (
+        info["outcome_label_nb"].startswith("første overgang til ") and "apprenticeship" not in info["outcome_label_nb"]
+    )

@@ -156,7 +156,8 @@ def test_sections_render_in_both_languages_with_small_services_suppressed(prior_
         texts = {s.key: s.build(ctx) for s in PRESENTATION.sections if s.applies(ctx)}
         assert set(texts) == {"incidence", "fidelity_time", "services_time", "hazard_odds_ratios"}
         assert all(texts.values())
-        small = int(np.sum((prior_estimands["service_n"].values > 0) & (prior_estimands["service_n"].values < 30)))
+        n, events = prior_estimands["service_n"].values, prior_estimands["service_observed_events_any"].values
+        small = int(np.sum((n > 0) & ((n < 30) | ((events >= 1) & (events < 30)))))  # participants or transitions
         assert small and f"({small} " in texts["services_time"]  # the suppression note counts them
     assert "| 24 | " in texts["incidence"] and "%" in texts["incidence"]
 
@@ -264,3 +265,26 @@ def test_prior_weight_of_the_fidelity_contrast_is_measured(prior_estimands) -> N
     assert "i stor grad på priorene" in fidelity_prior_sentence(context(as_wide, "nb", THRESHOLD, groups), horizon)
     assert fidelity_prior_sentence(context(decided, "en", THRESHOLD), horizon) == ""  # no prior draws: not claimed
     assert any("For this difference by month" in line for line in answer(context(decided, "en", THRESHOLD, groups)))
+
+
+def test_service_shares_resting_on_a_few_transitions_are_withheld() -> None:
+    """80% of a service of five is four people: withheld as the overall curve withholds such shares."""
+    from ipsbayes.models.time_to_event_figures import publishable_service_observed
+
+    from .wording import context, variable
+
+    services = {"service": ["S1", "S2", "S3", "S4"]}
+    estimands = xr.Dataset(
+        {
+            "any": variable(40.0, 3.0, "share", "%"),
+            "service_observed_incidence_any": ("service", [80.0, 0.0, 35.0, 50.0]),
+            "service_n": ("service", [5.0, 12.0, 20.0, 3.0]),
+            "service_observed_events_any": ("service", [4.0, 0.0, 7.0, 2.0]),
+        },
+        coords=services,
+    )
+    shown = publishable_service_observed(context(estimands, min_cell=5))
+    np.testing.assert_array_equal(np.isnan(shown), [True, False, False, True])  # 4 transitions; 3 participants
+    assert shown[2] == 35.0 and shown[1] == 0.0
+    older = estimands.drop_vars("service_observed_events_any")  # a run folder from before the counts were kept
+    assert np.isnan(publishable_service_observed(context(older, min_cell=5))).all()

@@ -71,7 +71,17 @@ def wide_to_long(table: Table, columns: PanelColumns) -> tuple[pd.DataFrame, lis
             f"{did_you_mean(columns.participant, frame.columns)}; columns present: {shorten(frame.columns, MAX_LISTED)}"
         )
     pattern = re.compile(rf"^{re.escape(columns.wide_prefix)}(-?\d+)$")
-    month_columns = {int(m.group(1)): c for c in frame.columns if (m := pattern.match(str(c)))}
+    month_columns: dict[int, str] = {}
+    for column in frame.columns:
+        if (match := pattern.match(str(column))) is None:
+            continue
+        month = int(match.group(1))
+        if month in month_columns:  # month_1 and month_01: one month written twice, neither may be dropped
+            problems.append(
+                f"{table.where}: columns '{month_columns[month]}' and '{column}' both hold month {month}; keep one"
+            )
+            continue
+        month_columns[month] = column
     if not month_columns:
         problems.append(
             f"{table.where}: no month columns named '{columns.wide_prefix}<month>' (e.g. "
@@ -188,7 +198,8 @@ def check_panel(
         values = sorted({str(v) for v in status[~known]})
         hint = did_you_mean(values[0], statuses)
         problems.append(
-            f"{table.where}: column '{c.status}' has status(es) outside the vocabulary: "
+            f"{table.where}: {'the month columns have' if wide else f'column {c.status!r} has'} status(es) "
+            "outside the vocabulary: "
             f"{', '.join(repr(v) for v in values[:5])}{hint} at {_where(long, ~known, wide)}; valid "
             f"(model.statuses): {vocabulary}"
         )

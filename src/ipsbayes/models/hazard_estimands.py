@@ -169,6 +169,15 @@ def hazard_estimands(
                 "unit": "%",
             },
         )
+        out["service_observed_events_any"] = xr.DataArray(
+            info["service_observed_events"],
+            dims="service",
+            coords=services,
+            attrs={
+                "label": f"First transitions by month {spec.service_horizon}, per service (small-cell checks)",
+                "unit": "participants",
+            },
+        )
         out["service_n"] = xr.DataArray(
             info["service_n"],
             dims="service",
@@ -286,7 +295,8 @@ def _fidelity(
             "pp",
             label_nb=f"Andel med {label_nb}: {title_nb}, innen",
             headline=True,
-            note="every service set to each score; participants, services' own effects and follow-up as observed",
+            note="every service set to each score; participants and services' own effects as observed, everyone "
+            "followed to the horizon",
             outcome_label=label,
             scale=scale.name,
             low=float(low),

@@ -109,6 +109,9 @@ class TimeToEventSpec(ModelSpec):
         "auto", description="pool person-months with identical predictors, service and specialist ('auto' = always)"
     )
     outcome_label: str | None = Field(None, description="plain-language name of the first transition")
+    outcome_label_nb: str | None = Field(
+        None, description="the same name in Norwegian (default: built from the targets' Norwegian names)"
+    )
 
     @model_validator(mode="after")
     def _vocabulary(self) -> TimeToEventSpec:
@@ -351,6 +354,12 @@ class TimeToEvent(ModelFamily):
             )
         raise_if(problems, "The data cannot be used as they are")
         last = int(panel["month"].max())
+        if spec.horizon is not None and spec.horizon > last:  # months nobody was followed: no data, only the model
+            problems.append(
+                f"model.horizon = {spec.horizon} is after the last month anyone is followed in "
+                f"{bundle.monthly_status.where} ({last}): the shares up to it would rest on {spec.horizon - last} "
+                f"month(s) with nobody at risk; set model.horizon to {last} or less"
+            )
         horizon = spec.horizon or last
         problems += [
             f"model.{key}: month {value} is after the last month modelled ({horizon}; model.horizon or the last "

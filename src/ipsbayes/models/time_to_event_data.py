@@ -153,7 +153,8 @@ def person_month_data(
         "cells": pooled.cells,
         "baseline_centred": centred,
         "outcome_label": spec.outcome_label or "first " + " or ".join(targets),
-        "outcome_label_nb": spec.outcome_label
+        # an English outcome_label is not used in a Norwegian report: outcome_label_nb, else the targets' names
+        "outcome_label_nb": spec.outcome_label_nb
         or "første overgang til " + " eller ".join(TARGETS_NB.get(t.lower(), t.replace("_", " ")) for t in targets),
     }
     if fid is not None:
@@ -191,12 +192,14 @@ def _observed(
     info["observed_incidence"] = observed_incidence(trials.sum(axis=0), events.sum(axis=0))
     info["observed_events"] = np.cumsum(events.sum(axis=0), axis=0)  # (T, K): who the observed shares rest on
     column = months.index(min(spec.service_horizon, months[-1]))
-    per_service = np.zeros(n_services)
+    per_service, transitions = np.zeros(n_services), np.zeros(n_services)
     for s in range(n_services):
         mine = pattern_service == s
         curve = observed_incidence(trials[mine].sum(axis=0), events[mine].sum(axis=0))
         per_service[s] = curve[column].sum()
+        transitions[s] = events[mine].sum(axis=0)[: column + 1].sum()  # whom the service's share rests on
     info["service_observed_incidence"] = per_service
+    info["service_observed_events"] = transitions
     info["service_n"] = np.bincount(pattern_service, weights=info["pattern_weights"], minlength=n_services)
     info["service_groups"] = group_matrix(pattern_service, info["pattern_weights"], n_services)
 

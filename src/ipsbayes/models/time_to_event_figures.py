@@ -67,6 +67,20 @@ def publishable_observed(ctx: ReportContext) -> xr.DataArray:
     return observed.where(~small.any("target"))
 
 
+def publishable_service_observed(ctx: ReportContext) -> np.ndarray:
+    """Per-service observed shares with every small cell withheld (NaN), by the rule of :func:`publishable_observed`.
+
+    A service's share is withheld when the service has fewer than ``report.min_cell`` participants, or
+    when the first transitions it rests on number at least one but fewer than ``report.min_cell`` (80% of
+    a service of five is four people). Run folders from before the counts were kept show none.
+    """
+    estimands = ctx.estimands
+    raw = suppress(estimands["service_observed_incidence_any"].values, estimands["service_n"].values, ctx.min_cell)
+    if "service_observed_events_any" not in estimands:
+        return np.full_like(raw, np.nan, dtype=float)
+    return suppress(raw, estimands["service_observed_events_any"].values, ctx.min_cell)
+
+
 def incidence_curves(ctx: ReportContext) -> tuple[Figure, str]:
     """Cumulative incidence by month (any target and each target) with intervals and the observed steps."""
     estimands, style = ctx.estimands, ctx.style
@@ -141,7 +155,7 @@ def service_incidence(ctx: ReportContext) -> tuple[Figure, str]:
     estimands, style = ctx.estimands, ctx.style
     rate = estimands["service_incidence_any"]
     n = estimands["service_n"].values
-    raw = suppress(estimands["service_observed_incidence_any"].values, n, ctx.min_cell)
+    raw = publishable_service_observed(ctx)
     month = rate.attrs.get("month", "")
     mid = median(rate)
     order = np.argsort(mid)

@@ -19,6 +19,7 @@ from ipsbayes.models.time_to_event_figures import (
     incidence_curves,
     outcome_of,
     publishable_observed,
+    publishable_service_observed,
     service_incidence,
     service_title,
     target_label,
@@ -26,7 +27,7 @@ from ipsbayes.models.time_to_event_figures import (
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
 from ipsbayes.present.answers import probability_sentence, robustness_line
-from ipsbayes.present.cells import suppress, suppression_note
+from ipsbayes.present.cells import suppression_note
 from ipsbayes.present.common import withheld_months_note
 from ipsbayes.present.phrases import Effect, amount, estimate, interval_text
 from ipsbayes.present.style import median
@@ -354,7 +355,7 @@ def services_section(ctx: ReportContext) -> str:
     """How much services differ in the share reaching a target by the service month (small cells suppressed)."""
     pooled = median(ctx.estimands["service_incidence_any"])
     n = ctx.estimands["service_n"].values
-    raw = suppress(ctx.estimands["service_observed_incidence_any"].values, n, ctx.min_cell)
+    raw = publishable_service_observed(ctx)
     month = ctx.estimands["service_incidence_any"].attrs.get("month", "")
     shown = np.isfinite(raw)
     lang = ctx.language
@@ -363,13 +364,15 @@ def services_section(ctx: ReportContext) -> str:
         lines.append(
             ctx.text(
                 f"Observed shares by month {month} range from {amount(np.nanmin(raw), '%', lang)} to "
-                f"{amount(np.nanmax(raw), '%', lang)} across the {int(shown.sum())} services with at least "
-                f"{ctx.min_cell} participants; partially pooled, the expected shares of all {len(n)} services range "
-                f"from {amount(pooled.min(), '%', lang)} to {amount(pooled.max(), '%', lang)}.",
+                f"{amount(np.nanmax(raw), '%', lang)} across the {int(shown.sum())} services whose share rests on "
+                f"no cell under {ctx.min_cell} (participants and first transitions); partially pooled, the expected "
+                f"shares of all {len(n)} services range from {amount(pooled.min(), '%', lang)} to "
+                f"{amount(pooled.max(), '%', lang)}.",
                 f"Observerte andeler innen måned {month} varierer fra {amount(np.nanmin(raw), '%', lang)} til "
-                f"{amount(np.nanmax(raw), '%', lang)} mellom de {int(shown.sum())} tjenestene med minst "
-                f"{ctx.min_cell} deltakere; delvis sammenslått varierer forventet andel for alle {len(n)} tjenester "
-                f"fra {amount(pooled.min(), '%', lang)} til {amount(pooled.max(), '%', lang)}.",
+                f"{amount(np.nanmax(raw), '%', lang)} mellom de {int(shown.sum())} tjenestene der andelen ikke "
+                f"bygger på noen celle under {ctx.min_cell} (deltakere og første overganger); delvis sammenslått "
+                f"varierer forventet andel for alle {len(n)} tjenester fra {amount(pooled.min(), '%', lang)} til "
+                f"{amount(pooled.max(), '%', lang)}.",
             )
         )
     else:

@@ -36,6 +36,11 @@ def plan_with(make_config, **design):
         ({"design_prior": "no_such_set"}, "no prior set named 'no_such_set'"),
         ({"posterior_run": "nowhere"}, "no posterior.nc"),
         ({"uptake": {"mean": 0.5, "sd": 0.6}}, "too large"),
+        # a ratio's no-effect value is 1: the default threshold 0 made every simulated trial a success
+        ({"success": {"estimand": "cace_ratio"}}, "key 'design.success.threshold' is needed for 'cace_ratio'"),
+        ({"success": {"estimand": "complier_share"}}, "it is a share"),
+        # no one assigned to the intervention: every simulated analysis failed, and the command exited 0
+        ({"sizes": [8], "allocation": 0.05}, "leaves an arm of the 8-participant trial empty"),
     ],
 )
 def test_design_table_problems_are_named(make_config, design: dict, message: str) -> None:
@@ -196,3 +201,39 @@ def test_cli_sizes_too_small_are_named_once(capsys) -> None:
     assert main(["design", "models/rij_cace.toml", "--sizes", "0,66"]) == 2
     err = capsys.readouterr().err
     assert "too small: 0\n" in err and "[0" not in err and "got" not in err
+
+
+def test_a_design_prior_stated_on_another_scale_is_refused(make_config, monkeypatch, tmp_path: Path) -> None:
+    """Beta draws of a rate were used as the logit intercept: a 19% control rate became 55%."""
+    from .conftest import REPO
+
+    folder = tmp_path / "design_priors"
+    folder.mkdir()
+    text = (REPO / "priors" / "ips_map.toml").read_text()
+    start = text.index("[complier_control_intercept]")
+    end = text.index("\n[", start + 1)
+    scaled = '[complier_control_intercept]\ndist = "Beta"\nalpha = 4.0\nbeta = 16.0\non = "probability"\nsource = "t"\n'
+    (folder / "onprob.toml").write_text(text[:start] + scaled + text[end:])
+    monkeypatch.setenv("IPSBAYES_PRIORS", str(folder))
+    plan = plan_with(make_config, design_prior="onprob")
+    with pytest.raises(ConfigError) as info:
+        parse_design(plan.config, plan.family, plan.spec, "rij.toml")
+    assert "prior 'complier_control_intercept' of 'onprob' is stated on the probability scale" in str(info.value)
+    assert parse_design(plan_with(make_config, design_prior="ips_map").config, plan.family, plan.spec, "t")
+
+
+def test_a_pinned_vector_parameter_keeps_its_dims(make_config) -> None:
+    """[design.fixed] compliance_beta = 0 crashed every simulated analysis (a matmul of 3 terms against 800)."""
+    from ipsbayes.assurance import design_draws
+
+    plan = plan_with(make_config)
+    names = plan.family.prior_names_for(plan.spec)
+    rng = np.random.default_rng(1)
+    posterior = xr.Dataset(
+        {"compliance_intercept": (("chain", "draw"), rng.normal(size=(2, 50)))}
+        | {"compliance_beta": (("chain", "draw", "compliance_term"), rng.normal(size=(2, 50, 3)))}
+    )
+    spec = DesignSpec.model_validate({"fixed": {"compliance_beta": 0.0}})
+    draws = design_draws(posterior, spec, [], names, seed=1)
+    assert draws["compliance_beta"].dims == ("chain", "draw", "compliance_term")
+    assert (draws["compliance_beta"] == 0.0).all() and draws["compliance_beta"].shape == (1, 100, 3)

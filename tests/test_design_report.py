@@ -185,3 +185,15 @@ def test_assurance_above_the_ceiling_is_called_false_positives_not_a_bound(langu
     assert ("false positives" if language == "en" else "falske positive") in sentence, sentence
     assert "cannot exceed" not in sentence and "kan ikke bli større" not in sentence
     assert ("0.70" if language == "en" else "0,70") in sentence  # at least 0.70 - 0.00 of it
+
+
+def test_ceiling_and_change_claims_need_the_monte_carlo_error_to_allow_them() -> None:
+    """5 trials per size, best at the smallest size: "the largest sizes are close to it" and "rises" were said."""
+    ctx = standalone_context("en", interval_prob=0.9)
+    few = curve([0.8, 0.4], trials=5)
+    text = DesignText(few, meta(ceiling=0.85, trials=5), "pp")
+    assert "close to it" not in text.answer(ctx)[1]
+    assert "does not change beyond its Monte Carlo error" in text.table(ctx)  # 0.8 -> 0.4 with 5 trials each
+    assert "(0.00)" not in DesignText(curve([1.0, 0.0], trials=5), meta(trials=5), "pp").table(ctx)
+    many = DesignText(curve([0.4, 0.8], trials=2000), meta(ceiling=0.85), "pp")
+    assert "close to it" in many.answer(ctx)[1]

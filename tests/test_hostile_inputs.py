@@ -18,7 +18,7 @@ import xarray as xr
 
 from ipsbayes import resources
 from ipsbayes.cli import main
-from ipsbayes.errors import SamplingError
+from ipsbayes.errors import DataError, SamplingError
 from ipsbayes.runner import check
 from ipsbayes.sampling import check_draws
 from ipsbayes.testing import load_raw_config
@@ -416,3 +416,15 @@ def test_model_table_numbers_are_finite_whole_where_they_must_be(make_config, ca
     ):
         code, err = run_cli(["check", make_config("ipsung_time_to_job", **{key: value})], capsys)
         assert code == 2 and words in err, err
+
+
+def test_a_data_row_longer_than_the_header_is_named_not_shifted(tmp_path: Path) -> None:
+    """pandas took the first column of such a file as its index: every value moved one column to the left."""
+    from ipsbayes.data_read import read_table
+
+    path = tmp_path / "participants.csv"
+    path.write_text("participant_id,age,employed\nP1,30,1,stray\nP2,41,0\nP3,25,1,x\n")
+    with pytest.raises(DataError, match=r"data rows 1, 3 have more fields than the header has names \(3\)"):
+        read_table(path, "participants")
+    path.write_text("participant_id,age,employed\nP1,30,1\nP2,41,0\n")
+    assert read_table(path, "participants").frame["age"].tolist() == [30, 41]

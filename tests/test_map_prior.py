@@ -229,7 +229,7 @@ def test_map_prior_cli_errors_exit_2_with_the_problem(tmp_path: Path, capsys) ->
     table.loc[0, "employed_ips"] = -1
     assert main(["map-prior", str(write_config(tmp_path, table)), "--profile", "ci"]) == 2
     err = capsys.readouterr().err
-    assert "whole numbers >= 0" in err and "T00" in err and not (tmp_path / "runs").exists()
+    assert "whole numbers from 0 to" in err and "T00" in err and not (tmp_path / "runs").exists()
 
 
 @pytest.fixture(scope="module")
@@ -376,3 +376,36 @@ def test_an_installed_prior_set_edited_by_hand_is_never_replaced(tmp_path: Path)
     with pytest.raises(OutputError, match="was edited since ipsbayes map-prior wrote it"):
         write_prior_set(path, text)
     assert "my tighter prior" in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda t: t.assign(youth=t["youth"].astype(float).where(t.index != 1, np.inf)), "must be a finite number"),
+        (
+            lambda t: t.assign(total_ips=t["total_ips"].astype(float).where(t.index != 0, 1e20)),
+            "whole numbers from 0 to",
+        ),
+        (lambda t: t.assign(study=t["study"].where(t.index != 2, None)), "column 'study' is empty in data row(s) 3"),
+    ],
+)
+def test_evidence_values_a_fit_cannot_use_are_named(tmp_path: Path, edit, words: str) -> None:
+    """An infinite covariate crashed sampling; 1e20 became a negative count; an empty study name crashed sampling."""
+    table = edit(simulated_trials(4, seed=3))
+    with pytest.raises(DataError) as info:
+        read_evidence(load_map_config(write_config(tmp_path, table)))
+    assert words in str(info.value) and info.value.exit_code == 2
+
+
+def test_evidence_files_that_do_not_parse_are_named(tmp_path: Path) -> None:
+    """Empty files and rows longer than the header exit 2 (they raised pandas' errors, or shifted the columns)."""
+    path = write_config(tmp_path, simulated_trials(4, seed=3))
+    text = (tmp_path / "trials.csv").read_text().splitlines()
+    (tmp_path / "trials.csv").write_text("")
+    with pytest.raises(DataError, match="empty"):
+        read_evidence(load_map_config(path))
+    (tmp_path / "trials.csv").write_text("\n".join([text[0], text[1] + ",extra", *text[2:]]) + "\n")
+    with pytest.raises(DataError, match="data row 1 has more fields than the header"):
+        read_evidence(load_map_config(path))
+    (tmp_path / "trials.csv").write_text("\n".join(line.replace(",", ";") for line in text) + "\n")
+    assert read_evidence(load_map_config(path)).size == 4  # a semicolon-separated table is read as such

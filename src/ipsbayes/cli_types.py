@@ -16,7 +16,7 @@ from collections.abc import Callable
 from ipsbayes.config import MAX_SEED
 from ipsbayes.errors import ConfigError
 
-#: planned sizes of ``design`` (ipsbayes.assurance.MIN_SIZE and MAX_SIZE; not imported: it loads the model stack)
+#: planned sizes of ``design`` (ipsbayes.design_spec.MIN_SIZE and MAX_SIZE; not imported: it loads the model stack)
 MIN_SIZE, MAX_SIZE = 8, 10_000
 #: exit code when stdout was closed by its reader (128 + SIGPIPE, as a shell reports a tool killed by it)
 EXIT_BROKEN_PIPE = 141

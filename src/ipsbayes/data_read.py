@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import re
+import warnings
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,11 +156,21 @@ def read_table(
             sep, dec = separator or sniffed[0], decimal or (sniffed[1] if separator in (None, sniffed[0]) else ".")
             header = csv_header(path, sep)
             text = {name: str for name in header if name.strip() in text_columns}
-            frame = pd.read_csv(path, sep=sep, decimal=dec, encoding="utf-8-sig", dtype=text or None)
+            with warnings.catch_warnings():  # a row longer than the header: an error, not a shifted table
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                # index_col=False: pandas would otherwise take the first column of such a file as its index
+                frame = pd.read_csv(
+                    path, sep=sep, decimal=dec, encoding="utf-8-sig", dtype=text or None, index_col=False
+                )
         elif suffix in {".parquet", ".pq"}:
             frame, header, unsupported = _read_parquet(path, text_columns)
         else:
             raise DataError(f"{path}: unsupported file type '{suffix}'; use .csv or .parquet")
+    except pd.errors.ParserWarning:
+        raise DataError(
+            f"{path}: {longer_rows(path, sep, len(header))} more fields than the header has names "
+            f"({len(header)}); remove the extra field(s) or give the column a name"
+        ) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"The {label} table {path} is empty (no header line, 0 rows)") from None
     except UnicodeDecodeError as exc:
@@ -297,6 +308,16 @@ def unsupported_columns(table: Table, used: Collection[str]) -> list[str]:
         for column, kind in table.unsupported.items()
         if column in used
     ]
+
+
+def longer_rows(path: Path, separator: str, width: int) -> str:
+    """``data rows 1, 4 have`` for the rows of a CSV file with more fields than ``width`` (the header's)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = [i for i, row in enumerate(csv.reader(handle, delimiter=separator)) if i and len(row) > width]
+    if not rows:
+        return "a data row has"
+    shown = ", ".join(str(r) for r in rows[:5]) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+    return f"data row{'s' if len(rows) > 1 else ''} {shown} {'have' if len(rows) > 1 else 'has'}"
 
 
 def csv_header(path: Path, separator: str) -> list[str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ipsbayes.data_read import read_table
 from ipsbayes.errors import DataError
 from ipsbayes.evidence.config import MapConfig
 from ipsbayes.textutil import shorten
@@ -30,6 +31,8 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 #: column holding each row's 1-based data-row number in the CSV (kept through the filtering)
 ROW = "_row"
+#: largest count a trial's arm may hold (a larger one is a typo, and would overflow the integer cast)
+MAX_COUNT = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,15 @@ def read_evidence(config: MapConfig) -> Evidence:
         Listing every problem (missing columns, impossible counts, duplicate studies, no trials left).
     """
     path = config.resolve(config.evidence)
-    frame = pd.read_csv(path, skipinitialspace=True)
     cols = config.columns
+    # the data tables' reader: separator sniffed, empty or unparsable files and rows longer than the header named
+    frame = read_table(path, "evidence", text_columns=[cols.study]).frame
+    for column in frame.columns:  # "A, 12, 40": the spaces after separators are not part of the values
+        if pd.api.types.is_string_dtype(frame[column]) or frame[column].dtype == object:
+            stripped = frame[column].map(lambda v: v.strip() if isinstance(v, str) else v)
+            numbers = pd.to_numeric(stripped, errors="coerce")
+            whole = column != cols.study and (numbers.notna() | stripped.isna()).all()
+            frame[column] = numbers if whole else stripped
     count_columns = [cols.r_control, cols.n_control]
     if config.design == "two_arm":
         count_columns += [cols.r_treatment, cols.n_treatment]
@@ -145,16 +155,21 @@ def _problems(frame: pd.DataFrame, config: MapConfig, count_columns: list[str], 
         return [f"{path}: no trials left to analyse (all rows were left out as unverified, or the table is empty)"]
     if config.design == "two_arm" and len(frame) < 2:
         problems.append(f"{path}: a meta-analysis needs at least 2 trials, found {len(frame)}")
+    unnamed = frame[cols.study].isna() | (frame[cols.study].astype(str).str.strip() == "")
+    if unnamed.any():
+        problems.append(f"{path}: column '{cols.study}' is empty in data row(s) {_numbers(frame, unnamed)}")
+        frame = frame[~unnamed]
     duplicated = frame[cols.study].astype(str).duplicated()
     if duplicated.any():
         repeated = frame[cols.study].astype(str).duplicated(keep=False)
         problems.append(f"{path}: study names must be unique; repeated: {_rows(frame, repeated, cols.study)}")
     numbers = {c: pd.to_numeric(frame[c], errors="coerce") for c in count_columns}
     for column, values in numbers.items():
-        bad = values.isna() | (values < 0) | (values % 1 != 0)
+        bad = values.isna() | (values < 0) | (values % 1 != 0) | (values > MAX_COUNT)
         if bad.any():
             problems.append(
-                f"{path}: column '{column}' must hold whole numbers >= 0; bad in {_rows(frame, bad, cols.study)}"
+                f"{path}: column '{column}' must hold whole numbers from 0 to {MAX_COUNT:,}; bad in "
+                f"{_rows(frame, bad, cols.study)}"
             )
     pairs = [(cols.r_control, cols.n_control)]
     if config.design == "two_arm":
@@ -165,9 +180,12 @@ def _problems(frame: pd.DataFrame, config: MapConfig, count_columns: list[str], 
             problems.append(f"{path}: need 0 <= {r} <= {n} and {n} > 0; violated in {_rows(frame, bad, cols.study)}")
     for column in config.hierarchy.covariates:
         values = pd.to_numeric(frame[column], errors="coerce")
-        if values.isna().any():
-            rows = _rows(frame, values.isna(), cols.study)
-            problems.append(f"{path}: covariate '{column}' must be numeric (e.g. 0/1); missing or text in {rows}")
+        bad = ~np.isfinite(values.to_numpy(dtype=float))
+        if bad.any():
+            rows = _rows(frame, pd.Series(bad, index=frame.index), cols.study)
+            problems.append(
+                f"{path}: covariate '{column}' must be a finite number (e.g. 0/1); missing, infinite or text in {rows}"
+            )
     return problems
 
 
@@ -188,6 +206,11 @@ def control_problems(frame: pd.DataFrame, path: object) -> list[str]:
                     f"characters, found {shown!r}"
                 )
     return problems
+
+
+def _numbers(frame: pd.DataFrame, bad: pd.Series) -> str:
+    """The data row numbers (counted from 1 below the header) of the ``bad`` rows."""
+    return shorten(str(row) for row in frame.loc[bad, ROW])
 
 
 def _rows(frame: pd.DataFrame, bad: pd.Series, study: str) -> str:

@@ -250,7 +250,9 @@ class DesignText:
                 f"størrelsens sannsynlighet kommer fra simulerte studier som lykkes selv om sann {self.estimand} ikke "
                 f"er over {self.threshold('nb')} (falske positive for suksessregelen).",
             )
-        if ceiling - best <= 0.1:
+        largest = self.curve.iloc[-1] if len(self.curve) else None
+        near = largest is not None and ceiling - (float(largest["assurance"]) - self.spread(largest)) <= 0.1
+        if near:  # the largest size is within 0.1 of the ceiling even at the low end of its Monte Carlo error
             en = f": the largest sizes are close to it, so more {pe} buy precision, not success."
             nb = f": de største utvalgene ligger nær den, så flere {pn} gir mer presisjon, ikke mer suksess."
         elif ceiling - (best + spread) > 0.1:
@@ -311,8 +313,9 @@ class DesignText:
         ]
         for _, r in self.curve.iterrows():
             width_mcse = 0.0 if np.isnan(r["interval_width_mcse"]) else float(r["interval_width_mcse"])
+            se = self.spread(r) / 2  # never 0.00 when every (or no) simulated trial succeeded
             rows.append(
-                f"| {int(r['size'])} | {decimal(r['assurance'], 2, lang)} ({decimal(r['assurance_mcse'], 2, lang)}) "
+                f"| {int(r['size'])} | {decimal(r['assurance'], 2, lang)} ({decimal(se, 2, lang)}) "
                 f"| {amount(float(r['mean_interval_width']), self.unit, lang)} "
                 f"({amount(width_mcse, self.unit, lang)}) |"
             )
@@ -320,15 +323,31 @@ class DesignText:
         if len(self.curve) >= 2:
             first, last = self.curve.iloc[0], self.curve.iloc[-1]
             ratio = float(last["mean_interval_width"]) / float(first["mean_interval_width"])
+            change = float(last["assurance"]) - float(first["assurance"])
+            apart = np.hypot(self.spread(first), self.spread(last))  # two Monte Carlo SEs of the difference
+            moves_en = (
+                "rises"
+                if change > apart
+                else "falls"
+                if change < -apart
+                else "does not change beyond its Monte Carlo error"
+            )
+            moves_nb = (
+                "øker"
+                if change > apart
+                else "synker"
+                if change < -apart
+                else "endrer seg ikke mer enn Monte Carlo-feilen"
+            )
             text.append(
                 ctx.text(
                     f"From {int(first['size'])} to {int(last['size'])} {pe} the expected interval narrows to "
                     f"{percent(ratio, 'en')} of its width, and assurance "
-                    f"{'rises' if last['assurance'] > first['assurance'] else 'does not rise'} from "
+                    f"{moves_en}, from "
                     f"{decimal(first['assurance'], 2, 'en')} to {decimal(last['assurance'], 2, 'en')}.",
                     f"Fra {int(first['size'])} til {int(last['size'])} {pn} krymper det forventede intervallet "
                     f"til {percent(ratio, 'nb')} av bredden, og sannsynligheten for suksess "
-                    f"{'øker' if last['assurance'] > first['assurance'] else 'øker ikke'} fra "
+                    f"{moves_nb}, fra "
                     f"{decimal(first['assurance'], 2, 'nb')} til {decimal(last['assurance'], 2, 'nb')}.",
                 )
             )

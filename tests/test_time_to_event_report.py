@@ -288,3 +288,13 @@ def test_service_shares_resting_on_a_few_transitions_are_withheld() -> None:
     assert shown[2] == 35.0 and shown[1] == 0.0
     older = estimands.drop_vars("service_observed_events_any")  # a run folder from before the counts were kept
     assert np.isnan(publishable_service_observed(context(older, min_cell=5))).all()
+
+
+def test_observed_incidence_is_not_carried_past_the_last_month_anyone_is_followed() -> None:
+    from ipsbayes.models.hazard_predict import observed_incidence
+
+    trials = np.array([10.0, 8.0, 0.0, 0.0])
+    events = np.array([[2.0], [2.0], [0.0], [0.0]])
+    curve = observed_incidence(trials, events)[:, 0]
+    np.testing.assert_allclose(curve[:2], [0.2, 0.4])
+    assert np.isnan(curve[2:]).all()  # it printed 40% "observed" by months nobody reached

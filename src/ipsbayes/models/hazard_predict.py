@@ -170,10 +170,15 @@ def median_time(curve: np.ndarray) -> np.ndarray:
 def observed_incidence(trials: np.ndarray, events: np.ndarray) -> np.ndarray:
     """Aalen-Johansen cumulative incidence (T, K) from at-risk (T,) and event (T, K) counts (Kaplan-Meier for K=1).
 
-    Months with nobody at risk carry the last value forward.
+    Months after the last month with anyone at risk are NaN: nobody was followed there, so there is
+    nothing observed to show (carrying the last value forward printed it as the share by a month
+    nobody reached).
     """
     at_risk = np.where(trials > 0, trials, 1.0)
     hazard = events / at_risk[:, None]
     surviving = np.cumprod(1.0 - hazard.sum(axis=1))
     before = np.concatenate([[1.0], surviving[:-1]])
-    return np.cumsum(before[:, None] * hazard, axis=0)
+    out = np.cumsum(before[:, None] * hazard, axis=0)
+    followed = np.flatnonzero(np.asarray(trials) > 0)
+    out[(followed[-1] + 1 if followed.size else 0) :] = np.nan
+    return out

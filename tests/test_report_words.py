@@ -243,3 +243,16 @@ def test_norwegian_ratios_and_shipped_variants_read_in_norwegian() -> None:
     unit = unit_of({"unit": "ratio"}, "nb")
     assert amount(0.438, unit, "nb") == amount(0.438, "ratio", "nb") == "0,438"
     assert analysis_name("variant: no_exclusion_restriction", {}, "nb") == "varianten uten eksklusjonsrestriksjonen"
+
+
+def test_the_shipped_ips_ung_configs_name_their_outcome_in_norwegian() -> None:
+    """A Norwegian report said "oppnår work, apprenticeship or education at 12 months"."""
+    from ipsbayes.runner import check
+
+    from .conftest import REPO
+
+    for name in ("ipsung_employment", "ipsung_fidelity"):
+        plan = check(REPO / "models" / f"{name}.toml")
+        words = plan.family.vocabulary(plan.spec, plan.data)
+        assert words["outcome_nb"] == "arbeid, læreplass eller utdanning etter 12 måneder"
+        assert words["outcome"] == "work, apprenticeship or education at 12 months"

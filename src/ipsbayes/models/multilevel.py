@@ -81,6 +81,7 @@ class MultilevelSpec(ModelSpec):
     )
     centre_above: Number = Field(CENTRE_ABOVE, gt=0, description="'auto': centre a group above this information")
     outcome_label: str | None = Field(None, description="plain-language name of the outcome for the report")
+    outcome_label_nb: str | None = Field(None, description="the same name in Norwegian, for reports in Norwegian")
     outcome_unit: str | None = Field(None, description="unit of a continuous outcome (e.g. 'ms', 'points')")
     vocabulary: dict[str, str] = Field(
         default_factory=dict,
@@ -263,6 +264,8 @@ class Multilevel(ModelFamily):
                             given[key.replace(column, factor.name, 1)] = given[key]
         if spec.outcome_unit:
             words["outcome_unit"] = spec.outcome_unit
+        if spec.outcome_label_nb:  # a Norwegian report says it instead of the (English) outcome_label
+            words["outcome_nb"] = spec.outcome_label_nb
         return words | given
 
     # ------------------------------------------------------------------ data

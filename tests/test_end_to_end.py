@@ -170,7 +170,7 @@ def test_first_screen_in_norwegian_follows_the_gate(run_dir: Path) -> None:
     ctx = report_context(run.datatree, settings)
     presentation = presentation_of(ctx.estimands)
     answer = presentation.answer(ctx)
-    assert 2 <= len(answer) <= 4 and "deltakerne oppnår work, apprenticeship or education" in answer[0]
+    assert 2 <= len(answer) <= 4 and "deltakerne oppnår arbeid, læreplass eller utdanning" in answer[0]
     assert "trofasthet" in answer[1] and "prosentpoeng" in answer[1] and "percentage points" not in " ".join(answer)
     titles = [section["title"] for section in build_sections(ctx, presentation)]
     assert "Modelltrofasthet og resultater" in titles and "Forskjeller mellom tjenester" in titles

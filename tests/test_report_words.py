@@ -256,3 +256,19 @@ def test_the_shipped_ips_ung_configs_name_their_outcome_in_norwegian() -> None:
         words = plan.family.vocabulary(plan.spec, plan.data)
         assert words["outcome_nb"] == "arbeid, læreplass eller utdanning etter 12 måneder"
         assert words["outcome"] == "work, apprenticeship or education at 12 months"
+
+
+def test_a_hidden_count_cannot_be_worked_out_from_the_published_total() -> None:
+    """none 879, work 413, apprenticeship 205, education 3 of 1,500: hiding the 3 alone left it as 1,500 - 1,497."""
+    import numpy as np
+
+    from ipsbayes.present.cells import suppress_counts_of_a_known_total
+
+    shown, secondary = suppress_counts_of_a_known_total([879, 413, 205, 3], 5)
+    np.testing.assert_array_equal(np.isnan(shown), [False, False, True, True])
+    np.testing.assert_array_equal(secondary, [False, False, True, False])
+    shown, secondary = suppress_counts_of_a_known_total([879, 0, 2, 3], 5)  # the two small ones hold 5 together
+    np.testing.assert_array_equal(np.isnan(shown), [False, False, True, True])
+    assert not secondary.any()
+    shown, secondary = suppress_counts_of_a_known_total([879, 413, 0], 5)
+    assert not np.isnan(shown).any() and not secondary.any()

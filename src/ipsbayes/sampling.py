@@ -404,7 +404,8 @@ def prepare_for_draws(model: pm.Model) -> None:
     """
     if not model.deterministics:
         return
-    with warnings.catch_warnings():
+    # a warm-up only: whatever goes wrong here happens again, and is reported, where the function is used
+    with warnings.catch_warnings(), contextlib.suppress(Exception):
         warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
         model.compile_fn(inputs=model.free_RVs, outs=list(model.deterministics), on_unused_input="ignore", **C_MODE)
 

@@ -173,9 +173,10 @@ def drivers_section(ctx: ReportContext) -> str:
     conditional = (
         ctx.text(
             f"The odds ratio is the conditional effect on {focus} against {reference} among those who reach an "
-            "outcome (per SD or against the reference level).",
+            "outcome (per SD of a standardised numeric predictor, per unit of one that is not, or against the "
+            "reference level).",
             f"Oddsratioen er den betingede effekten på {focus} mot {reference} blant dem som oppnår et utfall (per SD "
-            "eller mot referansenivået).",
+            "for en standardisert numerisk variabel, per enhet for en som ikke er det, eller mot referansenivået).",
         )
         if equation
         else ""
@@ -270,10 +271,11 @@ def focus_drivers(ctx: ReportContext) -> tuple[Figure, str]:
     fig.legend(loc="outside lower center")
     caption = ctx.text(
         f"Average marginal effect of each characteristic on the probability of {focus} at 12 months, "
-        f"largest first, with {style.text}. Numeric predictors: +1 SD; categories and service "
-        "indicators: vs the reference.",
+        f"largest first, with {style.text}. Numeric predictors: +1 SD where standardised, else +1 unit (each "
+        "label says which); categories and service indicators: vs the reference.",
         f"Gjennomsnittlig marginal effekt av hver egenskap på sannsynligheten for {focus} etter 12 måneder, "
-        f"største først, med {style.text}. Numeriske variabler: +1 SD; kategorier: mot referansen.",
+        f"største først, med {style.text}. Numeriske variabler: +1 SD der de er standardisert, ellers +1 enhet "
+        "(hver etikett sier hvilken); kategorier: mot referansen.",
     )
     return fig, caption
 

@@ -100,7 +100,15 @@ def suppression_note(n_suppressed: int, min_cell: int, language: str = "en") -> 
     )
 
 
-__all__ = ["cell_text", "count_text", "suppress", "suppressed_text", "suppression_note", "too_small"]
+__all__ = [
+    "cell_text",
+    "count_text",
+    "suppress",
+    "suppress_counts_of_a_known_total",
+    "suppressed_text",
+    "suppression_note",
+    "too_small",
+]
 
 
 def small(counts: Any, min_cell: int) -> np.ndarray:
@@ -113,6 +121,31 @@ def suppress_counts(counts: Any, min_cell: int) -> np.ndarray:
     """Observed counts with NaN where 0 < count < ``min_cell`` (zero cells identify nobody and stay)."""
     counts = np.array(counts, dtype=float)
     return np.where((counts > 0) & (counts < min_cell), np.nan, counts)
+
+
+def suppress_counts_of_a_known_total(counts: Any, min_cell: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`suppress_counts` for counts whose total is published: small cells hidden so the total cannot reveal them.
+
+    Hiding a small cell is not enough when the total is known (the report gives the number of
+    participants): the total minus the shown cells is the hidden one. The next-smallest shown
+    non-zero cells are hidden too, until the hidden cells hold at least ``min_cell`` together.
+
+    Returns
+    -------
+    (shown, secondary)
+        The counts with NaN where hidden, and a mask of the cells hidden only to protect the others.
+    """
+    counts = np.array(counts, dtype=float)
+    shown = suppress_counts(counts, min_cell)
+    secondary = np.zeros(counts.shape, dtype=bool)
+    hidden = np.isnan(shown)
+    while hidden.any() and counts[hidden].sum() < min_cell:
+        candidates = np.flatnonzero(~hidden & (counts > 0))
+        if not candidates.size:
+            break
+        smallest = candidates[np.argmin(counts[candidates])]
+        shown[smallest], secondary[smallest], hidden[smallest] = np.nan, True, True
+    return shown, secondary
 
 
 def pooled_steps(steps: np.ndarray, min_cell: int) -> tuple[np.ndarray | None, bool]:

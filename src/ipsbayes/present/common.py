@@ -238,17 +238,19 @@ def effects_section(ctx: ReportContext) -> str:
     )
     intro = ctx.text(
         f"Average marginal effects on the expected rate (percentage points, {ctx.style.text}), {rule}. Each changes "
-        "one characteristic for every participant and keeps the rest as observed (numeric characteristics: +1 SD; "
-        "categories: against the reference level). P(direction) is the probability of a change in the direction of "
-        "the median. The odds ratio is the conditional effect in the model (per SD or against the reference), the "
-        "same for every participant; the marginal effect depends on who the participants are. Service-level "
-        "characteristics are associations across services, not randomised comparisons.",
+        "one characteristic for every participant and keeps the rest as observed (numeric characteristics: +1 SD "
+        "where standardised, else +1 unit, as each row says; categories: against the reference level). "
+        "P(direction) is the probability of a change in the direction of the median. The odds ratio is the "
+        "conditional effect in the model (per SD or unit, or against the reference), the same for every "
+        "participant; the marginal effect depends on who the participants are. Service-level characteristics are "
+        "associations across services, not randomised comparisons.",
         f"Gjennomsnittlige marginale effekter på forventet andel (prosentpoeng, {ctx.style.text}), {rule}. Hver "
-        "endrer ett kjennetegn for alle deltakerne og holder resten som observert (numeriske kjennetegn: +1 SD; "
-        "kategorier: mot referansenivået). P(retning) er sannsynligheten for en endring i medianens retning. "
-        "Oddsratioen er den betingede effekten i modellen (per SD eller mot referansen), lik for alle deltakere; den "
-        "marginale effekten avhenger av hvem deltakerne er. Kjennetegn ved tjenestene er sammenhenger mellom "
-        "tjenester, ikke randomiserte sammenligninger.",
+        "endrer ett kjennetegn for alle deltakerne og holder resten som observert (numeriske kjennetegn: +1 SD "
+        "der de er standardisert, ellers +1 enhet, slik hver rad sier; kategorier: mot referansenivået). "
+        "P(retning) er sannsynligheten for en endring i medianens retning. Oddsratioen er den betingede effekten i "
+        "modellen (per SD eller enhet, eller mot referansen), lik for alle deltakere; den marginale effekten "
+        "avhenger av hvem deltakerne er. Kjennetegn ved tjenestene er sammenhenger mellom tjenester, ikke "
+        "randomiserte sammenligninger.",
     )
     return "\n\n".join([intro, effects_table(ctx, rows)])
 
@@ -380,8 +382,10 @@ def effects_forest(ctx: ReportContext) -> tuple[Figure, str]:
     fig.legend(handles=handles, loc="outside upper center", ncols=2)
     caption = ctx.text(
         f"Average marginal effects in {shown_en}, largest first: thick line 50%, thin line {style.text}; "
-        "dot: posterior median. Numeric predictors: +1 SD; categories: vs the reference level.",
+        "dot: posterior median. Numeric predictors: +1 SD where standardised, else +1 unit (each label says which); "
+        "categories: vs the reference level.",
         f"Gjennomsnittlige marginale effekter i {shown_nb}, største først: tykk strek 50 %, tynn strek "
-        f"{style.text}; punkt: posterior median. Numeriske variabler: +1 SD; kategorier: mot referansenivået.",
+        f"{style.text}; punkt: posterior median. Numeriske variabler: +1 SD der de er standardisert, ellers +1 enhet "
+        "(hver etikett sier hvilken); kategorier: mot referansenivået.",
     )
     return fig, caption

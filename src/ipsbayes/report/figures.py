@@ -28,7 +28,7 @@ from matplotlib.patches import Patch
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, fixed
 from ipsbayes.present.answers import vocabulary_word
-from ipsbayes.present.cells import pooled_steps, suppress_counts
+from ipsbayes.present.cells import pooled_steps, suppress_counts_of_a_known_total
 from ipsbayes.present.common import units_counted
 from ipsbayes.present.style import figure_of
 from ipsbayes.present.text import percent
@@ -170,14 +170,14 @@ def ppc_counts(ctx: ReportContext) -> tuple[Figure, str]:
     lower, upper = _bounds(counts, style)
     mid = np.median(counts, axis=0)
     seen = np.bincount(observed - offset, minlength=levels.size).astype(float)
-    shown = suppress_counts(seen, ctx.min_cell)
+    shown, secondary = suppress_counts_of_a_known_total(seen, ctx.min_cell)  # the run's size is published
     names = _level_names(ctx, levels)
     fig, ax = style.subplots(max(2.6, style.width * 0.45))
     x = np.arange(levels.size)
     ax.bar(x, mid, color="#9ecae1", label=style.t("predicted: median", "predikert: median"))
     ax.errorbar(x, mid, yerr=[mid - lower, upper - mid], fmt="none", ecolor="#08519c", lw=1.2, label=style.short)
     ax.plot(x, shown, "o", color="black", ms=4, label=style.t("observed", "observert"))
-    hidden = np.isnan(shown) & (seen > 0)
+    hidden = np.isnan(shown) & (seen > 0) & ~secondary
     if hidden.any():
         # suppressed cells are drawn as a range (1 to min_cell - 1), never as a dot at zero
         low, high = 1, max(ctx.min_cell - 1, 1)
@@ -210,6 +210,15 @@ def ppc_counts(ctx: ReportContext) -> tuple[Figure, str]:
             f"tegnet som åpne kvadrater fra 1 til {ctx.min_cell - 1}).",
         )
         if suppressed
+        else ""
+    ) + (
+        ctx.text(
+            f" {int(secondary.sum())} further value(s) are not drawn either, so that the hidden ones cannot be "
+            "worked out from the total.",
+            f" {int(secondary.sum())} verdi(er) til er heller ikke tegnet, så de skjulte ikke kan regnes ut fra "
+            "totalen.",
+        )
+        if secondary.any()
         else ""
     )
     caption = (

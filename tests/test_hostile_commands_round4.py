@@ -231,6 +231,25 @@ def test_report_refuses_a_run_folder_whose_config_names_another_model_kind(
     assert "report.md" in capsys.readouterr().err and "my note" in (run / "report.md").read_text()
     assert output.placed_count() >= 1
 
+    # numbers changed in posterior.nc (valid netCDF, 100 added to an estimand) were re-rendered as if computed
+    import xarray as xr
+
+    (run / "report.md").write_text((run / "report.md").read_text().replace("\nmy note\n", ""))
+    tree = xr.open_datatree(run / "posterior.nc")
+    tree.load()
+    tree.close()
+    estimands = tree["estimands"].to_dataset()
+    name = next(n for n, v in estimands.data_vars.items() if "chain" in v.dims)
+    tree["estimands"] = xr.DataTree(estimands.assign({name: estimands[name] + 100}))
+    tree.to_netcdf(tmp_path / "tampered.nc", engine="h5netcdf")
+    (tmp_path / "tampered.nc").replace(run / "posterior.nc")
+    before = (run / "summary.csv").read_text()
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "posterior.nc changed since ipsbayes wrote it" in err and "Traceback" not in err
+    assert (run / "summary.csv").read_text() == before
+
 
 @pytest.mark.parametrize("value", [0.9999999, 1e-9, 0.925])
 def test_a_design_interval_probability_must_print_as_a_whole_percent(value: float) -> None:

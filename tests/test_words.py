@@ -334,3 +334,34 @@ def test_direction_follows_the_hdi_that_is_printed() -> None:
             effect = Effect.from_draws(values, Style(kind, 0.9, "en"), "pp")
             assert effect.direction(0.9) == expected
             assert effect.excludes_null() == (expected == "up")
+
+
+@pytest.mark.parametrize(
+    ("coverage", "words"),
+    [
+        (1.0, "above its nominal level: intervals too wide"),  # was "consistent": the SE at 100% was 1e-7
+        (0.62, "below its nominal level"),
+        (0.8, "consistent with its nominal level"),
+    ],
+)
+def test_calibration_verdict_is_two_sided_against_the_nominal_se(coverage: float, words: str) -> None:
+    from ipsbayes.validation import agresti_coull_se
+
+    found = {"nominal": 0.8, "coverage": coverage, "mcse": agresti_coull_se(coverage, 100), "datasets": 100,
+             "mean_truth": 0.2, "mean_posterior_mean": 0.2}  # fmt: skip
+    text = small_sample_section(context(cace_estimands(10.0, 10.0, 20.0), calibration={"quantities": {"cace": found}}))
+    assert words in text
+    assert agresti_coull_se(1.0, 100) > 0.01 and agresti_coull_se(0.0, 100) > 0.01
+
+
+def test_sbc_figure_takes_quantities_with_uneven_numbers_of_fits() -> None:
+    """A quantity skipped in some fits (no spread there) made the PIT Dataset's lengths clash: the report crashed."""
+    import pandas as pd
+
+    from ipsbayes.report.validation_report import pit_tree
+
+    rows = pd.DataFrame(
+        {"ok": True, "study": "sbc", "quantity": ["a", "a", "b"], "dataset": [0, 1, 0], "pit": [0.2, 0.7, 0.4]}
+    )
+    tree = pit_tree(rows, "sbc")
+    assert list(tree["prior_sbc"].data_vars) == ["a"] and tree["prior_sbc"]["a"].shape == (1, 2)

@@ -33,6 +33,7 @@ import xarray as xr
 
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.errors import ConfigError, OutputError
+from ipsbayes.manifest import file_changed
 from ipsbayes.output import (
     MANIFEST_NAME,
     OutputClaim,
@@ -42,6 +43,9 @@ from ipsbayes.output import (
     releasing_claims,
 )
 from ipsbayes.output_refresh import refresh_folder
+
+#: files whose numbers a re-rendered report publishes: refused when they changed since ipsbayes wrote them
+NUMBER_FILES = ("posterior.nc", "diagnostics.json")
 
 PACKAGES = (
     "ipsbayes",
@@ -427,6 +431,19 @@ def check_run_folder(path: Path | str) -> Run:
         raise OutputError(
             f"{folder} is not a run folder written by this version of ipsbayes (no {MANIFEST_NAME} naming a run); "
             "`ipsbayes report` rewrites only files a manifest lists. Run the config again with --out."
+        )
+    # the numbers a report publishes must be those ipsbayes computed: a changed posterior.nc or diagnostics.json
+    # (checked by the SHA-256 the manifest records; a file too large to hash is trusted by size) is refused
+    altered = [
+        name
+        for name in NUMBER_FILES
+        if "sha256" in manifest.records.get(name, {}) and file_changed(folder / name, manifest.records[name])
+    ]
+    if altered:
+        raise OutputError(
+            f"{folder}: {', '.join(altered)} changed since ipsbayes wrote it (its SHA-256 is not the one in "
+            f"{MANIFEST_NAME}); `ipsbayes report` publishes only numbers ipsbayes computed. Run the config again "
+            "to write a new run folder."
         )
     try:
         run = load_run(folder)

@@ -244,13 +244,25 @@ def coverage_table(rows: pd.DataFrame, probs: list[float]) -> pd.DataFrame:
                     "quantity": quantity,
                     "nominal": prob,
                     "coverage": rate,
-                    "mcse": float(np.sqrt(max(rate * (1 - rate), 1e-12) / k)),
+                    "mcse": agresti_coull_se(rate, k),
+                    # the binomial SE if coverage were exactly nominal: what a test against the nominal level uses
+                    "mcse_nominal": float(np.sqrt(prob * (1 - prob) / k)),
                     "datasets": k,
                     "mean_truth": float(group["truth"].mean()),
                     "mean_posterior_mean": float(group["mean"].mean()),
                 }
             )
     return pd.DataFrame(out)
+
+
+def agresti_coull_se(rate: float, k: int) -> float:
+    """SE of a coverage rate from ``k`` data sets, never 0 when every (or no) data set covered the truth.
+
+    The binomial SE ``sqrt(p(1 - p)/k)`` is 0 at p = 0 or 1 whatever ``k``; the Agresti-Coull estimate
+    ``(x + 2)/(k + 4)`` is not (as the design report's assurance SE).
+    """
+    adjusted = (rate * k + 2) / (k + 4)
+    return float(np.sqrt(adjusted * (1 - adjusted) / (k + 4)))
 
 
 def _progress(done: int, total: int, failed: int, started: float, interactive: bool) -> None:

@@ -132,12 +132,16 @@ def calibration_text(ctx: ReportContext) -> str:
             f"the posterior mean averaged {amount(mean, unit, 'en')}, close to the truth",
             f"posteriorgjennomsnittet var i snitt {amount(mean, unit, 'nb')}, nær sannheten",
         )
-    below = coverage < nominal - 2 * float(found.get("mcse", 0.0))
-    verdict = (
-        ctx.text("below its nominal level", "under det nominelle nivået")
-        if below
-        else ctx.text("consistent with its nominal level", "i tråd med det nominelle nivået")
-    )
+    # two-sided, against the binomial SE at the nominal level (an observed 100% has no spread of its own)
+    spread = 2 * float(np.sqrt(nominal * (1 - nominal) / max(int(datasets), 1)))
+    if coverage < nominal - spread:
+        verdict = ctx.text("below its nominal level", "under det nominelle nivået")
+    elif coverage > nominal + spread:
+        verdict = ctx.text(
+            "above its nominal level: intervals too wide", "over det nominelle nivået: for brede intervaller"
+        )
+    else:
+        verdict = ctx.text("consistent with its nominal level", "i tråd med det nominelle nivået")
     source = escape_md(calibration.get("path", ""))
     return ctx.text(
         f"**Calibration** (`ipsbayes validate`, {datasets} simulated trials{size_text} with a true CACE of "

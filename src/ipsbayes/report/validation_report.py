@@ -30,7 +30,9 @@ def pit_tree(rows: pd.DataFrame, study: str) -> xr.DataTree:
     """PIT values of one study as the ``prior_sbc`` group ArviZ's ``plot_ecdf_pit`` reads."""
     ok = rows[(rows["ok"]) & (rows["study"] == study)]
     variables = {}
-    for quantity, group in ok.groupby("quantity", sort=False):
+    counts = ok.groupby("quantity", sort=False).size()
+    full = counts[counts == counts.max()].index if len(counts) else []  # one Dataset: one number of fits
+    for quantity, group in ok[ok["quantity"].isin(full)].groupby("quantity", sort=False):
         safe = quantity.replace("[", "(").replace("]", ")").replace("/", "∕")  # xarray names cannot hold "/"
         variables[safe] = (("chain", "draw"), group.sort_values("dataset")["pit"].to_numpy()[None, :])
     return xr.DataTree.from_dict({"prior_sbc": xr.Dataset(variables)})

@@ -432,8 +432,12 @@ def check_run_folder(path: Path | str) -> Run:
             f"{folder} is not a run folder written by this version of ipsbayes (no {MANIFEST_NAME} naming a run); "
             "`ipsbayes report` rewrites only files a manifest lists. Run the config again with --out."
         )
-    # the numbers a report publishes must be those ipsbayes computed: a changed posterior.nc or diagnostics.json
-    # (checked by the SHA-256 the manifest records; a file too large to hash is trusted by size) is refused
+    try:
+        run = load_run(folder)
+    except FileNotFoundError as exc:
+        raise OutputError(str(exc)) from exc
+    # readable, but are the numbers those ipsbayes computed? A changed posterior.nc or diagnostics.json (by the
+    # SHA-256 the manifest records; a file too large to hash is trusted by size) is refused
     altered = [
         name
         for name in NUMBER_FILES
@@ -445,10 +449,6 @@ def check_run_folder(path: Path | str) -> Run:
             f"{MANIFEST_NAME}); `ipsbayes report` publishes only numbers ipsbayes computed. Run the config again "
             "to write a new run folder."
         )
-    try:
-        run = load_run(folder)
-    except FileNotFoundError as exc:
-        raise OutputError(str(exc)) from exc
     try:
         RunConfig.model_validate({**run.config, "source": None})
         str(run.config["priors"]["set"])

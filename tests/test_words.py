@@ -365,3 +365,17 @@ def test_sbc_figure_takes_quantities_with_uneven_numbers_of_fits() -> None:
     )
     tree = pit_tree(rows, "sbc")
     assert list(tree["prior_sbc"].data_vars) == ["a"] and tree["prior_sbc"]["a"].shape == (1, 2)
+
+
+def test_slope_comparison_clauses_are_sentences() -> None:
+    """Clauses joined after a full stop started in lower case ("... narrower. under the variant ...")."""
+    from ipsbayes.models.hierarchical_logistic_report import _slope_difference
+    from ipsbayes.present.phrases import Effect
+    from ipsbayes.present.style import Style
+
+    rng = np.random.default_rng(2)
+    main = Effect.from_draws(rng.normal(-0.45, 0.07, 4000), Style("eti", 0.9, "en"), "log-odds")
+    other = Effect.from_draws(rng.normal(-0.33, 0.06, 4000), Style("eti", 0.9, "en"), "log-odds")
+    for language, start in (("en", "Under the plug-in, the slope is"), ("nb", "Med the plug-in er stigningstallet")):
+        text = _slope_difference(context(cace_estimands(1.0, 1.0, 1.0), language), "the plug-in", other, main)
+        assert text.startswith(start) and ("closer to zero" in text or "nærmere null" in text)

@@ -23,9 +23,9 @@ from ipsbayes.present.answers import (
 )
 from ipsbayes.present.cells import suppress
 from ipsbayes.present.common import effect_rows, effects_forest, effects_section, service_caterpillar, services_section
-from ipsbayes.present.phrases import Effect, amount, estimate
+from ipsbayes.present.phrases import Effect, amount, effect_decimals, estimate
 from ipsbayes.present.style import median
-from ipsbayes.present.text import escape_md
+from ipsbayes.present.text import escape_md, format_number
 from ipsbayes.scales import BANDS_NB
 
 BAND_COLOURS = ["#f4e4e4", "#fbf3dc", "#e3f1e3", "#d2e9f7"]
@@ -226,10 +226,14 @@ def measurement_section(ctx: ReportContext) -> str:
             "| --- | ---: | --- | ---: |",
         ]
         for name, effect in effects.items():
+            # the median and both bounds with one rounding (-0.33 and -0.429 to -0.209 read unevenly)
+            low, mid, high = (
+                format_number(v, effect.unit, ctx.language, effect_decimals(effect))
+                for v in (effect.lower, effect.median, effect.upper)
+            )
             rows.append(
-                f"| {escape_md(analysis_name(name, ctx.labels, ctx.language))} | {ctx.number(effect.median)} | "
-                f"{ctx.number(effect.lower)} {ctx.text('to', 'til')} {ctx.number(effect.upper)} | "
-                f"{ctx.probability(effect.p_up)} |"
+                f"| {escape_md(analysis_name(name, ctx.labels, ctx.language))} | {mid} | "
+                f"{low} {ctx.text('to', 'til')} {high} | {ctx.probability(effect.p_up)} |"
             )
         lines.append("\n".join(rows))
         lines.append(_compare_slopes(ctx, effects))
@@ -290,7 +294,7 @@ def _slope_difference(ctx: ReportContext, name: str, other: Effect, main: Effect
         share = f"{abs(100 * (1 - change)):.0f}"
         en += f" and its interval is {share}% {'narrower' if change < 1 else 'wider'}"
         nb += f", og intervallet er {share} % {'smalere' if change < 1 else 'bredere'}"
-    return ctx.text(f"under {label}, {en}.", f"med {label} {nb}.")
+    return ctx.text(f"Under {label}, {en}.", f"Med {label} {nb}.")  # each clause is a sentence of its own
 
 
 def fidelity_curve(ctx: ReportContext) -> tuple[Figure, str]:

@@ -11,7 +11,6 @@ constant_data), so diagnostics and reports need not know who sampled.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import sys
@@ -333,8 +332,12 @@ def _sample_nutpie(
         settings["tune"],
     )
 
-    work = [functools.partial(prepare_for_draws, model), *([while_sampling] if while_sampling else [])]
-    waiting_work = [lambda: [job() for job in work]]  # once, in the first sampling's wait
+    def before_first_wait() -> None:  # work that needs no draws, beside the chains
+        prepare_for_draws(model)
+        if while_sampling is not None:
+            while_sampling()
+
+    waiting_work = [before_first_wait]  # popped: a second sampling after divergences does not run it again
 
     def sample_once(target_accept: float) -> xr.DataTree:
         background = nutpie.sample(

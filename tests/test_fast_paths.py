@@ -414,3 +414,18 @@ def test_softplus_graph_compiles_to_one_exponential_per_element():
     collect(f.maker.fgraph)
     assert names.count("exp2") == 1 and names.count("log1p") == 1, names
     assert not {"exp", "softplus", "sigmoid"} & set(names), names
+
+
+@pytest.mark.parametrize("dims", [(), ("service",), ("service", "term"), ("term", "service")])
+def test_draws_array_equals_xarray_stacking(dims):
+    """The reshape gives the array xarray's stack over (chain, draw) gives, dimension order kept."""
+    from ipsbayes.models.base import draws_array
+
+    rng = np.random.default_rng(3)
+    sizes = {"service": 4, "term": 3}
+    shape = (3, 5, *(sizes[d] for d in dims))
+    values = xr.DataArray(rng.normal(size=shape), dims=("chain", "draw", *dims))
+    posterior = xr.Dataset({"x": values, "y": values.transpose(*dims, "draw", "chain")})
+    for name in ("x", "y"):
+        stacked = posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
+        assert np.array_equal(draws_array(posterior, name), stacked)

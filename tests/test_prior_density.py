@@ -10,6 +10,7 @@ run must fall back to the sum over rows whenever the two disagree.
 from __future__ import annotations
 
 import functools
+import weakref
 
 import numpy as np
 import pymc as pm
@@ -204,4 +205,47 @@ def test_a_graph_that_does_not_vectorise_falls_back(employment, monkeypatch: pyt
         raise NotImplementedError("no vectorised form")
 
     monkeypatch.setattr(prior_density, "vectorize_graph", refuse)
+    monkeypatch.setattr(prior_density, "_BUILT", weakref.WeakKeyDictionary())  # not the function built before
     assert prior_density.prior_densities(plan.model, tree["posterior"].to_dataset()) is None
+
+
+def test_the_function_built_while_sampling_is_used_after_with_the_same_numbers(
+    employment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``prepare_for_draws`` builds the vectorised log prior once; the densities equal a fresh build's."""
+    from ipsbayes.sampling import prepare_for_draws
+
+    plan, tree, _, _ = employment
+    posterior = tree["posterior"].to_dataset()
+    monkeypatch.setattr(prior_density, "_BUILT", weakref.WeakKeyDictionary())
+    fresh = prior_density.prior_densities(plan.model, posterior)
+    monkeypatch.setattr(prior_density, "_BUILT", weakref.WeakKeyDictionary())
+    builds = []
+    plain = prior_density._vectorised
+    monkeypatch.setattr(prior_density, "_vectorised", lambda model: builds.append(model) or plain(model))
+    prepare_for_draws(plan.model, log_prior=True)
+    assert len(builds) == 1
+    kept = prior_density.prior_densities(plan.model, posterior)
+    assert len(builds) == 1  # not built again after sampling
+    assert fresh is not None and kept is not None
+    for name, values in fresh.values.items():
+        np.testing.assert_array_equal(kept.values[name], values, err_msg=name)
+    np.testing.assert_array_equal(kept.jacobian, fresh.jacobian)
+
+
+def test_a_build_that_fails_while_sampling_is_not_raised_there(employment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wait swallows the error; after sampling the densities fall back to PyMC's path (None)."""
+    from ipsbayes.sampling import prepare_for_draws
+
+    plan, tree, _, _ = employment
+    builds = []
+
+    def refuse(model):
+        builds.append(model)
+        raise NotImplementedError("no vectorised form")
+
+    monkeypatch.setattr(prior_density, "_BUILT", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(prior_density, "_vectorised", refuse)
+    prepare_for_draws(plan.model, log_prior=True)
+    assert prior_density.prior_densities(plan.model, tree["posterior"].to_dataset()) is None
+    assert len(builds) == 1  # the error is kept, not met twice

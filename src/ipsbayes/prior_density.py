@@ -15,6 +15,7 @@ every row and draw cost 0.85 s of CPU, and at 150,000 rows ten times that.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -75,8 +76,7 @@ def prior_densities(model: pm.Model, posterior: xr.Dataset) -> PriorDensities | 
         return None
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     try:
-        with default_initial_values(model):  # PyMC cannot copy a model that starts at data-based values
-            function, inputs, has_jacobian = _vectorised(model)
+        function, inputs, has_jacobian = vectorised_log_prior(model)
         arrays = []
         for value in inputs:
             draws_of = posterior[value.name].transpose("chain", "draw", ...).values
@@ -102,6 +102,36 @@ def prior_densities(model: pm.Model, posterior: xr.Dataset) -> PriorDensities | 
     if has_jacobian:  # a Jacobian that depends on no draw (no transforms) comes back as one number
         jacobian = np.broadcast_to(np.asarray(outputs[-1], dtype=float), (chains * draws,)).reshape(chains, draws)
     return PriorDensities(values, dims, jacobian)
+
+
+#: each model's vectorised log-prior function (or the error building it raised), built once per model
+_BUILT: weakref.WeakKeyDictionary[pm.Model, tuple | Exception] = weakref.WeakKeyDictionary()
+
+
+def vectorised_log_prior(model: pm.Model) -> tuple[Callable[..., list[np.ndarray]], list[pt.TensorVariable], bool]:
+    """The compiled function :func:`prior_densities` calls, built once per model and kept while it lives.
+
+    A run builds it while the chains sample (:func:`ipsbayes.sampling.prepare_for_draws`), so the
+    work after sampling only calls it. The function reads the model's data when called, so the
+    numbers are those of a function built afterwards. An error building it is kept and raised again.
+
+    Returns
+    -------
+    tuple
+        The function, its inputs (one batched tensor per free variable) and whether its last output
+        is the log-Jacobian.
+    """
+    built = _BUILT.get(model)
+    if built is None:
+        try:
+            with default_initial_values(model):  # PyMC cannot copy a model that starts at data-based values
+                built = _vectorised(model)
+        except Exception as exc:  # noqa: BLE001 - kept, and raised to the caller, which falls back
+            built = exc
+        _BUILT[model] = built
+    if isinstance(built, Exception):
+        raise built
+    return built
 
 
 def _vectorised(model: pm.Model) -> tuple[Callable[..., list[np.ndarray]], list[pt.TensorVariable], bool]:

@@ -33,7 +33,7 @@ from ipsbayes.errors import SamplingError
 from ipsbayes.family_groups import FamilyGroup, add_from_family, add_likelihood_summary, add_predictive
 from ipsbayes.initial_point import check_initial_point, default_initial_values
 from ipsbayes.nutpie_compile import compile_nutpie
-from ipsbayes.prior_density import likelihood_totals, prior_densities, store_log_prior
+from ipsbayes.prior_density import likelihood_totals, prior_densities, store_log_prior, vectorised_log_prior
 from ipsbayes.resources import check_memory, estimate_memory
 
 logger = logging.getLogger("ipsbayes")
@@ -269,7 +269,10 @@ def _sample_and_process(
     try:
         with interrupt.watch():  # samplers swallow Ctrl-C and return a partial trace: remember it
             if settings["backend"] == "nutpie":
-                datatree = _sample_nutpie(model, settings, seed, progress, timings, reuse_compiled, while_sampling)
+                needs_log_prior = log_prior or bool(likelihood_subsample and not log_likelihood)
+                datatree = _sample_nutpie(
+                    model, settings, seed, progress, timings, reuse_compiled, while_sampling, needs_log_prior
+                )
             else:
                 datatree = _sample_pymc(model, settings, seed, progress, timings)
     except (RuntimeError, ValueError, FloatingPointError) as exc:
@@ -313,6 +316,7 @@ def _sample_nutpie(
     timings: dict[str, float],
     reuse: bool,
     while_sampling: Callable[[], object] | None = None,
+    log_prior: bool = False,
 ) -> xr.DataTree:
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
@@ -333,7 +337,7 @@ def _sample_nutpie(
     )
 
     def before_first_wait() -> None:  # work that needs no draws, beside the chains
-        prepare_for_draws(model)
+        prepare_for_draws(model, log_prior)
         if while_sampling is not None:
             while_sampling()
 
@@ -396,21 +400,26 @@ def wait_for(background: Any, poll: float = 0.1, while_waiting: Callable[[], obj
         raise
 
 
-def prepare_for_draws(model: pm.Model) -> None:
+def prepare_for_draws(model: pm.Model, log_prior: bool = False) -> None:
     """What the steps after sampling need that does not depend on the draws: run while the chains sample.
 
     The first C function a process builds makes PyTensor read the key of every module in its
     compile cache (0.1 s with 280 modules; it grows with the cache), and the deterministics'
     function then loads its modules. Both are done here, while nutpie's threads sample, by
     building the function :func:`pymc.compute_deterministics` builds after sampling; it is
-    thrown away, so the draws and every number are unchanged.
+    thrown away, so the draws and every number are unchanged. With ``log_prior`` the vectorised
+    log-prior function is built too, and kept for the model
+    (:func:`ipsbayes.prior_density.vectorised_log_prior`).
     """
-    if not model.deterministics:
-        return
     # a warm-up only: whatever goes wrong here happens again, and is reported, where the function is used
-    with warnings.catch_warnings(), contextlib.suppress(Exception):
-        warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
-        model.compile_fn(inputs=model.free_RVs, outs=list(model.deterministics), on_unused_input="ignore", **C_MODE)
+    if model.deterministics:
+        with warnings.catch_warnings(), contextlib.suppress(Exception):
+            warnings.filterwarnings("ignore", message=NO_BLAS_WARNING, category=UserWarning)
+            model.compile_fn(inputs=model.free_RVs, outs=list(model.deterministics), on_unused_input="ignore", **C_MODE)
+    if log_prior:
+        with warnings.catch_warnings(), contextlib.suppress(Exception):
+            warnings.filterwarnings("ignore", category=UserWarning)
+            vectorised_log_prior(model)
 
 
 def _sample_pymc(

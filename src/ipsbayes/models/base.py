@@ -418,9 +418,13 @@ def nb_plural(words: Mapping[str, Any], key: str, default: str) -> str:
 
 
 def draws_array(posterior: xr.Dataset, name: str) -> np.ndarray:
-    """Posterior draws of ``name`` with chain and draw flattened into the first axis."""
-    values = posterior[name]
-    return values.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
+    """Posterior draws of ``name`` with chain and draw flattened into the first axis.
+
+    The array ``values.stack(sample=("chain", "draw")).transpose("sample", ...)`` holds, without
+    the index xarray builds for the stacked dimension (``tests/test_fast_paths.py``).
+    """
+    values = posterior[name].transpose("chain", "draw", ...)
+    return values.to_numpy().reshape(-1, *values.shape[2:])
 
 
 def unstack_draws(

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ipsbayes.data import example_rows, raise_if
-from ipsbayes.models.formula import ModelFormula, parse_model_formula
+from ipsbayes.errors import ConfigError
+from ipsbayes.models.formula import ModelFormula, formula_call_problems, formula_environment, parse_model_formula
 from ipsbayes.textutil import plain
 
 _CALL_LABEL = re.compile(r"C\((\w+)[^\]]*\)\[")
@@ -127,6 +128,9 @@ class Design:
     scaling: dict[str, tuple[float, float]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        whole = self.rhs if "~" in self.rhs else f"y ~ {self.rhs}"
+        if calls := formula_call_problems(whole, shown=repr(self.rhs)):
+            raise ConfigError("The formula calls functions ipsbayes does not evaluate", calls)
         if "~" in self.rhs:
             parsed = parse_model_formula(self.rhs)[0]
             self.common = list(parsed.common_variables)
@@ -156,7 +160,9 @@ class Design:
                     self.scaling[variable] = (float(values.mean()), sd)
         raise_if(self._category_problems(categorical), "The data cannot be used as they are")
         with np.errstate(divide="ignore", invalid="ignore"):  # a term outside its domain is reported below
-            self._matrices = formulae.design_matrices(self.rhs, self.transform(self.frame), na_action="error")
+            self._matrices = formulae.design_matrices(
+                self.rhs, self.transform(self.frame), na_action="error", env=formula_environment()
+            )
         common = self._matrices.common
         raw_labels = [label for term in common.terms.values() for label in term.labels]
         dropped = {label for name in self.drop if name in common.terms for label in common.terms[name].labels}

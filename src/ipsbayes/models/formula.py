@@ -22,9 +22,12 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import formulae
-from formulae.expr import Binary, Grouping
+import numpy as np
+from formulae.environment import Environment
+from formulae.expr import Binary, Call, Grouping
 from formulae.parser import Parser
 from formulae.resolver import Resolver
 from formulae.scanner import Scanner
@@ -231,6 +234,74 @@ def _unjoined_names(text: str) -> str | None:
     return text[start:end].strip()
 
 
+#: functions a formula may call on its right-hand side: formulae's transforms and contrast encodings
+#: (``C(x, Treatment("a"))``); numpy's elementwise functions are allowed too, as ``np.<name>``
+FORMULA_FUNCTIONS = ("C", "I", "center", "scale", "standardize", "bs", "poly", "B", "binary", "S", "T", "Treatment", "Sum")
+
+
+def numpy_elementwise() -> dict[str, np.ufunc]:
+    """numpy's universal functions (``np.log``, ``np.sqrt``, ``np.abs``, ...): pure elementwise arithmetic."""
+    return {name: value for name in dir(np) if not name.startswith("_") and isinstance(value := getattr(np, name), np.ufunc)}
+
+
+def formula_environment() -> Environment:
+    """The only names a formula's calls can reach besides formulae's own transforms: ``np.<ufunc>``.
+
+    formulae looks a call's function up in the caller's namespace by default, so a formula could
+    call anything the calling module imports (``pd.io.common.os.system(...)`` ran a shell command).
+    """
+    return Environment([{"np": SimpleNamespace(**numpy_elementwise())}])
+
+
+def formula_call_problems(text: str, where: str = "model.formula", shown: str | None = None) -> list[str]:
+    """Calls in a formula that ipsbayes does not evaluate: one problem each, naming what is allowed.
+
+    Only formulae's transforms (:data:`FORMULA_FUNCTIONS`) and numpy's elementwise functions
+    (``np.log``, ``np.sqrt``, ...) are evaluated; ``p(successes, trials)`` only as the outcome.
+    ``offset(x)`` is refused with its own reason: no model here fixes a coefficient at 1.
+    """
+    try:
+        tree = Parser(Scanner(text).scan()).parse()
+    except Exception:  # noqa: BLE001 - the formula parse reports it
+        return []
+    lhs, rhs = (tree.left, tree.right) if isinstance(tree, Binary) and tree.operator.kind == "TILDE" else (None, tree)
+    allowed = set(FORMULA_FUNCTIONS) | {f"np.{name}" for name in numpy_elementwise()}
+    problems: list[str] = []
+    outcome_call = lhs if isinstance(lhs, Call) else None
+    for node in [*_nodes(lhs), *_nodes(rhs)]:
+        if not isinstance(node, Call):
+            continue
+        name = getattr(getattr(node.callee, "name", None), "lexeme", None) or str(node.callee)
+        if node is outcome_call and name == "p":
+            continue
+        if name in allowed:
+            continue
+        if name == "offset":
+            problems.append(
+                f"{where}: offset({', '.join(str(getattr(getattr(a, 'name', None), 'lexeme', a)) for a in node.args)}) is "
+                "not supported: no model here fixes a coefficient at 1, and fitting it as a predictor would "
+                "silently estimate one; remove it (for counts per exposure use p(successes, trials))"
+            )
+            continue
+        problems.append(
+            f"{where}: unknown function {name}(...) in {shown or repr(text)}; a formula may call "
+            f"{', '.join(FORMULA_FUNCTIONS[:-2])} (formulae's transforms), Treatment/Sum inside C(...), and numpy's "
+            "elementwise functions as np.<name> (np.log, np.log1p, np.exp, np.sqrt, np.abs, ...)"
+        )
+    return list(dict.fromkeys(problems))
+
+
+def _nodes(node: object) -> Iterator[object]:
+    """Every node of a formulae syntax tree below and including ``node`` (None: none)."""
+    if node is None:
+        return
+    yield node
+    for value in vars(node).values():
+        for child in value if isinstance(value, list) else [value]:
+            if type(child).__module__ == "formulae.expr":
+                yield from _nodes(child)
+
+
 def parse_model_formula(text: str, where: str = "model.formula") -> tuple[ModelFormula | None, list[str]]:
     """Parse a model formula with formulae; return it, or every problem found (never raises)."""
     if "~" not in text:
@@ -247,6 +318,8 @@ def parse_model_formula(text: str, where: str = "model.formula") -> tuple[ModelF
         description = formulae.model_description(text)
     except Exception as exc:  # formulae raises several parser and resolver error types
         return None, [f"{where}: cannot parse formula {text!r}: {exc}"]
+    if calls := formula_call_problems(text, where):
+        return None, calls
     problems: list[str] = []
     response, trials = _response(description, where, problems)
     common_variables: list[str] = []

@@ -1,0 +1,93 @@
+"""A formula calls only formulae's transforms and numpy's elementwise functions: nothing else runs.
+
+formulae looks a call's function up in the namespace of the code that evaluates the formula, so
+before this check a formula could call anything ``ipsbayes.models.design`` imports:
+``pd.io.common.os.system("...")`` ran a shell command, ``np.save`` wrote a file. ``offset(x)``
+was fitted as an ordinary predictor (a free coefficient) and an unknown function failed with
+``KeyError`` (exit 1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ipsbayes.cli import main
+from ipsbayes.errors import ConfigError
+from ipsbayes.models import design as design_module
+from ipsbayes.models.design import Design
+from ipsbayes.models.formula import formula_call_problems, parse_model_formula
+
+FRAME = pd.DataFrame({"y": [0, 1, 0, 1, 1, 0], "x": [1.0, 2, 3, 4, 5, 6], "g": list("aabbcc")})
+
+
+def _hostile(marker: Path) -> list[str]:
+    return [
+        f'pd.io.common.os.system("touch {marker}")',
+        f'I(pd.io.common.os.system("touch {marker}") > 0)',
+        f'np.save("{marker}", x)',
+        f'C.__globals__.get("np")',
+    ]
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_a_formula_cannot_call_what_the_evaluating_module_imports(tmp_path: Path, k: int) -> None:
+    marker = tmp_path / "ran"
+    rhs = _hostile(marker)[k]
+    problems = formula_call_problems(f"y ~ {rhs} + (1 | g)")
+    assert problems and "unknown function" in problems[0] and "np.log" in problems[0]
+    with pytest.raises(ConfigError, match="unknown function"):
+        Design(rhs, FRAME)
+    assert not marker.exists() and not marker.with_suffix(".npy").exists()
+
+
+def test_evaluation_reaches_no_module_names_even_without_the_check(tmp_path: Path, monkeypatch) -> None:
+    """Defence in depth: with the allowlist bypassed, formulae still finds no ``pd`` to call."""
+    marker = tmp_path / "ran"
+    monkeypatch.setattr(design_module, "formula_call_problems", lambda *a, **k: [])
+    with pytest.raises(Exception):  # noqa: B017 - formulae's own lookup error
+        Design(f'pd.io.common.os.system("touch {marker}")', FRAME)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("rhs", "labels"),
+    [
+        ("np.log(x)", ["np.log(x)"]),
+        ("I(x > 2)", ["I(x > 2)"]),
+        ("I(np.log(x) * 2)", ["I(np.log(x) * 2)"]),
+        ("np.power(x, 2)", ["np.power(x, 2)"]),
+        ("C(g, Treatment('b'))", ["g[a]", "g[c]"]),
+        ("center(x)", ["center(x)"]),
+        ("bs(x, df=3)", ["bs(x, df=3)[0]", "bs(x, df=3)[1]", "bs(x, df=3)[2]"]),
+    ],
+)
+def test_transforms_and_numpy_elementwise_functions_still_work(rhs: str, labels: list[str]) -> None:
+    assert Design(rhs, FRAME, standardize=False).labels == labels
+    assert parse_model_formula(f"y ~ {rhs} + (1 | g)")[1] == []
+
+
+def test_counts_as_the_outcome_are_still_allowed() -> None:
+    assert parse_model_formula("p(y, n) ~ x + (1 | g)")[1] == []
+    assert formula_call_problems("y ~ p(y, x)")  # but not as a predictor
+
+
+def test_offset_is_refused_with_its_reason() -> None:
+    problems = formula_call_problems("y ~ x + offset(np.log(x)) + (1 | g)")
+    assert len(problems) == 1 and "offset" in problems[0] and "not supported" in problems[0]
+
+
+@pytest.mark.parametrize("term", ["s(months_outside)", "offset(age)", "pd.eval(age)"])
+def test_check_and_run_refuse_an_unsupported_call_with_exit_2(make_config, data_copy, tmp_path, capsys, term) -> None:
+    formula = f"work_or_education_12m ~ age + {term} + (1 | service)"
+    config = make_config(data=data_copy, **{"model.formula": formula})
+    out = tmp_path / "run"
+    for args in (["check", config], ["run", config, "--out", out, "--profile", "ci"]):
+        code = main([str(a) for a in args])
+        text = capsys.readouterr()
+        assert code == 2, text
+        assert "Traceback" not in text.out + text.err
+        assert term.split("(")[0] in text.err
+    assert not out.exists()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ipsbayes.models.base import ModelData, natural_key
 from ipsbayes.models.formula import GroupBlock, GroupFactor, ModelFormula
@@ -153,18 +154,25 @@ def choose_centring(
     return chosen
 
 
-def collapse_rows(data: ModelData, row_keys: list[str], mode: str) -> ModelData:
+def collapse_rows(data: ModelData, row_keys: list[str], mode: str, raw_columns: list[str] = ()) -> ModelData:
     """Merge identical rows (same predictors, groups and slope columns) into counts with trials.
 
     Only for families whose likelihood of a merged row equals the product over the rows it
     replaces (Bernoulli: ``y eta - n softplus(eta)``), so the posterior is unchanged. ``auto``
     merges when that at least halves the number of likelihood terms.
+
+    Rows also merge only where the data frame's ``raw_columns`` (the formula's columns) are
+    equal: a merged row keeps one row's raw values, which the average marginal effects' counterfactual
+    designs are built from. Rows with the same design row but other raw values (``I(week > 2)`` at
+    weeks 0 and 2) would otherwise all be shifted from the first one's week.
     """
     if mode == "never":
         return data
     arrays = data.arrays
     n = len(arrays["y"])
     parts = [np.asarray(arrays[k], float).reshape(n, -1) for k in row_keys if k in arrays]
+    frame = data.info["frame"]
+    parts += [pd.factorize(frame[c])[0].astype(float).reshape(n, 1) for c in raw_columns if c in frame.columns]
     stacked = np.column_stack(parts) if parts else np.zeros((n, 1))
     _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()

@@ -366,7 +366,7 @@ class Multilevel(ModelFamily):
             data.notes.append(f"Rows dropped for missing values: {bundle.dropped_rows}.")
         if family.collapsible and trials is None and not any(b.k > 1 or b.x_key for b in blocks):
             keys = ["X", *dict.fromkeys(idx_key(b.block.factor) for b in blocks)]
-            data = collapse_rows(data, keys, spec.collapse)
+            data = collapse_rows(data, keys, spec.collapse, design.common)
         return data
 
     @override

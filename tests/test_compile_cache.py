@@ -230,6 +230,28 @@ def test_cache_failure_falls_back_to_nutpie(monkeypatch: pytest.MonkeyPatch, tmp
     assert nutpie_compile.compile_nutpie(tiny_model())[2] == "off"
 
 
+@pytest.mark.sampling
+@pytest.mark.parametrize("reuse", [False, True])
+def test_the_cache_off_or_failing_gives_the_cached_models_draws(
+    warm: tuple[Path, dict[str, np.ndarray]], monkeypatch: pytest.MonkeyPatch, reuse: bool
+) -> None:
+    """Same model, data and seed: the same draws whether the cache serves the model or not (outside review:
+    with the cache off a single fit froze the data into the graph, and its draws differed from the first)."""
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setenv("IPSBAYES_CACHE_DIR", "off")
+    off, _, how = nutpie_compile.compile_nutpie(tiny_model(), reuse=reuse)
+    assert how == "off"
+    assert_same_draws(draws(off), warm[1])
+    monkeypatch.setenv("IPSBAYES_CACHE_DIR", str(warm[0]))
+    monkeypatch.setattr(compile_cache, "load_or_compile", broken)
+    failing, _, how = nutpie_compile.compile_nutpie(tiny_model(), reuse=reuse)
+    assert how == "fallback"
+    assert_same_draws(draws(failing), warm[1])
+
+
 CHILD = MODEL_SOURCE + textwrap.dedent(
     """
     import json

@@ -64,13 +64,13 @@ def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool, str
     with data as inputs and kept on disk: a later fit of the same structure, in this or
     any later process (a re-run, refits, Dask validation workers), loads it and swaps in
     its own data; ``reuse`` then makes no difference. With the cache off
-    (``IPSBAYES_CACHE_DIR=off``) or unable to serve the model, nutpie compiles as before
-    (measured in ``benchmarks/``):
-
-    - ``reuse=False`` (a single fit): data and prior numbers are frozen into the graph;
-    - ``reuse=True`` (refits under other prior sets, many simulated data sets in
-      ``ipsbayes validate``): data stay shared, the compiled model is kept in memory
-      by structure fingerprint and later fits only swap their data (nutpie ``with_data``).
+    (``IPSBAYES_CACHE_DIR=off``) or unable to serve the model, nutpie compiles the same graph,
+    data as inputs (``freeze_model=False``), so the draws are those of a cached model, bit for
+    bit (``tests/test_compile_cache.py``): a frozen graph folds the data in as constants, which
+    changes the last bits of the log density and so, over a trajectory, the draws. With
+    ``reuse=True`` (refits under other prior sets, many simulated data sets in
+    ``ipsbayes validate``) the compiled model is kept in memory by structure fingerprint and
+    later fits only swap their data (nutpie ``with_data``).
 
     Returns
     -------
@@ -96,7 +96,7 @@ def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool, str
             logger.debug("compile cache: %s", how)
             return compiled, how != "compiled", "miss" if how == "compiled" else "hit"
     if not reuse:
-        compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=True, var_names=free_names(model))
+        compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=False, var_names=free_names(model))
         return compiled, False, cache
     key = model_fingerprint(model)
     data = {var.name: var.get_value() for var in model.data_vars}

@@ -23,7 +23,7 @@ from scipy.special import gammaln
 from ipsbayes.models.base import data_name, draws_array
 from ipsbayes.models.cace_strata import StrataDraws
 from ipsbayes.models.categorical_predict import CategoricalPredictor
-from ipsbayes.models.predict import Predictor, group_weights
+from ipsbayes.models.predict import Counterfactual, Predictor, group_weights
 from ipsbayes.runner import check
 from ipsbayes.testing import edit_config, load_raw_config
 
@@ -176,14 +176,27 @@ def test_multilevel_estimands_equal_the_graph(config: str) -> None:
     assert np.allclose(predictor.mean(), graph["check_mean"], rtol=1e-10)
     assert np.allclose(predictor.mean(groups=group_weights(idx, weights, matrix.shape[1])), graph["check_groups"])
     design = data.info["design"]
+    sloped = [(k, b) for k, b in enumerate(data.info["blocks"]) if b.x_key]
     for contrast in design.contrasts()[:3]:  # a counterfactual design swapped into the graph's data
-        _, high = design.counterfactual(data.info["frame"], contrast)
+        _, frame = design.counterfactual_frames(data.info["frame"], contrast)
+        high = design.matrix(frame)
+        # a predictor with a varying slope moves u_g x too: the slope's values are swapped into the graph as well
+        slopes = {k: design.slope_values(frame, b.block) for k, b in sloped}
+        swapped = {data_name(b.x_key): slopes[k] for k, b in sloped}
         with model:
-            pm.set_data({data_name("X"): np.ascontiguousarray(high.T)})  # the graph's container holds X transposed
+            pm.set_data({data_name("X"): np.ascontiguousarray(high.T), **swapped})  # X is held transposed
         at_high = _graph_values(model, {f"check_high_{contrast.name}": expressions["check_mean"]}, draws)
         with model:
-            pm.set_data({data_name("X"): np.ascontiguousarray(data.arrays["X"].T)})
-        assert np.allclose(predictor.mean(X=high), at_high[f"check_high_{contrast.name}"], rtol=1e-10)
+            pm.set_data(
+                {data_name("X"): np.ascontiguousarray(data.arrays["X"].T)}
+                | {data_name(b.x_key): data.arrays[b.x_key] for _, b in sloped}
+            )
+        counterfactual = Counterfactual(high, slopes)
+        assert np.allclose(predictor.mean(X=counterfactual), at_high[f"check_high_{contrast.name}"], rtol=1e-10)
+        averaged = predictor.averages([counterfactual]).counterfactuals[0]  # the fast sweep agrees
+        assert np.allclose(averaged, at_high[f"check_high_{contrast.name}"], rtol=1e-10)
+        if sloped:
+            assert not np.allclose(predictor.mean(X=high), at_high[f"check_high_{contrast.name}"], rtol=1e-6)
 
 
 def test_categorical_probabilities_equal_the_graph() -> None:

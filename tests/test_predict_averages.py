@@ -19,7 +19,7 @@ import xarray as xr
 
 from ipsbayes.models import predict
 from ipsbayes.models.groups import idx_key
-from ipsbayes.models.predict import Averages, Predictor, group_weights
+from ipsbayes.models.predict import Averages, Counterfactual, Predictor, group_weights
 from ipsbayes.models.regression_estimands import _group_dims
 from ipsbayes.runner import check
 
@@ -131,6 +131,13 @@ def test_row_kinds_equal_numpys_unique_rows(seed: int) -> None:
     np.testing.assert_array_equal(predict.row_kinds(with_nan, 10)[1], expected)
 
 
+def _same(a, b) -> bool:
+    """Equal design matrices, or equal counterfactuals (matrix and varying slopes' values)."""
+    if isinstance(a, Counterfactual):
+        return np.array_equal(a.X, b.X) and all(np.array_equal(a.slopes[k], b.slopes[k]) for k in a.slopes)
+    return np.array_equal(a, b)
+
+
 def test_counterfactual_designs_are_built_once_per_data(plan, monkeypatch: pytest.MonkeyPatch) -> None:
     """The prior's estimands reuse the posterior's counterfactual designs; a copy of the data does not."""
     import dataclasses
@@ -141,13 +148,13 @@ def test_counterfactual_designs_are_built_once_per_data(plan, monkeypatch: pytes
     assert data.derived == {}
     first = module._counterfactual_designs(data, data.arrays["X"])
     design = type(data.info["design"])
-    monkeypatch.setattr(design, "counterfactual", lambda *a, **k: pytest.fail("built a second time"))
+    monkeypatch.setattr(design, "counterfactual_frames", lambda *a, **k: pytest.fail("built a second time"))
     again = module._counterfactual_designs(data, data.arrays["X"])
     assert again is first
     monkeypatch.undo()
     other_x = data.arrays["X"].copy()  # other arrays: built again, and the same matrices
     rebuilt = module._counterfactual_designs(data, other_x)
-    assert rebuilt is not first and all(np.array_equal(a, b) for a, b in zip(rebuilt[1], first[1], strict=True))
+    assert rebuilt is not first and all(_same(a, b) for a, b in zip(rebuilt[1], first[1], strict=True))
     assert dataclasses.replace(data).derived == {}
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ipsbayes.data import example_rows, raise_if
 from ipsbayes.errors import ConfigError
-from ipsbayes.models.formula import ModelFormula, formula_call_problems, formula_environment, parse_model_formula
+from ipsbayes.models.formula import GroupBlock, ModelFormula, formula_call_problems, formula_environment, parse_model_formula
 from ipsbayes.textutil import plain
 
 _CALL_LABEL = re.compile(r"C\((\w+)[^\]]*\)\[")
@@ -334,13 +334,28 @@ class Design:
 
     def counterfactual(self, frame: pd.DataFrame, contrast: Contrast) -> tuple[np.ndarray, np.ndarray]:
         """Design matrices with ``contrast.variable`` at its low and high values for every row."""
+        low, high = self.counterfactual_frames(frame, contrast)
+        return self.matrix(low), self.matrix(high)
+
+    def counterfactual_frames(self, frame: pd.DataFrame, contrast: Contrast) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``frame`` with ``contrast.variable`` at its low and at its high value for every row."""
         low, high = frame.copy(), frame.copy()
         if contrast.shift:
             high[contrast.variable] = high[contrast.variable] + float(contrast.high)
         else:
             low[contrast.variable] = contrast.low
             high[contrast.variable] = contrast.high
-        return self.matrix(low), self.matrix(high)
+        return low, high
+
+    def slope_values(self, frame: pd.DataFrame, block: GroupBlock) -> np.ndarray:
+        """A group block's values (``x`` of ``(x | g)``) at ``frame``'s rows (original scale), standardised as the fit's.
+
+        The same columns as the fit's ``<effect>_x`` array (:func:`ipsbayes.models.groups.block_values`),
+        for a counterfactual ``x``.
+        """
+        from ipsbayes.models.groups import block_values
+
+        return block_values(self._matrices.group, block, self.transform(frame))[1]
 
 
 def _categorical_calls(formula: str) -> set[str]:

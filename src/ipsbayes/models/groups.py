@@ -84,26 +84,36 @@ def group_arrays(
         coords[factor.name] = names
     blocks: list[BlockInfo] = []
     for block in formula.blocks:
-        columns: list[str] = []
-        values: list[np.ndarray] = []
-        for name in block.terms:
-            term = group.terms[name]
-            data = np.asarray(term.expr.data, dtype=float)
-            data = data[:, None] if data.ndim == 1 else data
-            values.append(data)
-            columns += ["Intercept"] if name.startswith("1|") else [str(label) for label in term.expr.labels]
+        columns, stacked = block_values(group, block)
         if block.intercept and len(block.terms) == 1:
             blocks.append(BlockInfo(block, columns, None))
             continue
         key = f"{block.effect_name}_x"
-        stacked = np.column_stack(values)
-        arrays[key] = stacked if len(columns) > 1 else stacked[:, 0]
+        arrays[key] = stacked
         if len(columns) > 1:
             coords[block.coef_dim] = columns
             coords[f"{block.coef_dim}_bis"] = columns
             coords[f"{block.coef_dim}_chol"] = [str(i) for i in range(len(columns) * (len(columns) + 1) // 2)]
         blocks.append(BlockInfo(block, columns, key))
     return arrays, coords, blocks
+
+
+def block_values(group: Any, block: GroupBlock, frame: Any = None) -> tuple[list[str], np.ndarray]:
+    """A block's coefficient labels and its rows' values from formulae's group matrix: (n, k), or (n,) for one.
+
+    ``group`` is ``design_matrices(...).group``; with ``frame`` (on the scale the design was
+    evaluated on) the values are those of ``frame``'s rows: the counterfactual designs of average
+    marginal effects change a varying slope's values too.
+    """
+    columns: list[str] = []
+    values: list[np.ndarray] = []
+    for name in block.terms:
+        term = group.terms[name]
+        data = np.asarray(term.expr.data if frame is None else term.expr.eval_new_data(frame), dtype=float)
+        values.append(data[:, None] if data.ndim == 1 else data)
+        columns += ["Intercept"] if name.startswith("1|") else [str(label) for label in term.expr.labels]
+    stacked = np.column_stack(values)
+    return columns, stacked if len(columns) > 1 else stacked[:, 0]
 
 
 def anchor_factor(blocks: list[BlockInfo], preferred: str | None = None) -> str | None:

@@ -47,6 +47,19 @@ class BlockDraws:
         return effect * self.x[None, :]
 
 
+@dataclass(frozen=True, eq=False)
+class Counterfactual:
+    """A counterfactual design: the population-level columns and, where they change, varying slopes' values.
+
+    A predictor that also has a varying slope (``x + (x | g)``) moves both terms: each row's
+    ``u_g x`` changes with ``x``. ``slopes`` maps a block's position in :attr:`Predictor.blocks`
+    to that block's values under the counterfactual ((n,) or (n, k)); blocks left out keep theirs.
+    """
+
+    X: np.ndarray
+    slopes: dict[int, np.ndarray] = field(default_factory=dict)
+
+
 @dataclass
 class Predictor:
     """Posterior draws of a multilevel linear predictor, ready for counterfactuals.
@@ -112,12 +125,23 @@ class Predictor:
         """Number of posterior draws (chains x draws)."""
         return len(self.intercept)
 
-    def eta(self, draws: slice, X: np.ndarray | None = None, fidelity_value: float | None = None) -> np.ndarray:
-        """Linear predictor for a slice of draws: shape (draws, rows)."""
+    def eta(
+        self,
+        draws: slice,
+        X: np.ndarray | None = None,
+        fidelity_value: float | None = None,
+        slopes: dict[int, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Linear predictor for a slice of draws: shape (draws, rows).
+
+        ``slopes``: block position -> that block's values in place of the observed (a :class:`Counterfactual`'s).
+        """
         by_column = self._by_column if X is None else np.asarray(X).T
         eta = self.beta[draws] @ by_column  # one new array, then added to in place (the same sums, in the same order)
         eta += self.intercept[draws, None]
-        for block in self.blocks:
+        for position, block in enumerate(self.blocks):
+            if slopes and position in slopes:
+                block = BlockDraws(block.effect, block.idx, slopes[position])
             eta += block.rows(draws)
         if self.fidelity_slope is not None:
             if fidelity_value is not None:
@@ -146,31 +170,36 @@ class Predictor:
         return max(1, _CHUNK_CELLS // max(len(self.weights), 1))
 
     def mean(
-        self, X: np.ndarray | None = None, fidelity_value: float | None = None, groups: sparse.csr_matrix | None = None
+        self,
+        X: np.ndarray | Counterfactual | None = None,
+        fidelity_value: float | None = None,
+        groups: sparse.csr_matrix | None = None,
     ) -> np.ndarray:
         """Weighted mean expected outcome per draw (or per draw and group).
 
         Parameters
         ----------
-        X : ndarray, optional
-            Counterfactual design matrix (default: observed).
+        X : ndarray or Counterfactual, optional
+            Counterfactual design matrix, or design with varying slopes' values (default: observed).
         fidelity_value : float, optional
             Centred/scaled fidelity given to every group (default: each its own).
         groups : sparse matrix (rows x G), optional
             Row weights normalised within each group; returns (S, G).
         """
         weights = sparse.csr_matrix(self.weights[:, None] / self.weights.sum()) if groups is None else groups
+        slopes = X.slopes if isinstance(X, Counterfactual) else None
+        X = X.X if isinstance(X, Counterfactual) else X
         out = []
         for start in range(0, self.n_draws, self._step()):
             draws = slice(start, start + self._step())
-            expected = self.family.mean(self.eta(draws, X, fidelity_value))
+            expected = self.family.mean(self.eta(draws, X, fidelity_value, slopes))
             out.append(np.asarray((weights.T @ expected.T).T))
         result = np.concatenate(out, axis=0)
         return result[:, 0] if groups is None else result
 
     def averages(
         self,
-        counterfactuals: list[np.ndarray] | tuple[np.ndarray, ...] = (),
+        counterfactuals: list[np.ndarray | Counterfactual] | tuple[np.ndarray | Counterfactual, ...] = (),
         groups: list[sparse.csr_matrix] | tuple[sparse.csr_matrix, ...] = (),
         fidelity_values: np.ndarray | None = None,
     ) -> Averages:
@@ -191,7 +220,9 @@ class Predictor:
         - chunks of draws are small enough to stay in the processor's cache.
 
         A chunk whose shortcut gives a non-finite value (extreme prior draws) is computed the plain
-        way. ``tests/test_predict_averages.py`` checks every output against :meth:`mean`.
+        way, and so is a :class:`Counterfactual` that changes varying slopes (each row's shift then
+        depends on its group's effect). ``tests/test_predict_averages.py`` checks every output against
+        :meth:`mean`.
         """
         counterfactuals = [self._offsets(X) for X in counterfactuals]
         n_draws = self.n_draws
@@ -248,11 +279,20 @@ class Predictor:
 
         for_each_chunk(chunk, self.n_draws, step)
 
-    def _offsets(self, X: np.ndarray) -> _Offsets:
+    def _offsets(self, X: np.ndarray | Counterfactual) -> _Offsets:
         """How a counterfactual design moves the linear predictor: changed columns and kinds of rows."""
+        slopes = {}
+        if isinstance(X, Counterfactual):
+            for position, values in X.slopes.items():
+                change = np.asarray(values, dtype=float) - self.blocks[position].x
+                if np.any(change != 0):
+                    slopes[position] = change
+            X = X.X
         difference = np.asarray(X, dtype=float) - self.X
         columns = np.flatnonzero(np.any(difference != 0, axis=0))
         changes = difference[:, columns]
+        if slopes:  # each row's shift depends on its group's slope: computed per row
+            return _Offsets(columns, changes, None, slopes)
         if len(columns) == 0:
             return _Offsets(columns, np.zeros((1, 0)), np.zeros(len(self.X), dtype=np.intp))
         found = row_kinds(changes, _MAX_KINDS)
@@ -281,6 +321,9 @@ class Predictor:
             shift_rows = shift[:, offsets.inverse]
         else:
             shift_rows = shift
+        for position, change in offsets.slopes.items():  # u_g x moves with x: (draws, rows)
+            block = self.blocks[position]
+            shift_rows = shift_rows + BlockDraws(block.effect, block.idx, change).rows(draws)
         with np.errstate(over="ignore", under="ignore"):
             return self._mean_of(eta + shift_rows) @ weights
 
@@ -389,6 +432,7 @@ class _Offsets:
     columns: np.ndarray
     changes: np.ndarray
     inverse: np.ndarray | None
+    slopes: dict[int, np.ndarray] = field(default_factory=dict)  # block position -> change of its values (rows)
 
 
 @dataclass
@@ -412,4 +456,4 @@ def group_weights(index: np.ndarray, weights: np.ndarray, n_groups: int) -> spar
     return sparse.csr_matrix((values, (np.arange(len(index)), index)), shape=(len(index), n_groups))
 
 
-__all__ = ["Averages", "BlockDraws", "Predictor", "group_weights", "row_kinds"]
+__all__ = ["Averages", "BlockDraws", "Counterfactual", "Predictor", "group_weights", "row_kinds"]

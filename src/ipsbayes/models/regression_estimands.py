@@ -17,7 +17,7 @@ import xarray as xr
 from ipsbayes.families import OutcomeFamily
 from ipsbayes.models.base import ModelData, estimand, nb_plural, nb_word, unstack_draws
 from ipsbayes.models.groups import idx_key
-from ipsbayes.models.predict import Predictor, group_weights
+from ipsbayes.models.predict import Counterfactual, Predictor, group_weights
 from ipsbayes.scales import FidelitySpec
 
 
@@ -161,26 +161,56 @@ def _counterfactual_designs(data: ModelData, X: np.ndarray) -> tuple[list[Any], 
     if cached is not None and cached[0] is design and cached[1] is frame and cached[2] is X:
         return cached[3]
     contrasts = design.contrasts()
-    pairs = [design.counterfactual(frame, c) for c in contrasts]
-    designs, which = _distinct_designs(X, [matrix for pair in pairs for matrix in pair])
+    sloped = [(k, b) for k, b in enumerate(data.info["blocks"]) if b.x_key]
+    pairs = []
+    for contrast in contrasts:
+        frames = design.counterfactual_frames(frame, contrast)
+        matrices = [design.matrix(f) for f in frames]
+        if sloped:  # x + (x | g): the counterfactual moves each row's u_g x too
+            matrices = [
+                Counterfactual(matrix, {k: design.slope_values(f, b.block) for k, b in sloped})
+                for matrix, f in zip(matrices, frames, strict=True)
+            ]
+        pairs.append(matrices)
+    designs, which = _distinct_designs(X, [matrix for pair in pairs for matrix in pair], data)
     built = (contrasts, designs, which)
     data.derived["counterfactual_designs"] = (design, frame, X, built)
     return built
 
 
-def _distinct_designs(X: np.ndarray, matrices: list[np.ndarray]) -> tuple[list[np.ndarray], list[int | None]]:
+def _distinct_designs(
+    X: np.ndarray, matrices: list[np.ndarray | Counterfactual], data: ModelData | None = None
+) -> tuple[list[np.ndarray | Counterfactual], list[int | None]]:
     """The distinct design matrices other than ``X`` and, per matrix, its position among them (None: ``X``).
 
     Counterfactuals repeat: a numeric predictor's "+1 SD" contrast has the observed design as its
-    low end, and every level of a categorical predictor shares the reference design.
+    low end, and every level of a categorical predictor shares the reference design. A
+    :class:`Counterfactual` is the observed design when its matrix is ``X`` and its slopes are the
+    data's (``data``'s arrays).
     """
-    distinct: list[np.ndarray] = []
+
+    def same(a: np.ndarray | Counterfactual, b: np.ndarray | Counterfactual) -> bool:
+        if isinstance(a, Counterfactual) != isinstance(b, Counterfactual):
+            return False
+        if not isinstance(a, Counterfactual):
+            return a.shape == b.shape and np.array_equal(a, b)
+        return (
+            np.array_equal(a.X, b.X)
+            and a.slopes.keys() == b.slopes.keys()
+            and all(np.array_equal(a.slopes[k], b.slopes[k]) for k in a.slopes)
+        )
+
+    observed: np.ndarray | Counterfactual = X
+    if data is not None and any(isinstance(m, Counterfactual) for m in matrices):
+        blocks = data.info["blocks"]
+        observed = Counterfactual(X, {k: data.arrays[b.x_key] for k, b in enumerate(blocks) if b.x_key})
+    distinct: list[np.ndarray | Counterfactual] = []
     which: list[int | None] = []
     for matrix in matrices:
-        if matrix.shape == X.shape and np.array_equal(matrix, X):
+        if same(matrix, observed):
             which.append(None)
             continue
-        found = next((k for k, seen in enumerate(distinct) if np.array_equal(matrix, seen)), None)
+        found = next((k for k, seen in enumerate(distinct) if same(matrix, seen)), None)
         if found is None:
             distinct.append(matrix)
             found = len(distinct) - 1

@@ -28,7 +28,7 @@ def _hostile(marker: Path) -> list[str]:
         f'pd.io.common.os.system("touch {marker}")',
         f'I(pd.io.common.os.system("touch {marker}") > 0)',
         f'np.save("{marker}", x)',
-        f'C.__globals__.get("np")',
+        'C.__globals__.get("np")',
     ]
 
 

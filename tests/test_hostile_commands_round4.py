@@ -225,15 +225,39 @@ def test_report_refuses_a_run_folder_whose_config_names_another_model_kind(
     err = capsys.readouterr().err
     assert "model.kind" in err and "'cace'" in err and f"'{fitted}'" in err and "Traceback" not in err
 
+    # posterior.nc describes the run; a config.toml edited outside [report] is refused, [report] may change
+    import json
+    import tomllib
+
+    import xarray as xr
+
+    with xr.open_datatree(run / "posterior.nc") as recorded:
+        attrs = dict(recorded.attrs)
+    provenance = json.loads((run / "provenance.json").read_text())
+    assert tomllib.loads(attrs["config_toml"]) == tomllib.loads(text)
+    assert attrs["seed"] == provenance["seed"] and attrs["data_sha256"] == provenance["data_sha256"]
+    assert json.loads(attrs["data_files_sha256"]) == {k: v["sha256"] for k, v in provenance["data"].items()}
+    assert json.loads(attrs["versions"])["pymc"] == provenance["versions"]["pymc"]
+    seed = load_raw_config(run / "config.toml")["seed"]
+    (run / "config.toml").write_text(text.replace(f"seed = {seed}", "seed = 777"))
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "'seed'" in err and "[report]" in err and "Traceback" not in err
+    edited = load_raw_config(run / "config.toml")
+    edited["report"]["title"] = "Retitled for the board"
+    (run / "config.toml").write_text(tomli_w.dumps(edited).replace("seed = 777", f"seed = {seed}"))
+    assert main(["report", str(run)]) == 0
+    assert "Retitled for the board" in (run / "report.md").read_text()
+
     (run / "config.toml").write_text(text)
+    assert main(["report", str(run)]) == 0
     (run / "report.md").write_text((run / "report.md").read_text() + "\nmy note\n")
     assert main(["report", str(run)]) == 2
     assert "report.md" in capsys.readouterr().err and "my note" in (run / "report.md").read_text()
     assert output.placed_count() >= 1
 
     # numbers changed in posterior.nc (valid netCDF, 100 added to an estimand) were re-rendered as if computed
-    import xarray as xr
-
     (run / "report.md").write_text((run / "report.md").read_text().replace("\nmy note\n", ""))
     tree = xr.open_datatree(run / "posterior.nc")
     tree.load()

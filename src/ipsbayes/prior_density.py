@@ -126,7 +126,7 @@ def vectorised_log_prior(model: pm.Model) -> tuple[Callable[..., list[np.ndarray
         try:
             with default_initial_values(model):  # PyMC cannot copy a model that starts at data-based values
                 built = _vectorised(model)
-        except Exception as exc:  # noqa: BLE001 - kept, and raised to the caller, which falls back
+        except Exception as exc:
             built = exc
         _BUILT[model] = built
     if isinstance(built, Exception):

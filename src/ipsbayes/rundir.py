@@ -19,6 +19,7 @@ import platform
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -304,6 +305,36 @@ def git_commit(start: Path) -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
+def data_sha256(data_files: dict[str, dict[str, Any]]) -> str:
+    """One hash for every data table: SHA-256 of ``label:file-sha256`` over the tables, by label.
+
+    Each file's own SHA-256 (what ``sha256sum`` prints) is in ``provenance.json`` under ``data.<label>``.
+    """
+    return hashlib.sha256("".join(f"{k}:{v['sha256']}" for k, v in sorted(data_files.items())).encode()).hexdigest()
+
+
+def run_attributes(
+    *, config: dict[str, Any], seed: int, data_files: dict[str, dict[str, Any]], model_kind: str
+) -> dict[str, str | int]:
+    """What ``posterior.nc`` records about the run that wrote it, as its root attributes (pymc-marketing's habit).
+
+    The resolved config as TOML (``config_toml``: ``ipsbayes report`` refuses a folder whose
+    config.toml no longer says what the run did), its SHA-256, the seed, the model kind, each data
+    file's SHA-256 and the package versions, so a copied ``posterior.nc`` can be traced on its own.
+    """
+    versions = package_versions()
+    return {
+        "created_by": f"ipsbayes {versions.get('ipsbayes', '?')}",
+        "model_kind": model_kind,
+        "seed": int(seed),
+        "config_toml": tomli_w.dumps(_drop_none(config)),
+        "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest(),
+        "data_sha256": data_sha256(data_files),
+        "data_files_sha256": json.dumps({k: v["sha256"] for k, v in sorted(data_files.items())}),
+        "versions": json.dumps(versions, sort_keys=True),
+    }
+
+
 def provenance(
     *,
     config: dict[str, Any],
@@ -315,7 +346,6 @@ def provenance(
     model: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything needed to say where a result came from and to reproduce it."""
-    combined = hashlib.sha256("".join(f"{k}:{v['sha256']}" for k, v in sorted(data_files.items())).encode())
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
     return {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -323,7 +353,7 @@ def provenance(
         "model": model,
         "sampler": sampler,
         "data": data_files,
-        "data_sha256": combined.hexdigest(),
+        "data_sha256": data_sha256(data_files),
         "config_sha256": config_hash,
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()}
         | {"total": round(time.perf_counter() - started, 3)},
@@ -457,6 +487,7 @@ def check_run_folder(path: Path | str) -> Run:
         if not isinstance(run.provenance, dict):
             raise TypeError("provenance.json does not hold a table")
         _same_kind(folder, run)
+        _same_run_config(folder, run)
     except ValidationError as exc:
         raise OutputError(
             f"{folder / 'config.toml'} is not a valid run config any more",
@@ -468,6 +499,48 @@ def check_run_folder(path: Path | str) -> Run:
             "run the config again to write a new run folder"
         ) from exc
     return run
+
+
+def _same_run_config(folder: Path, run: Run) -> None:
+    """Raise OutputError when ``config.toml`` says, outside ``[report]``, other than the run did.
+
+    ``posterior.nc`` (whose SHA-256 the manifest checks) records the resolved config as run
+    (:func:`run_attributes`); an edited seed, prior, formula or data path would be published as
+    the run's. ``[report]`` (title, language, thresholds, labels) may be edited and re-rendered.
+    A folder written before ``posterior.nc`` recorded its config is not checked.
+    """
+    recorded = run.datatree.attrs.get("config_toml")
+    if not isinstance(recorded, str):
+        return
+    original = tomllib.loads(recorded)
+    changed = sorted(
+        set(
+            _changed_keys(
+                {k: v for k, v in original.items() if k != "report"},
+                {k: v for k, v in run.config.items() if k != "report"},
+            )
+        )
+    )
+    if changed:
+        shown = ", ".join(f"'{key}'" for key in changed[:8]) + (
+            f" and {len(changed) - 8} more" if len(changed) > 8 else ""
+        )
+        raise OutputError(
+            f"{folder / 'config.toml'}: {shown} changed since the run (posterior.nc records the config it was "
+            "fitted with); the report would publish settings the numbers did not come from. Only [report] may be "
+            "edited before `ipsbayes report`: put the rest back, or fit the edited config with `ipsbayes run`"
+        )
+
+
+def _changed_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two parsed TOML tables (a key in one only counts as changed)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b), key=str):
+            where = f"{prefix}.{key}" if prefix else str(key)
+            out += [where] if (key in a) != (key in b) else _changed_keys(a[key], b[key], where)
+        return out
+    return [] if a == b else [prefix or "(whole file)"]
 
 
 def _same_kind(folder: Path, run: Run) -> None:

@@ -48,6 +48,7 @@ from ipsbayes.rundir import (
     provenance,
     refresh_folder,
     releasing_claims,
+    run_attributes,
     write_json,
     write_posterior,
     write_posterior_in_child,
@@ -312,6 +313,13 @@ def run(
     if space:
         raise OutputError(space[0].upper() + space[1:])
     resolved = resolved_config(config, main_fit.priors)
+    data_files = {
+        label: {"path": str(t.path.resolve()), "sha256": plan.bundle.hashes[label], "rows": len(t.frame)}
+        for label, t in ((t.label, t) for t in plan.bundle.tables())
+    }
+    datatree.attrs.update(
+        run_attributes(config=resolved, seed=config.seed, data_files=data_files, model_kind=plan.family.kind)
+    )
     with atomic_folder(claim if claim is not None else target) as staging:
         step = time.perf_counter()
         write_toml(staging / "config.toml", resolved)
@@ -336,10 +344,6 @@ def run(
         timings["write_posterior"] = writing.seconds  # in a child or on a thread: overlaps "report"
         timings["write_posterior_and_report"] = time.perf_counter() - step
         progress_stage.done("report and posterior.nc")  # written together
-        data_files = {
-            label: {"path": str(t.path.resolve()), "sha256": plan.bundle.hashes[label], "rows": len(t.frame)}
-            for label, t in ((t.label, t) for t in plan.bundle.tables())
-        }
         write_json(
             staging / "provenance.json",
             provenance(

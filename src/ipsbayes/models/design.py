@@ -19,7 +19,13 @@ import pandas as pd
 
 from ipsbayes.data import example_rows, raise_if
 from ipsbayes.errors import ConfigError
-from ipsbayes.models.formula import GroupBlock, ModelFormula, formula_call_problems, formula_environment, parse_model_formula
+from ipsbayes.models.formula import (
+    GroupBlock,
+    ModelFormula,
+    formula_call_problems,
+    formula_environment,
+    parse_model_formula,
+)
 from ipsbayes.textutil import plain
 
 _CALL_LABEL = re.compile(r"C\((\w+)[^\]]*\)\[")
@@ -348,7 +354,7 @@ class Design:
         return low, high
 
     def slope_values(self, frame: pd.DataFrame, block: GroupBlock) -> np.ndarray:
-        """A group block's values (``x`` of ``(x | g)``) at ``frame``'s rows (original scale), standardised as the fit's.
+        """A group block's values (``x`` of ``(x | g)``) at ``frame``'s rows (original scale), standardised as fitted.
 
         The same columns as the fit's ``<effect>_x`` array (:func:`ipsbayes.models.groups.block_values`),
         for a counterfactual ``x``.

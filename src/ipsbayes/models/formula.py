@@ -236,12 +236,28 @@ def _unjoined_names(text: str) -> str | None:
 
 #: functions a formula may call on its right-hand side: formulae's transforms and contrast encodings
 #: (``C(x, Treatment("a"))``); numpy's elementwise functions are allowed too, as ``np.<name>``
-FORMULA_FUNCTIONS = ("C", "I", "center", "scale", "standardize", "bs", "poly", "B", "binary", "S", "T", "Treatment", "Sum")
+FORMULA_FUNCTIONS = (
+    "C",
+    "I",
+    "center",
+    "scale",
+    "standardize",
+    "bs",
+    "poly",
+    "B",
+    "binary",
+    "S",
+    "T",
+    "Treatment",
+    "Sum",
+)
 
 
 def numpy_elementwise() -> dict[str, np.ufunc]:
-    """numpy's universal functions (``np.log``, ``np.sqrt``, ``np.abs``, ...): pure elementwise arithmetic."""
-    return {name: value for name in dir(np) if not name.startswith("_") and isinstance(value := getattr(np, name), np.ufunc)}
+    """Numpy's universal functions (``np.log``, ``np.sqrt``, ``np.abs``, ...): pure elementwise arithmetic."""
+    return {
+        name: value for name in dir(np) if not name.startswith("_") and isinstance(value := getattr(np, name), np.ufunc)
+    }
 
 
 def formula_environment() -> Environment:
@@ -262,7 +278,7 @@ def formula_call_problems(text: str, where: str = "model.formula", shown: str | 
     """
     try:
         tree = Parser(Scanner(text).scan()).parse()
-    except Exception:  # noqa: BLE001 - the formula parse reports it
+    except Exception:
         return []
     lhs, rhs = (tree.left, tree.right) if isinstance(tree, Binary) and tree.operator.kind == "TILDE" else (None, tree)
     allowed = set(FORMULA_FUNCTIONS) | {f"np.{name}" for name in numpy_elementwise()}
@@ -278,7 +294,7 @@ def formula_call_problems(text: str, where: str = "model.formula", shown: str | 
             continue
         if name == "offset":
             problems.append(
-                f"{where}: offset({', '.join(str(getattr(getattr(a, 'name', None), 'lexeme', a)) for a in node.args)}) is "
+                f"{where}: offset({', '.join(_shown(a) for a in node.args)}) is "
                 "not supported: no model here fixes a coefficient at 1, and fitting it as a predictor would "
                 "silently estimate one; remove it (for counts per exposure use p(successes, trials))"
             )
@@ -289,6 +305,11 @@ def formula_call_problems(text: str, where: str = "model.formula", shown: str | 
             "elementwise functions as np.<name> (np.log, np.log1p, np.exp, np.sqrt, np.abs, ...)"
         )
     return list(dict.fromkeys(problems))
+
+
+def _shown(node: object) -> str:
+    """A syntax-tree argument as written: a column's name, else formulae's own rendering."""
+    return str(getattr(getattr(node, "name", None), "lexeme", node))
 
 
 def _nodes(node: object) -> Iterator[object]:

@@ -21,8 +21,15 @@ from ipsbayes.present.answers import (
     sensitivity_effects,
     vocabulary_word,
 )
-from ipsbayes.present.cells import suppress
-from ipsbayes.present.common import effect_rows, effects_forest, effects_section, service_caterpillar, services_section
+from ipsbayes.present.common import (
+    effect_rows,
+    effects_forest,
+    effects_section,
+    service_caterpillar,
+    service_rate_shares,
+    services_section,
+    withheld_shares_note,
+)
 from ipsbayes.present.phrases import Effect, amount, effect_decimals, estimate
 from ipsbayes.present.style import median
 from ipsbayes.present.text import escape_md, format_number
@@ -300,7 +307,8 @@ def _slope_difference(ctx: ReportContext, name: str, other: Effect, main: Effect
 def fidelity_curve(ctx: ReportContext) -> tuple[Figure, str]:
     """Expected outcome rate across the fidelity scale with a credible band and scale bands.
 
-    Services' observed rates are drawn only for services with at least ``report.min_cell`` participants.
+    Services' observed rates are drawn only where :func:`~ipsbayes.present.common.service_rate_shares`
+    publishes them (no cell under ``report.min_cell``: participants, with the outcome, without it).
     """
     estimands, style = ctx.estimands, ctx.style
     curve = estimands["fidelity_curve"]
@@ -317,11 +325,12 @@ def fidelity_curve(ctx: ReportContext) -> tuple[Figure, str]:
             ax.text(bound + 0.5, 0.98, ctx.label(name), transform=ax.get_xaxis_transform(), va="top")
     ax.fill_between(grid, lower, upper, color="#1f77b4", alpha=0.3, label=style.short)
     ax.plot(grid, median(curve), color="#1f77b4", lw=2, label=style.t("posterior median", "posterior median"))
-    if "service_fidelity" in estimands and "service_raw_rate" in estimands:
+    shares = service_rate_shares(ctx) if "service_raw_rate" in estimands and "service_n" in estimands else None
+    if "service_fidelity" in estimands and shares is not None:
         n = estimands["service_n"].values
         ax.scatter(
             estimands["service_fidelity"].values,
-            suppress(estimands["service_raw_rate"].values, n, ctx.min_cell),
+            shares.values,
             s=8 + 60 * n / n.max(),
             facecolors="none",
             edgecolors="#555555",
@@ -337,11 +346,8 @@ def fidelity_curve(ctx: ReportContext) -> tuple[Figure, str]:
         f"Forventet andel over trofasthetsskalaen (linje: posterior median; bånd: {style.text}); bakgrunnsfargene "
         "markerer skalaens nivåer; sirkler er tjenestenes observerte andeler, størrelse etter antall deltakere.",
     )
-    if "service_n" in estimands and int(np.sum(estimands["service_n"].values < ctx.min_cell)):
-        caption += ctx.text(
-            f" Services with fewer than {ctx.min_cell} participants are not drawn.",
-            f" Tjenester med færre enn {ctx.min_cell} deltakere er ikke tegnet.",
-        )
+    if "service_fidelity" in estimands and shares is not None and shares.hidden:
+        caption += " " + withheld_shares_note(ctx, shares)
     return fig, caption
 
 

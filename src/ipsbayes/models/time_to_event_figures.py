@@ -1,8 +1,8 @@
 """The time-to-event family's report figures: incidence curves, monthly hazard, services, fidelity over time.
 
 Part of the family's presentation (:data:`ipsbayes.models.time_to_event_report.PRESENTATION`),
-which uses the target and outcome labels defined here in its text too. Observed shares of services with fewer than
-``report.min_cell`` participants are never drawn.
+which uses the target and outcome labels defined here in its text too. Observed shares resting on a small cell
+(fewer than ``report.min_cell`` participants, first transitions or participants without one) are never drawn.
 """
 
 from __future__ import annotations
@@ -15,8 +15,14 @@ from matplotlib.lines import Line2D
 from ipsbayes.models.time_to_event_data import TARGETS_NB
 from ipsbayes.present import ReportContext
 from ipsbayes.present.answers import vocabulary_word
-from ipsbayes.present.cells import suppress, too_small
-from ipsbayes.present.common import services_counted, size_label, units_counted, withheld_months_note
+from ipsbayes.present.cells import too_small
+from ipsbayes.present.common import (
+    ObservedShares,
+    publishable_shares,
+    size_label,
+    withheld_months_note,
+    withheld_shares_note,
+)
 from ipsbayes.present.style import median, pointrange
 
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
@@ -67,18 +73,38 @@ def publishable_observed(ctx: ReportContext) -> xr.DataArray:
     return observed.where(~small.any("target"))
 
 
-def publishable_service_observed(ctx: ReportContext) -> np.ndarray:
-    """Per-service observed shares with every small cell withheld (NaN), by the rule of :func:`publishable_observed`.
+def service_shares(ctx: ReportContext) -> ObservedShares:
+    """Per-service observed shares as they may be published, with why each withheld one is withheld.
 
-    A service's share is withheld when the service has fewer than ``report.min_cell`` participants, or
-    when the first transitions it rests on number at least one but fewer than ``report.min_cell`` (80% of
-    a service of five is four people). Run folders from before the counts were kept show none.
+    The rule of :func:`~ipsbayes.present.common.publishable_shares`, as for :func:`publishable_observed`:
+    a service's share is withheld when the service has fewer than ``report.min_cell`` participants, or
+    when the first transitions it rests on, or the participants without one, number at least one but
+    fewer than ``report.min_cell`` (80% of a service of five is four people). Run folders from before
+    the counts were kept show none. The figure draws these values and the caption and text count them.
     """
     estimands = ctx.estimands
-    raw = suppress(estimands["service_observed_incidence_any"].values, estimands["service_n"].values, ctx.min_cell)
-    if "service_observed_events_any" not in estimands:
-        return np.full_like(raw, np.nan, dtype=float)
-    return suppress(raw, estimands["service_observed_events_any"].values, ctx.min_cell)
+    events = estimands["service_observed_events_any"].values if "service_observed_events_any" in estimands else None
+    return publishable_shares(
+        estimands["service_observed_incidence_any"].values, estimands["service_n"].values, events, ctx.min_cell
+    )
+
+
+def publishable_service_observed(ctx: ReportContext) -> np.ndarray:
+    """Per-service observed shares with every small cell withheld (NaN), by :func:`service_shares`."""
+    return service_shares(ctx).values
+
+
+def service_withheld_note(ctx: ReportContext, shares: ObservedShares) -> str:
+    """How many services' observed shares are withheld and why, each reason with its count ("" when none)."""
+    month = ctx.estimands["service_incidence_any"].attrs.get("month", "") if ctx.has("service_incidence_any") else ""
+    by = (f" by month {month}", f" innen måned {month}") if month != "" else ("", "")
+    return withheld_shares_note(
+        ctx,
+        shares,
+        ("share", "shares", "andeler", "andelen", "andelene"),
+        (f"with a first transition{by[0]}", f"med første overgang{by[1]}"),
+        ("without one", "uten"),
+    )
 
 
 def incidence_curves(ctx: ReportContext) -> tuple[Figure, str]:
@@ -155,7 +181,8 @@ def service_incidence(ctx: ReportContext) -> tuple[Figure, str]:
     estimands, style = ctx.estimands, ctx.style
     rate = estimands["service_incidence_any"]
     n = estimands["service_n"].values
-    raw = publishable_service_observed(ctx)
+    shares = service_shares(ctx)  # what is drawn and what the caption counts come from the same shares
+    raw = shares.values
     month = rate.attrs.get("month", "")
     mid = median(rate)
     order = np.argsort(mid)
@@ -182,7 +209,6 @@ def service_incidence(ctx: ReportContext) -> tuple[Figure, str]:
     ax.set_ylabel(ctx.label("service", style.t("Service", "Tjeneste")))
     ax.set_xlim(-2, 102)
     fig.legend(loc="outside lower center", ncols=2)
-    hidden = int(np.sum((n > 0) & (n < ctx.min_cell)))
     caption = ctx.text(
         f"Expected share of each service's participants with a {outcome_of(ctx)} by month {month} (dots, "
         f"{style.text}; partially pooled) beside the observed Kaplan-Meier share (open circles, sized by "
@@ -191,13 +217,8 @@ def service_incidence(ctx: ReportContext) -> tuple[Figure, str]:
         f"{style.text}; delvis sammenslått) ved siden av observert Kaplan-Meier-andel (åpne sirkler, størrelse etter "
         "antall deltakere).",
     )
-    if hidden:
-        caption += ctx.text(
-            f" Observed shares of {services_counted(ctx, hidden)} with fewer than {units_counted(ctx, ctx.min_cell)} "
-            "are not shown.",
-            f" Observerte andeler for {services_counted(ctx, hidden)} med færre enn {units_counted(ctx, ctx.min_cell)} "
-            "vises ikke.",
-        )
+    if shares.hidden:
+        caption += " " + service_withheld_note(ctx, shares)
     return fig, caption
 
 
@@ -253,7 +274,10 @@ __all__ = [
     "hazard_by_month",
     "incidence_curves",
     "outcome_of",
+    "publishable_service_observed",
     "service_incidence",
+    "service_shares",
     "service_title",
+    "service_withheld_note",
     "target_label",
 ]

@@ -5,8 +5,8 @@ what this module hands it. The research question is how soon participants reach 
 (a first job, apprenticeship or education): the answer gives the cumulative incidence by the
 reporting months with its interval, the median month, how much the priors matter for it,
 and what fidelity goes with. Every comparative word is chosen from the posterior
-(:mod:`ipsbayes.present.phrases`); observed shares of services with fewer than
-``report.min_cell`` participants are never published.
+(:mod:`ipsbayes.present.phrases`); observed shares resting on a small cell (fewer than
+``report.min_cell`` participants, first transitions or participants without one) are never published.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from ipsbayes.models.time_to_event_figures import (
     incidence_curves,
     outcome_of,
     publishable_observed,
-    publishable_service_observed,
     service_incidence,
+    service_shares,
     service_title,
+    service_withheld_note,
     target_label,
 )
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
 from ipsbayes.present.answers import probability_sentence, robustness_line
-from ipsbayes.present.cells import suppression_note
 from ipsbayes.present.common import withheld_months_note
 from ipsbayes.present.phrases import Effect, amount, estimate, interval_text
 from ipsbayes.present.style import median
@@ -355,9 +355,10 @@ def services_section(ctx: ReportContext) -> str:
     """How much services differ in the share reaching a target by the service month (small cells suppressed)."""
     pooled = median(ctx.estimands["service_incidence_any"])
     n = ctx.estimands["service_n"].values
-    raw = publishable_service_observed(ctx)
+    shares = service_shares(ctx)  # the figure draws these, and its caption counts them as this text does
+    raw = shares.values
     month = ctx.estimands["service_incidence_any"].attrs.get("month", "")
-    shown = np.isfinite(raw)
+    shown = shares.shown
     lang = ctx.language
     lines = []
     if shown.any():
@@ -365,12 +366,14 @@ def services_section(ctx: ReportContext) -> str:
             ctx.text(
                 f"Observed shares by month {month} range from {amount(np.nanmin(raw), '%', lang)} to "
                 f"{amount(np.nanmax(raw), '%', lang)} across the {int(shown.sum())} services whose share rests on "
-                f"no cell under {ctx.min_cell} (participants and first transitions); partially pooled, the expected "
+                f"no cell under {ctx.min_cell} (participants, first transitions and participants without one); "
+                "partially pooled, the expected "
                 f"shares of all {len(n)} services range from {amount(pooled.min(), '%', lang)} to "
                 f"{amount(pooled.max(), '%', lang)}.",
                 f"Observerte andeler innen måned {month} varierer fra {amount(np.nanmin(raw), '%', lang)} til "
                 f"{amount(np.nanmax(raw), '%', lang)} mellom de {int(shown.sum())} tjenestene der andelen ikke "
-                f"bygger på noen celle under {ctx.min_cell} (deltakere og første overganger); delvis sammenslått "
+                f"bygger på noen celle under {ctx.min_cell} (deltakere, første overganger og deltakere uten); "
+                "delvis sammenslått "
                 f"varierer forventet andel for alle {len(n)} tjenester fra {amount(pooled.min(), '%', lang)} til "
                 f"{amount(pooled.max(), '%', lang)}.",
             )
@@ -384,9 +387,14 @@ def services_section(ctx: ReportContext) -> str:
                 f"{amount(pooled.min(), '%', lang)} til {amount(pooled.max(), '%', lang)}.",
             )
         )
-    note = suppression_note(int(np.sum(~shown & (n > 0))), ctx.min_cell, lang)
-    if note:
-        lines.append(note)
+    if shares.hidden:
+        lines.append(
+            escape_md(service_withheld_note(ctx, shares))
+            + ctx.text(
+                " Model-based estimates are shown for all services.",
+                " Modellbaserte estimater vises for alle tjenester.",
+            )
+        )
     if ctx.has("sd_service"):
         parts = [
             f"{escape_md(target_label(ctx, t))} {estimate(ctx.effect('sd_service', target=t), ctx.style, lang)}"

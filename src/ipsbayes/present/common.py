@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,20 +11,148 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ipsbayes.present.answers import threshold_amount
-from ipsbayes.present.cells import suppress, too_small
+from ipsbayes.present.cells import too_small
 from ipsbayes.present.context import ReportContext
 from ipsbayes.present.phrases import Effect, amount, estimate, term_of_contrast
 from ipsbayes.present.style import Style, contrast_label, median, pointrange
 from ipsbayes.present.text import escape_md
 
 
-def services_section(ctx: ReportContext) -> str:
-    """How much services differ once chance variation is accounted for; observed rates of small services suppressed."""
+@dataclass(frozen=True)
+class ObservedShares:
+    """Observed per-service shares as they may be published, and why each withheld one is withheld.
+
+    Made by :func:`publishable_shares`, the one place that decides which observed share is shown:
+    figures draw ``values`` and texts and captions count from the masks, so a caption can never name
+    a different number (or reason) than the figure hides.
+
+    Attributes
+    ----------
+    values : ndarray
+        The shares, NaN where withheld (and where a service has no participants: nothing observed).
+    few_units : ndarray of bool
+        Services with 1 to ``min_cell - 1`` participants.
+    few_outcomes : ndarray of bool
+        Services with enough participants whose share rests on 1 to ``min_cell - 1`` participants with the
+        outcome, or as few without it (96% of 27 is 1 person without the outcome).
+    unknown : ndarray of bool
+        Services whose counts behind the share were not kept (run folders from before they were).
+    """
+
+    values: np.ndarray
+    few_units: np.ndarray
+    few_outcomes: np.ndarray
+    unknown: np.ndarray
+
+    @property
+    def shown(self) -> np.ndarray:
+        """True where the observed share is published."""
+        return np.isfinite(self.values)
+
+    @property
+    def hidden(self) -> int:
+        """How many services' observed shares are withheld as small cells (services without participants aside)."""
+        return int(self.few_units.sum() + self.few_outcomes.sum() + self.unknown.sum())
+
+
+def publishable_shares(raw: Any, n: Any, events: Any, min_cell: int) -> ObservedShares:
+    """Observed shares (%) of services with every small cell withheld: the rule for all observed service shares.
+
+    A share is withheld when the service has 1 to ``min_cell - 1`` participants, or when the number with
+    the outcome (``events``) or the number without it (``n - events``) is 1 to ``min_cell - 1``: a share
+    of a few people identifies them. Zero stays (0 of 30 identifies nobody by name, as in
+    :func:`~ipsbayes.present.cells.too_small`). ``events`` None (counts not kept) withholds every share.
+    """
+    raw = np.asarray(raw, dtype=float)
+    n = np.asarray(n, dtype=float)
+    counted = n > 0
+    few_units = counted & too_small(n, min_cell)
+    if events is None:
+        events = np.full(n.shape, np.nan)
+    events = np.asarray(events, dtype=float)
+    known = np.isfinite(events)
+    unknown = counted & ~few_units & ~known
+    having = np.where(known, events, 0.0)
+    small = too_small(having, min_cell) | too_small(n - having, min_cell)
+    few_outcomes = counted & ~few_units & known & small
+    withheld = ~counted | few_units | few_outcomes | unknown | ~np.isfinite(raw)
+    return ObservedShares(np.where(withheld, np.nan, raw), few_units, few_outcomes, unknown)
+
+
+def service_rate_shares(ctx: ReportContext) -> ObservedShares:
+    """The observed service rates (``service_raw_rate``, %) as they may be published, by :func:`publishable_shares`.
+
+    The number of participants with the outcome is the rate times the participants (trials) of the service.
+    """
     estimands = ctx.estimands
-    rates = median(estimands["service_rate"])
     raw = np.asarray(estimands["service_raw_rate"].values, dtype=float)
     n = np.asarray(estimands["service_n"].values, dtype=float)
-    shown = ~too_small(n, ctx.min_cell)
+    return publishable_shares(raw, n, np.rint(raw / 100.0 * n), ctx.min_cell)
+
+
+def withheld_shares_note(
+    ctx: ReportContext,
+    shares: ObservedShares,
+    nouns: tuple[str, str, str, str, str] = ("rate", "rates", "andeler", "andelen", "andelene"),
+    having: tuple[str, str] = ("with the outcome", "med utfallet"),
+    lacking: tuple[str, str] = ("without it", "uten"),
+) -> str:
+    """One sentence: how many services' observed shares are withheld, and why, each reason with its count.
+
+    ``""`` when none are. ``nouns`` are the English singular and plural, the Norwegian plural, and the
+    Norwegian definite singular and plural of what is withheld; ``having`` and ``lacking`` (English,
+    Norwegian) say who is counted ("with the outcome", "without it"). Plain text, e.g. "Observed rates
+    resting on small cells are not shown (13 services; report.min_cell = 5): 2 services with fewer than
+    5 participants and 11 services whose rates rest on fewer than 5 participants with the outcome or
+    fewer than 5 without it."
+    """
+    if not shares.hidden:
+        return ""
+    units = units_counted(ctx, ctx.min_cell)
+    low = ctx.min_cell
+    few, outcomes, unknown = int(shares.few_units.sum()), int(shares.few_outcomes.sum()), int(shares.unknown.sum())
+    en, nb = [], []
+    if few:
+        en.append(f"{services_counted(ctx, few)} with fewer than {units}")
+        nb.append(f"{services_counted(ctx, few)} med færre enn {units}")
+    if outcomes:
+        one = outcomes == 1
+        en.append(
+            f"{services_counted(ctx, outcomes)} whose {nouns[0] if one else nouns[1]} {'rests' if one else 'rest'} "
+            f"on fewer than {units} {having[0]} or fewer than {low} {lacking[0]}"
+        )
+        nb.append(
+            f"{services_counted(ctx, outcomes)} der {nouns[3] if one else nouns[4]} bygger på færre enn "
+            f"{units} {having[1]} eller færre enn {low} {lacking[1]}"
+        )
+    if unknown:
+        en.append(f"{services_counted(ctx, unknown)} whose counts were not kept in this run folder")
+        nb.append(f"{services_counted(ctx, unknown)} der antallene ikke ble lagret i denne kjøringsmappen")
+    limit = f"report.min_cell = {low}"
+    lead_en = f"Observed {nouns[1]} resting on small cells are not shown"
+    lead_nb = f"Observerte {nouns[2]} som bygger på små celler, vises ikke"
+    if len(en) == 1:
+        return ctx.text(f"{lead_en} ({en[0]}; {limit}).", f"{lead_nb} ({nb[0]}; {limit}).")
+    total = services_counted(ctx, shares.hidden)
+    return ctx.text(
+        f"{lead_en} ({total}; {limit}): {', '.join(en[:-1])} and {en[-1]}.",
+        f"{lead_nb} ({total}; {limit}): {', '.join(nb[:-1])} og {nb[-1]}.",
+    )
+
+
+def services_section(ctx: ReportContext) -> str:
+    """How much services differ once chance variation is accounted for; small cells of observed rates withheld.
+
+    An observed rate is published only when its service has at least ``report.min_cell`` participants
+    and at least as many with the outcome and without it, or none (:func:`service_rate_shares`); the
+    model-based rates of every service are.
+    """
+    estimands = ctx.estimands
+    rates = median(estimands["service_rate"])
+    shares = service_rate_shares(ctx)
+    raw = shares.values
+    n = np.asarray(estimands["service_n"].values, dtype=float)
+    shown = shares.shown
     service = escape_md(ctx.label("service", ctx.text("service", "tjeneste")))
     text = []
     if shown.any():
@@ -31,29 +160,26 @@ def services_section(ctx: ReportContext) -> str:
         raw_span, pooled_span = raw_high - raw_low, rates[shown].max() - rates[shown].min()
         text.append(
             ctx.text(
-                f"Among the {int(shown.sum())} services with at least {ctx.min_cell} participants, observed rates "
-                f"range from {amount(raw_low, '%', 'en')} to {amount(raw_high, '%', 'en')} (services of "
-                f"{int(n[shown].min())} to {int(n[shown].max())} participants); after partial pooling their "
-                "expected rates range from "
+                f"Among the {int(shown.sum())} services whose observed rate rests on no cell under {ctx.min_cell} "
+                "(participants, those with the outcome and those without it), observed rates range from "
+                f"{amount(raw_low, '%', 'en')} to {amount(raw_high, '%', 'en')} "
+                f"(services of {int(n[shown].min())} to {int(n[shown].max())} participants); after partial pooling "
+                "their expected rates range from "
                 f"{amount(rates[shown].min(), '%', 'en')} to {amount(rates[shown].max(), '%', 'en')}.",
-                f"Blant de {int(shown.sum())} tjenestene med minst {ctx.min_cell} deltakere varierer de observerte "
-                f"andelene fra {amount(raw_low, '%', 'nb')} til {amount(raw_high, '%', 'nb')} (tjenester med "
-                f"{int(n[shown].min())} til {int(n[shown].max())} deltakere); etter delvis sammenslåing varierer de "
-                f"forventede andelene fra {amount(rates[shown].min(), '%', 'nb')} til "
+                f"Blant de {int(shown.sum())} tjenestene der den observerte andelen ikke bygger på noen celle under "
+                f"{ctx.min_cell} (deltakere, de med utfallet og de uten), varierer de observerte andelene fra "
+                f"{amount(raw_low, '%', 'nb')} til {amount(raw_high, '%', 'nb')} "
+                f"(tjenester med {int(n[shown].min())} til {int(n[shown].max())} deltakere); etter delvis "
+                f"sammenslåing varierer de forventede andelene fra {amount(rates[shown].min(), '%', 'nb')} til "
                 f"{amount(rates[shown].max(), '%', 'nb')}.",
             )
         )
         text.append(_pooling_sentence(ctx, raw_span, pooled_span))
-    hidden = int((~shown).sum())
-    if hidden:
+    if shares.hidden:
         text.append(
-            ctx.text(
-                f"The observed rates of {escape_md(services_counted(ctx, hidden))} with fewer than "
-                f"{escape_md(units_counted(ctx, ctx.min_cell))} are not shown (small cells); their model-based rates "
-                "are.",
-                f"Observerte andeler for {escape_md(services_counted(ctx, hidden))} med færre enn "
-                f"{escape_md(units_counted(ctx, ctx.min_cell))} vises ikke (små celler); de modellbaserte andelene "
-                "gjør det.",
+            escape_md(withheld_shares_note(ctx, shares))
+            + ctx.text(
+                " Model-based rates are shown for every service.", " Modellbaserte andeler vises for alle tjenester."
             )
         )
     if "sd_service" in estimands:
@@ -258,13 +384,16 @@ def effects_section(ctx: ReportContext) -> str:
 def service_caterpillar(ctx: ReportContext) -> tuple[Figure, str]:
     """Predicted (partially pooled) outcome rate per service beside the observed rate.
 
-    Observed rates of services with fewer than ``report.min_cell`` participants are not drawn
-    (and their size is shown as "n < min_cell"); their predicted rates stay.
+    An observed rate is drawn only where :func:`service_rate_shares` publishes it (no cell under
+    ``report.min_cell``: participants, those with the outcome, those without it); services with fewer
+    participants show their size as "n<min_cell". Every predicted rate stays, and the caption counts the
+    withheld rates by reason from the same shares.
     """
     estimands, style = ctx.estimands, ctx.style
     rate = estimands["service_rate"]
     n = estimands["service_n"].values
-    raw = suppress(estimands["service_raw_rate"].values, n, ctx.min_cell)
+    shares = service_rate_shares(ctx)
+    raw = shares.values
     mid = median(rate)
     order = np.argsort(mid)
     services = rate["service"].values[order]
@@ -294,17 +423,7 @@ def service_caterpillar(ctx: ReportContext) -> tuple[Figure, str]:
     ax.set_ylabel(ctx.label("service", style.t("Service", "Tjeneste")))
     ax.set_xlim(-2, 102)
     ax.legend(loc="lower right")
-    hidden = int(np.sum(n < ctx.min_cell))
-    note = (
-        ctx.text(
-            f" Observed rates of {services_counted(ctx, hidden)} with fewer than {units_counted(ctx, ctx.min_cell)} "
-            "are not shown.",
-            f" Observerte andeler for {services_counted(ctx, hidden)} med færre enn {units_counted(ctx, ctx.min_cell)} "
-            "vises ikke.",
-        )
-        if hidden
-        else ""
-    )
+    note = (" " + withheld_shares_note(ctx, shares)) if shares.hidden else ""
     towards = _share_pulled_in(mid, raw, overall)
     moved = (
         ctx.text(

@@ -30,6 +30,27 @@ from ipsbayes.errors import OutputError
 
 LOCK_SUFFIX = ".ipsbayes-lock"
 _ATTEMPTS = 20
+#: descriptors of the locks this process holds: a forked child closes its copies at once (see below)
+_HELD: set[int] = set()
+
+
+def _close_held_in_child() -> None:
+    """In a forked child: close the copies of the parent's lock descriptors.
+
+    ``flock`` belongs to the open file, which a fork shares: a child still drawing figures or writing
+    posterior.nc kept the lock after its parent was killed (``kill -9``), and a new command into the
+    folder was refused, naming the dead process. Closing the child's copy leaves the parent's lock
+    as it is (a lock ends when the last descriptor of the file is closed, or on ``LOCK_UN``, which is
+    not called here).
+    """
+    for fd in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_held_in_child)
 
 
 def lock_path(target: Path) -> Path:
@@ -49,6 +70,7 @@ class OutputLock:
         if self.fd is None:
             return
         fd, self.fd = self.fd, None
+        _HELD.discard(fd)
         with contextlib.suppress(OSError):
             if _same_file(fd, self.path):
                 self.path.unlink()
@@ -119,6 +141,14 @@ def acquire(target: Path, label: str) -> OutputLock:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                longest = 255 - len(f".{LOCK_SUFFIX}".encode())
+                raise OutputError(
+                    f"Cannot write the {label} to {target}: the folder's name is {len(target.name.encode())} bytes, "
+                    f"and ipsbayes needs at most {longest} (its lock file beside the folder adds "
+                    f"{len(f'.{LOCK_SUFFIX}')} characters to the name, and file names hold 255 bytes); choose a "
+                    "shorter name with --out"
+                ) from exc
             raise OutputError(
                 f"Cannot write the {label} to {target}: the lock file {path} cannot be made "
                 f"({exc.strerror or type(exc).__name__}); if something you made is in the way there, move it"
@@ -134,6 +164,7 @@ def acquire(target: Path, label: str) -> OutputLock:
             info = {"pid": os.getpid(), "started": time.time(), "command": " ".join(["ipsbayes", *sys.argv[1:]])}
             os.ftruncate(fd, 0)
             os.write(fd, (json.dumps(info) + "\n").encode("utf-8"))
+            _HELD.add(fd)
             return OutputLock(path, fd)
         os.close(fd)
     raise OutputError(f"Cannot lock {path} for the {label}: it keeps changing; try again")

@@ -43,6 +43,7 @@ from ipsbayes.output import (
     read_manifest,
     releasing_claims,
 )
+from ipsbayes.output_lock import check_unlocked
 from ipsbayes.output_refresh import refresh_folder
 
 #: files whose numbers a re-rendered report publishes: refused when they changed since ipsbayes wrote them
@@ -456,6 +457,8 @@ def check_run_folder(path: Path | str) -> Run:
     folder = Path(path)
     if not folder.is_dir():
         raise OutputError(f"{folder} is not a folder; give the run folder `ipsbayes run` wrote")
+    # a command writing the folder now is named before its half-swapped files are read as "changed"
+    check_unlocked(folder, "report")
     manifest = read_manifest(folder)
     if manifest is None or manifest.kind != "run":
         raise OutputError(

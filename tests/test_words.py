@@ -113,7 +113,9 @@ def test_pull_towards_zero_is_computed_not_assumed() -> None:
     estimands = cace_estimands(10.0, 10.0, 20.0)
     prior = xr.Dataset({"cace": variable(0.0, 15.0, "CACE", "pp"), "itt": variable(0.0, 8.0, "ITT", "pp")})
     text = small_sample_section(context(estimands, groups={"prior_estimands": prior}))
-    assert re.search(r"3\d% of the way towards zero", text) and "15.0 pp" in text  # Wald 15 -> posterior ~10
+    assert re.search(r"3\d% of the way from the raw estimate towards zero", text) and "15.0 pp" in text
+    # the pull is described, not blamed on the prior alone (the covariates and the mixture move it too)
+    assert "too few to overwhelm" not in text and "the rest of the model" in text
     estimands["observed_wald_cace"] = xr.DataArray(5.0, attrs={"unit": "pp", "participants": 20})
     text = small_sample_section(context(estimands, groups={"prior_estimands": prior}))
     assert "further from zero than the raw Wald estimate" in text and "towards zero" not in text.split("**ITT")[0]
@@ -379,3 +381,35 @@ def test_slope_comparison_clauses_are_sentences() -> None:
     for language, start in (("en", "Under the plug-in, the slope is"), ("nb", "Med the plug-in er stigningstallet")):
         text = _slope_difference(context(cace_estimands(1.0, 1.0, 1.0), language), "the plug-in", other, main)
         assert text.startswith(start) and ("closer to zero" in text or "nærmere null" in text)
+
+
+@pytest.mark.parametrize(
+    ("ratio", "verdict", "share"),
+    [
+        (0.9, "rests largely on the priors", "19%"),
+        (0.504, "the priors still matter", "75%"),
+        (0.251, "the priors still matter", "94%"),
+        (0.194, "the data, not the priors, decide", "96%"),
+    ],
+)
+def test_one_reading_of_interval_widths_for_every_report(ratio: float, verdict: str, share: str) -> None:
+    """A posterior half as wide as the prior read 'the data add little' in the CACE report while the
+    time-to-event report called a quarter 'the data decide' (outside review): one function, the share stated."""
+    from ipsbayes.present.answers import prior_weight_words
+
+    english, norwegian = prior_weight_words(ratio)
+    assert verdict in english and f"about {share} of the information" in english
+    assert share.replace("%", " %") in norwegian
+    for wrong in ("add little", "dominate"):
+        assert wrong not in english
+
+
+def test_the_small_sample_section_never_contradicts_itself() -> None:
+    """The width sentence and the pull sentence of one section: no 'add little' beside 'data dominate'."""
+    estimands = cace_estimands(10.0, 10.0, 20.0)
+    prior = xr.Dataset({"cace": variable(0.0, 15.0, "CACE", "pp"), "itt": variable(0.0, 8.0, "ITT", "pp")})
+    estimands["observed_wald_cace"] = xr.DataArray(10.0, attrs={"unit": "pp", "participants": 20})
+    text = small_sample_section(context(estimands, groups={"prior_estimands": prior}))
+    assert "as wide as the prior's, so" in text and "of the information" in text
+    for claim in ("add little", "data dominate", "too few to overwhelm"):
+        assert claim not in text

@@ -14,7 +14,7 @@ import numpy as np
 
 from ipsbayes.models.base import nb_word
 from ipsbayes.present import ReportContext
-from ipsbayes.present.answers import pull_sentence
+from ipsbayes.present.answers import prior_weight_words, pull_sentence
 from ipsbayes.present.cells import cell_text, too_small
 from ipsbayes.present.phrases import Effect, amount, estimate
 from ipsbayes.present.text import escape_md, format_number, percent
@@ -198,15 +198,10 @@ def _size_text(ctx: ReportContext, language: str) -> str:
         else ("T" if language != "nb" else "P")
     )
     share = format_number(100 * ratio, "%", language)
-    if ratio > 0.5:
-        meaning = ("the data add little to the prior", "dataene tilfører lite utover prioren")
-    elif ratio > 0.2:
-        meaning = ("the prior still carries real weight", "prioren har fortsatt reell vekt")
-    else:
-        meaning = ("the data dominate the prior", "dataene dominerer prioren")
+    meaning = prior_weight_words(ratio)  # the reading every report gives a ratio of interval widths
     if language == "nb":
-        return f"{who}osteriorintervallet for CACE {share} % så bredt som priorens: {meaning[1]}. "
-    return f"{who}he posterior interval of the CACE is {share}% as wide as the prior's: {meaning[0]}. "
+        return f"{who}osteriorintervallet for CACE {share} % så bredt som priorens, {meaning[1]}. "
+    return f"{who}he posterior interval of the CACE is {share}% as wide as the prior's, {meaning[0]}. "
 
 
 def prior_effect(ctx: ReportContext, name: str) -> Effect | None:

@@ -16,7 +16,7 @@ import xarray as xr
 
 from ipsbayes.present.context import ReportContext
 from ipsbayes.present.phrases import Effect, amount, amounts
-from ipsbayes.present.text import choose, shared_decimals
+from ipsbayes.present.text import choose, label_of, shared_decimals
 from ipsbayes.textutil import beside, decimal_commas
 
 
@@ -208,12 +208,15 @@ def _sensitivity(ctx: ReportContext, value: float, limit: float) -> str:
     return ctx.text(text, decimal_commas(text))
 
 
-def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str]) -> str:
+def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str], related: tuple[str, ...] = ()) -> str:
     """How much ``name`` depends on the priors, for the first screen: never silent.
 
     The refits under other prior sets and model variants when the run has them
     (:func:`robustness_line`); else power-scaling sensitivity of ``name`` (Kallioinen et al. 2023),
     read with ArviZ's 0.05 rule; else a sentence saying that this run did not check it.
+    ``related`` are other estimands of the same effect (the fidelity slope and odds ratio beside the
+    fidelity difference): where power-scaling flags one of them and not ``name``, the line says so,
+    as the report's banner does.
     """
     robust = robustness_line(ctx, name, short)
     if robust:
@@ -221,39 +224,84 @@ def prior_dependence_line(ctx: ReportContext, name: str, short: tuple[str, str])
     datatree = ctx.datatree
     power = datatree["power_scaling"].to_dataset() if "power_scaling" in datatree.children else None
     scaled = [str(e) for e in power["estimand"].values] if power is not None and "estimand" in power.coords else []
-    if name in scaled:  # only this estimand's own numbers answer for it (a vector's row holds its largest element's)
-        prior = float(power["prior"].sel(estimand=name))
-        likelihood = float(power["likelihood"].sel(estimand=name)) if "likelihood" in power else float("nan")
+    if name in scaled:
+        line = _power_scaling_line(ctx, power, name, short)
         limit = float(power.attrs.get("threshold", 0.05))
-        conflict = "conflict" in str(power["diagnosis"].sel(estimand=name).values) if "diagnosis" in power else False
-        numbers = ctx.text(
-            f"prior sensitivity {_sensitivity(ctx, prior, limit)}; {ctx.number(limit, 'x')} or more flags it",
-            f"følsomhet for prioren {_sensitivity(ctx, prior, limit)}; {ctx.number(limit, 'x')} eller mer markerer den",
+        if float(power["prior"].sel(estimand=name)) >= limit:
+            return line
+        flagged = [n for n in related if n in scaled and float(power["prior"].sel(estimand=n)) >= limit]
+        if not flagged:
+            return line
+        labels = {
+            language: [_lower_first(label_of(ctx.estimands[n].attrs, language, n)) for n in flagged]
+            for language in ("en", "nb")
+        }
+        values = [_sensitivity(ctx, float(power["prior"].sel(estimand=n)), limit) for n in flagged]
+        return (
+            line
+            + " "
+            + ctx.text(
+                f"But it flags {_and_list(labels['en'], 'en')} (prior sensitivity {_and_list(values, 'en')}): the "
+                "same effect on another scale depends more on the priors; compare refits under other prior sets "
+                "before relying on it.",
+                f"Men den markerer {_and_list(labels['nb'], 'nb')} (følsomhet for prioren {_and_list(values, 'nb')}): "
+                "den samme effekten på en annen skala avhenger mer av priorene; sammenlign med analyser under andre "
+                "priorsett før du stoler på den.",
+            )
         )
-        if prior < limit and likelihood >= limit:
-            return ctx.text(
-                f"Power-scaling finds {short[0]} insensitive to the priors and sensitive to the data: the data, not "
-                f"the priors, decide it ({numbers}; likelihood sensitivity {_sensitivity(ctx, likelihood, limit)}).",
-                f"Power-scaling finner at {short[1]} ikke er følsom for priorene, men for dataene: dataene, ikke "
-                f"priorene, avgjør det ({numbers}; følsomhet for likelihooden {_sensitivity(ctx, likelihood, limit)}).",
-            )
-        if prior < limit:  # neither moves it: ArviZ reads a likelihood sensitivity this low as a weak likelihood
-            return ctx.text(
-                f"Power-scaling finds {short[0]} insensitive to the priors, but hardly moved by the data either "
-                f"({numbers}; likelihood sensitivity {_sensitivity(ctx, likelihood, limit)}, below "
-                f"{ctx.number(limit, 'x')}): the data may say little about it.",
-                f"Power-scaling finner at {short[1]} ikke er følsom for priorene, men heller knapt flyttes av dataene "
-                f"({numbers}; følsomhet for likelihooden {_sensitivity(ctx, likelihood, limit)}, under "
-                f"{ctx.number(limit, 'x')}): dataene sier kanskje lite om det.",
-            )
+    return _unchecked_line(ctx, name, short, power)
+
+
+def _power_scaling_line(ctx: ReportContext, power: xr.Dataset, name: str, short: tuple[str, str]) -> str:
+    """Power-scaling's reading of ``name``: insensitive to the priors (and the data's part), or sensitive."""
+    prior = float(power["prior"].sel(estimand=name))
+    likelihood = float(power["likelihood"].sel(estimand=name)) if "likelihood" in power else float("nan")
+    limit = float(power.attrs.get("threshold", 0.05))
+    conflict = "conflict" in str(power["diagnosis"].sel(estimand=name).values) if "diagnosis" in power else False
+    numbers = ctx.text(
+        f"prior sensitivity {_sensitivity(ctx, prior, limit)}; {ctx.number(limit, 'x')} or more flags it",
+        f"følsomhet for prioren {_sensitivity(ctx, prior, limit)}; {ctx.number(limit, 'x')} eller mer markerer den",
+    )
+    if prior < limit and likelihood >= limit:
         return ctx.text(
-            f"Power-scaling finds {short[0]} sensitive to the priors"
-            + (", with prior and data pulling apart" if conflict else "")
-            + f" ({numbers}): compare refits under other prior sets before relying on it.",
-            f"Power-scaling finner følsomhet for priorene i {short[1]}"
-            + (", og prior og data trekker i ulike retninger" if conflict else "")
-            + f" ({numbers}): sammenlign med analyser under andre priorsett før du stoler på det.",
+            f"Power-scaling finds {short[0]} insensitive to the priors and sensitive to the data: the data, not "
+            f"the priors, decide it ({numbers}; likelihood sensitivity {_sensitivity(ctx, likelihood, limit)}).",
+            f"Power-scaling finner at {short[1]} ikke er følsom for priorene, men for dataene: dataene, ikke "
+            f"priorene, avgjør det ({numbers}; følsomhet for likelihooden {_sensitivity(ctx, likelihood, limit)}).",
         )
+    if prior < limit:  # neither moves it: ArviZ reads a likelihood sensitivity this low as a weak likelihood
+        return ctx.text(
+            f"Power-scaling finds {short[0]} insensitive to the priors, but hardly moved by the data either "
+            f"({numbers}; likelihood sensitivity {_sensitivity(ctx, likelihood, limit)}, below "
+            f"{ctx.number(limit, 'x')}): the data may say little about it.",
+            f"Power-scaling finner at {short[1]} ikke er følsom for priorene, men heller knapt flyttes av dataene "
+            f"({numbers}; følsomhet for likelihooden {_sensitivity(ctx, likelihood, limit)}, under "
+            f"{ctx.number(limit, 'x')}): dataene sier kanskje lite om det.",
+        )
+    return ctx.text(
+        f"Power-scaling finds {short[0]} sensitive to the priors"
+        + (", with prior and data pulling apart" if conflict else "")
+        + f" ({numbers}): compare refits under other prior sets before relying on it.",
+        f"Power-scaling finner følsomhet for priorene i {short[1]}"
+        + (", og prior og data trekker i ulike retninger" if conflict else "")
+        + f" ({numbers}): sammenlign med analyser under andre priorsett før du stoler på det.",
+    )
+
+
+def _lower_first(text: str) -> str:
+    """A label inside a sentence: its first letter in lower case (``Fidelity slope (IPS-25)`` -> ``fidelity slope (IPS-25)``)."""
+    return text[:1].lower() + text[1:]
+
+
+def _and_list(words: list[str], language: str) -> str:
+    """``a``, ``a and b``, ``a, b and c`` (``og`` in Norwegian)."""
+    word = "og" if language == "nb" else "and"
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {word} {words[-1]}"
+
+
+def _unchecked_line(ctx: ReportContext, name: str, short: tuple[str, str], power: xr.Dataset | None) -> str:
+    """Why this run says nothing of how much ``name`` depends on the priors, and what would check it."""
+    datatree = ctx.datatree
     if "sensitivity" in datatree.children or power is not None:  # checks ran, but not on this estimand
         return ctx.text(
             f"How much {short[0]} depends on the priors was not checked: this run's refits and power-scaling "
@@ -325,6 +373,40 @@ def _agreement(ctx: ReportContext, effects: dict[str, Effect]) -> str:
     )
 
 
+#: posterior interval width / prior interval width: at or above PRIOR_MATTERS the estimate rests largely on the
+#: priors (the data add under 44% of the information), below DATA_DECIDE the data decide it (over 94%)
+PRIOR_MATTERS, DATA_DECIDE = 0.75, 0.25
+
+
+def prior_weight_words(ratio: float) -> tuple[str, str]:
+    """What a posterior interval ``ratio`` times as wide as the priors' alone says, in English and Norwegian.
+
+    One reading for every report (the CACE's small-sample section, the time-to-event answer): under a
+    normal approximation precisions add, so the data carry ``1 - ratio**2`` of the posterior's
+    information (a posterior half as wide as the prior: 75%). The verdict follows
+    :data:`PRIOR_MATTERS` and :data:`DATA_DECIDE`, and the share is stated beside it.
+    """
+    if not np.isfinite(ratio) or ratio <= 0:
+        return (
+            "so the priors' weight cannot be read from the widths",
+            "så priorenes vekt kan ikke leses av breddene",
+        )
+    share = max(0.0, 1.0 - ratio**2)
+    data_en = f"by a normal approximation the data carry about {100 * share:.0f}% of the information"
+    data_nb = f"etter en normaltilnærming står dataene for omtrent {100 * share:.0f} % av informasjonen"
+    if ratio >= PRIOR_MATTERS:
+        return (
+            f"so the estimate still rests largely on the priors ({data_en})",
+            f"så anslaget hviler fortsatt i stor grad på priorene ({data_nb})",
+        )
+    if ratio >= DATA_DECIDE:
+        return f"so the priors still matter ({data_en})", f"så priorene betyr fortsatt noe ({data_nb})"
+    return (
+        f"so the data, not the priors, decide the estimate ({data_en})",
+        f"så det er dataene, ikke priorene, som avgjør anslaget ({data_nb})",
+    )
+
+
 def pull_sentence(
     ctx: ReportContext, posterior: float, raw: float, prior_effect: Effect, unit: str, raw_name: tuple[str, str]
 ) -> str:
@@ -356,19 +438,32 @@ def pull_sentence(
             f"Det rå anslaget {raw_text} faller sammen med priorens sentrum; posteriormedianen er {post_text}.",
         )
     share = (raw - posterior) / distance
-    if 0.02 <= share <= 1.0:
+    if 0.02 <= share <= 1.0:  # the model moved it towards the prior; the model is more than its prior
+        refits = "sensitivity" in ctx.datatree.children
+        part = ctx.text(
+            "the refits under other prior sets show the prior's own part"
+            if refits
+            else "refits under other prior sets (`sensitivity.prior_sets`) would show the prior's own part",
+            "analysene med andre priorsett viser priorens egen del"
+            if refits
+            else "analyser med andre priorsett (`sensitivity.prior_sets`) ville vist priorens egen del",
+        )
         return ctx.text(
-            f"The posterior median ({post_text}) lies between {raw_text} and {centre}: the prior pulls the estimate "
-            f"{100 * share:.0f}% of the way towards {centre}, because the data alone are too "
-            "few to overwhelm it.",
-            f"Posteriormedianen ({post_text}) ligger mellom {raw_text} og {centre}: prioren trekker anslaget "
-            f"{100 * share:.0f} % av veien mot {centre}, fordi dataene alene er for få til å "
-            "overdøve den.",
+            f"The posterior median ({post_text}) lies between {raw_text} and {centre}, {100 * share:.0f}% of the way "
+            f"from the raw estimate towards {centre}: the prior and the rest of the model (its covariates and "
+            f"structure) together move it there; {part}.",
+            f"Posteriormedianen ({post_text}) ligger mellom {raw_text} og {centre}, {100 * share:.0f} % av veien "
+            f"fra det rå anslaget mot {centre}: prioren og resten av modellen (kovariatene og strukturen) flytter "
+            f"den dit sammen; {part}.",
         )
     if -0.02 < share < 0.02:
         return ctx.text(
-            f"The posterior median ({post_text}) is close to {raw_text}: the data dominate the prior here.",
-            f"Posteriormedianen ({post_text}) ligger nær {raw_text}: dataene dominerer prioren her.",
+            f"The posterior median ({post_text}) is close to {raw_text}: the prior and the model hardly move it "
+            "from the data's own estimate (how wide its interval is, and how much the prior sets move it, are "
+            "separate questions).",
+            f"Posteriormedianen ({post_text}) ligger nær {raw_text}: prioren og modellen flytter den knapt fra "
+            "dataenes eget anslag (hvor bredt intervallet er, og hvor mye priorsettene flytter det, er egne "
+            "spørsmål).",
         )
     if share < 0:
         return ctx.text(

@@ -289,7 +289,7 @@ def _power_scaling_line(ctx: ReportContext, power: xr.Dataset, name: str, short:
 
 
 def _lower_first(text: str) -> str:
-    """A label inside a sentence: its first letter in lower case (``Fidelity slope (IPS-25)`` -> ``fidelity slope (IPS-25)``)."""
+    """A label inside a sentence: its first letter in lower case (``Fidelity slope`` -> ``fidelity slope``)."""
     return text[:1].lower() + text[1:]
 
 

@@ -439,13 +439,19 @@ def _blocks(bars: list[Binary], where: str, problems: list[str]) -> tuple[list[G
 
 
 def _name_factors(keys: list[tuple[str, tuple[str, ...]]]) -> list[GroupFactor]:
-    """Model names of the factors: a column's own name; a nested interaction takes its last column's."""
+    """Model names of the factors: a column's own name; a nested interaction takes its last column's.
+
+    ``region:school`` is nested when ``region`` is a factor itself (``(1 | region/school)``), and
+    ``county:municipality:school`` when ``county:municipality`` is (``(1 | county/municipality/school)``):
+    both are called ``school``, unless ``school`` is a factor of its own (crossed).
+    """
     singles = {columns[0] for _, columns in keys if len(columns) == 1}
+    factors = {tuple(columns) for _, columns in keys}
     names: list[str] = []
     for _key, columns in keys:
         if len(columns) == 1:
             name = columns[0]
-        elif all(c in singles for c in columns[:-1]) and columns[-1] not in singles:
+        elif (all(c in singles for c in columns[:-1]) or tuple(columns[:-1]) in factors) and columns[-1] not in singles:
             name = columns[-1]
         else:
             name = "_".join(columns)

@@ -190,10 +190,10 @@ def groups_section(ctx: ReportContext) -> str:
             )
         )
         for name in estimands.data_vars:
-            if (name == f"sd_{dim}" or name.startswith(f"sd_{dim}_")) and set(estimands[name].dims) == {
-                "chain",
-                "draw",
-            }:
+            # an SD names its grouping dim (runs written before it did: by its name, sd_<dim> or sd_<dim>_<suffix>)
+            group = estimands[name].attrs.get("group")
+            own = group == dim if group is not None else name == f"sd_{dim}" or name.startswith(f"sd_{dim}_")
+            if own and name.startswith("sd_") and set(estimands[name].dims) == {"chain", "draw"}:
                 label = label_of(estimands[name].attrs, ctx.language, ctx.row(name)["label"])
                 text.append(f"{escape_md(label)}: {estimate(ctx.effect(name), ctx.style, ctx.language)}.")
         paragraphs.append(f"**{escape_md(_word(ctx, dim).capitalize())}.** " + " ".join(text))

@@ -126,7 +126,7 @@ def group_spread_estimands(
         what = "effects" if block.intercept_only else f"effects ({', '.join(block.columns)})"
         what_nb = "effekter" if block.intercept_only else f"effekter ({', '.join(block.columns)})"
         out[block.block.sd_name] = estimand(
-            sd, f"SD of {group} {what}", scale, null=None, label_nb=f"SD for {group_nb}-{what_nb}"
+            sd, f"SD of {group} {what}", scale, null=None, label_nb=f"SD for {group_nb}-{what_nb}", group=block.dim
         )
         if block.k > 1:
             out[block.block.corr_name] = estimand(

@@ -1,0 +1,72 @@
+"""Designs statisticians bring, from an outside review (round 5): three nested levels, words of the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ipsbayes.models.formula import parse_model_formula
+
+
+@pytest.mark.parametrize(
+    ("formula", "names"),
+    [
+        ("y ~ x + (1 | fylke/kommunenr/skole)", ["fylke", "kommunenr", "skole"]),
+        ("y ~ (1 | a/b/c/d)", ["a", "b", "c", "d"]),
+        ("y ~ (1 | region/school)", ["region", "school"]),
+        ("y ~ (1 | region) + (1 | school) + (1 | region:school)", ["region", "school", "region_school"]),  # crossed
+    ],
+)
+def test_a_nested_factor_takes_its_last_columns_name_at_any_depth(formula: str, names: list[str]) -> None:
+    """'(1 | fylke/kommunenr/skole)' called the school level 'fylke kommunenr skole' and ignored its vocabulary."""
+    parsed, problems = parse_model_formula(formula)
+    assert problems == []
+    assert [factor.name for factor in parsed.factors] == names
+
+
+@pytest.mark.sampling
+def test_each_levels_sd_is_reported_in_its_own_paragraph(tmp_path: Path) -> None:
+    from ipsbayes import run
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for county in range(3):
+        for municipality in range(3):
+            for school in range(3):
+                effect = rng.normal(0, 3)
+                rows += [
+                    {
+                        "fylke": county + 1,
+                        "kommunenr": f"0{county}0{municipality}",
+                        "skole": f"Skole {school}",
+                        "x": x,
+                        "lesepoeng": 50 + 2 * x + effect + rng.normal(0, 5),
+                    }
+                    for x in rng.normal(size=6)
+                ]
+    pd.DataFrame(rows).to_csv(tmp_path / "elever.csv", index=False)
+    config = {
+        "name": "lese",
+        "seed": 3,
+        "data": {"main": str(tmp_path / "elever.csv")},
+        "model": {
+            "kind": "multilevel",
+            "formula": "lesepoeng ~ x + (1 | fylke/kommunenr/skole)",
+            "family": "gaussian",
+            "outcome_label": "reading score",
+            "vocabulary": {"fylke": "county", "kommunenr": "municipality", "skole": "school"},
+        },
+        "priors": {"set": "defaults"},
+        "sampler": {"profile": "ci", "draws": 200, "tune": 200},
+    }
+    result = run(config, out=tmp_path / "run", progress=False)
+    text = (tmp_path / "run" / "report.md").read_text()
+    assert "fylke kommunenr skole" not in text and "School" in text
+    paragraphs = {p.split(".**")[0].strip("*"): p for p in text.split("\n\n") if p.startswith("**")}
+    assert "SD of school effects" in paragraphs["School"]
+    for other in ("County", "Municipality"):
+        assert "SD of school effects" not in paragraphs[other], paragraphs[other]
+    assert set(result.datatree["posterior"]["sd_skole"].dims) == {"chain", "draw"}

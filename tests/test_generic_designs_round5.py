@@ -70,3 +70,38 @@ def test_each_levels_sd_is_reported_in_its_own_paragraph(tmp_path: Path) -> None
     for other in ("County", "Municipality"):
         assert "SD of school effects" not in paragraphs[other], paragraphs[other]
     assert set(result.datatree["posterior"]["sd_skole"].dims) == {"chain", "draw"}
+
+
+@pytest.mark.parametrize(
+    ("standardize", "per", "shift"),
+    [(False, "per unit of numeric predictors", "+1 unit"), (True, "per SD for numeric predictors", "+1 SD")],
+)
+def test_odds_ratios_and_shifts_say_what_they_are_per(tmp_path: Path, standardize: bool, per: str, shift: str) -> None:
+    """With standardize = false the odds ratio said 'per SD' and the effects' text '+1 SD' (outside review)."""
+    import pymc as pm
+
+    from ipsbayes.runner import check
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"uranium": rng.normal(size=200), "county": rng.integers(0, 10, 200).astype(str)})
+    frame["y"] = (rng.random(200) < 0.5).astype(int)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    plan = check(
+        {
+            "name": "per",
+            "data": {"main": str(tmp_path / "d.csv")},
+            "model": {
+                "kind": "multilevel",
+                "formula": "y ~ uranium + (1 | county)",
+                "family": "bernoulli",
+                "standardize": standardize,
+            },
+            "priors": {"set": "defaults"},
+        }
+    )
+    with plan.model:
+        draws = pm.sample_prior_predictive(draws=10, random_seed=1)["prior"].to_dataset()
+    estimands = plan.family.estimands(draws, plan.data, plan.spec, plan.config)
+    assert per in estimands["odds_ratio"].attrs["label"]
+    assert estimands["ame"].attrs["numeric_shift"] == shift
+    assert str(estimands["ame"]["contrast"].values[0]).startswith(f"uranium: {shift}")

@@ -267,6 +267,25 @@ class Design:
         label = self.labels[j]
         return self.kinds.get(label) == "numeric" and label not in self.scaling
 
+    def per_words(self) -> tuple[str, str, str, str]:
+        """What a coefficient and a "+1" contrast of a numeric predictor are per, in English and Norwegian.
+
+        Returns ``(coefficient_en, coefficient_nb, shift_en, shift_nb)``: "per SD" and "+1 SD" where every
+        numeric predictor is standardised, "per unit" and "+1 unit" where none is, both where some are.
+        """
+        numeric = [v for v in self.variables if self.kinds.get(v) == "numeric"]
+        scaled = [v for v in numeric if v in self.scaling]
+        if numeric and len(scaled) == len(numeric):
+            return "per SD for numeric predictors", "per SD for numeriske prediktorer", "+1 SD", "+1 SD"
+        if scaled:
+            return (
+                "per SD for standardised numeric predictors, per unit for the others",
+                "per SD for standardiserte numeriske prediktorer, per enhet for de andre",
+                "+1 SD where standardised, else +1 unit",
+                "+1 SD der de er standardisert, ellers +1 enhet",
+            )
+        return "per unit of numeric predictors", "per enhet for numeriske prediktorer", "+1 unit", "+1 enhet"
+
     def unit_scale(self) -> np.ndarray:
         """Per column: the SD a coefficient is "per" (1 for unstandardised columns)."""
         scale = np.ones(len(self.labels))

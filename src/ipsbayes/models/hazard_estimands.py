@@ -217,10 +217,10 @@ def _coefficients(posterior: xr.Dataset, data: ModelData, targets: list[str]) ->
         element = {"target": targets, "term": terms}
         out["hazard_odds_ratio"] = estimand(
             _wrap(posterior, np.exp(beta), ("target", "term"), element),
-            "Hazard odds ratio (per SD for numeric predictors)",
+            f"Hazard odds ratio ({data.info['design'].per_words()[0]})",
             "OR",
             null=1.0,
-            label_nb="Oddsratio for hasarden (per SD for numeriske prediktorer)",
+            label_nb=f"Oddsratio for hasarden ({data.info['design'].per_words()[1]})",
             note="odds of a first transition into the target in a month, among those still at risk",
         )
         out["hazard_log_odds_per_unit"] = estimand(

@@ -48,8 +48,13 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
             ("Konstantleddene for tjenester og jobbspesialister" if nested else "Tjenestenes konstantledd")
             + " er delvis sammenslått (partial pooling). "
             + _parameterisation_nb(info.get("centred_groups", {}), spec.parameterisation, spec.centre_above, nested)
-            + " Numeriske prediktorer er standardisert (koeffisienter per SD; `log_odds_per_unit` gir dem per "
-            "opprinnelig enhet). Effekter på sannsynlighetsskalaen er gjennomsnittlige marginale effekter: "
+            + (
+                " Numeriske prediktorer er standardisert (koeffisienter per SD; `log_odds_per_unit` gir dem per "
+                "opprinnelig enhet)."
+                if spec.standardize
+                else " Numeriske prediktorer er ikke standardisert (koeffisienter per opprinnelig enhet)."
+            )
+            + " Effekter på sannsynlighetsskalaen er gjennomsnittlige marginale effekter: "
             "gjennomsnittet over studiens deltakere av endringen i predikert sannsynlighet, beregnet for hvert "
             "posteriortrekk."
         )
@@ -66,8 +71,13 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
             + describe_parameterisation(
                 info.get("centred_groups", {}), spec.parameterisation, spec.centre_above, nested
             )
-            + " Numeric predictors are standardised (coefficients per SD; `log_odds_per_unit` gives them per "
-            "original unit). Effects on the probability scale are average marginal effects: the mean over the "
+            + (
+                " Numeric predictors are standardised (coefficients per SD; `log_odds_per_unit` gives them per "
+                "original unit)."
+                if spec.standardize
+                else " Numeric predictors are not standardised (coefficients per original unit)."
+            )
+            + " Effects on the probability scale are average marginal effects: the mean over the "
             "study's participants of the change in predicted probability, computed for every posterior draw."
         )
     lines = [head, "", equation, "", pooling]

@@ -212,15 +212,19 @@ def has_group_predictors(ctx: ReportContext) -> bool:
 def effects_section(ctx: ReportContext) -> str:
     """Average marginal effects of the predictors, ranked, in the outcome's unit."""
     rows = effect_rows(ctx)
-    unit = ctx.estimands["ame"].attrs.get("unit", "")
+    attrs = ctx.estimands["ame"].attrs
+    unit = attrs.get("unit", "")
     units = escape_md(_units(ctx))
+    # what "+1" is for the run's numeric predictors (runs written before the AME said so: both readings)
+    shift = str(attrs.get("numeric_shift", "+1 SD where standardised, else +1 unit"))
+    shift_nb = str(attrs.get("numeric_shift_nb", "+1 SD der de er standardisert, ellers +1 enhet"))
     intro = ctx.text(
         f"Average marginal effects on the expected outcome ({ctx.style.text}), largest first. Each changes one "
-        f"predictor for all {units} and keeps the rest as observed (numeric predictors: +1 SD; categories: against "
-        "the reference level). P(direction) is the probability of a change in the direction of the median.",
+        f"predictor for all {units} and keeps the rest as observed (numeric predictors: {shift}; categories: "
+        "against the reference level). P(direction) is the probability of a change in the direction of the median.",
         f"Gjennomsnittlige marginale effekter på forventet utfall ({ctx.style.text}), største først. Hver endrer én "
-        f"prediktor for alle {units} og holder resten som observert (numeriske prediktorer: +1 SD; kategorier: mot "
-        "referansenivået). P(retning) er sannsynligheten for en endring i medianens retning.",
+        f"prediktor for alle {units} og holder resten som observert (numeriske prediktorer: {shift_nb}; kategorier: "
+        "mot referansenivået). P(retning) er sannsynligheten for en endring i medianens retning.",
     )
     if has_group_predictors(ctx):
         intro += ctx.text(

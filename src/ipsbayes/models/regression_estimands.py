@@ -70,17 +70,20 @@ def regression_estimands(
             units.difference,
             label_nb=f"Gjennomsnittlig marginal effekt på forventet verdi av {outcome_nb}",
             headline=True,
+            numeric_shift=design.per_words()[2],
+            numeric_shift_nb=design.per_words()[3],
         )
     if predictor.beta.shape[1]:
         terms = {"term": data.coords["term"]}
         per_unit = post.wrap(predictor.beta / design.unit_scale(), ("term",), terms)
         if predictor.family.link == "logit":
+            per_en, per_nb, _, _ = design.per_words()
             out["odds_ratio"] = estimand(
                 post.wrap(np.exp(predictor.beta), ("term",), terms),
-                "Odds ratio (per SD for standardised numeric predictors)",
+                f"Odds ratio ({per_en})",
                 "OR",
                 null=1.0,
-                label_nb="Oddsratio (per SD for standardiserte numeriske prediktorer)",
+                label_nb=f"Oddsratio ({per_nb})",
             )
             out["log_odds_per_unit"] = estimand(
                 per_unit,

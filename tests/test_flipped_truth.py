@@ -311,3 +311,34 @@ def test_cace_sentences_count_the_studys_own_units(rij_fits, tmp_path) -> None:
     raw["model"]["vocabulary"] = {**raw["model"].get("vocabulary", {}), "units": "workers"}
     plan = check(raw)
     assert "workers assigned to" in describe_cace(plan.spec, plan.data)
+
+
+def test_the_answer_names_a_flagged_estimand_of_the_same_effect(rij_fits) -> None:
+    """The fidelity difference at 0.0455 read 'the data, not the priors, decide it' while the banner flagged the
+    fidelity slope (0.0516) and odds ratio (0.0593): the first screen now says so too (outside review)."""
+    import dataclasses
+
+    from ipsbayes.present.answers import prior_dependence_line
+
+    base = rij_fits["never_takers_worse"]["en"]
+    estimands = base.estimands.copy()
+    for name, en, nb in (("itt", "Fidelity slope (IPS-25)", "Stigningstall"), ("cace", "Contrast", "Kontrast")):
+        estimands[name].attrs.update({"label": en, "label_nb": nb})
+    power = xr.Dataset(
+        {
+            "prior": ("estimand", [0.0455, 0.0516]),
+            "likelihood": ("estimand", [0.2, 0.2]),
+            "diagnosis": ("estimand", ["✓", "?"]),
+        },
+        coords={"estimand": ["cace", "itt"]},
+        attrs={"threshold": 0.05},
+    )
+    tree = xr.DataTree.from_dict({**{k: base.datatree[k].to_dataset() for k in base.datatree.children},
+                                  "power_scaling": power})  # fmt: skip
+    for language, words in (("en", "But it flags fidelity slope (IPS-25) (prior sensitivity 0.052)"),
+                            ("nb", "Men den markerer stigningstall (følsomhet for prioren 0,052)")):  # fmt: skip
+        ctx = dataclasses.replace(rij_fits["never_takers_worse"][language], datatree=tree, estimands=estimands)
+        line = prior_dependence_line(ctx, "cace", ("the contrast", "kontrasten"), related=("itt",))
+        assert words in line, line
+        alone = prior_dependence_line(ctx, "cace", ("the contrast", "kontrasten"))
+        assert "But it flags" not in alone and "Men den markerer" not in alone

@@ -153,7 +153,12 @@ def answer(ctx: ReportContext) -> list[str]:
                 f"andel ({estimate(top['effect'], ctx.style, 'nb', signed_value=True)}).",
             )
         )
-    robust = prior_dependence_line(ctx, "fidelity_contrast", ("the fidelity difference", "trofasthetsforskjellen"))
+    robust = prior_dependence_line(
+        ctx,
+        "fidelity_contrast",
+        ("the fidelity difference", "trofasthetsforskjellen"),
+        related=("fidelity_slope", "fidelity_odds_ratio"),  # the same effect on the log-odds and odds scales
+    )
     if robust:
         lines.append(robust)
     return lines

@@ -27,7 +27,7 @@ from ipsbayes.models.time_to_event_figures import (
 )
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
-from ipsbayes.present.answers import probability_sentence, robustness_line
+from ipsbayes.present.answers import prior_weight_words, probability_sentence, robustness_line
 from ipsbayes.present.common import withheld_months_note
 from ipsbayes.present.phrases import Effect, amount, estimate, interval_text
 from ipsbayes.present.style import median
@@ -35,8 +35,6 @@ from ipsbayes.present.text import equals_probability, escape_md, percent
 
 #: months the answer reports when the config asks for them (else every reporting month)
 ANSWER_MONTHS = (12, 24)
-#: posterior interval width / prior interval width below which the data dominate, above which the prior does
-DATA_DOMINATE, PRIOR_MATTERS = 0.25, 0.75
 
 
 def month_of(horizon: object) -> int:
@@ -146,9 +144,8 @@ def prior_sentence(ctx: ReportContext) -> str | None:
 def prior_weight(ctx: ReportContext, post: Effect, prior: Effect, unit: str) -> tuple[str, str]:
     """``"<prior interval> (<kind>); the posterior interval is N% as wide, so <verdict>."`` in English and Norwegian.
 
-    The verdict follows the ratio of the interval widths: at least :data:`PRIOR_MATTERS`, the estimate
-    rests largely on the priors; at least :data:`DATA_DOMINATE`, the priors still matter; below, the data
-    decide.
+    The verdict and the data's share of the information follow the ratio of the interval widths, read
+    as every report reads it (:func:`ipsbayes.present.answers.prior_weight_words`).
     """
     prior_width, width = prior.upper - prior.lower, post.upper - post.lower
     ratio = width / prior_width if prior_width > 0 else float("nan")
@@ -156,15 +153,7 @@ def prior_weight(ctx: ReportContext, post: Effect, prior: Effect, unit: str) -> 
     kind = f"{percent(ctx.style.prob, ctx.language)} {ctx.style.kind.upper()}"
     span_en = f"{amount(prior.lower, unit, 'en')} to {amount(prior.upper, unit, 'en')}"
     span_nb = f"{amount(prior.lower, unit, 'nb')} til {amount(prior.upper, unit, 'nb')}"
-    if not np.isfinite(ratio) or ratio >= PRIOR_MATTERS:
-        verdict_en = "so the estimate still rests largely on the priors"
-        verdict_nb = "så anslaget hviler fortsatt i stor grad på priorene"
-    elif ratio >= DATA_DOMINATE:
-        verdict_en = "so the priors still matter"
-        verdict_nb = "så priorene betyr fortsatt noe"
-    else:
-        verdict_en = "so the data, not the priors, decide the estimate"
-        verdict_nb = "så det er dataene, ikke priorene, som avgjør anslaget"
+    verdict_en, verdict_nb = prior_weight_words(ratio)  # the reading every report gives a ratio of widths
     return (
         f"{span_en} ({kind}); the posterior interval is {share_en} as wide, {verdict_en}.",
         f"{span_nb} ({kind}); posteriorintervallet er {share_nb} så bredt, {verdict_nb}.",

@@ -248,3 +248,19 @@ def test_a_time_to_event_covariate_with_a_space_builds(tmp_path: Path) -> None:
     assert "age years" in plan.data.coords["term"]
     reference = check(source)
     assert np.array_equal(plan.data.arrays["X"], reference.data.arrays["X"])
+
+
+def test_a_grouping_column_named_sample_is_renamed_and_its_estimands_computed(tmp_path: Path) -> None:
+    """lme4's Penicillin has a factor 'sample': xarray's stacking of draws under that name crashed after sampling."""
+    import pymc as pm
+
+    from ipsbayes.runner import describe_priors
+
+    plan = check(_group_renamed(REPO / "examples/rats/rats.toml", "rat", "sample", tmp_path))
+    (factor,) = [f for f in plan.data.info["formula"].factors if f.columns == ("sample",)]
+    assert factor.name != "sample" and factor.name in plan.model.coords
+    with plan.model:
+        draws = pm.sample_prior_predictive(draws=10, random_seed=1)["prior"].to_dataset()
+    estimands = plan.family.estimands(draws, plan.data, plan.spec, plan.config)
+    assert estimands.sizes["draw"] == 10
+    assert describe_priors(plan, draws=20)  # stacks the prior's draws

@@ -41,6 +41,7 @@ RESERVED_DIMS = {
     "contrast",
     "chain",
     "draw",
+    "sample",  # chain and draw stacked (xarray, ArviZ and the package's own summaries stack draws under this name)
     "review",
     "fidelity_score",
     "participant",

@@ -105,3 +105,13 @@ def test_odds_ratios_and_shifts_say_what_they_are_per(tmp_path: Path, standardiz
     assert per in estimands["odds_ratio"].attrs["label"]
     assert estimands["ame"].attrs["numeric_shift"] == shift
     assert str(estimands["ame"]["contrast"].values[0]).startswith(f"uranium: {shift}")
+
+
+def test_the_power_scaling_table_says_what_a_vector_estimands_own_row_is(shipped: dict[str, Path]) -> None:
+    """The average marginal effect's own row (its largest element's numbers) was printed unlabelled with an
+    empty diagnosis, repeating the psychosis row (outside review)."""
+    text = (shipped["ipsung_employment"] / "report.md").read_text()
+    table = text.split("**Power-scaling sensitivity**")[1].split("\n\n")[1]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert rows and all(not line.rstrip().endswith("|  |") for line in rows), table
+    assert any("(largest of its" in line and "see its elements' rows" in line for line in rows), table

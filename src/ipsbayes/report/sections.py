@@ -7,6 +7,8 @@ turns each section's Markdown into HTML.
 
 from __future__ import annotations
 
+import json
+
 import markdown
 
 from ipsbayes.diagnostics_text import parameter_label
@@ -76,11 +78,18 @@ def sensitivity_section(ctx: ReportContext) -> str:
             ),
             "| --- | ---: | ---: | --- |",
         ]
+        # a vector estimand's own row holds its largest element's sensitivities and no diagnosis of its own
+        elements = json.loads(str(datatree["power_scaling"].attrs.get("elements", "{}")) or "{}")
         for row in power.to_dict("records"):
             diagnosis = str(row.get("diagnosis", ""))
             words = DIAGNOSES.get(diagnosis, (diagnosis, diagnosis))
+            label = short_name(str(row["estimand"]), datatree, ctx.labels, ctx.language)
+            if str(row["estimand"]) in elements:
+                count = len(elements[str(row["estimand"])])
+                label += ctx.text(f" (largest of its {count} elements)", f" (største av de {count} elementene)")
+                words = ("see its elements' rows", "se radene for elementene")
             rows.append(
-                f"| {escape_md(short_name(str(row['estimand']), datatree, ctx.labels, ctx.language))} | "
+                f"| {escape_md(label)} | "
                 f"{ctx.number(float(row['prior']), 'x')} | {ctx.number(float(row['likelihood']), 'x')} | "
                 f"{escape_md(ctx.text(*words))} |"
             )

@@ -413,3 +413,16 @@ def test_the_small_sample_section_never_contradicts_itself() -> None:
     assert "as wide as the prior's, so" in text and "of the information" in text
     for claim in ("add little", "data dominate", "too few to overwhelm"):
         assert claim not in text
+
+
+@pytest.mark.parametrize(("family", "as_often"), [("bernoulli", True), ("beta_binomial", False), ("binomial", False)])
+def test_the_cace_ratio_is_a_ratio_of_means_for_counts(family: str, as_often: bool) -> None:
+    """Months in work out of 12 (beta-binomial): 'reach the outcome 3.41 times as often' (outside review)."""
+    estimands = cace_estimands(10.0, 10.0, 20.0)
+    estimands.attrs["outcome_family"] = family
+    for language, often, means in (
+        ("en", "times as often", "times that of"),
+        ("nb", "ganger så ofte", "ganger det for"),
+    ):
+        text = cace_section(context(estimands, language))
+        assert (often in text) == as_often and (means in text) != as_often, text

@@ -139,7 +139,9 @@ def cace_section(ctx: ReportContext) -> str:
     units = units_word(ctx)  # the study's word, escaped once: this section is Markdown
     share_en = f"An estimated {estimate(share, ctx.style, 'en')} of {units} are compliers."
     share_nb = f"Anslagsvis {estimate(share, ctx.style, 'nb')} av alle {units} i studien er compliers."
-    if ctx.estimands.attrs.get("outcome_link", "logit") == "identity":  # a continuous outcome: a ratio of means
+    attrs = ctx.estimands.attrs
+    # a continuous outcome, or a count out of trials (months in work out of 12): a ratio of means, not of how often
+    if attrs.get("outcome_link", "logit") == "identity" or attrs.get("outcome_family") in ("binomial", "beta_binomial"):
         lines.append(
             ctx.text(
                 f"As a ratio, the mean outcome of compliers with {treatment} is {estimate(ratio, ctx.style, 'en')} "

@@ -428,6 +428,13 @@ def _check(config: Path) -> int:
 
     plan = check(config)
     dims = ", ".join(f"{k}={len(v)}" for k, v in plan.data.coords.items())
+    if (blocks := plan.data.info.get("blocks")) is not None:  # multilevel: grouping factors, then the X columns
+        sizes = {f: len(plan.data.coords[f]) for f in dict.fromkeys(b.dim for b in blocks)}
+        factors = ", ".join(f"{f}={n}" for f, n in sizes.items())
+        n_terms = len(plan.data.coords.get("term", []))
+        dims = f"grouping factor{'s' * (len(sizes) != 1)}: {factors}; " * bool(sizes) + (
+            f"{n_terms} population-level term{'s' * (n_terms != 1)} besides the intercept"
+        )
     pointwise = keeps_pointwise(plan.config, plan.family, plan.data, plan.spec)
     memory = estimate_memory(  # the groups a run keeps (see runner.run)
         plan.model,

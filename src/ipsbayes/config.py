@@ -17,7 +17,17 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from ipsbayes.config_files import expand_home, not_a_regular_file, read_toml
 from ipsbayes.config_problems import (
@@ -104,15 +114,56 @@ class DataConfig(_Strict):
         description="column identifying participants, which must be unique (default: 'participant_id' when present)",
     )
 
-    @model_validator(mode="before")
+    #: the key the config named the main table with: ``main`` (generic) or ``participants`` (IPS)
+    _main_key: str = PrivateAttr("participants")
+
+    @model_validator(mode="wrap")
     @classmethod
-    def _main(cls, raw: Any) -> Any:
-        """``main`` is the generic name of the main table (``participants`` in IPS configs)."""
+    def _main(cls, raw: Any, handler: ModelWrapValidatorHandler[DataConfig]) -> DataConfig:
+        """``main`` is the generic name of the main table (``participants`` in IPS configs); the key given is kept."""
+        key = "participants"
         if isinstance(raw, dict) and "main" in raw:
             raw = dict(raw)
             main = raw.pop("main")
-            raw.setdefault("participants", main)
-        return raw
+            if "participants" not in raw:
+                raw["participants"], key = main, "main"
+        try:
+            config = handler(raw)
+        except ValidationError as exc:
+            if key == "participants":
+                raise
+            raise _renamed_key(exc, "participants", key) from None
+        if isinstance(config, DataConfig):
+            config._main_key = key
+        return config
+
+    @field_validator("tables")
+    @classmethod
+    def _not_main(cls, value: dict[str, TableConfig]) -> dict[str, TableConfig]:
+        taken = [name for name in value if name in ("main", "participants")]
+        if taken:
+            raise ValueError(f"'{taken[0]}' names the main table ([data] main); give this table another name")
+        return value
+
+    @property
+    def main_key(self) -> str:
+        """The key the config gave the main table (``main`` or ``participants``), its label in messages."""
+        return self._main_key
+
+    def key_name(self, field: str) -> str:
+        """The config key of a ``[data]`` field as the config wrote it (``participants`` -> ``main``)."""
+        return self._main_key if field == "participants" else field
+
+
+def _renamed_key(error: ValidationError, old: str, new: str) -> ValidationError:
+    """``error`` with key ``old`` called ``new`` in its locations (``main`` is validated as ``participants``)."""
+    items = []
+    for item in error.errors():
+        loc = item["loc"]
+        loc = (new, *loc[1:]) if loc[:1] == (old,) else loc
+        kind = PydanticCustomError(item["type"], item["msg"].replace("{", "{{").replace("}", "}}"))
+        items.append({"type": kind, "loc": loc, "input": item["input"]})
+    return ValidationError.from_exception_data(error.title, items)
 
 
 class PriorsConfig(_Strict):
@@ -374,9 +425,9 @@ def _file_problems(config: RunConfig, where: str) -> list[str]:
         if problem is not None:
             absolute = given is None or expand_home(given).is_absolute()
             relative = "" if absolute else f" (relative paths are read from {config.base_dir})"
-            problems.append(f"{where}: key 'data.{key}': {problem}{relative}")
+            problems.append(f"{where}: key 'data.{config.data.key_name(key)}': {problem}{relative}")
         elif resolved is not None and resolved.suffix.lower() not in {".csv", ".parquet", ".pq"}:
-            problems.append(f"{where}: key 'data.{key}': {resolved.name} is not .csv or .parquet")
+            problems.append(f"{where}: key 'data.{config.data.key_name(key)}': {resolved.name} is not .csv or .parquet")
     return problems
 
 

@@ -33,13 +33,18 @@ from ipsbayes.data_read import (
     unsupported_columns,
 )
 from ipsbayes.errors import DataError, did_you_mean
-from ipsbayes.textutil import plain, plain_repr, shorten
+from ipsbayes.textutil import plain, plain_repr, regular_plural, shorten
 
 __all__ = ["SEPARATORS", "Table", "csv_header", "read_table", "repeated_names", "sniff_csv"]
 
 MAX_EXAMPLE_ROWS = 5
 #: key columns checked for duplicates when the table has them (``[data] participant_id`` overrides the first)
-DEFAULT_KEYS = {"participants": ["participant_id"], "services": ["service"], "reviews": ["service", "review"]}
+DEFAULT_KEYS = {
+    "participants": ["participant_id"],
+    "main": ["participant_id"],
+    "services": ["service"],
+    "reviews": ["service", "review"],
+}
 
 
 @dataclass
@@ -51,7 +56,14 @@ class DataBundle:
     reviews: Table | None = None
     monthly_status: Table | None = None
     hashes: dict[str, str] = field(default_factory=dict)
+    #: rows dropped for missing values (``data.missing = "drop"``), by table label
     dropped_rows: dict[str, int] = field(default_factory=dict)
+    #: which data rows were dropped, by table label: column -> 1-based data rows of the file missing it
+    dropped_where: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    #: file positions (0-based) of the rows left after earlier drops, by table label
+    kept_rows: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the file each table that lost rows was read from, by table label
+    dropped_files: dict[str, Path] = field(default_factory=dict)
     #: further tables declared under ``[data.tables]``, by name, with their join keys and row kind
     extra: dict[str, Table] = field(default_factory=dict)
     keys: dict[str, list[str]] = field(default_factory=dict)
@@ -75,6 +87,9 @@ class DataBundle:
             monthly_status=_copy(self.monthly_status),
             hashes=dict(self.hashes),
             dropped_rows=dict(self.dropped_rows),
+            dropped_where={label: {c: list(r) for c, r in cols.items()} for label, cols in self.dropped_where.items()},
+            kept_rows={label: rows.copy() for label, rows in self.kept_rows.items()},
+            dropped_files=dict(self.dropped_files),
             extra={name: _copy(table) for name, table in self.extra.items()},
             keys={name: list(keys) for name, keys in self.keys.items()},
             many=set(self.many),
@@ -138,15 +153,17 @@ def single_group(bundle: DataBundle, group: str) -> list[str]:
     """
     if bundle.services is not None and len(bundle.services.frame) == 1:
         return [
-            f"{bundle.services.where} has only one row (one {group}); a multilevel model compares {group}s "
-            f"and needs at least two. With one {group}, fit a model without the {group} level"
+            f"{bundle.services.where} has only one row (one {group}); a multilevel model compares "
+            f"{regular_plural(group, 'en')} and needs at least two. With one {group}, fit a model without the "
+            f"{group} level"
         ]
     frame = bundle.participants.frame
     if group in frame.columns and frame[group].nunique(dropna=True) == 1:
         value = plain(frame[group].dropna().iloc[0])
         return [
             f"{bundle.participants.where}: all {len(frame):,} rows are in one {group} ({value}); a multilevel "
-            f"model compares {group}s and needs at least two. With one {group}, fit a model without the {group} level"
+            f"model compares {regular_plural(group, 'en')} and needs at least two. With one {group}, fit a model "
+            f"without the {group} level"
         ]
     return []
 
@@ -250,7 +267,7 @@ def _is_number(dtype: Any) -> bool:
 
 def key_columns(config: RunConfig, table: Table) -> tuple[list[str], list[str]]:
     """The key columns of ``table`` and problems for a key the config names that the table lacks."""
-    if table.label == "participants" and config.data.participant_id is not None:
+    if table.is_main and config.data.participant_id is not None:
         column = config.data.participant_id
         if column not in table.frame.columns:
             return [], [
@@ -327,7 +344,7 @@ def read_bundle(config: RunConfig) -> DataBundle:
     """
     data = config.data
     options = {"separator": data.separator, "decimal": data.decimal, "text_columns": label_columns(config)}
-    participants = read_table(config.resolve(data.participants), "participants", **options)
+    participants = read_table(config.resolve(data.participants), data.main_key, **options)
     bundle = DataBundle(participants=participants)
     if data.services is not None:
         bundle.services = read_table(config.resolve(data.services), "services", **options)
@@ -378,6 +395,11 @@ def row_numbers(rows: Sequence[int] | np.ndarray) -> str:
     dots = ", ..." if more else ""
     total = f"{len(rows):,} rows in all, " if more else ""
     return f"data row{s} {', '.join(map(str, shown))}{dots} ({total}counted from 1 below the header)"
+
+
+def config_where(config: RunConfig) -> str:
+    """The config as a message names it: its file as given (``models/x.toml``), else ``the config 'x'``."""
+    return str(config.source) if config.source is not None else f"the config '{config.name}'"
 
 
 def raise_if(problems: list[str], headline: str) -> None:

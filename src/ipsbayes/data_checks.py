@@ -9,13 +9,14 @@ can run all of them and raise one :class:`~ipsbayes.errors.DataError` through
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ipsbayes.data import MAX_LISTED, DataBundle, Table, duplicate_keys, example_rows
 from ipsbayes.errors import did_you_mean
-from ipsbayes.textutil import invisible, invisible_names, plain_repr, shorten, visible
+from ipsbayes.textutil import invisible, invisible_names, plain_repr, regular_plural, shorten, visible
 
 
 def missing_columns(table: Table, columns: Iterable[str], purpose: str = "") -> list[str]:
@@ -53,7 +54,7 @@ def column_hint(column: str, have: Sequence[object]) -> str:
     return did_you_mean(column, [str(name) for name in have if len(str(name)) <= 200])
 
 
-def missing_values(table: Table, columns: Sequence[str]) -> tuple[pd.Series, list[str]]:
+def missing_values(table: Table, columns: Sequence[str], main: str = "participants") -> tuple[pd.Series, list[str]]:
     """Rows with a missing value in any of ``columns``, and one problem line per column.
 
     The advice follows the table: only rows of the main (participants) table can be dropped by
@@ -67,38 +68,101 @@ def missing_values(table: Table, columns: Sequence[str]) -> tuple[pd.Series, lis
         if isna[column].any():
             problems.append(
                 f"{table.where}: column '{column}' has {int(isna[column].sum())} missing value(s) at "
-                f"{example_rows(isna[column])}; {_missing_advice(table)}"
+                f"{example_rows(isna[column])}; {_missing_advice(table, main)}"
             )
     return isna.any(axis=1), problems
 
 
-def _missing_advice(table: Table) -> str:
-    """What to do about missing values in ``table``: drop rows (main table only) or fill them."""
-    if table.label == "participants":
+def _missing_advice(table: Table, main: str = "participants") -> str:
+    """What to do about missing values in ``table``: drop rows (main table only) or fill them.
+
+    ``main`` is the main table's label: ``participants`` (IPS configs, whose rows are participants)
+    or ``main`` (a ``[data] main`` config, whose rows are observations).
+    """
+    if table.is_main:
         return 'fill them, or set data.missing = "drop" to drop those rows'
     never = (
         f"missing values in the {table.label} table cannot be dropped, whatever data.missing says "
-        '(data.missing = "drop" drops rows of the participants table only'
+        f'(data.missing = "drop" drops rows of the {main} table only'
     )
     if table.label == "reviews":
         return f"{never}), so fill in each review's score or delete the reviews that have none"
     unit = "a service" if table.label == "services" else f"a row of the {table.label} table"
+    if main == "participants":
+        return (
+            f"{never}: dropping {unit} would silently drop every participant linked to it), so fill them in; "
+            "if a value is unknown, decide what to do with those participants and edit both tables"
+        )
     return (
-        f"{never}: dropping {unit} would silently drop every participant linked to it), so fill them in; "
-        "if a value is unknown, decide what to do with those participants and edit both tables"
+        f"{never}: dropping {unit} would silently drop every row of the {main} table linked to it), so fill "
+        f"them in; if a value is unknown, decide what to do with those rows and edit both tables"
     )
 
 
 def handle_missing(table: Table, columns: Sequence[str], policy: str, bundle: DataBundle) -> list[str]:
     """Apply the missing-value policy: report problems (``error``) or drop rows (``drop``)."""
-    rows, problems = missing_values(table, columns)
+    rows, problems = missing_values(table, columns, bundle.participants.label)
     if policy == "drop" and len(rows) and rows.all():
         return [_all_dropped(table, columns)]
     if policy == "drop" and rows.any():
+        _remember_dropped(table, columns, rows, bundle)
         table.frame = table.frame.loc[~rows].reset_index(drop=True)
         bundle.dropped_rows[table.label] = bundle.dropped_rows.get(table.label, 0) + int(rows.sum())
         return []
     return problems
+
+
+def _remember_dropped(table: Table, columns: Sequence[str], rows: pd.Series, bundle: DataBundle) -> None:
+    """Record which data rows of ``table``'s file are dropped, per column missing, for :func:`dropped_rows_note`.
+
+    Rows are counted in the file as read (data row 1 is the first below the header), also when an
+    earlier drop already removed rows of the same table.
+    """
+    n = len(table.frame)
+    kept = bundle.kept_rows.get(table.label)
+    position = kept if kept is not None and len(kept) == n else np.arange(n)
+    mask = rows.to_numpy(dtype=bool)
+    where = bundle.dropped_where.setdefault(table.label, {})
+    for column in dict.fromkeys(columns):
+        if column in table.frame.columns:
+            missing = table.frame[column].isna().to_numpy() & mask
+            if missing.any():
+                where.setdefault(column, []).extend(int(r) + 1 for r in position[missing])
+    bundle.kept_rows[table.label] = position[~mask]
+    bundle.dropped_files[table.label] = table.path
+
+
+#: data rows listed per column in :func:`dropped_rows_note` before "and N more"
+MAX_DROPPED_LISTED = 5
+
+
+def dropped_rows_note(bundle: DataBundle) -> str | None:
+    """A sentence saying which rows ``data.missing = "drop"`` dropped, or None when none were.
+
+    E.g. "4 rows of pupils.csv were dropped for missing values (x: data rows 6, 18, 401; diagnosis:
+    data row 23; rows counted from 1 below the header)." Each column lists its first few data rows
+    (as every data message counts them) and then "and N more".
+    """
+    parts = []
+    for label, count in bundle.dropped_rows.items():
+        if not count:
+            continue
+        path = bundle.dropped_files.get(label)
+        name = f"the {label} table" if path is None else Path(path).name
+        rows = "row" if count == 1 else "rows"
+        was = "was" if count == 1 else "were"
+        where = bundle.dropped_where.get(label, {})
+        listed = "; ".join(f"{column}: {_listed_rows(numbers)}" for column, numbers in where.items())
+        detail = f" ({listed}; rows counted from 1 below the header)" if listed else ""
+        parts.append(f"{count:,} {rows} of {name} {was} dropped for missing values{detail}")
+    return f"{'. '.join(parts)}." if parts else None
+
+
+def _listed_rows(numbers: Sequence[int]) -> str:
+    """``data rows 6, 18, 401`` or ``data rows 1, 2, 3, 4, 5 and 12 more``."""
+    shown = ", ".join(str(n) for n in numbers[:MAX_DROPPED_LISTED])
+    more = f" and {len(numbers) - MAX_DROPPED_LISTED:,} more" if len(numbers) > MAX_DROPPED_LISTED else ""
+    return f"data row{'s' * (len(numbers) != 1)} {shown}{more}"
 
 
 def _all_dropped(table: Table, columns: Sequence[str]) -> str:
@@ -228,7 +292,8 @@ def not_nested(table: Table, inner: str, outer: str) -> list[str]:
     first = crossing.index[0]
     return [
         f"{table.where}: {inner} must be nested in {outer}, but {len(crossing)} {inner}(s) appear "
-        f"in several {outer}s, e.g. {inner} {first} at {example_rows(table.frame[inner] == first)}; "
+        f"in several {regular_plural(outer, 'en')}, e.g. {inner} {first} at "
+        f"{example_rows(table.frame[inner] == first)}; "
         f"give each {inner} an id unique to its {outer}"
     ]
 

@@ -29,6 +29,8 @@ from ipsbayes.textutil import plain_repr, visible
 #: columns listed in a message before "... (N more)"
 MAX_LISTED = 12
 SEPARATORS = (",", ";", "\t", "|")
+#: labels of the main table: the config's key for it, ``main`` or (IPS configs) ``participants``
+MAIN_LABELS = ("main", "participants")
 _DECIMAL_COMMA = re.compile(r'^"?-?\d+,\d+"?$')
 #: Excel's separator hint, written as the first line of a "CSV (semicolon)" export
 _SEP_LINE = re.compile(r'^\ufeff?"?sep=(.?)"?\s*$', re.IGNORECASE)
@@ -56,6 +58,11 @@ class Table:
     def where(self) -> str:
         """Short name used in error messages."""
         return f"{self.label} table {self.path}"
+
+    @property
+    def is_main(self) -> bool:
+        """True for the table with one row per observation (``[data] main``, or ``participants`` in IPS configs)."""
+        return self.label in MAIN_LABELS
 
 
 def sniff_csv(path: Path) -> tuple[str, str]:
@@ -127,7 +134,8 @@ def read_table(
     path : Path
         The file.
     label : str
-        Which table it is (``participants``, ``services``, ``reviews``), for messages.
+        Which table it is (``main`` or ``participants``, ``services``, ``reviews``, a ``[data.tables]`` name),
+        for messages.
     separator, decimal : str, optional
         CSV separator and decimal mark (``[data] separator`` / ``decimal``); detected
         with :func:`sniff_csv` when not given.

@@ -238,8 +238,91 @@ def decimal_commas(text: str, keep: Iterable[str] = ()) -> str:
 _DECIMAL_POINT = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?![\w.])")
 
 
+#: English nouns whose plural is not a suffix (``analysis`` and other ``-sis`` nouns follow a rule)
+_EN_IRREGULAR = {
+    "child": "children",
+    "person": "people",
+    "man": "men",
+    "woman": "women",
+    "mouse": "mice",
+    "foot": "feet",
+    "tooth": "teeth",
+    "goose": "geese",
+    "ox": "oxen",
+    "axis": "axes",
+    "criterion": "criteria",
+    "phenomenon": "phenomena",
+    "leaf": "leaves",
+    "life": "lives",
+    "wife": "wives",
+    "knife": "knives",
+    "half": "halves",
+    "calf": "calves",
+    "shelf": "shelves",
+    "wolf": "wolves",
+    "hero": "heroes",
+    "potato": "potatoes",
+    "tomato": "tomatoes",
+    "echo": "echoes",
+    "quiz": "quizzes",
+    "sheep": "sheep",
+    "fish": "fish",
+    "deer": "deer",
+    "species": "species",
+    "series": "series",
+}
+#: bokmål nouns whose plural is not ``-er`` / ``-r`` (neuter nouns of one syllable, a few irregulars)
+_NB_IRREGULAR = {"barn": "barn", "år": "år", "hus": "hus", "land": "land", "mann": "menn", "bok": "bøker"}
+_LAST_WORD = re.compile(r"^(.*?)([^\W\d_]+)$")
+
+
 def regular_plural(word: str, language: str) -> str:
-    """A regular plural: bokmål "skole" -> "skoler", "tjeneste" -> "tjenester"; English "school" -> "schools"."""
+    """The plural of a study's word: "school" -> "schools", "county" -> "counties", "batch" -> "batches".
+
+    English: ``-s``, ``-x``, ``-z``, ``-ch``, ``-sh`` add ``-es``; a consonant before ``-y`` makes ``-ies``;
+    ``-sis`` becomes ``-ses``; common irregular nouns (child, person, man, woman, mouse, foot, tooth, ...)
+    take their own plural. Bokmål: "skole" -> "skoler", "elev" -> "elever", "lærer" -> "lærere", and a
+    few irregular nouns ("barn", "år"). Only the last word changes ("job specialist" -> "job
+    specialists"), and its case is kept ("INDEX" -> "INDEXES", "Child" -> "Children"); a word that does
+    not end in a letter just gets ``s`` (``r`` in bokmål).
+    """
+    found = _LAST_WORD.match(word)
+    if found is None:
+        return word + ("er" if language == "nb" else "s")
+    head, last = found.groups()
+    lower = last.lower()
     if language == "nb":
-        return word + ("r" if word.endswith("e") else "er")
-    return word + ("es" if word.endswith("s") else "s")
+        plural = _NB_IRREGULAR.get(lower)
+        if plural is None:
+            ending = "e" if lower.endswith("er") and len(lower) > 3 else "r" if lower.endswith("e") else "er"
+            plural = lower + ending
+    else:
+        plural = _EN_IRREGULAR.get(lower) or _english_plural(lower)
+    return head + _same_case(last, plural)
+
+
+def _english_plural(word: str) -> str:
+    """The regular English plural of a lower-case word."""
+    if word.endswith("sis"):
+        return word[:-2] + "es"
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if len(word) > 1 and word.endswith("y") and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def _same_case(word: str, plural: str) -> str:
+    """``plural`` (lower case) written in ``word``'s case.
+
+    The letters they share are kept as ``word`` has them, the rest is in capitals when ``word`` is
+    ("INDEX" -> "INDEXES", "Child" -> "Children", "McCoy" -> "McCoys"). A short acronym keeps a
+    lower-case ``s`` ("ID" -> "IDs", "GP" -> "GPs").
+    """
+    lower = word.lower()
+    differ = (i for i, (a, b) in enumerate(zip(lower, plural, strict=False)) if a != b)
+    shared = next(differ, min(len(lower), len(plural)))
+    rest = plural[shared:]
+    if word.isupper() and not (len(word) <= 3 and plural == lower + "s"):
+        rest = rest.upper()
+    return word[:shared] + rest

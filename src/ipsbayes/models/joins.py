@@ -71,7 +71,7 @@ def join_tables(
         if name not in wanted:
             continue
         found = _key_problems(main, table, keys, both_ways=name == "services")
-        _, missing = missing_values(table, wanted[name])
+        _, missing = missing_values(table, wanted[name], main.label)
         problems += found + missing
         if found or missing:
             continue

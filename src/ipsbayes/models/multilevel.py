@@ -29,8 +29,15 @@ from pydantic import Field, field_validator
 
 from ipsbayes.config import RunConfig
 from ipsbayes.config_problems import Number
-from ipsbayes.data import DataBundle, Table, raise_if
-from ipsbayes.data_checks import constant_columns, handle_missing, not_nested, trial_counts, varying_within_factor
+from ipsbayes.data import DataBundle, Table, config_where, raise_if
+from ipsbayes.data_checks import (
+    constant_columns,
+    dropped_rows_note,
+    handle_missing,
+    not_nested,
+    trial_counts,
+    varying_within_factor,
+)
 from ipsbayes.families import FAMILIES, OutcomeFamily
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, register
 from ipsbayes.models.design import Design
@@ -284,7 +291,7 @@ class Multilevel(ModelFamily):
             needed.append(fid.column)
         service_keys = [formula.factor(fidelity_group).columns[0]] if fidelity_group else self._service_keys(spec)
         frame, sources, problems = join_tables(bundle, needed, service_keys)
-        raise_if(problems, f"Data do not match models/{config.name}: columns")
+        raise_if(problems, f"Data do not match {config_where(config)}")
         main = Table(frame, bundle.participants.path, bundle.participants.label)
         problems = handle_missing(main, needed, config.data.missing, bundle)
         raise_if(problems, "The data cannot be used as they are")
@@ -362,8 +369,8 @@ class Multilevel(ModelFamily):
             spec.parameterisation,
             spec.centre_above,
         )
-        if sum(bundle.dropped_rows.values()):
-            data.notes.append(f"Rows dropped for missing values: {bundle.dropped_rows}.")
+        if dropped := dropped_rows_note(bundle):
+            data.notes.append(dropped)
         if family.collapsible and trials is None and not any(b.k > 1 or b.x_key for b in blocks):
             keys = ["X", *dict.fromkeys(idx_key(b.block.factor) for b in blocks)]
             data = collapse_rows(data, keys, spec.collapse, design.common)

@@ -80,7 +80,13 @@ def test_share_figure_raises_no_layout_warning() -> None:
 
 
 def test_share_figure_never_draws_a_row_below_the_small_cell_limit() -> None:
-    """Each row's observed share rests on its trials (e.g. 4 cows): below report.min_cell it is not drawn."""
+    """Each row's observed share rests on its trials (e.g. 4 cows) and on those with and without the outcome.
+
+    Below report.min_cell on any of the three it is not drawn. The rows here have 20 trials each with 0, 1,
+    2, 3 or 7 of them with the outcome: at min_cell 5 the shares of 1, 2 or 3 of 20 (5%, 10%, 15%) are
+    withheld too (they were drawn before the rule covered the number with the outcome, round 5), while
+    0 of 20 (identifies no one) and 7 of 20 are drawn; the caption counts the 24 rows by that reason.
+    """
     import dataclasses
 
     tree = count_tree(trials=True)  # 20 trials per row
@@ -89,9 +95,13 @@ def test_share_figure_never_draws_a_row_below_the_small_cell_limit() -> None:
         fig, caption = proportions(ctx)
         dots = next(line for line in fig.axes[0].get_lines() if line.get_marker() == "o")
         assert not np.isfinite(np.asarray(dots.get_ydata(), float)).any() and words in caption
-    fig, caption = proportions(context(tree, {}))  # min_cell 5 < 20 trials: every row drawn
+    fig, caption = proportions(context(tree, {}))  # min_cell 5 < 20 trials, but 1-3 with the outcome
     dots = next(line for line in fig.axes[0].get_lines() if line.get_marker() == "o")
-    assert np.isfinite(np.asarray(dots.get_ydata(), float)).all() and "not drawn" not in caption
+    drawn = np.asarray(dots.get_ydata(), float)
+    assert sorted(set(np.round(drawn[np.isfinite(drawn)], 6))) == [0.0, 35.0]  # 0 and 7 of 20
+    assert int(np.isfinite(drawn).sum()) == 22
+    assert "24 rows resting on fewer than 5 trials with the outcome or fewer than 5 without it" in caption
+    assert "with fewer than 5 trials" not in caption  # no row is small itself
 
 
 def test_group_level_sentence_only_with_group_level_predictors() -> None:

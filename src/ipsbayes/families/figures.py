@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ipsbayes.present import Figure, ReportContext, fixed
-from ipsbayes.present.cells import too_small
+from ipsbayes.present.common import ObservedShares, publishable_shares
 from ipsbayes.present.text import percent
 
 
@@ -52,8 +52,53 @@ def density(ctx: ReportContext) -> tuple[Any, str]:
     return fig, caption
 
 
+def withheld_rows_note(ctx: ReportContext, shares: ObservedShares) -> str:
+    """How many rows' observed shares are not drawn and why, each reason with its count ("" when none).
+
+    Counted from the masks of ``shares`` (:func:`proportions` draws its values), so the caption names
+    what the figure withholds.
+    """
+    if not shares.hidden:
+        return ""
+    low = ctx.min_cell
+
+    def rows(k: int) -> str:
+        return ctx.text(f"{k} row" if k == 1 else f"{k} rows", f"{k} rad" if k == 1 else f"{k} rader")
+
+    few, outcomes, unknown = int(shares.few_units.sum()), int(shares.few_outcomes.sum()), int(shares.unknown.sum())
+    en, nb = [], []
+    if few:
+        en.append(f"{rows(few)} with fewer than {low} trials")
+        nb.append(f"{rows(few)} med færre enn {low} forsøk")
+    if outcomes:
+        en.append(
+            f"{rows(outcomes)} resting on fewer than {low} trials with the outcome or fewer than {low} without it"
+        )
+        nb.append(f"{rows(outcomes)} som bygger på færre enn {low} forsøk med utfallet eller færre enn {low} uten")
+    if unknown:
+        en.append(f"{rows(unknown)} whose counts are not known")
+        nb.append(f"{rows(unknown)} der antallene ikke er kjent")
+    limit = f"report.min_cell = {low}"
+    if len(en) == 1:
+        return ctx.text(
+            f" Observed shares of {en[0]} are not drawn ({limit}).",
+            f" Observerte andeler for {nb[0]} er ikke tegnet ({limit}).",
+        )
+    total = rows(shares.hidden)
+    return ctx.text(
+        f" Observed shares of {total} are not drawn ({limit}): {', '.join(en[:-1])} and {en[-1]}.",
+        f" Observerte andeler for {total} er ikke tegnet ({limit}): {', '.join(nb[:-1])} og {nb[-1]}.",
+    )
+
+
 def proportions(ctx: ReportContext) -> tuple[Any, str]:
-    """Observed share of trials per row against its posterior predictive interval."""
+    """Observed share of trials per row against its posterior predictive interval.
+
+    A row's observed share is drawn only when its trials, those with the outcome and those without it
+    each number zero or at least ``report.min_cell`` (the rule of
+    :func:`~ipsbayes.present.common.publishable_shares`: 3 of 20 is three cows); the caption counts the
+    rows withheld, by reason, from the same shares.
+    """
     name = _response(ctx)
     tree, style = ctx.datatree, ctx.style
     observed = tree["observed_data"][name].values.astype(float)
@@ -75,10 +120,9 @@ def proportions(ctx: ReportContext) -> tuple[Any, str]:
         label=style.t("predicted", "predikert") + f": {style.short}",
     )
     inside = (observed / trials >= low) & (observed / trials <= high)
-    # a row's observed share rests on its trials (cows, participants): rows below report.min_cell are not drawn
-    hidden = too_small(trials, ctx.min_cell) | (trials < 1)
-    shown = np.where(hidden, np.nan, observed / trials)
-    ax.plot(x, 100 * shown[order], "o", color="black", ms=3, label=style.t("observed", "observert"))
+    # a row's observed share rests on its trials (cows, participants) and on those with and without the outcome
+    shares = publishable_shares(100 * observed / np.where(trials > 0, trials, 1.0), trials, observed, ctx.min_cell)
+    ax.plot(x, shares.values[order], "o", color="black", ms=3, label=style.t("observed", "observert"))
     ax.set_xlabel(ctx.text("rows, ordered by predicted share", "rader, sortert etter predikert andel"))
     ax.set_ylabel("%")
     ax.legend(fontsize=8)
@@ -90,13 +134,7 @@ def proportions(ctx: ReportContext) -> tuple[Any, str]:
         f"{share} av radene ligger innenfor. Mange rader utenfor tyder på overspredning (vurder beta-binomisk "
         "familie).",
     )
-    if hidden.any():
-        caption += ctx.text(
-            f" Observed shares of {int(hidden.sum())} rows with fewer than {ctx.min_cell} trials are not drawn "
-            f"(report.min_cell = {ctx.min_cell}).",
-            f" Observerte andeler for {int(hidden.sum())} rader med færre enn {ctx.min_cell} forsøk er ikke tegnet "
-            f"(report.min_cell = {ctx.min_cell}).",
-        )
+    caption += withheld_rows_note(ctx, shares)
     return fig, caption
 
 

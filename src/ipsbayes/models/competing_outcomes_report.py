@@ -9,8 +9,15 @@ from matplotlib.lines import Line2D
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section, fixed
 from ipsbayes.present.answers import prior_dependence_line, threshold_amount
-from ipsbayes.present.cells import suppress
-from ipsbayes.present.common import effect_rows, effects_forest, effects_table, services_counted, units_counted
+from ipsbayes.present.cells import suppress_counts_of_a_known_total
+from ipsbayes.present.common import (
+    ObservedShares,
+    effect_rows,
+    effects_forest,
+    effects_table,
+    publishable_shares,
+    withheld_shares_note,
+)
 from ipsbayes.present.phrases import Effect, amount, estimate, sd_of_contrast, term_of_contrast
 from ipsbayes.present.style import contrast_label, median, pointrange
 from ipsbayes.present.text import escape_md
@@ -194,22 +201,62 @@ def drivers_section(ctx: ReportContext) -> str:
     return "\n\n".join([intro.strip(), effects_table(ctx, rows, "focus_ame")])
 
 
+def category_shares(ctx: ReportContext) -> tuple[np.ndarray, ObservedShares]:
+    """Observed shares per service and outcome as they may be published, and per service why any is withheld.
+
+    The rule of :func:`~ipsbayes.present.common.publishable_shares`, per cell: a share is withheld when its
+    service has 1 to ``report.min_cell - 1`` participants, or when the participants in that outcome, or
+    those in the others, number 1 to ``report.min_cell - 1`` (4% of 50 is 2 people). A service's shares
+    add up to 100%, so one withheld share could be read off the others: while the withheld shares of a
+    service rest on 1 to ``report.min_cell - 1`` participants together, its smallest shown share is
+    withheld too (:func:`~ipsbayes.present.cells.suppress_counts_of_a_known_total`; a withheld total of
+    at least ``report.min_cell`` gives no one away).
+
+    Returns the shares (service x category, %, NaN where withheld) and an
+    :class:`~ipsbayes.present.common.ObservedShares` with one entry per service (its values NaN where any
+    of the service's shares is withheld) for :func:`~ipsbayes.present.common.withheld_shares_note`.
+    """
+    estimands = ctx.estimands
+    observed = np.asarray(estimands["service_observed_share"].transpose("service", "category").values, dtype=float)
+    n = np.broadcast_to(np.asarray(estimands["service_n"].values, dtype=float)[:, None], observed.shape)
+    counts = np.rint(observed / 100.0 * n)
+    cells = publishable_shares(observed, n, counts, ctx.min_cell)
+    values = cells.values.copy()
+    counted = n[:, 0] > 0
+    for s in np.flatnonzero(counted & ~cells.few_units[:, 0] & ~cells.unknown.any(axis=1)):
+        # the service's counts add up to its (published) size: the shared rule for counts of a known total
+        # (it withholds what publishable_shares does, and the smallest shown shares that would give those away)
+        hidden, _ = suppress_counts_of_a_known_total(counts[s], ctx.min_cell)
+        values[s, np.isnan(hidden)] = np.nan
+    few_units = cells.few_units[:, 0]
+    withheld = counted[:, None] & ~np.isfinite(values)
+    unknown = cells.unknown.any(axis=1) & ~few_units
+    few_outcomes = withheld.any(axis=1) & ~few_units & ~unknown
+    per_service = np.where(withheld.any(axis=1) | ~counted, np.nan, 0.0)
+    return values, ObservedShares(per_service, few_units, few_outcomes, unknown)
+
+
 def outcome_shares(ctx: ReportContext) -> tuple[Figure, str]:
     """Per outcome: each service's partially pooled share beside its observed share, services in one order.
 
-    Observed shares of services with fewer than ``report.min_cell`` participants are not drawn.
+    Observed shares are drawn only where :func:`category_shares` publishes them (no cell under
+    ``report.min_cell``: participants, those in the outcome, those in the others, nor one that the
+    others would give away); the caption counts the services with withheld shares, by reason, from the
+    same shares.
     """
     estimands, style = ctx.estimands, ctx.style
     shares = estimands["service_share"]
     categories = [str(c) for c in shares["category"].values]
-    observed, n = estimands["service_observed_share"], estimands["service_n"].values
+    n = estimands["service_n"].values
+    published, withheld = category_shares(ctx)
+    column = {str(c): i for i, c in enumerate(estimands["service_observed_share"]["category"].values)}
     services = [str(s) for s in shares["service"].values]
     y = np.arange(len(services))[::-1]
     fig, axes = style.subplots(0.15 * len(services) + 1.5, 1, len(categories), sharey=True, squeeze=False)
     for ax, category in zip(axes[0], categories, strict=True):
         values = shares.sel(category=category)
         pointrange(ax, values, y, style, "#1f77b4", lw=1.2, ms=3)
-        seen = suppress(observed.sel(category=category).values, n, ctx.min_cell)
+        seen = published[:, column[category]]
         ax.scatter(seen, y, s=6 + 40 * n / n.max(), facecolors="none", edgecolors="#d62728")
         overall = float(estimands["category_share"].sel(category=category).median())
         ax.axvline(overall, color="black", ls="--", lw=0.8)
@@ -227,19 +274,24 @@ def outcome_shares(ctx: ReportContext) -> tuple[Figure, str]:
         Line2D([], [], color="black", ls="--", lw=0.8, label=style.t("overall", "totalt")),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=3)
-    hidden = int(np.sum(n < ctx.min_cell))
     caption = ctx.text(
         f"Per service and outcome: partially pooled share (dot, {style.text}) and observed share (open "
         "circle, sized by participants); dashed line: overall expected share.",
         f"Per tjeneste og utfall: delvis sammenslått andel (punkt, {style.text}) og observert andel (åpen sirkel, "
         "størrelse etter antall deltakere); stiplet linje: forventet andel totalt.",
     )
-    if hidden:
+    if withheld.hidden:
+        caption += " " + withheld_shares_note(
+            ctx,
+            withheld,
+            ("share", "shares", "andeler", "andelen", "andelene"),
+            ("in an outcome", "i et utfall"),
+            ("in the others", "i de andre"),
+        )
+    if withheld.few_outcomes.any():
         caption += ctx.text(
-            f" Observed shares of {services_counted(ctx, hidden)} with fewer than "
-            f"{units_counted(ctx, ctx.min_cell)} are not shown.",
-            f" Observerte andeler for {services_counted(ctx, hidden)} med færre enn "
-            f"{units_counted(ctx, ctx.min_cell)} vises ikke.",
+            " A shown share that would give a withheld one away (the shares add up to 100%) is withheld with it.",
+            " En andel som ville avsløre en skjult andel (andelene summerer til 100 %), skjules også.",
         )
     return fig, caption
 

@@ -2,7 +2,8 @@
 
 Every sentence is computed from the estimands and worded with the vocabulary the
 config gives (``school``, ``herd``, ``pupils``...), in English or Norwegian; observed
-group means resting on fewer than ``report.min_cell`` rows are never published. The
+group values resting on a small cell are never published (:func:`group_shares`: fewer than
+``report.min_cell`` rows or trials in the group, or for rates as few with the outcome or without it). The
 fidelity parts (a group-level score, possibly measured with error) are reused from
 :mod:`ipsbayes.models.hierarchical_logistic_report` and apply only to runs that have
 those estimands. The IPS configuration (``kind = "hierarchical_logistic"``) keeps its own
@@ -20,8 +21,7 @@ from ipsbayes.models import hierarchical_logistic_report as ips
 from ipsbayes.models.base import nb_plural
 from ipsbayes.present import Figure, Presentation, ReportContext, Section
 from ipsbayes.present.answers import prior_dependence_line, vocabulary_word
-from ipsbayes.present.cells import suppress, too_small
-from ipsbayes.present.common import effect_rows, effects_forest
+from ipsbayes.present.common import ObservedShares, effect_rows, effects_forest, publishable_shares
 from ipsbayes.present.phrases import amount, estimate, unit_word
 from ipsbayes.present.style import median, pointrange
 from ipsbayes.present.text import escape_md, label_of
@@ -134,43 +134,114 @@ def answer(ctx: ReportContext) -> list[str]:
     return lines
 
 
+def group_shares(ctx: ReportContext, dim: str, noun: str) -> ObservedShares:
+    """Observed values of the groups of ``dim`` as they may be published (the rule of ``publishable_shares``).
+
+    Every observed group value the report shows (text and figure) comes from here, through
+    :func:`~ipsbayes.present.common.publishable_shares`. A group with 1 to
+    ``report.min_cell - 1`` rows (trials for binomial rows) is withheld. A rate (bernoulli, binomial,
+    beta-binomial: ``noun == "rate"``) is also withheld when the number with the outcome, or without it,
+    is 1 to ``report.min_cell - 1`` (6.7% of 30 is 2 people); the trials are its denominator. A mean of a
+    continuous outcome counts no one with an outcome: only the group size rule applies to it.
+    """
+    estimands = ctx.estimands
+    raw = np.asarray(estimands[f"{dim}_raw_{noun}"].values, dtype=float)
+    n = np.asarray(estimands[f"{dim}_n"].values, dtype=float)
+    events = np.rint(raw / 100.0 * n) if noun == "rate" else np.zeros_like(n)
+    return publishable_shares(raw, n, events, ctx.min_cell)
+
+
+def _withheld_note(
+    ctx: ReportContext, shares: ObservedShares, groups: tuple[str, str], what: str, verb: tuple[str, str]
+) -> str:
+    """How many groups' observed values are withheld and why, each reason with its count ("" when none).
+
+    The counts come from the masks of ``shares`` (:func:`group_shares`), so the words name what is withheld.
+    ``groups`` is the singular and plural group word, ``what`` the noun (rate, mean), ``verb`` "shown" or
+    "drawn" (English, Norwegian). Plain text.
+    """
+    if not shares.hidden:
+        return ""
+    low, units = ctx.min_cell, _units(ctx)
+
+    def count(k: int) -> str:
+        return f"{k} {groups[0] if k == 1 else groups[1]}"
+
+    few, outcomes, unknown = int(shares.few_units.sum()), int(shares.few_outcomes.sum()), int(shares.unknown.sum())
+    en, nb = [], []
+    if few:
+        en.append(f"{count(few)} with fewer than {low} {units}")
+        nb.append(f"{count(few)} med færre enn {low} {units}")
+    if outcomes:
+        en.append(
+            f"{count(outcomes)} whose {what}{'' if outcomes == 1 else 's'} "
+            f"{'rests' if outcomes == 1 else 'rest'} on fewer than {low} {units} with the outcome or fewer than "
+            f"{low} without it"
+        )
+        nb.append(
+            f"{count(outcomes)} der observert {what} bygger på færre enn {low} {units} med utfallet eller færre enn "
+            f"{low} uten"
+        )
+    if unknown:
+        en.append(f"{count(unknown)} whose counts are not known")
+        nb.append(f"{count(unknown)} der antallene ikke er kjent")
+    limit = f"report.min_cell = {low}"
+    lead_en = f"Observed {what}s resting on small cells are not {verb[0]}"
+    lead_nb = f"Observert {what} som bygger på små celler, er ikke {verb[1]}"
+    if len(en) == 1:
+        return ctx.text(f"{lead_en} ({en[0]}; {limit}).", f"{lead_nb} ({nb[0]}; {limit}).")
+    total = count(shares.hidden)
+    return ctx.text(
+        f"{lead_en} ({total}; {limit}): {', '.join(en[:-1])} and {en[-1]}.",
+        f"{lead_nb} ({total}; {limit}): {', '.join(nb[:-1])} og {nb[-1]}.",
+    )
+
+
 def groups_section(ctx: ReportContext) -> str:
-    """How much the groups of each factor differ once chance variation is accounted for (small groups suppressed)."""
+    """How much the groups of each factor differ once chance variation is accounted for (small cells withheld).
+
+    Observed values are published only where :func:`group_shares` publishes them, and the withheld ones
+    are counted by reason from the same shares.
+    """
     paragraphs = []
     units = escape_md(_units(ctx))
     for dim, noun in _factors(ctx):
         estimands = ctx.estimands
         pooled = median(estimands[f"{dim}_{noun}"])
-        raw = np.asarray(estimands[f"{dim}_raw_{noun}"].values, dtype=float)
+        published = group_shares(ctx, dim, noun)
+        raw = published.values
         n = np.asarray(estimands[f"{dim}_n"].values, dtype=float)
         unit = estimands[f"{dim}_{noun}"].attrs.get("unit", "")
-        shown = ~too_small(n, ctx.min_cell)
+        shown = published.shown
         groups, what = escape_md(_plural(ctx, dim)), _noun(ctx, noun)
         text = []
         if shown.any():
             low, high = raw[shown].min(), raw[shown].max()
-            text.append(
+            among = (
                 ctx.text(
-                    f"Among the {int(shown.sum())} {groups} with at least {ctx.min_cell} {units}, observed {what}s "
-                    f"range from {amount(low, unit, 'en')} to {amount(high, unit, 'en')} ({int(n[shown].min())} to "
-                    f"{int(n[shown].max())} {units} each).",
-                    f"Blant de {int(shown.sum())} gruppene ({groups}) med minst {ctx.min_cell} {units} varierer "
-                    f"observert {what} fra {amount(low, unit, 'nb')} til {amount(high, unit, 'nb')} "
+                    f"Among the {int(shown.sum())} {groups} whose observed {what} rests on no cell under "
+                    f"{ctx.min_cell} ({units}, those with the outcome and those without it)",
+                    f"Blant de {int(shown.sum())} gruppene ({groups}) der observert {what} ikke bygger på noen celle "
+                    f"under {ctx.min_cell} ({units}, de med utfallet og de uten)",
+                )
+                if noun == "rate"
+                else ctx.text(
+                    f"Among the {int(shown.sum())} {groups} with at least {ctx.min_cell} {units}",
+                    f"Blant de {int(shown.sum())} gruppene ({groups}) med minst {ctx.min_cell} {units}",
+                )
+            )
+            text.append(
+                among
+                + ctx.text(
+                    f", observed {what}s range from {amount(low, unit, 'en')} to {amount(high, unit, 'en')} "
+                    f"({int(n[shown].min())} to {int(n[shown].max())} {units} each).",
+                    f", varierer observert {what} fra {amount(low, unit, 'nb')} til {amount(high, unit, 'nb')} "
                     f"({int(n[shown].min())} til {int(n[shown].max())} {units} hver).",
                 )
             )
-        hidden = int((~shown).sum())
-        if hidden:
-            one = hidden == 1
-            named = escape_md(_word(ctx, dim)) if one else groups
-            text.append(
-                ctx.text(
-                    f"The observed {what}{'' if one else 's'} of {hidden} {named} with fewer than {ctx.min_cell} "
-                    f"{units} {'is' if one else 'are'} not shown.",
-                    f"Observert {what} for {hidden} {'gruppe' if one else 'grupper'} ({named}) med færre enn "
-                    f"{ctx.min_cell} {units} vises ikke.",
-                )
-            )
+        if published.hidden:
+            words = (_word(ctx, dim), _plural(ctx, dim))
+            text.append(escape_md(_withheld_note(ctx, published, words, what, ("shown", "vist"))))
         span_raw = raw[shown].max() - raw[shown].min() if shown.sum() > 1 else np.nan
         span_pooled = float(pooled.max() - pooled.min())
         text.append(
@@ -260,12 +331,13 @@ def groups_caterpillar(ctx: ReportContext) -> tuple[object, str]:
     style = ctx.style
     heights = [min(len(ctx.estimands[f"{dim}_n"]), MAX_DRAWN) for dim, _ in factors]
     fig, axes = style.subplots(max(3.0, 0.11 * max(heights) + 1.2), 1, len(factors), squeeze=False)
-    hidden = 0
+    withheld = []
     for ax, (dim, noun) in zip(axes.ravel(), factors, strict=True):
         rate = ctx.estimands[f"{dim}_{noun}"]
         n = np.asarray(ctx.estimands[f"{dim}_n"].values, dtype=float)
-        raw = suppress(np.asarray(ctx.estimands[f"{dim}_raw_{noun}"].values, dtype=float), n, ctx.min_cell)
-        hidden += int(too_small(n, ctx.min_cell).sum())
+        published = group_shares(ctx, dim, noun)  # drawn here, and counted by the caption
+        raw = published.values
+        withheld.append(published)
         keep = np.sort(np.argsort(-n, kind="stable")[:MAX_DRAWN])
         mid = median(rate)[keep]
         order = keep[np.argsort(mid)]
@@ -290,11 +362,12 @@ def groups_caterpillar(ctx: ReportContext) -> tuple[object, str]:
         f"Predikert utfall per gruppe (punkter, {style.text}) ved siden av observert verdi (åpne sirkler). Høyst "
         f"{MAX_DRAWN} av de største gruppene per panel.",
     )
-    if hidden:
-        caption += ctx.text(
-            f" Observed values of {hidden} groups with fewer than {ctx.min_cell} {_units(ctx)} are not drawn.",
-            f" Observerte verdier for {hidden} grupper med færre enn {ctx.min_cell} {_units(ctx)} er ikke tegnet.",
-        )
+    every = ObservedShares(
+        *(np.concatenate([getattr(p, f) for p in withheld]) for f in ("values", "few_units", "few_outcomes", "unknown"))
+    )
+    if every.hidden:
+        groups = ctx.text("group", "gruppe"), ctx.text("groups", "grupper")
+        caption += " " + _withheld_note(ctx, every, groups, ctx.text("value", "verdi"), ("drawn", "tegnet"))
     return fig, caption
 
 
@@ -365,4 +438,4 @@ PRESENTATION = Presentation(
     ),
 )
 
-__all__ = ["PRESENTATION", "answer", "groups_section", "vocabulary_of"]
+__all__ = ["PRESENTATION", "answer", "group_shares", "groups_section", "vocabulary_of"]

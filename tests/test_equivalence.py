@@ -271,4 +271,6 @@ def test_collapsed_rows_give_the_estimands_of_the_rows_they_replace(tmp_path: Pa
         estimands[mode] = plan.family.estimands(draws, plan.data, plan.spec, plan.config)
     assert float(np.abs(estimands["never"]["ame"]).max()) > 0.1  # the week effect is not 0 at these draws
     for name in ("ame", "outcome_rate", "child_rate"):
-        np.testing.assert_allclose(estimands["always"][name].values, estimands["never"][name].values, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            estimands["always"][name].values, estimands["never"][name].values, rtol=1e-9, atol=1e-12
+        )

@@ -115,3 +115,14 @@ def test_the_power_scaling_table_says_what_a_vector_estimands_own_row_is(shipped
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert rows and all(not line.rstrip().endswith("|  |") for line in rows), table
     assert any("(largest of its" in line and "see its elements' rows" in line for line in rows), table
+
+
+def test_norwegian_words_for_the_familys_english_defaults() -> None:
+    """Norwegian reports said 'SD for serviceeffektene', 'for treatment-effekt' and 'priorsettet ips literature'."""
+    from ipsbayes.diagnostics import Check, Diagnostics
+    from ipsbayes.present.answers import analysis_name
+
+    check = Check("r_hat", "warn", 1.0117, "warn > 1.01; fail > 1.05", "R-hat up to 1.0117", ["treatment_effect"])
+    (message,) = Diagnostics([check]).messages_in("nb", {"treatment": "IPS"})
+    assert "IPS-effekt" in message and "treatment" not in message
+    assert "IPS-litteraturen" in analysis_name("prior set: ips_literature", {}, "nb")

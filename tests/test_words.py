@@ -426,3 +426,21 @@ def test_the_cace_ratio_is_a_ratio_of_means_for_counts(family: str, as_often: bo
     ):
         text = cace_section(context(estimands, language))
         assert (often in text) == as_often and (means in text) != as_often, text
+
+
+def test_the_service_word_is_norwegian_in_a_norwegian_report() -> None:
+    """'SD for serviceeffektene': the family's English default word in a Norwegian sentence (outside review)."""
+    services = ["S1", "S2"]
+    estimands = xr.Dataset(
+        {
+            "service_rate": xr.DataArray(draws(40, 3, shape=(2,)), dims=("chain", "draw", "service"),
+                                         coords={"service": services}, attrs={"unit": "%"}),
+            "service_raw_rate": xr.DataArray([50.0, 45.0], dims="service", coords={"service": services}),
+            "service_n": xr.DataArray([40, 40], dims="service", coords={"service": services}),
+            "sd_service": variable(0.7, 0.1, "SD of service effects", "SD (log-odds)"),
+        },
+        attrs={"vocabulary": json.dumps({"service": "service"})},
+    )  # fmt: skip
+    text = services_section(context(estimands, "nb"))
+    assert "SD for tjenesteeffektene" in text and "serviceeffekt" not in text
+    assert "The SD of service effects" in services_section(context(estimands))

@@ -99,9 +99,9 @@ class Diagnostics:
             if c.status in ("warn", "fail")
         ]
 
-    def messages_in(self, language: str = "en") -> list[str]:
-        """:attr:`messages` in the report's language ("en" or "nb")."""
-        return [check_text(c, language) for c in self.checks if c.status in ("warn", "fail")]
+    def messages_in(self, language: str = "en", words: Mapping[str, str] | None = None) -> list[str]:
+        """:attr:`messages` in the report's language ("en" or "nb"), parameters named in the study's ``words``."""
+        return [check_text(c, language, words) for c in self.checks if c.status in ("warn", "fail")]
 
     def findings_in(self, language: str = "en", words: Mapping[str, str] | None = None) -> list[tuple[Status, str]]:
         """Each check that did not pass as (its own status, :attr:`messages_in` text): a warning is not a failure."""

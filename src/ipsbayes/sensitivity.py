@@ -292,7 +292,8 @@ def _gate(fitted: Fitted) -> dict[str, Any]:
     return {
         "status": diagnostics.status,
         "messages": diagnostics.messages,
-        "messages_nb": diagnostics.messages_in("nb"),
+        # parameters in the study's words, as the main fit's findings ("IPS-effekt", not "treatment-effekt")
+        "messages_nb": diagnostics.messages_in("nb", vocabulary_of(fitted.estimands)),
     }
 
 

@@ -204,7 +204,26 @@ def beside(value: float, decimals: int, edges: Sequence[float] = ()) -> str:
     return repr(float(value))
 
 
+
+#: bokmål for the English words the model families use by default (a config's own words are kept as written)
+NB_DEFAULT_WORDS = {
+    "treatment": "behandling",
+    "control": "kontroll",
+    "participant": "deltaker",
+    "participants": "deltakere",
+    "observation": "observasjon",
+    "observations": "observasjoner",
+    "service": "tjeneste",
+    "services": "tjenester",
+    "job specialist": "jobbspesialist",
+    "job specialists": "jobbspesialister",
+    "specialist": "jobbspesialist",
+    "specialists": "jobbspesialister",
+    "the outcome": "utfallet",
+}
+
 __all__ = [
+    "NB_DEFAULT_WORDS",
     "MarkdownText",
     "beside",
     "clean_message",

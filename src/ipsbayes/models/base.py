@@ -26,7 +26,7 @@ from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.present.context import Presentation
 from ipsbayes.prior_slots import PriorSlot
 from ipsbayes.priors import Prior, PriorSet
-from ipsbayes.textutil import regular_plural
+from ipsbayes.textutil import NB_DEFAULT_WORDS, regular_plural
 
 
 class ModelSpec(BaseModel):
@@ -380,21 +380,7 @@ def estimand(
 
 
 #: Norwegian words for the families' default English vocabulary (a config's own words are kept as written)
-_NB_DEFAULT_WORDS = {
-    "treatment": "behandling",
-    "control": "kontroll",
-    "participant": "deltaker",
-    "participants": "deltakere",
-    "observation": "observasjon",
-    "observations": "observasjoner",
-    "service": "tjeneste",
-    "services": "tjenester",
-    "job specialist": "jobbspesialist",
-    "job specialists": "jobbspesialister",
-    "specialist": "jobbspesialist",
-    "specialists": "jobbspesialister",
-    "the outcome": "utfallet",
-}
+_NB_DEFAULT_WORDS = NB_DEFAULT_WORDS  # kept under its old name for the families
 
 
 def nb_word(words: Mapping[str, Any], key: str, default: str) -> str:

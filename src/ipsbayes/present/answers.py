@@ -526,6 +526,7 @@ PRIOR_SET_NAMES: dict[str, tuple[str, str]] = {
     "optimistic": ("optimistic", "optimistisk"),
     "vague": ("vague", "vagt"),
     "ips_map": ("IPS MAP (earlier IPS trials)", "IPS-MAP (tidligere IPS-forsøk)"),
+    "ips_literature": ("IPS literature", "IPS-litteraturen"),
     # the shipped CACE configs' model variant
     "no_exclusion_restriction": ("without the exclusion restriction", "uten eksklusjonsrestriksjonen"),
 }

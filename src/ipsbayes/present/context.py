@@ -22,7 +22,7 @@ import xarray as xr
 from ipsbayes.present.phrases import Effect, readable
 from ipsbayes.present.style import Style
 from ipsbayes.present.text import RELABELLED_WORDS, choose, format_number, format_probability, percent, relabelled
-from ipsbayes.textutil import regular_plural
+from ipsbayes.textutil import NB_DEFAULT_WORDS, regular_plural
 
 
 @dataclass
@@ -166,8 +166,9 @@ class ReportContext:
         localised = f"{key}_{self.language}"
         if self.language != "en" and vocabulary.get(localised):
             return str(vocabulary[localised])
-        if key in vocabulary:
-            return str(vocabulary[key])
+        if key in vocabulary:  # a family's default English word ("service") has its bokmål form in Norwegian
+            word = str(vocabulary[key])
+            return NB_DEFAULT_WORDS.get(word, word) if self.language == "nb" else word
         return readable(key, {**vocabulary, **self.labels}, self.language, default)
 
     @property

@@ -172,6 +172,11 @@ class PriorsConfig(_Strict):
     set: str = "weakly_informative"
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     path: Path | None = Field(None, description="folder holding prior sets (default: priors/)")
+    expanded: dict[str, dict[str, Any]] | None = Field(
+        None,
+        description="the main analysis's priors as run, which ipsbayes writes into a run folder's config.toml: "
+        "the main fit uses them; `set` and `overrides` give the sensitivity refits theirs",
+    )
 
 
 class SamplerConfig(_Strict):

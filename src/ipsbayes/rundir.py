@@ -485,7 +485,7 @@ def check_run_folder(path: Path | str) -> Run:
     try:
         RunConfig.model_validate({**run.config, "source": None})
         str(run.config["priors"]["set"])
-        for prior in run.config["priors"]["overrides"].values():
+        for prior in (run.config["priors"].get("expanded") or run.config["priors"]["overrides"]).values():
             str(prior["dist"])
         if not isinstance(run.provenance, dict):
             raise TypeError("provenance.json does not hold a table")

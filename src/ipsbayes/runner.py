@@ -373,14 +373,26 @@ def data_bytes(datatree: xr.DataTree) -> int:
 
 
 def resolved_config(config: RunConfig, priors: PriorSet) -> dict[str, Any]:
-    """The config as run: defaults filled in, paths absolute, the prior set expanded into overrides."""
+    """The config as run: defaults filled in, paths absolute, the main table under the key the user gave it.
+
+    ``priors`` keeps the set's name and the user's own ``overrides`` (which the sensitivity refits
+    apply to their prior sets) and records the main analysis's priors as run under ``expanded``;
+    feeding the file back to ``ipsbayes run`` fits the same priors and the same refits.
+    """
     raw = config.model_dump(mode="json", exclude={"source"})
     for key in ("participants", "services", "reviews"):
         path = config.resolve(getattr(config.data, key))
         raw["data"][key] = str(path.resolve()) if path is not None else None
     for name, table in config.data.tables.items():
         raw["data"]["tables"][name]["path"] = str(config.resolve(table.path).resolve())
-    raw["priors"] = {"set": priors.name, "overrides": {name: prior.as_dict() for name, prior in priors.priors.items()}}
+    if config.data.main_key != "participants":  # a generic config's main table keeps its own key
+        raw["data"][config.data.main_key] = raw["data"].pop("participants")
+    raw["priors"] = {
+        "set": priors.name,
+        "overrides": config.priors.overrides,
+        **({"path": str(config.resolve(config.priors.path).resolve())} if config.priors.path else {}),
+        "expanded": {name: prior.as_dict() for name, prior in priors.priors.items()},
+    }
     return raw
 
 
@@ -452,7 +464,7 @@ def rerender(run_dir: Path | str) -> Run:
                 labels=tuple(v.get("labels", ())),
                 source_nb=v.get("source_nb", ""),
             )
-            for k, v in existing.config["priors"]["overrides"].items()
+            for k, v in (existing.config["priors"].get("expanded") or existing.config["priors"]["overrides"]).items()
         },
     )
     settings = report_settings(

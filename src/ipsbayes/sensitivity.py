@@ -88,11 +88,20 @@ def check_sensitivity(config: RunConfig, family: ModelFamily, spec: ModelSpec, s
 def config_priors(
     config: RunConfig, family: ModelFamily, spec: ModelSpec, search_dirs: list[Path], name: str | None = None
 ) -> tuple[PriorSet, list[str]]:
-    """Prior set ``name`` (default: the config's ``priors.set``) with ``priors.overrides`` for ``spec``; problems."""
+    """Prior set ``name`` (default: the config's ``priors.set``) with ``priors.overrides`` for ``spec``; problems.
+
+    The main analysis (``name`` None) also takes ``priors.expanded``, the priors a run folder's
+    config.toml records as run, so feeding that file back fits the same priors; another prior set
+    takes only the user's ``overrides`` (with the expansion it would become the main set again).
+    """
+    needed = family.prior_names_for(spec)
+    overrides = config.priors.overrides
+    if name is None and config.priors.expanded:  # a model variant may lack some of the main model's parameters
+        overrides = {**{k: v for k, v in config.priors.expanded.items() if k in needed}, **overrides}
     return resolve_prior_set(
         name or config.priors.set,
-        family.prior_names_for(spec),
-        config.priors.overrides,
+        needed,
+        overrides,
         search_dirs,
         slots=family.prior_slots(spec),
     )

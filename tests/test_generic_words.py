@@ -214,3 +214,28 @@ def test_check_prints_grouping_factors_and_population_level_terms_apart(tmp_path
     assert "term=" not in first
     assert "grouping factor: batch=6;" in first
     assert "0 population-level terms" in first
+
+
+@pytest.mark.parametrize(
+    ("note", "norwegian"),
+    [
+        (
+            "4 rows of pupils.csv were dropped for missing values (x: data rows 6, 18, 401; diagnosis: data row 23; "
+            "rows counted from 1 below the header).",
+            "4 rader i pupils.csv ble fjernet på grunn av manglende verdier (x: datarader 6, 18, 401; diagnosis: "
+            "datarad 23; radene telles fra 1 under overskriften).",
+        ),
+        (
+            "1 row of the services table was dropped for missing values. 12 rows of p.csv were dropped for missing "
+            "values (x: data rows 1, 2, 3, 4, 5 and 7 more; rows counted from 1 below the header).",
+            "1 rad i tabellen services ble fjernet på grunn av manglende verdier. 12 rader i p.csv ble fjernet på "
+            "grunn av manglende verdier (x: datarader 1, 2, 3, 4, 5 og 7 til; radene telles fra 1 under "
+            "overskriften).",
+        ),
+    ],
+)
+def test_the_dropped_rows_note_reads_in_norwegian(note: str, norwegian: str) -> None:
+    from ipsbayes.present.notes import translate_note
+
+    assert translate_note(note, "nb") == norwegian
+    assert translate_note(note, "en") == note

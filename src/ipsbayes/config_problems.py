@@ -228,7 +228,10 @@ def _valid_keys(schema: type[BaseModel], path: list[str]) -> list[str]:
         if not nested:
             return []
         current = nested[0]
-    return sorted(k for k in current.model_fields if k != "source")
+    keys = {k for k in current.model_fields if k != "source"}
+    if "participants" in keys:  # the main table: `main` in a generic config, `participants` in an IPS one
+        keys.add("main")
+    return sorted(keys)
 
 
 def valid_without_bad_keys[Model: BaseModel](

@@ -34,7 +34,7 @@ from pydantic import Field, model_validator
 from ipsbayes.config import RunConfig
 from ipsbayes.config_problems import WholeNumber
 from ipsbayes.data import DataBundle, example_rows, raise_if
-from ipsbayes.data_checks import constant_columns, handle_missing, missing_columns, non_binary
+from ipsbayes.data_checks import constant_columns, dropped_rows_note, handle_missing, missing_columns, non_binary
 from ipsbayes.families import FAMILIES, OutcomeFamily
 from ipsbayes.models.base import (
     ModelData,
@@ -357,8 +357,8 @@ class Cace(ModelFamily):
             "compliance_terms": compliance.term_meanings() if compliance else {},
             **self._difference_scale(spec),
         }
-        dropped = sum(bundle.dropped_rows.values())
-        notes = [f"Rows dropped for missing values: {bundle.dropped_rows}."] if dropped else []
+        dropped = dropped_rows_note(bundle)  # a sentence naming the file, the columns and their first rows
+        notes = [dropped] if dropped else []
         if spec.weights:
             notes.append(f"{n} rows stand for {int(weights.sum())} participants (column '{spec.weights}').")
         return ModelData(coords=coords, arrays=arrays, info=info, n_rows=int(weights.sum()), notes=notes)

@@ -32,6 +32,7 @@ from ipsbayes.config import RunConfig
 from ipsbayes.data import DataBundle, example_rows, raise_if
 from ipsbayes.data_checks import (
     constant_columns,
+    dropped_rows_note,
     handle_missing,
     merge_service_columns,
     missing_columns,
@@ -220,9 +221,8 @@ class CompetingOutcomes(ModelFamily):
             "category": spec.categories,
         }
         arrays = {"X": design.matrix(), "service_idx": service_idx, "y": category}
-        notes = (
-            [f"Rows dropped for missing values: {bundle.dropped_rows}."] if sum(bundle.dropped_rows.values()) else []
-        )
+        dropped = dropped_rows_note(bundle)  # a sentence naming the file, the columns and their first rows
+        notes = [dropped] if dropped else []
         return ModelData(coords=coords, arrays=arrays, info=info, n_rows=len(frame), notes=notes)
 
     @override

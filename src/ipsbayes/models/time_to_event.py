@@ -38,7 +38,7 @@ from pydantic import Field, model_validator
 
 from ipsbayes.config import RunConfig
 from ipsbayes.config_problems import Number, WholeNumber
-from ipsbayes.data import DataBundle, raise_if
+from ipsbayes.data import DataBundle, config_where, raise_if
 from ipsbayes.errors import DataError
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, model_data, register
 from ipsbayes.models.design import parse_formula
@@ -326,7 +326,7 @@ class TimeToEvent(ModelFamily):
         has_services, nested, _ = group_terms(spec)
         if bundle.monthly_status is None:
             raise DataError(
-                f"models/{config.name}: the time_to_event model needs the monthly status table",
+                f"{config_where(config)}: the time_to_event model needs the monthly status table",
                 ["config key 'data.monthly_status' is missing: give the file (long or wide form, data.monthly_format)"],
             )
         people = bundle.participants.frame

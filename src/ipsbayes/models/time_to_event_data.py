@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from ipsbayes.config import RunConfig
-from ipsbayes.data import DataBundle, Table, raise_if
+from ipsbayes.data import DataBundle, Table, config_where, raise_if
 from ipsbayes.data_checks import (
     constant_columns,
+    dropped_rows_note,
     handle_missing,
     merge_service_columns,
     missing_columns,
@@ -59,7 +60,7 @@ def participant_table(
     problems = missing_columns(participants, dict.fromkeys(needs), "used by the model")
     if services is not None and has_services:
         problems += missing_columns(services, [spec.service], "service id")
-    raise_if(problems, f"Data do not match models/{config.name}: columns")
+    raise_if(problems, f"Data do not match {config_where(config)}: columns")
     problems += handle_missing(participants, needs, config.data.missing, bundle)
     if services is not None and has_services:
         problems += handle_missing(services, [spec.service, *from_services], "error", bundle)
@@ -164,8 +165,8 @@ def person_month_data(
         info |= {"fidelity_raw": per_service, "fidelity_centre": centre}
     _observed(info, pooled.trials, pooled.events, service_idx[pooled.first], len(services), months, spec)
     data = ModelData(coords=coords, arrays=arrays, info=info, n_rows=len(frame))
-    if sum(bundle.dropped_rows.values()):
-        data.notes.append(f"Rows dropped for missing values: {bundle.dropped_rows}.")
+    if dropped := dropped_rows_note(bundle):  # a sentence naming the file, the columns and their first rows
+        data.notes.append(dropped)
     data.notes.append(
         f"{pooled.person_months:,} person-months at risk were collapsed into {pooled.cells:,} pattern-months with "
         f"someone at risk ({pooled.patterns:,} covariate patterns x {n_months} months; same likelihood)."

@@ -139,10 +139,41 @@ _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
 _UNITS_NB = {"participants": "deltakere", "rows": "rader", "observations": "observasjoner"}
 
 
+#: one table's part of the dropped-rows note (:func:`ipsbayes.data_checks.dropped_rows_note`)
+_DROPPED = re.compile(
+    r"(?P<count>[\d,]+) rows? of (?P<name>.+?) (?:was|were) dropped for missing values"
+    r"(?: \((?P<listed>.+?); rows counted from 1 below the header\))?(?=\. |\.$)"
+)
+
+
+def _dropped_nb(note: str) -> str | None:
+    """The dropped-rows note in Norwegian, table by table; None when ``note`` is not that note."""
+    parts = list(_DROPPED.finditer(note))
+    if not parts or ". ".join(m.group(0) for m in parts) + "." != note:
+        return None
+    out = []
+    for match in parts:
+        count, name, listed = match.group("count"), match.group("name"), match.group("listed")
+        table = re.sub(r"^the (.+) table$", r"tabellen \1", name)
+        rows = "rad" if count == "1" else "rader"
+        detail = ""
+        if listed:
+            listed = re.sub(r"\bdata rows\b", "datarader", listed)
+            listed = re.sub(r"\bdata row\b", "datarad", listed)
+            listed = re.sub(r" and ([\d,]+) more\b", r" og \1 til", listed)
+            detail = f" ({listed}; radene telles fra 1 under overskriften)"
+        out.append(
+            f"{count.replace(',', chr(0x2009))} {rows} i {table} ble fjernet på grunn av manglende verdier{detail}"
+        )
+    return ". ".join(out) + "."
+
+
 def translate_note(note: str, language: str = "en") -> str:
     """The note in ``language`` ("en" returns it unchanged; unknown notes stay English)."""
     if language != "nb":
         return note
+    if (dropped := _dropped_nb(note)) is not None:
+        return dropped
     for pattern, template in _NOTES:
         match = pattern.match(note)
         if match:

@@ -126,3 +126,39 @@ def test_norwegian_words_for_the_familys_english_defaults() -> None:
     (message,) = Diagnostics([check]).messages_in("nb", {"treatment": "IPS"})
     assert "IPS-effekt" in message and "treatment" not in message
     assert "IPS-litteraturen" in analysis_name("prior set: ips_literature", {}, "nb")
+
+
+@pytest.mark.parametrize(
+    ("family", "groups", "refused"),
+    [
+        ("gaussian", "one", "every row is in one group of 'grp'"),
+        ("bernoulli", "one", "every row is in one group of 'grp'"),
+        ("gaussian", "per_row", "every row is a group of its own in 'grp'"),
+        ("bernoulli", "per_row", "every row is a group of its own in 'grp'"),
+        ("gaussian", "fine", None),
+    ],
+)
+def test_group_terms_the_data_cannot_estimate_are_refused(
+    tmp_path: Path, capsys, family: str, groups: str, refused: str | None
+) -> None:
+    """A grouping column with one value was fitted silently (its SD from one group), and a gaussian group effect on
+    every row of its own was accepted (lme4 refuses both; outside review)."""
+    from ipsbayes.cli import main
+
+    rng = np.random.default_rng(1)
+    n = 40
+    grp = {"one": ["g0"] * n, "per_row": [f"g{i}" for i in range(n)], "fine": [f"g{i % 8}" for i in range(n)]}[groups]
+    y = rng.normal(size=n) if family == "gaussian" else (rng.random(n) < 0.5).astype(int)
+    pd.DataFrame({"y": y, "x": rng.normal(size=n), "grp": grp}).to_csv(tmp_path / "d.csv", index=False)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'name = "c"\n[data]\nmain = "d.csv"\n[model]\nkind = "multilevel"\nformula = "y ~ x + (1 | grp)"\n'
+        f'family = "{family}"\n[priors]\nset = "defaults"\n'
+    )
+    code = main(["check", str(config)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if refused is None:
+        assert code == 0, err
+    else:
+        assert code == 2 and refused in err and "d.csv" in err, err

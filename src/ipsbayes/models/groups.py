@@ -98,6 +98,41 @@ def group_arrays(
     return arrays, coords, blocks
 
 
+#: families in which a group effect on every row of its own is not identified (lme4 refuses it for all models:
+#: "number of levels of each grouping factor must be < number of observations"); binomial and beta-binomial rows
+#: with trials may carry an observation-level effect (overdispersion)
+NO_ROW_LEVEL_EFFECTS = ("gaussian", "student_t", "bernoulli")
+
+
+def group_level_problems(
+    arrays: dict[str, np.ndarray], coords: dict[str, list[str]], formula: ModelFormula, family: str, where: str
+) -> list[str]:
+    """Group terms the data cannot estimate: a factor with one group, or one group per row where that is not identified.
+
+    Each problem names the factor's columns, the term and what would be valid.
+    """
+    problems = []
+    n_rows = len(next(iter(arrays.values()))) if arrays else 0
+    for factor in formula.factors:
+        levels = coords.get(factor.name, [])
+        columns = ":".join(factor.columns)
+        if len(levels) == 1:
+            problems.append(
+                f"{where}: every row is in one group of '{columns}' ({levels[0]}); a group term estimates how "
+                f"groups differ and needs at least two: remove the '| {columns}' term from model.formula, or add "
+                "data from other groups"
+            )
+        elif family in NO_ROW_LEVEL_EFFECTS and n_rows > 1 and len(levels) >= n_rows:
+            problems.append(
+                f"{where}: every row is a group of its own in '{columns}' ({len(levels):,} groups for {n_rows:,} "
+                f"rows); a {family.replace('_', '-')} model cannot tell such group effects apart from "
+                "the rows' own variation: remove the '| "
+                f'{columns}\' term, or, for overdispersed counts out of trials, use family = "binomial" or '
+                '"beta_binomial" with p(successes, trials)'
+            )
+    return problems
+
+
 def block_values(group: Any, block: GroupBlock, frame: Any = None) -> tuple[list[str], np.ndarray]:
     """A block's coefficient labels and its rows' values from formulae's group matrix: (n, k), or (n,) for one.
 

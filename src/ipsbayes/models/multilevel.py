@@ -42,7 +42,15 @@ from ipsbayes.families import FAMILIES, OutcomeFamily
 from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, register
 from ipsbayes.models.design import Design
 from ipsbayes.models.formula import GroupBlock, ModelFormula, parse_model_formula
-from ipsbayes.models.groups import anchor_factor, choose_centring, collapse_rows, group_arrays, group_summaries, idx_key
+from ipsbayes.models.groups import (
+    anchor_factor,
+    choose_centring,
+    collapse_rows,
+    group_arrays,
+    group_level_problems,
+    group_summaries,
+    idx_key,
+)
 from ipsbayes.models.joins import join_tables
 from ipsbayes.models.multilevel_fidelity import add_fidelity, fidelity_column_problems, fidelity_spec_problems
 from ipsbayes.models.multilevel_graph import build_graph
@@ -338,6 +346,8 @@ class Multilevel(ModelFamily):
         drop = {fid.column} if fid is not None else set()
         design = Design(formula.text, frame, standardize=spec.standardize, drop=drop, where=bundle.participants.where)
         arrays, coords, blocks = group_arrays(design.matrices, formula)
+        problems = group_level_problems(arrays, coords, formula, family.name, bundle.participants.where)
+        raise_if(problems, "The data cannot be used as they are")
         y = family.response(frame[formula.response])
         arrays |= {"X": design.matrix(), "y": y}
         if trials is not None:

@@ -65,6 +65,9 @@ def test_each_levels_sd_is_reported_in_its_own_paragraph(tmp_path: Path) -> None
     result = run(config, out=tmp_path / "run", progress=False)
     text = (tmp_path / "run" / "report.md").read_text()
     assert "fylke kommunenr skole" not in text and "School" in text
+    # the headline level is the study's own groups' average, not a new county's (outside review: its interval was
+    # read as the population mean's, up to 20 times too narrow)
+    assert "with each county's own estimated effect" in text and "how far a new county would lie" in text
     paragraphs = {p.split(".**")[0].strip("*"): p for p in text.split("\n\n") if p.startswith("**")}
     assert "SD of school effects" in paragraphs["School"]
     for other in ("County", "Municipality"):

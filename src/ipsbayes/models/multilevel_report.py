@@ -97,6 +97,14 @@ def answer(ctx: ReportContext) -> list[str]:
         factors = _factors(ctx)
         if factors:
             dim, group_noun = factors[0]
+            # the level averages the study's own rows with each group's estimated effect: say what it is not
+            groups, group = _plural(ctx, dim), _word(ctx, dim)
+            text = text[:-1] + ctx.text(
+                f", averaged over this study's {_units(ctx)} with each {group}'s own estimated effect; its interval "
+                f"leaves out how far a new {group} would lie from it (the SD of {group} effects says that).",
+                f", som gjennomsnitt over studiens {_units(ctx)} med hver {group}s egen anslåtte effekt; intervallet "
+                f"tar ikke med hvor langt en ny {group} ville ligge fra det (SD for {group}-effektene sier det).",
+            )
             pooled = median(ctx.estimands[f"{dim}_{group_noun}"])
             unit = ctx.estimands[f"{dim}_{group_noun}"].attrs.get("unit", "")
             groups = _plural(ctx, dim)

@@ -444,3 +444,22 @@ def test_the_service_word_is_norwegian_in_a_norwegian_report() -> None:
     text = services_section(context(estimands, "nb"))
     assert "SD for tjenesteeffektene" in text and "serviceeffekt" not in text
     assert "The SD of service effects" in services_section(context(estimands))
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_an_unclear_effect_gives_both_tails_beyond_the_threshold(language: str) -> None:
+    """A median just above zero said 'of a rise of more than 5 pp, 0.10' and left out a fall beyond 5 pp (0.106)."""
+    from ipsbayes.present.answers import probability_sentence
+
+    ctx = context(cace_estimands(10.0, 10.0, 20.0), language)
+    effect = Effect.from_draws(np.random.default_rng(1).normal(0.1, 4.0, 4000), STYLE, "pp")
+    text = probability_sentence(
+        ctx, effect, 5.0, ("it {verb}", "den {verb}"), ("rises|rise", "øker|økning"), ("falls|fall", "faller|nedgang")
+    )
+    fall = ctx.probability(float(np.mean(effect.draws < -5.0)))
+    assert (f"of a fall of more than 5 pp, {fall}" if language == "en" else f"for en nedgang på mer enn 5") in text
+    clear = Effect.from_draws(np.random.default_rng(1).normal(10.0, 2.0, 4000), STYLE, "pp")
+    text = probability_sentence(
+        ctx, clear, 5.0, ("it {verb}", "den {verb}"), ("rises|rise", "øker|økning"), ("falls|fall", "faller|nedgang")
+    )
+    assert "fall" not in text and "nedgang" not in text

@@ -83,6 +83,13 @@ def probability_sentence(
             text += ctx.text(
                 f" (of a {rise_en} of more than {size}, {stated})", f" (for en {rise_nb} på mer enn {size}, {stated})"
             )
+        elif effect.direction(ctx.style.prob) == "unclear":  # either way is possible: the other tail is said too
+            fall_en, fall_nb = down[0].split("|")[1], down[1].split("|")[1]
+            low = 1 / threshold if effect.null == 1.0 and threshold > 0 else effect.null - abs(threshold)  # a ratio's
+            other = ctx.probability(float(np.mean(effect.draws < low)))
+            text += ctx.text(
+                f" (of a {fall_en} of more than {size}, {other})", f" (for en {fall_nb} på mer enn {size}, {other})"
+            )
     return text + "."
 
 

@@ -457,7 +457,7 @@ def test_an_unclear_effect_gives_both_tails_beyond_the_threshold(language: str) 
         ctx, effect, 5.0, ("it {verb}", "den {verb}"), ("rises|rise", "øker|økning"), ("falls|fall", "faller|nedgang")
     )
     fall = ctx.probability(float(np.mean(effect.draws < -5.0)))
-    assert (f"of a fall of more than 5 pp, {fall}" if language == "en" else f"for en nedgang på mer enn 5") in text
+    assert (f"of a fall of more than 5 pp, {fall}" if language == "en" else "for en nedgang på mer enn 5") in text
     clear = Effect.from_draws(np.random.default_rng(1).normal(10.0, 2.0, 4000), STYLE, "pp")
     text = probability_sentence(
         ctx, clear, 5.0, ("it {verb}", "den {verb}"), ("rises|rise", "øker|økning"), ("falls|fall", "faller|nedgang")

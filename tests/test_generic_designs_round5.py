@@ -165,3 +165,14 @@ def test_group_terms_the_data_cannot_estimate_are_refused(
         assert code == 0, err
     else:
         assert code == 2 and refused in err and "d.csv" in err, err
+
+
+def test_an_alias_is_listed_once_in_the_tables(shipped: dict[str, Path]) -> None:
+    """'Compliers under IPS' and 'Compliers under usual follow-up' each appeared twice in All estimates."""
+    import xarray as xr
+
+    folder = shipped["rij_cace"]
+    summary = pd.read_csv(folder / "summary.csv")
+    assert not summary.duplicated(["label", "element"]).any(), summary[summary.duplicated(["label", "element"])]
+    with xr.open_datatree(folder / "posterior.nc") as tree:
+        assert {"complier_rate_ips", "complier_rate_usual"} <= set(tree["estimands"].data_vars)  # kept for scripts

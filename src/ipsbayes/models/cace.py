@@ -443,9 +443,9 @@ class Cace(ModelFamily):
         from ipsbayes.models.cace_estimands import cace_estimands
 
         out = cace_estimands(StrataDraws(posterior, data, spec.family), posterior, data, spec, self._units(spec))
-        if _ips(spec):  # the names the IPS reports have always used
-            out["complier_rate_usual"] = out["complier_rate_control"]
-            out["complier_rate_ips"] = out["complier_rate_treated"]
+        if _ips(spec):  # the names the IPS reports have always used, kept in posterior.nc; tables list them once
+            out["complier_rate_usual"] = out["complier_rate_control"].assign_attrs(alias_of="complier_rate_control")
+            out["complier_rate_ips"] = out["complier_rate_treated"].assign_attrs(alias_of="complier_rate_treated")
         for name, values in spec.family.estimands(posterior, spec.outcome_unit).items():
             out[name] = values
         # the config's own words only: a report falls back to its language's words for the rest

@@ -63,7 +63,8 @@ def summarise(
         interval, p_above_null, null, threshold, p_above_threshold, headline.
     """
     thresholds = dict(thresholds or {})
-    names = sampled_variables(estimands)
+    # an alias (another name for an estimand, kept for older scripts) would be a second row with the same numbers
+    names = [n for n in sampled_variables(estimands) if "alias_of" not in estimands[n].attrs]
     data = estimands[names]
     func = az.hdi if interval_kind == "hdi" else az.eti
     bounds = func(data, prob=interval_prob, dim=list(SAMPLE_DIMS))

@@ -346,3 +346,17 @@ def test_medians_apart_by_a_sliver_of_the_interval_are_not_printed_to_four_decim
     line = robustness_line(ctx, "cace", ("the CACE", "CACE"))
     assert ("stays at about" if language == "en" else "omtrent") in line, line
     assert "5.9486" not in line and "5,9486" not in line and "5,9487" not in line, line
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_the_analyses_whose_interval_excludes_the_null_are_listed_with_and(language: str) -> None:
+    """'only under the main analysis (weakly informative), the variant without the exclusion restriction does
+    the interval lie entirely below zero' lacked its 'and' (outside review)."""
+    group = _sensitivity(
+        {"main": "pass", "prior set: sceptical": "pass", "variant: no_exclusion_restriction": "pass"},
+        {"main": -5.0, "prior set: sceptical": -0.5, "variant: no_exclusion_restriction": -5.0},
+    )
+    ctx = context(cace_estimands(-5.0, 20.0, 30.0), language, groups={"sensitivity": group})
+    line = robustness_line(ctx, "cace", ("the CACE", "CACE"))
+    joint = " and the variant without" if language == "en" else " og varianten uten"
+    assert joint in line, line

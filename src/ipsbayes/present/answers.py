@@ -371,7 +371,7 @@ def _agreement(ctx: ReportContext, effects: dict[str, Effect]) -> str:
             f"; every interval lies {side_en} {null} and {span}",
             f"; alle intervallene ligger {side_nb} {null}, og {span}",
         )
-    names = ", ".join(analysis_name(a, ctx.labels, ctx.language) for a in excludes)
+    names = _and_list([analysis_name(a, ctx.labels, ctx.language) for a in excludes], ctx.language)
     return ctx.text(
         f"; the conclusion depends on these choices: only under {names} does the interval lie entirely {side_en} "
         f"{null}, and {span}",

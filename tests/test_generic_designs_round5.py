@@ -98,6 +98,7 @@ def test_odds_ratios_and_shifts_say_what_they_are_per(tmp_path: Path, standardiz
                 "formula": "y ~ uranium + (1 | county)",
                 "family": "bernoulli",
                 "standardize": standardize,
+                "outcome_label": "a crisis event",
             },
             "priors": {"set": "defaults"},
         }
@@ -107,6 +108,7 @@ def test_odds_ratios_and_shifts_say_what_they_are_per(tmp_path: Path, standardiz
     estimands = plan.family.estimands(draws, plan.data, plan.spec, plan.config)
     assert per in estimands["odds_ratio"].attrs["label"]
     assert estimands["ame"].attrs["numeric_shift"] == shift
+    assert estimands["ame"].attrs["label"] == "Average marginal effect on the expected crisis event"  # not "the a"
     assert str(estimands["ame"]["contrast"].values[0]).startswith(f"uranium: {shift}")
 
 

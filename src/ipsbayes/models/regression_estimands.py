@@ -9,6 +9,7 @@ of the family's expected outcome per posterior draw, computed in one sweep by
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,7 @@ def regression_estimands(
         ames = np.column_stack([units.multiplier * (at[2 * j + 1] - at[2 * j]) for j in range(len(contrasts))])
         out["ame"] = estimand(
             post.wrap(ames, ("contrast",), {"contrast": [c.label for c in contrasts]}),
-            f"Average marginal effect on the expected {outcome}",
+            f"Average marginal effect on the expected {re.sub(r'^(?:a|an|the) ', '', outcome)}",  # not "the expected a"
             units.difference,
             label_nb=f"Gjennomsnittlig marginal effekt på forventet verdi av {outcome_nb}",
             headline=True,

@@ -239,3 +239,17 @@ def test_the_dropped_rows_note_reads_in_norwegian(note: str, norwegian: str) -> 
 
     assert translate_note(note, "nb") == norwegian
     assert translate_note(note, "en") == note
+
+
+def test_an_unclosed_quote_and_a_prior_without_dist_are_named(tmp_path: Path) -> None:
+    """pandas' 'EOF inside string starting at row 2' and 'unknown dist None' said nothing of what to fix."""
+    from ipsbayes.data_read import read_table
+    from ipsbayes.errors import DataError
+    from ipsbayes.priors import check_prior
+
+    path = tmp_path / "q.csv"
+    path.write_text('a,b\n1,2\n3,"x\n4,5\n')
+    with pytest.raises(DataError, match=r'double quote.*never closes at data row 2; close the quote'):
+        read_table(path, "main")
+    (problem,) = check_prior("sd_grp", {"sigma": -1.0}, "priors.overrides")
+    assert "has no 'dist' key" in problem and "HalfNormal" in problem

@@ -209,6 +209,11 @@ def available_sets(search_dirs: list[Path]) -> list[str]:
 def check_prior(name: str, entry: Mapping[str, Any], where: str) -> list[str]:
     """Problems with one prior entry (unknown distribution, bad or missing parameters)."""
     dist = entry.get("dist")
+    if dist is None:
+        return [
+            f"{where}: prior '{name}' has no 'dist' key; give one, e.g. {{ dist = \"HalfNormal\", sigma = 1.0 }}; "
+            f"valid dists: {', '.join(DISTRIBUTIONS)}"
+        ]
     if dist not in DISTRIBUTIONS:
         hint = did_you_mean(str(dist), DISTRIBUTIONS)
         return [f"{where}: prior '{name}': unknown dist {dist!r}{hint}; valid: {', '.join(DISTRIBUTIONS)}"]

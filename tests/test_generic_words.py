@@ -249,7 +249,7 @@ def test_an_unclosed_quote_and_a_prior_without_dist_are_named(tmp_path: Path) ->
 
     path = tmp_path / "q.csv"
     path.write_text('a,b\n1,2\n3,"x\n4,5\n')
-    with pytest.raises(DataError, match=r'double quote.*never closes at data row 2; close the quote'):
+    with pytest.raises(DataError, match=r"double quote.*never closes at data row 2; close the quote"):
         read_table(path, "main")
     (problem,) = check_prior("sd_grp", {"sigma": -1.0}, "priors.overrides")
     assert "has no 'dist' key" in problem and "HalfNormal" in problem

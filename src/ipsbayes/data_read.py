@@ -192,8 +192,8 @@ def read_table(
             where = re.search(r"starting at row (\d+)", cause)
             row = f" at data row {int(where.group(1))}" if where else ""  # pandas counts the header as row 0
             raise DataError(
-                f"{path}: a double quote (\") opens a quoted field that never closes{row}; close the quote, or "
-                "remove it (a quote inside a field is written twice: \"\")"
+                f'{path}: a double quote (") opens a quoted field that never closes{row}; close the quote, or '
+                'remove it (a quote inside a field is written twice: "")'
             ) from exc
         raise DataError(f"{path}: could not be read as {suffix[1:]}: {cause}") from exc
     repeated = repeated_names(header)

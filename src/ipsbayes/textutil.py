@@ -204,7 +204,6 @@ def beside(value: float, decimals: int, edges: Sequence[float] = ()) -> str:
     return repr(float(value))
 
 
-
 #: bokmål for the English words the model families use by default (a config's own words are kept as written)
 NB_DEFAULT_WORDS = {
     "treatment": "behandling",

@@ -73,3 +73,25 @@ def test_a_folder_name_too_long_for_the_lock_file_is_named(tmp_path: Path, lengt
     with pytest.raises(OutputError, match=r"folder's name is \d+ bytes.*at most 240.*shorter name"):
         acquire(target, "run")
     assert not target.exists()
+
+
+def test_a_staging_folder_left_by_a_killed_command_is_removed_by_the_next(tmp_path: Path) -> None:
+    """After kill -9 a 1.6 MB '.run1.staging-xxxx' stayed beside the folder for good (outside review)."""
+    from ipsbayes.output import claim_output
+
+    stale = tmp_path / ".run.staging-deadbeef"
+    (stale / "figures").mkdir(parents=True)
+    (stale / "figures" / "a.png").write_bytes(b"half written")
+    mine = tmp_path / ".run.staging-notes"  # not a name ipsbayes gives: kept
+    mine.mkdir()
+    linked = tmp_path / ".run.staging-0badf00d"  # a link, even with the name: kept, and its target untouched
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    linked.symlink_to(target, target_is_directory=True)
+    claim = claim_output(tmp_path / "run", kind="run")
+    try:
+        assert not stale.exists() and mine.is_dir() and linked.is_symlink() and (target / "keep.txt").exists()
+        assert claim.staging.is_dir()
+    finally:
+        claim.release()

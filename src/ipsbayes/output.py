@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import os
 import shutil
 import uuid
@@ -313,6 +314,30 @@ def check_output(
     return final, replaceable
 
 
+def remove_stale_staging(final: Path) -> list[Path]:
+    """Remove the staging folders of ``final`` that a killed command left beside it; return them.
+
+    A command removes its staging folder whenever it ends without placing it, except when it is
+    killed outright (``kill -9``, a power cut). Such a folder (``.NAME.staging-<8 hex digits>``, a
+    name ipsbayes gives only to its own) is removed by the next command that claims ``final``: that
+    command holds the folder's lock, so no other command is writing into it. Anything else there
+    (another name, a link) is left alone.
+    """
+    prefix = f".{final.name}.staging-"
+    removed = []
+    for path in final.parent.glob(glob.escape(prefix) + "*"):
+        suffix = path.name[len(prefix) :]
+        if (
+            len(suffix) == 8
+            and all(c in "0123456789abcdef" for c in suffix)
+            and path.is_dir()
+            and not path.is_symlink()
+        ):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def claim_output(
     target: Path | str, *, kind: str, force: bool = False, inputs: Iterable[Path] = (), what: str | None = None
 ) -> OutputClaim:
@@ -347,6 +372,7 @@ def claim_output(
                 parent.rmdir()
         raise
     staging = final.parent / f".{final.name}.staging-{uuid.uuid4().hex[:8]}"
+    remove_stale_staging(final)
     try:
         staging.mkdir()
         probe = staging / ".write-test"

@@ -65,3 +65,32 @@ def test_a_generic_configs_main_table_keeps_its_key(tmp_path: Path) -> None:
     assert "main" in recorded["data"] and "participants" not in recorded["data"]
     assert Path(recorded["data"]["main"]).is_absolute()
     assert again.config.data.main_key == "main"
+
+
+def test_a_fed_back_config_with_another_set_fits_that_set_and_says_so(tmp_path: Path) -> None:
+    """Fed back with priors.set edited to "sceptical", the recorded priors were fitted under the new name."""
+    plan, _, recorded = _fed_back(REPO / "models" / "rij_cace.toml", tmp_path)
+    recorded["priors"]["set"] = "sceptical"
+    edited = tmp_path / "edited.toml"
+    edited.write_text(tomli_w.dumps(recorded))
+    with pytest.warns(UserWarning, match="differ from those config.toml records as run"):
+        again = check(edited)
+    sceptical, _ = config_priors(plan.config, plan.family, plan.spec, [REPO / "priors"], "sceptical")
+    assert _as_dicts(again.priors) == _as_dicts(sceptical) != _as_dicts(plan.priors)
+    assert any("priors.expanded" in note for note in again.data.notes)
+
+
+def test_a_fed_back_config_with_other_data_scales_its_default_priors_to_them(tmp_path: Path) -> None:
+    """Outcome in seconds instead of ms: the default intercept prior kept the old data's mean (298.5)."""
+    import pandas as pd
+
+    plan, _, recorded = _fed_back(REPO / "examples" / "sleepstudy" / "sleepstudy.toml", tmp_path)
+    frame = pd.read_csv(recorded["data"]["main"])
+    frame["Reaction"] = frame["Reaction"] / 1000
+    frame.to_csv(tmp_path / "seconds.csv", index=False)
+    recorded["data"]["main"] = str(tmp_path / "seconds.csv")
+    edited = tmp_path / "seconds.toml"
+    edited.write_text(tomli_w.dumps(recorded))
+    with pytest.warns(UserWarning, match="differ from those config.toml records"):
+        again = check(edited)
+    assert _as_dicts(again.priors) != _as_dicts(plan.priors)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ from ipsbayes.sampling import resolve_settings
 from ipsbayes.sensitivity import (
     check_sensitivity,
     config_priors,
+    expanded_differences,
     power_scaling,
     power_scaling_problems,
     sensitivity_fits,
@@ -158,6 +160,14 @@ def check(source: Path | str | dict[str, Any] | RunConfig, *, sampling_follows: 
         raise ConfigError(f"Invalid config {where}", [f"{where}: {problem}" for problem in unfit])
     timings["prepare_data"] = time.perf_counter() - started
     priors = complete_priors(family, spec, data, priors)
+    if changed := expanded_differences(config, priors):  # a run folder's config.toml fed back, with changes
+        note = (
+            f"The priors of {', '.join(changed[:6])}{' and more' if len(changed) > 6 else ''} differ from those "
+            "config.toml records as run (priors.expanded): the prior set, a prior set file or the data changed "
+            "since (default priors are scaled to the data). The priors used are in the report's Model section."
+        )
+        data.notes.append(note)
+        warnings.warn(note, stacklevel=2)
     started = time.perf_counter()
     nutpie = resolve_settings(config.sampler)["backend"] == "nutpie"
     model = build(family, data, spec, priors, check_initial_point=not (sampling_follows and nutpie))

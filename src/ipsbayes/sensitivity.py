@@ -90,21 +90,31 @@ def config_priors(
 ) -> tuple[PriorSet, list[str]]:
     """Prior set ``name`` (default: the config's ``priors.set``) with ``priors.overrides`` for ``spec``; problems.
 
-    The main analysis (``name`` None) also takes ``priors.expanded``, the priors a run folder's
-    config.toml records as run, so feeding that file back fits the same priors; another prior set
-    takes only the user's ``overrides`` (with the expansion it would become the main set again).
+    ``priors.expanded`` (what a run folder's config.toml records as run) is a record, never an input:
+    a fed-back config with another set or other data gets that set's priors, scaled to those data
+    (:func:`expanded_differences` says where they differ from the record).
     """
-    needed = family.prior_names_for(spec)
-    overrides = config.priors.overrides
-    if name is None and config.priors.expanded:  # a model variant may lack some of the main model's parameters
-        overrides = {**{k: v for k, v in config.priors.expanded.items() if k in needed}, **overrides}
     return resolve_prior_set(
         name or config.priors.set,
-        needed,
-        overrides,
+        family.prior_names_for(spec),
+        config.priors.overrides,
         search_dirs,
         slots=family.prior_slots(spec),
     )
+
+
+def expanded_differences(config: RunConfig, priors: PriorSet) -> list[str]:
+    """Priors of the main analysis that differ from those ``priors.expanded`` records as run (none without it).
+
+    A run folder's config.toml fed back with the same set, overrides, prior files and data fits the
+    recorded priors; an edited set, an edited prior set file or other data (priors scaled to the data)
+    give others, and the run says which.
+    """
+    recorded = config.priors.expanded
+    if not recorded:
+        return []
+    now = {name: prior.as_dict() for name, prior in priors.priors.items()}
+    return sorted(name for name in set(now) | set(recorded) if now.get(name) != recorded.get(name))
 
 
 def variant_data_problems(config: RunConfig, family: ModelFamily, spec: ModelSpec, bundle: DataBundle) -> list[str]:

@@ -463,3 +463,15 @@ def test_an_unclear_effect_gives_both_tails_beyond_the_threshold(language: str) 
         ctx, clear, 5.0, ("it {verb}", "den {verb}"), ("rises|rise", "øker|økning"), ("falls|fall", "faller|nedgang")
     )
     assert "fall" not in text and "nedgang" not in text
+
+
+def test_a_configs_own_word_is_kept_in_a_norwegian_report() -> None:
+    """vocabulary sample = "specialist" became 'Jobbspesialist' (an IPS default) in Norwegian; the family's own
+    default word for its key still gets its bokmål form."""
+    estimands = cace_estimands(10.0, 10.0, 20.0)
+    estimands.attrs["vocabulary"] = json.dumps({"sample": "specialist", "service": "service", "units": "trials"})
+    nb = context(estimands, "nb")
+    assert nb.label("sample") == "specialist"
+    assert nb.label("service") == "tjeneste"
+    assert nb.label("units") == "trials"
+    assert context(estimands, "en").label("service") == "service"

@@ -24,6 +24,13 @@ from ipsbayes.present.style import Style
 from ipsbayes.present.text import RELABELLED_WORDS, choose, format_number, format_probability, percent, relabelled
 from ipsbayes.textutil import NB_DEFAULT_WORDS, regular_plural
 
+#: the families' English default words for vocabulary keys whose word is not the key itself
+_DEFAULT_WORDS: dict[str, tuple[str, ...]] = {
+    "specialist": ("job specialist",),
+    "unit": ("participant", "observation"),
+    "units": ("participants", "observations"),
+}
+
 
 @dataclass
 class ReportContext:
@@ -166,9 +173,12 @@ class ReportContext:
         localised = f"{key}_{self.language}"
         if self.language != "en" and vocabulary.get(localised):
             return str(vocabulary[localised])
-        if key in vocabulary:  # a family's default English word ("service") has its bokmål form in Norwegian
+        if key in vocabulary:
             word = str(vocabulary[key])
-            return NB_DEFAULT_WORDS.get(word, word) if self.language == "nb" else word
+            # a family's own English default ("service" for service) has its bokmål form in Norwegian; a word the
+            # config gave (sample = "specialist") is kept as written
+            default = word.lower() in (key.replace("_", " ").lower(), *_DEFAULT_WORDS.get(key, ()))
+            return NB_DEFAULT_WORDS.get(word, word) if self.language == "nb" and default else word
         return readable(key, {**vocabulary, **self.labels}, self.language, default)
 
     @property

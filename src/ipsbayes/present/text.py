@@ -46,6 +46,8 @@ UNITS_NB: dict[str, str] = {
     "participants": "deltakere",
     "years": "år",
     "ratio": "forhold",
+    "outcome units": "utfallets enheter",  # a continuous outcome's group SDs without an outcome_unit
+    "correlation": "korrelasjon",
 }
 #: units whose numbers are rounded to one decimal (a percentage, percentage points, months)
 ONE_DECIMAL = ("%", "pp", "months", "måneder")

@@ -178,3 +178,32 @@ def test_an_alias_is_listed_once_in_the_tables(shipped: dict[str, Path]) -> None
     assert not summary.duplicated(["label", "element"]).any(), summary[summary.duplicated(["label", "element"])]
     with xr.open_datatree(folder / "posterior.nc") as tree:
         assert {"complier_rate_ips", "complier_rate_usual"} <= set(tree["estimands"].data_vars)  # kept for scripts
+
+
+def test_a_cace_observed_rate_resting_on_a_small_cell_is_withheld(tmp_path: Path) -> None:
+    """3 of 33 employed in the control arm: the strata figure drew 9.1% and the text the observed ITT beside the
+    arm sizes (review of this round): the observed values rest on their smallest cell, with or without the outcome."""
+    import pymc as pm
+
+    from ipsbayes.runner import check
+    from ipsbayes.testing import edit_config, load_raw_config
+
+    frame = pd.read_csv(Path(__file__).parent.parent / "data" / "rij" / "participants.csv")
+    control = frame.index[frame["assigned_ips"] == 0]
+    frame.loc[control, "employed_12m"] = 0
+    frame.loc[control[:3], "employed_12m"] = 1
+    frame.to_csv(tmp_path / "participants.csv", index=False)
+    raw = edit_config(load_raw_config(Path(__file__).parent.parent / "models" / "rij_cace.toml"))
+    raw["data"]["participants"] = str(tmp_path / "participants.csv")
+    raw["sensitivity"] = {"prior_sets": [], "variants": {}, "power_scaling": False}
+    config = tmp_path / "c.toml"
+    import tomli_w
+
+    config.write_text(tomli_w.dumps(raw))
+    plan = check(config)
+    with plan.model:
+        draws = pm.sample_prior_predictive(draws=10, random_seed=1)["prior"].to_dataset()
+    estimands = plan.family.estimands(draws, plan.data, plan.spec, plan.config)
+    assert estimands["observed_rate_control_arm"].attrs["participants"] == 3
+    for name in ("observed_itt", "observed_per_protocol", "observed_wald_cace"):
+        assert estimands[name].attrs["participants"] == 3, name

@@ -100,20 +100,37 @@ def cace_estimands(
             f"Wald/IV estimate: observed ITT / share receiving {treatment}",
         ),
     }
-    # "participants": the smallest group an observed value rests on (small-cell protection in reports)
+    # "participants": the smallest cell an observed value rests on (small-cell protection in reports): a group's
+    # size and, for a binary outcome, those with and without the outcome in it; a cell of 0 gives nobody away
+    binary = spec.outcome_family == "bernoulli"
+    cell = {group: _smallest_cell(obs[f"n_{group}"], obs[f"mean_{group}"], binary) for group in GROUPS}
     smallest = {
-        "observed_itt": min(obs["n_treatment_arm"], obs["n_control_arm"]),
-        "observed_per_protocol": min(obs["n_received"], obs["n_control_arm"]),
-        "observed_wald_cace": min(obs["n_received"], obs["n_control_arm"]),
+        "observed_itt": min(cell["treatment_arm"], cell["control_arm"]),
+        "observed_per_protocol": min(cell["received"], cell["control_arm"]),
+        "observed_wald_cace": min(cell["received"], cell["control_arm"], cell["treatment_arm"]),
     }
     for name, (value, text) in observed.items():
         out[name] = xr.DataArray(scale * value, attrs={"label": text, "unit": unit, "participants": smallest[name]})
     for name, key, text, n in (
-        ("observed_rate_control_arm", "mean_control_arm", f"{control} arm", obs["n_control_arm"]),
-        ("observed_rate_treatment_arm", "mean_treatment_arm", f"{treatment} arm", obs["n_treatment_arm"]),
-        ("observed_rate_received", "mean_received", f"received {treatment}", obs["n_received"]),
+        ("observed_rate_control_arm", "mean_control_arm", f"{control} arm", cell["control_arm"]),
+        ("observed_rate_treatment_arm", "mean_treatment_arm", f"{treatment} arm", cell["treatment_arm"]),
+        ("observed_rate_received", "mean_received", f"received {treatment}", cell["received"]),
     ):
         out[name] = xr.DataArray(
             scale * obs[key], attrs={"label": f"Observed outcome, {text}", "unit": rate_unit, "participants": n}
         )
     return out
+
+
+#: the observed groups of a CACE trial (keys of ``data.info["observed"]``: ``n_<group>`` and ``mean_<group>``)
+GROUPS = ("control_arm", "treatment_arm", "received")
+
+
+def _smallest_cell(n: float, mean: float, binary: bool) -> float:
+    """The smallest non-empty cell behind an observed group mean: its size, and with a binary outcome those with
+    and without the outcome (3 of 33 employed: 3). Empty cells (0 with the outcome) are not counted.
+    """
+    if not binary or not np.isfinite(mean):
+        return float(n)
+    events = float(round(mean * n))
+    return min(c for c in (float(n), events, float(n) - events) if c > 0) if n > 0 else 0.0

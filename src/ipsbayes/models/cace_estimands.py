@@ -127,8 +127,10 @@ GROUPS = ("control_arm", "treatment_arm", "received")
 
 
 def _smallest_cell(n: float, mean: float, binary: bool) -> float:
-    """The smallest non-empty cell behind an observed group mean: its size, and with a binary outcome those with
-    and without the outcome (3 of 33 employed: 3). Empty cells (0 with the outcome) are not counted.
+    """The smallest non-empty cell behind an observed group mean (3 of 33 employed: 3).
+
+    Its size and, with a binary outcome, those with and without the outcome; an empty cell (0 with the
+    outcome) gives nobody away and is not counted.
     """
     if not binary or not np.isfinite(mean):
         return float(n)

@@ -119,7 +119,7 @@ def test_the_power_scaling_table_says_what_a_vector_estimands_own_row_is(shipped
     table = text.split("**Power-scaling sensitivity**")[1].split("\n\n")[1]
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert rows and all(not line.rstrip().endswith("|  |") for line in rows), table
-    assert any("(largest of its" in line and "see its elements' rows" in line for line in rows), table
+    assert any("(each column: the largest over its" in line and "see its elements' rows" in line for line in rows)
 
 
 def test_norwegian_words_for_the_familys_english_defaults() -> None:

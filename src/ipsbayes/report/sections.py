@@ -86,7 +86,12 @@ def sensitivity_section(ctx: ReportContext) -> str:
             label = short_name(str(row["estimand"]), datatree, ctx.labels, ctx.language)
             if str(row["estimand"]) in elements:
                 count = len(elements[str(row["estimand"])])
-                label += ctx.text(f" (largest of its {count} elements)", f" (største av de {count} elementene)")
+                if count <= 1:  # its one element's own row says the same
+                    continue
+                label += ctx.text(
+                    f" (each column: the largest over its {count} elements)",
+                    f" (hver kolonne: den største over de {count} elementene)",
+                )
                 words = ("see its elements' rows", "se radene for elementene")
             rows.append(
                 f"| {escape_md(label)} | "

@@ -207,3 +207,32 @@ def test_a_cace_observed_rate_resting_on_a_small_cell_is_withheld(tmp_path: Path
     assert estimands["observed_rate_control_arm"].attrs["participants"] == 3
     for name in ("observed_itt", "observed_per_protocol", "observed_wald_cace"):
         assert estimands[name].attrs["participants"] == 3, name
+
+
+def test_notes_for_a_slope_without_its_population_term_and_a_collapse_not_applied(tmp_path: Path) -> None:
+    """y ~ z + (1 + x | g) reported no effect of x without a word, and collapse = "always" with varying slopes was
+    silently not applied (statistical review of this round)."""
+    from ipsbayes.present.notes import translate_note
+    from ipsbayes.runner import check
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=120), "z": rng.normal(size=120), "g": [f"g{i % 12}" for i in range(120)]}
+    )
+    frame["y"] = (rng.random(120) < 0.5).astype(int)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    raw = {
+        "name": "n",
+        "data": {"main": str(tmp_path / "d.csv")},
+        "model": {"kind": "multilevel", "formula": "y ~ z + (1 + x | g)", "family": "bernoulli", "collapse": "always"},
+        "priors": {"set": "defaults"},
+    }
+    notes = check(raw).data.notes
+    slope = [n for n in notes if "varying slope but no population-level term" in n]
+    collapse = [n for n in notes if 'model.collapse = "always" was not applied' in n]
+    assert len(slope) == 1 and "'x'" in slope[0] and len(collapse) == 1, notes
+    for note in (*slope, *collapse):
+        assert translate_note(note, "nb") != note  # Norwegian reports get them in Norwegian
+    raw["model"]["formula"] = "y ~ x + z + (1 + x | g)"
+    raw["model"]["collapse"] = "auto"
+    assert not any("varying slope" in n or "collapse" in n for n in check(raw).data.notes)

@@ -166,9 +166,9 @@ class OutcomeFamily(ABC):
             "beta": Prior(
                 "Normal",
                 {"mu": 0.0, "sigma": round(2.5 * spread, 6)},
-                f"default scaled to the data: 2.5 SD of the outcome ({spread:.4g}) per SD or category",
+                f"default scaled to the data: 2.5 SD of the outcome ({spread:.4g}) per coefficient",
                 source_nb=decimal_commas(
-                    f"standard skalert etter dataene: 2,5 SD av utfallet ({spread:.4g}) per SD eller kategori"
+                    f"standard skalert etter dataene: 2,5 SD av utfallet ({spread:.4g}) per koeffisient"
                 ),
             ),
             "group_sd": Prior(

@@ -25,6 +25,8 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
     nested = bool(others)
     specialists = len(coords[others[0]]) if nested else 0
     nb = language == "nb"
+    design = info.get("design")
+    scaled = bool(design.scaling) if design is not None else bool(spec.standardize)  # any column standardised
     fid = spec.fidelity
     latent = fid is not None and fid.latent
     fidelity_term = ""
@@ -51,8 +53,8 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
             + (
                 " Numeriske prediktorer er standardisert (koeffisienter per SD; `log_odds_per_unit` gir dem per "
                 "opprinnelig enhet)."
-                if spec.standardize
-                else " Numeriske prediktorer er ikke standardisert (koeffisienter per opprinnelig enhet)."
+                if scaled
+                else " Koeffisientene for numeriske prediktorer er per opprinnelig enhet."
             )
             + " Effekter på sannsynlighetsskalaen er gjennomsnittlige marginale effekter: "
             "gjennomsnittet over studiens deltakere av endringen i predikert sannsynlighet, beregnet for hvert "
@@ -74,8 +76,8 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
             + (
                 " Numeric predictors are standardised (coefficients per SD; `log_odds_per_unit` gives them per "
                 "original unit)."
-                if spec.standardize
-                else " Numeric predictors are not standardised (coefficients per original unit)."
+                if scaled
+                else " Coefficients of numeric predictors are per original unit."
             )
             + " Effects on the probability scale are average marginal effects: the mean over the "
             "study's participants of the change in predicted probability, computed for every posterior draw."

@@ -381,9 +381,23 @@ class Multilevel(ModelFamily):
         )
         if dropped := dropped_rows_note(bundle):
             data.notes.append(dropped)
+        if slope_only := [v for v in formula.expression_variables if v not in formula.common_variables]:
+            listed = ", ".join(f"'{v}'" for v in slope_only)
+            data.notes.append(
+                f"{listed} {'has' if len(slope_only) == 1 else 'have'} a varying slope but no population-level term: "
+                "the group slopes take up the average slope, and the report gives no average marginal effect for "
+                f"{'it' if len(slope_only) == 1 else 'them'}; add {listed} to the formula's population-level terms "
+                "to estimate it (y ~ x + (x | g))."
+            )
         if family.collapsible and trials is None and not any(b.k > 1 or b.x_key for b in blocks):
             keys = ["X", *dict.fromkeys(idx_key(b.block.factor) for b in blocks)]
             data = collapse_rows(data, keys, spec.collapse, design.common)
+        elif spec.collapse == "always":  # asked for, but this likelihood's rows are not merged: say so
+            data.notes.append(
+                'model.collapse = "always" was not applied: rows are merged only for a binary outcome without a '
+                "trials column and without varying slopes; every row is a likelihood term (the posterior is the "
+                "same)."
+            )
         return data
 
     @override

@@ -121,12 +121,14 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
         lines.append("; ".join(described) + ".")
     units = family.units(spec.outcome_unit)
     scale = t("percentage points", "prosentpoeng") if units.difference == "pp" else escape_md(units.difference)
+    design = data.info.get("design")
+    numeric = design is not None and any(design.kinds.get(v) == "numeric" for v in design.variables)
+    # what the coefficients are per, from what was standardised (a column inside a function never is)
     standardised = (
-        t(" Numeric predictors are standardised (coefficients per SD).", " Numeriske prediktorer er standardisert "
-          "(koeffisienter per SD).")
-        if spec.standardize
+        t(f" Coefficients are {design.per_words()[0]}.", f" Koeffisientene er {design.per_words()[1]}.")
+        if numeric
         else ""
-    )  # fmt: skip
+    )
     lines.append(
         standardised
         + t(

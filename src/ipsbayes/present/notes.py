@@ -12,6 +12,19 @@ import re
 
 _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
+        re.compile(
+            r"^(?P<vars>.+?) (?:has|have) a varying slope but no population-level term: .*\(y ~ x \+ \(x \| g\)\)\.$"
+        ),
+        "{vars} har en varierende stigning, men ikke noe populasjonsledd: gruppestigningene tar opp den "
+        "gjennomsnittlige stigningen, og rapporten gir ingen gjennomsnittlig marginal effekt for dem; legg {vars} "
+        "til formelens populasjonsledd for å anslå den (y ~ x + (x | g)).",
+    ),
+    (
+        re.compile(r'^model\.collapse = "always" was not applied: .*$'),
+        'model.collapse = "always" ble ikke brukt: rader slås sammen bare for binære utfall uten en kolonne med '
+        "antall forsøk og uten varierende stigninger; hver rad er et ledd i likelihooden (posterioren er den samme).",
+    ),
+    (
         re.compile(r"^Rows dropped for missing values: (?P<rows>.+)\.$"),
         "Rader fjernet på grunn av manglende verdier: {rows}.",
     ),

@@ -314,3 +314,61 @@ def test_structure_numba_cannot_cache_is_not_served(tmp_path: Path) -> None:
     (tmp_path / f"{key}.nocache").touch()
     with pytest.raises(compile_cache.CacheUnavailable):
         compile_cache.load_or_compile(model, names(model), tmp_path)
+
+
+@pytest.mark.sampling
+@pytest.mark.parametrize("cache", ["on", pytest.param("off", marks=pytest.mark.slow)])  # each about a minute
+def test_the_first_run_on_a_cold_machine_draws_what_later_runs_draw(tmp_path: Path, cache: str) -> None:
+    """Fresh PyTensor and numba caches: the first process compiles, the second loads; same seed, same draws.
+
+    Compiled in the process that samples, the log density differed in the last bits from the cached code a
+    later process loads (numba's fresh fastmath code), so the first run on a machine drew other draws
+    (review of this round); the compile now runs in a forked child and the sampling process loads its code.
+    """
+    environment = {
+        **os.environ,
+        "IPSBAYES_CACHE_DIR": str(tmp_path / "cache") if cache == "on" else "off",
+        "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'pytensor'}",
+        "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONWARNINGS": "ignore",
+    }
+    runs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", SLEEPSTUDY_CHILD],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert [run["cache"] for run in runs] == (["miss", "hit"] if cache == "on" else ["off", "off"])
+    assert runs[0]["logp"] == runs[1]["logp"]  # bit for bit, at five points
+    assert runs[0]["draws"] == runs[1]["draws"]
+
+
+#: lme4's sleepstudy with correlated slopes: its log density showed the difference (the tiny model's did not)
+SLEEPSTUDY_CHILD = textwrap.dedent(
+    f"""
+    import json
+    import numpy as np
+    import nutpie
+    from ipsbayes import compile_cache
+    from ipsbayes.nutpie_compile import compile_nutpie
+    from ipsbayes.runner import check
+
+    plan = check({str(REPO / "examples" / "sleepstudy" / "sleepstudy.toml")!r})
+    compiled, reused, cache = compile_nutpie(plan.model)
+    rng = np.random.default_rng(0)
+    logp = []
+    for _ in range(5):
+        code, value, grad = compile_cache.call_logp(compiled, rng.uniform(-1, 1, compiled.n_dim))
+        logp.append([float(value).hex(), [float(g).hex() for g in grad]])
+    tree = nutpie.sample(compiled, draws=20, tune=50, chains=1, cores=1, seed=3, progress_bar=False)
+    draws = np.asarray(tree.posterior["intercept"].values).ravel().tolist()
+    print(json.dumps({{"cache": cache, "logp": logp, "draws": draws}}))
+    """
+)

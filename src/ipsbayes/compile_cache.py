@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import importlib.util
 import json
 import logging
@@ -303,6 +304,38 @@ def _compile(root: Path, structure: _Structure, model: pm.Model, var_names: list
     return _Entry(key, logp, expand, meta)
 
 
+def _compile_apart(root: Path, structure: _Structure, model: pm.Model, var_names: list[str]) -> _Entry:
+    """Compile the entry in a forked child, then load it here as any later process does.
+
+    Compiled in this process, the first run on a machine drew other draws than every later run
+    (same config, data and seed; review of this round): its log density differed in the last bits
+    from the cached machine code a later process loads, even after loading that code here, because
+    the functions numba had just compiled in this process took its place. A child that compiles and
+    publishes the entry and then exits leaves this process only the cached code. Where forking is not
+    available, or the child fails or numba cannot cache the structure, it is compiled here as before.
+    """
+    from ipsbayes import forked
+
+    key = structure.key
+    if forked.can_fork():  # one core is enough: the child runs while this process waits
+        try:
+            with forked.in_child(functools.partial(_publish, root, structure, model, var_names), fork=True):
+                pass
+        except Exception as exc:  # the child's failure: compile here, as before
+            logger.debug("compile cache: compiling %s in a child failed (%s: %s)", key, type(exc).__name__, exc)
+        else:
+            loaded = _load(root, key)
+            if loaded is not None:
+                return loaded
+    return _compile(root, structure, model, var_names)
+
+
+def _publish(root: Path, structure: _Structure, model: pm.Model, var_names: list[str]) -> bool:
+    """Compile and publish the entry (in a child: its compiled functions are not returned)."""
+    _compile(root, structure, model, var_names)
+    return True
+
+
 def _wrap(entry: _Entry, structure: _Structure, model: pm.Model) -> Any:
     """A nutpie ``CompiledPyMCModel`` around ``entry`` reading this model's data."""
     from nutpie.compile_pymc import (
@@ -442,7 +475,7 @@ def load_or_compile(model: pm.Model, var_names: list[str], root: Path | str | No
         entry = _load(root, key)
         if entry is None:
             how = "compiled"
-            entry = _compile(root, structure, model, list(var_names))
+            entry = _compile_apart(root, structure, model, list(var_names))
     compiled = _wrap(entry, structure, model)
     if how == "disk":
         _smoke(compiled)

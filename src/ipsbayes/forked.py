@@ -47,11 +47,14 @@ class Stuck(Exception):
     """The child stopped making progress (see :data:`STUCK_SECONDS`)."""
 
 
+def can_fork() -> bool:
+    """Whether work can run in a forked child at all (Linux), whatever the number of cores."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
 def available() -> bool:
     """Whether work can run in a forked child on a core of its own (Linux, two or more usable cores)."""
-    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
-        return False
-    return len(os.sched_getaffinity(0)) >= 2
+    return can_fork() and len(os.sched_getaffinity(0)) >= 2
 
 
 class Child:
@@ -297,4 +300,4 @@ def _answer_of(child: Child) -> None:
         raise
 
 
-__all__ = ["STUCK_SECONDS", "Child", "Stuck", "available", "in_child", "run_all", "sendable"]
+__all__ = ["STUCK_SECONDS", "Child", "Stuck", "available", "can_fork", "in_child", "run_all", "sendable"]

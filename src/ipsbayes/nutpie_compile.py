@@ -7,6 +7,7 @@ models compiled with shared data for refits in this process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -96,6 +97,7 @@ def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool, str
             logger.debug("compile cache: %s", how)
             return compiled, how != "compiled", "miss" if how == "compiled" else "hit"
     if not reuse:
+        warm_numba_cache(model)
         compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=False, var_names=free_names(model))
         return compiled, False, cache
     key = model_fingerprint(model)
@@ -104,6 +106,7 @@ def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool, str
     if cached is not None:
         _COMPILED.move_to_end(key)
         return cached.with_data(**data), True, cache
+    warm_numba_cache(model)
     compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=False, var_names=free_names(model))
     _COMPILED[key] = compiled
     while len(_COMPILED) > MAX_COMPILED:
@@ -111,4 +114,28 @@ def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool, str
     return compiled, False, cache
 
 
-__all__ = ["MAX_COMPILED", "compile_nutpie", "free_names", "model_fingerprint"]
+def warm_numba_cache(model: pm.Model) -> None:
+    """Compile ``model`` once in a forked child, so that this process loads PyTensor's numba functions from disk.
+
+    A log density whose numba functions were compiled in this process differs in the last bits from
+    one whose functions numba loaded from its cache (fastmath code, inlined differently), so the first
+    run on a machine drew other draws than every later run with the same seed (review of this round).
+    The child fills the cache and exits; the compile here then loads every function a later process
+    would load. Where forking is not available, or the child fails, nothing is done.
+    """
+    from ipsbayes import forked
+
+    if not forked.can_fork():  # one core is enough: the child runs while this process waits
+        return
+    import nutpie
+
+    def compile_only() -> bool:
+        nutpie.compile_pymc_model(model, backend="numba", freeze_model=False, var_names=free_names(model))
+        return True
+
+    with contextlib.suppress(Exception):  # a failed warm-up only costs the reproducibility of a first run
+        with forked.in_child(compile_only, fork=True):
+            pass
+
+
+__all__ = ["MAX_COMPILED", "compile_nutpie", "free_names", "model_fingerprint", "warm_numba_cache"]

@@ -372,3 +372,16 @@ SLEEPSTUDY_CHILD = textwrap.dedent(
     print(json.dumps({{"cache": cache, "logp": logp, "draws": draws}}))
     """
 )
+
+
+def test_freeze_data_compiles_the_data_into_the_graph_and_says_so() -> None:
+    """sampler.freeze_data: the frozen graph (faster gradients for some models) is a config setting, recorded."""
+    from ipsbayes.config import RunConfig
+    from ipsbayes.sampling import resolve_settings
+
+    compiled, reused, how = nutpie_compile.compile_nutpie(tiny_model(), freeze=True)
+    assert (reused, how) == (False, "frozen") and compiled.n_dim == 7
+    config = RunConfig.model_validate(
+        {"name": "f", "data": {"main": "x.csv"}, "model": {"kind": "multilevel"}, "sampler": {"freeze_data": True}}
+    )
+    assert resolve_settings(config.sampler)["freeze_data"] is True

@@ -14,8 +14,8 @@ code in a fraction of a second without building a PyTensor function for the log 
 Where the cache lives
     ``$IPSBAYES_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/ipsbayes/compiled`` (``~/.cache/...``
     when ``XDG_CACHE_HOME`` is unset); never inside a repository or a run folder. Set
-    ``IPSBAYES_CACHE_DIR=off`` to switch the cache off (nutpie then compiles every fit as before:
-    data frozen into single fits, one compiled model per structure kept in the process for refits).
+    ``IPSBAYES_CACHE_DIR=off`` to switch the cache off (nutpie then compiles the same graph, data as
+    inputs, in every process; one compiled model per structure is kept in the process for refits).
     Entries can be deleted at any time (``rm -r ~/.cache/ipsbayes/compiled``).
 
 The key

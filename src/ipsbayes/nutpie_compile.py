@@ -56,7 +56,7 @@ def model_fingerprint(model: pm.Model) -> str:
     return hashlib.sha256(json.dumps([text, names, dims]).encode()).hexdigest()
 
 
-def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool, str]:
+def compile_nutpie(model: pm.Model, reuse: bool = False, freeze: bool = False) -> tuple[Any, bool, str]:
     """Compile ``model`` for nutpie, from the persistent compile cache when possible.
 
     Compiling (numba) costs seconds even for tiny models, while sampling small models
@@ -80,12 +80,17 @@ def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool, str
         True when a model compiled earlier (in this process or, from the cache, another) was reused.
     cache : str
         ``"hit"`` (loaded from the compile cache), ``"miss"`` (compiled and written to it),
-        ``"off"`` (switched off) or ``"fallback"`` (the cache could not serve this model).
+        ``"off"`` (switched off), ``"fallback"`` (the cache could not serve this model) or ``"frozen"``
+        (``freeze``: ``sampler.freeze_data``, the data compiled into the graph, never cached).
     """
     import nutpie
 
     from ipsbayes import compile_cache
 
+    if freeze:  # sampler.freeze_data: the data compiled into the graph, in every process (the config says so)
+        warm_numba_cache(model, freeze=True)
+        compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=True, var_names=free_names(model))
+        return compiled, False, "frozen"
     cache = "off"
     if compile_cache.cache_dir() is not None:
         try:
@@ -114,7 +119,7 @@ def compile_nutpie(model: pm.Model, reuse: bool = False) -> tuple[Any, bool, str
     return compiled, False, cache
 
 
-def warm_numba_cache(model: pm.Model) -> None:
+def warm_numba_cache(model: pm.Model, freeze: bool = False) -> None:
     """Compile ``model`` once in a forked child, so that this process loads PyTensor's numba functions from disk.
 
     A log density whose numba functions were compiled in this process differs in the last bits from
@@ -130,7 +135,7 @@ def warm_numba_cache(model: pm.Model) -> None:
     import nutpie
 
     def compile_only() -> bool:
-        nutpie.compile_pymc_model(model, backend="numba", freeze_model=False, var_names=free_names(model))
+        nutpie.compile_pymc_model(model, backend="numba", freeze_model=freeze, var_names=free_names(model))
         return True
 
     with contextlib.suppress(Exception):  # a failed warm-up only costs the reproducibility of a first run

@@ -70,6 +70,7 @@ def resolve_settings(sampler: SamplerConfig) -> dict[str, Any]:
             settings[key] = value
     settings["cores"] = sampler.cores or min(settings["chains"], os.cpu_count() or 1)
     settings["backend"] = sampler.backend
+    settings["freeze_data"] = bool(sampler.freeze_data)
     settings["profile"] = sampler.profile
     settings["target_ladder"] = target_ladder(sampler)
     return settings
@@ -323,7 +324,7 @@ def _sample_nutpie(
 
     started = time.perf_counter()
     logger.info("compiling the model (numba)")
-    compiled, reused, cache = compile_nutpie(model, reuse)
+    compiled, reused, cache = compile_nutpie(model, reuse, freeze=settings.get("freeze_data", False))
     check_initial_point(compiled, model)
     timings["compile"] = time.perf_counter() - started
     settings["compiled_model_reused"] = reused

@@ -236,3 +236,35 @@ def test_notes_for_a_slope_without_its_population_term_and_a_collapse_not_applie
     raw["model"]["formula"] = "y ~ x + z + (1 + x | g)"
     raw["model"]["collapse"] = "auto"
     assert not any("varying slope" in n or "collapse" in n for n in check(raw).data.notes)
+
+
+def test_a_slope_block_beside_a_block_named_like_its_values_builds(tmp_path: Path) -> None:
+    """y ~ C(t) + x + (1 + C(t) | g) + (0 + x | g) failed: 'Variable name g_effect_x already exists'."""
+    import pymc as pm
+
+    from ipsbayes.runner import check
+
+    rng = np.random.default_rng(4)
+    n = 200
+    frame = pd.DataFrame(
+        {"t": rng.choice(["a", "b"], n), "x": rng.normal(size=n), "g": [f"g{i % 10}" for i in range(n)]}
+    )
+    frame["y"] = (rng.random(n) < 0.5).astype(int)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    plan = check(
+        {
+            "name": "blocks",
+            "data": {"main": str(tmp_path / "d.csv")},
+            "model": {
+                "kind": "multilevel",
+                "formula": "y ~ C(t) + x + (1 + C(t) | g) + (0 + x | g)",
+                "family": "bernoulli",
+            },
+            "priors": {"set": "defaults"},
+        }
+    )
+    assert {"g_effect", "g_effect_x"} <= set(plan.model.named_vars)
+    with plan.model:
+        draws = pm.sample_prior_predictive(draws=5, random_seed=1)["prior"].to_dataset()
+    estimands = plan.family.estimands(draws, plan.data, plan.spec, plan.config)
+    assert estimands["ame"].sizes["contrast"] == 2

@@ -83,12 +83,15 @@ def group_arrays(
         arrays[idx_key(factor)] = np.array([position[str(labels[c])] for c in codes], dtype=np.int64)
         coords[factor.name] = names
     blocks: list[BlockInfo] = []
+    effects = {b.effect_name for b in formula.blocks}
     for block in formula.blocks:
         columns, stacked = block_values(group, block)
         if block.intercept and len(block.terms) == 1:
             blocks.append(BlockInfo(block, columns, None))
             continue
         key = f"{block.effect_name}_x"
+        if key in effects:  # (1 + t | g) + (0 + x | g): the second block's effects are g_effect_x themselves
+            key = f"{block.effect_name}__x"  # a block suffix never starts with "_"
         arrays[key] = stacked
         if len(columns) > 1:
             coords[block.coef_dim] = columns

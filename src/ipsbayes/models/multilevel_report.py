@@ -21,7 +21,7 @@ from ipsbayes.models import hierarchical_logistic_report as ips
 from ipsbayes.models.base import nb_plural
 from ipsbayes.present import Figure, Presentation, ReportContext, Section
 from ipsbayes.present.answers import prior_dependence_line, vocabulary_word
-from ipsbayes.present.common import ObservedShares, effect_rows, effects_forest, publishable_shares
+from ipsbayes.present.common import ObservedShares, effect_rows, effects_forest, publishable_shares, reasons_sentence
 from ipsbayes.present.phrases import amount, estimate, unit_word
 from ipsbayes.present.style import median, pointrange
 from ipsbayes.present.text import escape_md, label_of
@@ -193,16 +193,11 @@ def _withheld_note(
     if unknown:
         en.append(f"{count(unknown)} whose counts are not known")
         nb.append(f"{count(unknown)} der antallene ikke er kjent")
-    limit = f"report.min_cell = {low}"
-    lead_en = f"Observed {what}s resting on small cells are not {verb[0]}"
-    lead_nb = f"Observert {what} som bygger på små celler, er ikke {verb[1]}"
-    if len(en) == 1:
-        return ctx.text(f"{lead_en} ({en[0]}; {limit}).", f"{lead_nb} ({nb[0]}; {limit}).")
-    total = count(shares.hidden)
-    return ctx.text(
-        f"{lead_en} ({total}; {limit}): {', '.join(en[:-1])} and {en[-1]}.",
-        f"{lead_nb} ({total}; {limit}): {', '.join(nb[:-1])} og {nb[-1]}.",
+    lead = (
+        f"Observed {what}s resting on small cells are not {verb[0]}",
+        f"Observert {what} som bygger på små celler, er ikke {verb[1]}",
     )
+    return reasons_sentence(ctx, lead, en, nb, count(shares.hidden))
 
 
 def groups_section(ctx: ReportContext) -> str:

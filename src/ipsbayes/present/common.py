@@ -128,15 +128,27 @@ def withheld_shares_note(
     if unknown:
         en.append(f"{services_counted(ctx, unknown)} whose counts were not kept in this run folder")
         nb.append(f"{services_counted(ctx, unknown)} der antallene ikke ble lagret i denne kjøringsmappen")
-    limit = f"report.min_cell = {low}"
-    lead_en = f"Observed {nouns[1]} resting on small cells are not shown"
-    lead_nb = f"Observerte {nouns[2]} som bygger på små celler, vises ikke"
+    lead = (
+        f"Observed {nouns[1]} resting on small cells are not shown",
+        f"Observerte {nouns[2]} som bygger på små celler, vises ikke",
+    )
+    return reasons_sentence(ctx, lead, en, nb, services_counted(ctx, shares.hidden))
+
+
+def reasons_sentence(ctx: ReportContext, lead: tuple[str, str], en: list[str], nb: list[str], total: str) -> str:
+    """A withheld-values sentence: the lead, then its one reason or the total and every reason with its count.
+
+    ``<lead> (<reason>; report.min_cell = 5).``, or with several reasons ``<lead> (<total>; ...): a, b and c.``
+
+    ``lead`` in English and Norwegian; ``en`` and ``nb`` the reasons, each with its count; ``total`` the
+    count of everything withheld (used when there are several reasons).
+    """
+    limit = f"report.min_cell = {ctx.min_cell}"
     if len(en) == 1:
-        return ctx.text(f"{lead_en} ({en[0]}; {limit}).", f"{lead_nb} ({nb[0]}; {limit}).")
-    total = services_counted(ctx, shares.hidden)
+        return ctx.text(f"{lead[0]} ({en[0]}; {limit}).", f"{lead[1]} ({nb[0]}; {limit}).")
     return ctx.text(
-        f"{lead_en} ({total}; {limit}): {', '.join(en[:-1])} and {en[-1]}.",
-        f"{lead_nb} ({total}; {limit}): {', '.join(nb[:-1])} og {nb[-1]}.",
+        f"{lead[0]} ({total}; {limit}): {', '.join(en[:-1])} and {en[-1]}.",
+        f"{lead[1]} ({total}; {limit}): {', '.join(nb[:-1])} og {nb[-1]}.",
     )
 
 

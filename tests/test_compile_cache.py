@@ -385,3 +385,28 @@ def test_freeze_data_compiles_the_data_into_the_graph_and_says_so() -> None:
         {"name": "f", "data": {"main": "x.csv"}, "model": {"kind": "multilevel"}, "sampler": {"freeze_data": True}}
     )
     assert resolve_settings(config.sampler)["freeze_data"] is True
+
+
+def test_the_warm_up_child_runs_once_per_structure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With the cache off every run compiled twice (review of this round): a marker beside numba's cache says
+    the structure was compiled into it, and a later run skips the child."""
+    import numba
+
+    from ipsbayes import forked
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "numba"))
+    calls = []
+    real = forked.in_child
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(forked, "in_child", counted)
+    nutpie_compile.warm_numba_cache(tiny_model())
+    nutpie_compile.warm_numba_cache(tiny_model())
+    assert len(calls) == (1 if forked.can_fork() else 0)
+    frozen_other_data = tiny_model(seed=2)  # frozen: the data are in the graph, so other data compile again
+    nutpie_compile.warm_numba_cache(frozen_other_data, freeze=True)
+    nutpie_compile.warm_numba_cache(tiny_model(), freeze=True)
+    assert len(calls) == (3 if forked.can_fork() else 0)

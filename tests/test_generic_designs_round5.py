@@ -268,3 +268,16 @@ def test_a_slope_block_beside_a_block_named_like_its_values_builds(tmp_path: Pat
         draws = pm.sample_prior_predictive(draws=5, random_seed=1)["prior"].to_dataset()
     estimands = plan.family.estimands(draws, plan.data, plan.spec, plan.config)
     assert estimands["ame"].sizes["contrast"] == 2
+
+
+def test_the_slope_note_lists_two_names_with_their_comma_in_norwegian() -> None:
+    """The Norwegian note turned "'x', 'z'" into "'x'\u2009 'z'" (a thousands separator) and said 'den' of two."""
+    from ipsbayes.present.notes import translate_note
+
+    note = (
+        "'x', 'z' have a varying slope but no population-level term: the group slopes take up the average slope, "
+        "and the report gives no average marginal effect for them; add 'x', 'z' to the formula's population-level "
+        "terms to estimate them (y ~ x + (x | g))."
+    )
+    norwegian = translate_note(note, "nb")
+    assert norwegian.startswith("'x', 'z': varierende stigning") and "\u2009" not in norwegian

@@ -94,3 +94,20 @@ def test_a_fed_back_config_with_other_data_scales_its_default_priors_to_them(tmp
     with pytest.warns(UserWarning, match="differ from those config.toml records"):
         again = check(edited)
     assert _as_dicts(again.priors) != _as_dicts(plan.priors)
+
+
+def test_a_reworded_prior_source_is_not_a_different_prior(tmp_path: Path) -> None:
+    """A run folder written before the default prior's description changed warned 'priors differ' though its
+    numbers were the same (review of this round): only the prior itself is compared."""
+    from ipsbayes.sensitivity import expanded_differences
+
+    _, again, recorded = _fed_back(REPO / "examples" / "sleepstudy" / "sleepstudy.toml", tmp_path)
+    reworded = {name: {**entry, "source": "an older wording"} for name, entry in recorded["priors"]["expanded"].items()}
+    config = again.config.model_copy(update={"priors": again.config.priors.model_copy(update={"expanded": reworded})})
+    assert expanded_differences(config, again.priors) == []
+    changed = {**reworded, "sigma": {**reworded["sigma"], "sigma": 123.0}} if "sigma" in reworded else None
+    if changed is not None:
+        config = again.config.model_copy(
+            update={"priors": again.config.priors.model_copy(update={"expanded": changed})}
+        )
+        assert expanded_differences(config, again.priors) == ["sigma"]

@@ -12,8 +12,10 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pymc as pm
 from pytensor.printing import debugprint
 
@@ -132,6 +134,9 @@ def warm_numba_cache(model: pm.Model, freeze: bool = False) -> None:
 
     if not forked.can_fork():  # one core is enough: the child runs while this process waits
         return
+    marker = _warm_marker(model, freeze)
+    if marker is not None and marker.exists():  # warmed before, in this cache: nothing to compile twice
+        return
     import nutpie
 
     def compile_only() -> bool:
@@ -141,6 +146,33 @@ def warm_numba_cache(model: pm.Model, freeze: bool = False) -> None:
     with contextlib.suppress(Exception):  # a failed warm-up only costs the reproducibility of a first run
         with forked.in_child(compile_only, fork=True):
             pass
+        if marker is not None:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+
+
+def _warm_marker(model: pm.Model, freeze: bool) -> Path | None:
+    """The file saying this structure (and, frozen, these data) was compiled into numba's cache here before.
+
+    It lives beside the cache it vouches for (numba's ``NUMBA_CACHE_DIR``, else PyTensor's compile
+    folder), so clearing that cache clears it too. None where it cannot be computed.
+    """
+    try:
+        import numba
+        import pytensor
+
+        root = Path(numba.config.CACHE_DIR or pytensor.config.compiledir) / "ipsbayes-warmed"
+        key = model_fingerprint(model)
+        if freeze:  # a frozen graph holds the data: other data, another compile
+            digest = hashlib.sha256(key.encode())
+            for var in sorted(model.data_vars, key=lambda v: v.name):
+                value = np.ascontiguousarray(var.get_value())
+                digest.update(f"{var.name}{value.dtype}{value.shape}".encode())
+                digest.update(value.tobytes())
+            key = digest.hexdigest()
+        return root / key
+    except Exception:
+        return None
 
 
 __all__ = ["MAX_COMPILED", "compile_nutpie", "free_names", "model_fingerprint", "warm_numba_cache"]

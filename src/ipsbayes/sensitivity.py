@@ -113,8 +113,12 @@ def expanded_differences(config: RunConfig, priors: PriorSet) -> list[str]:
     recorded = config.priors.expanded
     if not recorded:
         return []
+
+    def numbers(entry: dict | None) -> dict | None:  # the prior itself, not its description (source wording)
+        return None if entry is None else {k: v for k, v in entry.items() if k not in ("source", "source_nb")}
+
     now = {name: prior.as_dict() for name, prior in priors.priors.items()}
-    return sorted(name for name in set(now) | set(recorded) if now.get(name) != recorded.get(name))
+    return sorted(n for n in set(now) | set(recorded) if numbers(now.get(n)) != numbers(recorded.get(n)))
 
 
 def variant_data_problems(config: RunConfig, family: ModelFamily, spec: ModelSpec, bundle: DataBundle) -> list[str]:

@@ -26,7 +26,10 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
     specialists = len(coords[others[0]]) if nested else 0
     nb = language == "nb"
     design = info.get("design")
-    scaled = bool(design.scaling) if design is not None else bool(spec.standardize)  # any column standardised
+    # every numeric predictor standardised, none, or some (a column inside a function never is)
+    per_en, per_nb = design.per_words()[:2] if design is not None else ("", "")
+    scaled = per_en.startswith("per SD for numeric") if design is not None else bool(spec.standardize)
+    mixed = design is not None and per_en.startswith("per SD for standardised")
     fid = spec.fidelity
     latent = fid is not None and fid.latent
     fidelity_term = ""
@@ -54,6 +57,8 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
                 " Numeriske prediktorer er standardisert (koeffisienter per SD; `log_odds_per_unit` gir dem per "
                 "opprinnelig enhet)."
                 if scaled
+                else f" Koeffisientene er {per_nb} (`log_odds_per_unit` gir dem per opprinnelig enhet)."
+                if mixed
                 else " Koeffisientene for numeriske prediktorer er per opprinnelig enhet."
             )
             + " Effekter på sannsynlighetsskalaen er gjennomsnittlige marginale effekter: "
@@ -77,6 +82,8 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
                 " Numeric predictors are standardised (coefficients per SD; `log_odds_per_unit` gives them per "
                 "original unit)."
                 if scaled
+                else f" Coefficients are {per_en} (`log_odds_per_unit` gives them per original unit)."
+                if mixed
                 else " Coefficients of numeric predictors are per original unit."
             )
             + " Effects on the probability scale are average marginal effects: the mean over the "

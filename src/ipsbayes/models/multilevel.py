@@ -383,11 +383,12 @@ class Multilevel(ModelFamily):
             data.notes.append(dropped)
         if slope_only := [v for v in formula.expression_variables if v not in formula.common_variables]:
             listed = ", ".join(f"'{v}'" for v in slope_only)
+            one = len(slope_only) == 1
             data.notes.append(
-                f"{listed} {'has' if len(slope_only) == 1 else 'have'} a varying slope but no population-level term: "
-                "the group slopes take up the average slope, and the report gives no average marginal effect for "
-                f"{'it' if len(slope_only) == 1 else 'them'}; add {listed} to the formula's population-level terms "
-                "to estimate it (y ~ x + (x | g))."
+                f"{listed} {'has' if one else 'have'} a varying slope but no population-level term: the group "
+                f"slopes take up the average slope, and the report gives no average marginal effect for "
+                f"{'it' if one else 'them'}; add {listed} to the formula's population-level terms to estimate "
+                f"{'it' if one else 'them'} (y ~ x + (x | g))."
             )
         if family.collapsible and trials is None and not any(b.k > 1 or b.x_key for b in blocks):
             keys = ["X", *dict.fromkeys(idx_key(b.block.factor) for b in blocks)]

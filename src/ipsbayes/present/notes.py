@@ -15,9 +15,9 @@ _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(
             r"^(?P<vars>.+?) (?:has|have) a varying slope but no population-level term: .*\(y ~ x \+ \(x \| g\)\)\.$"
         ),
-        "{vars} har en varierende stigning, men ikke noe populasjonsledd: gruppestigningene tar opp den "
-        "gjennomsnittlige stigningen, og rapporten gir ingen gjennomsnittlig marginal effekt for dem; legg {vars} "
-        "til formelens populasjonsledd for å anslå den (y ~ x + (x | g)).",
+        "{vars}: varierende stigning uten populasjonsledd. Gruppestigningene tar opp den gjennomsnittlige "
+        "stigningen, og rapporten gir ingen gjennomsnittlig marginal effekt for {vars}; legg {vars} til formelens "
+        "populasjonsledd for å anslå effekten (y ~ x + (x | g)).",
     ),
     (
         re.compile(r'^model\.collapse = "always" was not applied: .*$'),
@@ -190,7 +190,10 @@ def translate_note(note: str, language: str = "en") -> str:
     for pattern, template in _NOTES:
         match = pattern.match(note)
         if match:
-            groups = {k: v.replace(",", "\u2009") if k != "column" else v for k, v in match.groupdict().items()}
+            # thousands separators in numbers; a column or list of names keeps its commas
+            groups = {
+                k: v if k in ("column", "vars") else v.replace(",", "\u2009") for k, v in match.groupdict().items()
+            }
             if "units" in groups:  # the family's English default words; a config's own words stay as written
                 groups["units"] = _UNITS_NB.get(groups["units"], groups["units"])
             return template.format(**groups)

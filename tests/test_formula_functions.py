@@ -18,7 +18,8 @@ from ipsbayes.cli import main
 from ipsbayes.errors import ConfigError
 from ipsbayes.models import design as design_module
 from ipsbayes.models.design import Design
-from ipsbayes.models.formula import formula_call_problems, parse_model_formula
+from ipsbayes.models.formula import parse_model_formula
+from ipsbayes.models.formula_functions import formula_call_problems
 
 FRAME = pd.DataFrame({"y": [0, 1, 0, 1, 1, 0], "x": [1.0, 2, 3, 4, 5, 6], "g": list("aabbcc")})
 

@@ -24,9 +24,10 @@ import xarray as xr
 from ipsbayes.models.cace_text import describe_cace
 from ipsbayes.models.hierarchical_logistic_report import _fidelity_probability
 from ipsbayes.models.time_to_event_report import fidelity_probability, fidelity_sentence
-from ipsbayes.present.answers import pull_sentence, robustness_line
+from ipsbayes.present.answers import robustness_line
 from ipsbayes.present.common import services_counted, units_counted, withheld_months_note
 from ipsbayes.present.phrases import Effect, estimate
+from ipsbayes.present.prior_weight import pull_sentence
 from ipsbayes.present.style import Style
 from ipsbayes.present.text import format_number, format_numbers, relabelled
 from ipsbayes.report.render import presentation_of

@@ -395,7 +395,7 @@ def test_slope_comparison_clauses_are_sentences() -> None:
 def test_one_reading_of_interval_widths_for_every_report(ratio: float, verdict: str, share: str) -> None:
     """A posterior half as wide as the prior read 'the data add little' in the CACE report while the
     time-to-event report called a quarter 'the data decide' (outside review): one function, the share stated."""
-    from ipsbayes.present.answers import prior_weight_words
+    from ipsbayes.present.prior_weight import prior_weight_words
 
     english, norwegian = prior_weight_words(ratio)
     assert verdict in english and f"about {share} of the information" in english

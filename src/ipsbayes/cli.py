@@ -344,7 +344,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
     if args.command == "report":
-        from ipsbayes.rundir import check_run_folder
+        from ipsbayes.rundir_check import check_run_folder
 
         check_run_folder(args.run_dir)
         with importing_stack():

@@ -34,20 +34,13 @@ import xarray as xr
 
 from ipsbayes.diagnostics import Diagnostics
 from ipsbayes.errors import ConfigError, OutputError
-from ipsbayes.manifest import file_changed
 from ipsbayes.output import (
-    MANIFEST_NAME,
     OutputClaim,
     atomic_output,
     claim_output,
-    read_manifest,
     releasing_claims,
 )
-from ipsbayes.output_lock import check_unlocked
 from ipsbayes.output_refresh import refresh_folder
-
-#: files whose numbers a re-rendered report publishes: refused when they changed since ipsbayes wrote them
-NUMBER_FILES = ("posterior.nc", "diagnostics.json")
 
 PACKAGES = (
     "ipsbayes",
@@ -418,7 +411,6 @@ def load_run(path: Path | str, datatree: xr.DataTree | None = None) -> Run:
 
 
 def _read_toml_file(path: Path) -> dict[str, Any]:
-    import tomllib
 
     with path.open("rb") as handle:
         return tomllib.load(handle)
@@ -438,131 +430,10 @@ def _read(path: Path, reader: Any) -> Any:
         ) from exc
 
 
-def check_run_folder(path: Path | str) -> Run:
-    """Check that ``ipsbayes report`` can re-render ``path``, before anything is written.
-
-    The folder must carry an ipsbayes manifest (so only the files it lists are rewritten),
-    every file must be readable and ``config.toml`` must still be a valid run config.
-
-    Raises
-    ------
-    OutputError
-        Naming the damaged or missing file, or the config problems (exit code 2).
-    """
-    from pydantic import ValidationError
-
-    from ipsbayes.config import RunConfig
-    from ipsbayes.config_problems import pydantic_problems
-
-    folder = Path(path)
-    if not folder.is_dir():
-        raise OutputError(f"{folder} is not a folder; give the run folder `ipsbayes run` wrote")
-    # a command writing the folder now is named before its half-swapped files are read as "changed"
-    check_unlocked(folder, "report")
-    manifest = read_manifest(folder)
-    if manifest is None or manifest.kind != "run":
-        raise OutputError(
-            f"{folder} is not a run folder written by this version of ipsbayes (no {MANIFEST_NAME} naming a run); "
-            "`ipsbayes report` rewrites only files a manifest lists. Run the config again with --out."
-        )
-    try:
-        run = load_run(folder)
-    except FileNotFoundError as exc:
-        raise OutputError(str(exc)) from exc
-    # readable, but are the numbers those ipsbayes computed? A changed posterior.nc or diagnostics.json (by the
-    # SHA-256 the manifest records; a file too large to hash is trusted by size) is refused
-    altered = [
-        name
-        for name in NUMBER_FILES
-        if "sha256" in manifest.records.get(name, {}) and file_changed(folder / name, manifest.records[name])
-    ]
-    if altered:
-        raise OutputError(
-            f"{folder}: {', '.join(altered)} changed since ipsbayes wrote it (its SHA-256 is not the one in "
-            f"{MANIFEST_NAME}); `ipsbayes report` publishes only numbers ipsbayes computed. Run the config again "
-            "to write a new run folder."
-        )
-    try:
-        RunConfig.model_validate({**run.config, "source": None})
-        str(run.config["priors"]["set"])
-        for prior in (run.config["priors"].get("expanded") or run.config["priors"]["overrides"]).values():
-            str(prior["dist"])
-        if not isinstance(run.provenance, dict):
-            raise TypeError("provenance.json does not hold a table")
-        _same_kind(folder, run)
-        _same_run_config(folder, run)
-    except ValidationError as exc:
-        raise OutputError(
-            f"{folder / 'config.toml'} is not a valid run config any more",
-            pydantic_problems(exc, RunConfig, "config.toml"),
-        ) from exc
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise OutputError(
-            f"{folder} lacks what ipsbayes writes into config.toml and provenance.json ({type(exc).__name__}: {exc}); "
-            "run the config again to write a new run folder"
-        ) from exc
-    return run
-
-
-def _same_run_config(folder: Path, run: Run) -> None:
-    """Raise OutputError when ``config.toml`` says, outside ``[report]``, other than the run did.
-
-    ``posterior.nc`` (whose SHA-256 the manifest checks) records the resolved config as run
-    (:func:`run_attributes`); an edited seed, prior, formula or data path would be published as
-    the run's. ``[report]`` (title, language, thresholds, labels) may be edited and re-rendered.
-    A folder written before ``posterior.nc`` recorded its config is not checked.
-    """
-    recorded = run.datatree.attrs.get("config_toml")
-    if not isinstance(recorded, str):
-        return
-    original = tomllib.loads(recorded)
-    changed = sorted(
-        set(
-            _changed_keys(
-                {k: v for k, v in original.items() if k != "report"},
-                {k: v for k, v in run.config.items() if k != "report"},
-            )
-        )
-    )
-    if changed:
-        shown = ", ".join(f"'{key}'" for key in changed[:8]) + (
-            f" and {len(changed) - 8} more" if len(changed) > 8 else ""
-        )
-        raise OutputError(
-            f"{folder / 'config.toml'}: {shown} changed since the run (posterior.nc records the config it was "
-            "fitted with); the report would publish settings the numbers did not come from. Only [report] may be "
-            "edited before `ipsbayes report`: put the rest back, or fit the edited config with `ipsbayes run`"
-        )
-
-
-def _changed_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two parsed TOML tables (a key in one only counts as changed)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for key in sorted(set(a) | set(b), key=str):
-            where = f"{prefix}.{key}" if prefix else str(key)
-            out += [where] if (key in a) != (key in b) else _changed_keys(a[key], b[key], where)
-        return out
-    return [] if a == b else [prefix or "(whole file)"]
-
-
-def _same_kind(folder: Path, run: Run) -> None:
-    """Raise OutputError when ``config.toml`` names another model kind than the one fitted (provenance.json)."""
-    fitted = run.provenance.get("model", {}).get("kind")
-    given = run.config["model"].get("kind")
-    if isinstance(fitted, str) and given != fitted:
-        raise OutputError(
-            f"{folder / 'config.toml'}: key 'model.kind' is {given!r}, but posterior.nc holds a fit of kind "
-            f"{fitted!r} (provenance.json); the report would describe a model that was not fitted. Put back "
-            f'kind = "{fitted}", or fit the edited config with `ipsbayes run`'
-        )
-
-
 __all__ = [
     "FILES",
     "Run",
     "atomic_folder",
-    "check_run_folder",
     "claim_run_output",
     "load_run",
     "package_versions",

@@ -17,9 +17,10 @@ from ipsbayes.models.cace_conflict import conflict_line, conflict_section, has_c
 from ipsbayes.models.cace_small import prior_effect, small_sample_section, units_of, units_word
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
-from ipsbayes.present.answers import prior_dependence_line, probability_sentence, pull_sentence, vocabulary_word
+from ipsbayes.present.answers import prior_dependence_line, probability_sentence, vocabulary_word
 from ipsbayes.present.cells import cell_text, too_small
 from ipsbayes.present.phrases import Effect, amount, estimate
+from ipsbayes.present.prior_weight import pull_sentence
 from ipsbayes.present.style import pointrange
 from ipsbayes.present.text import escape_md
 

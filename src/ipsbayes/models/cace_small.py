@@ -14,9 +14,9 @@ import numpy as np
 
 from ipsbayes.models.base import nb_word
 from ipsbayes.present import ReportContext
-from ipsbayes.present.answers import prior_weight_words, pull_sentence
 from ipsbayes.present.cells import cell_text, too_small
 from ipsbayes.present.phrases import Effect, amount, estimate
+from ipsbayes.present.prior_weight import prior_weight_words, pull_sentence
 from ipsbayes.present.text import escape_md, format_number, percent
 
 #: estimand -> observed raw estimate, its name in the table (English, Norwegian) and in a sentence

@@ -19,13 +19,8 @@ import pandas as pd
 
 from ipsbayes.data import example_rows, raise_if
 from ipsbayes.errors import ConfigError
-from ipsbayes.models.formula import (
-    GroupBlock,
-    ModelFormula,
-    formula_call_problems,
-    formula_environment,
-    parse_model_formula,
-)
+from ipsbayes.models.formula import GroupBlock, ModelFormula, parse_model_formula
+from ipsbayes.models.formula_functions import formula_call_problems, formula_environment
 from ipsbayes.textutil import plain
 
 _CALL_LABEL = re.compile(r"C\((\w+)[^\]]*\)\[")

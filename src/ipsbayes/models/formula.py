@@ -22,16 +22,15 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import formulae
-import numpy as np
-from formulae.environment import Environment
-from formulae.expr import Binary, Call, Grouping
+from formulae.expr import Binary, Grouping
 from formulae.parser import Parser
 from formulae.resolver import Resolver
 from formulae.scanner import Scanner
 from formulae.terms.terms import GroupSpecificTerm, Intercept, Model
+
+from ipsbayes.models.formula_functions import formula_call_problems
 
 #: dims every model already uses, and its data containers' names (a dim may not share a variable's name);
 #: a grouping factor is renamed rather than clash with them
@@ -233,95 +232,6 @@ def _unjoined_names(text: str) -> str | None:
     start = max(text.rfind(c, 0, match.start()) for c in "~+*:|(-") + 1
     end = min([i for i in (text.find(c, match.end()) for c in "+*:|)") if i >= 0] or [len(text)])
     return text[start:end].strip()
-
-
-#: functions a formula may call on its right-hand side: formulae's transforms and contrast encodings
-#: (``C(x, Treatment("a"))``); numpy's elementwise functions are allowed too, as ``np.<name>``
-FORMULA_FUNCTIONS = (
-    "C",
-    "I",
-    "center",
-    "scale",
-    "standardize",
-    "bs",
-    "poly",
-    "B",
-    "binary",
-    "S",
-    "T",
-    "Treatment",
-    "Sum",
-)
-
-
-def numpy_elementwise() -> dict[str, np.ufunc]:
-    """Numpy's universal functions (``np.log``, ``np.sqrt``, ``np.abs``, ...): pure elementwise arithmetic."""
-    return {
-        name: value for name in dir(np) if not name.startswith("_") and isinstance(value := getattr(np, name), np.ufunc)
-    }
-
-
-def formula_environment() -> Environment:
-    """The only names a formula's calls can reach besides formulae's own transforms: ``np.<ufunc>``.
-
-    formulae looks a call's function up in the caller's namespace by default, so a formula could
-    call anything the calling module imports (``pd.io.common.os.system(...)`` ran a shell command).
-    """
-    return Environment([{"np": SimpleNamespace(**numpy_elementwise())}])
-
-
-def formula_call_problems(text: str, where: str = "model.formula", shown: str | None = None) -> list[str]:
-    """Calls in a formula that ipsbayes does not evaluate: one problem each, naming what is allowed.
-
-    Only formulae's transforms (:data:`FORMULA_FUNCTIONS`) and numpy's elementwise functions
-    (``np.log``, ``np.sqrt``, ...) are evaluated; ``p(successes, trials)`` only as the outcome.
-    ``offset(x)`` is refused with its own reason: no model here fixes a coefficient at 1.
-    """
-    try:
-        tree = Parser(Scanner(text).scan()).parse()
-    except Exception:
-        return []
-    lhs, rhs = (tree.left, tree.right) if isinstance(tree, Binary) and tree.operator.kind == "TILDE" else (None, tree)
-    allowed = set(FORMULA_FUNCTIONS) | {f"np.{name}" for name in numpy_elementwise()}
-    problems: list[str] = []
-    outcome_call = lhs if isinstance(lhs, Call) else None
-    for node in [*_nodes(lhs), *_nodes(rhs)]:
-        if not isinstance(node, Call):
-            continue
-        name = getattr(getattr(node.callee, "name", None), "lexeme", None) or str(node.callee)
-        if node is outcome_call and name == "p":
-            continue
-        if name in allowed:
-            continue
-        if name == "offset":
-            problems.append(
-                f"{where}: offset({', '.join(_shown(a) for a in node.args)}) is "
-                "not supported: no model here fixes a coefficient at 1, and fitting it as a predictor would "
-                "silently estimate one; remove it (for counts per exposure use p(successes, trials))"
-            )
-            continue
-        problems.append(
-            f"{where}: unknown function {name}(...) in {shown or repr(text)}; a formula may call "
-            f"{', '.join(FORMULA_FUNCTIONS[:-2])} (formulae's transforms), Treatment/Sum inside C(...), and numpy's "
-            "elementwise functions as np.<name> (np.log, np.log1p, np.exp, np.sqrt, np.abs, ...)"
-        )
-    return list(dict.fromkeys(problems))
-
-
-def _shown(node: object) -> str:
-    """A syntax-tree argument as written: a column's name, else formulae's own rendering."""
-    return str(getattr(getattr(node, "name", None), "lexeme", node))
-
-
-def _nodes(node: object) -> Iterator[object]:
-    """Every node of a formulae syntax tree below and including ``node`` (None: none)."""
-    if node is None:
-        return
-    yield node
-    for value in vars(node).values():
-        for child in value if isinstance(value, list) else [value]:
-            if type(child).__module__ == "formulae.expr":
-                yield from _nodes(child)
 
 
 def parse_model_formula(text: str, where: str = "model.formula") -> tuple[ModelFormula | None, list[str]]:

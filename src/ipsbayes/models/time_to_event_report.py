@@ -27,9 +27,10 @@ from ipsbayes.models.time_to_event_figures import (
 )
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section
-from ipsbayes.present.answers import prior_weight_words, probability_sentence, robustness_line
+from ipsbayes.present.answers import probability_sentence, robustness_line
 from ipsbayes.present.common import withheld_months_note
 from ipsbayes.present.phrases import Effect, amount, estimate, interval_text
+from ipsbayes.present.prior_weight import prior_weight_words
 from ipsbayes.present.style import median
 from ipsbayes.present.text import equals_probability, escape_md, percent
 
@@ -145,7 +146,7 @@ def prior_weight(ctx: ReportContext, post: Effect, prior: Effect, unit: str) -> 
     """``"<prior interval> (<kind>); the posterior interval is N% as wide, so <verdict>."`` in English and Norwegian.
 
     The verdict and the data's share of the information follow the ratio of the interval widths, read
-    as every report reads it (:func:`ipsbayes.present.answers.prior_weight_words`).
+    as every report reads it (:func:`ipsbayes.present.prior_weight.prior_weight_words`).
     """
     prior_width, width = prior.upper - prior.lower, post.upper - post.lower
     ratio = width / prior_width if prior_width > 0 else float("nan")

@@ -1,0 +1,110 @@
+"""Which functions a model formula may call, and the namespace formulae evaluates its calls in.
+
+formulae looks a call's function up in the namespace of the code that evaluates the formula, so a
+formula could call anything the evaluating module imports (an outside review ran a shell command
+through ``pd.io.common.os.system(...)``). A formula here calls only formulae's transforms and
+numpy's elementwise functions: :func:`formula_call_problems` checks the parse tree before anything
+is evaluated, and :func:`formula_environment` is the only namespace the evaluation gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import numpy as np
+from formulae.environment import Environment
+from formulae.expr import Binary, Call
+from formulae.parser import Parser
+from formulae.scanner import Scanner
+
+#: functions a formula may call on its right-hand side: formulae's transforms and contrast encodings
+#: (``C(x, Treatment("a"))``); numpy's elementwise functions are allowed too, as ``np.<name>``
+FORMULA_FUNCTIONS = (
+    "C",
+    "I",
+    "center",
+    "scale",
+    "standardize",
+    "bs",
+    "poly",
+    "B",
+    "binary",
+    "S",
+    "T",
+    "Treatment",
+    "Sum",
+)
+
+
+def numpy_elementwise() -> dict[str, np.ufunc]:
+    """Numpy's universal functions (``np.log``, ``np.sqrt``, ``np.abs``, ...): pure elementwise arithmetic."""
+    return {
+        name: value for name in dir(np) if not name.startswith("_") and isinstance(value := getattr(np, name), np.ufunc)
+    }
+
+
+def formula_environment() -> Environment:
+    """The only names a formula's calls can reach besides formulae's own transforms: ``np.<ufunc>``.
+
+    formulae looks a call's function up in the caller's namespace by default, so a formula could
+    call anything the calling module imports (``pd.io.common.os.system(...)`` ran a shell command).
+    """
+    return Environment([{"np": SimpleNamespace(**numpy_elementwise())}])
+
+
+def formula_call_problems(text: str, where: str = "model.formula", shown: str | None = None) -> list[str]:
+    """Calls in a formula that ipsbayes does not evaluate: one problem each, naming what is allowed.
+
+    Only formulae's transforms (:data:`FORMULA_FUNCTIONS`) and numpy's elementwise functions
+    (``np.log``, ``np.sqrt``, ...) are evaluated; ``p(successes, trials)`` only as the outcome.
+    ``offset(x)`` is refused with its own reason: no model here fixes a coefficient at 1.
+    """
+    try:
+        tree = Parser(Scanner(text).scan()).parse()
+    except Exception:
+        return []
+    lhs, rhs = (tree.left, tree.right) if isinstance(tree, Binary) and tree.operator.kind == "TILDE" else (None, tree)
+    allowed = set(FORMULA_FUNCTIONS) | {f"np.{name}" for name in numpy_elementwise()}
+    problems: list[str] = []
+    outcome_call = lhs if isinstance(lhs, Call) else None
+    for node in [*_nodes(lhs), *_nodes(rhs)]:
+        if not isinstance(node, Call):
+            continue
+        name = getattr(getattr(node.callee, "name", None), "lexeme", None) or str(node.callee)
+        if node is outcome_call and name == "p":
+            continue
+        if name in allowed:
+            continue
+        if name == "offset":
+            problems.append(
+                f"{where}: offset({', '.join(_shown(a) for a in node.args)}) is "
+                "not supported: no model here fixes a coefficient at 1, and fitting it as a predictor would "
+                "silently estimate one; remove it (for counts per exposure use p(successes, trials))"
+            )
+            continue
+        problems.append(
+            f"{where}: unknown function {name}(...) in {shown or repr(text)}; a formula may call "
+            f"{', '.join(FORMULA_FUNCTIONS[:-2])} (formulae's transforms), Treatment/Sum inside C(...), and numpy's "
+            "elementwise functions as np.<name> (np.log, np.log1p, np.exp, np.sqrt, np.abs, ...)"
+        )
+    return list(dict.fromkeys(problems))
+
+
+def _shown(node: object) -> str:
+    """A syntax-tree argument as written: a column's name, else formulae's own rendering."""
+    return str(getattr(getattr(node, "name", None), "lexeme", node))
+
+
+def _nodes(node: object) -> Iterator[object]:
+    """Every node of a formulae syntax tree below and including ``node`` (None: none)."""
+    if node is None:
+        return
+    yield node
+    for value in vars(node).values():
+        for child in value if isinstance(value, list) else [value]:
+            if type(child).__module__ == "formulae.expr":
+                yield from _nodes(child)
+
+
+__all__ = ["FORMULA_FUNCTIONS", "formula_call_problems", "formula_environment", "numpy_elementwise"]

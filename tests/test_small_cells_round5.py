@@ -105,7 +105,7 @@ def counted(caption: str, number: int, word: str = "services?") -> bool:
 
 
 def test_the_rule_withholds_small_counts_with_and_without_the_outcome_and_says_why() -> None:
-    from ipsbayes.present.common import publishable_shares
+    from ipsbayes.present.cells import publishable_shares
 
     shares = publishable_shares(100 * EVENTS / N, N, EVENTS, 5)
     np.testing.assert_array_equal(shares.shown, [False, False, False, True, True, True, False])

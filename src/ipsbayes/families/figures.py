@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ipsbayes.present import Figure, ReportContext, fixed
-from ipsbayes.present.common import ObservedShares, publishable_shares
+from ipsbayes.present.cells import ObservedShares, publishable_shares
 from ipsbayes.present.text import percent
 
 

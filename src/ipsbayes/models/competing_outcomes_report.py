@@ -9,13 +9,11 @@ from matplotlib.lines import Line2D
 from ipsbayes.present import Figure as FigureSpec
 from ipsbayes.present import Presentation, ReportContext, Section, fixed
 from ipsbayes.present.answers import prior_dependence_line, threshold_amount
-from ipsbayes.present.cells import suppress_counts_of_a_known_total
+from ipsbayes.present.cells import ObservedShares, publishable_shares, suppress_counts_of_a_known_total
 from ipsbayes.present.common import (
-    ObservedShares,
     effect_rows,
     effects_forest,
     effects_table,
-    publishable_shares,
     withheld_shares_note,
 )
 from ipsbayes.present.phrases import Effect, amount, estimate, sd_of_contrast, term_of_contrast

@@ -202,6 +202,27 @@ def choose_centring(
     return chosen
 
 
+#: the note of a run whose config asked for collapsing that this likelihood cannot use
+COLLAPSE_NOT_APPLIED = (
+    'model.collapse = "always" was not applied: rows are merged only for a binary outcome without a trials column '
+    "and without varying slopes; every row is a likelihood term (the posterior is the same)."
+)
+
+
+def slope_only_notes(formula: ModelFormula) -> list[str]:
+    """A note for predictors with a varying slope but no population-level term (no average effect is reported)."""
+    slope_only = [v for v in formula.expression_variables if v not in formula.common_variables]
+    if not slope_only:
+        return []
+    listed, one = ", ".join(f"'{v}'" for v in slope_only), len(slope_only) == 1
+    return [
+        f"{listed} {'has' if one else 'have'} a varying slope but no population-level term: the group slopes take "
+        "up the average slope, and the report gives no average marginal effect for "
+        f"{'it' if one else 'them'}; add {listed} to the formula's population-level terms to estimate "
+        f"{'it' if one else 'them'} (y ~ x + (x | g))."
+    ]
+
+
 def collapse_rows(data: ModelData, row_keys: list[str], mode: str, raw_columns: list[str] = ()) -> ModelData:
     """Merge identical rows (same predictors, groups and slope columns) into counts with trials.
 

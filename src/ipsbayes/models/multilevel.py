@@ -43,6 +43,7 @@ from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, register
 from ipsbayes.models.design import Design
 from ipsbayes.models.formula import GroupBlock, ModelFormula, parse_model_formula
 from ipsbayes.models.groups import (
+    COLLAPSE_NOT_APPLIED,
     anchor_factor,
     choose_centring,
     collapse_rows,
@@ -50,6 +51,7 @@ from ipsbayes.models.groups import (
     group_level_problems,
     group_summaries,
     idx_key,
+    slope_only_notes,
 )
 from ipsbayes.models.joins import join_tables
 from ipsbayes.models.multilevel_fidelity import add_fidelity, fidelity_column_problems, fidelity_spec_problems
@@ -381,24 +383,12 @@ class Multilevel(ModelFamily):
         )
         if dropped := dropped_rows_note(bundle):
             data.notes.append(dropped)
-        if slope_only := [v for v in formula.expression_variables if v not in formula.common_variables]:
-            listed = ", ".join(f"'{v}'" for v in slope_only)
-            one = len(slope_only) == 1
-            data.notes.append(
-                f"{listed} {'has' if one else 'have'} a varying slope but no population-level term: the group "
-                f"slopes take up the average slope, and the report gives no average marginal effect for "
-                f"{'it' if one else 'them'}; add {listed} to the formula's population-level terms to estimate "
-                f"{'it' if one else 'them'} (y ~ x + (x | g))."
-            )
+        data.notes.extend(slope_only_notes(formula))
         if family.collapsible and trials is None and not any(b.k > 1 or b.x_key for b in blocks):
             keys = ["X", *dict.fromkeys(idx_key(b.block.factor) for b in blocks)]
             data = collapse_rows(data, keys, spec.collapse, design.common)
         elif spec.collapse == "always":  # asked for, but this likelihood's rows are not merged: say so
-            data.notes.append(
-                'model.collapse = "always" was not applied: rows are merged only for a binary outcome without a '
-                "trials column and without varying slopes; every row is a likelihood term (the posterior is the "
-                "same)."
-            )
+            data.notes.append(COLLAPSE_NOT_APPLIED)
         return data
 
     @override

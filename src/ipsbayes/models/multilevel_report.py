@@ -21,7 +21,8 @@ from ipsbayes.models import hierarchical_logistic_report as ips
 from ipsbayes.models.base import nb_plural
 from ipsbayes.present import Figure, Presentation, ReportContext, Section
 from ipsbayes.present.answers import prior_dependence_line, vocabulary_word
-from ipsbayes.present.common import ObservedShares, effect_rows, effects_forest, publishable_shares, reasons_sentence
+from ipsbayes.present.cells import ObservedShares, publishable_shares
+from ipsbayes.present.common import effect_rows, effects_forest, reasons_sentence
 from ipsbayes.present.phrases import amount, estimate, unit_word
 from ipsbayes.present.style import median, pointrange
 from ipsbayes.present.text import escape_md, label_of

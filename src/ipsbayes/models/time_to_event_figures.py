@@ -15,10 +15,8 @@ from matplotlib.lines import Line2D
 from ipsbayes.models.time_to_event_data import TARGETS_NB
 from ipsbayes.present import ReportContext
 from ipsbayes.present.answers import vocabulary_word
-from ipsbayes.present.cells import too_small
+from ipsbayes.present.cells import ObservedShares, publishable_shares, too_small
 from ipsbayes.present.common import (
-    ObservedShares,
-    publishable_shares,
     size_label,
     withheld_months_note,
     withheld_shares_note,

@@ -14,6 +14,7 @@ suppressed when it is itself below ``min_cell`` (zero stays: it identifies nobod
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -100,9 +101,72 @@ def suppression_note(n_suppressed: int, min_cell: int, language: str = "en") -> 
     )
 
 
+@dataclass(frozen=True)
+class ObservedShares:
+    """Observed per-service shares as they may be published, and why each withheld one is withheld.
+
+    Made by :func:`publishable_shares`, the one place that decides which observed share is shown:
+    figures draw ``values`` and texts and captions count from the masks, so a caption can never name
+    a different number (or reason) than the figure hides.
+
+    Attributes
+    ----------
+    values : ndarray
+        The shares, NaN where withheld (and where a service has no participants: nothing observed).
+    few_units : ndarray of bool
+        Services with 1 to ``min_cell - 1`` participants.
+    few_outcomes : ndarray of bool
+        Services with enough participants whose share rests on 1 to ``min_cell - 1`` participants with the
+        outcome, or as few without it (96% of 27 is 1 person without the outcome).
+    unknown : ndarray of bool
+        Services whose counts behind the share were not kept (run folders from before they were).
+    """
+
+    values: np.ndarray
+    few_units: np.ndarray
+    few_outcomes: np.ndarray
+    unknown: np.ndarray
+
+    @property
+    def shown(self) -> np.ndarray:
+        """True where the observed share is published."""
+        return np.isfinite(self.values)
+
+    @property
+    def hidden(self) -> int:
+        """How many services' observed shares are withheld as small cells (services without participants aside)."""
+        return int(self.few_units.sum() + self.few_outcomes.sum() + self.unknown.sum())
+
+
+def publishable_shares(raw: Any, n: Any, events: Any, min_cell: int) -> ObservedShares:
+    """Observed shares (%) of services with every small cell withheld: the rule for all observed service shares.
+
+    A share is withheld when the service has 1 to ``min_cell - 1`` participants, or when the number with
+    the outcome (``events``) or the number without it (``n - events``) is 1 to ``min_cell - 1``: a share
+    of a few people identifies them. Zero stays (0 of 30 identifies nobody by name, as in
+    :func:`~ipsbayes.present.cells.too_small`). ``events`` None (counts not kept) withholds every share.
+    """
+    raw = np.asarray(raw, dtype=float)
+    n = np.asarray(n, dtype=float)
+    counted = n > 0
+    few_units = counted & too_small(n, min_cell)
+    if events is None:
+        events = np.full(n.shape, np.nan)
+    events = np.asarray(events, dtype=float)
+    known = np.isfinite(events)
+    unknown = counted & ~few_units & ~known
+    having = np.where(known, events, 0.0)
+    small = too_small(having, min_cell) | too_small(n - having, min_cell)
+    few_outcomes = counted & ~few_units & known & small
+    withheld = ~counted | few_units | few_outcomes | unknown | ~np.isfinite(raw)
+    return ObservedShares(np.where(withheld, np.nan, raw), few_units, few_outcomes, unknown)
+
+
 __all__ = [
+    "ObservedShares",
     "cell_text",
     "count_text",
+    "publishable_shares",
     "suppress",
     "suppress_counts_of_a_known_total",
     "suppressed_text",

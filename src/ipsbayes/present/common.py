@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,72 +10,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ipsbayes.present.answers import threshold_amount
-from ipsbayes.present.cells import too_small
+from ipsbayes.present.cells import ObservedShares, publishable_shares
 from ipsbayes.present.context import ReportContext
 from ipsbayes.present.phrases import Effect, amount, estimate, term_of_contrast
 from ipsbayes.present.style import Style, contrast_label, median, pointrange
 from ipsbayes.present.text import escape_md
-
-
-@dataclass(frozen=True)
-class ObservedShares:
-    """Observed per-service shares as they may be published, and why each withheld one is withheld.
-
-    Made by :func:`publishable_shares`, the one place that decides which observed share is shown:
-    figures draw ``values`` and texts and captions count from the masks, so a caption can never name
-    a different number (or reason) than the figure hides.
-
-    Attributes
-    ----------
-    values : ndarray
-        The shares, NaN where withheld (and where a service has no participants: nothing observed).
-    few_units : ndarray of bool
-        Services with 1 to ``min_cell - 1`` participants.
-    few_outcomes : ndarray of bool
-        Services with enough participants whose share rests on 1 to ``min_cell - 1`` participants with the
-        outcome, or as few without it (96% of 27 is 1 person without the outcome).
-    unknown : ndarray of bool
-        Services whose counts behind the share were not kept (run folders from before they were).
-    """
-
-    values: np.ndarray
-    few_units: np.ndarray
-    few_outcomes: np.ndarray
-    unknown: np.ndarray
-
-    @property
-    def shown(self) -> np.ndarray:
-        """True where the observed share is published."""
-        return np.isfinite(self.values)
-
-    @property
-    def hidden(self) -> int:
-        """How many services' observed shares are withheld as small cells (services without participants aside)."""
-        return int(self.few_units.sum() + self.few_outcomes.sum() + self.unknown.sum())
-
-
-def publishable_shares(raw: Any, n: Any, events: Any, min_cell: int) -> ObservedShares:
-    """Observed shares (%) of services with every small cell withheld: the rule for all observed service shares.
-
-    A share is withheld when the service has 1 to ``min_cell - 1`` participants, or when the number with
-    the outcome (``events``) or the number without it (``n - events``) is 1 to ``min_cell - 1``: a share
-    of a few people identifies them. Zero stays (0 of 30 identifies nobody by name, as in
-    :func:`~ipsbayes.present.cells.too_small`). ``events`` None (counts not kept) withholds every share.
-    """
-    raw = np.asarray(raw, dtype=float)
-    n = np.asarray(n, dtype=float)
-    counted = n > 0
-    few_units = counted & too_small(n, min_cell)
-    if events is None:
-        events = np.full(n.shape, np.nan)
-    events = np.asarray(events, dtype=float)
-    known = np.isfinite(events)
-    unknown = counted & ~few_units & ~known
-    having = np.where(known, events, 0.0)
-    small = too_small(having, min_cell) | too_small(n - having, min_cell)
-    few_outcomes = counted & ~few_units & known & small
-    withheld = ~counted | few_units | few_outcomes | unknown | ~np.isfinite(raw)
-    return ObservedShares(np.where(withheld, np.nan, raw), few_units, few_outcomes, unknown)
 
 
 def service_rate_shares(ctx: ReportContext) -> ObservedShares:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -60,6 +61,9 @@ def test_evaluation_reaches_no_module_names_even_without_the_check(tmp_path: Pat
         ("I(x > 2)", ["I(x > 2)"]),
         ("I(np.log(x) * 2)", ["I(np.log(x) * 2)"]),
         ("np.power(x, 2)", ["np.power(x, 2)"]),
+        ("np.clip(x, 2, 5)", ["np.clip(x, 2, 5)"]),
+        ("np.where(x > 3, 1, 0)", ["np.where(x > 3, 1, 0)"]),
+        ("np.round(x / 4)", ["np.round(x / 4)"]),
         ("C(g, Treatment('b'))", ["g[a]", "g[c]"]),
         ("center(x)", ["center(x)"]),
         ("bs(x, df=3)", ["bs(x, df=3)[0]", "bs(x, df=3)[1]", "bs(x, df=3)[2]"]),
@@ -73,6 +77,18 @@ def test_transforms_and_numpy_elementwise_functions_still_work(rhs: str, labels:
 def test_counts_as_the_outcome_are_still_allowed() -> None:
     assert parse_model_formula("p(y, n) ~ x + (1 | g)")[1] == []
     assert formula_call_problems("y ~ p(y, x)")  # but not as a predictor
+
+
+def test_rowwise_numpy_functions_give_the_values_numpy_gives() -> None:
+    design = Design("np.clip(x, 2, 5) + np.where(x > 3, 1, 0) + np.round(x / 4)", FRAME, standardize=False)
+    x = FRAME["x"].to_numpy()
+    assert (design.matrix() == np.column_stack([np.clip(x, 2, 5), np.where(x > 3, 1, 0), np.round(x / 4)])).all()
+
+
+def test_an_unknown_outcome_function_names_the_outcome_forms() -> None:
+    """An outside reviewer's case: ``prop(k, n) ~ x`` was told only about predictor functions."""
+    problems = formula_call_problems("prop(k, n) ~ x + (1 | g)")
+    assert len(problems) == 1 and "as the outcome" in problems[0] and "p(successes, trials)" in problems[0]
 
 
 def test_offset_is_refused_with_its_reason() -> None:

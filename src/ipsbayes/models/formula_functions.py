@@ -3,8 +3,9 @@
 formulae looks a call's function up in the namespace of the code that evaluates the formula, so a
 formula could call anything the evaluating module imports (an outside review ran a shell command
 through ``pd.io.common.os.system(...)``). A formula here calls only formulae's transforms and
-numpy's elementwise functions: :func:`formula_call_problems` checks the parse tree before anything
-is evaluated, and :func:`formula_environment` is the only namespace the evaluation gets.
+numpy's elementwise functions (with ``np.where``, ``np.clip`` and ``np.round``, which act row by row
+too): :func:`formula_call_problems` checks the parse tree before anything is evaluated, and
+:func:`formula_environment` is the only namespace the evaluation gets.
 """
 
 from __future__ import annotations
@@ -37,15 +38,24 @@ FORMULA_FUNCTIONS = (
 )
 
 
-def numpy_elementwise() -> dict[str, np.ufunc]:
-    """Numpy's universal functions (``np.log``, ``np.sqrt``, ``np.abs``, ...): pure elementwise arithmetic."""
-    return {
+#: numpy functions that are not universal functions but still map each row to a value of that row only,
+#: with no access to anything but their arguments: a condition (``np.where(age > 25, 1, 0)``), capping
+#: (``np.clip(months, 0, 24)``) and rounding (``np.round(age / 10)``)
+NUMPY_ROWWISE = ("where", "clip", "round")
+
+
+def numpy_elementwise() -> dict[str, object]:
+    """Numpy's functions a formula may call: the universal functions (``np.log``, ``np.sqrt``, ``np.abs``, ...)
+    and :data:`NUMPY_ROWWISE`, all pure row-by-row arithmetic."""
+    ufuncs = {
         name: value for name in dir(np) if not name.startswith("_") and isinstance(value := getattr(np, name), np.ufunc)
     }
+    return {**ufuncs, **{name: getattr(np, name) for name in NUMPY_ROWWISE}}
 
 
 def formula_environment() -> Environment:
-    """The only names a formula's calls can reach besides formulae's own transforms: ``np.<ufunc>``.
+    """The only names a formula's calls can reach besides formulae's own transforms: ``np.<name>`` of
+    :func:`numpy_elementwise`.
 
     formulae looks a call's function up in the caller's namespace by default, so a formula could
     call anything the calling module imports (``pd.io.common.os.system(...)`` ran a shell command).
@@ -76,6 +86,12 @@ def formula_call_problems(text: str, where: str = "model.formula", shown: str | 
             continue
         if name in allowed:
             continue
+        if node is outcome_call:
+            problems.append(
+                f"{where}: unknown function {name}(...) as the outcome in {shown or repr(text)}; the outcome is a "
+                "column, or p(successes, trials) for counts of successes out of trials"
+            )
+            continue
         if name == "offset":
             problems.append(
                 f"{where}: offset({', '.join(_shown(a) for a in node.args)}) is "
@@ -86,7 +102,8 @@ def formula_call_problems(text: str, where: str = "model.formula", shown: str | 
         problems.append(
             f"{where}: unknown function {name}(...) in {shown or repr(text)}; a formula may call "
             f"{', '.join(FORMULA_FUNCTIONS[:-2])} (formulae's transforms), Treatment/Sum inside C(...), and numpy's "
-            "elementwise functions as np.<name> (np.log, np.log1p, np.exp, np.sqrt, np.abs, ...)"
+            "elementwise functions as np.<name> (np.log, np.log1p, np.exp, np.sqrt, np.abs, ..., and np.where, "
+            "np.clip, np.round)"
         )
     return list(dict.fromkeys(problems))
 
@@ -107,4 +124,4 @@ def _nodes(node: object) -> Iterator[object]:
                 yield from _nodes(child)
 
 
-__all__ = ["FORMULA_FUNCTIONS", "formula_call_problems", "formula_environment", "numpy_elementwise"]
+__all__ = ["FORMULA_FUNCTIONS", "NUMPY_ROWWISE", "formula_call_problems", "formula_environment", "numpy_elementwise"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ipsbayes.report.figures import PAVA_CELLS, PAVA_MIN_DRAWS, pava_draws
+from ipsbayes.report.figures import PAVA_CELLS, PAVA_MAX_DRAWS, PAVA_MIN_DRAWS, pava_draws
 
 
 def _tree(chains: int, draws: int, rows: int) -> xr.DataTree:
@@ -33,3 +33,9 @@ def test_large_runs_are_thinned_evenly_within_every_chain() -> None:
     assert PAVA_MIN_DRAWS <= n_draws <= max(PAVA_MIN_DRAWS, PAVA_CELLS // rows) + 4
     assert tree["posterior_predictive"].sizes["chain"] == 4
     assert tree["observed_data"]["y"].size == rows
+
+
+def test_many_draws_of_few_rows_are_thinned_to_the_most_the_band_needs() -> None:
+    tree, n_draws, thinned = pava_draws(_tree(4, 1000, 1500), "y")
+    assert thinned and PAVA_MIN_DRAWS <= n_draws <= PAVA_MAX_DRAWS
+    assert tree["posterior_predictive"].sizes["draw"] == 250  # every 4th draw of each chain

@@ -129,6 +129,9 @@ def publishable_pava(fig: Figure, tree: xr.DataTree, name: str, min_cell: int) -
 PAVA_CELLS = 4_000_000
 #: but never fewer draws than this (the band's 2.5% and 97.5% quantiles need a few hundred)
 PAVA_MIN_DRAWS = 500
+#: and never more: at 1,500 rows the band from 1,000 of 4,000 draws differs from all draws' by 0.3
+#: percentage points on average (0.7 at the 95th percentile of rows), at a quarter of the fits
+PAVA_MAX_DRAWS = 1000
 
 
 def pava_draws(datatree: xr.DataTree, name: str) -> tuple[xr.DataTree, int, bool]:
@@ -141,7 +144,7 @@ def pava_draws(datatree: xr.DataTree, name: str) -> tuple[xr.DataTree, int, bool
     predicted = datatree["posterior_predictive"].to_dataset()[[name]]
     chains, draws = predicted.sizes["chain"], predicted.sizes["draw"]
     rows = max(int(np.prod([n for d, n in predicted[name].sizes.items() if d not in ("chain", "draw")])), 1)
-    keep = max(PAVA_MIN_DRAWS, PAVA_CELLS // rows)
+    keep = min(PAVA_MAX_DRAWS, max(PAVA_MIN_DRAWS, PAVA_CELLS // rows))
     step = max(1, chains * draws // keep)  # rounded down: at least `keep` draws
     if step > 1:
         predicted = predicted.isel(draw=slice(None, None, step))

@@ -276,7 +276,7 @@ def test_the_answer_always_says_how_much_it_depends_on_the_priors(rij_fits) -> N
                 assert words in line and "0.05 or more flags it" in line
                 assert ("the data, not the priors" in line) == (prior < 0.05 and likelihood >= 0.05)
             else:
-                assert ("ikke er følsom for priorene" in line) == (prior < 0.05) and "0,05 eller mer" in line
+                assert ("ikke påvirkes av priorene" in line) == (prior < 0.05) and "0,05 eller mer" in line
                 assert ("dataene, ikke priorene" in line) == (prior < 0.05 and likelihood >= 0.05)
 
 

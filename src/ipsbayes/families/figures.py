@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ipsbayes.present import Figure, ReportContext, fixed
+from ipsbayes.present.answers import vocabulary_word
 from ipsbayes.present.cells import ObservedShares, publishable_shares
 from ipsbayes.present.text import percent
 
@@ -38,9 +39,11 @@ def density(ctx: ReportContext) -> tuple[Any, str]:
         warnings.simplefilter("ignore")
         pc = az.plot_ppc_dist(ctx.datatree, var_names=[name], num_samples=50, backend="matplotlib")
     fig = figure_of(pc)
-    label = ctx.label(name)
+    # the outcome in the study's words (outcome_label, outcome_label_nb), unless a label names the column
+    label = ctx.label(name) if name in ctx.labels else vocabulary_word(ctx, "outcome", name, name)
     for ax in fig.axes:
         ax.set_xlabel(label)
+        ax.set_title("")  # ArviZ titles the panel with the column's name; the axis and caption say what it is
     caption = ctx.text(
         f"Distribution of {label}: observed (dark line) against 50 data sets drawn from the posterior "
         "predictive distribution (light lines). Systematic gaps (skew, heavy tails, several modes) show "

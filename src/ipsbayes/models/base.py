@@ -403,6 +403,16 @@ def nb_plural(words: Mapping[str, Any], key: str, default: str) -> str:
     return regular_plural(word, "nb")
 
 
+def en_plural(words: Mapping[str, Any], key: str, default: str) -> str:
+    """A study word's English plural: ``<key>_plural`` when given, else the word's regular plural.
+
+    The word is ``words[key]`` (or ``default``): "county" -> "counties", "batch" -> "batches".
+    """
+    if words.get(f"{key}_plural"):
+        return str(words[f"{key}_plural"])
+    return regular_plural(str(words.get(key) or default), "en")
+
+
 def draws_array(posterior: xr.Dataset, name: str) -> np.ndarray:
     """Posterior draws of ``name`` with chain and draw flattened into the first axis.
 

@@ -45,8 +45,10 @@ NUMPY_ROWWISE = ("where", "clip", "round")
 
 
 def numpy_elementwise() -> dict[str, object]:
-    """Numpy's functions a formula may call: the universal functions (``np.log``, ``np.sqrt``, ``np.abs``, ...)
-    and :data:`NUMPY_ROWWISE`, all pure row-by-row arithmetic."""
+    """Numpy's functions a formula may call, all pure row-by-row arithmetic.
+
+    The universal functions (``np.log``, ``np.sqrt``, ``np.abs``, ...) and :data:`NUMPY_ROWWISE`.
+    """
     ufuncs = {
         name: value for name in dir(np) if not name.startswith("_") and isinstance(value := getattr(np, name), np.ufunc)
     }
@@ -54,8 +56,9 @@ def numpy_elementwise() -> dict[str, object]:
 
 
 def formula_environment() -> Environment:
-    """The only names a formula's calls can reach besides formulae's own transforms: ``np.<name>`` of
-    :func:`numpy_elementwise`.
+    """The only names a formula's calls can reach besides formulae's own transforms: ``np.<name>``.
+
+    The names are :func:`numpy_elementwise`'s.
 
     formulae looks a call's function up in the caller's namespace by default, so a formula could
     call anything the calling module imports (``pd.io.common.os.system(...)`` ran a shell command).

@@ -70,7 +70,7 @@ from ipsbayes.present import Presentation
 from ipsbayes.prior_slots import PriorSlot
 from ipsbayes.priors import Prior, PriorSet
 from ipsbayes.scales import FidelitySpec
-from ipsbayes.textutil import decimal_commas
+from ipsbayes.textutil import decimal_commas, regular_plural
 
 
 class MultilevelSpec(ModelSpec):
@@ -100,6 +100,7 @@ class MultilevelSpec(ModelSpec):
     outcome_label: str | None = Field(None, description="plain-language name of the outcome for the report")
     outcome_label_nb: str | None = Field(None, description="the same name in Norwegian, for reports in Norwegian")
     outcome_unit: str | None = Field(None, description="unit of a continuous outcome (e.g. 'ms', 'points')")
+    outcome_unit_nb: str | None = Field(None, description="the same unit in Norwegian (e.g. 'poeng')")
     vocabulary: dict[str, str] = Field(
         default_factory=dict,
         description="words of the study: unit/units (what a row is), one per grouping factor (e.g. school = "
@@ -281,8 +282,14 @@ class Multilevel(ModelFamily):
                             given[key.replace(column, factor.name, 1)] = given[key]
         if spec.outcome_unit:
             words["outcome_unit"] = spec.outcome_unit
+        if spec.outcome_unit_nb:
+            words["outcome_unit_nb"] = spec.outcome_unit_nb
         if spec.outcome_label_nb:  # a Norwegian report says it instead of the (English) outcome_label
             words["outcome_nb"] = spec.outcome_label_nb
+        # a unit named without its plural counts in that unit's plural, not in the default "observations"
+        for suffix, language in (("", "en"), ("_nb", "nb")):
+            if given.get(f"unit{suffix}") and not given.get(f"units{suffix}"):
+                given[f"units{suffix}"] = regular_plural(str(given[f"unit{suffix}"]), language)
         return words | given
 
     # ------------------------------------------------------------------ data
@@ -462,6 +469,10 @@ class Multilevel(ModelFamily):
             from ipsbayes.models.multilevel_fidelity import measurement_estimands
 
             out.update(measurement_estimands(posterior, data, spec.fidelity))
+        if spec.outcome_unit and words.get("outcome_unit_nb"):  # the outcome's unit as a Norwegian report writes it
+            for values in out.data_vars.values():
+                if values.attrs.get("unit") == spec.outcome_unit:
+                    values.attrs.setdefault("unit_nb", words["outcome_unit_nb"])
         out.attrs["response"] = data.info["response"]
         out.attrs["outcome_family"] = family.name
         out.attrs["vocabulary"] = json.dumps(words)

@@ -13,7 +13,7 @@ import xarray as xr
 
 from ipsbayes.data import DataBundle, Table, raise_if
 from ipsbayes.data_checks import out_of_range
-from ipsbayes.models.base import ModelData, estimand, natural_key, nb_plural, nb_word
+from ipsbayes.models.base import ModelData, en_plural, estimand, natural_key, nb_plural, nb_word
 from ipsbayes.models.fidelity_reviews import plug_in_scores, review_arrays, review_table, unknown_review_services
 from ipsbayes.models.formula import ModelFormula
 from ipsbayes.scales import FidelitySpec
@@ -89,8 +89,8 @@ def add_fidelity(
 def measurement_estimands(posterior: xr.Dataset, data: ModelData, fid: FidelitySpec) -> dict[str, xr.DataArray]:
     """Review error, spread of true fidelity and the reliability of one review, in scale points."""
     per, name, dim = fid.per, fid.resolved_scale.name, data.info["fidelity_group"]
-    groups = data.info["vocabulary"].get(f"{dim}_plural", data.info["vocabulary"].get(dim, dim) + "s")
     words = data.info["vocabulary"]
+    groups = en_plural(words, dim, dim)
     groups_nb = nb_plural(words, dim, dim)
     error, spread = posterior["review_error_sd"] * per, posterior["fidelity_sd"] * per
     latent = posterior["fidelity_latent"] * per + data.info["fidelity_centre"]

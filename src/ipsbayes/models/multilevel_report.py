@@ -25,7 +25,8 @@ from ipsbayes.present.cells import ObservedShares, publishable_shares
 from ipsbayes.present.common import effect_rows, effects_forest, reasons_sentence
 from ipsbayes.present.phrases import amount, estimate, unit_word
 from ipsbayes.present.style import median, pointrange
-from ipsbayes.present.text import escape_md, label_of
+from ipsbayes.present.text import escape_md, label_of, unit_of
+from ipsbayes.textutil import regular_plural
 
 #: groups drawn per factor in the caterpillar figure (the largest, by size)
 MAX_DRAWN = 60
@@ -62,7 +63,7 @@ def _plural(ctx: ReportContext, dim: str) -> str:
     word = _word(ctx, dim)
     if f"{dim}_plural" in ctx.vocabulary or f"{dim}_plural" in ctx.labels:
         return ctx.label(f"{dim}_plural")
-    return word if word.endswith("s") else f"{word}s"
+    return regular_plural(word, "en")
 
 
 def _units(ctx: ReportContext) -> str:
@@ -103,8 +104,8 @@ def answer(ctx: ReportContext) -> list[str]:
             text = text[:-1] + ctx.text(
                 f", averaged over this study's {_units(ctx)} with each {group}'s own estimated effect; its interval "
                 f"leaves out how far a new {group} would lie from it (the SD of {group} effects says that).",
-                f", som gjennomsnitt over studiens {_units(ctx)} med hver {group}s egen anslåtte effekt; intervallet "
-                f"tar ikke med hvor langt en ny {group} ville ligge fra det (SD for {group}-effektene sier det).",
+                f", som gjennomsnitt over studiens {_units(ctx)} med den anslåtte effekten per {group}; intervallet "
+                f"tar ikke med hvor langt nye {groups} ville ligge fra det (SD for {group}-effektene sier det).",
             )
             pooled = median(ctx.estimands[f"{dim}_{group_noun}"])
             unit = ctx.estimands[f"{dim}_{group_noun}"].attrs.get("unit", "")
@@ -350,7 +351,7 @@ def groups_caterpillar(ctx: ReportContext) -> tuple[object, str]:
         ax.scatter(raw[order], y, s=10, facecolors="none", edgecolors="#d62728")
         labels = [str(v) for v in rate[dim].values[order]]
         ax.set_yticks(y, labels if len(order) <= 40 else [""] * len(order))
-        shown_unit = rate.attrs.get("unit", "")
+        shown_unit = unit_of(rate.attrs, ctx.language)
         ax.set_xlabel(f"{_noun(ctx, noun).capitalize()} ({shown_unit})")
         ax.set_title(_plural(ctx, dim).capitalize(), fontsize=style.small_font)
     from matplotlib.lines import Line2D

@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from ipsbayes.families import OutcomeFamily
-from ipsbayes.models.base import ModelData, nb_plural
+from ipsbayes.models.base import ModelData, en_plural, nb_plural, nb_word
 from ipsbayes.models.formula import ModelFormula
+from ipsbayes.present.text import unit_of
 from ipsbayes.textutil import escape_md
 
 
@@ -20,11 +21,10 @@ def group_words(formula: ModelFormula | None, vocabulary: dict[str, str]) -> dic
 
 
 def plural(words: dict[str, str], key: str, language: str = "en") -> str:
-    """Plural of a vocabulary word: ``<key>_plural`` if given, else an added s (Norwegian: -r or -er)."""
+    """Plural of a vocabulary word: ``<key>_plural`` if given, else a regular plural ("counties"; "skoler")."""
     if language == "nb":
         return nb_plural(words, key, key.replace("_", " "))
-    word = words.get(key, key.replace("_", " "))
-    return words.get(f"{key}_plural", word if word.endswith("s") else f"{word}s")
+    return en_plural(words, key, key.replace("_", " "))
 
 
 def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: str = "en") -> str:
@@ -41,10 +41,11 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
     words = {key: escape_md(value) for key, value in info["vocabulary"].items()}
     formula: ModelFormula = info["formula"]
     blocks = info["blocks"]
-    units_word = words.get("units", t("observations", "observasjoner"))
+    units_word = nb_word(words, "units", "observations") if nb else words.get("units", "observations")
     groups = ", ".join(f"{len(coords[f.name])} {plural(words, f.name, language)}" for f in formula.factors)
     outcome = info.get("outcome_column", info["response"])  # the column, not the observed variable's name
-    response = f"`{outcome}`" + (f" ({words['outcome_unit']})" if words.get("outcome_unit") else "")
+    outcome_unit = unit_of({"unit": words.get("outcome_unit", ""), "unit_nb": words.get("outcome_unit_nb")}, language)
+    response = f"`{outcome}`" + (f" ({outcome_unit})" if outcome_unit else "")
     lhs = {"logit": "logit E[y / trials]" if "trials" in data.arrays else "logit P(y = 1)", "identity": "E[y]"}
     terms = ["intercept", *(["X beta"] if len(coords["term"]) else [])]
     if info.get("fidelity_group"):
@@ -120,7 +121,9 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
     if described:
         lines.append("; ".join(described) + ".")
     units = family.units(spec.outcome_unit)
-    scale = t("percentage points", "prosentpoeng") if units.difference == "pp" else escape_md(units.difference)
+    own_nb = words.get("outcome_unit_nb") if units.difference == spec.outcome_unit else None
+    difference = unit_of({"unit": units.difference, "unit_nb": own_nb}, language)
+    scale = t("percentage points", "prosentpoeng") if units.difference == "pp" else escape_md(difference)
     design = data.info.get("design")
     numeric = design is not None and any(design.kinds.get(v) == "numeric" for v in design.variables)
     # what the coefficients are per, from what was standardised (a column inside a function never is)

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from ipsbayes.families import OutcomeFamily
-from ipsbayes.models.base import ModelData, estimand, nb_plural, nb_word, unstack_draws
+from ipsbayes.models.base import ModelData, en_plural, estimand, nb_plural, nb_word, unstack_draws
 from ipsbayes.models.groups import idx_key
 from ipsbayes.models.predict import Counterfactual, Predictor, group_weights
 from ipsbayes.scales import FidelitySpec
@@ -143,11 +143,12 @@ def group_spread_estimands(
         if first and family.link == "logit" and block.intercept_only:
             out["median_odds_ratio"] = estimand(
                 np.exp(np.sqrt(2.0) * 0.6744897501960817 * sd),
-                f"Median odds ratio between two random {words.get(block.dim + '_plural', group + 's')}",
+                f"Median odds ratio between two random {en_plural(words, block.dim, block.dim)}",
                 "MOR",
                 null=None,
                 label_nb="Median oddsratio mellom to tilfeldige " + nb_plural(words, block.dim, block.dim),
-                note=f"odds ratio between the {group}s of two similar {words.get('units', 'observations')}, "
+                note=f"odds ratio between the {en_plural(words, block.dim, block.dim)} of two similar "
+                f"{words.get('units', 'observations')}, "
                 "median over random pairs",
             )
             first = False

@@ -273,7 +273,7 @@ def _power_scaling_line(ctx: ReportContext, power: xr.Dataset, name: str, short:
         return ctx.text(
             f"Power-scaling finds {short[0]} insensitive to the priors and sensitive to the data: the data, not "
             f"the priors, decide it ({numbers}; likelihood sensitivity {_sensitivity(ctx, likelihood, limit)}).",
-            f"Power-scaling finner at {short[1]} ikke er følsom for priorene, men for dataene: dataene, ikke "
+            f"Power-scaling finner at {short[1]} ikke påvirkes av priorene, men av dataene: dataene, ikke "
             f"priorene, avgjør det ({numbers}; følsomhet for likelihooden {_sensitivity(ctx, likelihood, limit)}).",
         )
     if prior < limit:  # neither moves it: ArviZ reads a likelihood sensitivity this low as a weak likelihood
@@ -281,7 +281,7 @@ def _power_scaling_line(ctx: ReportContext, power: xr.Dataset, name: str, short:
             f"Power-scaling finds {short[0]} insensitive to the priors, but hardly moved by the data either "
             f"({numbers}; likelihood sensitivity {_sensitivity(ctx, likelihood, limit)}, below "
             f"{ctx.number(limit, 'x')}): the data may say little about it.",
-            f"Power-scaling finner at {short[1]} ikke er følsom for priorene, men heller knapt flyttes av dataene "
+            f"Power-scaling finner at {short[1]} ikke påvirkes av priorene, men heller knapt flyttes av dataene "
             f"({numbers}; følsomhet for likelihooden {_sensitivity(ctx, likelihood, limit)}, under "
             f"{ctx.number(limit, 'x')}): dataene sier kanskje lite om det.",
         )

@@ -14,7 +14,7 @@ from ipsbayes.present.cells import ObservedShares, publishable_shares
 from ipsbayes.present.context import ReportContext
 from ipsbayes.present.phrases import Effect, amount, estimate, term_of_contrast
 from ipsbayes.present.style import Style, contrast_label, median, pointrange
-from ipsbayes.present.text import escape_md
+from ipsbayes.present.text import escape_md, unit_of
 
 
 def service_rate_shares(ctx: ReportContext) -> ObservedShares:
@@ -442,7 +442,7 @@ def effects_forest(ctx: ReportContext) -> tuple[Figure, str]:
     for row in axes:
         row[0].set_yticks(y, [labels[i] for i in order])
     unit = effects.attrs.get("unit", "pp")
-    shown_en, shown_nb = ("percentage points", "prosentpoeng") if unit == "pp" else (unit, unit)
+    shown_en, shown_nb = ("percentage points", "prosentpoeng") if unit == "pp" else (unit, unit_of(effects.attrs, "nb"))
     fig.supxlabel(style.t(f"Average marginal effect ({shown_en})", f"Gjennomsnittlig marginal effekt ({shown_nb})"))
     handles = [
         Line2D([], [], color="#1f77b4", lw=3.2, label=style.t("50% interval", "50 % intervall")),

@@ -129,7 +129,7 @@ def verdict(
                 "pin {'them' if len(weak) > 1 else 'it'} down.".replace(
                     "{'them' if len(weak) > 1 else 'it'}", "them" if len(weak) > 1 else "it"
                 ),
-                f"Power-scaling viser at {names} er følsom for prioren og at dataene er svake: dataene alene kan ikke "
+                f"Power-scaling viser at {names} påvirkes av prioren og at dataene er svake: dataene alene kan ikke "
                 "bestemme dem.",
             )
         )

@@ -22,7 +22,7 @@ from ipsbayes.present.answers import (
     vocabulary_word,
 )
 from ipsbayes.present.common import (
-    effect_rows,
+    effect_answers,
     effects_forest,
     effects_section,
     service_caterpillar,
@@ -142,17 +142,7 @@ def answer(ctx: ReportContext) -> list[str]:
                 "Dette er en sammenheng mellom tjenester, ikke en randomisert sammenligning.",
             )
         )
-    rows = effect_rows(ctx)
-    if rows:
-        top = rows[0]
-        lines.append(
-            ctx.text(
-                "Of the characteristics in the model, the largest difference in the expected rate goes with "
-                f"{top['label']} ({estimate(top['effect'], ctx.style, 'en', signed_value=True)}).",
-                f"Av kjennetegnene i modellen henger {top['label']} sammen med den største forskjellen i forventet "
-                f"andel ({estimate(top['effect'], ctx.style, 'nb', signed_value=True)}).",
-            )
-        )
+    lines += effect_answers(ctx, ("characteristics", "kjennetegnene"), ("expected rate", "forventet andel"))
     robust = prior_dependence_line(
         ctx,
         "fidelity_contrast",

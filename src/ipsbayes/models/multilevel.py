@@ -101,6 +101,11 @@ class MultilevelSpec(ModelSpec):
     outcome_label_nb: str | None = Field(None, description="the same name in Norwegian, for reports in Norwegian")
     outcome_unit: str | None = Field(None, description="unit of a continuous outcome (e.g. 'ms', 'points')")
     outcome_unit_nb: str | None = Field(None, description="the same unit in Norwegian (e.g. 'poeng')")
+    focus: str | None = Field(
+        None,
+        description="the predictor (a column of the formula) the study asks about: the report's answer gives its "
+        "average marginal effect with the probability of its direction and of one beyond report.thresholds.ame",
+    )
     vocabulary: dict[str, str] = Field(
         default_factory=dict,
         description="words of the study: unit/units (what a row is), one per grouping factor (e.g. school = "
@@ -183,6 +188,11 @@ class Multilevel(ModelFamily):
                 )
         if spec.fidelity is not None:
             problems += fidelity_spec_problems(spec.fidelity, formula, self.fidelity_group(spec, formula))
+        if spec.focus is not None and spec.focus not in formula.common_variables:
+            problems.append(
+                f"model.focus: '{spec.focus}' is not a predictor of the formula; predictors: "
+                f"{', '.join(formula.common_variables) or '(none)'}"
+            )
         return problems
 
     def _blocks(self, spec: MultilevelSpec) -> list[GroupBlock]:
@@ -473,6 +483,8 @@ class Multilevel(ModelFamily):
             for values in out.data_vars.values():
                 if values.attrs.get("unit") == spec.outcome_unit:
                     values.attrs.setdefault("unit_nb", words["outcome_unit_nb"])
+        if spec.focus is not None:
+            out.attrs["focus"] = spec.focus
         out.attrs["response"] = data.info["response"]
         out.attrs["outcome_family"] = family.name
         out.attrs["vocabulary"] = json.dumps(words)

@@ -13,6 +13,7 @@ presentation.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +23,8 @@ from ipsbayes.models.base import nb_plural
 from ipsbayes.present import Figure, Presentation, ReportContext, Section
 from ipsbayes.present.answers import prior_dependence_line, vocabulary_word
 from ipsbayes.present.cells import ObservedShares, publishable_shares
-from ipsbayes.present.common import effect_rows, effects_forest, reasons_sentence
-from ipsbayes.present.phrases import amount, estimate, unit_word
+from ipsbayes.present.common import effect_answers, effect_rows, effects_forest, reasons_sentence
+from ipsbayes.present.phrases import amounts, estimate, spoken_unit, unit_word
 from ipsbayes.present.style import median, pointrange
 from ipsbayes.present.text import escape_md, label_of, unit_of
 from ipsbayes.textutil import regular_plural
@@ -64,6 +65,12 @@ def _plural(ctx: ReportContext, dim: str) -> str:
     if f"{dim}_plural" in ctx.vocabulary or f"{dim}_plural" in ctx.labels:
         return ctx.label(f"{dim}_plural")
     return regular_plural(word, "en")
+
+
+def _range(ctx: ReportContext, attrs: Any, low: float, high: float) -> tuple[str, str]:
+    """The ends of a range of an estimand's values, with the same decimals and its unit in the report's language."""
+    shown = amounts([float(low), float(high)], spoken_unit(attrs, ctx.language), ctx.language)
+    return shown[0], shown[1]
 
 
 def _units(ctx: ReportContext) -> str:
@@ -108,13 +115,12 @@ def answer(ctx: ReportContext) -> list[str]:
                 f"tar ikke med hvor langt nye {groups} ville ligge fra det (SD for {group}-effektene sier det).",
             )
             pooled = median(ctx.estimands[f"{dim}_{group_noun}"])
-            unit = ctx.estimands[f"{dim}_{group_noun}"].attrs.get("unit", "")
+            low, high = _range(ctx, ctx.estimands[f"{dim}_{group_noun}"].attrs, pooled.min(), pooled.max())
             groups = _plural(ctx, dim)
             text += " " + ctx.text(
-                f"After partial pooling, the {groups}' expected {_noun(ctx, group_noun)}s range from "
-                f"{amount(float(pooled.min()), unit, 'en')} to {amount(float(pooled.max()), unit, 'en')}.",
+                f"After partial pooling, the {groups}' expected {_noun(ctx, group_noun)}s range from {low} to {high}.",
                 f"Etter delvis sammenslåing varierer forventet {_noun(ctx, group_noun)} per {_word(ctx, dim)} fra "
-                f"{amount(float(pooled.min()), unit, 'nb')} til {amount(float(pooled.max()), unit, 'nb')}.",
+                f"{low} til {high}.",
             )
             if ctx.has("median_odds_ratio"):
                 mor = ctx.effect("median_odds_ratio")
@@ -126,17 +132,9 @@ def answer(ctx: ReportContext) -> list[str]:
     if ctx.has("fidelity_contrast"):
         contrast = ctx.effect("fidelity_contrast")
         lines.append(ips.fidelity_sentence(ctx, contrast) + " " + ips._fidelity_probability(ctx, contrast))
-    rows = effect_rows(ctx)
-    if rows:
-        top = rows[0]
-        lines.append(
-            ctx.text(
-                "Of the predictors in the model, the largest difference in the expected outcome goes with "
-                f"{top['label']} ({estimate(top['effect'], ctx.style, 'en', signed_value=True)}).",
-                f"Av prediktorene i modellen henger {top['label']} sammen med den største forskjellen i "
-                f"forventet utfall ({estimate(top['effect'], ctx.style, 'nb', signed_value=True)}).",
-            )
-        )
+    named = vocabulary_word(ctx, "outcome", "", "")  # the study's outcome, in the report's language
+    changed = (f"expected {named}", f"forventet {named}") if named else ("expected outcome", "forventet utfall")
+    lines += effect_answers(ctx, ("predictors", "prediktorene"), changed)
     if level is not None:
         robust = prior_dependence_line(ctx, level[0], ("the expected outcome", "forventet utfall"))
         if robust:
@@ -216,12 +214,13 @@ def groups_section(ctx: ReportContext) -> str:
         published = group_shares(ctx, dim, noun)
         raw = published.values
         n = np.asarray(estimands[f"{dim}_n"].values, dtype=float)
-        unit = estimands[f"{dim}_{noun}"].attrs.get("unit", "")
+        attrs = estimands[f"{dim}_{noun}"].attrs
+        expected = _range(ctx, attrs, pooled.min(), pooled.max())
         shown = published.shown
         groups, what = escape_md(_plural(ctx, dim)), _noun(ctx, noun)
         text = []
         if shown.any():
-            low, high = raw[shown].min(), raw[shown].max()
+            observed = _range(ctx, attrs, raw[shown].min(), raw[shown].max())
             among = (
                 ctx.text(
                     f"Among the {int(shown.sum())} {groups} whose observed {what} rests on no cell under "
@@ -238,9 +237,9 @@ def groups_section(ctx: ReportContext) -> str:
             text.append(
                 among
                 + ctx.text(
-                    f", observed {what}s range from {amount(low, unit, 'en')} to {amount(high, unit, 'en')} "
+                    f", observed {what}s range from {observed[0]} to {observed[1]} "
                     f"({int(n[shown].min())} to {int(n[shown].max())} {units} each).",
-                    f", varierer observert {what} fra {amount(low, unit, 'nb')} til {amount(high, unit, 'nb')} "
+                    f", varierer observert {what} fra {observed[0]} til {observed[1]} "
                     f"({int(n[shown].min())} til {int(n[shown].max())} {units} hver).",
                 )
             )
@@ -251,10 +250,8 @@ def groups_section(ctx: ReportContext) -> str:
         span_pooled = float(pooled.max() - pooled.min())
         text.append(
             ctx.text(
-                f"After partial pooling, expected {what}s range from {amount(float(pooled.min()), unit, 'en')} to "
-                f"{amount(float(pooled.max()), unit, 'en')}",
-                f"Etter delvis sammenslåing varierer forventet {what} fra {amount(float(pooled.min()), unit, 'nb')} "
-                f"til {amount(float(pooled.max()), unit, 'nb')}",
+                f"After partial pooling, expected {what}s range from {expected[0]} to {expected[1]}",
+                f"Etter delvis sammenslåing varierer forventet {what} fra {expected[0]} til {expected[1]}",
             )
             + (
                 ctx.text(

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ipsbayes.present.phrases import Effect, readable
+from ipsbayes.present.phrases import Effect, readable, spoken_unit
 from ipsbayes.present.style import Style
 from ipsbayes.present.text import RELABELLED_WORDS, choose, format_number, format_probability, percent, relabelled
 from ipsbayes.textutil import NB_DEFAULT_WORDS, regular_plural
@@ -208,7 +208,8 @@ class ReportContext:
         values = self.estimands[name]
         if where:
             values = values.sel(where)
-        return Effect.from_draws(values.values, self.style, values.attrs.get("unit", ""), values.attrs.get("null", 0.0))
+        unit = spoken_unit(values.attrs, self.language)
+        return Effect.from_draws(values.values, self.style, unit, values.attrs.get("null", 0.0))
 
     def draws(self, name: str) -> np.ndarray:
         """Flat posterior draws of a scalar estimand."""

@@ -48,6 +48,20 @@ UNIT_WORDS: dict[str, tuple[str, str]] = {
 BARE_UNITS = {"", "OR", "ratio", "forhold", "MOR", "share", "correlation", "SD (log-odds)", "log-odds"}
 
 
+def spoken_unit(attrs: Any, language: str = "en") -> str:
+    """The unit an estimand's numbers are written with in ``language``.
+
+    The package's unit codes (``pp``, ``%``, ``months``, ``OR``, ...) stay codes: :func:`amount` writes
+    them in either language. A study's own unit (``outcome_unit = "points"``, ``"ms"``) is written as
+    its ``unit_nb`` in a Norwegian report when the estimand carries one (``outcome_unit_nb``).
+    """
+    unit = str(attrs.get("unit", ""))
+    coded = unit in UNIT_WORDS or unit in BARE_UNITS or unit == "%" or unit.startswith(("log-odds per", "OR per"))
+    if language == "nb" and attrs.get("unit_nb") and not coded:
+        return str(attrs["unit_nb"])
+    return unit
+
+
 def unit_word(unit: str, language: str = "en") -> str:
     """The word written after a number of ``unit`` (``""`` for ratios, correlations and shares)."""
     if unit in UNIT_WORDS:

@@ -39,7 +39,7 @@ from ipsbayes.data import DataBundle
 from ipsbayes.errors import IpsBayesError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.pipeline import LIGHT, Fitted, complete_priors, fit, prepare
-from ipsbayes.priors import PriorSet, resolve_prior_set
+from ipsbayes.priors import Prior, PriorSet, resolve_prior_set
 from ipsbayes.resources import available_memory, resident_memory
 from ipsbayes.sampling import resolve_settings
 
@@ -217,14 +217,17 @@ def sensitivity_fits(
     repeated: list[str] = []
     gates = {label: _gate(main)}
     jobs: list[tuple[str, ModelSpec, PriorSet]] = []  # (label, spec, priors) of each refit
+    set_changes: dict[str, dict[str, list[str]]] = {}  # what each prior set changes, for the report to say
     for set_name in settings.prior_sets:
         if set_name == priors.name:
             continue
         other, _ = config_priors(config, family, spec, search_dirs, set_name)
-        if _same_numbers(complete_priors(family, spec, main.data, other), priors):
+        completed = complete_priors(family, spec, main.data, other)
+        if _same_numbers(completed, priors):
             repeated.append(set_name)  # its refit would repeat the main analysis draw for draw
             continue
         jobs.append((f"prior set: {set_name}", spec, other))
+        set_changes[f"prior set: {set_name}"] = prior_changes(priors, completed, other)
     for variant, changes in settings.variants.items():
         new_spec, _ = variant_spec(family, spec, changes, variant)
         new_priors, _ = config_priors(config, family, new_spec, search_dirs, priors.name)
@@ -279,8 +282,25 @@ def sensitivity_fits(
         "prior_sets": ",".join(settings.prior_sets),
         "gates": json.dumps(gates),
         "not_compared": json.dumps({a: m for a, m in missing.items() if m}),
+        "prior_changes": json.dumps({a: c for a, c in set_changes.items() if a in results}),
     }
     return stacked
+
+
+def prior_changes(main: PriorSet, refit: PriorSet, named: PriorSet) -> dict[str, list[str]]:
+    """What a prior-set refit changes against the main analysis, for the report to say.
+
+    Returns ``changed`` ("name: prior" for each parameter whose distribution or numbers differ from
+    the main analysis's) and ``defaulted`` (the parameters the set does not name, which take the
+    family's defaults: a set written for other parameter names, like the IPS sets for a county design,
+    leaves the group SDs at their defaults).
+    """
+    changed = [
+        f"{name}: {prior.describe()}"
+        for name, prior in refit.priors.items()
+        if name not in main.priors or not _same_prior(prior, main[name])
+    ]
+    return {"changed": changed, "defaulted": [name for name in refit.priors if name not in named.priors]}
 
 
 def parallel_refits(config: RunConfig, refits: int) -> int:
@@ -306,8 +326,13 @@ def parallel_refits(config: RunConfig, refits: int) -> int:
 
 def _same_numbers(one: PriorSet, other: PriorSet) -> bool:
     """True when two prior sets give every parameter the same distribution and numbers (sources aside)."""
+    return one.priors.keys() == other.priors.keys() and all(_same_prior(one[n], other[n]) for n in one.priors)
+
+
+def _same_prior(one: Prior, other: Prior) -> bool:
+    """True when two priors are the same distribution with the same numbers (sources aside)."""
     key = lambda p: (p.dist, json.dumps(p.params, sort_keys=True, default=str), p.on, p.labels)  # noqa: E731
-    return one.priors.keys() == other.priors.keys() and all(key(one[n]) == key(other[n]) for n in one.priors)
+    return key(one) == key(other)
 
 
 def _gate(fitted: Fitted) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from ipsbayes.present.context import vocabulary_of
 from ipsbayes.present.phrases import estimate
 from ipsbayes.present.text import escape_md
 from ipsbayes.report.tables import power_scaling_table
-from ipsbayes.report.verdict import short_name
+from ipsbayes.report.verdict import join_names, short_name
+from ipsbayes.textutil import code_span
 
 #: ArviZ psense diagnosis -> (English, Norwegian) words for the report
 DIAGNOSES = {
@@ -29,6 +30,38 @@ DIAGNOSES = {
     ),
     "✓": ("no sensitivity flagged", "ingen følsomhet påvist"),
 }
+
+
+def prior_changes_text(ctx: ReportContext) -> str:
+    """What each prior-set refit changes against the main analysis, and which parameters its set does not name.
+
+    A prior set is written for parameter names (the IPS sets name ``sd_service``); in a design with other
+    names the parameters it leaves out keep the model's defaults, and the reader must see that the
+    refit's "sceptical" reaches only the priors listed here. Empty without prior-set refits.
+    """
+    changes = json.loads(str(ctx.datatree["sensitivity"].attrs.get("prior_changes", "{}")) or "{}")
+    sentences = []
+    for analysis, change in changes.items():
+        name = escape_md(analysis_name(analysis, ctx.labels, ctx.language))
+        given = [f"{code_span(n)} {escape_md(p)}" for n, p in (c.split(": ", 1) for c in change.get("changed", []))]
+        text = ctx.text(
+            f"{name[:1].upper()}{name[1:]} gives {join_names(given, 'en')}"
+            if given
+            else f"{name[:1].upper()}{name[1:]} changes no prior of the main analysis",
+            f"{name[:1].upper()}{name[1:]} gir {join_names(given, 'nb')}"
+            if given
+            else f"{name[:1].upper()}{name[1:]} endrer ingen prior fra hovedanalysen",
+        )
+        unnamed = ", ".join(code_span(n) for n in change.get("defaulted", []))
+        if unnamed:
+            text += ctx.text(
+                f"; the parameters it does not name ({unnamed}) keep the model's defaults",
+                f"; parameterne det ikke nevner ({unnamed}), beholder modellens standardpriorer",
+            )
+        sentences.append(text + ".")
+    if not sentences:
+        return ""
+    return ctx.text("What the prior sets change: ", "Hva priorsettene endrer: ") + " ".join(sentences)
 
 
 def sensitivity_section(ctx: ReportContext) -> str:
@@ -69,6 +102,9 @@ def sensitivity_section(ctx: ReportContext) -> str:
             )
         )
         parts.append("\n".join(rows))
+        changed = prior_changes_text(ctx)
+        if changed:
+            parts.append(changed)
     if "power_scaling" in datatree.children:
         power = power_scaling_table(datatree["power_scaling"].to_dataset())
         rows = [

@@ -26,8 +26,15 @@ class Gaussian(OutcomeFamily):
     aux: ClassVar[dict[str, str]] = {"sigma": "residual SD (outcome units)"}
 
     def check_response(self, values: pd.Series, trials: np.ndarray | None, where: str, column: str) -> list[str]:
-        """Numeric values; a trials column makes no sense here."""
-        _, problems = unit_share_problems(values, where, column)
+        """Numeric values that vary (a continuous outcome with SD 0 has no scale to fit); no trials column."""
+        numeric, problems = unit_share_problems(values, where, column)
+        seen = numeric.dropna().unique()
+        if not problems and len(seen) == 1 and numeric.notna().sum() > 1:
+            problems.append(
+                f"{where}: column '{column}' has the same value ({seen[0]:g}) in all {int(numeric.notna().sum())} "
+                f"rows: a {self.name} outcome must vary (its SD is 0, so neither its residual SD nor the priors "
+                "scaled to it can be set); check the column, or model another outcome"
+            )
         if trials is not None:
             problems.append(f"{where}: a {self.name} outcome has no trials; drop model.trials or p(..., trials)")
         return problems

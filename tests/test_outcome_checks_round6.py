@@ -33,3 +33,21 @@ def test_a_constant_continuous_outcome_is_a_data_error(tmp_path, capsys, family)
         assert code == 2, err
         assert "rows.csv: column 'score' has the same value (1) in all 40 rows" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_pareto_message_prints_the_largest_k_apart_from_its_limit() -> None:
+    """An outside review: "Pareto k > 0,66 (maks 0,66)" flagged a k that printed as the limit."""
+    from ipsbayes.diagnostics import _places_apart
+
+    assert _places_apart(0.6582, 0.6555) == 3  # 0.658 against 0.656
+    assert _places_apart(0.85, 0.66) == 2
+    assert _places_apart(0.7, 0.7) == 2
+
+
+def test_a_huge_ratio_is_written_with_an_exponent_not_with_its_neighbours_decimals() -> None:
+    """An outside review: a median odds ratio's interval printed as "1.2 to 1990438468.2" (all-zero outcome)."""
+    from ipsbayes.present.text import format_numbers
+
+    assert format_numbers([1.23, 1990438468.2], "MOR") == ["1.2", "1.99e+09"]
+    assert format_numbers([1.23, 1990438468.2], "MOR", "nb") == ["1,2", "1,99e+09"]
+    assert format_numbers([12.34, 56.78], "pp") == ["12.3", "56.8"]

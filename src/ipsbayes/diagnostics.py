@@ -412,6 +412,14 @@ def _ess_check(
     )
 
 
+def _places_apart(value: float, limit: float, least: int = 2) -> int:
+    """Decimals (at least ``least``) at which ``value`` and ``limit`` print differently, when they differ."""
+    places = least
+    while value != limit and places < least + 6 and f"{value:.{places}f}" == f"{limit:.{places}f}":
+        places += 1
+    return places
+
+
 def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list[Check]:
     """PSIS-LOO Pareto k for each observed variable (outcome, and e.g. fidelity reviews).
 
@@ -460,7 +468,9 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
         k = np.asarray(loo.pareto_k, dtype=float).ravel()
         n_bad = int((~(k <= limit)).sum())  # a k that could not be estimated (NaN) is no better than a large one
         unknown = int(np.isnan(k).sum())
-        largest = f"{np.nanmax(k):.2f}" if unknown < k.size else "nan"
+        # as many decimals as tell the largest k from the limit ("k > 0.656 (max 0.658)", not "> 0.66 (max 0.66)")
+        places = _places_apart(float(np.nanmax(k)), float(limit)) if unknown < k.size else 2
+        largest = f"{np.nanmax(k):.{places}f}" if unknown < k.size else "nan"
         if subsampled:
             observations = f"{k.size:,} subsampled observations (of {loo.n_rows:,})"
             # the elpd's SE (as exact LOO of every row would give it) and the subsampling's, side by side
@@ -479,14 +489,14 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
                 "pareto_k" if len(names) == 1 else f"pareto_k ({name})",
                 "pass" if n_bad == 0 else "warn",
                 n_bad,
-                f"warn if any k > {limit:.2f}",
-                f"{n_bad} of {observations} {'has' if n_bad == 1 else 'have'} Pareto k > {limit:.2f}"
+                f"warn if any k > {limit:.{places}f}",
+                f"{n_bad} of {observations} {'has' if n_bad == 1 else 'have'} Pareto k > {limit:.{places}f}"
                 + (f" or no estimate of k ({unknown})" if unknown else "")
                 + f" (max {largest}); elpd_loo {float(loo.elpd):.1f} ({se}), p_loo {float(loo.p):.1f}",
                 advice=advice_for("pareto_k", "warn" if n_bad else "pass"),
                 note=note,
                 message_nb=decimal_commas(
-                    f"{n_bad} av {observations_nb} har Pareto k > {limit:.2f}"
+                    f"{n_bad} av {observations_nb} har Pareto k > {limit:.{places}f}"
                     + (f" eller ikke noe estimat av k ({unknown})" if unknown else "")
                     + f" (maks {largest}); elpd_loo {float(loo.elpd):.1f} ({se_nb}), p_loo {float(loo.p):.1f}"
                 ),

@@ -163,6 +163,11 @@ def localise(text: str, language: str) -> str:
     return text.replace(",", THIN_SPACE).replace(".", ",")
 
 
+#: numbers (other than %, pp, months) at least this large are written with three significant digits and an
+#: exponent whatever decimals their neighbours share
+HUGE = 1e6
+
+
 def format_number(value: float | None, unit: str, language: str = "en", decimals: int | None = None) -> str:
     """Round for reading: one decimal for %/pp/months, three significant digits otherwise.
 
@@ -182,7 +187,9 @@ def format_number(value: float | None, unit: str, language: str = "en", decimals
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     value = float(value)
-    if decimals is not None:
+    if abs(value) >= HUGE and unit not in ONE_DECIMAL:  # an odds ratio of a degenerate fit: 1.99e+09, not 1990438468.2
+        text = f"{value:.3g}"
+    elif decimals is not None:
         text = f"{value:,.{max(decimals, 0)}f}" if unit in ONE_DECIMAL else f"{value:.{max(decimals, 0)}f}"
     elif unit in ONE_DECIMAL:
         text = f"{value:,.1f}"

@@ -51,3 +51,27 @@ def test_a_huge_ratio_is_written_with_an_exponent_not_with_its_neighbours_decima
     assert format_numbers([1.23, 1990438468.2], "MOR") == ["1.2", "1.99e+09"]
     assert format_numbers([1.23, 1990438468.2], "MOR", "nb") == ["1,2", "1,99e+09"]
     assert format_numbers([12.34, 56.78], "pp") == ["12.3", "56.8"]
+
+
+def test_a_group_level_predictor_varying_within_groups_is_told_in_the_designs_words(tmp_path, capsys) -> None:
+    """An outside review: "varies within 4 county(s) ... (or put it in the services table)" in a county design."""
+    rng = np.random.default_rng(1)
+    county = np.repeat(list("ABCD"), 10)
+    pd.DataFrame({"y": rng.integers(0, 2, 40), "age": rng.normal(50, 5, 40).round(1), "county": county}).to_csv(
+        tmp_path / "rows.csv", index=False
+    )
+    raw = {
+        "name": "county",
+        "data": {"main": "rows.csv"},
+        "model": {
+            "kind": "multilevel",
+            "formula": "y ~ age + (1 | county)",
+            "family": "bernoulli",
+            "group_predictors": {"age": "county"},
+        },
+    }
+    (tmp_path / "c.toml").write_text(tomli_w.dumps(raw))
+    assert main(["check", str(tmp_path / "c.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "'age' is a county-level predictor but varies within 4 counties, e.g. county A" in err
+    assert "(or put it in a table with one row per county)" in err and "services" not in err

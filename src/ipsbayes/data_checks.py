@@ -265,8 +265,8 @@ def varying_within(table: Table, group: str, columns: Iterable[str]) -> list[str
             rows = table.frame[group] == first
             problems.append(
                 f"{table.where}: '{column}' is a {group}-level predictor but varies within "
-                f"{len(varying)} {group}(s), e.g. {group} {first} at {example_rows(rows)}; "
-                f"give one value per {group} (or put it in the services table)"
+                f"{len(varying)} {group if len(varying) == 1 else regular_plural(group, 'en')}, e.g. {group} {first} "
+                f"at {example_rows(rows)}; give one value per {group} (or put it in a table with one row per {group})"
             )
     return problems
 

@@ -81,7 +81,9 @@ def norwegian(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "outcome_unit_nb": "poeng",
         "vocabulary": {"unit": "pupil", "unit_nb": "elev", "school": "county", "school_nb": "fylke"},
     }
-    return _fit(tmp_path_factory.mktemp("words") / "nb", frame, model, {"language": "nb"})
+    return _fit(
+        tmp_path_factory.mktemp("words") / "nb", frame, model, {"language": "nb", "labels": {"tutoring": "leksehjelp"}}
+    )
 
 
 def test_english_plurals_are_regular_and_the_unit_counts(english: Path) -> None:
@@ -112,3 +114,12 @@ def test_norwegian_group_sentences_need_no_gender(norwegian: Path) -> None:
     text = (norwegian / "report.md").read_text()
     assert "med den anslåtte effekten per fylke" in text and "hvor langt nye fylker ville ligge" in text
     assert not re.search(r"\bhver fylkes\b|\ben ny fylke\b", text)
+
+
+def test_a_labelled_contrast_reads_the_same_in_text_figure_and_norwegian_tables(norwegian: Path) -> None:
+    """The review: the forest said "leksehjelp: 1 mot 0" beside text saying "ja mot nei"; summary_nb.csv said "tutoring"."""
+    assert "Leksehjelp: ja mot nei" in (norwegian / "report.md").read_text()
+    forest = _svg_texts(norwegian / "figures" / "effects_forest.svg")
+    assert "leksehjelp: ja mot nei" in forest and not any("1 mot 0" in t for t in forest)
+    table = (norwegian / "summary_nb.csv").read_text(encoding="utf-8-sig")
+    assert ";leksehjelp: ja mot nei;" in table and "tutoring" not in table

@@ -17,7 +17,7 @@ from ipsbayes.present.common import (
     withheld_shares_note,
 )
 from ipsbayes.present.phrases import Effect, amount, estimate, sd_of_contrast, term_of_contrast
-from ipsbayes.present.style import contrast_label, median, pointrange
+from ipsbayes.present.style import median, pointrange
 from ipsbayes.present.text import escape_md
 
 
@@ -305,7 +305,7 @@ def focus_drivers(ctx: ReportContext) -> tuple[Figure, str]:
     estimands, style = ctx.estimands, ctx.style
     effects = estimands["focus_ame"]
     order = np.argsort(np.abs(median(effects)))  # largest at the top
-    labels = [contrast_label(ctx, str(c)) for c in effects["contrast"].values]
+    labels = [ctx.label(str(c)) for c in effects["contrast"].values]
     fig, ax = style.subplots(0.3 * len(labels) + 1.3)
     y = np.arange(len(order))
     pointrange(ax, effects, y, style, "#2ca02c", order=order, label=style.median_and_interval)

@@ -401,8 +401,6 @@ def services_section(ctx: ReportContext) -> str:
 
 def hazard_ratio_section(ctx: ReportContext) -> str:
     """Table of hazard odds ratios per target and predictor."""
-    from ipsbayes.present.style import contrast_label
-
     rows = [
         ctx.text(
             "| Target | Predictor | Hazard odds ratio | P(> 1) |", "| Mål | Forklaringsvariabel | Oddsratio | P(> 1) |"
@@ -414,7 +412,7 @@ def hazard_ratio_section(ctx: ReportContext) -> str:
         for term in values["term"].values:
             effect = ctx.effect("hazard_odds_ratio", target=target, term=term)
             rows.append(
-                f"| {escape_md(target_label(ctx, target))} | {escape_md(contrast_label(ctx, str(term)))} | "
+                f"| {escape_md(target_label(ctx, target))} | {escape_md(ctx.label(str(term)))} | "
                 f"{estimate(effect, ctx.style, ctx.language)} | {ctx.probability(effect.p_up)} |"
             )
     intro = ctx.text(

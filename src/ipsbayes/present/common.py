@@ -13,7 +13,7 @@ from ipsbayes.present.answers import threshold_amount
 from ipsbayes.present.cells import ObservedShares, publishable_shares
 from ipsbayes.present.context import ReportContext
 from ipsbayes.present.phrases import Effect, amount, estimate, spoken_unit, term_of_contrast
-from ipsbayes.present.style import Style, contrast_label, median, pointrange
+from ipsbayes.present.style import Style, median, pointrange
 from ipsbayes.present.text import escape_md, unit_of
 
 
@@ -481,7 +481,7 @@ def effects_forest(ctx: ReportContext) -> tuple[Figure, str]:
     extra = [d for d in effects.dims if d not in ("chain", "draw")]
     rows, panels = extra[0], (extra[1] if len(extra) > 1 else None)
     keys = [str(k) for k in effects[panels].values] if panels else [None]
-    labels = [contrast_label(ctx, str(v)) for v in effects[rows].values]
+    labels = [ctx.label(str(v)) for v in effects[rows].values]  # as the text writes them ("yes vs no")
     size = np.abs(effects.median(["chain", "draw"])).values
     order = np.argsort(size.max(axis=1) if size.ndim > 1 else size)  # largest effect at the top
     y = np.arange(len(order))

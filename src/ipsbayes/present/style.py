@@ -111,25 +111,6 @@ class Style:
         return ci.sel(ci_bound="lower").values, ci.sel(ci_bound="upper").values
 
 
-def contrast_label(ctx: Any, text: str) -> str:
-    """A readable contrast or term label: ``"gender: male vs female"`` with each name through ``ctx.label``.
-
-    Handles the forms model families use for contrasts and coefficients (``variable``,
-    ``variable: +1 SD (5.1)``, ``variable: level vs reference``, ``variable[level]``).
-    """
-    text = str(text)
-    if "[" in text and text.endswith("]") and ": " not in text:
-        variable, level = text[:-1].split("[", 1)
-        return f"{ctx.label(variable)}: {ctx.label(level)}"
-    if ": " not in text:
-        return ctx.label(text)
-    variable, rest = text.split(": ", 1)
-    if " vs " in rest:
-        high, low = rest.split(" vs ", 1)
-        rest = ctx.text(f"{ctx.label(high)} vs {ctx.label(low)}", f"{ctx.label(high)} mot {ctx.label(low)}")
-    return f"{ctx.label(variable)}: {rest}"
-
-
 def pointrange(
     ax: Any,
     values: xr.DataArray,

@@ -276,7 +276,8 @@ def write_tables(folder: Path, datatree: xr.DataTree, summary: pd.DataFrame, set
     """
     (folder / "summary.csv").write_text(csv_with_header(summary, settings.interval_kind, settings.interval_prob))
     estimands = datatree["estimands"].to_dataset() if "estimands" in datatree.children else xr.Dataset()
-    summary_nb = labelled(summary, estimands, "nb")
+    labels_nb = settings.labels if settings.language == "nb" else None  # [report.labels] are in the report's language
+    summary_nb = labelled(summary, estimands, "nb", labels_nb)
     (folder / "summary_nb.csv").write_bytes(csv_nb(summary_nb))
     (folder / "summary_columns.csv").write_text(csv_text(columns_table(summary)))
     tables: dict[str, pd.DataFrame] = {}
@@ -290,7 +291,7 @@ def write_tables(folder: Path, datatree: xr.DataTree, summary: pd.DataFrame, set
         (folder / "tables").mkdir(exist_ok=True)
         for name, table in tables.items():
             (folder / "tables" / f"{name}.csv").write_text(csv_text(table))
-            (folder / "tables" / f"{name}_nb.csv").write_bytes(csv_nb(labelled(table, estimands, "nb")))
+            (folder / "tables" / f"{name}_nb.csv").write_bytes(csv_nb(labelled(table, estimands, "nb", labels_nb)))
     columns = pd.concat([columns_table(t) for t in (summary, *tables.values())]).drop_duplicates("column")
     write_xlsx(
         folder / "summary.xlsx",

@@ -281,18 +281,23 @@ def _element_nb(text: object, words: Mapping[str, str]) -> object:
     return readable(text, words, "nb") if isinstance(text, str) and text else text
 
 
-def labelled(table: pd.DataFrame, estimands: xr.Dataset, language: str) -> pd.DataFrame:
+def labelled(
+    table: pd.DataFrame, estimands: xr.Dataset, language: str, labels: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """``table`` with its ``label`` and ``unit`` columns in ``language`` (``label_nb``, ``unit_nb`` in Norwegian).
 
     Rows whose estimand is unknown, or was written before estimands carried ``label_nb``, keep
     the English label; unit codes without a Norwegian name (%, pp, OR) stay as they are;
     ``summary.csv`` itself always keeps the English labels and unit codes. The family's
-    vocabulary goes with the table (``table.attrs["words"]``) for :func:`norwegian`.
+    vocabulary goes with the table (``table.attrs["words"]``) for :func:`norwegian`, with ``labels``
+    (``[report.labels]`` when they are written in ``language``) before it: ``treat: ja mot nei`` reads
+    ``oppfølgingsteam: ja mot nei``.
     """
     if language == "en" or "label" not in table or "estimand" not in table:
         return table
     table = table.copy()
-    table.attrs["words"] = words = vocabulary_of(estimands) | {w: w for w in verbatim_words(estimands)}  # "2.1"
+    words = vocabulary_of(estimands) | {w: w for w in verbatim_words(estimands)} | dict(labels or {})  # "2.1" as is
+    table.attrs["words"] = words
 
     def label_in(name: str, label: str) -> str:  # an estimand, or one element of it ("category_share[work]")
         if name in estimands.data_vars:

@@ -117,7 +117,7 @@ def test_norwegian_group_sentences_need_no_gender(norwegian: Path) -> None:
 
 
 def test_a_labelled_contrast_reads_the_same_in_text_figure_and_norwegian_tables(norwegian: Path) -> None:
-    """The review: the forest said "leksehjelp: 1 mot 0" beside text saying "ja mot nei"; summary_nb.csv said "tutoring"."""
+    """The review: the forest said "1 mot 0" beside text saying "ja mot nei"; summary_nb.csv said "tutoring"."""
     assert "Leksehjelp: ja mot nei" in (norwegian / "report.md").read_text()
     forest = _svg_texts(norwegian / "figures" / "effects_forest.svg")
     assert "leksehjelp: ja mot nei" in forest and not any("1 mot 0" in t for t in forest)

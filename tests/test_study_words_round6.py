@@ -123,3 +123,10 @@ def test_a_labelled_contrast_reads_the_same_in_text_figure_and_norwegian_tables(
     assert "leksehjelp: ja mot nei" in forest and not any("1 mot 0" in t for t in forest)
     table = (norwegian / "summary_nb.csv").read_text(encoding="utf-8-sig")
     assert ";leksehjelp: ja mot nei;" in table and "tutoring" not in table
+
+
+def test_loo_on_collapsed_rows_says_what_a_row_is(english: Path) -> None:
+    """The review's run: "1 of 36 observations has Pareto k" for 360 patients (rows collapsed to 36 patterns)."""
+    diagnostics = (english / "diagnostics.json").read_text()
+    assert "of 36 binomial rows (360 rows collapsed by identical predictors and groups" in diagnostics
+    assert "of 36 observations" not in diagnostics

@@ -484,6 +484,18 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
         else:
             observations, se, note = f"{k.size} observations", f"SE {float(loo.se):.1f}", ("", "")
             observations_nb, se_nb = f"{k.size} observasjoner", se
+        collapsed = (
+            datatree["observed_data"].attrs.get("collapsed_from") if "observed_data" in datatree.children else None
+        )
+        if collapsed and not subsampled:  # each LOO row is a pattern of identical rows: say so, and what it leaves out
+            observations = (
+                f"{k.size} binomial rows ({int(collapsed):,} rows collapsed by identical predictors and groups; LOO "
+                "leaves out one such row, all its rows at once)"
+            )
+            observations_nb = (
+                f"{k.size} binomiske rader ({int(collapsed):,} rader slått sammen etter like prediktorer og grupper; "
+                "LOO utelater én slik rad, alle radene i den samtidig)"
+            ).replace(f"{int(collapsed):,}", f"{int(collapsed):,}".replace(",", " "))
         checks.append(
             Check(
                 "pareto_k" if len(names) == 1 else f"pareto_k ({name})",

@@ -239,6 +239,8 @@ def fit(
     except InitialPointError as exc:
         raise _initial_point_error(family, exc.names) from exc
     timings |= sampled.timings
+    if data.info.get("collapsed_from") and "observed_data" in sampled.datatree.children:  # LOO's rows are patterns
+        sampled.datatree["observed_data"].attrs["collapsed_from"] = int(data.info["collapsed_from"])
     with chunks.threads(sampled.settings["cores"]):  # the sampler's cores are free again: its chains are done
         estimands, diagnostics = _estimands_and_diagnostics(family, spec, config, data, sampled.datatree, timings)
     progress_stage.done("estimands and diagnostics")

@@ -156,6 +156,6 @@ def test_a_predictor_varying_within_a_factor_of_two_columns_is_named_by_the_fact
     frame = pd.DataFrame({"school": ["a", "a", "b", "b"], "class": [1, 1, 1, 1], "size": [20, 21, 30, 30]})
     table = Table(frame, tmp_path / "pupils.csv", "participants")
     (problem,) = varying_within_factor(table, ["school", "class"], "school:class", "size")
-    assert "'size' is a school:class-level predictor but varies within 1 school:class(s)" in problem
+    assert "'size' is a school:class-level predictor but varies within 1 school:class, e.g." in problem
     assert "e.g. school:class a:1" in problem
     assert varying_within_factor(table, ["school"], "school", "class") == []  # constant within each school

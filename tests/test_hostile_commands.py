@@ -286,11 +286,15 @@ def test_cli_size_limits_are_the_design_commands() -> None:
 )
 def test_design_table_sizes_and_trials_have_limits(table: dict, words: str, make_config) -> None:
     from ipsbayes.assurance import parse_design
-    from ipsbayes.runner import check
+    from ipsbayes.runner import check, validate_config
 
-    plan = check(make_config("rij_cace", data=RIJ_DATA, **CHEAP, design=table))
+    config = make_config("rij_cace", data=RIJ_DATA, **CHEAP, design=table)
+    with pytest.raises(ConfigError) as info:  # `ipsbayes check` meets it too (an outside review: it said "valid")
+        check(config)
+    assert words in str(info.value)
+    run_config, family, spec, _ = validate_config(config)
     with pytest.raises(ConfigError) as info:
-        parse_design(plan.config, plan.family, plan.spec, "rij.toml")
+        parse_design(run_config, family, spec, "rij.toml")
     assert words in str(info.value)
 
 

@@ -314,6 +314,9 @@ def _log_to_stderr(quiet: bool) -> logging.Handler:
     if not quiet:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    # a font matplotlib's cache lacks (another install's cache without STIX) falls back to DejaVu Sans; its
+    # "findfont: ... not found" line, once per figure text, says nothing a user can act on
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     return handler
 
 
@@ -427,6 +430,12 @@ def _check(config: Path) -> int:
         from ipsbayes.sampling import resolve_settings
 
     plan = check(config)
+    if plan.config.validation.design and plan.config.validation.truth:  # what `ipsbayes validate` would meet
+        from ipsbayes.errors import ConfigError
+        from ipsbayes.validation import coverage_problems
+
+        if problems := coverage_problems(plan.config, plan.family, plan.spec, str(config)):
+            raise ConfigError(f"Invalid [validation] in {config}", problems)
     dims = ", ".join(f"{k}={len(v)}" for k, v in plan.data.coords.items())
     if (blocks := plan.data.info.get("blocks")) is not None:  # multilevel: grouping factors, then the X columns
         sizes = {f: len(plan.data.coords[f]) for f in dict.fromkeys(b.dim for b in blocks)}

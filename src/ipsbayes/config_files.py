@@ -86,9 +86,30 @@ def read_toml(path: Path) -> dict[str, Any]:
             "as Latin-1 or Windows-1252: save it as UTF-8 (in most editors: Save as... > Encoding: UTF-8)"
         ) from None
     try:
-        return tomllib.loads(text)
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    if nul := [key for key, value in _strings(raw) if "\x00" in key or "\x00" in value]:
+        raise ConfigError(
+            f"{path}: {', '.join(repr(k) for k in nul[:5])} {'holds' if len(nul) == 1 else 'hold'} a NUL character "
+            "(\\u0000), which no file name, column or label can contain; remove it"
+        )
+    return raw
+
+
+def _strings(node: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Every (dotted key, string value) of a parsed TOML document, keys themselves included as values."""
+    out: list[tuple[str, str]] = []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for key, value in items:
+        dotted = f"{prefix}{key}" if isinstance(node, dict) else f"{prefix[:-1]}[{key}]"
+        if isinstance(value, str):
+            out.append((dotted, value))
+        elif isinstance(value, dict | list):
+            out += _strings(value, f"{dotted}.")
+        if isinstance(node, dict):
+            out.append((dotted, ""))  # the key itself
+    return out
 
 
 __all__ = ["expand_home", "not_a_regular_file", "read_toml"]

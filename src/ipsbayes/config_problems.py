@@ -214,6 +214,7 @@ _TYPE_WORDS = {
     "list_type": "a list",
     "tuple_type": "a list",
     "literal_error": "one of the listed values",
+    "path_type": "a file path in quotes",
 }
 
 

@@ -195,6 +195,13 @@ def read_table(
                 f'{path}: a double quote (") opens a quoted field that never closes{row}; close the quote, or '
                 'remove it (a quote inside a field is written twice: "")'
             ) from exc
+        fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", cause)
+        if fields:  # pandas counts file lines from 1, the header included
+            expected, line, saw = (int(g) for g in fields.groups())
+            raise DataError(
+                f"{path}: data row {line - 1} (line {line} of the file) has {saw} fields where the rows above have "
+                f"{expected}; remove the extra field, or quote a value that holds the separator"
+            ) from exc
         raise DataError(f"{path}: could not be read as {suffix[1:]}: {cause}") from exc
     repeated = repeated_names(header)
     if repeated:

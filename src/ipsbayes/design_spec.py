@@ -82,8 +82,13 @@ class DesignSpec(_Strict):
         return sorted(set(value))
 
 
-def parse_design(config: RunConfig, family: ModelFamily, spec: ModelSpec, where: str) -> DesignSpec:
-    """Validate ``[design]`` against the model: estimand, parameter names, prior sets, run folder; one error."""
+def parse_design(
+    config: RunConfig, family: ModelFamily, spec: ModelSpec, where: str, *, run_needed: bool = True
+) -> DesignSpec:
+    """Validate ``[design]`` against the model: estimand, parameter names, prior sets, run folder; one error.
+
+    ``run_needed`` False (``ipsbayes check``): the ``design.posterior_run`` folder may not exist yet.
+    """
     raw = getattr(config, "design", None) or {}
     if not raw:
         raise ConfigError(f"{where}: no [design] table; add one (see README, 'Planning the next trial')")
@@ -137,7 +142,7 @@ def parse_design(config: RunConfig, family: ModelFamily, spec: ModelSpec, where:
                     f"{on} scale; a design prior's draws are used as the model's own parameters, so state it on "
                     "the model's scale (without 'on')"
                 )
-    if design.posterior_run is not None:
+    if design.posterior_run is not None and run_needed:
         folder = config.resolve(design.posterior_run)
         if not (folder / "posterior.nc").is_file():
             problems.append(f"{where}: key 'design.posterior_run': no posterior.nc in {folder}")

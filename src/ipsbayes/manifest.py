@@ -82,19 +82,20 @@ def file_record(path: Path, *, mtime: bool = True) -> dict[str, Any]:
 
 
 def file_changed(path: Path, record: Mapping[str, Any] | None) -> bool:
-    """Whether ``path`` differs from ``record`` (False without a record: an older manifest cannot tell).
+    """Whether ``path`` differs from ``record``.
 
     Same size and modification time: unchanged, without reading the file. Otherwise the
     SHA-256 decides (a copy or a ``git checkout`` of an unchanged file keeps its hash); a
     file recorded without one (larger than :data:`HASH_LIMIT_BYTES`) counts as changed.
-    A symbolic link or a folder where ipsbayes wrote a file counts as changed.
+    A symbolic link or a folder where ipsbayes wrote a file counts as changed, and so does a file
+    without a record (a manifest without records cannot show it unchanged: it is kept, not replaced).
     """
-    if not record:
-        return False
     try:
         info = path.lstat()
     except FileNotFoundError:
         return False  # nothing there to lose
+    if not record:
+        return True
     if info.st_size != record.get("size") or stat.S_ISREG(info.st_mode) != ("sha256" in record):
         return True
     if record.get("mtime_ns") == info.st_mtime_ns:

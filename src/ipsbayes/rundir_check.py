@@ -54,10 +54,17 @@ def check_run_folder(path: Path | str) -> Run:
         raise OutputError(str(exc)) from exc
     # readable, but are the numbers those ipsbayes computed? A changed posterior.nc or diagnostics.json (by the
     # SHA-256 the manifest records; a file too large to hash is trusted by size) is refused
+    unrecorded = [name for name in NUMBER_FILES if not manifest.records.get(name)]
+    if unrecorded:  # nothing shows the numbers are those ipsbayes wrote
+        raise OutputError(
+            f"{folder}: {MANIFEST_NAME} has no record (size and SHA-256) of {', '.join(unrecorded)}, so nothing shows "
+            "they hold the numbers ipsbayes computed; `ipsbayes report` publishes only those. Run the config again "
+            "to write a new run folder."
+        )
     altered = [
         name
         for name in NUMBER_FILES
-        if "sha256" in manifest.records.get(name, {}) and file_changed(folder / name, manifest.records[name])
+        if "sha256" in manifest.records[name] and file_changed(folder / name, manifest.records[name])
     ]
     if altered:
         raise OutputError(
@@ -74,6 +81,7 @@ def check_run_folder(path: Path | str) -> Run:
             raise TypeError("provenance.json does not hold a table")
         _same_kind(folder, run)
         _same_run_config(folder, run)
+        _known_thresholds(folder, run)
     except ValidationError as exc:
         raise OutputError(
             f"{folder / 'config.toml'} is not a valid run config any more",
@@ -115,6 +123,31 @@ def _same_run_config(folder: Path, run: Run) -> None:
             f"{folder / 'config.toml'}: {shown} changed since the run (posterior.nc records the config it was "
             "fitted with); the report would publish settings the numbers did not come from. Only [report] may be "
             "edited before `ipsbayes report`: put the rest back, or fit the edited config with `ipsbayes run`"
+        )
+
+
+def _known_thresholds(folder: Path, run: Run) -> None:
+    """Raise OutputError when an edited ``[report.thresholds]`` names an estimand the run does not have.
+
+    ``ipsbayes check`` refuses such a key before a fit; re-rendering would drop it without a word (a
+    misspelled ``caec`` for ``cace`` lost the report's P(> threshold) column). Keys the run was fitted
+    with are kept as they were accepted then.
+    """
+    from ipsbayes.errors import did_you_mean
+
+    estimands = run.datatree["estimands"].to_dataset() if "estimands" in run.datatree.children else None
+    if estimands is None:
+        return
+    recorded = run.datatree.attrs.get("config_toml")
+    fitted_with = tomllib.loads(recorded).get("report", {}).get("thresholds", {}) if isinstance(recorded, str) else {}
+    valid = [str(name) for name in estimands.data_vars]
+    unknown = [
+        key for key in (run.config.get("report", {}).get("thresholds") or {}) if key not in {*valid, *fitted_with}
+    ]
+    if unknown:
+        raise OutputError(
+            f"{folder / 'config.toml'}: [report.thresholds] names no estimand of this run",
+            [f"unknown estimand '{key}'{did_you_mean(key, valid)}; valid: {', '.join(valid)}" for key in unknown],
         )
 
 

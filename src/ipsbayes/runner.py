@@ -145,6 +145,10 @@ def check(source: Path | str | dict[str, Any] | RunConfig, *, sampling_follows: 
     timings: dict[str, float] = {}
     started = time.perf_counter()
     config, family, spec, priors = validate_config(source)
+    if getattr(config, "design", None):  # `ipsbayes design` reads it: a typo there fails here, not after a run
+        from ipsbayes.design_spec import parse_design
+
+        parse_design(config, family, spec, str(config.source or "config"), run_needed=False)
     bundle = read_bundle(config)
     timings["read_data"] = time.perf_counter() - started
     started = time.perf_counter()

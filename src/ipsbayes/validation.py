@@ -36,7 +36,7 @@ import xarray as xr
 from ipsbayes.config import RunConfig
 from ipsbayes.dask_pool import check_scheduler_address, check_scheduler_answers, run_tasks
 from ipsbayes.data import DataBundle, Table
-from ipsbayes.errors import ConfigError
+from ipsbayes.errors import ConfigError, DataError, did_you_mean
 from ipsbayes.models import ModelData, ModelFamily, ModelSpec
 from ipsbayes.pipeline import fit, prepare
 from ipsbayes.priors import PriorSet
@@ -70,6 +70,50 @@ def lookup(truth: dict[str, Any], dotted: str) -> float:
     for part in _split_dotted(dotted):
         node = node[int(part)] if isinstance(node, list) else node[part]
     return float(node)
+
+
+def coverage_problems(config: RunConfig, family: ModelFamily, spec: ModelSpec, where: str) -> list[str]:
+    """What would make every coverage fit of ``ipsbayes validate`` fail, found from one simulated data set.
+
+    The design's simulator runs once (numpy only, no fit): each ``[validation.truth]`` entry must name an
+    estimand of this model and a value in the simulator's truth, and the simulated tables must fit the
+    model (a CACE config given ``design = "ipsung"`` does not).
+    """
+    from ipsbayes.simulate import simulate
+
+    settings = config.validation
+    if settings.design is None or not settings.truth:
+        return []
+    problems = []
+    estimands = family.estimand_names(spec)
+    for key in settings.truth:
+        name = key.partition("[")[0]
+        if name not in estimands:
+            problems.append(
+                f"{where}: key 'validation.truth.{key}': unknown estimand '{name}'{did_you_mean(name, estimands)}; "
+                f"valid: {', '.join(estimands)}"
+            )
+    try:
+        tables, truth = simulate(settings.design, 1, options=settings.options)
+    except ConfigError as exc:
+        return [*problems, f"{where}: [validation] {exc.headline}", *exc.problems]
+    for key, dotted in settings.truth.items():
+        try:
+            lookup(truth, dotted)
+        except (KeyError, IndexError, ValueError, TypeError):
+            top = ", ".join(str(k) for k in truth) if isinstance(truth, dict) else ""
+            problems.append(
+                f"{where}: key 'validation.truth.{key}': '{dotted}' is not a number in the '{settings.design}' "
+                f"simulator's truth.json (its top-level keys: {top})"
+            )
+    try:
+        prepare(family, bundle_from_tables(tables, f"simulated {settings.design}"), spec, config)
+    except (ConfigError, DataError) as exc:
+        first = exc.problems[0] if exc.problems else exc.headline
+        problems.append(
+            f"{where}: key 'validation.design': data simulated by '{settings.design}' do not fit this model ({first})"
+        )
+    return problems
 
 
 def _split_dotted(dotted: str) -> list[str]:
@@ -333,6 +377,8 @@ def validate(
         make_design(settings.design, settings.options)
     except ConfigError as exc:
         raise ConfigError(f"{config_path}: [validation] {exc.headline}", exc.problems) from None
+    if problems := coverage_problems(config, family, spec, str(config_path)):  # else every coverage fit would fail
+        raise ConfigError(f"Invalid [validation] in {config_path}", problems)
     k = settings.datasets if datasets is None else datasets
     run_sbc = settings.sbc if sbc is None else sbc
     fit_config = config.with_overrides(profile=profile, cores=1)

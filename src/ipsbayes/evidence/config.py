@@ -110,6 +110,13 @@ class OutputSpec(_Strict):
     base_set: str = Field("weakly_informative", description="prior set the other parameters are copied from")
     folder: Path | None = Field(None, description="report folder (default runs/<name>)")
 
+    @field_validator("prior_set", "folder", mode="before")
+    @classmethod
+    def _not_blank(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():  # Path("") would read as the current folder, "."
+            raise ValueError("give a path, not an empty string (leave the key out for none)")
+        return value
+
 
 class MapConfig(_Strict):
     """A validated map-prior config."""
@@ -185,8 +192,14 @@ def load_map_config(path: Path | str) -> MapConfig:
     target = config.output.prior_set
     if target is not None:
         resolved = config.resolve(target)
-        if resolved.suffix != ".toml":
-            problems.append(f"{path}: key 'output.prior_set' must end in .toml, got {target}")
+        blocking = next((p for p in resolved.parents if p.exists() and not p.is_dir()), None)
+        if not str(target).strip() or resolved.suffix != ".toml":
+            problems.append(f"{path}: key 'output.prior_set' must be a file name ending in .toml, got {str(target)!r}")
+        elif blocking is not None:
+            problems.append(
+                f"{path}: key 'output.prior_set': {blocking} is a file, so {resolved} cannot be written under it; "
+                "give a path inside a folder"
+            )
         elif resolved.exists() and not resolved.is_file():
             problems.append(f"{path}: key 'output.prior_set': {resolved} exists and is not a regular file")
         elif resolved.exists() and (why := written_unchanged(resolved)):

@@ -173,6 +173,9 @@ class CompetingOutcomes(ModelFamily):
         if services is not None:
             problems += handle_missing(services, [spec.service, *from_services], "error", bundle)
             problems += unmatched_keys(participants, services, spec.service)
+        raise_if(
+            problems, "The data cannot be used as they are"
+        )  # a missing outcome is named before its labels are read
         labels = participants.frame[parts.response].astype(str)
         unknown = ~labels.isin(spec.categories)
         if unknown.any():

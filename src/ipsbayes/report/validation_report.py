@@ -57,7 +57,9 @@ def coverage_figure(coverage: pd.DataFrame, path: Path) -> None:
     data = coverage[coverage["study"] == "coverage"]
     fig, ax = plt.subplots(figsize=(6.5, 5))
     quantities = list(dict.fromkeys(data["quantity"]))
-    offsets = np.linspace(-0.012, 0.012, max(len(quantities), 1))
+    offsets = np.linspace(-0.012, 0.012, len(quantities)) if len(quantities) > 1 else np.zeros(len(quantities))
+    if not quantities:  # every coverage fit failed: fits.csv says why
+        ax.text(0.7, 0.7, "No coverage fit succeeded:\nsee fits.csv for the errors", ha="center", va="center")
     for offset, quantity in zip(offsets, quantities, strict=True):
         rows = data[data["quantity"] == quantity]
         ax.errorbar(
@@ -67,7 +69,8 @@ def coverage_figure(coverage: pd.DataFrame, path: Path) -> None:
     ax.set_xlabel("Nominal interval probability")
     ax.set_ylabel("Share of data sets whose interval contains the truth")
     ax.set_title("Interval coverage (error bars: +/- 2 Monte Carlo SE)")
-    ax.legend(fontsize=7)
+    if quantities:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -7,6 +7,7 @@ The sampling tests use a cheap configuration (one size, 8-30 simulated trials, t
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -16,13 +17,19 @@ import xarray as xr
 from ipsbayes.assurance import DesignSpec, TrialJob, parse_design, shift_uptake, simulate_trial, summarise
 from ipsbayes.cli import main
 from ipsbayes.errors import ConfigError
-from ipsbayes.runner import check
+from ipsbayes.runner import check, validate_config
 
 CHEAP = {"sampler.profile": "ci", "sensitivity.prior_sets": [], "sensitivity.variants": {}}
 
 
 def plan_with(make_config, **design):
     return check(make_config("rij_cace", **CHEAP, design=design))
+
+
+def spec_with(make_config, **design):
+    """Config, family and spec of the rij config with ``design``, without ``check`` (which refuses a bad [design])."""
+    config, family, spec, _ = validate_config(make_config("rij_cace", **CHEAP, design=design))
+    return SimpleNamespace(config=config, family=family, spec=spec)
 
 
 @pytest.mark.parametrize(
@@ -44,10 +51,14 @@ def plan_with(make_config, **design):
     ],
 )
 def test_design_table_problems_are_named(make_config, design: dict, message: str) -> None:
-    plan = plan_with(make_config, **design)
+    plan = spec_with(make_config, **design)
     with pytest.raises(ConfigError) as info:
         parse_design(plan.config, plan.family, plan.spec, "rij.toml")
     assert message in str(info.value)
+    if design and "posterior_run" not in design:  # `ipsbayes check` refuses it too (the run folder may come later)
+        with pytest.raises(ConfigError) as info:
+            plan_with(make_config, **design)
+        assert message in str(info.value)
 
 
 def test_cli_errors_exit_2(make_config, capsys, tmp_path: Path) -> None:
@@ -215,11 +226,11 @@ def test_a_design_prior_stated_on_another_scale_is_refused(make_config, monkeypa
     scaled = '[complier_control_intercept]\ndist = "Beta"\nalpha = 4.0\nbeta = 16.0\non = "probability"\nsource = "t"\n'
     (folder / "onprob.toml").write_text(text[:start] + scaled + text[end:])
     monkeypatch.setenv("IPSBAYES_PRIORS", str(folder))
-    plan = plan_with(make_config, design_prior="onprob")
+    plan = spec_with(make_config, design_prior="onprob")
     with pytest.raises(ConfigError) as info:
         parse_design(plan.config, plan.family, plan.spec, "rij.toml")
     assert "prior 'complier_control_intercept' of 'onprob' is stated on the probability scale" in str(info.value)
-    assert parse_design(plan_with(make_config, design_prior="ips_map").config, plan.family, plan.spec, "t")
+    assert parse_design(spec_with(make_config, design_prior="ips_map").config, plan.family, plan.spec, "t")
 
 
 def test_a_pinned_vector_parameter_keeps_its_dims(make_config) -> None:

@@ -85,7 +85,10 @@ def test_the_focus_predictor_is_answered_with_its_probabilities_and_follows_the_
 
 def test_without_focus_the_sentence_says_which_rule_chose_the_predictor(tmp_path) -> None:
     with_threshold = _answer(_run(tmp_path / "threshold", 1.0, None))
-    assert "is the most likely to change the expected reading score by more than 2 points" in with_threshold
+    assert (
+        "has the highest probability of changing the expected reading score by more than 2 points in the direction "
+        "of its median" in with_threshold
+    )
     assert "The probability that" in with_threshold
     by_size = _answer(_run(tmp_path / "size", 1.0, None, threshold=None))
     assert "the largest difference in the expected reading score goes with" in by_size

@@ -43,6 +43,10 @@ def _cli(args: list[object], capsys) -> tuple[int, str]:
         ),
         ({"validation.design": "ipsung"}, "key 'validation.design': data simulated by 'ipsung' do not fit this model"),
         ({"validation.truth.caec": "sample.cace_pp"}, "unknown estimand 'caec' (did you mean 'cace'?)"),
+        (
+            {"validation.truth": {"cace[age: +1 SD (4.39)]": "sample.cace_pp"}},
+            "the element names the SD of the observed data, which differs in every simulated data set",
+        ),
     ],
 )
 def test_check_and_validate_refuse_a_validation_table_every_fit_would_fail_on(
@@ -146,4 +150,12 @@ def test_messages_speak_of_paths_and_rows(make_config, tmp_path, capsys) -> None
     (tmp_path / "extra.csv").write_text("\n".join(lines) + "\n")
     config = make_config("rij_cace", **CHEAP, **{"data.participants": str(tmp_path / "extra.csv")})
     code, err = _cli(["check", config], capsys)
-    assert code == 2 and "data row 4 (line 5 of the file) has" in err and "fields where the rows above have" in err
+    assert code == 2 and "data row 4 has more fields than the rows above (11)" in err
+
+
+def test_csv_row_counts_skip_blank_lines_and_follow_quoted_line_breaks(tmp_path) -> None:
+    """A review: a blank line or a quoted line break earlier in the file shifted the row named by one."""
+    from ipsbayes.data_read import longer_rows
+
+    (tmp_path / "a.csv").write_text('a,b\n1,2\n\n"x\ny",3\n4,5,6\n')
+    assert longer_rows(tmp_path / "a.csv", ",", 2) == "data row 3 has"

@@ -15,11 +15,14 @@ import tomli_w
 from ipsbayes.cli import main
 
 
-@pytest.mark.parametrize("family", ["gaussian", "student_t"])
-def test_a_constant_continuous_outcome_is_a_data_error(tmp_path, capsys, family) -> None:
+@pytest.mark.parametrize(("family", "wobble"), [("gaussian", 0.0), ("student_t", 0.0), ("gaussian", 1e-10)])
+def test_a_constant_continuous_outcome_is_a_data_error(tmp_path, capsys, family, wobble) -> None:
     rng = np.random.default_rng(0)
-    pd.DataFrame({"score": 1.0, "x": rng.normal(size=40), "school": np.repeat(list("abcd"), 10)}).to_csv(
-        tmp_path / "rows.csv", index=False
+    score = 1.0 + wobble * (
+        np.arange(40) == 3
+    )  # a review: one value 1e-10 off passed, then exit 1 at the initial point
+    pd.DataFrame({"score": score, "x": rng.normal(size=40), "school": np.repeat(list("abcd"), 10)}).to_csv(
+        tmp_path / "rows.csv", index=False, float_format="%.17g"
     )
     raw = {
         "name": "constant",
@@ -48,8 +51,10 @@ def test_a_huge_ratio_is_written_with_an_exponent_not_with_its_neighbours_decima
     """An outside review: a median odds ratio's interval printed as "1.2 to 1990438468.2" (all-zero outcome)."""
     from ipsbayes.present.text import format_numbers
 
-    assert format_numbers([1.23, 1990438468.2], "MOR") == ["1.2", "1.99e+09"]
-    assert format_numbers([1.23, 1990438468.2], "MOR", "nb") == ["1,2", "1,99e+09"]
+    assert format_numbers([1.23, 1990438468.2], "MOR") == ["1.23", "1.99e+09"]
+    assert format_numbers([1.23, 1990438468.2], "MOR", "nb") == ["1,23", "1,99e+09"]
+    # an interval prints its ends alike (a review: "896752 NOK (90% ETI 737309 to 1.06e+06 NOK)")
+    assert format_numbers([896752, 737309, 1.06e6], "NOK") == ["8.97e+05", "7.37e+05", "1.06e+06"]
     assert format_numbers([12.34, 56.78], "pp") == ["12.3", "56.8"]
 
 
@@ -75,3 +80,46 @@ def test_a_group_level_predictor_varying_within_groups_is_told_in_the_designs_wo
     err = capsys.readouterr().err
     assert "'age' is a county-level predictor but varies within 4 counties, e.g. county A" in err
     assert "(or put it in a table with one row per county)" in err and "services" not in err
+
+
+def _config(tmp_path, model: dict, frame: pd.DataFrame | None = None):
+    rng = np.random.default_rng(2)
+    if frame is None:
+        frame = pd.DataFrame(
+            {"y": rng.normal(size=40), "age": rng.normal(40, 5, 40), "school": np.repeat(list("abcd"), 10)}
+        )
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    raw = {"name": "x", "data": {"main": "rows.csv"}, "model": {"kind": "multilevel", "family": "gaussian", **model}}
+    (tmp_path / "c.toml").write_text(tomli_w.dumps(raw))
+    return tmp_path / "c.toml"
+
+
+@pytest.mark.parametrize(
+    ("model", "words"),
+    [
+        (
+            {"formula": "y ~ age + (1 | school)", "outcome_unit_nb": "poeng"},
+            "model.outcome_unit_nb needs model.outcome_unit",
+        ),
+        ({"formula": "y ~ np.where(age) + (1 | school)"}, "the formula's terms could not be evaluated"),
+        ({"formula": "y ~ np.round(age, age) + (1 | school)"}, "check each function's arguments"),
+    ],
+)
+def test_new_keys_and_functions_misused_are_config_errors(tmp_path, capsys, model, words) -> None:
+    """A review of this round: these exited 1 ("unexpected failure") or were accepted and then ignored."""
+    code = main(["check", str(_config(tmp_path, model))])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and "unexpected failure" not in err
+
+
+def test_a_unit_named_only_in_english_leaves_the_norwegian_default() -> None:
+    """A review: vocabulary.unit = "person" alone made a Norwegian report say "studiens people"."""
+    from ipsbayes.models.multilevel import Multilevel, MultilevelSpec
+
+    def words(vocabulary: dict) -> tuple:
+        found = Multilevel().vocabulary(MultilevelSpec(formula="y ~ x + (1 | g)", vocabulary=vocabulary))
+        return found.get("units"), found.get("units_nb")
+
+    assert words({"unit": "person"}) == ("people", "observasjoner")
+    assert words({"unit": "person", "unit_nb": "person"}) == ("people", "personer")
+    assert words({"unit_nb": "elev"}) == ("observations", "elever")

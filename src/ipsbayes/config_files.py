@@ -89,7 +89,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    if nul := [key for key, value in _strings(raw) if "\x00" in key or "\x00" in value]:
+    if nul := list(dict.fromkeys(key for key, value in _strings(raw) if "\x00" in key or "\x00" in value)):
         raise ConfigError(
             f"{path}: {', '.join(repr(k) for k in nul[:5])} {'holds' if len(nul) == 1 else 'hold'} a NUL character "
             "(\\u0000), which no file name, column or label can contain; remove it"

@@ -196,11 +196,11 @@ def read_table(
                 'remove it (a quote inside a field is written twice: "")'
             ) from exc
         fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", cause)
-        if fields:  # pandas counts file lines from 1, the header included
-            expected, line, saw = (int(g) for g in fields.groups())
+        if fields:  # pandas' "line" counts neither quoted line breaks nor blank lines as ours do: count again
+            expected = int(fields.group(1))
             raise DataError(
-                f"{path}: data row {line - 1} (line {line} of the file) has {saw} fields where the rows above have "
-                f"{expected}; remove the extra field, or quote a value that holds the separator"
+                f"{path}: {longer_rows(path, sep, expected)} more fields than the rows above ({expected}); remove "
+                "the extra field, or quote a value that holds the separator"
             ) from exc
         raise DataError(f"{path}: could not be read as {suffix[1:]}: {cause}") from exc
     repeated = repeated_names(header)
@@ -334,8 +334,9 @@ def unsupported_columns(table: Table, used: Collection[str]) -> list[str]:
 
 def longer_rows(path: Path, separator: str, width: int) -> str:
     """``data rows 1, 4 have`` for the rows of a CSV file with more fields than ``width`` (the header's)."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = [i for i, row in enumerate(csv.reader(handle, delimiter=separator)) if i and len(row) > width]
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # blank lines are skipped, as pandas skips them
+        records = (row for row in csv.reader(handle, delimiter=separator) if row)
+        rows = [i for i, row in enumerate(records) if i and len(row) > width]
     if not rows:
         return "a data row has"
     shown = ", ".join(str(r) for r in rows[:5]) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")

@@ -484,9 +484,8 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
         else:
             observations, se, note = f"{k.size} observations", f"SE {float(loo.se):.1f}", ("", "")
             observations_nb, se_nb = f"{k.size} observasjoner", se
-        collapsed = (
-            datatree["observed_data"].attrs.get("collapsed_from") if "observed_data" in datatree.children else None
-        )
+        observed = datatree["observed_data"] if "observed_data" in datatree.children else None
+        collapsed = observed[name].attrs.get("collapsed_from") if observed is not None and name in observed else None
         if collapsed and not subsampled:  # each LOO row is a pattern of identical rows: say so, and what it leaves out
             observations = (
                 f"{k.size} binomial rows ({int(collapsed):,} rows collapsed by identical predictors and groups; LOO "

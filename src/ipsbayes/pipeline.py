@@ -239,8 +239,10 @@ def fit(
     except InitialPointError as exc:
         raise _initial_point_error(family, exc.names) from exc
     timings |= sampled.timings
-    if data.info.get("collapsed_from") and "observed_data" in sampled.datatree.children:  # LOO's rows are patterns
-        sampled.datatree["observed_data"].attrs["collapsed_from"] = int(data.info["collapsed_from"])
+    observed = sampled.datatree["observed_data"] if "observed_data" in sampled.datatree.children else None
+    response = data.info.get("response")
+    if data.info.get("collapsed_from") and observed is not None and response in observed.data_vars:
+        observed[response].attrs["collapsed_from"] = int(data.info["collapsed_from"])  # its LOO rows are patterns
     with chunks.threads(sampled.settings["cores"]):  # the sampler's cores are free again: its chains are done
         estimands, diagnostics = _estimands_and_diagnostics(family, spec, config, data, sampled.datatree, timings)
     progress_stage.done("estimands and diagnostics")

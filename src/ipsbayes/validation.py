@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 import time
 import traceback
@@ -88,6 +89,13 @@ def coverage_problems(config: RunConfig, family: ModelFamily, spec: ModelSpec, w
     estimands = family.estimand_names(spec)
     for key in settings.truth:
         name = key.partition("[")[0]
+        if re.search(r"\+1 SD \(", key):  # "ame[age: +1 SD (4.39)]": the SD is the data's, other in every data set
+            problems.append(
+                f"{where}: key 'validation.truth.{key}': the element names the SD of the observed data, which differs "
+                "in every simulated data set, so no fit would find it; compare a quantity whose name does not "
+                "depend on the data (a coefficient, e.g. log_odds_per_unit[age], or an estimand without elements)"
+            )
+            continue
         if name not in estimands:
             problems.append(
                 f"{where}: key 'validation.truth.{key}': unknown estimand '{name}'{did_you_mean(name, estimands)}; "

@@ -28,12 +28,14 @@ class Gaussian(OutcomeFamily):
     def check_response(self, values: pd.Series, trials: np.ndarray | None, where: str, column: str) -> list[str]:
         """Numeric values that vary (a continuous outcome with SD 0 has no scale to fit); no trials column."""
         numeric, problems = unit_share_problems(values, where, column)
-        seen = numeric.dropna().unique()
-        if not problems and len(seen) == 1 and numeric.notna().sum() > 1:
+        values = numeric.dropna().to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        # (nearly) one value: an SD of 1e-10 against values near 1 leaves no scale to fit either
+        if not problems and values.size > 1 and np.std(values) <= 1e-9 * max(1.0, float(np.max(np.abs(values)))):
             problems.append(
-                f"{where}: column '{column}' has the same value ({seen[0]:g}) in all {int(numeric.notna().sum())} "
-                f"rows: a {self.name} outcome must vary (its SD is 0, so neither its residual SD nor the priors "
-                "scaled to it can be set); check the column, or model another outcome"
+                f"{where}: column '{column}' has the same value ({values[0]:g}) in all {values.size} rows, or "
+                f"differences below a billionth of it: a {self.name} outcome must vary (its SD is about 0, so neither "
+                "its residual SD nor the priors scaled to it can be set); check the column, or model another outcome"
             )
         if trials is not None:
             problems.append(f"{where}: a {self.name} outcome has no trials; drop model.trials or p(..., trials)")

@@ -161,9 +161,16 @@ class Design:
                     self.scaling[variable] = (float(values.mean()), sd)
         raise_if(self._category_problems(categorical), "The data cannot be used as they are")
         with np.errstate(divide="ignore", invalid="ignore"):  # a term outside its domain is reported below
-            self._matrices = formulae.design_matrices(
-                self.rhs, self.transform(self.frame), na_action="error", env=formula_environment()
-            )
+            try:
+                self._matrices = formulae.design_matrices(
+                    self.rhs, self.transform(self.frame), na_action="error", env=formula_environment()
+                )
+            except (ValueError, TypeError) as exc:  # a function given arguments it cannot take (np.where(age))
+                raise ConfigError(
+                    f"{self.where}: the formula's terms could not be evaluated ({type(exc).__name__}: "
+                    f"{' '.join(str(exc).split())[:200]}); check each function's arguments: np.where(condition, a, "
+                    "b), np.clip(x, low, high), np.round(x, decimals) with a number of decimals"
+                ) from None
         common = self._matrices.common
         raw_labels = [label for term in common.terms.values() for label in term.labels]
         dropped = {label for name in self.drop if name in common.terms for label in common.terms[name].labels}
@@ -171,7 +178,17 @@ class Design:
         self.labels = [_pretty(raw_labels[i]) for i in self._keep]
         dropped_variables = {v for name in self.drop for v in _rhs_variables(name)}
         self.variables = [v for v in self.variables if v not in dropped_variables]
-        raise_if(self._non_finite_terms(), "The data cannot be used as they are")
+        raise_if(self._non_finite_terms() + self._constant_terms(), "The data cannot be used as they are")
+
+    def _constant_terms(self) -> list[str]:
+        """Problems for terms built by a function that take one value in every row (np.clip(age, 50, 30))."""
+        matrix = self.matrix()
+        return [
+            f"{self.where}: the formula's term '{label}' takes the same value ({matrix[0, j]:g}) in every row: it "
+            "has no effect to estimate; check the function's arguments, or remove the term"
+            for j, label in enumerate(self.labels)
+            if "(" in label and len(matrix) > 1 and np.all(matrix[:, j] == matrix[0, j])
+        ]
 
     def _category_problems(self, declared: set[str]) -> list[str]:
         """Problems for predictors that became categories by accident: numbers with stray text, identifiers.

@@ -70,7 +70,7 @@ from ipsbayes.present import Presentation
 from ipsbayes.prior_slots import PriorSlot
 from ipsbayes.priors import Prior, PriorSet
 from ipsbayes.scales import FidelitySpec
-from ipsbayes.textutil import decimal_commas, regular_plural
+from ipsbayes.textutil import NB_DEFAULT_WORDS, decimal_commas, regular_plural
 
 
 class MultilevelSpec(ModelSpec):
@@ -188,6 +188,11 @@ class Multilevel(ModelFamily):
                 )
         if spec.fidelity is not None:
             problems += fidelity_spec_problems(spec.fidelity, formula, self.fidelity_group(spec, formula))
+        if spec.outcome_unit_nb and not spec.outcome_unit:
+            problems.append(
+                "model.outcome_unit_nb needs model.outcome_unit: the unit in English, which summary.csv and English "
+                "reports write (e.g. outcome_unit = 'points', outcome_unit_nb = 'poeng')"
+            )
         if spec.focus is not None and spec.focus not in formula.common_variables:
             problems.append(
                 f"model.focus: '{spec.focus}' is not a predictor of the formula; predictors: "
@@ -296,10 +301,13 @@ class Multilevel(ModelFamily):
             words["outcome_unit_nb"] = spec.outcome_unit_nb
         if spec.outcome_label_nb:  # a Norwegian report says it instead of the (English) outcome_label
             words["outcome_nb"] = spec.outcome_label_nb
-        # a unit named without its plural counts in that unit's plural, not in the default "observations"
-        for suffix, language in (("", "en"), ("_nb", "nb")):
-            if given.get(f"unit{suffix}") and not given.get(f"units{suffix}"):
-                given[f"units{suffix}"] = regular_plural(str(given[f"unit{suffix}"]), language)
+        # a unit named without its plural counts in that unit's plural, not in the default "observations"; a
+        # Norwegian report keeps its own default unless the config names the unit in Norwegian (unit_nb)
+        if given.get("unit_nb") and not given.get("units_nb"):
+            given["units_nb"] = regular_plural(str(given["unit_nb"]), "nb")
+        if given.get("unit") and not given.get("units"):
+            given["units"] = regular_plural(str(given["unit"]), "en")
+            given.setdefault("units_nb", NB_DEFAULT_WORDS.get(words.get("units", ""), words.get("units", "")))
         return words | given
 
     # ------------------------------------------------------------------ data

@@ -296,11 +296,11 @@ def effect_answers(ctx: ReportContext, kinds: tuple[str, str], outcome: tuple[st
             )
         else:
             size = [threshold_amount(abs(threshold), effect.unit, language) for language in ("en", "nb")]
-            lead = ctx.text(
-                f"Of the {kinds[0]} in the model, {label} is the most likely to change the {outcome[0]} by more "
-                f"than {size[0]} ({shown[0]}).",
-                f"Av {kinds[1]} i modellen er det {label} som mest sannsynlig endrer {outcome[1]} med mer enn "
-                f"{size[1]} ({shown[1]}).",
+            lead = ctx.text(  # the rank of effect_rows: each one's probability in the direction of its own median
+                f"Of the {kinds[0]} in the model, {label} has the highest probability of changing the {outcome[0]} "
+                f"by more than {size[0]} in the direction of its median ({shown[0]}).",
+                f"Av {kinds[1]} i modellen har {label} høyest sannsynlighet for å endre {outcome[1]} med mer enn "
+                f"{size[1]} i medianens retning ({shown[1]}).",
             )
         probability = probability_sentence(
             ctx,

@@ -164,8 +164,10 @@ def localise(text: str, language: str) -> str:
 
 
 #: numbers (other than %, pp, months) at least this large are written with three significant digits and an
-#: exponent whatever decimals their neighbours share
+#: exponent, and so are the numbers printed with them (:func:`shared_decimals` returns :data:`EXPONENT`)
 HUGE = 1e6
+#: the "decimals" of numbers written with an exponent
+EXPONENT = -1
 
 
 def format_number(value: float | None, unit: str, language: str = "en", decimals: int | None = None) -> str:
@@ -187,8 +189,8 @@ def format_number(value: float | None, unit: str, language: str = "en", decimals
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     value = float(value)
-    if abs(value) >= HUGE and unit not in ONE_DECIMAL:  # an odds ratio of a degenerate fit: 1.99e+09, not 1990438468.2
-        text = f"{value:.3g}"
+    if decimals == EXPONENT or (decimals is not None and abs(value) >= HUGE and unit not in ONE_DECIMAL):
+        text = f"{value:.3g}"  # an odds ratio of a degenerate fit: 1.99e+09, not 1990438468.2
     elif decimals is not None:
         text = f"{value:,.{max(decimals, 0)}f}" if unit in ONE_DECIMAL else f"{value:.{max(decimals, 0)}f}"
     elif unit in ONE_DECIMAL:
@@ -239,6 +241,10 @@ def shared_decimals(values: Sequence[float | None], unit: str, distinct: bool = 
     if not finite:
         return 1 if unit in ONE_DECIMAL else 0
     largest = max(abs(v) for v in finite)
+    if (
+        unit not in ONE_DECIMAL and largest >= HUGE
+    ):  # all with an exponent: 7.37e+05 to 1.06e+06, not 737309 to 1.06e+06
+        return EXPONENT
     if unit in ONE_DECIMAL:
         decimals = 1
     else:

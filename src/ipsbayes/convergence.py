@@ -13,7 +13,9 @@ equals ArviZ's.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -245,4 +247,26 @@ def mcse_sd(stack: np.ndarray) -> np.ndarray:
         evar = squared.reshape(x.shape[0], -1).mean(axis=1)
         varvar = ((centred**4).reshape(x.shape[0], -1).mean(axis=1) - evar**2) / ess
         out[ok] = np.sqrt(varvar / evar / 4)
+    return out
+
+
+def sampler_statistics(datatree: xr.DataTree) -> dict[str, dict[str, Any]]:
+    """Divergences, maximum-tree-depth hits and E-BFMI per chain, as ``az.diagnose`` reports them.
+
+    ``az.diagnose`` also computes bulk and tail ESS and two R-hats of every variable, which
+    :func:`diagnose` already has from :func:`~ipsbayes.convergence.diagnostic_summary`; this
+    reads only the sampler's statistics
+    (same keys and values as ``az.diagnose(..., return_diagnostics=True)[1]``, test in
+    ``tests/test_fast_paths.py``).
+    """
+    if "sample_stats" not in datatree.children:
+        return {}
+    stats = datatree["sample_stats"].to_dataset()
+    out: dict[str, dict[str, Any]] = {}
+    if "diverging" in stats:
+        out["divergent"] = {"n_divergent": int(stats["diverging"].sum().values)}
+    if "reached_max_treedepth" in stats:
+        out["treedepth"] = {"n_max": int(stats["reached_max_treedepth"].sum().values)}
+    if "energy" in stats:
+        out["bfmi"] = {"bfmi_values": az.bfmi(datatree)["energy"].values}
     return out

@@ -26,13 +26,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from ipsbayes.config import DiagnosticsConfig
-from ipsbayes.convergence import diagnostic_summary
+from ipsbayes.convergence import diagnostic_summary, sampler_statistics
 from ipsbayes.diagnostics_text import (
     SHOWN,
     advice_for,
@@ -40,6 +39,7 @@ from ipsbayes.diagnostics_text import (
     decimal_commas,
     listing,
     parameter_label,
+    raised_target_note,
 )
 from ipsbayes.loo import psis_loo, relative_efficiency, subsampled_loo
 from ipsbayes.textutil import beside
@@ -225,45 +225,6 @@ def diagnose(
         )
     checks.extend(_pareto_checks(datatree, thresholds))
     return result
-
-
-def sampler_statistics(datatree: xr.DataTree) -> dict[str, dict[str, Any]]:
-    """Divergences, maximum-tree-depth hits and E-BFMI per chain, as ``az.diagnose`` reports them.
-
-    ``az.diagnose`` also computes bulk and tail ESS and two R-hats of every variable, which
-    :func:`diagnose` already has from :func:`~ipsbayes.convergence.diagnostic_summary`; this
-    reads only the sampler's statistics
-    (same keys and values as ``az.diagnose(..., return_diagnostics=True)[1]``, test in
-    ``tests/test_fast_paths.py``).
-    """
-    if "sample_stats" not in datatree.children:
-        return {}
-    stats = datatree["sample_stats"].to_dataset()
-    out: dict[str, dict[str, Any]] = {}
-    if "diverging" in stats:
-        out["divergent"] = {"n_divergent": int(stats["diverging"].sum().values)}
-    if "reached_max_treedepth" in stats:
-        out["treedepth"] = {"n_max": int(stats["reached_max_treedepth"].sum().values)}
-    if "energy" in stats:
-        out["bfmi"] = {"bfmi_values": az.bfmi(datatree)["energy"].values}
-    return out
-
-
-def raised_target_note(datatree: xr.DataTree) -> tuple[str, str]:
-    """English and Norwegian words for a fit sampled again at a higher target_accept ("" when it was not).
-
-    :func:`ipsbayes.sampling.sample_with_ladder` records the raise in the ``sample_stats`` attributes.
-    """
-    attrs = datatree["sample_stats"].attrs if "sample_stats" in datatree.children else {}
-    if "target_accept_raised_from" not in attrs:
-        return "", ""
-    low, high = float(attrs["target_accept_raised_from"]), float(attrs["target_accept"])
-    before = int(attrs.get("divergences_before_raise", 0))
-    return (
-        f"sampled at target_accept {high:g} after {before} divergent transitions at {low:g}",
-        f"samplet med target_accept {decimal_commas(f'{high:g}')} etter {before} divergente overganger med "
-        f"{decimal_commas(f'{low:g}')}",
-    )
 
 
 def _nonfinite_check(summary: pd.DataFrame, words: Mapping[str, str] | None = None) -> Check | None:

@@ -16,6 +16,7 @@ from ipsbayes.textutil import beside, decimal_commas
 
 if TYPE_CHECKING:
     import pandas as pd
+    import xarray as xr
 
     from ipsbayes.diagnostics import Check
 
@@ -314,6 +315,23 @@ def listing(
     )
 
 
+def raised_target_note(datatree: xr.DataTree) -> tuple[str, str]:
+    """English and Norwegian words for a fit sampled again at a higher target_accept ("" when it was not).
+
+    :func:`ipsbayes.sampling.sample_with_ladder` records the raise in the ``sample_stats`` attributes.
+    """
+    attrs = datatree["sample_stats"].attrs if "sample_stats" in datatree.children else {}
+    if "target_accept_raised_from" not in attrs:
+        return "", ""
+    low, high = float(attrs["target_accept_raised_from"]), float(attrs["target_accept"])
+    before = int(attrs.get("divergences_before_raise", 0))
+    return (
+        f"sampled at target_accept {high:g} after {before} divergent transitions at {low:g}",
+        f"samplet med target_accept {decimal_commas(f'{high:g}')} etter {before} divergente overganger med "
+        f"{decimal_commas(f'{low:g}')}",
+    )
+
+
 __all__ = [
     "ADVICE",
     "SHOWN",
@@ -325,6 +343,7 @@ __all__ = [
     "group_word",
     "listing",
     "parameter_label",
+    "raised_target_note",
     "rule_text",
     "status_word",
     "table_rows",

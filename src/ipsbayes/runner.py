@@ -41,6 +41,7 @@ from ipsbayes.prior_slots import META_KEYS
 from ipsbayes.priors import PriorSet, default_search_dirs
 from ipsbayes.priors_alone import PriorsAlone, prior_estimands
 from ipsbayes.report import ReportSettings, reproducibility_rows, write_report
+from ipsbayes.report.calibration import calibration_of
 from ipsbayes.rundir import (
     Run,
     atomic_folder,
@@ -448,15 +449,6 @@ def report_settings(
         priors=priors.table(language),
         reproducibility=reproducibility_rows(reproducibility, language),
     )
-
-
-def calibration_of(config: RunConfig, kind: str) -> dict[str, Any] | None:
-    """What ``ipsbayes validate`` measured for this config, when a validation run of it can be found."""
-    from ipsbayes.report.calibration import find_validation, load_calibration
-
-    explicit = config.resolve(Path(config.validation.results)) if config.validation.results else None
-    roots = dict.fromkeys([Path.cwd(), config.base_dir, config.base_dir.parent])
-    return load_calibration(find_validation(config.name, kind, roots, explicit), config.report.interval_prob)
 
 
 @releasing_claims

@@ -22,7 +22,6 @@ from ipsbayes.present.answers import (
     vocabulary_word,
 )
 from ipsbayes.present.common import (
-    effect_answers,
     effects_forest,
     effects_section,
     service_caterpillar,
@@ -30,6 +29,7 @@ from ipsbayes.present.common import (
     services_section,
     withheld_shares_note,
 )
+from ipsbayes.present.effect_answers import effect_answers
 from ipsbayes.present.phrases import Effect, amount, effect_decimals, estimate
 from ipsbayes.present.style import median
 from ipsbayes.present.text import escape_md, format_number

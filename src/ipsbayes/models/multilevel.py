@@ -19,16 +19,14 @@ estimands on the users' scale and the report. The graph is
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Literal, override
+from typing import Any, ClassVar, override
 
 import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
-from pydantic import Field, field_validator
 
 from ipsbayes.config import RunConfig
-from ipsbayes.config_problems import Number
 from ipsbayes.data import DataBundle, Table, config_where, raise_if
 from ipsbayes.data_checks import (
     constant_columns,
@@ -39,7 +37,7 @@ from ipsbayes.data_checks import (
     varying_within_factor,
 )
 from ipsbayes.families import FAMILIES, OutcomeFamily
-from ipsbayes.models.base import ModelData, ModelFamily, ModelSpec, register
+from ipsbayes.models.base import ModelData, ModelFamily, register
 from ipsbayes.models.design import Design
 from ipsbayes.models.formula import GroupBlock, ModelFormula, parse_model_formula
 from ipsbayes.models.groups import (
@@ -56,6 +54,7 @@ from ipsbayes.models.groups import (
 from ipsbayes.models.joins import join_tables
 from ipsbayes.models.multilevel_fidelity import add_fidelity, fidelity_column_problems, fidelity_spec_problems
 from ipsbayes.models.multilevel_graph import build_graph
+from ipsbayes.models.multilevel_spec import MultilevelSpec
 from ipsbayes.models.multilevel_text import describe_model, group_words
 from ipsbayes.models.pointwise import (
     likelihood_summary_group,
@@ -63,61 +62,12 @@ from ipsbayes.models.pointwise import (
     predictive_group,
     summarisable,
 )
-from ipsbayes.models.pooling import CENTRE_ABOVE, Parameterisation
 from ipsbayes.models.predict import Predictor
 from ipsbayes.models.regression_estimands import group_spread_estimands, regression_estimands
 from ipsbayes.present import Presentation
 from ipsbayes.prior_slots import PriorSlot
 from ipsbayes.priors import Prior, PriorSet
-from ipsbayes.scales import FidelitySpec
 from ipsbayes.textutil import NB_DEFAULT_WORDS, decimal_commas, regular_plural
-
-
-class MultilevelSpec(ModelSpec):
-    """``[model]`` table of ``kind = "multilevel"``."""
-
-    kind: Literal["multilevel"] = "multilevel"
-    formula: str = Field(description="outcome ~ predictors + (1 | group) [+ (1 + x | group2) ...], as in lme4/brms")
-    family: str = Field("bernoulli", description="outcome family: " + ", ".join(FAMILIES))
-    trials: str | None = Field(None, description="column of trials for binomial counts (or p(successes, trials))")
-    group_predictors: dict[str, str] = Field(
-        default_factory=dict, description="column -> grouping factor it must be constant within"
-    )
-    nested: dict[str, str] = Field(
-        default_factory=dict,
-        description="inner column -> outer column: checked that each inner group lies within one outer group "
-        "(ids reused across outer groups would otherwise make a crossed design)",
-    )
-    fidelity: FidelitySpec | None = None
-    standardize: bool = True
-    collapse: Literal["auto", "always", "never"] = "auto"
-    parameterisation: Parameterisation = Field(
-        "auto",
-        description="group intercepts: 'auto' centres the groups whose data carry more information than "
-        "centre_above when the formula has one grouping factor; else non-centred",
-    )
-    centre_above: Number = Field(CENTRE_ABOVE, gt=0, description="'auto': centre a group above this information")
-    outcome_label: str | None = Field(None, description="plain-language name of the outcome for the report")
-    outcome_label_nb: str | None = Field(None, description="the same name in Norwegian, for reports in Norwegian")
-    outcome_unit: str | None = Field(None, description="unit of a continuous outcome (e.g. 'ms', 'points')")
-    outcome_unit_nb: str | None = Field(None, description="the same unit in Norwegian (e.g. 'poeng')")
-    focus: str | None = Field(
-        None,
-        description="the predictor (a column of the formula) the study asks about: the report's answer gives its "
-        "average marginal effect with the probability of its direction and of one beyond report.thresholds.ame",
-    )
-    vocabulary: dict[str, str] = Field(
-        default_factory=dict,
-        description="words of the study: unit/units (what a row is), one per grouping factor (e.g. school = "
-        "'school'), outcome",
-    )
-
-    @field_validator("family")
-    @classmethod
-    def _known_family(cls, value: str) -> str:
-        if value not in FAMILIES:
-            raise ValueError(f"unknown family '{value}'; valid: {', '.join(FAMILIES)}")
-        return value
 
 
 class Multilevel(ModelFamily):

@@ -23,7 +23,8 @@ from ipsbayes.models.base import nb_plural
 from ipsbayes.present import Figure, Presentation, ReportContext, Section
 from ipsbayes.present.answers import prior_dependence_line, vocabulary_word
 from ipsbayes.present.cells import ObservedShares, publishable_shares
-from ipsbayes.present.common import effect_answers, effect_rows, effects_forest, reasons_sentence
+from ipsbayes.present.common import effect_rows, effects_forest, reasons_sentence
+from ipsbayes.present.effect_answers import effect_answers
 from ipsbayes.present.phrases import amounts, estimate, spoken_unit, unit_word
 from ipsbayes.present.style import median, pointrange
 from ipsbayes.present.text import escape_md, label_of, unit_of

@@ -256,65 +256,6 @@ def effect_rows(
     return rows
 
 
-def effect_answers(ctx: ReportContext, kinds: tuple[str, str], outcome: tuple[str, str]) -> list[str]:
-    """The answer's sentences on predictors: the one the study asks about (``model.focus``), else the leading one.
-
-    Each gives the average marginal effect with its interval, then the probability of a change in the
-    direction of its median and of one beyond ``report.thresholds.ame``. The leading predictor is
-    the first of :func:`effect_rows`: the largest by absolute median, or with a threshold the most
-    likely to pass it, and the sentence names the rule that chose it. Plain text (the answer block
-    is escaped when rendered).
-
-    Parameters
-    ----------
-    kinds : (str, str)
-        What the predictors are, in English and Norwegian ("predictors", "prediktorene").
-    outcome : (str, str)
-        What they change ("expected outcome", "forventet utfall").
-    """
-    from ipsbayes.present.answers import probability_sentence
-
-    rows = effect_rows(ctx)
-    focus = str(ctx.estimands.attrs.get("focus") or "")
-    asked = [row for row in rows if focus and row["contrast"].split(":", 1)[0].strip() == focus]
-    threshold = ctx.thresholds.get("ame")
-    lines = []
-    for row in asked[:3] or rows[:1]:
-        effect, label = row["effect"], row["label"]
-        shown = [estimate(effect, ctx.style, language, signed_value=True) for language in ("en", "nb")]
-        if asked or len(rows) == 1:
-            lead = ctx.text(
-                f"{label[:1].upper()}{label[1:]} goes with a difference of {shown[0]} in the {outcome[0]}.",
-                f"{label[:1].upper()}{label[1:]} henger sammen med en forskjell på {shown[1]} i {outcome[1]}.",
-            )
-        elif threshold is None:
-            lead = ctx.text(
-                f"Of the {kinds[0]} in the model, the largest difference in the {outcome[0]} goes with {label} "
-                f"({shown[0]}).",
-                f"Av {kinds[1]} i modellen henger {label} sammen med den største forskjellen i {outcome[1]} "
-                f"({shown[1]}).",
-            )
-        else:
-            size = [threshold_amount(abs(threshold), effect.unit, language) for language in ("en", "nb")]
-            lead = ctx.text(  # the rank of effect_rows: each one's probability in the direction of its own median
-                f"Of the {kinds[0]} in the model, {label} has the highest probability of changing the {outcome[0]} "
-                f"by more than {size[0]} in the direction of its median ({shown[0]}).",
-                f"Av {kinds[1]} i modellen har {label} høyest sannsynlighet for å endre {outcome[1]} med mer enn "
-                f"{size[1]} i medianens retning ({shown[1]}).",
-            )
-        probability = probability_sentence(
-            ctx,
-            effect,
-            abs(threshold) if threshold is not None else None,
-            # "{verb}" is filled in by probability_sentence (never formatted: a brace in a label is text)
-            (f"{label} goes with a " + "{verb} " + outcome[0], f"{label} henger sammen med " + "{verb} " + outcome[1]),
-            ("higher|rise", "høyere|økning"),
-            ("lower|fall", "lavere|nedgang"),
-        )
-        lines.append(f"{lead} {probability}")
-    return lines
-
-
 def odds_ratio_of(ctx: ReportContext, contrast: str) -> Effect | None:
     """The conditional odds ratio (per SD, or vs the reference level) behind an AME contrast, when the run has it."""
     if not ctx.has("odds_ratio"):

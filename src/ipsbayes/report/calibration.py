@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ipsbayes.config import RunConfig
 
 
 def candidate_folders(name: str, roots: Iterable[Path], explicit: Path | None = None) -> list[Path]:
@@ -118,4 +121,11 @@ def _provenance(folder: Path) -> dict[str, Any]:
         return {}
 
 
-__all__ = ["candidate_folders", "find_validation", "load_calibration"]
+def calibration_of(config: RunConfig, kind: str) -> dict[str, Any] | None:
+    """What ``ipsbayes validate`` measured for this config, when a validation run of it can be found."""
+    explicit = config.resolve(Path(config.validation.results)) if config.validation.results else None
+    roots = dict.fromkeys([Path.cwd(), config.base_dir, config.base_dir.parent])
+    return load_calibration(find_validation(config.name, kind, roots, explicit), config.report.interval_prob)
+
+
+__all__ = ["calibration_of", "candidate_folders", "find_validation", "load_calibration"]

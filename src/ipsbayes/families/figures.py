@@ -65,29 +65,24 @@ def withheld_rows_note(ctx: ReportContext, shares: ObservedShares) -> str:
         return ""
     low = ctx.min_cell
 
-    def rows(k: int) -> str:
-        return ctx.text(f"{k} row" if k == 1 else f"{k} rows", f"{k} rad" if k == 1 else f"{k} rader")
+    def rows(k: int) -> tuple[str, str]:  # English and Norwegian
+        return (f"{k} row" if k == 1 else f"{k} rows", f"{k} rad" if k == 1 else f"{k} rader")
 
-    few, outcomes, unknown = int(shares.few_units.sum()), int(shares.few_outcomes.sum()), int(shares.unknown.sum())
-    en, nb = [], []
-    if few:
-        en.append(f"{rows(few)} with fewer than {low} trials")
-        nb.append(f"{rows(few)} med færre enn {low} forsøk")
-    if outcomes:
-        en.append(
-            f"{rows(outcomes)} resting on fewer than {low} trials with the outcome or fewer than {low} without it"
-        )
-        nb.append(f"{rows(outcomes)} som bygger på færre enn {low} forsøk med utfallet eller færre enn {low} uten")
-    if unknown:
-        en.append(f"{rows(unknown)} whose counts are not known")
-        nb.append(f"{rows(unknown)} der antallene ikke er kjent")
+    en, nb = shares.reasons(
+        lambda k: (f"{rows(k)[0]} with fewer than {low} trials", f"{rows(k)[1]} med færre enn {low} forsøk"),
+        lambda k: (
+            f"{rows(k)[0]} resting on fewer than {low} trials with the outcome or fewer than {low} without it",
+            f"{rows(k)[1]} som bygger på færre enn {low} forsøk med utfallet eller færre enn {low} uten",
+        ),
+        lambda k: (f"{rows(k)[0]} whose counts are not known", f"{rows(k)[1]} der antallene ikke er kjent"),
+    )
     limit = f"report.min_cell = {low}"
     if len(en) == 1:
         return ctx.text(
             f" Observed shares of {en[0]} are not drawn ({limit}).",
             f" Observerte andeler for {nb[0]} er ikke tegnet ({limit}).",
         )
-    total = rows(shares.hidden)
+    total = ctx.text(*rows(shares.hidden))
     return ctx.text(
         f" Observed shares of {total} are not drawn ({limit}): {', '.join(en[:-1])} and {en[-1]}.",
         f" Observerte andeler for {total} er ikke tegnet ({limit}): {', '.join(nb[:-1])} og {nb[-1]}.",

@@ -176,24 +176,16 @@ def _withheld_note(
     def count(k: int) -> str:
         return f"{k} {groups[0] if k == 1 else groups[1]}"
 
-    few, outcomes, unknown = int(shares.few_units.sum()), int(shares.few_outcomes.sum()), int(shares.unknown.sum())
-    en, nb = [], []
-    if few:
-        en.append(f"{count(few)} with fewer than {low} {units}")
-        nb.append(f"{count(few)} med færre enn {low} {units}")
-    if outcomes:
-        en.append(
-            f"{count(outcomes)} whose {what}{'' if outcomes == 1 else 's'} "
-            f"{'rests' if outcomes == 1 else 'rest'} on fewer than {low} {units} with the outcome or fewer than "
-            f"{low} without it"
-        )
-        nb.append(
-            f"{count(outcomes)} der observert {what} bygger på færre enn {low} {units} med utfallet eller færre enn "
-            f"{low} uten"
-        )
-    if unknown:
-        en.append(f"{count(unknown)} whose counts are not known")
-        nb.append(f"{count(unknown)} der antallene ikke er kjent")
+    en, nb = shares.reasons(
+        lambda k: (f"{count(k)} with fewer than {low} {units}", f"{count(k)} med færre enn {low} {units}"),
+        lambda k: (
+            f"{count(k)} whose {what}{'' if k == 1 else 's'} {'rests' if k == 1 else 'rest'} on fewer than {low} "
+            f"{units} with the outcome or fewer than {low} without it",
+            f"{count(k)} der observert {what} bygger på færre enn {low} {units} med utfallet eller færre enn "
+            f"{low} uten",
+        ),
+        lambda k: (f"{count(k)} whose counts are not known", f"{count(k)} der antallene ikke er kjent"),
+    )
     lead = (
         f"Observed {what}s resting on small cells are not {verb[0]}",
         f"Observert {what} som bygger på små celler, er ikke {verb[1]}",

@@ -14,6 +14,7 @@ suppressed when it is itself below ``min_cell`` (zero stays: it identifies nobod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +102,10 @@ def suppression_note(n_suppressed: int, min_cell: int, language: str = "en") -> 
     )
 
 
+#: a count of withheld values -> the English and Norwegian words of their reason (:meth:`ObservedShares.reasons`)
+Words = Callable[[int], tuple[str, str]]
+
+
 @dataclass(frozen=True)
 class ObservedShares:
     """Observed per-service shares as they may be published, and why each withheld one is withheld.
@@ -136,6 +141,23 @@ class ObservedShares:
     def hidden(self) -> int:
         """How many services' observed shares are withheld as small cells (services without participants aside)."""
         return int(self.few_units.sum() + self.few_outcomes.sum() + self.unknown.sum())
+
+    def reasons(self, few: Words, outcomes: Words, unknown: Words) -> tuple[list[str], list[str]]:
+        """Why values are withheld, each reason that occurs with its count, in English and Norwegian.
+
+        ``few``, ``outcomes`` and ``unknown`` turn the count of each mask (too few units; too few with
+        or without the outcome; counts not kept) into that reason's words, e.g. ``3 -> ("3 rows with
+        fewer than 5 trials", "3 rader med færre enn 5 forsøk")``. Every report's small-cell note
+        counts its reasons here, so the counts are those of the masks that withheld the values.
+        """
+        en: list[str] = []
+        nb: list[str] = []
+        for mask, words in ((self.few_units, few), (self.few_outcomes, outcomes), (self.unknown, unknown)):
+            if count := int(mask.sum()):
+                english, norwegian = words(count)
+                en.append(english)
+                nb.append(norwegian)
+        return en, nb
 
 
 def publishable_shares(raw: Any, n: Any, events: Any, min_cell: int) -> ObservedShares:

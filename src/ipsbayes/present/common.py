@@ -48,24 +48,22 @@ def withheld_shares_note(
         return ""
     units = units_counted(ctx, ctx.min_cell)
     low = ctx.min_cell
-    few, outcomes, unknown = int(shares.few_units.sum()), int(shares.few_outcomes.sum()), int(shares.unknown.sum())
-    en, nb = [], []
-    if few:
-        en.append(f"{services_counted(ctx, few)} with fewer than {units}")
-        nb.append(f"{services_counted(ctx, few)} med færre enn {units}")
-    if outcomes:
-        one = outcomes == 1
-        en.append(
-            f"{services_counted(ctx, outcomes)} whose {nouns[0] if one else nouns[1]} {'rests' if one else 'rest'} "
-            f"on fewer than {units} {having[0]} or fewer than {low} {lacking[0]}"
-        )
-        nb.append(
-            f"{services_counted(ctx, outcomes)} der {nouns[3] if one else nouns[4]} bygger på færre enn "
-            f"{units} {having[1]} eller færre enn {low} {lacking[1]}"
-        )
-    if unknown:
-        en.append(f"{services_counted(ctx, unknown)} whose counts were not kept in this run folder")
-        nb.append(f"{services_counted(ctx, unknown)} der antallene ikke ble lagret i denne kjøringsmappen")
+    en, nb = shares.reasons(
+        lambda k: (
+            f"{services_counted(ctx, k)} with fewer than {units}",
+            f"{services_counted(ctx, k)} med færre enn {units}",
+        ),
+        lambda k: (
+            f"{services_counted(ctx, k)} whose {nouns[0] if k == 1 else nouns[1]} {'rests' if k == 1 else 'rest'} "
+            f"on fewer than {units} {having[0]} or fewer than {low} {lacking[0]}",
+            f"{services_counted(ctx, k)} der {nouns[3] if k == 1 else nouns[4]} bygger på færre enn "
+            f"{units} {having[1]} eller færre enn {low} {lacking[1]}",
+        ),
+        lambda k: (
+            f"{services_counted(ctx, k)} whose counts were not kept in this run folder",
+            f"{services_counted(ctx, k)} der antallene ikke ble lagret i denne kjøringsmappen",
+        ),
+    )
     lead = (
         f"Observed {nouns[1]} resting on small cells are not shown",
         f"Observerte {nouns[2]} som bygger på små celler, vises ikke",

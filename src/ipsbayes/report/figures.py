@@ -32,7 +32,7 @@ from ipsbayes.present.cells import pooled_steps, suppress_counts_of_a_known_tota
 from ipsbayes.present.common import units_counted
 from ipsbayes.present.style import figure_of
 from ipsbayes.present.text import percent
-from ipsbayes.report.envelope import simultaneous_envelope
+from ipsbayes.report.envelope import cached_envelope
 from ipsbayes.report.figures_sensitivity import (
     compared_estimands,
     power_scaling_plot,
@@ -351,9 +351,9 @@ def rank_envelope(n: int, prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     ArviZ's simulated envelope (1,000 simulations, its own fixed seed; computed by
     :func:`~ipsbayes.report.envelope.simultaneous_envelope`, the same numbers faster) depends only on
     ``n`` and ``prob``: panels with the same number of draws share one computation (the arrays are
-    read-only).
+    read-only), and later runs read it from the cache folder (:func:`~ipsbayes.report.envelope.cached_envelope`).
     """
-    x, lower, upper = simultaneous_envelope(n, prob)
+    x, lower, upper = cached_envelope(n, prob)
     for values in (x, lower, upper):
         values.flags.writeable = False
     return x, lower, upper

@@ -69,8 +69,8 @@ def test_cache_off_stores_nothing_and_keys_differ(tmp_path, monkeypatch) -> None
     from ipsbayes.report import envelope
 
     monkeypatch.setenv("IPSBAYES_CACHE_DIR", "off")
-    points, lower, upper = envelope.cached_envelope(50, 0.99)
-    assert envelope._cache_folder() is None
-    np.testing.assert_array_equal(upper, envelope.simultaneous_envelope(50, 0.99)[2])
+    for mine, theirs in zip(envelope.cached_envelope(50, 0.99), envelope.simultaneous_envelope(50, 0.99), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert envelope._cache_folder() is None and not list(tmp_path.iterdir())
     keys = {envelope._key(*args) for args in [(50, 0.99, 1000), (51, 0.99, 1000), (50, 0.9, 1000), (50, 0.99, 7)]}
     assert len(keys) == 4

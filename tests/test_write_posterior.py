@@ -85,3 +85,59 @@ xr.testing.assert_identical(a, b)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _rich_tree() -> xr.DataTree:
+    """What run trees carry: booleans, unsigned counts, labelled string coordinates, Norwegian attributes."""
+    rng = np.random.default_rng(3)
+    tree = _tree(n=40)
+    stats = tree["sample_stats"].to_dataset()
+    stats["n_steps"] = (("chain", "draw"), rng.integers(1, 64, size=(2, 500)).astype(np.uint64))
+    stats["energy"] = (("chain", "draw"), np.where(rng.random((2, 500)) < 0.01, np.nan, rng.normal(size=(2, 500))))
+    stats.attrs = {"sampler": "nutpie", "tuning_steps": 1000, "created": "2026-11-29T14:00:00"}
+    tree["sample_stats"] = xr.DataTree(stats)
+    estimands = xr.Dataset(
+        {"ame": (("chain", "draw", "term"), rng.normal(size=(2, 500, 3)), {"label": "Forskjell i prosentpoeng"})},
+        coords={"term": ["alder", "kjønn: kvinne", "tjeneste «Øst»"]},
+        attrs={"vocabulary": '{"unit": "deltaker", "units_nb": "deltakere"}', "notes": "[]", "interval": 0.95},
+    )
+    estimands["service_n"] = (("service",), np.array([12.0, 7.0]))
+    estimands = estimands.assign_coords(service=["Bodø", "Tromsø"])
+    tree["estimands"] = xr.DataTree(estimands)
+    return tree
+
+
+def test_both_writers_read_back_identically(tmp_path: Path, monkeypatch) -> None:
+    """The C writer (netCDF4) and h5netcdf give files that read back the same: values, types, attributes."""
+    import ipsbayes.rundir as rundir
+
+    assert rundir.writer_engine() == "netcdf4"  # installed with the package
+    tree = _rich_tree()
+    write_posterior(tree, tmp_path / "c.nc")
+    monkeypatch.setattr(rundir, "writer_engine", lambda: "h5netcdf")
+    write_posterior(tree, tmp_path / "h5.nc")
+    written = {name: xr.open_datatree(tmp_path / name, engine="h5netcdf").load() for name in ("c.nc", "h5.nc")}
+    xr.testing.assert_identical(written["c.nc"], written["h5.nc"])
+    for c_node, h5_node in zip(written["c.nc"].subtree, written["h5.nc"].subtree, strict=True):
+        assert c_node.path == h5_node.path
+        assert repr(c_node.attrs) == repr(h5_node.attrs)
+        for name in c_node.variables:
+            assert c_node[name].dtype == h5_node[name].dtype, (c_node.path, name)
+            assert repr(c_node[name].attrs) == repr(h5_node[name].attrs), (c_node.path, name)
+    back = written["c.nc"]
+    assert back["sample_stats"]["diverging"].dtype == bool
+    assert back["sample_stats"]["n_steps"].dtype == np.uint64
+    assert list(back["estimands"]["term"].values) == ["alder", "kjønn: kvinne", "tjeneste «Øst»"]
+    with h5py.File(tmp_path / "c.nc") as handle:  # the same compression rules
+        assert handle["log_likelihood/y"].compression is None
+        assert handle["posterior_predictive/y"].compression == "gzip"
+
+
+def test_without_netcdf4_the_h5netcdf_writer_is_used(monkeypatch) -> None:
+    import importlib.util
+
+    import ipsbayes.rundir as rundir
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "netCDF4" else real(name, *a))
+    assert rundir.writer_engine() == "h5netcdf"

@@ -192,6 +192,12 @@ def write_posterior(datatree: xr.DataTree, path: Path) -> None:
     log-likelihood's size at 15,000 rows and took 13 s of the run's 19 s of writing
     (``benchmarks/results/postfit.md``); on the posterior and estimands of a 1,500-row run it
     saved 0.6% of the file and took a quarter of the writing time (0.11 of 0.45 s).
+
+    The file is written by the netCDF C library (xarray's ``netcdf4`` engine) where ``netCDF4`` is
+    installed, else by ``h5netcdf``: both write netCDF-4 files that read back identically
+    (``tests/test_rundir.py``), but h5netcdf looks up HDF5 objects from Python for every dimension of
+    every variable, which made writing a run's hundred small variables cost 0.42 s of CPU at
+    1,500 rows against 0.16 s in C (``benchmarks/results/posterior_writer.md``).
     """
     tree = datatree.copy()
     for name in ("posterior_predictive", "prior_predictive"):
@@ -220,7 +226,14 @@ def write_posterior(datatree: xr.DataTree, path: Path) -> None:
         variables = {v: {"zlib": True, "complevel": 1} for v, arr in node.dataset.data_vars.items() if _compress(arr)}
         if variables:
             encoding[node.path] = variables
-    tree.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+    tree.to_netcdf(path, engine=writer_engine(), encoding=encoding)
+
+
+def writer_engine() -> str:
+    """The engine xarray writes ``posterior.nc``: ``netcdf4`` (the C library) where installed, else ``h5netcdf``."""
+    import importlib.util
+
+    return "netcdf4" if importlib.util.find_spec("netCDF4") is not None else "h5netcdf"
 
 
 def write_posterior_in_child(datatree: xr.DataTree, path: Path) -> None:
@@ -444,4 +457,5 @@ __all__ = [
     "write_posterior",
     "write_posterior_in_child",
     "write_toml",
+    "writer_engine",
 ]

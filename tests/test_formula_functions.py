@@ -108,3 +108,34 @@ def test_check_and_run_refuse_an_unsupported_call_with_exit_2(make_config, data_
         assert "Traceback" not in text.out + text.err
         assert term.split("(")[0] in text.err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("call", "low", "high"),
+    [
+        ("np.clip(x, 5, 2)", "5", "2"),
+        ("np.clip(x, a_min=3, a_max=-1)", "3", "-1"),
+        ("np.clip(x, max=3, min=5)", "5", "3"),
+        ("np.clip(x, -1, -3.5)", "-1", "-3.5"),
+    ],
+)
+def test_clip_bounds_written_the_wrong_way_round_are_refused(call: str, low: str, high: str) -> None:
+    """numpy gives the upper bound in every row; pandas (formulae passes a Series) swaps the bounds silently."""
+    problems = formula_call_problems(f"y ~ {call} + (1 | g)")
+    assert len(problems) == 1, problems
+    assert f"lower bound ({low}) above its upper bound ({high})" in problems[0]
+    assert f"np.clip(x, {high}, {low})" in problems[0]  # the fix, with the user's column
+
+
+@pytest.mark.parametrize("call", ["np.clip(x, 2, 5)", "np.clip(x, -3, -1)", "np.clip(x, 2, None)", "np.clip(x, lo, 3)"])
+def test_clip_bounds_in_order_or_not_numbers_pass(call: str) -> None:
+    assert formula_call_problems(f"y ~ {call} + (1 | g)") == []
+
+
+def test_check_refuses_reversed_clip_bounds_with_exit_2(make_config, data_copy, capsys) -> None:
+    config = make_config(
+        data=data_copy, **{"model.formula": "work_or_education_12m ~ np.clip(age, 24, 18) + (1 | service)"}
+    )
+    assert main(["check", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "np.clip(age, 18, 24)" in err and "Traceback" not in err

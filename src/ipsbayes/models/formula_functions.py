@@ -88,6 +88,14 @@ def formula_call_problems(text: str, where: str = "model.formula", shown: str | 
         if node is outcome_call and name == "p":
             continue
         if name in allowed:
+            if name == "np.clip" and (reversed_bounds := _reversed_clip(node)) is not None:
+                low, high = reversed_bounds
+                column = _argument_text(node.args[0]) if node.args else "x"
+                problems.append(
+                    f"{where}: {_call_text(node)} in {shown or repr(text)} has its lower bound ({low:g}) above its "
+                    f"upper bound ({high:g}): numpy would give {high:g} in every row, and pandas swaps the bounds "
+                    f"without a word; write the lower bound first (np.clip({column}, {high:g}, {low:g}))"
+                )
             continue
         if node is outcome_call:
             problems.append(
@@ -109,6 +117,50 @@ def formula_call_problems(text: str, where: str = "model.formula", shown: str | 
             "np.clip, np.round)"
         )
     return list(dict.fromkeys(problems))
+
+
+def _number(node: object) -> float | None:
+    """A literal number in a formula (``24``, ``-3.5``), or None for anything else."""
+    from formulae.expr import Literal, Unary
+
+    if isinstance(node, Literal) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        return float(node.value)
+    sign = getattr(getattr(node, "operator", None), "lexeme", None)
+    if isinstance(node, Unary) and sign in ("-", "+"):
+        inner = _number(node.right)
+        return None if inner is None else (-inner if sign == "-" else inner)
+    return None
+
+
+def _reversed_clip(node: Call) -> tuple[float, float] | None:
+    """The (lower, upper) bounds of ``np.clip(x, lower, upper)`` when both are numbers and lower > upper."""
+    from formulae.expr import Assign
+
+    bounds: dict[str, object] = {}
+    positional = [a for a in node.args if not isinstance(a, Assign)]
+    for key, arg in zip(("a_min", "a_max"), positional[1:3], strict=False):
+        bounds[key] = arg
+    for arg in node.args:
+        if isinstance(arg, Assign):
+            key = {"min": "a_min", "max": "a_max"}.get(arg.name.name.lexeme, arg.name.name.lexeme)
+            bounds[key] = arg.value
+    low, high = _number(bounds.get("a_min")), _number(bounds.get("a_max"))
+    return (low, high) if low is not None and high is not None and low > high else None
+
+
+def _call_text(node: Call) -> str:
+    """A call as written, e.g. ``np.clip(age, 24, 18)``."""
+    return f"{_shown(node.callee)}({', '.join(_argument_text(a) for a in node.args)})"
+
+
+def _argument_text(node: object) -> str:
+    """One argument of a call as written: a column, a number, ``name=value`` or formulae's rendering."""
+    from formulae.expr import Assign
+
+    if isinstance(node, Assign):
+        return f"{_shown(node.name)}={_argument_text(node.value)}"
+    number = _number(node)
+    return f"{number:g}" if number is not None else _shown(node)
 
 
 def _shown(node: object) -> str:

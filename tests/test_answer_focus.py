@@ -110,3 +110,36 @@ def test_a_focus_that_is_not_a_predictor_is_a_config_error(tmp_path, capsys) -> 
     assert main(["check", str(folder / "config.toml")]) == 2
     err = capsys.readouterr().err
     assert "model.focus: 'tutor' is not a predictor of the formula; predictors: tutoring" in err
+
+
+def test_a_focus_with_more_contrasts_than_the_answer_gives_says_how_many_are_left(tmp_path) -> None:
+    """A five-level focus has four contrasts: three in words, and a sentence counting the fourth (was silent)."""
+    from ipsbayes.present.effect_answers import ANSWERED
+
+    rng = np.random.default_rng(3)
+    school = np.repeat([f"s{i}" for i in range(6)], 50)
+    region = rng.choice(["north", "east", "south", "west", "middle"], school.size)
+    shift = {"north": 0.0, "east": 3.0, "south": -2.0, "west": 6.0, "middle": 1.0}
+    score = 50 + np.array([shift[r] for r in region]) + rng.normal(0, 1, 6).repeat(50) + rng.normal(0, 3, school.size)
+    pd.DataFrame({"score": score.round(2), "region": region, "school": school}).to_csv(
+        tmp_path / "rows.csv", index=False
+    )
+    raw = {
+        "name": "regions",
+        "seed": 2,
+        "data": {"main": "rows.csv"},
+        "model": {
+            "kind": "multilevel",
+            "formula": "score ~ region + (1 | school)",
+            "family": "gaussian",
+            "focus": "region",
+        },
+        "priors": {"set": "defaults"},
+        "sampler": {"profile": "ci"},
+    }
+    (tmp_path / "config.toml").write_text(tomli_w.dumps(raw))
+    assert main(["run", str(tmp_path / "config.toml"), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    answer = _answer(tmp_path / "run")
+    assert ANSWERED == 3
+    assert answer.count("goes with a difference of") == 3
+    assert "Region has 4 contrasts; the 3 above are the largest by median, and 1 more is in the table" in answer

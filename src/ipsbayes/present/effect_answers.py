@@ -29,7 +29,7 @@ def effect_answers(ctx: ReportContext, kinds: tuple[str, str], outcome: tuple[st
     asked = [row for row in rows if focus and row["contrast"].split(":", 1)[0].strip() == focus]
     threshold = ctx.thresholds.get("ame")
     lines = []
-    for row in asked[:3] or rows[:1]:
+    for row in asked[:ANSWERED] or rows[:1]:
         effect, label = row["effect"], row["label"]
         shown = [estimate(effect, ctx.style, language, signed_value=True) for language in ("en", "nb")]
         if asked or len(rows) == 1:
@@ -62,7 +62,27 @@ def effect_answers(ctx: ReportContext, kinds: tuple[str, str], outcome: tuple[st
             ("lower|fall", "lavere|nedgang"),
         )
         lines.append(f"{lead} {probability}")
+    if len(asked) > ANSWERED:
+        rule = (
+            ("most likely to pass the threshold", "mest sannsynlig over terskelen")
+            if threshold is not None
+            else ("largest by median", "størst etter median")
+        )
+        more, name = len(asked) - ANSWERED, ctx.label(focus, focus)
+        name = name[:1].upper() + name[1:]
+        lines.append(
+            ctx.text(
+                f"{name} has {len(asked)} contrasts; the {ANSWERED} above are the {rule[0]}, and {more} more "
+                f"{'is' if more == 1 else 'are'} in the table of average marginal effects.",
+                f"{name} har {len(asked)} kontraster; de {ANSWERED} over er de {rule[1]}, og {more} til står i "
+                "tabellen over gjennomsnittlige marginale effekter.",
+            )
+        )
     return lines
 
 
-__all__ = ["effect_answers"]
+#: contrasts of the asked-about predictor the answer gives in words; the rest are named by count
+ANSWERED = 3
+
+
+__all__ = ["ANSWERED", "effect_answers"]

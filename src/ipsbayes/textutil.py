@@ -67,15 +67,19 @@ def escape_md(value: Any) -> MarkdownText:
     return MarkdownText(_TAG_START.sub("&lt;", text))
 
 
-def code_span(value: Any) -> MarkdownText:
+def code_span(value: Any, in_table: bool = True) -> MarkdownText:
     r"""A user value as one Markdown code span, shown exactly as written.
 
     Backslash escapes do not work inside code spans (``ips\_map`` would show its backslash),
     so the value is not escaped: newlines become spaces, the fence is one backtick longer than
-    the longest run of backticks in the value, and a space pads a value that starts or ends
-    with a backtick. A ``|`` (which would still split a table cell) is written as ``¦``.
+    the longest run of backticks in the value (a formula's ```reading age```), and a space pads a
+    value that starts or ends with a backtick. A ``|`` (which would still split a table cell) is
+    written as ``¦``, unless ``in_table`` is False: a formula in running text keeps its
+    ``(1 | school)``.
     """
-    text = _NEWLINES.sub(" ", value if isinstance(value, str) else plain(value)).replace("|", "\u00a6")
+    text = _NEWLINES.sub(" ", value if isinstance(value, str) else plain(value))
+    if in_table:
+        text = text.replace("|", "\u00a6")
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ")) else ""

@@ -7,7 +7,7 @@ from typing import Any
 from ipsbayes.families import FAMILIES
 from ipsbayes.models.base import ModelData, nb_word
 from ipsbayes.present.cells import count_text
-from ipsbayes.textutil import escape_md
+from ipsbayes.textutil import code_span, escape_md
 
 
 def study_words(spec: Any, language: str) -> tuple[str, str]:
@@ -37,14 +37,17 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     if spec.is_count:
         likelihood += f" av {spec.trials}" if nb else f" of {spec.trials}"
     none = "ingen" if nb else "none"
-    compliance = ", ".join(f"`{c}`" for c in spec.compliance_covariates) or ("ingen kovariater" if nb else none)
-    outcome_covariates = ", ".join(f"`{c}`" for c in spec.outcome_covariates) or none
+    compliance = ", ".join(code_span(c, in_table=False) for c in spec.compliance_covariates) or (
+        "ingen kovariater" if nb else none
+    )
+    outcome_covariates = ", ".join(code_span(c, in_table=False) for c in spec.outcome_covariates) or none
+    outcome = code_span(spec.outcome, in_table=False)
     weighted = ""
     if spec.weights:
         weighted = (
-            f" Hver rad står for så mange {units} som kolonnen `{spec.weights}` sier."
+            f" Hver rad står for så mange {units} som kolonnen {code_span(spec.weights, in_table=False)} sier."
             if nb
-            else f" Each row stands for the number of {units} in column `{spec.weights}`."
+            else f" Each row stands for the number of {units} in column {code_span(spec.weights, in_table=False)}."
         )
     if nb:
         er = (
@@ -56,7 +59,7 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
         return (
             "Bayesiansk prinsipal stratifisering (Imbens & Rubin 1997) for ensidig manglende etterlevelse: "
             f"{treated} {units} tildelt {treatment} ({received} mottok det) og "
-            f"{controls} tildelt {control}. Utfall `{spec.outcome}`, {likelihood}-likelihood."
+            f"{controls} tildelt {control}. Utfall {outcome}, {likelihood}-likelihood."
             f"{weighted} Etterlevelsesmodell: logistisk i {compliance}; kovariater i utfallsmodellen: "
             f"{outcome_covariates}. I kontrollarmen kan compliers ikke skilles fra never-takers, så likelihooden der "
             f"er en blanding av to komponenter, marginalisert slik at NUTS kan sample den. {er} Estimandene er "
@@ -71,7 +74,7 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     return (
         f"Bayesian principal stratification (Imbens & Rubin 1997) for one-sided noncompliance: "
         f"{treated} {units} assigned to {treatment} ({received} received it) and "
-        f"{controls} to {control}. Outcome `{spec.outcome}`, {likelihood} likelihood.{weighted} "
+        f"{controls} to {control}. Outcome {outcome}, {likelihood} likelihood.{weighted} "
         f"Compliance model: logistic in {compliance}; outcome covariates: {outcome_covariates}. In the control "
         "arm compliers cannot be told from never-takers, so the likelihood there is a two-component mixture, "
         f"marginalised so that NUTS samples it. {er} Estimands average over the study's {units}, weighting "

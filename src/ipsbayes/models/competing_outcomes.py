@@ -53,7 +53,7 @@ from ipsbayes.models.categorical_predict import CategoricalPredictor, categorica
 from ipsbayes.models.design import Design, parse_formula
 from ipsbayes.present import Presentation
 from ipsbayes.priors import PriorSet
-from ipsbayes.textutil import escape_md
+from ipsbayes.textutil import code_span, escape_md
 
 
 def outcome_logp(value: Any, log_p: Any) -> Any:
@@ -283,12 +283,13 @@ class CompetingOutcomes(ModelFamily):
         none, reference = escape_md(spec.categories[0]), escape_md(spec.categories[1])  # data: escaped once
         others = ", ".join(f"'{escape_md(c)}'" for c in spec.categories[2:])
         n_services = len(data.coords["service"])
-        response = data.info.get("outcome_column", data.info["response"])  # the column, not the variable
+        response = code_span(data.info.get("outcome_column", data.info["response"]), in_table=False)  # the column
+        formula = code_span(spec.formula, in_table=False)
         if language == "nb":
             return (
-                f"Sekvensiell kategorisk modell av `{response}` for {data.n_rows} deltakere i {n_services} tjenester. "
+                f"Sekvensiell kategorisk modell av {response} for {data.n_rows} deltakere i {n_services} tjenester. "
                 f"Først om en deltaker oppnår et utfall (mot '{none}'), logistisk; deretter, blant dem som gjør det, "
-                f"hvilket ({others} mot '{reference}'), multinomisk logistisk. Formel: `{spec.formula}` (de samme "
+                f"hvilket ({others} mot '{reference}'), multinomisk logistisk. Formel: {formula} (de samme "
                 "prediktorene i hver ligning). Tjenesteeffektene i ligningene er korrelerte, med en LKJ-prior på "
                 "korrelasjonen, og ikke-sentrerte. "
                 + (
@@ -302,9 +303,9 @@ class CompetingOutcomes(ModelFamily):
                 "tjenesteeffekter."
             )
         return (
-            f"Sequential categorical model of `{response}` for {data.n_rows} participants in {n_services} services. "
+            f"Sequential categorical model of {response} for {data.n_rows} participants in {n_services} services. "
             f"First, whether a participant reaches any outcome (vs '{none}'), logistic; then, among those who do, "
-            f"which one ({others} vs '{reference}'), multinomial-logistic. Formula: `{spec.formula}` (the same "
+            f"which one ({others} vs '{reference}'), multinomial-logistic. Formula: {formula} (the same "
             "predictors in every equation). Service effects of the equations are correlated, with an LKJ prior on "
             "their correlation, and non-centred. "
             + (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ipsbayes.models.base import ModelData
+from ipsbayes.textutil import code_span
 
 
 def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> str:
@@ -42,13 +43,11 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
         + (" + sd_specialist * z_specialist" if nested else "")
     )
     n_services = len(coords[service])
-    outcome = info.get("outcome_column", info["response"])  # the column, not the observed variable's name
+    outcome = code_span(info.get("outcome_column", info["response"]), in_table=False)  # the column, as written
+    formula = code_span(spec.formula, in_table=False)
     if nb:
         groups = f"{n_services} tjenester" + (f" og {specialists} jobbspesialister" if nested else "")
-        head = (
-            f"Hierarkisk logistisk regresjon av `{outcome}` for {data.n_rows} deltakere i {groups}. "
-            f"Formel: `{spec.formula}`."
-        )
+        head = f"Hierarkisk logistisk regresjon av {outcome} for {data.n_rows} deltakere i {groups}. Formel: {formula}."
         pooling = (
             ("Konstantleddene for tjenester og jobbspesialister" if nested else "Tjenestenes konstantledd")
             + " er delvis sammenslått (partial pooling). "
@@ -68,9 +67,9 @@ def describe_hierarchical(spec: Any, data: ModelData, language: str = "en") -> s
     else:
         groups = f"{n_services} services" + (f" and {specialists} job specialists" if nested else "")
         head = (
-            f"Hierarchical logistic regression of `{outcome}` for {data.n_rows} participants "
+            f"Hierarchical logistic regression of {outcome} for {data.n_rows} participants "
             f"in {groups}. "
-            f"Formula: `{spec.formula}`."
+            f"Formula: {formula}."
         )
         pooling = (
             ("Service and specialist" if nested else "Service")
@@ -101,31 +100,32 @@ def _fidelity_paragraph(spec: Any, info: dict[str, Any], nb: bool) -> str:
     where = f"{scale.name} ({scale.minimum:g}-{scale.maximum:g})"
     centre = f"{info['fidelity_centre']:.1f}"
     per = f"{fid.per:g}"
+    column, reviewed = (code_span(c, in_table=False) if c else "" for c in (fid.column, fid.review_column))
     if fid.source == "column":
         return (
-            f"Modelltrofasthet: `{fid.column}` på skalaen {where}, sentrert i {centre} og skalert per {per} poeng. "
+            f"Modelltrofasthet: {column} på skalaen {where}, sentrert i {centre} og skalert per {per} poeng. "
             "Skåren brukes slik den er målt (ingen målefeil i denne modellen)."
             if nb
-            else f"Fidelity: `{fid.column}` on the {where} scale, centred at {centre} and scaled per {per} points. "
+            else f"Fidelity: {column} on the {where} scale, centred at {centre} and scaled per {per} points. "
             "The score is used as measured (no measurement error in this model)."
         )
     reviews = info.get("n_reviews", "the")
     if fid.latent:
         return (
             f"Modelltrofasthet: hver tjenestes sanne {scale.name}-skåre er latent; de {reviews} vurderingene "
-            f"(`{fid.review_column}`) måler den med feil (vurderingenes SD estimeres), så usikkerheten om sann "
+            f"({reviewed}) måler den med feil (vurderingenes SD estimeres), så usikkerheten om sann "
             f"trofasthet forplanter seg til stigningstallet. Sentrert i {centre}, per {per} poeng."
             if nb
             else f"Fidelity: each service's true {scale.name} score is latent; its {reviews} reviews "
-            f"(`{fid.review_column}`) measure it with error (the review SD is estimated), so the uncertainty about "
+            f"({reviewed}) measure it with error (the review SD is estimated), so the uncertainty about "
             f"true fidelity propagates into the slope. Centred at {centre}, per {per} points."
         )
     return (
-        f"Modelltrofasthet: gjennomsnittet av hver tjenestes vurderinger ({reviews} i alt, `{fid.review_column}`) "
+        f"Modelltrofasthet: gjennomsnittet av hver tjenestes vurderinger ({reviews} i alt, {reviewed}) "
         f"på skalaen {where} brukes som om det var eksakt (ingen målefeil i denne modellen), sentrert i {centre} "
         f"og skalert per {per} poeng."
         if nb
-        else f"Fidelity: the mean of each service's reviews ({reviews} in all, `{fid.review_column}`) on the {where} "
+        else f"Fidelity: the mean of each service's reviews ({reviews} in all, {reviewed}) on the {where} "
         f"scale, plugged in as if exact (no measurement error in this model), centred at {centre} and scaled per "
         f"{per} points."
     )

@@ -10,7 +10,7 @@ from ipsbayes.families import OutcomeFamily
 from ipsbayes.models.base import ModelData, en_plural, nb_plural, nb_word
 from ipsbayes.models.formula import ModelFormula
 from ipsbayes.present.text import unit_of
-from ipsbayes.textutil import escape_md
+from ipsbayes.textutil import code_span, escape_md
 
 
 def group_words(formula: ModelFormula | None, vocabulary: dict[str, str]) -> dict[str, str]:
@@ -45,7 +45,7 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
     groups = ", ".join(f"{len(coords[f.name])} {plural(words, f.name, language)}" for f in formula.factors)
     outcome = info.get("outcome_column", info["response"])  # the column, not the observed variable's name
     outcome_unit = unit_of({"unit": words.get("outcome_unit", ""), "unit_nb": words.get("outcome_unit_nb")}, language)
-    response = f"`{outcome}`" + (f" ({outcome_unit})" if outcome_unit else "")
+    response = code_span(outcome, in_table=False) + (f" ({outcome_unit})" if outcome_unit else "")
     lhs = {"logit": "logit E[y / trials]" if "trials" in data.arrays else "logit P(y = 1)", "identity": "E[y]"}
     terms = ["intercept", *(["X beta"] if len(coords["term"]) else [])]
     if info.get("fidelity_group"):
@@ -60,10 +60,10 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
         t(
             f"{title}: multilevel regression of {response} for {counted}"
             + (f" in {groups}" if groups else "")
-            + f". Formula: `{spec.formula}`.",
+            + f". Formula: {code_span(spec.formula, in_table=False)}.",
             f"{title}: flernivåregresjon av {response} for {counted}"
             + (f" i {groups}" if groups else "")
-            + f". Formel: `{spec.formula}`.",
+            + f". Formel: {code_span(spec.formula, in_table=False)}.",
         ),
         "",
         f"    {lhs[family.link]} = " + " + ".join(terms),
@@ -72,7 +72,7 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
     described = []
     for block in blocks:
         word = words.get(block.dim, block.dim)
-        columns = ", ".join(f"`{c}`" for c in block.columns)
+        columns = ", ".join(code_span(c, in_table=False) for c in block.columns)
         if block.k > 1:
             described.append(
                 t(
@@ -152,11 +152,12 @@ def describe_model(spec: Any, data: ModelData, family: OutcomeFamily, language: 
             )
         else:
             measured = t("treated as measured without error", "brukt som målt uten feil")
+        fidelity_column = code_span(spec.fidelity.column, in_table=False)
         lines.append(
             t(
-                f"\nFidelity: `{spec.fidelity.column}` on the {where} scale, one score per {group}, centred at "
+                f"\nFidelity: {fidelity_column} on the {where} scale, one score per {group}, centred at "
                 f"{centre} and scaled per {per} points; {measured}.",
-                f"\nModelltrofasthet: `{spec.fidelity.column}` på skalaen {where}, én skåre per {group}, sentrert i "
+                f"\nModelltrofasthet: {fidelity_column} på skalaen {where}, én skåre per {group}, sentrert i "
                 f"{centre} og skalert per {per} poeng; {measured}.",
             )
         )

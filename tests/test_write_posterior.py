@@ -6,6 +6,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 import xarray as xr
 
 from ipsbayes.rundir import write_posterior
@@ -141,3 +142,74 @@ def test_without_netcdf4_the_h5netcdf_writer_is_used(monkeypatch) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "netCDF4" else real(name, *a))
     assert rundir.writer_engine() == "h5netcdf"
+
+
+@pytest.mark.parametrize("outcome", ["#score", "(score)", "-score", "<score>", " score", "score ", "tab\there"])
+def test_names_the_netcdf_library_refuses_are_written_by_h5netcdf(tmp_path: Path, outcome: str) -> None:
+    """An outcome column may be called anything: the observed variable takes its name (outside review)."""
+    tree = _tree(n=20)
+    observed = tree["observed_data"].to_dataset().rename({"y": outcome})
+    tree["observed_data"] = xr.DataTree(observed)
+    write_posterior(tree, tmp_path / "posterior.nc")
+    back = xr.open_datatree(tmp_path / "posterior.nc", engine="h5netcdf").load()
+    np.testing.assert_array_equal(back["observed_data"][outcome].values, observed[outcome].values)
+
+
+NAMES = [
+    "score",
+    "_x",
+    "9a",
+    "a b",
+    "ø",
+    "Ålesund",
+    "a#b",
+    "a(b)",
+    "x.y",
+    "a:b",
+    "a-b",
+    "😀x",
+    "#x",
+    "(x)",
+    "-x",
+    "<x",
+    "a ",
+    " a",
+    "a\tb",
+    "x\x7f",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_name_rule_accepts_only_what_the_netcdf_library_writes(tmp_path: Path, name: str) -> None:
+    import netCDF4
+
+    from ipsbayes.rundir import netcdf_name
+
+    handle = netCDF4.Dataset(tmp_path / "probe.nc", "w")
+    try:
+        handle.createDimension("d", 1)
+        handle.createVariable(name, "f8", ("d",))
+        written = True
+    except Exception:
+        written = False
+    finally:
+        handle.close()
+    assert not netcdf_name(name) or written  # never sent to the C library with a name it refuses
+
+
+def test_a_failing_c_writer_falls_back_to_h5netcdf(tmp_path: Path, monkeypatch) -> None:
+    tree = _tree(n=20)
+    real = xr.DataTree.to_netcdf
+    engines = []
+
+    def writes(self, path, **kwargs):
+        engines.append(kwargs.get("engine"))
+        if kwargs.get("engine") == "netcdf4":
+            raise RuntimeError("NetCDF: HDF error")
+        return real(self, path, **kwargs)
+
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", writes)
+    write_posterior(tree, tmp_path / "posterior.nc")
+    assert engines == ["netcdf4", "h5netcdf"]
+    back = xr.open_datatree(tmp_path / "posterior.nc", engine="h5netcdf").load()
+    np.testing.assert_array_equal(back["log_likelihood"]["y"].values, tree["log_likelihood"]["y"].values)

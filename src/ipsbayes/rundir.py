@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -41,6 +43,8 @@ from ipsbayes.output import (
     releasing_claims,
 )
 from ipsbayes.output_refresh import refresh_folder
+
+log = logging.getLogger("ipsbayes")
 
 PACKAGES = (
     "ipsbayes",
@@ -195,9 +199,12 @@ def write_posterior(datatree: xr.DataTree, path: Path) -> None:
 
     The file is written by the netCDF C library (xarray's ``netcdf4`` engine) where ``netCDF4`` is
     installed, else by ``h5netcdf``: both write netCDF-4 files that read back identically
-    (``tests/test_rundir.py``), but h5netcdf looks up HDF5 objects from Python for every dimension of
-    every variable, which made writing a run's hundred small variables cost 0.42 s of CPU at
-    1,500 rows against 0.16 s in C (``benchmarks/results/posterior_writer.md``).
+    (``tests/test_write_posterior.py``), but h5netcdf looks up HDF5 objects from Python for every
+    dimension of every variable, which made writing a run's hundred small variables cost 0.37 s of
+    CPU at 1,500 rows against 0.18 s in C (``benchmarks/results/posterior_writer.md``). The C
+    library refuses names the netCDF rules do not allow (an outcome column called ``#score`` or
+    ``(score)`` names the observed variable): a tree with such a name, or any tree the C library
+    fails to write, is written by h5netcdf, which keeps every name.
     """
     tree = datatree.copy()
     for name in ("posterior_predictive", "prior_predictive"):
@@ -226,7 +233,40 @@ def write_posterior(datatree: xr.DataTree, path: Path) -> None:
         variables = {v: {"zlib": True, "complevel": 1} for v, arr in node.dataset.data_vars.items() if _compress(arr)}
         if variables:
             encoding[node.path] = variables
-    tree.to_netcdf(path, engine=writer_engine(), encoding=encoding)
+    engine = writer_engine()
+    if engine == "netcdf4" and (bad := [name for name in tree_names(tree) if not netcdf_name(name)]):
+        log.debug("posterior.nc written by h5netcdf: the netCDF C library refuses the names %s", bad[:3])
+        engine = "h5netcdf"
+    try:
+        tree.to_netcdf(path, engine=engine, encoding=encoding)
+    except (RuntimeError, ValueError, OSError) as exc:
+        if engine == "h5netcdf":
+            raise
+        log.debug("posterior.nc written again by h5netcdf: the netCDF C library failed (%s)", exc)
+        tree.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+
+
+#: a name the netCDF C library accepts: a letter, digit, underscore or non-ASCII character first; then
+#: anything but "/" and control characters; no whitespace at the end (netCDF's "extended" names)
+_NETCDF_NAME = re.compile(r"[A-Za-z0-9_\u0080-\U0010ffff][^/\x00-\x1f\x7f]*")
+
+
+def netcdf_name(name: Any) -> bool:
+    """Whether the netCDF C library accepts ``name`` for a group, variable, dimension or attribute."""
+    text = str(name)
+    return bool(_NETCDF_NAME.fullmatch(text)) and not text[-1].isspace()
+
+
+def tree_names(tree: xr.DataTree) -> Iterator[str]:
+    """Every name the file will hold: groups, variables (coordinates too), dimensions and attributes."""
+    for node in tree.subtree:
+        if node.name:
+            yield str(node.name)
+        yield from (str(key) for key in node.attrs)
+        for name, variable in node.dataset.variables.items():
+            yield str(name)
+            yield from (str(dim) for dim in variable.dims)
+            yield from (str(key) for key in variable.attrs)
 
 
 def writer_engine() -> str:
@@ -449,10 +489,12 @@ __all__ = [
     "atomic_folder",
     "claim_run_output",
     "load_run",
+    "netcdf_name",
     "package_versions",
     "provenance",
     "refresh_folder",
     "releasing_claims",
+    "tree_names",
     "write_json",
     "write_posterior",
     "write_posterior_in_child",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -92,8 +93,8 @@ def cached_envelope(n: int, prob: float, simulations: int = SIMULATIONS) -> tupl
 
     The file is named by everything the numbers depend on (``n``, ``prob``, ``simulations``,
     ArviZ's seed, the numpy and scipy versions that draw the uniforms and evaluate the binomial
-    CDFs). A file that cannot be read, or whose numbers are not an envelope of ``n`` draws, is
-    computed again and replaced; with the cache off (``IPSBAYES_CACHE_DIR=off``) or not writable
+    CDFs). A file that cannot be read, or whose numbers cannot be an envelope of ``n`` draws
+    (:func:`_read`), is computed again and replaced; with the cache off (``IPSBAYES_CACHE_DIR=off``) or not writable
     the envelope is computed each time. The numbers are those :func:`simultaneous_envelope`
     returns (``tests/test_rank_envelope.py``).
     """
@@ -129,22 +130,52 @@ def _cache_folder() -> Path | None:
 
 
 def _read(path: Path, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The stored envelope at ``path`` if it is one for ``n`` draws, else None."""
+    """The stored envelope at ``path`` if it is one for ``n`` draws, else None (a miss, computed again).
+
+    Only a regular file of the size such an array takes is opened (not a pipe, a device or a
+    file that would fill the memory); anything ``np.load`` cannot read as one float array of
+    shape (3, n + 1), or whose numbers cannot be an envelope of ``n`` draws (the points ``k / n``;
+    bounds that are multiples of ``1 / n``, never fall and run from 0 to 1), is a miss. The folder
+    is trusted as the compile cache beside it is: a planted file that passes these checks is read
+    as ipsbayes wrote it.
+    """
     try:
-        stored = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode) or status.st_size > 3 * (n + 1) * 8 + 4096:
+            return None
+        with path.open("rb") as file:
+            stored = np.load(file, allow_pickle=False)
+    except Exception:  # any file that is not our array is a miss, never an error
         return None
-    if stored.shape != (3, n + 1) or stored.dtype != np.float64:
+    if not isinstance(stored, np.ndarray) or stored.shape != (3, n + 1) or stored.dtype != np.float64:
         return None
-    points, lower, upper = stored
+    points, lower, upper = np.asarray(stored)
     expected = np.concatenate(([0.0], np.arange(1, n) / n, [1.0]))
-    if not (np.array_equal(points, expected) and np.all((lower >= 0) & (lower <= upper) & (upper <= 1))):
-        return None
-    return points, lower, upper
+    with np.errstate(invalid="ignore"):
+        whole = all(np.allclose(bound * n, np.round(bound * n), rtol=0, atol=1e-6) for bound in (lower, upper))
+        plausible = (
+            np.array_equal(points, expected)
+            and whole
+            and bool(np.all(np.diff(lower) >= 0) and np.all(np.diff(upper) >= 0))
+            and lower[0] == upper[0] == 0.0
+            and lower[-1] == upper[-1] == 1.0
+        )
+    return (points, lower, upper) if plausible else None
 
 
 def _write(path: Path, values: np.ndarray) -> None:
-    """Store ``values`` at ``path`` through a temporary file in the same folder: readers never see half a file."""
+    """Store ``values`` at ``path`` through a temporary file in the same folder: readers never see half a file.
+
+    Only a missing entry or a regular file (a damaged envelope) is replaced: a link, pipe or folder
+    at the path is left as it is, and the envelope is computed again next time.
+    """
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return
     try:
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
     except OSError:

@@ -139,3 +139,25 @@ def test_check_refuses_reversed_clip_bounds_with_exit_2(make_config, data_copy, 
     assert main(["check", str(config)]) == 2
     err = capsys.readouterr().err
     assert "np.clip(age, 18, 24)" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "np.clip(x, (5), 2)",
+        "np.clip(x, 5, (2))",
+        "np.clip(x, 2 * 3, 2)",
+        "np.clip(x, 10 / 2, 2)",
+        "np.clip(x, 5, np.sqrt(4))",
+    ],
+)
+def test_reversed_clip_bounds_written_as_expressions_are_refused_when_evaluated(call: str) -> None:
+    """An outside review: bounds in parentheses or arithmetic passed the literal check and pandas swapped them."""
+    with pytest.raises(ConfigError, match=r"lower bound \(\d+\) is above the upper bound \(2\)"):
+        Design(call, FRAME, standardize=False)
+
+
+def test_clip_gives_numpys_values_on_a_column_and_open_bounds() -> None:
+    x = FRAME["x"].to_numpy()
+    design = Design("np.clip(x, 2, None) + np.clip(x, a_min=None, a_max=4)", FRAME, standardize=False)
+    assert (design.matrix() == np.column_stack([np.clip(x, 2, None), np.clip(x, None, 4)])).all()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 from formulae.environment import Environment
@@ -52,7 +53,31 @@ def numpy_elementwise() -> dict[str, object]:
     ufuncs = {
         name: value for name in dir(np) if not name.startswith("_") and isinstance(value := getattr(np, name), np.ufunc)
     }
-    return {**ufuncs, **{name: getattr(np, name) for name in NUMPY_ROWWISE}}
+    return {**ufuncs, **{name: getattr(np, name) for name in NUMPY_ROWWISE}, "clip": clip_in_order}
+
+
+def clip_in_order(a: Any, a_min: Any = None, a_max: Any = None, **bounds: Any) -> np.ndarray:
+    """``np.clip`` as a formula calls it: on the values, with a lower bound that is not above the upper one.
+
+    formulae passes a column as a pandas Series, and ``np.clip`` hands a Series to pandas, which
+    swaps reversed scalar bounds without a word (``np.clip(age, 24, 18)`` gave ``clip(age, 18,
+    24)``, where numpy gives 18 in every row). Here the bounds, however they were written
+    (``(24)``, ``36 / 2``, ``min=``/``max=``), are compared after evaluation: a lower bound above the
+    upper one is an error that names both; otherwise the result is numpy's.
+    """
+    low, high = bounds.pop("min", a_min), bounds.pop("max", a_max)
+    if bounds:
+        raise TypeError(f"np.clip() takes x, a lower and an upper bound; not {', '.join(sorted(bounds))}")
+    if low is not None and high is not None:
+        reversed_rows = np.asarray(low) > np.asarray(high)
+        if np.any(reversed_rows):
+            shown = [f"{float(v):g}" if np.ndim(v) == 0 else "a column" for v in (low, high)]
+            raise ValueError(
+                f"np.clip: the lower bound ({shown[0]}) is above the upper bound ({shown[1]})"
+                + (f" in {int(np.sum(reversed_rows)):,} rows" if np.ndim(reversed_rows) else "")
+                + "; write the lower bound first"
+            )
+    return np.clip(np.asarray(a), low, high)
 
 
 def formula_environment() -> Environment:
@@ -93,8 +118,8 @@ def formula_call_problems(text: str, where: str = "model.formula", shown: str | 
                 column = _argument_text(node.args[0]) if node.args else "x"
                 problems.append(
                     f"{where}: {_call_text(node)} in {shown or repr(text)} has its lower bound ({low:g}) above its "
-                    f"upper bound ({high:g}): numpy would give {high:g} in every row, and pandas swaps the bounds "
-                    f"without a word; write the lower bound first (np.clip({column}, {high:g}, {low:g}))"
+                    f"upper bound ({high:g}), which would give {high:g} in every row; write the lower bound first "
+                    f"(np.clip({column}, {high:g}, {low:g}))"
                 )
             continue
         if node is outcome_call:
@@ -179,4 +204,11 @@ def _nodes(node: object) -> Iterator[object]:
                 yield from _nodes(child)
 
 
-__all__ = ["FORMULA_FUNCTIONS", "NUMPY_ROWWISE", "formula_call_problems", "formula_environment", "numpy_elementwise"]
+__all__ = [
+    "FORMULA_FUNCTIONS",
+    "NUMPY_ROWWISE",
+    "clip_in_order",
+    "formula_call_problems",
+    "formula_environment",
+    "numpy_elementwise",
+]

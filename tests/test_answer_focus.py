@@ -112,7 +112,17 @@ def test_a_focus_that_is_not_a_predictor_is_a_config_error(tmp_path, capsys) -> 
     assert "model.focus: 'tutor' is not a predictor of the formula; predictors: tutoring" in err
 
 
-def test_a_focus_with_more_contrasts_than_the_answer_gives_says_how_many_are_left(tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("language", "threshold", "expected"),
+    [
+        ("en", None, "Region has 4 contrasts; the 3 above are the largest by median, and 1 more is in the table"),
+        ("nb", None, "Region har 4 kontraster; de 3 over er de største etter median, og 1 til står i tabellen"),
+        ("nb", 1.0, "Region har 4 kontraster; de 3 over er de som mest sannsynlig er over terskelen, og 1 til"),
+    ],
+)
+def test_a_focus_with_more_contrasts_than_the_answer_gives_says_how_many_are_left(
+    tmp_path, language, threshold, expected
+) -> None:
     """A five-level focus has four contrasts: three in words, and a sentence counting the fourth (was silent)."""
     from ipsbayes.present.effect_answers import ANSWERED
 
@@ -136,10 +146,11 @@ def test_a_focus_with_more_contrasts_than_the_answer_gives_says_how_many_are_lef
         },
         "priors": {"set": "defaults"},
         "sampler": {"profile": "ci"},
+        "report": {"language": language, **({"thresholds": {"ame": threshold}} if threshold else {})},
     }
     (tmp_path / "config.toml").write_text(tomli_w.dumps(raw))
     assert main(["run", str(tmp_path / "config.toml"), "--out", str(tmp_path / "run"), "--quiet"]) == 0
-    answer = _answer(tmp_path / "run")
+    answer = " ".join(_answer(tmp_path / "run").split())
     assert ANSWERED == 3
-    assert answer.count("goes with a difference of") == 3
-    assert "Region has 4 contrasts; the 3 above are the largest by median, and 1 more is in the table" in answer
+    assert answer.count("goes with a difference of" if language == "en" else "henger sammen med en forskjell på") == 3
+    assert expected in answer

@@ -64,17 +64,17 @@ def effect_answers(ctx: ReportContext, kinds: tuple[str, str], outcome: tuple[st
         lines.append(f"{lead} {probability}")
     if len(asked) > ANSWERED:
         rule = (
-            ("most likely to pass the threshold", "mest sannsynlig over terskelen")
+            ("the ones most likely to pass the threshold", "de som mest sannsynlig er over terskelen")
             if threshold is not None
-            else ("largest by median", "størst etter median")
+            else ("the largest by median", "de største etter median")
         )
         more, name = len(asked) - ANSWERED, ctx.label(focus, focus)
         name = name[:1].upper() + name[1:]
         lines.append(
             ctx.text(
-                f"{name} has {len(asked)} contrasts; the {ANSWERED} above are the {rule[0]}, and {more} more "
+                f"{name} has {len(asked)} contrasts; the {ANSWERED} above are {rule[0]}, and {more} more "
                 f"{'is' if more == 1 else 'are'} in the table of average marginal effects.",
-                f"{name} har {len(asked)} kontraster; de {ANSWERED} over er de {rule[1]}, og {more} til står i "
+                f"{name} har {len(asked)} kontraster; de {ANSWERED} over er {rule[1]}, og {more} til står i "
                 "tabellen over gjennomsnittlige marginale effekter.",
             )
         )

@@ -12,7 +12,7 @@ from typing import Any
 from ipsbayes.models.base import ModelData
 from ipsbayes.models.time_to_event_data import TARGETS_NB
 from ipsbayes.present.text import localise
-from ipsbayes.textutil import escape_md
+from ipsbayes.textutil import code_span, escape_md
 
 
 def describe_time_to_event(spec: Any, data: ModelData, language: str = "en") -> str:
@@ -35,13 +35,14 @@ def describe_time_to_event(spec: Any, data: ModelData, language: str = "en") -> 
         f"*{escape_md(TARGETS_NB.get(k.lower(), k) if nb else k)}* ({escape_md(', '.join(v))})"
         for k, v in spec.targets.items()
     )
+    formula = code_span(spec.formula, in_table=False)
     if nb:
         head = (
             f"Diskret-tids hasardmodell for første måned i en måltilstand for {data.n_rows} deltakere"
             + (f" i {len(coords['service'])} tjenester" if services else "")
             + (f" og {len(coords['specialist'])} jobbspesialister" if specialists else "")
             + f", fulgt i opptil {info['horizon']} måneder (måned {months}). Mål: {targets}; de konkurrerer: "
-            f"det første som nås, avslutter deltakerens tid under risiko. Formel: `{spec.formula}`."
+            f"det første som nås, avslutter deltakerens tid under risiko. Formel: {formula}."
         )
         body = (
             _baseline(spec, nb)
@@ -67,7 +68,7 @@ def describe_time_to_event(spec: Any, data: ModelData, language: str = "en") -> 
             + (f" in {len(coords['service'])} services" if services else "")
             + (f" and {len(coords['specialist'])} job specialists" if specialists else "")
             + f", followed for up to {info['horizon']} months (months {months}). Targets: {targets}; they "
-            f"compete: the first one reached ends a participant's time at risk. Formula: `{spec.formula}`."
+            f"compete: the first one reached ends a participant's time at risk. Formula: {formula}."
         )
         body = (
             _baseline(spec, nb)
@@ -140,14 +141,14 @@ def _walk(spec: Any, nb: bool) -> str:
 
 def _fidelity(spec: Any, info: dict[str, Any], nb: bool) -> str:
     scale = spec.fidelity.resolved_scale
-    column, per = spec.fidelity.column, f"{spec.fidelity.per:g}"
+    column, per = code_span(spec.fidelity.column, in_table=False), f"{spec.fidelity.per:g}"
     if nb:
         centre = localise(f"{info['fidelity_centre']:.1f}", "nb")
         return (
-            f"Modelltrofasthet: `{column}` på {scale.name}-skalaen, sentrert i {centre} og skalert per {per} poeng. "
+            f"Modelltrofasthet: {column} på {scale.name}-skalaen, sentrert i {centre} og skalert per {per} poeng. "
             "Skåren brukes slik den er målt (ingen målefeil i denne modellen)."
         )
     return (
-        f"Fidelity: `{column}` on the {scale.name} scale, centred at {info['fidelity_centre']:.1f} and scaled per "
+        f"Fidelity: {column} on the {scale.name} scale, centred at {info['fidelity_centre']:.1f} and scaled per "
         f"{per} points, treated as measured without error."
     )

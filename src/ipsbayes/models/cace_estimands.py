@@ -101,29 +101,62 @@ def cace_estimands(
         ),
     }
     # "participants": the smallest cell an observed value rests on (small-cell protection in reports): a group's
-    # size and, for a binary outcome, those with and without the outcome in it; a cell of 0 gives nobody away
+    # size and, for a binary outcome, those with and without the outcome in it; a cell of 0 gives nobody away.
+    # Those assigned to the treatment who did not receive it are a group too: the arm's mean beside the
+    # received mean gives theirs away, and the share receiving gives away their number
     binary = spec.outcome_family == "bernoulli"
-    cell = {group: _smallest_cell(obs[f"n_{group}"], obs[f"mean_{group}"], binary) for group in GROUPS}
+    groups = {group: (obs[f"n_{group}"], obs[f"mean_{group}"]) for group in GROUPS}
+    missed = obs["n_treatment_arm"] - obs["n_received"]
+    missed_mean = (
+        (obs["n_treatment_arm"] * obs["mean_treatment_arm"] - obs["n_received"] * obs["mean_received"]) / missed
+        if missed > 0
+        else np.nan
+    )
+    groups["not_received"] = (missed, missed_mean)
+    cell = {group: _smallest_cell(n, mean, binary) for group, (n, mean) in groups.items()}
     smallest = {
-        "observed_itt": min(cell["treatment_arm"], cell["control_arm"]),
-        "observed_per_protocol": min(cell["received"], cell["control_arm"]),
-        "observed_wald_cace": min(cell["received"], cell["control_arm"], cell["treatment_arm"]),
+        "observed_itt": _least(cell["treatment_arm"], cell["control_arm"]),
+        "observed_per_protocol": _least(cell["received"], cell["control_arm"], cell["not_received"]),
+        "observed_wald_cace": _least(cell["received"], cell["control_arm"], cell["treatment_arm"], missed),
     }
     for name, (value, text) in observed.items():
         out[name] = xr.DataArray(scale * value, attrs={"label": text, "unit": unit, "participants": smallest[name]})
-    for name, key, text, n in (
-        ("observed_rate_control_arm", "mean_control_arm", f"{control} arm", cell["control_arm"]),
-        ("observed_rate_treatment_arm", "mean_treatment_arm", f"{treatment} arm", cell["treatment_arm"]),
-        ("observed_rate_received", "mean_received", f"received {treatment}", cell["received"]),
+    for name, key, text, n, size in (
+        ("observed_rate_control_arm", "mean_control_arm", f"{control} arm", cell["control_arm"], "control_arm"),
+        (
+            "observed_rate_treatment_arm",
+            "mean_treatment_arm",
+            f"{treatment} arm",
+            cell["treatment_arm"],
+            "treatment_arm",
+        ),
+        (
+            "observed_rate_received",
+            "mean_received",
+            f"received {treatment}",
+            _least(cell["received"], cell["not_received"]),
+            "received",
+        ),
     ):
         out[name] = xr.DataArray(
-            scale * obs[key], attrs={"label": f"Observed outcome, {text}", "unit": rate_unit, "participants": n}
+            scale * obs[key],
+            attrs={
+                "label": f"Observed outcome, {text}",
+                "unit": rate_unit,
+                "participants": n,
+                "group_size": float(obs[f"n_{size}"]),  # everyone in the group (the smallest cell is "participants")
+            },
         )
     return out
 
 
 #: the observed groups of a CACE trial (keys of ``data.info["observed"]``: ``n_<group>`` and ``mean_<group>``)
 GROUPS = ("control_arm", "treatment_arm", "received")
+
+
+def _least(*cells: float) -> float:
+    """The smallest non-empty cell among ``cells`` (0 when all are empty: an empty cell gives nobody away)."""
+    return min((float(c) for c in cells if c > 0), default=0.0)
 
 
 def _smallest_cell(n: float, mean: float, binary: bool) -> float:

@@ -438,18 +438,23 @@ def strata_rates(ctx: ReportContext) -> tuple[Figure, str]:
     )
     if hidden:
         units = units_of(ctx)  # plain text: captions are escaped where they are rendered
-        groups_en = " and ".join(
-            {"observed_rate_control_arm": f"the {usual} arm"}.get(n, f"those who received {ips}") for n in hidden
-        )
-        groups_nb = " og ".join(
-            {"observed_rate_control_arm": "kontrollarmen"}.get(n, f"de som fikk {ips}") for n in hidden
-        )
-        caption += ctx.text(
-            f" The observed rate of {groups_en} is not shown: it rests on fewer than {ctx.min_cell} {units} "
-            f"(report.min_cell = {ctx.min_cell}).",
-            f" Den observerte andelen for {groups_nb} vises ikke: den bygger på færre enn {ctx.min_cell} {units} "
-            f"(report.min_cell = {ctx.min_cell}).",
-        )
+        for name in hidden:
+            if name == "observed_rate_control_arm":
+                caption += ctx.text(
+                    f" The observed rate of the {usual} arm is not shown: it rests on fewer than {ctx.min_cell} "
+                    f"{units} (report.min_cell = {ctx.min_cell}).",
+                    f" Den observerte andelen for kontrollarmen vises ikke: den bygger på færre enn {ctx.min_cell} "
+                    f"{units} (report.min_cell = {ctx.min_cell}).",
+                )
+            else:  # beside the arm's rate, the received rate also gives away those who did not receive it
+                caption += ctx.text(
+                    f" The observed rate of those who received {ips} is not shown: it, or what it leaves for those "
+                    f"assigned to {ips} who did not receive it, rests on fewer than {ctx.min_cell} {units} "
+                    f"(report.min_cell = {ctx.min_cell}).",
+                    f" Den observerte andelen for de som fikk {ips} vises ikke: den, eller det den etterlater for "
+                    f"dem som ble tildelt {ips} uten å få det, bygger på færre enn {ctx.min_cell} {units} "
+                    f"(report.min_cell = {ctx.min_cell}).",
+                )
     return fig, caption
 
 

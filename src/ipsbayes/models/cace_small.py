@@ -175,8 +175,8 @@ def _participants(ctx: ReportContext) -> int | None:
     arms = [
         ctx.estimands[name] for name in ("observed_rate_treatment_arm", "observed_rate_control_arm") if ctx.has(name)
     ]
-    if len(arms) == 2 and all("participants" in arm.attrs for arm in arms):
-        return int(sum(float(arm.attrs["participants"]) for arm in arms))
+    if len(arms) == 2 and all("group_size" in arm.attrs for arm in arms):  # "participants" is the smallest cell
+        return round(sum(float(arm.attrs["group_size"]) for arm in arms))
     observed = ctx.datatree["observed_data"] if "observed_data" in ctx.datatree.children else None
     return observed.sizes.get("participant") if observed is not None else None
 

@@ -31,6 +31,9 @@ def describe_cace(spec: Any, data: ModelData, language: str = "en") -> str:
     treated, received, controls = (
         count_text(obs[key], min_cell, language) for key in ("n_treatment_arm", "n_received", "n_control_arm")
     )
+    missed = obs["n_treatment_arm"] - obs["n_received"]
+    if 0 < missed < min_cell:  # the received count would give away how few did not receive it
+        received = f"alle unntatt færre enn {min_cell}" if nb else f"all but fewer than {min_cell}"
     treatment, control = (escape_md(word) for word in study_words(spec, language))
     en_name, nb_name = FAMILIES[spec.outcome_family].likelihood_names
     likelihood = nb_name if nb else en_name

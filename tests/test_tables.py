@@ -47,3 +47,16 @@ def test_an_unknown_column_lists_the_tables_searched(schools: Path) -> None:
     _edit(schools, "regions.csv", lambda f: f.drop(columns="rural"))
     with pytest.raises(DataError, match=r"missing column 'rural'.*not found in .*pupils\.csv.*regions\.csv"):
         check(schools)
+
+
+def test_the_norwegian_power_scaling_table_gives_the_diagnosis_in_norwegian() -> None:
+    """tables/power_scaling_nb.csv said 'potential prior-data conflict' (outside review)."""
+    from ipsbayes.report.tables import csv_nb
+
+    table = pd.DataFrame(
+        {"estimand": ["cace", "itt", "x"], "prior": [0.06, 0.01, 0.2], "likelihood": [0.11, 0.1, 0.01]}
+        | {"diagnosis": ["potential prior-data conflict", "✓", "potential strong prior / weak likelihood"]}
+    )
+    text = csv_nb(table).decode("utf-8-sig")
+    assert "mulig konflikt mellom prior og data" in text and "ingen følsomhet påvist" in text
+    assert "prioren dominerer" in text and "potential" not in text

@@ -17,19 +17,9 @@ from ipsbayes.present.answers import analysis_name, refit_gates, sensitivity_eff
 from ipsbayes.present.context import vocabulary_of
 from ipsbayes.present.phrases import estimate
 from ipsbayes.present.text import escape_md
-from ipsbayes.report.tables import power_scaling_table
+from ipsbayes.report.tables import DIAGNOSES, power_scaling_table
 from ipsbayes.report.verdict import join_names, short_name
 from ipsbayes.textutil import code_span
-
-#: ArviZ psense diagnosis -> (English, Norwegian) words for the report
-DIAGNOSES = {
-    "potential prior-data conflict": ("potential prior-data conflict", "mulig konflikt mellom prior og data"),
-    "potential strong prior / weak likelihood": (
-        "prior-dominated (strong prior or weak likelihood)",
-        "prioren dominerer (sterk prior eller svak likelihood)",
-    ),
-    "✓": ("no sensitivity flagged", "ingen følsomhet påvist"),
-}
 
 
 def prior_changes_text(ctx: ReportContext) -> str:

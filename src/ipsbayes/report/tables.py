@@ -317,6 +317,17 @@ def labelled(
     return table
 
 
+#: ArviZ psense diagnosis -> (English, Norwegian) words for the report
+DIAGNOSES = {
+    "potential prior-data conflict": ("potential prior-data conflict", "mulig konflikt mellom prior og data"),
+    "potential strong prior / weak likelihood": (
+        "prior-dominated (strong prior or weak likelihood)",
+        "prioren dominerer (sterk prior eller svak likelihood)",
+    ),
+    "✓": ("no sensitivity flagged", "ingen følsomhet påvist"),
+}
+
+
 def norwegian(table: pd.DataFrame) -> pd.DataFrame:
     """The table for Norwegian readers: Norwegian headers, and reader text in Norwegian.
 
@@ -337,6 +348,8 @@ def norwegian(table: pd.DataFrame) -> pd.DataFrame:
         table["threshold_direction"] = table["threshold_direction"].map(lambda v: _NB_WORDS.get(v, v))
     if "element" in table:
         table["element"] = table["element"].map(lambda v: _element_nb(v, words))
+    if "diagnosis" in table:  # ArviZ's power-scaling diagnosis, in the report's Norwegian words
+        table["diagnosis"] = table["diagnosis"].map(lambda v: DIAGNOSES.get(v, (v, v))[1])
     return table.rename(columns={c: COLUMNS[c][0] for c in table.columns if c in COLUMNS})
 
 

@@ -187,6 +187,10 @@ def test_effects_are_ranked_by_the_probability_the_table_prints() -> None:
     assert either["wide"] > either["clear"]  # the old key (both tails) would have put "wide" first
     table = [line for line in effects_section(ctx).splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
     assert [line.split(" | ")[1] for line in table] == [row["label"] for row in rows]
+    # and the words name that probability (they said "in either direction": an outside review)
+    text = " ".join(effects_section(ctx).split())
+    assert "ranked by the probability of a change larger than 5 pp in the direction of its median" in text
+    assert "either direction" not in text
 
 
 def test_a_decrease_is_stated_as_its_size_after_the_verb(rij_fits) -> None:

@@ -14,6 +14,7 @@ from ipsbayes.present.common import (
     effect_rows,
     effects_forest,
     effects_table,
+    ranking_rule,
     withheld_shares_note,
 )
 from ipsbayes.present.phrases import Effect, amount, estimate, sd_of_contrast, term_of_contrast
@@ -163,16 +164,7 @@ def drivers_section(ctx: ReportContext) -> str:
     focus = escape_md(focus_of(ctx))
     rows = effect_rows(ctx, "focus_ame", conditional=conditional_odds)
     threshold = ctx.thresholds.get("focus_ame")
-    rule = (
-        ctx.text(
-            f"ranked by the probability of a change larger than {threshold_amount(threshold, 'pp', 'en')} in either "
-            "direction",
-            f"rangert etter sannsynligheten for en endring større enn {threshold_amount(threshold, 'pp', 'nb')} i en "
-            "av retningene",
-        )
-        if threshold is not None
-        else ctx.text("ranked by size (absolute median)", "rangert etter størrelse (absolutt median)")
-    )
+    rule = ranking_rule(ctx, threshold)
     equation = _focus_equation(ctx)
     reference = escape_md(ctx.label(equation.split("_vs_")[1])) if equation else ""
     conditional = (

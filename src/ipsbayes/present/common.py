@@ -298,20 +298,27 @@ def effects_table(ctx: ReportContext, rows: list[dict[str, Any]], name: str = "a
     return "\n".join(lines)
 
 
+def ranking_rule(ctx: ReportContext, threshold: float | None, unit: str = "pp") -> str:
+    """How :func:`effect_rows` ranked its rows, in words: by size, or by the probability of passing ``threshold``.
+
+    The probability is of a change beyond the threshold in the direction of each row's median (the
+    column the tables print), not of one in either direction: the words must name the number ranked.
+    """
+    if threshold is None:
+        return ctx.text("ranked by size (absolute median)", "rangert etter størrelse (absolutt median)")
+    return ctx.text(
+        f"ranked by the probability of a change larger than {threshold_amount(threshold, unit, 'en')} in the "
+        "direction of its median",
+        f"rangert etter sannsynligheten for en endring større enn {threshold_amount(threshold, unit, 'nb')} i "
+        "medianens retning",
+    )
+
+
 def effects_section(ctx: ReportContext) -> str:
     """Participant and service characteristics: ranked marginal effects beside conditional odds ratios."""
     rows = effect_rows(ctx)
     threshold = ctx.thresholds.get("ame")
-    rule = (
-        ctx.text(
-            f"ranked by the probability of a change larger than {threshold_amount(threshold, 'pp', 'en')} in either "
-            "direction",
-            f"rangert etter sannsynligheten for en endring større enn {threshold_amount(threshold, 'pp', 'nb')} i "
-            "en av retningene",
-        )
-        if threshold is not None
-        else ctx.text("ranked by size (absolute median)", "rangert etter størrelse (absolutt median)")
-    )
+    rule = ranking_rule(ctx, threshold)
     intro = ctx.text(
         f"Average marginal effects on the expected rate (percentage points, {ctx.style.text}), {rule}. Each changes "
         "one characteristic for every participant and keeps the rest as observed (numeric characteristics: +1 SD "

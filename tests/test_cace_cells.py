@@ -48,3 +48,16 @@ def test_a_handful_who_did_not_take_up_the_treatment_are_not_given_away(make_con
     for name in ("observed_per_protocol", "observed_rate_received", "observed_wald_cace"):
         assert 0 < estimands[name].attrs["participants"] < 5, name  # the reports' small-cell rule hides them
     assert estimands["observed_rate_treatment_arm"].attrs["group_size"] == len(arm)
+
+
+def test_the_withheld_itt_gives_its_true_reason(make_config, tmp_path) -> None:
+    """Arms of 10 with 1 and 3 employed: the report said 'an arm has fewer than 5 participants' (outside review)."""
+    import pandas as pd
+
+    run = _run(make_config, tmp_path, {"n_participants": 20})
+    frame = pd.read_csv(tmp_path / "data" / "participants.csv")
+    sizes = frame.groupby("assigned_ips")["employed_12m"].agg(["size", "sum"])
+    assert (sizes["size"] >= 5).all() and ((sizes["sum"] < 5) | (sizes["size"] - sizes["sum"] < 5)).any()
+    text = " ".join((run / "report.md").read_text().split())
+    assert "The observed ITT difference is not shown: an arm's rate rests on fewer than 5 participants" in text
+    assert "an arm has fewer than" not in text

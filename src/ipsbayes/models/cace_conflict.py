@@ -177,11 +177,13 @@ def conflict_section(ctx: ReportContext) -> str:
     small = _small_arm(ctx)
     if small:
         first = ctx.text(
-            f"The observed ITT difference is not shown: an arm has fewer than {ctx.min_cell} {units_word(ctx)} "
+            f"The observed ITT difference is not shown: an arm's rate rests on fewer than {ctx.min_cell} "
+            f"{units_word(ctx)}, the arm itself or those in it with or without the outcome "
             f"(report.min_cell = {ctx.min_cell}). Compared with the differences the prior set {prior_set} "
             f"predicts for this trial ({draws} draws with the observed arm sizes, covariates and uptake), the "
             f"two-sided tail probability is **p = {tail_p(p, 'en')}**: {verdict(ctx, p)}",
-            f"Den observerte ITT-forskjellen vises ikke: en arm har færre enn {ctx.min_cell} {units_word(ctx)} "
+            f"Den observerte ITT-forskjellen vises ikke: andelen i en arm bygger på færre enn {ctx.min_cell} "
+            f"{units_word(ctx)}, armen selv eller de i den med eller uten utfallet "
             f"(report.min_cell = {ctx.min_cell}). Sammenlignet med forskjellene priorsettet {prior_set} forutsier "
             f"for denne studien ({draws} trekk med observerte gruppestørrelser, kovariater og deltakelse) er den "
             f"tosidige halesannsynligheten **p = {tail_p(p, 'nb')}**: {verdict(ctx, p)}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import ipsbayes
@@ -61,3 +62,16 @@ def test_the_withheld_itt_gives_its_true_reason(make_config, tmp_path) -> None:
     text = " ".join((run / "report.md").read_text().split())
     assert "The observed ITT difference is not shown: an arm's rate rests on fewer than 5 participants" in text
     assert "an arm has fewer than" not in text
+
+
+def test_a_probable_compliance_association_is_worded_as_probable(make_config, tmp_path) -> None:
+    """An odds ratio of 2.62 (90% ETI 0.90 to 7.50) was told as sure: 'are more likely to be compliers'."""
+    run = _run(make_config, tmp_path, {"n_participants": 20})
+    beta = ipsbayes.load_run(run).datatree["posterior"]["compliance_beta"]
+    draws = beta.isel({beta.dims[-1]: 0}).values.ravel()
+    share_up = float((draws > 0).mean())
+    lower, upper = np.quantile(draws, [0.05, 0.95])
+    assert lower < 0 < upper and max(share_up, 1 - share_up) >= 0.8, "the simulated association should be probable"
+    text = " ".join((run / "report.md").read_text().split())
+    assert "are probably more likely to be compliers" in text or "are probably less likely to be compliers" in text
+    assert "so never-takers probably tend to have" in text

@@ -22,7 +22,7 @@ from ipsbayes.present.cells import cell_text, too_small
 from ipsbayes.present.phrases import Effect, amount, estimate
 from ipsbayes.present.prior_weight import pull_sentence
 from ipsbayes.present.style import pointrange
-from ipsbayes.present.text import escape_md
+from ipsbayes.present.text import escape_md, format_probability
 
 #: strata rows of the figure (labels come from :func:`strata_labels`, in the study's words)
 STRATA = (
@@ -355,33 +355,42 @@ def compliance_sentence(ctx: ReportContext) -> str | None:
     more = effect.sign > 0
     units = units_word(ctx)
     odds_en, odds_nb = estimate(odds, ctx.style, "en"), estimate(odds, ctx.style, "nb")
+    # an interval that holds an odds ratio of 1 leaves the direction probable, not clear: the words say so
+    # and give its probability
+    probable = kind.startswith("probably")
+    p_en, p_nb = (format_probability(effect.p_direction, language=language) for language in ("en", "nb"))
+    if probable:
+        odds_en, odds_nb = f"{odds_en}; P = {p_en}", f"{odds_nb}; P = {p_nb}"
+    are_en, are_nb = ("are probably", "er trolig") if probable else ("are", "er")
+    tend_en, tend_nb = ("probably tend", "har trolig") if probable else ("tend", "har gjerne")
+    often_en, often_nb = ("are probably", "har trolig") if probable else ("are", "har")
     likely_en, likely_nb = ("more" if more else "less"), ("oftere" if more else "sjeldnere")
     if meaning.get("kind") == "level":  # a category: this level against the reference level, no "higher values"
         level, reference = escape_md(meaning["level"]), escape_md(meaning["reference"])
         variable = escape_md(ctx.label(meaning["variable"]))
         return ctx.text(
             f"In these data, taking {treatment} up is most clearly associated with {variable}: {units} with "
-            f"{level} are {likely_en} likely to be compliers than those with {reference} (odds ratio "
-            f"{odds_en}), so never-takers are {'less' if more else 'more'} often {level}.",
+            f"{level} {are_en} {likely_en} likely to be compliers than those with {reference} (odds ratio "
+            f"{odds_en}), so never-takers {often_en} {'less' if more else 'more'} often {level}.",
             f"I disse dataene henger det å ta imot {treatment} tydeligst sammen med {variable}: {units} med {level} "
-            f"er {likely_nb} compliers enn de med {reference} (oddsforhold {odds_nb}), så never-takers har "
-            f"{'sjeldnere' if more else 'oftere'} {level}.",
+            f"{are_nb} {likely_nb} compliers enn de med {reference} (oddsforhold {odds_nb}), så never-takers "
+            f"{often_nb} {'sjeldnere' if more else 'oftere'} {level}.",
         )
     if meaning.get("kind") == "binary":
         return ctx.text(
             f"In these data, taking {treatment} up is most clearly associated with {name}: {units} with {name} = 1 "
-            f"are {likely_en} likely to be compliers than those with 0 (odds ratio {odds_en}), so never-takers "
-            f"{'less' if more else 'more'} often have {name} = 1.",
+            f"{are_en} {likely_en} likely to be compliers than those with 0 (odds ratio {odds_en}), so never-takers "
+            f"{'probably ' if probable else ''}{'less' if more else 'more'} often have {name} = 1.",
             f"I disse dataene henger det å ta imot {treatment} tydeligst sammen med {name}: {units} med {name} = 1 "
-            f"er {likely_nb} compliers enn de med 0 (oddsforhold {odds_nb}), så never-takers har "
-            f"{'sjeldnere' if more else 'oftere'} {name} = 1.",
+            f"{are_nb} {likely_nb} compliers enn de med 0 (oddsforhold {odds_nb}), så never-takers "
+            f"{often_nb} {'sjeldnere' if more else 'oftere'} {name} = 1.",
         )
     return ctx.text(
         f"In these data, taking {treatment} up is most clearly associated with {name}: {units} with higher "
-        f"values are {likely_en} likely to be compliers (odds ratio {per_en} {odds_en}), so never-takers tend to have "
-        f"{'lower' if more else 'higher'} {name}.",
+        f"values {are_en} {likely_en} likely to be compliers (odds ratio {per_en} {odds_en}), so never-takers "
+        f"{tend_en} to have {'lower' if more else 'higher'} {name}.",
         f"I disse dataene henger det å ta imot {treatment} tydeligst sammen med {name}: {units} med høyere verdier "
-        f"er {likely_nb} compliers (oddsforhold {per_nb} {odds_nb}), så never-takers har gjerne "
+        f"{are_nb} {likely_nb} compliers (oddsforhold {per_nb} {odds_nb}), så never-takers {tend_nb} "
         f"{'lavere' if more else 'høyere'} {name}.",
     )
 

@@ -81,6 +81,15 @@ def test_the_focus_predictor_is_answered_with_its_probabilities_and_follows_the_
     beyond = np.mean(draws > 2) if up else np.mean(draws < -2)
     assert 0.5 < beyond  # the simulated effect (4 points) is beyond the threshold
     assert "largest difference" not in answer  # the asked-about predictor, not the largest (ses, 6 per SD)
+    # how much the asked-about contrast depends on the priors, by its own power-scaling score (the answer said
+    # only the overall outcome's, which may be insensitive while the contrast is not: an outside review)
+    import xarray as xr
+
+    power = xr.open_datatree(run / "posterior.nc")["power_scaling"].to_dataset()
+    element = next(str(e) for e in power["estimand"].values if str(e).startswith("ame[tutoring"))
+    score = f"{float(power['prior'].sel(estimand=element)):.3f}"
+    flat = " ".join(answer.split())
+    assert "Power-scaling finds the difference with tutoring: yes vs no" in flat and score in flat
 
 
 def test_without_focus_the_sentence_says_which_rule_chose_the_predictor(tmp_path) -> None:

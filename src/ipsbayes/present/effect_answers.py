@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipsbayes.present.answers import probability_sentence, threshold_amount
+from ipsbayes.present.answers import prior_dependence_line, probability_sentence, threshold_amount
 from ipsbayes.present.common import effect_rows
 from ipsbayes.present.context import ReportContext
 from ipsbayes.present.phrases import estimate
@@ -62,6 +62,8 @@ def effect_answers(ctx: ReportContext, kinds: tuple[str, str], outcome: tuple[st
             ("lower|fall", "lavere|nedgang"),
         )
         lines.append(f"{lead} {probability}")
+    if asked and (line := _focus_prior_line(ctx, asked[0])):
+        lines.append(line)
     if len(asked) > ANSWERED:
         rule = (
             ("the ones most likely to pass the threshold", "de som mest sannsynlig er over terskelen")
@@ -79,6 +81,23 @@ def effect_answers(ctx: ReportContext, kinds: tuple[str, str], outcome: tuple[st
             )
         )
     return lines
+
+
+def _focus_prior_line(ctx: ReportContext, row: dict) -> str:
+    """How much the asked-about predictor's first contrast depends on the priors, where the run checked it.
+
+    Power-scaling scores each contrast of a vector estimand (``ame[program: 1 vs 0]``); the line the
+    answer gives for the overall outcome says nothing about the contrast the study asked about,
+    which may depend on its prior when the outcome does not. Empty where neither power-scaling nor
+    refits cover it (the outcome's line then says the run did not check).
+    """
+    element = f"ame[{row['contrast']}]"
+    power = ctx.datatree["power_scaling"] if "power_scaling" in ctx.datatree.children else None
+    scaled = power is not None and element in [str(e) for e in power["estimand"].values]
+    if not scaled and "sensitivity" not in ctx.datatree.children:
+        return ""
+    label = row["label"]
+    return prior_dependence_line(ctx, element, (f"the difference with {label}", f"forskjellen med {label}"))
 
 
 #: contrasts of the asked-about predictor the answer gives in words; the rest are named by count

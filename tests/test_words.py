@@ -475,3 +475,15 @@ def test_a_configs_own_word_is_kept_in_a_norwegian_report() -> None:
     assert nb.label("service") == "tjeneste"
     assert nb.label("units") == "trials"
     assert context(estimands, "en").label("service") == "service"
+
+
+def test_narrow_posteriors_are_not_said_to_be_decided_by_the_data_when_power_scaling_flags_them() -> None:
+    """A CACE report said 'the data, not the priors, decide the estimate' beside a power-scaling flag (review)."""
+    from ipsbayes.present.prior_weight import prior_weight_words
+
+    plain_en, plain_nb = prior_weight_words(0.15)
+    assert "the data, not the priors, decide" in plain_en and "dataene, ikke priorene" in plain_nb
+    flagged_en, flagged_nb = prior_weight_words(0.15, prior_sensitivity=0.06)
+    assert "decide" not in flagged_en and "avgjør" not in flagged_nb
+    assert "sensitive to the priors (prior sensitivity 0.060)" in flagged_en and "about 98%" in flagged_en
+    assert "følsomhet for prioren 0,060" in flagged_nb

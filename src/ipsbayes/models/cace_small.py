@@ -198,10 +198,21 @@ def _size_text(ctx: ReportContext, language: str) -> str:
         else ("T" if language != "nb" else "P")
     )
     share = format_number(100 * ratio, "%", language)
-    meaning = prior_weight_words(ratio)  # the reading every report gives a ratio of interval widths
+    meaning = prior_weight_words(ratio, _flagged(ctx, "cace"))  # the reading every report gives a width ratio
     if language == "nb":
         return f"{who}osteriorintervallet for CACE {share} % så bredt som priorens, {meaning[1]}. "
     return f"{who}he posterior interval of the CACE is {share}% as wide as the prior's, {meaning[0]}. "
+
+
+def _flagged(ctx: ReportContext, name: str) -> float | None:
+    """Power-scaling's prior sensitivity of ``name`` where it flags it (at or above its threshold), else None."""
+    if "power_scaling" not in ctx.datatree.children:
+        return None
+    power = ctx.datatree["power_scaling"].to_dataset()
+    if "estimand" not in power.coords or name not in [str(e) for e in power["estimand"].values]:
+        return None
+    prior = float(power["prior"].sel(estimand=name))
+    return prior if prior >= float(power.attrs.get("threshold", 0.05)) else None
 
 
 def prior_effect(ctx: ReportContext, name: str) -> Effect | None:

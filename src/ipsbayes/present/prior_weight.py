@@ -18,13 +18,17 @@ from ipsbayes.present.text import shared_decimals
 PRIOR_MATTERS, DATA_DECIDE = 0.75, 0.25
 
 
-def prior_weight_words(ratio: float) -> tuple[str, str]:
+def prior_weight_words(ratio: float, prior_sensitivity: float | None = None) -> tuple[str, str]:
     """What a posterior interval ``ratio`` times as wide as the priors' alone says, in English and Norwegian.
 
     One reading for every report (the CACE's small-sample section, the time-to-event answer): under a
     normal approximation precisions add, so the data carry ``1 - ratio**2`` of the posterior's
     information (a posterior half as wide as the prior: 75%). The verdict follows
     :data:`PRIOR_MATTERS` and :data:`DATA_DECIDE`, and the share is stated beside it.
+
+    Widths say how much the data narrowed the prior, not whether the prior moved the estimate: with
+    ``prior_sensitivity`` (power-scaling's score where it flags the estimate) the verdict says the
+    priors still move it, whatever the widths.
     """
     if not np.isfinite(ratio) or ratio <= 0:
         return (
@@ -34,6 +38,14 @@ def prior_weight_words(ratio: float) -> tuple[str, str]:
     share = max(0.0, 1.0 - ratio**2)
     data_en = f"by a normal approximation the data carry about {100 * share:.0f}% of the information"
     data_nb = f"etter en normaltilnærming står dataene for omtrent {100 * share:.0f} % av informasjonen"
+    if prior_sensitivity is not None:
+        score = f"{prior_sensitivity:.3f}"
+        return (
+            f"yet power-scaling finds the estimate sensitive to the priors (prior sensitivity {score}), so the "
+            f"priors still move it ({data_en})",
+            f"men power-scaling finner at anslaget påvirkes av priorene (følsomhet for prioren "
+            f"{score.replace('.', ',')}), så priorene flytter det fortsatt ({data_nb})",
+        )
     if ratio >= PRIOR_MATTERS:
         return (
             f"so the estimate still rests largely on the priors ({data_en})",

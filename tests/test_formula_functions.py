@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from ipsbayes.cli import main
-from ipsbayes.errors import ConfigError
+from ipsbayes.errors import ConfigError, DataError
 from ipsbayes.models import design as design_module
 from ipsbayes.models.design import Design
 from ipsbayes.models.formula import parse_model_formula
@@ -161,3 +161,16 @@ def test_clip_gives_numpys_values_on_a_column_and_open_bounds() -> None:
     x = FRAME["x"].to_numpy()
     design = Design("np.clip(x, 2, None) + np.clip(x, a_min=None, a_max=4)", FRAME, standardize=False)
     assert (design.matrix() == np.column_stack([np.clip(x, 2, None), np.clip(x, None, 4)])).all()
+
+
+def test_functions_of_whole_number_columns_compute_in_floating_point() -> None:
+    """``I(age ** 20)`` on a column of whole numbers wrapped around to negative values (an outside review)."""
+    frame = pd.DataFrame({"age": np.arange(16, 40), "y": np.arange(24) % 2})
+    design = Design("I(age ** 20) + I(age * 10**20)", frame, standardize=False)
+    age = frame["age"].to_numpy(dtype=float)
+    np.testing.assert_allclose(design.matrix(), np.column_stack([age**20, age * 1e20]), rtol=1e-12)
+    assert (design.matrix() > 0).all()
+    with pytest.raises(DataError, match="not a finite number"):
+        Design("I(age ** 400)", frame, standardize=False)
+    categories = Design("C(age)", frame, standardize=False)
+    assert categories.labels[0] == "age[17]"  # categories keep their whole-number levels

@@ -165,7 +165,7 @@ class Design:
                 self._matrices = formulae.design_matrices(
                     self.rhs, self.transform(self.frame), na_action="error", env=formula_environment()
                 )
-            except (ValueError, TypeError) as exc:  # a function given arguments it cannot take (np.where(age))
+            except (ValueError, TypeError, ArithmeticError) as exc:  # a function given arguments it cannot take
                 raise ConfigError(
                     f"{self.where}: the formula's terms could not be evaluated ({type(exc).__name__}: "
                     f"{' '.join(str(exc).split())[:200]}); check each function's arguments: np.where(condition, a, "
@@ -248,8 +248,16 @@ class Design:
         return self._matrices
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Apply the stored standardisation to a frame on the original scale."""
+        """Apply the stored standardisation to a frame on the original scale; whole-number predictors as floats.
+
+        A formula's functions then compute in floating point: on a column of whole numbers numpy kept
+        64-bit integers, and ``I(age ** 20)`` wrapped around to negative values without a word (an
+        outside review). The values are the same below 2**53; categories (``C(x)``) keep their type.
+        """
         out = frame.copy()
+        for variable, kind in self.kinds.items():
+            if kind != "categorical" and variable in out and pd.api.types.is_integer_dtype(out[variable]):
+                out[variable] = out[variable].astype(float)
         for variable, (mean, sd) in self.scaling.items():
             out[variable] = (out[variable] - mean) / sd
         return out

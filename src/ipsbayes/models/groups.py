@@ -24,6 +24,7 @@ import pandas as pd
 from ipsbayes.models.base import ModelData, natural_key
 from ipsbayes.models.formula import GroupBlock, GroupFactor, ModelFormula
 from ipsbayes.models.pooling import Parameterisation, choose_centred, split_arrays
+from ipsbayes.resources import available_memory, human_bytes
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,60 @@ def group_level_problems(
                 f'{columns}\' term, or, for overdispersed counts out of trials, use family = "binomial" or '
                 '"beta_binomial" with p(successes, trials)'
             )
+    return problems
+
+
+#: copies of one factor's group matrix formulae holds while building it (measured peak: about 3 x 8 bytes a cell)
+GROUP_MATRIX_COPIES = 3
+#: the memory a group matrix may take where the available memory cannot be read
+MAX_GROUP_BYTES = 16 * 10**9
+
+
+def group_term_precheck(frame: Any, formula: ModelFormula, family: str, where: str) -> list[str]:
+    """The problems of :func:`group_level_problems`, and group matrices too large to build, from the data alone.
+
+    Run before formulae builds the group matrices: a factor with one group, or one group per row where
+    that is not identified, is found by counting the combinations the rows hold. formulae builds a
+    column for every combination of an interaction's levels, observed or not
+    (``service:specialist:participant_id`` asked for tens of gigabytes and the check was killed): a
+    factor whose matrix would not fit in the available memory is refused, and the message says how
+    to write it as one column.
+    """
+    problems = []
+    n_rows = len(frame)
+    for factor in formula.factors:
+        columns = [c for c in factor.columns if c in frame.columns]
+        if len(columns) != len(factor.columns) or n_rows == 0:
+            continue
+        shown = ":".join(factor.columns)
+        observed = len(frame[columns].drop_duplicates())
+        if observed == 1:
+            level = ":".join(str(v) for v in frame[columns].iloc[0])
+            problems.append(
+                f"{where}: every row is in one group of '{shown}' ({level}); a group term estimates how "
+                f"groups differ and needs at least two: remove the '| {shown}' term from model.formula, or add "
+                "data from other groups"
+            )
+        elif family in NO_ROW_LEVEL_EFFECTS and n_rows > 1 and observed >= n_rows:
+            problems.append(
+                f"{where}: every row is a group of its own in '{shown}' ({observed:,} groups for {n_rows:,} "
+                f"rows); a {family.replace('_', '-')} model cannot tell such group effects apart from "
+                f"the rows' own variation: remove the '| {shown}' term, or, for overdispersed counts out of trials, "
+                'use family = "binomial" or "beta_binomial" with p(successes, trials)'
+            )
+        else:
+            combinations = float(np.prod([frame[c].nunique() for c in columns], dtype=float))
+            needed = combinations * n_rows * 8 * GROUP_MATRIX_COPIES
+            if len(columns) > 1 and needed > (available_memory() or MAX_GROUP_BYTES):
+                combined = "_".join(factor.columns)
+                problems.append(
+                    f"{where}: the group term '| {shown}' crosses {len(columns)} columns with "
+                    f"{' x '.join(f'{frame[c].nunique():,}' for c in columns)} levels: building it takes a "
+                    f"column for each of the {combinations:,.0f} combinations (about {human_bytes(needed)} for "
+                    f"{n_rows:,} rows), more than the memory available; the rows hold {observed:,} of them. Make "
+                    f"one column that names each group (its columns' values joined, e.g. '{combined}') and write "
+                    f"'| {combined}'"
+                )
     return problems
 
 

@@ -48,6 +48,7 @@ from ipsbayes.models.groups import (
     group_arrays,
     group_level_problems,
     group_summaries,
+    group_term_precheck,
     idx_key,
     slope_only_notes,
 )
@@ -321,6 +322,11 @@ class Multilevel(ModelFamily):
     ) -> ModelData:
         fid = spec.fidelity
         drop = {fid.column} if fid is not None else set()
+        # group terms the data cannot estimate, or too large to build, found before formulae builds them
+        raise_if(
+            group_term_precheck(frame, formula, family.name, bundle.participants.where),
+            "The data cannot be used as they are",
+        )
         design = Design(formula.text, frame, standardize=spec.standardize, drop=drop, where=bundle.participants.where)
         arrays, coords, blocks = group_arrays(design.matrices, formula)
         problems = group_level_problems(arrays, coords, formula, family.name, bundle.participants.where)

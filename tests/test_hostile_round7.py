@@ -1,0 +1,31 @@
+"""Hostile inputs found by the sixteenth round's outside battery: each gave a crash, an OOM kill or a wrong number."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ipsbayes.cli import main
+
+
+def test_a_nested_term_ending_in_an_id_column_is_refused_before_it_is_built(make_config, data_copy, capsys) -> None:
+    """``(1 | service/specialist/participant_id)``: check was killed at 24 GB; it now says what is wrong."""
+    formula = "work_or_education_12m ~ age + ips25 + (1 | service/specialist/participant_id)"
+    config = make_config("ipsung_employment", data=data_copy, **{"model.formula": formula})
+    assert main(["check", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "every row is a group of its own in 'service:specialist:participant_id'" in err
+    assert "Traceback" not in err
+
+
+def test_a_group_matrix_larger_than_memory_is_refused_with_the_way_out(monkeypatch) -> None:
+    from ipsbayes.models import groups
+    from ipsbayes.models.formula import parse_model_formula
+
+    n = 2000
+    frame = pd.DataFrame({"y": np.arange(n) % 2, "a": np.arange(n) % 40, "b": np.arange(n) % 70})
+    formula, _ = parse_model_formula("y ~ (1 | a:b)")
+    assert groups.group_term_precheck(frame, formula, "bernoulli", "t") == []
+    monkeypatch.setattr(groups, "available_memory", lambda: 10**6)  # 1 MB: 40 x 70 columns for 2,000 rows do not fit
+    (problem,) = groups.group_term_precheck(frame, formula, "bernoulli", "t")
+    assert "crosses 2 columns with 40 x 70 levels" in problem and "write '| a_b'" in problem

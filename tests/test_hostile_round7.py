@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from ipsbayes.cli import main
 
@@ -29,3 +30,34 @@ def test_a_group_matrix_larger_than_memory_is_refused_with_the_way_out(monkeypat
     monkeypatch.setattr(groups, "available_memory", lambda: 10**6)  # 1 MB: 40 x 70 columns for 2,000 rows do not fit
     (problem,) = groups.group_term_precheck(frame, formula, "bernoulli", "t")
     assert "crosses 2 columns with 40 x 70 levels" in problem and "write '| a_b'" in problem
+
+
+@pytest.mark.sampling
+def test_a_degenerate_posterior_skips_power_scaling_with_a_note(make_config, tmp_path) -> None:
+    """A prior at 1e300 made ArviZ's power-scaling raise 'All tail values are the same' after sampling: exit 1."""
+    import ipsbayes
+    from ipsbayes.simulate import simulate
+
+    data = tmp_path / "data"
+    simulate("rij", seed=5, out=data)
+    changes = {
+        "sampler.profile": "ci",
+        "priors.overrides": {"treatment_effect": {"mu": 1e300}},
+        "sensitivity.prior_sets": [],
+        "sensitivity.variants": {},
+        "sensitivity.power_scaling": True,
+    }
+    config = make_config("rij_cace", data=data, **changes)
+    assert main(["run", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    text = " ".join((tmp_path / "run" / "report.md").read_text().split())
+    assert "Power-scaling sensitivity could not be computed for this posterior" in text
+    assert "This figure could not be drawn from this posterior (ValueError" in text  # the prior-posterior figure
+    assert "power_scaling" not in ipsbayes.load_run(tmp_path / "run").datatree.children
+    diagnostics = (tmp_path / "run" / "diagnostics.json").read_text()
+    assert "e+" in diagnostics or "elpd_loo -1" not in diagnostics  # a huge elpd in exponent form, not 300 digits
+
+
+def test_huge_elpd_values_print_in_exponent_form() -> None:
+    from ipsbayes.diagnostics import _elpd
+
+    assert _elpd(-1.3e298) == "-1.3e+298" and _elpd(-1234.56) == "-1234.6" and _elpd(float("nan")) == "nan"

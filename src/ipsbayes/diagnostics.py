@@ -373,6 +373,12 @@ def _ess_check(
     )
 
 
+def _elpd(value: float) -> str:
+    """An elpd, p_loo or SE with one decimal, or in exponent form when it is huge (a prior at 1e300 gave 1e298)."""
+    value = float(value)
+    return f"{value:.1f}" if not np.isfinite(value) or abs(value) < 1e6 else f"{value:.3g}"
+
+
 def _places_apart(value: float, limit: float, least: int = 2) -> int:
     """Decimals (at least ``least``) at which ``value`` and ``limit`` print differently, when they differ."""
     places = least
@@ -435,15 +441,15 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
         if subsampled:
             observations = f"{k.size:,} subsampled observations (of {loo.n_rows:,})"
             # the elpd's SE (as exact LOO of every row would give it) and the subsampling's, side by side
-            se = f"SE {loo.se:.1f}; subsampling SE {loo.subsampling_se:.1f}"
+            se = f"SE {_elpd(loo.se)}; subsampling SE {_elpd(loo.subsampling_se)}"
             observations_nb = f"{k.size:,} utvalgte observasjoner (av {loo.n_rows:,})".replace(",", " ")
-            se_nb = f"SE {loo.se:.1f}; utvalgs-SE {loo.subsampling_se:.1f}"
+            se_nb = f"SE {_elpd(loo.se)}; utvalgs-SE {_elpd(loo.subsampling_se)}"
             note = (
                 f"LOO from a random subsample of {k.size:,} of {loo.n_rows:,} observations",
                 f"LOO fra et tilfeldig utvalg på {k.size:,} av {loo.n_rows:,} observasjoner".replace(",", " "),
             )
         else:
-            observations, se, note = f"{k.size} observations", f"SE {float(loo.se):.1f}", ("", "")
+            observations, se, note = f"{k.size} observations", f"SE {_elpd(loo.se)}", ("", "")
             observations_nb, se_nb = f"{k.size} observasjoner", se
         observed = datatree["observed_data"] if "observed_data" in datatree.children else None
         collapsed = observed[name].attrs.get("collapsed_from") if observed is not None and name in observed else None
@@ -464,13 +470,13 @@ def _pareto_checks(datatree: xr.DataTree, thresholds: DiagnosticsConfig) -> list
                 f"warn if any k > {limit:.{places}f}",
                 f"{n_bad} of {observations} {'has' if n_bad == 1 else 'have'} Pareto k > {limit:.{places}f}"
                 + (f" or no estimate of k ({unknown})" if unknown else "")
-                + f" (max {largest}); elpd_loo {float(loo.elpd):.1f} ({se}), p_loo {float(loo.p):.1f}",
+                + f" (max {largest}); elpd_loo {_elpd(loo.elpd)} ({se}), p_loo {_elpd(loo.p)}",
                 advice=advice_for("pareto_k", "warn" if n_bad else "pass"),
                 note=note,
                 message_nb=decimal_commas(
                     f"{n_bad} av {observations_nb} har Pareto k > {limit:.{places}f}"
                     + (f" eller ikke noe estimat av k ({unknown})" if unknown else "")
-                    + f" (maks {largest}); elpd_loo {float(loo.elpd):.1f} ({se_nb}), p_loo {float(loo.p):.1f}"
+                    + f" (maks {largest}); elpd_loo {_elpd(loo.elpd)} ({se_nb}), p_loo {_elpd(loo.p)}"
                 ),
             )
         )

@@ -58,6 +58,7 @@ from ipsbayes.rundir import (
 )
 from ipsbayes.sampling import resolve_settings
 from ipsbayes.sensitivity import (
+    PowerScalingFailed,
     check_sensitivity,
     config_priors,
     expanded_differences,
@@ -310,7 +311,14 @@ def run(
     step = time.perf_counter()
     compared = compared_names(estimands, config.sensitivity.estimands)  # vector estimands element by element
     prior_vars = [f"{name}_{prior.on}" if prior.on else name for name, prior in main_fit.priors.priors.items()]
-    scaled = power_scaling(datatree, estimands, compared, prior_vars) if power else None
+    try:
+        scaled = power_scaling(datatree, estimands, compared, prior_vars) if power else None
+    except PowerScalingFailed as exc:
+        scaled = None
+        main_fit.data.notes.append(
+            f"Power-scaling sensitivity could not be computed for this posterior ({exc}); how much the "
+            "estimates depend on the priors is shown only by the refits under other prior sets, where the run has them."
+        )
     if scaled is not None:
         progress_stage.done("power-scaling sensitivity")
         datatree["power_scaling"] = xr.DataTree(scaled)

@@ -370,6 +370,10 @@ def log_likelihood_total(datatree: xr.DataTree) -> xr.Dataset:
     )
 
 
+class PowerScalingFailed(Exception):
+    """ArviZ could not compute power-scaling sensitivity for this posterior (the reason is the message)."""
+
+
 def power_scaling(
     datatree: xr.DataTree, estimands: xr.Dataset, names: list[str], prior_names: list[str] | None = None
 ) -> xr.Dataset | None:
@@ -386,6 +390,11 @@ def power_scaling(
     Only the priors named in the prior set are power-scaled (``prior_names``): the
     standard-normal priors of non-centred group effects are part of the hierarchical
     structure, not a choice to be tested (Kallioinen et al. 2023, section 5).
+
+    Raises
+    ------
+    PowerScalingFailed
+        Where ArviZ cannot fit the importance weights (a degenerate posterior or log prior).
     """
     likelihood = "log_likelihood" in datatree.children or "log_likelihood_total" in datatree.children
     scalars = flatten(estimands, names) if names else xr.Dataset()
@@ -411,6 +420,10 @@ def power_scaling(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             table = az.psense_summary(tree, round_to=6)
+    except (ValueError, FloatingPointError, ZeroDivisionError) as exc:
+        # a degenerate posterior or log prior (every draw the same, a prior at 1e300): ArviZ's importance
+        # weights cannot be fitted ("All tail values are the same"); the run goes on without this check
+        raise PowerScalingFailed(f"{type(exc).__name__}: {exc}") from None
     finally:
         logger.setLevel(level)
     frame = pd.DataFrame(table) if not isinstance(table, pd.DataFrame) else table

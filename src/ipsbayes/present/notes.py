@@ -142,6 +142,15 @@ _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
         "størrelser som priorene alene gir, og ingen sjekk av konflikt mellom prior og data.",
     ),
     (
+        re.compile(
+            r"^Power-scaling sensitivity could not be computed for this posterior \((?P<error>.*)\); how much the "
+            r"estimates depend on the priors is shown only by the refits under other prior sets, where the run has "
+            r"them\.$"
+        ),
+        "Power-scaling-følsomhet kunne ikke beregnes for denne posterioren ({error}); hvor mye anslagene avhenger av "
+        "priorene, vises bare av analysene med andre priorsett, der kjøringen har dem.",
+    ),
+    (
         re.compile(r"^Fidelity: mean of (?P<n>\d+) review scores per service plugged in \(no measurement error\)\.$"),
         "Modelltrofasthet: gjennomsnittet av {n} vurderingsskårer per tjeneste brukt direkte (uten målefeil).",
     ),

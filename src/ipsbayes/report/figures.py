@@ -446,6 +446,36 @@ def iter_figures(
     with matplotlib.rc_context(ctx.style.rc()), plt.ioff():
         for spec in figure_specs(presentation, shared) if specs is None else specs:
             if spec.applies(ctx):
-                fig, caption = spec.draw(ctx)
+                opened = set(plt.get_fignums())
+                try:
+                    fig, caption = spec.draw(ctx)
+                except (ValueError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+                    for number in set(plt.get_fignums()) - opened:  # the half-drawn figure
+                        plt.close(number)
+                    fig, caption = not_drawn(ctx, exc)
                 fit_to_profile(fig, ctx.style, height=fig.get_size_inches()[1])
                 yield spec, fig, caption
+
+
+def not_drawn(ctx: ReportContext, error: Exception) -> tuple[Figure, str]:
+    """A figure that says it could not be drawn, and why: a degenerate posterior (a prior at 1e300) ends no run.
+
+    The figure keeps its place and file name, so a document that embeds it shows the reason.
+    """
+    reason = f"{type(error).__name__}: {' '.join(str(error).split())[:120]}"
+    fig, ax = ctx.style.subplots(1.2)
+    ax.set_axis_off()
+    ax.text(
+        0.5,
+        0.5,
+        ctx.text("Not drawn: these draws cannot be plotted", "Ikke tegnet: disse trekkene kan ikke plottes"),
+        ha="center",
+        va="center",
+    )
+    caption = ctx.text(
+        f"This figure could not be drawn from this posterior ({reason}); its numbers are in the tables, and the "
+        "diagnostics say what is wrong with the fit.",
+        f"Denne figuren kunne ikke tegnes fra denne posterioren ({reason}); tallene står i tabellene, og "
+        "diagnostikken sier hva som er galt med tilpasningen.",
+    )
+    return fig, caption

@@ -61,3 +61,32 @@ def test_huge_elpd_values_print_in_exponent_form() -> None:
     from ipsbayes.diagnostics import _elpd
 
     assert _elpd(-1.3e298) == "-1.3e+298" and _elpd(-1234.56) == "-1234.6" and _elpd(float("nan")) == "nan"
+
+
+@pytest.mark.parametrize(("key", "said"), [("[]", "name the column(s) shared"), ('["g", "g"]', "named twice")])
+def test_a_table_key_that_names_no_column_or_one_twice_is_a_config_error(tmp_path, capsys, key, said) -> None:
+    """``key = []`` crashed the join with 'not enough values to unpack' (exit 1)."""
+    pd.DataFrame({"y": [0, 1] * 10, "g": list("abcde") * 4}).to_csv(tmp_path / "rows.csv", index=False)
+    pd.DataFrame({"g": list("abcde"), "z": range(5)}).to_csv(tmp_path / "groups.csv", index=False)
+    (tmp_path / "config.toml").write_text(
+        'name = "keys"\n[data]\nmain = "rows.csv"\n[data.tables.groups]\npath = "groups.csv"\n'
+        f"key = {key}\n"
+        '[model]\nkind = "multilevel"\nformula = "y ~ z + (1 | g)"\nfamily = "bernoulli"\n'
+    )
+    assert main(["check", str(tmp_path / "config.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "data.tables.groups.key" in err and said in err and "Traceback" not in err
+
+
+@pytest.mark.sampling
+def test_report_reads_a_run_config_an_editor_saved_with_a_byte_order_mark(make_config, tmp_path) -> None:
+    from ipsbayes.simulate import simulate
+
+    simulate("rij", seed=5, out=tmp_path / "data")
+    quiet = {"sampler.profile": "ci", "sensitivity.prior_sets": [], "sensitivity.variants": {}}
+    config = make_config("rij_cace", data=tmp_path / "data", **quiet, **{"sensitivity.power_scaling": False})
+    run = tmp_path / "run"
+    assert main(["run", str(config), "--out", str(run), "--quiet"]) == 0
+    saved = (run / "config.toml").read_text(encoding="utf-8").replace("title = ", "title = ", 1)
+    (run / "config.toml").write_bytes(b"\xef\xbb\xbf" + saved.encode("utf-8"))
+    assert main(["report", str(run)]) == 0

@@ -72,6 +72,18 @@ class TableConfig(_Strict):
     key: str | list[str] = Field(description="column(s) shared with the main table that identify a row here")
     rows: Literal["one", "many"] = "one"
 
+    @field_validator("key")
+    @classmethod
+    def _named_once(cls, key: str | list[str]) -> str | list[str]:
+        """At least one key column, each named once and not empty (``key = []`` crashed the join)."""
+        names = [key] if isinstance(key, str) else list(key)
+        if not names or any(not str(name).strip() for name in names):
+            raise ValueError('name the column(s) shared with the main table, e.g. key = "school" or key = ["a", "b"]')
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"each key column once; {', '.join(repr(n) for n in repeated)} is named twice")
+        return key
+
     @property
     def keys(self) -> list[str]:
         """The key columns as a list."""

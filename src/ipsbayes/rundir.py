@@ -464,9 +464,8 @@ def load_run(path: Path | str, datatree: xr.DataTree | None = None) -> Run:
 
 
 def _read_toml_file(path: Path) -> dict[str, Any]:
-
-    with path.open("rb") as handle:
-        return tomllib.load(handle)
+    """A run folder's TOML file; a byte-order mark an editor added on saving is allowed, as in any config."""
+    return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
 
 
 def _read(path: Path, reader: Any) -> Any:

@@ -90,3 +90,22 @@ def test_report_reads_a_run_config_an_editor_saved_with_a_byte_order_mark(make_c
     saved = (run / "config.toml").read_text(encoding="utf-8").replace("title = ", "title = ", 1)
     (run / "config.toml").write_bytes(b"\xef\xbb\xbf" + saved.encode("utf-8"))
     assert main(["report", str(run)]) == 0
+
+
+def test_the_cace_conflict_paragraph_escapes_the_studys_labels() -> None:
+    """A label with Markdown (``*``, ``[x](y)``) stayed raw in 'The verdict above reports ...' (outside review)."""
+    import xarray as xr
+
+    from ipsbayes.models.cace_conflict import reconcile
+    from ipsbayes.present import ReportContext, Style
+
+    estimands = xr.Dataset({"cace": xr.DataArray(np.zeros((1, 10)), dims=("chain", "draw"), attrs={"label": "x"})})
+    power = xr.Dataset(
+        {"prior": ("estimand", [0.2]), "diagnosis": ("estimand", ["potential prior-data conflict"])},
+        coords={"estimand": ["cace"]},
+    )
+    tree = xr.DataTree.from_dict({"estimands": estimands, "power_scaling": power})
+    labels = {"cace": "a*b* [x](javascript:y)"}
+    ctx = ReportContext(estimands, tree, None, Style("eti", 0.9, "en"), labels=labels)
+    text = reconcile(ctx, 0.5)
+    assert text is not None and "a\\*b\\* \\[x\\](javascript" in text  # escaped: no emphasis, no link

@@ -121,7 +121,7 @@ def reconcile(ctx: ReportContext, p: float) -> str | None:
     problems = prior_problems(ctx.datatree)
     flagged = [short_name(n, ctx.datatree, ctx.labels, ctx.language) for n, d in problems.items() if "conflict" in d]
     if flagged and level(p) == "none":
-        names = join_names(flagged, ctx.language)
+        names = escape_md(join_names(flagged, ctx.language))  # the study's labels, escaped once: this is Markdown
         return ctx.text(
             f"The verdict above reports potential prior-data conflict for {names} from power-scaling, while this "
             "check finds none. They look at different things: this check asks whether the observed ITT is a value "

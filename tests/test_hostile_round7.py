@@ -109,3 +109,28 @@ def test_the_cace_conflict_paragraph_escapes_the_studys_labels() -> None:
     ctx = ReportContext(estimands, tree, None, Style("eti", 0.9, "en"), labels=labels)
     text = reconcile(ctx, 0.5)
     assert text is not None and "a\\*b\\* \\[x\\](javascript" in text  # escaped: no emphasis, no link
+
+
+@pytest.mark.parametrize("missing", ["error", "drop"])
+def test_an_empty_group_key_is_a_missing_value_not_the_value_nan(make_config, data_copy, capsys, missing) -> None:
+    """An empty service cell was reported as service 'nan' absent from the services table, even under 'drop'."""
+    frame = pd.read_csv(data_copy / "participants.csv")
+    frame.loc[5, "service"] = np.nan
+    frame.to_csv(data_copy / "participants.csv", index=False)
+    config = make_config("ipsung_employment", data=data_copy, **{"data.missing": missing})
+    code = main(["check", str(config)])
+    err = capsys.readouterr().err
+    assert "nan" not in err
+    if missing == "error":
+        assert code == 2 and "column 'service' has 1 missing value(s) at data row 6" in err
+    else:
+        assert code == 0
+
+
+def test_an_empty_key_in_the_services_table_is_named_with_its_row(make_config, data_copy, capsys) -> None:
+    services = pd.read_csv(data_copy / "services.csv")
+    services.loc[2, "service"] = np.nan
+    services.to_csv(data_copy / "services.csv", index=False)
+    assert main(["check", str(make_config("ipsung_employment", data=data_copy))]) == 2
+    err = capsys.readouterr().err
+    assert "service is empty at data row 3" in err and "Traceback" not in err

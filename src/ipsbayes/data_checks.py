@@ -215,11 +215,20 @@ def out_of_range(table: Table, column: str, low: float, high: float, what: str =
 
 
 def unmatched_keys(child: Table, parent: Table, key: str, both_ways: bool = True) -> list[str]:
-    """Problems for keys in ``child`` absent from ``parent`` (and, optionally, vice versa)."""
+    """Problems for keys in ``child`` absent from ``parent`` (and, optionally, vice versa).
+
+    An empty key in ``child`` is a missing value, left to ``data.missing`` (it was reported as the
+    value "nan"); an empty key in ``parent`` identifies no group and is named with its rows.
+    """
     problems = []
+    child_present, parent_present = child.frame[key].notna(), parent.frame[key].notna()
+    if not parent_present.all():
+        problems.append(
+            f"{parent.where}: {key} is empty at {example_rows(~parent_present)}; every row there needs its {key}"
+        )
     child_keys = child.frame[key].astype(str)
     parent_keys = parent.frame[key].astype(str)
-    orphan = ~child_keys.isin(set(parent_keys))
+    orphan = child_present & ~child_keys.isin(set(parent_keys[parent_present]))
     if orphan.any():
         names = shorten(sorted(set(child_keys[orphan])), 5)
         problems.append(
@@ -227,7 +236,7 @@ def unmatched_keys(child: Table, parent: Table, key: str, both_ways: bool = True
             f"({example_rows(orphan)}); every {key} needs a row there"
         )
     if both_ways:
-        unused = ~parent_keys.isin(set(child_keys))
+        unused = parent_present & ~parent_keys.isin(set(child_keys[child_present]))
         if unused.any():
             names = shorten(sorted(set(parent_keys[unused])), 5)
             problems.append(

@@ -92,9 +92,15 @@ def _key_problems(main: Table, table: Table, keys: list[str], both_ways: bool) -
     if len(keys) == 1:
         found = unmatched_keys(main, table, keys[0], both_ways=both_ways)
         return [p for p in found if "must be unique" not in p] + _repeated(table, keys)
+    main_present, table_present = main.frame[keys].notna().all(axis=1), table.frame[keys].notna().all(axis=1)
+    if not table_present.all():  # an empty key identifies no row; in the main table it is a missing value
+        problems.append(
+            f"{table.where}: {'+'.join(keys)} is empty at {example_rows(~table_present)}; every row there needs "
+            "all its key columns"
+        )
     main_keys = main.frame[keys].astype(str).agg(":".join, axis=1)
     table_keys = table.frame[keys].astype(str).agg(":".join, axis=1)
-    orphan = ~main_keys.isin(set(table_keys))
+    orphan = main_present & ~main_keys.isin(set(table_keys[table_present]))
     if orphan.any():
         problems.append(
             f"{main.where}: {'+'.join(keys)} value(s) {', '.join(sorted(set(main_keys[orphan]))[:5])} do not appear "

@@ -134,3 +134,14 @@ def test_an_empty_key_in_the_services_table_is_named_with_its_row(make_config, d
     assert main(["check", str(make_config("ipsung_employment", data=data_copy))]) == 2
     err = capsys.readouterr().err
     assert "service is empty at data row 3" in err and "Traceback" not in err
+
+
+def test_config_numbers_in_design_and_validation_are_typed(make_config, capsys) -> None:
+    """``[design] trials = true`` ran 1 trial, and ``options = { n_participants = "66" }`` was read as 66."""
+    config = make_config("rij_cace", **{"design.trials": True})
+    assert main(["check", str(config)]) == 2
+    assert "design.trials" in capsys.readouterr().err
+    config = make_config("rij_cace", **{"validation.options": {"n_participants": "66"}})
+    assert main(["check", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "'66' is text; write a whole number without quotes (n_participants = 66)" in err

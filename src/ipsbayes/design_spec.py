@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ipsbayes.config import MAX_DATASETS, RunConfig
-from ipsbayes.config_problems import WholePercent, pydantic_problems
+from ipsbayes.config_problems import Number, WholeNumber, WholePercent, pydantic_problems
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.models import ModelFamily, ModelSpec
 from ipsbayes.priors import default_search_dirs, resolve_prior_set
@@ -28,15 +28,15 @@ class SuccessSpec(_Strict):
     """When a simulated trial counts as a success: ``P(estimand > threshold) > probability``."""
 
     estimand: str = "cace"
-    threshold: float = 0.0
-    probability: float = Field(0.95, gt=0, lt=1)
+    threshold: Number = 0.0
+    probability: Number = Field(0.95, gt=0, lt=1)
 
 
 class UptakeSpec(_Strict):
     """Planned share of compliers (taking IPS up when offered), with its uncertainty (a beta distribution)."""
 
-    mean: float = Field(gt=0, lt=1)
-    sd: float = Field(gt=0)
+    mean: Number = Field(gt=0, lt=1)
+    sd: Number = Field(gt=0)
 
     @model_validator(mode="after")
     def _feasible(self) -> UptakeSpec:
@@ -59,16 +59,16 @@ MAX_PLANNED_SIZES, MAX_TOTAL_TRIALS = 20, 50_000
 class DesignSpec(_Strict):
     """The ``[design]`` table of a run config."""
 
-    sizes: list[int] = Field(default_factory=lambda: [66, 100, 150, 200, 300, 400, 600])
-    allocation: float = Field(0.5, gt=0, lt=1, description="share randomised to the intervention")
-    trials: int = Field(200, ge=1, le=MAX_DATASETS, description="simulated trials per size")
+    sizes: list[WholeNumber] = Field(default_factory=lambda: [66, 100, 150, 200, 300, 400, 600])
+    allocation: Number = Field(0.5, gt=0, lt=1, description="share randomised to the intervention")
+    trials: WholeNumber = Field(200, ge=1, le=MAX_DATASETS, description="simulated trials per size")
     design_prior: str = Field("posterior", description="'posterior' or a prior-set name (e.g. ips_map)")
     design_parameters: list[str] = Field(default_factory=lambda: ["treatment_effect", "complier_control_intercept"])
     posterior_run: Path | None = Field(None, description="run folder whose posterior is the design prior")
     success: SuccessSpec = SuccessSpec()
     interval_prob: WholePercent = Field(0.9, description="a whole percentage, 0.01 to 0.99")
     uptake: UptakeSpec | None = None
-    fixed: dict[str, float] = Field(default_factory=dict)
+    fixed: dict[str, Number] = Field(default_factory=dict)
     profile: Literal["ci", "default", "final"] = Field("ci", description="sampler profile of each simulated analysis")
 
     @field_validator("sizes")

@@ -102,7 +102,7 @@ def coverage_problems(config: RunConfig, family: ModelFamily, spec: ModelSpec, w
                 f"valid: {', '.join(estimands)}"
             )
     try:
-        tables, truth = simulate(settings.design, 1, options=settings.options)
+        tables, truth = simulate(settings.design, 1, options=settings.options, text=False)
     except ConfigError as exc:
         return [*problems, f"{where}: [validation] {exc.headline}", *exc.problems]
     for key, dotted in settings.truth.items():
@@ -201,7 +201,7 @@ def run_job(job: Job) -> list[dict[str, Any]]:
     try:
         if job.study == "coverage":
             validation = job.config.validation
-            tables, truth = simulate(validation.design, job.seed, options=validation.options)
+            tables, truth = simulate(validation.design, job.seed, options=validation.options, text=False)
             bundle = bundle_from_tables(tables, f"simulated {validation.design} seed {job.seed}")
             data = prepare(family, bundle, job.spec, job.config)
             _posterior, estimands, quality = _fit(family, job, data)
@@ -382,7 +382,7 @@ def validate(
     if settings.design is None or not settings.truth:
         raise ConfigError(f"{config_path}: [validation] needs 'design' and 'truth' to run ipsbayes validate")
     try:  # every simulator option is checked before any worker starts
-        make_design(settings.design, settings.options)
+        make_design(settings.design, settings.options, text=False)
     except ConfigError as exc:
         raise ConfigError(f"{config_path}: [validation] {exc.headline}", exc.problems) from None
     if problems := coverage_problems(config, family, spec, str(config_path)):  # else every coverage fit would fail

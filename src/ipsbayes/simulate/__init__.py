@@ -38,10 +38,11 @@ WHOLE_RANGE = (0, 1_000_000)
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no"}
 
 
-def make_design(name: str, options: Mapping[str, Any] | None = None) -> Any:
+def make_design(name: str, options: Mapping[str, Any] | None = None, *, text: bool = True) -> Any:
     """Build the design dataclass of ``name`` with ``options`` overriding its defaults.
 
-    Every option must have its default's type (text from the command line is converted), be
+    Every option must have its default's type (text from the command line is converted where
+    ``text``; options from a config file are TOML values, where a number in quotes is refused), be
     finite and lie in the design's ``LIMITS`` (:data:`NUMBER_RANGE` and :data:`WHOLE_RANGE` for
     the others) before the design's own ``problems()`` check how the settings fit together.
 
@@ -62,6 +63,13 @@ def make_design(name: str, options: Mapping[str, Any] | None = None) -> Any:
             problems.append(f"unknown option '{key}'{did_you_mean(key, fields)}; valid: {', '.join(fields)}")
             continue
         default = getattr(defaults, key)
+        if not text and isinstance(value, str) and not isinstance(default, str):
+            problems.append(
+                f"option '{key}': {_shown(value)} is text; write {_kind(default)} without quotes "
+                f"({key} = {value.strip()})"
+            )
+            wrong.add(key)
+            continue
         try:
             values[key] = _coerce(value, default)
         except (TypeError, ValueError, OverflowError):
@@ -155,6 +163,7 @@ def simulate(
     options: Mapping[str, Any] | None = None,
     *,
     force: bool = False,
+    text: bool = True,
 ) -> tuple[dict[str, pd.DataFrame], dict]:
     """Simulate a data set of ``design``; write CSV tables and ``truth.json`` when ``out`` is given.
 
@@ -171,6 +180,8 @@ def simulate(
     force : bool
         When ``out`` holds files ipsbayes did not write (or is a file), write into the first
         free ``out-2``, ``out-3``, ... instead of refusing.
+    text : bool
+        Whether ``options`` may be text to convert (the command line's); False for a config's TOML values.
 
     Returns
     -------
@@ -186,7 +197,7 @@ def simulate(
     """
     if not 0 <= int(seed) < 2**32:
         raise ConfigError(f"seed must be between 0 and 2**32 - 1, got {seed}")
-    design_obj = make_design(design, options)
+    design_obj = make_design(design, options, text=text)
     claim = claim_output(Path(out), kind="simulation", force=force) if out is not None else None
     tables, truth = DESIGNS[design][1](seed, design_obj)
     if claim is not None:

@@ -33,28 +33,56 @@ def test_a_group_matrix_larger_than_memory_is_refused_with_the_way_out(monkeypat
 
 
 @pytest.mark.sampling
-def test_a_degenerate_posterior_skips_power_scaling_with_a_note(make_config, tmp_path) -> None:
+def test_power_scaling_arviz_cannot_fit_is_skipped_with_a_note(make_config, tmp_path, monkeypatch) -> None:
     """A prior at 1e300 made ArviZ's power-scaling raise 'All tail values are the same' after sampling: exit 1."""
+    import arviz as az
+
     import ipsbayes
     from ipsbayes.simulate import simulate
 
-    data = tmp_path / "data"
-    simulate("rij", seed=5, out=data)
-    changes = {
-        "sampler.profile": "ci",
-        "priors.overrides": {"treatment_effect": {"mu": 1e300}},
-        "sensitivity.prior_sets": [],
-        "sensitivity.variants": {},
-        "sensitivity.power_scaling": True,
-    }
-    config = make_config("rij_cace", data=data, **changes)
+    def degenerate(*args, **kwargs):
+        raise ValueError("All tail values are the same")
+
+    monkeypatch.setattr(az, "psense_summary", degenerate)
+    simulate("rij", seed=5, out=tmp_path / "data")
+    changes = {"sampler.profile": "ci", "sensitivity.prior_sets": [], "sensitivity.variants": {}}
+    config = make_config("rij_cace", data=tmp_path / "data", **changes, **{"sensitivity.power_scaling": True})
     assert main(["run", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     text = " ".join((tmp_path / "run" / "report.md").read_text().split())
-    assert "Power-scaling sensitivity could not be computed for this posterior" in text
-    assert "This figure could not be drawn from this posterior (ValueError" in text  # the prior-posterior figure
+    assert "Power-scaling sensitivity could not be computed for this posterior (ValueError: All tail values" in text
     assert "power_scaling" not in ipsbayes.load_run(tmp_path / "run").datatree.children
-    diagnostics = (tmp_path / "run" / "diagnostics.json").read_text()
-    assert "e+" in diagnostics or "elpd_loo -1" not in diagnostics  # a huge elpd in exponent form, not 300 digits
+
+
+def test_a_figure_that_cannot_be_drawn_says_so_in_its_place() -> None:
+    """A degenerate posterior broke the prior-posterior histogram ('Nan values in edges') and ended the run."""
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
+    from ipsbayes.present import Presentation, ReportContext, Style
+    from ipsbayes.present.context import Figure as FigureSpec
+    from ipsbayes.report.figures import iter_figures
+
+    def broken(ctx):
+        plt.subplots()  # half drawn, then the numbers fail
+        raise ValueError('Nan values in "edges" are disallowed')
+
+    spec = FigureSpec("prior_posterior", lambda ctx: "Prior and posterior", broken)
+    estimands = xr.Dataset()
+    ctx = ReportContext(estimands, xr.DataTree.from_dict({"estimands": estimands}), None, Style("eti", 0.9, "en"))
+    before = set(plt.get_fignums())
+    ((drawn, fig, caption),) = list(iter_figures(ctx, Presentation(figures=[spec]), shared=False))
+    assert drawn is spec and "could not be drawn from this posterior (ValueError: Nan values" in caption
+    assert set(plt.get_fignums()) - before == {fig.number}  # the half-drawn figure was closed
+    plt.close(fig)
+
+
+def test_prior_numbers_a_sampler_cannot_start_from_are_config_errors(make_config, capsys) -> None:
+    """sigma = 1e-300 or mu = 1e300 passed check, then every initial point failed after compiling (exit 1)."""
+    for override, said in (({"sigma": 1e-300}, "'sigma' = 1e-300"), ({"mu": 1e300}, "'mu' = 1e+300")):
+        config = make_config("rij_cace", **{"priors.overrides": {"treatment_effect": override}})
+        assert main(["check", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "is outside what a sampler can start from" in err
 
 
 def test_huge_elpd_values_print_in_exponent_form() -> None:

@@ -56,6 +56,12 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "NormalMixture": (("w", "mu", "sigma"), ()),
 }
 _POSITIVE = {"sigma", "nu", "lam", "alpha", "beta", "eta"}
+#: largest size of a prior's number: a location of 1e300 or a scale of 1e-300 passed the checks and every
+#: initial point of the sampler then failed (exit 1 after compiling); 1e8 leaves room for outcomes in
+#: large units (an intercept of 500,000 kroner)
+MAX_PRIOR_NUMBER = 1e8
+#: smallest scale (sigma, nu, ...) of a prior: below it the prior fixes the parameter and the sampler cannot move
+MIN_PRIOR_SCALE = 1e-8
 #: distributions whose parameters are lists (one value per mixture component)
 _VECTOR = {"NormalMixture"}
 #: the source of a prior the run config overrides without giving one
@@ -235,6 +241,15 @@ def check_prior(name: str, entry: Mapping[str, Any], where: str) -> list[str]:
             problems.append(f"{where}: prior '{name}': parameter '{key}' must be a finite number, got {value!r}")
         elif key in _POSITIVE and value <= 0:
             problems.append(f"{where}: prior '{name}': parameter '{key}' must be > 0, got {value}")
+        elif abs(value) > MAX_PRIOR_NUMBER or (key in _POSITIVE and value < MIN_PRIOR_SCALE):
+            problems.append(
+                f"{where}: prior '{name}': parameter '{key}' = {value:g} is outside what a sampler can start from; "
+                + (
+                    f"give a value between {MIN_PRIOR_SCALE:g} and {MAX_PRIOR_NUMBER:g}"
+                    if key in _POSITIVE
+                    else f"give a value between {-MAX_PRIOR_NUMBER:g} and {MAX_PRIOR_NUMBER:g}"
+                )
+            )
     if dist == "Uniform" and not problems and params["upper"] <= params["lower"]:
         problems.append(f"{where}: prior '{name}': Uniform needs upper > lower")
     return problems

@@ -278,7 +278,9 @@ def _sample_and_process(
                 datatree = _sample_pymc(model, settings, seed, progress, timings)
     except (RuntimeError, ValueError, FloatingPointError) as exc:
         interrupt.raise_if_interrupted()
-        raise SamplingError(f"Sampling failed ({settings['backend']}): {exc}") from exc
+        # nutpie's Rust errors carry a stack backtrace when RUST_BACKTRACE is set: the reason is what comes before it
+        reason = " ".join(str(exc).split("Stack backtrace")[0].split())
+        raise SamplingError(f"Sampling failed ({settings['backend']}): {reason}") from exc
     interrupt.raise_if_interrupted()
     check_draws(datatree, settings)
     normalise_sample_stats(datatree)

@@ -66,7 +66,9 @@ class HierarchySpec(_Strict):
 
     control_mean: NormalPrior = NormalPrior(mu=0.0, sigma=2.0)
     effect_mean: NormalPrior = NormalPrior(mu=0.0, sigma=2.0)
-    control_tau: Number = Field(1.0, gt=0, description="HalfNormal scale of the between-trial SD of control log-odds")
+    control_tau: Number = Field(
+        1.0, gt=0, le=1e8, description="HalfNormal scale of the between-trial SD of control log-odds"
+    )
     effect_tau: Number = Field(1.0, gt=0, description="HalfNormal scale of the between-trial SD of log odds ratios")
     covariates: list[str] = Field(default_factory=list, description="numeric trial columns that shift the log OR")
     covariate_sigma: Number = Field(1.0, gt=0, description="Normal(0, sigma) prior of each covariate's shift")

@@ -142,3 +142,25 @@ def prior_as_posterior(plan: Any, draws: int = 50, seed: int = 4) -> Any:
     second = values.isel(draw=slice(half, 2 * half)).assign_coords(draw=first["draw"].values)
     posterior = xr.concat([first, second], dim="chain").assign_coords(chain=[0, 1])
     return xr.DataTree.from_dict({"posterior": posterior, "observed_data": prior["observed_data"].to_dataset()})
+
+
+def time_to_job_with_spaced_age(folder: Path) -> tuple[Path, str]:
+    """``models/ipsung_time_to_job.toml`` with its ``age`` column renamed ``age years`` (backticked in the formula).
+
+    Returns the config written into ``folder`` and its formula.
+    """
+    import pandas as pd
+
+    source = REPO / "models" / "ipsung_time_to_job.toml"
+    raw = load_raw_config(source)
+    frame = pd.read_csv(source.parent / raw["data"]["participants"]).rename(columns={"age": "age years"})
+    frame.to_csv(folder / "participants.csv", index=False)
+    changes = {
+        f"data.{k}": str((source.parent / v).resolve()) for k, v in raw["data"].items() if str(v).endswith(".csv")
+    }
+    changes["data.participants"] = str(folder / "participants.csv")
+    formula = raw["model"]["formula"].replace("~ age +", "~ `age years` +")
+    changes["model.formula"] = formula
+    config = folder / "config.toml"
+    config.write_text(tomli_w.dumps(edit_config(raw, **changes)))
+    return config, formula

@@ -53,22 +53,11 @@ def test_a_backticked_column_in_the_formula_reads_as_written_in_both_reports(tmp
 @pytest.mark.parametrize("language", ["en", "nb"])
 def test_the_time_to_event_description_keeps_a_backticked_formula_in_one_span(tmp_path, language) -> None:
     """An outside review: `months outside` ended the time-to-event description's single-backtick span early."""
-    from pathlib import Path
-
     from ipsbayes.runner import check
-    from ipsbayes.testing import edit_config, load_raw_config
 
-    source = Path(__file__).resolve().parent.parent / "models" / "ipsung_time_to_job.toml"
-    raw = load_raw_config(source)
-    frame = pd.read_csv(source.parent / raw["data"]["participants"]).rename(columns={"age": "age years"})
-    frame.to_csv(tmp_path / "participants.csv", index=False)
-    changes = {
-        f"data.{k}": str((source.parent / v).resolve()) for k, v in raw["data"].items() if str(v).endswith(".csv")
-    }
-    changes["data.participants"] = str(tmp_path / "participants.csv")
-    formula = raw["model"]["formula"].replace("~ age +", "~ `age years` +")
-    changes["model.formula"] = formula
-    (tmp_path / "config.toml").write_text(tomli_w.dumps(edit_config(raw, **changes)))
-    plan = check(tmp_path / "config.toml")
+    from .conftest import time_to_job_with_spaced_age
+
+    config, formula = time_to_job_with_spaced_age(tmp_path)
+    plan = check(config)
     text = plan.family.describe(plan.spec, plan.data, language=language)
     assert f"``{formula}``" in text

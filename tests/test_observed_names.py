@@ -233,20 +233,12 @@ def test_a_name_merely_beginning_like_a_factor_is_not_renamed() -> None:
 
 def test_a_time_to_event_covariate_with_a_space_builds(tmp_path: Path) -> None:
     """formulae gives the term back as ``age years``, without its backticks: it is quoted again."""
-    source = REPO / "models/ipsung_time_to_job.toml"
-    raw = load_raw_config(source)
-    frame = pd.read_csv(source.parent / raw["data"]["participants"]).rename(columns={"age": "age years"})
-    frame.to_csv(tmp_path / "participants.csv", index=False)
-    changes = {
-        f"data.{k}": str((source.parent / v).resolve()) for k, v in raw["data"].items() if str(v).endswith(".csv")
-    }
-    changes["data.participants"] = str(tmp_path / "participants.csv")
-    changes["model.formula"] = raw["model"]["formula"].replace("~ age +", "~ `age years` +")
-    config = tmp_path / "config.toml"
-    config.write_text(tomli_w.dumps(edit_config(raw, **changes)))
+    from .conftest import time_to_job_with_spaced_age
+
+    config, _ = time_to_job_with_spaced_age(tmp_path)
     plan = check(config)
     assert "age years" in plan.data.coords["term"]
-    reference = check(source)
+    reference = check(REPO / "models/ipsung_time_to_job.toml")
     assert np.array_equal(plan.data.arrays["X"], reference.data.arrays["X"])
 
 

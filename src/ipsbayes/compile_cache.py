@@ -107,6 +107,22 @@ def cache_dir() -> Path | None:
     return Path(base).expanduser() / "ipsbayes" / "compiled"
 
 
+def writable_subfolder(name: str) -> Path | None:
+    """Folder ``name`` inside :func:`cache_dir`, created if needed; None when the cache is off or not writable.
+
+    The numba kernels (``kernels``) and the rank plots' envelopes (``envelopes``) keep their files there.
+    """
+    root = cache_dir()
+    if root is None:
+        return None
+    folder = root / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK) else None
+
+
 @dataclass
 class _Entry:
     """The loaded cfuncs of one structure and what is needed to wrap them for a model."""

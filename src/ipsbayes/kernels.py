@@ -24,7 +24,6 @@ function written out, and ``tests/test_predict_averages.py`` the estimands again
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -103,17 +102,10 @@ _LOOPS: dict[str, Callable[..., None]] = {"curve": _logistic_curve_loops, "shift
 
 def _cache_folder() -> str | None:
     """The writable folder numba caches the kernels in, or None (cache off or not writable)."""
-    from ipsbayes.compile_cache import cache_dir
+    from ipsbayes.compile_cache import writable_subfolder
 
-    root = cache_dir()
-    if root is None:
-        return None
-    folder = root / CACHE_SUBDIR
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return str(folder) if os.access(folder, os.W_OK) else None
+    folder = writable_subfolder(CACHE_SUBDIR)
+    return None if folder is None else str(folder)
 
 
 def _compile(name: str, cache: bool = True) -> Any:

@@ -116,17 +116,9 @@ def _key(n: int, prob: float, simulations: int) -> str:
 
 def _cache_folder() -> Path | None:
     """The writable envelope folder in the compile cache's folder, or None (cache off or not writable)."""
-    from ipsbayes.compile_cache import cache_dir
+    from ipsbayes.compile_cache import writable_subfolder
 
-    root = cache_dir()
-    if root is None:
-        return None
-    folder = root / CACHE_SUBDIR
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return folder if os.access(folder, os.W_OK) else None
+    return writable_subfolder(CACHE_SUBDIR)
 
 
 def _read(path: Path, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

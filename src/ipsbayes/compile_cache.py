@@ -28,16 +28,15 @@ The key
     (:mod:`ipsbayes.compile_template`; the key itself: :mod:`ipsbayes.compile_key`).
 
 Safety
-    An entry is a folder ``<cache>/<key>/`` (module, ``meta.json``, numba's ``__pycache__``). It is
-    built in a private temporary folder and published with one ``os.rename``: readers see a whole
-    entry or none, and two processes compiling the same structure at once both succeed (the second
-    rename fails and its copy is discarded). An entry that cannot be read or loaded (corrupt, partial,
-    or compiled for something else) is moved aside and compiled again. A structure whose functions
-    numba refuses to cache (object mode, dynamic globals) is marked ``<cache>/<key>.nocache`` and
-    compiled by nutpie in every process. At most :data:`MAX_ENTRIES` entries (about 1 MB each) are
-    kept, the least recently used deleted first. Any failure raises here;
-    :func:`ipsbayes.nutpie_compile.compile_nutpie` then falls back to nutpie's plain compile, so a run never
-    fails because of the cache.
+    An entry is a folder ``<cache>/<key>/`` (module, ``meta.json``, numba's ``__pycache__``). It is built in a
+    private temporary folder and published with one ``os.rename``: readers see a whole entry or none, and two
+    processes compiling the same structure at once both succeed (the second rename fails and its copy is discarded).
+    An entry that cannot be read or loaded (corrupt, partial, or compiled for something else) is moved aside and
+    compiled again. A structure whose functions numba refuses to cache (object mode, dynamic globals) is marked
+    ``<cache>/<key>.nocache`` and compiled by nutpie in every process. At most :data:`MAX_ENTRIES` entries (about 1
+    MB each) are kept, the least recently used deleted first. Any failure raises here;
+    :func:`ipsbayes.nutpie_compile.compile_nutpie` then falls back to nutpie's plain compile, so a run never fails
+    because of the cache.
 """
 
 from __future__ import annotations
@@ -108,19 +107,13 @@ def cache_dir() -> Path | None:
 
 
 def writable_subfolder(name: str) -> Path | None:
-    """Folder ``name`` inside :func:`cache_dir`, created if needed; None when the cache is off or not writable.
-
-    The numba kernels (``kernels``) and the rank plots' envelopes (``envelopes``) keep their files there.
-    """
-    root = cache_dir()
-    if root is None:
-        return None
-    folder = root / name
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return folder if os.access(folder, os.W_OK) else None
+    """Folder ``name`` in :func:`cache_dir` (kernels, envelopes), created; None when off or not writable."""
+    folder = None if (root := cache_dir()) is None else root / name
+    with contextlib.suppress(OSError):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            return folder if os.access(folder, os.W_OK) else None
+    return None
 
 
 @dataclass

@@ -197,14 +197,11 @@ def write_posterior(datatree: xr.DataTree, path: Path) -> None:
     (``benchmarks/results/postfit.md``); on the posterior and estimands of a 1,500-row run it
     saved 0.6% of the file and took a quarter of the writing time (0.11 of 0.45 s).
 
-    The file is written by the netCDF C library (xarray's ``netcdf4`` engine) where ``netCDF4`` is
-    installed, else by ``h5netcdf``: both write netCDF-4 files that read back identically
-    (``tests/test_write_posterior.py``), but h5netcdf looks up HDF5 objects from Python for every
-    dimension of every variable, which made writing a run's hundred small variables cost 0.37 s of
-    CPU at 1,500 rows against 0.18 s in C (``benchmarks/results/posterior_writer.md``). The C
-    library refuses names the netCDF rules do not allow (an outcome column called ``#score`` or
-    ``(score)`` names the observed variable): a tree with such a name, or any tree the C library
-    fails to write, is written by h5netcdf, which keeps every name.
+    The netCDF C library (xarray's ``netcdf4`` engine) writes it where installed: h5netcdf looks up
+    HDF5 objects from Python for every dimension of every variable (0.37 against 0.18 s of CPU at
+    1,500 rows, ``benchmarks/results/posterior_writer.md``); both files read back identically. A
+    name the C library refuses (an outcome column ``#score``), or any failure of it, leaves the
+    file to h5netcdf, which keeps every name.
     """
     tree = datatree.copy()
     for name in ("posterior_predictive", "prior_predictive"):

@@ -313,12 +313,9 @@ def run(
     prior_vars = [f"{name}_{prior.on}" if prior.on else name for name, prior in main_fit.priors.priors.items()]
     try:
         scaled = power_scaling(datatree, estimands, compared, prior_vars) if power else None
-    except PowerScalingFailed as exc:
+    except PowerScalingFailed as exc:  # its message is the report's note
         scaled = None
-        main_fit.data.notes.append(
-            f"Power-scaling sensitivity could not be computed for this posterior ({exc}); how much the "
-            "estimates depend on the priors is shown only by the refits under other prior sets, where the run has them."
-        )
+        main_fit.data.notes.append(str(exc))
     if scaled is not None:
         progress_stage.done("power-scaling sensitivity")
         datatree["power_scaling"] = xr.DataTree(scaled)

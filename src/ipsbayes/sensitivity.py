@@ -371,7 +371,7 @@ def log_likelihood_total(datatree: xr.DataTree) -> xr.Dataset:
 
 
 class PowerScalingFailed(Exception):
-    """ArviZ could not compute power-scaling sensitivity for this posterior (the reason is the message)."""
+    """ArviZ could not compute power-scaling sensitivity for this posterior; the message is the report's note."""
 
 
 def power_scaling(
@@ -421,9 +421,12 @@ def power_scaling(
             warnings.simplefilter("ignore")
             table = az.psense_summary(tree, round_to=6)
     except (ValueError, FloatingPointError, ZeroDivisionError) as exc:
-        # a degenerate posterior or log prior (every draw the same, a prior at 1e300): ArviZ's importance
-        # weights cannot be fitted ("All tail values are the same"); the run goes on without this check
-        raise PowerScalingFailed(f"{type(exc).__name__}: {exc}") from None
+        # a degenerate posterior or log prior: ArviZ cannot fit the weights ("All tail values are the same")
+        raise PowerScalingFailed(
+            f"Power-scaling sensitivity could not be computed for this posterior ({type(exc).__name__}: {exc}); how "
+            "much the estimates depend on the priors is shown only by the refits under other prior sets, where the run "
+            "has them."
+        ) from None
     finally:
         logger.setLevel(level)
     frame = pd.DataFrame(table) if not isinstance(table, pd.DataFrame) else table

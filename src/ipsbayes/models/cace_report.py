@@ -8,11 +8,10 @@ taking IPS up, and how far the prior pulls the estimate from the raw Wald estima
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 from matplotlib.figure import Figure
 
+from ipsbayes.models.cace_compliance import compliance_sentence
 from ipsbayes.models.cace_conflict import conflict_line, conflict_section, has_conflict_check
 from ipsbayes.models.cace_small import prior_effect, small_sample_section, units_of, units_word
 from ipsbayes.present import Figure as FigureSpec
@@ -22,7 +21,7 @@ from ipsbayes.present.cells import cell_text, too_small
 from ipsbayes.present.phrases import Effect, amount, estimate
 from ipsbayes.present.prior_weight import pull_sentence
 from ipsbayes.present.style import pointrange
-from ipsbayes.present.text import escape_md, format_probability
+from ipsbayes.present.text import escape_md
 
 #: strata rows of the figure (labels come from :func:`strata_labels`, in the study's words)
 STRATA = (
@@ -324,88 +323,6 @@ def why_itt_is_diluted(ctx: ReportContext, cace: Effect, itt: Effect, share: Eff
         f"ganger andelen compliers ({amount(cace.median, cace.unit, 'nb')} x {amount(share.median, '%', 'nb')} = "
         f"{amount(product, cace.unit, 'nb')}).",
     )
-
-
-def compliance_sentence(ctx: ReportContext) -> str | None:
-    """Which compliance covariate is most strongly associated with taking the offer up, in which direction."""
-    posterior = ctx.datatree["posterior"] if "posterior" in ctx.datatree.children else None
-    if posterior is None or "compliance_beta" not in posterior.data_vars:
-        return None
-    beta = posterior["compliance_beta"]
-    dim = next(d for d in beta.dims if d not in ("chain", "draw"))
-    effects = {
-        str(term): Effect.from_draws(beta.sel({dim: term}).values, ctx.style, "", 0.0) for term in beta[dim].values
-    }
-    if not effects:
-        return None
-    term, effect = max(effects.items(), key=lambda kv: (kv[1].p_direction, abs(kv[1].median)))
-    name = escape_md(ctx.label(term))
-    odds = Effect.from_draws(np.exp(effect.draws), ctx.style, "OR", 1.0)
-    kind = effect.direction(ctx.style.prob)
-    treatment = escape_md(words(ctx)["treatment"])
-    meaning = json.loads(str(ctx.estimands.attrs.get("compliance_terms", "{}"))).get(term, {"kind": "numeric"})
-    per_en, per_nb = _odds_ratio_of(meaning)
-    if kind == "unclear":
-        return ctx.text(
-            f"No compliance covariate clearly predicts who takes {treatment} up (the clearest, {name}, has an odds "
-            f"ratio {per_en} of {estimate(odds, ctx.style, 'en')}).",
-            f"Ingen kovariat i etterlevelsesmodellen skiller tydelig hvem som tar imot {treatment} (den tydeligste, "
-            f"{name}, har oddsforhold {per_nb} {estimate(odds, ctx.style, 'nb')}).",
-        )
-    more = effect.sign > 0
-    units = units_word(ctx)
-    odds_en, odds_nb = estimate(odds, ctx.style, "en"), estimate(odds, ctx.style, "nb")
-    # an interval that holds an odds ratio of 1 leaves the direction probable, not clear: the words say so
-    # and give its probability
-    probable = kind.startswith("probably")
-    p_en, p_nb = (format_probability(effect.p_direction, language=language) for language in ("en", "nb"))
-    if probable:
-        odds_en, odds_nb = f"{odds_en}; P = {p_en}", f"{odds_nb}; P = {p_nb}"
-    are_en, are_nb = ("are probably", "er trolig") if probable else ("are", "er")
-    tend_en, tend_nb = ("probably tend", "har trolig") if probable else ("tend", "har gjerne")
-    often_en, often_nb = ("are probably", "har trolig") if probable else ("are", "har")
-    likely_en, likely_nb = ("more" if more else "less"), ("oftere" if more else "sjeldnere")
-    if meaning.get("kind") == "level":  # a category: this level against the reference level, no "higher values"
-        level, reference = escape_md(meaning["level"]), escape_md(meaning["reference"])
-        variable = escape_md(ctx.label(meaning["variable"]))
-        return ctx.text(
-            f"In these data, taking {treatment} up is most clearly associated with {variable}: {units} with "
-            f"{level} {are_en} {likely_en} likely to be compliers than those with {reference} (odds ratio "
-            f"{odds_en}), so never-takers {often_en} {'less' if more else 'more'} often {level}.",
-            f"I disse dataene henger det å ta imot {treatment} tydeligst sammen med {variable}: {units} med {level} "
-            f"{are_nb} {likely_nb} compliers enn de med {reference} (oddsforhold {odds_nb}), så never-takers "
-            f"{often_nb} {'sjeldnere' if more else 'oftere'} {level}.",
-        )
-    if meaning.get("kind") == "binary":
-        return ctx.text(
-            f"In these data, taking {treatment} up is most clearly associated with {name}: {units} with {name} = 1 "
-            f"{are_en} {likely_en} likely to be compliers than those with 0 (odds ratio {odds_en}), so never-takers "
-            f"{'probably ' if probable else ''}{'less' if more else 'more'} often have {name} = 1.",
-            f"I disse dataene henger det å ta imot {treatment} tydeligst sammen med {name}: {units} med {name} = 1 "
-            f"{are_nb} {likely_nb} compliers enn de med 0 (oddsforhold {odds_nb}), så never-takers "
-            f"{often_nb} {'sjeldnere' if more else 'oftere'} {name} = 1.",
-        )
-    return ctx.text(
-        f"In these data, taking {treatment} up is most clearly associated with {name}: {units} with higher "
-        f"values {are_en} {likely_en} likely to be compliers (odds ratio {per_en} {odds_en}), so never-takers "
-        f"{tend_en} to have {'lower' if more else 'higher'} {name}.",
-        f"I disse dataene henger det å ta imot {treatment} tydeligst sammen med {name}: {units} med høyere verdier "
-        f"{are_nb} {likely_nb} compliers (oddsforhold {per_nb} {odds_nb}), så never-takers {tend_nb} "
-        f"{'lavere' if more else 'høyere'} {name}.",
-    )
-
-
-def _odds_ratio_of(meaning: dict[str, str]) -> tuple[str, str]:
-    """What an odds ratio of a compliance term is per: an SD, a unit, 1 against 0, a level against the reference."""
-    kind = meaning.get("kind")
-    if kind == "numeric":
-        return ("per SD", "per SD") if meaning.get("per") == "SD" else ("per unit", "per enhet")
-    if kind == "binary":
-        return "for 1 against 0", "for 1 mot 0"
-    if kind == "level":
-        reference = escape_md(meaning["reference"])
-        return f"against {reference}", f"mot {reference}"
-    return "per unit of the term", "per enhet av leddet"
 
 
 def strata_rates(ctx: ReportContext) -> tuple[Figure, str]:

@@ -143,8 +143,9 @@ def test_the_cace_size_sentence_counts_participants_not_weighted_rows() -> None:
 
     estimands = xr.Dataset(
         {
-            "observed_rate_treatment_arm": xr.DataArray(3.0, attrs={"participants": 12094}),
-            "observed_rate_control_arm": xr.DataArray(4.0, attrs={"participants": 11588}),
+            # "participants" is the smallest cell a rate rests on (the deaths), "group_size" the arm
+            "observed_rate_treatment_arm": xr.DataArray(3.0, attrs={"participants": 46, "group_size": 12094}),
+            "observed_rate_control_arm": xr.DataArray(4.0, attrs={"participants": 74, "group_size": 11588}),
             "cace": xr.DataArray(np.zeros((1, 10)), dims=("chain", "draw")),
         },
         attrs={"vocabulary": json.dumps({"units": "infants"})},

@@ -177,6 +177,8 @@ def _participants(ctx: ReportContext) -> int | None:
     ]
     if len(arms) == 2 and all("group_size" in arm.attrs for arm in arms):  # "participants" is the smallest cell
         return round(sum(float(arm.attrs["group_size"]) for arm in arms))
+    if arms:  # a run folder written before group sizes were stored: no count rather than the cells' sum
+        return None
     observed = ctx.datatree["observed_data"] if "observed_data" in ctx.datatree.children else None
     return observed.sizes.get("participant") if observed is not None else None
 

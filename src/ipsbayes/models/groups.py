@@ -121,20 +121,28 @@ def group_level_problems(
         levels = coords.get(factor.name, [])
         columns = ":".join(factor.columns)
         if len(levels) == 1:
-            problems.append(
-                f"{where}: every row is in one group of '{columns}' ({levels[0]}); a group term estimates how "
-                f"groups differ and needs at least two: remove the '| {columns}' term from model.formula, or add "
-                "data from other groups"
-            )
+            problems.append(_one_group(where, columns, levels[0]))
         elif family in NO_ROW_LEVEL_EFFECTS and n_rows > 1 and len(levels) >= n_rows:
-            problems.append(
-                f"{where}: every row is a group of its own in '{columns}' ({len(levels):,} groups for {n_rows:,} "
-                f"rows); a {family.replace('_', '-')} model cannot tell such group effects apart from "
-                "the rows' own variation: remove the '| "
-                f'{columns}\' term, or, for overdispersed counts out of trials, use family = "binomial" or '
-                '"beta_binomial" with p(successes, trials)'
-            )
+            problems.append(_group_per_row(where, columns, len(levels), n_rows, family))
     return problems
+
+
+def _one_group(where: str, columns: str, level: str) -> str:
+    """The problem of a group term whose rows all sit in one group."""
+    return (
+        f"{where}: every row is in one group of '{columns}' ({level}); a group term estimates how groups differ "
+        f"and needs at least two: remove the '| {columns}' term from model.formula, or add data from other groups"
+    )
+
+
+def _group_per_row(where: str, columns: str, groups: int, n_rows: int, family: str) -> str:
+    """The problem of a group term with a group per row, where the family cannot tell it from the rows' noise."""
+    return (
+        f"{where}: every row is a group of its own in '{columns}' ({groups:,} groups for {n_rows:,} rows); a "
+        f"{family.replace('_', '-')} model cannot tell such group effects apart from the rows' own variation: remove "
+        f"the '| {columns}' term, or, for overdispersed counts out of trials, use family = \"binomial\" or "
+        '"beta_binomial" with p(successes, trials)'
+    )
 
 
 #: copies of one factor's group matrix formulae holds while building it (measured peak: about 3 x 8 bytes a cell)
@@ -162,19 +170,9 @@ def group_term_precheck(frame: Any, formula: ModelFormula, family: str, where: s
         shown = ":".join(factor.columns)
         observed = len(frame[columns].drop_duplicates())
         if observed == 1:
-            level = ":".join(str(v) for v in frame[columns].iloc[0])
-            problems.append(
-                f"{where}: every row is in one group of '{shown}' ({level}); a group term estimates how "
-                f"groups differ and needs at least two: remove the '| {shown}' term from model.formula, or add "
-                "data from other groups"
-            )
+            problems.append(_one_group(where, shown, ":".join(str(v) for v in frame[columns].iloc[0])))
         elif family in NO_ROW_LEVEL_EFFECTS and n_rows > 1 and observed >= n_rows:
-            problems.append(
-                f"{where}: every row is a group of its own in '{shown}' ({observed:,} groups for {n_rows:,} "
-                f"rows); a {family.replace('_', '-')} model cannot tell such group effects apart from "
-                f"the rows' own variation: remove the '| {shown}' term, or, for overdispersed counts out of trials, "
-                'use family = "binomial" or "beta_binomial" with p(successes, trials)'
-            )
+            problems.append(_group_per_row(where, shown, observed, n_rows, family))
         else:
             combinations = float(np.prod([frame[c].nunique() for c in columns], dtype=float))
             needed = combinations * n_rows * 8 * GROUP_MATRIX_COPIES

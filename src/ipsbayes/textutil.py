@@ -144,6 +144,24 @@ def clean_message(text: str) -> str:
     return text
 
 
+#: control characters that XML 1.0 (worksheets) and HTML text cannot hold; tab, newline and carriage return can
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_pictures(text: str) -> str:
+    """``text`` with each control character but tab and line breaks shown as its Unicode picture (BEL -> U+2407).
+
+    A name read from the data may hold one (a group named ``"S\x07"``): a worksheet cannot hold it
+    and a browser shows nothing in its place. The picture keeps it visible and distinct.
+
+    Examples
+    --------
+    >>> control_pictures("S\x07one")
+    'S␇one'
+    """
+    return _CONTROL.sub(lambda found: chr(0x2421 if found.group() == "\x7f" else 0x2400 + ord(found.group())), text)
+
+
 def invisible(char: str) -> bool:
     """A character that shows as nothing or as a plain space: format, control and unusual space characters."""
     return char != " " and unicodedata.category(char) in {"Cf", "Cc", "Co", "Cs", "Cn", "Zs", "Zl", "Zp"}
@@ -231,6 +249,7 @@ __all__ = [
     "beside",
     "clean_message",
     "code_span",
+    "control_pictures",
     "decimal_commas",
     "escape_md",
     "neutralize_markdown",

@@ -54,7 +54,7 @@ from ipsbayes.report.tables import (
     write_xlsx,
 )
 from ipsbayes.report.verdict import verdict
-from ipsbayes.textutil import MarkdownText, code_span, escape_md, neutralize_markdown
+from ipsbayes.textutil import MarkdownText, code_span, control_pictures, escape_md, neutralize_markdown
 
 #: what HTML made from section and model Markdown may contain (no scripts, images, forms or event handlers)
 ALLOWED_TAGS = {
@@ -155,11 +155,19 @@ def reproducibility_rows(items: dict[str, Any], language: str = "en") -> dict[st
     return out
 
 
+def _visible_output(value: Any) -> Any:
+    """A value as a report prints it: control characters as their pictures (:func:`control_pictures`)."""
+    if isinstance(value, Markup):
+        return Markup(control_pictures(str(value)))  # replacing a control character adds no markup
+    return control_pictures(value) if isinstance(value, str) else value
+
+
 def html_environment() -> Environment:
     """Jinja environment for ``*.html.j2`` templates: every value HTML-escaped unless marked safe."""
     env = Environment(
         loader=PackageLoader("ipsbayes.report", "templates"),
         autoescape=True,
+        finalize=_visible_output,
         trim_blocks=False,
         lstrip_blocks=False,
         keep_trailing_newline=True,
@@ -170,7 +178,9 @@ def html_environment() -> Environment:
 
 
 def _escape_md_output(value: Any) -> Any:
-    return value if value is None else escape_md(value)
+    if isinstance(value, MarkdownText):  # escaped (or neutralised) already
+        return MarkdownText(control_pictures(value))
+    return value if value is None else escape_md(_visible_output(value))
 
 
 def markdown_environment() -> Environment:

@@ -31,6 +31,7 @@ from ipsbayes.present.text import (
     shared_decimals,
     unit_of,
 )
+from ipsbayes.textutil import control_pictures
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -369,10 +370,23 @@ def columns_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def worksheet_text(value: object) -> object:
+    """``value`` with each control character a worksheet cannot hold shown as its picture (:func:`control_pictures`).
+
+    A group name or label read from the data may hold one; openpyxl refuses such a cell, which
+    stopped a run after sampling. The CSV files keep the characters as the data gave them.
+    """
+    return control_pictures(value) if isinstance(value, str) else value
+
+
 def write_xlsx(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
     """Write ``sheets`` (name -> table) to one XLSX workbook: numbers stay numbers in any locale."""
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
+            frame = frame.rename(columns=worksheet_text)
+            for position, kind in enumerate(frame.dtypes):
+                if not (pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind)):
+                    frame.isetitem(position, frame.iloc[:, position].map(worksheet_text))
             frame.to_excel(writer, sheet_name=name[:31], index=False)
             sheet = writer.sheets[name[:31]]
             sheet.freeze_panes = "A2"

@@ -1,0 +1,48 @@
+"""Hostile inputs found in the seventeenth round: each stopped a run or damaged a report."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ipsbayes.cli import main
+from ipsbayes.report.tables import write_xlsx
+from ipsbayes.textutil import control_pictures
+
+
+def test_control_characters_become_their_pictures() -> None:
+    assert control_pictures("S\x07one\x00\x1f\x7f") == "S\u2407one\u2400\u241f\u2421"
+    assert control_pictures("tab\tline\nreturn\r") == "tab\tline\nreturn\r"  # allowed in worksheets and HTML
+
+
+def test_a_worksheet_takes_control_characters_in_cells_and_headers(tmp_path) -> None:
+    """openpyxl refuses a cell holding a control character (IllegalCharacterError)."""
+    frame = pd.DataFrame({"group\x01": ["S\x07one", "plain"], "rate": [1.5, float("nan")], "headline": [True, False]})
+    write_xlsx(tmp_path / "t.xlsx", {"summary": frame})
+    back = pd.read_excel(tmp_path / "t.xlsx")
+    assert back.columns.tolist() == ["group\u2401", "rate", "headline"]
+    assert back["group\u2401"].tolist() == ["S\u2407one", "plain"]
+    assert back["rate"].iloc[0] == 1.5 and back["headline"].tolist() == [True, False]
+    assert frame.columns[0] == "group\x01"  # the caller's table is left as it was
+
+
+@pytest.mark.sampling
+def test_a_group_name_with_a_control_character_gives_a_whole_run(make_config, data_copy, tmp_path) -> None:
+    """A service named 'S\\x07one' in the data stopped the run after sampling, while writing summary.xlsx."""
+    for name in ("participants", "services"):
+        path = data_copy / f"{name}.csv"
+        table = pd.read_csv(path, dtype=str)
+        first = table["service"].iloc[0]
+        for column in [c for c in ("service", "specialist") if c in table]:
+            table[column] = table[column].str.replace(first, "S\x07one", regex=False)
+        table.to_csv(path, index=False)
+    changes = {"sampler.profile": "ci", "sampler.draws": 100, "sampler.tune": 100, "sensitivity.prior_sets": []}
+    config = make_config("ipsung_employment", data=data_copy, **changes)
+    assert main(["run", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    run = tmp_path / "run"
+    for report in ("report.html", "report.md"):
+        text = (run / report).read_text()
+        assert "\x07" not in text and "S\u2407one" in text, report
+    sheet = pd.read_excel(run / "summary.xlsx", sheet_name="summary")
+    assert sheet["element"].astype(str).str.contains("S\u2407one").any()
+    assert "S\x07one" in (run / "summary.csv").read_text()  # the CSV keeps the data's own name

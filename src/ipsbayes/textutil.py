@@ -149,7 +149,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def control_pictures(text: str) -> str:
-    """``text`` with each control character but tab and line breaks shown as its Unicode picture (BEL -> U+2407).
+    r"""``text`` with each control character but tab and line breaks shown as its Unicode picture (BEL -> U+2407).
 
     A name read from the data may hold one (a group named ``"S\x07"``): a worksheet cannot hold it
     and a browser shows nothing in its place. The picture keeps it visible and distinct.

@@ -46,3 +46,37 @@ def test_a_group_name_with_a_control_character_gives_a_whole_run(make_config, da
     sheet = pd.read_excel(run / "summary.xlsx", sheet_name="summary")
     assert sheet["element"].astype(str).str.contains("S\u2407one").any()
     assert "S\x07one" in (run / "summary.csv").read_text()  # the CSV keeps the data's own name
+
+
+def test_pandoc_math_sub_and_superscript_are_escaped_and_the_html_shows_them_plainly() -> None:
+    """'$\\input{x}$' in a label reached LaTeX through pandoc's TeX math; '~', '^' made sub/superscripts."""
+    from ipsbayes.report.html import markdown_to_html
+    from ipsbayes.textutil import escape_md
+
+    value = "S$\\input{x}$ H~2~O 2^10^ a|b"
+    escaped = escape_md(value)
+    assert escaped == "S\\$\\\\input{x}\\$ H\\~2\\~O 2\\^10\\^ a\\|b"
+    assert markdown_to_html(escaped) == f"<p>{value}</p>"
+    assert escape_md("y ~ x, 5 $ each, a ^ b") == "y ~ x, 5 $ each, a ^ b"  # spaced: nothing opens or closes
+    table = f"| group | rate |\n| --- | --- |\n| {escaped} | 1 |\n"
+    assert f"<td>{value}</td>" in markdown_to_html(table)
+
+
+def test_a_dollar_sign_in_a_name_is_drawn_as_written_not_as_mathtext() -> None:
+    """An unbalanced '$x_{1$' in a group name stopped the run after sampling (matplotlib's mathtext parser)."""
+    import io
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from ipsbayes.present.style import Style
+
+    with matplotlib.rc_context(Style("eti", 0.9).rc()):
+        fig, ax = plt.subplots()
+        ax.set_yticks([0, 1], ["S$x_{1$one", "$\\alpha$"])
+        ax.set_title("$x_{1$")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="svg")
+        plt.close(fig)
+    svg = buffer.getvalue().decode()
+    assert "S$x_{1$one" in svg and "$\\alpha$" in svg

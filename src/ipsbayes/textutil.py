@@ -20,6 +20,8 @@ from typing import Any
 
 #: characters that start Markdown structure inline (code spans, emphasis, links, tables, escapes)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+#: pandoc's TeX math ($), subscript and strikeout (~) and superscript (^) open or close next to a non-space
+_PANDOC_SPECIAL = re.compile(r"[$~^](?=\S)|(?<=\S)[$~^]")
 _ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 _NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
 _REFERENCE_DEFINITION = re.compile(r"^(\s{0,3})\[", re.MULTILINE)
@@ -40,14 +42,17 @@ _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
 
 def escape_md(value: Any) -> MarkdownText:
-    """Escape a user-controlled value so Markdown shows it as plain text.
+    r"""Escape a user-controlled value so Markdown shows it as plain text.
 
     Newlines become spaces (a value never starts a new block), a ``<`` that could
     open a tag, comment or autolink (followed by a letter, ``/``, ``!`` or ``?``)
     becomes ``&lt;`` (so ``< 0.01`` stays readable), an ``&`` that would start an entity
-    becomes ``&amp;``, and backslashes, backticks, ``*``, ``[``, ``]`` and ``|``
-    and ``_`` are backslash-escaped (no code span, emphasis, link, image or table cell
-    break). Values that are already :class:`MarkdownText` are returned unchanged.
+    becomes ``&amp;``, and backslashes, backticks, ``*``, ``[``, ``]``, ``|`` and ``_``
+    are backslash-escaped (no code span, emphasis, link, image or table cell break), and
+    so are ``$``, ``~`` and ``^`` next to a non-space, where pandoc would open or close TeX
+    math (``$\input{...}$`` reaching LaTeX), a subscript, strikeout or superscript; a
+    spaced ``y ~ x`` is left as it is. Values that are already :class:`MarkdownText`
+    are returned unchanged.
 
     Parameters
     ----------
@@ -63,6 +68,7 @@ def escape_md(value: Any) -> MarkdownText:
     text = value if isinstance(value, str) else plain(value)
     text = _NEWLINES.sub(" ", text)
     text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _PANDOC_SPECIAL.sub(lambda found: "\\" + found.group(), text)
     text = _ENTITY.sub("&amp;", text)
     return MarkdownText(_TAG_START.sub("&lt;", text))
 

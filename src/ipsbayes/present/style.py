@@ -19,6 +19,11 @@ MIN_FONT_PT = 8.0
 CM_PER_INCH = 2.54
 
 
+#: names from the data and config are drawn as written: "$x_{1$" in a group name is no mathtext
+#: (an unbalanced one stopped a run after sampling)
+NO_MATHTEXT = {"text.parse_math": False}
+
+
 @dataclass(frozen=True)
 class Style:
     """Interval settings every figure states, the report's language and the figure profile.
@@ -92,6 +97,7 @@ class Style:
             "figure.constrained_layout.use": True,
             "svg.fonttype": "none",  # real text in SVG: editable, searchable, never outlined
             "svg.hashsalt": "ipsbayes",  # stable SVG ids: same run, same file
+            **NO_MATHTEXT,
             "savefig.dpi": self.dpi,
         }
 

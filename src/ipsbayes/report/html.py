@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import markdown
 from markupsafe import Markup, escape
 
 #: tables with more data rows than this are collapsed by default
@@ -16,6 +17,22 @@ LONG_TABLE_ROWS = 15
 
 _TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL | re.IGNORECASE)
 _ROW = re.compile(r"<tr\b", re.IGNORECASE)
+#: characters :func:`~ipsbayes.textutil.escape_md` backslash-escapes beyond Python-Markdown's own list (pandoc
+#: reads ``$`` as TeX math, ``~`` and ``^`` as sub- and superscript): shown without their backslash here too
+_MORE_ESCAPED = ("$", "~", "^", "|")
+
+
+def markdown_to_html(text: str) -> str:
+    """HTML of report Markdown (tables extension); every character :func:`escape_md` escapes shows as itself.
+
+    Not sanitised: callers pass it through the allowlist sanitiser.
+    """
+    converter = markdown.Markdown(extensions=["tables"])
+    converter.ESCAPED_CHARS = [
+        *converter.ESCAPED_CHARS,
+        *(c for c in _MORE_ESCAPED if c not in converter.ESCAPED_CHARS),
+    ]
+    return converter.convert(text)
 
 
 def collapse_tables(html: str, summary: str = "Show the table", rows: int = LONG_TABLE_ROWS) -> Markup:

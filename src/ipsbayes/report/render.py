@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import markdown
 import nh3
 import numpy as np
 import pandas as pd
@@ -38,7 +37,7 @@ from ipsbayes.present.notes import translate_note
 from ipsbayes.present.phrases import readable
 from ipsbayes.present.text import format_number, format_probability, interval_name, localise, shared_decimals
 from ipsbayes.report.drawing import draw_figures
-from ipsbayes.report.html import collapse_tables
+from ipsbayes.report.html import collapse_tables, markdown_to_html
 from ipsbayes.report.sections import build_sections
 from ipsbayes.report.tables import (
     columns_table,
@@ -213,7 +212,7 @@ def safe_html(markdown_text: str) -> Markup:
         HTML with only :data:`ALLOWED_TAGS` and :data:`ALLOWED_ATTRIBUTES`, links to
         :data:`ALLOWED_URL_SCHEMES` only; safe to insert into an autoescaped template.
     """
-    return sanitize_html(markdown.markdown(neutralize_markdown(markdown_text), extensions=["tables"]))
+    return sanitize_html(markdown_to_html(neutralize_markdown(markdown_text)))
 
 
 def sanitize_html(html: str, *, images: bool = False) -> Markup:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 
-import markdown
-
 from ipsbayes.diagnostics_text import parameter_label
 from ipsbayes.present import Presentation, ReportContext, Section, fixed
 from ipsbayes.present.answers import analysis_name, refit_gates, sensitivity_effects
 from ipsbayes.present.context import vocabulary_of
 from ipsbayes.present.phrases import estimate
 from ipsbayes.present.text import escape_md
+from ipsbayes.report.html import markdown_to_html
 from ipsbayes.report.tables import DIAGNOSES, power_scaling_table
 from ipsbayes.report.verdict import join_names, short_name
 from ipsbayes.textutil import code_span
@@ -195,7 +194,7 @@ def build_sections(ctx: ReportContext, presentation: Presentation) -> list[dict]
                     "key": section.key,
                     "title": section.title(ctx),
                     "text": text,
-                    "html": markdown.markdown(text, extensions=["tables"]),
+                    "html": markdown_to_html(text),
                 }
             )
     return out

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import arviz as az
-import markdown
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -16,7 +16,8 @@ import xarray as xr
 from scipy import stats
 
 from ipsbayes.config import RunConfig
-from ipsbayes.present.style import figure_of
+from ipsbayes.present.style import NO_MATHTEXT, figure_of
+from ipsbayes.report.html import markdown_to_html
 from ipsbayes.textutil import code_span, escape_md
 
 CSS = (
@@ -43,11 +44,11 @@ def ecdf_figure(rows: pd.DataFrame, study: str, path: Path) -> bool:
     tree = pit_tree(rows, study)
     if not tree["prior_sbc"].data_vars:
         return False
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), matplotlib.rc_context(NO_MATHTEXT):
         warnings.simplefilter("ignore")
         pc = az.plot_ecdf_pit(tree, backend="matplotlib", col_wrap=3)
-    fig = figure_of(pc)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+        fig = figure_of(pc)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return True
 
@@ -55,6 +56,11 @@ def ecdf_figure(rows: pd.DataFrame, study: str, path: Path) -> bool:
 def coverage_figure(coverage: pd.DataFrame, path: Path) -> None:
     """Empirical vs nominal coverage with +/- 2 Monte Carlo SE, per quantity."""
     data = coverage[coverage["study"] == "coverage"]
+    with matplotlib.rc_context(NO_MATHTEXT):
+        _draw_coverage(data, path)
+
+
+def _draw_coverage(data: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 5))
     quantities = list(dict.fromkeys(data["quantity"]))
     offsets = np.linspace(-0.012, 0.012, len(quantities)) if len(quantities) > 1 else np.zeros(len(quantities))
@@ -168,7 +174,7 @@ def write_validation_report(
     (folder / "report.md").write_text(text)
     from ipsbayes.report.render import sanitize_html
 
-    html = str(sanitize_html(markdown.markdown(text, extensions=["tables"]), images=True))
+    html = str(sanitize_html(markdown_to_html(text), images=True))
     for name, _ in drawn:
         encoded = base64.b64encode((figures / name).read_bytes()).decode()
         html = html.replace(f'src="figures/{name}"', f'src="data:image/png;base64,{encoded}"')

@@ -197,3 +197,17 @@ def test_ceiling_and_change_claims_need_the_monte_carlo_error_to_allow_them() ->
     assert "(0.00)" not in DesignText(curve([1.0, 0.0], trials=5), meta(trials=5), "pp").table(ctx)
     many = DesignText(curve([0.4, 0.8], trials=2000), meta(ceiling=0.85), "pp")
     assert "close to it" in many.answer(ctx)[1]
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_no_success_at_all_states_the_tables_monte_carlo_error_and_the_ceiling_it_sits_at(language: str) -> None:
+    """0 of 12 simulated trials succeeded at every size: the answer said 'MC SE 0.00' while the table said 0.08,
+    and a ceiling of 0.00 was 'too small to tell how close the sizes come to it'."""
+    ctx = standalone_context(language, interval_prob=0.9)
+    text = DesignText(curve([0.0, 0.0], trials=12), meta(0.0, trials=12), "pp")
+    answer = text.answer(ctx)
+    table = text.table(ctx)
+    se = "0.08" if language == "en" else "0,08"
+    assert f"MC SE {se}" in answer[0] and f"({se})" in table
+    assert ("close to it" if language == "en" else "ligger nær den") in answer[1]
+    assert "too small" not in answer[1] and "for liten" not in answer[1]

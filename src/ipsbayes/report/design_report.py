@@ -125,7 +125,7 @@ class DesignText:
         k = int(self.meta["design"]["trials"])
         if len(reached):
             row = reached.iloc[0]
-            value, mcse = decimal(row["assurance"], 2, lang), decimal(row["assurance_mcse"], 2, lang)
+            value, mcse = decimal(row["assurance"], 2, lang), decimal(self.spread(row) / 2, 2, lang)
             if float(row["assurance"]) - self.spread(row) >= TARGET:
                 first = ctx.text(
                     f"The smallest planned size whose assurance reaches {target} is {int(row['size'])} "
@@ -147,7 +147,7 @@ class DesignText:
                 )
         else:
             row = self.curve.loc[self.curve["assurance"].idxmax()]
-            value, mcse = decimal(row["assurance"], 2, lang), decimal(row["assurance_mcse"], 2, lang)
+            value, mcse = decimal(row["assurance"], 2, lang), decimal(self.spread(row) / 2, 2, lang)
             upper = max(float(r["assurance"]) + self.spread(r) for _, r in self.curve.iterrows())
             if upper < TARGET:
                 first = ctx.text(
@@ -251,11 +251,13 @@ class DesignText:
                 f"er over {self.threshold('nb')} (falske positive for suksessregelen).",
             )
         largest = self.curve.iloc[-1] if len(self.curve) else None
-        near = largest is not None and ceiling - (float(largest["assurance"]) - self.spread(largest)) <= 0.1
+        # assurance is a probability: the low end of its Monte Carlo error is never below 0 (a ceiling of 0.00
+        # with no simulated success is at the ceiling, not "too small to tell")
+        near = largest is not None and ceiling - max(0.0, float(largest["assurance"]) - self.spread(largest)) <= 0.1
         if near:  # the largest size is within 0.1 of the ceiling even at the low end of its Monte Carlo error
             en = f": the largest sizes are close to it, so more {pe} buy precision, not success."
             nb = f": de største utvalgene ligger nær den, så flere {pn} gir mer presisjon, ikke mer suksess."
-        elif ceiling - (best + spread) > 0.1:
+        elif ceiling - min(1.0, best + spread) > 0.1:
             en = ": the planned sizes are still well below it, so larger trials would raise it further."
             nb = ": de planlagte størrelsene ligger fortsatt godt under, så større studier ville øke den."
         else:

@@ -16,6 +16,7 @@ import xarray as xr
 
 from ipsbayes.present.context import ReportContext
 from ipsbayes.present.phrases import Effect, amount, amounts
+from ipsbayes.present.prior_weight import prior_width_line
 from ipsbayes.present.text import choose, label_of
 from ipsbayes.textutil import beside, decimal_commas
 
@@ -325,7 +326,11 @@ def _unchecked_line(ctx: ReportContext, name: str, short: tuple[str, str], power
             "`sensitivity.prior_sets` gir denne modellen de samme priorene som hovedanalysen (se merknadene); "
             "oppgi et som er annerledes.",
         )
-    if "power-scaling of the likelihood were skipped" in str(ctx.estimands.attrs.get("notes", "")):  # large data
+    large = "power-scaling of the likelihood were skipped" in str(ctx.estimands.attrs.get("notes", ""))
+    widths = prior_width_line(ctx, name, short, power_scaling=not large)  # how much the data narrowed the priors
+    if widths is not None:
+        return widths
+    if large:  # data too large for power-scaling
         return ctx.text(
             f"How much {short[0]} depends on the priors was not checked in this run (no refits under other prior "
             "sets; power-scaling is not possible for data this large): add `sensitivity.prior_sets`.",

@@ -11,7 +11,7 @@ import numpy as np
 
 from ipsbayes.present.context import ReportContext
 from ipsbayes.present.phrases import Effect, amount
-from ipsbayes.present.text import shared_decimals
+from ipsbayes.present.text import percent, shared_decimals
 
 #: posterior interval width / prior interval width: at or above PRIOR_MATTERS the estimate rests largely on the
 #: priors (the data add under 44% of the information), below DATA_DECIDE the data decide it (over 94%)
@@ -130,4 +130,79 @@ def pull_sentence(
     )
 
 
-__all__ = ["DATA_DECIDE", "PRIOR_MATTERS", "prior_weight_words", "pull_sentence"]
+def prior_width_line(ctx: ReportContext, name: str, short: tuple[str, str], power_scaling: bool = True) -> str | None:
+    """How much the priors alone allow ``name`` and how much narrower the posterior is, or None without prior draws.
+
+    For a run with neither refits nor power-scaling of ``name``: its prior draws (the ``prior_estimands``
+    group) still say how much the data narrowed the priors, read as every report reads a ratio of
+    widths (:func:`prior_weight_words`). ``name`` is an estimand, one element (``"ame[age: +1 SD]"``) or
+    a vector estimand, whose element the data narrowed least is the one stated;
+    ``power_scaling``: whether the way to check names power-scaling (not for data too large for it).
+    """
+    found = _prior_and_posterior(ctx, name)
+    if not found:
+        return None
+
+    def ratio(prior: Effect, post: Effect) -> float:
+        width = prior.upper - prior.lower
+        return (post.upper - post.lower) / width if width > 0 else float("nan")
+
+    label, prior, post, unit = max(found, key=lambda item: np.nan_to_num(ratio(item[1], item[2]), nan=-1.0))
+    if label is not None and len(found) > 1:
+        shown = ctx.label(label)
+        short = (
+            f"{short[0]} for {shown} (of its {len(found)} elements, the one the data narrowed least)",
+            f"{short[1]} for {shown} (av {len(found)} elementer den som dataene snevret minst inn)",
+        )
+    verdict_en, verdict_nb = prior_weight_words(ratio(prior, post))
+    kind = f"{percent(ctx.style.prob, ctx.language)} {ctx.style.kind.upper()}"
+    decimals = shared_decimals([prior.lower, prior.upper], unit)
+    span = {lang: [amount(v, unit, lang, decimals) for v in (prior.lower, prior.upper)] for lang in ("en", "nb")}
+    share = f"{100 * ratio(prior, post):.0f}" if np.isfinite(ratio(prior, post)) else "?"
+    return ctx.text(
+        f"The priors alone allow {short[0]} anywhere from {span['en'][0]} to {span['en'][1]} ({kind}); the posterior "
+        f"interval is {share}% as wide, {verdict_en}. How far other priors would move it was not checked in this "
+        f"run: add `sensitivity.prior_sets`{' or set `sensitivity.power_scaling = true`' if power_scaling else ''}.",
+        f"Priorene alene tillater {short[1]} fra {span['nb'][0]} til {span['nb'][1]} ({kind}); posteriorintervallet "
+        f"er {share} % så bredt, {verdict_nb}. Hvor langt andre priorer ville flytte det, ble ikke undersøkt i denne "
+        f"kjøringen: legg til `sensitivity.prior_sets`"
+        f"{' eller sett `sensitivity.power_scaling = true`' if power_scaling else ''}.",
+    )
+
+
+def _prior_and_posterior(ctx: ReportContext, name: str) -> list[tuple[str | None, Effect, Effect, str]]:
+    """(element label, prior, posterior, unit) of estimand ``name``, of its element ``"var[label]"`` or of each element.
+
+    Empty when the run has no prior draws of it, or an element is not found.
+    """
+    if "prior_estimands" not in ctx.datatree.children:
+        return []
+    priors = ctx.datatree["prior_estimands"].to_dataset()
+    var, _, wanted = name.partition("[")
+    wanted = wanted[:-1] if wanted.endswith("]") else wanted
+    if var not in priors.data_vars or var not in ctx.estimands.data_vars:
+        return []
+    prior_values, post_values = priors[var], ctx.estimands[var]
+    dims = [dim for dim in post_values.dims if dim not in ("chain", "draw", "sample")]
+    if [dim for dim in prior_values.dims if dim not in ("chain", "draw", "sample")] != dims or len(dims) > 1:
+        return []
+    unit, null = str(post_values.attrs.get("unit", "")), post_values.attrs.get("null", 0.0)
+    if dims:
+        labels = [str(v) for v in post_values[dims[0]].values]
+        if [str(v) for v in prior_values[dims[0]].values] != labels or (wanted and wanted not in labels):
+            return []
+        pairs = [(lab, prior_values.isel({dims[0]: i}), post_values.isel({dims[0]: i})) for i, lab in enumerate(labels)]
+        pairs = [pair for pair in pairs if not wanted or pair[0] == wanted]
+    elif wanted:
+        return []
+    else:
+        pairs = [(None, prior_values, post_values)]
+    out = []
+    for label, prior, post in pairs:
+        effects = [Effect.from_draws(np.asarray(v.values), ctx.style, unit, null) for v in (prior, post)]
+        if all(np.isfinite([e.lower, e.upper]).all() for e in effects):
+            out.append((label, effects[0], effects[1], unit))
+    return out
+
+
+__all__ = ["DATA_DECIDE", "PRIOR_MATTERS", "prior_weight_words", "prior_width_line", "pull_sentence"]

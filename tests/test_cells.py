@@ -23,8 +23,8 @@ def test_cells_below_min_cell_are_suppressed_in_every_container() -> None:
 
 
 def test_cell_text_and_note_in_both_languages() -> None:
-    assert cell_text("0%", 3, 5) == "suppressed (n < 5)"
-    assert cell_text("0 %", 3, 5, "nb") == "skjult (n < 5)"
+    assert cell_text("0%", 3, 5) == "suppressed (a cell under 5)"
+    assert cell_text("0 %", 3, 5, "nb") == "skjult (en celle under 5)"
     assert cell_text("12%", 12, 5) == "12%"
     assert suppression_note(0, 5) == ""
     assert "fewer than 5 participants" in suppression_note(2, 5)

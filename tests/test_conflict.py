@@ -170,3 +170,14 @@ def test_the_observed_itt_is_withheld_when_an_arm_is_a_small_cell(language: str)
     decimal = "," if language == "nb" else "."
     assert f"15{decimal}2" not in conflict_section(hidden) and "40" in conflict_section(hidden)
     assert f"15{decimal}2" in conflict_section(shown)
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [("en", "intercept of compliers under control"), ("nb", "konstantledd for compliers i kontroll")],
+)
+def test_the_robust_weights_name_the_parameter_in_the_reports_language(language: str, shown: str) -> None:
+    """A Norwegian report said 'Robust blandingsprior for complier control intercept' (the raw name, in English)."""
+    group = fake_group(11.0, 0.64, 0.08).assign_coords(parameter=["complier_control_intercept"])
+    text = conflict_section(context(xr.DataTree.from_dict({"prior_data_conflict": group}), language))
+    assert f"for {shown}:" in text and "complier control intercept" not in text

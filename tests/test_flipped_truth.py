@@ -290,7 +290,7 @@ def test_the_answer_always_says_how_much_it_depends_on_the_priors(rij_fits) -> N
 
 
 def test_raw_estimates_hidden_as_small_cells_are_not_quoted_in_the_text(rij_fits) -> None:
-    """The table says 'suppressed (n < ...)'; the answer and the small-sample section must not print the number."""
+    """The table says 'suppressed (a cell under ...)'; the answer and small-sample section never print the number."""
     import dataclasses
 
     from ipsbayes.models.cace_small import small_sample_section

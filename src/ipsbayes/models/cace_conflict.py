@@ -14,9 +14,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ipsbayes.diagnostics_text import parameter_label
 from ipsbayes.models.cace_small import units_word
 from ipsbayes.present import ReportContext
 from ipsbayes.present.cells import too_small
+from ipsbayes.present.context import vocabulary_of
 from ipsbayes.present.phrases import amount, signed
 from ipsbayes.present.text import localise
 from ipsbayes.report.verdict import join_names, prior_problems, short_name
@@ -218,7 +220,9 @@ def conflict_section(ctx: ReportContext) -> str:
         for name in group["parameter"].values:
             prior_w = float(group["robust_prior_weight"].sel(parameter=name))
             post_w = float(group["robust_posterior_weight"].sel(parameter=name))
-            label = escape_md(ctx.label(str(name)))
+            # the parameter as the diagnostics name it, in the report's language ([report.labels] wins)
+            words = vocabulary_of(ctx.estimands)
+            label = escape_md(ctx.labels.get(str(name)) or parameter_label(str(name), ctx.language, words))
             before, after = localise(f"{prior_w:.2f}", lang), localise(f"{post_w:.2f}", lang)
             lines.append(
                 ctx.text(

@@ -73,8 +73,12 @@ def suppress(values: Any, counts: Any, min_cell: int) -> Any:
 
 
 def suppressed_text(min_cell: int, language: str = "en") -> str:
-    """What a suppressed cell shows instead of its number."""
-    return choose(language, f"suppressed (n < {min_cell})", f"skjult (n < {min_cell})")
+    """What a suppressed cell shows instead of its number.
+
+    "A cell under 5", not "n < 5": the small cell may be a count inside the number (4 employed
+    among 60 who received IPS), not the number of participants itself.
+    """
+    return choose(language, f"suppressed (a cell under {min_cell})", f"skjult (en celle under {min_cell})")
 
 
 def cell_text(text: str, count: float, min_cell: int, language: str = "en") -> str:

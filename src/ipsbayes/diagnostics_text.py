@@ -212,6 +212,8 @@ def _check_text_nb(check: Check, words: Mapping[str, str] | None = None) -> str:
     }.get(check.name.split(" ")[0], check.message_nb or check.message)
     if check.value is None:  # e.g. R-hat of one chain: the message says why there is no number
         found = check.message_nb or check.message
+    elif check.name.startswith("ess_") and check.message_nb:  # as the English line: rounded counts, how many below
+        found = check.message_nb
     if check.name.startswith("pareto_k") and check.value is not None:
         noun = "observasjon" if check.value == 1 else "observasjoner"
         found = f"{check.value} {noun} har Pareto k over grensen ({rule})" + (

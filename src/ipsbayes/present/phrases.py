@@ -45,7 +45,7 @@ UNIT_WORDS: dict[str, tuple[str, str]] = {
     "years": ("years", "år"),
 }
 #: units whose numbers need no word after them (the label says what they are)
-BARE_UNITS = {"", "OR", "ratio", "forhold", "MOR", "share", "correlation", "SD (log-odds)", "log-odds"}
+BARE_UNITS = {"", "OR", "ratio", "forhold", "MOR", "share", "correlation", "korrelasjon", "SD (log-odds)", "log-odds"}
 
 
 def spoken_unit(attrs: Any, language: str = "en") -> str:

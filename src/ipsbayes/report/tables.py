@@ -149,10 +149,16 @@ def _elements(var: xr.DataArray, dims: list[str]) -> list[dict]:
     return [{d: stacked[d].values[i] for d in dims} for i in range(stacked.sizes["__element__"])]
 
 
+#: a label that ends in a preposition leads into its element ("within" 6 months, "innen" 6 måneder)
+_LEADS_IN = re.compile(r"\b(?:within|by|at|after|before|innen|etter|ved|før)$")
+
+
 def sentence(row: Mapping, interval_prob: float, interval_kind: str, language: str = "en") -> str:
     """One plain-language line for a headline estimand, probabilities in the direction of its median."""
     unit = row["unit"]
-    label = row["label"] + (f" [{row['element']}]" if row["element"] else "")
+    element = row["element"]
+    # "Share ... within" + "6 months" reads as one phrase; other elements stand in brackets after the label
+    label = row["label"] + ((f" {element}" if _LEADS_IN.search(row["label"]) else f" [{element}]") if element else "")
     to = choose(language, "to", "til")
     decimals = shared_decimals([row["median"], row["lower"], row["upper"]], unit)  # one rounding for the three
     text = (
@@ -165,7 +171,8 @@ def sentence(row: Mapping, interval_prob: float, interval_kind: str, language: s
     null = row["null"]
     if null is not None and not np.isnan(row["p_above_null"]):
         above = row["median"] >= null
-        p = row["p_above_null"] if above else 1 - row["p_above_null"]
+        # 1 - 0.445 is 0.5549999...: rounded off, the complement prints as the share of draws below does (0.56)
+        p = row["p_above_null"] if above else round(1 - row["p_above_null"], 12)
         probabilities.append(f"P({'>' if above else '<'} {localise(f'{null:g}', language)}){_equals(p, language)}")
     beyond = row.get("p_beyond_threshold", np.nan)
     if row["threshold"] is not None and beyond is not None and not np.isnan(beyond):

@@ -80,3 +80,50 @@ def test_a_dollar_sign_in_a_name_is_drawn_as_written_not_as_mathtext() -> None:
         plt.close(fig)
     svg = buffer.getvalue().decode()
     assert "S$x_{1$one" in svg and "$\\alpha$" in svg
+
+
+def test_a_users_file_at_the_lock_files_name_is_never_overwritten(tmp_path) -> None:
+    """'.run.ipsbayes-lock' of the user's was truncated, overwritten with the lock's JSON and deleted; a hard link
+    there overwrote the file it links to."""
+    from ipsbayes.errors import OutputError
+    from ipsbayes.output_lock import acquire, lock_path
+
+    target = tmp_path / "run"
+    lock = lock_path(target)
+    lock.write_text("my notes\n")
+    with pytest.raises(OutputError, match="is in the way"):
+        acquire(target, "run")
+    assert lock.read_text() == "my notes\n"
+    lock.unlink()
+    important = tmp_path / "important.txt"
+    important.write_text("keep me\n")
+    lock.hardlink_to(important)
+    with pytest.raises(OutputError, match="is in the way"):
+        acquire(target, "run")
+    assert important.read_text() == "keep me\n" and lock.exists()
+    lock.unlink()
+    lock.write_text('{"pid": 12345, "started": 1.0, "command": "ipsbayes run x"}\n')  # left by a killed command
+    held = acquire(target, "run")
+    held.release()
+    assert not lock.exists()
+
+
+def test_only_ipsbayess_own_staging_folders_are_removed_as_stale(tmp_path) -> None:
+    """A user's folder '.run.staging-1234abcd' was deleted with everything in it by the next run into 'run'."""
+    from ipsbayes.output import claim_output
+
+    users = tmp_path / ".run.staging-1234abcd"
+    users.mkdir()
+    (users / "thesis.tex").write_text("years of work")
+    killed = claim_output(tmp_path / "run", kind="run")  # a command killed before it placed its folder
+    (killed.staging / "half.png").write_bytes(b"x")
+    killed.lock.release()
+    again = claim_output(tmp_path / "run", kind="run")
+    try:
+        assert not killed.staging.exists() and (users / "thesis.tex").read_text() == "years of work"
+    finally:
+        again.release()
+    done = claim_output(tmp_path / "done", kind="run")
+    (done.staging / "a.txt").write_text("a")
+    folder = done.place()
+    assert (folder / "a.txt").exists() and not (folder / ".ipsbayes-staging").exists()  # the mark is not placed

@@ -82,6 +82,7 @@ def test_a_staging_folder_left_by_a_killed_command_is_removed_by_the_next(tmp_pa
     stale = tmp_path / ".run.staging-deadbeef"
     (stale / "figures").mkdir(parents=True)
     (stale / "figures" / "a.png").write_bytes(b"half written")
+    (stale / ".ipsbayes-staging").write_bytes(b"ipsbayes staging folder\n")  # the mark each staging folder gets
     mine = tmp_path / ".run.staging-notes"  # not a name ipsbayes gives: kept
     mine.mkdir()
     linked = tmp_path / ".run.staging-0badf00d"  # a link, even with the name: kept, and its target untouched

@@ -39,6 +39,7 @@ import functools
 import glob
 import os
 import shutil
+import stat
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -154,6 +155,8 @@ class OutputClaim:
         if self.placed:
             return self.target
         with interrupt.deferred():
+            with contextlib.suppress(FileNotFoundError):
+                (self.staging / STAGING_MARK).unlink()  # the mark stays out of the placed folder
             write_manifest(self.staging, self.kind, timestamp=timestamp)
             replaceable, reason = _what_is_there(self.target, self.kind)
             try:
@@ -224,6 +227,9 @@ class OutputClaim:
             self.notes.append(f"{aside} still holds {', '.join(left[:5])}; nothing in it was deleted")
 
 
+#: the file that marks a staging folder as ipsbayes's own (only a marked folder is removed as stale)
+STAGING_MARK = ".ipsbayes-staging"
+_MARK_TEXT = b"ipsbayes staging folder\n"
 #: claims whose staging folder exists and has not been placed
 _ACTIVE: set[OutputClaim] = set()
 
@@ -332,10 +338,20 @@ def remove_stale_staging(final: Path) -> list[Path]:
             and all(c in "0123456789abcdef" for c in suffix)
             and path.is_dir()
             and not path.is_symlink()
+            and _marked(path)
         ):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def _marked(folder: Path) -> bool:
+    """Whether ``folder`` holds the mark ipsbayes puts in each staging folder it makes (a user's folder does not)."""
+    try:
+        mark = folder / STAGING_MARK
+        return stat.S_ISREG(mark.lstat().st_mode) and mark.read_bytes() == _MARK_TEXT
+    except OSError:
+        return False
 
 
 def claim_output(
@@ -375,9 +391,7 @@ def claim_output(
     remove_stale_staging(final)
     try:
         staging.mkdir()
-        probe = staging / ".write-test"
-        probe.write_bytes(b"ipsbayes")
-        probe.unlink()
+        (staging / STAGING_MARK).write_bytes(_MARK_TEXT)  # a test that it is writable, and the mark of ours
     except OSError as exc:
         lock.release()
         shutil.rmtree(staging, ignore_errors=True)

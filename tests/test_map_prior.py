@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -409,3 +410,34 @@ def test_evidence_files_that_do_not_parse_are_named(tmp_path: Path) -> None:
         read_evidence(load_map_config(path))
     (tmp_path / "trials.csv").write_text("\n".join(line.replace(",", ";") for line in text) + "\n")
     assert read_evidence(load_map_config(path)).size == 4  # a semicolon-separated table is read as such
+
+
+def test_a_prior_set_behind_a_symbolic_link_is_never_replaced_by_a_file(tmp_path: Path) -> None:
+    """map-prior replaced 'link.toml -> shared/team_prior.toml' with a plain file, leaving the shared one stale."""
+    from ipsbayes.errors import OutputError
+    from ipsbayes.evidence.config import CONTENT_MARK, content_digest
+    from ipsbayes.evidence.derive import write_prior_set
+
+    body = '[treatment_effect]\ndistribution = "Normal"\nmu = 0.0\nsigma = 1.0\n'
+    text = f"# Written by `ipsbayes map-prior` from x.toml\n{CONTENT_MARK}{content_digest(body)}\n\n{body}"
+    (tmp_path / "shared").mkdir()
+    shared = tmp_path / "shared" / "team_prior.toml"
+    write_prior_set(shared, text)  # generated, unchanged: a plain path there may be replaced
+    link = tmp_path / "link.toml"
+    link.symlink_to(shared)
+    with pytest.raises(OutputError, match="is a symbolic link"):
+        write_prior_set(link, text)
+    assert link.is_symlink() and shared.read_text() == text
+    (tmp_path / "dangling.toml").symlink_to(tmp_path / "nowhere.toml")
+    with pytest.raises(OutputError, match="is a symbolic link"):
+        write_prior_set(tmp_path / "dangling.toml", text)
+    path = write_config(tmp_path, simulated_trials(4, seed=2), output={"prior_set": "link.toml"})
+    with pytest.raises(ConfigError, match="is a symbolic link"):
+        load_map_config(path)
+    assert oct(shared.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # as a plain write makes it
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -21,6 +21,7 @@ config, because it fits the evidence table, not participant data. Defaults, and 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -202,6 +203,11 @@ def load_map_config(path: Path | str) -> MapConfig:
                 f"{path}: key 'output.prior_set': {blocking} is a file, so {resolved} cannot be written under it; "
                 "give a path inside a folder"
             )
+        elif resolved.is_symlink():  # replacing it would turn the link into a file and leave its target stale
+            problems.append(
+                f"{path}: key 'output.prior_set': {resolved} is a symbolic link (to {os.readlink(resolved)}); name "
+                "the file itself, or another file"
+            )
         elif resolved.exists() and not resolved.is_file():
             problems.append(f"{path}: key 'output.prior_set': {resolved} exists and is not a regular file")
         elif resolved.exists() and (why := written_unchanged(resolved)):
@@ -236,6 +242,8 @@ def written_unchanged(path: Path) -> str:
     A file without the :data:`GENERATED_MARK` is the user's; one whose TOML no longer matches the
     :data:`CONTENT_MARK` it was written with was edited by hand, and is the user's too.
     """
+    if path.is_symlink():
+        return "is a symbolic link"
     text = path.read_text(errors="replace")
     if GENERATED_MARK not in text[:400]:
         return "was not written by ipsbayes map-prior"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -366,12 +367,19 @@ def map_prior(
 
 def write_prior_set(path: Path, text: str) -> None:
     """Write a generated prior set atomically, never over a file ``ipsbayes map-prior`` did not write."""
-    if path.exists() and (why := written_unchanged(path)):
+    if (path.exists() or path.is_symlink()) and (why := written_unchanged(path)):
         raise OutputError(f"Refusing to overwrite {path}: it {why} (choose another output.prior_set)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    handle, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )  # a new file, never a user's
+    temporary = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
-        temporary.write_text(text)
+        os.fchmod(handle, 0o666 & ~umask)  # as a plain write would make it (mkstemp's file is private)
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -148,3 +148,17 @@ def test_text_a_spreadsheet_would_run_is_written_as_text(tmp_path) -> None:
     sheet = openpyxl.load_workbook(tmp_path / "t.xlsx")["summary"]
     assert sheet["A2"].data_type == "s" and sheet["A2"].value == link  # text, exactly as written
     assert sheet["B2"].value == -1.5
+
+
+@pytest.mark.parametrize(
+    "content", [b"\0" * 200_000, b'participant_id,"month,x\n' + b"a" * 140_000 + b"\n"], ids=["nul", "open-quote"]
+)
+def test_a_header_the_csv_reader_cannot_take_is_a_data_error_naming_the_file(tmp_path, content: bytes) -> None:
+    """A stray quote in the header of a file over 128 KB, or a file of NUL bytes, ended with exit 1."""
+    from ipsbayes.data_read import read_table
+    from ipsbayes.errors import DataError
+
+    path = tmp_path / "participants.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=r"participants\.csv: the header line cannot be read"):
+        read_table(path, "participants")

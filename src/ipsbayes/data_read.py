@@ -345,8 +345,14 @@ def longer_rows(path: Path, separator: str, width: int) -> str:
 
 def csv_header(path: Path, separator: str) -> list[str]:
     """The column names of a CSV file's header line as written (pandas renames a repeated ``age`` to ``age.1``)."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-        return next((row for row in csv.reader(handle, delimiter=separator) if any(f.strip() for f in row)), [])
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            return next((row for row in csv.reader(handle, delimiter=separator) if any(f.strip() for f in row)), [])
+    except csv.Error as exc:  # e.g. a header field over the csv module's limit: an open quote, or not text
+        raise DataError(
+            f"{path}: the header line cannot be read ({exc}): a double quote that never closes makes the rest of "
+            "the file one field, and a file of NUL bytes is not CSV text; check the first line"
+        ) from None
 
 
 def repeated_names(names: Sequence[object]) -> list[str]:

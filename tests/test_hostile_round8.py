@@ -162,3 +162,16 @@ def test_a_header_the_csv_reader_cannot_take_is_a_data_error_naming_the_file(tmp
     path.write_bytes(content)
     with pytest.raises(DataError, match=r"participants\.csv: the header line cannot be read"):
         read_table(path, "participants")
+
+
+def test_quoted_decimal_comma_numbers_in_a_comma_file_are_named_not_fitted_as_a_category(tmp_path, capsys) -> None:
+    """'"11,5"' in a comma-separated file made years_schooling a 16-level factor without a word (outside review)."""
+    rows = [f'{i},"{10 + i % 7},5",g{i % 5},{i % 2}' for i in range(40)]
+    (tmp_path / "d.csv").write_text("id,x,g,y\n" + "\n".join(rows) + "\n")
+    config = tmp_path / "c.toml"
+    config.write_text('name = "d"\n[data]\nmain = "d.csv"\n[model]\nkind = "multilevel"\nformula = "y ~ x + (1 | g)"\n')
+    assert main(["check", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "column 'x' holds numbers written with a decimal comma" in err and "a category with 7 levels" in err
+    config.write_text(config.read_text().replace('main = "d.csv"', 'main = "d.csv"\ndecimal = ","'))
+    assert main(["check", str(config)]) == 0  # the way out the message gives: read as numbers

@@ -195,7 +195,16 @@ def mixed_decimals(table: Table) -> list[str]:
         values = frame.iloc[:, position]
         text = values[values.map(lambda v: isinstance(v, str))].str.strip()
         comma, point = text.str.match(_COMMA_NUMBER), text.str.match(_POINT_NUMBER)
-        if not (comma.any() and point.any()) or not (comma | point | text.str.match(_WHOLE_NUMBER)).all():
+        numbers = (comma | point | text.str.match(_WHOLE_NUMBER)).all()
+        if table.decimal == "." and numbers and comma.any() and not point.any():  # "11,5" quoted in a "," file
+            problems.append(
+                f"{table.where}: column '{frame.columns[position]}' holds numbers written with a decimal comma "
+                f"({_examples(text[comma])}), but the file is read with a decimal point, so the column would be "
+                f"text: a category with {text.nunique()} levels instead of a number. Write the numbers with a "
+                'decimal point, or say [data] decimal = "," (quoted values such as "11,5" are then read as 11.5)'
+            )
+            continue
+        if not (comma.any() and point.any()) or not numbers:
             continue
         other = "." if table.decimal == "," else ","
         examples = {mark: _examples(text[found]) for mark, found in ((",", comma), (".", point))}

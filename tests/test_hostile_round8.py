@@ -175,3 +175,14 @@ def test_quoted_decimal_comma_numbers_in_a_comma_file_are_named_not_fitted_as_a_
     assert "column 'x' holds numbers written with a decimal comma" in err and "a category with 7 levels" in err
     config.write_text(config.read_text().replace('main = "d.csv"', 'main = "d.csv"\ndecimal = ","'))
     assert main(["check", str(config)]) == 0  # the way out the message gives: read as numbers
+
+
+def test_a_missing_value_message_says_which_cells_are_missing(tmp_path, capsys) -> None:
+    """Cells reading 'NA' in a herd column were 'missing values' with no word on why (ids are read as written)."""
+    rows = [f"{i},{'NA' if i < 3 else f'h{i % 4}'},{i % 2}" for i in range(30)]
+    (tmp_path / "d.csv").write_text("id,herd,y\n" + "\n".join(rows) + "\n")
+    config = tmp_path / "c.toml"
+    config.write_text('name = "d"\n[data]\nmain = "d.csv"\n[model]\nkind = "multilevel"\nformula = "y ~ (1 | herd)"\n')
+    assert main(["check", str(config)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "column 'herd' has 3 missing value(s)" in err and "one that reads NA, N/A, NaN, None, null or #N/A" in err

@@ -54,6 +54,10 @@ def column_hint(column: str, have: Sequence[object]) -> str:
     return did_you_mean(column, [str(name) for name in have if len(str(name)) <= 200])
 
 
+#: what a missing value is in a CSV cell, as pandas and R read it (a group named "NA" is a missing group)
+MISSING_CELLS = "an empty cell, or one that reads NA, N/A, NaN, None, null or #N/A, is missing"
+
+
 def missing_values(table: Table, columns: Sequence[str], main: str = "participants") -> tuple[pd.Series, list[str]]:
     """Rows with a missing value in any of ``columns``, and one problem line per column.
 
@@ -68,7 +72,7 @@ def missing_values(table: Table, columns: Sequence[str], main: str = "participan
         if isna[column].any():
             problems.append(
                 f"{table.where}: column '{column}' has {int(isna[column].sum())} missing value(s) at "
-                f"{example_rows(isna[column])}; {_missing_advice(table, main)}"
+                f"{example_rows(isna[column])} ({MISSING_CELLS}); {_missing_advice(table, main)}"
             )
     return isna.any(axis=1), problems
 

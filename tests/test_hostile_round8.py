@@ -186,3 +186,19 @@ def test_a_missing_value_message_says_which_cells_are_missing(tmp_path, capsys) 
     assert main(["check", str(config)]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "column 'herd' has 3 missing value(s)" in err and "one that reads NA, N/A, NaN, None, null or #N/A" in err
+
+
+def test_backticked_category_columns_keep_their_whole_names_in_coefficient_labels() -> None:
+    """C(`grp a`) + C(`grp b`): both columns' coefficients were labelled 'grp[2]' and 'grp[3]' (outside review)."""
+    import numpy as np
+
+    from ipsbayes.models.design import Design
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"y": rng.integers(0, 2, 60), "grp a": rng.integers(1, 4, 60), "grp b": rng.integers(1, 4, 60)}
+        | {"num x": rng.normal(size=60), "diagnosis": rng.choice(["a", "b", "c"], 60)}
+    )
+    formula = "y ~ C(`grp a`) + C(`grp b`, Treatment(2)) + `num x` + C(diagnosis, Treatment('b'))"
+    labels = Design(formula, frame).labels
+    assert labels == ["grp a[2]", "grp a[3]", "grp b[1]", "grp b[3]", "num x", "diagnosis[a]", "diagnosis[c]"]

@@ -11,7 +11,9 @@ marginal effects; its :attr:`Design.matrices` also hold the group-specific matri
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import formulae
 import numpy as np
@@ -77,6 +79,24 @@ def parse_formula(formula: str, where: str = "model.formula") -> tuple[FormulaPa
 def _pretty(label: str) -> str:
     """``C(diagnosis, Treatment('x'))[psychosis]`` -> ``diagnosis[psychosis]``."""
     return _CALL_LABEL.sub(lambda m: f"{m.group(1)}[", label)
+
+
+def _readable_labels(terms: Mapping[str, Any], columns: set[str]) -> list[str]:
+    """Every column label of the design's terms, a categorical one named by its data column in full.
+
+    ``C(`grp a`)[2]`` -> ``grp a[2]``: formulae drops the backticks, and a pattern for the name stops
+    at its space (both ``grp a`` and ``grp b`` became ``grp[2]``). A one-variable ``C(...)`` term is
+    named by that variable; anything else (interactions) by :func:`_pretty`.
+    """
+    out = []
+    for name, term in terms.items():
+        variables = [v for v in getattr(term, "var_names", ()) if v in columns]
+        for label in term.labels:
+            if name.startswith("C(") and len(variables) == 1 and label.startswith(f"{name}["):
+                out.append(f"{variables[0]}[{label[len(name) + 1 :]}")
+            else:
+                out.append(_pretty(label))
+    return out
 
 
 @dataclass(frozen=True)
@@ -175,7 +195,8 @@ class Design:
         raw_labels = [label for term in common.terms.values() for label in term.labels]
         dropped = {label for name in self.drop if name in common.terms for label in common.terms[name].labels}
         self._keep = [i for i, label in enumerate(raw_labels) if label != "Intercept" and label not in dropped]
-        self.labels = [_pretty(raw_labels[i]) for i in self._keep]
+        pretty = _readable_labels(common.terms, set(self.frame.columns))
+        self.labels = [pretty[i] for i in self._keep]
         dropped_variables = {v for name in self.drop for v in _rhs_variables(name)}
         self.variables = [v for v in self.variables if v not in dropped_variables]
         raise_if(self._non_finite_terms() + self._constant_terms(), "The data cannot be used as they are")

@@ -202,3 +202,18 @@ def test_backticked_category_columns_keep_their_whole_names_in_coefficient_label
     formula = "y ~ C(`grp a`) + C(`grp b`, Treatment(2)) + `num x` + C(diagnosis, Treatment('b'))"
     labels = Design(formula, frame).labels
     assert labels == ["grp a[2]", "grp a[3]", "grp b[1]", "grp b[3]", "num x", "diagnosis[a]", "diagnosis[c]"]
+
+
+def test_a_prior_set_path_that_is_a_folder_or_device_says_so(tmp_path) -> None:
+    """'no prior set named 'evil6' (did you mean 'evil6'?)' when priors/evil6.toml was a folder (outside review)."""
+    import os
+
+    from ipsbayes.priors import available_sets, resolve_prior_set
+
+    (tmp_path / "evil6.toml").mkdir()
+    os.symlink("/dev/zero", tmp_path / "evil7.toml")
+    (folder_problem,) = resolve_prior_set("evil6", {"a": "x"}, search_dirs=[tmp_path])[1]
+    (device_problem,) = resolve_prior_set("evil7", {"a": "x"}, search_dirs=[tmp_path])[1]
+    assert "evil6.toml is a folder" in folder_problem and "did you mean" not in folder_problem
+    assert "character device" in device_problem
+    assert available_sets([tmp_path]) == []

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ipsbayes.config_files import read_toml
+from ipsbayes.config_files import not_a_regular_file, read_toml
 from ipsbayes.errors import ConfigError, did_you_mean
 from ipsbayes.mixture import Mixture, mixture_problems
 from ipsbayes.prior_slots import META_KEYS, PriorSlot, slot_problems
@@ -209,7 +209,7 @@ def default_search_dirs(base_dir: Path | None = None) -> list[Path]:
 
 def available_sets(search_dirs: list[Path]) -> list[str]:
     """Names of the prior sets found in ``search_dirs``."""
-    return sorted({p.stem for d in search_dirs if d.is_dir() for p in d.glob("*.toml")})
+    return sorted({p.stem for d in search_dirs if d.is_dir() for p in d.glob("*.toml") if p.is_file()})
 
 
 def check_prior(name: str, entry: Mapping[str, Any], where: str) -> list[str]:
@@ -345,6 +345,10 @@ def resolve_prior_set(
         path, raw = None, {"description": 'Defaults scaled to the data (set = "defaults")'}
     elif path is None:
         known = available_sets(search_dirs)
+        there = next((c for c in candidates if c.exists() or c.is_symlink()), None)
+        if there is not None and (why := not_a_regular_file(there, "a prior set (.toml file)")):
+            problems.append(f"priors.set '{set_name}': {why}")  # not "no prior set named ... (did you mean it?)"
+            return None, problems
         problems.append(
             f"priors.set: no prior set named '{set_name}'{did_you_mean(set_name, known)}; "
             f"available: {', '.join(known) or '(none found)'}; searched {', '.join(map(str, search_dirs))}"

@@ -217,3 +217,13 @@ def test_a_prior_set_path_that_is_a_folder_or_device_says_so(tmp_path) -> None:
     assert "evil6.toml is a folder" in folder_problem and "did you mean" not in folder_problem
     assert "character device" in device_problem
     assert available_sets([tmp_path]) == []
+
+
+def test_terminal_control_sequences_from_the_data_are_printed_as_text() -> None:
+    """A group id '\\x1b[2J\\x1b[31m' cleared the screen when a diagnostics line named it (outside review)."""
+    from ipsbayes.textutil import clean_message
+
+    assert (
+        clean_message("herd \x1b[2J\x1b[31m: R-hat np.float64(1.02)\n\tnext")
+        == "herd \\x1b[2J\\x1b[31m: R-hat 1.02\n\tnext"
+    )

@@ -143,13 +143,19 @@ def plain_repr(value: Any, limit: int = 80) -> str:
 
 
 def clean_message(text: str) -> str:
-    """Replace numpy reprs such as ``np.int64(13)`` or ``np.str_('a')`` by their plain values."""
+    r"""A message for the terminal: numpy reprs (``np.int64(13)``) as plain values, control characters escaped.
+
+    A group id from the data holding ``\x1b[2J`` would clear the user's screen when a diagnostics
+    line names it; it is printed as the text ``\x1b[2J`` (line breaks and tabs stay).
+    """
     previous = None
     while previous != text:
         previous, text = text, _NUMPY_REPR.sub(r"\1", text)
-    return text
+    return _TERMINAL_CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
+#: characters a terminal acts on (escape sequences, bells, carriage returns), but line breaks and tabs
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: control characters that XML 1.0 (worksheets) and HTML text cannot hold; tab, newline and carriage return can
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

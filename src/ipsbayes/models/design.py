@@ -10,6 +10,8 @@ marginal effects; its :attr:`Design.matrices` also hold the group-specific matri
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -182,9 +184,12 @@ class Design:
         raise_if(self._category_problems(categorical), "The data cannot be used as they are")
         with np.errstate(divide="ignore", invalid="ignore"):  # a term outside its domain is reported below
             try:
-                self._matrices = formulae.design_matrices(
-                    self.rhs, self.transform(self.frame), na_action="error", env=formula_environment()
-                )
+                # formulae prints "Unexpected error while trying to evaluate a Call" before raising: the error
+                # below says it in full, so its own line is kept off the user's terminal
+                with contextlib.redirect_stdout(io.StringIO()):
+                    self._matrices = formulae.design_matrices(
+                        self.rhs, self.transform(self.frame), na_action="error", env=formula_environment()
+                    )
             except (ValueError, TypeError, ArithmeticError) as exc:  # a function given arguments it cannot take
                 raise ConfigError(
                     f"{self.where}: the formula's terms could not be evaluated ({type(exc).__name__}: "

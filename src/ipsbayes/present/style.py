@@ -20,8 +20,24 @@ CM_PER_INCH = 2.54
 
 
 #: names from the data and config are drawn as written: "$x_{1$" in a group name is no mathtext
-#: (an unbalanced one stopped a run after sampling)
+#: (an unbalanced one stopped a run after sampling); a log axis then needs :func:`plain_log_ticks`
 NO_MATHTEXT = {"text.parse_math": False}
+
+
+def plain_log_ticks(axis: Any) -> None:
+    r"""Tick labels of a log-scaled ``axis`` as plain numbers (0.5, 1, 10), which need no mathtext.
+
+    matplotlib labels decades ``$\mathdefault{10^{0}}$``; with mathtext off (:data:`NO_MATHTEXT`)
+    that string would be printed as it is. Which ticks get a label is matplotlib's own choice.
+    """
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return f"{x:g}"
+
+    axis.set_major_formatter(PlainLogFormatter())
+    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))  # as matplotlib labels minor ticks
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from scipy.special import expit
 from ipsbayes.evidence.derive import MapResult
 from ipsbayes.evidence.model import raw_estimates, trial_estimates
 from ipsbayes.present import ReportContext
+from ipsbayes.present.style import plain_log_ticks
 
 
 def _labels(ctx: ReportContext) -> dict[str, str]:
@@ -73,6 +74,7 @@ def forest_figure(result: MapResult, ctx: ReportContext) -> Figure:
                 bounds = [min(bounds[0], values[0]), max(bounds[1], values[2])]
         if part == "effect":
             ax.set_xscale("log")
+            plain_log_ticks(ax.xaxis)
             ax.axvline(1, color="0.3", lw=0.8, ls=":")
             ax.set_xlim(bounds[0] / 1.5, bounds[1] * 1.5)  # the robust prior's tails run off the axis
         else:

@@ -227,3 +227,24 @@ def test_terminal_control_sequences_from_the_data_are_printed_as_text() -> None:
         clean_message("herd \x1b[2J\x1b[31m: R-hat np.float64(1.02)\n\tnext")
         == "herd \\x1b[2J\\x1b[31m: R-hat 1.02\n\tnext"
     )
+
+
+def test_group_ids_are_shown_as_written_in_the_reports_tables() -> None:
+    """'S_01' and 'S 01' both printed as 'S 01' (underscores made spaces), so two services looked like one."""
+    import numpy as np
+    import xarray as xr
+
+    from ipsbayes.report.tables import labelled, summarise
+
+    services = ["S_01", "S 01", "north_vs_south"]
+    rng = np.random.default_rng(1)
+    rate = xr.DataArray(
+        rng.normal(40, 2, (2, 50, 3)), dims=("chain", "draw", "service"), coords={"service": services}
+    ).assign_attrs(label="Rate per service", unit="%")
+    sd = xr.DataArray(rng.gamma(2, 0.2, (2, 50)), dims=("chain", "draw")).assign_attrs(
+        label="SD of service effects", unit="SD (log-odds)", group="service"
+    )
+    estimands = xr.Dataset({"service_rate": rate, "sd_service": sd})
+    for language in ("en", "nb"):
+        table = labelled(summarise(estimands, "eti", 0.9), estimands, language)
+        assert set(services) <= set(table["element"]), table["element"].tolist()

@@ -240,7 +240,7 @@ _CONTRAST_PARTS = re.compile(r": | vs |, ")
 
 
 def verbatim_words(estimands: xr.Dataset, labels: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """The study's own ids, levels, labels and words that look like decimals ("2.1", "ICD 10.2").
+    """The study's group ids, and its levels, labels and words that look like decimals ("2.1", "ICD 10.2").
 
     A Norwegian report writes its numbers with decimal commas; these came from the data or the
     config and are shown exactly as written. Text coordinates of the estimands (group ids, levels)
@@ -254,6 +254,11 @@ def verbatim_words(estimands: xr.Dataset, labels: Mapping[str, str] | None = Non
                 found.update(p for p in parts if _DECIMAL_LIKE.search(p) and not _SHIFT_LIKE.search(p))
     words = [*(labels or {}).values(), *vocabulary_of(estimands).values()]
     found.update(str(w) for w in words if _DECIMAL_LIKE.search(str(w)))
+    # group ids are data: "S_01" and "S 01" are two services, and neither is "S 01" in a report
+    groups = {str(var.attrs["group"]) for var in estimands.data_vars.values() if var.attrs.get("group")}
+    for dim in groups & {str(name) for name in estimands.coords}:
+        if estimands[dim].dtype.kind in "OUS":
+            found.update(str(value) for value in np.ravel(estimands[dim].values))
     return tuple(sorted(found))
 
 

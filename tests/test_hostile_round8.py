@@ -245,6 +245,11 @@ def test_group_ids_are_shown_as_written_in_the_reports_tables() -> None:
         label="SD of service effects", unit="SD (log-odds)", group="service"
     )
     estimands = xr.Dataset({"service_rate": rate, "sd_service": sd})
+    from ipsbayes.present.context import verbatim_words
+    from ipsbayes.present.phrases import readable
+
+    words = {w: w for w in verbatim_words(estimands)}  # what the report's estimand table reads elements with
+    assert [readable(s, words) for s in services] == services
     for language in ("en", "nb"):
         table = labelled(summarise(estimands, "eti", 0.9), estimands, language)
         assert set(services) <= set(table["element"]), table["element"].tolist()

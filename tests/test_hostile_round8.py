@@ -164,12 +164,18 @@ def test_a_header_the_csv_reader_cannot_take_is_a_data_error_naming_the_file(tmp
         read_table(path, "participants")
 
 
+def multilevel_config(folder, header: str, rows: list[str], formula: str):
+    """A ``kind = "multilevel"`` config on ``d.csv`` (``header`` and ``rows``) in ``folder``; its path."""
+    (folder / "d.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    config = folder / "c.toml"
+    config.write_text(f'name = "d"\n[data]\nmain = "d.csv"\n[model]\nkind = "multilevel"\nformula = "{formula}"\n')
+    return config
+
+
 def test_quoted_decimal_comma_numbers_in_a_comma_file_are_named_not_fitted_as_a_category(tmp_path, capsys) -> None:
     """'"11,5"' in a comma-separated file made years_schooling a 16-level factor without a word (outside review)."""
     rows = [f'{i},"{10 + i % 7},5",g{i % 5},{i % 2}' for i in range(40)]
-    (tmp_path / "d.csv").write_text("id,x,g,y\n" + "\n".join(rows) + "\n")
-    config = tmp_path / "c.toml"
-    config.write_text('name = "d"\n[data]\nmain = "d.csv"\n[model]\nkind = "multilevel"\nformula = "y ~ x + (1 | g)"\n')
+    config = multilevel_config(tmp_path, "id,x,g,y", rows, "y ~ x + (1 | g)")
     assert main(["check", str(config)]) == 2
     err = capsys.readouterr().err
     assert "column 'x' holds numbers written with a decimal comma" in err and "a category with 7 levels" in err
@@ -180,10 +186,7 @@ def test_quoted_decimal_comma_numbers_in_a_comma_file_are_named_not_fitted_as_a_
 def test_a_missing_value_message_says_which_cells_are_missing(tmp_path, capsys) -> None:
     """Cells reading 'NA' in a herd column were 'missing values' with no word on why (ids are read as written)."""
     rows = [f"{i},{'NA' if i < 3 else f'h{i % 4}'},{i % 2}" for i in range(30)]
-    (tmp_path / "d.csv").write_text("id,herd,y\n" + "\n".join(rows) + "\n")
-    config = tmp_path / "c.toml"
-    config.write_text('name = "d"\n[data]\nmain = "d.csv"\n[model]\nkind = "multilevel"\nformula = "y ~ (1 | herd)"\n')
-    assert main(["check", str(config)]) == 2
+    assert main(["check", str(multilevel_config(tmp_path, "id,herd,y", rows, "y ~ (1 | herd)"))]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "column 'herd' has 3 missing value(s)" in err and "one that reads NA, N/A, NaN, None, null or #N/A" in err
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -27,20 +26,14 @@ SLOW_FIGURES = {"ppc_calibration": 0.35, "power_scaling": 0.35, "rank_plot": 0.2
 
 
 def draw_figures(
-    ctx: ReportContext,
-    presentation: Presentation,
-    folder: Path,
-    formats: list[str],
-    shared: bool = True,
-    first: Callable[[], object] | None = None,
+    ctx: ReportContext, presentation: Presentation, folder: Path, formats: list[str], shared: bool = True
 ) -> dict[str, dict]:
     """Draw every applicable figure; save ``<name>.<fmt>`` in ``folder``; return name -> title, paths, caption.
 
     Files are exactly the profile's width (no tight cropping), PNGs at its DPI, SVGs with real text.
     Where :func:`ipsbayes.forked.available`, a forked child on another core draws figures too: each
     process takes the next figure from a shared queue, slowest first. The files are those one
-    process draws (``tests/test_figures.py``). ``first`` (the report's table files) runs here before
-    this process takes its first figure, while the child has started on the slowest.
+    process draws (``tests/test_figures.py``).
     """
     folder.mkdir(parents=True, exist_ok=True)
     with matplotlib.rc_context(ctx.style.rc()), plt.ioff():
@@ -49,8 +42,6 @@ def draw_figures(
     with _Queue(len(specs)) as queue:
         take = functools.partial(_save_figures, ctx, presentation, folder, formats, slowest_first, queue)
         with forked.in_child(take, fork=len(specs) > 1 and forked.available()) as child:
-            if first is not None:
-                first()
             out = take()
     out.update(child.result or {})
     if missing := [spec for spec in slowest_first if spec.name not in out]:  # a stuck child's, redone here

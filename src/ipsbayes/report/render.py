@@ -16,7 +16,6 @@ except section and model Markdown, which is neutralised.
 from __future__ import annotations
 
 import base64
-import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,9 +98,9 @@ def write_report(
     """
     ctx = report_context(datatree, settings)
     estimands, summary = ctx.estimands, ctx.summary
+    write_tables(folder, datatree, summary, settings)
     presentation = presentation_of(estimands)
-    tables = functools.partial(write_tables, folder, datatree, summary, settings)  # while a child draws figures
-    figures = draw_figures(ctx, presentation, folder / "figures", settings.formats, first=tables)
+    figures = draw_figures(ctx, presentation, folder / "figures", settings.formats)
     sections = build_sections(ctx, presentation)
     answer = presentation.answer(ctx) if presentation.answer is not None else []
     context = _context(estimands, diagnostics, settings, summary, figures, sections)

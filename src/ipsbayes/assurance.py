@@ -304,6 +304,7 @@ def design(
     from ipsbayes.data import read_bundle
     from ipsbayes.report.design_report import study_units, write_design_report
     from ipsbayes.report.standalone import check_language
+    from ipsbayes.report.tables import spreadsheet_safe
     from ipsbayes.rundir import atomic_folder, claim_run_output, package_versions, write_json
     from ipsbayes.runner import check
     from ipsbayes.sampling import resolve_settings, sample
@@ -397,9 +398,8 @@ def design(
     }
     target = claim.target
     with atomic_folder(claim) as staging:
-        table.drop(columns=[c for c in ("traceback",) if c in table]).to_csv(
-            staging / "trials.csv", index=False, lineterminator="\n", float_format="%.5g"
-        )
+        trials = spreadsheet_safe(table.drop(columns=[c for c in ("traceback",) if c in table]))  # error texts
+        trials.to_csv(staging / "trials.csv", index=False, lineterminator="\n", float_format="%.5g")
         curve.to_csv(staging / "assurance.csv", index=False, lineterminator="\n", float_format="%.5g")
         write_json(staging / "provenance.json", meta)
         write_design_report(staging, curve, meta, family.estimand_names(spec)[success.estimand], language)

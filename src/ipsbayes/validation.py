@@ -368,6 +368,7 @@ def validate(
         The validation folder (``report.html``, ``report.md``, ``coverage.csv``, ``fits.csv``, figures).
     """
     from ipsbayes.data import read_bundle
+    from ipsbayes.report.tables import spreadsheet_safe
     from ipsbayes.report.validation_report import write_validation_report
     from ipsbayes.simulate import make_design
 
@@ -428,10 +429,11 @@ def validate(
         "prior_set": priors.name,
     }
     with atomic_folder(claim) as staging:
-        table.drop(columns=[c for c in ("traceback",) if c in table], errors="ignore").to_csv(
-            staging / "fits.csv", index=False, lineterminator="\n"
+        fits = spreadsheet_safe(table.drop(columns=[c for c in ("traceback",) if c in table], errors="ignore"))
+        fits.to_csv(staging / "fits.csv", index=False, lineterminator="\n")  # quantities name the data's levels
+        spreadsheet_safe(coverage).to_csv(
+            staging / "coverage.csv", index=False, lineterminator="\n", float_format="%.4g"
         )
-        coverage.to_csv(staging / "coverage.csv", index=False, lineterminator="\n", float_format="%.4g")
         write_json(staging / "provenance.json", meta)
         write_validation_report(staging, table, coverage, meta, config)
     return target.resolve()

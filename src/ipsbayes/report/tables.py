@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import arviz as az
@@ -271,10 +271,15 @@ def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
     def safe(value: object) -> object:
         return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
-    table = table.rename(columns=safe)
+    return map_text_cells(table, safe)
+
+
+def map_text_cells(table: pd.DataFrame, change: Callable[[object], object]) -> pd.DataFrame:
+    """A copy of ``table`` with ``change`` applied to its headers and to every cell of its non-numeric columns."""
+    table = table.rename(columns=change)
     for position, kind in enumerate(table.dtypes):
         if not (pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind)):
-            table.isetitem(position, table.iloc[:, position].map(safe))
+            table.isetitem(position, table.iloc[:, position].map(change))
     return table
 
 
@@ -414,10 +419,7 @@ def write_xlsx(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
     """Write ``sheets`` (name -> table) to one XLSX workbook: numbers stay numbers in any locale."""
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
-            frame = frame.rename(columns=worksheet_text)
-            for position, kind in enumerate(frame.dtypes):
-                if not (pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind)):
-                    frame.isetitem(position, frame.iloc[:, position].map(worksheet_text))
+            frame = map_text_cells(frame, worksheet_text)
             frame.to_excel(writer, sheet_name=name[:31], index=False)
             sheet = writer.sheets[name[:31]]
             for row in sheet.iter_rows():  # openpyxl makes text starting with "=" a formula: keep it text

@@ -65,6 +65,25 @@ def test_blocks_do_not_change_the_numbers(monkeypatch: pytest.MonkeyPatch) -> No
     assert single.elpd == pytest.approx(whole.elpd, rel=1e-14)
 
 
+def test_pareto_fits_in_groups_of_columns_equal_one_fit_of_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``gpd_fit`` fits groups of columns to keep its grid x tail x columns array small: the same numbers.
+
+    Equal to float rounding (a one-column group's sums run in pairs, not in a row), as the LOO blocks are.
+    """
+    from ipsbayes import loo
+
+    rng = np.random.default_rng(3)
+    tail = np.sort(rng.pareto(rng.uniform(1.0, 6.0, size=37), size=(60, 37)), axis=0) + 0.01
+    tail[:, 5] = tail[0, 5]  # a degenerate column (first quartile = minimum): NaN in any group
+    whole = loo._gpd_fit_columns(tail)
+    assert np.isnan(whole[0][5]) and np.isfinite(whole[0][:5]).all()
+    for cells in (1, (30 + 7) * 60 * 4, 10**9):  # one column per group, groups of 4 (the last of 1), one group
+        monkeypatch.setattr(loo, "_FIT_CELLS", cells)
+        grouped = loo.gpd_fit(tail)
+        np.testing.assert_allclose(grouped[0], whole[0], rtol=1e-13, atol=0)
+        np.testing.assert_allclose(grouped[1], whole[1], rtol=1e-13, atol=0)
+
+
 def test_the_diagnostics_message_is_the_one_arviz_numbers_give() -> None:
     """The Pareto k check reports the same counts, elpd, SE and p_loo as when it called az.loo."""
     tree = _tree(4, 500, 300)

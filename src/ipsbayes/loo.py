@@ -31,8 +31,12 @@ from scipy.special import logsumexp  # the Pareto fit's weights
 
 from ipsbayes.chunks import for_each_chunk
 
-#: cells (draws x observations) handled per block
-_BLOCK_CELLS = 2_000_000
+#: cells (draws x observations) handled per block: a block's few copies (4 MB each) stay near the
+#: processor's cache; with 2,000,000-cell blocks and one Pareto fit per block a 15,000-row run's
+#: diagnostics took twice as long (README, eighteenth round; ``benchmarks/results/loo_blocks.md``)
+_BLOCK_CELLS = 500_000
+#: cells (grid points x tail draws x observations) of the Pareto fit's one large array, per group of observations
+_FIT_CELLS = 500_000
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,24 @@ def gpd_fit(tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Empirical-Bayes generalised Pareto fit of each column of ``tail`` (sorted ascending along axis 0).
 
     The same estimator as ``arviz_stats`` ``_gpdfit`` (Zhang and Stephens 2009, prior on k centred
-    at 0.5 with weight 10), for columns at once. Returns ``(k, sigma)``: NaN for a column whose first
-    quartile equals its minimum, ``(inf, NaN)`` where the fit is undefined.
+    at 0.5 with weight 10), for many columns at once: in groups of columns whose grid x tail x
+    columns array holds at most ``_FIT_CELLS`` numbers (each column's fit is its own, so the
+    groups change no number). Returns ``(k, sigma)``: NaN for a column whose first quartile equals
+    its minimum, ``(inf, NaN)`` where the fit is undefined.
     """
+    n, columns = tail.shape[0], tail.shape[1]
+    m_est = 30 + int(n**0.5)
+    step = max(1, _FIT_CELLS // (m_est * n))  # the (grid, tail, columns) array of a group stays small
+    if columns <= step:
+        return _gpd_fit_columns(tail)
+    k, sigma = np.empty(columns), np.empty(columns)
+    for start in range(0, columns, step):  # each column's fit is its own: the same numbers as all at once
+        k[start : start + step], sigma[start : start + step] = _gpd_fit_columns(tail[:, start : start + step])
+    return k, sigma
+
+
+def _gpd_fit_columns(tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gpd_fit` of every column at once."""
     prior_bs, prior_k = 3, 10
     n = tail.shape[0]
     m_est = 30 + int(n**0.5)

@@ -45,6 +45,57 @@ def test_kernel_and_numpy_equal_the_logistic_mean(seed: int, rows: int) -> None:
     assert np.abs(kernels.logistic_curve(exp_base, 1.0 / factors, weights) - expected).max() > 1e-3
 
 
+@pytest.mark.parametrize(
+    "rows", [1, 2, 1_003, kernels.ROW_BLOCK, 2 * kernels.ROW_BLOCK + 17, 2 * kernels.ROW_BLOCK + 18]
+)
+def test_rows_added_in_pairs_give_the_logistic_mean(rows: int) -> None:
+    """One division per pair of rows: the same means to rounding, odd blocks and odd last rows included."""
+    eta, terms, weights = _case(rows, rows=rows)
+    kind = np.random.default_rng(rows).integers(0, terms.shape[1], size=rows)
+    exp_base, factors = np.exp(-eta), np.exp(-terms)
+    curve, shifted = np.empty((eta.shape[0], terms.shape[1])), np.empty(eta.shape[0])
+    kernels.compiled_kernel("curve_pairs")(exp_base, factors, weights, curve)
+    kernels.compiled_kernel("shifted_pairs")(exp_base, factors, kind, weights, shifted)
+    np.testing.assert_allclose(curve, _reference(eta, terms, weights), rtol=1e-13, atol=1e-15)
+    expected = expit(eta + np.take_along_axis(terms, np.broadcast_to(kind, eta.shape), axis=1)) @ weights
+    np.testing.assert_allclose(shifted, expected, rtol=1e-13, atol=1e-15)
+    # and the wrappers take the pairs here (every a f is small)
+    assert kernels._in_pairs(None, exp_base, factors)
+    np.testing.assert_array_equal(kernels.logistic_curve(exp_base, factors, weights), curve)
+    np.testing.assert_array_equal(kernels.logistic_shifted(exp_base, factors, kind, weights), shifted)
+
+
+def test_pairs_are_not_taken_where_a_denominator_is_huge_or_infinite() -> None:
+    """Rows whose exp(-eta) overflowed (inf) would make inf / inf in a pair; near-overflow ones are kept out too."""
+    eta, terms, weights = _case(8, draws=3, rows=41, values=4)
+    eta[1, [5, 25]] = -800.0  # exp(800) is inf; rows 5 and 25 are a pair (41 // 2 = 20)
+    eta[2, [6, 26]] = -400.0  # exp(400) is finite, but two such denominators multiplied are not
+    with np.errstate(over="ignore"):
+        exp_base = np.exp(-eta)
+    factors = np.exp(-terms)
+    kind = np.arange(41) % 4
+    paired_curve, paired_shifted = np.empty((3, 4)), np.empty(3)
+    kernels.compiled_kernel("curve_pairs")(exp_base, factors, weights, paired_curve)
+    kernels.compiled_kernel("shifted_pairs")(exp_base, factors, kind, weights, paired_shifted)
+    assert np.isnan(paired_curve[1]).all() and np.isnan(paired_shifted[1]), "inf / inf: why the bound is needed"
+    assert not kernels._in_pairs(None, exp_base, factors)
+    assert not kernels._in_pairs(None, exp_base[2:], factors[2:])
+    assert not kernels._in_pairs(np.inf, exp_base, factors) and not kernels._in_pairs(np.nan, exp_base, factors)
+    expected_curve = _reference(eta, terms, weights)
+    np.testing.assert_allclose(
+        kernels.logistic_curve(exp_base, factors, weights), expected_curve, rtol=1e-12, atol=1e-15
+    )
+    expected = expit(eta + np.take_along_axis(terms, np.broadcast_to(kind, eta.shape), axis=1)) @ weights
+    np.testing.assert_allclose(kernels.logistic_shifted(exp_base, factors, kind, weights), expected, rtol=1e-12)
+    # a caller's bound is used as given: the estimands pass the greatest exp(-eta) they already know
+    np.testing.assert_allclose(
+        kernels.logistic_curve(exp_base, factors, weights, largest=float(exp_base.max())),
+        expected_curve,
+        rtol=1e-12,
+        atol=1e-15,
+    )
+
+
 def test_rows_whose_exponential_overflowed_add_nothing() -> None:
     eta, terms, weights = _case(4, draws=3, rows=50, values=4)
     eta[:, :7] = -800.0  # exp(800) is inf: expit(-800 + c) is 0 to double precision
@@ -60,8 +111,8 @@ def test_without_numba_numpy_gives_the_same_numbers(monkeypatch: pytest.MonkeyPa
     fused = kernels.logistic_curve(np.exp(-eta), np.exp(-terms), weights)
     kind = np.arange(eta.shape[1]) % terms.shape[1]
     shifted = kernels.logistic_shifted(np.exp(-eta), np.exp(-terms), kind, weights)
-    monkeypatch.setitem(kernels._KERNEL, "curve", None)
-    monkeypatch.setitem(kernels._KERNEL, "shifted", None)
+    for name in kernels._LOOPS:  # every kernel, paired or not
+        monkeypatch.setitem(kernels._KERNEL, name, None)
     plain = kernels.logistic_curve(np.exp(-eta), np.exp(-terms), weights)
     np.testing.assert_allclose(plain, fused, rtol=1e-12, atol=1e-15)
     plain_shifted = kernels.logistic_shifted(np.exp(-eta), np.exp(-terms), kind, weights)
@@ -87,7 +138,7 @@ def test_shifted_kernel_and_numpy_equal_the_logistic_mean(kinds: int) -> None:
         assert np.abs(wrong - expected).max() > 1e-4
 
 
-@pytest.mark.parametrize("name", ["curve", "shifted"])
+@pytest.mark.parametrize("name", ["curve", "shifted", "curve_pairs", "shifted_pairs"])
 def test_numba_caches_the_kernels_in_the_compile_cache(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -273,7 +273,7 @@ class Predictor:
             for matrix, out in zip(transposed, by_group, strict=True):
                 out[draws] = np.asarray((matrix @ mu.T).T)
             for offsets, out in zip(counterfactuals, shifted, strict=True):
-                out[draws] = self._shifted_mean(draws, eta, exp_neg, offsets, weights)
+                out[draws] = self._shifted_mean(draws, eta, exp_neg, offsets, weights, largest=span[1])
             if curve is not None:
                 curve[draws] = self._fidelity_means(draws, eta, exp_neg, span, values, weights)
 
@@ -301,13 +301,20 @@ class Predictor:
         return _Offsets(columns, *found)
 
     def _shifted_mean(
-        self, draws: slice, eta: np.ndarray, exp_neg: np.ndarray | None, offsets: _Offsets, weights: np.ndarray
+        self,
+        draws: slice,
+        eta: np.ndarray,
+        exp_neg: np.ndarray | None,
+        offsets: _Offsets,
+        weights: np.ndarray,
+        largest: float | None = None,
     ) -> np.ndarray:
         """Weighted mean expected outcome under a counterfactual design, for one chunk of draws.
 
         The shortcut multiplies ``exp(-eta)`` by ``exp(-shift)``: both must be normal numbers (an
         overflowed or underflowed factor would make a wrong product that is still finite); the
         product itself may overflow or underflow, which only rounds an expit below 1e-308 to 0 or 1.
+        ``largest`` is the greatest ``exp(-eta)`` of the chunk, where known (the kernel's pairs need a bound).
         """
         shift = self.beta[draws][:, offsets.columns] @ offsets.changes.T  # (draws, kinds or rows)
         if offsets.inverse is not None:
@@ -315,7 +322,7 @@ class Predictor:
                 with np.errstate(over="ignore", under="ignore"):
                     factors = np.exp(-shift)
                     if _normal(*_span(factors)):
-                        result = logistic_shifted(exp_neg, factors, offsets.inverse, weights)
+                        result = logistic_shifted(exp_neg, factors, offsets.inverse, weights, largest=largest)
                         if np.all(np.isfinite(result)):
                             return result
             shift_rows = shift[:, offsets.inverse]
@@ -354,7 +361,7 @@ class Predictor:
                 if _normal(low, high) and _normal(span[0] * low, span[1] * high) and _normal(*_span(at_values)):
                     exp_base = np.take(per_group, self.fidelity_idx, axis=1)
                     exp_base *= exp_neg
-                    out = logistic_curve(exp_base, at_values, weights)
+                    out = logistic_curve(exp_base, at_values, weights, largest=span[1] * high)
                     if np.all(np.isfinite(out)):
                         return out
             level = self.fidelity[draws][:, self.fidelity_idx] if latent else self._fidelity_by_row

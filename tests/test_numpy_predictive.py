@@ -5,7 +5,9 @@
 chunk with its own random stream spawned from the run's seed. PyMC's per-draw
 ``sample_posterior_predictive`` uses another stream, so the draws are compared in distribution (the
 mean over draws against the expected value at each row, and against PyMC's own draws), and the
-group's structure (names, dims, coordinates, dtype, attributes) must be PyMC's.
+group's structure (names, dims, coordinates, attributes) must be PyMC's. The draws of a binary or
+binomial outcome take the smallest integer type their trials allow (``int8`` where PyMC gives ``int64``),
+as ``posterior.nc`` stores them.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ def test_group_is_built_as_pymc_builds_it_and_follows_the_graph(config: str) -> 
     ours = tree["posterior_predictive"].to_dataset()
     assert set(ours.data_vars) == set(reference.data_vars)
     name = next(iter(reference.data_vars))
-    assert ours[name].dims == reference[name].dims and ours[name].dtype == reference[name].dtype
+    assert ours[name].dims == reference[name].dims
+    assert np.issubdtype(ours[name].dtype, np.integer) and np.issubdtype(reference[name].dtype, np.integer)
+    assert ours[name].dtype.itemsize < reference[name].dtype.itemsize  # 0/1 or counts of few trials: compact
     for dim in ours[name].dims:
         np.testing.assert_array_equal(ours[dim].values, reference[dim].values)
     assert set(ours.attrs) == set(reference.attrs)
@@ -90,8 +94,27 @@ def test_collapsed_rows_draw_counts_of_their_trials(make_config, small_ipsung) -
     assert trials.max() > 1
     posterior = _tree(plan, draws=40)["posterior"].to_dataset()
     drawn = next(iter(plan.family.posterior_predictive(posterior, plan.data, plan.spec, seed=1).values()))
-    assert drawn.dtype == np.int64 and (drawn >= 0).all() and (drawn <= trials).all()
+    assert drawn.dtype == pointwise.draws_dtype(plan.family.outcome_family(plan.spec), plan.data.arrays["y"], trials)
+    assert (drawn >= 0).all() and (drawn <= trials).all()
     assert (drawn > 1).any(), "counts, not 0/1"
+
+
+def test_draws_take_the_smallest_integer_type_their_trials_allow() -> None:
+    from ipsbayes.families import get_outcome_family
+
+    bernoulli, binomial, gaussian = (get_outcome_family(n) for n in ("bernoulli", "binomial", "gaussian"))
+    y = np.array([0, 1, 1], dtype=np.int64)
+    assert pointwise.draws_dtype(bernoulli, y, None) == np.int8
+    assert pointwise.draws_dtype(binomial, y, np.array([3, 127, 5])) == np.int8
+    assert pointwise.draws_dtype(binomial, y, np.array([3, 128, 5])) == np.int16  # 128 would wrap in int8
+    assert pointwise.draws_dtype(binomial, y, np.array([40_000])) == np.int32
+    assert pointwise.draws_dtype(binomial, y, np.array([2**40])) == np.int64
+    assert pointwise.draws_dtype(gaussian, np.array([0.5, 1.5]), None) == np.float64
+    # and a draw at the trials' largest value survives the type
+    rng = np.random.default_rng(0)
+    out = np.empty((1, 2), dtype=pointwise.draws_dtype(binomial, y, np.array([200, 200])))
+    out[0] = binomial.predictive_draws(np.array([40.0, -40.0]), np.array([200, 200]), rng)
+    assert out.tolist() == [[200, 0]]
 
 
 def test_families_with_auxiliary_parameters_leave_the_group_to_pymc() -> None:

@@ -14,8 +14,9 @@ the additions differs); a row whose ``a_i`` overflowed to infinity adds nothing 
 Division is what bounds these loops, so where no product can overflow the kernels add the rows in
 pairs with one division per pair: ``w_1 / d_1 + w_2 / d_2 = (w_1 d_2 + w_2 d_1) / (d_1 d_2)`` with
 ``d = 1 + a f`` (``_pairs`` kernels: the curve's loop alone takes 0.17 against 0.32 ns per term, the
-estimands' sweep at 15,000 rows 0.88 against 1.00 s, ``benchmarks/results/estimand_kernels.md``). Every ``d`` is at least 1, so the sum of positive terms
-keeps its relative rounding of a few units in the last place. The pairs are taken only when the
+estimands' sweep at 15,000 rows 0.88 against 1.00 s, ``benchmarks/results/estimand_kernels.md``).
+Every ``d`` is at least 1, so the sum of positive terms keeps its relative rounding of a few units
+in the last place. The pairs are taken only when the
 largest ``a f`` is below :data:`PAIRS_BELOW`, so ``d_1 d_2`` stays finite; otherwise (a draw far in
 a prior's tail, an overflowed row) the one-division kernels run.
 

@@ -76,6 +76,8 @@ class OutcomeFamily(ABC):
     aux: ClassVar[dict[str, str]] = {}
     #: :meth:`log_likelihood` and :meth:`predictive_draws` have a numpy form (no auxiliary parameters)
     numpy_pointwise: ClassVar[bool] = False
+    #: every predictive draw lies in 0..trials (0..1 without a trials column): the draws fit a small integer type
+    draws_within_trials: ClassVar[bool] = False
 
     # ------------------------------------------------------------ data
     @abstractmethod

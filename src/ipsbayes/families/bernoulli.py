@@ -44,6 +44,7 @@ class Bernoulli(OutcomeFamily):
     link: ClassVar[Link] = "logit"
     collapsible = True
     numpy_pointwise = True
+    draws_within_trials = True
 
     def check_response(self, values: pd.Series, trials: np.ndarray | None, where: str, column: str) -> list[str]:
         """0/1 or True/False only."""

@@ -56,6 +56,7 @@ class Binomial(OutcomeFamily):
     link: ClassVar[Link] = "logit"
     needs_trials = True
     numpy_pointwise = True
+    draws_within_trials = True
 
     def check_response(self, values: pd.Series, trials: np.ndarray | None, where: str, column: str) -> list[str]:
         """Whole numbers between 0 and the row's trials."""

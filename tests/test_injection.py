@@ -104,6 +104,25 @@ def test_escape_md_and_neutralize_markdown_leave_nothing_live() -> None:
     assert markdown.markdown(escape_md("S_01 & co [x]")) == "<p>S_01 &amp; co [x]</p>"
 
 
+def test_code_spans_show_a_less_than_sign_as_written_and_still_no_tag() -> None:
+    """A column ``score<limit`` in a model description's code span reads as written; a tag in one stays dead."""
+    from ipsbayes.report.render import safe_html
+    from ipsbayes.textutil import code_span, outside_code_spans
+
+    text = f"Outcome {code_span('score<limit', in_table=False)} and {code_span('x<script>', in_table=False)} <b>"
+    neutralised = neutralize_markdown(text)
+    assert "`score<limit`" in neutralised and "&lt;b>" in neutralised
+    assert_markdown_safe(neutralised)
+    html = str(safe_html(text))
+    assert "<code>score&lt;limit</code>" in html and "&amp;lt;limit" not in html
+    assert "<script" not in html.lower()
+    # spans as CommonMark reads them: an unmatched run and an escaped backtick are plain text
+    assert outside_code_spans("a `b` c") == [("a ", "`b`"), (" c", "")]
+    assert outside_code_spans("a `` b ` c") == [("a `` b ` c", "")]
+    assert outside_code_spans("a \\` <b> ` c `d`") == [("a \\` <b> ", "` c `"), ("d`", "")]  # escaped, then paired
+    assert outside_code_spans("``a ` b`` c") == [("", "``a ` b``"), (" c", "")]
+
+
 @pytest.mark.sampling
 def test_hierarchical_report_carries_no_live_content_from_data_or_config(
     small_ipsung: Path, hostile_folder: Path

@@ -39,6 +39,9 @@ class MarkdownText(str):
 
 #: a ``<`` that CommonMark/pandoc could read as the start of raw HTML or an autolink
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+#: a ``<`` that starts what looks like an HTML tag, comment or declaration (``<b>``, ``<img src``, ``</x``)
+#: or an autolink (``<javascript:...>``, ``<a@b.no>``)
+_TAG_LIKE = re.compile(r"<(?=[A-Za-z][A-Za-z0-9-]*[\s/>]|[/!?]|[A-Za-z][A-Za-z0-9+.-]{1,31}:|[^\s<>`]*@)")
 
 
 def escape_md(value: Any) -> MarkdownText:
@@ -102,7 +105,10 @@ def neutralize_markdown(text: str) -> MarkdownText:
     HTML or autolink; ``< 0.01`` stays as it is), every
     ``](`` becomes ``]\(`` (no inline link or image) and a ``[`` that starts a
     line is escaped (no link reference definition). Emphasis, code spans,
-    tables and lists written by the code are untouched.
+    tables and lists written by the code are untouched. Inside a code span, where
+    an escape would be shown as written (``a&lt;b``), only a ``<`` that starts what
+    looks like a tag or an autolink (``<b>``, ``<img src``, ``</x``, ``<https:``) becomes ``&lt;``: a column
+    ``score<limit`` shows as written (:func:`outside_code_spans`).
 
     Parameters
     ----------
@@ -115,8 +121,41 @@ def neutralize_markdown(text: str) -> MarkdownText:
     """
     if isinstance(text, MarkdownText):
         return text
-    text = _TAG_START.sub("&lt;", str(text)).replace("](", "]\\(")
-    return MarkdownText(_REFERENCE_DEFINITION.sub(r"\1\\[", text))
+    parts = []
+    for plain_part, span in outside_code_spans(str(text)):
+        parts.append(_TAG_START.sub("&lt;", plain_part) + _TAG_LIKE.sub("&lt;", span))
+    return MarkdownText(_REFERENCE_DEFINITION.sub(r"\1\\[", "".join(parts).replace("](", "]\\(")))
+
+
+def outside_code_spans(text: str) -> list[tuple[str, str]]:
+    r"""Split Markdown into (text outside code spans, the code span after it) pairs, in order.
+
+    As CommonMark reads them: a run of n backticks opens a code span that the next run of exactly
+    n backticks closes; a run with no such closer is plain text, and so is a backslash-escaped
+    backtick outside a span. Inside a span nothing is markup (``<b>`` or ``](`` is shown as
+    written), so :func:`neutralize_markdown` escapes less there: an escape would show itself
+    (``a&lt;b``). The last pair's span is empty.
+    """
+    pairs: list[tuple[str, str]] = []
+    start = position = 0
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2  # an escaped character (a backtick too) is plain text
+            continue
+        if char != "`":
+            position += 1
+            continue
+        run = len(text) - position - len(text[position:].lstrip("`"))
+        closer = re.compile(rf"(?<!`)`{{{run}}}(?!`)")
+        found = closer.search(text, position + run)
+        if found is None:  # no closer: the run is plain text
+            position += run
+            continue
+        pairs.append((text[start:position], text[position : found.end()]))
+        start = position = found.end()
+    pairs.append((text[start:], ""))
+    return pairs
 
 
 def plain(value: Any) -> str:
@@ -265,6 +304,7 @@ __all__ = [
     "decimal_commas",
     "escape_md",
     "neutralize_markdown",
+    "outside_code_spans",
     "plain",
     "plain_repr",
     "shorten",

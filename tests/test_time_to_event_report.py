@@ -94,6 +94,31 @@ def test_prior_weight_is_measured_not_assumed(prior_estimands) -> None:
     assert "was not computed" in without
 
 
+@pytest.mark.parametrize(("sensitivity", "flagged"), [(0.12, True), (0.01, False)])
+def test_prior_weight_follows_power_scaling_where_it_flags_the_share(prior_estimands, sensitivity, flagged) -> None:
+    """Narrow intervals say the data decide, unless power-scaling finds the share sensitive to the priors."""
+    from ipsbayes.compared import element_key
+    from ipsbayes.models.time_to_event_report import answer_horizons
+
+    data_decide = posterior_like(prior_estimands)
+    horizon = answer_horizons(context(data_decide, "en", THRESHOLD, {"prior_estimands": prior_estimands}))[-1]
+    power = xr.Dataset(
+        {"prior": ("estimand", [sensitivity]), "likelihood": ("estimand", [0.3])},
+        coords={"estimand": [element_key("incidence_any", {"horizon": horizon})]},
+        attrs={"threshold": 0.05},
+    )
+    groups = {"prior_estimands": prior_estimands, "power_scaling": power}
+    en = prior_sentence(context(data_decide, "en", THRESHOLD, groups))
+    nb = prior_sentence(context(data_decide, "nb", THRESHOLD, groups))
+    if flagged:
+        assert "yet power-scaling finds the estimate sensitive to the priors (prior sensitivity 0.120)" in en
+        assert "the data, not the priors, decide" not in en
+        assert "følsomhet for prioren 0,120" in nb and "dataene, ikke priorene" not in nb
+    else:
+        assert "the data, not the priors, decide" in en and "power-scaling" not in en
+        assert "dataene, ikke priorene" in nb
+
+
 @pytest.mark.parametrize(("offset", "en", "nb"), [(5.0, "below", "under"), (-5.0, "above", "over")])
 def test_observed_share_is_placed_against_the_model_median(prior_estimands, offset, en, nb) -> None:
     """The observed share is the subject: below the model's median when it is smaller, above when larger."""

@@ -16,7 +16,7 @@ from ipsbayes.models.base import nb_word
 from ipsbayes.present import ReportContext
 from ipsbayes.present.cells import cell_text, too_small
 from ipsbayes.present.phrases import Effect, amount, estimate
-from ipsbayes.present.prior_weight import prior_weight_words, pull_sentence
+from ipsbayes.present.prior_weight import flagged_prior_sensitivity, prior_weight_words, pull_sentence
 from ipsbayes.present.text import escape_md, format_number, percent
 
 #: estimand -> observed raw estimate, its name in the table (English, Norwegian) and in a sentence
@@ -200,21 +200,12 @@ def _size_text(ctx: ReportContext, language: str) -> str:
         else ("T" if language != "nb" else "P")
     )
     share = format_number(100 * ratio, "%", language)
-    meaning = prior_weight_words(ratio, _flagged(ctx, "cace"))  # the reading every report gives a width ratio
+    meaning = prior_weight_words(
+        ratio, flagged_prior_sensitivity(ctx, "cace")
+    )  # the reading every report gives a width ratio
     if language == "nb":
         return f"{who}osteriorintervallet for CACE {share} % så bredt som priorens, {meaning[1]}. "
     return f"{who}he posterior interval of the CACE is {share}% as wide as the prior's, {meaning[0]}. "
-
-
-def _flagged(ctx: ReportContext, name: str) -> float | None:
-    """Power-scaling's prior sensitivity of ``name`` where it flags it (at or above its threshold), else None."""
-    if "power_scaling" not in ctx.datatree.children:
-        return None
-    power = ctx.datatree["power_scaling"].to_dataset()
-    if "estimand" not in power.coords or name not in [str(e) for e in power["estimand"].values]:
-        return None
-    prior = float(power["prior"].sel(estimand=name))
-    return prior if prior >= float(power.attrs.get("threshold", 0.05)) else None
 
 
 def prior_effect(ctx: ReportContext, name: str) -> Effect | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ipsbayes.compared import element_key
 from ipsbayes.models.time_to_event_figures import (
     fidelity_over_time,
     hazard_by_month,
@@ -30,7 +31,7 @@ from ipsbayes.present import Presentation, ReportContext, Section
 from ipsbayes.present.answers import probability_sentence, robustness_line
 from ipsbayes.present.common import withheld_months_note
 from ipsbayes.present.phrases import Effect, amount, estimate, interval_text
-from ipsbayes.present.prior_weight import prior_weight_words
+from ipsbayes.present.prior_weight import flagged_prior_sensitivity, prior_weight_words
 from ipsbayes.present.style import median
 from ipsbayes.present.text import equals_probability, escape_md, percent
 
@@ -132,7 +133,7 @@ def prior_sentence(ctx: ReportContext) -> str | None:
             )
             + observed
         )
-    weight_en, weight_nb = prior_weight(ctx, post, prior, "%")
+    weight_en, weight_nb = prior_weight(ctx, post, prior, "%", element_key("incidence_any", {"horizon": horizon}))
     return (
         ctx.text(
             f"The priors alone allow a share by month {month} anywhere from {weight_en}",
@@ -142,11 +143,13 @@ def prior_sentence(ctx: ReportContext) -> str | None:
     )
 
 
-def prior_weight(ctx: ReportContext, post: Effect, prior: Effect, unit: str) -> tuple[str, str]:
+def prior_weight(ctx: ReportContext, post: Effect, prior: Effect, unit: str, compared: str = "") -> tuple[str, str]:
     """``"<prior interval> (<kind>); the posterior interval is N% as wide, so <verdict>."`` in English and Norwegian.
 
     The verdict and the data's share of the information follow the ratio of the interval widths, read
-    as every report reads it (:func:`ipsbayes.present.prior_weight.prior_weight_words`).
+    as every report reads it (:func:`ipsbayes.present.prior_weight.prior_weight_words`); where
+    power-scaling flags ``compared`` (the estimand element's compared name, ``incidence_any[12]``) as
+    sensitive to the priors, the verdict says the priors still move it, whatever the widths.
     """
     prior_width, width = prior.upper - prior.lower, post.upper - post.lower
     ratio = width / prior_width if prior_width > 0 else float("nan")
@@ -154,7 +157,8 @@ def prior_weight(ctx: ReportContext, post: Effect, prior: Effect, unit: str) -> 
     kind = f"{percent(ctx.style.prob, ctx.language)} {ctx.style.kind.upper()}"
     span_en = f"{amount(prior.lower, unit, 'en')} to {amount(prior.upper, unit, 'en')}"
     span_nb = f"{amount(prior.lower, unit, 'nb')} til {amount(prior.upper, unit, 'nb')}"
-    verdict_en, verdict_nb = prior_weight_words(ratio)  # the reading every report gives a ratio of widths
+    flagged = flagged_prior_sensitivity(ctx, compared) if compared else None
+    verdict_en, verdict_nb = prior_weight_words(ratio, flagged)  # the reading every report gives a ratio of widths
     return (
         f"{span_en} ({kind}); the posterior interval is {share_en} as wide, {verdict_en}.",
         f"{span_nb} ({kind}); posteriorintervallet er {share_nb} så bredt, {verdict_nb}.",
@@ -163,11 +167,12 @@ def prior_weight(ctx: ReportContext, post: Effect, prior: Effect, unit: str) -> 
 
 def fidelity_prior_sentence(ctx: ReportContext, horizon: str) -> str:
     """How much the priors matter for the fidelity contrast by ``horizon`` (as :func:`prior_sentence` for the share)."""
-    prior = prior_effect(ctx, "fidelity_incidence_contrast_any", horizon=horizon)
+    name = "fidelity_incidence_contrast_any"
+    prior = prior_effect(ctx, name, horizon=horizon)
     if prior is None:
         return ""
-    post = ctx.effect("fidelity_incidence_contrast_any", horizon=horizon)
-    weight_en, weight_nb = prior_weight(ctx, post, prior, "pp")
+    post = ctx.effect(name, horizon=horizon)
+    weight_en, weight_nb = prior_weight(ctx, post, prior, "pp", element_key(name, {"horizon": horizon}))
     month = month_of(horizon)
     return ctx.text(
         f"For this difference by month {month} the priors alone allow {weight_en}",

@@ -130,6 +130,20 @@ def pull_sentence(
     )
 
 
+def flagged_prior_sensitivity(ctx: ReportContext, name: str) -> float | None:
+    """Power-scaling's prior sensitivity of ``name`` (an estimand or one element's compared name) where it flags it.
+
+    None where the run has no power-scaling of ``name`` or its sensitivity is below the threshold.
+    """
+    if "power_scaling" not in ctx.datatree.children:
+        return None
+    power = ctx.datatree["power_scaling"].to_dataset()
+    if "estimand" not in power.coords or "prior" not in power or name not in [str(e) for e in power["estimand"].values]:
+        return None
+    prior = float(power["prior"].sel(estimand=name))
+    return prior if prior >= float(power.attrs.get("threshold", 0.05)) else None
+
+
 def prior_width_line(ctx: ReportContext, name: str, short: tuple[str, str], power_scaling: bool = True) -> str | None:
     """How much the priors alone allow ``name`` and how much narrower the posterior is, or None without prior draws.
 

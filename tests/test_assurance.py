@@ -61,6 +61,18 @@ def test_design_table_problems_are_named(make_config, design: dict, message: str
         assert message in str(info.value)
 
 
+def test_unknown_parameter_names_are_named_beside_a_value_that_is_not_a_number(make_config) -> None:
+    """Every problem of [design.fixed] in one run: a bad value no longer hides the names that are not parameters."""
+    plan = spec_with(make_config, fixed={"treatment_effect": "big", "treatment_efect": 0.1, "sd_x": 2.0})
+    with pytest.raises(ConfigError) as info:
+        parse_design(plan.config, plan.family, plan.spec, "rij.toml")
+    text = str(info.value)
+    assert "key 'design.fixed.treatment_effect': must be a number" in text
+    assert "'treatment_efect' is not a parameter of this model (did you mean 'treatment_effect'?)" in text
+    assert "'sd_x' is not a parameter of this model" in text
+    assert "(3 problems)" in text
+
+
 def test_cli_errors_exit_2(make_config, capsys, tmp_path: Path) -> None:
     config = make_config("rij_cace", **CHEAP, design={})
     assert main(["design", str(config), "--workers", "0", "--out", str(tmp_path / "design")]) == 2

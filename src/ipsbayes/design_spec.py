@@ -92,11 +92,16 @@ def parse_design(
     raw = getattr(config, "design", None) or {}
     if not raw:
         raise ConfigError(f"{where}: no [design] table; add one (see README, 'Planning the next trial')")
+    names = family.prior_names_for(spec)
     try:
         design = DesignSpec.model_validate(raw)
     except ValidationError as exc:
         problems = [p.replace("key '", "key 'design.", 1) for p in pydantic_problems(exc, DesignSpec, where)]
-        raise ConfigError(f"Invalid [design] in {where}", problems) from None
+        given = {  # the names can be checked even where a value cannot: every problem in one run
+            "design_parameters": raw.get("design_parameters") if isinstance(raw.get("design_parameters"), list) else [],
+            "fixed": list(raw["fixed"]) if isinstance(raw.get("fixed"), dict) else [],
+        }
+        raise ConfigError(f"Invalid [design] in {where}", problems + _unknown_parameters(given, names, where)) from None
     problems = []
     if family.kind != "cace":
         problems.append(f"{where}: ipsbayes design supports randomised trials analysed with kind = 'cace'")
@@ -121,15 +126,9 @@ def parse_design(
                 f"trial empty ({treated} of {size} assigned to the intervention); give a larger size or an allocation "
                 "nearer 0.5"
             )
-    names = family.prior_names_for(spec)
-    for key, given in (("design_parameters", design.design_parameters), ("fixed", list(design.fixed))):
-        for name in given:
-            if name not in names:
-                hint = did_you_mean(name, names)
-                problems.append(
-                    f"{where}: key 'design.{key}': '{name}' is not a parameter of this model{hint}; "
-                    f"valid: {', '.join(names)}"
-                )
+    problems += _unknown_parameters(
+        {"design_parameters": design.design_parameters, "fixed": list(design.fixed)}, names, where
+    )
     if design.design_prior != "posterior":
         search = [config.resolve(config.priors.path)] if config.priors.path else default_search_dirs(config.base_dir)
         prior_set, found = resolve_prior_set(design.design_prior, names, search_dirs=search)
@@ -149,6 +148,19 @@ def parse_design(
     if problems:
         raise ConfigError(f"Invalid [design] in {where}", problems)
     return design
+
+
+def _unknown_parameters(given: dict[str, list], names: dict[str, str] | list[str], where: str) -> list[str]:
+    """A problem for each name under ``design.<key>`` that is not one of the model's parameters."""
+    problems = []
+    for key, listed in given.items():
+        for name in listed:
+            if isinstance(name, str) and name not in names:
+                problems.append(
+                    f"{where}: key 'design.{key}': '{name}' is not a parameter of this model"
+                    f"{did_you_mean(name, names)}; valid: {', '.join(names)}"
+                )
+    return problems
 
 
 __all__ = ["DesignSpec", "SuccessSpec", "UptakeSpec", "parse_design"]

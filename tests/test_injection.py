@@ -123,6 +123,31 @@ def test_code_spans_show_a_less_than_sign_as_written_and_still_no_tag() -> None:
     assert outside_code_spans("``a ` b`` c") == [("", "``a ` b``"), (" c", "")]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "`<a_b onmouseover=alert(1)>x`{=html}",  # pandoc's raw attribute, and a tag name browsers accept
+        "`x`{=latex}",
+        "``x\n\n<a`b@evil.example>\n\n``",  # backticks paired across paragraphs: no span there
+        "`x\n- <a`b@evil.example>\n`",
+        "mail <1x@evil.example> and <_x@evil.example>",  # e-mail autolinks that start with no letter
+        "> [x]: https://evil.example\n\nsee [x]",  # link definitions in a quote or a list item
+        "- [x]: https://evil.example\n\nsee [x]",
+        "1. [x]: https://evil.example\n\nsee [x]",
+    ],
+)
+def test_neutralised_markdown_has_no_live_content_in_any_container(text: str) -> None:
+    """An outside review's cases: each gave a live link or tag in some renderer before."""
+    from ipsbayes.report.render import safe_html
+
+    neutralised = neutralize_markdown(text)
+    assert "{=" not in neutralised.replace("\\{=", ""), "a raw attribute after a span stays escaped"
+    assert not re.search(r"<(?:[A-Za-z_]|\d\w*@)", neutralised.replace("`score<limit`", "")), neutralised
+    html = str(safe_html(text))
+    assert "<a " not in html and "href" not in html and not re.search(r"<[^>]*onmouseover", html), html
+    assert_no_live_content(markdown.markdown(neutralised, extensions=["tables"]), images_embedded=False)
+
+
 @pytest.mark.sampling
 def test_hierarchical_report_carries_no_live_content_from_data_or_config(
     small_ipsung: Path, hostile_folder: Path

@@ -60,7 +60,7 @@ def test_rows_added_in_pairs_give_the_logistic_mean(rows: int) -> None:
     expected = expit(eta + np.take_along_axis(terms, np.broadcast_to(kind, eta.shape), axis=1)) @ weights
     np.testing.assert_allclose(shifted, expected, rtol=1e-13, atol=1e-15)
     # and the wrappers take the pairs here (every a f is small)
-    assert kernels._in_pairs(None, exp_base, factors)
+    assert kernels._in_pairs(None, exp_base, factors, weights)
     np.testing.assert_array_equal(kernels.logistic_curve(exp_base, factors, weights), curve)
     np.testing.assert_array_equal(kernels.logistic_shifted(exp_base, factors, kind, weights), shifted)
 
@@ -78,9 +78,11 @@ def test_pairs_are_not_taken_where_a_denominator_is_huge_or_infinite() -> None:
     kernels.compiled_kernel("curve_pairs")(exp_base, factors, weights, paired_curve)
     kernels.compiled_kernel("shifted_pairs")(exp_base, factors, kind, weights, paired_shifted)
     assert np.isnan(paired_curve[1]).all() and np.isnan(paired_shifted[1]), "inf / inf: why the bound is needed"
-    assert not kernels._in_pairs(None, exp_base, factors)
-    assert not kernels._in_pairs(None, exp_base[2:], factors[2:])
-    assert not kernels._in_pairs(np.inf, exp_base, factors) and not kernels._in_pairs(np.nan, exp_base, factors)
+    assert not kernels._in_pairs(None, exp_base, factors, weights)
+    assert not kernels._in_pairs(None, exp_base[2:], factors[2:], weights)
+    assert not kernels._in_pairs(np.inf, exp_base, factors, weights)
+    assert not kernels._in_pairs(np.nan, exp_base, factors, weights)
+    assert not kernels._in_pairs(None, np.exp(-terms), factors, weights * 1e250)  # weights of no mean
     expected_curve = _reference(eta, terms, weights)
     np.testing.assert_allclose(
         kernels.logistic_curve(exp_base, factors, weights), expected_curve, rtol=1e-12, atol=1e-15

@@ -246,9 +246,15 @@ def _float64(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float64)
 
 
-def _in_pairs(largest: float | None, values: np.ndarray, factors: np.ndarray) -> bool:
-    """Whether every ``values * factors`` is below :data:`PAIRS_BELOW` (``largest``: a bound on ``values``)."""
-    if values.size == 0 or factors.size == 0:
+def _in_pairs(largest: float | None, values: np.ndarray, factors: np.ndarray, weights: np.ndarray) -> bool:
+    """Whether every ``values * factors`` is below :data:`PAIRS_BELOW` (``largest``: a bound on ``values``).
+
+    ``values`` are exponentials (never negative); the weights must lie in [0, 1], as a mean's do, so a
+    pair's numerator stays finite too.
+    """
+    if values.size == 0 or factors.size == 0 or weights.size == 0:
+        return False
+    if not (float(weights.min()) >= 0.0 and float(weights.max()) <= 1.0):
         return False
     bound = float(values.max()) if largest is None else float(largest)
     return bool(bound * float(factors.max()) < PAIRS_BELOW)  # False for inf and nan
@@ -278,7 +284,7 @@ def logistic_curve(
     """
     exp_base, factors, weights = _float64(exp_base), _float64(factors), _float64(weights)
     out = np.empty((exp_base.shape[0], factors.shape[1]))
-    kernel = compiled_kernel("curve_pairs" if _in_pairs(largest, exp_base, factors) else "curve")
+    kernel = compiled_kernel("curve_pairs" if _in_pairs(largest, exp_base, factors, weights) else "curve")
     (logistic_curve_numpy if kernel is None else kernel)(exp_base, factors, weights, out)
     return out
 
@@ -310,7 +316,7 @@ def logistic_shifted(
     exp_neg, factors, weights = _float64(exp_neg), _float64(factors), _float64(weights)
     kind = np.ascontiguousarray(kind, dtype=np.intp)
     out = np.empty(exp_neg.shape[0])
-    kernel = compiled_kernel("shifted_pairs" if _in_pairs(largest, exp_neg, factors) else "shifted")
+    kernel = compiled_kernel("shifted_pairs" if _in_pairs(largest, exp_neg, factors, weights) else "shifted")
     (logistic_shifted_numpy if kernel is None else kernel)(exp_neg, factors, kind, weights, out)
     return out
 

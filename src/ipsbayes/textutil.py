@@ -24,7 +24,8 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
 _PANDOC_SPECIAL = re.compile(r"[$~^](?=\S)|(?<=\S)[$~^]")
 _ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 _NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
-_REFERENCE_DEFINITION = re.compile(r"^(\s{0,3})\[", re.MULTILINE)
+#: a ``[`` that starts a line, also inside block quotes and list items (``> [x]: url`` defines a link there too)
+_REFERENCE_DEFINITION = re.compile(r"^((?:[ \t]*(?:>|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t])))*[ \t]*)\[", re.MULTILINE)
 _NUMPY_REPR = re.compile(r"\bnp\.(?:u?int|float|complex|bool|str|bytes|datetime|timedelta)\w*\(([^()]*)\)")
 DEFAULT_SHOWN = 10
 #: longest name or value shown whole in a message
@@ -37,11 +38,12 @@ class MarkdownText(str):
     __slots__ = ()
 
 
-#: a ``<`` that CommonMark/pandoc could read as the start of raw HTML or an autolink
-_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
-#: a ``<`` that starts what looks like an HTML tag, comment or declaration (``<b>``, ``<img src``, ``</x``)
-#: or an autolink (``<javascript:...>``, ``<a@b.no>``)
-_TAG_LIKE = re.compile(r"<(?=[A-Za-z][A-Za-z0-9-]*[\s/>]|[/!?]|[A-Za-z][A-Za-z0-9+.-]{1,31}:|[^\s<>`]*@)")
+#: a ``<`` that CommonMark/pandoc could read as the start of raw HTML or an autolink (``<1x@host>`` too)
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?]|[^\s<>]*@)")
+#: a ``<`` that starts what looks like an HTML tag, comment or declaration (``<b>``, ``<a_b on...=``, ``</x``)
+#: or an autolink (``<javascript:...>``, ``<a@b.no>``): a browser reads any name up to a space, ``/`` or ``>``
+_TAG_LIKE = re.compile(r"<(?=[A-Za-z][^\s<>/]*[\s/>]|[/!?]|[A-Za-z][A-Za-z0-9+.-]{1,31}:|[^\s<>]*@)")
+_BACKTICKS = re.compile(r"`+")
 
 
 def escape_md(value: Any) -> MarkdownText:
@@ -121,9 +123,12 @@ def neutralize_markdown(text: str) -> MarkdownText:
     """
     if isinstance(text, MarkdownText):
         return text
-    parts = []
+    parts, after_span = [], False
     for plain_part, span in outside_code_spans(str(text)):
+        if after_span and plain_part.startswith("{"):  # pandoc's `...`{=html} would make the span raw HTML
+            plain_part = "\\" + plain_part
         parts.append(_TAG_START.sub("&lt;", plain_part) + _TAG_LIKE.sub("&lt;", span))
+        after_span = bool(span)
     return MarkdownText(_REFERENCE_DEFINITION.sub(r"\1\\[", "".join(parts).replace("](", "]\\(")))
 
 
@@ -132,12 +137,15 @@ def outside_code_spans(text: str) -> list[tuple[str, str]]:
 
     As CommonMark reads them: a run of n backticks opens a code span that the next run of exactly
     n backticks closes; a run with no such closer is plain text, and so is a backslash-escaped
-    backtick outside a span. Inside a span nothing is markup (``<b>`` or ``](`` is shown as
+    backtick outside a span. A span here never crosses a line end (:func:`code_span` writes none;
+    CommonMark's would end at a blank line, a list item or a quote marker, so across lines the text
+    counts as plain and is escaped in full). Inside a span nothing is markup (``<b>`` or ``](`` is shown as
     written), so :func:`neutralize_markdown` escapes less there: an escape would show itself
     (``a&lt;b``). The last pair's span is empty.
     """
     pairs: list[tuple[str, str]] = []
     start = position = 0
+    line_end = -1
     while position < len(text):
         char = text[position]
         if char == "\\":
@@ -146,9 +154,11 @@ def outside_code_spans(text: str) -> list[tuple[str, str]]:
         if char != "`":
             position += 1
             continue
-        run = len(text) - position - len(text[position:].lstrip("`"))
+        run = len(_BACKTICKS.match(text, position).group())
+        if line_end < position:  # found once per line: searching from every run would take quadratic time
+            line_end = text.find("\n", position) % (len(text) + 1)  # -1 (last line): the text's end
         closer = re.compile(rf"(?<!`)`{{{run}}}(?!`)")
-        found = closer.search(text, position + run)
+        found = closer.search(text, position + run, line_end)
         if found is None:  # no closer: the run is plain text
             position += run
             continue

@@ -109,9 +109,12 @@ def test_code_spans_show_a_less_than_sign_as_written_and_still_no_tag() -> None:
     from ipsbayes.report.render import safe_html
     from ipsbayes.textutil import code_span, outside_code_spans
 
-    text = f"Outcome {code_span('score<limit', in_table=False)} and {code_span('x<script>', in_table=False)} <b>"
+    formula = code_span("y ~ `score<limit` + x", in_table=False)  # a backticked column inside a formula's span
+    text = (
+        f"Outcome {code_span('score<limit', in_table=False)} and {code_span('x<script>', in_table=False)} <b> {formula}"
+    )
     neutralised = neutralize_markdown(text)
-    assert "`score<limit`" in neutralised and "&lt;b>" in neutralised
+    assert "`score<limit`" in neutralised and "&lt;b>" in neutralised and "``y ~ `score<limit` + x``" in neutralised
     assert_markdown_safe(neutralised)
     html = str(safe_html(text))
     assert "<code>score&lt;limit</code>" in html and "&amp;lt;limit" not in html

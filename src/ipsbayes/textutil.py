@@ -41,8 +41,9 @@ class MarkdownText(str):
 #: a ``<`` that CommonMark/pandoc could read as the start of raw HTML or an autolink (``<1x@host>`` too)
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?]|[^\s<>]*@)")
 #: a ``<`` that starts what looks like an HTML tag, comment or declaration (``<b>``, ``<a_b on...=``, ``</x``)
-#: or an autolink (``<javascript:...>``, ``<a@b.no>``): a browser reads any name up to a space, ``/`` or ``>``
-_TAG_LIKE = re.compile(r"<(?=[A-Za-z][^\s<>/]*[\s/>]|[/!?]|[A-Za-z][A-Za-z0-9+.-]{1,31}:|[^\s<>]*@)")
+#: or an autolink (``<javascript:...>``, ``<a@b.no>``): a browser reads any name up to a space, ``/`` or ``>``;
+#: a backtick ends it here (a formula's ```score<limit` + x``: the column's closing backtick, no tag)
+_TAG_LIKE = re.compile(r"<(?=[A-Za-z][^\s<>/`]*[\s/>]|[/!?]|[A-Za-z][A-Za-z0-9+.-]{1,31}:|[^\s<>`]*@)")
 _BACKTICKS = re.compile(r"`+")
 
 

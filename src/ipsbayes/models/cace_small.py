@@ -200,9 +200,8 @@ def _size_text(ctx: ReportContext, language: str) -> str:
         else ("T" if language != "nb" else "P")
     )
     share = format_number(100 * ratio, "%", language)
-    meaning = prior_weight_words(
-        ratio, flagged_prior_sensitivity(ctx, "cace")
-    )  # the reading every report gives a width ratio
+    flagged = flagged_prior_sensitivity(ctx, "cace")
+    meaning = prior_weight_words(ratio, flagged)  # the reading every report gives a width ratio
     if language == "nb":
         return f"{who}osteriorintervallet for CACE {share} % så bredt som priorens, {meaning[1]}. "
     return f"{who}he posterior interval of the CACE is {share}% as wide as the prior's, {meaning[0]}. "
